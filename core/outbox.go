@@ -1,0 +1,65 @@
+package core
+
+import "time"
+
+// OutboxKind names what an outbox item does when delivered, and so which
+// Sender delivers it.
+type OutboxKind string
+
+// Outbox kinds.
+const (
+	OutboxSMS   OutboxKind = "sms"
+	OutboxVoice OutboxKind = "voice"
+	OutboxEmail OutboxKind = "email"
+)
+
+// OutboxStatus is where an outbox item stands.
+type OutboxStatus string
+
+// Outbox statuses.
+const (
+	OutboxPending OutboxStatus = "pending"
+	OutboxDone    OutboxStatus = "done"
+	OutboxDead    OutboxStatus = "dead" // gave up: permanent error or too many attempts
+)
+
+// OutboxItem is one outbound side effect, written in the same transaction as
+// the state change that caused it and delivered afterwards with retries.
+//
+// Payload is the encoded Outbound message. It can hold a code, so the store
+// keeps it encrypted (Sealed) and the engine scrubs it after delivery.
+type OutboxItem struct {
+	ID             string
+	TenantID       string
+	Kind           OutboxKind
+	VerificationID string // "" for items not tied to a verification
+	Sealed         []byte // encrypted payload; nil once scrubbed
+	Status         OutboxStatus
+	Attempts       int
+	NextAttemptAt  time.Time
+	LeaseUntil     time.Time // a worker owns the item until then
+	LastError      string
+	ProviderRef    string // provider's id once sent
+	Dev            bool   // dev delivery mode: kept for display, never sent
+	CreatedAt      time.Time
+	DoneAt         time.Time
+}
+
+// Outbound is an outgoing message as the senders see it.
+type Outbound struct {
+	Kind     OutboxKind `json:"kind"`
+	To       string     `json:"to"`   // E.164 or email address
+	From     string     `json:"from"` // E.164 sender; "" means the sender's default
+	FromName string     `json:"from_name,omitempty"`
+	Subject  string     `json:"subject,omitempty"`
+	Text     string     `json:"text"`           // SMS body, email text part, or words for voice
+	HTML     string     `json:"html,omitempty"` // email HTML part
+	Say      []string   `json:"say,omitempty"`  // voice: phrases read in order, with pauses between
+	// ValidityPeriod caps how long the message may wait in the provider's
+	// queue (Twilio ValidityPeriod); zero means the provider's default.
+	ValidityPeriod time.Duration `json:"validity,omitempty"`
+	// TimeLimit caps a call's length (Twilio TimeLimit), for cost control.
+	TimeLimit time.Duration `json:"time_limit,omitempty"`
+	// StatusCallback is where the provider reports delivery; "" for none.
+	StatusCallback string `json:"status_callback,omitempty"`
+}

@@ -1,0 +1,84 @@
+package core
+
+import (
+	"context"
+	"time"
+)
+
+// Sender delivers outbound messages of one kind (SMS, voice, email).
+// core/twilio and core/smtp implement it.
+//
+// Send returns the provider's id for the message (e.g. a Twilio MessageSid).
+// A failure that retrying cannot fix is a *PermanentError; any other error is
+// retried by the outbox with backoff. Send must honour ctx.
+type Sender interface {
+	Send(ctx context.Context, m Outbound) (ref string, err error)
+}
+
+// MessageData is what message templates see.
+type MessageData struct {
+	TenantName     string // the MSP's display name
+	ContactName    string
+	TechnicianName string
+	TicketRef      string
+	Code           string // the code to read back, "" for links
+	CodeSpoken     string // the code with separators for voice, e.g. "1, 2, 3, 4, 5, 6"
+	Link           string // the one-click URL, "" for codes
+	ExpiresMinutes int
+	Branding       Branding
+}
+
+// Rendered is a message body produced from a template.
+type Rendered struct {
+	Subject string
+	Text    string
+	HTML    string
+	Say     []string
+}
+
+// Renderer turns a named message template and its data into a message. The
+// names are the Method values ("sms_code", "email_link", …). assets
+// implements it with embedded templates.
+type Renderer interface {
+	Render(name string, d MessageData) (Rendered, error)
+}
+
+// EventType names a state change the engine announces.
+type EventType string
+
+// Event types.
+const (
+	EventVerificationStarted   EventType = "verification.started"
+	EventVerificationSent      EventType = "verification.sent"
+	EventVerificationDelivery  EventType = "verification.delivery"
+	EventVerificationVerified  EventType = "verification.verified"
+	EventVerificationFailed    EventType = "verification.failed"
+	EventVerificationExpired   EventType = "verification.expired"
+	EventVerificationCancelled EventType = "verification.cancelled"
+	EventVerificationAttempt   EventType = "verification.attempt_failed"
+	EventVerificationResent    EventType = "verification.resent"
+)
+
+// Event is a state change, published after its transaction commits so that
+// watchers never see a change that was rolled back.
+type Event struct {
+	Type           EventType `json:"type"`
+	TenantID       string    `json:"tenant_id"`
+	ContactID      string    `json:"contact_id"`
+	TicketRef      string    `json:"ticket_ref,omitempty"`
+	VerificationID string    `json:"verification_id"`
+	Status         Status    `json:"status"`
+	At             time.Time `json:"at"`
+}
+
+// Publisher fans events out to whoever watches (web sockets, other nodes).
+// Publish must not block the engine for long.
+type Publisher interface {
+	Publish(ctx context.Context, e Event)
+}
+
+// PublisherFunc adapts a function to Publisher.
+type PublisherFunc func(ctx context.Context, e Event)
+
+// Publish calls f.
+func (f PublisherFunc) Publish(ctx context.Context, e Event) { f(ctx, e) }

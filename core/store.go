@@ -1,0 +1,117 @@
+package core
+
+import (
+	"context"
+	"time"
+)
+
+// Store is the persistence port the engine runs on. core/store implements it
+// over database/sql for SQLite and PostgreSQL.
+//
+// Update runs fn in a read-write transaction: it commits when fn returns nil
+// and rolls back otherwise, so nothing is persisted half-way. View runs fn in
+// a read-only transaction. fn may run more than once when the database asks
+// for a retry (serialization failure), so it must have no outside effects.
+type Store interface {
+	Update(ctx context.Context, fn func(Tx) error) error
+	View(ctx context.Context, fn func(Tx) error) error
+}
+
+// Tx is one transaction. Every method that reads or writes tenant data takes
+// the tenant id explicitly and touches only that tenant's rows; a row of
+// another tenant reads as ErrNotFound.
+//
+// Errors follow the core taxonomy: a missing row is ErrNotFound, a unique
+// violation ErrConflict.
+type Tx interface {
+	// Tenants.
+	CreateTenant(ctx context.Context, t *Tenant) error
+	Tenant(ctx context.Context, id string) (Tenant, error)
+	TenantBySlug(ctx context.Context, slug string) (Tenant, error)
+	UpdateTenant(ctx context.Context, t *Tenant) error
+	ListTenants(ctx context.Context) ([]Tenant, error)
+
+	// Clients.
+	CreateClient(ctx context.Context, c *Client) error
+	Client(ctx context.Context, tenantID, id string) (Client, error)
+	ListClients(ctx context.Context, tenantID string) ([]Client, error)
+
+	// Contacts and their destinations. CreateContact also stores
+	// c.Destinations; Contact and SearchContacts return them filled in.
+	CreateContact(ctx context.Context, c *Contact) error
+	Contact(ctx context.Context, tenantID, id string) (Contact, error)
+	SearchContacts(ctx context.Context, tenantID string, q ContactQuery) ([]Contact, error)
+	AddDestination(ctx context.Context, tenantID string, d *Destination) error
+
+	// Technicians.
+	CreateTechnician(ctx context.Context, t *Technician) error
+	Technician(ctx context.Context, tenantID, id string) (Technician, error)
+	TechnicianByEmail(ctx context.Context, tenantID, email string) (Technician, error)
+	ListTechnicians(ctx context.Context, tenantID string) ([]Technician, error)
+	// UpdateTechnician writes every mutable field of t (name, role,
+	// password hash, TOTP secret, failed logins, lock).
+	UpdateTechnician(ctx context.Context, t *Technician) error
+
+	// Policies: clientID "" is the tenant default. A missing policy is ErrNotFound.
+	Policy(ctx context.Context, tenantID, clientID string) (Policy, error)
+	PutPolicy(ctx context.Context, tenantID, clientID string, p Policy) error
+
+	// Verifications.
+	CreateVerification(ctx context.Context, v *Verification) error
+	Verification(ctx context.Context, tenantID, id string) (Verification, error)
+	// LockVerification reads a verification and holds it against concurrent
+	// writers until the transaction ends (FOR UPDATE on PostgreSQL; SQLite's
+	// single writer connection serialises write transactions already).
+	LockVerification(ctx context.Context, tenantID, id string) (Verification, error)
+	VerificationByLinkHash(ctx context.Context, tenantID string, hash []byte) (Verification, error)
+	UpdateVerification(ctx context.Context, v *Verification) error
+	// ListVerifications returns a contact's verifications, newest first.
+	ListVerifications(ctx context.Context, tenantID, contactID string, limit int) ([]Verification, error)
+	// VerificationByProviderRef finds the verification whose last send has
+	// the provider id ref (e.g. a Twilio MessageSid).
+	VerificationByProviderRef(ctx context.Context, tenantID, ref string) (Verification, error)
+
+	// Sends, for rate limits.
+	RecordSend(ctx context.Context, s *Send) error
+	CountSends(ctx context.Context, tenantID string, f SendFilter) (int, error)
+
+	// Consecutive failures per contact and channel (security.md §1.2).
+	FailureCount(ctx context.Context, tenantID, contactID string, kind DestinationKind) (int, error)
+	SetFailureCount(ctx context.Context, tenantID, contactID string, kind DestinationKind, n int, at time.Time) error
+
+	// Audit log. AppendAudit fills e.Seq, e.PrevHash and e.Hash (AuditHash)
+	// from the tenant's head and advances the head in the same transaction.
+	AppendAudit(ctx context.Context, e *AuditEvent) error
+	AuditEvents(ctx context.Context, tenantID string, q AuditQuery) ([]AuditEvent, error)
+	// AuditHead returns the seq and hash of the tenant's last appended event
+	// (0, nil for none).
+	AuditHead(ctx context.Context, tenantID string) (int64, []byte, error)
+
+	// Outbox.
+	EnqueueOutbox(ctx context.Context, o *OutboxItem) error
+	// ClaimOutbox leases up to limit pending items due at now, across all
+	// tenants (the one cross-tenant query: it is the delivery worker's), so
+	// that no other worker takes them until lease. PostgreSQL uses
+	// FOR UPDATE SKIP LOCKED.
+	ClaimOutbox(ctx context.Context, now, lease time.Time, limit int) ([]OutboxItem, error)
+	// UpdateOutbox writes o's status, attempts, schedule, error, provider
+	// ref, sealed payload and done time.
+	UpdateOutbox(ctx context.Context, o *OutboxItem) error
+	OutboxItem(ctx context.Context, tenantID, id string) (OutboxItem, error)
+	// ListOutbox returns a tenant's items, newest first.
+	ListOutbox(ctx context.Context, tenantID string, limit int) ([]OutboxItem, error)
+
+	// Integrations; Config is sealed by the caller before it arrives here.
+	PutIntegration(ctx context.Context, in *Integration) error
+	Integration(ctx context.Context, tenantID, id string) (Integration, error)
+	ListIntegrations(ctx context.Context, tenantID string) ([]Integration, error)
+}
+
+// ContactQuery filters contacts. Text matches names, emails and phone digits.
+type ContactQuery struct {
+	ClientID string
+	Text     string
+	Email    string // exact, normalised
+	Phone    string // exact, E.164
+	Limit    int    // 0 means 50
+}

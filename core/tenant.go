@@ -1,0 +1,62 @@
+package core
+
+import "time"
+
+// Tenant is one MSP. Everything else in the store hangs off a tenant, and
+// every query names one.
+type Tenant struct {
+	ID        string
+	Slug      string // short unique name used in end-user URLs, e.g. "acme-it"
+	Name      string // shown to end users: "Acme IT"
+	Country   string // ISO 3166 region used to read national phone numbers; "" means "US"
+	Branding  Branding
+	SMSFrom   string // E.164 sender for SMS and calls; "" uses the server default
+	CreatedAt time.Time
+}
+
+// Branding is what end users see in messages and on link pages.
+type Branding struct {
+	SenderName   string `json:"sender_name,omitempty"`   // "" means the tenant name
+	PrimaryColor string `json:"primary_color,omitempty"` // CSS hex, "" means the default
+	AccentColor  string `json:"accent_color,omitempty"`
+	LogoDataURI  string `json:"logo,omitempty"` // data: URI so pages load no third-party resource
+	SupportPhone string `json:"support_phone,omitempty"`
+}
+
+// DisplayName returns the name end users see for the tenant.
+func (t Tenant) DisplayName() string {
+	if t.Branding.SenderName != "" {
+		return t.Branding.SenderName
+	}
+	return t.Name
+}
+
+// Region returns the phone-number region of the tenant, "US" by default.
+func (t Tenant) Region() string {
+	if t.Country == "" {
+		return "US"
+	}
+	return t.Country
+}
+
+// Client is a customer company of the MSP (a PSA company), mirrored locally.
+type Client struct {
+	ID        string
+	TenantID  string
+	Name      string
+	PSAKind   string // "" for a local client; else the PSA descriptor id
+	PSARef    string // the company's id in that PSA
+	CreatedAt time.Time
+}
+
+// Integration is one PSA or provider connection of a tenant. Config holds the
+// connection's settings as JSON; it is encrypted before it reaches the store.
+type Integration struct {
+	ID        string
+	TenantID  string
+	Kind      string // descriptor id, e.g. "connectwise", "twilio"
+	Name      string
+	Config    []byte // plaintext JSON in memory; ciphertext at rest
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
