@@ -1,0 +1,17 @@
+"use strict";
+// api calls the JSON API and throws an Error with the server's message.
+async function api(method, path, body) {
+  const opt = { method, headers: {} };
+  if (body !== undefined) { opt.headers["Content-Type"] = "application/json"; opt.body = JSON.stringify(body); }
+  const res = await fetch("/api/v1" + path, opt);
+  if (res.status === 401) { location.href = "/"; throw new Error("signed out"); }
+  const j = await res.json().catch(() => ({}));
+  if (!res.ok) { const e = new Error(j.error || res.statusText); e.body = j; throw e; }
+  return j;
+}
+function el(tag, text, attrs) {
+  const e = document.createElement(tag);
+  if (text !== undefined) e.textContent = text;
+  for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, v);
+  return e;
+}

@@ -1,0 +1,303 @@
+package core
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// sealedMessage is what an outbox item's encrypted payload holds.
+type sealedMessage struct {
+	Outbound Outbound `json:"outbound"`
+	// Send is the verification's send number this message carries; a newer
+	// send revokes it, so an older item still waiting is skipped.
+	Send int `json:"send,omitempty"`
+}
+
+// outboxAAD binds a sealed payload to its row.
+func outboxAAD(tenantID, id string) []byte { return []byte("outbox/" + tenantID + "/" + id) }
+
+// enqueue seals msg and writes it to the outbox in tx.
+func (e *Engine) enqueue(ctx context.Context, tx Tx, tenantID, verificationID string, send int, msg Outbound, now time.Time) error {
+	item := OutboxItem{
+		ID: NewID("obx"), TenantID: tenantID, Kind: msg.Kind, VerificationID: verificationID,
+		Status: OutboxPending, NextAttemptAt: now, CreatedAt: now,
+		Dev: e.cfg.DevDelivery || e.cfg.Senders[msg.Kind] == nil,
+	}
+	plain, err := json.Marshal(sealedMessage{Outbound: msg, Send: send})
+	if err != nil {
+		return fmt.Errorf("core: encode outbox message: %w", err)
+	}
+	if item.Sealed, err = e.cfg.Sealer.Seal(plain, outboxAAD(tenantID, item.ID)); err != nil {
+		return fmt.Errorf("core: seal outbox message: %w", err)
+	}
+	return tx.EnqueueOutbox(ctx, &item)
+}
+
+// OpenOutbox decrypts an outbox item's message, for the dev outbox view.
+// Items delivered for real have had their payload scrubbed and return ErrGone.
+func (e *Engine) OpenOutbox(item OutboxItem) (Outbound, error) {
+	if item.Sealed == nil {
+		return Outbound{}, Errorf(KindGone, "message content was removed after delivery")
+	}
+	plain, err := e.cfg.Sealer.Open(item.Sealed, outboxAAD(item.TenantID, item.ID))
+	if err != nil {
+		return Outbound{}, fmt.Errorf("core: open outbox item %s: %w", item.ID, err)
+	}
+	var m sealedMessage
+	if err := json.Unmarshal(plain, &m); err != nil {
+		return Outbound{}, fmt.Errorf("core: decode outbox item %s: %w", item.ID, err)
+	}
+	return m.Outbound, nil
+}
+
+// Wake tells the outbox worker there is work, without waiting.
+func (e *Engine) Wake() {
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Outbox retry schedule: exponential from one second, capped, and given up
+// after maxOutboxAttempts (about an hour of tries) as dead.
+const (
+	outboxLease       = 30 * time.Second
+	outboxBatch       = 16
+	outboxBaseDelay   = time.Second
+	outboxMaxDelay    = 10 * time.Minute
+	maxOutboxAttempts = 12
+	sendTimeout       = 20 * time.Second
+)
+
+// outboxBackoff returns the delay before retry number attempts (1-based).
+func outboxBackoff(attempts int) time.Duration {
+	d := outboxBaseDelay << min(attempts-1, 20)
+	return min(d, outboxMaxDelay)
+}
+
+// RunOutbox delivers outbox items until ctx ends: at once when woken, and
+// every poll interval for items another node queued or that wait for a retry.
+func (e *Engine) RunOutbox(ctx context.Context, poll time.Duration) {
+	t := time.NewTicker(poll)
+	defer t.Stop()
+	for {
+		for {
+			n, err := e.DeliverDue(ctx)
+			if err != nil && ctx.Err() == nil {
+				e.log.Error("outbox pass failed", "err", err)
+			}
+			if n < outboxBatch || err != nil {
+				break
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-e.wake:
+		case <-t.C:
+		}
+	}
+}
+
+// DeliverDue claims due outbox items and delivers them, returning how many
+// it claimed.
+func (e *Engine) DeliverDue(ctx context.Context) (int, error) {
+	var items []OutboxItem
+	err := e.cfg.Store.Update(ctx, func(tx Tx) error {
+		now := e.Now()
+		var err error
+		items, err = tx.ClaimOutbox(ctx, now, now.Add(outboxLease), outboxBatch)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("core: claim outbox: %w", err)
+	}
+	for _, it := range items {
+		if err := e.deliver(ctx, it); err != nil {
+			return len(items), err
+		}
+	}
+	return len(items), nil
+}
+
+// deliver sends one claimed item and records the result.
+func (e *Engine) deliver(ctx context.Context, it OutboxItem) error {
+	log := e.log.With("outbox_id", it.ID, "tenant_id", it.TenantID, "kind", it.Kind, "verification_id", it.VerificationID)
+	plain, err := e.cfg.Sealer.Open(it.Sealed, outboxAAD(it.TenantID, it.ID))
+	if err != nil {
+		log.Error("outbox item cannot be opened; giving up", "err", err)
+		return e.finishItem(ctx, it, "", &PermanentError{Code: "sealed", Reason: "message could not be decrypted", Err: err})
+	}
+	var m sealedMessage
+	if err := json.Unmarshal(plain, &m); err != nil {
+		return e.finishItem(ctx, it, "", &PermanentError{Code: "decode", Reason: "message could not be read", Err: err})
+	}
+	if it.VerificationID != "" {
+		live, err := e.sendIsLive(ctx, it, m.Send)
+		if err != nil {
+			return err
+		}
+		if !live {
+			log.Info("outbox item skipped: its verification was resent, cancelled or completed")
+			it.Status, it.DoneAt, it.Sealed, it.LastError = OutboxDone, e.Now(), nil, "skipped: superseded"
+			return e.cfg.Store.Update(ctx, func(tx Tx) error { return tx.UpdateOutbox(ctx, &it) })
+		}
+	}
+	sender := e.cfg.Senders[it.Kind]
+	if it.Dev || sender == nil {
+		log.Info("dev delivery: message kept in the outbox, not sent")
+		return e.finishItem(ctx, it, "dev-outbox", nil)
+	}
+	sctx, cancel := context.WithTimeout(ctx, sendTimeout)
+	start := time.Now()
+	ref, sendErr := sender.Send(sctx, m.Outbound)
+	cancel()
+	if e.cfg.Observer != nil {
+		e.cfg.Observer.SendLatency(it.Kind, time.Since(start), sendErr)
+	}
+	if sendErr != nil {
+		log.Warn("delivery failed", "err", sendErr, "attempt", it.Attempts+1)
+	} else {
+		log.Info("delivered", "provider_ref", ref)
+	}
+	return e.finishItem(ctx, it, ref, sendErr)
+}
+
+// sendIsLive reports whether an item's send is still the verification's
+// current one and the verification is open.
+func (e *Engine) sendIsLive(ctx context.Context, it OutboxItem, send int) (bool, error) {
+	var v Verification
+	err := e.cfg.Store.View(ctx, func(tx Tx) error {
+		var err error
+		v, err = tx.Verification(ctx, it.TenantID, it.VerificationID)
+		return err
+	})
+	if err != nil {
+		return false, err
+	}
+	return v.Status.Open() && (send == 0 || send == v.Sends), nil
+}
+
+// finishItem records a delivery result on the item and its verification.
+func (e *Engine) finishItem(ctx context.Context, it OutboxItem, ref string, sendErr error) error {
+	var (
+		v      Verification
+		evType EventType
+	)
+	err := e.cfg.Store.Update(ctx, func(tx Tx) error {
+		now := e.Now()
+		it.Attempts++
+		it.LeaseUntil = time.Time{}
+		var perm *PermanentError
+		switch {
+		case sendErr == nil:
+			it.Status, it.DoneAt, it.ProviderRef, it.LastError = OutboxDone, now, ref, ""
+			if !it.Dev {
+				it.Sealed = nil // the code has left; no reason to keep it, even encrypted
+			}
+		case errors.As(sendErr, &perm) || it.Attempts >= maxOutboxAttempts:
+			it.Status, it.DoneAt, it.LastError = OutboxDead, now, sendErr.Error()
+			it.Sealed = nil
+		default:
+			it.NextAttemptAt, it.LastError = now.Add(outboxBackoff(it.Attempts)), sendErr.Error()
+		}
+		if err := tx.UpdateOutbox(ctx, &it); err != nil {
+			return err
+		}
+		if it.VerificationID == "" || it.Status == OutboxPending {
+			return nil
+		}
+		var err error
+		if v, err = tx.LockVerification(ctx, it.TenantID, it.VerificationID); err != nil {
+			return err
+		}
+		if !v.Status.Open() {
+			return nil
+		}
+		if it.Status == OutboxDone {
+			v.Status, v.ProviderRef = StatusSent, ref
+			v.DeliveryStatus = "queued"
+			if it.Dev {
+				v.DeliveryStatus = "dev-outbox"
+			}
+			evType = EventVerificationSent
+		} else {
+			reason := "could not be delivered"
+			if perm != nil {
+				reason = perm.Reason
+			}
+			v.Status, v.CompletedAt, v.Detail, v.DeliveryStatus = StatusFailed, now, reason, "failed"
+			evType = EventVerificationFailed
+		}
+		if err := tx.UpdateVerification(ctx, &v); err != nil {
+			return err
+		}
+		detail := map[string]string{"outbox_id": it.ID, "kind": string(it.Kind)}
+		if ref != "" {
+			detail["provider_ref"] = ref
+		}
+		if evType == EventVerificationFailed {
+			detail["reason"] = v.Detail
+		}
+		return e.audit(ctx, tx, it.TenantID, "system", string(evType), v.ID, detail)
+	})
+	if err != nil {
+		return fmt.Errorf("core: record delivery of %s: %w", it.ID, err)
+	}
+	e.finish(ctx, v, evType)
+	return nil
+}
+
+// deliveryRank orders provider statuses so a late or duplicated callback
+// never moves a message backwards (channels.md §1.4).
+var deliveryRank = map[string]int{
+	"accepted": 1, "scheduled": 1, "queued": 2, "initiated": 2, "sending": 3, "ringing": 3,
+	"sent": 4, "in-progress": 4, "answered": 4, "delivered": 5, "read": 6, "completed": 6,
+	"undelivered": 7, "failed": 7, "busy": 7, "no-answer": 7, "canceled": 7,
+}
+
+// RecordDelivery applies a provider's status callback to the verification
+// whose last send has id ref. Unknown refs are ErrNotFound; stale or repeated
+// statuses change nothing.
+func (e *Engine) RecordDelivery(ctx context.Context, tenantID, ref, status, errorCode string) error {
+	rank, known := deliveryRank[status]
+	if !known {
+		return Errorf(KindInvalid, "unknown delivery status %q", status)
+	}
+	var (
+		v       Verification
+		changed bool
+	)
+	err := e.cfg.Store.Update(ctx, func(tx Tx) error {
+		var err error
+		if v, err = tx.VerificationByProviderRef(ctx, tenantID, ref); err != nil {
+			return err
+		}
+		if v, err = tx.LockVerification(ctx, tenantID, v.ID); err != nil {
+			return err
+		}
+		if rank <= deliveryRank[v.DeliveryStatus] {
+			return nil
+		}
+		v.DeliveryStatus = status
+		if rank == 7 && errorCode != "" {
+			v.Detail = "not delivered (provider error " + errorCode + ")"
+		}
+		changed = true
+		if err := tx.UpdateVerification(ctx, &v); err != nil {
+			return err
+		}
+		d := map[string]string{"status": status, "provider_ref": ref}
+		if errorCode != "" {
+			d["error_code"] = errorCode
+		}
+		return e.audit(ctx, tx, tenantID, "provider", string(EventVerificationDelivery), v.ID, d)
+	})
+	if err == nil && changed {
+		e.publish(ctx, e.event(EventVerificationDelivery, v))
+	}
+	return err
+}

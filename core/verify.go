@@ -1,0 +1,578 @@
+package core
+
+import (
+	"context"
+	"crypto/hmac"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// StartRequest asks the engine to send a challenge. TenantID and
+// TechnicianID come from the authenticated context, never from request input.
+type StartRequest struct {
+	TenantID      string
+	TechnicianID  string
+	ContactID     string
+	DestinationID string // "" means the contact's default destination for the method
+	Method        Method
+	TicketRef     string
+	Note          string // why a non-default destination is used, e.g. "Manager approval"
+}
+
+// Started is the result of Start and Resend.
+type Started struct {
+	Verification Verification
+	// TechCode is the short code the technician reads to the caller, who types
+	// it on the link page (security.md §5 item 3); "" when the method has none.
+	// It is the only code a technician ever sees.
+	TechCode string
+}
+
+// Limits on free text that ends up in rows and notes.
+const (
+	maxNoteLen      = 500
+	maxTicketRefLen = 100
+)
+
+// Start creates a verification and queues its first send. Everything it
+// writes — verification, send record, outbox item, audit event — commits
+// together or not at all.
+func (e *Engine) Start(ctx context.Context, req StartRequest) (Started, error) {
+	p, ok := e.providers[req.Method]
+	if !ok {
+		return Started{}, Errorf(KindInvalid, "unknown method %q (want one of %s)", req.Method, joinMethods(e.Methods()))
+	}
+	req.Note = strings.TrimSpace(req.Note)
+	req.TicketRef = strings.TrimSpace(req.TicketRef)
+	switch {
+	case req.ContactID == "":
+		return Started{}, Errorf(KindInvalid, "contact is required")
+	case utf8.RuneCountInString(req.Note) > maxNoteLen:
+		return Started{}, Errorf(KindInvalid, "note must be at most %d characters", maxNoteLen)
+	case utf8.RuneCountInString(req.TicketRef) > maxTicketRefLen:
+		return Started{}, Errorf(KindInvalid, "ticket reference must be at most %d characters", maxTicketRefLen)
+	}
+
+	var out Started
+	var wakeOutbox bool
+	err := e.cfg.Store.Update(ctx, func(tx Tx) error {
+		now := e.Now()
+		tenant, err := tx.Tenant(ctx, req.TenantID)
+		if err != nil {
+			return err
+		}
+		tech, err := tx.Technician(ctx, req.TenantID, req.TechnicianID)
+		if err != nil {
+			return fmt.Errorf("technician: %w", err)
+		}
+		contact, err := tx.Contact(ctx, req.TenantID, req.ContactID)
+		if err != nil {
+			return err
+		}
+		def, hasDefault := contact.DefaultDestination(p.DestinationKind())
+		var dest Destination
+		if req.DestinationID == "" {
+			if !hasDefault {
+				return Errorf(KindInvalid, "%s has no %s on record for %s", contact.Name(), p.DestinationKind(), req.Method)
+			}
+			dest = def
+		} else if dest, err = contact.Destination(req.DestinationID); err != nil {
+			return err
+		}
+		if dest.Kind != p.DestinationKind() {
+			return Errorf(KindInvalid, "%s needs a %s destination, not %s", req.Method, p.DestinationKind(), dest.Kind)
+		}
+		policy, err := EffectivePolicy(ctx, tx, req.TenantID, contact.ClientID)
+		if err != nil {
+			return err
+		}
+		if !policy.Allows(req.Method) {
+			return Errorf(KindForbidden, "the policy for this client does not allow %s", req.Method)
+		}
+		nonDefault := dest.ID != def.ID
+		if nonDefault && policy.NoteOnNonDefault && policy.NoteRequired && req.Note == "" {
+			return Errorf(KindInvalid, "a note is required when using a non-default destination (e.g. \"Manager approval\")")
+		}
+		if err := e.checkFailureCap(ctx, tx, policy, req.TenantID, contact.ID, dest.Kind); err != nil {
+			return err
+		}
+		if err := e.checkQuotas(ctx, tx, policy, req.TenantID, contact.ID, dest.Value, tech.ID, now); err != nil {
+			return err
+		}
+
+		v := Verification{
+			ID:            NewID("ver"),
+			TenantID:      req.TenantID,
+			ClientID:      contact.ClientID,
+			ContactID:     contact.ID,
+			DestinationID: dest.ID,
+			DestKind:      dest.Kind,
+			Destination:   dest.Value,
+			Method:        req.Method,
+			TicketRef:     req.TicketRef,
+			TechnicianID:  tech.ID,
+			Status:        StatusPending,
+			MaxAttempts:   policy.MaxAttempts,
+			Note:          req.Note,
+			CreatedAt:     now,
+		}
+		secret, err := e.issueSecret(&v, p, policy, now)
+		if err != nil {
+			return err
+		}
+		if err := tx.CreateVerification(ctx, &v); err != nil {
+			return err
+		}
+		if err := e.queueSend(ctx, tx, tenant, contact, tech, policy, p, &v, secret, now); err != nil {
+			return err
+		}
+		detail := map[string]string{"method": string(v.Method), "destination": v.MaskedDestination(), "contact": contact.ID}
+		if v.TicketRef != "" {
+			detail["ticket"] = v.TicketRef
+		}
+		if nonDefault {
+			detail["non_default_destination"] = "true"
+		}
+		if v.Note != "" {
+			detail["note"] = v.Note
+		}
+		if err := e.audit(ctx, tx, req.TenantID, techActor(tech.ID), string(EventVerificationStarted), v.ID, detail); err != nil {
+			return err
+		}
+		out = Started{Verification: v, TechCode: secret.techCode}
+		wakeOutbox = true
+		return nil
+	})
+	if err != nil {
+		return Started{}, err
+	}
+	if wakeOutbox {
+		e.Wake()
+	}
+	e.observe(req.Method, "started")
+	e.publish(ctx, e.event(EventVerificationStarted, out.Verification))
+	return out, nil
+}
+
+// issuedSecret is a freshly generated secret, in memory only.
+type issuedSecret struct {
+	code     string // read-back code
+	token    string // link token
+	techCode string // technician-read code for links
+}
+
+// issueSecret generates the secret for v's method and stores only its hashes
+// on v, with a fresh expiry. Any earlier secret of v is thereby revoked.
+func (e *Engine) issueSecret(v *Verification, p Provider, policy Policy, now time.Time) (issuedSecret, error) {
+	var s issuedSecret
+	var err error
+	switch p.Secret() {
+	case SecretCode:
+		if s.code, err = newCode(e.cfg.Rand, policy.CodeDigits); err != nil {
+			return s, err
+		}
+		v.SecretHash = codeHash(e.cfg.CodeKey, v.ID, string(v.Method), s.code)
+		v.LinkTokenHash = nil
+	case SecretLink:
+		if s.token, err = newLinkToken(e.cfg.Rand); err != nil {
+			return s, err
+		}
+		v.LinkTokenHash = LinkTokenHash(s.token)
+		v.SecretHash = nil
+		if policy.LinkCodeFor(v.Method) {
+			if s.techCode, err = newCode(e.cfg.Rand, linkCodeDigits); err != nil {
+				return s, err
+			}
+			v.SecretHash = codeHash(e.cfg.CodeKey, v.ID, linkCodeChannel, s.techCode)
+		}
+	default:
+		return s, fmt.Errorf("core: provider %s has unknown secret kind %q", p.Method(), p.Secret())
+	}
+	v.ExpiresAt = now.Add(policy.Lifetime.D())
+	return s, nil
+}
+
+// The technician-read code on links is short: it only has to tie the click to
+// the live call, and the link itself carries 256 bits (security.md §5 item 3).
+const (
+	linkCodeDigits  = 6
+	linkCodeChannel = "link-code"
+)
+
+// queueSend records a send of v's current secret and writes its sealed
+// message to the outbox.
+func (e *Engine) queueSend(ctx context.Context, tx Tx, tenant Tenant, contact Contact, tech Technician,
+	policy Policy, p Provider, v *Verification, s issuedSecret, now time.Time) error {
+	v.Sends++
+	v.SentAt = now
+	ch := Challenge{Tenant: tenant, Contact: contact, Technician: tech, Verification: *v, Policy: policy,
+		Code: s.code, Renderer: e.cfg.Renderer}
+	if s.token != "" {
+		ch.Link = e.LinkURL(tenant.Slug, s.token)
+	}
+	if e.cfg.StatusCallbacks && p.OutboxKind() != OutboxEmail {
+		ch.StatusCallback = e.cfg.PublicURL + "/webhooks/twilio/status/" + tenant.Slug
+	}
+	msg, err := p.Compose(ch)
+	if err != nil {
+		return fmt.Errorf("core: compose %s: %w", v.Method, err)
+	}
+	if err := tx.UpdateVerification(ctx, v); err != nil {
+		return err
+	}
+	if err := tx.RecordSend(ctx, &Send{ID: NewID("snd"), TenantID: v.TenantID, VerificationID: v.ID,
+		ContactID: v.ContactID, Destination: v.Destination, TechnicianID: tech.ID, Method: v.Method, At: now}); err != nil {
+		return err
+	}
+	return e.enqueue(ctx, tx, v.TenantID, v.ID, v.Sends, msg, now)
+}
+
+// LinkURL builds the end-user URL for a link token from the configured public
+// base URL, never from a request's Host header (security.md §2).
+func (e *Engine) LinkURL(tenantSlug, token string) string {
+	return e.cfg.PublicURL + "/l/" + tenantSlug + "/" + token
+}
+
+// checkFailureCap refuses a channel locked by consecutive failures (NIST §3.2.2).
+func (e *Engine) checkFailureCap(ctx context.Context, tx Tx, p Policy, tenantID, contactID string, k DestinationKind) error {
+	n, err := tx.FailureCount(ctx, tenantID, contactID, k)
+	if err != nil {
+		return err
+	}
+	if n >= p.FailureCap {
+		return Errorf(KindForbidden, "%s verification for this contact is locked after %d consecutive failures; an admin must reset it or verify another way", k, n)
+	}
+	return nil
+}
+
+// checkQuotas enforces the send quotas of security.md §6 per contact,
+// destination, technician and tenant.
+func (e *Engine) checkQuotas(ctx context.Context, tx Tx, p Policy, tenantID, contactID, dest, techID string, now time.Time) error {
+	hour := now.Add(-time.Hour)
+	checks := []struct {
+		f     SendFilter
+		limit int
+		what  string
+	}{
+		{SendFilter{ContactID: contactID, Since: hour}, p.Limits.PerContactHour, "this contact has been sent %d messages in the last hour"},
+		{SendFilter{Destination: dest, Since: hour}, p.Limits.PerDestinationHour, "this destination has been sent %d messages in the last hour"},
+		{SendFilter{TechnicianID: techID, Since: hour}, p.Limits.PerTechnicianHour, "you have sent %d verifications in the last hour"},
+		{SendFilter{Since: now.Add(-24 * time.Hour)}, p.Limits.PerTenantDay, "your organisation has sent %d verifications today"},
+	}
+	for _, c := range checks {
+		n, err := tx.CountSends(ctx, tenantID, c.f)
+		if err != nil {
+			return err
+		}
+		if n >= c.limit {
+			return Errorf(KindRateLimited, c.what+" (limit %d); try again later", n, c.limit)
+		}
+	}
+	return nil
+}
+
+// Resend sends a new secret for an open verification. The previous secret is
+// revoked and the attempt counter is kept (NIST §3.1.3.2); resends are capped
+// per verification with a cooldown that doubles each time.
+func (e *Engine) Resend(ctx context.Context, tenantID, techID, verificationID string) (Started, error) {
+	var out Started
+	err := e.cfg.Store.Update(ctx, func(tx Tx) error {
+		now := e.Now()
+		v, tech, err := e.lockForTechnician(ctx, tx, tenantID, techID, verificationID)
+		if err != nil {
+			return err
+		}
+		if !v.Status.Open() {
+			return Errorf(KindGone, "this verification is %s; start a new one", v.Status)
+		}
+		p, ok := e.providers[v.Method]
+		if !ok {
+			return Errorf(KindInvalid, "method %q is no longer available", v.Method)
+		}
+		tenant, err := tx.Tenant(ctx, tenantID)
+		if err != nil {
+			return err
+		}
+		contact, err := tx.Contact(ctx, tenantID, v.ContactID)
+		if err != nil {
+			return err
+		}
+		policy, err := EffectivePolicy(ctx, tx, tenantID, v.ClientID)
+		if err != nil {
+			return err
+		}
+		if v.Sends >= policy.MaxSends {
+			return Errorf(KindRateLimited, "this verification has been sent %d times (the limit); start a new one or use another method", v.Sends)
+		}
+		cooldown := policy.ResendCooldown.D() << (v.Sends - 1)
+		if wait := v.SentAt.Add(cooldown).Sub(now); wait > 0 {
+			return Errorf(KindRateLimited, "wait %d seconds before resending", int((wait+time.Second-1)/time.Second))
+		}
+		if err := e.checkQuotas(ctx, tx, policy, tenantID, v.ContactID, v.Destination, tech.ID, now); err != nil {
+			return err
+		}
+		secret, err := e.issueSecret(&v, p, policy, now)
+		if err != nil {
+			return err
+		}
+		v.Status = StatusPending
+		v.DeliveryStatus, v.ProviderRef = "", ""
+		if err := e.queueSend(ctx, tx, tenant, contact, tech, policy, p, &v, secret, now); err != nil {
+			return err
+		}
+		if err := e.audit(ctx, tx, tenantID, techActor(tech.ID), string(EventVerificationResent), v.ID,
+			map[string]string{"send": fmt.Sprint(v.Sends)}); err != nil {
+			return err
+		}
+		out = Started{Verification: v, TechCode: secret.techCode}
+		return nil
+	})
+	if err != nil {
+		return Started{}, err
+	}
+	e.Wake()
+	e.publish(ctx, e.event(EventVerificationResent, out.Verification))
+	return out, nil
+}
+
+// lockForTechnician locks a verification for a change by a technician: only
+// the technician who started it, or an admin, may act on it (security.md §3).
+func (e *Engine) lockForTechnician(ctx context.Context, tx Tx, tenantID, techID, id string) (Verification, Technician, error) {
+	tech, err := tx.Technician(ctx, tenantID, techID)
+	if err != nil {
+		return Verification{}, Technician{}, fmt.Errorf("technician: %w", err)
+	}
+	v, err := tx.LockVerification(ctx, tenantID, id)
+	if err != nil {
+		return Verification{}, Technician{}, err
+	}
+	if v.TechnicianID != tech.ID && !tech.Role.IsAdmin() {
+		return Verification{}, Technician{}, Errorf(KindForbidden, "only the technician who started this verification (or an admin) can act on it")
+	}
+	return v, tech, nil
+}
+
+// CheckCode checks a code the caller read back to the technician. One
+// transaction locks the verification, counts the attempt and decides, so
+// concurrent guesses are counted exactly and at most one succeeds.
+func (e *Engine) CheckCode(ctx context.Context, tenantID, techID, verificationID, code string) (Verification, error) {
+	code = normalizeCode(code)
+	if code == "" {
+		return Verification{}, Errorf(KindInvalid, "enter the code the caller reads to you")
+	}
+	if len(code) > 16 {
+		return Verification{}, Errorf(KindInvalid, "a code has 6 to 8 digits")
+	}
+	var (
+		v       Verification
+		outcome error
+		evType  EventType
+	)
+	err := e.cfg.Store.Update(ctx, func(tx Tx) error {
+		now := e.Now()
+		var tech Technician
+		var err error
+		v, tech, err = e.lockForTechnician(ctx, tx, tenantID, techID, verificationID)
+		if err != nil {
+			return err
+		}
+		p, ok := e.providers[v.Method]
+		if !ok || p.Secret() != SecretCode {
+			return Errorf(KindInvalid, "%s is answered by the end user on the link page, not with a code", v.Method)
+		}
+		actor := techActor(tech.ID)
+		policy, err := EffectivePolicy(ctx, tx, tenantID, v.ClientID)
+		if err != nil {
+			return err
+		}
+		// Decide; outcome is what the technician is told. The transaction
+		// commits either way, so that failures are counted.
+		switch st := v.EffectiveStatus(now); {
+		case st == StatusExpired && v.Status.Open():
+			v.Status, v.CompletedAt, v.Detail = StatusExpired, now, "code expired before it was entered"
+			evType, outcome = EventVerificationExpired, Errorf(KindGone, "the code has expired; resend or start a new verification")
+		case !st.Open():
+			outcome = Errorf(KindGone, "this verification is already %s", st)
+			return e.countFailure(ctx, tx, policy, v, actor, "submitted after "+string(st), now)
+		case hmac.Equal(codeHash(e.cfg.CodeKey, v.ID, string(v.Method), code), v.SecretHash):
+			return e.markVerified(ctx, tx, policy, &v, actor, now, &evType)
+		default:
+			v.Attempts++
+			left := v.MaxAttempts - v.Attempts
+			if left <= 0 {
+				v.Status, v.CompletedAt, v.Detail = StatusFailed, now, "too many wrong codes"
+				evType, outcome = EventVerificationFailed, Errorf(KindGone, "wrong code; that was the last attempt, the verification has failed")
+			} else {
+				evType, outcome = EventVerificationAttempt, Errorf(KindInvalid, "wrong code; %d attempt(s) left", left)
+			}
+		}
+		if err := tx.UpdateVerification(ctx, &v); err != nil {
+			return err
+		}
+		return e.countFailure(ctx, tx, policy, v, actor, string(evType), now)
+	})
+	if err != nil {
+		return Verification{}, err
+	}
+	e.finish(ctx, v, evType)
+	return v, outcome
+}
+
+// markVerified completes v successfully and resets the consecutive-failure
+// counter of its channel (NIST §3.2.2).
+func (e *Engine) markVerified(ctx context.Context, tx Tx, policy Policy, v *Verification, actor string, now time.Time, evType *EventType) error {
+	v.Status, v.CompletedAt = StatusVerified, now
+	v.VerifiedUntil = now.Add(policy.ShieldDuration.D())
+	v.Detail = "verified by " + string(v.Method)
+	if err := tx.UpdateVerification(ctx, v); err != nil {
+		return err
+	}
+	if err := tx.SetFailureCount(ctx, v.TenantID, v.ContactID, v.DestKind, 0, now); err != nil {
+		return err
+	}
+	*evType = EventVerificationVerified
+	return e.audit(ctx, tx, v.TenantID, actor, string(EventVerificationVerified), v.ID,
+		map[string]string{"method": string(v.Method), "verified_until": v.VerifiedUntil.Format(time.RFC3339)})
+}
+
+// countFailure adds one to the contact's consecutive failures on v's channel
+// and audits why.
+func (e *Engine) countFailure(ctx context.Context, tx Tx, policy Policy, v Verification, actor, why string, now time.Time) error {
+	n, err := tx.FailureCount(ctx, v.TenantID, v.ContactID, v.DestKind)
+	if err != nil {
+		return err
+	}
+	if err := tx.SetFailureCount(ctx, v.TenantID, v.ContactID, v.DestKind, n+1, now); err != nil {
+		return err
+	}
+	return e.audit(ctx, tx, v.TenantID, actor, "verification.failed_attempt", v.ID,
+		map[string]string{"reason": why, "attempts": fmt.Sprint(v.Attempts), "consecutive_failures": fmt.Sprint(n + 1)})
+}
+
+// finish publishes and measures the outcome of a committed change.
+func (e *Engine) finish(ctx context.Context, v Verification, t EventType) {
+	if t == "" {
+		return
+	}
+	switch t {
+	case EventVerificationVerified:
+		e.observe(v.Method, "verified")
+	case EventVerificationFailed:
+		e.observe(v.Method, "failed")
+	case EventVerificationExpired:
+		e.observe(v.Method, "expired")
+	case EventVerificationCancelled:
+		e.observe(v.Method, "cancelled")
+	}
+	e.publish(ctx, e.event(t, v))
+}
+
+// Cancel ends an open verification; its secret stops working at once.
+func (e *Engine) Cancel(ctx context.Context, tenantID, techID, verificationID string) (Verification, error) {
+	var v Verification
+	err := e.cfg.Store.Update(ctx, func(tx Tx) error {
+		now := e.Now()
+		var tech Technician
+		var err error
+		v, tech, err = e.lockForTechnician(ctx, tx, tenantID, techID, verificationID)
+		if err != nil {
+			return err
+		}
+		if !v.Status.Open() {
+			return Errorf(KindConflict, "this verification is already %s", v.Status)
+		}
+		v.Status, v.CompletedAt, v.Detail = StatusCancelled, now, "cancelled by technician"
+		if err := tx.UpdateVerification(ctx, &v); err != nil {
+			return err
+		}
+		return e.audit(ctx, tx, tenantID, techActor(tech.ID), string(EventVerificationCancelled), v.ID, nil)
+	})
+	if err != nil {
+		return Verification{}, err
+	}
+	e.finish(ctx, v, EventVerificationCancelled)
+	return v, nil
+}
+
+// Verification returns one verification of a tenant with its effective status.
+func (e *Engine) Verification(ctx context.Context, tenantID, id string) (Verification, error) {
+	var v Verification
+	err := e.cfg.Store.View(ctx, func(tx Tx) error {
+		var err error
+		v, err = tx.Verification(ctx, tenantID, id)
+		return err
+	})
+	v.Status = v.EffectiveStatus(e.Now())
+	return v, err
+}
+
+// History returns a contact's latest verifications, as many as the policy's
+// history length, with effective statuses.
+func (e *Engine) History(ctx context.Context, tenantID, contactID string) ([]Verification, error) {
+	var vs []Verification
+	err := e.cfg.Store.View(ctx, func(tx Tx) error {
+		c, err := tx.Contact(ctx, tenantID, contactID)
+		if err != nil {
+			return err
+		}
+		p, err := EffectivePolicy(ctx, tx, tenantID, c.ClientID)
+		if err != nil {
+			return err
+		}
+		vs, err = tx.ListVerifications(ctx, tenantID, contactID, p.HistoryLength)
+		return err
+	})
+	now := e.Now()
+	for i := range vs {
+		vs[i].Status = vs[i].EffectiveStatus(now)
+	}
+	return vs, err
+}
+
+// ShieldState is the colour of a contact's shield.
+type ShieldState string
+
+// Shield states: green while a success is within the shield duration, red
+// after the latest attempt failed or was denied, grey otherwise.
+const (
+	ShieldGreen ShieldState = "green"
+	ShieldGrey  ShieldState = "grey"
+	ShieldRed   ShieldState = "red"
+)
+
+// Shield is a contact's verification state at a glance.
+type Shield struct {
+	State ShieldState
+	// Last is the verification that decided the state; zero for grey with no history.
+	Last Verification
+}
+
+// ShieldFor computes the shield from a contact's history (newest first).
+func ShieldFor(history []Verification, now time.Time) Shield {
+	for _, v := range history {
+		switch v.EffectiveStatus(now) {
+		case StatusVerified:
+			if now.Before(v.VerifiedUntil) {
+				return Shield{State: ShieldGreen, Last: v}
+			}
+			return Shield{State: ShieldGrey, Last: v}
+		case StatusFailed:
+			return Shield{State: ShieldRed, Last: v}
+		case StatusPending, StatusSent:
+			continue // an open challenge does not change the shield
+		default:
+			return Shield{State: ShieldGrey, Last: v}
+		}
+	}
+	return Shield{State: ShieldGrey}
+}
+
+func joinMethods(ms []Method) string {
+	s := make([]string, len(ms))
+	for i, m := range ms {
+		s[i] = string(m)
+	}
+	return strings.Join(s, ", ")
+}

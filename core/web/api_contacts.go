@@ -1,0 +1,145 @@
+package web
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/countersign/countersign/core"
+	"github.com/gorilla/mux"
+)
+
+func (s *Server) registerContactRoutes(r *mux.Router) {
+	r.HandleFunc("/me", s.handleMe).Methods(http.MethodGet)
+	r.HandleFunc("/clients", s.handleListClients).Methods(http.MethodGet)
+	r.HandleFunc("/contacts", s.handleListContacts).Methods(http.MethodGet)
+	r.HandleFunc("/contacts", s.handleCreateContact).Methods(http.MethodPost)
+	r.HandleFunc("/contacts/{id}", s.handleGetContact).Methods(http.MethodGet)
+	r.HandleFunc("/contacts/{id}/verifications", s.handleContactHistory).Methods(http.MethodGet)
+}
+
+// handleMe handles "GET /api/v1/me".
+func (s *Server) handleMe(w http.ResponseWriter, r *http.Request) {
+	tech := techFrom(r)
+	var tenant core.Tenant
+	err := s.store.View(r.Context(), func(tx core.Tx) error {
+		var err error
+		tenant, err = tx.Tenant(r.Context(), tech.TenantID)
+		return err
+	})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"technician": technicianJSON(tech), "tenant": map[string]string{"id": tenant.ID, "slug": tenant.Slug, "name": tenant.Name},
+		"methods": s.engine.Methods(), "dev_delivery": s.engine.DevDelivery(),
+	})
+}
+
+// handleListClients handles "GET /api/v1/clients".
+func (s *Server) handleListClients(w http.ResponseWriter, r *http.Request) {
+	var cs []core.Client
+	err := s.store.View(r.Context(), func(tx core.Tx) error {
+		var err error
+		cs, err = tx.ListClients(r.Context(), techFrom(r).TenantID)
+		return err
+	})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	out := make([]map[string]string, 0, len(cs))
+	for _, c := range cs {
+		out = append(out, map[string]string{"id": c.ID, "name": c.Name})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"clients": out})
+}
+
+// handleListContacts handles "GET /api/v1/contacts?q=&client=&limit=".
+func (s *Server) handleListContacts(w http.ResponseWriter, r *http.Request) {
+	q := core.ContactQuery{ClientID: r.URL.Query().Get("client"), Text: strings.TrimSpace(r.URL.Query().Get("q"))}
+	if len(q.Text) > 100 {
+		s.writeError(w, r, core.Errorf(core.KindInvalid, "search text must be at most 100 characters"))
+		return
+	}
+	if l := r.URL.Query().Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > 200 {
+			s.writeError(w, r, core.Errorf(core.KindInvalid, "limit must be a number from 1 to 200"))
+			return
+		}
+		q.Limit = n
+	}
+	var cs []core.Contact
+	err := s.store.View(r.Context(), func(tx core.Tx) error {
+		var err error
+		cs, err = tx.SearchContacts(r.Context(), techFrom(r).TenantID, q)
+		return err
+	})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	out := make([]contactOut, 0, len(cs))
+	for _, c := range cs {
+		out = append(out, contactJSON(c))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"contacts": out})
+}
+
+// handleCreateContact handles "POST /api/v1/contacts" (the local mirror).
+func (s *Server) handleCreateContact(w http.ResponseWriter, r *http.Request) {
+	var in core.NewContact
+	if err := decodeJSON(w, r, &in); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	tech := techFrom(r)
+	c, err := s.engine.CreateContact(r.Context(), tech.TenantID, "tech:"+tech.ID, "manual", in)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, contactJSON(c))
+}
+
+// handleGetContact handles "GET /api/v1/contacts/{id}": the contact card with
+// its shield.
+func (s *Server) handleGetContact(w http.ResponseWriter, r *http.Request) {
+	tenantID := techFrom(r).TenantID
+	var c core.Contact
+	err := s.store.View(r.Context(), func(tx core.Tx) error {
+		var err error
+		c, err = tx.Contact(r.Context(), tenantID, pathVar(r, "id"))
+		return err
+	})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	history, err := s.engine.History(r.Context(), tenantID, c.ID)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	out := contactJSON(c)
+	out.Shield = shieldJSON(core.ShieldFor(history, s.engine.Now()))
+	writeJSON(w, http.StatusOK, out)
+}
+
+// handleContactHistory handles "GET /api/v1/contacts/{id}/verifications":
+// the policy's history length, newest first.
+func (s *Server) handleContactHistory(w http.ResponseWriter, r *http.Request) {
+	history, err := s.engine.History(r.Context(), techFrom(r).TenantID, pathVar(r, "id"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	now := s.engine.Now()
+	out := make([]verificationOut, 0, len(history))
+	for _, v := range history {
+		out = append(out, verificationJSON(v, now))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"verifications": out, "shield": shieldJSON(core.ShieldFor(history, now))})
+}

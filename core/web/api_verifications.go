@@ -1,0 +1,106 @@
+package web
+
+import (
+	"net/http"
+
+	"github.com/countersign/countersign/core"
+	"github.com/gorilla/mux"
+)
+
+func (s *Server) registerVerificationRoutes(r *mux.Router) {
+	r.HandleFunc("/verifications", s.handleStartVerification).Methods(http.MethodPost)
+	r.HandleFunc("/verifications/{id}", s.handleGetVerification).Methods(http.MethodGet)
+	r.HandleFunc("/verifications/{id}/check", s.handleCheckCode).Methods(http.MethodPost)
+	r.HandleFunc("/verifications/{id}/resend", s.handleResend).Methods(http.MethodPost)
+	r.HandleFunc("/verifications/{id}/cancel", s.handleCancel).Methods(http.MethodPost)
+}
+
+type startRequest struct {
+	ContactID     string `json:"contact_id"`
+	DestinationID string `json:"destination_id"`
+	Method        string `json:"method"`
+	TicketRef     string `json:"ticket_ref"`
+	Note          string `json:"note"`
+}
+
+// handleStartVerification handles "POST /api/v1/verifications".
+func (s *Server) handleStartVerification(w http.ResponseWriter, r *http.Request) {
+	var req startRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	tech := techFrom(r)
+	st, err := s.engine.Start(r.Context(), core.StartRequest{
+		TenantID: tech.TenantID, TechnicianID: tech.ID, ContactID: req.ContactID, DestinationID: req.DestinationID,
+		Method: core.Method(req.Method), TicketRef: req.TicketRef, Note: req.Note,
+	})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	out := verificationJSON(st.Verification, s.engine.Now())
+	out.TechCode = st.TechCode
+	writeJSON(w, http.StatusCreated, out)
+}
+
+// handleGetVerification handles "GET /api/v1/verifications/{id}".
+func (s *Server) handleGetVerification(w http.ResponseWriter, r *http.Request) {
+	v, err := s.engine.Verification(r.Context(), techFrom(r).TenantID, pathVar(r, "id"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, verificationJSON(v, s.engine.Now()))
+}
+
+type checkRequest struct {
+	Code string `json:"code"`
+}
+
+// handleCheckCode handles "POST /api/v1/verifications/{id}/check". A wrong
+// code answers 400 (attempts left) or 410 (burned) with the verification.
+func (s *Server) handleCheckCode(w http.ResponseWriter, r *http.Request) {
+	var req checkRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	tech := techFrom(r)
+	v, err := s.engine.CheckCode(r.Context(), tech.TenantID, tech.ID, pathVar(r, "id"), req.Code)
+	if err != nil && v.ID == "" {
+		s.writeError(w, r, err)
+		return
+	}
+	out := verificationJSON(v, s.engine.Now())
+	if err != nil {
+		status, msg, kind := s.classify(r, err)
+		writeJSON(w, status, map[string]any{"error": msg, "kind": kind, "verification": out})
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// handleResend handles "POST /api/v1/verifications/{id}/resend".
+func (s *Server) handleResend(w http.ResponseWriter, r *http.Request) {
+	tech := techFrom(r)
+	st, err := s.engine.Resend(r.Context(), tech.TenantID, tech.ID, pathVar(r, "id"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	out := verificationJSON(st.Verification, s.engine.Now())
+	out.TechCode = st.TechCode
+	writeJSON(w, http.StatusOK, out)
+}
+
+// handleCancel handles "POST /api/v1/verifications/{id}/cancel".
+func (s *Server) handleCancel(w http.ResponseWriter, r *http.Request) {
+	tech := techFrom(r)
+	v, err := s.engine.Cancel(r.Context(), tech.TenantID, tech.ID, pathVar(r, "id"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, verificationJSON(v, s.engine.Now()))
+}

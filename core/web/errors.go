@@ -1,0 +1,57 @@
+package web
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/countersign/countersign/core"
+)
+
+// statusByKind is the one table from core error kinds to HTTP statuses.
+var statusByKind = map[core.Kind]int{
+	core.KindNotFound:     http.StatusNotFound,
+	core.KindInvalid:      http.StatusBadRequest,
+	core.KindUnauthorized: http.StatusUnauthorized,
+	core.KindForbidden:    http.StatusForbidden,
+	core.KindConflict:     http.StatusConflict,
+	core.KindRateLimited:  http.StatusTooManyRequests,
+	core.KindUnavailable:  http.StatusServiceUnavailable,
+	core.KindGone:         http.StatusGone,
+}
+
+// errorBody is the JSON shape of every API error.
+type errorBody struct {
+	Error string `json:"error"`
+	Kind  string `json:"kind"`
+}
+
+// writeError answers an API request with err as JSON. Internal errors are
+// logged with the request id and shown as a generic message.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	status, msg, kind := s.classify(r, err)
+	writeJSON(w, status, errorBody{Error: msg, Kind: string(kind)})
+}
+
+// classify turns err into a status, a user-safe message and a kind, logging
+// what users do not see.
+func (s *Server) classify(r *http.Request, err error) (int, string, core.Kind) {
+	kind := core.ErrorKind(err)
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		kind = core.KindInvalid
+		err = core.Errorf(core.KindInvalid, "request body is too large (limit %d bytes)", mbe.Limit)
+	}
+	status, ok := statusByKind[kind]
+	if !ok || kind == core.KindInternal {
+		s.log.ErrorContext(r.Context(), "internal error", "request_id", requestID(r), "path", r.URL.Path, "err", err)
+		return http.StatusInternalServerError, "internal error; it has been logged (request " + requestID(r) + ")", core.KindInternal
+	}
+	msg := core.ErrorMessage(err)
+	level := slog.LevelInfo
+	if status >= 500 {
+		level = slog.LevelWarn
+	}
+	s.log.Log(r.Context(), level, "request refused", "request_id", requestID(r), "path", r.URL.Path, "status", status, "reason", msg)
+	return status, msg, kind
+}

@@ -1,0 +1,216 @@
+package web
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/countersign/countersign/core"
+	"github.com/gorilla/mux"
+	"github.com/gorilla/sessions"
+)
+
+// Authenticator checks a technician's sign-in. core/auth provides the
+// primitives; cmd wires them with the store.
+type Authenticator interface {
+	// Login returns the technician on success; failures are core errors of
+	// kind unauthorized (one generic message) or forbidden (locked).
+	Login(ctx context.Context, tenantSlug, email, password, totp string) (core.Technician, error)
+}
+
+// StatusWebhook validates and parses a provider's delivery-status callback.
+type StatusWebhook interface {
+	// Validate reports whether r (with its raw body) is signed by the provider.
+	Validate(r *http.Request, body []byte) bool
+}
+
+// Config is what a Server needs. Engine, Pages, SessionKey and PublicURL are required.
+type Config struct {
+	Engine     *core.Engine
+	Auth       Authenticator
+	Pages      *template.Template // parsed page templates (assets)
+	Static     http.Handler       // serves /static/; nil means none
+	SessionKey []byte             // ≥ 32 bytes; derive it from the master key
+	PublicURL  string
+	// TwilioStatus validates Twilio status callbacks; nil disables the route
+	// (it answers 404 rather than accept unsigned posts).
+	TwilioStatus StatusWebhook
+	Metrics      *Metrics // nil means no /metrics
+	Logger       *slog.Logger
+}
+
+// Server is the HTTP handler of Countersign.
+type Server struct {
+	cfg      Config
+	engine   *core.Engine
+	store    core.Store
+	pages    *template.Template
+	sessions *sessions.CookieStore
+	origin   string // scheme://host of PublicURL, for same-origin checks
+	secure   bool
+	log      *slog.Logger
+	router   *mux.Router
+}
+
+// New builds the server and its routes.
+func New(cfg Config) (*Server, error) {
+	if cfg.Engine == nil || cfg.Pages == nil || len(cfg.SessionKey) < 32 || cfg.PublicURL == "" {
+		return nil, core.Errorf(core.KindInvalid, "web: engine, pages, a 32-byte session key and the public URL are required")
+	}
+	u, err := url.Parse(cfg.PublicURL)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return nil, core.Errorf(core.KindInvalid, "web: public URL %q must be absolute, e.g. https://verify.example.com", cfg.PublicURL)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	// gorilla/securecookie: first key authenticates (HMAC), second encrypts (AES-256).
+	hashKey, blockKey := cfg.SessionKey, deriveSub(cfg.SessionKey, "cookie-encryption")
+	store := sessions.NewCookieStore(hashKey, blockKey)
+	s := &Server{
+		cfg: cfg, engine: cfg.Engine, store: cfg.Engine.Store(), pages: cfg.Pages, sessions: store,
+		origin: u.Scheme + "://" + u.Host, secure: u.Scheme == "https", log: cfg.Logger,
+	}
+	store.Options = &sessions.Options{
+		Path: "/", MaxAge: int(sessionLifetime / time.Second), HttpOnly: true,
+		Secure: s.secure, SameSite: http.SameSiteLaxMode,
+	}
+	s.routes()
+	return s, nil
+}
+
+// ServeHTTP serves a request through the middleware chain.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.router.ServeHTTP(w, r) }
+
+func (s *Server) routes() {
+	r := mux.NewRouter()
+	r.Use(s.withRequestID, s.withRecover, s.withSecurityHeaders, s.withAccessLog)
+	s.registerOpsRoutes(r)
+	s.registerLinkRoutes(r)
+	s.registerWebhookRoutes(r)
+	s.registerConsoleRoutes(r)
+	if s.cfg.Static != nil {
+		r.PathPrefix("/static/").Handler(http.StripPrefix("/static/", s.cfg.Static))
+	}
+	api := r.PathPrefix("/api/v1").Subrouter()
+	api.Use(s.withSameOrigin)
+	s.registerSessionRoutes(api)
+	authed := api.NewRoute().Subrouter()
+	authed.Use(s.withTechnician)
+	s.registerContactRoutes(authed)
+	s.registerVerificationRoutes(authed)
+	s.registerAdminRoutes(authed)
+	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, core.Errorf(core.KindNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
+	})
+	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusMethodNotAllowed, errorBody{Error: "method " + r.Method + " not allowed here", Kind: "invalid"})
+	})
+	s.router = r
+}
+
+type ctxKey int
+
+const (
+	ctxRequestID ctxKey = iota
+	ctxTechnician
+)
+
+func requestID(r *http.Request) string {
+	id, _ := r.Context().Value(ctxRequestID).(string)
+	return id
+}
+
+// withRequestID gives every request an id for logs and error messages.
+func (s *Server) withRequestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var b [8]byte
+		_, _ = rand.Read(b[:])
+		id := hex.EncodeToString(b[:])
+		w.Header().Set("X-Request-Id", id)
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxRequestID, id)))
+	})
+}
+
+// withRecover turns a panic into a logged 500 instead of a dropped connection.
+func (s *Server) withRecover(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.log.ErrorContext(r.Context(), "handler panic", "request_id", requestID(r), "path", redactPath(r.URL.Path), "panic", sprint(v))
+				http.Error(w, "internal error", http.StatusInternalServerError)
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// withSecurityHeaders sets headers every response carries.
+func (s *Server) withSecurityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
+		h.Set("X-Frame-Options", "DENY")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// statusRecorder remembers the status a handler wrote, for the access log.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.status = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+// withAccessLog logs each request with its link token redacted
+// (security.md §2: tokens in paths must not reach our logs).
+func (s *Server) withAccessLog(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(rec, r)
+		s.log.DebugContext(r.Context(), "request", "request_id", requestID(r), "method", r.Method,
+			"path", redactPath(r.URL.Path), "status", rec.status, "duration", time.Since(start))
+	})
+}
+
+// redactPath hides the token segment of link-page paths.
+func redactPath(p string) string {
+	if strings.HasPrefix(p, "/l/") {
+		parts := strings.SplitN(p, "/", 4)
+		if len(parts) == 4 {
+			return "/l/" + parts[2] + "/[redacted]"
+		}
+	}
+	return p
+}
+
+// withSameOrigin refuses state-changing API calls from another origin. A
+// browser always sends Origin on cross-origin POSTs; clients that are not
+// browsers (curl, the CLI) send none and are not exposed to CSRF.
+func (s *Server) withSameOrigin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			if o := r.Header.Get("Origin"); o != "" && o != s.origin {
+				s.writeError(w, r, core.Errorf(core.KindForbidden, "cross-origin request refused (origin %s)", o))
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
