@@ -1,0 +1,99 @@
+package psa
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/countersign/countersign/core"
+)
+
+// The capability interfaces. The contract every method obeys (concurrency,
+// context, retries, error kinds, empty results) is in the package
+// documentation, under Contract.
+
+// ContactFinder finds contacts by email address, phone number or name.
+type ContactFinder interface {
+	// FindContacts returns the contacts of the company with companyRef that
+	// match s, all pages of them. companyRef "" searches every company; a
+	// zero s with companyRef "" is an error of kind core.ErrInvalid (that
+	// would be the whole PSA). More than one match is normal and is never
+	// resolved by the plugin: the technician chooses.
+	FindContacts(ctx context.Context, companyRef string, s ContactSearch) ([]Contact, error)
+}
+
+// ContactGetter gets one contact by its Ref.
+type ContactGetter interface {
+	// GetContact returns the contact with ref, or core.ErrNotFound.
+	GetContact(ctx context.Context, ref string) (Contact, error)
+}
+
+// ContactCreator creates contacts.
+type ContactCreator interface {
+	// CreateContact creates c under c.CompanyRef and returns it as the PSA
+	// stored it, with its new Ref. c.Ref is ignored.
+	CreateContact(ctx context.Context, c Contact) (Contact, error)
+}
+
+// TicketGetter gets one ticket with its contact.
+type TicketGetter interface {
+	// GetTicket returns the ticket with ref, or core.ErrNotFound. When the
+	// ticket has a contact, [Ticket].Contact holds it, read from the contact
+	// record (never from the ticket's free-text copies of email and phone).
+	GetTicket(ctx context.Context, ref string) (Ticket, error)
+}
+
+// TicketNoter adds notes to tickets.
+type TicketNoter interface {
+	// AddTicketNote adds n to the ticket with ticketRef; core.ErrNotFound
+	// when there is no such ticket. It is not idempotent and is retried only
+	// on 429, so callers put a unique id (the verification id) in n.Text and
+	// check for it before calling again after an error.
+	AddTicketNote(ctx context.Context, ticketRef string, n Note) error
+}
+
+// CompanyLister lists companies a page at a time, so that a sync of a PSA
+// with thousands of companies keeps its memory and its API budget in check.
+// [AllCompanies] collects every page.
+type CompanyLister interface {
+	// ListCompanies returns one page of companies. Following [Page].Next
+	// until it is "" visits every company exactly once (barring concurrent
+	// changes in the PSA).
+	ListCompanies(ctx context.Context, o ListOptions) (Page[Company], error)
+}
+
+// MemberIdentifier says who is behind the client's credential: the
+// technician whose member credentials (ConnectWise member hash, Halo agent
+// token) the client was built with.
+type MemberIdentifier interface {
+	// IdentifyMember returns the member the PSA says the credential belongs
+	// to. It asks the PSA every time; callers cache the answer if they want.
+	IdentifyMember(ctx context.Context) (Member, error)
+}
+
+// Checker tests a connection: the console's "Test connection" button.
+type Checker interface {
+	// Check makes one cheap authenticated call and returns its error.
+	Check(ctx context.Context) error
+}
+
+// AllCompanies returns every company l lists, following cursors until the
+// last page. pageSize 0 means the plugin's default.
+func AllCompanies(ctx context.Context, l CompanyLister, pageSize int) ([]Company, error) {
+	var all []Company
+	o := ListOptions{PageSize: pageSize}
+	for {
+		p, err := l.ListCompanies(ctx, o)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, p.Items...)
+		if p.Next == "" {
+			return all, nil
+		}
+		if p.Next == o.Cursor {
+			// A PSA handing back the same cursor would loop forever.
+			return nil, fmt.Errorf("psa: list companies: cursor %q repeats: %w", p.Next, core.ErrUnavailable)
+		}
+		o.Cursor = p.Next
+	}
+}

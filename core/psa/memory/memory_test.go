@@ -1,0 +1,123 @@
+package memory_test
+
+import (
+	"encoding/json"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/countersign/countersign/core"
+	"github.com/countersign/countersign/core/psa"
+	"github.com/countersign/countersign/core/psa/memory"
+	"github.com/countersign/countersign/core/psa/psatest"
+)
+
+// Interface guard: the server is a conformance-suite fake.
+var _ psatest.Fake = (*memory.Server)(nil)
+
+const testKey = "test-key"
+
+func newServer(t *testing.T) (*memory.Server, *httptest.Server) {
+	t.Helper()
+	srv := memory.NewServer(testKey)
+	ts := httptest.NewServer(srv)
+	t.Cleanup(ts.Close)
+	return srv, ts
+}
+
+func TestConformance(t *testing.T) {
+	psatest.Run(t, psatest.Harness{
+		New: func(t *testing.T, deps psa.Deps) (psa.Client, psatest.Fake) {
+			srv, ts := newServer(t)
+			c, err := memory.New(memory.Config{BaseURL: ts.URL, APIKey: testKey}, deps)
+			require.NoError(t, err)
+			return c, srv
+		},
+	})
+}
+
+func TestDescriptor(t *testing.T) {
+	_, ts := newServer(t)
+	d := memory.Descriptor()
+	reg, err := psa.NewRegistry(d)
+	require.NoError(t, err)
+	got, err := reg.Get(memory.ID)
+	require.NoError(t, err)
+	assert.Equal(t, "Built-in demo PSA", got.Name)
+
+	tests := []struct {
+		name    string
+		cfg     string
+		wantErr bool
+	}{
+		{name: "ok", cfg: `{"base_url":"` + ts.URL + `","api_key":"` + testKey + `"}`},
+		{name: "unknown field", cfg: `{"base_url":"` + ts.URL + `","api_key":"k","apikey":"k"}`, wantErr: true},
+		{name: "missing key", cfg: `{"base_url":"` + ts.URL + `"}`, wantErr: true},
+		{name: "not a url", cfg: `{"base_url":"acme","api_key":"k"}`, wantErr: true},
+		{name: "ftp", cfg: `{"base_url":"ftp://h","api_key":"k"}`, wantErr: true},
+		{name: "empty", cfg: ``, wantErr: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := d.New(json.RawMessage(tc.cfg), psa.Deps{})
+			if tc.wantErr {
+				require.Error(t, err)
+				assert.ErrorIs(t, err, core.ErrInvalid)
+				return
+			}
+			require.NoError(t, err)
+			require.Implements(t, (*psa.Checker)(nil), c)
+			assert.ErrorIs(t, c.(psa.Checker).Check(t.Context()), core.ErrNotFound, "an empty server has no member")
+		})
+	}
+}
+
+func TestWrongKey(t *testing.T) {
+	srv, ts := newServer(t)
+	srv.SeedDemo()
+	c, err := memory.New(memory.Config{BaseURL: ts.URL, APIKey: "wrong"}, psa.Deps{})
+	require.NoError(t, err)
+	_, err = c.GetContact(t.Context(), "101")
+	require.ErrorIs(t, err, core.ErrUnauthorized)
+	assert.Equal(t, 1, srv.Requests(), "a 401 is not retried")
+}
+
+func TestSeedDemo(t *testing.T) {
+	srv, ts := newServer(t)
+	srv.SeedDemo()
+	c, err := memory.New(memory.Config{BaseURL: ts.URL, APIKey: testKey}, psa.Deps{})
+	require.NoError(t, err)
+	require.NoError(t, c.Check(t.Context()))
+
+	companies, err := psa.AllCompanies(t.Context(), c, 0)
+	require.NoError(t, err)
+	assert.Len(t, companies, 3)
+
+	found, err := c.FindContacts(t.Context(), "", psa.ContactSearch{Phone: "+15550100199"})
+	require.NoError(t, err)
+	require.Len(t, found, 1)
+	assert.Equal(t, "Carol", found[0].FirstName)
+
+	tk, err := c.GetTicket(t.Context(), "5002")
+	require.NoError(t, err)
+	require.NotNil(t, tk.Contact)
+	assert.Equal(t, "Dan", tk.Contact.FirstName)
+}
+
+// countCalls counts calls by op, for TestCallsCounted.
+type countCalls map[string]int
+
+func (c countCalls) CountCall(op string, status int) { c[op]++ }
+
+func TestCallsCounted(t *testing.T) {
+	srv, ts := newServer(t)
+	srv.SeedDemo()
+	calls := countCalls{}
+	c, err := memory.New(memory.Config{BaseURL: ts.URL, APIKey: testKey}, psa.Deps{Calls: calls})
+	require.NoError(t, err)
+	_, err = c.GetTicket(t.Context(), "5001")
+	require.NoError(t, err)
+	assert.Equal(t, countCalls{"GET /tickets/{id}": 1, "GET /contacts/{id}": 1}, calls)
+}

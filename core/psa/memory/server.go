@@ -1,0 +1,490 @@
+package memory
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/countersign/countersign/core"
+	"github.com/countersign/countersign/core/psa"
+)
+
+// The wire format of the memory PSA's API: lower-case snake keys, bare
+// arrays for lists, paging by a Link header, errors as {"error": "…"}.
+// These DTOs stay unexported; the client turns them into psa types.
+type (
+	wireCompany struct {
+		ID   string `json:"id"`
+		Name string `json:"name"`
+	}
+	wireEmail struct {
+		Address string `json:"address"`
+		Label   string `json:"label,omitempty"`
+		Primary bool   `json:"primary,omitempty"`
+	}
+	wirePhone struct {
+		Number  string `json:"number"`
+		Label   string `json:"label,omitempty"`
+		Primary bool   `json:"primary,omitempty"`
+	}
+	wireContact struct {
+		ID        string      `json:"id"`
+		CompanyID string      `json:"company_id,omitempty"`
+		FirstName string      `json:"first_name"`
+		LastName  string      `json:"last_name"`
+		Title     string      `json:"title,omitempty"`
+		Emails    []wireEmail `json:"emails"`
+		Phones    []wirePhone `json:"phones"`
+	}
+	wireTicket struct {
+		ID        string `json:"id"`
+		Number    string `json:"number"`
+		Summary   string `json:"summary"`
+		CompanyID string `json:"company_id,omitempty"`
+		ContactID string `json:"contact_id,omitempty"`
+		Status    string `json:"status"`
+	}
+	wireNote struct {
+		Text       string `json:"text"`
+		Visibility string `json:"visibility"` // "internal" or "public"
+	}
+	wireMember struct {
+		ID       string `json:"id"`
+		Username string `json:"username"`
+		Name     string `json:"name"`
+		Email    string `json:"email,omitempty"`
+	}
+	wireError struct {
+		Error string `json:"error"`
+	}
+)
+
+// Paging limits of the API.
+const (
+	defaultPageSize = 50
+	maxPageSize     = 200
+)
+
+// Server is the memory PSA: a small JSON API over data held in memory, with
+// knobs to make it misbehave for tests. It implements psatest.Fake. Serve it
+// with httptest.NewServer or any http.Server; every method is safe for
+// concurrent use.
+//
+// Every request needs "Authorization: Bearer <api key>". The routes, under
+// /api/v1:
+//
+//	GET  /companies               ?page_size=&cursor=
+//	GET  /contacts                ?company_id=&email=&phone=&name=&page_size=&cursor=
+//	GET  /contacts/{id}
+//	POST /contacts
+//	GET  /tickets/{id}
+//	POST /tickets/{id}/notes
+//	GET  /me                      the member the API key belongs to
+//
+// Lists are bare JSON arrays; the next page is in a Link header with
+// rel="next", as in ConnectWise.
+type Server struct {
+	apiKey string
+	mux    *http.ServeMux
+
+	mu        sync.Mutex
+	companies []psa.Company
+	contacts  []psa.Contact
+	tickets   []psa.Ticket
+	notes     map[string][]psa.Note
+	member    psa.Member
+	lastID    int
+	pageSize  int // 0 means maxPageSize
+	failN     int
+	failCode  int
+	failAfter string
+	malformed bool
+	requests  int
+}
+
+// NewServer returns an empty memory PSA that accepts apiKey.
+func NewServer(apiKey string) *Server {
+	s := &Server{apiKey: apiKey, notes: map[string][]psa.Note{}, lastID: 100000}
+	m := http.NewServeMux()
+	m.HandleFunc("GET /api/v1/companies", s.handleListCompanies)
+	m.HandleFunc("GET /api/v1/contacts", s.handleListContacts)
+	m.HandleFunc("GET /api/v1/contacts/{id}", s.handleGetContact)
+	m.HandleFunc("POST /api/v1/contacts", s.handleCreateContact)
+	m.HandleFunc("GET /api/v1/tickets/{id}", s.handleGetTicket)
+	m.HandleFunc("POST /api/v1/tickets/{id}/notes", s.handleAddNote)
+	m.HandleFunc("GET /api/v1/me", s.handleMe)
+	s.mux = m
+	return s
+}
+
+// ServeHTTP counts the request, applies the failure knobs, checks the API
+// key and routes.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	s.requests++
+	fail, code, after := s.failN > 0, s.failCode, s.failAfter
+	if fail {
+		s.failN--
+	}
+	s.mu.Unlock()
+	if fail {
+		if after != "" {
+			w.Header().Set("Retry-After", after)
+		}
+		s.writeError(w, code, http.StatusText(code))
+		return
+	}
+	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(s.apiKey)) != 1 {
+		s.writeError(w, http.StatusUnauthorized, "missing or wrong API key")
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+// Seed replaces the server's data, keeping the Refs given. Ticket.Contact
+// is ignored; Number defaults to Ref.
+func (s *Server) Seed(companies []psa.Company, contacts []psa.Contact, tickets []psa.Ticket) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.companies = slices.Clone(companies)
+	s.contacts = nil
+	for _, c := range contacts {
+		s.contacts = append(s.contacts, cloneContact(c))
+	}
+	s.tickets = nil
+	for _, t := range tickets {
+		t.Contact = nil
+		if t.Number == "" {
+			t.Number = t.Ref
+		}
+		s.tickets = append(s.tickets, t)
+	}
+	s.notes = map[string][]psa.Note{}
+}
+
+// SetMember sets the member the API key belongs to.
+func (s *Server) SetMember(m psa.Member) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.member = m
+}
+
+// SetPageSize sets the largest page the server returns; 0 means 200.
+func (s *Server) SetPageSize(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.pageSize = n
+}
+
+// FailNext answers the next n requests with status (and a Retry-After of
+// retryAfter when it is not "") without processing them. n 0 stops failing.
+func (s *Server) FailNext(n, status int, retryAfter string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failN, s.failCode, s.failAfter = n, status, retryAfter
+}
+
+// MalformedNext truncates the body of the next successful answer.
+func (s *Server) MalformedNext() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.malformed = true
+}
+
+// Requests returns how many requests the server has received.
+func (s *Server) Requests() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.requests
+}
+
+// Notes returns the notes added to the ticket with ref, oldest first.
+func (s *Server) Notes(ticketRef string) []psa.Note {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.notes[ticketRef])
+}
+
+func (s *Server) handleListCompanies(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	all := slices.Clone(s.companies)
+	s.mu.Unlock()
+	page, next, err := s.page(r, len(all))
+	if err != nil {
+		s.writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	out := []wireCompany{}
+	for _, c := range all[page[0]:page[1]] {
+		out = append(out, wireCompany{ID: c.Ref, Name: c.Name})
+	}
+	s.writeList(w, r, out, next)
+}
+
+func (s *Server) handleListContacts(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	companyID := q.Get("company_id")
+	search := psa.ContactSearch{Email: q.Get("email"), Phone: q.Get("phone"), Name: q.Get("name")}
+	if companyID == "" && search.IsZero() {
+		s.writeError(w, http.StatusBadRequest, "give company_id or a search")
+		return
+	}
+	if search.Phone != "" && !strings.HasPrefix(search.Phone, "+") {
+		s.writeError(w, http.StatusBadRequest, "phone must be E.164")
+		return
+	}
+	s.mu.Lock()
+	var matches []psa.Contact
+	for _, c := range s.contacts {
+		if (companyID == "" || c.CompanyRef == companyID) && matchContact(c, search) {
+			matches = append(matches, cloneContact(c))
+		}
+	}
+	s.mu.Unlock()
+	page, next, err := s.page(r, len(matches))
+	if err != nil {
+		s.writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	out := []wireContact{}
+	for _, c := range matches[page[0]:page[1]] {
+		out = append(out, toWireContact(c))
+	}
+	s.writeList(w, r, out, next)
+}
+
+func (s *Server) handleGetContact(w http.ResponseWriter, r *http.Request) {
+	c, ok := s.contact(r.PathValue("id"))
+	if !ok {
+		s.writeError(w, http.StatusNotFound, "no such contact")
+		return
+	}
+	s.writeJSON(w, http.StatusOK, toWireContact(c))
+}
+
+func (s *Server) handleCreateContact(w http.ResponseWriter, r *http.Request) {
+	var in wireContact
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&in); err != nil {
+		s.writeError(w, http.StatusBadRequest, "invalid contact: "+err.Error())
+		return
+	}
+	if strings.TrimSpace(in.FirstName+in.LastName) == "" {
+		s.writeError(w, http.StatusUnprocessableEntity, "first_name or last_name is required")
+		return
+	}
+	c := fromWireContact(in)
+	s.mu.Lock()
+	if c.CompanyRef != "" && !slices.ContainsFunc(s.companies, func(co psa.Company) bool { return co.Ref == c.CompanyRef }) {
+		s.mu.Unlock()
+		s.writeError(w, http.StatusUnprocessableEntity, "no such company")
+		return
+	}
+	s.lastID++
+	c.Ref = strconv.Itoa(s.lastID)
+	s.contacts = append(s.contacts, cloneContact(c))
+	s.mu.Unlock()
+	s.writeJSON(w, http.StatusCreated, toWireContact(c))
+}
+
+func (s *Server) handleGetTicket(w http.ResponseWriter, r *http.Request) {
+	t, ok := s.ticket(r.PathValue("id"))
+	if !ok {
+		s.writeError(w, http.StatusNotFound, "no such ticket")
+		return
+	}
+	s.writeJSON(w, http.StatusOK, wireTicket{
+		ID: t.Ref, Number: t.Number, Summary: t.Summary,
+		CompanyID: t.CompanyRef, ContactID: t.ContactRef, Status: t.Status,
+	})
+}
+
+func (s *Server) handleAddNote(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	var in wireNote
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&in); err != nil {
+		s.writeError(w, http.StatusBadRequest, "invalid note: "+err.Error())
+		return
+	}
+	if strings.TrimSpace(in.Text) == "" || (in.Visibility != "internal" && in.Visibility != "public") {
+		s.writeError(w, http.StatusUnprocessableEntity, `text is required and visibility is "internal" or "public"`)
+		return
+	}
+	if _, ok := s.ticket(id); !ok {
+		s.writeError(w, http.StatusNotFound, "no such ticket")
+		return
+	}
+	s.mu.Lock()
+	s.notes[id] = append(s.notes[id], psa.Note{Text: in.Text, Public: in.Visibility == "public"})
+	s.mu.Unlock()
+	s.writeJSON(w, http.StatusCreated, in)
+}
+
+func (s *Server) handleMe(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	m := s.member
+	s.mu.Unlock()
+	if m.Ref == "" {
+		s.writeError(w, http.StatusNotFound, "the API key has no member")
+		return
+	}
+	s.writeJSON(w, http.StatusOK, wireMember{ID: m.Ref, Username: m.Identifier, Name: m.Name, Email: m.Email})
+}
+
+func (s *Server) contact(id string) (psa.Contact, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.contacts {
+		if c.Ref == id {
+			return cloneContact(c), true
+		}
+	}
+	return psa.Contact{}, false
+}
+
+func (s *Server) ticket(id string) (psa.Ticket, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, t := range s.tickets {
+		if t.Ref == id {
+			return t, true
+		}
+	}
+	return psa.Ticket{}, false
+}
+
+// page returns the [start, end) of the page r asks for among n items, and
+// the cursor of the next page ("" on the last). Cursors are offsets.
+func (s *Server) page(r *http.Request, n int) ([2]int, string, error) {
+	q := r.URL.Query()
+	size := maxPageSize
+	s.mu.Lock()
+	if s.pageSize > 0 {
+		size = s.pageSize
+	}
+	s.mu.Unlock()
+	if v := q.Get("page_size"); v != "" {
+		ps, err := strconv.Atoi(v)
+		if err != nil || ps < 1 {
+			return [2]int{}, "", fmt.Errorf("page_size %q is not a positive number", v)
+		}
+		size = min(size, ps)
+	} else {
+		size = min(size, defaultPageSize)
+	}
+	start := 0
+	if v := q.Get("cursor"); v != "" {
+		c, err := strconv.Atoi(v)
+		if err != nil || c < 0 {
+			return [2]int{}, "", fmt.Errorf("cursor %q is not valid", v)
+		}
+		start = min(c, n)
+	}
+	end := min(start+size, n)
+	next := ""
+	if end < n {
+		next = strconv.Itoa(end)
+	}
+	return [2]int{start, end}, next, nil
+}
+
+// writeList writes a page and, when there is one, a Link to the next.
+func (s *Server) writeList(w http.ResponseWriter, r *http.Request, v any, next string) {
+	if next != "" {
+		u := url.URL{Path: r.URL.Path}
+		q := r.URL.Query()
+		q.Set("cursor", next)
+		u.RawQuery = q.Encode()
+		scheme := "http"
+		if r.TLS != nil {
+			scheme = "https"
+		}
+		w.Header().Set("Link", fmt.Sprintf(`<%s://%s%s>; rel="next"`, scheme, r.Host, u.String()))
+	}
+	s.writeJSON(w, http.StatusOK, v)
+}
+
+// writeJSON writes v, or the first half of it after MalformedNext.
+func (s *Server) writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	s.mu.Lock()
+	if s.malformed {
+		s.malformed = false
+		b = b[:len(b)/2]
+	}
+	s.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(b)
+}
+
+func (s *Server) writeError(w http.ResponseWriter, status int, msg string) {
+	b, _ := json.Marshal(wireError{Error: msg})
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(b)
+}
+
+// matchContact reports whether c matches every criterion set in q.
+func matchContact(c psa.Contact, q psa.ContactSearch) bool {
+	if q.Email != "" && !slices.ContainsFunc(c.Emails, func(e psa.Email) bool { return strings.EqualFold(e.Address, q.Email) }) {
+		return false
+	}
+	if q.Phone != "" && !slices.ContainsFunc(c.Phones, func(p psa.Phone) bool {
+		// The memory PSA stores numbers as typed, like most PSAs, and
+		// compares them in E.164. Its numbers are North American.
+		n, err := core.NormalizePhone(p.Number, "US")
+		return err == nil && n == q.Phone
+	}) {
+		return false
+	}
+	if name := strings.ToLower(strings.Join(strings.Fields(q.Name), " ")); name != "" {
+		if name != strings.ToLower(c.FirstName) && name != strings.ToLower(c.LastName) && name != strings.ToLower(c.Name()) {
+			return false
+		}
+	}
+	return true
+}
+
+func cloneContact(c psa.Contact) psa.Contact {
+	c.Emails = slices.Clone(c.Emails)
+	c.Phones = slices.Clone(c.Phones)
+	return c
+}
+
+func toWireContact(c psa.Contact) wireContact {
+	w := wireContact{ID: c.Ref, CompanyID: c.CompanyRef, FirstName: c.FirstName, LastName: c.LastName, Title: c.Title,
+		Emails: []wireEmail{}, Phones: []wirePhone{}}
+	for _, e := range c.Emails {
+		w.Emails = append(w.Emails, wireEmail{Address: e.Address, Label: e.Label, Primary: e.Default})
+	}
+	for _, p := range c.Phones {
+		w.Phones = append(w.Phones, wirePhone{Number: p.Number, Label: p.Label, Primary: p.Default})
+	}
+	return w
+}
+
+func fromWireContact(w wireContact) psa.Contact {
+	c := psa.Contact{Ref: w.ID, CompanyRef: w.CompanyID, FirstName: w.FirstName, LastName: w.LastName, Title: w.Title}
+	for _, e := range w.Emails {
+		c.Emails = append(c.Emails, psa.Email{Address: e.Address, Label: e.Label, Default: e.Primary})
+	}
+	for _, p := range w.Phones {
+		c.Phones = append(c.Phones, psa.Phone{Number: p.Number, Label: p.Label, Default: p.Primary})
+	}
+	return c
+}

@@ -1,0 +1,44 @@
+package memory
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+
+	"github.com/countersign/countersign/core/psa"
+)
+
+// GetTicket implements [psa.TicketGetter]: the ticket, then its contact.
+func (c *Client) GetTicket(ctx context.Context, ref string) (psa.Ticket, error) {
+	var w wireTicket
+	if _, err := c.get(ctx, "GET /tickets/{id}", "tickets/"+url.PathEscape(ref), nil, &w); err != nil {
+		return psa.Ticket{}, fmt.Errorf("memory: get ticket %s: %w", ref, err)
+	}
+	t := psa.Ticket{
+		Ref: w.ID, Number: w.Number, Summary: w.Summary,
+		CompanyRef: w.CompanyID, ContactRef: w.ContactID, Status: w.Status,
+	}
+	if t.Number == "" {
+		t.Number = t.Ref
+	}
+	if t.ContactRef != "" {
+		ct, err := c.GetContact(ctx, t.ContactRef)
+		if err != nil {
+			return psa.Ticket{}, fmt.Errorf("memory: get ticket %s: %w", ref, err)
+		}
+		t.Contact = &ct
+	}
+	return t, nil
+}
+
+// AddTicketNote implements [psa.TicketNoter].
+func (c *Client) AddTicketNote(ctx context.Context, ticketRef string, n psa.Note) error {
+	w := wireNote{Text: n.Text, Visibility: "internal"}
+	if n.Public {
+		w.Visibility = "public"
+	}
+	if err := c.post(ctx, "POST /tickets/{id}/notes", "tickets/"+url.PathEscape(ticketRef)+"/notes", w, nil); err != nil {
+		return fmt.Errorf("memory: add note to ticket %s: %w", ticketRef, err)
+	}
+	return nil
+}

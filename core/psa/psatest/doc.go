@@ -1,0 +1,45 @@
+// Package psatest is the conformance suite every PSA plugin runs against
+// its client and its fake server, so that the contract written once in
+// package psa holds for all of them.
+//
+// # Running it
+//
+// A plugin's test calls [Run] with a [Harness] whose New builds a fresh fake
+// server and a client of it:
+//
+//	func TestConformance(t *testing.T) {
+//		psatest.Run(t, psatest.Harness{
+//			New: func(t *testing.T, deps psa.Deps) (psa.Client, psatest.Fake) {
+//				srv := cwtest.NewServer(t)
+//				c, err := connectwise.New(srv.Config(), deps)
+//				require.NoError(t, err)
+//				return c, srv
+//			},
+//		})
+//	}
+//
+// The client must be built with the deps it is given: the suite injects a
+// [psa.RetryPolicy] whose Sleep records delays instead of waiting, which is
+// how it checks that Retry-After is honoured and still runs in well under a
+// second.
+//
+// # What it checks
+//
+// Each capability the client implements ([psa.ContactFinder],
+// [psa.TicketGetter], …) is exercised; the ones it lacks are skipped with a
+// log line, as libdnstest does. The cases: an empty result is an empty slice
+// and no error; paging visits every company and contact exactly once; 401,
+// 404, 429 (with and without Retry-After, once and forever), 503 once and
+// 5xx forever map to the right core kinds with the right retries; notes are
+// never retried after a 5xx; a cancelled context ends a call promptly;
+// malformed JSON is an error of kind core.ErrUnavailable, not a panic;
+// contacts are found by email (case-insensitively), by E.164 phone against
+// the PSA's own format, and by name; a ticket comes with its contact; notes
+// land, internal unless asked otherwise; IdentifyMember names the
+// credential's member; and concurrent calls are safe (run with -race).
+//
+// # The fake
+//
+// A [Fake] is the knobs the suite needs on a plugin's fake server. Refs the
+// suite seeds are decimal numbers ("1001"), which every PSA's ids can be.
+package psatest
