@@ -35,6 +35,7 @@ type Technician struct {
 	Role         Role
 	PasswordHash string // argon2id, PHC string format; "" means no password sign-in
 	TOTPSecret   []byte // encrypted at rest; nil means TOTP not enrolled
+	LastTOTPStep int64  // time step of the last accepted TOTP code, refused if replayed; 0 means none
 	FailedLogins int
 	LockedUntil  time.Time // zero means not locked
 	CreatedAt    time.Time

@@ -1,0 +1,200 @@
+package core_test
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/countersign/countersign"
+
+// forbidden is one import a package must keep out of its dependencies, with
+// the advice the failure message gives.
+type forbidden struct {
+	prefix string // an import path, or a path prefix ending in "/"
+	why    string
+}
+
+// matches reports whether path is the forbidden path or below it.
+func (f forbidden) matches(path string) bool {
+	p := strings.TrimSuffix(f.prefix, "/")
+	return path == p || strings.HasPrefix(path, p+"/")
+}
+
+var (
+	psaPackages = []forbidden{
+		{module + "/connectwise", "talk to PSAs through the capability interfaces in core/psa"},
+		{module + "/autotask", "talk to PSAs through the capability interfaces in core/psa"},
+		{module + "/halo", "talk to PSAs through the capability interfaces in core/psa"},
+		{module + "/kaseya", "talk to PSAs through the capability interfaces in core/psa"},
+		{module + "/superops", "talk to PSAs through the capability interfaces in core/psa"},
+	}
+	adapters = []forbidden{
+		{module + "/core/store", "persist through core.Store and core.Tx; core/store implements them"},
+		{module + "/core/web", "core/web calls the domain, never the other way; return core errors and let core/web map them"},
+	}
+	outside = []forbidden{
+		{"github.com/mattn/go-sqlite3", "persist through core.Store and core.Tx; only core/store may use a database driver"},
+		{"modernc.org/sqlite", "persist through core.Store and core.Tx; only core/store may use a database driver"},
+		{"github.com/jackc/pgx", "persist through core.Store and core.Tx; only core/store may use a database driver"},
+		{"github.com/lib/pq", "persist through core.Store and core.Tx; only core/store may use a database driver"},
+		{"github.com/gorilla/", "HTTP routing and sessions belong in core/web"},
+		{"github.com/twilio/", "deliver through core.Sender; core/twilio implements it"},
+	}
+)
+
+// TestDependencies enforces STYLE.md Part 2 §1: the domain imports no
+// adapter, so adapters can change (or be left out of a build) freely.
+func TestDependencies(t *testing.T) {
+	root := moduleRoot(t)
+	rules := []struct {
+		pkg    string // import path relative to the module
+		deny   []forbidden
+		noOwn  bool // true: no other package of this module at all
+		ownWhy string
+	}{
+		{
+			pkg:   "core",
+			deny:  concat(psaPackages, adapters, outside),
+			noOwn: true,
+			ownWhy: "core is the domain and imports no other countersign package; declare the small interface " +
+				"the engine calls in core (as core.Sender, core.Sealer) and let the other package implement it",
+		},
+		{pkg: "core/psa", deny: concat(psaPackages, adapters, outside)},
+		{pkg: "core/secret", deny: concat(psaPackages, adapters, outside, []forbidden{{module + "/core/psa", "core/secret is a pure library used by core's adapters"}})},
+		{pkg: "core/auth", deny: concat(psaPackages, adapters, outside, []forbidden{{module + "/core/psa", "core/auth is a pure library; it takes a core.Technician"}})},
+	}
+	for _, r := range rules {
+		t.Run(r.pkg, func(t *testing.T) {
+			if _, err := os.Stat(filepath.Join(root, filepath.FromSlash(r.pkg))); err != nil {
+				t.Skipf("%s does not exist yet", r.pkg)
+			}
+			self := module + "/" + r.pkg
+			graph := listDeps(t, root, "./"+r.pkg)
+			for path := range graph {
+				if path == self {
+					continue
+				}
+				if r.noOwn && (path == module || strings.HasPrefix(path, module+"/")) {
+					t.Errorf("%s imports %s (via %s): %s", r.pkg, path, chain(graph, self, path), r.ownWhy)
+					continue
+				}
+				for _, f := range r.deny {
+					if f.matches(path) {
+						t.Errorf("%s must not import %s (via %s): %s", r.pkg, path, chain(graph, self, path), f.why)
+					}
+				}
+			}
+		})
+	}
+}
+
+func concat(lists ...[]forbidden) []forbidden {
+	var out []forbidden
+	for _, l := range lists {
+		out = append(out, l...)
+	}
+	return out
+}
+
+// listDeps returns the non-test dependency graph of pkg: every package it
+// needs, mapped to that package's direct imports. -e keeps listing when some
+// package does not build, so a compile error elsewhere does not hide an
+// import that breaks the rules.
+func listDeps(t *testing.T, root, pkg string) map[string][]string {
+	t.Helper()
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skipf("go command not found: %v", err)
+	}
+	cmd := exec.CommandContext(t.Context(), goBin, "list", "-e", "-deps", "-f", "{{.ImportPath}}{{range .Imports}} {{.}}{{end}}", pkg)
+	cmd.Dir = root
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list -deps %s: %v\n%s", pkg, err, stderr.String())
+	}
+	graph := map[string][]string{}
+	for line := range strings.Lines(string(out)) {
+		fields := strings.Fields(line)
+		if len(fields) == 0 {
+			continue
+		}
+		graph[fields[0]] = fields[1:]
+	}
+	return graph
+}
+
+// chain returns the shortest import chain from "from" to "to", so a failure
+// shows which import to remove.
+func chain(graph map[string][]string, from, to string) string {
+	prev := map[string]string{from: ""}
+	queue := []string{from}
+	for len(queue) > 0 {
+		cur := queue[0]
+		queue = queue[1:]
+		if cur == to {
+			break
+		}
+		for _, next := range graph[cur] {
+			if _, seen := prev[next]; !seen {
+				prev[next] = cur
+				queue = append(queue, next)
+			}
+		}
+	}
+	if _, ok := prev[to]; !ok {
+		return to
+	}
+	var path []string
+	for p := to; p != ""; p = prev[p] {
+		path = append(path, p)
+	}
+	for i, j := 0, len(path)-1; i < j; i, j = i+1, j-1 {
+		path[i], path[j] = path[j], path[i]
+	}
+	return strings.Join(path, " → ")
+}
+
+// moduleRoot walks up from the test's directory to the go.mod.
+func moduleRoot(t *testing.T) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("go.mod not found above the test directory")
+		}
+		dir = parent
+	}
+}
+
+// TestDependencyGraph checks the checker: the graph must see a real import,
+// or TestDependencies would pass vacuously.
+func TestDependencyGraph(t *testing.T) {
+	root := moduleRoot(t)
+	graph := listDeps(t, root, "./core/auth")
+	from, to := module+"/core/auth", module+"/core"
+	if _, ok := graph[to]; !ok {
+		t.Fatalf("go list -deps ./core/auth does not list %s; got %d packages", to, len(graph))
+	}
+	if got, want := chain(graph, from, to), from+" → "+to; got != want {
+		t.Errorf("chain = %q, want %q", got, want)
+	}
+	f := forbidden{prefix: "github.com/gorilla/"}
+	for path, want := range map[string]bool{"github.com/gorilla/mux": true, "github.com/gorilla": true, "github.com/gorillas/x": false} {
+		if got := f.matches(path); got != want {
+			t.Errorf("matches(%q) = %v, want %v", path, got, want)
+		}
+	}
+}
