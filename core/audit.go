@@ -52,7 +52,9 @@ type AuditBreak struct {
 	Reason string
 }
 
-func (b *AuditBreak) Error() string { return fmt.Sprintf("audit chain broken at seq %d: %s", b.Seq, b.Reason) }
+func (b *AuditBreak) Error() string {
+	return fmt.Sprintf("audit chain broken at seq %d: %s", b.Seq, b.Reason)
+}
 
 // VerifyAuditChain checks events (in stored order) against each other and
 // against the head the tenant recorded (headSeq, headHash: the last append).

@@ -42,12 +42,12 @@ type Config struct {
 	// StatusCallbacks reports whether Twilio should post delivery statuses to
 	// PublicURL + "/webhooks/twilio/status/{tenant slug}".
 	StatusCallbacks bool
-	Providers       []Provider   // nil means DefaultProviders()
-	Publisher       Publisher    // nil means events go nowhere
-	Observer        Observer     // nil means no metrics
+	Providers       []Provider       // nil means DefaultProviders()
+	Publisher       Publisher        // nil means events go nowhere
+	Observer        Observer         // nil means no metrics
 	Now             func() time.Time // nil means time.Now
-	Rand            io.Reader    // nil means crypto/rand.Reader
-	Logger          *slog.Logger // nil means slog.Default()
+	Rand            io.Reader        // nil means crypto/rand.Reader
+	Logger          *slog.Logger     // nil means slog.Default()
 }
 
 // Engine runs verifications: it owns the state machine and every security

@@ -170,4 +170,3 @@ func (s *Server) handleLinkAnswer(w http.ResponseWriter, r *http.Request) {
 	}
 	s.renderHTML(w, r, http.StatusOK, "link.html", data)
 }
-

@@ -19,9 +19,22 @@ import (
 // Authenticator checks a technician's sign-in. core/auth provides the
 // primitives; cmd wires them with the store.
 type Authenticator interface {
-	// Login returns the technician on success; failures are core errors of
-	// kind unauthorized (one generic message) or forbidden (locked).
-	Login(ctx context.Context, tenantSlug, email, password, totp string) (core.Technician, error)
+	// Login checks a sign-in; failures are core errors of kind unauthorized
+	// (one generic message for every cause) or forbidden (locked).
+	Login(ctx context.Context, tenantSlug, email, password, totp string) (LoginResult, error)
+	// EnrollTOTP stores secret as the technician's TOTP secret once code
+	// proves the technician's app holds it.
+	EnrollTOTP(ctx context.Context, tenantID, techID, secret, code string) (core.Technician, error)
+}
+
+// LoginResult is a successful password check.
+type LoginResult struct {
+	Technician core.Technician
+	// EnrollSecret and EnrollURL are set when the technician must enrol
+	// TOTP before getting a session: the password was right, but no
+	// session is granted until a code from the new secret is shown.
+	EnrollSecret string
+	EnrollURL    string
 }
 
 // StatusWebhook validates and parses a provider's delivery-status callback.

@@ -32,8 +32,13 @@ func techFrom(r *http.Request) core.Technician {
 
 func (s *Server) registerSessionRoutes(r *mux.Router) {
 	r.HandleFunc("/login", s.handleLogin).Methods(http.MethodPost)
+	r.HandleFunc("/login/totp", s.handleEnrollTOTP).Methods(http.MethodPost)
 	r.HandleFunc("/logout", s.handleLogout).Methods(http.MethodPost)
 }
+
+// enrollWindow bounds how long a password check stays good for finishing
+// TOTP enrolment.
+const enrollWindow = 10 * time.Minute
 
 type loginRequest struct {
 	Tenant   string `json:"tenant"`
@@ -57,24 +62,70 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, core.Errorf(core.KindInvalid, "tenant, email and password are required"))
 		return
 	}
-	tech, err := s.cfg.Auth.Login(r.Context(), strings.TrimSpace(req.Tenant), strings.TrimSpace(req.Email), req.Password, req.TOTP)
+	res, err := s.cfg.Auth.Login(r.Context(), strings.TrimSpace(req.Tenant), strings.TrimSpace(req.Email), req.Password, req.TOTP)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
+	tech := res.Technician
 	if tech.Role == core.RolePodOnly {
 		s.writeError(w, r, core.Errorf(core.KindForbidden, "pod-only technicians cannot sign in to the console"))
 		return
 	}
 	sess, _ := s.sessions.New(r, sessionName)
-	sess.Values["tenant"] = tech.TenantID
-	sess.Values["tech"] = tech.ID
-	sess.Values["at"] = s.engine.Now().Unix()
+	if res.EnrollSecret != "" {
+		// The cookie is encrypted (securecookie block key), so the pending
+		// secret does not travel in the clear.
+		sess.Values["pending_tenant"], sess.Values["pending_tech"] = tech.TenantID, tech.ID
+		sess.Values["pending_secret"], sess.Values["pending_at"] = res.EnrollSecret, s.engine.Now().Unix()
+		if err := sess.Save(r, w); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"totp_enrollment_required": true, "secret": res.EnrollSecret, "otpauth_url": res.EnrollURL})
+		return
+	}
+	s.grantSession(w, r, tech)
+}
+
+// grantSession starts a signed-in session for tech.
+func (s *Server) grantSession(w http.ResponseWriter, r *http.Request, tech core.Technician) {
+	sess, _ := s.sessions.New(r, sessionName)
+	sess.Values = map[any]any{"tenant": tech.TenantID, "tech": tech.ID, "at": s.engine.Now().Unix()}
 	if err := sess.Save(r, w); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, technicianJSON(tech))
+}
+
+type enrollRequest struct {
+	Code string `json:"code"`
+}
+
+// handleEnrollTOTP handles "POST /api/v1/login/totp": the first code from a
+// new authenticator app completes enrolment and the sign-in.
+func (s *Server) handleEnrollTOTP(w http.ResponseWriter, r *http.Request) {
+	var req enrollRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	sess, err := s.sessions.Get(r, sessionName)
+	tenantID, _ := sess.Values["pending_tenant"].(string)
+	techID, _ := sess.Values["pending_tech"].(string)
+	secret, _ := sess.Values["pending_secret"].(string)
+	at, _ := sess.Values["pending_at"].(int64)
+	if err != nil || techID == "" || secret == "" || s.engine.Now().Sub(time.Unix(at, 0)) > enrollWindow {
+		s.writeError(w, r, core.Errorf(core.KindUnauthorized, "sign in with your password again to enrol an authenticator"))
+		return
+	}
+	tech, err := s.cfg.Auth.EnrollTOTP(r.Context(), tenantID, techID, secret, req.Code)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.grantSession(w, r, tech)
 }
 
 // handleLogout handles "POST /api/v1/logout".

@@ -1,0 +1,129 @@
+package main
+
+import (
+	"context"
+	"strings"
+
+	"github.com/countersign/countersign/core"
+	"github.com/countersign/countersign/core/auth"
+	"github.com/countersign/countersign/core/secret"
+	"github.com/countersign/countersign/core/web"
+)
+
+// authenticator signs technicians in against the store with core/auth's
+// rules: argon2id passwords, TOTP with replay protection, lockout.
+type authenticator struct {
+	store       core.Store
+	keys        *secret.Keyring
+	engine      *core.Engine
+	requireTOTP bool
+}
+
+// Login implements web.Authenticator.
+func (a *authenticator) Login(ctx context.Context, tenantSlug, email, password, code string) (web.LoginResult, error) {
+	var (
+		out      web.LoginResult
+		loginErr error
+	)
+	err := a.store.Update(ctx, func(tx core.Tx) error {
+		tenant, err := tx.TenantBySlug(ctx, tenantSlug)
+		if err != nil && core.ErrorKind(err) != core.KindNotFound {
+			return err
+		}
+		var tech *core.Technician
+		if err == nil {
+			t, err := tx.TechnicianByEmail(ctx, tenant.ID, strings.ToLower(email))
+			switch {
+			case err == nil:
+				tech = &t
+			case core.ErrorKind(err) != core.KindNotFound:
+				return err
+			}
+		}
+		var before core.Technician
+		if tech != nil {
+			before = *tech
+		}
+		res, err := auth.Login(tech, auth.LoginInput{Password: password, Code: code, Now: a.engine.Now(),
+			LastTOTPStep: lastStep(tech), Secrets: a.keys})
+		loginErr = err
+		if tech == nil {
+			return nil // unknown tenant or email: nothing to record, same answer
+		}
+		if err == nil && res.TOTPStep != 0 {
+			tech.LastTOTPStep = res.TOTPStep
+		}
+		if err == nil && res.NeedsRehash {
+			if h, herr := auth.HashPassword(password); herr == nil {
+				tech.PasswordHash = h
+			}
+		}
+		if before.FailedLogins != tech.FailedLogins || !before.LockedUntil.Equal(tech.LockedUntil) ||
+			before.LastTOTPStep != tech.LastTOTPStep || before.PasswordHash != tech.PasswordHash {
+			if err := tx.UpdateTechnician(ctx, tech); err != nil {
+				return err
+			}
+		}
+		action := "technician.login"
+		if loginErr != nil {
+			action = "technician.login_failed"
+		}
+		if err := tx.AppendAudit(ctx, &core.AuditEvent{TenantID: tech.TenantID, At: a.engine.Now(),
+			Actor: "tech:" + tech.ID, Action: action, Subject: tech.ID}); err != nil {
+			return err
+		}
+		if loginErr == nil {
+			out.Technician = *tech
+			if res.NeedsTOTPEnrollment && a.requireTOTP {
+				out.EnrollSecret, out.EnrollURL, loginErr = auth.NewTOTP("Countersign ("+tenant.Name+")", tech.Email)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return web.LoginResult{}, err
+	}
+	if loginErr != nil {
+		return web.LoginResult{}, loginErr
+	}
+	return out, nil
+}
+
+func lastStep(t *core.Technician) int64 {
+	if t == nil {
+		return 0
+	}
+	return t.LastTOTPStep
+}
+
+// EnrollTOTP implements web.Authenticator: the first code proves the app
+// holds the secret; only then is it sealed and stored.
+func (a *authenticator) EnrollTOTP(ctx context.Context, tenantID, techID, totpSecret, code string) (core.Technician, error) {
+	now := a.engine.Now()
+	step, ok := auth.MatchTOTP(totpSecret, strings.TrimSpace(code), now, 0)
+	if !ok {
+		return core.Technician{}, core.Errorf(core.KindInvalid, "that code does not match; check your device's clock and try the next code")
+	}
+	var tech core.Technician
+	err := a.store.Update(ctx, func(tx core.Tx) error {
+		var err error
+		if tech, err = tx.Technician(ctx, tenantID, techID); err != nil {
+			return err
+		}
+		if tech.TOTPSecret != nil {
+			return core.Errorf(core.KindConflict, "an authenticator is already enrolled; sign in with its code")
+		}
+		if tech.TOTPSecret, err = a.keys.Seal([]byte(totpSecret), auth.TOTPAAD(tech.ID)); err != nil {
+			return err
+		}
+		tech.LastTOTPStep = step
+		if err := tx.UpdateTechnician(ctx, &tech); err != nil {
+			return err
+		}
+		return tx.AppendAudit(ctx, &core.AuditEvent{TenantID: tenantID, At: now, Actor: "tech:" + techID,
+			Action: "technician.totp_enrolled", Subject: techID})
+	})
+	return tech, err
+}
+
+var _ web.Authenticator = (*authenticator)(nil)

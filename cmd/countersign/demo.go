@@ -1,0 +1,231 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/countersign/countersign/core"
+	"github.com/countersign/countersign/core/auth"
+	"github.com/countersign/countersign/core/psa"
+	"github.com/countersign/countersign/core/psa/memory"
+	"github.com/countersign/countersign/core/secret"
+)
+
+// The demo tenant and technician. The password is new on every start and
+// printed, so nothing fixed ever signs in.
+const (
+	demoTenantSlug = "demo-msp"
+	demoTenantName = "Demo MSP"
+	demoEmail      = "tech@demo-msp.example"
+)
+
+// cmdDemo runs a self-contained demo: a SQLite file and key in a data
+// directory, the built-in memory PSA on loopback with its contacts mirrored,
+// dev delivery (nothing is sent), and a technician whose sign-in is printed.
+func cmdDemo(ctx context.Context, args []string, stdout io.Writer) error {
+	var dataDir, listen string
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.StringVar(&dataDir, "data", "countersign-demo", "directory for the demo's database and key (created if missing)")
+	fs.StringVar(&listen, "listen", "127.0.0.1:8080", "address to listen on (loopback only)")
+	if err := parse(fs, args, stdout, "demo [-data DIR] [-listen ADDR]"); err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	c, password, err := prepareDemo(ctx, dataDir, listen, log)
+	if err != nil {
+		return err
+	}
+	return Run(ctx, c, log, func(addr string) {
+		fmt.Fprintf(stdout, `
+Countersign demo is running (dev delivery: nothing is sent; messages wait in the dev outbox).
+
+  Open:      %s/?tenant=%s
+  Sign in:   organisation %s, email %s, password %s
+
+  1. Pick a contact, press "SMS code", open "Dev outbox" to read the code, type it in: the shield turns green.
+  2. Press "Email link", open the link from the dev outbox, type the code shown to you, press Confirm.
+
+  Data: %s (delete it to start over). Stop with Ctrl+C.
+`, c.PublicURL, demoTenantSlug, demoTenantSlug, demoEmail, password, dataDir)
+	})
+}
+
+// prepareDemo creates or reuses the data directory, key and database, seeds
+// the tenant, mirrors the demo PSA's contacts, and resets the technician's
+// password. It returns the server config and the new password.
+func prepareDemo(ctx context.Context, dataDir, listen string, log *slog.Logger) (Config, string, error) {
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return Config{}, "", fmt.Errorf("create data directory: %w", err)
+	}
+	keyFile := filepath.Join(dataDir, "master.key")
+	if _, err := os.Stat(keyFile); errors.Is(err, fs.ErrNotExist) {
+		if _, err := secret.GenerateKeyFile(keyFile); err != nil {
+			return Config{}, "", err
+		}
+	}
+	c := Config{
+		Listen: listen, PublicURL: "http://" + listen, Database: filepath.Join(dataDir, "countersign.db"),
+		MasterKeyFile: keyFile, DevDelivery: true, RequireTOTP: false, OutboxPoll: time.Second,
+		LogLevel: "info", LogFormat: "text",
+	}
+	password, err := randomPassword()
+	if err != nil {
+		return Config{}, "", err
+	}
+	hash, err := auth.HashPassword(password)
+	if err != nil {
+		return Config{}, "", err
+	}
+	st, err := openStore(ctx, c)
+	if err != nil {
+		return Config{}, "", err
+	}
+	defer st.Close()
+	keys, err := loadKeys(c)
+	if err != nil {
+		return Config{}, "", err
+	}
+	engine, err := core.NewEngine(core.Config{Store: st, Renderer: nopRenderer{}, Sealer: keys,
+		CodeKey: keys.Derive("code-hmac"), PublicURL: c.PublicURL, Logger: log})
+	if err != nil {
+		return Config{}, "", err
+	}
+	now := time.Now().UTC()
+	var tenant core.Tenant
+	fresh := false
+	err = st.Update(ctx, func(tx core.Tx) error {
+		var err error
+		tenant, err = tx.TenantBySlug(ctx, demoTenantSlug)
+		if core.ErrorKind(err) == core.KindNotFound {
+			fresh = true
+			tenant = core.Tenant{ID: core.NewID("ten"), Slug: demoTenantSlug, Name: demoTenantName, Country: "US",
+				Branding: core.Branding{PrimaryColor: "#1f4e8c", AccentColor: "#2e7d32"}, CreatedAt: now}
+			if err := tx.CreateTenant(ctx, &tenant); err != nil {
+				return err
+			}
+		} else if err != nil {
+			return err
+		}
+		tech, err := tx.TechnicianByEmail(ctx, tenant.ID, demoEmail)
+		if core.ErrorKind(err) == core.KindNotFound {
+			tech = core.Technician{ID: core.NewID("tec"), TenantID: tenant.ID, Email: demoEmail, Name: "Demo Technician",
+				Role: core.RoleAdmin, PasswordHash: hash, CreatedAt: now}
+			return tx.CreateTechnician(ctx, &tech)
+		} else if err != nil {
+			return err
+		}
+		tech.PasswordHash, tech.FailedLogins, tech.LockedUntil = hash, 0, time.Time{}
+		return tx.UpdateTechnician(ctx, &tech)
+	})
+	if err != nil {
+		return Config{}, "", fmt.Errorf("seed demo tenant: %w", err)
+	}
+	if fresh {
+		n, err := mirrorDemoPSA(ctx, engine, tenant.ID)
+		if err != nil {
+			return Config{}, "", fmt.Errorf("mirror demo PSA: %w", err)
+		}
+		log.Info("demo PSA mirrored", "contacts", n)
+	}
+	return c, password, nil
+}
+
+// mirrorDemoPSA runs the built-in memory PSA on loopback, reads its
+// companies and contacts through the PSA client, and stores them as clients
+// and contacts with "psa:memory" provenance — the same path a real PSA sync
+// takes.
+func mirrorDemoPSA(ctx context.Context, engine *core.Engine, tenantID string) (int, error) {
+	key, err := randomPassword()
+	if err != nil {
+		return 0, err
+	}
+	srv := memory.NewServer(key)
+	srv.SeedDemo()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = hs.Serve(ln) }()
+	defer hs.Close()
+	client, err := memory.New(memory.Config{BaseURL: "http://" + ln.Addr().String(), APIKey: key}, psa.Deps{})
+	if err != nil {
+		return 0, err
+	}
+	return mirrorPSA(ctx, engine, tenantID, "memory", client)
+}
+
+// psaDirectory is what a mirror needs from a PSA client.
+type psaDirectory interface {
+	psa.CompanyLister
+	psa.ContactFinder
+}
+
+// mirrorPSA copies every company and contact of a PSA into the tenant.
+func mirrorPSA(ctx context.Context, engine *core.Engine, tenantID, kind string, c psaDirectory) (int, error) {
+	companies, err := psa.AllCompanies(ctx, c, 100)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, co := range companies {
+		client := core.Client{ID: core.NewID("cli"), TenantID: tenantID, Name: co.Name, PSAKind: kind, PSARef: co.Ref, CreatedAt: engine.Now()}
+		if err := engine.Store().Update(ctx, func(tx core.Tx) error { return tx.CreateClient(ctx, &client) }); err != nil {
+			return n, err
+		}
+		contacts, err := c.FindContacts(ctx, co.Ref, psa.ContactSearch{})
+		if err != nil {
+			return n, err
+		}
+		for _, pc := range contacts {
+			in := core.NewContact{ClientID: client.ID, FirstName: pc.FirstName, LastName: pc.LastName, Title: pc.Title, PSARef: pc.Ref}
+			for _, p := range pc.Phones {
+				in.Phones = append(in.Phones, core.NewDestination{Value: p.Number, Label: p.Label, Default: p.Default})
+			}
+			for _, e := range pc.Emails {
+				in.Emails = append(in.Emails, core.NewDestination{Value: e.Address, Label: e.Label, Default: e.Default})
+			}
+			if _, err := engine.CreateContact(ctx, tenantID, "psa:"+kind, "psa:"+kind, in); err != nil {
+				return n, fmt.Errorf("contact %s %s: %w", pc.FirstName, pc.LastName, err)
+			}
+			n++
+		}
+	}
+	return n, nil
+}
+
+// nopRenderer satisfies the engine for seeding, which sends nothing.
+type nopRenderer struct{}
+
+func (nopRenderer) Render(string, core.MessageData) (core.Rendered, error) {
+	return core.Rendered{}, core.Errorf(core.KindInternal, "demo seeding renders no messages")
+}
+
+// randomPassword returns 20 characters from an unambiguous alphabet.
+func randomPassword() (string, error) {
+	const alphabet = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+	b := make([]byte, 20)
+	for i := range b {
+		n, err := rand.Int(rand.Reader, big.NewInt(int64(len(alphabet))))
+		if err != nil {
+			return "", err
+		}
+		b[i] = alphabet[n.Int64()]
+	}
+	return string(b), nil
+}
+
+// envRaw reads an environment variable by its full name.
+func envRaw(name string) string { return os.Getenv(name) }

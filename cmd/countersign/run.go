@@ -1,0 +1,191 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/countersign/countersign/assets"
+	"github.com/countersign/countersign/core"
+	"github.com/countersign/countersign/core/secret"
+	"github.com/countersign/countersign/core/store"
+	"github.com/countersign/countersign/core/twilio"
+	"github.com/countersign/countersign/core/web"
+)
+
+// app is a wired server, ready to serve.
+type app struct {
+	store   *store.Store
+	engine  *core.Engine
+	web     *web.Server
+	keys    *secret.Keyring
+	log     *slog.Logger
+	metrics *web.Metrics
+}
+
+// openStore opens and migrates the database named by c.Database.
+func openStore(ctx context.Context, c Config) (*store.Store, error) {
+	dialect, dsn := dialectOf(c.Database)
+	st, err := store.Open(ctx, dialect, dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open %s database: %w", dialect, err)
+	}
+	return st, nil
+}
+
+// loadKeys loads the master key from the environment or the key file.
+func loadKeys(c Config) (*secret.Keyring, error) {
+	if c.MasterKey == "" && c.MasterKeyFile == "" {
+		return nil, errors.New("no master key: set COUNTERSIGN_MASTER_KEY or -master-key-file (create one with `countersign keygen -out FILE`)")
+	}
+	return secret.LoadKeyring(c.MasterKey, c.MasterKeyFile)
+}
+
+// build wires store, engine and web server from c.
+func build(ctx context.Context, c Config, log *slog.Logger) (*app, error) {
+	keys, err := loadKeys(c)
+	if err != nil {
+		return nil, err
+	}
+	if c.PublicURL == "" {
+		return nil, errors.New("no public URL: set -public-url or COUNTERSIGN_PUBLIC_URL")
+	}
+	st, err := openStore(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			st.Close()
+		}
+	}()
+	senders, twilioClient, err := buildSenders(c)
+	if err != nil {
+		return nil, err
+	}
+	dev := c.DevDelivery || len(senders) == 0
+	if dev {
+		log.Warn("DEV DELIVERY MODE: messages are kept in the outbox and never sent")
+	}
+	renderer, err := assets.NewMessages()
+	if err != nil {
+		return nil, fmt.Errorf("message templates: %w", err)
+	}
+	metrics := web.NewMetrics()
+	engine, err := core.NewEngine(core.Config{
+		Store: st, Renderer: renderer, Sealer: keys, CodeKey: keys.Derive("code-hmac"), PublicURL: c.PublicURL,
+		Senders: senders, DevDelivery: dev, StatusCallbacks: twilioClient != nil && strings.HasPrefix(c.PublicURL, "https://"),
+		Observer: metrics, Logger: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	pages, err := assets.Pages(assets.TemplatesFS(), assets.StaticFS())
+	if err != nil {
+		return nil, fmt.Errorf("page templates: %w", err)
+	}
+	wcfg := web.Config{
+		Engine: engine, Pages: pages, Static: assets.StaticHandler(assets.StaticFS()),
+		SessionKey: keys.Derive("session"), PublicURL: c.PublicURL, Metrics: metrics, Logger: log,
+		Auth: &authenticator{store: st, keys: keys, engine: engine, requireTOTP: c.RequireTOTP},
+	}
+	if twilioClient != nil {
+		wcfg.TwilioStatus = twilioClient.WebhookValidator(c.PublicURL)
+	}
+	srv, err := web.New(wcfg)
+	if err != nil {
+		return nil, err
+	}
+	ok = true
+	return &app{store: st, engine: engine, web: srv, keys: keys, log: log, metrics: metrics}, nil
+}
+
+// buildSenders returns a sender per configured channel.
+func buildSenders(c Config) (map[core.OutboxKind]core.Sender, *twilio.Client, error) {
+	senders := map[core.OutboxKind]core.Sender{}
+	var tc *twilio.Client
+	if c.TwilioAccountSID != "" {
+		var err error
+		tc, err = twilio.New(twilio.Config{AccountSID: c.TwilioAccountSID, APIKeySID: c.TwilioAPIKeySID, Secret: c.TwilioSecret,
+			AuthToken: c.TwilioAuthToken, From: c.TwilioFrom, MessagingServiceSID: c.TwilioMessagingSID, HTTPClient: c.twilioHTTP})
+		if err != nil {
+			return nil, nil, fmt.Errorf("twilio settings: %w", err)
+		}
+		senders[core.OutboxSMS] = tc.SMS()
+		if c.TwilioFrom != "" {
+			senders[core.OutboxVoice] = tc.Voice()
+		}
+	}
+	if c.SMTPHost != "" {
+		m, err := newMailer(c)
+		if err != nil {
+			return nil, nil, fmt.Errorf("smtp settings: %w", err)
+		}
+		senders[core.OutboxEmail] = m
+	}
+	return senders, tc, nil
+}
+
+// Run serves until ctx ends, then shuts down gracefully: it stops taking
+// requests, lets running ones finish (up to 15 s), and stops the outbox.
+// ready, when non-nil, receives the bound address once listening.
+func Run(ctx context.Context, c Config, log *slog.Logger, ready func(addr string)) error {
+	ln, err := net.Listen("tcp", c.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w (is another server running? use -listen)", c.Listen, err)
+	}
+	defer ln.Close()
+	if c.PublicURL == "" {
+		c.PublicURL = "http://" + ln.Addr().String()
+	}
+	a, err := build(ctx, c, log)
+	if err != nil {
+		return err
+	}
+	defer a.store.Close()
+	return a.serve(ctx, c, ln, ready)
+}
+
+func (a *app) serve(ctx context.Context, c Config, ln net.Listener, ready func(addr string)) error {
+	hs := &http.Server{Handler: a.web, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}
+	workCtx, stopWork := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		poll := c.OutboxPoll
+		if poll <= 0 {
+			poll = 2 * time.Second
+		}
+		a.engine.RunOutbox(workCtx, poll)
+	}()
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	a.log.Info("countersign listening", "addr", ln.Addr().String(), "public_url", c.PublicURL)
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
+	var err error
+	select {
+	case err = <-errc:
+	case <-ctx.Done():
+		a.log.Info("shutting down")
+		sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		err = hs.Shutdown(sctx)
+		cancel()
+	}
+	stopWork()
+	wg.Wait()
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
