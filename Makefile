@@ -1,0 +1,16 @@
+# make test  — every test, with the services they need (PostgreSQL) installed
+#              and started on loopback. This is what CI runs.
+# make demo  — the product with seeded data, no accounts needed.
+.PHONY: test demo build bench
+
+test:
+	./scripts/test.sh
+
+demo:
+	go run ./cmd/countersign demo
+
+build:
+	go build -o bin/countersign ./cmd/countersign
+
+bench:
+	./scripts/test.sh -run '^$$' -bench . -benchtime 2s
