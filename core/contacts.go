@@ -77,3 +77,19 @@ func (e *Engine) CreateContact(ctx context.Context, tenantID, actor, source stri
 	})
 	return out, err
 }
+
+// CreateClient adds a local client company (one not synced from a PSA).
+func (e *Engine) CreateClient(ctx context.Context, tenantID, actor, name string) (Client, error) {
+	name = strings.TrimSpace(name)
+	if name == "" || utf8.RuneCountInString(name) > 200 {
+		return Client{}, Errorf(KindInvalid, "a client needs a name of at most 200 characters")
+	}
+	c := Client{ID: NewID("cli"), TenantID: tenantID, Name: name, CreatedAt: e.Now()}
+	err := e.cfg.Store.Update(ctx, func(tx Tx) error {
+		if err := tx.CreateClient(ctx, &c); err != nil {
+			return err
+		}
+		return e.audit(ctx, tx, tenantID, actor, "client.created", c.ID, map[string]string{"name": name})
+	})
+	return c, err
+}

@@ -12,6 +12,7 @@ import (
 func (s *Server) registerContactRoutes(r *mux.Router) {
 	r.HandleFunc("/me", s.handleMe).Methods(http.MethodGet)
 	r.HandleFunc("/clients", s.handleListClients).Methods(http.MethodGet)
+	r.HandleFunc("/clients", s.handleCreateClient).Methods(http.MethodPost)
 	r.HandleFunc("/contacts", s.handleListContacts).Methods(http.MethodGet)
 	r.HandleFunc("/contacts", s.handleCreateContact).Methods(http.MethodPost)
 	r.HandleFunc("/contacts/{id}", s.handleGetContact).Methods(http.MethodGet)
@@ -54,6 +55,31 @@ func (s *Server) handleListClients(w http.ResponseWriter, r *http.Request) {
 		out = append(out, map[string]string{"id": c.ID, "name": c.Name})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"clients": out})
+}
+
+type createClientRequest struct {
+	Name string `json:"name"`
+}
+
+// handleCreateClient handles "POST /api/v1/clients" (admins): a local
+// client, for tenants without a PSA.
+func (s *Server) handleCreateClient(w http.ResponseWriter, r *http.Request) {
+	if err := requireAdmin(r); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var req createClientRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	tech := techFrom(r)
+	c, err := s.engine.CreateClient(r.Context(), tech.TenantID, "tech:"+tech.ID, req.Name)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]string{"id": c.ID, "name": c.Name})
 }
 
 // handleListContacts handles "GET /api/v1/contacts?q=&client=&limit=".
