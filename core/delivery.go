@@ -19,22 +19,77 @@ type sealedMessage struct {
 // outboxAAD binds a sealed payload to its row.
 func outboxAAD(tenantID, id string) []byte { return []byte("outbox/" + tenantID + "/" + id) }
 
-// enqueue seals msg and writes it to the outbox in tx.
-func (e *Engine) enqueue(ctx context.Context, tx Tx, tenantID, verificationID string, send int, msg Outbound, now time.Time) error {
+// maxInlineSends bounds the sends in flight straight after a commit.
+const maxInlineSends = 64
+
+// enqueue seals msg and writes it to the outbox in tx. When a send slot is
+// free, the item is written already leased to this process and returned, so
+// the caller can send it as soon as tx commits — no worker round trip, no
+// claim transaction. Otherwise it returns nil and the worker delivers it.
+// The caller must release a returned item's slot with sendAfterCommit or
+// releaseSlot.
+func (e *Engine) enqueue(ctx context.Context, tx Tx, tenantID, verificationID string, send int, msg Outbound, now time.Time) (*OutboxItem, error) {
 	item := OutboxItem{
 		ID: NewID("obx"), TenantID: tenantID, Kind: msg.Kind, VerificationID: verificationID,
 		Status: OutboxPending, NextAttemptAt: now, CreatedAt: now,
 		Dev: e.cfg.DevDelivery || e.cfg.Senders[msg.Kind] == nil,
 	}
+	inline := false
+	select {
+	case e.sendSlots <- struct{}{}:
+		inline = true
+		// If this process dies before sending, the lease runs out and any
+		// node's worker delivers the item.
+		item.LeaseUntil = now.Add(outboxLease)
+	default:
+	}
 	plain, err := json.Marshal(sealedMessage{Outbound: msg, Send: send})
+	if err == nil {
+		item.Sealed, err = e.cfg.Sealer.Seal(plain, outboxAAD(tenantID, item.ID))
+	}
+	if err == nil {
+		err = tx.EnqueueOutbox(ctx, &item)
+	}
 	if err != nil {
-		return fmt.Errorf("core: encode outbox message: %w", err)
+		if inline {
+			e.releaseSlot()
+		}
+		return nil, fmt.Errorf("core: enqueue outbox message: %w", err)
 	}
-	if item.Sealed, err = e.cfg.Sealer.Seal(plain, outboxAAD(tenantID, item.ID)); err != nil {
-		return fmt.Errorf("core: seal outbox message: %w", err)
+	if !inline {
+		return nil, nil
 	}
-	return tx.EnqueueOutbox(ctx, &item)
+	return &item, nil
 }
+
+func (e *Engine) releaseSlot() { <-e.sendSlots }
+
+// sendAfterCommit delivers an item leased by enqueue once its transaction
+// has committed; committed false means it rolled back and there is nothing
+// to send.
+func (e *Engine) sendAfterCommit(item *OutboxItem, committed bool) {
+	if item == nil {
+		return
+	}
+	if !committed {
+		e.releaseSlot()
+		return
+	}
+	e.inflight.Add(1)
+	go func() {
+		defer e.inflight.Done()
+		defer e.releaseSlot()
+		// Not the request's context: the send must finish even when the
+		// technician's request is done.
+		if err := e.deliverItem(context.Background(), *item, false); err != nil {
+			e.log.Error("send after commit failed; the outbox worker will retry", "outbox_id", item.ID, "err", err)
+		}
+	}()
+}
+
+// Wait blocks until sends started after commits have finished, for a
+// graceful shutdown.
+func (e *Engine) Wait() { e.inflight.Wait() }
 
 // OpenOutbox decrypts an outbox item's message, for the dev outbox view.
 // Items delivered for real have had their payload scrubbed and return ErrGone.
@@ -116,15 +171,17 @@ func (e *Engine) DeliverDue(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("core: claim outbox: %w", err)
 	}
 	for _, it := range items {
-		if err := e.deliver(ctx, it); err != nil {
+		if err := e.deliverItem(ctx, it, true); err != nil {
 			return len(items), err
 		}
 	}
 	return len(items), nil
 }
 
-// deliver sends one claimed item and records the result.
-func (e *Engine) deliver(ctx context.Context, it OutboxItem) error {
+// deliverItem sends one leased item and records the result. checkLive asks
+// whether its verification still wants it; an item sent straight after the
+// commit that created it is live by construction.
+func (e *Engine) deliverItem(ctx context.Context, it OutboxItem, checkLive bool) error {
 	log := e.log.With("outbox_id", it.ID, "tenant_id", it.TenantID, "kind", it.Kind, "verification_id", it.VerificationID)
 	plain, err := e.cfg.Sealer.Open(it.Sealed, outboxAAD(it.TenantID, it.ID))
 	if err != nil {
@@ -135,7 +192,7 @@ func (e *Engine) deliver(ctx context.Context, it OutboxItem) error {
 	if err := json.Unmarshal(plain, &m); err != nil {
 		return e.finishItem(ctx, it, "", &PermanentError{Code: "decode", Reason: "message could not be read", Err: err})
 	}
-	if it.VerificationID != "" {
+	if checkLive && it.VerificationID != "" {
 		live, err := e.sendIsLive(ctx, it, m.Send)
 		if err != nil {
 			return err

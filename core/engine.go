@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -57,6 +58,10 @@ type Engine struct {
 	providers map[Method]Provider
 	log       *slog.Logger
 	wake      chan struct{}
+	// sendSlots bounds sends started right after a commit; when all are
+	// busy, new items wait for the outbox worker instead.
+	sendSlots chan struct{}
+	inflight  sync.WaitGroup
 }
 
 // NewEngine checks cfg and returns an engine.
@@ -86,7 +91,8 @@ func NewEngine(cfg Config) (*Engine, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	e := &Engine{cfg: cfg, providers: map[Method]Provider{}, log: cfg.Logger, wake: make(chan struct{}, 1)}
+	e := &Engine{cfg: cfg, providers: map[Method]Provider{}, log: cfg.Logger, wake: make(chan struct{}, 1),
+		sendSlots: make(chan struct{}, maxInlineSends)}
 	for _, p := range cfg.Providers {
 		if _, dup := e.providers[p.Method()]; dup {
 			return nil, Errorf(KindInvalid, "engine: two providers for method %q", p.Method())

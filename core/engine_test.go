@@ -140,9 +140,10 @@ func (f *fixture) start(t *testing.T, m core.Method, mod ...func(*core.StartRequ
 	return st
 }
 
-// deliver runs the outbox once.
+// deliver waits for sends started after commits, then runs the outbox once.
 func (f *fixture) deliver(t *testing.T) {
 	t.Helper()
+	f.eng.Wait()
 	_, err := f.eng.DeliverDue(t.Context())
 	require.NoError(t, err)
 }

@@ -55,9 +55,12 @@ func (e *Engine) Start(ctx context.Context, req StartRequest) (Started, error) {
 		return Started{}, Errorf(KindInvalid, "ticket reference must be at most %d characters", maxTicketRefLen)
 	}
 
-	var out Started
-	var wakeOutbox bool
+	var (
+		out  Started
+		item *OutboxItem
+	)
 	err := e.cfg.Store.Update(ctx, func(tx Tx) error {
+		e.dropRetriedItem(&item)
 		now := e.Now()
 		tenant, err := tx.Tenant(ctx, req.TenantID)
 		if err != nil {
@@ -125,7 +128,7 @@ func (e *Engine) Start(ctx context.Context, req StartRequest) (Started, error) {
 		if err := tx.CreateVerification(ctx, &v); err != nil {
 			return err
 		}
-		if err := e.queueSend(ctx, tx, tenant, contact, tech, policy, p, &v, secret, now); err != nil {
+		if item, err = e.queueSend(ctx, tx, tenant, contact, tech, policy, p, &v, secret, now); err != nil {
 			return err
 		}
 		detail := map[string]string{"method": string(v.Method), "destination": v.MaskedDestination(), "contact": contact.ID}
@@ -142,18 +145,33 @@ func (e *Engine) Start(ctx context.Context, req StartRequest) (Started, error) {
 			return err
 		}
 		out = Started{Verification: v, TechCode: secret.techCode}
-		wakeOutbox = true
 		return nil
 	})
+	e.afterQueue(item, err)
 	if err != nil {
 		return Started{}, err
-	}
-	if wakeOutbox {
-		e.Wake()
 	}
 	e.observe(req.Method, "started")
 	e.publish(ctx, e.event(EventVerificationStarted, out.Verification))
 	return out, nil
+}
+
+// dropRetriedItem releases the send slot of an item queued by an earlier
+// run of a transaction function that the store is retrying.
+func (e *Engine) dropRetriedItem(item **OutboxItem) {
+	if *item != nil {
+		e.releaseSlot()
+		*item = nil
+	}
+}
+
+// afterQueue starts the send of an item queued in a transaction that ended
+// with err, or wakes the worker when the item was left to it.
+func (e *Engine) afterQueue(item *OutboxItem, err error) {
+	e.sendAfterCommit(item, err == nil)
+	if err == nil && item == nil {
+		e.Wake()
+	}
 }
 
 // issuedSecret is a freshly generated secret, in memory only.
@@ -204,7 +222,7 @@ const (
 // queueSend records a send of v's current secret and writes its sealed
 // message to the outbox.
 func (e *Engine) queueSend(ctx context.Context, tx Tx, tenant Tenant, contact Contact, tech Technician,
-	policy Policy, p Provider, v *Verification, s issuedSecret, now time.Time) error {
+	policy Policy, p Provider, v *Verification, s issuedSecret, now time.Time) (*OutboxItem, error) {
 	v.Sends++
 	v.SentAt = now
 	ch := Challenge{Tenant: tenant, Contact: contact, Technician: tech, Verification: *v, Policy: policy,
@@ -217,14 +235,14 @@ func (e *Engine) queueSend(ctx context.Context, tx Tx, tenant Tenant, contact Co
 	}
 	msg, err := p.Compose(ch)
 	if err != nil {
-		return fmt.Errorf("core: compose %s: %w", v.Method, err)
+		return nil, fmt.Errorf("core: compose %s: %w", v.Method, err)
 	}
 	if err := tx.UpdateVerification(ctx, v); err != nil {
-		return err
+		return nil, err
 	}
 	if err := tx.RecordSend(ctx, &Send{ID: NewID("snd"), TenantID: v.TenantID, VerificationID: v.ID,
 		ContactID: v.ContactID, Destination: v.Destination, TechnicianID: tech.ID, Method: v.Method, At: now}); err != nil {
-		return err
+		return nil, err
 	}
 	return e.enqueue(ctx, tx, v.TenantID, v.ID, v.Sends, msg, now)
 }
@@ -277,8 +295,12 @@ func (e *Engine) checkQuotas(ctx context.Context, tx Tx, p Policy, tenantID, con
 // revoked and the attempt counter is kept (NIST §3.1.3.2); resends are capped
 // per verification with a cooldown that doubles each time.
 func (e *Engine) Resend(ctx context.Context, tenantID, techID, verificationID string) (Started, error) {
-	var out Started
+	var (
+		out  Started
+		item *OutboxItem
+	)
 	err := e.cfg.Store.Update(ctx, func(tx Tx) error {
+		e.dropRetriedItem(&item)
 		now := e.Now()
 		v, tech, err := e.lockForTechnician(ctx, tx, tenantID, techID, verificationID)
 		if err != nil {
@@ -319,7 +341,7 @@ func (e *Engine) Resend(ctx context.Context, tenantID, techID, verificationID st
 		}
 		v.Status = StatusPending
 		v.DeliveryStatus, v.ProviderRef = "", ""
-		if err := e.queueSend(ctx, tx, tenant, contact, tech, policy, p, &v, secret, now); err != nil {
+		if item, err = e.queueSend(ctx, tx, tenant, contact, tech, policy, p, &v, secret, now); err != nil {
 			return err
 		}
 		if err := e.audit(ctx, tx, tenantID, techActor(tech.ID), string(EventVerificationResent), v.ID,
@@ -329,10 +351,10 @@ func (e *Engine) Resend(ctx context.Context, tenantID, techID, verificationID st
 		out = Started{Verification: v, TechCode: secret.techCode}
 		return nil
 	})
+	e.afterQueue(item, err)
 	if err != nil {
 		return Started{}, err
 	}
-	e.Wake()
 	e.publish(ctx, e.event(EventVerificationResent, out.Verification))
 	return out, nil
 }

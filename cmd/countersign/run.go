@@ -184,6 +184,7 @@ func (a *app) serve(ctx context.Context, c Config, ln net.Listener, ready func(a
 	}
 	stopWork()
 	wg.Wait()
+	a.engine.Wait()
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}

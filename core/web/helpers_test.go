@@ -1,0 +1,491 @@
+package web_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/countersign/countersign/assets"
+	"github.com/countersign/countersign/core"
+	"github.com/countersign/countersign/core/auth"
+	"github.com/countersign/countersign/core/secret"
+	"github.com/countersign/countersign/core/store"
+	"github.com/countersign/countersign/core/twilio"
+	"github.com/countersign/countersign/core/web"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/crypto/argon2"
+)
+
+const (
+	publicURL   = "http://127.0.0.1"
+	twilioToken = "token123"
+	password    = "correct horse battery staple"
+)
+
+// clock is a settable test clock.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// capture is a Sender that records what it is given and answers with a
+// unique provider reference, like Twilio's MessageSid.
+type capture struct {
+	mu     sync.Mutex
+	prefix string
+	msgs   []core.Outbound
+	refs   []string
+}
+
+func (c *capture) Send(ctx context.Context, m core.Outbound) (string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	ref := c.prefix + hex.EncodeToString(b[:])
+	c.msgs = append(c.msgs, m)
+	c.refs = append(c.refs, ref)
+	return ref, nil
+}
+
+// last returns the last message sent and its provider reference.
+func (c *capture) last(t *testing.T) (core.Outbound, string) {
+	t.Helper()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	require.NotEmpty(t, c.msgs, "no message was sent")
+	return c.msgs[len(c.msgs)-1], c.refs[len(c.refs)-1]
+}
+
+// syncBuffer is a log sink safe for the server's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+var (
+	codeRE  = regexp.MustCompile(`\b(\d{3}) ?(\d{3})\b`)
+	linkRE  = regexp.MustCompile(`https?://\S+/l/[^/\s]+/[A-Za-z0-9_-]+`)
+	nonceRE = regexp.MustCompile(`name="nonce" value="([^"]*)"`)
+)
+
+func codeIn(t *testing.T, m core.Outbound) string {
+	t.Helper()
+	g := codeRE.FindStringSubmatch(m.Text)
+	require.NotNil(t, g, "no code in the message")
+	return g[1] + g[2]
+}
+
+// linkPathIn returns the path (/l/{slug}/{token}) and the token of the link
+// in m.
+func linkPathIn(t *testing.T, m core.Outbound) (path, token string) {
+	t.Helper()
+	link := linkRE.FindString(m.Text)
+	require.NotEmpty(t, link, "no link in the message")
+	u, err := url.Parse(link)
+	require.NoError(t, err)
+	parts := strings.Split(u.Path, "/")
+	require.Len(t, parts, 4)
+	return u.Path, parts[3]
+}
+
+// cheapHash is an argon2id PHC hash with low cost, so sign-in tests stay
+// fast under -race; core/auth accepts any parameters up to its maximum.
+func cheapHash(pw string) string {
+	salt := make([]byte, 16)
+	_, _ = rand.Read(salt)
+	key := argon2.IDKey([]byte(pw), salt, 1, 1024, 1, 32)
+	return fmt.Sprintf("$argon2id$v=%d$m=1024,t=1,p=1$%s$%s", argon2.Version,
+		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key))
+}
+
+// testAuth is the sign-in logic of cmd/countersign/authn.go (core/auth over
+// the store), without the rehash-on-login step that would cost a full
+// argon2id hash per sign-in.
+type testAuth struct {
+	store       core.Store
+	keys        *secret.Keyring
+	now         func() time.Time
+	requireTOTP bool
+}
+
+func (a *testAuth) Login(ctx context.Context, tenantSlug, email, pw, code string) (web.LoginResult, error) {
+	var (
+		out      web.LoginResult
+		loginErr error
+	)
+	err := a.store.Update(ctx, func(tx core.Tx) error {
+		tenant, err := tx.TenantBySlug(ctx, tenantSlug)
+		if err != nil && core.ErrorKind(err) != core.KindNotFound {
+			return err
+		}
+		var tech *core.Technician
+		if err == nil {
+			t, err := tx.TechnicianByEmail(ctx, tenant.ID, strings.ToLower(email))
+			switch {
+			case err == nil:
+				tech = &t
+			case core.ErrorKind(err) != core.KindNotFound:
+				return err
+			}
+		}
+		var before core.Technician
+		var last int64
+		if tech != nil {
+			before, last = *tech, tech.LastTOTPStep
+		}
+		res, err := auth.Login(tech, auth.LoginInput{Password: pw, Code: code, Now: a.now(), LastTOTPStep: last, Secrets: a.keys})
+		loginErr = err
+		if tech == nil {
+			return nil
+		}
+		if err == nil && res.TOTPStep != 0 {
+			tech.LastTOTPStep = res.TOTPStep
+		}
+		if before.FailedLogins != tech.FailedLogins || !before.LockedUntil.Equal(tech.LockedUntil) ||
+			before.LastTOTPStep != tech.LastTOTPStep {
+			if err := tx.UpdateTechnician(ctx, tech); err != nil {
+				return err
+			}
+		}
+		if loginErr == nil {
+			out.Technician = *tech
+			if res.NeedsTOTPEnrollment && a.requireTOTP {
+				out.EnrollSecret, out.EnrollURL, loginErr = auth.NewTOTP("Countersign ("+tenant.Name+")", tech.Email)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return web.LoginResult{}, err
+	}
+	if loginErr != nil {
+		return web.LoginResult{}, loginErr
+	}
+	return out, nil
+}
+
+func (a *testAuth) EnrollTOTP(ctx context.Context, tenantID, techID, totpSecret, code string) (core.Technician, error) {
+	now := a.now()
+	step, ok := auth.MatchTOTP(totpSecret, strings.TrimSpace(code), now, 0)
+	if !ok {
+		return core.Technician{}, core.Errorf(core.KindInvalid, "that code does not match; check your device's clock and try the next code")
+	}
+	var tech core.Technician
+	err := a.store.Update(ctx, func(tx core.Tx) error {
+		var err error
+		if tech, err = tx.Technician(ctx, tenantID, techID); err != nil {
+			return err
+		}
+		if tech.TOTPSecret != nil {
+			return core.Errorf(core.KindConflict, "an authenticator is already enrolled; sign in with its code")
+		}
+		if tech.TOTPSecret, err = a.keys.Seal([]byte(totpSecret), auth.TOTPAAD(tech.ID)); err != nil {
+			return err
+		}
+		tech.LastTOTPStep = step
+		return tx.UpdateTechnician(ctx, &tech)
+	})
+	return tech, err
+}
+
+var _ web.Authenticator = (*testAuth)(nil)
+
+// tenantData is one tenant with a client, a contact (phone + email) and a
+// technician who can sign in with password.
+type tenantData struct {
+	tenant  core.Tenant
+	client  core.Client
+	contact core.Contact
+	tech    core.Technician
+}
+
+// env is a Countersign server over a real store, a fake clock and capturing
+// senders, served by httptest.
+type env struct {
+	st              *store.Store
+	eng             *core.Engine
+	clk             *clock
+	sms, mail, call *capture
+	logs            *syncBuffer
+	srv             *httptest.Server
+	a, b            tenantData // b is another tenant, for isolation checks
+}
+
+type envOptions struct {
+	requireTOTP bool
+}
+
+func newEnv(t *testing.T, st *store.Store, opts ...envOptions) *env {
+	t.Helper()
+	var o envOptions
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	e := &env{st: st, clk: &clock{t: time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)},
+		sms: &capture{prefix: "SM"}, mail: &capture{prefix: "EM"}, call: &capture{prefix: "CA"}, logs: &syncBuffer{}}
+	// Times and durations are dropped so that their digits cannot look like
+	// a leaked code.
+	logger := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug,
+		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey || a.Key == "duration" {
+				return slog.Attr{}
+			}
+			return a
+		}}))
+	keys, err := secret.NewKeyring("k1", map[string][]byte{"k1": bytes.Repeat([]byte{7}, 32)})
+	require.NoError(t, err)
+	msgs, err := assets.NewMessages()
+	require.NoError(t, err)
+	metrics := web.NewMetrics()
+	e.eng, err = core.NewEngine(core.Config{
+		Store: st, Renderer: msgs, Sealer: keys, CodeKey: keys.Derive("code-hmac"), PublicURL: publicURL,
+		Senders:  map[core.OutboxKind]core.Sender{core.OutboxSMS: e.sms, core.OutboxEmail: e.mail, core.OutboxVoice: e.call},
+		Observer: metrics, StatusCallbacks: true, Now: e.clk.Now, Logger: logger,
+	})
+	require.NoError(t, err)
+	e.a = e.seedTenant(t, "acme", "Acme IT")
+	e.b = e.seedTenant(t, "other", "Other MSP")
+
+	pages, err := assets.Pages(assets.TemplatesFS(), assets.StaticFS())
+	require.NoError(t, err)
+	srv, err := web.New(web.Config{
+		Engine: e.eng, Auth: &testAuth{store: st, keys: keys, now: e.eng.Now, requireTOTP: o.requireTOTP},
+		Pages: pages, Static: assets.StaticHandler(assets.StaticFS()), SessionKey: bytes.Repeat([]byte{9}, 32),
+		PublicURL: publicURL, TwilioStatus: twilio.NewWebhookValidator(publicURL, twilioToken),
+		Metrics: metrics, Logger: logger,
+	})
+	require.NoError(t, err)
+	e.srv = httptest.NewServer(srv)
+	t.Cleanup(e.srv.Close)
+	return e
+}
+
+func (e *env) seedTenant(t *testing.T, slugPrefix, name string) tenantData {
+	t.Helper()
+	ctx := t.Context()
+	now := e.clk.Now()
+	d := tenantData{tenant: core.Tenant{ID: core.NewID("ten"), Slug: slugPrefix + "-" + core.NewID("x")[2:8], Name: name, CreatedAt: now}}
+	d.client = core.Client{ID: core.NewID("cli"), TenantID: d.tenant.ID, Name: "Contoso", CreatedAt: now}
+	d.tech = core.Technician{ID: core.NewID("tec"), TenantID: d.tenant.ID, Email: "jane@" + slugPrefix + ".example",
+		Name: "Jane Tech", Role: core.RoleTechnician, PasswordHash: cheapHash(password), CreatedAt: now}
+	require.NoError(t, e.st.Update(ctx, func(tx core.Tx) error {
+		if err := tx.CreateTenant(ctx, &d.tenant); err != nil {
+			return err
+		}
+		if err := tx.CreateClient(ctx, &d.client); err != nil {
+			return err
+		}
+		return tx.CreateTechnician(ctx, &d.tech)
+	}))
+	var err error
+	d.contact, err = e.eng.CreateContact(ctx, d.tenant.ID, "test", "manual", core.NewContact{
+		ClientID: d.client.ID, FirstName: "Sam", LastName: "Caller",
+		Phones: []core.NewDestination{{Value: "(555) 010-0142", Label: "Mobile", Default: true}},
+		Emails: []core.NewDestination{{Value: "sam@contoso.example", Default: true}},
+	})
+	require.NoError(t, err)
+	return d
+}
+
+// client returns an HTTP client with its own cookie jar that does not
+// follow redirects.
+func (e *env) client(t *testing.T) *http.Client {
+	t.Helper()
+	jar, err := cookiejar.New(nil)
+	require.NoError(t, err)
+	return &http.Client{Jar: jar, Timeout: 30 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+// response is a read HTTP response.
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// JSON decodes the body as a JSON object.
+func (r response) JSON(t *testing.T) map[string]any {
+	t.Helper()
+	var m map[string]any
+	require.NoError(t, json.Unmarshal(r.body, &m), "body is not a JSON object: %s", r.body)
+	return m
+}
+
+// do sends one request. body may be nil, a string (sent as is) or anything
+// else (sent as JSON).
+func (e *env) do(t *testing.T, c *http.Client, method, path, contentType string, body any, hdr map[string]string) response {
+	t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		raw, err := json.Marshal(b)
+		require.NoError(t, err)
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequestWithContext(t.Context(), method, e.srv.URL+path, rd)
+	require.NoError(t, err)
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	res, err := c.Do(req)
+	require.NoError(t, err)
+	defer res.Body.Close()
+	raw, err := io.ReadAll(res.Body)
+	require.NoError(t, err)
+	return response{status: res.StatusCode, header: res.Header, body: raw}
+}
+
+// api sends a JSON API request.
+func (e *env) api(t *testing.T, c *http.Client, method, path string, body any) response {
+	t.Helper()
+	ct := ""
+	if body != nil {
+		ct = "application/json"
+	}
+	return e.do(t, c, method, path, ct, body, nil)
+}
+
+// form posts a URL-encoded form.
+func (e *env) form(t *testing.T, c *http.Client, path string, f url.Values, hdr map[string]string) response {
+	t.Helper()
+	return e.do(t, c, http.MethodPost, path, "application/x-www-form-urlencoded", f.Encode(), hdr)
+}
+
+func loginBody(d tenantData, pw, code string) map[string]string {
+	return map[string]string{"tenant": d.tenant.Slug, "email": d.tech.Email, "password": pw, "totp": code}
+}
+
+// login returns a client signed in as tenant d's technician.
+func (e *env) login(t *testing.T, d tenantData) *http.Client {
+	t.Helper()
+	c := e.client(t)
+	r := e.api(t, c, http.MethodPost, "/api/v1/login", loginBody(d, password, ""))
+	require.Equal(t, http.StatusOK, r.status, "login: %s", r.body)
+	return c
+}
+
+// deliver runs the outbox once.
+func (e *env) deliver(t *testing.T) {
+	t.Helper()
+	_, err := e.eng.DeliverDue(t.Context())
+	require.NoError(t, err)
+}
+
+func (e *env) verification(t *testing.T, d tenantData, id string) core.Verification {
+	t.Helper()
+	v, err := e.eng.Verification(t.Context(), d.tenant.ID, id)
+	require.NoError(t, err)
+	return v
+}
+
+// state is what the store holds for both tenants, to prove a request
+// changed nothing.
+type state struct {
+	Contacts      map[string]int
+	Verifications map[string][]core.Verification
+	Outbox        map[string]int
+	AuditSeq      map[string]int64
+	Technicians   map[string]core.Technician
+}
+
+func (e *env) state(t *testing.T) state {
+	t.Helper()
+	ctx := t.Context()
+	s := state{Contacts: map[string]int{}, Verifications: map[string][]core.Verification{}, Outbox: map[string]int{},
+		AuditSeq: map[string]int64{}, Technicians: map[string]core.Technician{}}
+	require.NoError(t, e.st.View(ctx, func(tx core.Tx) error {
+		for _, d := range []tenantData{e.a, e.b} {
+			cs, err := tx.SearchContacts(ctx, d.tenant.ID, core.ContactQuery{Limit: 200})
+			if err != nil {
+				return err
+			}
+			s.Contacts[d.tenant.ID] = len(cs)
+			for _, c := range cs {
+				vs, err := tx.ListVerifications(ctx, d.tenant.ID, c.ID, 1000)
+				if err != nil {
+					return err
+				}
+				s.Verifications[c.ID] = vs
+			}
+			ob, err := tx.ListOutbox(ctx, d.tenant.ID, 1000)
+			if err != nil {
+				return err
+			}
+			s.Outbox[d.tenant.ID] = len(ob)
+			seq, _, err := tx.AuditHead(ctx, d.tenant.ID)
+			if err != nil {
+				return err
+			}
+			s.AuditSeq[d.tenant.ID] = seq
+			tech, err := tx.Technician(ctx, d.tenant.ID, d.tech.ID)
+			if err != nil {
+				return err
+			}
+			s.Technicians[tech.ID] = tech
+		}
+		return nil
+	}))
+	return s
+}
+
+// assertLogsClean fails if any secret appears in the captured logs.
+func (e *env) assertLogsClean(t *testing.T, secrets ...string) {
+	t.Helper()
+	logs := e.logs.String()
+	require.NotEmpty(t, logs, "expected the server to have logged something")
+	for _, s := range secrets {
+		require.NotEmpty(t, s)
+		if regexp.MustCompile(`^\d+$`).MatchString(s) {
+			// A numeric code counts when it stands alone (also as "123 456"),
+			// not inside a longer run of digits or an id.
+			re := regexp.MustCompile(`(^|[^0-9A-Za-z_])(` + s + `|` + s[:3] + ` ` + s[3:] + `)([^0-9A-Za-z_]|$)`)
+			require.False(t, re.MatchString(logs), "code %s reached the logs:\n%s", s, logs)
+			continue
+		}
+		require.NotContains(t, logs, s, "a secret reached the logs")
+	}
+}

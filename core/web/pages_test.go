@@ -1,0 +1,425 @@
+package web_test
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/countersign/countersign/core"
+	"github.com/countersign/countersign/core/store"
+	"github.com/countersign/countersign/core/store/storetest"
+	"github.com/countersign/countersign/core/twilio"
+	"github.com/countersign/countersign/core/twilio/twiliotest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// startLink starts an email_link verification over the API and delivers it,
+// returning the verification id, the technician code and the link path and
+// token.
+func (e *env) startLink(t *testing.T, c *http.Client) (id, techCode, path, token string) {
+	t.Helper()
+	r := e.api(t, c, "POST", "/api/v1/verifications", map[string]string{
+		"contact_id": e.a.contact.ID, "method": "email_link", "ticket_ref": "4821"})
+	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+	m := r.JSON(t)
+	id, _ = m["id"].(string)
+	techCode, _ = m["tech_code"].(string)
+	require.NotEmpty(t, id)
+	require.Len(t, techCode, 6, "email links carry a technician-read code by default")
+	e.deliver(t)
+	msg, _ := e.mail.last(t)
+	path, token = linkPathIn(t, msg)
+	assert.NotContains(t, string(r.body), token, "the API must not return the link token")
+	return id, techCode, path, token
+}
+
+// nonceFrom returns the form nonce of a rendered link page.
+func nonceFrom(t *testing.T, body []byte) string {
+	t.Helper()
+	g := nonceRE.FindSubmatch(body)
+	require.NotNil(t, g, "no nonce in the page:\n%s", body)
+	require.NotEmpty(t, g[1])
+	return string(g[1])
+}
+
+// linkState is what must not change while the end user only looks.
+type linkState struct {
+	V        core.Verification
+	AuditSeq int64
+	Outbox   int
+}
+
+func (e *env) linkState(t *testing.T, id string) linkState {
+	t.Helper()
+	s := e.state(t)
+	return linkState{V: e.verification(t, e.a, id), AuditSeq: s.AuditSeq[e.a.tenant.ID], Outbox: s.Outbox[e.a.tenant.ID]}
+}
+
+func assertLinkHeaders(t *testing.T, r response) {
+	t.Helper()
+	assert.Equal(t, "no-store", r.header.Get("Cache-Control"))
+	assert.Equal(t, "no-referrer", r.header.Get("Referrer-Policy"))
+	assert.Contains(t, r.header.Get("Content-Type"), "text/html")
+}
+
+var attrURL = regexp.MustCompile(`(?i)(?:src|href|action|formaction)\s*=\s*["']?([^"'\s>]*)`)
+
+// assertNoThirdParty fails if the page loads or links anything from another
+// host (security.md §2: no third-party scripts, fonts or images).
+func assertNoThirdParty(t *testing.T, body []byte) {
+	t.Helper()
+	for _, m := range attrURL.FindAllSubmatch(body, -1) {
+		u := string(m[1])
+		lu := strings.ToLower(u)
+		assert.False(t, strings.HasPrefix(lu, "http:") || strings.HasPrefix(lu, "https:") || strings.HasPrefix(lu, "//"),
+			"the link page refers to another host: %s", u)
+	}
+	assert.NotRegexp(t, `(?i)<script[^>]*src=["']?(https?:)?//`, string(body))
+	assert.NotRegexp(t, `(?i)url\(\s*["']?(https?:)?//`, string(body))
+	assert.NotRegexp(t, `(?i)@import`, string(body))
+}
+
+// TestLinkPage checks the email link page: looking changes nothing, only a
+// POST with a nonce from the page and the technician's code confirms.
+func TestLinkPage(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, st *store.Store) {
+		e := newEnv(t, st)
+		c := e.login(t, e.a)
+		id, techCode, path, token := e.startLink(t, c)
+		browser := e.client(t) // the end user's browser: no session
+
+		before := e.linkState(t, id)
+		r := e.do(t, browser, "GET", path, "", nil, nil)
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+		assertLinkHeaders(t, r)
+		page := string(r.body)
+		assert.Contains(t, page, `value="confirm"`)
+		assert.Contains(t, page, "Confirm")
+		assert.Contains(t, page, `value="decline"`)
+		assert.Contains(t, page, "Jane Tech")
+		assert.Contains(t, page, "4821")
+		assert.Contains(t, page, `name="code"`, "the page asks for the technician's code")
+		assert.NotContains(t, page, techCode, "the page shows the code it asks for")
+		assert.NotRegexp(t, `(?i)<script|http-equiv="refresh"|onload=`, page, "no auto-submit on the link page")
+		assertNoThirdParty(t, r.body)
+		nonce := nonceFrom(t, r.body)
+
+		h := e.do(t, browser, "HEAD", path, "", nil, nil)
+		require.Equal(t, http.StatusOK, h.status)
+		assertLinkHeaders(t, h)
+		assert.Empty(t, h.body)
+
+		for range 3 {
+			again := e.do(t, browser, "GET", path, "", nil, map[string]string{"User-Agent": "OneOutlook scanner"})
+			require.Equal(t, http.StatusOK, again.status)
+			e.do(t, browser, "HEAD", path, "", nil, nil)
+		}
+		assert.Equal(t, before, e.linkState(t, id), "GET or HEAD changed state")
+
+		bad := []struct {
+			name string
+			form url.Values
+			hdr  map[string]string
+			want int
+		}{
+			{name: "no nonce", form: url.Values{"action": {"confirm"}, "code": {techCode}}, want: http.StatusBadRequest},
+			{name: "garbage nonce", form: url.Values{"nonce": {"abc"}, "action": {"confirm"}, "code": {techCode}}, want: http.StatusBadRequest},
+			{name: "forged nonce", form: url.Values{"nonce": {base64.RawURLEncoding.EncodeToString(make([]byte, 40))},
+				"action": {"confirm"}, "code": {techCode}}, want: http.StatusBadRequest},
+			{name: "no action", form: url.Values{"nonce": {nonce}, "code": {techCode}}, want: http.StatusBadRequest},
+			{name: "cross-origin", form: url.Values{"nonce": {nonce}, "action": {"confirm"}, "code": {techCode}},
+				hdr: map[string]string{"Origin": "https://evil.example"}, want: http.StatusForbidden},
+		}
+		for _, tc := range bad {
+			t.Run(tc.name, func(t *testing.T) {
+				r := e.form(t, browser, path, tc.form, tc.hdr)
+				assert.Equal(t, tc.want, r.status, "%s", r.body)
+				assertLinkHeaders(t, r)
+				assert.Contains(t, string(r.body), `class="result invalid"`)
+				assert.Equal(t, before, e.linkState(t, id), "a refused POST changed state")
+			})
+		}
+
+		// A nonce minted for another link does not carry over.
+		_, _, path2, _ := e.startLink(t, c)
+		nonce2 := nonceFrom(t, e.do(t, browser, "GET", path2, "", nil, nil).body)
+		before = e.linkState(t, id)
+		r = e.form(t, browser, path, url.Values{"nonce": {nonce2}, "action": {"confirm"}, "code": {techCode}}, nil)
+		assert.Equal(t, http.StatusBadRequest, r.status)
+		assert.Equal(t, before, e.linkState(t, id))
+
+		wrong := "000000"
+		if techCode == wrong {
+			wrong = "111111"
+		}
+		r = e.form(t, browser, path, url.Values{"nonce": {nonce}, "action": {"confirm"}, "code": {wrong}}, nil)
+		require.Equal(t, http.StatusBadRequest, r.status, "%s", r.body)
+		assertLinkHeaders(t, r)
+		assert.Contains(t, string(r.body), "that code does not match")
+		assert.Contains(t, string(r.body), "4 attempt(s) left")
+		nonce = nonceFrom(t, r.body) // the page is shown again with a fresh form
+		v := e.verification(t, e.a, id)
+		assert.Equal(t, 1, v.Attempts, "the wrong code was not counted")
+		assert.True(t, v.Status.Open())
+
+		r = e.form(t, browser, path, url.Values{"nonce": {nonce}, "action": {"confirm"}, "code": {techCode}},
+			map[string]string{"Origin": publicURL})
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+		assertLinkHeaders(t, r)
+		assert.Contains(t, string(r.body), `class="result confirmed"`)
+		assert.Equal(t, core.StatusVerified, e.verification(t, e.a, id).Status)
+
+		// A repeat of the confirming POST is harmless.
+		r = e.form(t, browser, path, url.Values{"nonce": {nonce}, "action": {"confirm"}, "code": {techCode}}, nil)
+		assert.Equal(t, http.StatusOK, r.status)
+		assert.Contains(t, string(r.body), `class="result confirmed"`)
+		r = e.do(t, browser, "GET", path, "", nil, nil)
+		assert.Equal(t, http.StatusOK, r.status)
+		assert.Contains(t, string(r.body), "already confirmed")
+		assert.NotContains(t, string(r.body), `name="nonce"`)
+
+		r = e.api(t, c, "GET", "/api/v1/verifications/"+id, nil)
+		require.Equal(t, http.StatusOK, r.status)
+		assert.Equal(t, "verified", r.JSON(t)["status"])
+		assert.NotContains(t, r.JSON(t), "tech_code", "the technician code is only in the start response")
+
+		e.assertLogsClean(t, token, techCode)
+	})
+}
+
+// TestLinkDecline checks "This wasn't me" fails the verification.
+func TestLinkDecline(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, st *store.Store) {
+		e := newEnv(t, st)
+		c := e.login(t, e.a)
+		id, techCode, path, token := e.startLink(t, c)
+		browser := e.client(t)
+		nonce := nonceFrom(t, e.do(t, browser, "GET", path, "", nil, nil).body)
+
+		r := e.form(t, browser, path, url.Values{"nonce": {nonce}, "action": {"decline"}}, nil)
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+		assert.Contains(t, string(r.body), `class="result declined"`)
+		assert.Equal(t, core.StatusFailed, e.verification(t, e.a, id).Status)
+
+		// Confirming afterwards does nothing.
+		r = e.form(t, browser, path, url.Values{"nonce": {nonce}, "action": {"confirm"}, "code": {techCode}}, nil)
+		assert.Equal(t, http.StatusGone, r.status, "%s", r.body)
+		assert.Equal(t, core.StatusFailed, e.verification(t, e.a, id).Status)
+		r = e.api(t, c, "GET", "/api/v1/contacts/"+e.a.contact.ID, nil)
+		require.Equal(t, http.StatusOK, r.status)
+		assert.NotEqual(t, "green", r.JSON(t)["shield"].(map[string]any)["state"])
+
+		e.assertLogsClean(t, token, techCode)
+	})
+}
+
+// TestLinkUnknownAndExpiredLookAlike checks that outsiders cannot tell an
+// unknown link from an expired one, and that an expired link cannot be used.
+func TestLinkUnknownAndExpiredLookAlike(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, st *store.Store) {
+		e := newEnv(t, st)
+		c := e.login(t, e.a)
+		id, techCode, path, token := e.startLink(t, c)
+		browser := e.client(t)
+		nonce := nonceFrom(t, e.do(t, browser, "GET", path, "", nil, nil).body)
+
+		e.clk.Add(11 * time.Minute)
+		expired := e.do(t, browser, "GET", path, "", nil, nil)
+		require.Equal(t, http.StatusNotFound, expired.status)
+		assertLinkHeaders(t, expired)
+
+		var b [32]byte
+		_, _ = rand.Read(b[:])
+		unknownToken := base64.RawURLEncoding.EncodeToString(b[:])
+		for name, p := range map[string]string{
+			"unknown token":  "/l/" + e.a.tenant.Slug + "/" + unknownToken,
+			"unknown tenant": "/l/no-such-msp/" + token,
+			"other tenant":   "/l/" + e.b.tenant.Slug + "/" + token,
+			"long token":     "/l/" + e.a.tenant.Slug + "/" + strings.Repeat("A", 200),
+		} {
+			r := e.do(t, browser, "GET", p, "", nil, nil)
+			assert.Equal(t, http.StatusNotFound, r.status, name)
+			assert.Equal(t, string(expired.body), string(r.body), "%s: the page differs from an expired link's", name)
+			h := e.do(t, browser, "HEAD", p, "", nil, nil)
+			assert.Equal(t, http.StatusNotFound, h.status, name)
+			assert.Empty(t, h.body)
+		}
+
+		r := e.form(t, browser, path, url.Values{"nonce": {nonce}, "action": {"confirm"}, "code": {techCode}}, nil)
+		assert.NotEqual(t, http.StatusOK, r.status, "an expired link confirmed: %s", r.body)
+		assert.NotContains(t, string(r.body), `class="result confirmed"`)
+		assert.NotEqual(t, core.StatusVerified, e.verification(t, e.a, id).Status)
+
+		e.assertLogsClean(t, token, techCode)
+	})
+}
+
+// TestTwilioStatusWebhook checks that only correctly signed status callbacks
+// change a verification's delivery status.
+func TestTwilioStatusWebhook(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, st *store.Store) {
+		e := newEnv(t, st)
+		c := e.login(t, e.a)
+		r := e.api(t, c, "POST", "/api/v1/verifications", map[string]string{"contact_id": e.a.contact.ID, "method": "sms_code"})
+		require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+		id := r.JSON(t)["id"].(string)
+		e.deliver(t)
+		msg, ref := e.sms.last(t)
+		code := codeIn(t, msg)
+		require.Equal(t, ref, e.verification(t, e.a, id).ProviderRef)
+
+		path := "/webhooks/twilio/status/" + e.a.tenant.Slug
+		signedURL := publicURL + path
+		params := url.Values{"MessageSid": {ref}, "MessageStatus": {"delivered"}, "AccountSid": {"AC0123456789abcdef0123456789abcdef"},
+			"To": {"+15550100142"}, "From": {"+15550009999"}}
+		sig := twiliotest.SignRequest(signedURL, params, twilioToken)
+		changed := func(k, v string) url.Values {
+			p := url.Values{}
+			for key, vals := range params {
+				p[key] = append([]string(nil), vals...)
+			}
+			p.Set(k, v)
+			return p
+		}
+
+		bad := []struct {
+			name string
+			sent url.Values
+			sig  string
+		}{
+			{name: "no signature", sent: params},
+			{name: "garbage signature", sent: params, sig: "bm90IGEgc2lnbmF0dXJl"},
+			{name: "wrong token", sent: params, sig: twiliotest.SignRequest(signedURL, params, "another-token")},
+			{name: "changed status", sent: changed("MessageStatus", "failed"), sig: sig},
+			{name: "changed sid", sent: changed("MessageSid", "SMdeadbeef"), sig: sig},
+			{name: "added param", sent: changed("ErrorCode", "30003"), sig: sig},
+			{name: "other host", sent: params, sig: twiliotest.SignRequest("http://evil.example"+path, params, twilioToken)},
+			{name: "httptest host", sent: params, sig: twiliotest.SignRequest(e.srv.URL+path, params, twilioToken)},
+			{name: "other tenant path", sent: params, sig: twiliotest.SignRequest(publicURL+"/webhooks/twilio/status/"+e.b.tenant.Slug, params, twilioToken)},
+		}
+		for _, tc := range bad {
+			t.Run(tc.name, func(t *testing.T) {
+				before := e.state(t)
+				hdr := map[string]string{}
+				if tc.sig != "" {
+					hdr[twilio.SignatureHeader] = tc.sig
+				}
+				r := e.form(t, e.client(t), path, tc.sent, hdr)
+				assert.Equal(t, http.StatusForbidden, r.status, "%s", r.body)
+				assert.NotContains(t, string(r.body), ref)
+				assert.Equal(t, before, e.state(t), "a badly signed callback changed the store")
+				assert.Empty(t, e.verification(t, e.a, id).DeliveryStatus)
+			})
+		}
+		logs := e.logs.String()
+		assert.Regexp(t, `bad signature.*path=`+regexp.QuoteMeta(path), logs, "a refused callback must be logged with its path")
+		assert.NotContains(t, logs, "MessageStatus", "request bodies must not be logged")
+
+		t.Run("wrong content type", func(t *testing.T) {
+			r := e.do(t, e.client(t), "POST", path, "application/json", `{"MessageSid":"`+ref+`"}`,
+				map[string]string{twilio.SignatureHeader: sig})
+			assert.Equal(t, http.StatusUnsupportedMediaType, r.status)
+			assert.Empty(t, e.verification(t, e.a, id).DeliveryStatus)
+		})
+		t.Run("GET not allowed", func(t *testing.T) {
+			r := e.do(t, e.client(t), "GET", path+"?"+params.Encode(), "", nil, map[string]string{twilio.SignatureHeader: sig})
+			assert.Equal(t, http.StatusMethodNotAllowed, r.status)
+		})
+
+		r = e.form(t, e.client(t), path, params, map[string]string{twilio.SignatureHeader: sig})
+		require.Equal(t, http.StatusNoContent, r.status, "%s", r.body)
+		assert.Equal(t, "delivered", e.verification(t, e.a, id).DeliveryStatus)
+		r = e.api(t, c, "GET", "/api/v1/verifications/"+id, nil)
+		assert.Equal(t, "delivered", r.JSON(t)["delivery_status"])
+
+		// A replay changes nothing more; a late "sent" does not move it back.
+		before := e.state(t)
+		r = e.form(t, e.client(t), path, params, map[string]string{twilio.SignatureHeader: sig})
+		assert.Equal(t, http.StatusNoContent, r.status)
+		assert.Equal(t, before, e.state(t))
+		sent := changed("MessageStatus", "sent")
+		r = e.form(t, e.client(t), path, sent, map[string]string{twilio.SignatureHeader: twiliotest.SignRequest(signedURL, sent, twilioToken)})
+		assert.Equal(t, http.StatusNoContent, r.status)
+		assert.Equal(t, "delivered", e.verification(t, e.a, id).DeliveryStatus)
+
+		// The other tenant's slug cannot reach this tenant's message.
+		otherPath := "/webhooks/twilio/status/" + e.b.tenant.Slug
+		failed := changed("MessageStatus", "failed")
+		r = e.form(t, e.client(t), otherPath, failed,
+			map[string]string{twilio.SignatureHeader: twiliotest.SignRequest(publicURL+otherPath, failed, twilioToken)})
+		assert.Equal(t, http.StatusNoContent, r.status, "signed but not ours: acknowledged")
+		assert.Equal(t, "delivered", e.verification(t, e.a, id).DeliveryStatus)
+
+		e.assertLogsClean(t, code)
+	})
+}
+
+// TestOpsEndpoints checks health, readiness and metrics.
+func TestOpsEndpoints(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, st *store.Store) {
+		e := newEnv(t, st)
+		c := e.client(t)
+		r := e.do(t, c, "GET", "/healthz", "", nil, nil)
+		assert.Equal(t, http.StatusOK, r.status)
+		assert.Equal(t, "ok", r.JSON(t)["status"])
+		r = e.do(t, c, "GET", "/readyz", "", nil, nil)
+		assert.Equal(t, http.StatusOK, r.status)
+		assert.Equal(t, "ready", r.JSON(t)["status"])
+
+		r = e.do(t, c, "GET", "/metrics", "", nil, nil)
+		require.Equal(t, http.StatusOK, r.status)
+		assert.NotContains(t, string(r.body), "countersign_verifications_total{", "no verification yet")
+
+		tc := e.login(t, e.a)
+		r = e.api(t, tc, "POST", "/api/v1/verifications", map[string]string{"contact_id": e.a.contact.ID, "method": "sms_code"})
+		require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+
+		r = e.do(t, c, "GET", "/metrics", "", nil, nil)
+		require.Equal(t, http.StatusOK, r.status)
+		assert.Contains(t, string(r.body), `countersign_verifications_total{method="sms_code",outcome="started"} 1`)
+
+		require.NoError(t, st.Close())
+		r = e.do(t, c, "GET", "/readyz", "", nil, nil)
+		assert.Equal(t, http.StatusServiceUnavailable, r.status, "readyz must notice a dead database")
+		r = e.do(t, c, "GET", "/healthz", "", nil, nil)
+		assert.Equal(t, http.StatusOK, r.status, "the process is still up")
+	})
+}
+
+// TestConsolePages checks the server-rendered console shells.
+func TestConsolePages(t *testing.T) {
+	e := newEnv(t, storetest.Open(t, store.SQLite))
+	c := e.client(t)
+
+	r := e.do(t, c, "GET", "/", "", nil, nil)
+	require.Equal(t, http.StatusOK, r.status)
+	assert.Contains(t, r.header.Get("Content-Type"), "text/html")
+	assert.Contains(t, string(r.body), `type="password"`)
+	assert.Contains(t, r.header.Get("Content-Security-Policy"), "default-src 'self'")
+	assert.Equal(t, "DENY", r.header.Get("X-Frame-Options"))
+	assertNoThirdParty(t, r.body)
+
+	for _, p := range []string{"/app", "/app/outbox"} {
+		r = e.do(t, c, "GET", p, "", nil, nil)
+		assert.Equal(t, http.StatusSeeOther, r.status, p)
+		assert.Equal(t, "/", r.header.Get("Location"), p)
+	}
+
+	signed := e.login(t, e.a)
+	r = e.do(t, signed, "GET", "/", "", nil, nil)
+	assert.Equal(t, http.StatusSeeOther, r.status)
+	assert.Equal(t, "/app", r.header.Get("Location"))
+	r = e.do(t, signed, "GET", "/app", "", nil, nil)
+	assert.Equal(t, http.StatusOK, r.status)
+	assert.Contains(t, r.header.Get("Content-Type"), "text/html")
+
+	r = e.do(t, c, "GET", "/brand/"+e.a.tenant.Slug+".css", "", nil, nil)
+	assert.Equal(t, http.StatusOK, r.status)
+	assert.Contains(t, r.header.Get("Content-Type"), "text/css")
+}
