@@ -1,0 +1,168 @@
+package store
+
+import (
+	"context"
+	"strings"
+	"unicode"
+
+	"github.com/countersign/countersign/core"
+)
+
+const contactCols = `c.id, c.tenant_id, c.client_id, c.first_name, c.last_name, c.title, c.psa_ref, c.created_at, c.updated_at`
+
+func scanContact(sc interface{ Scan(...any) error }) (core.Contact, error) {
+	var c core.Contact
+	err := sc.Scan(&c.ID, &c.TenantID, &c.ClientID, &c.FirstName, &c.LastName, &c.Title, &c.PSARef,
+		tcol(&c.CreatedAt), tcol(&c.UpdatedAt))
+	return c, err
+}
+
+// defaultContactLimit is SearchContacts' page size when the query gives none.
+const defaultContactLimit = 50
+
+// CreateContact implements core.Tx: it stores c and c.Destinations (each
+// given c's id and, when empty, a fresh id of its own).
+func (t *tx) CreateContact(ctx context.Context, c *core.Contact) error {
+	newID(&c.ID, "con")
+	normTimes(&c.CreatedAt, &c.UpdatedAt)
+	_, err := t.exec(ctx, `INSERT INTO contacts (id, tenant_id, client_id, first_name, last_name, title, psa_ref, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.ID, c.TenantID, c.ClientID, c.FirstName, c.LastName, c.Title, c.PSARef, c.CreatedAt, c.UpdatedAt)
+	if err != nil {
+		return wrap(err, "create contact")
+	}
+	for i := range c.Destinations {
+		c.Destinations[i].ContactID = c.ID
+		if err := t.AddDestination(ctx, c.TenantID, &c.Destinations[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// AddDestination implements core.Tx. The destination goes after the
+// contact's others, so "first of its kind" stays the oldest.
+func (t *tx) AddDestination(ctx context.Context, tenantID string, d *core.Destination) error {
+	newID(&d.ID, "dst")
+	normTimes(&d.SetAt)
+	_, err := t.exec(ctx, `INSERT INTO contact_destinations
+		(id, tenant_id, contact_id, ord, kind, value, label, is_default, source, set_at, set_by)
+		VALUES (?, ?, ?, (SELECT COALESCE(MAX(ord), 0) + 1 FROM contact_destinations WHERE tenant_id = ? AND contact_id = ?),
+			?, ?, ?, ?, ?, ?, ?)`,
+		d.ID, tenantID, d.ContactID, tenantID, d.ContactID,
+		string(d.Kind), d.Value, d.Label, d.IsDefault, d.Source, d.SetAt, d.SetBy)
+	return wrap(err, "add destination to contact %s", d.ContactID)
+}
+
+// Contact implements core.Tx.
+func (t *tx) Contact(ctx context.Context, tenantID, id string) (core.Contact, error) {
+	c, err := scanContact(t.queryRow(ctx, `SELECT `+contactCols+` FROM contacts c WHERE c.tenant_id = ? AND c.id = ?`, tenantID, id))
+	if err != nil {
+		return core.Contact{}, wrap(err, "get contact %s", id)
+	}
+	cs := []core.Contact{c}
+	if err := t.fillDestinations(ctx, tenantID, cs); err != nil {
+		return core.Contact{}, err
+	}
+	return cs[0], nil
+}
+
+// SearchContacts implements core.Tx. Text matches, case-insensitively, the
+// first, last or full name, or part of any destination (phone digits are
+// compared without punctuation, so "(555) 010" finds +15550100100). Results
+// are ordered by last name, first name.
+func (t *tx) SearchContacts(ctx context.Context, tenantID string, q core.ContactQuery) ([]core.Contact, error) {
+	var (
+		where = []string{"c.tenant_id = ?"}
+		args  = []any{tenantID}
+	)
+	if q.ClientID != "" {
+		where = append(where, "c.client_id = ?")
+		args = append(args, q.ClientID)
+	}
+	const destExists = `EXISTS (SELECT 1 FROM contact_destinations d WHERE d.tenant_id = c.tenant_id AND d.contact_id = c.id AND `
+	if q.Email != "" {
+		where = append(where, destExists+`d.kind = 'email' AND d.value = ?)`)
+		args = append(args, q.Email)
+	}
+	if q.Phone != "" {
+		where = append(where, destExists+`d.kind = 'phone' AND d.value = ?)`)
+		args = append(args, q.Phone)
+	}
+	if text := strings.TrimSpace(q.Text); text != "" {
+		pat := "%" + escapeLike(strings.ToLower(text)) + "%"
+		or := []string{
+			`LOWER(c.first_name) LIKE ? ESCAPE '\'`,
+			`LOWER(c.last_name) LIKE ? ESCAPE '\'`,
+			`LOWER(c.first_name || ' ' || c.last_name) LIKE ? ESCAPE '\'`,
+			destExists + `LOWER(d.value) LIKE ? ESCAPE '\')`,
+		}
+		args = append(args, pat, pat, pat, pat)
+		if digits := onlyDigits(text); len(digits) >= 3 && digits != text {
+			or = append(or, destExists+`d.kind = 'phone' AND d.value LIKE ?)`)
+			args = append(args, "%"+digits+"%")
+		}
+		where = append(where, "("+strings.Join(or, " OR ")+")")
+	}
+	limit := q.Limit
+	if limit <= 0 {
+		limit = defaultContactLimit
+	}
+	args = append(args, limit)
+	rows, err := t.query(ctx, `SELECT `+contactCols+` FROM contacts c WHERE `+strings.Join(where, " AND ")+
+		` ORDER BY c.last_name, c.first_name, c.id LIMIT ?`, args...)
+	if err != nil {
+		return nil, wrap(err, "search contacts")
+	}
+	cs, err := collect(rows, scanContact)
+	if err != nil {
+		return nil, wrap(err, "search contacts")
+	}
+	if err := t.fillDestinations(ctx, tenantID, cs); err != nil {
+		return nil, err
+	}
+	return cs, nil
+}
+
+// fillDestinations loads the destinations of all cs in one query, rather
+// than one query per contact.
+func (t *tx) fillDestinations(ctx context.Context, tenantID string, cs []core.Contact) error {
+	if len(cs) == 0 {
+		return nil
+	}
+	idx := make(map[string]int, len(cs))
+	args := []any{tenantID}
+	for i, c := range cs {
+		idx[c.ID] = i
+		args = append(args, c.ID)
+	}
+	rows, err := t.query(ctx, `SELECT id, contact_id, kind, value, label, is_default, source, set_at, set_by
+		FROM contact_destinations WHERE tenant_id = ? AND contact_id IN (`+placeholders(len(cs))+`)
+		ORDER BY contact_id, ord`, args...)
+	if err != nil {
+		return wrap(err, "load destinations")
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			d    core.Destination
+			kind string
+		)
+		if err := rows.Scan(&d.ID, &d.ContactID, &kind, &d.Value, &d.Label, &d.IsDefault, &d.Source, tcol(&d.SetAt), &d.SetBy); err != nil {
+			return wrap(err, "load destinations")
+		}
+		d.Kind = core.DestinationKind(kind)
+		c := &cs[idx[d.ContactID]]
+		c.Destinations = append(c.Destinations, d)
+	}
+	return wrap(rows.Err(), "load destinations")
+}
+
+func onlyDigits(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsDigit(r) && r < 128 {
+			return r
+		}
+		return -1
+	}, s)
+}

@@ -1,0 +1,198 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+
+	"github.com/countersign/countersign/core"
+)
+
+const tenantCols = `id, slug, name, country, branding, sms_from, created_at`
+
+func scanTenant(sc interface{ Scan(...any) error }) (core.Tenant, error) {
+	var (
+		t        core.Tenant
+		branding string
+	)
+	if err := sc.Scan(&t.ID, &t.Slug, &t.Name, &t.Country, &branding, &t.SMSFrom, tcol(&t.CreatedAt)); err != nil {
+		return core.Tenant{}, err
+	}
+	if err := json.Unmarshal([]byte(branding), &t.Branding); err != nil {
+		return core.Tenant{}, fmt.Errorf("branding: %w", err)
+	}
+	return t, nil
+}
+
+// CreateTenant implements core.Tx; an empty t.ID gets a fresh id.
+func (t *tx) CreateTenant(ctx context.Context, tn *core.Tenant) error {
+	newID(&tn.ID, "ten")
+	normTimes(&tn.CreatedAt)
+	branding, err := json.Marshal(tn.Branding)
+	if err != nil {
+		return wrap(err, "create tenant")
+	}
+	_, err = t.exec(ctx, `INSERT INTO tenants (`+tenantCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		tn.ID, tn.Slug, tn.Name, tn.Country, string(branding), tn.SMSFrom, tn.CreatedAt)
+	return wrap(err, "create tenant %q", tn.Slug)
+}
+
+// Tenant implements core.Tx.
+func (t *tx) Tenant(ctx context.Context, id string) (core.Tenant, error) {
+	tn, err := scanTenant(t.queryRow(ctx, `SELECT `+tenantCols+` FROM tenants WHERE id = ?`, id))
+	return tn, wrap(err, "get tenant %s", id)
+}
+
+// TenantBySlug implements core.Tx.
+func (t *tx) TenantBySlug(ctx context.Context, slug string) (core.Tenant, error) {
+	tn, err := scanTenant(t.queryRow(ctx, `SELECT `+tenantCols+` FROM tenants WHERE slug = ?`, slug))
+	return tn, wrap(err, "get tenant by slug %q", slug)
+}
+
+// UpdateTenant implements core.Tx: it writes slug, name, country, branding
+// and SMS sender; the creation time and audit head stay.
+func (t *tx) UpdateTenant(ctx context.Context, tn *core.Tenant) error {
+	branding, err := json.Marshal(tn.Branding)
+	if err != nil {
+		return wrap(err, "update tenant %s", tn.ID)
+	}
+	res, err := t.exec(ctx, `UPDATE tenants SET slug = ?, name = ?, country = ?, branding = ?, sms_from = ? WHERE id = ?`,
+		tn.Slug, tn.Name, tn.Country, string(branding), tn.SMSFrom, tn.ID)
+	if err != nil {
+		return wrap(err, "update tenant %s", tn.ID)
+	}
+	return mustAffect(res, "update tenant %s", tn.ID)
+}
+
+// ListTenants implements core.Tx, ordered by slug.
+func (t *tx) ListTenants(ctx context.Context) ([]core.Tenant, error) {
+	rows, err := t.query(ctx, `SELECT `+tenantCols+` FROM tenants ORDER BY slug`)
+	if err != nil {
+		return nil, wrap(err, "list tenants")
+	}
+	out, err := collect(rows, scanTenant)
+	return out, wrap(err, "list tenants")
+}
+
+const clientCols = `id, tenant_id, name, psa_kind, psa_ref, created_at`
+
+func scanClient(sc interface{ Scan(...any) error }) (core.Client, error) {
+	var c core.Client
+	err := sc.Scan(&c.ID, &c.TenantID, &c.Name, &c.PSAKind, &c.PSARef, tcol(&c.CreatedAt))
+	return c, err
+}
+
+// CreateClient implements core.Tx; an empty c.ID gets a fresh id.
+func (t *tx) CreateClient(ctx context.Context, c *core.Client) error {
+	newID(&c.ID, "cli")
+	normTimes(&c.CreatedAt)
+	_, err := t.exec(ctx, `INSERT INTO clients (`+clientCols+`) VALUES (?, ?, ?, ?, ?, ?)`,
+		c.ID, c.TenantID, c.Name, c.PSAKind, c.PSARef, c.CreatedAt)
+	return wrap(err, "create client")
+}
+
+// Client implements core.Tx.
+func (t *tx) Client(ctx context.Context, tenantID, id string) (core.Client, error) {
+	c, err := scanClient(t.queryRow(ctx, `SELECT `+clientCols+` FROM clients WHERE tenant_id = ? AND id = ?`, tenantID, id))
+	return c, wrap(err, "get client %s", id)
+}
+
+// ListClients implements core.Tx, ordered by name.
+func (t *tx) ListClients(ctx context.Context, tenantID string) ([]core.Client, error) {
+	rows, err := t.query(ctx, `SELECT `+clientCols+` FROM clients WHERE tenant_id = ? ORDER BY name, id`, tenantID)
+	if err != nil {
+		return nil, wrap(err, "list clients")
+	}
+	out, err := collect(rows, scanClient)
+	return out, wrap(err, "list clients")
+}
+
+// Policy implements core.Tx.
+func (t *tx) Policy(ctx context.Context, tenantID, clientID string) (core.Policy, error) {
+	var raw string
+	err := t.queryRow(ctx, `SELECT policy FROM policies WHERE tenant_id = ? AND client_id = ?`, tenantID, clientID).Scan(&raw)
+	if err != nil {
+		return core.Policy{}, wrap(err, "get policy %q", clientID)
+	}
+	var p core.Policy
+	if err := json.Unmarshal([]byte(raw), &p); err != nil {
+		return core.Policy{}, wrap(err, "decode policy %q", clientID)
+	}
+	return p, nil
+}
+
+// PutPolicy implements core.Tx. A client id must name a client of the
+// tenant; the database cannot check it because "" (the default) is no client.
+func (t *tx) PutPolicy(ctx context.Context, tenantID, clientID string, p core.Policy) error {
+	if clientID != "" {
+		var one int
+		if err := t.queryRow(ctx, `SELECT 1 FROM clients WHERE tenant_id = ? AND id = ?`, tenantID, clientID).Scan(&one); err != nil {
+			return wrap(err, "put policy: client %s", clientID)
+		}
+	}
+	raw, err := json.Marshal(p)
+	if err != nil {
+		return wrap(err, "put policy %q", clientID)
+	}
+	_, err = t.exec(ctx, `INSERT INTO policies (tenant_id, client_id, policy) VALUES (?, ?, ?)
+		ON CONFLICT (tenant_id, client_id) DO UPDATE SET policy = excluded.policy`,
+		tenantID, clientID, string(raw))
+	return wrap(err, "put policy %q", clientID)
+}
+
+const integrationCols = `id, tenant_id, kind, name, config, created_at, updated_at`
+
+func scanIntegration(sc interface{ Scan(...any) error }) (core.Integration, error) {
+	var in core.Integration
+	err := sc.Scan(&in.ID, &in.TenantID, &in.Kind, &in.Name, &in.Config, tcol(&in.CreatedAt), tcol(&in.UpdatedAt))
+	return in, err
+}
+
+// PutIntegration implements core.Tx: it creates the integration or replaces
+// kind, name, config and update time of the tenant's existing one (creation
+// time stays). An id held by another tenant is ErrNotFound.
+func (t *tx) PutIntegration(ctx context.Context, in *core.Integration) error {
+	newID(&in.ID, "int")
+	normTimes(&in.CreatedAt, &in.UpdatedAt)
+	res, err := t.exec(ctx, `INSERT INTO integrations (`+integrationCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, name = excluded.name,
+			config = excluded.config, updated_at = excluded.updated_at
+		WHERE integrations.tenant_id = excluded.tenant_id`,
+		in.ID, in.TenantID, in.Kind, in.Name, in.Config, in.CreatedAt, in.UpdatedAt)
+	if err != nil {
+		return wrap(err, "put integration %s", in.ID)
+	}
+	// No row affected: the id exists under another tenant.
+	return mustAffect(res, "put integration %s", in.ID)
+}
+
+// Integration implements core.Tx.
+func (t *tx) Integration(ctx context.Context, tenantID, id string) (core.Integration, error) {
+	in, err := scanIntegration(t.queryRow(ctx, `SELECT `+integrationCols+` FROM integrations WHERE tenant_id = ? AND id = ?`, tenantID, id))
+	return in, wrap(err, "get integration %s", id)
+}
+
+// ListIntegrations implements core.Tx, ordered by kind and name.
+func (t *tx) ListIntegrations(ctx context.Context, tenantID string) ([]core.Integration, error) {
+	rows, err := t.query(ctx, `SELECT `+integrationCols+` FROM integrations WHERE tenant_id = ? ORDER BY kind, name, id`, tenantID)
+	if err != nil {
+		return nil, wrap(err, "list integrations")
+	}
+	out, err := collect(rows, scanIntegration)
+	return out, wrap(err, "list integrations")
+}
+
+// collect scans every row with scan and closes rows.
+func collect[T any](rows *sql.Rows, scan func(interface{ Scan(...any) error }) (T, error)) ([]T, error) {
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}

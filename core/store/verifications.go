@@ -1,0 +1,169 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/countersign/countersign/core"
+)
+
+const verificationCols = `id, tenant_id, client_id, contact_id, destination_id, dest_kind, destination, method,
+	ticket_ref, technician_id, status, secret_hash, link_token_hash, attempts, max_attempts, sends,
+	note, detail, delivery_status, provider_ref, created_at, sent_at, expires_at, completed_at, verified_until`
+
+func scanVerification(sc interface{ Scan(...any) error }) (core.Verification, error) {
+	var (
+		v                      core.Verification
+		destKind, method, stat string
+	)
+	err := sc.Scan(&v.ID, &v.TenantID, &v.ClientID, &v.ContactID, &v.DestinationID, &destKind, &v.Destination, &method,
+		&v.TicketRef, &v.TechnicianID, &stat, &v.SecretHash, &v.LinkTokenHash, &v.Attempts, &v.MaxAttempts, &v.Sends,
+		&v.Note, &v.Detail, &v.DeliveryStatus, &v.ProviderRef,
+		tcol(&v.CreatedAt), tcol(&v.SentAt), tcol(&v.ExpiresAt), tcol(&v.CompletedAt), tcol(&v.VerifiedUntil))
+	v.DestKind, v.Method, v.Status = core.DestinationKind(destKind), core.Method(method), core.Status(stat)
+	return v, err
+}
+
+func normVerification(v *core.Verification) {
+	normTimes(&v.CreatedAt, &v.SentAt, &v.ExpiresAt, &v.CompletedAt, &v.VerifiedUntil)
+}
+
+// CreateVerification implements core.Tx; an empty id gets a fresh one. The
+// contact must belong to the tenant (else ErrNotFound), and a link token hash
+// already in use is ErrConflict.
+func (t *tx) CreateVerification(ctx context.Context, v *core.Verification) error {
+	newID(&v.ID, "ver")
+	normVerification(v)
+	_, err := t.exec(ctx, `INSERT INTO verifications (`+verificationCols+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		v.ID, v.TenantID, v.ClientID, v.ContactID, v.DestinationID, string(v.DestKind), v.Destination, string(v.Method),
+		v.TicketRef, v.TechnicianID, string(v.Status), v.SecretHash, v.LinkTokenHash, v.Attempts, v.MaxAttempts, v.Sends,
+		v.Note, v.Detail, v.DeliveryStatus, v.ProviderRef,
+		v.CreatedAt, v.SentAt, v.ExpiresAt, v.CompletedAt, v.VerifiedUntil)
+	return wrap(err, "create verification")
+}
+
+// Verification implements core.Tx.
+func (t *tx) Verification(ctx context.Context, tenantID, id string) (core.Verification, error) {
+	v, err := scanVerification(t.queryRow(ctx, `SELECT `+verificationCols+` FROM verifications WHERE tenant_id = ? AND id = ?`, tenantID, id))
+	return v, wrap(err, "get verification %s", id)
+}
+
+// LockVerification implements core.Tx.
+func (t *tx) LockVerification(ctx context.Context, tenantID, id string) (core.Verification, error) {
+	v, err := scanVerification(t.queryRow(ctx, `SELECT `+verificationCols+` FROM verifications WHERE tenant_id = ? AND id = ?`+t.forUpdate(), tenantID, id))
+	return v, wrap(err, "lock verification %s", id)
+}
+
+// VerificationByLinkHash implements core.Tx.
+func (t *tx) VerificationByLinkHash(ctx context.Context, tenantID string, hash []byte) (core.Verification, error) {
+	if len(hash) == 0 {
+		return core.Verification{}, notFound("get verification by link")
+	}
+	v, err := scanVerification(t.queryRow(ctx, `SELECT `+verificationCols+` FROM verifications WHERE tenant_id = ? AND link_token_hash = ?`, tenantID, hash))
+	return v, wrap(err, "get verification by link")
+}
+
+// VerificationByProviderRef implements core.Tx. Should a provider ever reuse
+// an id, the newest verification wins.
+func (t *tx) VerificationByProviderRef(ctx context.Context, tenantID, ref string) (core.Verification, error) {
+	if ref == "" {
+		return core.Verification{}, notFound("get verification by provider ref")
+	}
+	v, err := scanVerification(t.queryRow(ctx, `SELECT `+verificationCols+` FROM verifications
+		WHERE tenant_id = ? AND provider_ref = ? ORDER BY created_at DESC, id DESC LIMIT 1`, tenantID, ref))
+	return v, wrap(err, "get verification by provider ref %q", ref)
+}
+
+// UpdateVerification implements core.Tx: it writes every field but the ids
+// of the verification, tenant, client and contact and the creation time.
+func (t *tx) UpdateVerification(ctx context.Context, v *core.Verification) error {
+	normVerification(v)
+	res, err := t.exec(ctx, `UPDATE verifications SET destination_id = ?, dest_kind = ?, destination = ?, method = ?,
+		ticket_ref = ?, technician_id = ?, status = ?, secret_hash = ?, link_token_hash = ?, attempts = ?,
+		max_attempts = ?, sends = ?, note = ?, detail = ?, delivery_status = ?, provider_ref = ?,
+		sent_at = ?, expires_at = ?, completed_at = ?, verified_until = ?
+		WHERE tenant_id = ? AND id = ?`,
+		v.DestinationID, string(v.DestKind), v.Destination, string(v.Method),
+		v.TicketRef, v.TechnicianID, string(v.Status), v.SecretHash, v.LinkTokenHash, v.Attempts,
+		v.MaxAttempts, v.Sends, v.Note, v.Detail, v.DeliveryStatus, v.ProviderRef,
+		v.SentAt, v.ExpiresAt, v.CompletedAt, v.VerifiedUntil,
+		v.TenantID, v.ID)
+	if err != nil {
+		return wrap(err, "update verification %s", v.ID)
+	}
+	return mustAffect(res, "update verification %s", v.ID)
+}
+
+// ListVerifications implements core.Tx; limit <= 0 means no limit.
+func (t *tx) ListVerifications(ctx context.Context, tenantID, contactID string, limit int) ([]core.Verification, error) {
+	q := `SELECT ` + verificationCols + ` FROM verifications WHERE tenant_id = ? AND contact_id = ? ORDER BY created_at DESC, id DESC`
+	args := []any{tenantID, contactID}
+	if limit > 0 {
+		q += ` LIMIT ?`
+		args = append(args, limit)
+	}
+	rows, err := t.query(ctx, q, args...)
+	if err != nil {
+		return nil, wrap(err, "list verifications")
+	}
+	out, err := collect(rows, scanVerification)
+	return out, wrap(err, "list verifications")
+}
+
+// RecordSend implements core.Tx; an empty id gets a fresh one.
+func (t *tx) RecordSend(ctx context.Context, s *core.Send) error {
+	newID(&s.ID, "snd")
+	normTimes(&s.At)
+	_, err := t.exec(ctx, `INSERT INTO verification_sends (id, tenant_id, verification_id, contact_id, destination, technician_id, method, at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		s.ID, s.TenantID, s.VerificationID, s.ContactID, s.Destination, s.TechnicianID, string(s.Method), s.At)
+	return wrap(err, "record send")
+}
+
+// CountSends implements core.Tx: sends at or after f.Since matching every
+// non-empty field of f.
+func (t *tx) CountSends(ctx context.Context, tenantID string, f core.SendFilter) (int, error) {
+	if f.Since.IsZero() {
+		return 0, fmt.Errorf("store: count sends: %w", core.Errorf(core.KindInvalid, "a start time is required to count sends"))
+	}
+	where := []string{"tenant_id = ?", "at >= ?"}
+	args := []any{tenantID, f.Since}
+	for _, c := range []struct{ col, val string }{
+		{"contact_id", f.ContactID},
+		{"destination", f.Destination},
+		{"technician_id", f.TechnicianID},
+	} {
+		if c.val != "" {
+			where = append(where, c.col+" = ?")
+			args = append(args, c.val)
+		}
+	}
+	var n int
+	err := t.queryRow(ctx, `SELECT COUNT(*) FROM verification_sends WHERE `+strings.Join(where, " AND "), args...).Scan(&n)
+	return n, wrap(err, "count sends")
+}
+
+// FailureCount implements core.Tx; a contact with no failures counts 0.
+func (t *tx) FailureCount(ctx context.Context, tenantID, contactID string, kind core.DestinationKind) (int, error) {
+	var n int
+	err := t.queryRow(ctx, `SELECT n FROM failure_counters WHERE tenant_id = ? AND contact_id = ? AND kind = ?`,
+		tenantID, contactID, string(kind)).Scan(&n)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	return n, wrap(err, "get failure count")
+}
+
+// SetFailureCount implements core.Tx. The contact must belong to the tenant
+// (else ErrNotFound).
+func (t *tx) SetFailureCount(ctx context.Context, tenantID, contactID string, kind core.DestinationKind, n int, at time.Time) error {
+	_, err := t.exec(ctx, `INSERT INTO failure_counters (tenant_id, contact_id, kind, n, at) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (tenant_id, contact_id, kind) DO UPDATE SET n = excluded.n, at = excluded.at`,
+		tenantID, contactID, string(kind), n, at)
+	return wrap(err, "set failure count")
+}
