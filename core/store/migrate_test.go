@@ -50,8 +50,8 @@ func TestRebind(t *testing.T) {
 }
 
 func TestSQLiteDSN(t *testing.T) {
-	assert.Equal(t, "file:/x/db?_busy_timeout=5000&_journal_mode=WAL&_synchronous=NORMAL&_foreign_keys=on&_txlock=immediate",
+	assert.Equal(t, "file:/x/db?_busy_timeout=5000&_journal_mode=WAL&_synchronous=NORMAL&_foreign_keys=on&_stmt_cache_size=128&_txlock=immediate",
 		sqliteDSN("/x/db", true))
-	assert.Equal(t, "file:/x/db?_busy_timeout=5000&_journal_mode=WAL&_synchronous=NORMAL&_foreign_keys=on&_txlock=deferred&_query_only=1&cache=private",
+	assert.Equal(t, "file:/x/db?_busy_timeout=5000&_journal_mode=WAL&_synchronous=NORMAL&_foreign_keys=on&_stmt_cache_size=128&_txlock=deferred&_query_only=1&cache=private",
 		sqliteDSN("file:/x/db?cache=private", false))
 }

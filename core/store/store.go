@@ -127,13 +127,15 @@ func Open(ctx context.Context, dialect, dsn string, opts ...Option) (*Store, err
 // BEGIN IMMEDIATE, taking the write lock up front instead of failing to
 // upgrade a read lock half-way through. Readers stay deferred and are
 // query-only, so a write inside View fails on SQLite as it does on
-// PostgreSQL instead of passing unnoticed.
+// PostgreSQL instead of passing unnoticed. Each connection keeps its
+// prepared statements (_stmt_cache_size): re-parsing the same SQL in every
+// transaction cost about a fifth of a verification's CPU time.
 func sqliteDSN(dsn string, writer bool) string {
 	base, extra, _ := strings.Cut(dsn, "?")
 	if !strings.HasPrefix(base, "file:") {
 		base = "file:" + base
 	}
-	q := "_busy_timeout=5000&_journal_mode=WAL&_synchronous=NORMAL&_foreign_keys=on"
+	q := "_busy_timeout=5000&_journal_mode=WAL&_synchronous=NORMAL&_foreign_keys=on&_stmt_cache_size=128"
 	if writer {
 		q += "&_txlock=immediate"
 	} else {
