@@ -202,6 +202,15 @@ func TestEndToEnd(t *testing.T) {
 	require.Equal(t, http.StatusOK, status)
 	assert.Equal(t, "verified", body["status"])
 
+	// The enrolment code cannot be replayed to sign in again, and the
+	// refusal looks like any other wrong sign-in.
+	status, _ = api.do("POST", "/logout", nil)
+	require.Equal(t, http.StatusOK, status)
+	status, body = api.do("POST", "/login", map[string]string{"tenant": "acme-it", "email": "jane@acme.example",
+		"password": "correct horse battery staple", "totp": otpCode})
+	assert.Equal(t, http.StatusUnauthorized, status, "replayed TOTP code")
+	assert.Equal(t, "email, password or code is wrong", body["error"])
+
 	// Metrics count the outcomes.
 	resp, err = enduser.Get(base + "/metrics")
 	require.NoError(t, err)

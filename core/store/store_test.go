@@ -59,7 +59,7 @@ func seed(t *testing.T, s *store.Store) fixture {
 		require.NoError(t, tx.CreateContact(ctx, &f.contactA))
 		require.NoError(t, tx.CreateContact(ctx, &f.contactB))
 		f.techA = core.Technician{TenantID: f.A.ID, Email: "tech@acme.example", Name: "Tess", Role: core.RoleAdmin,
-			PasswordHash: "$argon2id$v=19$...", TOTPSecret: []byte{1, 2, 3}, FailedLogins: 2, LockedUntil: t0.Add(time.Minute), CreatedAt: t0}
+			PasswordHash: "$argon2id$v=19$...", TOTPSecret: []byte{1, 2, 3}, LastTOTPStep: 59_000_123, FailedLogins: 2, LockedUntil: t0.Add(time.Minute), CreatedAt: t0}
 		require.NoError(t, tx.CreateTechnician(ctx, &f.techA))
 		f.verA = core.Verification{TenantID: f.A.ID, ClientID: f.clientA.ID, ContactID: f.contactA.ID,
 			DestinationID: f.contactA.Destinations[0].ID, DestKind: core.DestPhone, Destination: "+15550100100",
@@ -189,7 +189,7 @@ func TestRoundTrip(t *testing.T) {
 				return nil
 			}))
 			f.techA.Name, f.techA.Role, f.techA.PasswordHash, f.techA.TOTPSecret = "Tess 2", core.RoleOwner, "", nil
-			f.techA.FailedLogins, f.techA.LockedUntil = 0, time.Time{}
+			f.techA.FailedLogins, f.techA.LockedUntil, f.techA.LastTOTPStep = 0, time.Time{}, 59_000_200
 			update(t, s, func(ctx context.Context, tx core.Tx) error { return tx.UpdateTechnician(ctx, &f.techA) })
 			require.NoError(t, view(s, func(ctx context.Context, tx core.Tx) error {
 				got, err := tx.Technician(ctx, f.A.ID, f.techA.ID)

@@ -6,14 +6,14 @@ import (
 	"github.com/countersign/countersign/core"
 )
 
-const technicianCols = `id, tenant_id, email, name, role, password_hash, totp_secret, failed_logins, locked_until, created_at`
+const technicianCols = `id, tenant_id, email, name, role, password_hash, totp_secret, last_totp_step, failed_logins, locked_until, created_at`
 
 func scanTechnician(sc interface{ Scan(...any) error }) (core.Technician, error) {
 	var (
 		tc   core.Technician
 		role string
 	)
-	err := sc.Scan(&tc.ID, &tc.TenantID, &tc.Email, &tc.Name, &role, &tc.PasswordHash, &tc.TOTPSecret,
+	err := sc.Scan(&tc.ID, &tc.TenantID, &tc.Email, &tc.Name, &role, &tc.PasswordHash, &tc.TOTPSecret, &tc.LastTOTPStep,
 		&tc.FailedLogins, tcol(&tc.LockedUntil), tcol(&tc.CreatedAt))
 	tc.Role = core.Role(role)
 	return tc, err
@@ -24,8 +24,8 @@ func scanTechnician(sc interface{ Scan(...any) error }) (core.Technician, error)
 func (t *tx) CreateTechnician(ctx context.Context, tc *core.Technician) error {
 	newID(&tc.ID, "tec")
 	normTimes(&tc.LockedUntil, &tc.CreatedAt)
-	_, err := t.exec(ctx, `INSERT INTO technicians (`+technicianCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		tc.ID, tc.TenantID, tc.Email, tc.Name, string(tc.Role), tc.PasswordHash, tc.TOTPSecret,
+	_, err := t.exec(ctx, `INSERT INTO technicians (`+technicianCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		tc.ID, tc.TenantID, tc.Email, tc.Name, string(tc.Role), tc.PasswordHash, tc.TOTPSecret, tc.LastTOTPStep,
 		tc.FailedLogins, tc.LockedUntil, tc.CreatedAt)
 	return wrap(err, "create technician")
 }
@@ -57,8 +57,8 @@ func (t *tx) ListTechnicians(ctx context.Context, tenantID string) ([]core.Techn
 func (t *tx) UpdateTechnician(ctx context.Context, tc *core.Technician) error {
 	normTimes(&tc.LockedUntil)
 	res, err := t.exec(ctx, `UPDATE technicians SET name = ?, role = ?, password_hash = ?, totp_secret = ?,
-		failed_logins = ?, locked_until = ? WHERE tenant_id = ? AND id = ?`,
-		tc.Name, string(tc.Role), tc.PasswordHash, tc.TOTPSecret, tc.FailedLogins, tc.LockedUntil, tc.TenantID, tc.ID)
+		last_totp_step = ?, failed_logins = ?, locked_until = ? WHERE tenant_id = ? AND id = ?`,
+		tc.Name, string(tc.Role), tc.PasswordHash, tc.TOTPSecret, tc.LastTOTPStep, tc.FailedLogins, tc.LockedUntil, tc.TenantID, tc.ID)
 	if err != nil {
 		return wrap(err, "update technician %s", tc.ID)
 	}
