@@ -25,6 +25,7 @@ func TestAPIBadInputChangesNothing(t *testing.T) {
 	other, err := e.eng.Start(t.Context(), core.StartRequest{TenantID: e.b.tenant.ID, TechnicianID: e.b.tech.ID,
 		ContactID: e.b.contact.ID, Method: core.MethodSMSCode})
 	require.NoError(t, err)
+	e.deliver(t)
 	otherID := other.Verification.ID
 	contactID := e.a.contact.ID
 	var emailDest string
@@ -126,6 +127,9 @@ func TestAPIBadInputChangesNothing(t *testing.T) {
 			assert.NotContains(t, msg, "internal error")
 			if tc.wantMsg != "" {
 				assert.Contains(t, msg, tc.wantMsg)
+			}
+			if tc.wantStatus == http.StatusMethodNotAllowed {
+				assert.NotEmpty(t, r.header.Get("Allow"))
 			}
 			assert.Equal(t, before, e.state(t), "a refused request changed the store")
 		})
@@ -292,8 +296,12 @@ func TestTOTPEnrollmentAndLogin(t *testing.T) {
 		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
 		assert.Equal(t, http.StatusOK, e.api(t, c2, "GET", "/api/v1/me", nil).status)
 
-		r = e.api(t, e.client(t), "POST", "/api/v1/login", loginBody(e.a, password, code2))
-		assert.Equal(t, http.StatusUnauthorized, r.status, "a TOTP code must not work twice")
+		t.Run("replayed code refused", func(t *testing.T) {
+			stored := e.state(t).Technicians[e.a.tech.ID].LastTOTPStep
+			assert.NotZero(t, stored, "the store did not keep the technician's last TOTP step")
+			r := e.api(t, e.client(t), "POST", "/api/v1/login", loginBody(e.a, password, code2))
+			assert.Equal(t, http.StatusUnauthorized, r.status, "a TOTP code must not work twice")
+		})
 		e.assertLogsClean(t, code2)
 	})
 }

@@ -44,7 +44,7 @@ func (s *Server) classify(r *http.Request, err error) (int, string, core.Kind) {
 	}
 	status, ok := statusByKind[kind]
 	if !ok || kind == core.KindInternal {
-		s.log.ErrorContext(r.Context(), "internal error", "request_id", requestID(r), "path", r.URL.Path, "err", err)
+		s.log.ErrorContext(r.Context(), "internal error", "request_id", requestID(r), "path", redactPath(r.URL.Path), "err", err)
 		return http.StatusInternalServerError, "internal error; it has been logged (request " + requestID(r) + ")", core.KindInternal
 	}
 	msg := core.ErrorMessage(err)
@@ -52,6 +52,6 @@ func (s *Server) classify(r *http.Request, err error) (int, string, core.Kind) {
 	if status >= 500 {
 		level = slog.LevelWarn
 	}
-	s.log.Log(r.Context(), level, "request refused", "request_id", requestID(r), "path", r.URL.Path, "status", status, "reason", msg)
+	s.log.Log(r.Context(), level, "request refused", "request_id", requestID(r), "path", redactPath(r.URL.Path), "status", status, "reason", msg)
 	return status, msg, kind
 }

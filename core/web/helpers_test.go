@@ -278,6 +278,7 @@ func newEnv(t *testing.T, st *store.Store, opts ...envOptions) *env {
 		Observer: metrics, StatusCallbacks: true, Now: e.clk.Now, Logger: logger,
 	})
 	require.NoError(t, err)
+	t.Cleanup(e.eng.Wait) // runs before the store closes
 	e.a = e.seedTenant(t, "acme", "Acme IT")
 	e.b = e.seedTenant(t, "other", "Other MSP")
 
@@ -408,11 +409,14 @@ func (e *env) login(t *testing.T, d tenantData) *http.Client {
 	return c
 }
 
-// deliver runs the outbox once.
+// deliver waits for the sends started right after commits and then runs
+// the outbox once for anything left to the worker.
 func (e *env) deliver(t *testing.T) {
 	t.Helper()
+	e.eng.Wait()
 	_, err := e.eng.DeliverDue(t.Context())
 	require.NoError(t, err)
+	e.eng.Wait()
 }
 
 func (e *env) verification(t *testing.T, d tenantData, id string) core.Verification {

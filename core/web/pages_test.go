@@ -189,6 +189,18 @@ func TestLinkPage(t *testing.T) {
 		assert.Equal(t, "verified", r.JSON(t)["status"])
 		assert.NotContains(t, r.JSON(t), "tech_code", "the technician code is only in the start response")
 
+		// A link mangled by a mail client reaches no route; the token must
+		// still stay out of the logs.
+		for _, p := range []string{path + "/", path + "/extra", path + "/x/y"} {
+			r = e.do(t, browser, "GET", p, "", nil, nil)
+			assert.Equal(t, http.StatusNotFound, r.status, p)
+			assert.NotContains(t, string(r.body), token, p)
+			r = e.do(t, browser, "DELETE", p, "", nil, nil)
+			assert.Equal(t, http.StatusNotFound, r.status, p)
+		}
+		r = e.do(t, browser, "DELETE", path, "", nil, nil)
+		assert.Equal(t, http.StatusMethodNotAllowed, r.status)
+
 		e.assertLogsClean(t, token, techCode)
 	})
 }
@@ -272,7 +284,9 @@ func TestTwilioStatusWebhook(t *testing.T) {
 		e.deliver(t)
 		msg, ref := e.sms.last(t)
 		code := codeIn(t, msg)
-		require.Equal(t, ref, e.verification(t, e.a, id).ProviderRef)
+		initial := e.verification(t, e.a, id)
+		require.Equal(t, ref, initial.ProviderRef)
+		require.NotEqual(t, "delivered", initial.DeliveryStatus)
 
 		path := "/webhooks/twilio/status/" + e.a.tenant.Slug
 		signedURL := publicURL + path
@@ -314,7 +328,7 @@ func TestTwilioStatusWebhook(t *testing.T) {
 				assert.Equal(t, http.StatusForbidden, r.status, "%s", r.body)
 				assert.NotContains(t, string(r.body), ref)
 				assert.Equal(t, before, e.state(t), "a badly signed callback changed the store")
-				assert.Empty(t, e.verification(t, e.a, id).DeliveryStatus)
+				assert.Equal(t, initial.DeliveryStatus, e.verification(t, e.a, id).DeliveryStatus)
 			})
 		}
 		logs := e.logs.String()
@@ -325,7 +339,7 @@ func TestTwilioStatusWebhook(t *testing.T) {
 			r := e.do(t, e.client(t), "POST", path, "application/json", `{"MessageSid":"`+ref+`"}`,
 				map[string]string{twilio.SignatureHeader: sig})
 			assert.Equal(t, http.StatusUnsupportedMediaType, r.status)
-			assert.Empty(t, e.verification(t, e.a, id).DeliveryStatus)
+			assert.Equal(t, initial.DeliveryStatus, e.verification(t, e.a, id).DeliveryStatus)
 		})
 		t.Run("GET not allowed", func(t *testing.T) {
 			r := e.do(t, e.client(t), "GET", path+"?"+params.Encode(), "", nil, map[string]string{twilio.SignatureHeader: sig})
@@ -384,6 +398,7 @@ func TestOpsEndpoints(t *testing.T) {
 		require.Equal(t, http.StatusOK, r.status)
 		assert.Contains(t, string(r.body), `countersign_verifications_total{method="sms_code",outcome="started"} 1`)
 
+		e.eng.Wait()
 		require.NoError(t, st.Close())
 		r = e.do(t, c, "GET", "/readyz", "", nil, nil)
 		assert.Equal(t, http.StatusServiceUnavailable, r.status, "readyz must notice a dead database")

@@ -119,13 +119,38 @@ func (s *Server) routes() {
 	s.registerContactRoutes(authed)
 	s.registerVerificationRoutes(authed)
 	s.registerAdminRoutes(authed)
-	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.writeError(w, r, core.Errorf(core.KindNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
-	})
 	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusMethodNotAllowed, errorBody{Error: "method " + r.Method + " not allowed here", Kind: "invalid"})
 	})
+	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if allow := s.allowedMethods(req); len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			r.MethodNotAllowedHandler.ServeHTTP(w, req)
+			return
+		}
+		s.writeError(w, req, core.Errorf(core.KindNotFound, "no such endpoint: %s %s", req.Method, redactPath(req.URL.Path)))
+	})
 	s.router = r
+}
+
+// allowedMethods lists the methods some route serves for r's path.
+// gorilla/mux forgets a method mismatch inside a subrouter when a later
+// route of that subrouter shares its prefix, and then reports "not found";
+// the not-found handler uses this to answer 405 instead.
+func (s *Server) allowedMethods(r *http.Request) []string {
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		if m == r.Method {
+			continue
+		}
+		probe := r.WithContext(r.Context())
+		probe.Method = m
+		var match mux.RouteMatch
+		if s.router.Match(probe, &match) && match.MatchErr == nil {
+			allow = append(allow, m)
+		}
+	}
+	return allow
 }
 
 type ctxKey int
