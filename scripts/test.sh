@@ -31,7 +31,20 @@ export CGO_ENABLED=1
 
 echo "==> go vet"
 go vet ./...
-echo "==> go test"
-go test -count=1 -timeout 20m "$@" ./...
 echo "==> benchmarks (one short pass, so they keep compiling and running)"
-go test -count=1 -run "^$" -bench . -benchtime 50x ./...
+go test -count=1 -run '^$' -bench . -benchtime 50x ./... | grep -E '^(Benchmark|FAIL|ok )'
+
+echo "==> go test"
+log=$(mktemp /tmp/countersign-test.XXXXXX)
+status=0
+go test -count=1 -timeout 20m -v "$@" ./... >"$log" 2>&1 || status=$?
+if ((status)); then
+	cat "$log"
+else
+	grep -E '^(ok|FAIL|\?) ' "$log" || true
+fi
+passed=$(grep -cE '^\s*--- PASS' "$log" || true)
+failed=$(grep -cE '^\s*--- FAIL' "$log" || true)
+rm -f "$log"
+echo "tests: $passed passed, $failed failed"
+exit "$status"

@@ -2,10 +2,10 @@ package main
 
 import (
 	"crypto/x509"
-	"net/http"
 	"flag"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -44,7 +44,7 @@ type Config struct {
 	SMTPAuth     string
 
 	// Test seams: nil in production.
-	twilioHTTP *http.Client // carries Twilio REST calls (tests: the loopback fake)
+	twilioHTTP *http.Client   // carries Twilio REST calls (tests: the loopback fake)
 	smtpRoots  *x509.CertPool // trusted roots for SMTP TLS (tests: the fake's self-signed cert)
 }
 

@@ -33,8 +33,12 @@ type syncBuffer struct {
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
-func (s *syncBuffer) String() string               { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 // cli runs a subcommand in-process and returns its exit code and output.
 func cli(t *testing.T, args ...string) (int, string) {
@@ -108,7 +112,7 @@ func TestEndToEnd(t *testing.T) {
 		Listen: "127.0.0.1:0", Database: db, MasterKey: masterKey, RequireTOTP: true, OutboxPoll: 200 * time.Millisecond,
 		TwilioAccountSID: twiliotest.DefaultAccountSID, TwilioSecret: twiliotest.DefaultAuthToken, TwilioFrom: "+15550100000",
 		twilioHTTP: tw.HTTPClient(),
-		SMTPHost: mail.Host(), SMTPPort: mail.Port(), SMTPUsername: "mailer", SMTPPassword: "smtp-pass-987",
+		SMTPHost:   mail.Host(), SMTPPort: mail.Port(), SMTPUsername: "mailer", SMTPPassword: "smtp-pass-987",
 		SMTPFrom: "helpdesk@acme.example", SMTPTLS: "starttls", smtpRoots: mail.CertPool(),
 	}
 	ctx, cancel := context.WithCancel(context.Background())

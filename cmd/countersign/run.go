@@ -98,6 +98,7 @@ func build(ctx context.Context, c Config, log *slog.Logger) (*app, error) {
 	}
 	if twilioClient != nil {
 		wcfg.TwilioStatus = twilioClient.WebhookValidator(c.PublicURL)
+		wcfg.TwilioAccountSID = c.TwilioAccountSID
 	}
 	srv, err := web.New(wcfg)
 	if err != nil {

@@ -288,7 +288,8 @@ func newEnv(t *testing.T, st *store.Store, opts ...envOptions) *env {
 		Engine: e.eng, Auth: &testAuth{store: st, keys: keys, now: e.eng.Now, requireTOTP: o.requireTOTP},
 		Pages: pages, Static: assets.StaticHandler(assets.StaticFS()), SessionKey: bytes.Repeat([]byte{9}, 32),
 		PublicURL: publicURL, TwilioStatus: twilio.NewWebhookValidator(publicURL, twilioToken),
-		Metrics: metrics, Logger: logger,
+		TwilioAccountSID: "AC0123456789abcdef0123456789abcdef",
+		Metrics:          metrics, Logger: logger,
 	})
 	require.NoError(t, err)
 	e.srv = httptest.NewServer(srv)

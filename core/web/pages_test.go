@@ -315,6 +315,8 @@ func TestTwilioStatusWebhook(t *testing.T) {
 			{name: "added param", sent: changed("ErrorCode", "30003"), sig: sig},
 			{name: "other host", sent: params, sig: twiliotest.SignRequest("http://evil.example"+path, params, twilioToken)},
 			{name: "httptest host", sent: params, sig: twiliotest.SignRequest(e.srv.URL+path, params, twilioToken)},
+			{name: "other account", sent: changed("AccountSid", "ACffffffffffffffffffffffffffffffff"),
+				sig: twiliotest.SignRequest(signedURL, changed("AccountSid", "ACffffffffffffffffffffffffffffffff"), twilioToken)},
 			{name: "other tenant path", sent: params, sig: twiliotest.SignRequest(publicURL+"/webhooks/twilio/status/"+e.b.tenant.Slug, params, twilioToken)},
 		}
 		for _, tc := range bad {

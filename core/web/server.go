@@ -54,8 +54,11 @@ type Config struct {
 	// TwilioStatus validates Twilio status callbacks; nil disables the route
 	// (it answers 404 rather than accept unsigned posts).
 	TwilioStatus StatusWebhook
-	Metrics      *Metrics // nil means no /metrics
-	Logger       *slog.Logger
+	// TwilioAccountSID is the account callbacks must name (security.md §7);
+	// "" skips the check.
+	TwilioAccountSID string
+	Metrics          *Metrics // nil means no /metrics
+	Logger           *slog.Logger
 }
 
 // Server is the HTTP handler of Countersign.

@@ -44,6 +44,13 @@ func (s *Server) handleTwilioStatus(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "malformed form", http.StatusBadRequest)
 		return
 	}
+	if want := s.cfg.TwilioAccountSID; want != "" && form.Get("AccountSid") != want {
+		// Signed with our token but naming another account: refuse, as
+		// security.md §7 asks, rather than act on another account's message.
+		s.log.WarnContext(r.Context(), "twilio webhook: account mismatch", "path", r.URL.Path)
+		http.Error(w, "forbidden", http.StatusForbidden)
+		return
+	}
 	ref, status := form.Get("MessageSid"), form.Get("MessageStatus")
 	if ref == "" {
 		ref, status = form.Get("CallSid"), form.Get("CallStatus")
