@@ -94,7 +94,7 @@ func build(ctx context.Context, c Config, log *slog.Logger) (*app, error) {
 	wcfg := web.Config{
 		Engine: engine, Pages: pages, Static: assets.StaticHandler(assets.StaticFS()),
 		SessionKey: keys.Derive("session"), PublicURL: c.PublicURL, Metrics: metrics, Logger: log,
-		Auth: &authenticator{store: st, keys: keys, engine: engine, requireTOTP: c.RequireTOTP},
+		Auth: &web.PasswordAuth{Store: st, Keys: keys, Now: engine.Now, RequireTOTP: c.RequireTOTP},
 	}
 	if twilioClient != nil {
 		wcfg.TwilioStatus = twilioClient.WebhookValidator(c.PublicURL)

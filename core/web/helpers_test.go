@@ -22,7 +22,6 @@ import (
 
 	"github.com/countersign/countersign/assets"
 	"github.com/countersign/countersign/core"
-	"github.com/countersign/countersign/core/auth"
 	"github.com/countersign/countersign/core/secret"
 	"github.com/countersign/countersign/core/store"
 	"github.com/countersign/countersign/core/twilio"
@@ -133,97 +132,6 @@ func cheapHash(pw string) string {
 		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key))
 }
 
-// testAuth is the sign-in logic of cmd/countersign/authn.go (core/auth over
-// the store), without the rehash-on-login step that would cost a full
-// argon2id hash per sign-in.
-type testAuth struct {
-	store       core.Store
-	keys        *secret.Keyring
-	now         func() time.Time
-	requireTOTP bool
-}
-
-func (a *testAuth) Login(ctx context.Context, tenantSlug, email, pw, code string) (web.LoginResult, error) {
-	var (
-		out      web.LoginResult
-		loginErr error
-	)
-	err := a.store.Update(ctx, func(tx core.Tx) error {
-		tenant, err := tx.TenantBySlug(ctx, tenantSlug)
-		if err != nil && core.ErrorKind(err) != core.KindNotFound {
-			return err
-		}
-		var tech *core.Technician
-		if err == nil {
-			t, err := tx.TechnicianByEmail(ctx, tenant.ID, strings.ToLower(email))
-			switch {
-			case err == nil:
-				tech = &t
-			case core.ErrorKind(err) != core.KindNotFound:
-				return err
-			}
-		}
-		var before core.Technician
-		var last int64
-		if tech != nil {
-			before, last = *tech, tech.LastTOTPStep
-		}
-		res, err := auth.Login(tech, auth.LoginInput{Password: pw, Code: code, Now: a.now(), LastTOTPStep: last, Secrets: a.keys})
-		loginErr = err
-		if tech == nil {
-			return nil
-		}
-		if err == nil && res.TOTPStep != 0 {
-			tech.LastTOTPStep = res.TOTPStep
-		}
-		if before.FailedLogins != tech.FailedLogins || !before.LockedUntil.Equal(tech.LockedUntil) ||
-			before.LastTOTPStep != tech.LastTOTPStep {
-			if err := tx.UpdateTechnician(ctx, tech); err != nil {
-				return err
-			}
-		}
-		if loginErr == nil {
-			out.Technician = *tech
-			if res.NeedsTOTPEnrollment && a.requireTOTP {
-				out.EnrollSecret, out.EnrollURL, loginErr = auth.NewTOTP("Countersign ("+tenant.Name+")", tech.Email)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return web.LoginResult{}, err
-	}
-	if loginErr != nil {
-		return web.LoginResult{}, loginErr
-	}
-	return out, nil
-}
-
-func (a *testAuth) EnrollTOTP(ctx context.Context, tenantID, techID, totpSecret, code string) (core.Technician, error) {
-	now := a.now()
-	step, ok := auth.MatchTOTP(totpSecret, strings.TrimSpace(code), now, 0)
-	if !ok {
-		return core.Technician{}, core.Errorf(core.KindInvalid, "that code does not match; check your device's clock and try the next code")
-	}
-	var tech core.Technician
-	err := a.store.Update(ctx, func(tx core.Tx) error {
-		var err error
-		if tech, err = tx.Technician(ctx, tenantID, techID); err != nil {
-			return err
-		}
-		if tech.TOTPSecret != nil {
-			return core.Errorf(core.KindConflict, "an authenticator is already enrolled; sign in with its code")
-		}
-		if tech.TOTPSecret, err = a.keys.Seal([]byte(totpSecret), auth.TOTPAAD(tech.ID)); err != nil {
-			return err
-		}
-		tech.LastTOTPStep = step
-		return tx.UpdateTechnician(ctx, &tech)
-	})
-	return tech, err
-}
-
-var _ web.Authenticator = (*testAuth)(nil)
 
 // tenantData is one tenant with a client, a contact (phone + email) and a
 // technician who can sign in with password.
@@ -285,7 +193,7 @@ func newEnv(t *testing.T, st *store.Store, opts ...envOptions) *env {
 	pages, err := assets.Pages(assets.TemplatesFS(), assets.StaticFS())
 	require.NoError(t, err)
 	srv, err := web.New(web.Config{
-		Engine: e.eng, Auth: &testAuth{store: st, keys: keys, now: e.eng.Now, requireTOTP: o.requireTOTP},
+		Engine: e.eng, Auth: &web.PasswordAuth{Store: st, Keys: keys, Now: e.eng.Now, RequireTOTP: o.requireTOTP, SkipRehash: true},
 		Pages: pages, Static: assets.StaticHandler(assets.StaticFS()), SessionKey: bytes.Repeat([]byte{9}, 32),
 		PublicURL: publicURL, TwilioStatus: twilio.NewWebhookValidator(publicURL, twilioToken),
 		TwilioAccountSID: "AC0123456789abcdef0123456789abcdef",

@@ -1,31 +1,45 @@
-package main
+package web
 
 import (
 	"context"
 	"strings"
+	"time"
 
 	"github.com/countersign/countersign/core"
 	"github.com/countersign/countersign/core/auth"
-	"github.com/countersign/countersign/core/secret"
-	"github.com/countersign/countersign/core/web"
 )
 
-// authenticator signs technicians in against the store with core/auth's
-// rules: argon2id passwords, TOTP with replay protection, lockout.
-type authenticator struct {
-	store       core.Store
-	keys        *secret.Keyring
-	engine      *core.Engine
-	requireTOTP bool
+// PasswordAuth signs technicians in against the store with core/auth's
+// rules: argon2id passwords, TOTP with replay protection, lockout. Every
+// attempt on a known account is audited.
+type PasswordAuth struct {
+	Store core.Store
+	// Keys seals and opens TOTP secrets (core/secret's Keyring).
+	Keys core.Sealer
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// RequireTOTP makes a technician without TOTP enrol before getting a
+	// session; false lets password-only technicians in (the demo).
+	RequireTOTP bool
+	// SkipRehash leaves hashes with old argon2 parameters as they are,
+	// instead of re-hashing at sign-in. Tests set it to keep cheap hashes.
+	SkipRehash bool
 }
 
-// Login implements web.Authenticator.
-func (a *authenticator) Login(ctx context.Context, tenantSlug, email, password, code string) (web.LoginResult, error) {
+func (a *PasswordAuth) now() time.Time {
+	if a.Now == nil {
+		return time.Now().UTC()
+	}
+	return a.Now().UTC()
+}
+
+// Login implements Authenticator.
+func (a *PasswordAuth) Login(ctx context.Context, tenantSlug, email, password, code string) (LoginResult, error) {
 	var (
-		out      web.LoginResult
+		out      LoginResult
 		loginErr error
 	)
-	err := a.store.Update(ctx, func(tx core.Tx) error {
+	err := a.Store.Update(ctx, func(tx core.Tx) error {
 		tenant, err := tx.TenantBySlug(ctx, tenantSlug)
 		if err != nil && core.ErrorKind(err) != core.KindNotFound {
 			return err
@@ -44,8 +58,8 @@ func (a *authenticator) Login(ctx context.Context, tenantSlug, email, password, 
 		if tech != nil {
 			before = *tech
 		}
-		res, err := auth.Login(tech, auth.LoginInput{Password: password, Code: code, Now: a.engine.Now(),
-			LastTOTPStep: lastStep(tech), Secrets: a.keys})
+		res, err := auth.Login(tech, auth.LoginInput{Password: password, Code: code, Now: a.now(),
+			LastTOTPStep: lastStep(tech), Secrets: a.Keys})
 		loginErr = err
 		if tech == nil {
 			return nil // unknown tenant or email: nothing to record, same answer
@@ -53,7 +67,7 @@ func (a *authenticator) Login(ctx context.Context, tenantSlug, email, password, 
 		if err == nil && res.TOTPStep != 0 {
 			tech.LastTOTPStep = res.TOTPStep
 		}
-		if err == nil && res.NeedsRehash {
+		if err == nil && res.NeedsRehash && !a.SkipRehash {
 			if h, herr := auth.HashPassword(password); herr == nil {
 				tech.PasswordHash = h
 			}
@@ -68,23 +82,23 @@ func (a *authenticator) Login(ctx context.Context, tenantSlug, email, password, 
 		if loginErr != nil {
 			action = "technician.login_failed"
 		}
-		if err := tx.AppendAudit(ctx, &core.AuditEvent{TenantID: tech.TenantID, At: a.engine.Now(),
+		if err := tx.AppendAudit(ctx, &core.AuditEvent{TenantID: tech.TenantID, At: a.now(),
 			Actor: "tech:" + tech.ID, Action: action, Subject: tech.ID}); err != nil {
 			return err
 		}
 		if loginErr == nil {
 			out.Technician = *tech
-			if res.NeedsTOTPEnrollment && a.requireTOTP {
+			if res.NeedsTOTPEnrollment && a.RequireTOTP {
 				out.EnrollSecret, out.EnrollURL, loginErr = auth.NewTOTP("Countersign ("+tenant.Name+")", tech.Email)
 			}
 		}
 		return nil
 	})
 	if err != nil {
-		return web.LoginResult{}, err
+		return LoginResult{}, err
 	}
 	if loginErr != nil {
-		return web.LoginResult{}, loginErr
+		return LoginResult{}, loginErr
 	}
 	return out, nil
 }
@@ -96,16 +110,16 @@ func lastStep(t *core.Technician) int64 {
 	return t.LastTOTPStep
 }
 
-// EnrollTOTP implements web.Authenticator: the first code proves the app
+// EnrollTOTP implements Authenticator: the first code proves the app
 // holds the secret; only then is it sealed and stored.
-func (a *authenticator) EnrollTOTP(ctx context.Context, tenantID, techID, totpSecret, code string) (core.Technician, error) {
-	now := a.engine.Now()
+func (a *PasswordAuth) EnrollTOTP(ctx context.Context, tenantID, techID, totpSecret, code string) (core.Technician, error) {
+	now := a.now()
 	step, ok := auth.MatchTOTP(totpSecret, strings.TrimSpace(code), now, 0)
 	if !ok {
 		return core.Technician{}, core.Errorf(core.KindInvalid, "that code does not match; check your device's clock and try the next code")
 	}
 	var tech core.Technician
-	err := a.store.Update(ctx, func(tx core.Tx) error {
+	err := a.Store.Update(ctx, func(tx core.Tx) error {
 		var err error
 		if tech, err = tx.Technician(ctx, tenantID, techID); err != nil {
 			return err
@@ -113,7 +127,7 @@ func (a *authenticator) EnrollTOTP(ctx context.Context, tenantID, techID, totpSe
 		if tech.TOTPSecret != nil {
 			return core.Errorf(core.KindConflict, "an authenticator is already enrolled; sign in with its code")
 		}
-		if tech.TOTPSecret, err = a.keys.Seal([]byte(totpSecret), auth.TOTPAAD(tech.ID)); err != nil {
+		if tech.TOTPSecret, err = a.Keys.Seal([]byte(totpSecret), auth.TOTPAAD(tech.ID)); err != nil {
 			return err
 		}
 		tech.LastTOTPStep = step
@@ -126,4 +140,5 @@ func (a *authenticator) EnrollTOTP(ctx context.Context, tenantID, techID, totpSe
 	return tech, err
 }
 
-var _ web.Authenticator = (*authenticator)(nil)
+// Interface guards.
+var _ Authenticator = (*PasswordAuth)(nil)
