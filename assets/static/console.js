@@ -63,11 +63,14 @@ function showActive(v) {
   active = v;
   $("active").hidden = false;
   $("active-status").textContent = v.method + " to " + v.destination + ": " + v.status + (v.detail ? " — " + v.detail : "");
-  if (v.tech_code) { $("techcode").hidden = false; $("techcode-value").textContent = v.tech_code; }
-  else if (v.status !== "pending" && v.status !== "sent") { $("techcode").hidden = true; }
-  $("check").hidden = !(v.method.endsWith("_code") && (v.status === "pending" || v.status === "sent"));
+  const open = v.status === "pending" || v.status === "sent";
+  // The read-out code and the actions only make sense while it is open.
+  $("techcode").hidden = !(open && v.tech_code);
+  $("techcode-value").textContent = open && v.tech_code ? v.tech_code : "";
+  $("check").hidden = !(open && v.method.endsWith("_code"));
+  $("resend").hidden = $("cancel").hidden = !open;
   clearInterval(poll);
-  if (v.status === "pending" || v.status === "sent") poll = setInterval(refreshActive, 1000);
+  if (open) poll = setInterval(refreshActive, 1000);
   else refreshHistory();
 }
 
