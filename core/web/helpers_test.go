@@ -132,7 +132,6 @@ func cheapHash(pw string) string {
 		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key))
 }
 
-
 // tenantData is one tenant with a client, a contact (phone + email) and a
 // technician who can sign in with password.
 type tenantData struct {
