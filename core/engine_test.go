@@ -363,6 +363,13 @@ func TestPolicyChecks(t *testing.T) {
 		assert.Equal(t, "+15550100199", withNote.Verification.Destination)
 
 		_, err = f.eng.Start(t.Context(), core.StartRequest{TenantID: f.tenant.ID, TechnicianID: f.tech.ID,
+			ContactID: f.contact.ID, Method: core.MethodSMSCode, AlternateContact: true})
+		require.Equal(t, core.KindInvalid, kindOf(err))
+		assert.Contains(t, core.ErrorMessage(err), "someone other than the ticket's contact")
+		alt := f.start(t, core.MethodSMSCode, func(r *core.StartRequest) { r.AlternateContact, r.Note = true, "Caller is the manager" })
+		assert.Equal(t, "Caller is the manager", alt.Verification.Note)
+
+		_, err = f.eng.Start(t.Context(), core.StartRequest{TenantID: f.tenant.ID, TechnicianID: f.tech.ID,
 			ContactID: f.contact.ID, Method: core.MethodVoiceCode})
 		assert.Equal(t, core.KindForbidden, kindOf(err), "method not allowed by the client policy")
 

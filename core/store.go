@@ -113,5 +113,9 @@ type ContactQuery struct {
 	Text     string
 	Email    string // exact, normalised
 	Phone    string // exact, E.164
-	Limit    int    // 0 means 50
+	// PSAKind and PSARef find the local mirror of a PSA contact; both are
+	// set together (PSAKind "" ignores PSARef).
+	PSAKind string
+	PSARef  string
+	Limit   int // 0 means 50
 }

@@ -18,7 +18,11 @@ type StartRequest struct {
 	DestinationID string // "" means the contact's default destination for the method
 	Method        Method
 	TicketRef     string
-	Note          string // why a non-default destination is used, e.g. "Manager approval"
+	Note          string // why a non-default destination or contact is used, e.g. "Manager approval"
+	// AlternateContact says the technician chose a contact other than the
+	// one the ticket names (pods know the ticket's contact; the engine does
+	// not): the policy's note rule applies as for a non-default destination.
+	AlternateContact bool
 }
 
 // Started is the result of Start and Resend.
@@ -95,8 +99,13 @@ func (e *Engine) Start(ctx context.Context, req StartRequest) (Started, error) {
 			return Errorf(KindForbidden, "the policy for this client does not allow %s", req.Method)
 		}
 		nonDefault := dest.ID != def.ID
-		if nonDefault && policy.NoteOnNonDefault && policy.NoteRequired && req.Note == "" {
-			return Errorf(KindInvalid, "a note is required when using a non-default destination (e.g. \"Manager approval\")")
+		if policy.NoteOnNonDefault && policy.NoteRequired && req.Note == "" {
+			switch {
+			case req.AlternateContact:
+				return Errorf(KindInvalid, "a note is required when verifying someone other than the ticket's contact (e.g. \"Manager approval\")")
+			case nonDefault:
+				return Errorf(KindInvalid, "a note is required when using a non-default destination (e.g. \"Manager approval\")")
+			}
 		}
 		if err := e.checkFailureCap(ctx, tx, policy, req.TenantID, contact.ID, dest.Kind); err != nil {
 			return err
@@ -137,6 +146,9 @@ func (e *Engine) Start(ctx context.Context, req StartRequest) (Started, error) {
 		}
 		if nonDefault {
 			detail["non_default_destination"] = "true"
+		}
+		if req.AlternateContact {
+			detail["alternate_contact"] = "true"
 		}
 		if v.Note != "" {
 			detail["note"] = v.Note

@@ -80,6 +80,12 @@ func (t *tx) SearchContacts(ctx context.Context, tenantID string, q core.Contact
 		where = append(where, "c.client_id = ?")
 		args = append(args, q.ClientID)
 	}
+	if q.PSAKind != "" {
+		// A PSA ref is unique only within its PSA: match through the
+		// contact's client, which records the PSA it was mirrored from.
+		where = append(where, "c.psa_ref = ? AND EXISTS (SELECT 1 FROM clients k WHERE k.tenant_id = c.tenant_id AND k.id = c.client_id AND k.psa_kind = ?)")
+		args = append(args, q.PSARef, q.PSAKind)
+	}
 	const destExists = `EXISTS (SELECT 1 FROM contact_destinations d WHERE d.tenant_id = c.tenant_id AND d.contact_id = c.id AND `
 	if q.Email != "" {
 		where = append(where, destExists+`d.kind = 'email' AND d.value = ?)`)

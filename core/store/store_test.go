@@ -631,8 +631,8 @@ func TestRollback(t *testing.T) {
 func TestSearchContacts(t *testing.T) {
 	storetest.ForEachDialect(t, func(t *testing.T, s *store.Store) {
 		f := seed(t, s)
-		other := core.Client{TenantID: f.A.ID, Name: "Other"}
-		pct := core.Contact{TenantID: f.A.ID, FirstName: "100%", LastName: "Sure_Thing",
+		other := core.Client{TenantID: f.A.ID, Name: "Other", PSAKind: "memory", PSARef: "co-7"}
+		pct := core.Contact{TenantID: f.A.ID, FirstName: "100%", LastName: "Sure_Thing", PSARef: "c-42",
 			Destinations: []core.Destination{{Kind: core.DestEmail, Value: "sure@other.example"}}}
 		update(t, s, func(ctx context.Context, tx core.Tx) error {
 			require.NoError(t, tx.CreateClient(ctx, &other))
@@ -659,6 +659,9 @@ func TestSearchContacts(t *testing.T) {
 			{"client", core.ContactQuery{ClientID: other.ID}, []string{pct.ID}},
 			{"client and text", core.ContactQuery{ClientID: other.ID, Text: "jane"}, nil},
 			{"limit", core.ContactQuery{Limit: 1}, []string{f.contactA.ID}},
+			{"psa ref", core.ContactQuery{PSAKind: "memory", PSARef: "c-42"}, []string{pct.ID}},
+			{"psa ref of another psa", core.ContactQuery{PSAKind: "connectwise", PSARef: "c-42"}, nil},
+			{"psa ref unknown", core.ContactQuery{PSAKind: "memory", PSARef: "c-43"}, nil},
 			{"no match", core.ContactQuery{Text: "zzz"}, nil},
 		}
 		for _, tc := range tests {
