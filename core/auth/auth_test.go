@@ -388,6 +388,15 @@ func TestLogin(t *testing.T) {
 			wantKind: core.KindForbidden, wantMsg: "pod-only accounts cannot sign in to the console",
 		},
 		{
+			name: "pod-only in a pod",
+			tech: func(t *testing.T) *core.Technician {
+				tech := newTech(t)
+				tech.Role = core.RolePodOnly
+				return tech
+			},
+			in: LoginInput{Password: goodPassword, Code: code, ForPod: true},
+		},
+		{
 			name: "corrupt hash",
 			tech: func(t *testing.T) *core.Technician {
 				tech := newTech(t)

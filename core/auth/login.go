@@ -37,6 +37,9 @@ type LoginInput struct {
 	Secrets Opener
 	// Lockout is the lockout policy; the zero value means [DefaultLockout].
 	Lockout Lockout
+	// ForPod says the sign-in is for a PSA pod, where pod-only accounts
+	// may sign in; everywhere else they are refused.
+	ForPod bool
 }
 
 // LoginResult says what the caller must do after a successful sign-in.
@@ -111,7 +114,7 @@ func Login(t *core.Technician, in LoginInput) (LoginResult, error) {
 	}
 
 	l.RecordSuccess(t)
-	if t.Role == core.RolePodOnly {
+	if t.Role == core.RolePodOnly && !in.ForPod {
 		// The credentials were right, so saying why reveals nothing.
 		return LoginResult{}, core.Errorf(core.KindForbidden, "pod-only accounts cannot sign in to the console")
 	}

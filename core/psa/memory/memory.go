@@ -62,4 +62,6 @@ var (
 	_ psa.CompanyLister    = (*Client)(nil)
 	_ psa.MemberIdentifier = (*Client)(nil)
 	_ psa.Checker          = (*Client)(nil)
+	_ psa.Embedder         = (*Client)(nil)
+	_ psa.TicketOnlyGetter = (*Client)(nil)
 )

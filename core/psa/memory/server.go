@@ -87,6 +87,10 @@ const (
 //	POST /tickets/{id}/notes
 //	GET  /me                      the member the API key belongs to
 //
+// and, without an API key, the PSA's own screens hosting a pod:
+//
+//	GET  /ui/contact/{id}?pod=URL    GET /ui/ticket/{id}?pod=URL
+//
 // Lists are bare JSON arrays; the next page is in a Link header with
 // rel="next", as in ConnectWise.
 type Server struct {
@@ -119,6 +123,7 @@ func NewServer(apiKey string) *Server {
 	m.HandleFunc("GET /api/v1/tickets/{id}", s.handleGetTicket)
 	m.HandleFunc("POST /api/v1/tickets/{id}/notes", s.handleAddNote)
 	m.HandleFunc("GET /api/v1/me", s.handleMe)
+	m.HandleFunc("GET /ui/{screen}/{id}", s.handleScreen)
 	s.mux = m
 	return s
 }
@@ -126,6 +131,10 @@ func NewServer(apiKey string) *Server {
 // ServeHTTP counts the request, applies the failure knobs, checks the API
 // key and routes.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, "/ui/") {
+		s.mux.ServeHTTP(w, r) // the PSA's screens: no API key, not counted as API calls
+		return
+	}
 	s.mu.Lock()
 	s.requests++
 	fail, code, after := s.failN > 0, s.failCode, s.failAfter

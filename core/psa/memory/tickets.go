@@ -10,6 +10,20 @@ import (
 
 // GetTicket implements [psa.TicketGetter]: the ticket, then its contact.
 func (c *Client) GetTicket(ctx context.Context, ref string) (psa.Ticket, error) {
+	t, err := c.GetTicketOnly(ctx, ref)
+	if err != nil || t.ContactRef == "" {
+		return t, err
+	}
+	ct, err := c.GetContact(ctx, t.ContactRef)
+	if err != nil {
+		return psa.Ticket{}, fmt.Errorf("memory: get ticket %s: %w", ref, err)
+	}
+	t.Contact = &ct
+	return t, nil
+}
+
+// GetTicketOnly implements [psa.TicketOnlyGetter]: one call, no contact.
+func (c *Client) GetTicketOnly(ctx context.Context, ref string) (psa.Ticket, error) {
 	var w wireTicket
 	if _, err := c.get(ctx, "GET /tickets/{id}", "tickets/"+url.PathEscape(ref), nil, &w); err != nil {
 		return psa.Ticket{}, fmt.Errorf("memory: get ticket %s: %w", ref, err)
@@ -20,13 +34,6 @@ func (c *Client) GetTicket(ctx context.Context, ref string) (psa.Ticket, error) 
 	}
 	if t.Number == "" {
 		t.Number = t.Ref
-	}
-	if t.ContactRef != "" {
-		ct, err := c.GetContact(ctx, t.ContactRef)
-		if err != nil {
-			return psa.Ticket{}, fmt.Errorf("memory: get ticket %s: %w", ref, err)
-		}
-		t.Contact = &ct
 	}
 	return t, nil
 }
