@@ -43,14 +43,7 @@ func (e *Engine) enqueue(ctx context.Context, tx Tx, tenantID, verificationID st
 		item.LeaseUntil = now.Add(outboxLease)
 	default:
 	}
-	plain, err := json.Marshal(sealedMessage{Outbound: msg, Send: send})
-	if err == nil {
-		item.Sealed, err = e.cfg.Sealer.Seal(plain, outboxAAD(tenantID, item.ID))
-	}
-	if err == nil {
-		err = tx.EnqueueOutbox(ctx, &item)
-	}
-	if err != nil {
+	if err := e.sealAndEnqueue(ctx, tx, &item, msg, send); err != nil {
 		if inline {
 			e.releaseSlot()
 		}
@@ -60,6 +53,18 @@ func (e *Engine) enqueue(ctx context.Context, tx Tx, tenantID, verificationID st
 		return nil, nil
 	}
 	return &item, nil
+}
+
+// sealAndEnqueue seals msg into item and writes item to the outbox in tx.
+func (e *Engine) sealAndEnqueue(ctx context.Context, tx Tx, item *OutboxItem, msg Outbound, send int) error {
+	plain, err := json.Marshal(sealedMessage{Outbound: msg, Send: send})
+	if err == nil {
+		item.Sealed, err = e.cfg.Sealer.Seal(plain, outboxAAD(item.TenantID, item.ID))
+	}
+	if err == nil {
+		err = tx.EnqueueOutbox(ctx, item)
+	}
+	return err
 }
 
 func (e *Engine) releaseSlot() { <-e.sendSlots }
@@ -124,8 +129,20 @@ const (
 	outboxBaseDelay   = time.Second
 	outboxMaxDelay    = 10 * time.Minute
 	maxOutboxAttempts = 12
-	sendTimeout       = 20 * time.Second
+	// maxNoteAttempts keeps a ticket note retrying for about three days at
+	// the longest backoff: a PSA that is down for a weekend still gets it.
+	maxNoteAttempts = 450
+	sendTimeout     = 20 * time.Second
 )
+
+// maxAttempts is how often an item of kind k is tried before it is dead.
+// Codes are useless after minutes; notes are worth waiting for.
+func maxAttempts(k OutboxKind) int {
+	if k == OutboxTicketNote {
+		return maxNoteAttempts
+	}
+	return maxOutboxAttempts
+}
 
 // outboxBackoff returns the delay before retry number attempts (1-based).
 func outboxBackoff(attempts int) time.Duration {
@@ -192,7 +209,7 @@ func (e *Engine) deliverItem(ctx context.Context, it OutboxItem, checkLive bool)
 	if err := json.Unmarshal(plain, &m); err != nil {
 		return e.finishItem(ctx, it, "", &PermanentError{Code: "decode", Reason: "message could not be read", Err: err})
 	}
-	if checkLive && it.VerificationID != "" {
+	if checkLive && it.VerificationID != "" && it.Kind != OutboxTicketNote {
 		live, err := e.sendIsLive(ctx, it, m.Send)
 		if err != nil {
 			return err
@@ -255,7 +272,7 @@ func (e *Engine) finishItem(ctx context.Context, it OutboxItem, ref string, send
 			if !it.Dev {
 				it.Sealed = nil // the code has left; no reason to keep it, even encrypted
 			}
-		case errors.As(sendErr, &perm) || it.Attempts >= maxOutboxAttempts:
+		case errors.As(sendErr, &perm) || it.Attempts >= maxAttempts(it.Kind):
 			it.Status, it.DoneAt, it.LastError = OutboxDead, now, sendErr.Error()
 			it.Sealed = nil
 		default:
@@ -264,8 +281,8 @@ func (e *Engine) finishItem(ctx context.Context, it OutboxItem, ref string, send
 		if err := tx.UpdateOutbox(ctx, &it); err != nil {
 			return err
 		}
-		if it.VerificationID == "" || it.Status == OutboxPending {
-			return nil
+		if it.VerificationID == "" || it.Status == OutboxPending || it.Kind == OutboxTicketNote {
+			return nil // a note's fate is the outbox item's alone
 		}
 		var err error
 		if v, err = tx.LockVerification(ctx, it.TenantID, it.VerificationID); err != nil {
@@ -290,6 +307,9 @@ func (e *Engine) finishItem(ctx context.Context, it OutboxItem, ref string, send
 			evType = EventVerificationFailed
 		}
 		if err := tx.UpdateVerification(ctx, &v); err != nil {
+			return err
+		}
+		if err := e.queueTicketNote(ctx, tx, v, now); err != nil {
 			return err
 		}
 		detail := map[string]string{"outbox_id": it.ID, "kind": string(it.Kind)}

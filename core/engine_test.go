@@ -78,6 +78,7 @@ type fixture struct {
 	eng             *core.Engine
 	clk             *clock
 	sms, mail, call *capture
+	notes           *capture
 	tenant          core.Tenant
 	client          core.Client
 	contact         core.Contact
@@ -89,15 +90,16 @@ func newFixture(t *testing.T, st *store.Store) *fixture {
 	t.Helper()
 	ctx := t.Context()
 	f := &fixture{st: st, clk: &clock{t: time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)},
-		sms: &capture{}, mail: &capture{}, call: &capture{}}
+		sms: &capture{}, mail: &capture{}, call: &capture{}, notes: &capture{}}
 	keys, err := secret.NewKeyring("k1", map[string][]byte{"k1": make([]byte, 32)})
 	require.NoError(t, err)
 	msgs, err := assets.NewMessages()
 	require.NoError(t, err)
 	f.eng, err = core.NewEngine(core.Config{
 		Store: st, Renderer: msgs, Sealer: keys, CodeKey: keys.Derive("code-hmac"), PublicURL: "https://verify.example.com",
-		Senders: map[core.OutboxKind]core.Sender{core.OutboxSMS: f.sms, core.OutboxEmail: f.mail, core.OutboxVoice: f.call},
-		Now:     f.clk.Now, Logger: slog.New(slog.DiscardHandler),
+		Senders: map[core.OutboxKind]core.Sender{core.OutboxSMS: f.sms, core.OutboxEmail: f.mail, core.OutboxVoice: f.call,
+			core.OutboxTicketNote: f.notes},
+		Now: f.clk.Now, Logger: slog.New(slog.DiscardHandler),
 	})
 	require.NoError(t, err)
 	f.tenant = core.Tenant{ID: core.NewID("ten"), Slug: "acme-" + core.NewID("x")[2:8], Name: "Acme IT", CreatedAt: f.clk.Now()}

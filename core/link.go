@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"crypto/hmac"
+	"fmt"
 	"time"
 )
 
@@ -14,9 +15,52 @@ type LinkPage struct {
 	TicketRef      string
 	RequestedAt    time.Time
 	ExpiresAt      time.Time
-	Status         Status // effective status
-	NeedsCode      bool   // the page must ask for the code the technician reads out
+	Status         Status    // effective status
+	State          LinkState // what the page tells the end user
+	NeedsCode      bool      // the page must ask for the code the technician reads out
 	VerificationID string
+}
+
+// LinkState is what the link page can tell whoever holds a link about its
+// request. Expired links have no state: they read as unknown (security.md §8).
+type LinkState string
+
+// Link states.
+const (
+	LinkOpen      LinkState = "open"      // waiting for an answer: the page shows the form
+	LinkConfirmed LinkState = "confirmed" // the end user confirmed
+	LinkDeclined  LinkState = "declined"  // the end user said "This wasn't me"
+	LinkLocked    LinkState = "locked"    // too many wrong technician codes
+	LinkCancelled LinkState = "cancelled" // the help desk withdrew the request
+	LinkClosed    LinkState = "closed"    // closed another way, e.g. the message could not be delivered
+)
+
+// Result details the link flow writes, so LinkStateOf can tell a decline
+// from a burned link without a column of its own.
+const (
+	detailLinkDeclined = "the end user said this wasn't them"
+	detailLinkLocked   = "too many wrong codes on the link page"
+)
+
+// LinkStateOf returns the link state of v as of now. An expired verification
+// reads as closed here; LinkView and LinkConfirm never show it.
+func LinkStateOf(v Verification, now time.Time) LinkState {
+	switch v.EffectiveStatus(now) {
+	case StatusPending, StatusSent:
+		return LinkOpen
+	case StatusVerified:
+		return LinkConfirmed
+	case StatusCancelled:
+		return LinkCancelled
+	case StatusFailed:
+		switch v.Detail {
+		case detailLinkDeclined:
+			return LinkDeclined
+		case detailLinkLocked:
+			return LinkLocked
+		}
+	}
+	return LinkClosed
 }
 
 // LinkAnswer is the end user's POST from the link page.
@@ -29,7 +73,16 @@ type LinkAnswer struct {
 
 // errUnknownLink is the one answer for unknown and expired links, so that an
 // outsider cannot tell them apart (security.md §8).
-var errUnknownLink = Errorf(KindNotFound, "this link is not valid; ask your IT contact to send a new one")
+var errUnknownLink = Errorf(KindNotFound, "this link is not valid or has expired; ask your IT contact to send a new one")
+
+// unknownLinkOr returns errUnknownLink for a lookup that found nothing, and
+// err itself otherwise: a database outage is not an invalid link.
+func unknownLinkOr(err error) error {
+	if ErrorKind(err) == KindNotFound {
+		return errUnknownLink
+	}
+	return err
+}
 
 // LinkView returns what the link page for token shows, without changing
 // anything. Unknown and expired links both return the same ErrNotFound.
@@ -41,18 +94,22 @@ func (e *Engine) LinkView(ctx context.Context, tenantSlug, token string) (LinkPa
 	err := e.cfg.Store.View(ctx, func(tx Tx) error {
 		tenant, err := tx.TenantBySlug(ctx, tenantSlug)
 		if err != nil {
-			return errUnknownLink
+			return unknownLinkOr(err)
 		}
 		v, err := tx.VerificationByLinkHash(ctx, tenant.ID, LinkTokenHash(token))
 		if err != nil {
-			return errUnknownLink
+			return unknownLinkOr(err)
 		}
-		st := v.EffectiveStatus(e.Now())
+		now := e.Now()
+		st := v.EffectiveStatus(now)
 		if st == StatusExpired {
 			return errUnknownLink
 		}
 		page = LinkPage{Tenant: tenant, TicketRef: v.TicketRef, RequestedAt: v.SentAt, ExpiresAt: v.ExpiresAt,
-			Status: st, NeedsCode: v.SecretHash != nil, VerificationID: v.ID}
+			Status: st, State: LinkStateOf(v, now), NeedsCode: v.SecretHash != nil, VerificationID: v.ID}
+		if page.RequestedAt.IsZero() {
+			page.RequestedAt = v.CreatedAt
+		}
 		if tech, err := tx.Technician(ctx, tenant.ID, v.TechnicianID); err == nil {
 			page.TechnicianName = tech.Name
 		}
@@ -80,11 +137,11 @@ func (e *Engine) LinkConfirm(ctx context.Context, tenantSlug, token string, a Li
 		now := e.Now()
 		tenant, err := tx.TenantBySlug(ctx, tenantSlug)
 		if err != nil {
-			return errUnknownLink
+			return unknownLinkOr(err)
 		}
 		found, err := tx.VerificationByLinkHash(ctx, tenant.ID, LinkTokenHash(token))
 		if err != nil {
-			return errUnknownLink
+			return unknownLinkOr(err)
 		}
 		if v, err = tx.LockVerification(ctx, tenant.ID, found.ID); err != nil {
 			return err
@@ -104,6 +161,9 @@ func (e *Engine) LinkConfirm(ctx context.Context, tenantSlug, token string, a Li
 				if err := tx.UpdateVerification(ctx, &v); err != nil {
 					return err
 				}
+				if err := e.queueTicketNote(ctx, tx, v, now); err != nil {
+					return err
+				}
 			}
 			outcome = errUnknownLink
 			return e.countFailure(ctx, tx, policy, v, "enduser", "link used after expiry", now)
@@ -111,9 +171,12 @@ func (e *Engine) LinkConfirm(ctx context.Context, tenantSlug, token string, a Li
 			outcome = Errorf(KindGone, "this request is %s; nothing was changed", st)
 			return nil
 		case a.Decline:
-			v.Status, v.CompletedAt, v.Detail = StatusFailed, now, "the end user said this wasn't them"
+			v.Status, v.CompletedAt, v.Detail = StatusFailed, now, detailLinkDeclined
 			evType, outcome = EventVerificationFailed, nil
 			if err := tx.UpdateVerification(ctx, &v); err != nil {
+				return err
+			}
+			if err := e.queueTicketNote(ctx, tx, v, now); err != nil {
 				return err
 			}
 			if err := e.countFailure(ctx, tx, policy, v, "enduser", "declined", now); err != nil {
@@ -124,12 +187,15 @@ func (e *Engine) LinkConfirm(ctx context.Context, tenantSlug, token string, a Li
 			v.Attempts++
 			left := v.MaxAttempts - v.Attempts
 			evType = EventVerificationAttempt
-			outcome = Errorf(KindInvalid, "that code does not match; %d attempt(s) left", left)
+			outcome = Errorf(KindInvalid, "that code does not match; %s left", plural(left, "attempt"))
 			if left <= 0 {
-				v.Status, v.CompletedAt, v.Detail = StatusFailed, now, "too many wrong codes on the link page"
+				v.Status, v.CompletedAt, v.Detail = StatusFailed, now, detailLinkLocked
 				evType, outcome = EventVerificationFailed, Errorf(KindGone, "too many wrong codes; this link no longer works")
 			}
 			if err := tx.UpdateVerification(ctx, &v); err != nil {
+				return err
+			}
+			if err := e.queueTicketNote(ctx, tx, v, now); err != nil {
 				return err
 			}
 			return e.countFailure(ctx, tx, policy, v, "enduser", "wrong link code", now)
@@ -144,6 +210,14 @@ func (e *Engine) LinkConfirm(ctx context.Context, tenantSlug, token string, a Li
 	}
 	e.finish(ctx, v, evType)
 	return v, outcome
+}
+
+// plural returns "1 attempt" or "n attempts".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 func truncate(s string, n int) string {

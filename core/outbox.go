@@ -11,6 +11,8 @@ const (
 	OutboxSMS   OutboxKind = "sms"
 	OutboxVoice OutboxKind = "voice"
 	OutboxEmail OutboxKind = "email"
+	// OutboxTicketNote writes a verification's result to its PSA ticket.
+	OutboxTicketNote OutboxKind = "ticket_note"
 )
 
 // OutboxStatus is where an outbox item stands.
@@ -62,4 +64,9 @@ type Outbound struct {
 	TimeLimit time.Duration `json:"time_limit,omitempty"`
 	// StatusCallback is where the provider reports delivery; "" for none.
 	StatusCallback string `json:"status_callback,omitempty"`
+
+	// Ticket notes (OutboxTicketNote): To is the ticket's reference in the
+	// PSA of integration Integration of tenant Tenant; Text is the note.
+	Tenant      string `json:"tenant,omitempty"`
+	Integration string `json:"integration,omitempty"`
 }

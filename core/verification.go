@@ -56,15 +56,18 @@ const (
 // is HMAC-SHA-256(server key, id ‖ channel ‖ code) for codes, and
 // LinkTokenHash is SHA-256(token) for links. Neither secret is ever stored.
 type Verification struct {
-	ID             string
-	TenantID       string
-	ClientID       string
-	ContactID      string
-	DestinationID  string
-	DestKind       DestinationKind
-	Destination    string // normalised value, kept for binding and rate limits; never shown unmasked
-	Method         Method
-	TicketRef      string // PSA ticket reference, "" when started outside a ticket
+	ID            string
+	TenantID      string
+	ClientID      string
+	ContactID     string
+	DestinationID string
+	DestKind      DestinationKind
+	Destination   string // normalised value, kept for binding and rate limits; never shown unmasked
+	Method        Method
+	TicketRef     string // PSA ticket reference, "" when started outside a ticket
+	// IntegrationID is the PSA integration TicketRef belongs to; when set,
+	// the result is written to that ticket as a note (through the outbox).
+	IntegrationID  string
 	TechnicianID   string
 	Status         Status
 	SecretHash     []byte // HMAC of the code: read-back code, or technician-read code on a link

@@ -23,6 +23,9 @@ type StartRequest struct {
 	// one the ticket names (pods know the ticket's contact; the engine does
 	// not): the policy's note rule applies as for a non-default destination.
 	AlternateContact bool
+	// IntegrationID names the PSA integration TicketRef belongs to (pods);
+	// the result is then written to the ticket as a note.
+	IntegrationID string
 }
 
 // Started is the result of Start and Resend.
@@ -114,7 +117,16 @@ func (e *Engine) Start(ctx context.Context, req StartRequest) (Started, error) {
 			return err
 		}
 
+		if req.IntegrationID != "" {
+			if req.TicketRef == "" {
+				return Errorf(KindInvalid, "an integration is given without a ticket")
+			}
+			if _, err := tx.Integration(ctx, req.TenantID, req.IntegrationID); err != nil {
+				return err
+			}
+		}
 		v := Verification{
+			IntegrationID: req.IntegrationID,
 			ID:            NewID("ver"),
 			TenantID:      req.TenantID,
 			ClientID:      contact.ClientID,
@@ -445,6 +457,9 @@ func (e *Engine) CheckCode(ctx context.Context, tenantID, techID, verificationID
 		if err := tx.UpdateVerification(ctx, &v); err != nil {
 			return err
 		}
+		if err := e.queueTicketNote(ctx, tx, v, now); err != nil {
+			return err
+		}
 		return e.countFailure(ctx, tx, policy, v, actor, string(evType), now)
 	})
 	if err != nil {
@@ -461,6 +476,9 @@ func (e *Engine) markVerified(ctx context.Context, tx Tx, policy Policy, v *Veri
 	v.VerifiedUntil = now.Add(policy.ShieldDuration.D())
 	v.Detail = "verified by " + string(v.Method)
 	if err := tx.UpdateVerification(ctx, v); err != nil {
+		return err
+	}
+	if err := e.queueTicketNote(ctx, tx, *v, now); err != nil {
 		return err
 	}
 	if err := tx.SetFailureCount(ctx, v.TenantID, v.ContactID, v.DestKind, 0, now); err != nil {
@@ -500,6 +518,9 @@ func (e *Engine) finish(ctx context.Context, v Verification, t EventType) {
 	case EventVerificationCancelled:
 		e.observe(v.Method, "cancelled")
 	}
+	if v.IntegrationID != "" && !v.Status.Open() {
+		e.Wake() // a ticket note waits in the outbox
+	}
 	e.publish(ctx, e.event(t, v))
 }
 
@@ -519,6 +540,9 @@ func (e *Engine) Cancel(ctx context.Context, tenantID, techID, verificationID st
 		}
 		v.Status, v.CompletedAt, v.Detail = StatusCancelled, now, "cancelled by technician"
 		if err := tx.UpdateVerification(ctx, &v); err != nil {
+			return err
+		}
+		if err := e.queueTicketNote(ctx, tx, v, now); err != nil {
 			return err
 		}
 		return e.audit(ctx, tx, tenantID, techActor(tech.ID), string(EventVerificationCancelled), v.ID, nil)

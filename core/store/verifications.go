@@ -13,7 +13,7 @@ import (
 
 const verificationCols = `id, tenant_id, client_id, contact_id, destination_id, dest_kind, destination, method,
 	ticket_ref, technician_id, status, secret_hash, link_token_hash, attempts, max_attempts, sends,
-	note, detail, delivery_status, provider_ref, created_at, sent_at, expires_at, completed_at, verified_until`
+	note, detail, delivery_status, provider_ref, created_at, sent_at, expires_at, completed_at, verified_until, integration_id`
 
 func scanVerification(sc interface{ Scan(...any) error }) (core.Verification, error) {
 	var (
@@ -23,7 +23,7 @@ func scanVerification(sc interface{ Scan(...any) error }) (core.Verification, er
 	err := sc.Scan(&v.ID, &v.TenantID, &v.ClientID, &v.ContactID, &v.DestinationID, &destKind, &v.Destination, &method,
 		&v.TicketRef, &v.TechnicianID, &stat, &v.SecretHash, &v.LinkTokenHash, &v.Attempts, &v.MaxAttempts, &v.Sends,
 		&v.Note, &v.Detail, &v.DeliveryStatus, &v.ProviderRef,
-		tcol(&v.CreatedAt), tcol(&v.SentAt), tcol(&v.ExpiresAt), tcol(&v.CompletedAt), tcol(&v.VerifiedUntil))
+		tcol(&v.CreatedAt), tcol(&v.SentAt), tcol(&v.ExpiresAt), tcol(&v.CompletedAt), tcol(&v.VerifiedUntil), &v.IntegrationID)
 	v.DestKind, v.Method, v.Status = core.DestinationKind(destKind), core.Method(method), core.Status(stat)
 	return v, err
 }
@@ -39,11 +39,11 @@ func (t *tx) CreateVerification(ctx context.Context, v *core.Verification) error
 	newID(&v.ID, "ver")
 	normVerification(v)
 	_, err := t.exec(ctx, `INSERT INTO verifications (`+verificationCols+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		v.ID, v.TenantID, v.ClientID, v.ContactID, v.DestinationID, string(v.DestKind), v.Destination, string(v.Method),
 		v.TicketRef, v.TechnicianID, string(v.Status), v.SecretHash, v.LinkTokenHash, v.Attempts, v.MaxAttempts, v.Sends,
 		v.Note, v.Detail, v.DeliveryStatus, v.ProviderRef,
-		v.CreatedAt, v.SentAt, v.ExpiresAt, v.CompletedAt, v.VerifiedUntil)
+		v.CreatedAt, v.SentAt, v.ExpiresAt, v.CompletedAt, v.VerifiedUntil, v.IntegrationID)
 	return wrap(err, "create verification")
 }
 

@@ -1,0 +1,111 @@
+package psa
+
+import (
+	"context"
+	"encoding/json"
+	"sync"
+	"time"
+
+	"github.com/countersign/countersign/core"
+)
+
+// Clients builds and keeps one client per integration, so that a plugin's
+// caches (a ConnectWise codebase, communication types) serve every caller —
+// pod loads and ticket notes alike. A saved integration has a new UpdatedAt
+// and gets a new client.
+type Clients struct {
+	registry *Registry
+	deps     func(core.Integration) Deps
+
+	mu      sync.Mutex
+	clients map[string]cachedClient
+}
+
+type cachedClient struct {
+	updated time.Time
+	client  Client
+}
+
+// NewClients returns a client cache over registry. deps gives each
+// integration's client its dependencies (a logger and a call counter bound
+// to the integration); nil means the zero Deps.
+func NewClients(registry *Registry, deps func(core.Integration) Deps) *Clients {
+	if deps == nil {
+		deps = func(core.Integration) Deps { return Deps{} }
+	}
+	return &Clients{registry: registry, deps: deps, clients: map[string]cachedClient{}}
+}
+
+// Registry returns the plugins the cache builds clients from.
+func (c *Clients) Registry() *Registry { return c.registry }
+
+// Get returns the client of in (whose Config is the opened JSON).
+func (c *Clients) Get(in core.Integration) (Client, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if cc, ok := c.clients[in.ID]; ok && cc.updated.Equal(in.UpdatedAt) {
+		return cc.client, nil
+	}
+	d, err := c.registry.Get(in.Kind)
+	if err != nil {
+		return nil, err
+	}
+	cl, err := d.New(json.RawMessage(in.Config), c.deps(in))
+	if err != nil {
+		return nil, err
+	}
+	if old, ok := c.clients[in.ID]; ok {
+		_ = Close(old.client)
+	}
+	c.clients[in.ID] = cachedClient{updated: in.UpdatedAt, client: cl}
+	return cl, nil
+}
+
+// IntegrationLoader opens a tenant's integration; core.Engine.Integration
+// is one.
+type IntegrationLoader func(ctx context.Context, tenantID, id string) (core.Integration, error)
+
+// NoteSender delivers core.OutboxTicketNote items: it writes a
+// verification's result to its PSA ticket. It is a core.Sender, so the
+// outbox gives notes its retries and keeps them while the PSA is down.
+type NoteSender struct {
+	Clients *Clients
+	Load    IntegrationLoader
+	// Public decides whether an integration's notes are shown to the
+	// customer; nil means never (notes are internal by default).
+	Public func(core.Integration) bool
+}
+
+// Send implements core.Sender.
+func (s *NoteSender) Send(ctx context.Context, m core.Outbound) (string, error) {
+	in, err := s.Load(ctx, m.Tenant, m.Integration)
+	if err != nil {
+		if core.ErrorKind(err) == core.KindNotFound {
+			return "", &core.PermanentError{Code: "integration", Reason: "the PSA integration was removed", Err: err}
+		}
+		return "", err
+	}
+	cl, err := s.Clients.Get(in)
+	if err != nil {
+		return "", &core.PermanentError{Code: "integration", Reason: "the PSA integration's settings are invalid", Err: err}
+	}
+	noter, ok := cl.(TicketNoter)
+	if !ok {
+		return "", &core.PermanentError{Code: "integration", Reason: in.Kind + " integrations cannot write ticket notes"}
+	}
+	n := Note{Text: m.Text}
+	if s.Public != nil {
+		n.Public = s.Public(in)
+	}
+	if err := noter.AddTicketNote(ctx, m.To, n); err != nil {
+		// A ticket that is gone, or keys that may not write notes, will not
+		// fix themselves; anything else (the PSA down, rate limits) is
+		// retried by the outbox until the PSA is back.
+		switch core.ErrorKind(err) {
+		case core.KindNotFound, core.KindForbidden, core.KindInvalid:
+			return "", &core.PermanentError{Code: string(core.ErrorKind(err)), Reason: "the PSA refused the note: " + core.ErrorMessage(err), Err: err}
+		}
+		return "", err
+	}
+	return "note:" + m.To, nil
+}

@@ -1,0 +1,63 @@
+package core
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// methodWords names methods in ticket notes.
+var methodWords = map[Method]string{
+	MethodSMSCode: "SMS code", MethodSMSLink: "SMS link", MethodVoiceCode: "voice call code",
+	MethodEmailLink: "email link", MethodEmailCode: "email code",
+}
+
+// queueTicketNote writes v's result to its PSA ticket through the outbox,
+// in the transaction that closed v, so that the note cannot be lost: if
+// the PSA is down, the outbox keeps retrying until it is back. Verifications
+// not started from a PSA ticket, or still open, get no note.
+func (e *Engine) queueTicketNote(ctx context.Context, tx Tx, v Verification, now time.Time) error {
+	if v.IntegrationID == "" || v.TicketRef == "" || v.Status.Open() {
+		return nil
+	}
+	contact, err := tx.Contact(ctx, v.TenantID, v.ContactID)
+	if err != nil {
+		return err
+	}
+	tech, err := tx.Technician(ctx, v.TenantID, v.TechnicianID)
+	if err != nil {
+		return err
+	}
+	msg := Outbound{Kind: OutboxTicketNote, To: v.TicketRef, Tenant: v.TenantID, Integration: v.IntegrationID,
+		Text: ticketNoteText(v, contact.Name(), tech.Name)}
+	item := OutboxItem{ID: NewID("obx"), TenantID: v.TenantID, Kind: OutboxTicketNote, VerificationID: v.ID,
+		Status: OutboxPending, NextAttemptAt: now, CreatedAt: now, Dev: e.cfg.Senders[OutboxTicketNote] == nil}
+	return e.sealAndEnqueue(ctx, tx, &item, msg, 0)
+}
+
+// ticketNoteText is the note technicians read on the ticket: who, how, the
+// outcome, and when, in UTC (the PSA shows its own time zone beside it).
+func ticketNoteText(v Verification, contact, tech string) string {
+	how := methodWords[v.Method]
+	if how == "" {
+		how = string(v.Method)
+	}
+	when := v.CompletedAt.UTC().Format("2006-01-02 15:04 UTC")
+	var b strings.Builder
+	switch v.Status {
+	case StatusVerified:
+		fmt.Fprintf(&b, "Countersign: %s was VERIFIED by %s to %s (requested by %s, %s). Valid until %s.",
+			contact, how, v.MaskedDestination(), tech, when, v.VerifiedUntil.UTC().Format("15:04 UTC"))
+	case StatusCancelled:
+		fmt.Fprintf(&b, "Countersign: verification of %s by %s to %s was CANCELLED (%s, %s).",
+			contact, how, v.MaskedDestination(), tech, when)
+	default:
+		fmt.Fprintf(&b, "Countersign: verification of %s by %s to %s %s: %s (requested by %s, %s). Treat the caller as NOT verified.",
+			contact, how, v.MaskedDestination(), strings.ToUpper(string(v.Status)), v.Detail, tech, when)
+	}
+	if v.Note != "" {
+		fmt.Fprintf(&b, " Technician's note: %s", v.Note)
+	}
+	return b.String()
+}
