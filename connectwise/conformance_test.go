@@ -1,0 +1,21 @@
+package connectwise_test
+
+import (
+	"testing"
+
+	"github.com/countersign/countersign/connectwise/cwtest"
+	"github.com/countersign/countersign/core/psa"
+	"github.com/countersign/countersign/core/psa/psatest"
+)
+
+// Interface guard: the fake is a conformance-suite fake.
+var _ psatest.Fake = (*cwtest.Server)(nil)
+
+func TestConformance(t *testing.T) {
+	psatest.Run(t, psatest.Harness{
+		New: func(t *testing.T, deps psa.Deps) (psa.Client, psatest.Fake) {
+			srv := cwtest.NewServer(t)
+			return srv.NewClient(t, deps), srv
+		},
+	})
+}

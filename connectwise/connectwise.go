@@ -1,0 +1,52 @@
+package connectwise
+
+import (
+	"encoding/json"
+
+	"github.com/countersign/countersign/core/psa"
+)
+
+// ID is the descriptor id of the ConnectWise PSA.
+const ID = "connectwise"
+
+// Descriptor returns the ConnectWise PSA's descriptor, for psa.NewRegistry.
+func Descriptor() psa.Descriptor {
+	return psa.Descriptor{
+		ID:   ID,
+		Name: "ConnectWise PSA",
+		Fields: []psa.Field{
+			{Name: "site", Label: "Site", Kind: psa.FieldText, Required: true,
+				Help: "The host you sign in to ConnectWise at, e.g. na.myconnectwise.net, or your own server's host."},
+			{Name: "company_id", Label: "Company ID", Kind: psa.FieldText, Required: true,
+				Help: "The company you type on the ConnectWise login page."},
+			{Name: "public_key", Label: "Public key", Kind: psa.FieldText, Required: true,
+				Help: "From the API member's API Keys tab (System › Members › API Members)."},
+			{Name: "private_key", Label: "Private key", Kind: psa.FieldSecret, Required: true},
+			{Name: "client_id", Label: "Client ID", Kind: psa.FieldSecret, Required: true,
+				Help: "The integration's clientId from developer.connectwise.com."},
+			{Name: "api_host", Label: "API host", Kind: psa.FieldText,
+				Help: "Leave empty: cloud sites use api- plus the site, servers of your own the site itself."},
+			{Name: "phone_region", Label: "Phone region", Kind: psa.FieldText,
+				Help: "Two-letter country for phone numbers stored without a country code; empty means US."},
+		},
+		New: func(raw json.RawMessage, deps psa.Deps) (psa.Client, error) {
+			var cfg Config
+			if err := psa.DecodeConfig(raw, &cfg); err != nil {
+				return nil, err
+			}
+			return New(cfg, deps)
+		},
+	}
+}
+
+// Interface guards: the compiler checks every capability this client claims.
+var (
+	_ psa.ContactFinder    = (*Client)(nil)
+	_ psa.ContactGetter    = (*Client)(nil)
+	_ psa.ContactCreator   = (*Client)(nil)
+	_ psa.TicketGetter     = (*Client)(nil)
+	_ psa.TicketNoter      = (*Client)(nil)
+	_ psa.CompanyLister    = (*Client)(nil)
+	_ psa.MemberIdentifier = (*Client)(nil)
+	_ psa.Checker          = (*Client)(nil)
+)

@@ -1,0 +1,588 @@
+// Package cwtest is a fake ConnectWise PSA for tests, held to the vendor's
+// contract: it loads shared/contracts/connectwise/manage-2025.1.json at
+// test time and answers only requests the contract describes, with bodies
+// whose every field the named model declares, so that the connectwise
+// client cannot drift from the real API unnoticed.
+//
+// It serves HTTPS on loopback under ConnectWise's real host names: the
+// [Server.HTTPClient] dials every known host (the site, its api- sibling)
+// to the fake and trusts its certificate, and says "no such host" for any
+// other. The client under test therefore runs its production code
+// unchanged: https, the api- host rule, codebase discovery.
+//
+// What it checks, beyond the contract: Basic auth companyId+publicKey or
+// member auth (cookie or Basic, §2.5 of the reference), the clientId
+// header, Accept pinned to version 2025.1, the codebase in the path,
+// condition syntax (paths and value types against the model; in and
+// several arrays refused in childConditions), query names per endpoint,
+// and ConnectWise's own rules (a note needs a display flag; a contact a
+// first name). What it does like the real one: page/pageSize (default 25,
+// at most 1000) with a Link header (first, prev, next, last), forward-only
+// paging with pageId, fields= partial answers, the error bodies of
+// reference §3, and the plain-text "Cannot route" 404 of a wrong codebase.
+//
+// A request the contract does not allow is a violation: it is answered
+// as ConnectWise would (404, 405 or 400) and fails the test at cleanup
+// unless the test takes it with [Server.TakeViolations].
+//
+// The knobs: [Server.Seed], [Server.SetMember], [Server.SetPageSize],
+// [Server.FailNext], [Server.MalformedNext], [Server.Requests] and
+// [Server.Notes] for the psatest conformance suite, and
+// [Server.ChangeCodebase], [Server.SetDown], [Server.RejectKeys],
+// [Server.AddPodMember], [Server.SetMemberAuthForms], [Server.Forbid],
+// [Server.HugePages], [Server.UnroutableAuthFailures],
+// [Server.NoteRecords] and [Server.Log].
+package cwtest
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"math/big"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/countersign/countersign/connectwise"
+	"github.com/countersign/countersign/core/psa"
+)
+
+// Defaults of a new server.
+const (
+	DefaultSite      = "na.myconnectwise.net"
+	DefaultCompanyID = "countersigntest"
+	DefaultCodebase  = "v2025_1/"
+	PublicKey        = "cwtestPublicKey1"
+	PrivateKey       = "cwtestPrivateKey-s3cr3t"
+	ClientID         = "11111111-2222-4333-8444-555555555555"
+)
+
+// Paging limits of the real API (reference §4).
+const (
+	defaultPageSize = 25
+	maxPageSize     = 1000
+)
+
+// Server is a fake ConnectWise tenant. Its methods are safe for concurrent
+// use.
+type Server struct {
+	t        testing.TB
+	contract *Contract
+	ts       *httptest.Server
+	client   *http.Client
+	site     string // the sign-in host
+	apiHost  string // the REST host; == site on premises
+	cloud    bool
+	company  string
+
+	mu          sync.Mutex
+	codebase    string
+	companies   []companyRec
+	contacts    []contactRec
+	tickets     []ticketRec
+	notes       map[int][]noteRec
+	commTypes   []commTypeRec
+	apiMember   member
+	podMembers  []member
+	memberForms []string
+	forbidden   map[string]bool // "who method route"
+	lastID      int
+	pageSize    int
+	failN       int
+	failCode    int
+	failAfter   string
+	malformed   bool
+	down        bool
+	rejectKeys  bool
+	hugePages   bool
+	unroutable  bool
+	requests    int
+	log         []Request
+	violations  []string
+}
+
+// Request is one request the fake received.
+type Request struct {
+	Method string
+	Host   string
+	Route  string     // "GET /company/contacts/{id}", "GET /login/companyinfo/{companyId}"; the raw path when it matched nothing
+	Query  url.Values //
+	Auth   string     // "api-key", "member-cookie", "member-basic", "member-cookie-escaped", "member-cookie-no-context", or ""
+	Status int
+}
+
+// Option configures [NewServer].
+type Option func(*Server)
+
+// WithSite makes the fake answer as site: a cloud site
+// ("eu.myconnectwise.net", API on its api- sibling) or an on-premises host
+// ("cw.msp.example", API on the same host).
+func WithSite(site string) Option {
+	return func(s *Server) { s.site = strings.ToLower(site) }
+}
+
+// WithCompanyID sets the tenant's company id.
+func WithCompanyID(id string) Option {
+	return func(s *Server) { s.company = id }
+}
+
+// NewServer starts a fake ConnectWise tenant and registers its cleanup on
+// t. It fails t when the contract file cannot be loaded.
+func NewServer(t testing.TB, opts ...Option) *Server {
+	t.Helper()
+	c, err := LoadContract()
+	if err != nil {
+		t.Fatalf("cwtest: %v", err)
+	}
+	s := &Server{
+		t: t, contract: c, site: DefaultSite, company: DefaultCompanyID, codebase: DefaultCodebase,
+		notes: map[int][]noteRec{}, commTypes: defaultCommTypes(), forbidden: map[string]bool{},
+		memberForms: []string{"member-cookie", "member-basic", "member-cookie-escaped", "member-cookie-no-context"},
+		lastID:      100000,
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	s.apiHost = connectwise.APIHostFor(s.site)
+	s.cloud = s.apiHost != s.site
+	s.apiMember = member{rec: memberRec{ID: 1, Identifier: "countersign-api", FirstName: "Countersign", LastName: "API",
+		LicenseClass: "A", DefaultEmail: "Office", DefaultPhone: "Office", Info: info{}}}
+
+	cert, pool := newCert(t, s.site, s.apiHost)
+	s.ts = httptest.NewUnstartedServer(http.HandlerFunc(s.serveHTTP))
+	s.ts.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+	s.ts.StartTLS()
+	addr := s.ts.Listener.Addr().String()
+	dialer := &net.Dialer{Timeout: 5 * time.Second}
+	tr := &http.Transport{
+		DialContext: func(ctx context.Context, network, a string) (net.Conn, error) {
+			host, _, err := net.SplitHostPort(a)
+			if err != nil {
+				host = a
+			}
+			if !s.knownHost(host) {
+				return nil, &net.OpError{Op: "dial", Net: network, Err: &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}}
+			}
+			return dialer.DialContext(ctx, "tcp", addr)
+		},
+		TLSClientConfig:     &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
+		MaxIdleConnsPerHost: 16,
+	}
+	s.client = &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	t.Cleanup(func() {
+		tr.CloseIdleConnections()
+		s.ts.Close()
+		s.mu.Lock()
+		v := slices.Clone(s.violations)
+		s.mu.Unlock()
+		for _, msg := range v {
+			t.Errorf("cwtest: contract violation: %s", msg)
+		}
+	})
+	return s
+}
+
+func (s *Server) knownHost(h string) bool {
+	h = strings.ToLower(h)
+	return h == s.site || h == s.apiHost
+}
+
+// Site returns the tenant's sign-in host.
+func (s *Server) Site() string { return s.site }
+
+// APIHost returns the host the REST API answers on.
+func (s *Server) APIHost() string { return s.apiHost }
+
+// CompanyID returns the tenant's company id.
+func (s *Server) CompanyID() string { return s.company }
+
+// Config returns a client config with the tenant's valid credentials.
+func (s *Server) Config() connectwise.Config {
+	return connectwise.Config{Site: s.site, CompanyID: s.company, PublicKey: PublicKey, PrivateKey: PrivateKey, ClientID: ClientID}
+}
+
+// HTTPClient returns an HTTP client that reaches the fake under
+// ConnectWise's host names over TLS, and finds no other host.
+func (s *Server) HTTPClient() *http.Client { return s.client }
+
+// Deps returns d with its HTTPClient set to [Server.HTTPClient].
+func (s *Server) Deps(d psa.Deps) psa.Deps {
+	d.HTTPClient = s.client
+	return d
+}
+
+// NewClient returns a connectwise client of the fake built with deps (its
+// HTTPClient replaced) and [Server.Config].
+func (s *Server) NewClient(t testing.TB, deps psa.Deps) *connectwise.Client {
+	t.Helper()
+	c, err := connectwise.New(s.Config(), s.Deps(deps))
+	if err != nil {
+		t.Fatalf("cwtest: connectwise.New: %v", err)
+	}
+	return c
+}
+
+// Seed replaces the tenant's companies, contacts and tickets (and drops
+// its notes). Refs must be decimal ids. Emails are filed under the
+// communication type "Email"; phones under the phone type whose name is
+// their Label, else "Direct"; both stored exactly as given.
+func (s *Server) Seed(companies []psa.Company, contacts []psa.Contact, tickets []psa.Ticket) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.companies, s.contacts, s.tickets, s.notes = nil, nil, nil, map[int][]noteRec{}
+	for _, c := range companies {
+		id := s.mustID(c.Ref)
+		s.companies = append(s.companies, companyRec{ID: id, Identifier: identifierOf(c.Name), Name: c.Name,
+			Status: &reference{ID: 1, Name: "Active", Info: info{}}, Types: []any{}, Info: info{"lastUpdated": "2026-01-01T00:00:00Z"}})
+		s.lastID = max(s.lastID, id)
+	}
+	for _, c := range contacts {
+		rec, err := s.contactFromPSA(c)
+		if err != nil {
+			s.t.Errorf("cwtest: seed: %v", err)
+			continue
+		}
+		rec.ID = s.mustID(c.Ref)
+		s.lastID = max(s.lastID, rec.ID)
+		s.contacts = append(s.contacts, rec)
+	}
+	for _, t := range tickets {
+		id := s.mustID(t.Ref)
+		rec := ticketRec{ID: id, Summary: t.Summary, RecordType: "ServiceTicket",
+			Board: &reference{ID: 1, Name: "Help Desk", Info: info{}}, Info: info{"dateEntered": "2026-01-01T00:00:00Z"}}
+		status := t.Status
+		if status == "" {
+			status = "New"
+		}
+		rec.Status = &reference{ID: 1, Name: status, Info: info{}}
+		if t.CompanyRef != "" {
+			rec.Company = s.companyRefLocked(s.mustID(t.CompanyRef))
+		}
+		if t.ContactRef != "" {
+			cid := s.mustID(t.ContactRef)
+			ref := &reference{ID: cid, Info: info{}}
+			for _, ct := range s.contacts {
+				if ct.ID == cid {
+					ref.Name = strings.TrimSpace(ct.FirstName + " " + ct.LastName)
+					rec.ContactName = ref.Name
+				}
+			}
+			rec.Contact = ref
+		}
+		s.lastID = max(s.lastID, id)
+		s.tickets = append(s.tickets, rec)
+	}
+}
+
+func (s *Server) mustID(ref string) int {
+	id, err := refID(ref)
+	if err != nil {
+		s.t.Fatalf("%v", err)
+	}
+	return id
+}
+
+func (s *Server) companyRefLocked(id int) reference {
+	r := reference{ID: id, Info: info{}}
+	for _, c := range s.companies {
+		if c.ID == id {
+			r.Identifier, r.Name = c.Identifier, c.Name
+		}
+	}
+	return r
+}
+
+func (s *Server) contactFromPSA(c psa.Contact) (contactRec, error) {
+	rec := contactRec{FirstName: c.FirstName, LastName: c.LastName, Title: c.Title,
+		CommunicationItems: []commItemRec{}, Types: []reference{}, CustomFields: []any{},
+		Info: info{"lastUpdated": "2026-01-01T00:00:00Z", "updatedBy": "cwtest"}}
+	if c.CompanyRef != "" {
+		id, err := refID(c.CompanyRef)
+		if err != nil {
+			return rec, err
+		}
+		ref := s.companyRefLocked(id)
+		rec.Company = &ref
+	}
+	for _, e := range c.Emails {
+		t := s.commTypeFor("Email", e.Label)
+		s.lastID++
+		rec.CommunicationItems = append(rec.CommunicationItems, commItemRec{ID: s.lastID, Type: reference{ID: t.ID, Name: t.Description, Info: info{}},
+			Value: e.Address, DefaultFlag: e.Default, CommunicationType: "Email"})
+	}
+	for _, p := range c.Phones {
+		t := s.commTypeFor("Phone", p.Label)
+		s.lastID++
+		rec.CommunicationItems = append(rec.CommunicationItems, commItemRec{ID: s.lastID, Type: reference{ID: t.ID, Name: t.Description, Info: info{}},
+			Value: p.Number, DefaultFlag: p.Default, CommunicationType: "Phone"})
+		if p.Default {
+			rec.DefaultPhoneType, rec.DefaultPhoneNbr = t.Description, p.Number
+		}
+	}
+	return rec, nil
+}
+
+// commTypeFor returns the communication type of kind named label, else the
+// default one of kind.
+func (s *Server) commTypeFor(kind, label string) commTypeRec {
+	var def commTypeRec
+	for _, t := range s.commTypes {
+		if t.kind() != kind {
+			continue
+		}
+		if label != "" && strings.EqualFold(t.Description, label) {
+			return t
+		}
+		if def.ID == 0 || t.DefaultFlag && !def.DefaultFlag {
+			def = t
+		}
+	}
+	return def
+}
+
+// SetMember sets the member the API keys belong to (what
+// /system/myMembers/info answers for them). Its license class stays "A".
+func (s *Server) SetMember(m psa.Member) {
+	mem, err := memberFromPSA(m, "A")
+	if err != nil {
+		s.t.Errorf("%v", err)
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.apiMember = mem
+}
+
+// AddPodMember adds a technician (license class "F") whose ConnectWise
+// session a pod hands over as a: requests with a's member auth act as m.
+// inactive marks the member inactive.
+func (s *Server) AddPodMember(m psa.Member, a connectwise.MemberAuth, inactive bool) {
+	mem, err := memberFromPSA(m, "F")
+	if err != nil {
+		s.t.Errorf("%v", err)
+		return
+	}
+	mem.rec.Identifier = a.MemberID
+	if m.Identifier != "" {
+		mem.rec.Identifier = m.Identifier
+	}
+	mem.rec.InactiveFlag = inactive
+	mem.hash, mem.context = a.Hash, a.Context
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.podMembers = append(s.podMembers, mem)
+}
+
+// SetMemberAuthForms sets which member-auth forms the tenant accepts, of
+// "member-cookie", "member-basic", "member-cookie-escaped" and
+// "member-cookie-no-context" (all of them by default).
+func (s *Server) SetMemberAuthForms(forms ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.memberForms = slices.Clone(forms)
+}
+
+// SetPageSize sets the largest page the fake returns, whatever the client
+// asks for; 0 means ConnectWise's own limit (1000).
+func (s *Server) SetPageSize(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.pageSize = n
+}
+
+// HugePages makes lists ignore pageSize and answer everything in one
+// page, as a misbehaving server or proxy might.
+func (s *Server) HugePages(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.hugePages = on
+}
+
+// FailNext answers the next n REST API requests with status and
+// ConnectWise's error body for it (and a Retry-After of retryAfter when it
+// is not "") without processing them. n 0 stops failing. Codebase
+// discovery (/login/companyinfo) is not an API request: it is not failed,
+// and not counted by [Server.Requests].
+func (s *Server) FailNext(n, status int, retryAfter string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failN, s.failCode, s.failAfter = n, status, retryAfter
+}
+
+// MalformedNext truncates the body of the next successful REST API answer.
+func (s *Server) MalformedNext() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.malformed = true
+}
+
+// SetDown makes every request, discovery included, get a 503 with an HTML
+// page, as when ConnectWise is down for maintenance behind its proxy.
+func (s *Server) SetDown(down bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.down = down
+}
+
+// RejectKeys makes the tenant refuse the API keys of [Server.Config], as
+// after the API member's keys were revoked.
+func (s *Server) RejectKeys(reject bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rejectKeys = reject
+}
+
+// UnroutableAuthFailures makes the tenant answer bad credentials with the
+// plain-text 404 "Cannot route. Codebase/company is invalid" instead of a
+// 401, as ConnectWise's cloud has been seen to (reference §1: "if a cloud
+// call returns 404 … the real cause may be bad credentials").
+func (s *Server) UnroutableAuthFailures(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.unroutable = on
+}
+
+// ChangeCodebase moves the tenant to codebase (e.g. "v2025_2/"), as a
+// cloud upgrade does: requests under the old one get the plain-text 404
+// "Cannot route. Codebase/company is invalid".
+func (s *Server) ChangeCodebase(codebase string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.codebase = codebase
+}
+
+// Codebase returns the tenant's current codebase.
+func (s *Server) Codebase() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.codebase
+}
+
+// Forbid makes the security role of who refuse route ("GET
+// /company/contacts", a contract path template) with a 403. who is a
+// member identifier, or "" for the API member.
+func (s *Server) Forbid(who, route string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.forbidden[who+" "+route] = true
+}
+
+// Requests returns how many REST API requests the fake has received
+// (discovery excluded; see [Server.Log] for every request).
+func (s *Server) Requests() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.requests
+}
+
+// Log returns every request received, discovery included, oldest first.
+func (s *Server) Log() []Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.log)
+}
+
+// Notes returns the notes added to the ticket with ref, oldest first;
+// Public means the note shows in the Discussion (detailDescriptionFlag).
+func (s *Server) Notes(ticketRef string) []psa.Note {
+	var out []psa.Note
+	for _, n := range s.NoteRecords(ticketRef) {
+		out = append(out, psa.Note{Text: n.Text, Public: n.DetailDescription})
+	}
+	return out
+}
+
+// NoteRecord is a note as ConnectWise stored it.
+type NoteRecord struct {
+	Text                 string
+	DetailDescription    bool  // Discussion: the customer sees it
+	InternalAnalysis     bool  // Internal
+	Resolution           bool  // Resolution
+	ProcessNotifications *bool // nil when the client did not say
+}
+
+// NoteRecords returns the notes of the ticket with ref with their display
+// flags, oldest first.
+func (s *Server) NoteRecords(ticketRef string) []NoteRecord {
+	id, err := refID(ticketRef)
+	if err != nil {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []NoteRecord
+	for _, n := range s.notes[id] {
+		out = append(out, NoteRecord{Text: n.Text, DetailDescription: n.DetailDescriptionFlag, InternalAnalysis: n.InternalAnalysisFlag,
+			Resolution: n.ResolutionFlag, ProcessNotifications: n.ProcessNotifications})
+	}
+	return out
+}
+
+// TakeViolations returns the contract violations seen so far and forgets
+// them, for tests that provoke them on purpose; violations left at cleanup
+// fail the test.
+func (s *Server) TakeViolations() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v := s.violations
+	s.violations = nil
+	return v
+}
+
+func (s *Server) violation(format string, args ...any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.violations = append(s.violations, sprintf(format, args...))
+}
+
+// newCert makes a self-signed certificate for the fake's host names and
+// the pool that trusts it.
+func newCert(t testing.TB, hosts ...string) (tls.Certificate, *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatalf("cwtest: key: %v", err)
+	}
+	names := []string{"*.myconnectwise.net", "myconnectwise.net", "*.connectwisedev.com", "localhost"}
+	for _, h := range hosts {
+		if hh, _, err := net.SplitHostPort(h); err == nil {
+			h = hh
+		}
+		if net.ParseIP(h) == nil {
+			names = append(names, h)
+		}
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "cwtest"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+		DNSNames:              names,
+		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatalf("cwtest: certificate: %v", err)
+	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatalf("cwtest: certificate: %v", err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(leaf)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool
+}
