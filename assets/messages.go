@@ -125,7 +125,17 @@ func messageFile(name string, p part) string {
 // Render renders the message name ("sms_code", "email_link", …) for d. An
 // unknown name, or data missing the code or link the message exists to
 // carry, is a core.KindInvalid error.
+//
+// When d.Branding holds the tenant's own template for name, that wording is
+// used; should it fail to render (it was checked when saved, so only data
+// could make it fail), the built-in wording is sent instead.
 func (m *Messages) Render(name string, d core.MessageData) (core.Rendered, error) {
+	return m.render(name, d, false)
+}
+
+// render is Render; strict returns a tenant template's error instead of
+// falling back, for the template editor's preview.
+func (m *Messages) render(name string, d core.MessageData, strict bool) (core.Rendered, error) {
 	parts, ok := m.tmpl[name]
 	if !ok {
 		return core.Rendered{}, core.Errorf(core.KindInvalid, "unknown message template %q", name)
@@ -152,6 +162,15 @@ func (m *Messages) Render(name string, d core.MessageData) (core.Rendered, error
 		case partSay:
 			out.Say = sayPhrases(s)
 			out.Text = strings.Join(out.Say, " ")
+		}
+	}
+	if o, ok := d.Branding.Messages[name]; ok && strings.TrimSpace(o.Body) != "" {
+		r, err := applyTemplate(name, o, d, out)
+		if err == nil {
+			return r, nil
+		}
+		if strict {
+			return core.Rendered{}, err
 		}
 	}
 	return out, nil

@@ -21,6 +21,22 @@ type Branding struct {
 	AccentColor  string `json:"accent_color,omitempty"`
 	LogoDataURI  string `json:"logo,omitempty"` // data: URI so pages load no third-party resource
 	SupportPhone string `json:"support_phone,omitempty"`
+	// GradientFrom and GradientTo are the CSS hex colours of the end-user
+	// page background; "" means the primary and accent colours.
+	GradientFrom string `json:"gradient_from,omitempty"`
+	GradientTo   string `json:"gradient_to,omitempty"`
+	// Messages holds the tenant's own message templates by name ("sms_code",
+	// "email_link", …); a name without an entry uses the built-in template.
+	Messages map[string]MessageTemplate `json:"messages,omitempty"`
+}
+
+// MessageTemplate is a tenant's own wording of one end-user message, in
+// text/template syntax over MessageData. It is checked when saved (see
+// assets.CheckMessageTemplate) and the built-in template is used whenever it
+// cannot be rendered.
+type MessageTemplate struct {
+	Subject string `json:"subject,omitempty"` // emails only; "" keeps the built-in subject
+	Body    string `json:"body"`              // the SMS or email text, or the voice phrases one per line
 }
 
 // DisplayName returns the name end users see for the tenant.

@@ -141,6 +141,19 @@ func (t *tx) PutPolicy(ctx context.Context, tenantID, clientID string, p core.Po
 	return wrap(err, "put policy %q", clientID)
 }
 
+// DeletePolicy implements core.Tx. The tenant default ("") is never
+// deleted: the admin console resets its fields instead.
+func (t *tx) DeletePolicy(ctx context.Context, tenantID, clientID string) error {
+	if clientID == "" {
+		return core.Errorf(core.KindInvalid, "the tenant default policy cannot be deleted")
+	}
+	res, err := t.exec(ctx, `DELETE FROM policies WHERE tenant_id = ? AND client_id = ?`, tenantID, clientID)
+	if err != nil {
+		return wrap(err, "delete policy %q", clientID)
+	}
+	return mustAffect(res, "delete policy %q", clientID)
+}
+
 const integrationCols = `id, tenant_id, kind, name, config, created_at, updated_at`
 
 func scanIntegration(sc interface{ Scan(...any) error }) (core.Integration, error) {

@@ -14,6 +14,7 @@ func (s *Server) registerAdminRoutes(r *mux.Router) {
 	r.HandleFunc("/policies/{scope}", s.handlePutPolicy).Methods(http.MethodPut)
 	r.HandleFunc("/outbox", s.handleListOutbox).Methods(http.MethodGet)
 	r.HandleFunc("/audit", s.handleListAudit).Methods(http.MethodGet)
+	s.registerAdminAPIRoutes(r)
 }
 
 // policyScope reads {scope}: "default" is the tenant default, else a client id.
@@ -43,6 +44,10 @@ func (s *Server) handlePutPolicy(w http.ResponseWriter, r *http.Request) {
 	}
 	var p core.Policy
 	if err := decodeJSON(w, r, &p); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := checkPolicyInput(p); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
