@@ -5,9 +5,15 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
+	"fmt"
+	"html/template"
 	"net"
 	"net/http"
+	"regexp"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/countersign/countersign/core"
 	"github.com/gorilla/mux"
@@ -15,7 +21,7 @@ import (
 
 // The end-user link page (security.md §5): GET and HEAD show what is being
 // confirmed and change nothing; only a POST from the page's own form, which
-// carries a nonce minted by the GET, confirms or declines.
+// carries a nonce minted by the GET, validates or declines.
 
 func (s *Server) registerLinkRoutes(r *mux.Router) {
 	r.HandleFunc("/l/{tenant}/{token}", s.handleLinkPage).Methods(http.MethodGet, http.MethodHead)
@@ -25,14 +31,50 @@ func (s *Server) registerLinkRoutes(r *mux.Router) {
 // linkNonceTTL bounds how long a rendered page's form stays usable.
 const linkNonceTTL = 15 * time.Minute
 
-// linkPageData is what link templates see.
+// The outcomes link.html draws. Each has its own heading and text there.
+const (
+	linkForm      = "form"      // the question, with Validate and "This wasn't me"
+	linkConfirmed = "confirmed" // this POST (or a repeat of it) validated
+	linkDeclined  = "declined"  // this POST said "This wasn't me"
+	linkUsed      = "used"      // answered earlier; nothing changed now
+	linkCancelled = "cancelled" // the help desk withdrew the request
+	linkLocked    = "locked"    // too many wrong codes
+	linkClosed    = "closed"    // closed another way
+	linkInvalid   = "invalid"   // unknown or expired: one page for both (security.md §8)
+	linkRetry     = "retry"     // the form itself was refused (stale nonce, another origin)
+	linkError     = "error"     // our fault
+)
+
+// linkHeadings are the page headings (and titles), one per outcome; the text
+// under each heading is in link.html.
+var linkHeadings = map[string]string{
+	linkForm:      "Confirm it's you",
+	linkConfirmed: "You're confirmed",
+	linkDeclined:  "Thanks for telling us",
+	linkUsed:      "This link has already been used",
+	linkCancelled: "This request was cancelled",
+	linkLocked:    "This link no longer works",
+	linkClosed:    "This request is closed",
+	linkInvalid:   "This link is not valid or has expired",
+	linkRetry:     "Please open the link again",
+	linkError:     "Something went wrong",
+}
+
+// linkPageData is what link.html sees. On the invalid, retry and error pages
+// everything but Outcome and Message is zero: they name no tenant, so an
+// unknown link and an expired one render byte for byte the same.
 type linkPageData struct {
 	Tenant    core.Tenant
+	Name      string       // the MSP's name as end users see it
+	Logo      template.URL // the tenant's logo as a checked data: URI, or ""
 	Page      core.LinkPage
+	Outcome   string
+	Heading   string // set by renderLink from linkHeadings
+	Message   string // retry and error pages
 	Nonce     string
-	Message   string // result or error text
-	Outcome   string // "form", "confirmed", "declined", "invalid", "closed"
 	CodeError string
+	Requested string // e.g. "2 minutes ago (14:02 UTC)"
+	Expires   string // e.g. "in 8 minutes"
 }
 
 // mintNonce ties a form to the token and the time it was rendered, without
@@ -71,55 +113,129 @@ func linkHeaders(w http.ResponseWriter) {
 	w.Header().Set("X-Robots-Tag", "noindex")
 }
 
+// linkData fills what every page of a known, unexpired link shows.
+func (s *Server) linkData(page core.LinkPage) linkPageData {
+	now := s.engine.Now()
+	d := linkPageData{Tenant: page.Tenant, Name: page.Tenant.DisplayName(), Page: page}
+	if logoURI.MatchString(page.Tenant.Branding.LogoDataURI) {
+		// html/template refuses data: URLs in src unless told they are safe;
+		// only base64 raster images get here (no SVG, which can hold script).
+		d.Logo = template.URL(page.Tenant.Branding.LogoDataURI)
+	}
+	if !page.RequestedAt.IsZero() {
+		d.Requested = fmt.Sprintf("%s (%s)", ago(now.Sub(page.RequestedAt)), page.RequestedAt.UTC().Format("15:04 MST"))
+	}
+	if left := page.ExpiresAt.Sub(now); left > 0 {
+		d.Expires = "in " + minutes(left+time.Minute-time.Nanosecond)
+	}
+	return d
+}
+
+// sentence turns a core message ("that code does not match; 4 attempts
+// left") into one a person reads: capitalised, with a full stop.
+func sentence(msg string) string {
+	if msg == "" {
+		return ""
+	}
+	r, n := utf8.DecodeRuneInString(msg)
+	msg = string(unicode.ToUpper(r)) + msg[n:]
+	if !strings.HasSuffix(msg, ".") {
+		msg += "."
+	}
+	return msg
+}
+
+// logoURI matches the logos the link page shows: base64 raster images.
+var logoURI = regexp.MustCompile(`^data:image/(png|jpeg|gif|webp);base64,[A-Za-z0-9+/]+={0,2}$`)
+
+// ago says how long ago something happened, in words an end user reads at a
+// glance; the page has no script, so it cannot use the reader's time zone.
+func ago(d time.Duration) string {
+	if d < time.Minute {
+		return "just now"
+	}
+	return minutes(d) + " ago"
+}
+
+func minutes(d time.Duration) string {
+	if m := int(d / time.Minute); m != 1 {
+		return fmt.Sprintf("%d minutes", m)
+	}
+	return "1 minute"
+}
+
+// outcomeOf is the page for a link whose request was already settled.
+func outcomeOf(st core.LinkState) string {
+	switch st {
+	case core.LinkOpen:
+		return linkForm
+	case core.LinkConfirmed, core.LinkDeclined:
+		return linkUsed
+	case core.LinkCancelled:
+		return linkCancelled
+	case core.LinkLocked:
+		return linkLocked
+	}
+	return linkClosed
+}
+
+// renderLink renders link.html with status.
+func (s *Server) renderLink(w http.ResponseWriter, r *http.Request, status int, data linkPageData) {
+	data.Heading = linkHeadings[data.Outcome]
+	s.renderHTML(w, r, status, "link.html", data)
+}
+
+// renderLinkInvalid renders the one page for unknown and expired links. It
+// takes nothing from the request, so the two cannot differ.
+func (s *Server) renderLinkInvalid(w http.ResponseWriter, r *http.Request) {
+	s.renderLink(w, r, http.StatusNotFound, linkPageData{Outcome: linkInvalid})
+}
+
+// renderLinkRetry renders a refused form: nothing changed, open the link again.
+func (s *Server) renderLinkRetry(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	s.renderLink(w, r, status, linkPageData{Outcome: linkRetry, Message: msg})
+}
+
+// renderLinkError logs err and renders a page that blames us, not the user.
+func (s *Server) renderLinkError(w http.ResponseWriter, r *http.Request, err error) {
+	s.classify(r, err)
+	s.renderLink(w, r, http.StatusServiceUnavailable, linkPageData{Outcome: linkError,
+		Message: "Something went wrong on our side. Please try again in a minute."})
+}
+
 // handleLinkPage handles "GET /l/{tenant}/{token}" and HEAD: it renders the
-// confirmation page and changes nothing.
+// question (or how the request ended) and changes nothing.
 func (s *Server) handleLinkPage(w http.ResponseWriter, r *http.Request) {
 	linkHeaders(w)
 	token := pathVar(r, "token")
 	page, err := s.engine.LinkView(r.Context(), pathVar(r, "tenant"), token)
-	data := linkPageData{Tenant: page.Tenant, Page: page}
 	switch {
-	case err != nil && core.ErrorKind(err) == core.KindNotFound:
-		data.Outcome, data.Message = "invalid", core.ErrorMessage(err)
-		s.renderHTML(w, r, http.StatusNotFound, "link.html", data)
+	case core.ErrorKind(err) == core.KindNotFound:
+		s.renderLinkInvalid(w, r)
 		return
 	case err != nil:
-		s.classify(r, err)
-		data.Outcome, data.Message = "invalid", "Something went wrong on our side. Please try again in a minute."
-		s.renderHTML(w, r, http.StatusServiceUnavailable, "link.html", data)
+		s.renderLinkError(w, r, err)
 		return
-	case page.Status == core.StatusVerified:
-		data.Outcome, data.Message = "confirmed", "You have already confirmed this request. You can close this page."
-	case !page.Status.Open():
-		data.Outcome, data.Message = "closed", closedMessage(page.Status)
-	default:
-		data.Outcome = "form"
+	}
+	data := s.linkData(page)
+	data.Outcome = outcomeOf(page.State)
+	if data.Outcome == linkForm {
 		data.Nonce = s.mintNonce(token, s.engine.Now())
 	}
-	s.renderHTML(w, r, http.StatusOK, "link.html", data)
+	s.renderLink(w, r, http.StatusOK, data)
 }
 
-func closedMessage(st core.Status) string {
-	switch st {
-	case core.StatusCancelled:
-		return "This request was cancelled by your IT contact. Nothing more to do."
-	case core.StatusFailed:
-		return "This request can no longer be confirmed. If you are on the phone with IT, ask them to send a new one."
-	}
-	return "This request is closed."
-}
-
-// handleLinkAnswer handles "POST /l/{tenant}/{token}": Confirm or "This
+// handleLinkAnswer handles "POST /l/{tenant}/{token}": Validate or "This
 // wasn't me" from the page's form.
 func (s *Server) handleLinkAnswer(w http.ResponseWriter, r *http.Request) {
 	linkHeaders(w)
 	if o := r.Header.Get("Origin"); o != "" && o != s.origin && o != "null" {
-		s.renderHTML(w, r, http.StatusForbidden, "link.html", linkPageData{Outcome: "invalid", Message: "This form must be sent from our own page."})
+		s.renderLinkRetry(w, r, http.StatusForbidden, "This form must be sent from our own page. Open the link from your message again.")
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
 	if err := r.ParseForm(); err != nil {
-		s.renderHTML(w, r, http.StatusBadRequest, "link.html", linkPageData{Outcome: "invalid", Message: "The form could not be read. Please open the link again."})
+		s.renderLinkRetry(w, r, http.StatusBadRequest, "The form could not be read. Open the link from your message again.")
 		return
 	}
 	slug, token := pathVar(r, "tenant"), pathVar(r, "token")
@@ -127,46 +243,49 @@ func (s *Server) handleLinkAnswer(w http.ResponseWriter, r *http.Request) {
 	if !s.nonceValid(token, r.PostForm.Get("nonce"), now) {
 		// A POST without a fresh page render: a scanner replaying the form,
 		// or a page left open too long. Nothing changes.
-		s.renderHTML(w, r, http.StatusBadRequest, "link.html", linkPageData{Outcome: "invalid",
-			Message: "This page has been open too long. Please open the link from your message again."})
+		s.renderLinkRetry(w, r, http.StatusBadRequest, "This page was open too long. Open the link from your message again.")
 		return
 	}
 	action := r.PostForm.Get("action")
 	if action != "confirm" && action != "decline" {
-		s.renderHTML(w, r, http.StatusBadRequest, "link.html", linkPageData{Outcome: "invalid", Message: "Choose Confirm or This wasn't me."})
+		s.renderLinkRetry(w, r, http.StatusBadRequest, "Choose Validate or This wasn't me.")
 		return
 	}
 	ip, _, _ := net.SplitHostPort(r.RemoteAddr)
 	v, err := s.engine.LinkConfirm(r.Context(), slug, token, core.LinkAnswer{
 		Decline: action == "decline", Code: r.PostForm.Get("code"), IP: ip, UserAgent: r.UserAgent(),
 	})
+	switch kind := core.ErrorKind(err); {
+	case kind == core.KindNotFound:
+		s.renderLinkInvalid(w, r)
+		return
+	case err != nil && kind == core.KindInternal:
+		s.renderLinkError(w, r, err)
+		return
+	}
 	page, viewErr := s.engine.LinkView(r.Context(), slug, token)
-	data := linkPageData{Tenant: page.Tenant, Page: page}
+	switch {
+	case core.ErrorKind(viewErr) == core.KindNotFound:
+		s.renderLinkInvalid(w, r)
+		return
+	case viewErr != nil:
+		s.renderLinkError(w, r, viewErr)
+		return
+	}
+	data := s.linkData(page)
+	status := http.StatusOK
 	switch {
 	case err == nil && v.Status == core.StatusVerified:
-		data.Outcome, data.Message = "confirmed", "Thank you — you are confirmed. Tell your IT contact you have pressed Confirm."
-	case err == nil && v.Status == core.StatusFailed:
-		data.Outcome, data.Message = "declined", "Thank you for telling us. The request has been refused and your IT team has been alerted."
-	case core.ErrorKind(err) == core.KindInvalid && viewErr == nil && page.Status.Open():
-		data.Outcome, data.CodeError = "form", core.ErrorMessage(err)
+		data.Outcome = linkConfirmed
+	case err == nil:
+		data.Outcome = linkDeclined
+	case page.State == core.LinkOpen:
+		// A wrong code (or a refusal such as a rate limit): ask again.
+		status, _, _ = s.classify(r, err)
+		data.Outcome, data.CodeError = linkForm, sentence(core.ErrorMessage(err))
 		data.Nonce = s.mintNonce(token, now)
-		s.renderHTML(w, r, http.StatusBadRequest, "link.html", data)
-		return
-	case core.ErrorKind(err) == core.KindNotFound:
-		data.Outcome, data.Message = "invalid", core.ErrorMessage(err)
-		s.renderHTML(w, r, http.StatusNotFound, "link.html", data)
-		return
-	case err != nil && core.ErrorKind(err) != core.KindInternal:
-		data.Outcome, data.Message = "closed", core.ErrorMessage(err)
-		s.renderHTML(w, r, http.StatusGone, "link.html", data)
-		return
-	case err != nil:
-		s.classify(r, err)
-		data.Outcome, data.Message = "invalid", "Something went wrong on our side. Please try again in a minute."
-		s.renderHTML(w, r, http.StatusServiceUnavailable, "link.html", data)
-		return
 	default:
-		data.Outcome, data.Message = "closed", closedMessage(v.Status)
+		status, data.Outcome = http.StatusGone, outcomeOf(page.State)
 	}
-	s.renderHTML(w, r, http.StatusOK, "link.html", data)
+	s.renderLink(w, r, status, data)
 }

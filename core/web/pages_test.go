@@ -100,10 +100,15 @@ func TestLinkPage(t *testing.T) {
 		assertLinkHeaders(t, r)
 		page := string(r.body)
 		assert.Contains(t, page, `value="confirm"`)
-		assert.Contains(t, page, "Confirm")
-		assert.Contains(t, page, `value="decline"`)
-		assert.Contains(t, page, "Jane Tech")
-		assert.Contains(t, page, "4821")
+		assert.Regexp(t, `<button[^>]*value="confirm"[^>]*>Validate</button>`, page)
+		assert.Regexp(t, `<button[^>]*value="decline"[^>]*>This wasn(&#39;|')t me</button>`, page)
+		assert.Contains(t, page, "Jane Tech", "the technician")
+		assert.Contains(t, page, "4821", "the ticket")
+		assert.Contains(t, page, "Acme IT", "the MSP")
+		assert.Contains(t, page, "just now (09:00 UTC)", "when it was requested")
+		assert.Contains(t, page, `<meta name="viewport" content="width=device-width, initial-scale=1">`)
+		assert.Contains(t, page, `href="/brand/`+e.a.tenant.Slug+`.css"`)
+		assert.Regexp(t, `href="/static/enduser\.css\?v=[0-9a-f]+"`, page)
 		assert.Contains(t, page, `name="code"`, "the page asks for the technician's code")
 		assert.NotContains(t, page, techCode, "the page shows the code it asks for")
 		assert.NotRegexp(t, `(?i)<script|http-equiv="refresh"|onload=`, page, "no auto-submit on the link page")
@@ -141,7 +146,7 @@ func TestLinkPage(t *testing.T) {
 				r := e.form(t, browser, path, tc.form, tc.hdr)
 				assert.Equal(t, tc.want, r.status, "%s", r.body)
 				assertLinkHeaders(t, r)
-				assert.Contains(t, string(r.body), `class="result invalid"`)
+				assert.Contains(t, string(r.body), `class="result retry"`)
 				assert.Equal(t, before, e.linkState(t, id), "a refused POST changed state")
 			})
 		}
@@ -161,8 +166,7 @@ func TestLinkPage(t *testing.T) {
 		r = e.form(t, browser, path, url.Values{"nonce": {nonce}, "action": {"confirm"}, "code": {wrong}}, nil)
 		require.Equal(t, http.StatusBadRequest, r.status, "%s", r.body)
 		assertLinkHeaders(t, r)
-		assert.Contains(t, string(r.body), "that code does not match")
-		assert.Contains(t, string(r.body), "4 attempt(s) left")
+		assert.Contains(t, string(r.body), "That code does not match; 4 attempts left.")
 		nonce = nonceFrom(t, r.body) // the page is shown again with a fresh form
 		v := e.verification(t, e.a, id)
 		assert.Equal(t, 1, v.Attempts, "the wrong code was not counted")
@@ -179,10 +183,17 @@ func TestLinkPage(t *testing.T) {
 		r = e.form(t, browser, path, url.Values{"nonce": {nonce}, "action": {"confirm"}, "code": {techCode}}, nil)
 		assert.Equal(t, http.StatusOK, r.status)
 		assert.Contains(t, string(r.body), `class="result confirmed"`)
+		assert.Contains(t, string(r.body), "you are confirmed")
 		r = e.do(t, browser, "GET", path, "", nil, nil)
 		assert.Equal(t, http.StatusOK, r.status)
-		assert.Contains(t, string(r.body), "already confirmed")
+		assert.Contains(t, string(r.body), `class="result used"`)
+		assert.Contains(t, string(r.body), "This link has already been used")
 		assert.NotContains(t, string(r.body), `name="nonce"`)
+		// Declining after confirming changes nothing.
+		r = e.form(t, browser, path, url.Values{"nonce": {nonce}, "action": {"decline"}}, nil)
+		assert.Equal(t, http.StatusGone, r.status)
+		assert.Contains(t, string(r.body), `class="result used"`)
+		assert.Equal(t, core.StatusVerified, e.verification(t, e.a, id).Status)
 
 		r = e.api(t, c, "GET", "/api/v1/verifications/"+id, nil)
 		require.Equal(t, http.StatusOK, r.status)
@@ -219,10 +230,16 @@ func TestLinkDecline(t *testing.T) {
 		assert.Contains(t, string(r.body), `class="result declined"`)
 		assert.Equal(t, core.StatusFailed, e.verification(t, e.a, id).Status)
 
-		// Confirming afterwards does nothing.
+		assert.Contains(t, string(r.body), "has been alerted")
+
+		// Confirming afterwards does nothing; the page says the link was used.
 		r = e.form(t, browser, path, url.Values{"nonce": {nonce}, "action": {"confirm"}, "code": {techCode}}, nil)
 		assert.Equal(t, http.StatusGone, r.status, "%s", r.body)
+		assert.Contains(t, string(r.body), `class="result used"`)
 		assert.Equal(t, core.StatusFailed, e.verification(t, e.a, id).Status)
+		r = e.do(t, browser, "GET", path, "", nil, nil)
+		assert.Equal(t, http.StatusOK, r.status)
+		assert.Contains(t, string(r.body), `class="result used"`)
 		r = e.api(t, c, "GET", "/api/v1/contacts/"+e.a.contact.ID, nil)
 		require.Equal(t, http.StatusOK, r.status)
 		assert.NotEqual(t, "green", r.JSON(t)["shield"].(map[string]any)["state"])
@@ -245,6 +262,10 @@ func TestLinkUnknownAndExpiredLookAlike(t *testing.T) {
 		expired := e.do(t, browser, "GET", path, "", nil, nil)
 		require.Equal(t, http.StatusNotFound, expired.status)
 		assertLinkHeaders(t, expired)
+		assert.Contains(t, string(expired.body), "This link is not valid or has expired")
+		assert.Contains(t, string(expired.body), `class="result invalid"`)
+		assert.NotContains(t, string(expired.body), e.a.tenant.Name, "the invalid page names no tenant")
+		assert.NotContains(t, string(expired.body), "/brand/", "the invalid page carries no brand")
 
 		var b [32]byte
 		_, _ = rand.Read(b[:])
@@ -258,18 +279,139 @@ func TestLinkUnknownAndExpiredLookAlike(t *testing.T) {
 			r := e.do(t, browser, "GET", p, "", nil, nil)
 			assert.Equal(t, http.StatusNotFound, r.status, name)
 			assert.Equal(t, string(expired.body), string(r.body), "%s: the page differs from an expired link's", name)
+			assert.Equal(t, outsiderHeaders(expired.header), outsiderHeaders(r.header), "%s: the headers differ from an expired link's", name)
 			h := e.do(t, browser, "HEAD", p, "", nil, nil)
 			assert.Equal(t, http.StatusNotFound, h.status, name)
 			assert.Empty(t, h.body)
+			assert.Equal(t, outsiderHeaders(expired.header), outsiderHeaders(h.header), "%s: HEAD headers differ", name)
 		}
 
+		// The form of a page opened before expiry now gets the same page.
 		r := e.form(t, browser, path, url.Values{"nonce": {nonce}, "action": {"confirm"}, "code": {techCode}}, nil)
-		assert.NotEqual(t, http.StatusOK, r.status, "an expired link confirmed: %s", r.body)
-		assert.NotContains(t, string(r.body), `class="result confirmed"`)
+		assert.Equal(t, http.StatusNotFound, r.status, "an expired link confirmed: %s", r.body)
+		assert.Equal(t, string(expired.body), string(r.body))
 		assert.NotEqual(t, core.StatusVerified, e.verification(t, e.a, id).Status)
+		again := e.do(t, browser, "GET", path, "", nil, nil)
+		assert.Equal(t, string(expired.body), string(again.body), "still the same page once the row reads expired")
 
 		e.assertLogsClean(t, token, techCode)
 	})
+}
+
+// outsiderHeaders returns the response headers an outsider compares: all
+// but the date and the per-request id.
+func outsiderHeaders(h http.Header) http.Header {
+	c := h.Clone()
+	c.Del("Date")
+	c.Del("X-Request-Id")
+	return c
+}
+
+// TestLinkCancelledAndLocked checks the pages of a link the help desk
+// cancelled and of a link burned by wrong codes.
+func TestLinkCancelledAndLocked(t *testing.T) {
+	e := newEnv(t, storetest.Open(t, store.SQLite))
+	c := e.login(t, e.a)
+	browser := e.client(t)
+
+	id, techCode, path, _ := e.startLink(t, c)
+	nonce := nonceFrom(t, e.do(t, browser, "GET", path, "", nil, nil).body)
+	r := e.api(t, c, "POST", "/api/v1/verifications/"+id+"/cancel", nil)
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	r = e.do(t, browser, "GET", path, "", nil, nil)
+	require.Equal(t, http.StatusOK, r.status)
+	assertLinkHeaders(t, r)
+	assert.Contains(t, string(r.body), `class="result cancelled"`)
+	assert.Contains(t, string(r.body), "Acme IT cancelled this request")
+	assert.NotContains(t, string(r.body), `name="nonce"`)
+	r = e.form(t, browser, path, url.Values{"nonce": {nonce}, "action": {"confirm"}, "code": {techCode}}, nil)
+	assert.Equal(t, http.StatusGone, r.status)
+	assert.Contains(t, string(r.body), `class="result cancelled"`)
+	assert.Equal(t, core.StatusCancelled, e.verification(t, e.a, id).Status)
+
+	id, techCode, path, _ = e.startLink(t, c)
+	nonce = nonceFrom(t, e.do(t, browser, "GET", path, "", nil, nil).body)
+	wrong := "000000"
+	if techCode == wrong {
+		wrong = "111111"
+	}
+	for i := 1; i < 5; i++ {
+		r = e.form(t, browser, path, url.Values{"nonce": {nonce}, "action": {"confirm"}, "code": {wrong}}, nil)
+		require.Equal(t, http.StatusBadRequest, r.status, "%s", r.body)
+		assert.Contains(t, string(r.body), `aria-invalid="true"`)
+	}
+	r = e.form(t, browser, path, url.Values{"nonce": {nonce}, "action": {"confirm"}, "code": {wrong}}, nil)
+	assert.Equal(t, http.StatusGone, r.status, "%s", r.body)
+	assert.Contains(t, string(r.body), `class="result locked"`)
+	r = e.do(t, browser, "GET", path, "", nil, nil)
+	assert.Equal(t, http.StatusOK, r.status)
+	assert.Contains(t, string(r.body), `class="result locked"`)
+	r = e.form(t, browser, path, url.Values{"nonce": {nonce}, "action": {"confirm"}, "code": {techCode}}, nil)
+	assert.Equal(t, http.StatusGone, r.status, "the right code no longer works")
+	assert.Equal(t, core.StatusFailed, e.verification(t, e.a, id).Status)
+}
+
+// TestBrandCSS checks the tenant stylesheet: validated colours only, a
+// readable text colour for the primary colour, and the page gradient.
+func TestBrandCSS(t *testing.T) {
+	e := newEnv(t, storetest.Open(t, store.SQLite))
+	ctx := t.Context()
+	set := func(b core.Branding) string {
+		t.Helper()
+		tn := e.a.tenant
+		tn.Branding = b
+		require.NoError(t, e.st.Update(ctx, func(tx core.Tx) error { return tx.UpdateTenant(ctx, &tn) }))
+		r := e.do(t, e.client(t), "GET", "/brand/"+tn.Slug+".css", "", nil, nil)
+		require.Equal(t, http.StatusOK, r.status)
+		assert.Contains(t, r.header.Get("Content-Type"), "text/css")
+		return string(r.body)
+	}
+
+	css := set(core.Branding{PrimaryColor: "#1f4e8c", AccentColor: "#2e7d32"})
+	assert.Equal(t, ":root { --brand: #1f4e8c; --brand-fg: #ffffff; --accent: #2e7d32; --grad-from: #1f4e8c; --grad-to: #2e7d32; }\n", css)
+
+	css = set(core.Branding{PrimaryColor: "#FFD400", GradientFrom: "#101010", GradientTo: "#fafafa"})
+	assert.Equal(t, ":root { --brand: #FFD400; --brand-fg: #111111; --grad-from: #101010; --grad-to: #fafafa; }\n", css,
+		"a light primary colour gets dark button text")
+
+	css = set(core.Branding{PrimaryColor: "red; } body { display: none", GradientFrom: "url(//evil.example/x.png)", AccentColor: "#12345"})
+	assert.Equal(t, ":root { }\n", css, "only #rrggbb colours reach the stylesheet")
+
+	r := e.do(t, e.client(t), "GET", "/brand/no-such-msp.css", "", nil, nil)
+	assert.Equal(t, http.StatusOK, r.status)
+	assert.NotContains(t, string(r.body), "--brand")
+}
+
+// TestLinkPageLogo checks the tenant logo reaches the page as a data: URI,
+// and only as a raster image.
+func TestLinkPageLogo(t *testing.T) {
+	e := newEnv(t, storetest.Open(t, store.SQLite))
+	ctx := t.Context()
+	c := e.login(t, e.a)
+	_, _, path, _ := e.startLink(t, c)
+	for _, tc := range []struct {
+		logo string
+		want bool
+	}{
+		{logo: "data:image/png;base64,iVBORw0KGgo=", want: true},
+		{logo: "data:image/svg+xml;base64,PHN2Zz48L3N2Zz4=", want: false},
+		{logo: "https://cdn.example/logo.png", want: false},
+		{logo: `data:image/png;base64,AA" onerror="alert(1)`, want: false},
+	} {
+		tn := e.a.tenant
+		tn.Branding.LogoDataURI = tc.logo
+		require.NoError(t, e.st.Update(ctx, func(tx core.Tx) error { return tx.UpdateTenant(ctx, &tn) }))
+		r := e.do(t, e.client(t), "GET", path, "", nil, nil)
+		require.Equal(t, http.StatusOK, r.status)
+		img := `<img class="eu-logo" src="` + tc.logo + `" alt="">`
+		if tc.want {
+			assert.Contains(t, string(r.body), img)
+		} else {
+			assert.NotContains(t, string(r.body), "eu-logo", tc.logo)
+		}
+		assert.NotContains(t, string(r.body), "ZgotmplZ", "html/template refused a URL")
+		assertNoThirdParty(t, r.body)
+	}
 }
 
 // TestTwilioStatusWebhook checks that only correctly signed status callbacks
