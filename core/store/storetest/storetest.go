@@ -122,3 +122,21 @@ func createDatabase(tb testing.TB, ctx context.Context) string {
 	u.Path = "/" + name
 	return u.String()
 }
+
+// PostgresDSN returns the DSN of a fresh, empty PostgreSQL database on the
+// EnvPostgresDSN server, dropped (connections and all) when tb ends, for
+// tests that need PostgreSQL itself rather than a store: LISTEN/NOTIFY,
+// several servers on one database. Without EnvPostgresDSN it skips tb, or
+// fails it when EnvRequireServices=1.
+func PostgresDSN(tb testing.TB) string {
+	tb.Helper()
+	if os.Getenv(EnvPostgresDSN) == "" {
+		if os.Getenv(EnvRequireServices) == "1" {
+			tb.Fatalf("storetest: %s=1 but %s is not set; start a server with `scripts/postgres.sh start DIR PORT` and export the DSN it prints", EnvRequireServices, EnvPostgresDSN)
+		}
+		tb.Skipf("storetest: needs PostgreSQL; set %s (scripts/postgres.sh start DIR PORT prints one)", EnvPostgresDSN)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	return createDatabase(tb, ctx)
+}

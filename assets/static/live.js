@@ -1,0 +1,138 @@
+"use strict";
+// live.js: live updates over a websocket to GET /api/v1/live, for the
+// console and the pod. No build step; load with
+//   <script src="{{static "live.js"}}" defer></script>
+//
+//   const w = CSLive.watch({contact: id, ticket: ref}, onEvent, CSLive.indicator(el));
+//   w.set({contact: other});  // watch something else
+//   w.close();
+//
+// onEvent gets the server's events ({type: "verification.verified",
+// contact_id, ticket_ref, verification_id, status, at}) and
+// {type: "resync"} whenever events may have been missed (after a
+// reconnect, or when the server says so): the page should then refetch
+// what it shows. onState gets "connecting", "online" or "offline".
+(function () {
+  const MIN_DELAY = 500, MAX_DELAY = 15000;
+
+  function liveURL(p) {
+    const q = new URLSearchParams();
+    if (p.contact) q.set("contact", p.contact);
+    if (p.ticket) q.set("ticket", p.ticket);
+    return (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/api/v1/live?" + q.toString();
+  }
+
+  function call(fn, arg) {
+    if (!fn) return;
+    try { fn(arg); } catch (e) { console.error("CSLive callback:", e); }
+  }
+
+  // watch opens the socket and keeps it open until close(): after a drop
+  // it retries with exponential backoff (0.5 s doubling to 15 s, with
+  // jitter), at once when the browser comes back online.
+  function watch(params, onEvent, onState) {
+    let p = {}, ws = null, timer = 0, attempt = 0, closed = false, state = "", seenHello = false;
+
+    function setState(s) {
+      if (s === state) return;
+      state = s;
+      call(onState, s);
+    }
+
+    function connect() {
+      clearTimeout(timer);
+      timer = 0;
+      if (closed || (!p.contact && !p.ticket)) return;
+      // Once offline, stay "offline" until a socket is really back, so
+      // the indicator does not flicker through every retry.
+      if (state !== "offline") setState("connecting");
+      let sock;
+      try {
+        sock = new WebSocket(liveURL(p));
+      } catch (e) {
+        console.error("CSLive:", e);
+        retry();
+        return;
+      }
+      ws = sock;
+      sock.onmessage = (m) => {
+        if (ws !== sock) return;
+        let msg;
+        try { msg = JSON.parse(m.data); } catch (e) { return; }
+        if (!msg || typeof msg.type !== "string") return;
+        if (msg.type === "hello") {
+          attempt = 0;
+          setState("online");
+          // Anything may have changed while we were away.
+          if (seenHello) call(onEvent, { type: "resync" });
+          seenHello = true;
+          return;
+        }
+        call(onEvent, msg.type === "resync" ? { type: "resync" } : msg);
+      };
+      sock.onclose = () => {
+        if (ws !== sock) return; // replaced by set() or close()
+        ws = null;
+        if (closed) return;
+        setState("offline");
+        retry();
+      };
+    }
+
+    function retry() {
+      if (closed || timer) return;
+      const cap = Math.min(MAX_DELAY, MIN_DELAY * Math.pow(2, attempt));
+      attempt++;
+      timer = setTimeout(connect, cap / 2 + Math.random() * cap / 2);
+    }
+
+    function drop() {
+      clearTimeout(timer);
+      timer = 0;
+      if (ws) {
+        const old = ws;
+        ws = null;
+        old.close(1000);
+      }
+    }
+
+    function online() {
+      if (!closed && !ws) { attempt = 0; connect(); }
+    }
+    window.addEventListener("online", online);
+
+    function set(next) {
+      p = { contact: (next && next.contact) || "", ticket: (next && next.ticket) || "" };
+      drop();
+      attempt = 0;
+      seenHello = false; // the page fetches what it switched to
+      if (p.contact || p.ticket) connect();
+    }
+
+    set(params);
+    return {
+      close() {
+        closed = true;
+        window.removeEventListener("online", online);
+        drop();
+      },
+      set,
+    };
+  }
+
+  // indicator returns an onState function that says in el whether updates
+  // are live: "Live", "Connecting…", or "Offline — reconnecting…".
+  function indicator(el) {
+    el.setAttribute("role", "status");
+    el.setAttribute("aria-live", "polite");
+    const text = { online: "● Live: changes show here as they happen", connecting: "Connecting for live updates…",
+      offline: "Offline — reconnecting… (status shown may be out of date)" };
+    return function (state) {
+      el.textContent = text[state] || "";
+      el.dataset.state = state;
+      el.hidden = !state;
+    };
+  }
+
+  window.CSLive = { watch, indicator };
+})();

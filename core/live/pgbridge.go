@@ -1,0 +1,368 @@
+package live
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	mrand "math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/countersign/countersign/core"
+	"github.com/jackc/pgx/v5"
+)
+
+// Channel is the PostgreSQL notification channel nodes share.
+const Channel = "countersign_events"
+
+// maxPayload keeps a notification under PostgreSQL's limit: NOTIFY payloads
+// "must be shorter than 8000 bytes" in the default configuration
+// (https://www.postgresql.org/docs/current/sql-notify.html).
+const maxPayload = 7999
+
+// Bridge defaults; see the PGBridge fields.
+const (
+	defaultMinBackoff = 250 * time.Millisecond
+	defaultMaxBackoff = 30 * time.Second
+	// healthEvery is how long the listener waits for a notification before
+	// pinging, so a connection lost without a TCP reset is noticed.
+	healthEvery = 30 * time.Second
+	// sendTimeout bounds one pg_notify round trip.
+	sendTimeout = 10 * time.Second
+	// outQueue bounds events waiting to be sent to other nodes; beyond it
+	// they are dropped and the other nodes told to resync.
+	outQueue = 4096
+	// maxBatch is how many queued events one statement sends.
+	maxBatch = 256
+)
+
+// notice is a notification's payload.
+type notice struct {
+	Node   string      `json:"node"`
+	Resync bool        `json:"resync,omitempty"` // the sender lost events: everyone refetch
+	Event  *core.Event `json:"event,omitempty"`
+}
+
+// PGBridge carries events between nodes that share a PostgreSQL database,
+// with LISTEN/NOTIFY on [Channel]. It is a [core.Publisher]: Publish hands
+// the event to the local hub at once and queues it for the other nodes; a
+// listener on its own connection hands other nodes' events to the local hub
+// and skips this node's own.
+//
+// Delivery across nodes is best effort with a safety net: when this node
+// loses events (its queue overflowed, or its listener was disconnected),
+// the affected watchers get a resync message and refetch.
+type PGBridge struct {
+	// MinBackoff and MaxBackoff bound the wait between reconnection
+	// attempts (exponential, with jitter); zero means 250 ms and 30 s.
+	MinBackoff, MaxBackoff time.Duration
+
+	hub  *Hub
+	dsn  string
+	node string
+	log  *slog.Logger
+
+	out       chan core.Event
+	lost      atomic.Bool // events for other nodes were dropped
+	listening atomic.Bool
+	ready     chan struct{}
+	readyOnce sync.Once
+}
+
+// NewPGBridge returns a bridge for hub over the PostgreSQL database dsn.
+// Nothing connects until Run. log nil means slog.Default().
+func NewPGBridge(hub *Hub, dsn string, log *slog.Logger) *PGBridge {
+	if log == nil {
+		log = slog.Default()
+	}
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return &PGBridge{hub: hub, dsn: dsn, node: hex.EncodeToString(b[:]), log: log,
+		out: make(chan core.Event, outQueue), ready: make(chan struct{})}
+}
+
+// Node returns this node's id, as carried in its notifications.
+func (b *PGBridge) Node() string { return b.node }
+
+// Ready returns a channel closed once the listener has first subscribed to
+// the channel; until then other nodes' events are not received.
+func (b *PGBridge) Ready() <-chan struct{} { return b.ready }
+
+// Listening reports whether the listener is connected now.
+func (b *PGBridge) Listening() bool { return b.listening.Load() }
+
+// Publish implements core.Publisher: local watchers get e at once, other
+// nodes as soon as the sender reaches PostgreSQL. It never blocks.
+func (b *PGBridge) Publish(ctx context.Context, e core.Event) {
+	b.hub.Publish(ctx, e)
+	select {
+	case b.out <- e:
+	default:
+		b.lost.Store(true)
+	}
+}
+
+// Run listens and sends until ctx ends, reconnecting as needed. It returns
+// once both connections are closed.
+func (b *PGBridge) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		b.runSender(ctx)
+	}()
+	b.runListener(ctx)
+	wg.Wait()
+}
+
+// connect opens a connection named role in pg_stat_activity.
+func (b *PGBridge) connect(ctx context.Context, role string) (*pgx.Conn, error) {
+	cfg, err := pgx.ParseConfig(b.dsn)
+	if err != nil {
+		return nil, err
+	}
+	cfg.RuntimeParams["application_name"] = "countersign live " + role + " " + b.node
+	return pgx.ConnectConfig(ctx, cfg)
+}
+
+// backoff returns the wait before reconnection attempt n (from 0):
+// exponential from MinBackoff, capped at MaxBackoff, with "equal jitter"
+// (half fixed, half random) so nodes that lost PostgreSQL together do not
+// reconnect in lockstep.
+func (b *PGBridge) backoff(n int) time.Duration {
+	lo, hi := b.MinBackoff, b.MaxBackoff
+	if lo <= 0 {
+		lo = defaultMinBackoff
+	}
+	if hi <= 0 {
+		hi = defaultMaxBackoff
+	}
+	d := lo
+	for i := 0; i < n && d < hi; i++ {
+		d *= 2
+	}
+	d = min(d, hi)
+	return d/2 + mrand.N(d/2+1)
+}
+
+// sleep waits d or until ctx ends, reporting whether ctx is still live.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// runListener keeps a connection listening on Channel and dispatches what
+// arrives.
+func (b *PGBridge) runListener(ctx context.Context) {
+	attempt := 0
+	var down time.Time // start of the current outage; zero while connected
+	for ctx.Err() == nil {
+		conn, err := b.connect(ctx, "listener")
+		if err == nil {
+			if _, err = conn.Exec(ctx, "LISTEN "+Channel); err != nil {
+				conn.Close(context.Background())
+			}
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			if attempt == 0 {
+				b.log.Warn("live: cannot listen for other nodes' events; retrying", "err", err)
+				if down.IsZero() {
+					down = time.Now()
+				}
+			}
+			if !sleep(ctx, b.backoff(attempt)) {
+				return
+			}
+			attempt++
+			continue
+		}
+		attempt = 0
+		b.listening.Store(true)
+		if down.IsZero() {
+			b.log.Info("live: listening for other nodes' events", "node", b.node)
+		} else {
+			b.log.Info("live: reconnected to PostgreSQL; listening again", "node", b.node, "down_for", time.Since(down).Round(time.Millisecond))
+		}
+		// Whatever other nodes published while nobody listened is lost:
+		// local watchers refetch.
+		b.hub.ResyncAll()
+		b.readyOnce.Do(func() { close(b.ready) })
+		err = b.listen(ctx, conn)
+		b.listening.Store(false)
+		conn.Close(context.Background())
+		if ctx.Err() != nil {
+			return
+		}
+		down = time.Now()
+		b.log.Warn("live: lost the PostgreSQL connection for other nodes' events; reconnecting", "err", err)
+		if !sleep(ctx, b.backoff(0)) {
+			return
+		}
+		attempt = 1
+	}
+}
+
+// listen dispatches notifications until the connection fails or ctx ends.
+func (b *PGBridge) listen(ctx context.Context, conn *pgx.Conn) error {
+	for {
+		wctx, cancel := context.WithTimeout(ctx, healthEvery)
+		n, err := conn.WaitForNotification(wctx)
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if !errors.Is(err, context.DeadlineExceeded) {
+				return err
+			}
+			// Quiet for a while: make sure the connection is still there.
+			pctx, cancel := context.WithTimeout(ctx, sendTimeout)
+			err = conn.Ping(pctx)
+			cancel()
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		b.dispatch(ctx, n.Payload)
+	}
+}
+
+// dispatch hands another node's notification to the local hub.
+func (b *PGBridge) dispatch(ctx context.Context, payload string) {
+	var n notice
+	if err := json.Unmarshal([]byte(payload), &n); err != nil {
+		b.log.Warn("live: ignoring a malformed notification", "err", err)
+		return
+	}
+	switch {
+	case n.Node == b.node:
+		// Our own, already delivered locally by Publish.
+	case n.Resync:
+		b.hub.ResyncAll()
+	case n.Event != nil:
+		b.hub.Publish(ctx, *n.Event)
+	}
+}
+
+// runSender sends queued events to the other nodes, keeping its own
+// connection (the listener's is busy waiting).
+func (b *PGBridge) runSender(ctx context.Context) {
+	var (
+		conn    *pgx.Conn
+		pending []string
+		attempt int
+		down    time.Time
+	)
+	defer func() {
+		if conn != nil {
+			conn.Close(context.Background())
+		}
+	}()
+	for {
+		if len(pending) == 0 && !b.lost.Load() {
+			select {
+			case <-ctx.Done():
+				return
+			case e := <-b.out:
+				pending = b.appendPayload(pending, e)
+			}
+		}
+	drain:
+		for len(pending) < maxBatch {
+			select {
+			case e := <-b.out:
+				pending = b.appendPayload(pending, e)
+			default:
+				break drain
+			}
+		}
+		if b.lost.Swap(false) {
+			// Some events never left: tell the others to refetch.
+			p, _ := json.Marshal(notice{Node: b.node, Resync: true})
+			pending = append(pending, string(p))
+		}
+		if conn == nil {
+			var err error
+			conn, err = b.connect(ctx, "sender")
+			if err != nil {
+				conn = nil
+				if ctx.Err() != nil {
+					return
+				}
+				if attempt == 0 {
+					down = time.Now()
+					b.log.Warn("live: cannot reach PostgreSQL to send events to other nodes; retrying", "err", err)
+				}
+				b.keepPending(&pending)
+				if !sleep(ctx, b.backoff(attempt)) {
+					return
+				}
+				attempt++
+				continue
+			}
+			if !down.IsZero() {
+				b.log.Info("live: reconnected to PostgreSQL; sending events to other nodes again", "down_for", time.Since(down).Round(time.Millisecond))
+				down = time.Time{}
+			}
+			attempt = 0
+		}
+		// One statement (one transaction), so a batch is notified entirely
+		// or not at all, in order; a failed batch is sent again whole.
+		sctx, cancel := context.WithTimeout(ctx, sendTimeout)
+		_, err := conn.Exec(sctx, `SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p`, Channel, pending)
+		cancel()
+		if err != nil {
+			conn.Close(context.Background())
+			conn = nil
+			if ctx.Err() != nil {
+				return
+			}
+			down = time.Now()
+			b.log.Warn("live: lost the PostgreSQL connection for sending events to other nodes; reconnecting", "err", err)
+			b.keepPending(&pending)
+			if !sleep(ctx, b.backoff(0)) {
+				return
+			}
+			attempt = 1
+			continue
+		}
+		pending = pending[:0]
+	}
+}
+
+// keepPending bounds what waits for a reconnection: beyond outQueue the
+// oldest go, and the others will be told to resync.
+func (b *PGBridge) keepPending(pending *[]string) {
+	if n := len(*pending) - outQueue; n > 0 {
+		*pending = append((*pending)[:0], (*pending)[n:]...)
+		b.lost.Store(true)
+	}
+}
+
+// appendPayload adds e's notification to pending. An event too large for
+// NOTIFY (only possible with absurd ids) becomes a resync.
+func (b *PGBridge) appendPayload(pending []string, e core.Event) []string {
+	p, err := json.Marshal(notice{Node: b.node, Event: &e})
+	if err != nil || len(p) > maxPayload {
+		b.lost.Store(true)
+		return pending
+	}
+	return append(pending, string(p))
+}
+
+// Interface guards.
+var _ core.Publisher = (*PGBridge)(nil)
