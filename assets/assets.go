@@ -27,10 +27,18 @@ const (
 	PageConsole = "console.html"
 	PageOutbox  = "outbox.html"
 	PageLink    = "link.html"
+	PagePod     = "pod.html"
+
+	PageAdminPolicies    = "admin_policies.html"
+	PageAdminBranding    = "admin_branding.html"
+	PageAdminTechnicians = "admin_technicians.html"
+	PageAdminAudit       = "admin_audit.html"
+	PageAdminForbidden   = "admin_forbidden.html"
 )
 
 // PageNames lists every page template handlers use.
-var PageNames = []string{PageLogin, PageConsole, PageOutbox, PageLink}
+var PageNames = []string{PageLogin, PageConsole, PageOutbox, PageLink, PagePod,
+	PageAdminPolicies, PageAdminBranding, PageAdminTechnicians, PageAdminAudit, PageAdminForbidden}
 
 // StaticFS returns the static files, without the embed prefix.
 func StaticFS() fs.FS {

@@ -10,22 +10,26 @@ import (
 // when the policy is normalised, so a stored policy written by an older
 // version keeps working.
 type Policy struct {
-	Methods          []Method   `json:"methods,omitempty"`     // allowed methods; empty means every method
-	CodeDigits       int        `json:"code_digits,omitempty"` // 6–8
-	Lifetime         Duration   `json:"lifetime,omitempty"`    // code/link lifetime, ≤ 10 minutes (security.md §1)
-	MaxAttempts      int        `json:"max_attempts,omitempty"`
-	MaxSends         int        `json:"max_sends,omitempty"`       // sends per verification (first send + resends)
-	ResendCooldown   Duration   `json:"resend_cooldown,omitempty"` // doubles with each resend
-	ShieldDuration   Duration   `json:"shield_duration,omitempty"` // how long a success keeps the shield green
-	HistoryLength    int        `json:"history_length,omitempty"`  // verifications shown per contact
-	FailureCap       int        `json:"failure_cap,omitempty"`     // consecutive failures per contact+channel, ≤ 100 (NIST §3.2.2)
-	NoteOnNonDefault bool       `json:"note_on_non_default"`       // ask for a note when a non-default destination is used
-	NoteRequired     bool       `json:"note_required"`             // …and refuse to send without one
-	EmailLinkCode    *bool      `json:"email_link_code,omitempty"` // technician-read code on email links; nil means on
-	SMSLinkCode      bool       `json:"sms_link_code"`             // technician-read code on SMS links
-	Banner           string     `json:"banner,omitempty"`
-	ShowOnLoad       bool       `json:"show_on_load"`
-	Limits           RateLimits `json:"limits"`
+	Methods          []Method `json:"methods,omitempty"`     // allowed methods; empty means every method
+	CodeDigits       int      `json:"code_digits,omitempty"` // 6–8
+	Lifetime         Duration `json:"lifetime,omitempty"`    // code/link lifetime, ≤ 10 minutes (security.md §1)
+	MaxAttempts      int      `json:"max_attempts,omitempty"`
+	MaxSends         int      `json:"max_sends,omitempty"`       // sends per verification (first send + resends)
+	ResendCooldown   Duration `json:"resend_cooldown,omitempty"` // doubles with each resend
+	ShieldDuration   Duration `json:"shield_duration,omitempty"` // how long a success keeps the shield green
+	HistoryLength    int      `json:"history_length,omitempty"`  // verifications shown per contact
+	FailureCap       int      `json:"failure_cap,omitempty"`     // consecutive failures per contact+channel, ≤ 100 (NIST §3.2.2)
+	NoteOnNonDefault bool     `json:"note_on_non_default"`       // ask for a note when a non-default destination is used
+	NoteRequired     bool     `json:"note_required"`             // …and refuse to send without one
+	EmailLinkCode    *bool    `json:"email_link_code,omitempty"` // technician-read code on email links; nil means on
+	SMSLinkCode      bool     `json:"sms_link_code"`             // technician-read code on SMS links
+	Banner           string   `json:"banner,omitempty"`
+	ShowOnLoad       bool     `json:"show_on_load"`
+	// AutoCreatePodTechnicians lets a PSA member whom the PSA vouches for in
+	// a pod act as a new pod-only technician without signing in first.
+	// Only the tenant default's value counts.
+	AutoCreatePodTechnicians bool       `json:"auto_create_pod_technicians"`
+	Limits                   RateLimits `json:"limits"`
 }
 
 // RateLimits are the send quotas of security.md §6. Zero fields take defaults.

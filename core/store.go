@@ -55,6 +55,9 @@ type Tx interface {
 	// Policies: clientID "" is the tenant default. A missing policy is ErrNotFound.
 	Policy(ctx context.Context, tenantID, clientID string) (Policy, error)
 	PutPolicy(ctx context.Context, tenantID, clientID string, p Policy) error
+	// DeletePolicy removes a client's override so the tenant default applies
+	// again; a client without one is ErrNotFound.
+	DeletePolicy(ctx context.Context, tenantID, clientID string) error
 
 	// Verifications.
 	CreateVerification(ctx context.Context, v *Verification) error
@@ -100,6 +103,11 @@ type Tx interface {
 	OutboxItem(ctx context.Context, tenantID, id string) (OutboxItem, error)
 	// ListOutbox returns a tenant's items, newest first.
 	ListOutbox(ctx context.Context, tenantID string, limit int) ([]OutboxItem, error)
+
+	// Technician links: which PSA member of an integration is which
+	// technician. LinkTechnician replaces an existing link of the member.
+	LinkTechnician(ctx context.Context, tenantID, integrationID, memberRef, technicianID string, at time.Time) error
+	LinkedTechnician(ctx context.Context, tenantID, integrationID, memberRef string) (Technician, error)
 
 	// Integrations; Config is sealed by the caller before it arrives here.
 	PutIntegration(ctx context.Context, in *Integration) error

@@ -1,10 +1,15 @@
 "use strict";
 // api calls the JSON API and throws an Error with the server's message.
+// A page may define onSignedOut() to handle a lost session itself.
 async function api(method, path, body) {
   const opt = { method, headers: {} };
   if (body !== undefined) { opt.headers["Content-Type"] = "application/json"; opt.body = JSON.stringify(body); }
   const res = await fetch("/api/v1" + path, opt);
-  if (res.status === 401) { location.href = "/"; throw new Error("signed out"); }
+  if (res.status === 401) {
+    // Pages that sign in some other way (the pod) set onSignedOut.
+    if (typeof onSignedOut === "function") onSignedOut(); else location.href = "/";
+    throw new Error("You are signed out.");
+  }
   const j = await res.json().catch(() => ({}));
   if (!res.ok) { const e = new Error(j.error || res.statusText); e.body = j; throw e; }
   return j;

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"time"
@@ -43,7 +45,12 @@ func cmdDemo(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	c, password, err := prepareDemo(ctx, dataDir, listen, log)
+	demoPSA, err := startDemoPSA()
+	if err != nil {
+		return err
+	}
+	defer demoPSA.stop()
+	c, password, podURL, err := prepareDemo(ctx, dataDir, listen, demoPSA, log)
 	if err != nil {
 		return err
 	}
@@ -56,23 +63,25 @@ Countersign demo is running (dev delivery: nothing is sent; messages wait in the
 
   1. Pick a contact, press "SMS code", open "Dev outbox" to read the code, type it in: the shield turns green.
   2. Press "Email link", open the link from the dev outbox, type the code shown to you, press Confirm.
+  3. The pod inside a PSA: open %s
+     (the built-in demo PSA's ticket screen; press Sign in in the pod and use the same account).
 
   Data: %s (delete it to start over). Stop with Ctrl+C.
-`, c.PublicURL, demoTenantSlug, demoTenantSlug, demoEmail, password, dataDir)
+`, c.PublicURL, demoTenantSlug, demoTenantSlug, demoEmail, password, demoPSA.url+"/ui/ticket/5001?pod="+url.QueryEscape(podURL), dataDir)
 	})
 }
 
 // prepareDemo creates or reuses the data directory, key and database, seeds
 // the tenant, mirrors the demo PSA's contacts, and resets the technician's
 // password. It returns the server config and the new password.
-func prepareDemo(ctx context.Context, dataDir, listen string, log *slog.Logger) (Config, string, error) {
+func prepareDemo(ctx context.Context, dataDir, listen string, demoPSA *demoPSA, log *slog.Logger) (Config, string, string, error) {
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
-		return Config{}, "", fmt.Errorf("create data directory: %w", err)
+		return Config{}, "", "", fmt.Errorf("create data directory: %w", err)
 	}
 	keyFile := filepath.Join(dataDir, "master.key")
 	if _, err := os.Stat(keyFile); errors.Is(err, fs.ErrNotExist) {
 		if _, err := secret.GenerateKeyFile(keyFile); err != nil {
-			return Config{}, "", err
+			return Config{}, "", "", err
 		}
 	}
 	c := Config{
@@ -82,25 +91,25 @@ func prepareDemo(ctx context.Context, dataDir, listen string, log *slog.Logger) 
 	}
 	password, err := randomPassword()
 	if err != nil {
-		return Config{}, "", err
+		return Config{}, "", "", err
 	}
 	hash, err := auth.HashPassword(password)
 	if err != nil {
-		return Config{}, "", err
+		return Config{}, "", "", err
 	}
 	st, err := openStore(ctx, c)
 	if err != nil {
-		return Config{}, "", err
+		return Config{}, "", "", err
 	}
 	defer st.Close()
 	keys, err := loadKeys(c)
 	if err != nil {
-		return Config{}, "", err
+		return Config{}, "", "", err
 	}
 	engine, err := core.NewEngine(core.Config{Store: st, Renderer: nopRenderer{}, Sealer: keys,
 		CodeKey: keys.Derive("code-hmac"), PublicURL: c.PublicURL, Logger: log})
 	if err != nil {
-		return Config{}, "", err
+		return Config{}, "", "", err
 	}
 	now := time.Now().UTC()
 	var tenant core.Tenant
@@ -130,41 +139,60 @@ func prepareDemo(ctx context.Context, dataDir, listen string, log *slog.Logger) 
 		return tx.UpdateTechnician(ctx, &tech)
 	})
 	if err != nil {
-		return Config{}, "", fmt.Errorf("seed demo tenant: %w", err)
+		return Config{}, "", "", fmt.Errorf("seed demo tenant: %w", err)
+	}
+	client, err := memory.New(memory.Config{BaseURL: demoPSA.url, APIKey: demoPSA.key}, psa.Deps{})
+	if err != nil {
+		return Config{}, "", "", err
 	}
 	if fresh {
-		n, err := mirrorDemoPSA(ctx, engine, tenant.ID)
+		n, err := mirrorPSA(ctx, engine, tenant.ID, memory.ID, client)
 		if err != nil {
-			return Config{}, "", fmt.Errorf("mirror demo PSA: %w", err)
+			return Config{}, "", "", fmt.Errorf("mirror demo PSA: %w", err)
 		}
 		log.Info("demo PSA mirrored", "contacts", n)
 	}
-	return c, password, nil
+	// The demo PSA listens on a new port each run: point its integration
+	// (which the pod uses) at this run's address.
+	in := core.Integration{Kind: memory.ID, Name: "Demo PSA"}
+	existing, err := engine.Integrations(ctx, tenant.ID)
+	if err != nil {
+		return Config{}, "", "", err
+	}
+	for _, e := range existing {
+		if e.Kind == memory.ID {
+			in = e
+		}
+	}
+	in.Config, _ = json.Marshal(memory.Config{BaseURL: demoPSA.url, APIKey: demoPSA.key})
+	if in, err = engine.PutIntegration(ctx, tenant.ID, "demo", in); err != nil {
+		return Config{}, "", "", fmt.Errorf("demo PSA integration: %w", err)
+	}
+	return c, password, c.PublicURL + "/pod/" + demoTenantSlug + "/" + in.ID, nil
 }
 
-// mirrorDemoPSA runs the built-in memory PSA on loopback, reads its
-// companies and contacts through the PSA client, and stores them as clients
-// and contacts with "psa:memory" provenance — the same path a real PSA sync
-// takes.
-func mirrorDemoPSA(ctx context.Context, engine *core.Engine, tenantID string) (int, error) {
+// demoPSA is the built-in memory PSA, seeded with demo companies, contacts
+// and tickets, on loopback for as long as the demo runs: the demo mirrors
+// its directory, and its ticket screens host the pod.
+type demoPSA struct {
+	url, key string
+	stop     func()
+}
+
+func startDemoPSA() (*demoPSA, error) {
 	key, err := randomPassword()
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	srv := memory.NewServer(key)
 	srv.SeedDemo()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = hs.Serve(ln) }()
-	defer hs.Close()
-	client, err := memory.New(memory.Config{BaseURL: "http://" + ln.Addr().String(), APIKey: key}, psa.Deps{})
-	if err != nil {
-		return 0, err
-	}
-	return mirrorPSA(ctx, engine, tenantID, "memory", client)
+	return &demoPSA{url: "http://" + ln.Addr().String(), key: key, stop: func() { _ = hs.Close() }}, nil
 }
 
 // psaDirectory is what a mirror needs from a PSA client.

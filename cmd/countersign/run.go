@@ -13,6 +13,9 @@ import (
 
 	"github.com/countersign/countersign/assets"
 	"github.com/countersign/countersign/core"
+	"github.com/countersign/countersign/core/live"
+	"github.com/countersign/countersign/core/psa"
+	"github.com/countersign/countersign/core/psa/memory"
 	"github.com/countersign/countersign/core/secret"
 	"github.com/countersign/countersign/core/store"
 	"github.com/countersign/countersign/core/twilio"
@@ -27,6 +30,8 @@ type app struct {
 	keys    *secret.Keyring
 	log     *slog.Logger
 	metrics *web.Metrics
+	hub     *live.Hub
+	bridge  *live.PGBridge // nil on SQLite: one process, events stay in it
 }
 
 // openStore opens and migrates the database named by c.Database.
@@ -79,10 +84,35 @@ func build(ctx context.Context, c Config, log *slog.Logger) (*app, error) {
 		return nil, fmt.Errorf("message templates: %w", err)
 	}
 	metrics := web.NewMetrics()
-	engine, err := core.NewEngine(core.Config{
+	// Live updates: in-process on SQLite; on PostgreSQL also to and from
+	// every other node on the database (LISTEN/NOTIFY).
+	hub := live.NewHub(0)
+	var (
+		bridge    *live.PGBridge
+		publisher core.Publisher = hub
+	)
+	if dialect, dsn := dialectOf(c.Database); dialect == "postgres" {
+		bridge = live.NewPGBridge(hub, dsn, log)
+		publisher = bridge
+	}
+	// PSA plugins: one client per integration, shared by pods and by the
+	// ticket notes the outbox writes (so their caches are shared too).
+	plugins, err := psaRegistry()
+	if err != nil {
+		return nil, err
+	}
+	psaClients := psa.NewClients(plugins, func(in core.Integration) psa.Deps {
+		return psa.Deps{Logger: log.With("integration", in.ID, "kind", in.Kind), Calls: metrics.PSACalls(in)}
+	})
+	var engine *core.Engine
+	senders[core.OutboxTicketNote] = &psa.NoteSender{Clients: psaClients,
+		Load: func(ctx context.Context, tenantID, id string) (core.Integration, error) {
+			return engine.Integration(ctx, tenantID, id)
+		}}
+	engine, err = core.NewEngine(core.Config{
 		Store: st, Renderer: renderer, Sealer: keys, CodeKey: keys.Derive("code-hmac"), PublicURL: c.PublicURL,
 		Senders: senders, DevDelivery: dev, StatusCallbacks: twilioClient != nil && strings.HasPrefix(c.PublicURL, "https://"),
-		Observer: metrics, Logger: log,
+		Observer: metrics, Publisher: publisher, Logger: log,
 	})
 	if err != nil {
 		return nil, err
@@ -92,8 +122,9 @@ func build(ctx context.Context, c Config, log *slog.Logger) (*app, error) {
 		return nil, fmt.Errorf("page templates: %w", err)
 	}
 	wcfg := web.Config{
+		PSA:    psaClients,
 		Engine: engine, Pages: pages, Static: assets.StaticHandler(assets.StaticFS()),
-		SessionKey: keys.Derive("session"), PublicURL: c.PublicURL, Metrics: metrics, Logger: log,
+		SessionKey: keys.Derive("session"), PublicURL: c.PublicURL, Metrics: metrics, Live: hub, Logger: log,
 		Auth: &web.PasswordAuth{Store: st, Keys: keys, Now: engine.Now, RequireTOTP: c.RequireTOTP},
 	}
 	if twilioClient != nil {
@@ -105,7 +136,13 @@ func build(ctx context.Context, c Config, log *slog.Logger) (*app, error) {
 		return nil, err
 	}
 	ok = true
-	return &app{store: st, engine: engine, web: srv, keys: keys, log: log, metrics: metrics}, nil
+	return &app{store: st, engine: engine, web: srv, keys: keys, log: log, metrics: metrics, hub: hub, bridge: bridge}, nil
+}
+
+// psaRegistry lists the PSA plugins this binary carries; adding a PSA is a
+// line here (ARCHITECTURE.md: no init-time registration).
+func psaRegistry() (*psa.Registry, error) {
+	return psa.NewRegistry(memory.Descriptor())
 }
 
 // buildSenders returns a sender per configured channel.
@@ -168,6 +205,25 @@ func (a *app) serve(ctx context.Context, c Config, ln net.Listener, ready func(a
 		}
 		a.engine.RunOutbox(workCtx, poll)
 	}()
+	// Shutdown does not wait for hijacked connections: closing the hub ends
+	// every websocket (1001, going away) so their clients reconnect to
+	// another node.
+	hs.RegisterOnShutdown(a.hub.Close)
+	if a.bridge != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a.bridge.Run(workCtx)
+		}()
+		// Take requests once other nodes' events arrive, so a page opened
+		// here right away misses none; a slow database only delays this.
+		select {
+		case <-a.bridge.Ready():
+		case <-time.After(5 * time.Second):
+			a.log.Warn("live: not yet listening for other nodes' events; serving anyway")
+		case <-ctx.Done():
+		}
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	a.log.Info("countersign listening", "addr", ln.Addr().String(), "public_url", c.PublicURL)

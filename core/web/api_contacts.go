@@ -144,13 +144,11 @@ func (s *Server) handleGetContact(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	history, err := s.engine.History(r.Context(), tenantID, c.ID)
+	out, err := s.contactCard(r.Context(), tenantID, c)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	out := contactJSON(c)
-	out.Shield = shieldJSON(core.ShieldFor(history, s.engine.Now()))
 	writeJSON(w, http.StatusOK, out)
 }
 
@@ -162,10 +160,10 @@ func (s *Server) handleContactHistory(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	now := s.engine.Now()
-	out := make([]verificationOut, 0, len(history))
-	for _, v := range history {
-		out = append(out, verificationJSON(v, now))
+	out, shield, err := s.historyJSON(r.Context(), techFrom(r).TenantID, history)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"verifications": out, "shield": shieldJSON(core.ShieldFor(history, now))})
+	writeJSON(w, http.StatusOK, map[string]any{"verifications": out, "shield": shield})
 }

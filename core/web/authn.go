@@ -34,7 +34,7 @@ func (a *PasswordAuth) now() time.Time {
 }
 
 // Login implements Authenticator.
-func (a *PasswordAuth) Login(ctx context.Context, tenantSlug, email, password, code string) (LoginResult, error) {
+func (a *PasswordAuth) Login(ctx context.Context, tenantSlug, email, password, code string, forPod bool) (LoginResult, error) {
 	var (
 		out      LoginResult
 		loginErr error
@@ -59,7 +59,7 @@ func (a *PasswordAuth) Login(ctx context.Context, tenantSlug, email, password, c
 			before = *tech
 		}
 		res, err := auth.Login(tech, auth.LoginInput{Password: password, Code: code, Now: a.now(),
-			LastTOTPStep: lastStep(tech), Secrets: a.Keys})
+			LastTOTPStep: lastStep(tech), Secrets: a.Keys, ForPod: forPod})
 		loginErr = err
 		if tech == nil {
 			return nil // unknown tenant or email: nothing to record, same answer

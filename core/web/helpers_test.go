@@ -22,6 +22,8 @@ import (
 
 	"github.com/countersign/countersign/assets"
 	"github.com/countersign/countersign/core"
+	"github.com/countersign/countersign/core/live"
+	"github.com/countersign/countersign/core/psa"
 	"github.com/countersign/countersign/core/secret"
 	"github.com/countersign/countersign/core/store"
 	"github.com/countersign/countersign/core/twilio"
@@ -150,11 +152,17 @@ type env struct {
 	sms, mail, call *capture
 	logs            *syncBuffer
 	srv             *httptest.Server
+	psa             *psa.Clients
+	hub             *live.Hub  // the engine publishes here; /api/v1/live watches it
 	a, b            tenantData // b is another tenant, for isolation checks
 }
 
 type envOptions struct {
 	requireTOTP bool
+	// psaRegistry and psaDeps build the server's PSA clients; nil means
+	// psaRegistry(t) and the zero Deps.
+	psaRegistry *psa.Registry
+	psaDeps     func(core.Integration) psa.Deps
 }
 
 func newEnv(t *testing.T, st *store.Store, opts ...envOptions) *env {
@@ -179,10 +187,19 @@ func newEnv(t *testing.T, st *store.Store, opts ...envOptions) *env {
 	msgs, err := assets.NewMessages()
 	require.NoError(t, err)
 	metrics := web.NewMetrics()
+	e.hub = live.NewHub(0)
+	if o.psaRegistry == nil {
+		o.psaRegistry = psaRegistry(t)
+	}
+	e.psa = psa.NewClients(o.psaRegistry, o.psaDeps)
+	notes := &psa.NoteSender{Clients: e.psa, Load: func(ctx context.Context, tenantID, id string) (core.Integration, error) {
+		return e.eng.Integration(ctx, tenantID, id)
+	}}
 	e.eng, err = core.NewEngine(core.Config{
 		Store: st, Renderer: msgs, Sealer: keys, CodeKey: keys.Derive("code-hmac"), PublicURL: publicURL,
-		Senders:  map[core.OutboxKind]core.Sender{core.OutboxSMS: e.sms, core.OutboxEmail: e.mail, core.OutboxVoice: e.call},
-		Observer: metrics, StatusCallbacks: true, Now: e.clk.Now, Logger: logger,
+		Senders: map[core.OutboxKind]core.Sender{core.OutboxSMS: e.sms, core.OutboxEmail: e.mail, core.OutboxVoice: e.call,
+			core.OutboxTicketNote: notes},
+		Observer: metrics, Publisher: e.hub, StatusCallbacks: true, Now: e.clk.Now, Logger: logger,
 	})
 	require.NoError(t, err)
 	t.Cleanup(e.eng.Wait) // runs before the store closes
@@ -196,7 +213,7 @@ func newEnv(t *testing.T, st *store.Store, opts ...envOptions) *env {
 		Pages: pages, Static: assets.StaticHandler(assets.StaticFS()), SessionKey: bytes.Repeat([]byte{9}, 32),
 		PublicURL: publicURL, TwilioStatus: twilio.NewWebhookValidator(publicURL, twilioToken),
 		TwilioAccountSID: "AC0123456789abcdef0123456789abcdef",
-		Metrics:          metrics, Logger: logger,
+		Metrics:          metrics, Logger: logger, PSA: e.psa, Live: e.hub,
 	})
 	require.NoError(t, err)
 	e.srv = httptest.NewServer(srv)

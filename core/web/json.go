@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"time"
 
 	"github.com/countersign/countersign/core"
@@ -40,6 +41,31 @@ type contactOut struct {
 	Title        string           `json:"title,omitempty"`
 	Destinations []destinationOut `json:"destinations"`
 	Shield       *shieldOut       `json:"shield,omitempty"`
+	Policy       *policyView      `json:"policy,omitempty"`
+	// History is the policy's length of verifications, newest first; only
+	// on the contact card.
+	History []verificationOut `json:"history,omitempty"`
+}
+
+// policyView is what the verification UI needs of the effective policy.
+type policyView struct {
+	Methods          []core.Method `json:"methods"`
+	Banner           string        `json:"banner,omitempty"`
+	ShowOnLoad       bool          `json:"show_on_load"`
+	NoteOnNonDefault bool          `json:"note_on_non_default"`
+	NoteRequired     bool          `json:"note_required"`
+	HistoryLength    int           `json:"history_length"`
+}
+
+func policyJSON(p core.Policy, all []core.Method) *policyView {
+	out := &policyView{Banner: p.Banner, ShowOnLoad: p.ShowOnLoad, NoteOnNonDefault: p.NoteOnNonDefault,
+		NoteRequired: p.NoteOnNonDefault && p.NoteRequired, HistoryLength: p.HistoryLength}
+	for _, m := range all {
+		if p.Allows(m) {
+			out.Methods = append(out.Methods, m)
+		}
+	}
+	return out
 }
 
 func contactJSON(c core.Contact) contactOut {
@@ -60,6 +86,7 @@ type verificationOut struct {
 	DestinationID  string     `json:"destination_id"`
 	TicketRef      string     `json:"ticket_ref,omitempty"`
 	TechnicianID   string     `json:"technician_id"`
+	TechnicianName string     `json:"technician_name,omitempty"`
 	Status         string     `json:"status"`
 	Attempts       int        `json:"attempts"`
 	MaxAttempts    int        `json:"max_attempts"`
@@ -91,11 +118,12 @@ func verificationJSON(v core.Verification, now time.Time) verificationOut {
 }
 
 type shieldOut struct {
-	State         string     `json:"state"`
-	Method        string     `json:"method,omitempty"`
-	TechnicianID  string     `json:"technician_id,omitempty"`
-	At            *time.Time `json:"at,omitempty"`
-	VerifiedUntil *time.Time `json:"verified_until,omitempty"`
+	State          string     `json:"state"`
+	Method         string     `json:"method,omitempty"`
+	TechnicianID   string     `json:"technician_id,omitempty"`
+	TechnicianName string     `json:"technician_name,omitempty"`
+	At             *time.Time `json:"at,omitempty"`
+	VerifiedUntil  *time.Time `json:"verified_until,omitempty"`
 }
 
 func shieldJSON(sh core.Shield) *shieldOut {
@@ -110,4 +138,58 @@ func shieldJSON(sh core.Shield) *shieldOut {
 		}
 	}
 	return out
+}
+
+// technicianNames maps a tenant's technician ids to names, for "verified by"
+// lines; a tenant has tens of technicians, not thousands.
+func (s *Server) technicianNames(ctx context.Context, tenantID string) (map[string]string, error) {
+	var techs []core.Technician
+	err := s.store.View(ctx, func(tx core.Tx) error {
+		var err error
+		techs, err = tx.ListTechnicians(ctx, tenantID)
+		return err
+	})
+	names := make(map[string]string, len(techs))
+	for _, t := range techs {
+		names[t.ID] = t.Name
+	}
+	return names, err
+}
+
+// historyJSON renders a contact's history with technician names, and the
+// shield it gives.
+func (s *Server) historyJSON(ctx context.Context, tenantID string, history []core.Verification) ([]verificationOut, *shieldOut, error) {
+	names, err := s.technicianNames(ctx, tenantID)
+	if err != nil {
+		return nil, nil, err
+	}
+	now := s.engine.Now()
+	out := make([]verificationOut, 0, len(history))
+	for _, v := range history {
+		vo := verificationJSON(v, now)
+		vo.TechnicianName = names[v.TechnicianID]
+		out = append(out, vo)
+	}
+	sh := shieldJSON(core.ShieldFor(history, now))
+	sh.TechnicianName = names[sh.TechnicianID]
+	return out, sh, nil
+}
+
+// contactCard is a contact with its shield, effective policy and history:
+// everything the verification UI shows, in one answer.
+func (s *Server) contactCard(ctx context.Context, tenantID string, c core.Contact) (contactOut, error) {
+	out := contactJSON(c)
+	history, err := s.engine.History(ctx, tenantID, c.ID)
+	if err != nil {
+		return out, err
+	}
+	if out.History, out.Shield, err = s.historyJSON(ctx, tenantID, history); err != nil {
+		return out, err
+	}
+	p, err := s.engine.Policy(ctx, tenantID, c.ClientID)
+	if err != nil {
+		return out, err
+	}
+	out.Policy = policyJSON(p, s.engine.Methods())
+	return out, nil
 }

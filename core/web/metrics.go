@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/countersign/countersign/core"
+	"github.com/countersign/countersign/core/psa"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -32,8 +33,8 @@ func NewMetrics() *Metrics {
 			Buckets: prometheus.ExponentialBuckets(0.005, 2, 12),
 		}, []string{"kind", "result"}),
 		psaCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "countersign_psa_calls_total", Help: "PSA API calls by integration kind and HTTP status class.",
-		}, []string{"integration", "status"}),
+			Name: "countersign_psa_calls_total", Help: "PSA API calls by integration (kind and id), call and HTTP status class.",
+		}, []string{"kind", "integration", "op", "status"}),
 	}
 	m.reg.MustRegister(m.verifications, m.sendLatency, m.psaCalls,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -59,9 +60,19 @@ func (m *Metrics) SendLatency(k core.OutboxKind, d time.Duration, err error) {
 	m.sendLatency.WithLabelValues(string(k), result).Observe(d.Seconds())
 }
 
-// PSACall counts one PSA API call of integration kind with HTTP status.
-func (m *Metrics) PSACall(integration string, status int) {
-	m.psaCalls.WithLabelValues(integration, statusClass(status)).Inc()
+// PSACalls returns a psa.CallCounter bound to one integration.
+func (m *Metrics) PSACalls(in core.Integration) psa.CallCounter {
+	return psaCallCounter{m: m, kind: in.Kind, id: in.ID}
+}
+
+type psaCallCounter struct {
+	m        *Metrics
+	kind, id string
+}
+
+// CountCall implements psa.CallCounter.
+func (c psaCallCounter) CountCall(op string, status int) {
+	c.m.psaCalls.WithLabelValues(c.kind, c.id, op, statusClass(status)).Inc()
 }
 
 func statusClass(code int) string {

@@ -1,17 +1,22 @@
 package web
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"html/template"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
 
 	"github.com/countersign/countersign/core"
+	"github.com/countersign/countersign/core/live"
+	"github.com/countersign/countersign/core/psa"
 	"github.com/gorilla/mux"
 	"github.com/gorilla/sessions"
 )
@@ -20,8 +25,9 @@ import (
 // primitives; cmd wires them with the store.
 type Authenticator interface {
 	// Login checks a sign-in; failures are core errors of kind unauthorized
-	// (one generic message for every cause) or forbidden (locked).
-	Login(ctx context.Context, tenantSlug, email, password, totp string) (LoginResult, error)
+	// (one generic message for every cause) or forbidden (locked, or a
+	// pod-only account outside a pod). forPod says the sign-in is for a pod.
+	Login(ctx context.Context, tenantSlug, email, password, totp string, forPod bool) (LoginResult, error)
 	// EnrollTOTP stores secret as the technician's TOTP secret once code
 	// proves the technician's app holds it.
 	EnrollTOTP(ctx context.Context, tenantID, techID, secret, code string) (core.Technician, error)
@@ -58,7 +64,13 @@ type Config struct {
 	// "" skips the check.
 	TwilioAccountSID string
 	Metrics          *Metrics // nil means no /metrics
-	Logger           *slog.Logger
+	// PSA holds the PSA plugins and one client per integration (pods,
+	// integration setup); nil means no PSA plugins.
+	PSA *psa.Clients
+	// Live fans engine events out to websocket watchers (GET /api/v1/live);
+	// nil makes that route answer 503.
+	Live   *live.Hub
+	Logger *slog.Logger
 }
 
 // Server is the HTTP handler of Countersign.
@@ -68,10 +80,14 @@ type Server struct {
 	store    core.Store
 	pages    *template.Template
 	sessions *sessions.CookieStore
-	origin   string // scheme://host of PublicURL, for same-origin checks
-	secure   bool
-	log      *slog.Logger
-	router   *mux.Router
+	// podSessions holds the pod's partitioned third-party cookie; pod the
+	// pod's handoff and context signing (pod.go).
+	podSessions *sessions.CookieStore
+	pod         *podState
+	origin      string // scheme://host of PublicURL, for same-origin checks
+	secure      bool
+	log         *slog.Logger
+	router      *mux.Router
 }
 
 // New builds the server and its routes.
@@ -92,6 +108,7 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{
 		cfg: cfg, engine: cfg.Engine, store: cfg.Engine.Store(), pages: cfg.Pages, sessions: store,
 		origin: u.Scheme + "://" + u.Host, secure: u.Scheme == "https", log: cfg.Logger,
+		podSessions: newPodSessions(cfg.SessionKey), pod: newPodState(cfg.SessionKey),
 	}
 	store.Options = &sessions.Options{
 		Path: "/", MaxAge: int(sessionLifetime / time.Second), HttpOnly: true,
@@ -111,17 +128,21 @@ func (s *Server) routes() {
 	s.registerLinkRoutes(r)
 	s.registerWebhookRoutes(r)
 	s.registerConsoleRoutes(r)
+	s.registerPodPageRoutes(r)
 	if s.cfg.Static != nil {
 		r.PathPrefix("/static/").Handler(http.StripPrefix("/static/", s.cfg.Static))
 	}
 	api := r.PathPrefix("/api/v1").Subrouter()
 	api.Use(s.withSameOrigin)
 	s.registerSessionRoutes(api)
+	s.registerPodSessionRoutes(api)
 	authed := api.NewRoute().Subrouter()
 	authed.Use(s.withTechnician)
 	s.registerContactRoutes(authed)
 	s.registerVerificationRoutes(authed)
 	s.registerAdminRoutes(authed)
+	s.registerPodRoutes(authed)
+	s.registerLiveRoutes(authed)
 	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusMethodNotAllowed, errorBody{Error: "method " + r.Method + " not allowed here", Kind: "invalid"})
 	})
@@ -216,6 +237,16 @@ type statusRecorder struct {
 func (r *statusRecorder) WriteHeader(code int) {
 	r.status = code
 	r.ResponseWriter.WriteHeader(code)
+}
+
+// Hijack lets websocket upgrades (live.go) through the recorder.
+func (r *statusRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	h, ok := r.ResponseWriter.(http.Hijacker)
+	if !ok {
+		return nil, nil, errors.New("web: this connection cannot be taken over")
+	}
+	r.status = http.StatusSwitchingProtocols
+	return h.Hijack()
 }
 
 // withAccessLog logs each request with its link token redacted

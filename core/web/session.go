@@ -10,6 +10,7 @@ import (
 
 	"github.com/countersign/countersign/core"
 	"github.com/gorilla/mux"
+	"github.com/gorilla/sessions"
 )
 
 const (
@@ -45,6 +46,9 @@ type loginRequest struct {
 	Email    string `json:"email"`
 	Password string `json:"password"`
 	TOTP     string `json:"totp"`
+	// PodNonce is set by the pod's sign-in pop-out: the sign-in then ends in
+	// a one-time handoff token for that pod instead of a console session.
+	PodNonce string `json:"pod_nonce"`
 }
 
 // handleLogin handles "POST /api/v1/login": password and, when enrolled, TOTP.
@@ -58,17 +62,21 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, core.Errorf(core.KindUnavailable, "sign-in is not configured"))
 		return
 	}
+	if req.PodNonce != "" && !validNonce(req.PodNonce) {
+		s.writeError(w, r, core.Errorf(core.KindInvalid, "the pod's sign-in nonce is malformed; close this window and sign in from the pod again"))
+		return
+	}
 	if req.Tenant == "" || req.Email == "" || req.Password == "" || len(req.Password) > 1024 || len(req.Email) > 320 {
 		s.writeError(w, r, core.Errorf(core.KindInvalid, "tenant, email and password are required"))
 		return
 	}
-	res, err := s.cfg.Auth.Login(r.Context(), strings.TrimSpace(req.Tenant), strings.TrimSpace(req.Email), req.Password, req.TOTP)
+	res, err := s.cfg.Auth.Login(r.Context(), strings.TrimSpace(req.Tenant), strings.TrimSpace(req.Email), req.Password, req.TOTP, req.PodNonce != "")
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
 	tech := res.Technician
-	if tech.Role == core.RolePodOnly {
+	if tech.Role == core.RolePodOnly && req.PodNonce == "" {
 		s.writeError(w, r, core.Errorf(core.KindForbidden, "pod-only technicians cannot sign in to the console"))
 		return
 	}
@@ -78,11 +86,16 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		// secret does not travel in the clear.
 		sess.Values["pending_tenant"], sess.Values["pending_tech"] = tech.TenantID, tech.ID
 		sess.Values["pending_secret"], sess.Values["pending_at"] = res.EnrollSecret, s.engine.Now().Unix()
+		sess.Values["pending_pod"] = req.PodNonce
 		if err := sess.Save(r, w); err != nil {
 			s.writeError(w, r, err)
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"totp_enrollment_required": true, "secret": res.EnrollSecret, "otpauth_url": res.EnrollURL})
+		return
+	}
+	if req.PodNonce != "" {
+		s.grantPodHandoff(w, r, tech, req.PodNonce)
 		return
 	}
 	s.grantSession(w, r, tech)
@@ -116,6 +129,7 @@ func (s *Server) handleEnrollTOTP(w http.ResponseWriter, r *http.Request) {
 	techID, _ := sess.Values["pending_tech"].(string)
 	secret, _ := sess.Values["pending_secret"].(string)
 	at, _ := sess.Values["pending_at"].(int64)
+	podNonce, _ := sess.Values["pending_pod"].(string)
 	if err != nil || techID == "" || secret == "" || s.engine.Now().Sub(time.Unix(at, 0)) > enrollWindow {
 		s.writeError(w, r, core.Errorf(core.KindUnauthorized, "sign in with your password again to enrol an authenticator"))
 		return
@@ -123,6 +137,13 @@ func (s *Server) handleEnrollTOTP(w http.ResponseWriter, r *http.Request) {
 	tech, err := s.cfg.Auth.EnrollTOTP(r.Context(), tenantID, techID, secret, req.Code)
 	if err != nil {
 		s.writeError(w, r, err)
+		return
+	}
+	if podNonce != "" {
+		// The pending values served their purpose; the pop-out keeps no session.
+		sess.Options.MaxAge = -1
+		_ = sess.Save(r, w)
+		s.grantPodHandoff(w, r, tech, podNonce)
 		return
 	}
 	s.grantSession(w, r, tech)
@@ -150,8 +171,27 @@ func (s *Server) withTechnician(next http.Handler) http.Handler {
 	})
 }
 
+// sessionTechnician returns the technician of the request's console session
+// or, inside a pod's iframe (where only the partitioned pod cookie is sent),
+// of its pod session. API routes accept either.
 func (s *Server) sessionTechnician(r *http.Request) (core.Technician, error) {
-	sess, err := s.sessions.Get(r, sessionName)
+	tech, err := s.cookieTechnician(r, s.sessions, sessionName)
+	if core.ErrorKind(err) == core.KindUnauthorized {
+		if podTech, podErr := s.cookieTechnician(r, s.podSessions, podSessionName); podErr == nil {
+			return podTech, nil
+		}
+	}
+	return tech, err
+}
+
+// consoleTechnician returns the technician of the console session only:
+// console pages are never reached with a pod's cookie.
+func (s *Server) consoleTechnician(r *http.Request) (core.Technician, error) {
+	return s.cookieTechnician(r, s.sessions, sessionName)
+}
+
+func (s *Server) cookieTechnician(r *http.Request, store *sessions.CookieStore, name string) (core.Technician, error) {
+	sess, err := store.Get(r, name)
 	if err != nil || sess.IsNew {
 		return core.Technician{}, core.Errorf(core.KindUnauthorized, "sign in first")
 	}

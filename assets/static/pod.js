@@ -1,0 +1,102 @@
+"use strict";
+// The pod: the verification card inside a PSA screen. It reads what the
+// screen shows from the API (with the pod URL's own query), signs in through
+// a pop-out when it has no session, and sends through the pod endpoint so
+// that the server ties the verification to the PSA ticket.
+const $ = (id) => document.getElementById(id);
+const integration = document.body.dataset.integration;
+const tenant = document.body.dataset.tenant;
+let ctx = null, card = null, signinNonce = "", memberProof = null, triedMember = false;
+
+function show(part) {
+  $("pod-loading").hidden = true;
+  $("pod-signin").hidden = part !== "signin";
+  $("pod-main").hidden = part !== "main";
+}
+
+// onSignedOut is api.js's hook for a 401: the pod signs in again in place.
+function onSignedOut() { show("signin"); }
+
+function randomNonce() {
+  const b = new Uint8Array(24); crypto.getRandomValues(b);
+  return btoa(String.fromCharCode(...b)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+$("signin").addEventListener("click", () => {
+  signinNonce = randomNonce();
+  const u = "/pod/signin?" + new URLSearchParams({ tenant, nonce: signinNonce });
+  const w = window.open(u, "countersign-signin", "popup,width=480,height=720");
+  $("signin-msg").textContent = w ? "Finish signing in in the new window…" : "Your browser blocked the sign-in window. Allow pop-ups for this site and try again.";
+});
+
+window.addEventListener("message", async (ev) => {
+  // Only our own pop-out (same origin as the pod) can sign the pod in.
+  if (ev.origin !== location.origin || !ev.data || ev.data.type !== "countersign:signed-in" || !signinNonce) return;
+  try {
+    const body = { token: String(ev.data.token || ""), nonce: signinNonce };
+    if (memberProof) Object.assign(body, { integration, member_proof: memberProof }); // links the PSA member for next time
+    await api("POST", "/pod/session", body);
+    signinNonce = "";
+    $("signin-msg").textContent = "";
+    await load();
+  } catch (e) { $("signin-msg").textContent = e.message; }
+});
+
+$("pod-signout").addEventListener("click", async () => {
+  try { await api("POST", "/pod/signout"); } catch (e) { /* signed out either way */ }
+  show("signin");
+});
+
+// tryMember signs the pod in with the PSA's word for who is looking at it,
+// when the PSA's script (e.g. pod-connectwise.js) can get it. The server
+// checks the proof with the PSA; it is never taken on trust.
+async function tryMember() {
+  if (triedMember || typeof CSPodPSA === "undefined") return false;
+  triedMember = true;
+  $("signin-msg").textContent = "Checking your PSA sign-in…";
+  try { memberProof = await CSPodPSA.memberProof(); } catch (e) { memberProof = null; }
+  if (!memberProof) { $("signin-msg").textContent = ""; return false; }
+  try {
+    await api("POST", "/pod/member", { tenant, integration, proof: memberProof });
+    $("signin-msg").textContent = "";
+    return true;
+  } catch (e) {
+    $("signin-msg").textContent = e.body && e.body.link_required
+      ? "Sign in with Countersign once; your PSA account is linked for next time." : e.message;
+    return false;
+  }
+}
+
+async function load() {
+  $("pod-error").textContent = "";
+  try {
+    ctx = await api("GET", "/pod/" + encodeURIComponent(integration) + "/context" + location.search);
+  } catch (e) {
+    if (e.message !== "You are signed out.") { show("main"); $("pod-error").textContent = e.message; return; }
+    if (await tryMember()) return load();
+    show("signin");
+    return;
+  }
+  show("main");
+  $("pod-who").textContent = ctx.technician.name;
+  $("pod-title").textContent = ctx.ticket ? "Ticket #" + ctx.ticket.number + (ctx.ticket.summary ? " — " + ctx.ticket.summary : "") : "Contact";
+  $("pod-notice").hidden = !ctx.notice; $("pod-notice").textContent = ctx.notice || "";
+  const defaultID = ctx.contact ? ctx.contact.id : "";
+  card = card || CSVerify.card({
+    start: (body) => api("POST", "/pod/" + encodeURIComponent(integration) + "/verifications", Object.assign(body, { scope: ctx.scope })),
+    alternate: () => ctx.screen === "ticket" && card.contact() && card.contact().id !== defaultID,
+  });
+  const sel = $("pod-contact"); sel.replaceChildren();
+  if (ctx.screen === "ticket" && ctx.alternates.length > 1) {
+    for (const a of ctx.alternates) sel.append(el("option", a.name + (a.id === defaultID ? " (ticket contact)" : ""), { value: a.id }));
+    sel.value = defaultID;
+    $("pod-switch").hidden = false;
+  }
+  if (ctx.contact) await card.open(ctx.contact.id, ctx.contact);
+}
+
+$("pod-contact").addEventListener("change", async () => {
+  try { await card.open($("pod-contact").value); } catch (e) { $("pod-error").textContent = e.message; }
+});
+
+load();

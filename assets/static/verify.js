@@ -1,0 +1,197 @@
+"use strict";
+// CSVerify drives the verification card (templates/verifycard.html) for one
+// contact: the shield, one-click sends, the note a non-default destination or
+// contact asks for, the code box, live status, resend, cancel and history.
+// The console and the pod share it; they differ only in how a send starts.
+const CSVerify = (() => {
+  const $ = (id) => document.getElementById(id);
+  const methodNames = { sms_code: "SMS code", sms_link: "SMS link", voice_code: "Voice code", email_link: "Email link", email_code: "Email code" };
+  const methodsFor = { phone: ["sms_code", "sms_link", "voice_code"], email: ["email_link", "email_code"] };
+  const historyShown = 3; // the rest behind "Show all"
+  // fmtTime shows a time, with the day when it is not today.
+  const fmtTime = (s) => {
+    const d = new Date(s), today = new Date().toDateString() === d.toDateString();
+    return today ? d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })
+      : d.toLocaleString([], { weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" });
+  };
+  const fmtWhen = (s) => new Date(s).toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
+
+  // statusText says where a verification is, in the words technicians use.
+  function statusText(v) {
+    switch (v.status) {
+      case "pending": return "Sending…";
+      case "sent":
+        if (v.delivery_status === "delivered") return "Delivered — waiting for the caller";
+        if (v.delivery_status === "failed" || v.delivery_status === "undelivered") return "Not delivered — " + (v.detail || "try another destination");
+        return "Sent — waiting for the caller";
+      case "verified": return "Verified";
+      case "failed": return "Failed" + (v.detail ? " — " + v.detail : "");
+      case "expired": return "Expired";
+      case "cancelled": return "Cancelled";
+    }
+    return v.status;
+  }
+
+  function shieldText(s) {
+    const by = s.technician_name ? " by " + s.technician_name : "";
+    const via = s.method ? " via " + (methodNames[s.method] || s.method) : "";
+    if (s.state === "green") return "Verified" + by + via + " at " + fmtTime(s.at) + ", valid until " + fmtTime(s.verified_until);
+    if (s.state === "red") return "Last verification failed" + (s.at ? " (" + fmtWhen(s.at) + ")" : "");
+    return "Not verified";
+  }
+
+  // card builds a controller. opts.start(body) starts a verification and
+  // returns it; opts.alternate() says whether this contact is not the one the
+  // ticket names (pods); opts.ticket() gives the ticket reference.
+  function card(opts) {
+    let contact = null, active = null, tick = null, watch = null, expanded = false, pending = null;
+    const start = opts.start || ((body) => api("POST", "/verifications", body));
+    const alternate = opts.alternate || (() => false);
+    const ticket = opts.ticket || (() => "");
+
+    function say(text) { $("msg").textContent = text || ""; }
+
+    function renderShield(s) { const p = $("shield"); p.className = "shield " + s.state; p.textContent = shieldText(s); }
+
+    function renderHistory(list) {
+      const ul = $("history"); ul.replaceChildren();
+      list.forEach((v, i) => {
+        const li = el("li", fmtWhen(v.created_at) + " — " + (methodNames[v.method] || v.method) + " to " + v.destination +
+          (v.technician_name ? " by " + v.technician_name : "") + ": " + statusText(v) + (v.note ? " · note: " + v.note : ""));
+        li.className = "h-" + v.status;
+        if (i >= historyShown && !expanded) li.hidden = true;
+        ul.append(li);
+      });
+      if (!list.length) ul.append(el("li", "No verifications yet.", { class: "muted" }));
+      const tg = $("history-toggle");
+      tg.hidden = list.length <= historyShown;
+      tg.setAttribute("aria-expanded", String(expanded));
+      tg.textContent = expanded ? "Show fewer" : "Show all " + list.length;
+    }
+
+    function renderDestinations() {
+      const tb = $("dests").querySelector("tbody"); tb.replaceChildren();
+      const allowed = new Set(contact.policy ? contact.policy.methods : Object.keys(methodNames));
+      for (const d of contact.destinations) {
+        const tr = el("tr"), td = el("td"), act = el("td");
+        td.append(el("span", (d.label ? d.label + ": " : "") + d.masked));
+        if (d.default) td.append(el("span", "default", { class: "badge" }));
+        for (const m of methodsFor[d.kind] || []) {
+          if (!allowed.has(m)) continue;
+          const b = el("button", methodNames[m], { type: "button", "data-method": m, "data-dest": d.id,
+            "aria-label": methodNames[m] + " to " + d.masked });
+          b.addEventListener("click", () => request(m, d));
+          act.append(b);
+        }
+        tr.append(td, act); tb.append(tr);
+      }
+      if (!contact.destinations.length) tb.append(el("tr")).append(el("td", "No phone or email on record.", { colspan: "2" }));
+    }
+
+    // request sends at once, or first asks for the note the policy wants.
+    function request(method, dest) {
+      say("");
+      const p = contact.policy || {};
+      const unusual = !dest.default || alternate();
+      if (unusual && p.note_on_non_default) {
+        pending = { method, dest };
+        $("note-form").hidden = false;
+        $("note-text").required = !!p.note_required;
+        $("note-label").textContent = alternate() ? "Why verify this person instead of the ticket's contact? (e.g. \"Manager approval\")"
+          : "Why use this " + (dest.kind === "email" ? "address" : "number") + " instead of the default? (e.g. \"Manager approval\")";
+        $("note-hint").textContent = p.note_required ? "A note is required by your policy." : "Optional, but it goes into the history.";
+        $("note-text").focus();
+        return;
+      }
+      send(method, dest, "");
+    }
+
+    async function send(method, dest, note) {
+      try {
+        const v = await start({ contact_id: contact.id, destination_id: dest.id, method, ticket_ref: ticket(), note });
+        $("note-form").hidden = true; $("note-text").value = ""; pending = null;
+        showActive(v);
+        refresh();
+      } catch (e) { say(e.message); }
+    }
+
+    function showActive(v) {
+      if (v.tech_code === undefined && active && active.id === v.id) v.tech_code = active.tech_code;
+      active = v;
+      $("active").hidden = false;
+      const open = v.status === "pending" || v.status === "sent";
+      let text = (methodNames[v.method] || v.method) + " to " + v.destination + ": " + statusText(v);
+      if (open) text += " · expires in " + remaining(v.expires_at);
+      if (v.attempts > 0 && open) text += " · " + (v.max_attempts - v.attempts) + " attempt(s) left";
+      $("active-status").textContent = text;
+      $("active-status").className = "st-" + v.status;
+      $("techcode").hidden = !(open && v.tech_code);
+      $("techcode-value").textContent = open && v.tech_code ? v.tech_code : "";
+      $("check").hidden = !(open && v.method.endsWith("_code"));
+      $("resend").hidden = $("cancel").hidden = !open;
+      clearInterval(tick);
+      if (open) tick = setInterval(() => { if (new Date(active.expires_at) <= new Date()) reloadActive(); else showActive(active); }, 1000);
+    }
+
+    function remaining(at) {
+      const s = Math.max(0, Math.round((new Date(at) - new Date()) / 1000));
+      return Math.floor(s / 60) + ":" + String(s % 60).padStart(2, "0");
+    }
+
+    async function reloadActive() {
+      if (!active) return;
+      try { showActive(await api("GET", "/verifications/" + active.id)); } catch (e) { say(e.message); }
+    }
+
+    // refresh re-reads the card: a live event, a reconnect, or an action.
+    async function refresh() {
+      if (!contact) return;
+      try {
+        const c = await api("GET", "/contacts/" + contact.id);
+        contact = Object.assign(contact, { shield: c.shield, history: c.history });
+        renderShield(c.shield); renderHistory(c.history || []);
+        if (active) await reloadActive();
+      } catch (e) { say(e.message); }
+    }
+
+    async function open(id, card) {
+      say("");
+      contact = card || await api("GET", "/contacts/" + id);
+      active = null; clearInterval(tick); expanded = false;
+      $("card").hidden = false; $("active").hidden = true; $("note-form").hidden = true;
+      $("contact-name").textContent = (contact.first_name + " " + contact.last_name).trim() || "(no name)";
+      const p = contact.policy || {};
+      $("banner").hidden = !p.banner; $("banner").textContent = p.banner || "";
+      renderDestinations(); renderShield(contact.shield); renderHistory(contact.history || []);
+      // The newest open verification, if any, is picked up again.
+      const live = (contact.history || []).find((v) => v.status === "pending" || v.status === "sent");
+      if (live) showActive(live);
+      if (watch) watch.close();
+      if (typeof CSLive !== "undefined") {
+        watch = CSLive.watch({ contact: contact.id }, () => refresh(), CSLive.indicator($("live")));
+      }
+      return contact;
+    }
+
+    $("history-toggle").addEventListener("click", () => { expanded = !expanded; renderHistory(contact.history || []); });
+    $("note-form").addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      const note = $("note-text").value.trim();
+      if (!note && contact.policy && contact.policy.note_required) { say("Write a note first: your policy requires one for this."); $("note-text").focus(); return; }
+      if (pending) send(pending.method, pending.dest, note);
+    });
+    $("note-cancel").addEventListener("click", () => { $("note-form").hidden = true; pending = null; });
+    $("check").addEventListener("submit", async (ev) => {
+      ev.preventDefault(); say("");
+      try { showActive(await api("POST", "/verifications/" + active.id + "/check", { code: $("code").value })); refresh(); }
+      catch (e) { say(e.message); if (e.body && e.body.verification) showActive(e.body.verification); }
+      $("code").value = "";
+    });
+    $("resend").addEventListener("click", async () => { say(""); try { showActive(await api("POST", "/verifications/" + active.id + "/resend")); } catch (e) { say(e.message); } });
+    $("cancel").addEventListener("click", async () => { say(""); try { showActive(await api("POST", "/verifications/" + active.id + "/cancel")); refresh(); } catch (e) { say(e.message); } });
+
+    return { open, refresh, contact: () => contact };
+  }
+
+  return { card, statusText, shieldText, methodNames };
+})();

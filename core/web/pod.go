@@ -1,0 +1,671 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/countersign/countersign/core"
+	"github.com/countersign/countersign/core/psa"
+	"github.com/gorilla/mux"
+	"github.com/gorilla/securecookie"
+	"github.com/gorilla/sessions"
+)
+
+// The pod: the verification card as a page a PSA hosts in an iframe on its
+// contact and ticket screens.
+//
+// An iframe on the PSA's site is a third-party context, so the pod has its
+// own session cookie, cs_pod: Secure; SameSite=None; Partitioned (CHIPS).
+// The browser keys it to the PSA's site, so no other site that frames us
+// can ride on it. Signing in cannot happen inside the frame (SSO and push
+// prompts refuse to be framed, and a first-party session cookie set in a
+// pop-out is invisible to the partitioned frame), so the pod opens our
+// sign-in page as a pop-out; the pop-out ends in a one-time handoff token
+// that it posts back to the pod, which trades it for its own cookie.
+//
+// Who may frame the pod comes from the integration: the PSA plugin's
+// psa.Embedder lists the origins, and they become the page's CSP
+// frame-ancestors. The plugin also reads the PSA's context (contact or
+// ticket) from the pod URL.
+
+const (
+	podSessionName = "cs_pod"
+	// handoffLifetime bounds the pop-out's handoff token: it only has to
+	// travel from the pop-out to the pod over postMessage.
+	handoffLifetime = 2 * time.Minute
+	// podContextLifetime bounds a signed pod context (see podScope).
+	podContextLifetime = 12 * time.Hour
+)
+
+// nonceRE is what the pod's random nonce looks like: base64url, 16–64 chars.
+var nonceRE = regexp.MustCompile(`^[A-Za-z0-9_-]{16,64}$`)
+
+func validNonce(s string) bool { return nonceRE.MatchString(s) }
+
+// podState is the pod's server-side machinery, built by New.
+type podState struct {
+	handoff *securecookie.SecureCookie // one-time sign-in tokens from the pop-out
+	context *securecookie.SecureCookie // signed pod contexts
+	used    sync.Map                   // handoff token id → expiry, so each token works once
+}
+
+func newPodState(key []byte) *podState {
+	h := securecookie.New(deriveSub(key, "pod-handoff-mac"), deriveSub(key, "pod-handoff-enc"))
+	h.MaxAge(int(handoffLifetime / time.Second))
+	c := securecookie.New(deriveSub(key, "pod-context-mac"), nil)
+	c.MaxAge(int(podContextLifetime / time.Second))
+	return &podState{handoff: h, context: c}
+}
+
+func newPodSessions(key []byte) *sessions.CookieStore {
+	st := sessions.NewCookieStore(deriveSub(key, "pod-session-mac"), deriveSub(key, "pod-session-enc"))
+	st.Options = &sessions.Options{
+		Path: "/", MaxAge: int(sessionLifetime / time.Second), HttpOnly: true,
+		// SameSite=None needs Secure; browsers accept Secure cookies from
+		// http://localhost, and PSAs only frame https pages anyway.
+		Secure: true, SameSite: http.SameSiteNoneMode, Partitioned: true,
+	}
+	return st
+}
+
+func (s *Server) registerPodPageRoutes(r *mux.Router) {
+	r.HandleFunc("/pod/signin", s.handlePodSignIn).Methods(http.MethodGet)
+	r.HandleFunc("/pod/{tenant}/{integration}", s.handlePodPage).Methods(http.MethodGet)
+}
+
+// registerPodSessionRoutes adds the pod's unauthenticated API routes.
+func (s *Server) registerPodSessionRoutes(r *mux.Router) {
+	r.HandleFunc("/pod/session", s.handlePodSession).Methods(http.MethodPost)
+	r.HandleFunc("/pod/signout", s.handlePodSignOut).Methods(http.MethodPost)
+	r.HandleFunc("/pod/member", s.handlePodMember).Methods(http.MethodPost)
+}
+
+// registerPodRoutes adds the pod's API routes for a signed-in technician.
+func (s *Server) registerPodRoutes(r *mux.Router) {
+	r.HandleFunc("/pod/{integration}/context", s.handlePodContext).Methods(http.MethodGet)
+	r.HandleFunc("/pod/{integration}/verifications", s.handlePodStart).Methods(http.MethodPost)
+}
+
+type podPage struct {
+	Tenant      string
+	Integration string
+	Name        string // the tenant's display name
+	Kind        string // the PSA, for its pod script (pod-connectwise.js)
+	PSAOrigin   string // the PSA's origin, the only one the pod talks postMessage with
+}
+
+// handlePodPage handles "GET /pod/{tenant}/{integration}?…": the pod shell.
+// It shows nothing about any contact: the script asks the API once the
+// technician is known.
+func (s *Server) handlePodPage(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	var tenant core.Tenant
+	err := s.store.View(ctx, func(tx core.Tx) error {
+		var err error
+		tenant, err = tx.TenantBySlug(ctx, pathVar(r, "tenant"))
+		return err
+	})
+	var (
+		emb psa.Embedder
+		in  core.Integration
+	)
+	if err == nil {
+		emb, in, err = s.podEmbedder(ctx, tenant.ID, pathVar(r, "integration"))
+	}
+	var origins []string
+	if err == nil {
+		origins, err = frameAncestors(emb.FrameOrigins())
+	}
+	if err == nil {
+		_, err = emb.PodContext(r.URL.Query())
+	}
+	if err != nil {
+		kind := core.ErrorKind(err)
+		if kind == core.KindNotFound {
+			err = core.Errorf(core.KindNotFound, "this pod URL names no integration; copy the pod URL again from Countersign's integration settings")
+		}
+		s.log.InfoContext(ctx, "pod page refused", "request_id", requestID(r), "err", err)
+		status, msg, _ := s.classify(r, err)
+		http.Error(w, msg, status)
+		return
+	}
+	h := w.Header()
+	h.Del("X-Frame-Options") // frame-ancestors below says who may frame us
+	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors "+
+		strings.Join(origins, " ")+"; form-action 'self'; base-uri 'none'")
+	h.Set("Cache-Control", "no-store")
+	s.renderHTML(w, r, http.StatusOK, "pod.html", podPage{Tenant: tenant.Slug, Integration: in.ID, Name: tenant.DisplayName(),
+		Kind: in.Kind, PSAOrigin: origins[0]})
+}
+
+// originRE is a bare origin: scheme, host, optional port; nothing that
+// could end a CSP directive.
+var originRE = regexp.MustCompile(`^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$`)
+
+// frameAncestors checks a plugin's frame origins before they reach a CSP
+// header.
+func frameAncestors(origins []string) ([]string, error) {
+	out := make([]string, 0, len(origins))
+	for _, o := range origins {
+		if !originRE.MatchString(o) {
+			return nil, core.Errorf(core.KindInvalid, "the integration's PSA origin %q is not a plain origin such as https://na.myconnectwise.net", o)
+		}
+		out = append(out, o)
+	}
+	if len(out) == 0 {
+		return nil, core.Errorf(core.KindInvalid, "the integration names no PSA origin that may show the pod")
+	}
+	return out, nil
+}
+
+// psaClient returns the PSA client of an integration.
+func (s *Server) psaClient(in core.Integration) (psa.Client, error) {
+	if s.cfg.PSA == nil {
+		return nil, core.Errorf(core.KindUnavailable, "no PSA plugins are configured on this server")
+	}
+	return s.cfg.PSA.Get(in)
+}
+
+// podEmbedder loads an integration of the tenant and its client, which must
+// host pods.
+func (s *Server) podEmbedder(ctx context.Context, tenantID, integrationID string) (psa.Embedder, core.Integration, error) {
+	if len(integrationID) > 64 {
+		return nil, core.Integration{}, core.Errorf(core.KindNotFound, "no such integration")
+	}
+	in, err := s.engine.Integration(ctx, tenantID, integrationID)
+	if err != nil {
+		return nil, in, err
+	}
+	c, err := s.psaClient(in)
+	if err != nil {
+		return nil, in, err
+	}
+	emb, ok := c.(psa.Embedder)
+	if !ok {
+		return nil, in, core.Errorf(core.KindInvalid, "%s integrations cannot host a pod", in.Kind)
+	}
+	return emb, in, nil
+}
+
+// handlePodSignIn handles "GET /pod/signin?tenant=&nonce=": the sign-in page
+// in the pop-out the pod opens.
+func (s *Server) handlePodSignIn(w http.ResponseWriter, r *http.Request) {
+	nonce := r.URL.Query().Get("nonce")
+	if !validNonce(nonce) {
+		http.Error(w, "This sign-in window must be opened from the Countersign pod; close it and use the pod's Sign in button.", http.StatusBadRequest)
+		return
+	}
+	tenant := r.URL.Query().Get("tenant")
+	if len(tenant) > 64 {
+		tenant = ""
+	}
+	s.renderHTML(w, r, http.StatusOK, "login.html", consolePage{Dev: s.engine.DevDelivery(), Tenant: tenant, PodNonce: nonce})
+}
+
+// handoffToken is what the pop-out carries back to the pod.
+type handoffToken struct {
+	ID       string // single use
+	TenantID string
+	TechID   string
+	Nonce    string // the pod's nonce: a token works only for the pod that asked
+}
+
+// grantPodHandoff answers a pop-out's successful sign-in with a handoff
+// token instead of a console session.
+func (s *Server) grantPodHandoff(w http.ResponseWriter, r *http.Request, tech core.Technician, nonce string) {
+	tok, err := s.pod.handoff.Encode("handoff", handoffToken{ID: core.NewID("hof"), TenantID: tech.TenantID, TechID: tech.ID, Nonce: nonce})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"handoff": tok, "technician": technicianJSON(tech)})
+}
+
+type podSessionRequest struct {
+	Token string `json:"token"`
+	Nonce string `json:"nonce"`
+	// Integration and MemberProof, when the pod has a PSA member proof that
+	// no technician was linked to: the signed-in technician becomes it.
+	Integration string          `json:"integration"`
+	MemberProof json.RawMessage `json:"member_proof"`
+}
+
+// handlePodSession handles "POST /api/v1/pod/session": the pod trades the
+// pop-out's handoff token for its own partitioned session cookie.
+func (s *Server) handlePodSession(w http.ResponseWriter, r *http.Request) {
+	var req podSessionRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	refused := core.Errorf(core.KindUnauthorized, "this sign-in has expired or was already used; sign in again")
+	var tok handoffToken
+	if len(req.Token) > 4096 || !validNonce(req.Nonce) || s.pod.handoff.Decode("handoff", req.Token, &tok) != nil || tok.Nonce != req.Nonce {
+		s.writeError(w, r, refused)
+		return
+	}
+	now := time.Now()
+	if _, dup := s.pod.used.LoadOrStore(tok.ID, now.Add(handoffLifetime)); dup {
+		s.writeError(w, r, refused)
+		return
+	}
+	s.pod.used.Range(func(k, v any) bool { // forget tokens that expired anyway
+		if now.After(v.(time.Time)) {
+			s.pod.used.Delete(k)
+		}
+		return true
+	})
+	var tech core.Technician
+	err := s.store.View(r.Context(), func(tx core.Tx) error {
+		var err error
+		tech, err = tx.Technician(r.Context(), tok.TenantID, tok.TechID)
+		return err
+	})
+	if err != nil {
+		s.writeError(w, r, refused)
+		return
+	}
+	if len(req.MemberProof) > 0 && len(req.MemberProof) <= maxProofLen {
+		// Linking is a convenience: a proof the PSA refuses leaves the
+		// sign-in standing, and the technician links next time.
+		if err := s.linkMember(r.Context(), tech, req.Integration, req.MemberProof); err != nil {
+			s.log.InfoContext(r.Context(), "pod member not linked", "request_id", requestID(r), "err", err)
+		}
+	}
+	s.grantPodSession(w, r, tech)
+}
+
+// grantPodSession sets the pod's session cookie for tech.
+func (s *Server) grantPodSession(w http.ResponseWriter, r *http.Request, tech core.Technician) {
+	sess, _ := s.podSessions.New(r, podSessionName)
+	sess.Values = map[any]any{"tenant": tech.TenantID, "tech": tech.ID, "at": s.engine.Now().Unix()}
+	if err := sess.Save(r, w); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, technicianJSON(tech))
+}
+
+// handlePodSignOut handles "POST /api/v1/pod/signout".
+func (s *Server) handlePodSignOut(w http.ResponseWriter, r *http.Request) {
+	sess, _ := s.podSessions.Get(r, podSessionName)
+	sess.Options.MaxAge = -1
+	_ = sess.Save(r, w)
+	writeJSON(w, http.StatusOK, map[string]string{"status": "signed out"})
+}
+
+// podScope is a pod's resolved context, signed and handed to the page so
+// that starting a verification needs no second PSA round trip: the server
+// still decides itself whether the chosen contact is the ticket's.
+type podScope struct {
+	TenantID      string
+	IntegrationID string
+	Screen        psa.Screen
+	TicketRef     string
+	ContactID     string // the local contact the screen shows; "" when the ticket has none
+	ClientID      string // the local client, for switching to another contact
+}
+
+type podTicketOut struct {
+	Ref     string `json:"ref"`
+	Number  string `json:"number"`
+	Summary string `json:"summary,omitempty"`
+}
+
+type podContextOut struct {
+	Screen     psa.Screen     `json:"screen"`
+	Technician technicianOut  `json:"technician"`
+	Ticket     *podTicketOut  `json:"ticket,omitempty"`
+	Contact    *contactOut    `json:"contact,omitempty"`
+	Alternates []contactBrief `json:"alternates"`
+	Scope      string         `json:"scope"` // the signed podScope, sent back on start
+	Notice     string         `json:"notice,omitempty"`
+}
+
+type contactBrief struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+// handlePodContext handles "GET /api/v1/pod/{integration}/context?…" with
+// the pod URL's own query: what the PSA screen shows, resolved to local
+// contacts (mirroring them from the PSA on first sight).
+func (s *Server) handlePodContext(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	tech := techFrom(r)
+	emb, in, err := s.podEmbedder(ctx, tech.TenantID, pathVar(r, "integration"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	pc, err := emb.PodContext(r.URL.Query())
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	scope := podScope{TenantID: tech.TenantID, IntegrationID: in.ID, Screen: pc.Screen}
+	out := podContextOut{Screen: pc.Screen, Technician: technicianJSON(tech), Alternates: []contactBrief{}}
+	contactRef := pc.ContactRef
+	var psaContact *psa.Contact
+	if pc.TicketRef != "" {
+		t, err := s.podTicket(ctx, emb, in, pc.TicketRef)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		scope.TicketRef = t.Ref
+		out.Ticket = &podTicketOut{Ref: t.Ref, Number: t.Number, Summary: t.Summary}
+		contactRef, psaContact = t.ContactRef, t.Contact
+		if contactRef == "" {
+			out.Notice = "This ticket has no contact. Pick the caller from the company's contacts."
+		}
+	}
+	if contactRef != "" {
+		c, err := s.mirrorContact(ctx, emb, in, contactRef, psaContact)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		card, err := s.contactCard(ctx, tech.TenantID, c)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		scope.ContactID, scope.ClientID = c.ID, c.ClientID
+		out.Contact = &card
+		if pc.Screen == psa.ScreenTicket {
+			var others []core.Contact
+			err = s.store.View(ctx, func(tx core.Tx) error {
+				others, err = tx.SearchContacts(ctx, tech.TenantID, core.ContactQuery{ClientID: c.ClientID, Limit: 200})
+				return err
+			})
+			if err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+			for _, o := range others {
+				out.Alternates = append(out.Alternates, contactBrief{ID: o.ID, Name: o.Name()})
+			}
+		}
+	}
+	if out.Scope, err = s.pod.context.Encode("pod-scope", scope); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// podTicket reads a ticket, without its contact when the plugin can.
+func (s *Server) podTicket(ctx context.Context, emb psa.Embedder, in core.Integration, ref string) (psa.Ticket, error) {
+	if tg, ok := emb.(psa.TicketOnlyGetter); ok {
+		return tg.GetTicketOnly(ctx, ref)
+	}
+	if tg, ok := emb.(psa.TicketGetter); ok {
+		return tg.GetTicket(ctx, ref)
+	}
+	return psa.Ticket{}, core.Errorf(core.KindInvalid, "%s integrations cannot read tickets", in.Kind)
+}
+
+// mirrorContact returns the local mirror of a PSA contact, creating it (and
+// its client) from the PSA on first sight. known is the contact when the
+// ticket already carried it, saving a PSA call.
+func (s *Server) mirrorContact(ctx context.Context, emb psa.Embedder, in core.Integration, ref string, known *psa.Contact) (core.Contact, error) {
+	var found []core.Contact
+	err := s.store.View(ctx, func(tx core.Tx) error {
+		var err error
+		found, err = tx.SearchContacts(ctx, in.TenantID, core.ContactQuery{PSAKind: in.Kind, PSARef: ref, Limit: 1})
+		return err
+	})
+	if err != nil || len(found) == 1 {
+		if err == nil {
+			return found[0], nil
+		}
+		return core.Contact{}, err
+	}
+	pc := known
+	if pc == nil {
+		cg, ok := emb.(psa.ContactGetter)
+		if !ok {
+			return core.Contact{}, core.Errorf(core.KindInvalid, "%s integrations cannot read contacts", in.Kind)
+		}
+		c, err := cg.GetContact(ctx, ref)
+		if err != nil {
+			return core.Contact{}, err
+		}
+		pc = &c
+	}
+	clientID, err := s.mirrorClient(ctx, in, pc.CompanyRef)
+	if err != nil {
+		return core.Contact{}, err
+	}
+	nc := core.NewContact{ClientID: clientID, FirstName: pc.FirstName, LastName: pc.LastName, Title: pc.Title, PSARef: pc.Ref}
+	for _, p := range pc.Phones {
+		nc.Phones = append(nc.Phones, core.NewDestination{Value: p.Number, Label: p.Label, Default: p.Default})
+	}
+	for _, e := range pc.Emails {
+		nc.Emails = append(nc.Emails, core.NewDestination{Value: e.Address, Label: e.Label, Default: e.Default})
+	}
+	return s.engine.CreateContact(ctx, in.TenantID, "psa:"+in.Kind, "psa:"+in.Kind, nc)
+}
+
+// mirrorClient returns the local client mirroring a PSA company, creating
+// it when needed. A contact under no company goes to a per-PSA catch-all.
+func (s *Server) mirrorClient(ctx context.Context, in core.Integration, companyRef string) (string, error) {
+	var id string
+	err := s.store.Update(ctx, func(tx core.Tx) error {
+		clients, err := tx.ListClients(ctx, in.TenantID)
+		if err != nil {
+			return err
+		}
+		for _, c := range clients {
+			if c.PSAKind == in.Kind && c.PSARef == companyRef {
+				id = c.ID
+				return nil
+			}
+		}
+		name := "Company " + companyRef
+		if companyRef == "" {
+			name = "No company (" + in.Name + ")"
+		} else if cl, ok := s.psaCompanyName(ctx, in, companyRef); ok {
+			name = cl
+		}
+		c := core.Client{ID: core.NewID("cli"), TenantID: in.TenantID, Name: name, PSAKind: in.Kind, PSARef: companyRef, CreatedAt: s.engine.Now()}
+		id = c.ID
+		return tx.CreateClient(ctx, &c)
+	})
+	return id, err
+}
+
+// psaCompanyName is a hook for plugins that can name a company cheaply;
+// none needs a call today, so the mirror starts with a placeholder that a
+// directory sync replaces.
+func (s *Server) psaCompanyName(context.Context, core.Integration, string) (string, bool) {
+	return "", false
+}
+
+// integrationForNote names the integration whose ticket gets the result as
+// a note: only a pod on a ticket has a ticket to write to.
+func integrationForNote(sc podScope) string {
+	if sc.TicketRef == "" {
+		return ""
+	}
+	return sc.IntegrationID
+}
+
+type podStartRequest struct {
+	Scope         string `json:"scope"`
+	ContactID     string `json:"contact_id"`
+	DestinationID string `json:"destination_id"`
+	Method        string `json:"method"`
+	Note          string `json:"note"`
+	TicketRef     string `json:"ticket_ref"` // ignored: the scope names the ticket
+}
+
+// handlePodStart handles "POST /api/v1/pod/{integration}/verifications": a
+// send from the pod, tied to the PSA ticket of its signed scope. A contact
+// other than the ticket's is an alternate contact, so the policy's note
+// rule applies.
+func (s *Server) handlePodStart(w http.ResponseWriter, r *http.Request) {
+	var req podStartRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	tech := techFrom(r)
+	var scope podScope
+	if len(req.Scope) > 4096 || s.pod.context.Decode("pod-scope", req.Scope, &scope) != nil ||
+		scope.TenantID != tech.TenantID || scope.IntegrationID != pathVar(r, "integration") {
+		s.writeError(w, r, core.Errorf(core.KindInvalid, "the pod's context is missing or out of date; reload the pod"))
+		return
+	}
+	st, err := s.engine.Start(r.Context(), core.StartRequest{
+		TenantID: tech.TenantID, TechnicianID: tech.ID, ContactID: req.ContactID, DestinationID: req.DestinationID,
+		Method: core.Method(req.Method), TicketRef: scope.TicketRef, Note: req.Note,
+		AlternateContact: scope.Screen == psa.ScreenTicket && req.ContactID != scope.ContactID,
+		IntegrationID:    integrationForNote(scope),
+	})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	out := verificationJSON(st.Verification, s.engine.Now())
+	out.TechCode = st.TechCode
+	writeJSON(w, http.StatusCreated, out)
+}
+
+type podMemberRequest struct {
+	Tenant      string          `json:"tenant"`
+	Integration string          `json:"integration"`
+	Proof       json.RawMessage `json:"proof"`
+}
+
+// maxProofLen bounds a member proof; ConnectWise's is well under 8 KiB.
+const maxProofLen = 16 << 10
+
+// handlePodMember handles "POST /api/v1/pod/member": the pod presents what
+// its PSA told it about the member looking at it (ConnectWise's member
+// authentication). The plugin confirms it with the PSA; a linked technician
+// then gets a pod session, and so does a new pod-only technician when the
+// tenant allows it. Otherwise the pod falls back to the sign-in pop-out,
+// which links the member for next time.
+func (s *Server) handlePodMember(w http.ResponseWriter, r *http.Request) {
+	var req podMemberRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	ctx := r.Context()
+	if len(req.Tenant) > 64 || len(req.Proof) == 0 || len(req.Proof) > maxProofLen {
+		s.writeError(w, r, core.Errorf(core.KindInvalid, "tenant, integration and the PSA's member proof are required"))
+		return
+	}
+	var tenant core.Tenant
+	err := s.store.View(ctx, func(tx core.Tx) error {
+		var err error
+		tenant, err = tx.TenantBySlug(ctx, req.Tenant)
+		return err
+	})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	in, member, err := s.proveMember(ctx, tenant.ID, req.Integration, req.Proof)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var tech core.Technician
+	err = s.store.Update(ctx, func(tx core.Tx) error {
+		var err error
+		tech, err = tx.LinkedTechnician(ctx, tenant.ID, in.ID, member.Ref)
+		if core.ErrorKind(err) != core.KindNotFound {
+			return err
+		}
+		policy, err := core.EffectivePolicy(ctx, tx, tenant.ID, "")
+		if err != nil {
+			return err
+		}
+		if !policy.AutoCreatePodTechnicians {
+			return errLinkRequired
+		}
+		tech = core.Technician{ID: core.NewID("tec"), TenantID: tenant.ID, Email: podTechnicianEmail(member, in),
+			Name: member.Name, Role: core.RolePodOnly, CreatedAt: s.engine.Now()}
+		if tech.Name == "" {
+			tech.Name = member.Identifier
+		}
+		if err := tx.CreateTechnician(ctx, &tech); err != nil {
+			if core.ErrorKind(err) == core.KindConflict {
+				// The email belongs to an existing technician; emails are no
+				// identity, so that technician must link by signing in.
+				return errLinkRequired
+			}
+			return err
+		}
+		return tx.LinkTechnician(ctx, tenant.ID, in.ID, member.Ref, tech.ID, s.engine.Now())
+	})
+	if err != nil {
+		if err == errLinkRequired {
+			writeJSON(w, http.StatusForbidden, map[string]any{"error": err.Error(), "kind": "forbidden", "link_required": true})
+			return
+		}
+		s.writeError(w, r, err)
+		return
+	}
+	_ = s.engine.Audit(ctx, tenant.ID, "tech:"+tech.ID, "pod.member_signed_in", in.ID, map[string]string{"member": member.Ref})
+	s.grantPodSession(w, r, tech)
+}
+
+var errLinkRequired = core.Errorf(core.KindForbidden,
+	"your PSA account is not linked to a Countersign technician yet; sign in with Countersign once and it will be")
+
+// proveMember has the integration's plugin confirm a member proof with
+// its PSA.
+func (s *Server) proveMember(ctx context.Context, tenantID, integrationID string, proof json.RawMessage) (core.Integration, psa.Member, error) {
+	emb, in, err := s.podEmbedder(ctx, tenantID, integrationID)
+	if err != nil {
+		return in, psa.Member{}, err
+	}
+	prover, ok := emb.(psa.MemberProver)
+	if !ok {
+		return in, psa.Member{}, core.Errorf(core.KindInvalid, "%s pods cannot prove who is signed in; use Countersign's sign-in", in.Kind)
+	}
+	m, err := prover.ProveMember(ctx, proof)
+	if err != nil {
+		return in, m, err
+	}
+	if m.Ref == "" {
+		return in, m, core.Errorf(core.KindUnauthorized, "the PSA did not say which member is signed in")
+	}
+	return in, m, nil
+}
+
+// podTechnicianEmail is the email of a technician created for a PSA
+// member: the member's own when the PSA gave one, else a placeholder that
+// cannot receive mail (RFC 2606 .invalid).
+func podTechnicianEmail(m psa.Member, in core.Integration) string {
+	if e := strings.TrimSpace(strings.ToLower(m.Email)); e != "" && len(e) <= 320 {
+		return e
+	}
+	return "member-" + m.Ref + "@" + strings.ToLower(in.ID) + ".pod.invalid"
+}
+
+// linkMember links the member a pod proved to tech, after tech signed in
+// through the pop-out.
+func (s *Server) linkMember(ctx context.Context, tech core.Technician, integrationID string, proof json.RawMessage) error {
+	in, member, err := s.proveMember(ctx, tech.TenantID, integrationID, proof)
+	if err != nil {
+		return err
+	}
+	err = s.store.Update(ctx, func(tx core.Tx) error {
+		return tx.LinkTechnician(ctx, tech.TenantID, in.ID, member.Ref, tech.ID, s.engine.Now())
+	})
+	if err != nil {
+		return err
+	}
+	return s.engine.Audit(ctx, tech.TenantID, "tech:"+tech.ID, "pod.member_linked", in.ID, map[string]string{"member": member.Ref})
+}
