@@ -84,18 +84,35 @@ async function load() {
   const defaultID = ctx.contact ? ctx.contact.id : "";
   card = card || CSVerify.card({
     start: (body) => api("POST", "/pod/" + encodeURIComponent(integration) + "/verifications", Object.assign(body, { scope: ctx.scope })),
-    alternate: () => ctx.screen === "ticket" && card.contact() && card.contact().id !== defaultID,
+    alternate: () => ctx.screen === "ticket" && card.contact() && card.contact().id !== (ctx.contact ? ctx.contact.id : ""),
   });
-  const sel = $("pod-contact"); sel.replaceChildren();
-  if (ctx.screen === "ticket" && ctx.alternates.length > 1) {
-    for (const a of ctx.alternates) sel.append(el("option", a.name + (a.id === defaultID ? " (ticket contact)" : ""), { value: a.id }));
-    sel.value = defaultID;
-    $("pod-switch").hidden = false;
-  }
+  fillSwitch(ctx.alternates);
+  $("pod-switch").hidden = ctx.screen !== "ticket";
   if (ctx.contact) await card.open(ctx.contact.id, ctx.contact);
 }
 
+// fillSwitch lists the callers the technician may pick; the ticket's
+// contact is the default, and anyone else needs the policy's note.
+function fillSwitch(list) {
+  const defaultID = ctx.contact ? ctx.contact.id : "";
+  const sel = $("pod-contact"), current = sel.value || defaultID;
+  sel.replaceChildren();
+  if (!defaultID) sel.append(el("option", "Pick the caller…", { value: "" }));
+  for (const a of list) sel.append(el("option", a.name + (a.id === defaultID ? " (ticket contact)" : ""), { value: a.id }));
+  sel.value = current;
+}
+
+$("pod-load-contacts").addEventListener("click", async () => {
+  $("pod-switch-msg").textContent = "Loading the company's contacts…";
+  try {
+    const j = await api("POST", "/pod/" + encodeURIComponent(integration) + "/company-contacts", { scope: ctx.scope });
+    fillSwitch(j.contacts);
+    $("pod-switch-msg").textContent = j.contacts.length + " contact(s). Picking anyone but the ticket's contact asks for a note.";
+  } catch (e) { $("pod-switch-msg").textContent = e.message; }
+});
+
 $("pod-contact").addEventListener("change", async () => {
+  if (!$("pod-contact").value) return;
   try { await card.open($("pod-contact").value); } catch (e) { $("pod-error").textContent = e.message; }
 });
 

@@ -89,6 +89,7 @@ func (s *Server) registerPodSessionRoutes(r *mux.Router) {
 func (s *Server) registerPodRoutes(r *mux.Router) {
 	r.HandleFunc("/pod/{integration}/context", s.handlePodContext).Methods(http.MethodGet)
 	r.HandleFunc("/pod/{integration}/verifications", s.handlePodStart).Methods(http.MethodPost)
+	r.HandleFunc("/pod/{integration}/company-contacts", s.handlePodCompanyContacts).Methods(http.MethodPost)
 }
 
 type podPage struct {
@@ -309,6 +310,7 @@ type podScope struct {
 	TicketRef     string
 	ContactID     string // the local contact the screen shows; "" when the ticket has none
 	ClientID      string // the local client, for switching to another contact
+	CompanyRef    string // the ticket's company in the PSA, for loading its other contacts
 }
 
 type podTicketOut struct {
@@ -325,6 +327,14 @@ type podContextOut struct {
 	Alternates []contactBrief `json:"alternates"`
 	Scope      string         `json:"scope"` // the signed podScope, sent back on start
 	Notice     string         `json:"notice,omitempty"`
+}
+
+func briefs(cs []core.Contact) []contactBrief {
+	out := make([]contactBrief, 0, len(cs))
+	for _, c := range cs {
+		out = append(out, contactBrief{ID: c.ID, Name: c.Name()})
+	}
+	return out
 }
 
 type contactBrief struct {
@@ -358,7 +368,7 @@ func (s *Server) handlePodContext(w http.ResponseWriter, r *http.Request) {
 			s.writeError(w, r, err)
 			return
 		}
-		scope.TicketRef = t.Ref
+		scope.TicketRef, scope.CompanyRef = t.Ref, t.CompanyRef
 		out.Ticket = &podTicketOut{Ref: t.Ref, Number: t.Number, Summary: t.Summary}
 		contactRef, psaContact = t.ContactRef, t.Contact
 		if contactRef == "" {
@@ -388,9 +398,7 @@ func (s *Server) handlePodContext(w http.ResponseWriter, r *http.Request) {
 				s.writeError(w, r, err)
 				return
 			}
-			for _, o := range others {
-				out.Alternates = append(out.Alternates, contactBrief{ID: o.ID, Name: o.Name()})
-			}
+			out.Alternates = briefs(others)
 		}
 	}
 	if out.Scope, err = s.pod.context.Encode("pod-scope", scope); err != nil {
@@ -488,6 +496,75 @@ func (s *Server) psaCompanyName(context.Context, core.Integration, string) (stri
 	return "", false
 }
 
+type podScopeRequest struct {
+	Scope string `json:"scope"`
+}
+
+// decodeScope checks a signed pod scope against the technician and the
+// integration of the request.
+func (s *Server) decodeScope(r *http.Request, raw string) (podScope, error) {
+	var scope podScope
+	if len(raw) > 4096 || s.pod.context.Decode("pod-scope", raw, &scope) != nil ||
+		scope.TenantID != techFrom(r).TenantID || scope.IntegrationID != pathVar(r, "integration") {
+		return scope, core.Errorf(core.KindInvalid, "the pod's context is missing or out of date; reload the pod")
+	}
+	return scope, nil
+}
+
+// maxCompanyContacts bounds one company's contacts read into a pod.
+const maxCompanyContacts = 500
+
+// handlePodCompanyContacts handles "POST /api/v1/pod/{integration}/company-contacts":
+// when the caller is not the ticket's contact, the technician loads the
+// ticket company's other contacts from the PSA (mirrored locally) to pick
+// the caller. It costs PSA calls, so it runs only when asked.
+func (s *Server) handlePodCompanyContacts(w http.ResponseWriter, r *http.Request) {
+	var req podScopeRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	scope, err := s.decodeScope(r, req.Scope)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if scope.CompanyRef == "" {
+		s.writeError(w, r, core.Errorf(core.KindInvalid, "this ticket has no company whose contacts could be listed"))
+		return
+	}
+	ctx := r.Context()
+	emb, in, err := s.podEmbedder(ctx, scope.TenantID, scope.IntegrationID)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	finder, ok := emb.(psa.ContactFinder)
+	if !ok {
+		s.writeError(w, r, core.Errorf(core.KindInvalid, "%s integrations cannot list a company's contacts", in.Kind))
+		return
+	}
+	found, err := finder.FindContacts(ctx, scope.CompanyRef, psa.ContactSearch{})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if len(found) > maxCompanyContacts {
+		s.writeError(w, r, core.Errorf(core.KindInvalid, "this company has more than %d contacts; search for the caller in the console instead", maxCompanyContacts))
+		return
+	}
+	out := make([]contactBrief, 0, len(found))
+	for i := range found {
+		c, err := s.mirrorContact(ctx, emb, in, found[i].Ref, &found[i])
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		out = append(out, contactBrief{ID: c.ID, Name: c.Name()})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"contacts": out})
+}
+
 // integrationForNote names the integration whose ticket gets the result as
 // a note: only a pod on a ticket has a ticket to write to.
 func integrationForNote(sc podScope) string {
@@ -517,10 +594,9 @@ func (s *Server) handlePodStart(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	tech := techFrom(r)
-	var scope podScope
-	if len(req.Scope) > 4096 || s.pod.context.Decode("pod-scope", req.Scope, &scope) != nil ||
-		scope.TenantID != tech.TenantID || scope.IntegrationID != pathVar(r, "integration") {
-		s.writeError(w, r, core.Errorf(core.KindInvalid, "the pod's context is missing or out of date; reload the pod"))
+	scope, err := s.decodeScope(r, req.Scope)
+	if err != nil {
+		s.writeError(w, r, err)
 		return
 	}
 	st, err := s.engine.Start(r.Context(), core.StartRequest{

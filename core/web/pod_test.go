@@ -210,6 +210,12 @@ func TestPodSignInAndVerifyOnTicket(t *testing.T) {
 		require.NoError(t, json.Unmarshal(r.body, &pc))
 		require.Len(t, pc.Alternates, 2)
 
+		r = podDo(t, e, cookie, http.MethodPost, "/api/v1/pod/"+f.integration.ID+"/company-contacts", map[string]string{"scope": pc.Scope})
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+		assert.Len(t, r.JSON(t)["contacts"], 2, "the ticket company's contacts, from the PSA")
+		r = podDo(t, e, cookie, http.MethodPost, "/api/v1/pod/"+f.integration.ID+"/company-contacts", map[string]string{"scope": "forged"})
+		assert.Equal(t, http.StatusBadRequest, r.status)
+
 		p := core.DefaultPolicy()
 		p.NoteOnNonDefault, p.NoteRequired = true, true
 		require.NoError(t, e.eng.PutPolicy(t.Context(), e.a.tenant.ID, "test", "", p))
