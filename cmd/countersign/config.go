@@ -45,6 +45,7 @@ type Config struct {
 
 	// Test seams: nil in production.
 	twilioHTTP *http.Client   // carries Twilio REST calls (tests: the loopback fake)
+	psaHTTP    *http.Client   // carries PSA API calls (tests: connectwise/cwtest); nil means the default client
 	smtpRoots  *x509.CertPool // trusted roots for SMTP TLS (tests: the fake's self-signed cert)
 }
 

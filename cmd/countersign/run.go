@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/countersign/countersign/assets"
+	"github.com/countersign/countersign/connectwise"
 	"github.com/countersign/countersign/core"
 	"github.com/countersign/countersign/core/live"
 	"github.com/countersign/countersign/core/psa"
@@ -102,7 +103,7 @@ func build(ctx context.Context, c Config, log *slog.Logger) (*app, error) {
 		return nil, err
 	}
 	psaClients := psa.NewClients(plugins, func(in core.Integration) psa.Deps {
-		return psa.Deps{Logger: log.With("integration", in.ID, "kind", in.Kind), Calls: metrics.PSACalls(in)}
+		return psa.Deps{Logger: log.With("integration", in.ID, "kind", in.Kind), Calls: metrics.PSACalls(in), HTTPClient: c.psaHTTP}
 	})
 	var engine *core.Engine
 	senders[core.OutboxTicketNote] = &psa.NoteSender{Clients: psaClients,
@@ -142,7 +143,7 @@ func build(ctx context.Context, c Config, log *slog.Logger) (*app, error) {
 // psaRegistry lists the PSA plugins this binary carries; adding a PSA is a
 // line here (ARCHITECTURE.md: no init-time registration).
 func psaRegistry() (*psa.Registry, error) {
-	return psa.NewRegistry(memory.Descriptor())
+	return psa.NewRegistry(memory.Descriptor(), connectwise.Descriptor())
 }
 
 // buildSenders returns a sender per configured channel.
