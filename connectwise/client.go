@@ -61,10 +61,13 @@ type state struct {
 	mu          sync.Mutex
 	codebase    string // "v2025_1/"; "" until discovered
 	codebaseAt  time.Time
+	pinned      bool          // codebase came from Config.Codebase: no TTL, only a routing 404 drops it
 	discovering chan struct{} // closed when the discovery under way ends
 	types       []commType
 	typesAt     time.Time
 	memberForm  authForm // the member-auth form that last worked; 0 when unknown
+	proofs      proofCache
+	callbacks   callbackState // signing keys of callbacks (callbacks.go)
 }
 
 // New returns a client for cfg. It validates cfg and makes no request.
@@ -84,7 +87,7 @@ func New(cfg Config, deps psa.Deps) (*Client, error) {
 		doer:    deps.Doer(),
 		log:     deps.Log().With(slog.String("psa", ID), slog.String("site", cfg.Site), slog.String("company_id", cfg.CompanyID)),
 		now:     deps.Clock(),
-		st:      &state{},
+		st:      &state{codebase: cfg.Codebase, pinned: cfg.Codebase != ""},
 	}, nil
 }
 

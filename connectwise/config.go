@@ -36,6 +36,13 @@ type Config struct {
 	// PhoneRegion is the ISO 3166 country for phone numbers stored without
 	// a country code; "" means "US".
 	PhoneRegion string `json:"phone_region,omitempty"`
+	// Codebase is the tenant's codebase ("v2025_1/"), stored when the
+	// integration is set up ([Client.Codebase] finds it). "" means the
+	// client discovers it on its first call. When set, a cold client skips
+	// that call — a pod's first load is one call cheaper — and a codebase
+	// ConnectWise no longer routes (after an upgrade) is still discovered
+	// again on the 404.
+	Codebase string `json:"codebase,omitempty"`
 }
 
 // cloudDomains are the domains of ConnectWise's hosted PSA, whose REST API
@@ -53,6 +60,11 @@ func (c Config) normalized() Config {
 	c.PrivateKey = strings.TrimSpace(c.PrivateKey)
 	c.ClientID = strings.TrimSpace(c.ClientID)
 	c.PhoneRegion = strings.ToUpper(strings.TrimSpace(c.PhoneRegion))
+	if cb := strings.TrimPrefix(strings.TrimSpace(c.Codebase), "/"); cb != "" && !strings.HasSuffix(cb, "/") {
+		c.Codebase = cb + "/"
+	} else {
+		c.Codebase = cb
+	}
 	return c
 }
 
@@ -101,6 +113,9 @@ func (c Config) Validate() error {
 	}
 	if c.PhoneRegion != "" && (len(c.PhoneRegion) != 2 || !isUpperASCII(c.PhoneRegion)) {
 		return core.Errorf(core.KindInvalid, "phone region %q must be a two-letter country code such as US or GB", c.PhoneRegion)
+	}
+	if c.Codebase != "" && !codebasePattern.MatchString(c.Codebase) {
+		return core.Errorf(core.KindInvalid, "codebase %q is not a ConnectWise codebase such as v2025_1/: leave it empty to have it discovered", c.Codebase)
 	}
 	return nil
 }
@@ -189,8 +204,8 @@ const redacted = "[redacted]"
 
 // String describes c without its secrets.
 func (c Config) String() string {
-	return fmt.Sprintf("connectwise.Config{Site:%q APIHost:%q CompanyID:%q PublicKey:%q PrivateKey:%s ClientID:%s PhoneRegion:%q}",
-		c.Site, c.APIHost, c.CompanyID, c.PublicKey, redactedIfSet(c.PrivateKey), redactedIfSet(c.ClientID), c.PhoneRegion)
+	return fmt.Sprintf("connectwise.Config{Site:%q APIHost:%q CompanyID:%q PublicKey:%q PrivateKey:%s ClientID:%s PhoneRegion:%q Codebase:%q}",
+		c.Site, c.APIHost, c.CompanyID, c.PublicKey, redactedIfSet(c.PrivateKey), redactedIfSet(c.ClientID), c.PhoneRegion, c.Codebase)
 }
 
 // GoString is String, so that %#v does not print the secrets either.
@@ -205,6 +220,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("public_key", c.PublicKey),
 		slog.String("private_key", redactedIfSet(c.PrivateKey)),
 		slog.String("client_id", redactedIfSet(c.ClientID)),
+		slog.String("codebase", c.Codebase),
 	)
 }
 

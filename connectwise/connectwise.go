@@ -28,6 +28,8 @@ func Descriptor() psa.Descriptor {
 				Help: "Leave empty: cloud sites use api- plus the site, servers of your own the site itself."},
 			{Name: "phone_region", Label: "Phone region", Kind: psa.FieldText,
 				Help: "Two-letter country for phone numbers stored without a country code; empty means US."},
+			{Name: "codebase", Label: "Codebase", Kind: psa.FieldText,
+				Help: "Leave empty to have it discovered (e.g. v2025_1/); once stored, it saves a call whenever the server starts."},
 		},
 		New: func(raw json.RawMessage, deps psa.Deps) (psa.Client, error) {
 			var cfg Config
@@ -49,4 +51,7 @@ var (
 	_ psa.CompanyLister    = (*Client)(nil)
 	_ psa.MemberIdentifier = (*Client)(nil)
 	_ psa.Checker          = (*Client)(nil)
+	_ psa.Embedder         = (*Client)(nil)
+	_ psa.MemberProver     = (*Client)(nil)
+	_ psa.TicketOnlyGetter = (*Client)(nil)
 )

@@ -56,7 +56,7 @@ func (c *Client) codebase(ctx context.Context) (string, error) {
 	for {
 		st := c.st
 		st.mu.Lock()
-		if st.codebase != "" && c.now().Sub(st.codebaseAt) < codebaseTTL {
+		if st.codebase != "" && (st.pinned || c.now().Sub(st.codebaseAt) < codebaseTTL) {
 			cb := st.codebase
 			st.mu.Unlock()
 			return cb, nil
@@ -92,12 +92,17 @@ func (c *Client) codebase(ctx context.Context) (string, error) {
 	}
 }
 
+// Codebase returns the tenant's codebase ("v2025_1/"), discovering it
+// unless the client has it. Setting up an integration stores it in
+// [Config.Codebase], so that later clients start without discovery.
+func (c *Client) Codebase(ctx context.Context) (string, error) { return c.codebase(ctx) }
+
 // rediscover drops the cached codebase if it is still stale, discovers it
 // again, and reports whether it changed.
 func (c *Client) rediscover(ctx context.Context, stale string) (bool, error) {
 	c.st.mu.Lock()
 	if c.st.codebase == stale {
-		c.st.codebase = ""
+		c.st.codebase, c.st.pinned = "", false
 	}
 	c.st.mu.Unlock()
 	cb, err := c.codebase(ctx)

@@ -829,8 +829,8 @@ type testServer struct {
 // startServer starts the whole server with Run: a tenant (acme-it) with
 // two admins, Jane Tech (techEmail, for the browser; no TOTP yet) and the
 // API's ops user, and one client with one contact. It stops when the test
-// ends.
-func startServer(t *testing.T) *testServer {
+// ends. opts adjust the Config before the server starts.
+func startServer(t *testing.T, opts ...func(*Config)) *testServer {
 	t.Helper()
 	dir := t.TempDir()
 	s := &testServer{DB: filepath.Join(dir, "cs.db"), Logs: &syncBuffer{}}
@@ -864,6 +864,9 @@ func startServer(t *testing.T) *testServer {
 			twilioHTTP: s.Twilio.HTTPClient(),
 			SMTPHost:   s.Mail.Host(), SMTPPort: s.Mail.Port(), SMTPFrom: "helpdesk@acme.example", SMTPTLS: "starttls",
 			smtpRoots: s.Mail.CertPool(),
+		}
+		for _, o := range opts {
+			o(&cfg)
 		}
 		var ctx context.Context
 		ctx, cancel = context.WithCancel(context.Background())

@@ -256,6 +256,11 @@ func (c *Contract) checkValue(typ string, raw json.RawMessage, path string, requ
 	if name == "" {
 		name = "the body"
 	}
+	if typ == "map[string]interface{}" || typ == "map[string]map[string]interface{}" {
+		// Generator artefacts that carry any JSON, scalars included
+		// (PatchOperation.value; reference §11).
+		typ = "interface{}"
+	}
 	isNull := bytes.Equal(bytes.TrimSpace(raw), []byte("null"))
 	nullable := false
 	if t, ok := strings.CutPrefix(typ, "*"); ok {

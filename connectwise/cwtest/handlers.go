@@ -81,6 +81,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, entry *Request) {
 		s.handleCompanyInfo(w, r, rest)
 		return
 	}
+	if r.Method == http.MethodGet && isCallbackKeyPath(r.URL.Path) {
+		entry.Route = "GET /system/callbackkey/index.rails"
+		s.handleCallbackKey(w, r)
+		return
+	}
 
 	s.mu.Lock()
 	s.requests++
@@ -188,6 +193,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, entry *Request) {
 	q.body = body
 
 	h, ok := s.handlers()[q.route]
+	if !ok {
+		h, ok = s.setupHandlers()[q.route] // callbacks.go
+	}
 	if !ok {
 		s.violation("%s is in the contract but cwtest does not implement it", q.route)
 		writeError(w, http.StatusNotImplemented, "ConnectWiseApi", "cwtest does not implement "+q.route, nil)

@@ -109,6 +109,7 @@ type Server struct {
 	requests    int
 	log         []Request
 	violations  []string
+	setup       setupState // callbacks and Hosted API entries (callbacks.go)
 }
 
 // Request is one request the fake received.

@@ -1,0 +1,411 @@
+package web_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/countersign/countersign/connectwise"
+	"github.com/countersign/countersign/connectwise/cwtest"
+	"github.com/countersign/countersign/core"
+	"github.com/countersign/countersign/core/psa"
+	"github.com/countersign/countersign/core/store"
+	"github.com/countersign/countersign/core/store/storetest"
+)
+
+// The ConnectWise pod end to end: the real web handlers, the real
+// connectwise client and the contract-checked fake ConnectWise (cwtest),
+// counting every ConnectWise call.
+
+var (
+	cwCompany = psa.Company{Ref: "1001", Name: "Fabrikam"}
+	cwPat     = psa.Contact{Ref: "2001", CompanyRef: cwCompany.Ref, FirstName: "Pat", LastName: "Pod",
+		Phones: []psa.Phone{{Number: "(555) 010-0177", Label: "Mobile", Default: true}}}
+	cwMax = psa.Contact{Ref: "2002", CompanyRef: cwCompany.Ref, FirstName: "Max", LastName: "Manager",
+		Phones: []psa.Phone{{Number: "(555) 010-0178", Label: "Mobile", Default: true}}}
+	cwTicket   = psa.Ticket{Ref: "3001", Summary: "Password reset", CompanyRef: cwCompany.Ref, ContactRef: cwPat.Ref}
+	cwTech     = psa.Member{Ref: "42", Identifier: "jtech", Name: "Jamie Tech", Email: "jamie@msp.example"}
+	cwTechAuth = connectwise.MemberAuth{MemberID: "jtech", Hash: "h4sh+of/jtech-pod==", Context: "ctx-pod-7f3a"}
+)
+
+// cwCalls is a psa.CallCounter that remembers every ConnectWise call.
+type cwCalls struct {
+	mu  sync.Mutex
+	ops []string
+}
+
+func (c *cwCalls) CountCall(op string, status int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.ops = append(c.ops, fmt.Sprintf("%s %d", op, status))
+}
+
+func (c *cwCalls) take() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := c.ops
+	c.ops = nil
+	return out
+}
+
+// cwFixture is a Countersign server whose tenant a has a ConnectWise
+// integration on a fake ConnectWise holding one company, two contacts, a
+// ticket and a technician (member jtech) whose pod hands over cwTechAuth.
+type cwFixture struct {
+	*env
+	cw          *cwtest.Server
+	calls       *cwCalls
+	integration core.Integration
+	podPath     string // /pod/{tenant}/{integration}
+}
+
+func newCWFixture(t *testing.T, st *store.Store) *cwFixture {
+	t.Helper()
+	cw := cwtest.NewServer(t)
+	cw.Seed([]psa.Company{cwCompany}, []psa.Contact{cwPat, cwMax}, []psa.Ticket{cwTicket})
+	cw.AddPodMember(cwTech, cwTechAuth, false)
+	reg, err := psa.NewRegistry(connectwise.Descriptor())
+	require.NoError(t, err)
+	f := &cwFixture{cw: cw, calls: &cwCalls{}}
+	f.env = newEnv(t, st, envOptions{psaRegistry: reg, psaDeps: func(core.Integration) psa.Deps {
+		// Clients are built on first use, after newEnv returned.
+		return cw.Deps(psa.Deps{Calls: f.calls, Now: f.clk.Now,
+			Retry: psa.RetryPolicy{Sleep: func(ctx context.Context, _ time.Duration) error { return ctx.Err() }}})
+	}})
+	// The codebase is stored with the integration when it is set up, so a
+	// cold client does not discover it.
+	cfg := cw.Config()
+	cfg.Codebase = cwtest.DefaultCodebase
+	raw, err := json.Marshal(cfg)
+	require.NoError(t, err)
+	f.integration, err = f.eng.PutIntegration(t.Context(), f.a.tenant.ID, "test", core.Integration{Kind: connectwise.ID, Name: "ConnectWise", Config: raw})
+	require.NoError(t, err)
+	f.podPath = "/pod/" + f.a.tenant.Slug + "/" + f.integration.ID
+	return f
+}
+
+// proof is what pod-connectwise.js forwards: ConnectWise's
+// getMemberAuthentication data (connectwise.md §8.5).
+func cwProof(a connectwise.MemberAuth, companyID string) json.RawMessage {
+	raw, _ := json.Marshal(map[string]string{"site": "https://na.myconnectwise.net/", "companyid": companyID,
+		"memberid": a.MemberID, "memberHash": a.Hash, "memberContext": a.Context, "memberEmail": "jamie@msp.example"})
+	return raw
+}
+
+func (f *cwFixture) member(t *testing.T, proof json.RawMessage) response {
+	t.Helper()
+	return f.api(t, f.client(t), http.MethodPost, "/api/v1/pod/member",
+		map[string]any{"tenant": f.a.tenant.Slug, "integration": f.integration.ID, "proof": proof})
+}
+
+// podCookie returns the pod session cookie a response set.
+func podCookie(t *testing.T, r response) *http.Cookie {
+	t.Helper()
+	for _, c := range (&http.Response{Header: r.header}).Cookies() {
+		if c.Name == "cs_pod" {
+			return c
+		}
+	}
+	t.Fatalf("no pod session cookie in %v", r.header)
+	return nil
+}
+
+func (f *cwFixture) setPolicy(t *testing.T, change func(*core.Policy)) {
+	t.Helper()
+	p := core.DefaultPolicy()
+	change(&p)
+	require.NoError(t, f.eng.PutPolicy(t.Context(), f.a.tenant.ID, "test", "", p))
+}
+
+type cwPodContext struct {
+	Screen string `json:"screen"`
+	Ticket *struct {
+		Ref, Number, Summary string
+	} `json:"ticket"`
+	Contact *struct {
+		ID        string `json:"id"`
+		FirstName string `json:"first_name"`
+	} `json:"contact"`
+	Alternates []struct{ ID, Name string } `json:"alternates"`
+	Scope      string                      `json:"scope"`
+}
+
+func (f *cwFixture) podContext(t *testing.T, cookie *http.Cookie, query string) cwPodContext {
+	t.Helper()
+	r := podDo(t, f.env, cookie, http.MethodGet, "/api/v1/pod/"+f.integration.ID+"/context?"+query, nil)
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	var pc cwPodContext
+	require.NoError(t, json.Unmarshal(r.body, &pc))
+	return pc
+}
+
+// verifyBySMS sends an SMS code from the pod to contactID and enters it,
+// delivering what the outbox holds after each step.
+func (f *cwFixture) verifyBySMS(t *testing.T, cookie *http.Cookie, pc cwPodContext, contactID, note string) string {
+	t.Helper()
+	r := podDo(t, f.env, cookie, http.MethodPost, "/api/v1/pod/"+f.integration.ID+"/verifications",
+		map[string]string{"scope": pc.Scope, "contact_id": contactID, "method": "sms_code", "note": note})
+	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+	id := r.JSON(t)["id"].(string)
+	f.deliver(t)
+	msg, _ := f.sms.last(t)
+	r = podDo(t, f.env, cookie, http.MethodPost, "/api/v1/verifications/"+id+"/check", map[string]string{"code": codeIn(t, msg)})
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	require.Equal(t, "verified", r.JSON(t)["status"])
+	f.deliver(t)
+	return id
+}
+
+func (f *cwFixture) technicians(t *testing.T) int {
+	t.Helper()
+	var n int
+	require.NoError(t, f.st.View(t.Context(), func(tx core.Tx) error {
+		ts, err := tx.ListTechnicians(t.Context(), f.a.tenant.ID)
+		n = len(ts)
+		return err
+	}))
+	return n
+}
+
+// TestConnectWisePodCallBudget counts ConnectWise API calls for one pod
+// load on a ticket (member proof, then context), an SMS-code verification
+// and the note the outbox writes: at most 4 on a cold cache, at most 2
+// warm.
+func TestConnectWisePodCallBudget(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, st *store.Store) {
+		f := newCWFixture(t, st)
+		f.setPolicy(t, func(p *core.Policy) { p.AutoCreatePodTechnicians = true })
+		logStart := len(f.cw.Log())
+
+		// Cold: a fresh client, a member never seen, a contact never mirrored.
+		page := f.do(t, f.client(t), http.MethodGet, f.podPath+"?id=3001&screen=ticket", "", nil, nil)
+		require.Equal(t, http.StatusOK, page.status, "%s", page.body)
+		assert.Contains(t, page.header.Get("Content-Security-Policy"), "frame-ancestors https://na.myconnectwise.net;")
+		assert.Contains(t, string(page.body), `data-psa-origin="https://na.myconnectwise.net"`)
+		assert.Contains(t, string(page.body), "pod-connectwise")
+
+		r := f.member(t, cwProof(cwTechAuth, cwtest.DefaultCompanyID))
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+		tech := r.JSON(t)
+		assert.Equal(t, "pod-only", tech["role"], "created as pod-only: the tenant allows it")
+		assert.Equal(t, "Jamie Tech", tech["name"], "ConnectWise's name for the member")
+		cookie := podCookie(t, r)
+
+		pc := f.podContext(t, cookie, "id=3001&screen=ticket")
+		assert.Equal(t, "ticket", pc.Screen)
+		require.NotNil(t, pc.Ticket)
+		assert.Equal(t, "Password reset", pc.Ticket.Summary)
+		require.NotNil(t, pc.Contact)
+		assert.Equal(t, "Pat", pc.Contact.FirstName, "the ticket's contact")
+		f.verifyBySMS(t, cookie, pc, pc.Contact.ID, "")
+
+		cold := f.calls.take()
+		assert.Equal(t, []string{
+			"GET /system/myMembers/info 200",
+			"GET /service/tickets/{id} 200",
+			"GET /company/contacts/{id} 200",
+			"POST /service/tickets/{parentId}/notes 201",
+		}, cold)
+		assert.LessOrEqual(t, len(cold), 4, "cold budget")
+		assert.Len(t, f.cw.Log()[logStart:], len(cold), "the fake saw exactly the counted calls (no discovery)")
+		t.Logf("ConnectWise calls, cold pod load + SMS verification + note: %d %v", len(cold), cold)
+
+		notes := f.cw.NoteRecords(cwTicket.Ref)
+		require.Len(t, notes, 1, "the result is written to the ticket")
+		assert.Contains(t, notes[0].Text, "Pat Pod was VERIFIED by SMS code")
+		assert.True(t, notes[0].InternalAnalysis, "an internal note")
+		assert.False(t, notes[0].DetailDescription, "not in the customer's discussion")
+		assert.False(t, notes[0].Resolution)
+		require.NotNil(t, notes[0].ProcessNotifications)
+		assert.False(t, *notes[0].ProcessNotifications, "no e-mail to the contact")
+
+		// Warm: the same technician loads the pod on the same ticket again.
+		logStart = len(f.cw.Log())
+		pc = f.podContext(t, cookie, "id=3001&screen=ticket")
+		f.verifyBySMS(t, cookie, pc, pc.Contact.ID, "")
+		warm := f.calls.take()
+		assert.Equal(t, []string{
+			"GET /service/tickets/{id} 200",
+			"POST /service/tickets/{parentId}/notes 201",
+		}, warm)
+		assert.LessOrEqual(t, len(warm), 2, "warm budget")
+		assert.Len(t, f.cw.Log()[logStart:], len(warm))
+		t.Logf("ConnectWise calls, warm pod load + SMS verification + note: %d %v", len(warm), warm)
+		assert.Len(t, f.cw.NoteRecords(cwTicket.Ref), 2)
+
+		// A pod that lost its cookie proves the member again within five
+		// minutes without asking ConnectWise.
+		r = f.member(t, cwProof(cwTechAuth, cwtest.DefaultCompanyID))
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+		assert.Equal(t, tech["id"], r.JSON(t)["id"], "the same technician")
+		assert.Empty(t, f.calls.take(), "the member proof is cached")
+	})
+}
+
+// TestConnectWisePodContactScreen covers the Contact screen, the sign-in
+// that links a member when pod-only technicians are not allowed, and the
+// ticket screen's switch to another contact of the company.
+func TestConnectWisePodContactScreen(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, st *store.Store) {
+		f := newCWFixture(t, st)
+		proof := cwProof(cwTechAuth, cwtest.DefaultCompanyID)
+		before := f.technicians(t)
+
+		r := f.member(t, proof)
+		require.Equal(t, http.StatusForbidden, r.status, "%s", r.body)
+		assert.Equal(t, true, r.JSON(t)["link_required"], "not allowed to create one: the technician signs in")
+		assert.Equal(t, before, f.technicians(t))
+
+		// The pop-out sign-in links the ConnectWise member to Jane.
+		nonce := strings.Repeat("c", 22)
+		r = f.api(t, f.client(t), http.MethodPost, "/api/v1/login", map[string]string{
+			"tenant": f.a.tenant.Slug, "email": f.a.tech.Email, "password": password, "pod_nonce": nonce})
+		require.Equal(t, http.StatusOK, r.status)
+		r = f.api(t, f.client(t), http.MethodPost, "/api/v1/pod/session", map[string]any{"token": r.JSON(t)["handoff"], "nonce": nonce,
+			"integration": f.integration.ID, "member_proof": proof})
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+		r = f.member(t, proof)
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+		assert.Equal(t, f.a.tech.ID, r.JSON(t)["id"], "the linked technician, next time without signing in")
+		cookie := podCookie(t, r)
+		f.calls.take()
+
+		pc := f.podContext(t, cookie, "id=2002&screen=contact")
+		assert.Equal(t, "contact", pc.Screen)
+		assert.Nil(t, pc.Ticket)
+		require.NotNil(t, pc.Contact)
+		assert.Equal(t, "Max", pc.Contact.FirstName, "that contact")
+		assert.Empty(t, pc.Alternates)
+		assert.Equal(t, []string{"GET /company/contacts/{id} 200"}, f.calls.take())
+		pc = f.podContext(t, cookie, "id=2002&screen=Contacts")
+		assert.Empty(t, f.calls.take(), "the contact is mirrored now")
+
+		f.verifyBySMS(t, cookie, pc, pc.Contact.ID, "")
+		assert.Empty(t, f.calls.take(), "no ticket, no note")
+
+		// On the ticket, Max is another contact of Pat's company: sending
+		// to him needs a note when the policy says so.
+		f.setPolicy(t, func(p *core.Policy) { p.NoteOnNonDefault, p.NoteRequired = true, true })
+		tk := f.podContext(t, cookie, "id=3001&screen=ticket")
+		require.Len(t, tk.Alternates, 2)
+		r = podDo(t, f.env, cookie, http.MethodPost, "/api/v1/pod/"+f.integration.ID+"/verifications",
+			map[string]string{"scope": tk.Scope, "contact_id": pc.Contact.ID, "method": "sms_code"})
+		assert.Equal(t, http.StatusBadRequest, r.status, "%s", r.body)
+		f.verifyBySMS(t, cookie, tk, pc.Contact.ID, "Pat is away; Max approves")
+		notes := f.cw.Notes(cwTicket.Ref)
+		require.Len(t, notes, 1)
+		assert.Contains(t, notes[0].Text, "Max Manager was VERIFIED by SMS code")
+		assert.False(t, notes[0].Public)
+
+		r = f.do(t, f.client(t), http.MethodGet, f.podPath+"?id=[cw_id]&screen=[cw_screen]", "", nil, nil)
+		assert.Equal(t, http.StatusBadRequest, r.status)
+		assert.Contains(t, string(r.body), "did not fill in")
+		r = f.do(t, f.client(t), http.MethodGet, f.podPath+"?id=12abc&screen=ticket", "", nil, nil)
+		assert.Equal(t, http.StatusBadRequest, r.status)
+	})
+}
+
+// TestConnectWisePodRefusesMembers checks that nothing the pod sends is
+// taken on trust: a hash ConnectWise refuses, a member of another company,
+// and strings that could reach a header get no technician and no session.
+func TestConnectWisePodRefusesMembers(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, st *store.Store) {
+		f := newCWFixture(t, st)
+		f.setPolicy(t, func(p *core.Policy) { p.AutoCreatePodTechnicians = true })
+		// A technician of another ConnectWise company, whose sign-in is
+		// genuine there.
+		other := connectwise.MemberAuth{MemberID: "otech", Hash: "h4sh-of-otech-elsewhere", Context: "ctx-o"}
+		stateBefore, techsBefore := f.state(t), f.technicians(t)
+
+		forged := cwTechAuth
+		forged.Hash = "forged-hash-0123456789"
+		unknown := connectwise.MemberAuth{MemberID: "nobody", Hash: "h4sh-of-nobody", Context: "ctx-n"}
+		for name, tc := range map[string]struct {
+			proof  json.RawMessage
+			status int
+			msg    string
+		}{
+			"forged hash":         {proof: cwProof(forged, cwtest.DefaultCompanyID), status: http.StatusUnauthorized},
+			"forged hash again":   {proof: cwProof(forged, cwtest.DefaultCompanyID), status: http.StatusUnauthorized},
+			"unknown member":      {proof: cwProof(unknown, cwtest.DefaultCompanyID), status: http.StatusUnauthorized},
+			"other company":       {proof: cwProof(other, "othermsp"), status: http.StatusUnauthorized, msg: "is for company"},
+			"other company's id":  {proof: cwProof(other, cwtest.DefaultCompanyID), status: http.StatusUnauthorized},
+			"cookie injection":    {proof: cwProof(connectwise.MemberAuth{MemberID: "jtech", Hash: "x;memberId=jtech;memberHash=" + cwTechAuth.Hash, Context: "c"}, cwtest.DefaultCompanyID), status: http.StatusBadRequest},
+			"colleague's hash":    {proof: cwProof(connectwise.MemberAuth{MemberID: "ddoe", Hash: cwTechAuth.Hash, Context: cwTechAuth.Context}, cwtest.DefaultCompanyID), status: http.StatusUnauthorized},
+			"not connectwise's":   {proof: json.RawMessage(`{"member":"42","secret":"valid"}`), status: http.StatusBadRequest},
+			"member id as number": {proof: json.RawMessage(`{"memberid":42,"memberHash":"abcdefghij","memberContext":"c"}`), status: http.StatusBadRequest},
+		} {
+			r := f.member(t, tc.proof)
+			assert.Equal(t, tc.status, r.status, "%s: %s", name, r.body)
+			assert.Contains(t, string(r.body), tc.msg, name)
+			assert.Empty(t, r.header.Values("Set-Cookie"), "%s: no session", name)
+		}
+		assert.Equal(t, techsBefore, f.technicians(t), "no technician created")
+		assert.Equal(t, stateBefore, f.state(t), "nothing changed")
+		f.assertLogsClean(t, cwTechAuth.Hash, cwTechAuth.Context, forged.Hash, other.Hash)
+
+		// The genuine member still gets in, and tenant b cannot use tenant
+		// a's integration with it.
+		r := f.member(t, cwProof(cwTechAuth, cwtest.DefaultCompanyID))
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+		r = f.api(t, f.client(t), http.MethodPost, "/api/v1/pod/member",
+			map[string]any{"tenant": f.b.tenant.Slug, "integration": f.integration.ID, "proof": cwProof(cwTechAuth, cwtest.DefaultCompanyID)})
+		assert.Equal(t, http.StatusNotFound, r.status)
+	})
+}
+
+// TestConnectWisePodNoteWaitsForConnectWise checks that a verification
+// result due while ConnectWise is down is written once it is back.
+func TestConnectWisePodNoteWaitsForConnectWise(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, st *store.Store) {
+		f := newCWFixture(t, st)
+		f.setPolicy(t, func(p *core.Policy) { p.AutoCreatePodTechnicians = true })
+		r := f.member(t, cwProof(cwTechAuth, cwtest.DefaultCompanyID))
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+		cookie := podCookie(t, r)
+		pc := f.podContext(t, cookie, "id=3001&screen=ticket")
+
+		r = podDo(t, f.env, cookie, http.MethodPost, "/api/v1/pod/"+f.integration.ID+"/verifications",
+			map[string]string{"scope": pc.Scope, "contact_id": pc.Contact.ID, "method": "sms_code"})
+		require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+		id := r.JSON(t)["id"].(string)
+		f.deliver(t)
+		msg, _ := f.sms.last(t)
+
+		f.cw.SetDown(true)
+		f.calls.take()
+		r = podDo(t, f.env, cookie, http.MethodPost, "/api/v1/verifications/"+id+"/check", map[string]string{"code": codeIn(t, msg)})
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+		assert.Equal(t, "verified", r.JSON(t)["status"], "the verification does not wait for ConnectWise")
+		f.deliver(t)
+		f.clk.Add(10 * time.Minute)
+		f.deliver(t)
+		assert.Empty(t, f.cw.NoteRecords(cwTicket.Ref), "ConnectWise is down")
+		down := f.calls.take()
+		require.NotEmpty(t, down)
+		for _, op := range down {
+			assert.Equal(t, "POST /service/tickets/{parentId}/notes 503", op, "a note POST is tried once per outbox attempt")
+		}
+		r = podDo(t, f.env, cookie, http.MethodGet, "/api/v1/pod/"+f.integration.ID+"/context?id=3001&screen=ticket", nil)
+		assert.Equal(t, http.StatusServiceUnavailable, r.status, "the pod says ConnectWise is down: %s", r.body)
+
+		f.cw.SetDown(false)
+		f.clk.Add(15 * time.Minute) // past the outbox backoff
+		f.deliver(t)
+		notes := f.cw.NoteRecords(cwTicket.Ref)
+		require.Len(t, notes, 1, "the note landed once ConnectWise was back")
+		assert.Contains(t, notes[0].Text, "Pat Pod was VERIFIED by SMS code")
+		assert.True(t, notes[0].InternalAnalysis)
+		f.clk.Add(time.Hour)
+		f.deliver(t)
+		assert.Len(t, f.cw.NoteRecords(cwTicket.Ref), 1, "written once")
+	})
+}
