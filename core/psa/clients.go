@@ -61,6 +61,17 @@ func (c *Clients) Get(in core.Integration) (Client, error) {
 	return cl, nil
 }
 
+// New builds a client for in without keeping it, with the dependencies
+// Get would give it: the console checks settings with it before they are
+// saved.
+func (c *Clients) New(in core.Integration) (Client, error) {
+	d, err := c.registry.Get(in.Kind)
+	if err != nil {
+		return nil, err
+	}
+	return d.New(json.RawMessage(in.Config), c.deps(in))
+}
+
 // IntegrationLoader opens a tenant's integration; core.Engine.Integration
 // is one.
 type IntegrationLoader func(ctx context.Context, tenantID, id string) (core.Integration, error)
