@@ -34,11 +34,13 @@ const (
 	PageAdminTechnicians = "admin_technicians.html"
 	PageAdminAudit       = "admin_audit.html"
 	PageAdminForbidden   = "admin_forbidden.html"
+
+	PageAdminIntegrations = "admin_integrations.html"
 )
 
 // PageNames lists every page template handlers use.
 var PageNames = []string{PageLogin, PageConsole, PageOutbox, PageLink, PagePod,
-	PageAdminPolicies, PageAdminBranding, PageAdminTechnicians, PageAdminAudit, PageAdminForbidden}
+	PageAdminPolicies, PageAdminBranding, PageAdminTechnicians, PageAdminAudit, PageAdminForbidden, PageAdminIntegrations}
 
 // StaticFS returns the static files, without the embed prefix.
 func StaticFS() fs.FS {

@@ -198,6 +198,11 @@ func (e *Engine) Audit(ctx context.Context, tenantID, actor, action, subject str
 	})
 }
 
+// Publish announces an event that happened outside the engine (a PSA's new
+// ticket, EventTicketAdded) through the engine's publisher, so that
+// watchers on every node see it.
+func (e *Engine) Publish(ctx context.Context, ev Event) { e.publish(ctx, ev) }
+
 // publish announces committed changes.
 func (e *Engine) publish(ctx context.Context, evs ...Event) {
 	if e.cfg.Publisher == nil {

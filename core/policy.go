@@ -30,7 +30,22 @@ type Policy struct {
 	// Only the tenant default's value counts.
 	AutoCreatePodTechnicians bool       `json:"auto_create_pod_technicians"`
 	Limits                   RateLimits `json:"limits"`
+	// OnNewTicket is what a PSA's new-ticket callback does for this
+	// client's tickets (one of the OnNewTicket constants; "" nothing), and
+	// AutoSendMethod the method of OnNewTicketAutoSend.
+	OnNewTicket    string `json:"on_new_ticket,omitempty"`
+	AutoSendMethod Method `json:"auto_send_method,omitempty"`
 }
+
+// What a new PSA ticket does (Policy.OnNewTicket). Banner and show-on-load
+// record the ticket and tell the pods and consoles watching it, which show
+// the policy's Banner (and open verification when ShowOnLoad); auto-send
+// also starts a verification to the ticket's contact.
+const (
+	OnNewTicketBanner     = "banner"
+	OnNewTicketShowOnLoad = "show_on_load"
+	OnNewTicketAutoSend   = "auto_send"
+)
 
 // RateLimits are the send quotas of security.md §6. Zero fields take defaults.
 type RateLimits struct {
@@ -120,6 +135,25 @@ func (p Policy) Validate() error {
 		if !m.Known() {
 			return Errorf(KindInvalid, "unknown method %q", m)
 		}
+	}
+	if p.AutoSendMethod != "" && !p.AutoSendMethod.Known() {
+		return Errorf(KindInvalid, "unknown automatic send method %q", p.AutoSendMethod)
+	}
+	switch p.OnNewTicket {
+	case "", OnNewTicketBanner, OnNewTicketShowOnLoad:
+	case OnNewTicketAutoSend:
+		switch {
+		case p.AutoSendMethod == "":
+			return Errorf(KindInvalid, "sending automatically on new tickets needs a method")
+		case !p.Allows(p.AutoSendMethod):
+			return Errorf(KindInvalid, "the automatic send method %s is not one of the allowed methods", p.AutoSendMethod)
+		case p.LinkCodeFor(p.AutoSendMethod):
+			// Nobody is on the phone to read the technician's code to the
+			// caller when nobody started the verification.
+			return Errorf(KindInvalid, "%s links need a code the technician reads to the caller, which an automatic send cannot give: choose a code method, or turn that link code off", p.AutoSendMethod)
+		}
+	default:
+		return Errorf(KindInvalid, "on new ticket must be empty, banner, show_on_load or auto_send, not %q", p.OnNewTicket)
 	}
 	return nil
 }

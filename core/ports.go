@@ -57,6 +57,9 @@ const (
 	EventVerificationCancelled EventType = "verification.cancelled"
 	EventVerificationAttempt   EventType = "verification.attempt_failed"
 	EventVerificationResent    EventType = "verification.resent"
+	// EventTicketAdded: a PSA reported a new ticket that the policy acts on
+	// (Policy.OnNewTicket); VerificationID is empty.
+	EventTicketAdded EventType = "ticket.added"
 )
 
 // Event is a state change, published after its transaction commits so that

@@ -25,12 +25,16 @@ func (e *Engine) queueTicketNote(ctx context.Context, tx Tx, v Verification, now
 	if err != nil {
 		return err
 	}
-	tech, err := tx.Technician(ctx, v.TenantID, v.TechnicianID)
-	if err != nil {
-		return err
+	requester := "Countersign, automatically on the new ticket"
+	if !StartedBySystem(v) {
+		tech, err := tx.Technician(ctx, v.TenantID, v.TechnicianID)
+		if err != nil {
+			return err
+		}
+		requester = tech.Name
 	}
 	msg := Outbound{Kind: OutboxTicketNote, To: v.TicketRef, Tenant: v.TenantID, Integration: v.IntegrationID,
-		Text: ticketNoteText(v, contact.Name(), tech.Name)}
+		Text: ticketNoteText(v, contact.Name(), requester)}
 	item := OutboxItem{ID: NewID("obx"), TenantID: v.TenantID, Kind: OutboxTicketNote, VerificationID: v.ID,
 		Status: OutboxPending, NextAttemptAt: now, CreatedAt: now, Dev: e.cfg.Senders[OutboxTicketNote] == nil}
 	return e.sealAndEnqueue(ctx, tx, &item, msg, 0)

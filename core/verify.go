@@ -26,7 +26,21 @@ type StartRequest struct {
 	// IntegrationID names the PSA integration TicketRef belongs to (pods);
 	// the result is then written to the ticket as a note.
 	IntegrationID string
+	// System, with TechnicianID "", starts the verification on no
+	// technician's behalf: the policy acting on a PSA's new-ticket callback
+	// ("integration:int_…"). Audit names "system:"+System; the message
+	// names no technician; quotas count it as one technician; and any
+	// technician of the tenant may then act on it (security.md §3: a role
+	// explicitly allowed to take it over).
+	System string
 }
+
+// systemStarter prefixes the technician id of a verification started by
+// StartRequest.System.
+const systemStarter = "system:"
+
+// StartedBySystem reports whether v was started on no technician's behalf.
+func StartedBySystem(v Verification) bool { return strings.HasPrefix(v.TechnicianID, systemStarter) }
 
 // Started is the result of Start and Resend.
 type Started struct {
@@ -73,9 +87,15 @@ func (e *Engine) Start(ctx context.Context, req StartRequest) (Started, error) {
 		if err != nil {
 			return err
 		}
-		tech, err := tx.Technician(ctx, req.TenantID, req.TechnicianID)
-		if err != nil {
+		var tech Technician
+		actor := ""
+		if req.TechnicianID == "" && req.System != "" {
+			tech = Technician{ID: systemStarter + req.System, TenantID: req.TenantID}
+			actor = tech.ID
+		} else if tech, err = tx.Technician(ctx, req.TenantID, req.TechnicianID); err != nil {
 			return fmt.Errorf("technician: %w", err)
+		} else {
+			actor = techActor(tech.ID)
 		}
 		contact, err := tx.Contact(ctx, req.TenantID, req.ContactID)
 		if err != nil {
@@ -165,7 +185,7 @@ func (e *Engine) Start(ctx context.Context, req StartRequest) (Started, error) {
 		if v.Note != "" {
 			detail["note"] = v.Note
 		}
-		if err := e.audit(ctx, tx, req.TenantID, techActor(tech.ID), string(EventVerificationStarted), v.ID, detail); err != nil {
+		if err := e.audit(ctx, tx, req.TenantID, actor, string(EventVerificationStarted), v.ID, detail); err != nil {
 			return err
 		}
 		out = Started{Verification: v, TechCode: secret.techCode}
@@ -394,7 +414,7 @@ func (e *Engine) lockForTechnician(ctx context.Context, tx Tx, tenantID, techID,
 	if err != nil {
 		return Verification{}, Technician{}, err
 	}
-	if v.TechnicianID != tech.ID && !tech.Role.IsAdmin() {
+	if v.TechnicianID != tech.ID && !tech.Role.IsAdmin() && !StartedBySystem(v) {
 		return Verification{}, Technician{}, Errorf(KindForbidden, "only the technician who started this verification (or an admin) can act on it")
 	}
 	return v, tech, nil

@@ -15,12 +15,13 @@ const polChecks = {
 };
 const methodLabels = { sms_code: "SMS code", sms_link: "SMS link", voice_code: "Voice call code",
                        email_link: "Email link", email_code: "Email code" };
-let polMethods = [], polClients = [];
+let polMethods = [], polClients = [], polShown = {};
 
 function scope() { return adm.byId("policy-scope").value; }
 
 function fillPolicy(view) {
   const p = view.policy;
+  polShown = p;
   for (const [k, id] of Object.entries(polFields)) adm.byId(id).value = p[k] ?? "";
   for (const [k, id] of Object.entries(polDurations)) adm.byId(id).value = p[k] ?? "";
   for (const [k, id] of Object.entries(polLimits)) adm.byId(id).value = (p.limits || {})[k] ?? "";
@@ -37,9 +38,11 @@ function fillPolicy(view) {
 }
 
 function readPolicy() {
-  const p = { limits: {} };
+  // Fields set elsewhere (the integrations page's new-ticket action) are
+  // kept as they are; this form changes only its own.
+  const p = Object.assign({}, polShown, { limits: {} });
   for (const [k, id] of Object.entries(polFields)) p[k] = adm.int(id);
-  for (const [k, id] of Object.entries(polDurations)) { const v = adm.byId(id).value.trim(); if (v) p[k] = v; }
+  for (const [k, id] of Object.entries(polDurations)) { const v = adm.byId(id).value.trim(); if (v) p[k] = v; else delete p[k]; }
   for (const [k, id] of Object.entries(polLimits)) p.limits[k] = adm.int(id);
   for (const [k, id] of Object.entries(polChecks)) p[k] = adm.byId(id).checked;
   p.email_link_code = adm.byId("pol-email-link-code").checked;

@@ -33,6 +33,7 @@ var adminPages = []struct{ path, page, active, title string }{
 	{"/app/admin/branding", assets.PageAdminBranding, "branding", "Branding"},
 	{"/app/admin/technicians", assets.PageAdminTechnicians, "technicians", "Technicians"},
 	{"/app/admin/audit", assets.PageAdminAudit, "audit", "Audit log"},
+	{"/app/admin/integrations", assets.PageAdminIntegrations, "integrations", "Integrations"},
 }
 
 func (s *Server) registerAdminPageRoutes(r *mux.Router) {
@@ -72,6 +73,7 @@ func (s *Server) registerAdminAPIRoutes(r *mux.Router) {
 	s.registerAdminBrandingRoutes(a)
 	s.registerAdminTechnicianRoutes(a)
 	s.registerAdminAuditRoutes(a)
+	s.registerAdminIntegrationRoutes(a)
 }
 
 // withAdmin refuses technicians who are not owner or admin.

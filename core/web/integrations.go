@@ -1,0 +1,765 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/countersign/countersign/core"
+	"github.com/countersign/countersign/core/psa"
+	"github.com/gorilla/mux"
+)
+
+// The integrations admin page's API (/api/v1/admin/integrations): PSA
+// connections whose form is drawn from the plugin's descriptor, checked
+// live against the PSA before anything is stored, and the PSA-side setup
+// that follows — the pod entries to add (or to have created through the
+// API), the API user's permissions, and the callbacks that report new
+// tickets. Secret settings are write-only: no answer ever holds one.
+
+func (s *Server) registerAdminIntegrationRoutes(r *mux.Router) {
+	r.HandleFunc("/integrations", s.handleAdminIntegrations).Methods(http.MethodGet)
+	r.HandleFunc("/integrations", s.handleAdminCreateIntegration).Methods(http.MethodPost)
+	r.HandleFunc("/integrations/{id}", s.handleAdminGetIntegration).Methods(http.MethodGet)
+	r.HandleFunc("/integrations/{id}", s.handleAdminPutIntegration).Methods(http.MethodPut)
+	r.HandleFunc("/integrations/{id}/check", s.handleAdminCheckIntegration).Methods(http.MethodPost)
+	r.HandleFunc("/integrations/{id}/callbacks", s.handleAdminRegisterCallbacks).Methods(http.MethodPost)
+	r.HandleFunc("/integrations/{id}/pod-screens", s.handleAdminPodScreens).Methods(http.MethodGet)
+	r.HandleFunc("/integrations/{id}/pods", s.handleAdminInstallPods).Methods(http.MethodPost)
+}
+
+// Limits of the integration form.
+const (
+	maxIntegrationName = 100
+	maxSettingLen      = 1000
+	// psaCheckTimeout bounds a live check: ConnectWise's takes up to four
+	// calls, each retried on 5xx.
+	psaCheckTimeout = 30 * time.Second
+)
+
+type psaFieldOut struct {
+	Name     string `json:"name"`
+	Label    string `json:"label"`
+	Kind     string `json:"kind"` // text, url, secret
+	Required bool   `json:"required"`
+	Help     string `json:"help,omitempty"`
+}
+
+type psaKindOut struct {
+	ID     string        `json:"id"`
+	Name   string        `json:"name"`
+	Fields []psaFieldOut `json:"fields"`
+}
+
+type podEntryOut struct {
+	Screen      string `json:"screen"`
+	ScreenName  string `json:"screen_name"`
+	Description string `json:"description"`
+	URL         string `json:"url"`
+	Origin      string `json:"origin"`
+	Type        string `json:"type"`
+}
+
+type permissionOut struct {
+	Area   string `json:"area"`
+	Access string `json:"access"`
+	Why    string `json:"why"`
+}
+
+type setupOut struct {
+	Where       string          `json:"where"`
+	Pods        []podEntryOut   `json:"pods"`
+	Notes       []string        `json:"notes"`
+	Permissions []permissionOut `json:"permissions"`
+}
+
+// integrationOut is an integration as the admin page shows it: settings
+// without secrets, and which secrets hold a value.
+type integrationOut struct {
+	ID         string            `json:"id"`
+	Kind       string            `json:"kind"`
+	KindName   string            `json:"kind_name"`
+	Name       string            `json:"name"`
+	Settings   map[string]string `json:"settings"`
+	SecretsSet []string          `json:"secrets_set"`
+	CreatedAt  time.Time         `json:"created_at"`
+	UpdatedAt  time.Time         `json:"updated_at"`
+	// Setup is what to do in the PSA; nil when the plugin has no guide.
+	Setup                *setupOut `json:"setup,omitempty"`
+	CanInstallPods       bool      `json:"can_install_pods"`
+	CanRegisterCallbacks bool      `json:"can_register_callbacks"`
+	CallbackURL          string    `json:"callback_url,omitempty"`
+	// Problem says why the stored settings no longer make a client.
+	Problem string `json:"problem,omitempty"`
+}
+
+// actionOut reports a follow-up step of a save that may fail on its own
+// (registering callbacks) without undoing the save.
+type actionOut struct {
+	OK      bool   `json:"ok"`
+	Message string `json:"message"`
+}
+
+type integrationSaveOut struct {
+	Integration integrationOut `json:"integration"`
+	Check       string         `json:"check"`
+	Callbacks   *actionOut     `json:"callbacks,omitempty"`
+}
+
+type integrationIn struct {
+	Kind     string            `json:"kind"`
+	Name     string            `json:"name"`
+	Settings map[string]string `json:"settings"`
+}
+
+// psaRegistry returns the server's PSA plugins, or why there are none.
+func (s *Server) psaRegistry() (*psa.Registry, error) {
+	if s.cfg.PSA == nil {
+		return nil, core.Errorf(core.KindUnavailable, "no PSA plugins are configured on this server")
+	}
+	return s.cfg.PSA.Registry(), nil
+}
+
+// handleAdminIntegrations handles "GET /api/v1/admin/integrations": the
+// PSAs this server can connect to, with their forms, and the tenant's
+// integrations.
+func (s *Server) handleAdminIntegrations(w http.ResponseWriter, r *http.Request) {
+	reg, err := s.psaRegistry()
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	ctx := r.Context()
+	tenant, err := s.adminTenant(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	ins, err := s.engine.Integrations(ctx, tenant.ID)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	kinds := []psaKindOut{}
+	for _, d := range reg.List() {
+		k := psaKindOut{ID: d.ID, Name: d.Name, Fields: []psaFieldOut{}}
+		for _, f := range d.Fields {
+			k.Fields = append(k.Fields, psaFieldOut{Name: f.Name, Label: f.Label, Kind: string(f.Kind), Required: f.Required, Help: f.Help})
+		}
+		kinds = append(kinds, k)
+	}
+	out := []integrationOut{}
+	for _, in := range ins {
+		out = append(out, s.integrationJSON(tenant, in))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"kinds": kinds, "integrations": out})
+}
+
+// adminTenant returns the signed-in technician's tenant.
+func (s *Server) adminTenant(r *http.Request) (core.Tenant, error) {
+	var t core.Tenant
+	err := s.store.View(r.Context(), func(tx core.Tx) error {
+		var err error
+		t, err = tx.Tenant(r.Context(), techFrom(r).TenantID)
+		return err
+	})
+	return t, err
+}
+
+// adminIntegration loads {id} of the signed-in tenant.
+func (s *Server) adminIntegration(r *http.Request) (core.Tenant, core.Integration, error) {
+	tenant, err := s.adminTenant(r)
+	if err != nil {
+		return tenant, core.Integration{}, err
+	}
+	id := pathVar(r, "id")
+	if len(id) > 64 {
+		return tenant, core.Integration{}, core.Errorf(core.KindNotFound, "no such integration")
+	}
+	in, err := s.engine.Integration(r.Context(), tenant.ID, id)
+	if core.ErrorKind(err) == core.KindNotFound {
+		err = core.Errorf(core.KindNotFound, "no such integration")
+	}
+	return tenant, in, err
+}
+
+// handleAdminGetIntegration handles "GET /api/v1/admin/integrations/{id}".
+func (s *Server) handleAdminGetIntegration(w http.ResponseWriter, r *http.Request) {
+	tenant, in, err := s.adminIntegration(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, s.integrationJSON(tenant, in))
+}
+
+// podBase returns the pod URL of an integration, without the PSA's query.
+func (s *Server) podBase(tenant core.Tenant, in core.Integration) string {
+	return strings.TrimRight(s.cfg.PublicURL, "/") + "/pod/" + tenant.Slug + "/" + in.ID
+}
+
+// callbackURL returns the URL a PSA posts an integration's callbacks to.
+// ConnectWise appends the record id; ending in ?recordId= keeps what it
+// appends out of the path (reference connectwise.md §10.1).
+func (s *Server) callbackURL(tenant core.Tenant, in core.Integration) string {
+	return strings.TrimRight(s.cfg.PublicURL, "/") + "/webhooks/" + in.Kind + "/" + tenant.Slug + "/" + in.ID + "?recordId="
+}
+
+// integrationJSON describes in (whose Config is open) for the admin page.
+func (s *Server) integrationJSON(tenant core.Tenant, in core.Integration) integrationOut {
+	out := integrationOut{ID: in.ID, Kind: in.Kind, KindName: in.Kind, Name: in.Name, Settings: map[string]string{},
+		SecretsSet: []string{}, CreatedAt: in.CreatedAt, UpdatedAt: in.UpdatedAt}
+	reg, err := s.psaRegistry()
+	if err != nil {
+		out.Problem = core.ErrorMessage(err)
+		return out
+	}
+	d, err := reg.Get(in.Kind)
+	if err != nil {
+		out.Problem = "this server has no plugin for " + in.Kind + " integrations"
+		return out
+	}
+	out.KindName = d.Name
+	var stored map[string]json.RawMessage
+	_ = json.Unmarshal(in.Config, &stored)
+	for _, f := range d.Fields {
+		v := settingValue(stored[f.Name])
+		switch {
+		case v == "":
+		case f.Kind == psa.FieldSecret:
+			out.SecretsSet = append(out.SecretsSet, f.Name)
+		default:
+			out.Settings[f.Name] = v
+		}
+	}
+	cl, err := s.psaClient(in)
+	if err != nil {
+		out.Problem = core.ErrorMessage(err)
+		if out.Problem == "" {
+			out.Problem = "the stored settings do not make a working client; save them again"
+		}
+		return out
+	}
+	if g, ok := cl.(psa.SetupGuide); ok {
+		out.Setup = setupJSON(g.Setup(s.podBase(tenant, in), s.origin))
+	}
+	_, out.CanInstallPods = cl.(psa.PodInstaller)
+	if _, ok := cl.(psa.CallbackRegistrar); ok {
+		out.CanRegisterCallbacks = true
+		out.CallbackURL = s.callbackURL(tenant, in)
+	}
+	return out
+}
+
+func setupJSON(st psa.Setup) *setupOut {
+	out := &setupOut{Where: st.Where, Pods: []podEntryOut{}, Notes: append([]string{}, st.Notes...), Permissions: []permissionOut{}}
+	for _, p := range st.Pods {
+		out.Pods = append(out.Pods, podEntryOut{Screen: string(p.Screen), ScreenName: p.ScreenName, Description: p.Description,
+			URL: p.URL, Origin: p.Origin, Type: p.Type})
+	}
+	for _, p := range st.Permissions {
+		out.Permissions = append(out.Permissions, permissionOut{Area: p.Area, Access: p.Access, Why: p.Why})
+	}
+	return out
+}
+
+// settingValue reads a stored setting: a JSON string, or the raw JSON of
+// anything else.
+func settingValue(raw json.RawMessage) string {
+	if len(raw) == 0 {
+		return ""
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	if string(raw) == "null" {
+		return ""
+	}
+	return string(raw)
+}
+
+// handleAdminCreateIntegration handles "POST /api/v1/admin/integrations".
+func (s *Server) handleAdminCreateIntegration(w http.ResponseWriter, r *http.Request) {
+	s.saveIntegration(w, r, false)
+}
+
+// handleAdminPutIntegration handles "PUT /api/v1/admin/integrations/{id}":
+// a secret left blank keeps its stored value.
+func (s *Server) handleAdminPutIntegration(w http.ResponseWriter, r *http.Request) {
+	s.saveIntegration(w, r, true)
+}
+
+// saveIntegration validates the form, builds the client, checks it live
+// against the PSA and only then stores the integration (with what the
+// check learned, such as ConnectWise's codebase). A failed check stores
+// nothing and says what to fix. Callbacks are registered after the save;
+// their failure is reported without undoing it.
+func (s *Server) saveIntegration(w http.ResponseWriter, r *http.Request, update bool) {
+	var req integrationIn
+	if err := decodeJSON(w, r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	reg, err := s.psaRegistry()
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	ctx := r.Context()
+	tech := techFrom(r)
+	var (
+		tenant core.Tenant
+		old    core.Integration
+	)
+	if update {
+		if tenant, old, err = s.adminIntegration(r); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if req.Kind != "" && req.Kind != old.Kind {
+			s.writeError(w, r, core.Errorf(core.KindInvalid, "an integration's PSA cannot change; add a new integration instead"))
+			return
+		}
+		req.Kind = old.Kind
+	} else if tenant, err = s.adminTenant(r); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if req.Kind == "" {
+		s.writeError(w, r, core.Errorf(core.KindInvalid, "choose the PSA to connect"))
+		return
+	}
+	d, err := reg.Get(req.Kind)
+	if err != nil {
+		s.writeError(w, r, core.Errorf(core.KindInvalid, "this server cannot connect to a PSA called %q", truncateText(req.Kind, 40)))
+		return
+	}
+	req.Name = strings.TrimSpace(req.Name)
+	if err := checkIntegrationName(req.Name); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	cfg, err := buildSettings(d, req.Settings, old.Config)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	candidate := core.Integration{ID: old.ID, TenantID: tenant.ID, Kind: d.ID, Name: req.Name, Config: cfg, CreatedAt: old.CreatedAt}
+	if candidate.ID == "" {
+		candidate.ID = core.NewID("int")
+	}
+	client, err := s.cfg.PSA.New(candidate)
+	if err != nil {
+		s.writeError(w, r, settingsRefused(err))
+		return
+	}
+	defer func() { _ = psa.Close(client) }()
+	checked := "saved without a connection check: " + d.Name + " integrations have none"
+	if ch, ok := client.(psa.Checker); ok {
+		cctx, cancel := context.WithTimeout(ctx, psaCheckTimeout)
+		err := ch.Check(cctx)
+		cancel()
+		if err != nil {
+			s.writeError(w, r, s.psaFailure(r, d.Name, "The connection check failed, so nothing was saved", err))
+			return
+		}
+		checked = "connected to " + d.Name
+	}
+	if l, ok := client.(psa.SettingsLearner); ok {
+		if candidate.Config, err = mergeLearned(d, candidate.Config, l.LearnedSettings()); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+	}
+	saved, err := s.engine.PutIntegration(ctx, tenant.ID, "tech:"+tech.ID, candidate)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	out := integrationSaveOut{Check: checked}
+	if cr, ok := client.(psa.CallbackRegistrar); ok {
+		res, _ := s.registerCallbacks(r, tenant, saved, cr)
+		out.Callbacks = &res
+	}
+	out.Integration = s.integrationJSON(tenant, saved)
+	status := http.StatusOK
+	if !update {
+		status = http.StatusCreated
+	}
+	writeJSON(w, status, out)
+}
+
+// checkIntegrationName refuses an empty, long or marked-up name. Pages
+// show names as text, but an integration's name has no use for markup, so
+// a name that holds some is more likely an attack than a name.
+func checkIntegrationName(name string) error {
+	if name == "" {
+		return core.Errorf(core.KindInvalid, "give the integration a name, e.g. \"ConnectWise\"")
+	}
+	if err := checkText("the name", name, maxIntegrationName); err != nil {
+		return err
+	}
+	if strings.ContainsAny(name, "<>") {
+		return core.Errorf(core.KindInvalid, "the name must not contain < or >")
+	}
+	return nil
+}
+
+// buildSettings turns the form's settings into the plugin's JSON config:
+// only the descriptor's fields, each one line of text; required ones
+// present; a secret left blank keeps its value in old (the stored config).
+func buildSettings(d psa.Descriptor, in map[string]string, old []byte) ([]byte, error) {
+	fields := map[string]psa.Field{}
+	for _, f := range d.Fields {
+		fields[f.Name] = f
+	}
+	names := make([]string, 0, len(in))
+	for k := range in {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		if _, ok := fields[k]; !ok {
+			return nil, core.Errorf(core.KindInvalid, "%s has no setting called %q", d.Name, truncateText(k, 40))
+		}
+	}
+	var stored map[string]json.RawMessage
+	_ = json.Unmarshal(old, &stored)
+	out := map[string]string{}
+	for _, f := range d.Fields {
+		v := strings.TrimSpace(in[f.Name])
+		if err := checkSetting(f, v); err != nil {
+			return nil, err
+		}
+		if v == "" && f.Kind == psa.FieldSecret {
+			v = settingValue(stored[f.Name])
+		}
+		if v == "" {
+			if f.Required {
+				return nil, core.Errorf(core.KindInvalid, "%s is required", f.Label)
+			}
+			continue
+		}
+		out[f.Name] = v
+	}
+	return json.Marshal(out)
+}
+
+// checkSetting checks one setting as text: valid UTF-8, bounded, one line;
+// a setting that is not secret is also free of markup (hosts, ids, keys
+// never hold < or >). Secrets are never quoted back.
+func checkSetting(f psa.Field, v string) error {
+	switch {
+	case !utf8.ValidString(v):
+		return core.Errorf(core.KindInvalid, "%s is not valid text", f.Label)
+	case len(v) > maxSettingLen:
+		return core.Errorf(core.KindInvalid, "%s must be at most %d characters", f.Label, maxSettingLen)
+	case strings.IndexFunc(v, unicode.IsControl) >= 0:
+		return core.Errorf(core.KindInvalid, "%s must be one line without control characters", f.Label)
+	case f.Kind != psa.FieldSecret && strings.ContainsAny(v, "<>"):
+		return core.Errorf(core.KindInvalid, "%s must not contain < or >", f.Label)
+	}
+	return nil
+}
+
+// mergeLearned adds what a client learned to its config, for fields the
+// descriptor has and that are not secret.
+func mergeLearned(d psa.Descriptor, cfg []byte, learned map[string]string) ([]byte, error) {
+	if len(learned) == 0 {
+		return cfg, nil
+	}
+	var m map[string]string
+	if err := json.Unmarshal(cfg, &m); err != nil {
+		return nil, err
+	}
+	for _, f := range d.Fields {
+		if v, ok := learned[f.Name]; ok && v != "" && f.Kind != psa.FieldSecret && checkSetting(f, v) == nil {
+			m[f.Name] = v
+		}
+	}
+	return json.Marshal(m)
+}
+
+// settingsRefused explains settings the plugin would not build a client
+// from; its message says which and why, never quoting a secret.
+func settingsRefused(err error) error {
+	if msg := core.ErrorMessage(err); msg != "" {
+		return core.Errorf(core.KindInvalid, "%s", msg)
+	}
+	return err
+}
+
+// psaFailure turns a PSA call's failure into an answer for the admin: the
+// plugin's own message (which says what to fix), under a status that is
+// not 401 — the admin is signed in; it is the PSA that refused.
+// ConnectWise being down or throttling keeps its kind (503, 429), anything
+// else is the admin's to fix (400).
+func (s *Server) psaFailure(r *http.Request, psaName, prefix string, err error) error {
+	msg := core.ErrorMessage(err)
+	kind := core.ErrorKind(err)
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return core.Errorf(core.KindUnavailable, "%s: %s did not answer within %s; try again later", prefix, psaName, psaCheckTimeout)
+	case msg == "":
+		s.log.ErrorContext(r.Context(), "psa call failed", "request_id", requestID(r), "psa", psaName, "err", err)
+		return core.Errorf(core.KindUnavailable, "%s: %s answered in a way Countersign does not understand (request %s)", prefix, psaName, requestID(r))
+	case kind == core.KindUnavailable || kind == core.KindRateLimited:
+		return core.Errorf(kind, "%s: %s", prefix, msg)
+	}
+	return core.Errorf(core.KindInvalid, "%s: %s", prefix, msg)
+}
+
+// handleAdminCheckIntegration handles "POST
+// /api/v1/admin/integrations/{id}/check": the live check again, on the
+// stored settings, with a fresh client.
+func (s *Server) handleAdminCheckIntegration(w http.ResponseWriter, r *http.Request) {
+	_, in, err := s.adminIntegration(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	d, client, err := s.freshClient(in)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	defer func() { _ = psa.Close(client) }()
+	ch, ok := client.(psa.Checker)
+	if !ok {
+		s.writeError(w, r, core.Errorf(core.KindInvalid, "%s integrations have no connection check", d.Name))
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), psaCheckTimeout)
+	defer cancel()
+	if err := ch.Check(ctx); err != nil {
+		s.writeError(w, r, s.psaFailure(r, d.Name, "The connection check failed", err))
+		return
+	}
+	writeJSON(w, http.StatusOK, actionOut{OK: true, Message: "Connected to " + d.Name + "."})
+}
+
+// freshClient builds a client for a stored integration outside the cache.
+func (s *Server) freshClient(in core.Integration) (psa.Descriptor, psa.Client, error) {
+	reg, err := s.psaRegistry()
+	if err != nil {
+		return psa.Descriptor{}, nil, err
+	}
+	d, err := reg.Get(in.Kind)
+	if err != nil {
+		return d, nil, core.Errorf(core.KindInvalid, "this server has no plugin for %s integrations", in.Kind)
+	}
+	c, err := s.cfg.PSA.New(in)
+	if err != nil {
+		return d, nil, settingsRefused(err)
+	}
+	return d, c, nil
+}
+
+// handleAdminRegisterCallbacks handles "POST
+// /api/v1/admin/integrations/{id}/callbacks": (re-)register the PSA's
+// ticket callbacks, idempotently.
+func (s *Server) handleAdminRegisterCallbacks(w http.ResponseWriter, r *http.Request) {
+	tenant, in, err := s.adminIntegration(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	cl, err := s.psaClient(in)
+	if err != nil {
+		s.writeError(w, r, settingsRefused(err))
+		return
+	}
+	cr, ok := cl.(psa.CallbackRegistrar)
+	if !ok {
+		s.writeError(w, r, core.Errorf(core.KindInvalid, "%s integrations take no callbacks", in.Kind))
+		return
+	}
+	res, err := s.registerCallbacks(r, tenant, in, cr)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+// registerCallbacks registers in's callbacks and audits the outcome. On
+// failure it also returns the error to answer with.
+func (s *Server) registerCallbacks(r *http.Request, tenant core.Tenant, in core.Integration, cr psa.CallbackRegistrar) (actionOut, error) {
+	ctx, cancel := context.WithTimeout(r.Context(), psaCheckTimeout)
+	defer cancel()
+	tech := techFrom(r)
+	regs, err := cr.RegisterCallbacks(ctx, s.callbackURL(tenant, in))
+	if err != nil {
+		ferr := s.psaFailure(r, in.Kind, "Registering the ticket callbacks failed", err)
+		msg := core.ErrorMessage(ferr) + ". New tickets are not reported until this works; use Register callbacks to try again."
+		_ = s.engine.Audit(r.Context(), tenant.ID, "tech:"+tech.ID, "integration.callbacks_failed", in.ID, map[string]string{"reason": truncateText(msg, 300)})
+		return actionOut{Message: msg}, core.Errorf(core.ErrorKind(ferr), "%s", msg)
+	}
+	created, reenabled := 0, 0
+	var refs []string
+	for _, reg := range regs {
+		refs = append(refs, reg.Ref)
+		if reg.Created {
+			created++
+		}
+		if reg.Reenabled {
+			reenabled++
+		}
+	}
+	_ = s.engine.Audit(r.Context(), tenant.ID, "tech:"+tech.ID, "integration.callbacks_registered", in.ID,
+		map[string]string{"callbacks": strings.Join(refs, ","), "created": strconv.Itoa(created), "reenabled": strconv.Itoa(reenabled)})
+	switch {
+	case created > 0:
+		return actionOut{OK: true, Message: "Ticket callbacks registered: the PSA reports new tickets to Countersign."}, nil
+	case reenabled > 0:
+		return actionOut{OK: true, Message: "The ticket callbacks were registered but disabled by the PSA; they are enabled again."}, nil
+	}
+	return actionOut{OK: true, Message: "The ticket callbacks were already registered."}, nil
+}
+
+type podScreenOut struct {
+	ID     int    `json:"id"`
+	Key    string `json:"key,omitempty"`
+	Name   string `json:"name"`
+	Screen string `json:"screen,omitempty"`
+}
+
+// podInstaller loads {id} and its client as a PodInstaller.
+func (s *Server) podInstaller(r *http.Request) (core.Tenant, core.Integration, psa.PodInstaller, error) {
+	tenant, in, err := s.adminIntegration(r)
+	if err != nil {
+		return tenant, in, nil, err
+	}
+	cl, err := s.psaClient(in)
+	if err != nil {
+		return tenant, in, nil, settingsRefused(err)
+	}
+	pi, ok := cl.(psa.PodInstaller)
+	if !ok {
+		return tenant, in, nil, core.Errorf(core.KindInvalid, "%s integrations cannot create their pod entries; add them by hand", in.Kind)
+	}
+	return tenant, in, pi, nil
+}
+
+// handleAdminPodScreens handles "GET
+// /api/v1/admin/integrations/{id}/pod-screens": the screens the PSA can
+// host pods on, with the ones that look like ours suggested, for the admin
+// to confirm before the entries are created.
+func (s *Server) handleAdminPodScreens(w http.ResponseWriter, r *http.Request) {
+	_, in, pi, err := s.podInstaller(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), psaCheckTimeout)
+	defer cancel()
+	screens, err := pi.PodScreens(ctx)
+	if err != nil {
+		s.writeError(w, r, s.psaFailure(r, in.Kind, "Listing the PSA's screens failed", err))
+		return
+	}
+	out := []podScreenOut{}
+	suggested := map[string]int{}
+	count := map[psa.Screen]int{}
+	for _, sc := range screens {
+		out = append(out, podScreenOut{ID: sc.ID, Key: sc.Key, Name: sc.Name, Screen: string(sc.Screen)})
+		if sc.Screen != "" {
+			count[sc.Screen]++
+			suggested[string(sc.Screen)] = sc.ID
+		}
+	}
+	for sc, n := range count {
+		if n != 1 {
+			delete(suggested, string(sc)) // ambiguous: the admin chooses
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"screens": out, "suggested": suggested})
+}
+
+type installPodsIn struct {
+	// Screens maps our screens ("contact", "ticket") to the PSA's screen
+	// ids; a missing one is looked up by name.
+	Screens map[string]int `json:"screens"`
+}
+
+type installedPodOut struct {
+	Screen   string `json:"screen"`
+	Ref      string `json:"ref"`
+	ScreenID int    `json:"screen_id"`
+	Created  bool   `json:"created"`
+}
+
+// handleAdminInstallPods handles "POST
+// /api/v1/admin/integrations/{id}/pods": create the pod entries in the PSA
+// (ConnectWise's Manage Hosted API), skipping those that exist.
+func (s *Server) handleAdminInstallPods(w http.ResponseWriter, r *http.Request) {
+	var req installPodsIn
+	if err := decodeJSON(w, r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	tenant, in, pi, err := s.podInstaller(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	g, ok := pi.(psa.SetupGuide)
+	if !ok {
+		s.writeError(w, r, core.Errorf(core.KindInvalid, "%s integrations do not say which pod entries they need", in.Kind))
+		return
+	}
+	screens := map[psa.Screen]int{}
+	for k, v := range req.Screens {
+		sc := psa.Screen(k)
+		if sc != psa.ScreenContact && sc != psa.ScreenTicket {
+			s.writeError(w, r, core.Errorf(core.KindInvalid, "screens are \"contact\" and \"ticket\", not %q", truncateText(k, 40)))
+			return
+		}
+		if v < 0 || v > 1<<30 {
+			s.writeError(w, r, core.Errorf(core.KindInvalid, "the PSA's screen id for %s must be a positive number", k))
+			return
+		}
+		screens[sc] = v
+	}
+	entries := g.Setup(s.podBase(tenant, in), s.origin).Pods
+	ctx, cancel := context.WithTimeout(r.Context(), psaCheckTimeout)
+	defer cancel()
+	done, err := pi.InstallPods(ctx, entries, screens)
+	tech := techFrom(r)
+	detail := map[string]string{}
+	for _, p := range done {
+		state := "existed"
+		if p.Created {
+			state = "created"
+		}
+		detail[string(p.Screen)] = p.Ref + " " + state
+	}
+	if len(done) > 0 {
+		_ = s.engine.Audit(r.Context(), tenant.ID, "tech:"+tech.ID, "integration.pods_installed", in.ID, detail)
+	}
+	if err != nil {
+		s.writeError(w, r, s.psaFailure(r, in.Kind, "Creating the pod entries failed", err))
+		return
+	}
+	out := []installedPodOut{}
+	for _, p := range done {
+		out = append(out, installedPodOut{Screen: string(p.Screen), Ref: p.Ref, ScreenID: p.ScreenID, Created: p.Created})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"pods": out})
+}
+
+// truncateText shortens s to n runes for a message.
+func truncateText(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	return string([]rune(s)[:n]) + "…"
+}
