@@ -39,39 +39,12 @@ func cwBrowser(t *testing.T, host string, port int) *Tab {
 	t.Helper()
 	path := chromiumPath()
 	dir := t.TempDir() // removed after the browser has stopped (cleanups run last-in first-out)
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(path),
-		chromedp.UserDataDir(dir),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("disable-extensions", true),
-		chromedp.Flag("disable-default-apps", true),
-		chromedp.Flag("disable-breakpad", true),
-		chromedp.Flag("disable-client-side-phishing-detection", true),
-		chromedp.Flag("disable-features", "Translate,MediaRouter,OptimizationHints,AutofillServerCommunication"),
-		chromedp.Flag("disable-background-timer-throttling", true),
-		chromedp.Flag("disable-renderer-backgrounding", true),
-		chromedp.Flag("disable-backgrounding-occluded-windows", true),
-		chromedp.Flag("metrics-recording-only", true),
-		chromedp.Flag("password-store", "basic"),
-		chromedp.Flag("use-mock-keychain", true),
-		chromedp.Flag("force-color-profile", "srgb"),
-		chromedp.Flag("font-render-hinting", "none"),
-		chromedp.WindowSize(1024, 768),
-		chromedp.WSURLReadTimeout(browserStartTimeout),
+	opts := append(chromiumOptions(path, dir),
 		// ConnectWise's host is the fake page's server; its self-signed
 		// certificate is accepted.
 		chromedp.Flag("host-resolver-rules", fmt.Sprintf("MAP %s 127.0.0.1:%d", host, port)),
 		chromedp.Flag("ignore-certificate-errors", true),
-	}
+	)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	t.Cleanup(cancelAlloc)
 	quiet := func(string, ...any) {}
