@@ -36,31 +36,11 @@ var (
 	techAuth = connectwise.MemberAuth{MemberID: "jtech", Hash: "h4sh+of/jtech==", Context: "ctx1"}
 )
 
-// counter is a psa.CallCounter that remembers every call.
-type counter struct {
-	mu  sync.Mutex
-	ops []string
-}
-
-func (c *counter) CountCall(op string, status int) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.ops = append(c.ops, fmt.Sprintf("%s %d", op, status))
-}
-
-func (c *counter) take() []string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	out := c.ops
-	c.ops = nil
-	return out
-}
-
 // env is one test's fake, client, counted calls and captured log.
 type env struct {
 	srv    *cwtest.Server
 	client *connectwise.Client
-	calls  *counter
+	calls  *cwtest.CallLog
 	logs   *bytes.Buffer
 	deps   psa.Deps
 }
@@ -83,7 +63,7 @@ func newEnv(t *testing.T, opts ...cwtest.Option) *env {
 	srv.Seed([]psa.Company{acme}, []psa.Contact{alice}, []psa.Ticket{ticket})
 	srv.SetMember(psa.Member{Ref: "7", Identifier: "countersign-api", Name: "Countersign API"})
 	logs := &syncBuffer{}
-	calls := &counter{}
+	calls := &cwtest.CallLog{}
 	deps := srv.Deps(psa.Deps{
 		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Calls:  calls,
@@ -234,7 +214,7 @@ func TestCodebaseChange(t *testing.T) {
 	e := newEnv(t)
 	_, err := e.client.GetContact(t.Context(), alice.Ref)
 	require.NoError(t, err)
-	e.calls.take()
+	e.calls.Take()
 
 	e.srv.ChangeCodebase("v2025_2/")
 	got, err := e.client.GetContact(t.Context(), alice.Ref)
@@ -244,11 +224,11 @@ func TestCodebaseChange(t *testing.T) {
 		"GET /company/contacts/{id} 404",
 		"GET /login/companyinfo/{companyId} 200",
 		"GET /company/contacts/{id} 200",
-	}, e.calls.take())
+	}, e.calls.Take())
 
 	_, err = e.client.GetContact(t.Context(), alice.Ref)
 	require.NoError(t, err)
-	assert.Equal(t, []string{"GET /company/contacts/{id} 200"}, e.calls.take(), "and cached")
+	assert.Equal(t, []string{"GET /company/contacts/{id} 200"}, e.calls.Take(), "and cached")
 
 	// A note is not processed when ConnectWise cannot route it, so it is
 	// safe to send again under the new codebase.
@@ -397,10 +377,10 @@ func TestCallCounts(t *testing.T) {
 		require.NoError(t, c.AddTicketNote(t.Context(), ticket.Ref, psa.Note{Text: "verified"}))
 	}
 	podLoad(e.client)
-	cold := e.calls.take()
+	cold := e.calls.Take()
 	assert.LessOrEqual(t, len(cold), 4, "cold: %v", cold)
 	podLoad(e.client)
-	warm := e.calls.take()
+	warm := e.calls.Take()
 	assert.LessOrEqual(t, len(warm), 2, "warm: %v", warm)
 	assert.Equal(t, []string{"GET /company/contacts/{id} 200", "POST /service/tickets/{parentId}/notes 201"}, warm)
 
@@ -408,13 +388,13 @@ func TestCallCounts(t *testing.T) {
 	// contact: one call more.
 	_, err := e.client.GetTicket(t.Context(), ticket.Ref)
 	require.NoError(t, err)
-	assert.Equal(t, []string{"GET /service/tickets/{id} 200", "GET /company/contacts/{id} 200"}, e.calls.take())
+	assert.Equal(t, []string{"GET /service/tickets/{id} 200", "GET /company/contacts/{id} 200"}, e.calls.Take())
 
 	cold2 := newEnv(t)
 	_, err = cold2.client.GetTicket(t.Context(), ticket.Ref)
 	require.NoError(t, err)
 	require.NoError(t, cold2.client.AddTicketNote(t.Context(), ticket.Ref, psa.Note{Text: "verified"}))
-	assert.Len(t, cold2.calls.take(), 4, "ticket screen, cold: discovery, ticket, contact, note")
+	assert.Len(t, cold2.calls.Take(), 4, "ticket screen, cold: discovery, ticket, contact, note")
 
 	// Counted names carry no ids (low cardinality).
 	for _, op := range append(cold, warm...) {
@@ -492,7 +472,7 @@ func TestErrorMessages(t *testing.T) {
 			"GET /login/companyinfo/{companyId} 200",
 			"GET /company/contacts/{id} 404",
 			"GET /login/companyinfo/{companyId} 200",
-		}, e.calls.take(), "one re-discovery, no retry when the codebase is unchanged")
+		}, e.calls.Take(), "one re-discovery, no retry when the codebase is unchanged")
 	})
 }
 
@@ -500,13 +480,13 @@ func TestNoteWhileConnectWiseIsDown(t *testing.T) {
 	e := newEnv(t)
 	_, err := e.client.GetContact(t.Context(), alice.Ref)
 	require.NoError(t, err)
-	e.calls.take()
+	e.calls.Take()
 	e.srv.SetDown(true)
 	err = e.client.AddTicketNote(t.Context(), ticket.Ref, psa.Note{Text: "verified (ver_9)"})
 	require.ErrorIs(t, err, core.ErrUnavailable)
 	assert.Equal(t, "ConnectWise at api-na.myconnectwise.net is not working properly (HTTP 503): try again later", core.ErrorMessage(err))
 	assert.Empty(t, e.srv.Notes(ticket.Ref))
-	assert.Equal(t, []string{"POST /service/tickets/{parentId}/notes 503"}, e.calls.take(), "a note POST is not retried after a 5xx")
+	assert.Equal(t, []string{"POST /service/tickets/{parentId}/notes 503"}, e.calls.Take(), "a note POST is not retried after a 5xx")
 
 	e.srv.SetDown(false)
 	require.NoError(t, e.client.AddTicketNote(t.Context(), ticket.Ref, psa.Note{Text: "verified (ver_9)"}), "the outbox's retry lands it")
@@ -677,7 +657,7 @@ func TestCreateContactTypes(t *testing.T) {
 	_, err = e.client.CreateContact(t.Context(), psa.Contact{CompanyRef: acme.Ref, FirstName: "Eli", Emails: []psa.Email{{Address: "eli@acme-dental.example"}}})
 	require.NoError(t, err)
 	n := 0
-	for _, op := range e.calls.take() {
+	for _, op := range e.calls.Take() {
 		if strings.HasPrefix(op, "GET /company/communicationTypes") {
 			n++
 		}

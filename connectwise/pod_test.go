@@ -128,12 +128,12 @@ func TestGetTicketOnly(t *testing.T) {
 	e := newPodEnv(t)
 	noContact := psa.Ticket{Ref: "3002", Summary: "Printer", CompanyRef: acme.Ref}
 	e.srv.Seed([]psa.Company{acme}, []psa.Contact{alice}, []psa.Ticket{ticket, noContact})
-	e.calls.take()
+	e.calls.Take()
 
 	got, err := e.pod.GetTicketOnly(t.Context(), ticket.Ref)
 	require.NoError(t, err)
 	assert.Equal(t, psa.Ticket{Ref: "3001", Number: "3001", Summary: "Password reset", CompanyRef: acme.Ref, ContactRef: alice.Ref, Status: "New"}, got)
-	assert.Equal(t, []string{"GET /service/tickets/{id} 200"}, e.calls.take(), "one call, and no discovery with a stored codebase")
+	assert.Equal(t, []string{"GET /service/tickets/{id} 200"}, e.calls.Take(), "one call, and no discovery with a stored codebase")
 
 	got, err = e.pod.GetTicketOnly(t.Context(), noContact.Ref)
 	require.NoError(t, err)
@@ -148,11 +148,11 @@ func TestGetTicketOnly(t *testing.T) {
 
 func TestStoredCodebase(t *testing.T) {
 	e := newPodEnv(t)
-	e.calls.take()
+	e.calls.Take()
 	e.clk.add(48 * time.Hour)
 	_, err := e.pod.GetContact(t.Context(), alice.Ref)
 	require.NoError(t, err)
-	assert.Equal(t, []string{"GET /company/contacts/{id} 200"}, e.calls.take(), "a stored codebase does not go stale")
+	assert.Equal(t, []string{"GET /company/contacts/{id} 200"}, e.calls.Take(), "a stored codebase does not go stale")
 
 	// An upgrade moves the tenant: the stored codebase is discovered again.
 	e.srv.ChangeCodebase("v2025_2/")
@@ -162,17 +162,17 @@ func TestStoredCodebase(t *testing.T) {
 		"GET /company/contacts/{id} 404",
 		"GET /login/companyinfo/{companyId} 200",
 		"GET /company/contacts/{id} 200",
-	}, e.calls.take())
+	}, e.calls.Take())
 	cb, err := e.pod.Codebase(t.Context())
 	require.NoError(t, err)
 	assert.Equal(t, "v2025_2/", cb)
-	assert.Empty(t, e.calls.take())
+	assert.Empty(t, e.calls.Take())
 
 	// A fresh client discovers it, for setup to store.
 	cb, err = e.client.Codebase(t.Context())
 	require.NoError(t, err)
 	assert.Equal(t, "v2025_2/", cb)
-	assert.Equal(t, []string{"GET /login/companyinfo/{companyId} 200"}, e.calls.take())
+	assert.Equal(t, []string{"GET /login/companyinfo/{companyId} 200"}, e.calls.Take())
 
 	for _, tc := range []struct{ in, wantMsg string }{
 		{in: "v2025_1"}, {in: " /v4_6_release/ "},
@@ -196,7 +196,7 @@ func TestStoredCodebase(t *testing.T) {
 	require.NoError(t, err)
 	_, err = c.(psa.TicketOnlyGetter).GetTicketOnly(t.Context(), ticket.Ref)
 	require.NoError(t, err)
-	assert.Equal(t, []string{"GET /service/tickets/{id} 200"}, e.calls.take(), "the descriptor reads the stored codebase")
+	assert.Equal(t, []string{"GET /service/tickets/{id} 200"}, e.calls.Take(), "the descriptor reads the stored codebase")
 	assert.Contains(t, fmt.Sprint(e.srv.Config()), "Codebase:")
 }
 
@@ -204,14 +204,14 @@ func TestProveMember(t *testing.T) {
 	e := newPodEnv(t)
 	e.srv.AddPodMember(psa.Member{Ref: "43", Identifier: "ddoe", Name: "Dana Doe"}, connectwise.MemberAuth{MemberID: "ddoe", Hash: "h4sh-of-ddoe", Context: "ctx2"}, false)
 	e.srv.AddPodMember(psa.Member{Ref: "44", Identifier: "gone", Name: "Gone Tech"}, connectwise.MemberAuth{MemberID: "gone", Hash: "h4sh-of-gone", Context: "ctx3"}, true)
-	e.calls.take()
+	e.calls.Take()
 	ctx := t.Context()
 
 	m, err := e.pod.ProveMember(ctx, proof(techAuth))
 	require.NoError(t, err)
 	assert.Equal(t, psa.Member{Ref: "42", Identifier: "jtech", Name: "Jamie Tech", Email: "jamie@msp.example"}, m,
 		"ConnectWise's member, not the pod's memberEmail")
-	assert.Equal(t, []string{"GET /system/myMembers/info 200"}, e.calls.take())
+	assert.Equal(t, []string{"GET /system/myMembers/info 200"}, e.calls.Take())
 	log := e.srv.Log()
 	assert.Equal(t, "member-cookie", log[len(log)-1].Auth, "asked as the member, not with the API keys")
 
@@ -219,25 +219,25 @@ func TestProveMember(t *testing.T) {
 	e.clk.add(4 * time.Minute)
 	_, err = e.pod.ProveMember(ctx, proof(techAuth))
 	require.NoError(t, err)
-	assert.Empty(t, e.calls.take(), "cached")
+	assert.Empty(t, e.calls.Take(), "cached")
 	e.clk.add(2 * time.Minute)
 	_, err = e.pod.ProveMember(ctx, proof(techAuth))
 	require.NoError(t, err)
-	assert.Len(t, e.calls.take(), 1, "asked again after five minutes")
+	assert.Len(t, e.calls.Take(), 1, "asked again after five minutes")
 
 	// A hash ConnectWise does not accept: refused, and remembered for a minute.
 	forged := techAuth
 	forged.Hash = "forged-hash-0001"
 	_, err = e.pod.ProveMember(ctx, proof(forged))
 	require.ErrorIs(t, err, core.ErrUnauthorized)
-	assert.NotEmpty(t, e.calls.take())
+	assert.NotEmpty(t, e.calls.Take())
 	_, err = e.pod.ProveMember(ctx, proof(forged))
 	require.ErrorIs(t, err, core.ErrUnauthorized)
-	assert.Empty(t, e.calls.take(), "a refusal is cached")
+	assert.Empty(t, e.calls.Take(), "a refusal is cached")
 	e.clk.add(61 * time.Second)
 	_, err = e.pod.ProveMember(ctx, proof(forged))
 	require.ErrorIs(t, err, core.ErrUnauthorized)
-	assert.NotEmpty(t, e.calls.take(), "for a minute only")
+	assert.NotEmpty(t, e.calls.Take(), "for a minute only")
 
 	// A colleague's valid hash under one's own member id.
 	_, err = e.pod.ProveMember(ctx, proof(connectwise.MemberAuth{MemberID: "jtech", Hash: "h4sh-of-ddoe", Context: "ctx2"}))
@@ -245,7 +245,7 @@ func TestProveMember(t *testing.T) {
 	// An inactive member.
 	_, err = e.pod.ProveMember(ctx, proof(connectwise.MemberAuth{MemberID: "gone", Hash: "h4sh-of-gone", Context: "ctx3"}))
 	require.ErrorIs(t, err, core.ErrForbidden)
-	e.calls.take()
+	e.calls.Take()
 
 	// Another ConnectWise company or site: refused by name, without a call.
 	_, err = e.pod.ProveMember(ctx, proof(techAuth, func(m map[string]string) { m["companyid"] = "othermsp" }))
@@ -254,7 +254,7 @@ func TestProveMember(t *testing.T) {
 	_, err = e.pod.ProveMember(ctx, proof(techAuth, func(m map[string]string) { m["site"] = "https://eu.myconnectwise.net/" }))
 	require.ErrorIs(t, err, core.ErrUnauthorized)
 	assert.Contains(t, core.ErrorMessage(err), "eu.myconnectwise.net")
-	assert.Empty(t, e.calls.take())
+	assert.Empty(t, e.calls.Take())
 	_, err = e.pod.ProveMember(ctx, proof(techAuth, func(m map[string]string) {
 		m["companyid"], m["site"] = "CounterSignTest", "https://NA.myconnectwise.net"
 	}))
@@ -274,7 +274,7 @@ func TestProveMember(t *testing.T) {
 		_, err := e.pod.ProveMember(ctx, raw)
 		require.ErrorIs(t, err, core.ErrInvalid, name)
 	}
-	assert.Empty(t, e.calls.take())
+	assert.Empty(t, e.calls.Take())
 
 	// The data as a JSON string, as a pod may forward it unparsed.
 	s, _ := json.Marshal(string(proof(techAuth)))
@@ -284,16 +284,16 @@ func TestProveMember(t *testing.T) {
 
 func TestProveMemberFailsClosed(t *testing.T) {
 	e := newPodEnv(t)
-	e.calls.take()
+	e.calls.Take()
 	e.srv.SetDown(true)
 	_, err := e.pod.ProveMember(t.Context(), proof(techAuth))
 	require.ErrorIs(t, err, core.ErrUnavailable)
 	e.srv.SetDown(false)
-	e.calls.take()
+	e.calls.Take()
 	m, err := e.pod.ProveMember(t.Context(), proof(techAuth))
 	require.NoError(t, err, "an outage is not remembered as a refusal")
 	assert.Equal(t, "42", m.Ref)
-	assert.Len(t, e.calls.take(), 1)
+	assert.Len(t, e.calls.Take(), 1)
 }
 
 func TestProveMemberRateLimit(t *testing.T) {
@@ -303,10 +303,10 @@ func TestProveMemberRateLimit(t *testing.T) {
 		_, err := e.pod.ProveMember(t.Context(), proof(connectwise.MemberAuth{MemberID: "jtech", Hash: fmt.Sprintf("guess-%04d", i), Context: "c"}))
 		require.ErrorIs(t, err, core.ErrUnauthorized)
 	}
-	e.calls.take()
+	e.calls.Take()
 	_, err := e.pod.ProveMember(t.Context(), proof(connectwise.MemberAuth{MemberID: "JTECH", Hash: "guess-more", Context: "c"}))
 	require.ErrorIs(t, err, core.ErrRateLimited)
-	assert.Empty(t, e.calls.take(), "no call while limited")
+	assert.Empty(t, e.calls.Take(), "no call while limited")
 	m, err := e.pod.ProveMember(t.Context(), proof(techAuth))
 	require.ErrorIs(t, err, core.ErrRateLimited, "the member id is limited, whatever the hash")
 	assert.Empty(t, m.Ref)

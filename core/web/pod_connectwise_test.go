@@ -3,10 +3,8 @@ package web_test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -36,33 +34,13 @@ var (
 	cwTechAuth = connectwise.MemberAuth{MemberID: "jtech", Hash: "h4sh+of/jtech-pod==", Context: "ctx-pod-7f3a"}
 )
 
-// cwCalls is a psa.CallCounter that remembers every ConnectWise call.
-type cwCalls struct {
-	mu  sync.Mutex
-	ops []string
-}
-
-func (c *cwCalls) CountCall(op string, status int) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.ops = append(c.ops, fmt.Sprintf("%s %d", op, status))
-}
-
-func (c *cwCalls) take() []string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	out := c.ops
-	c.ops = nil
-	return out
-}
-
 // cwFixture is a Countersign server whose tenant a has a ConnectWise
 // integration on a fake ConnectWise holding one company, two contacts, a
 // ticket and a technician (member jtech) whose pod hands over cwTechAuth.
 type cwFixture struct {
 	*env
 	cw          *cwtest.Server
-	calls       *cwCalls
+	calls       *cwtest.CallLog
 	integration core.Integration
 	podPath     string // /pod/{tenant}/{integration}
 }
@@ -74,7 +52,7 @@ func newCWFixture(t *testing.T, st *store.Store) *cwFixture {
 	cw.AddPodMember(cwTech, cwTechAuth, false)
 	reg, err := psa.NewRegistry(connectwise.Descriptor())
 	require.NoError(t, err)
-	f := &cwFixture{cw: cw, calls: &cwCalls{}}
+	f := &cwFixture{cw: cw, calls: &cwtest.CallLog{}}
 	f.env = newEnv(t, st, envOptions{psaRegistry: reg, psaDeps: func(core.Integration) psa.Deps {
 		// Clients are built on first use, after newEnv returned.
 		return cw.Deps(psa.Deps{Calls: f.calls, Now: f.clk.Now,
@@ -207,7 +185,7 @@ func TestConnectWisePodCallBudget(t *testing.T) {
 		assert.Equal(t, "Pat", pc.Contact.FirstName, "the ticket's contact")
 		f.verifyBySMS(t, cookie, pc, pc.Contact.ID, "")
 
-		cold := f.calls.take()
+		cold := f.calls.Take()
 		assert.Equal(t, []string{
 			"GET /system/myMembers/info 200",
 			"GET /service/tickets/{id} 200",
@@ -231,7 +209,7 @@ func TestConnectWisePodCallBudget(t *testing.T) {
 		logStart = len(f.cw.Log())
 		pc = f.podContext(t, cookie, "id=3001&screen=ticket")
 		f.verifyBySMS(t, cookie, pc, pc.Contact.ID, "")
-		warm := f.calls.take()
+		warm := f.calls.Take()
 		assert.Equal(t, []string{
 			"GET /service/tickets/{id} 200",
 			"POST /service/tickets/{parentId}/notes 201",
@@ -246,7 +224,7 @@ func TestConnectWisePodCallBudget(t *testing.T) {
 		r = f.member(t, cwProof(cwTechAuth, cwtest.DefaultCompanyID))
 		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
 		assert.Equal(t, tech["id"], r.JSON(t)["id"], "the same technician")
-		assert.Empty(t, f.calls.take(), "the member proof is cached")
+		assert.Empty(t, f.calls.Take(), "the member proof is cached")
 	})
 }
 
@@ -276,7 +254,7 @@ func TestConnectWisePodContactScreen(t *testing.T) {
 		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
 		assert.Equal(t, f.a.tech.ID, r.JSON(t)["id"], "the linked technician, next time without signing in")
 		cookie := podCookie(t, r)
-		f.calls.take()
+		f.calls.Take()
 
 		pc := f.podContext(t, cookie, "id=2002&screen=contact")
 		assert.Equal(t, "contact", pc.Screen)
@@ -284,12 +262,12 @@ func TestConnectWisePodContactScreen(t *testing.T) {
 		require.NotNil(t, pc.Contact)
 		assert.Equal(t, "Max", pc.Contact.FirstName, "that contact")
 		assert.Empty(t, pc.Alternates)
-		assert.Equal(t, []string{"GET /company/contacts/{id} 200"}, f.calls.take())
+		assert.Equal(t, []string{"GET /company/contacts/{id} 200"}, f.calls.Take())
 		pc = f.podContext(t, cookie, "id=2002&screen=Contacts")
-		assert.Empty(t, f.calls.take(), "the contact is mirrored now")
+		assert.Empty(t, f.calls.Take(), "the contact is mirrored now")
 
 		f.verifyBySMS(t, cookie, pc, pc.Contact.ID, "")
-		assert.Empty(t, f.calls.take(), "no ticket, no note")
+		assert.Empty(t, f.calls.Take(), "no ticket, no note")
 
 		// On the ticket, Max is another contact of Pat's company: sending
 		// to him needs a note when the policy says so.
@@ -381,7 +359,7 @@ func TestConnectWisePodNoteWaitsForConnectWise(t *testing.T) {
 		msg, _ := f.sms.last(t)
 
 		f.cw.SetDown(true)
-		f.calls.take()
+		f.calls.Take()
 		r = podDo(t, f.env, cookie, http.MethodPost, "/api/v1/verifications/"+id+"/check", map[string]string{"code": codeIn(t, msg)})
 		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
 		assert.Equal(t, "verified", r.JSON(t)["status"], "the verification does not wait for ConnectWise")
@@ -389,7 +367,7 @@ func TestConnectWisePodNoteWaitsForConnectWise(t *testing.T) {
 		f.clk.Add(10 * time.Minute)
 		f.deliver(t)
 		assert.Empty(t, f.cw.NoteRecords(cwTicket.Ref), "ConnectWise is down")
-		down := f.calls.take()
+		down := f.calls.Take()
 		require.NotEmpty(t, down)
 		for _, op := range down {
 			assert.Equal(t, "POST /service/tickets/{parentId}/notes 503", op, "a note POST is tried once per outbox attempt")
