@@ -557,3 +557,36 @@ func auditHead(t *testing.T, f *fixture) int64 {
 	}))
 	return seq
 }
+
+// Issue 9 item 7: after a correct code, re-submitting it (a double submit,
+// a technician pressing Check again) must not count as failures; twelve of
+// them used to lock the contact's phone channel while the shield was green.
+func TestResubmittingVerifiedCodeCountsNothing(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, st *store.Store) {
+		f := newFixture(t, st)
+		started := f.start(t, core.MethodSMSCode)
+		f.deliver(t)
+		code := codeIn(t, f.sms.last(t))
+		_, err := f.eng.CheckCode(t.Context(), f.tenant.ID, f.tech.ID, started.Verification.ID, code)
+		require.NoError(t, err)
+		for i := range 12 {
+			c := code
+			if i%2 == 1 {
+				c = wrongFor(code)
+			}
+			v, err := f.eng.CheckCode(t.Context(), f.tenant.ID, f.tech.ID, started.Verification.ID, c)
+			require.Equal(t, core.KindGone, kindOf(err), "submission %d", i)
+			assert.Contains(t, core.ErrorMessage(err), "already verified")
+			assert.Equal(t, core.StatusVerified, v.Status)
+			assert.Equal(t, 0, v.Attempts, "no attempt is used on a verified verification")
+		}
+		require.NoError(t, st.View(t.Context(), func(tx core.Tx) error {
+			n, err := tx.FailureCount(t.Context(), f.tenant.ID, f.contact.ID, core.DestPhone)
+			assert.Equal(t, 0, n, "no consecutive failure was counted")
+			return err
+		}))
+		// The phone channel still works: a new verification can be started.
+		f.clk.Add(time.Hour)
+		f.start(t, core.MethodSMSCode)
+	})
+}

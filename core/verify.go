@@ -459,6 +459,13 @@ func (e *Engine) CheckCode(ctx context.Context, tenantID, techID, verificationID
 		case st == StatusExpired && v.Status.Open():
 			v.Status, v.CompletedAt, v.Detail = StatusExpired, now, "code expired before it was entered"
 			evType, outcome = EventVerificationExpired, Errorf(KindGone, "the code has expired; resend or start a new verification")
+		case st == StatusVerified:
+			// A repeat of the right code (a double submit, a second
+			// technician) or any code after success is not a guess at an
+			// open secret: counting it would lock the contact's channel
+			// while the shield is green.
+			outcome = Errorf(KindGone, "this verification is already verified; nothing was counted")
+			return nil
 		case !st.Open():
 			outcome = Errorf(KindGone, "this verification is already %s", st)
 			return e.countFailure(ctx, tx, policy, v, actor, "submitted after "+string(st), now)
