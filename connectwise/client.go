@@ -355,20 +355,50 @@ func (c *Client) nextPage(h http.Header, cl call) (int, error) {
 }
 
 // nextLink returns h's rel="next" link, checked to be on the API host and
-// on cl's resource, or nil.
+// on cl's resource, or nil. Host and path are compared in a canonical form
+// ([samePage]): ConnectWise writes its links with a trailing slash before
+// the query ("…/company/contacts/?page=2"), sometimes with a double slash
+// after the codebase, and with the host in whatever case it was called.
 func (c *Client) nextLink(h http.Header, cl call) (*url.URL, error) {
 	next := psa.NextLink(h)
 	if next == "" {
 		return nil, nil
 	}
 	u, err := url.Parse(next)
-	// ConnectWise's own hrefs may hold a double slash after the codebase
-	// (reference §1); compare paths with it collapsed.
-	if err != nil || !strings.EqualFold(u.Host, c.apiHost) ||
-		!strings.HasSuffix(collapseSlashes(u.Path), "/apis/3.0"+cl.path) {
+	if err != nil || !c.samePage(u, cl.path) {
 		return nil, newError(cl.what, core.KindUnavailable, nil, "ConnectWise's next-page link does not point back at %s%s", c.apiHost, cl.path)
 	}
 	return u, nil
+}
+
+// samePage reports whether u is https on the API host and names the REST
+// resource path (after /apis/3.0) under at most one leading codebase
+// segment. Case of the host, a default port, duplicate slashes and a
+// trailing slash make no difference; any other host, scheme or path does.
+func (c *Client) samePage(u *url.URL, path string) bool {
+	if u.Scheme != "https" || u.User != nil || canonicalHost(u.Host) != canonicalHost(c.apiHost) {
+		return false
+	}
+	got, want := canonicalPath(u.Path), canonicalPath("/apis/3.0"+path)
+	if got == want {
+		return true
+	}
+	codebase, rest, ok := strings.Cut(strings.TrimPrefix(got, "/"), "/")
+	return ok && codebase != "" && codebase != "apis" && "/"+rest == want
+}
+
+// canonicalHost is h lower-cased, without the default https port.
+func canonicalHost(h string) string {
+	return strings.TrimSuffix(strings.ToLower(h), ":443")
+}
+
+// canonicalPath is p with runs of slashes collapsed and no trailing slash.
+func canonicalPath(p string) string {
+	p = collapseSlashes(p)
+	if len(p) > 1 {
+		p = strings.TrimSuffix(p, "/")
+	}
+	return p
 }
 
 func collapseSlashes(p string) string {

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/countersign/countersign/core/psa/psatest"
 )
 
 func sprintf(format string, args ...any) string { return fmt.Sprintf(format, args...) }
@@ -834,14 +836,17 @@ func (s *Server) writeList(q *req, model string, recs []any) {
 }
 
 // pageLink returns the URL of q with param set to v, as ConnectWise
-// writes it in Link headers.
+// writes it in Link headers: in the shape [Server.SetLinkShape] set.
 func (s *Server) pageLink(q *req, param, v string) string {
 	qs := q.r.URL.Query()
 	qs.Set(param, v)
 	if param == "pageId" {
 		qs.Del("page")
 	}
-	return "https://" + hostOnly(q.r.Host) + q.r.URL.Path + "?" + qs.Encode()
+	s.mu.Lock()
+	shape := s.linkShape
+	s.mu.Unlock()
+	return psatest.ShapeLink("https://"+hostOnly(q.r.Host)+q.r.URL.Path+"?"+qs.Encode(), shape)
 }
 
 // project applies fields= (comma-separated paths such as "id",

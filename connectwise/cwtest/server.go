@@ -17,7 +17,8 @@
 // several arrays refused in childConditions), query names per endpoint,
 // and ConnectWise's own rules (a note needs a display flag; a contact a
 // first name). What it does like the real one: page/pageSize (default 25,
-// at most 1000) with a Link header (first, prev, next, last), forward-only
+// at most 1000) with a Link header (first, prev, next, last; a slash before
+// the query, as ConnectWise writes them), forward-only
 // paging with pageId, fields= partial answers, the error bodies of
 // reference §3, and the plain-text "Cannot route" 404 of a wrong codebase.
 //
@@ -30,7 +31,7 @@
 // [Server.Notes] for the psatest conformance suite, and
 // [Server.ChangeCodebase], [Server.SetDown], [Server.RejectKeys],
 // [Server.AddPodMember], [Server.SetMemberAuthForms], [Server.Forbid],
-// [Server.HugePages], [Server.UnroutableAuthFailures],
+// [Server.HugePages], [Server.SetLinkShape], [Server.UnroutableAuthFailures],
 // [Server.NoteRecords] and [Server.Log].
 package cwtest
 
@@ -55,6 +56,7 @@ import (
 
 	"github.com/countersign/countersign/connectwise"
 	"github.com/countersign/countersign/core/psa"
+	"github.com/countersign/countersign/core/psa/psatest"
 )
 
 // Defaults of a new server.
@@ -105,6 +107,7 @@ type Server struct {
 	down        bool
 	rejectKeys  bool
 	hugePages   bool
+	linkShape   psatest.LinkShape
 	unroutable  bool
 	requests    int
 	log         []Request
@@ -150,6 +153,8 @@ func NewServer(t testing.TB, opts ...Option) *Server {
 		notes: map[int][]noteRec{}, commTypes: defaultCommTypes(), forbidden: map[string]bool{},
 		memberForms: []string{"member-cookie", "member-basic", "member-cookie-escaped", "member-cookie-no-context"},
 		lastID:      100000,
+		// ConnectWise's own Link headers have a slash before the query.
+		linkShape: psatest.LinkTrailingSlash,
 	}
 	for _, o := range opts {
 		o(s)
@@ -391,6 +396,18 @@ func (s *Server) SetMemberAuthForms(forms ...string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.memberForms = slices.Clone(forms)
+}
+
+// SetLinkShape implements [psatest.LinkShaper]: the shape of the Link
+// header's page URLs from now on. A new server writes them as ConnectWise
+// does, with a slash before the query
+// ("https://api-na.myconnectwise.net/v2025_1/apis/3.0/company/contacts/?page=2");
+// [psatest.LinkOtherHost] and [psatest.LinkOtherPath] write links a client
+// must refuse.
+func (s *Server) SetLinkShape(shape psatest.LinkShape) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.linkShape = shape
 }
 
 // SetPageSize sets the largest page the fake returns, whatever the client

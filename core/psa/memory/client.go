@@ -101,16 +101,18 @@ func (c *Client) request(ctx context.Context, method, u string, body io.Reader) 
 	return req, nil
 }
 
-// nextCursor returns the cursor of the rel="next" link in h, or "". A link
-// to another host or path is refused: following it would send our API key
-// there.
-func (c *Client) nextCursor(h http.Header, op string) (string, error) {
+// nextCursor returns the cursor of the rel="next" link in h, or "". The
+// link must be on our host and name resource (a path under the API base,
+// "contacts"), compared without regard to the host's case, duplicate
+// slashes or a trailing slash; a link to another host or path is refused:
+// following it would send our API key there.
+func (c *Client) nextCursor(h http.Header, op, resource string) (string, error) {
 	next := psa.NextLink(h)
 	if next == "" {
 		return "", nil
 	}
 	u, err := url.Parse(next)
-	if err != nil || u.Host != c.base.Host || !strings.HasPrefix(u.Path, c.base.Path+"/") {
+	if err != nil || !strings.EqualFold(u.Host, c.base.Host) || canonicalPath(u.Path) != canonicalPath(c.base.Path+"/"+resource) {
 		return "", fmt.Errorf("%s: next page link %q is not on %s: %w", op, next, c.base.Host, core.ErrUnavailable)
 	}
 	cur := u.Query().Get("cursor")
@@ -118,4 +120,15 @@ func (c *Client) nextCursor(h http.Header, op string) (string, error) {
 		return "", fmt.Errorf("%s: next page link %q has no cursor: %w", op, next, core.ErrUnavailable)
 	}
 	return cur, nil
+}
+
+// canonicalPath is p with runs of slashes collapsed and no trailing slash.
+func canonicalPath(p string) string {
+	for strings.Contains(p, "//") {
+		p = strings.ReplaceAll(p, "//", "/")
+	}
+	if len(p) > 1 {
+		p = strings.TrimSuffix(p, "/")
+	}
+	return p
 }

@@ -28,7 +28,7 @@ func (c *Client) ListCompanies(ctx context.Context, o psa.ListOptions) (psa.Page
 	for _, w := range page {
 		out.Items = append(out.Items, psa.Company{Ref: w.ID, Name: w.Name})
 	}
-	if out.Next, err = c.nextCursor(h, op); err != nil {
+	if out.Next, err = c.nextCursor(h, op, "companies"); err != nil {
 		return psa.Page[psa.Company]{}, err
 	}
 	return out, nil

@@ -34,7 +34,7 @@ func (c *Client) FindContacts(ctx context.Context, companyRef string, s psa.Cont
 		for _, w := range page {
 			out = append(out, fromWireContact(w))
 		}
-		cur, err := c.nextCursor(h, op)
+		cur, err := c.nextCursor(h, op, "contacts")
 		if err != nil || cur == "" {
 			return out, err
 		}

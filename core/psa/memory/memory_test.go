@@ -33,9 +33,17 @@ func TestConformance(t *testing.T) {
 			srv, ts := newServer(t)
 			c, err := memory.New(memory.Config{BaseURL: ts.URL, APIKey: testKey}, deps)
 			require.NoError(t, err)
-			return c, srv
+			return c, shapedFake{srv}
 		},
 	})
+}
+
+// shapedFake is the memory server as a [psatest.LinkShaper]: the server
+// itself has no test dependencies, only a hook that rewrites its links.
+type shapedFake struct{ *memory.Server }
+
+func (f shapedFake) SetLinkShape(s psatest.LinkShape) {
+	f.SetLinkRewrite(func(u string) string { return psatest.ShapeLink(u, s) })
 }
 
 func TestDescriptor(t *testing.T) {

@@ -104,7 +104,8 @@ type Server struct {
 	notes     map[string][]psa.Note
 	member    psa.Member
 	lastID    int
-	pageSize  int // 0 means maxPageSize
+	pageSize  int                 // 0 means maxPageSize
+	linkURL   func(string) string // rewrites next-page URLs; nil keeps them
 	failN     int
 	failCode  int
 	failAfter string
@@ -190,6 +191,15 @@ func (s *Server) SetPageSize(n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.pageSize = n
+}
+
+// SetLinkRewrite makes the server pass every next-page URL it writes
+// through rewrite (nil stops), so that tests can hand the client the
+// shapes real PSAs write, or links it must refuse.
+func (s *Server) SetLinkRewrite(rewrite func(string) string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.linkURL = rewrite
 }
 
 // FailNext answers the next n requests with status (and a Retry-After of
@@ -418,7 +428,14 @@ func (s *Server) writeList(w http.ResponseWriter, r *http.Request, v any, next s
 		if r.TLS != nil {
 			scheme = "https"
 		}
-		w.Header().Set("Link", fmt.Sprintf(`<%s://%s%s>; rel="next"`, scheme, r.Host, u.String()))
+		link := fmt.Sprintf("%s://%s%s", scheme, r.Host, u.String())
+		s.mu.Lock()
+		rewrite := s.linkURL
+		s.mu.Unlock()
+		if rewrite != nil {
+			link = rewrite(link)
+		}
+		w.Header().Set("Link", "<"+link+`>; rel="next"`)
 	}
 	s.writeJSON(w, http.StatusOK, v)
 }

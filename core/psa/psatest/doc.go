@@ -28,7 +28,10 @@
 // Each capability the client implements ([psa.ContactFinder],
 // [psa.TicketGetter], …) is exercised; the ones it lacks are skipped with a
 // log line, as libdnstest does. The cases: an empty result is an empty slice
-// and no error; paging visits every company and contact exactly once; 401,
+// and no error; paging visits every company and contact exactly once, and follows
+// next-page URLs in the shapes real PSAs write them (a trailing slash
+// before the query, a double slash, an upper-case host: [LinkShaper]) while
+// refusing one to another host or resource; 401,
 // 404, 429 (with and without Retry-After, once and forever), 503 once and
 // 5xx forever map to the right core kinds with the right retries; notes are
 // never retried after a 5xx; a cancelled context ends a call promptly;

@@ -62,6 +62,7 @@ func Run(t *testing.T, h Harness) {
 		{"EmptyResults", testEmptyResults},
 		{"PagingCompanies", testPagingCompanies},
 		{"PagingContacts", testPagingContacts},
+		{"PagingLinkShapes", testPagingLinkShapes},
 		{"Unauthorized", testStatus(401, "", core.ErrUnauthorized, false)},
 		{"Forbidden", testStatus(403, "", core.ErrForbidden, false)},
 		{"RateLimitedOnce", testRateLimitedOnce},
