@@ -368,6 +368,45 @@ func TestNoteFlags(t *testing.T) {
 	require.ErrorIs(t, err, core.ErrInvalid)
 }
 
+// TestNoteSettings checks that where a note shows, and whether ConnectWise
+// mails about it, is the integration's setting (default: internal and
+// silent), and that the setup guide says which applies.
+func TestNoteSettings(t *testing.T) {
+	srv := cwtest.NewServer(t)
+	srv.Seed([]psa.Company{acme}, []psa.Contact{alice}, []psa.Ticket{ticket})
+	f, tr := false, true
+	for _, tc := range []struct {
+		visibility, email string
+		want              cwtest.NoteRecord
+		setup             string
+	}{
+		{"", "", cwtest.NoteRecord{InternalAnalysis: true, ProcessNotifications: &f}, "as Internal notes, which only technicians see, and ConnectWise sends no e-mail"},
+		{"Discussion", "off", cwtest.NoteRecord{DetailDescription: true, ProcessNotifications: &f}, "in the Discussion, which the customer sees, and ConnectWise sends no e-mail"},
+		{"resolution", "on", cwtest.NoteRecord{Resolution: true, ProcessNotifications: &tr}, "as Resolution notes, which can appear on invoices, and ConnectWise sends its e-mail notifications"},
+		{"internal", "on", cwtest.NoteRecord{InternalAnalysis: true, ProcessNotifications: &tr}, "only technicians see, and ConnectWise sends its e-mail"},
+	} {
+		cfg := srv.Config()
+		cfg.NoteVisibility, cfg.NoteEmail = tc.visibility, tc.email
+		c, err := connectwise.New(cfg, srv.Deps(psa.Deps{}))
+		require.NoError(t, err)
+		text := "Caller verified (ver_" + tc.visibility + tc.email + ")."
+		require.NoError(t, c.AddTicketNote(t.Context(), ticket.Ref, psa.Note{Text: text}))
+		notes := srv.NoteRecords(ticket.Ref)
+		tc.want.Text = text
+		assert.Equal(t, tc.want, notes[len(notes)-1], "visibility %q, e-mail %q", tc.visibility, tc.email)
+		assert.Contains(t, strings.Join(c.Setup("https://cs.example/pod/a/int_1", "https://cs.example").Notes, "\n"), tc.setup)
+	}
+	for _, bad := range []struct{ visibility, email, msg string }{
+		{"public", "", "note visibility"}, {"", "yes", "note e-mail"},
+	} {
+		cfg := srv.Config()
+		cfg.NoteVisibility, cfg.NoteEmail = bad.visibility, bad.email
+		_, err := connectwise.New(cfg, psa.Deps{})
+		require.ErrorIs(t, err, core.ErrInvalid)
+		assert.Contains(t, core.ErrorMessage(err), bad.msg)
+	}
+}
+
 func TestCallCounts(t *testing.T) {
 	// A pod on the Contact screen: read the contact, verify, write the note.
 	e := newEnv(t)
@@ -745,6 +784,8 @@ func TestDescriptor(t *testing.T) {
 		{name: "no private key", cfg: strings.Replace(valid, cwtest.PrivateKey, "", 1), wantMsg: "private key are required"},
 		{name: "no client id", cfg: strings.Replace(valid, cwtest.ClientID, "", 1), wantMsg: "client id is required"},
 		{name: "bad region", cfg: strings.Replace(valid, `"site"`, `"phone_region":"USA","site"`, 1), wantMsg: "two-letter"},
+		{name: "note settings", cfg: strings.Replace(valid, `"site"`, `"note_visibility":"discussion","note_email":"on","site"`, 1)},
+		{name: "bad note visibility", cfg: strings.Replace(valid, `"site"`, `"note_visibility":"everyone","site"`, 1), wantMsg: "note visibility"},
 		{name: "empty", cfg: ``, wantMsg: "site is required"},
 	}
 	for _, tc := range tests {

@@ -43,7 +43,24 @@ type Config struct {
 	// ConnectWise no longer routes (after an upgrade) is still discovered
 	// again on the 404.
 	Codebase string `json:"codebase,omitempty"`
+	// NoteVisibility is where ConnectWise shows the verification notes:
+	// "internal" (Internal Analysis, technicians only; the default for ""),
+	// "discussion" (Detail Description, which the customer sees) or
+	// "resolution" (Resolution, which can appear on invoices).
+	NoteVisibility string `json:"note_visibility,omitempty"`
+	// NoteEmail is whether ConnectWise sends its own e-mail notifications
+	// for a note (its processNotifications flag, which with the ticket's
+	// automatic e-mail settings can mail the contact): "off" (the default
+	// for "") or "on".
+	NoteEmail string `json:"note_email,omitempty"`
 }
+
+// Note visibilities (Config.NoteVisibility).
+const (
+	NoteInternal   = "internal"
+	NoteDiscussion = "discussion"
+	NoteResolution = "resolution"
+)
 
 // cloudDomains are the domains of ConnectWise's hosted PSA, whose REST API
 // answers only on the "api-" sibling of the sign-in host (reference §1:
@@ -60,6 +77,14 @@ func (c Config) normalized() Config {
 	c.PrivateKey = strings.TrimSpace(c.PrivateKey)
 	c.ClientID = strings.TrimSpace(c.ClientID)
 	c.PhoneRegion = strings.ToUpper(strings.TrimSpace(c.PhoneRegion))
+	c.NoteVisibility = strings.ToLower(strings.TrimSpace(c.NoteVisibility))
+	if c.NoteVisibility == "" {
+		c.NoteVisibility = NoteInternal
+	}
+	c.NoteEmail = strings.ToLower(strings.TrimSpace(c.NoteEmail))
+	if c.NoteEmail == "" {
+		c.NoteEmail = "off"
+	}
 	if cb := strings.TrimPrefix(strings.TrimSpace(c.Codebase), "/"); cb != "" && !strings.HasSuffix(cb, "/") {
 		c.Codebase = cb + "/"
 	} else {
@@ -113,6 +138,14 @@ func (c Config) Validate() error {
 	}
 	if c.PhoneRegion != "" && (len(c.PhoneRegion) != 2 || !isUpperASCII(c.PhoneRegion)) {
 		return core.Errorf(core.KindInvalid, "phone region %q must be a two-letter country code such as US or GB", c.PhoneRegion)
+	}
+	switch c.NoteVisibility {
+	case NoteInternal, NoteDiscussion, NoteResolution:
+	default:
+		return core.Errorf(core.KindInvalid, "note visibility %q is not one ConnectWise has: enter internal (technicians only), discussion (the customer sees it) or resolution", c.NoteVisibility)
+	}
+	if c.NoteEmail != "off" && c.NoteEmail != "on" {
+		return core.Errorf(core.KindInvalid, "note e-mail %q must be off (ConnectWise sends no e-mail for Countersign's notes) or on", c.NoteEmail)
 	}
 	if c.Codebase != "" && !codebasePattern.MatchString(c.Codebase) {
 		return core.Errorf(core.KindInvalid, "codebase %q is not a ConnectWise codebase such as v2025_1/: leave it empty to have it discovered", c.Codebase)
@@ -204,8 +237,8 @@ const redacted = "[redacted]"
 
 // String describes c without its secrets.
 func (c Config) String() string {
-	return fmt.Sprintf("connectwise.Config{Site:%q APIHost:%q CompanyID:%q PublicKey:%q PrivateKey:%s ClientID:%s PhoneRegion:%q Codebase:%q}",
-		c.Site, c.APIHost, c.CompanyID, c.PublicKey, redactedIfSet(c.PrivateKey), redactedIfSet(c.ClientID), c.PhoneRegion, c.Codebase)
+	return fmt.Sprintf("connectwise.Config{Site:%q APIHost:%q CompanyID:%q PublicKey:%q PrivateKey:%s ClientID:%s PhoneRegion:%q Codebase:%q NoteVisibility:%q NoteEmail:%q}",
+		c.Site, c.APIHost, c.CompanyID, c.PublicKey, redactedIfSet(c.PrivateKey), redactedIfSet(c.ClientID), c.PhoneRegion, c.Codebase, c.NoteVisibility, c.NoteEmail)
 }
 
 // GoString is String, so that %#v does not print the secrets either.
@@ -221,6 +254,8 @@ func (c Config) LogValue() slog.Value {
 		slog.String("private_key", redactedIfSet(c.PrivateKey)),
 		slog.String("client_id", redactedIfSet(c.ClientID)),
 		slog.String("codebase", c.Codebase),
+		slog.String("note_visibility", c.NoteVisibility),
+		slog.String("note_email", c.NoteEmail),
 	)
 }
 

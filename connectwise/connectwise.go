@@ -30,6 +30,10 @@ func Descriptor() psa.Descriptor {
 				Help: "Two-letter country for phone numbers stored without a country code; empty means US."},
 			{Name: "codebase", Label: "Codebase", Kind: psa.FieldText,
 				Help: "Leave empty to have it discovered (e.g. v2025_1/); once stored, it saves a call whenever the server starts."},
+			{Name: "note_visibility", Label: "Note visibility", Kind: psa.FieldText,
+				Help: "Where verification notes show on the ticket: internal (technicians only; the default), discussion (the customer sees it) or resolution."},
+			{Name: "note_email", Label: "ConnectWise e-mail for notes", Kind: psa.FieldText,
+				Help: "off (the default): ConnectWise sends no e-mail notification for Countersign's notes; on: it follows the ticket's own e-mail settings."},
 		},
 		New: func(raw json.RawMessage, deps psa.Deps) (psa.Client, error) {
 			var cfg Config

@@ -50,6 +50,7 @@ func (c *Client) Setup(podURL, origin string) psa.Setup {
 		"Each technician adds the pod to their own screens: on a contact and on a service ticket, open the pod configuration (the gear) and move Countersign to Displayed.",
 		"Pods work in ConnectWise's web client in a browser, not in the desktop (thick) client.",
 		"Technicians sign in to the pod once with their Countersign account, or — when the tenant default policy allows it — are recognised from their ConnectWise sign-in.",
+		c.noteSetupNote(),
 	}
 	// From the calls the client makes: see the table at the top of the
 	// reference. ConnectWise names the areas of a security role by module;
@@ -67,6 +68,21 @@ func (c *Client) Setup(podURL, origin string) psa.Setup {
 		{Area: "System › Table Setup", Access: "Add and Edit (All)", Why: "only to register callbacks and to create the Manage Hosted API entries from Countersign"},
 	}
 	return s
+}
+
+// noteSetupNote says where the integration's notes go, and whether
+// ConnectWise mails anyone about them.
+func (c *Client) noteSetupNote() string {
+	where := map[string]string{
+		NoteInternal:   "as Internal notes, which only technicians see",
+		NoteDiscussion: "in the Discussion, which the customer sees",
+		NoteResolution: "as Resolution notes, which can appear on invoices",
+	}[c.cfg.NoteVisibility]
+	mail := "ConnectWise sends no e-mail notification for them"
+	if c.cfg.NoteEmail == "on" {
+		mail = "ConnectWise sends its e-mail notifications for them as the ticket's settings say"
+	}
+	return "Verification results are written to the ticket " + where + ", and " + mail + " (settings: note visibility, ConnectWise e-mail for notes)."
 }
 
 type wireHostedScreen struct {

@@ -82,12 +82,14 @@ func (c *Client) GetTicket(ctx context.Context, ref string) (psa.Ticket, error) 
 	return t, nil
 }
 
-// AddTicketNote implements [psa.TicketNoter]. An internal note (the
-// default) is filed under Internal Analysis; a public one under Discussion
-// (detail description), which the customer sees. Notes never set the
-// resolution flag and never trigger ConnectWise's email notifications.
-// Besides 429s, a note is sent again only after the 404 of a codebase
-// ConnectWise could not route, which it did not process.
+// AddTicketNote implements [psa.TicketNoter]. The note goes where the
+// integration's NoteVisibility says: Internal Analysis by default,
+// Discussion (detail description, which the customer sees) or Resolution;
+// a note the caller asks to be public (n.Public) goes to Discussion
+// whatever the setting. ConnectWise's own e-mail notifications
+// (processNotifications) are sent only when NoteEmail is "on". Besides
+// 429s, a note is sent again only after the 404 of a codebase ConnectWise
+// could not route, which it did not process.
 func (c *Client) AddTicketNote(ctx context.Context, ticketRef string, n psa.Note) error {
 	id, err := parseID("ticket", ticketRef)
 	if err != nil {
@@ -100,7 +102,7 @@ func (c *Client) AddTicketNote(ctx context.Context, ticketRef string, n psa.Note
 	resp, err := c.send(ctx, call{
 		what: "add note to ticket " + sid, op: "POST /service/tickets/{parentId}/notes", method: http.MethodPost,
 		path:    "/service/tickets/" + sid + "/notes",
-		body:    wireNote{Text: n.Text, DetailDescriptionFlag: n.Public, InternalAnalysisFlag: !n.Public},
+		body:    c.noteBody(n),
 		subject: "ticket " + sid, area: "adding ticket notes (Service Desk › Service Tickets, add and edit)",
 	})
 	if err != nil {
@@ -109,4 +111,19 @@ func (c *Client) AddTicketNote(ctx context.Context, ticketRef string, n psa.Note
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
 	resp.Body.Close()
 	return nil
+}
+
+// noteBody is the ServiceNote for n under the integration's note settings.
+// Exactly one display flag is true: ConnectWise refuses a note with none.
+func (c *Client) noteBody(n psa.Note) wireNote {
+	w := wireNote{Text: n.Text, ProcessNotifications: c.cfg.NoteEmail == "on"}
+	switch {
+	case n.Public || c.cfg.NoteVisibility == NoteDiscussion:
+		w.DetailDescriptionFlag = true
+	case c.cfg.NoteVisibility == NoteResolution:
+		w.ResolutionFlag = true
+	default:
+		w.InternalAnalysisFlag = true
+	}
+	return w
 }
