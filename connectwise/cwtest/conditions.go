@@ -417,11 +417,11 @@ func (c childCond) eval(rec map[string]any) bool {
 
 // compileConditions parses conditions (child false) or childConditions
 // (child true) for records of model.
-func (c *Contract) compileConditions(model, s string, child bool) (func(map[string]any) bool, error) {
+func compileConditions(c *Contract, model, s string, child bool) (func(map[string]any) bool, error) {
 	array := ""
 	check := func(cmp *condCmp) error {
 		path := strings.Join(cmp.path, "/")
-		typ, arrayAt, err := c.resolve(model, path)
+		typ, arrayAt, err := c.Resolve(model, path)
 		if err != nil {
 			return fmt.Errorf("%s: %w", path, err)
 		}

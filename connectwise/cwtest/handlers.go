@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/countersign/countersign/core/psa/psafake"
 	"github.com/countersign/countersign/core/psa/psatest"
 )
 
@@ -69,10 +70,7 @@ func hostOnly(h string) string {
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, entry *Request) {
-	s.mu.Lock()
-	down := s.down
-	s.mu.Unlock()
-	if down {
+	if s.Down() {
 		w.Header().Set("Content-Type", "text/html")
 		w.WriteHeader(http.StatusServiceUnavailable)
 		io.WriteString(w, "<html><head><title>503 Service Temporarily Unavailable</title></head><body><h1>Service Temporarily Unavailable</h1></body></html>")
@@ -89,21 +87,13 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, entry *Request) {
 		return
 	}
 
-	s.mu.Lock()
-	s.requests++
-	fail, code, after := s.failN > 0, s.failCode, s.failAfter
-	if fail {
-		s.failN--
-	}
-	codebase := s.codebase
-	s.mu.Unlock()
-	if fail {
-		if after != "" {
-			w.Header().Set("Retry-After", after)
-		}
-		writeStatusError(w, code, after)
+	if f, ok := s.Begin(); ok {
+		f.Write(w, func(w http.ResponseWriter, status int) { writeStatusError(w, status, f.RetryAfter) })
 		return
 	}
+	s.mu.Lock()
+	codebase := s.codebase
+	s.mu.Unlock()
 
 	// The API answers on the api- host only; API keys on a cloud sign-in
 	// host are refused (reference §1).
@@ -124,7 +114,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, entry *Request) {
 			writeError(w, http.StatusMethodNotAllowed, "ConnectWiseApi", fmt.Sprintf("The requested resource does not support http method '%s'.", r.Method), nil)
 			return
 		}
-		s.violation("%s %s is not in the contract", r.Method, rest)
+		s.violation("%s %s is not in the contract (or not in cwtest's extract of it: see the cwtest package doc)", r.Method, rest)
 		writeError(w, http.StatusNotFound, "ConnectWiseApi", "The endpoint does not exist.", nil)
 		return
 	}
@@ -132,7 +122,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, entry *Request) {
 	entry.Route = q.route
 
 	for name := range r.URL.Query() {
-		if !ep.allowsQuery(name) {
+		if !ep.AllowsQuery(name) {
 			s.violation("%s: query parameter %q is not in the contract (allowed: %v)", q.route, name, ep.Query)
 			writeError(w, http.StatusBadRequest, "InvalidObject", fmt.Sprintf("The query parameter %s is not supported.", name), nil)
 			return
@@ -179,13 +169,13 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, entry *Request) {
 		s.violation("%s: body sent without Content-Type application/json", q.route)
 	}
 	if err := s.contract.ValidateBody(ep, body); err != nil {
-		var mf *missingFieldError
+		var mf *psafake.MissingFieldsError
 		if errors.As(err, &mf) {
 			var fe []fieldError
-			for _, f := range mf.fields {
-				fe = append(fe, fieldError{Code: "MissingRequiredField", Message: "The " + f + " field is required.", Resource: lowerFirst(mf.model), Field: f})
+			for _, f := range mf.Fields {
+				fe = append(fe, fieldError{Code: "MissingRequiredField", Message: "The " + f + " field is required.", Resource: lowerFirst(mf.Model), Field: f})
 			}
-			writeError(w, http.StatusBadRequest, "InvalidObject", lowerFirst(mf.model)+" object is invalid", fe)
+			writeError(w, http.StatusBadRequest, "InvalidObject", lowerFirst(mf.Model)+" object is invalid", fe)
 			return
 		}
 		s.violation("%s: %v", q.route, err)
@@ -229,7 +219,7 @@ func (s *Server) authenticate(r *http.Request) (*member, string, bool) {
 	authz := r.Header.Get("Authorization")
 	cookies := r.Cookies()
 	if authz != "" && len(cookies) > 0 {
-		s.violations = append(s.violations, "a request carries both an Authorization header and member cookies")
+		s.v.Add("a request carries both an Authorization header and member cookies")
 		return nil, "", false
 	}
 	accepts := func(form string) bool {
@@ -673,7 +663,7 @@ func (s *Server) writeList(q *req, model string, recs []any) {
 	qs := q.r.URL.Query()
 	if fields := qs.Get("fields"); fields != "" {
 		for _, f := range strings.Split(fields, ",") {
-			if _, _, err := s.contract.resolve(model, strings.TrimSpace(f)); err != nil {
+			if _, _, err := s.contract.Resolve(model, strings.TrimSpace(f)); err != nil {
 				s.violation("%s: fields: %v", q.route, err)
 				writeError(q.w, http.StatusBadRequest, "InvalidObject", "fields is invalid: "+err.Error(), nil)
 				return
@@ -695,7 +685,7 @@ func (s *Server) writeList(q *req, model string, recs []any) {
 		if expr == "" {
 			continue
 		}
-		match, err := s.contract.compileConditions(model, expr, p.child)
+		match, err := compileConditions(s.contract, model, expr, p.child)
 		if err != nil {
 			s.violation("%s: %s %q: %v", q.route, p.name, expr, err)
 			writeError(q.w, http.StatusBadRequest, "InvalidObject", fmt.Sprintf("The %s are invalid: %v", p.name, err), nil)
@@ -859,7 +849,7 @@ func (s *Server) project(q *req, model string, m map[string]any) (map[string]any
 	out := map[string]any{}
 	for _, f := range strings.Split(fields, ",") {
 		f = strings.TrimSpace(f)
-		if _, _, err := s.contract.resolve(model, f); err != nil {
+		if _, _, err := s.contract.Resolve(model, f); err != nil {
 			return nil, err
 		}
 		segs := strings.Split(f, "/")
@@ -901,7 +891,7 @@ func (s *Server) writeJSON(q *req, status int, model string, list bool, v any) {
 func (s *Server) writeJSONLocked(q *req, status int, model string, list bool, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
-		s.violations = append(s.violations, "cwtest: marshal: "+err.Error())
+		s.v.Add("cwtest: marshal: %v", err)
 		writeError(q.w, http.StatusInternalServerError, "ConnectWiseApi", "An error has occurred.", nil)
 		return
 	}
@@ -910,19 +900,16 @@ func (s *Server) writeJSONLocked(q *req, status int, model string, list bool, v 
 		json.Unmarshal(b, &m)
 		p, err := s.project(q, model, m)
 		if err != nil {
-			s.violations = append(s.violations, fmt.Sprintf("%s: fields: %v", q.route, err))
+			s.v.Add("%s: fields: %v", q.route, err)
 			writeError(q.w, http.StatusBadRequest, "InvalidObject", "fields is invalid: "+err.Error(), nil)
 			return
 		}
 		b, _ = json.Marshal(p)
 	}
 	if err := s.contract.ValidateModel(model, b, list); err != nil {
-		s.violations = append(s.violations, fmt.Sprintf("cwtest's own %s answer breaks the contract: %v", model, err))
+		s.v.Add("cwtest's own %s answer breaks the contract: %v", model, err)
 	}
-	if s.malformed {
-		s.malformed = false
-		b = b[:len(b)/2]
-	}
+	b = s.Body(b)
 	q.w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	q.w.WriteHeader(status)
 	q.w.Write(b)

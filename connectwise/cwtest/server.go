@@ -1,8 +1,19 @@
 // Package cwtest is a fake ConnectWise PSA for tests, held to the vendor's
-// contract: it loads shared/contracts/connectwise/manage-2025.1.json at
-// test time and answers only requests the contract describes, with bodies
+// contract: it answers only requests the contract describes, with bodies
 // whose every field the named model declares, so that the connectwise
-// client cannot drift from the real API unnoticed.
+// client cannot drift from the real API unnoticed. It is built on the
+// fakes' kit, core/psa/psafake.
+//
+// The contract is testdata/manage-2025.1.json, embedded: the part of
+// shared/contracts/connectwise/manage-2025.1.json the fake needs (every
+// endpoint under the paths the client uses, and the models they reach),
+// extracted by internal/extract. Regenerate it from a checkout with
+// shared/ beside the module with
+//
+//	go generate ./connectwise/cwtest
+//
+// and add a path to internal/extract's list to serve a new endpoint. No
+// test reads shared/.
 //
 // It serves HTTPS on loopback under ConnectWise's real host names: the
 // [Server.HTTPClient] dials every known host (the site, its api- sibling)
@@ -32,30 +43,24 @@
 // [Server.ChangeCodebase], [Server.SetDown], [Server.RejectKeys],
 // [Server.AddPodMember], [Server.SetMemberAuthForms], [Server.Forbid],
 // [Server.HugePages], [Server.SetLinkShape], [Server.UnroutableAuthFailures],
-// [Server.NoteRecords] and [Server.Log].
+// [Server.NoteRecords] and [Server.Log]. FailNext, MalformedNext, SetDown
+// and Requests come from the embedded [psafake.Faults]; FailNext and
+// Requests concern REST API requests only: codebase discovery
+// (/login/companyinfo) and callback keys are never failed or counted, and
+// SetDown takes the whole site down, discovery included.
 package cwtest
 
 import (
-	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"math/big"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/countersign/countersign/connectwise"
 	"github.com/countersign/countersign/core/psa"
+	"github.com/countersign/countersign/core/psa/psafake"
 	"github.com/countersign/countersign/core/psa/psatest"
 )
 
@@ -78,10 +83,12 @@ const (
 // Server is a fake ConnectWise tenant. Its methods are safe for concurrent
 // use.
 type Server struct {
+	psafake.Faults // FailNext, MalformedNext, SetDown, Requests
+
 	t        testing.TB
 	contract *Contract
-	ts       *httptest.Server
-	client   *http.Client
+	tls      *psafake.TLSServer
+	v        psafake.Violations
 	site     string // the sign-in host
 	apiHost  string // the REST host; == site on premises
 	cloud    bool
@@ -100,18 +107,11 @@ type Server struct {
 	forbidden   map[string]bool // "who method route"
 	lastID      int
 	pageSize    int
-	failN       int
-	failCode    int
-	failAfter   string
-	malformed   bool
-	down        bool
 	rejectKeys  bool
 	hugePages   bool
 	linkShape   psatest.LinkShape
 	unroutable  bool
-	requests    int
 	log         []Request
-	violations  []string
 	setup       setupState // callbacks and Hosted API entries (callbacks.go)
 }
 
@@ -144,12 +144,8 @@ func WithCompanyID(id string) Option {
 // t. It fails t when the contract file cannot be loaded.
 func NewServer(t testing.TB, opts ...Option) *Server {
 	t.Helper()
-	c, err := LoadContract()
-	if err != nil {
-		t.Fatalf("cwtest: %v", err)
-	}
 	s := &Server{
-		t: t, contract: c, site: DefaultSite, company: DefaultCompanyID, codebase: DefaultCodebase,
+		t: t, contract: contract, site: DefaultSite, company: DefaultCompanyID, codebase: DefaultCodebase,
 		notes: map[int][]noteRec{}, commTypes: defaultCommTypes(), forbidden: map[string]bool{},
 		memberForms: []string{"member-cookie", "member-basic", "member-cookie-escaped", "member-cookie-no-context"},
 		lastID:      100000,
@@ -164,37 +160,9 @@ func NewServer(t testing.TB, opts ...Option) *Server {
 	s.apiMember = member{rec: memberRec{ID: 1, Identifier: "countersign-api", FirstName: "Countersign", LastName: "API",
 		LicenseClass: "A", DefaultEmail: "Office", DefaultPhone: "Office", Info: info{}}}
 
-	cert, pool := newCert(t, s.site, s.apiHost)
-	s.ts = httptest.NewUnstartedServer(http.HandlerFunc(s.serveHTTP))
-	s.ts.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
-	s.ts.StartTLS()
-	addr := s.ts.Listener.Addr().String()
-	dialer := &net.Dialer{Timeout: 5 * time.Second}
-	tr := &http.Transport{
-		DialContext: func(ctx context.Context, network, a string) (net.Conn, error) {
-			host, _, err := net.SplitHostPort(a)
-			if err != nil {
-				host = a
-			}
-			if !s.knownHost(host) {
-				return nil, &net.OpError{Op: "dial", Net: network, Err: &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}}
-			}
-			return dialer.DialContext(ctx, "tcp", addr)
-		},
-		TLSClientConfig:     &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
-		MaxIdleConnsPerHost: 16,
-	}
-	s.client = &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	t.Cleanup(func() {
-		tr.CloseIdleConnections()
-		s.ts.Close()
-		s.mu.Lock()
-		v := slices.Clone(s.violations)
-		s.mu.Unlock()
-		for _, msg := range v {
-			t.Errorf("cwtest: contract violation: %s", msg)
-		}
-	})
+	s.tls = psafake.NewTLS(t, http.HandlerFunc(s.serveHTTP), s.knownHost,
+		s.site, s.apiHost, "*.myconnectwise.net", "myconnectwise.net", "*.connectwisedev.com")
+	s.v.FailAtCleanup(t, "cwtest")
 	return s
 }
 
@@ -219,11 +187,11 @@ func (s *Server) Config() connectwise.Config {
 
 // HTTPClient returns an HTTP client that reaches the fake under
 // ConnectWise's host names over TLS, and finds no other host.
-func (s *Server) HTTPClient() *http.Client { return s.client }
+func (s *Server) HTTPClient() *http.Client { return s.tls.Client }
 
 // Deps returns d with its HTTPClient set to [Server.HTTPClient].
 func (s *Server) Deps(d psa.Deps) psa.Deps {
-	d.HTTPClient = s.client
+	d.HTTPClient = s.tls.Client
 	return d
 }
 
@@ -426,32 +394,6 @@ func (s *Server) HugePages(on bool) {
 	s.hugePages = on
 }
 
-// FailNext answers the next n REST API requests with status and
-// ConnectWise's error body for it (and a Retry-After of retryAfter when it
-// is not "") without processing them. n 0 stops failing. Codebase
-// discovery (/login/companyinfo) is not an API request: it is not failed,
-// and not counted by [Server.Requests].
-func (s *Server) FailNext(n, status int, retryAfter string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.failN, s.failCode, s.failAfter = n, status, retryAfter
-}
-
-// MalformedNext truncates the body of the next successful REST API answer.
-func (s *Server) MalformedNext() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.malformed = true
-}
-
-// SetDown makes every request, discovery included, get a 503 with an HTML
-// page, as when ConnectWise is down for maintenance behind its proxy.
-func (s *Server) SetDown(down bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.down = down
-}
-
 // RejectKeys makes the tenant refuse the API keys of [Server.Config], as
 // after the API member's keys were revoked.
 func (s *Server) RejectKeys(reject bool) {
@@ -493,14 +435,6 @@ func (s *Server) Forbid(who, route string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.forbidden[who+" "+route] = true
-}
-
-// Requests returns how many REST API requests the fake has received
-// (discovery excluded; see [Server.Log] for every request).
-func (s *Server) Requests() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.requests
 }
 
 // Log returns every request received, discovery included, oldest first.
@@ -549,58 +483,6 @@ func (s *Server) NoteRecords(ticketRef string) []NoteRecord {
 // TakeViolations returns the contract violations seen so far and forgets
 // them, for tests that provoke them on purpose; violations left at cleanup
 // fail the test.
-func (s *Server) TakeViolations() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	v := s.violations
-	s.violations = nil
-	return v
-}
+func (s *Server) TakeViolations() []string { return s.v.Take() }
 
-func (s *Server) violation(format string, args ...any) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.violations = append(s.violations, sprintf(format, args...))
-}
-
-// newCert makes a self-signed certificate for the fake's host names and
-// the pool that trusts it.
-func newCert(t testing.TB, hosts ...string) (tls.Certificate, *x509.CertPool) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatalf("cwtest: key: %v", err)
-	}
-	names := []string{"*.myconnectwise.net", "myconnectwise.net", "*.connectwisedev.com", "localhost"}
-	for _, h := range hosts {
-		if hh, _, err := net.SplitHostPort(h); err == nil {
-			h = hh
-		}
-		if net.ParseIP(h) == nil {
-			names = append(names, h)
-		}
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "cwtest"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		DNSNames:              names,
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatalf("cwtest: certificate: %v", err)
-	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatalf("cwtest: certificate: %v", err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(leaf)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool
-}
+func (s *Server) violation(format string, args ...any) { s.v.Add(format, args...) }

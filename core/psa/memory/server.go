@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/countersign/countersign/core"
 	"github.com/countersign/countersign/core/psa"
+	"github.com/countersign/countersign/core/psa/psafake"
 )
 
 // The wire format of the memory PSA's API: lower-case snake keys, bare
@@ -94,6 +94,8 @@ const (
 // Lists are bare JSON arrays; the next page is in a Link header with
 // rel="next", as in ConnectWise.
 type Server struct {
+	psafake.Faults // FailNext, MalformedNext, SetDown, Requests
+
 	apiKey string
 	mux    *http.ServeMux
 
@@ -106,11 +108,6 @@ type Server struct {
 	lastID    int
 	pageSize  int                 // 0 means maxPageSize
 	linkURL   func(string) string // rewrites next-page URLs; nil keeps them
-	failN     int
-	failCode  int
-	failAfter string
-	malformed bool
-	requests  int
 }
 
 // NewServer returns an empty memory PSA that accepts apiKey.
@@ -136,18 +133,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.mux.ServeHTTP(w, r) // the PSA's screens: no API key, not counted as API calls
 		return
 	}
-	s.mu.Lock()
-	s.requests++
-	fail, code, after := s.failN > 0, s.failCode, s.failAfter
-	if fail {
-		s.failN--
-	}
-	s.mu.Unlock()
-	if fail {
-		if after != "" {
-			w.Header().Set("Retry-After", after)
-		}
-		s.writeError(w, code, http.StatusText(code))
+	if f, ok := s.Begin(); ok {
+		f.Write(w, func(w http.ResponseWriter, status int) { s.writeError(w, status, http.StatusText(status)) })
 		return
 	}
 	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
@@ -200,28 +187,6 @@ func (s *Server) SetLinkRewrite(rewrite func(string) string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.linkURL = rewrite
-}
-
-// FailNext answers the next n requests with status (and a Retry-After of
-// retryAfter when it is not "") without processing them. n 0 stops failing.
-func (s *Server) FailNext(n, status int, retryAfter string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.failN, s.failCode, s.failAfter = n, status, retryAfter
-}
-
-// MalformedNext truncates the body of the next successful answer.
-func (s *Server) MalformedNext() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.malformed = true
-}
-
-// Requests returns how many requests the server has received.
-func (s *Server) Requests() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.requests
 }
 
 // Notes returns the notes added to the ticket with ref, oldest first.
@@ -385,14 +350,13 @@ func (s *Server) ticket(id string) (psa.Ticket, bool) {
 // page returns the [start, end) of the page r asks for among n items, and
 // the cursor of the next page ("" on the last). Cursors are offsets.
 func (s *Server) page(r *http.Request, n int) ([2]int, string, error) {
-	q := r.URL.Query()
 	size := maxPageSize
 	s.mu.Lock()
 	if s.pageSize > 0 {
 		size = s.pageSize
 	}
 	s.mu.Unlock()
-	if v := q.Get("page_size"); v != "" {
+	if v := r.URL.Query().Get("page_size"); v != "" {
 		ps, err := strconv.Atoi(v)
 		if err != nil || ps < 1 {
 			return [2]int{}, "", fmt.Errorf("page_size %q is not a positive number", v)
@@ -401,41 +365,21 @@ func (s *Server) page(r *http.Request, n int) ([2]int, string, error) {
 	} else {
 		size = min(size, defaultPageSize)
 	}
-	start := 0
-	if v := q.Get("cursor"); v != "" {
-		c, err := strconv.Atoi(v)
-		if err != nil || c < 0 {
-			return [2]int{}, "", fmt.Errorf("cursor %q is not valid", v)
-		}
-		start = min(c, n)
-	}
-	end := min(start+size, n)
-	next := ""
-	if end < n {
-		next = strconv.Itoa(end)
-	}
-	return [2]int{start, end}, next, nil
+	start, end, next, err := psafake.CursorBounds(n, r.URL.Query().Get("cursor"), size)
+	return [2]int{start, end}, next, err
 }
 
 // writeList writes a page and, when there is one, a Link to the next.
 func (s *Server) writeList(w http.ResponseWriter, r *http.Request, v any, next string) {
 	if next != "" {
-		u := url.URL{Path: r.URL.Path}
-		q := r.URL.Query()
-		q.Set("cursor", next)
-		u.RawQuery = q.Encode()
-		scheme := "http"
-		if r.TLS != nil {
-			scheme = "https"
-		}
-		link := fmt.Sprintf("%s://%s%s", scheme, r.Host, u.String())
+		link := psafake.WithQuery(psafake.RequestURL(r.TLS != nil, r.Host, r.URL), "cursor", next)
 		s.mu.Lock()
 		rewrite := s.linkURL
 		s.mu.Unlock()
 		if rewrite != nil {
 			link = rewrite(link)
 		}
-		w.Header().Set("Link", "<"+link+`>; rel="next"`)
+		w.Header().Set("Link", psafake.LinkHeader(psafake.Link{Rel: "next", URL: link}))
 	}
 	s.writeJSON(w, http.StatusOK, v)
 }
@@ -447,12 +391,7 @@ func (s *Server) writeJSON(w http.ResponseWriter, status int, v any) {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
-	s.mu.Lock()
-	if s.malformed {
-		s.malformed = false
-		b = b[:len(b)/2]
-	}
-	s.mu.Unlock()
+	b = s.Body(b)
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	w.Write(b)
