@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -43,6 +44,11 @@ type Config struct {
 	// ConnectWise no longer routes (after an upgrade) is still discovered
 	// again on the 404.
 	Codebase string `json:"codebase,omitempty"`
+	// Origins lists the other addresses technicians open ConnectWise at,
+	// separated by spaces or commas: hosts ("eu.myconnectwise.net",
+	// "cw.msp.example:8443") or https origins. The pod accepts ConnectWise's
+	// messages from, and may be framed by, the site and these only.
+	Origins string `json:"origins,omitempty"`
 	// NoteVisibility is where ConnectWise shows the verification notes:
 	// "internal" (Internal Analysis, technicians only; the default for ""),
 	// "discussion" (Detail Description, which the customer sees) or
@@ -77,6 +83,13 @@ func (c Config) normalized() Config {
 	c.PrivateKey = strings.TrimSpace(c.PrivateKey)
 	c.ClientID = strings.TrimSpace(c.ClientID)
 	c.PhoneRegion = strings.ToUpper(strings.TrimSpace(c.PhoneRegion))
+	var origins []string
+	for _, o := range strings.FieldsFunc(c.Origins, func(r rune) bool { return r == ',' || unicode.IsSpace(r) }) {
+		if h := normalizeHost(o); h != "" && !slices.Contains(origins, h) {
+			origins = append(origins, h)
+		}
+	}
+	c.Origins = strings.Join(origins, " ")
 	c.NoteVisibility = strings.ToLower(strings.TrimSpace(c.NoteVisibility))
 	if c.NoteVisibility == "" {
 		c.NoteVisibility = NoteInternal
@@ -115,6 +128,11 @@ func (c Config) Validate() error {
 	if !validHost(c.Site) {
 		return core.Errorf(core.KindInvalid, "site %q is not a host name: enter just the host, e.g. na.myconnectwise.net", c.Site)
 	}
+	for _, o := range strings.Fields(c.Origins) {
+		if !validHost(o) {
+			return core.Errorf(core.KindInvalid, "other ConnectWise address %q is not a host name: enter hosts such as eu.myconnectwise.net, separated by spaces", o)
+		}
+	}
 	if c.APIHost != "" && !validHost(c.APIHost) {
 		return core.Errorf(core.KindInvalid, "API host %q is not a host name, e.g. api-na.myconnectwise.net", c.APIHost)
 	}
@@ -151,6 +169,18 @@ func (c Config) Validate() error {
 		return core.Errorf(core.KindInvalid, "codebase %q is not a ConnectWise codebase such as v2025_1/: leave it empty to have it discovered", c.Codebase)
 	}
 	return nil
+}
+
+// uiHosts returns the hosts technicians open ConnectWise at: the site,
+// then Origins.
+func (c Config) uiHosts() []string {
+	out := []string{c.Site}
+	for _, h := range strings.Fields(c.Origins) {
+		if h != c.Site {
+			out = append(out, h)
+		}
+	}
+	return out
 }
 
 // apiHost returns the host REST calls go to.
@@ -237,8 +267,8 @@ const redacted = "[redacted]"
 
 // String describes c without its secrets.
 func (c Config) String() string {
-	return fmt.Sprintf("connectwise.Config{Site:%q APIHost:%q CompanyID:%q PublicKey:%q PrivateKey:%s ClientID:%s PhoneRegion:%q Codebase:%q NoteVisibility:%q NoteEmail:%q}",
-		c.Site, c.APIHost, c.CompanyID, c.PublicKey, redactedIfSet(c.PrivateKey), redactedIfSet(c.ClientID), c.PhoneRegion, c.Codebase, c.NoteVisibility, c.NoteEmail)
+	return fmt.Sprintf("connectwise.Config{Site:%q APIHost:%q CompanyID:%q PublicKey:%q PrivateKey:%s ClientID:%s PhoneRegion:%q Codebase:%q Origins:%q NoteVisibility:%q NoteEmail:%q}",
+		c.Site, c.APIHost, c.CompanyID, c.PublicKey, redactedIfSet(c.PrivateKey), redactedIfSet(c.ClientID), c.PhoneRegion, c.Codebase, c.Origins, c.NoteVisibility, c.NoteEmail)
 }
 
 // GoString is String, so that %#v does not print the secrets either.
@@ -254,6 +284,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("private_key", redactedIfSet(c.PrivateKey)),
 		slog.String("client_id", redactedIfSet(c.ClientID)),
 		slog.String("codebase", c.Codebase),
+		slog.String("origins", c.Origins),
 		slog.String("note_visibility", c.NoteVisibility),
 		slog.String("note_email", c.NoteEmail),
 	)

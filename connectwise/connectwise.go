@@ -30,6 +30,8 @@ func Descriptor() psa.Descriptor {
 				Help: "Two-letter country for phone numbers stored without a country code; empty means US."},
 			{Name: "codebase", Label: "Codebase", Kind: psa.FieldText,
 				Help: "Leave empty to have it discovered (e.g. v2025_1/); once stored, it saves a call whenever the server starts."},
+			{Name: "origins", Label: "Other ConnectWise addresses", Kind: psa.FieldText,
+				Help: "Other hosts technicians open ConnectWise at (another region, your own server's names), separated by spaces; the pod works inside these too."},
 			{Name: "note_visibility", Label: "Note visibility", Kind: psa.FieldText,
 				Help: "Where verification notes show on the ticket: internal (technicians only; the default), discussion (the customer sees it) or resolution."},
 			{Name: "note_email", Label: "ConnectWise e-mail for notes", Kind: psa.FieldText,

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -25,8 +26,15 @@ import (
 // server, which believes it only once ConnectWise has said whose it is.
 
 // FrameOrigins implements [psa.Embedder]: only the site technicians sign
-// in to may frame the pod (reference §8.3).
-func (c *Client) FrameOrigins() []string { return []string{"https://" + c.cfg.Site} }
+// in to, and the other ConnectWise addresses configured on the integration
+// (Config.Origins), may frame the pod and talk to it (reference §8.3).
+func (c *Client) FrameOrigins() []string {
+	var out []string
+	for _, h := range c.cfg.uiHosts() {
+		out = append(out, "https://"+h)
+	}
+	return out
+}
 
 // PodContext implements [psa.Embedder]. ConnectWise fills the registered
 // URL's [cw_id] with the record id and [cw_screen] with the screen; the
@@ -219,7 +227,7 @@ func (c *Client) ProveMember(ctx context.Context, raw json.RawMessage) (psa.Memb
 			"this pod is signed in to ConnectWise company %s, but the integration is for company %q: register the pod URL of the right Countersign integration", quoteShort(id), c.cfg.CompanyID)
 	}
 	if p.Site != "" {
-		if host := siteHost(p.Site); host != c.cfg.Site {
+		if host := siteHost(p.Site); !slices.Contains(c.cfg.uiHosts(), host) {
 			c.log.InfoContext(ctx, "connectwise pod on another site", slog.String("member_id", a.MemberID), slog.String("site", quoteShort(p.Site)))
 			return psa.Member{}, newError(what, core.KindUnauthorized, nil,
 				"this pod is signed in to ConnectWise at %s, but the integration is for %s: check the integration's site", quoteShort(p.Site), c.cfg.Site)

@@ -73,6 +73,26 @@ func TestPodFrameOrigins(t *testing.T) {
 	assert.Equal(t, []string{"https://na.myconnectwise.net"}, e.client.FrameOrigins(), "the site technicians sign in to, not the api- host")
 	onPrem := e.clientWith(t, func(c *connectwise.Config) { c.Site = "https://CW.msp.example:8443/" })
 	assert.Equal(t, []string{"https://cw.msp.example:8443"}, onPrem.FrameOrigins())
+
+	// Technicians who open ConnectWise at other addresses too (another
+	// region, the MSP's own names): each is an origin of its own.
+	more := e.clientWith(t, func(c *connectwise.Config) {
+		c.Origins = "eu.myconnectwise.net, https://CW.msp.example:8443/  na.myconnectwise.net eu.myconnectwise.net"
+	})
+	assert.Equal(t, []string{"https://na.myconnectwise.net", "https://eu.myconnectwise.net", "https://cw.msp.example:8443"}, more.FrameOrigins())
+	_, err := connectwise.New(connectwise.Config{Site: "na.myconnectwise.net", CompanyID: "c", PublicKey: "p", PrivateKey: "k", ClientID: "i",
+		Origins: "eu.myconnectwise.net evil.example<script>"}, psa.Deps{})
+	require.ErrorIs(t, err, core.ErrInvalid)
+	assert.Contains(t, core.ErrorMessage(err), "other ConnectWise address")
+
+	// A pod opened at one of them says so in its sign-in's site.
+	pe := newPodEnv(t)
+	eu := func(m map[string]string) { m["site"] = "https://eu.myconnectwise.net/" }
+	_, err = pe.pod.ProveMember(t.Context(), proof(techAuth, eu))
+	require.ErrorIs(t, err, core.ErrUnauthorized, "not configured on this integration")
+	m, err := pe.clientWith(t, func(c *connectwise.Config) { c.Origins = "eu.myconnectwise.net" }).ProveMember(t.Context(), proof(techAuth, eu))
+	require.NoError(t, err, "a configured ConnectWise address")
+	assert.Equal(t, tech.Ref, m.Ref)
 }
 
 func TestPodContext(t *testing.T) {

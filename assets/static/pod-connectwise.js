@@ -10,26 +10,39 @@
 // later message of the pod carries "frameID":id. Requests use the key
 // "hosted_request"; responses name the request in lower case.
 //
-// Only messages from the parent window and from the PSA origin the server
-// rendered (data-psa-origin) are read, and ours go to that origin only.
-// Every event (onLoad, beforeSave, …) is acknowledged at once with
-// "success": the pod must never hold up a ConnectWise save. When the
+// Only messages from the parent window and from one of the PSA origins the
+// server rendered (data-psa-origins: the integration's ConnectWise site and
+// the other ConnectWise addresses configured on it) are read. Until the
+// parent has spoken, our messages go to each of those origins (the browser
+// delivers one only if it is the parent's); after that, to the parent's
+// origin only. Every event (onLoad, beforeSave, …) is acknowledged at once
+// with "success": the pod must never hold up a ConnectWise save. When the
 // technician opens another record without the frame reloading, onLoad
 // names it and the pod navigates to it.
+//
+// The handshake is forgiving, because ConnectWise's own script and the
+// pods seen in the wild disagree: ConnectWise may send its frame id late
+// or never, and other pods send their requests without one (or with
+// null). So getMemberAuthentication goes out at once without a frame id,
+// again with one as soon as it arrives, and again every RETRY_MS in
+// whichever form fits, until an answer comes or MEMBER_TIMEOUT_MS ends;
+// only then does the pod fall back to its sign-in pop-out.
 (function () {
-  const psaOrigin = document.body.dataset.psaOrigin || "";
-  const inside = window.parent !== window && psaOrigin !== "";
-  // FRAME_TIMEOUT_MS bounds the wait for ConnectWise's frame id, and
-  // REQUEST_TIMEOUT_MS the wait for an answer to a request.
-  const FRAME_TIMEOUT_MS = 5000;
-  const REQUEST_TIMEOUT_MS = 5000;
+  const psaOrigins = (document.body.dataset.psaOrigins || "").split(/\s+/).filter((o) => o !== "");
+  const inside = window.parent !== window && psaOrigins.length > 0;
+  // MEMBER_TIMEOUT_MS bounds the whole wait for ConnectWise's answer, and
+  // RETRY_MS the time between requests.
+  const MEMBER_TIMEOUT_MS = 15000;
+  const RETRY_MS = 1500;
+  let parentOrigin = ""; // the PSA origin the parent spoke from; "" until it has
 
   let frameID; // undefined until ConnectWise sends it; kept as sent
   const frameWaiters = [];
   const pending = {}; // lower-cased request name → resolvers
 
   function post(msg) {
-    window.parent.postMessage(JSON.stringify(msg), psaOrigin);
+    const text = JSON.stringify(msg);
+    for (const o of parentOrigin ? [parentOrigin] : psaOrigins) window.parent.postMessage(text, o);
   }
 
   function parse(data) {
@@ -75,56 +88,59 @@
   }
 
   function onMessage(ev) {
-    if (ev.source !== window.parent || ev.origin !== psaOrigin) return;
+    if (ev.source !== window.parent || !psaOrigins.includes(ev.origin)) return;
     const m = parse(ev.data);
     if (!m) return;
+    parentOrigin = ev.origin;
     if (m.MessageFrameID !== undefined && m.MessageFrameID !== null && m.MessageFrameID !== "") {
+      const first = frameID === undefined;
       frameID = m.MessageFrameID;
-      while (frameWaiters.length) frameWaiters.shift()(frameID);
+      if (first) for (const w of frameWaiters.slice()) w();
     }
     if (typeof m.event === "string") {
       post({ event: m.event, _id: m._id, result: "success", frameID: frameID });
       if (m.event.toLowerCase() === "onload") follow(m);
     }
     if (typeof m.response === "string") {
-      const waiting = pending[m.response.toLowerCase()] || [];
-      delete pending[m.response.toLowerCase()];
-      for (const resolve of waiting) resolve(m.data);
+      for (const finish of (pending[m.response.toLowerCase()] || []).slice()) finish(m.data);
     }
   }
 
-  // waitFrame resolves with the frame id, or undefined after the timeout.
-  function waitFrame() {
-    if (frameID !== undefined) return Promise.resolve(frameID);
-    return new Promise((resolve) => {
-      const done = (id) => { clearTimeout(timer); resolve(id); };
-      const timer = setTimeout(() => {
-        const i = frameWaiters.indexOf(done);
-        if (i >= 0) frameWaiters.splice(i, 1);
-        resolve(undefined);
-      }, FRAME_TIMEOUT_MS);
-      frameWaiters.push(done);
-    });
-  }
-
   // request sends a hosted_request and resolves with its response's data,
-  // or undefined after the timeout.
+  // or undefined after MEMBER_TIMEOUT_MS. It goes out at once (without a
+  // frame id when ConnectWise has sent none yet), again the moment a frame
+  // id arrives, and again every RETRY_MS, alternating with and without the
+  // frame id (before one arrives: without, and with null), since which
+  // form ConnectWise answers is not settled.
   function request(name, args) {
-    return waitFrame().then((id) => {
-      if (id === undefined) return undefined;
-      return new Promise((resolve) => {
-        const key = name.toLowerCase();
-        const done = (data) => { clearTimeout(timer); resolve(data); };
-        const timer = setTimeout(() => {
-          const list = pending[key] || [], i = list.indexOf(done);
-          if (i >= 0) list.splice(i, 1);
-          resolve(undefined);
-        }, REQUEST_TIMEOUT_MS);
-        (pending[key] = pending[key] || []).push(done);
-        const msg = { hosted_request: name, frameID: id };
+    return new Promise((resolve) => {
+      const key = name.toLowerCase();
+      let tries = 0, retry = 0, timer = 0;
+      const send = () => {
+        const msg = { hosted_request: name };
+        if (frameID === undefined) {
+          if (tries % 2 === 1) msg.frameID = null;
+        } else if (tries % 2 === 0) {
+          msg.frameID = frameID;
+        }
         if (args) msg.args = args;
+        tries++;
         post(msg);
-      });
+      };
+      const onFrame = () => { tries = 0; send(); };
+      const finish = (data) => {
+        clearTimeout(timer); clearInterval(retry);
+        const list = pending[key] || [], i = list.indexOf(finish);
+        if (i >= 0) list.splice(i, 1);
+        const w = frameWaiters.indexOf(onFrame);
+        if (w >= 0) frameWaiters.splice(w, 1);
+        resolve(data);
+      };
+      (pending[key] = pending[key] || []).push(finish);
+      frameWaiters.push(onFrame);
+      timer = setTimeout(() => finish(undefined), MEMBER_TIMEOUT_MS);
+      retry = setInterval(send, RETRY_MS);
+      send();
     });
   }
 
@@ -135,9 +151,8 @@
 
   window.CSPodPSA = {
     // memberProof resolves with ConnectWise's getMemberAuthentication data
-    // (§8.5) for the server to check, or null outside ConnectWise, when no
-    // frame id arrives within FRAME_TIMEOUT_MS, or when no answer arrives
-    // within REQUEST_TIMEOUT_MS after that.
+    // (§8.5) for the server to check, or null outside ConnectWise and when
+    // no answer arrives within MEMBER_TIMEOUT_MS.
     memberProof() {
       if (!inside) return Promise.resolve(null);
       return request("getMemberAuthentication").then((data) => {

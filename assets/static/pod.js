@@ -53,6 +53,9 @@ $("pod-signout").addEventListener("click", async () => {
 async function tryMember() {
   if (triedMember || typeof CSPodPSA === "undefined") return false;
   triedMember = true;
+  // The sign-in button is there while the PSA is asked, which can take a
+  // while when it is slow to hand over its frame id.
+  show("signin");
   $("signin-msg").textContent = "Checking your PSA sign-in…";
   try { memberProof = await CSPodPSA.memberProof(); } catch (e) { memberProof = null; }
   if (!memberProof) { $("signin-msg").textContent = ""; return false; }

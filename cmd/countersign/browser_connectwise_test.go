@@ -33,16 +33,16 @@ const (
 )
 
 // cwBrowser starts a chromium of the test's own (the harness's flags) in
-// which host resolves to 127.0.0.1:port and certificate errors are
-// ignored, and returns its first tab. The browser ends with the test.
-func cwBrowser(t *testing.T, host string, port int) *Tab {
+// which each of hosts resolves to 127.0.0.1:port and certificate errors
+// are ignored, and returns its first tab. The browser ends with the test.
+func cwBrowser(t *testing.T, port int, hosts ...string) *Tab {
 	t.Helper()
 	path := chromiumPath()
 	dir := t.TempDir() // removed after the browser has stopped (cleanups run last-in first-out)
 	opts := append(chromiumOptions(path, dir),
 		// ConnectWise's host is the fake page's server; its self-signed
 		// certificate is accepted.
-		chromedp.Flag("host-resolver-rules", fmt.Sprintf("MAP %s 127.0.0.1:%d", host, port)),
+		chromedp.Flag("host-resolver-rules", hostRules(port, hosts)),
 		chromedp.Flag("ignore-certificate-errors", true),
 	)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
@@ -59,6 +59,14 @@ func cwBrowser(t *testing.T, host string, port int) *Tab {
 	return startTab(t, ctx, cancel)
 }
 
+func hostRules(port int, hosts []string) string {
+	var rules []string
+	for _, h := range hosts {
+		rules = append(rules, fmt.Sprintf("MAP %s 127.0.0.1:%d", h, port))
+	}
+	return strings.Join(rules, ", ")
+}
+
 // cwParentPage is ConnectWise's ticket screen with the pod registered in
 // Manage Hosted API: it frames the pod and plays ConnectWise's side of the
 // postMessage protocol. Every message is a JSON string; what the pod sends
@@ -69,20 +77,34 @@ const cwParentPage = `<!doctype html>
 <header style="background: #026cb6; color: #fff; padding: 10px 16px">ConnectWise Manage · Service Ticket #%[1]s</header>
 <script>
 (() => {
-  const podOrigin = %[2]s, auth = %[3]s, ticket = %[4]s;
+  // mode is how this ConnectWise hands out its frame id: "prompt" (at
+  // once after ready; requests must carry it), "late" (6 s after ready;
+  // requests must carry it) or "never" (requests without one, or with
+  // null, are answered).
+  const podOrigin = %[2]s, auth = %[3]s, ticket = %[4]s, mode = %[6]s;
   window.__got = [];
+  window.__readyAt = 0;
+  window.__frameAt = 0;
   window.addEventListener("message", (ev) => {
     const frame = document.getElementById("pod");
     if (ev.origin !== podOrigin || !frame || ev.source !== frame.contentWindow) return;
     let m;
     try { m = JSON.parse(ev.data); } catch (e) { window.__got.push({ unparsed: String(ev.data) }); return; }
+    m.at = Date.now();
     window.__got.push(m);
     const reply = (o) => frame.contentWindow.postMessage(JSON.stringify(o), podOrigin);
-    if (m.message === "ready") {
+    const sendFrame = () => {
+      window.__frameAt = Date.now();
       reply({ MessageFrameID: "frame-1" });
       reply({ event: "onLoad", _id: 1, data: { screenObject: { screen: "ticket", id: ticket } } });
+    };
+    if (m.message === "ready") {
+      window.__readyAt = Date.now();
+      if (mode === "prompt") sendFrame();
+      if (mode === "late") setTimeout(sendFrame, 6000);
     } else if (m.hosted_request === "getMemberAuthentication") {
-      reply({ response: "getmemberauthentication", data: auth });
+      const ok = mode === "never" ? m.frameID === undefined || m.frameID === null : m.frameID === "frame-1";
+      if (ok) reply({ response: "getmemberauthentication", data: auth });
     }
   });
 })();
@@ -92,13 +114,24 @@ const cwParentPage = `<!doctype html>
 </main>
 </body></html>`
 
-// TestBrowserConnectWisePod runs the whole SMS-code flow in the ConnectWise
-// pod: no pop-out sign-in (the tenant lets ConnectWise members become
-// pod-only technicians, and the fake ConnectWise vouches for the member
-// the parent page hands over), the ticket's contact, the code from the
-// Twilio fake, the green shield, and the internal note on the ticket.
-func TestBrowserConnectWisePod(t *testing.T) {
-	start := time.Now()
+// cwPod is a Countersign server with a ConnectWise integration on a fake
+// ConnectWise tenant (one ticket, its contact, a technician whose pod
+// hands over auth), whose policy lets ConnectWise members become pod-only
+// technicians, and a TLS server that serves the page playing ConnectWise
+// at any host the browser maps to it.
+type cwPod struct {
+	s     *testServer
+	cw    *cwtest.Server
+	intID string
+	auth  connectwise.MemberAuth
+	port  int
+}
+
+// newCWPod starts a cwPod whose integration also takes ConnectWise at
+// origins (Config.Origins). The parent page's ?mode= says how it hands
+// out its frame id (cwParentPage).
+func newCWPod(t *testing.T, origins string) *cwPod {
+	t.Helper()
 	cw := cwtest.NewServer(t)
 	cw.Seed([]psa.Company{{Ref: "1101", Name: "Fabrikam"}},
 		[]psa.Contact{{Ref: "2101", CompanyRef: "1101", FirstName: "Pat", LastName: "Pod",
@@ -111,6 +144,7 @@ func TestBrowserConnectWisePod(t *testing.T) {
 	s := startServer(t, func(c *Config) { c.psaHTTP = cw.HTTPClient() })
 	cfg := cw.Config()
 	cfg.Codebase = cwtest.DefaultCodebase // stored at set-up, so a cold client does not discover it
+	cfg.Origins = origins
 	intID := s.AddIntegration(t, connectwise.ID, "CW", cfg)
 
 	// ConnectWise members may become pod-only technicians.
@@ -125,15 +159,20 @@ func TestBrowserConnectWisePod(t *testing.T) {
 	// The page playing ConnectWise, served over TLS at ConnectWise's
 	// origin, without a CSP of its own (its script is inline).
 	podURL := fmt.Sprintf("%s/pod/%s/%s?id=%s&screen=ticket", s.URL, testTenantSlug, intID, cwBrowserTicket)
-	proof, err := json.Marshal(map[string]string{"site": "https://" + cw.Site() + "/", "companyid": cw.CompanyID(),
-		"memberid": auth.MemberID, "memberHash": auth.Hash, "memberContext": auth.Context, "memberEmail": "jamie@msp.example"})
-	require.NoError(t, err)
-	page := fmt.Sprintf(cwParentPage, cwBrowserTicket, jsString(s.URL), proof, cwBrowserTicket, podURL)
 	parent := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/v4_6_release/ConnectWise.aspx" {
 			http.NotFound(w, r)
 			return
 		}
+		// ConnectWise's member authentication names the site the
+		// technician opened it at.
+		proof, err := json.Marshal(map[string]string{"site": "https://" + r.Host + "/", "companyid": cw.CompanyID(),
+			"memberid": auth.MemberID, "memberHash": auth.Hash, "memberContext": auth.Context, "memberEmail": "jamie@msp.example"})
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		page := fmt.Sprintf(cwParentPage, cwBrowserTicket, jsString(s.URL), proof, cwBrowserTicket, podURL, jsString(r.URL.Query().Get("mode")))
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		_, _ = w.Write([]byte(page))
 	}))
@@ -141,9 +180,21 @@ func TestBrowserConnectWisePod(t *testing.T) {
 	t.Cleanup(parent.Close)
 	port := parent.Listener.Addr().(*net.TCPAddr).Port
 
-	tab := cwBrowser(t, cw.Site(), port)
+	return &cwPod{s: s, cw: cw, intID: intID, auth: auth, port: port}
+}
+
+// TestBrowserConnectWisePod runs the whole SMS-code flow in the ConnectWise
+// pod: no pop-out sign-in (the tenant lets ConnectWise members become
+// pod-only technicians, and the fake ConnectWise vouches for the member
+// the parent page hands over), the ticket's contact, the code from the
+// Twilio fake, the green shield, and the internal note on the ticket.
+func TestBrowserConnectWisePod(t *testing.T) {
+	start := time.Now()
+	f := newCWPod(t, "")
+	s, cw, auth := f.s, f.cw, f.auth
+	tab := cwBrowser(t, f.port, cw.Site())
 	tab.SetViewport(900, 860)
-	tab.Visit("https://" + cw.Site() + "/v4_6_release/ConnectWise.aspx")
+	tab.Visit("https://" + cw.Site() + "/v4_6_release/ConnectWise.aspx?mode=prompt")
 	var origin string
 	tab.Eval(`location.origin`, &origin)
 	require.Equal(t, "https://"+cw.Site(), origin, "the parent page runs at ConnectWise's origin")
@@ -224,4 +275,87 @@ func TestBrowserConnectWisePod(t *testing.T) {
 	assert.NotContains(t, logs, auth.Hash)
 	assert.False(t, strings.Contains(logs, `"`+auth.Context+`"`), "the member context is not logged")
 	t.Logf("ConnectWise pod flow in %s", time.Since(start).Round(time.Millisecond))
+}
+
+// TestBrowserConnectWisePodHandshake holds the pod to the ConnectWise
+// parents seen in the wild: one that hands out its frame id only after
+// 6 s (longer than the pod used to wait), and one, at another ConnectWise
+// address configured on the integration, that never sends a frame id and
+// answers requests without one. Either way the pod signs in with the
+// member's ConnectWise sign-in, not the pop-out; the sign-in button is
+// there while it waits.
+func TestBrowserConnectWisePodHandshake(t *testing.T) {
+	const otherHost = "cw.msp.example"
+	f := newCWPod(t, otherHost)
+	tab := cwBrowser(t, f.port, f.cw.Site(), otherHost)
+	tab.SetViewport(900, 860)
+
+	type msg struct {
+		Message string           `json:"message"`
+		Request string           `json:"hosted_request"`
+		FrameID *json.RawMessage `json:"frameID"`
+		At      float64          `json:"at"`
+	}
+	requests := func() []msg {
+		var got []msg
+		tab.Eval(`window.__got`, &got)
+		var out []msg
+		for _, m := range got {
+			if m.Request != "" {
+				assert.Equal(t, "getMemberAuthentication", m.Request)
+				out = append(out, m)
+			}
+		}
+		return out
+	}
+	signedIn := func(pod *Tab) {
+		pod.WaitVisible("#pod-main")
+		pod.WaitText("#pod-who", "Jamie Tech")
+		pod.WaitText("#contact-name", "Pat Pod")
+		infos, err := chromedp.Targets(tab.Ctx)
+		require.NoError(t, err)
+		for _, in := range infos {
+			assert.NotContains(t, in.URL, "/pod/signin", "no sign-in pop-out")
+		}
+	}
+
+	// Late: nothing for 6 s after ready, then the frame id.
+	tab.Visit("https://" + f.cw.Site() + "/v4_6_release/ConnectWise.aspx?mode=late")
+	pod := tab.FrameTab(t, "/pod/"+testTenantSlug+"/")
+	pod.WaitVisible("#signin")
+	pod.WaitText("#signin-msg", "Checking your PSA sign-in")
+	tab.WaitTrue("the frame id, 6 s after ready", `window.__frameAt > 0`)
+	signedIn(pod)
+	var readyAt, frameAt float64
+	tab.Eval(`window.__readyAt`, &readyAt)
+	tab.Eval(`window.__frameAt`, &frameAt)
+	assert.GreaterOrEqual(t, frameAt-readyAt, 6000.0)
+	reqs := requests()
+	require.NotEmpty(t, reqs)
+	assert.Nil(t, reqs[0].FrameID, "the first request goes without a frame id: %+v", reqs[0])
+	last := reqs[len(reqs)-1]
+	require.NotNil(t, last.FrameID, "the answered request carries the frame id")
+	assert.JSONEq(t, `"frame-1"`, string(*last.FrameID))
+	assert.GreaterOrEqual(t, last.At, frameAt, "sent once the frame id came")
+	assert.Less(t, last.At-frameAt, 1000.0, "at once, not at the next retry")
+	tab.Screenshot("cw-pod-late-frame")
+
+	// Never: another configured ConnectWise address whose parent sends no
+	// frame id at all. The pod's cookie is partitioned by the top-level
+	// site, so this pod starts signed out.
+	tab.Visit("https://" + otherHost + "/v4_6_release/ConnectWise.aspx?mode=never")
+	var origin string
+	tab.Eval(`location.origin`, &origin)
+	require.Equal(t, "https://"+otherHost, origin)
+	pod = tab.FrameTab(t, "/pod/"+testTenantSlug+"/")
+	signedIn(pod)
+	reqs = requests()
+	require.NotEmpty(t, reqs, "the pod asked without waiting for a frame id")
+	for _, r := range reqs {
+		if r.FrameID != nil {
+			assert.JSONEq(t, "null", string(*r.FrameID), "no frame id to send")
+		}
+	}
+	tab.Screenshot("cw-pod-no-frame")
+	assert.NotContains(t, f.s.Logs.String(), f.auth.Hash)
 }

@@ -97,7 +97,7 @@ type podPage struct {
 	Integration string
 	Name        string // the tenant's display name
 	Kind        string // the PSA, for its pod script (pod-connectwise.js)
-	PSAOrigin   string // the PSA's origin, the only one the pod talks postMessage with
+	PSAOrigins  string // the PSA's origins, space-separated: the only ones the pod talks postMessage with
 }
 
 // handlePodPage handles "GET /pod/{tenant}/{integration}?…": the pod shell.
@@ -141,7 +141,7 @@ func (s *Server) handlePodPage(w http.ResponseWriter, r *http.Request) {
 		strings.Join(origins, " ")+"; form-action 'self'; base-uri 'none'")
 	h.Set("Cache-Control", "no-store")
 	s.renderHTML(w, r, http.StatusOK, "pod.html", podPage{Tenant: tenant.Slug, Integration: in.ID, Name: tenant.DisplayName(),
-		Kind: in.Kind, PSAOrigin: origins[0]})
+		Kind: in.Kind, PSAOrigins: strings.Join(origins, " ")})
 }
 
 // originRE is a bare origin: scheme, host, optional port; nothing that

@@ -167,7 +167,7 @@ func TestConnectWisePodCallBudget(t *testing.T) {
 		page := f.do(t, f.client(t), http.MethodGet, f.podPath+"?id=3001&screen=ticket", "", nil, nil)
 		require.Equal(t, http.StatusOK, page.status, "%s", page.body)
 		assert.Contains(t, page.header.Get("Content-Security-Policy"), "frame-ancestors https://na.myconnectwise.net;")
-		assert.Contains(t, string(page.body), `data-psa-origin="https://na.myconnectwise.net"`)
+		assert.Contains(t, string(page.body), `data-psa-origins="https://na.myconnectwise.net"`)
 		assert.Contains(t, string(page.body), "pod-connectwise")
 
 		r := f.member(t, cwProof(cwTechAuth, cwtest.DefaultCompanyID))
