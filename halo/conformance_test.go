@@ -1,0 +1,21 @@
+package halo_test
+
+import (
+	"testing"
+
+	"github.com/countersign/countersign/core/psa"
+	"github.com/countersign/countersign/core/psa/psatest"
+	"github.com/countersign/countersign/halo/halotest"
+)
+
+// Interface guard: the fake is a conformance-suite fake.
+var _ psatest.Fake = (*halotest.Server)(nil)
+
+func TestConformance(t *testing.T) {
+	psatest.Run(t, psatest.Harness{
+		New: func(t *testing.T, deps psa.Deps) (psa.Client, psatest.Fake) {
+			srv := halotest.NewServer(t)
+			return srv.NewClient(t, deps), srv
+		},
+	})
+}

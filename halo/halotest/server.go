@@ -1,0 +1,406 @@
+// Package halotest is a fake HaloPSA instance for tests, held to Halo's
+// contract: it answers only the method + path pairs of the extract in
+// halo/testdata (made from Halo's OpenAPI file by go generate), refuses
+// query parameters an operation does not declare, and POST bodies that are
+// not an array of the operation's schema or hold a field the schema does
+// not declare — so that the halo client cannot drift from the real API
+// unnoticed. Its own answers are checked against the schemas too.
+//
+// It serves HTTPS on loopback under a Halo host name ([DefaultHost]): the
+// [Server.HTTPClient] dials that host to the fake and trusts its
+// certificate, and says "no such host" for any other. The client under test
+// runs its production code unchanged.
+//
+// Like Halo it serves the authorisation server under /auth: POST
+// /auth/token (client credentials, and authorisation code with PKCE S256
+// for agent sign-in), GET and POST /auth/authorize (a sign-in page whose
+// form picks the agent, then a redirect with the code), and GET
+// /api/authinfo. Lists are wrapped as {"page_no", "page_size",
+// "record_count", "users": […]} and paged with pageinate/page_size/page_no;
+// /api/Agent is a bare array; users' site_id is a double ("34.0"); POST
+// answers are the saved record, as an object or (PostArrays) an array.
+//
+// A request the contract does not allow is a violation: it is answered as
+// Halo would (404 or 400) and fails the test at cleanup unless the test
+// takes it with [Server.TakeViolations].
+package halotest
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"fmt"
+	"math/big"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/countersign/countersign/core/psa"
+	"github.com/countersign/countersign/halo"
+)
+
+// Defaults of a new server.
+const (
+	DefaultHost   = "acme.halopsa.com"
+	DefaultTenant = "acmetenant"
+	ClientID      = "halotest-service-app"
+	ClientSecret  = "halotest-client-s3cr3t-0123456789"
+	// AgentClientID is the agent-login application (authorisation code +
+	// PKCE), whose redirect URLs a test registers with AllowRedirect.
+	AgentClientID = "halotest-agent-app"
+)
+
+// Server is a fake Halo instance. Its methods are safe for concurrent use.
+type Server struct {
+	t        testing.TB
+	contract *Contract
+	ts       *httptest.Server
+	client   *http.Client
+	host     string
+	tenant   string // "" for a self-hosted instance
+
+	mu           sync.Mutex
+	clients      []clientRec
+	sites        []siteRec
+	users        []userRec
+	tickets      []ticketRec
+	actions      []actionRec
+	agents       []agentRec
+	outcomes     []outcomeRec
+	tabs         []map[string]any
+	webhooks     []map[string]any
+	apiAgent     int // the agent the service application logs in as
+	tokens       map[string]tokenRec
+	codes        map[string]codeRec
+	redirects    []string
+	tokenLife    time.Duration
+	now          func() time.Time
+	lastID       int
+	pageSize     int
+	failN        int
+	failCode     int
+	failAfter    string
+	tokFailN     int
+	tokFailCode  int
+	tokFailAfter string
+	malformed    bool
+	down         bool
+	rejectKeys   bool
+	noAuthInfo   bool
+	postArrays   bool
+	forbidden    map[string]bool // "METHOD /Path" of the contract
+	noAccess     map[int]bool    // outcomes the API agent may not use
+	requests     int
+	tokenReqs    int
+	log          []Request
+	violations   []string
+	autoApprove  int // agent id GET /auth/authorize signs in as without a page; 0 shows the page
+}
+
+// Request is one request the fake received.
+type Request struct {
+	Method string
+	Route  string // "GET /Users/{id}", "POST /auth/token"; the raw path when it matched nothing
+	Query  string
+	Status int
+}
+
+// Option configures [NewServer].
+type Option func(*Server)
+
+// WithHost makes the fake answer as host ("halo.msp.example").
+func WithHost(host string) Option { return func(s *Server) { s.host = strings.ToLower(host) } }
+
+// WithTenant sets the hosted tenant token requests must name; "" makes a
+// self-hosted instance, whose authinfo names no tenant.
+func WithTenant(tenant string) Option { return func(s *Server) { s.tenant = tenant } }
+
+// NewServer starts a fake Halo instance and registers its cleanup on t.
+func NewServer(t testing.TB, opts ...Option) *Server {
+	t.Helper()
+	c, err := LoadContract()
+	if err != nil {
+		t.Fatalf("halotest: %v", err)
+	}
+	s := &Server{
+		t: t, contract: c, host: DefaultHost, tenant: DefaultTenant,
+		tokens: map[string]tokenRec{}, codes: map[string]codeRec{}, tokenLife: time.Hour, now: time.Now,
+		forbidden: map[string]bool{}, noAccess: map[int]bool{}, lastID: 100000,
+		agents:   []agentRec{{ID: 1, Name: "Countersign API", FirstName: "Countersign", Surname: "API", Email: "api@msp.example"}},
+		apiAgent: 1,
+		outcomes: []outcomeRec{{ID: 7, Outcome: "Private Note"}, {ID: 1, Outcome: "Email User"}, {ID: 32, Outcome: "Countersign Verification"}},
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	cert, pool := newCert(t, s.host)
+	s.ts = httptest.NewUnstartedServer(http.HandlerFunc(s.serveHTTP))
+	s.ts.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+	s.ts.StartTLS()
+	addr := s.ts.Listener.Addr().String()
+	dialer := &net.Dialer{Timeout: 5 * time.Second}
+	tr := &http.Transport{
+		DialContext: func(ctx context.Context, network, a string) (net.Conn, error) {
+			host, _, err := net.SplitHostPort(a)
+			if err != nil {
+				host = a
+			}
+			if !strings.EqualFold(host, s.host) {
+				return nil, &net.OpError{Op: "dial", Net: network, Err: &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}}
+			}
+			return dialer.DialContext(ctx, "tcp", addr)
+		},
+		TLSClientConfig:     &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
+		MaxIdleConnsPerHost: 16,
+	}
+	s.client = &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	t.Cleanup(func() {
+		tr.CloseIdleConnections()
+		s.ts.Close()
+		s.mu.Lock()
+		v := slices.Clone(s.violations)
+		s.mu.Unlock()
+		for _, msg := range v {
+			t.Errorf("halotest: contract violation: %s", msg)
+		}
+	})
+	return s
+}
+
+// Host returns the instance's host name.
+func (s *Server) Host() string { return s.host }
+
+// Port returns the port the fake listens on (127.0.0.1), for a browser
+// that maps [Server.Host] to it.
+func (s *Server) Port() int { return s.ts.Listener.Addr().(*net.TCPAddr).Port }
+
+// URL returns the instance URL, https://{host}.
+func (s *Server) URL() string { return "https://" + s.host }
+
+// Origin returns the instance's origin as a browser on [Server.Port]
+// sees it: https://{host}:{port}.
+func (s *Server) Origin() string { return "https://" + s.host + ":" + strconv.Itoa(s.Port()) }
+
+// Tenant returns the hosted tenant ("" when self-hosted).
+func (s *Server) Tenant() string { return s.tenant }
+
+// Config returns a client config with the instance's valid credentials,
+// leaving the tenant and authorisation server to be found.
+func (s *Server) Config() halo.Config {
+	return halo.Config{InstanceURL: s.URL(), ClientID: ClientID, ClientSecret: ClientSecret}
+}
+
+// HTTPClient returns an HTTP client that reaches the fake under its host
+// name over TLS, and finds no other host.
+func (s *Server) HTTPClient() *http.Client { return s.client }
+
+// Deps returns d with its HTTPClient set to [Server.HTTPClient].
+func (s *Server) Deps(d psa.Deps) psa.Deps {
+	d.HTTPClient = s.client
+	return d
+}
+
+// NewClient returns a halo client of the fake built with deps (its
+// HTTPClient replaced) and [Server.Config].
+func (s *Server) NewClient(t testing.TB, deps psa.Deps) *halo.Client {
+	t.Helper()
+	c, err := halo.New(s.Config(), s.Deps(deps))
+	if err != nil {
+		t.Fatalf("halotest: halo.New: %v", err)
+	}
+	return c
+}
+
+// SetClock makes token lifetimes and code expiry follow now.
+func (s *Server) SetClock(now func() time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.now = now
+}
+
+// SetTokenLifetime sets expires_in of new tokens.
+func (s *Server) SetTokenLifetime(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tokenLife = d
+}
+
+// RevokeTokens makes every token issued so far invalid, as when Halo
+// restarts or an admin regenerates the secret's sessions: API calls with
+// them get 401.
+func (s *Server) RevokeTokens() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tokens = map[string]tokenRec{}
+}
+
+// RejectKeys makes the token endpoint refuse the service application's
+// credentials (invalid_client), as after its secret was regenerated.
+func (s *Server) RejectKeys(reject bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rejectKeys = reject
+}
+
+// NoAuthInfo makes /api/authinfo answer 404, as older instances might.
+func (s *Server) NoAuthInfo(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.noAuthInfo = on
+}
+
+// PostArrays makes POST answers arrays holding the saved record instead of
+// the record itself (which Halo sends is unconfirmed).
+func (s *Server) PostArrays(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.postArrays = on
+}
+
+// SetDown makes every request get a 503 with an HTML page, as when Halo
+// is down behind its proxy.
+func (s *Server) SetDown(down bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.down = down
+}
+
+// Forbid makes the API agent's rights refuse route ("GET /Users", a
+// contract path) with a 403.
+func (s *Server) Forbid(route string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.forbidden[strings.ToLower(route)] = true
+}
+
+// DenyOutcome makes actions of outcome id fail with Halo's "no access to
+// this Action" 400.
+func (s *Server) DenyOutcome(id int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.noAccess[id] = true
+}
+
+// SetOutcomes replaces the instance's action types.
+func (s *Server) SetOutcomes(outcomes map[int]string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.outcomes = nil
+	for id, name := range outcomes {
+		s.outcomes = append(s.outcomes, outcomeRec{ID: id, Outcome: name})
+	}
+	slices.SortFunc(s.outcomes, func(a, b outcomeRec) int { return a.ID - b.ID })
+}
+
+// SetPageSize sets the largest page the fake returns, whatever the client
+// asks for; 0 means the fake's default (1000).
+func (s *Server) SetPageSize(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.pageSize = n
+}
+
+// FailNext answers the next n API requests with status (and a
+// Retry-After of retryAfter when it is not "") without processing them. n 0
+// stops failing. The authorisation server (token, authorize, authinfo) is
+// not failed and not counted by [Server.Requests]: see [Server.FailToken].
+func (s *Server) FailNext(n, status int, retryAfter string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failN, s.failCode, s.failAfter = n, status, retryAfter
+}
+
+// FailToken answers the next n token requests with status (400 and 401 as
+// invalid_client) and a Retry-After of retryAfter when it is not "".
+func (s *Server) FailToken(n, status int, retryAfter string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tokFailN, s.tokFailCode, s.tokFailAfter = n, status, retryAfter
+}
+
+// MalformedNext truncates the body of the next successful API answer.
+func (s *Server) MalformedNext() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.malformed = true
+}
+
+// Requests returns how many API requests the fake has received (the
+// authorisation server's excluded; see [Server.TokenRequests]).
+func (s *Server) Requests() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.requests
+}
+
+// TokenRequests returns how many token requests the fake has received.
+func (s *Server) TokenRequests() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.tokenReqs
+}
+
+// Log returns every request received, oldest first.
+func (s *Server) Log() []Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.log)
+}
+
+// TakeViolations returns the contract violations seen so far and forgets
+// them, for tests that provoke them on purpose; violations left at cleanup
+// fail the test.
+func (s *Server) TakeViolations() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v := s.violations
+	s.violations = nil
+	return v
+}
+
+func (s *Server) violationLocked(format string, args ...any) {
+	s.violations = append(s.violations, fmt.Sprintf(format, args...))
+}
+
+// newCert makes a self-signed certificate for host and the pool that
+// trusts it.
+func newCert(t testing.TB, host string) (tls.Certificate, *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatalf("halotest: key: %v", err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "halotest"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+		DNSNames:              []string{host, "localhost"},
+		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatalf("halotest: certificate: %v", err)
+	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatalf("halotest: certificate: %v", err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(leaf)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool
+}
