@@ -21,6 +21,7 @@ import (
 	"github.com/countersign/countersign/core/store"
 	"github.com/countersign/countersign/core/twilio"
 	"github.com/countersign/countersign/core/web"
+	"github.com/countersign/countersign/halo"
 )
 
 // app is a wired server, ready to serve.
@@ -143,7 +144,11 @@ func build(ctx context.Context, c Config, log *slog.Logger) (*app, error) {
 // psaRegistry lists the PSA plugins this binary carries; adding a PSA is a
 // line here (ARCHITECTURE.md: no init-time registration).
 func psaRegistry() (*psa.Registry, error) {
-	return psa.NewRegistry(memory.Descriptor(), connectwise.Descriptor())
+	return psa.NewRegistry(
+		memory.Descriptor(),
+		connectwise.Descriptor(),
+		halo.Descriptor(),
+	)
 }
 
 // buildSenders returns a sender per configured channel.
