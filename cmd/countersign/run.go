@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/countersign/countersign/assets"
+	"github.com/countersign/countersign/autotask"
 	"github.com/countersign/countersign/connectwise"
 	"github.com/countersign/countersign/core"
 	"github.com/countersign/countersign/core/live"
@@ -147,6 +148,7 @@ func psaRegistry() (*psa.Registry, error) {
 	return psa.NewRegistry(
 		memory.Descriptor(),
 		connectwise.Descriptor(),
+		autotask.Descriptor(),
 		halo.Descriptor(),
 	)
 }

@@ -1,0 +1,21 @@
+package autotask_test
+
+import (
+	"testing"
+
+	"github.com/countersign/countersign/autotask/autotasktest"
+	"github.com/countersign/countersign/core/psa"
+	"github.com/countersign/countersign/core/psa/psatest"
+)
+
+// Interface guard: the fake is a conformance-suite fake.
+var _ psatest.Fake = (*autotasktest.Server)(nil)
+
+func TestConformance(t *testing.T) {
+	psatest.Run(t, psatest.Harness{
+		New: func(t *testing.T, deps psa.Deps) (psa.Client, psatest.Fake) {
+			srv := autotasktest.NewServer(t)
+			return srv.NewClient(t, deps), srv
+		},
+	})
+}
