@@ -1,15 +1,13 @@
 package autotasktest
 
-//go:generate go run ../internal/contractextract -out ../testdata/contract.json
+//go:generate go run ./internal/extract -out testdata/contract.json
 
 import (
 	"bytes"
+	_ "embed"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
-	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -17,8 +15,8 @@ import (
 )
 
 // Contract is the part of Autotask's REST contract the fake is held to:
-// autotask/testdata/contract.json, extracted from the vendor's Swagger file
-// by autotask/internal/contractextract (go generate), plus the routes
+// testdata/contract.json, extracted from the vendor's Swagger file by
+// ./internal/extract (go generate) and embedded, plus the routes
 // [supplement] adds by hand for what Autotask added after the 2020 copy.
 type Contract struct {
 	Source      string                         `json:"source"`
@@ -58,24 +56,18 @@ var (
 	contractErr  error
 )
 
-// ContractPath is where the extract lives, beside this package.
-func ContractPath() string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "testdata", "contract.json")
-}
+// contractJSON is the extract, made by go generate from the vendor's file.
+//
+//go:embed testdata/contract.json
+var contractJSON []byte
 
 // LoadContract returns the contract, read once per process.
 func LoadContract() (*Contract, error) {
 	contractOnce.Do(func() {
-		b, err := os.ReadFile(ContractPath())
-		if err != nil {
-			contractErr = fmt.Errorf("autotasktest: read the contract extract (run go generate ./autotask/autotasktest): %w", err)
-			return
-		}
-		b = bytes.TrimPrefix(b, []byte("\xef\xbb\xbf"))
+		b := bytes.TrimPrefix(contractJSON, []byte("\xef\xbb\xbf"))
 		var c Contract
 		if err := json.Unmarshal(b, &c); err != nil {
-			contractErr = fmt.Errorf("autotasktest: parse %s: %w", ContractPath(), err)
+			contractErr = fmt.Errorf("autotasktest: parse testdata/contract.json (run go generate ./autotask/autotasktest): %w", err)
 			return
 		}
 		if len(c.Endpoints) == 0 || len(c.Definitions) == 0 {

@@ -1,7 +1,7 @@
 // Package autotasktest is a fake Autotask PSA for tests, held to the
 // vendor's contract: it answers only requests whose method and path the
-// contract extract (autotask/testdata/contract.json, made from the
-// vendor's Swagger file by go generate) declares, with bodies whose every
+// contract extract (testdata/contract.json, made from the vendor's
+// Swagger file by go generate, embedded) declares, with bodies whose every
 // property the named definition declares — case-insensitively, as Autotask
 // matches them — and refuses the rest, so that the autotask client cannot
 // drift from the real API unnoticed.
@@ -302,4 +302,6 @@ func newCert(t testing.TB) (tls.Certificate, *x509.CertPool) {
 }
 
 // DiscoveryURL returns the zone lookup's URL (autotask.DiscoveryURL).
-func DiscoveryURL() string { return "https://" + DiscoveryHost + "/atservicesrest/v1.0/zoneInformation" }
+func DiscoveryURL() string {
+	return "https://" + DiscoveryHost + "/atservicesrest/v1.0/zoneInformation"
+}

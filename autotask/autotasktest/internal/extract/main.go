@@ -1,8 +1,8 @@
-// Command contractextract writes the part of Autotask's REST contract
+// Command extract writes the part of Autotask's REST contract
 // (shared/contracts/autotask/v1.json, Swagger 2.0, 3.8 MB) that the fake
-// server autotasktest needs into autotask/testdata/contract.json, so that
-// the repository's tests pass on a clone with nothing beside it. It is run
-// by go generate in package autotasktest:
+// server autotasktest needs into autotasktest/testdata/contract.json, which
+// the fake embeds, so that the repository's tests pass on a clone with
+// nothing beside it. It is run by go generate in package autotasktest:
 //
 //	go generate ./autotask/autotasktest
 //
@@ -94,19 +94,19 @@ func main() {
 	out := flag.String("out", "", "the extract to write")
 	flag.Parse()
 	if *out == "" {
-		fmt.Fprintln(os.Stderr, "usage: contractextract [-in v1.json] -out contract.json")
+		fmt.Fprintln(os.Stderr, "usage: extract [-in v1.json] -out contract.json")
 		os.Exit(2)
 	}
 	src := *in
 	if src == "" {
 		var err error
 		if src, err = findContract(); err != nil {
-			fmt.Fprintln(os.Stderr, "contractextract:", err)
+			fmt.Fprintln(os.Stderr, "extract:", err)
 			os.Exit(1)
 		}
 	}
 	if err := run(src, *out); err != nil {
-		fmt.Fprintln(os.Stderr, "contractextract:", err)
+		fmt.Fprintln(os.Stderr, "extract:", err)
 		os.Exit(1)
 	}
 }
@@ -123,6 +123,9 @@ const contractEnv = "COUNTERSIGN_AUTOTASK_CONTRACT"
 func findContract() (string, error) {
 	if p := os.Getenv(contractEnv); p != "" {
 		return p, nil
+	}
+	if dir := os.Getenv("COUNTERSIGN_SHARED"); dir != "" {
+		return filepath.Join(dir, "contracts", "autotask", "v1.json"), nil
 	}
 	dir, err := os.Getwd()
 	if err != nil {
