@@ -101,6 +101,8 @@ func MaskDestination(k DestinationKind, v string) string {
 			return "•••"
 		}
 		return v[:1] + strings.Repeat("•", 3) + v[at:]
+	case DestWorkstation:
+		return "workstation" // v is a SID: not secret, but meaningless to read
 	}
 	return "•••"
 }

@@ -62,6 +62,8 @@ type Engine struct {
 	// busy, new items wait for the outbox worker instead.
 	sendSlots chan struct{}
 	inflight  sync.WaitGroup
+	// agents wakes device long-polls on this node (agent_tasks.go).
+	agents agentHub
 }
 
 // NewEngine checks cfg and returns an engine.

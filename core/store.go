@@ -113,6 +113,9 @@ type Tx interface {
 	PutIntegration(ctx context.Context, in *Integration) error
 	Integration(ctx context.Context, tenantID, id string) (Integration, error)
 	ListIntegrations(ctx context.Context, tenantID string) ([]Integration, error)
+
+	// Agents: devices, their users, bindings and tasks (agent.go).
+	AgentTx
 }
 
 // ContactQuery filters contacts. Text matches names, emails and phone digits.

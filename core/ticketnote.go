@@ -11,6 +11,7 @@ import (
 var methodWords = map[Method]string{
 	MethodSMSCode: "SMS code", MethodSMSLink: "SMS link", MethodVoiceCode: "voice call code",
 	MethodEmailLink: "email link", MethodEmailCode: "email code",
+	MethodWorkstationPrompt: "workstation prompt",
 }
 
 // queueTicketNote writes v's result to its PSA ticket through the outbox,

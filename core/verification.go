@@ -17,7 +17,7 @@ const (
 
 var knownMethods = map[Method]bool{
 	MethodSMSCode: true, MethodSMSLink: true, MethodEmailLink: true,
-	MethodEmailCode: true, MethodVoiceCode: true,
+	MethodEmailCode: true, MethodVoiceCode: true, MethodWorkstationPrompt: true,
 }
 
 // Known reports whether m is a method this build knows by name.

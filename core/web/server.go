@@ -88,6 +88,8 @@ type Server struct {
 	secure      bool
 	log         *slog.Logger
 	router      *mux.Router
+	// agentLimits counts wrong activation keys per address (agent_api.go).
+	agentLimits failLimiter
 }
 
 // New builds the server and its routes.
@@ -129,6 +131,7 @@ func (s *Server) routes() {
 	s.registerWebhookRoutes(r)
 	s.registerConsoleRoutes(r)
 	s.registerPodPageRoutes(r)
+	s.registerAgentRoutes(r)
 	if s.cfg.Static != nil {
 		r.PathPrefix("/static/").Handler(http.StripPrefix("/static/", s.cfg.Static))
 	}
@@ -143,6 +146,7 @@ func (s *Server) routes() {
 	s.registerAdminRoutes(authed)
 	s.registerPodRoutes(authed)
 	s.registerLiveRoutes(authed)
+	s.registerAgentConsoleRoutes(authed)
 	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusMethodNotAllowed, errorBody{Error: "method " + r.Method + " not allowed here", Kind: "invalid"})
 	})
