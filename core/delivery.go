@@ -32,7 +32,9 @@ func (e *Engine) enqueue(ctx context.Context, tx Tx, tenantID, verificationID st
 	item := OutboxItem{
 		ID: NewID("obx"), TenantID: tenantID, Kind: msg.Kind, VerificationID: verificationID,
 		Status: OutboxPending, NextAttemptAt: now, CreatedAt: now,
-		Dev: e.cfg.DevDelivery || e.cfg.Senders[msg.Kind] == nil,
+		// Acting on an inbound event is not a message: it runs in dev
+		// delivery mode too (what it sends is kept like any message).
+		Dev: e.cfg.DevDelivery && msg.Kind != OutboxInboundEvent || e.cfg.Senders[msg.Kind] == nil,
 	}
 	inline := false
 	select {

@@ -79,6 +79,7 @@ type fixture struct {
 	clk             *clock
 	sms, mail, call *capture
 	notes           *capture
+	inbound         *capture // acts on inbound PSA events
 	tenant          core.Tenant
 	client          core.Client
 	contact         core.Contact
@@ -90,7 +91,7 @@ func newFixture(t *testing.T, st *store.Store) *fixture {
 	t.Helper()
 	ctx := t.Context()
 	f := &fixture{st: st, clk: &clock{t: time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)},
-		sms: &capture{}, mail: &capture{}, call: &capture{}, notes: &capture{}}
+		sms: &capture{}, mail: &capture{}, call: &capture{}, notes: &capture{}, inbound: &capture{}}
 	keys, err := secret.NewKeyring("k1", map[string][]byte{"k1": make([]byte, 32)})
 	require.NoError(t, err)
 	msgs, err := assets.NewMessages()
@@ -98,7 +99,7 @@ func newFixture(t *testing.T, st *store.Store) *fixture {
 	f.eng, err = core.NewEngine(core.Config{
 		Store: st, Renderer: msgs, Sealer: keys, CodeKey: keys.Derive("code-hmac"), PublicURL: "https://verify.example.com",
 		Senders: map[core.OutboxKind]core.Sender{core.OutboxSMS: f.sms, core.OutboxEmail: f.mail, core.OutboxVoice: f.call,
-			core.OutboxTicketNote: f.notes},
+			core.OutboxTicketNote: f.notes, core.OutboxInboundEvent: f.inbound},
 		Now: f.clk.Now, Logger: slog.New(slog.DiscardHandler),
 	})
 	require.NoError(t, err)

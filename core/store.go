@@ -104,6 +104,16 @@ type Tx interface {
 	// ListOutbox returns a tenant's items, newest first.
 	ListOutbox(ctx context.Context, tenantID string, limit int) ([]OutboxItem, error)
 
+	// Inbound PSA events. RecordInboundEvent inserts ev unless the
+	// integration has an event with its Key, and reports whether it did;
+	// a duplicate is no error (and aborts nothing on PostgreSQL).
+	RecordInboundEvent(ctx context.Context, ev *InboundEvent) (bool, error)
+	// UpdateInboundEvent writes ev's status, outcome, attempts and done time.
+	UpdateInboundEvent(ctx context.Context, ev *InboundEvent) error
+	InboundEvent(ctx context.Context, tenantID, id string) (InboundEvent, error)
+	// ListInboundEvents returns an integration's events, newest first.
+	ListInboundEvents(ctx context.Context, tenantID, integrationID string, limit int) ([]InboundEvent, error)
+
 	// Technician links: which PSA member of an integration is which
 	// technician. LinkTechnician replaces an existing link of the member.
 	LinkTechnician(ctx context.Context, tenantID, integrationID, memberRef, technicianID string, at time.Time) error
