@@ -349,3 +349,5 @@ func TestConfigNeverShowsSecrets(t *testing.T) {
 	assert.ErrorIs(t, err, core.ErrInvalid)
 	assert.Contains(t, core.ErrorMessage(err), "integration code is required")
 }
+
+func autotaskRef(n int) string { return fmt.Sprint(n) }
