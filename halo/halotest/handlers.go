@@ -30,10 +30,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		s.mu.Unlock()
 	}()
 	w = rec
-	s.mu.Lock()
-	down := s.down
-	s.mu.Unlock()
-	if down {
+	if s.Down() {
 		w.Header().Set("Content-Type", "text/html")
 		w.WriteHeader(http.StatusServiceUnavailable)
 		io.WriteString(w, "<html><body><h1>Service Unavailable</h1></body></html>")
@@ -70,25 +67,6 @@ func (r *statusRecorder) WriteHeader(code int) {
 	r.ResponseWriter.WriteHeader(code)
 }
 
-// failed counts an API request and answers it with the FailNext status
-// when one is due.
-func (s *Server) failed(w http.ResponseWriter) bool {
-	s.mu.Lock()
-	s.requests++
-	if s.failN <= 0 {
-		s.mu.Unlock()
-		return false
-	}
-	s.failN--
-	code, after := s.failCode, s.failAfter
-	s.mu.Unlock()
-	if after != "" {
-		w.Header().Set("Retry-After", after)
-	}
-	http.Error(w, http.StatusText(code), code)
-	return true
-}
-
 // tokenFailed counts a token request and answers it with the FailToken
 // status when one is due, in OAuth2's error shape.
 func (s *Server) tokenFailed(w http.ResponseWriter) bool {
@@ -120,13 +98,7 @@ func (s *Server) answer(w http.ResponseWriter, status int, v any) {
 		http.Error(w, err.Error(), 500)
 		return
 	}
-	s.mu.Lock()
-	bad := s.malformed
-	s.malformed = false
-	s.mu.Unlock()
-	if bad {
-		b = b[:len(b)/2]
-	}
+	b = s.Body(b)
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
 	w.Write(b)
@@ -182,9 +154,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	}
 	f := r.PostForm
 	if r.Header.Get("Authorization") != "" {
-		s.mu.Lock()
-		s.violationLocked("token request with an Authorization header: Halo takes client_id and client_secret in the form")
-		s.mu.Unlock()
+		s.violations.Add("token request with an Authorization header: Halo takes client_id and client_secret in the form")
 	}
 	status, resp := s.grant(f)
 	writeJSON(w, status, resp)
@@ -335,26 +305,25 @@ type apiRequest struct {
 
 func (s *Server) handleAPI(w http.ResponseWriter, r *http.Request, path string, route *string) {
 	op, params, other := s.contract.Match(r.Method, path)
-	if op == nil {
-		s.mu.Lock()
-		s.requests++
-		if other {
-			s.violationLocked("%s %s: the contract has that path under another method", r.Method, path)
-		} else {
-			s.violationLocked("%s %s is not in the Halo contract", r.Method, path)
+	if fl, ok := s.Begin(); ok {
+		if op != nil {
+			*route = op.Method + " " + op.Path
 		}
-		s.mu.Unlock()
+		fl.Write(w, func(w http.ResponseWriter, status int) { http.Error(w, http.StatusText(status), status) })
+		return
+	}
+	if op == nil {
+		if other {
+			s.violations.Add("%s %s: the contract has that path under another method", r.Method, path)
+		} else {
+			s.violations.Add("%s %s is not in the Halo contract", r.Method, path)
+		}
 		http.NotFound(w, r)
 		return
 	}
 	*route = op.Method + " " + op.Path
-	if s.failed(w) {
-		return
-	}
 	if err := op.CheckQuery(r.URL.Query()); err != nil {
-		s.mu.Lock()
-		s.violationLocked("%s: %v", *route, err)
-		s.mu.Unlock()
+		s.violations.Add("%s: %v", *route, err)
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
@@ -364,9 +333,7 @@ func (s *Server) handleAPI(w http.ResponseWriter, r *http.Request, path string, 
 		return
 	}
 	if err := s.contract.CheckBody(op, body); err != nil {
-		s.mu.Lock()
-		s.violationLocked("%s: %v", *route, err)
-		s.mu.Unlock()
+		s.violations.Add("%s: %v", *route, err)
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
@@ -434,9 +401,7 @@ func (s *Server) handleAPI(w http.ResponseWriter, r *http.Request, path string, 
 func (s *Server) record(schema string, m map[string]any) map[string]any {
 	b, _ := json.Marshal(m)
 	if err := s.contract.CheckObject(schema, b, schema); err != nil {
-		s.mu.Lock()
-		s.violationLocked("the fake's own answer: %v", err)
-		s.mu.Unlock()
+		s.violations.Add("the fake's own answer: %v", err)
 	}
 	return m
 }

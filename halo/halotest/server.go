@@ -26,18 +26,8 @@
 package halotest
 
 import (
-	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"fmt"
-	"math/big"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strconv"
 	"strings"
@@ -46,6 +36,7 @@ import (
 	"time"
 
 	"github.com/countersign/countersign/core/psa"
+	"github.com/countersign/countersign/core/psa/psafake"
 	"github.com/countersign/countersign/halo"
 )
 
@@ -61,13 +52,16 @@ const (
 )
 
 // Server is a fake Halo instance. Its methods are safe for concurrent use.
+// The embedded psafake.Faults are its FailNext, MalformedNext, SetDown and
+// Requests knobs, for the API (the authorisation server has FailToken).
 type Server struct {
-	t        testing.TB
-	contract *Contract
-	ts       *httptest.Server
-	client   *http.Client
-	host     string
-	tenant   string // "" for a self-hosted instance
+	psafake.Faults
+	t          testing.TB
+	contract   *Contract
+	ts         *psafake.TLSServer
+	violations psafake.Violations
+	host       string
+	tenant     string // "" for a self-hosted instance
 
 	mu           sync.Mutex
 	clients      []clientRec
@@ -100,10 +94,8 @@ type Server struct {
 	postArrays   bool
 	forbidden    map[string]bool // "METHOD /Path" of the contract
 	noAccess     map[int]bool    // outcomes the API agent may not use
-	requests     int
 	tokenReqs    int
 	log          []Request
-	violations   []string
 	autoApprove  int // agent id GET /auth/authorize signs in as without a page; 0 shows the page
 }
 
@@ -143,37 +135,8 @@ func NewServer(t testing.TB, opts ...Option) *Server {
 	for _, o := range opts {
 		o(s)
 	}
-	cert, pool := newCert(t, s.host)
-	s.ts = httptest.NewUnstartedServer(http.HandlerFunc(s.serveHTTP))
-	s.ts.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
-	s.ts.StartTLS()
-	addr := s.ts.Listener.Addr().String()
-	dialer := &net.Dialer{Timeout: 5 * time.Second}
-	tr := &http.Transport{
-		DialContext: func(ctx context.Context, network, a string) (net.Conn, error) {
-			host, _, err := net.SplitHostPort(a)
-			if err != nil {
-				host = a
-			}
-			if !strings.EqualFold(host, s.host) {
-				return nil, &net.OpError{Op: "dial", Net: network, Err: &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}}
-			}
-			return dialer.DialContext(ctx, "tcp", addr)
-		},
-		TLSClientConfig:     &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
-		MaxIdleConnsPerHost: 16,
-	}
-	s.client = &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	t.Cleanup(func() {
-		tr.CloseIdleConnections()
-		s.ts.Close()
-		s.mu.Lock()
-		v := slices.Clone(s.violations)
-		s.mu.Unlock()
-		for _, msg := range v {
-			t.Errorf("halotest: contract violation: %s", msg)
-		}
-	})
+	s.ts = psafake.NewTLS(t, http.HandlerFunc(s.serveHTTP), psafake.Hosts(s.host), s.host)
+	s.violations.FailAtCleanup(t, "halotest")
 	return s
 }
 
@@ -202,11 +165,11 @@ func (s *Server) Config() halo.Config {
 
 // HTTPClient returns an HTTP client that reaches the fake under its host
 // name over TLS, and finds no other host.
-func (s *Server) HTTPClient() *http.Client { return s.client }
+func (s *Server) HTTPClient() *http.Client { return s.ts.Client }
 
 // Deps returns d with its HTTPClient set to [Server.HTTPClient].
 func (s *Server) Deps(d psa.Deps) psa.Deps {
-	d.HTTPClient = s.client
+	d.HTTPClient = s.ts.Client
 	return d
 }
 
@@ -267,14 +230,6 @@ func (s *Server) PostArrays(on bool) {
 	s.postArrays = on
 }
 
-// SetDown makes every request get a 503 with an HTML page, as when Halo
-// is down behind its proxy.
-func (s *Server) SetDown(down bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.down = down
-}
-
 // Forbid makes the API agent's rights refuse route ("GET /Users", a
 // contract path) with a 403.
 func (s *Server) Forbid(route string) {
@@ -310,37 +265,12 @@ func (s *Server) SetPageSize(n int) {
 	s.pageSize = n
 }
 
-// FailNext answers the next n API requests with status (and a
-// Retry-After of retryAfter when it is not "") without processing them. n 0
-// stops failing. The authorisation server (token, authorize, authinfo) is
-// not failed and not counted by [Server.Requests]: see [Server.FailToken].
-func (s *Server) FailNext(n, status int, retryAfter string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.failN, s.failCode, s.failAfter = n, status, retryAfter
-}
-
 // FailToken answers the next n token requests with status (400 and 401 as
 // invalid_client) and a Retry-After of retryAfter when it is not "".
 func (s *Server) FailToken(n, status int, retryAfter string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.tokFailN, s.tokFailCode, s.tokFailAfter = n, status, retryAfter
-}
-
-// MalformedNext truncates the body of the next successful API answer.
-func (s *Server) MalformedNext() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.malformed = true
-}
-
-// Requests returns how many API requests the fake has received (the
-// authorisation server's excluded; see [Server.TokenRequests]).
-func (s *Server) Requests() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.requests
 }
 
 // TokenRequests returns how many token requests the fake has received.
@@ -360,47 +290,4 @@ func (s *Server) Log() []Request {
 // TakeViolations returns the contract violations seen so far and forgets
 // them, for tests that provoke them on purpose; violations left at cleanup
 // fail the test.
-func (s *Server) TakeViolations() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	v := s.violations
-	s.violations = nil
-	return v
-}
-
-func (s *Server) violationLocked(format string, args ...any) {
-	s.violations = append(s.violations, fmt.Sprintf(format, args...))
-}
-
-// newCert makes a self-signed certificate for host and the pool that
-// trusts it.
-func newCert(t testing.TB, host string) (tls.Certificate, *x509.CertPool) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatalf("halotest: key: %v", err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "halotest"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		DNSNames:              []string{host, "localhost"},
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatalf("halotest: certificate: %v", err)
-	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatalf("halotest: certificate: %v", err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(leaf)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool
-}
+func (s *Server) TakeViolations() []string { return s.violations.Take() }
