@@ -6,9 +6,13 @@
 // not declare — so that the halo client cannot drift from the real API
 // unnoticed. Its own answers are checked against the schemas too.
 //
-// It serves HTTPS on loopback under a Halo host name ([DefaultHost]): the
-// [Server.HTTPClient] dials that host to the fake and trusts its
-// certificate, and says "no such host" for any other. The client under test
+// It is built from the psafake kit: its fault knobs, its violation list and
+// HTTPS on loopback under a Halo host name ([DefaultHost]), whose
+// [Server.HTTPClient] dials that host to the fake, trusts its certificate,
+// and says "no such host" for any other. Its contract checker is its own
+// (contract.go): Halo's file takes a JSON array for every POST body, types
+// query parameters ("int", "bool"), and is matched case-insensitively,
+// which the kit's ConnectWise-shaped contract format does not express. The client under test
 // runs its production code unchanged.
 //
 // Like Halo it serves the authorisation server under /auth: POST
