@@ -1,0 +1,179 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// UI is what the tray shows; agent/windows draws it with fyne.io/systray and
+// Windows dialogs, tests record it.
+type UI interface {
+	// ShowPrompt shows a prompt: the technician's name and MSP, the three
+	// numbers and "This is not me". The user's choice comes back through
+	// Tray.Pick or Tray.NotMe.
+	ShowPrompt(p Prompt)
+	// ClosePrompt removes the prompt with a short result text.
+	ClosePrompt(result string)
+	SetStatus(line string)
+	Notify(title, text string)
+}
+
+// Tray is the per-user side of the pipe: it shows prompts the service
+// pushes and sends the user's requests. It holds no credential and names
+// no user: the service knows who it is from the connection.
+type Tray struct {
+	conn net.Conn
+	ui   UI
+	Box  PromptBox
+
+	wmu     sync.Mutex
+	mu      sync.Mutex
+	next    int
+	replies map[string]chan Message
+}
+
+// NewTray returns a tray speaking over conn.
+func NewTray(conn net.Conn, ui UI) *Tray {
+	return &Tray{conn: conn, ui: ui, replies: map[string]chan Message{}}
+}
+
+// Run reads messages from the service until the connection ends.
+func (t *Tray) Run(ctx context.Context) error {
+	go func() { <-ctx.Done(); t.conn.Close() }()
+	for {
+		m, err := ReadMessage(t.conn)
+		if err != nil {
+			t.failPending()
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("agent: tray connection: %w", err)
+		}
+		if m.ID != "" {
+			t.mu.Lock()
+			ch := t.replies[m.ID]
+			delete(t.replies, m.ID)
+			t.mu.Unlock()
+			if ch != nil {
+				ch <- m
+			}
+			continue
+		}
+		switch m.Type {
+		case MsgPrompt:
+			if m.Prompt == nil {
+				continue
+			}
+			if shown, err := t.Box.Offer(*m.Prompt); shown {
+				t.ui.ShowPrompt(*m.Prompt)
+			} else if err != nil && !errors.Is(err, ErrPromptBusy) {
+				t.ui.Notify("Countersign", "A verification prompt arrived too late to answer.")
+			}
+		case MsgNotify:
+			t.ui.Notify(m.Title, m.Text)
+		}
+	}
+}
+
+func (t *Tray) failPending() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for id, ch := range t.replies {
+		close(ch)
+		delete(t.replies, id)
+	}
+}
+
+// request sends m and waits for its reply.
+func (t *Tray) request(ctx context.Context, m Message) (Message, error) {
+	t.mu.Lock()
+	t.next++
+	m.ID = strconv.Itoa(t.next)
+	ch := make(chan Message, 1)
+	t.replies[m.ID] = ch
+	t.mu.Unlock()
+	t.wmu.Lock()
+	err := WriteMessage(t.conn, m)
+	t.wmu.Unlock()
+	if err != nil {
+		return Message{}, fmt.Errorf("agent: send to service: %w", err)
+	}
+	select {
+	case r, ok := <-ch:
+		if !ok {
+			return Message{}, errors.New("agent: the Countersign service closed the connection")
+		}
+		if r.Error != "" {
+			return r, errors.New(r.Error)
+		}
+		return r, nil
+	case <-ctx.Done():
+		t.mu.Lock()
+		delete(t.replies, m.ID)
+		t.mu.Unlock()
+		return Message{}, ctx.Err()
+	}
+}
+
+// Status asks for the status line and shows it.
+func (t *Tray) Status(ctx context.Context) (Status, error) {
+	r, err := t.request(ctx, Message{Type: MsgStatus})
+	if err != nil {
+		return Status{}, err
+	}
+	st := Status{}
+	if r.Status != nil {
+		st = *r.Status
+	}
+	t.ui.SetStatus(st.Line())
+	return st, nil
+}
+
+// Pick answers the showing prompt with a number.
+func (t *Tray) Pick(ctx context.Context, choice string) (string, error) {
+	a, err := t.Box.Pick(choice)
+	if err != nil {
+		return "", err
+	}
+	return t.send(ctx, a)
+}
+
+// NotMe answers the showing prompt with "This is not me".
+func (t *Tray) NotMe(ctx context.Context) (string, error) {
+	a, err := t.Box.NotMe()
+	if err != nil {
+		return "", err
+	}
+	return t.send(ctx, a)
+}
+
+func (t *Tray) send(ctx context.Context, a Answer) (string, error) {
+	r, err := t.request(ctx, Message{Type: MsgAnswer, Answer: &a})
+	switch {
+	case err != nil:
+		t.ui.ClosePrompt("Not verified: " + err.Error())
+		return "", err
+	case a.NotMe:
+		t.ui.ClosePrompt("Thank you. Your MSP has been alerted; do not give the caller any information.")
+	default:
+		t.ui.ClosePrompt("Verified. You can continue with the technician.")
+	}
+	return r.Text, nil
+}
+
+// Technicians answers "Verify my technician".
+func (t *Tray) Technicians(ctx context.Context) ([]string, string, error) {
+	r, err := t.request(ctx, Message{Type: MsgTechnicians})
+	if err != nil {
+		return nil, "", err
+	}
+	return r.Technicians, r.Text, nil
+}
+
+// DialTimeout is how long a tray waits for the service's pipe.
+const DialTimeout = 2 * time.Second
