@@ -121,10 +121,14 @@ type recUI struct {
 	status  string
 }
 
-func (u *recUI) ShowPrompt(p agent.Prompt) { u.mu.Lock(); u.prompts = append(u.prompts, p); u.mu.Unlock() }
-func (u *recUI) ClosePrompt(r string)      { u.mu.Lock(); u.closed = append(u.closed, r); u.mu.Unlock() }
-func (u *recUI) SetStatus(l string)        { u.mu.Lock(); u.status = l; u.mu.Unlock() }
-func (u *recUI) Notify(string, string)     {}
+func (u *recUI) ShowPrompt(p agent.Prompt) {
+	u.mu.Lock()
+	u.prompts = append(u.prompts, p)
+	u.mu.Unlock()
+}
+func (u *recUI) ClosePrompt(r string)  { u.mu.Lock(); u.closed = append(u.closed, r); u.mu.Unlock() }
+func (u *recUI) SetStatus(l string)    { u.mu.Lock(); u.status = l; u.mu.Unlock() }
+func (u *recUI) Notify(string, string) {}
 func (u *recUI) shown() []agent.Prompt {
 	u.mu.Lock()
 	defer u.mu.Unlock()
