@@ -246,6 +246,16 @@ func TestDoer(t *testing.T) {
 		require.ErrorIs(t, do(t, ts.URL, http.MethodPost), core.ErrUnavailable)
 		assert.Equal(t, int32(1), n.Load())
 	})
+	t.Run("repeatable post retried on 5xx", func(t *testing.T) {
+		ts, n := serve(t, status(502, ""), status(200, ""))
+		d := psa.Deps{Retry: policy}.Doer()
+		resp, err := d.DoRepeatable(t.Context(), "sign in", func(ctx context.Context) (*http.Request, error) {
+			return http.NewRequestWithContext(ctx, http.MethodPost, ts.URL, nil)
+		})
+		require.NoError(t, err, "a sign-in may be sent again")
+		resp.Body.Close()
+		assert.Equal(t, int32(2), n.Load())
+	})
 	t.Run("post retried on 429", func(t *testing.T) {
 		ts, n := serve(t, status(429, ""), status(201, ""))
 		require.NoError(t, do(t, ts.URL, http.MethodPost))

@@ -172,6 +172,18 @@ type Doer struct {
 // with the delay in the *[HTTPError], so that a person is not kept waiting
 // on a spinner.
 func (d *Doer) Do(ctx context.Context, op string, build func(ctx context.Context) (*http.Request, error)) (*http.Response, error) {
+	return d.do(ctx, op, build, false)
+}
+
+// DoRepeatable is [Doer.Do] for a request whose method is not idempotent
+// but whose effect is: a sign-in that hands out a token, a search sent as
+// a POST. It is retried on 5xx and network errors like a GET. Never use it
+// for a request that creates or changes a record.
+func (d *Doer) DoRepeatable(ctx context.Context, op string, build func(ctx context.Context) (*http.Request, error)) (*http.Response, error) {
+	return d.do(ctx, op, build, true)
+}
+
+func (d *Doer) do(ctx context.Context, op string, build func(ctx context.Context) (*http.Request, error), repeatable bool) (*http.Response, error) {
 	hc := d.Client
 	if hc == nil {
 		hc = http.DefaultClient
@@ -188,7 +200,7 @@ func (d *Doer) Do(ctx context.Context, op string, build func(ctx context.Context
 		if err != nil {
 			return nil, fmt.Errorf("%s: build request: %w", op, err)
 		}
-		idempotent := isIdempotent(req.Method)
+		idempotent := repeatable || isIdempotent(req.Method)
 		last := attempt >= d.Policy.maxAttempts()
 
 		resp, err := hc.Do(req)
