@@ -23,6 +23,7 @@ import (
 	"github.com/countersign/countersign/core/twilio"
 	"github.com/countersign/countersign/core/web"
 	"github.com/countersign/countersign/halo"
+	"github.com/countersign/countersign/kaseya"
 )
 
 // app is a wired server, ready to serve.
@@ -150,6 +151,7 @@ func psaRegistry() (*psa.Registry, error) {
 		connectwise.Descriptor(),
 		autotask.Descriptor(),
 		halo.Descriptor(),
+		kaseya.Descriptor(),
 	)
 }
 

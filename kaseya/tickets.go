@@ -1,0 +1,143 @@
+package kaseya
+
+import (
+	"context"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/countersign/countersign/core"
+	"github.com/countersign/countersign/core/psa"
+)
+
+// ticketOutput is the part of BMS's TicketOutputDto we use. ContactPhone
+// and ContactEmail are the ticket's free-text copies and are never used as
+// destinations: the contact is read from its own record.
+type ticketOutput struct {
+	ID           int    `json:"id"`
+	TicketNumber string `json:"ticketNumber"`
+	Title        string `json:"title"`
+	AccountID    int    `json:"accountId"`
+	ContactID    *int   `json:"contactId"`
+	StatusName   string `json:"statusName"`
+}
+
+func (t ticketOutput) ticket() psa.Ticket {
+	out := psa.Ticket{
+		Ref:     strconv.Itoa(t.ID),
+		Number:  strings.TrimSpace(t.TicketNumber),
+		Summary: strings.TrimSpace(t.Title),
+		Status:  t.StatusName,
+	}
+	if out.Number == "" {
+		out.Number = out.Ref
+	}
+	if t.AccountID > 0 {
+		out.CompanyRef = strconv.Itoa(t.AccountID)
+	}
+	if t.ContactID != nil && *t.ContactID > 0 {
+		out.ContactRef = strconv.Itoa(*t.ContactID)
+	}
+	return out
+}
+
+// GetTicketOnly reads the ticket with GET /v2/servicedesk/tickets/{id},
+// without its contact: one call.
+func (c *Client) GetTicketOnly(ctx context.Context, ref string) (psa.Ticket, error) {
+	id, err := parseID("ticket", ref)
+	if err != nil {
+		return psa.Ticket{}, err
+	}
+	var t ticketOutput
+	if err := c.do(ctx, call{
+		what: "get ticket " + ref, op: "GET /v2/servicedesk/tickets/{ticketId}", method: "GET",
+		path: "/v2/servicedesk/tickets/" + strconv.Itoa(id), subject: "ticket " + ref,
+	}, &t, nil); err != nil {
+		return psa.Ticket{}, err
+	}
+	if t.ID == 0 {
+		return psa.Ticket{}, newError("get ticket "+ref, core.KindNotFound, nil, "Kaseya BMS has no ticket %s", ref)
+	}
+	return t.ticket(), nil
+}
+
+// GetTicket reads the ticket and its contact: two calls.
+func (c *Client) GetTicket(ctx context.Context, ref string) (psa.Ticket, error) {
+	t, err := c.GetTicketOnly(ctx, ref)
+	if err != nil {
+		return psa.Ticket{}, err
+	}
+	if t.ContactRef != "" {
+		ct, err := c.GetContact(ctx, t.ContactRef)
+		if err != nil {
+			return psa.Ticket{}, err
+		}
+		t.Contact = &ct
+	}
+	return t, nil
+}
+
+// FindTicketByNumber returns the ticket a technician knows by its number
+// ("T20250101.0001") with its contact, or core.ErrNotFound: GET
+// /v2/servicedesk/tickets?Filter.TicketNumber=, whose rows carry the
+// contact's id, then the contact (from the client's short cache when it
+// was read a moment ago).
+func (c *Client) FindTicketByNumber(ctx context.Context, number string) (psa.Ticket, error) {
+	number = strings.TrimSpace(number)
+	if number == "" || len(number) > 64 {
+		return psa.Ticket{}, core.Errorf(core.KindInvalid, "kaseya: %q is not a ticket number", number)
+	}
+	var rows []ticketOutput
+	if err := c.do(ctx, call{
+		what: "find ticket " + number, op: "GET /v2/servicedesk/tickets", method: "GET",
+		path: "/v2/servicedesk/tickets", query: url.Values{"Filter.TicketNumber": {number}, "PageSize": {"10"}, "PageNumber": {"1"}},
+	}, &rows, nil); err != nil {
+		return psa.Ticket{}, err
+	}
+	for _, r := range rows {
+		// The filter may match on a part of the number: only an exact
+		// match is the ticket.
+		if r.ID < 1 || !strings.EqualFold(strings.TrimSpace(r.TicketNumber), number) {
+			continue
+		}
+		t := r.ticket()
+		if t.ContactRef != "" {
+			ct, err := c.GetContact(ctx, t.ContactRef)
+			if err != nil {
+				return psa.Ticket{}, err
+			}
+			t.Contact = &ct
+		}
+		return t, nil
+	}
+	return psa.Ticket{}, newError("find ticket "+number, core.KindNotFound, nil, "Kaseya BMS has no ticket %s", number)
+}
+
+// noteInput is BMS's TicketNotePostInputDto. StatusId and
+// EmailNotification are never sent: a verification note changes no status
+// and mails nobody.
+type noteInput struct {
+	Details    string `json:"Details"`
+	IsInternal bool   `json:"IsInternal"`
+	NoteDate   string `json:"NoteDate"`
+	TypeID     int    `json:"TypeId"`
+}
+
+// AddTicketNote adds n with POST /v2/servicedesk/tickets/{id}/notes. BMS
+// authors it as the integration's user. A public note (n.Public) is sent
+// with IsInternal false; the zero Note is internal.
+func (c *Client) AddTicketNote(ctx context.Context, ticketRef string, n psa.Note) error {
+	id, err := parseID("ticket", ticketRef)
+	if err != nil {
+		return err
+	}
+	if strings.TrimSpace(n.Text) == "" {
+		return core.Errorf(core.KindInvalid, "kaseya: a note needs text")
+	}
+	return c.do(ctx, call{
+		what: "add a note to ticket " + ticketRef, op: "POST /v2/servicedesk/tickets/{ticketId}/notes", method: "POST",
+		path: "/v2/servicedesk/tickets/" + strconv.Itoa(id) + "/notes", subject: "ticket " + ticketRef,
+		body: noteInput{Details: n.Text, IsInternal: !n.Public, NoteDate: c.now().UTC().Format(time.RFC3339), TypeID: c.cfg.noteType()},
+	}, nil, nil)
+}
