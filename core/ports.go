@@ -60,6 +60,11 @@ const (
 	// EventTicketAdded: a PSA reported a new ticket that the policy acts on
 	// (Policy.OnNewTicket); VerificationID is empty.
 	EventTicketAdded EventType = "ticket.added"
+	// EventTechnicianSignedOut: every session of technician TechnicianID
+	// ended (disabled, password or authenticator reset, signed out
+	// everywhere); live sockets of that technician close at once.
+	// ContactID and VerificationID are empty.
+	EventTechnicianSignedOut EventType = "technician.signed_out"
 )
 
 // Event is a state change, published after its transaction commits so that
@@ -72,6 +77,10 @@ type Event struct {
 	VerificationID string    `json:"verification_id"`
 	Status         Status    `json:"status"`
 	At             time.Time `json:"at"`
+	// TechnicianID is set on technician events (EventTechnicianSignedOut),
+	// and Reason says why, in words the technician's page shows.
+	TechnicianID string `json:"technician_id,omitempty"`
+	Reason       string `json:"reason,omitempty"`
 }
 
 // Publisher fans events out to whoever watches (web sockets, other nodes).

@@ -49,7 +49,8 @@ type Tx interface {
 	TechnicianByEmail(ctx context.Context, tenantID, email string) (Technician, error)
 	ListTechnicians(ctx context.Context, tenantID string) ([]Technician, error)
 	// UpdateTechnician writes every mutable field of t (name, role,
-	// password hash, TOTP secret, failed logins, lock).
+	// password hash, TOTP secret, failed logins, lock, disabled time,
+	// session epoch, last sign-in).
 	UpdateTechnician(ctx context.Context, t *Technician) error
 
 	// Policies: clientID "" is the tenant default. A missing policy is ErrNotFound.

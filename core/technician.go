@@ -39,4 +39,15 @@ type Technician struct {
 	FailedLogins int
 	LockedUntil  time.Time // zero means not locked
 	CreatedAt    time.Time
+	// DisabledAt is when an admin disabled the technician; zero means
+	// enabled. A disabled technician cannot sign in and has no session.
+	DisabledAt time.Time
+	// SessionEpoch is stamped into every session granted; raising it ends
+	// every session (console, pods, live sockets) granted before.
+	SessionEpoch int64
+	// LastLoginAt is the last successful sign-in; zero means never.
+	LastLoginAt time.Time
 }
+
+// Disabled reports whether an admin disabled t.
+func (t Technician) Disabled() bool { return !t.DisabledAt.IsZero() }

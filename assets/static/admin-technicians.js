@@ -1,5 +1,6 @@
 "use strict";
-// The technicians page: list, add, change role, reset password.
+// The technicians page: list, add, change role, reset password or
+// authenticator, disable and re-enable, sign out everywhere.
 const roleLabels = { owner: "Owner", admin: "Admin", technician: "Technician", "pod-only": "Pod only" };
 const myRole = document.body.dataset.myRole;
 
@@ -38,18 +39,53 @@ function roleCell(t, roles) {
   return td;
 }
 
-function resetCell(t) {
-  const td = el("td");
-  if (myRole !== "owner" && t.role === "owner") return td;
-  const btn = el("button", "Reset password", { type: "button", id: "reset-" + t.id, class: "small secondary",
-                                               "aria-label": "Reset the password of " + t.name });
+// actionButton is one small button of a technician's row that calls the
+// API and reloads the list.
+function actionButton(t, label, id, aria, call, done, cls) {
+  const btn = el("button", label, { type: "button", id: id + "-" + t.id, class: "small " + (cls || "secondary"), "aria-label": aria });
   btn.addEventListener("click", () => adm.run(btn, "tech-list-msg", async () => {
-    const j = await api("POST", "/admin/technicians/" + encodeURIComponent(t.id) + "/password", {});
+    const j = await call();
+    await load();
+    return j;
+  }, done));
+  return btn;
+}
+
+function actionsCell(t) {
+  const td = el("td", undefined, { class: "actions-cell" });
+  if (myRole !== "owner" && t.role === "owner") return td;
+  const path = "/admin/technicians/" + encodeURIComponent(t.id);
+  const reset = el("button", "Reset password", { type: "button", id: "reset-" + t.id, class: "small secondary",
+                                                 "aria-label": "Reset the password of " + t.name });
+  reset.addEventListener("click", () => adm.run(reset, "tech-list-msg", async () => {
+    const j = await api("POST", path + "/password", {});
     await load();
     showOnce(t.name, j.password);
-  }, "New temporary password for " + t.name + " below."));
-  td.append(btn);
+  }, "New temporary password for " + t.name + " below. Their sessions have ended."));
+  td.append(reset);
+  if (t.totp) {
+    td.append(actionButton(t, "Reset authenticator", "totp", "Reset the authenticator of " + t.name,
+      () => api("DELETE", path + "/totp"), t.name + " enrols a new authenticator at the next sign-in."));
+  }
+  if (t.self) return td;
+  if (t.disabled) {
+    td.append(actionButton(t, "Enable", "enable", "Enable " + t.name,
+      () => api("POST", path + "/enable"), t.name + " can sign in again.", "secondary"));
+  } else {
+    td.append(actionButton(t, "Sign out everywhere", "signout", "Sign " + t.name + " out everywhere",
+      () => api("POST", path + "/signout"), t.name + " is signed out of every console and pod."));
+    td.append(actionButton(t, "Disable", "disable", "Disable " + t.name,
+      () => api("POST", path + "/disable"), t.name + " is disabled and signed out everywhere.", "danger"));
+  }
   return td;
+}
+
+// signinText says how a technician signs in and when they last did.
+function signinText(t) {
+  const parts = [t.disabled ? "Disabled" : (t.totp ? "Authenticator enrolled" : "Password only")];
+  if (t.locked) parts.push("locked");
+  parts.push(t.last_login_at ? "last sign-in " + new Date(t.last_login_at).toLocaleString() : "never signed in");
+  return parts.join(" — ");
 }
 
 async function load() {
@@ -57,9 +93,8 @@ async function load() {
   const tb = adm.byId("tech-table").querySelector("tbody");
   tb.replaceChildren();
   for (const t of j.technicians) {
-    const tr = el("tr", undefined, { id: "tech-" + t.id });
-    const signin = (t.totp ? "Authenticator enrolled" : "Password only") + (t.locked ? " — locked" : "");
-    tr.append(el("td", t.name), el("td", t.email), roleCell(t, j.roles), el("td", signin), resetCell(t));
+    const tr = el("tr", undefined, { id: "tech-" + t.id, class: t.disabled ? "disabled" : "" });
+    tr.append(el("td", t.name), el("td", t.email), roleCell(t, j.roles), el("td", signinText(t), { id: "signin-" + t.id }), actionsCell(t));
     tb.append(tr);
   }
 }

@@ -6,8 +6,10 @@ async function api(method, path, body) {
   if (body !== undefined) { opt.headers["Content-Type"] = "application/json"; opt.body = JSON.stringify(body); }
   const res = await fetch("/api/v1" + path, opt);
   if (res.status === 401) {
-    // Pages that sign in some other way (the pod) set onSignedOut.
-    if (typeof onSignedOut === "function") onSignedOut(); else location.href = "/";
+    // Pages that sign in some other way (the pod) set onSignedOut; it gets
+    // the server's reason (expired, disabled, ended by an admin).
+    const j = await res.json().catch(() => ({}));
+    if (typeof onSignedOut === "function") onSignedOut(j.error || ""); else location.href = "/";
     throw new Error("You are signed out.");
   }
   const j = await res.json().catch(() => ({}));

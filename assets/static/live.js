@@ -11,9 +11,28 @@
 // contact_id, ticket_ref, verification_id, status, at}) and
 // {type: "resync"} whenever events may have been missed (after a
 // reconnect, or when the server says so): the page should then refetch
-// what it shows. onState gets "connecting", "online" or "offline".
+// what it shows. onState gets "connecting", "online", "offline" or
+// "signedout" (with the reason as a second argument): the session ended —
+// an admin closed the socket with code 4001, or the server refused a new
+// one because the session expired — so the page must sign in again and
+// reconnecting would not help. Pages that define onSignedOut(reason) (the
+// pod) get that call too.
 (function () {
   const MIN_DELAY = 500, MAX_DELAY = 15000;
+  const CLOSE_SIGNED_OUT = 4001; // core/web: an admin ended the session
+
+  // sessionEnded asks the API whether the session is still good, after a
+  // socket closed before saying hello (a refused handshake looks like any
+  // other drop to a browser). It resolves to the server's reason, or "" when
+  // the session stands (or the server cannot be reached: then we are offline).
+  async function sessionEnded() {
+    try {
+      const res = await fetch("/api/v1/me", { credentials: "same-origin" });
+      if (res.status !== 401) return "";
+      const j = await res.json().catch(() => ({}));
+      return j.error || "Your session has ended.";
+    } catch (e) { return ""; }
+  }
 
   function liveURL(p) {
     const q = new URLSearchParams();
@@ -33,10 +52,19 @@
   function watch(params, onEvent, onState) {
     let p = {}, ws = null, timer = 0, attempt = 0, closed = false, state = "", seenHello = false;
 
-    function setState(s) {
+    function setState(s, reason) {
       if (s === state) return;
       state = s;
-      call(onState, s);
+      if (onState) { try { onState(s, reason); } catch (e) { console.error("CSLive callback:", e); } }
+    }
+
+    // signedOut stops for good: only a new sign-in (a reload) helps.
+    function signedOut(reason) {
+      closed = true;
+      window.removeEventListener("online", online);
+      drop();
+      setState("signedout", reason);
+      if (typeof onSignedOut === "function") call(onSignedOut, reason);
     }
 
     function connect() {
@@ -62,6 +90,7 @@
         if (!msg || typeof msg.type !== "string") return;
         if (msg.type === "hello") {
           attempt = 0;
+          hello = true;
           setState("online");
           // Anything may have changed while we were away.
           if (seenHello) call(onEvent, { type: "resync" });
@@ -70,10 +99,17 @@
         }
         call(onEvent, msg.type === "resync" ? { type: "resync" } : msg);
       };
-      sock.onclose = () => {
+      let hello = false;
+      sock.onclose = async (ev) => {
         if (ws !== sock) return; // replaced by set() or close()
         ws = null;
         if (closed) return;
+        if (ev.code === CLOSE_SIGNED_OUT) { signedOut(ev.reason || "Your session has ended."); return; }
+        if (!hello) {
+          const reason = await sessionEnded();
+          if (closed || ws) return;
+          if (reason) { signedOut(reason); return; }
+        }
         setState("offline");
         retry();
       };
@@ -121,16 +157,23 @@
   }
 
   // indicator returns an onState function that says in el whether updates
-  // are live: "Live", "Connecting…", or "Offline — reconnecting…".
+  // are live: "Live", "Connecting…", "Offline — reconnecting…", or, once the
+  // session ended, why, with a "Sign in again" button (the page's
+  // onSignedOut, e.g. the pod's pop-out, else the sign-in page).
   function indicator(el) {
     el.setAttribute("role", "status");
     el.setAttribute("aria-live", "polite");
     const text = { online: "● Live: changes show here as they happen", connecting: "Connecting for live updates…",
       offline: "Offline — reconnecting… (status shown may be out of date)" };
-    return function (state) {
-      el.textContent = text[state] || "";
+    return function (state, reason) {
       el.dataset.state = state;
       el.hidden = !state;
+      if (state !== "signedout") { el.textContent = text[state] || ""; return; }
+      el.textContent = (reason || "Your session has ended.") + " ";
+      const b = document.createElement("button");
+      b.type = "button"; b.className = "small"; b.textContent = "Sign in again";
+      b.addEventListener("click", () => { if (typeof onSignedOut === "function") onSignedOut(reason); else location.href = "/"; });
+      el.append(b);
     };
   }
 

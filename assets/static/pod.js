@@ -14,8 +14,13 @@ function show(part) {
   $("pod-main").hidden = part !== "main";
 }
 
-// onSignedOut is api.js's hook for a 401: the pod signs in again in place.
-function onSignedOut() { show("signin"); }
+// onSignedOut is api.js's (and live.js's) hook for a lost session: the
+// pod signs in again in place, through the pop-out, and says why.
+function onSignedOut(reason) {
+  show("signin");
+  $("signin").textContent = ctx ? "Sign in again" : "Sign in";
+  if (reason) $("signin-msg").textContent = reason;
+}
 
 function randomNonce() {
   const b = new Uint8Array(24); crypto.getRandomValues(b);

@@ -114,6 +114,10 @@ func Login(t *core.Technician, in LoginInput) (LoginResult, error) {
 	}
 
 	l.RecordSuccess(t)
+	if t.Disabled() {
+		// The credentials were right, so saying why reveals nothing.
+		return LoginResult{}, core.Errorf(core.KindForbidden, "this account is disabled; ask your admin to re-enable it")
+	}
 	if t.Role == core.RolePodOnly && !in.ForPod {
 		// The credentials were right, so saying why reveals nothing.
 		return LoginResult{}, core.Errorf(core.KindForbidden, "pod-only accounts cannot sign in to the console")

@@ -28,11 +28,15 @@ import (
 // DefaultBuffer is the per-subscription buffer when NewHub is given none.
 const DefaultBuffer = 32
 
-// Watch names what a subscriber watches within its tenant. At least one
-// field is set; an event matches when its contact or its ticket does.
+// Watch names what a subscriber watches within its tenant. A contact or a
+// ticket is set; an event matches when its contact or its ticket does.
+// TechnicianID, when set, also delivers the events about that technician
+// (core.EventTechnicianSignedOut), so that a signed-in page learns at once
+// that its session ended.
 type Watch struct {
-	ContactID string
-	TicketRef string
+	ContactID    string
+	TicketRef    string
+	TechnicianID string
 }
 
 // Message is one delivery to a subscriber: an event, or a cue to refetch.
@@ -67,11 +71,12 @@ type wireEvent struct {
 	VerificationID string         `json:"verification_id"`
 	Status         core.Status    `json:"status"`
 	At             time.Time      `json:"at"`
+	Reason         string         `json:"reason,omitempty"`
 }
 
 func eventMessage(e core.Event) Message {
 	data, err := json.Marshal(wireEvent{Type: e.Type, ContactID: e.ContactID, TicketRef: e.TicketRef,
-		VerificationID: e.VerificationID, Status: e.Status, At: e.At})
+		VerificationID: e.VerificationID, Status: e.Status, At: e.At, Reason: e.Reason})
 	if err != nil {
 		// Only strings and a time: cannot fail short of a year outside
 		// 0–9999. Tell the watcher to refetch rather than drop it.
@@ -83,7 +88,7 @@ func eventMessage(e core.Event) Message {
 // topic is one index key of the hub.
 type topic struct {
 	tenant string
-	kind   byte // 'c' contact, 't' ticket
+	kind   byte // 'c' contact, 't' ticket, 'u' technician (user)
 	key    string
 }
 
@@ -110,7 +115,7 @@ func NewHub(buffer int) *Hub {
 // subscription when done. It fails when the tenant or the watch is empty,
 // or when the hub is closed.
 func (h *Hub) Subscribe(tenantID string, w Watch) (*Subscription, error) {
-	w.ContactID, w.TicketRef = strings.TrimSpace(w.ContactID), strings.TrimSpace(w.TicketRef)
+	w.ContactID, w.TicketRef, w.TechnicianID = strings.TrimSpace(w.ContactID), strings.TrimSpace(w.TicketRef), strings.TrimSpace(w.TechnicianID)
 	if tenantID == "" || (w.ContactID == "" && w.TicketRef == "") {
 		return nil, core.Errorf(core.KindInvalid, "live: a subscription needs a tenant and a contact or a ticket")
 	}
@@ -134,13 +139,25 @@ func (h *Hub) Subscribe(tenantID string, w Watch) (*Subscription, error) {
 }
 
 // Publish implements core.Publisher: it hands e to every subscriber of e's
-// tenant watching its contact or its ticket, without blocking.
+// tenant watching its contact or its ticket (or, for an event about a
+// technician, that technician), without blocking.
 func (h *Hub) Publish(_ context.Context, e core.Event) {
 	if e.TenantID == "" {
 		return
 	}
 	h.mu.RLock()
 	defer h.mu.RUnlock()
+	if e.TechnicianID != "" {
+		byTech := h.topics[topic{e.TenantID, 'u', e.TechnicianID}]
+		if len(byTech) == 0 {
+			return
+		}
+		m := eventMessage(e)
+		for s := range byTech {
+			s.offer(m)
+		}
+		return
+	}
 	var byContact, byTicket map[*Subscription]struct{}
 	if e.ContactID != "" {
 		byContact = h.topics[topic{e.TenantID, 'c', e.ContactID}]
@@ -213,6 +230,9 @@ func (s *Subscription) topics() []topic {
 	}
 	if s.watch.TicketRef != "" {
 		ts = append(ts, topic{s.tenant, 't', s.watch.TicketRef})
+	}
+	if s.watch.TechnicianID != "" {
+		ts = append(ts, topic{s.tenant, 'u', s.watch.TechnicianID})
 	}
 	return ts
 }

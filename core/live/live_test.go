@@ -263,3 +263,30 @@ func TestConcurrency(t *testing.T) {
 		assert.Equal(t, publishers*perPub, n, "reader %d", i)
 	}
 }
+
+func TestTechnicianEvents(t *testing.T) {
+	h := live.NewHub(0)
+	mine := subscribe(t, h, "ten_a", live.Watch{ContactID: "con_1", TechnicianID: "tec_1"})
+	colleague := subscribe(t, h, "ten_a", live.Watch{ContactID: "con_1", TechnicianID: "tec_2"})
+	anonymous := subscribe(t, h, "ten_a", live.Watch{ContactID: "con_1"})
+	otherTenant := subscribe(t, h, "ten_b", live.Watch{ContactID: "con_1", TechnicianID: "tec_1"})
+
+	e := core.Event{Type: core.EventTechnicianSignedOut, TenantID: "ten_a", TechnicianID: "tec_1",
+		Reason: "An admin disabled your account", At: time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)}
+	h.Publish(t.Context(), e)
+	got := drain(mine)
+	require.Len(t, got, 1)
+	assert.Equal(t, e, *got[0].Event)
+	var m map[string]any
+	require.NoError(t, json.Unmarshal(got[0].JSON(), &m))
+	assert.Equal(t, "An admin disabled your account", m["reason"])
+	assert.NotContains(t, m, "technician_id", "a socket only ever hears about its own technician")
+	assert.Empty(t, drain(colleague), "another technician's sign-out is not this one's")
+	assert.Empty(t, drain(anonymous), "a technician event goes only to that technician's sockets")
+	assert.Empty(t, drain(otherTenant), "tenant B's technician with the same id hears nothing of tenant A")
+
+	// Contact events still reach a socket that also watches its technician, once.
+	h.Publish(t.Context(), event("ten_a", "con_1", ""))
+	assert.Len(t, drain(mine), 1)
+	assert.Len(t, drain(anonymous), 1)
+}

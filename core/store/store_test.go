@@ -190,6 +190,7 @@ func TestRoundTrip(t *testing.T) {
 			}))
 			f.techA.Name, f.techA.Role, f.techA.PasswordHash, f.techA.TOTPSecret = "Tess 2", core.RoleOwner, "", nil
 			f.techA.FailedLogins, f.techA.LockedUntil, f.techA.LastTOTPStep = 0, time.Time{}, 59_000_200
+			f.techA.DisabledAt, f.techA.SessionEpoch, f.techA.LastLoginAt = t0.Add(time.Hour), 3, t0.Add(30*time.Minute)
 			update(t, s, func(ctx context.Context, tx core.Tx) error { return tx.UpdateTechnician(ctx, &f.techA) })
 			require.NoError(t, view(s, func(ctx context.Context, tx core.Tx) error {
 				got, err := tx.Technician(ctx, f.A.ID, f.techA.ID)

@@ -6,7 +6,8 @@ import (
 	"github.com/countersign/countersign/core"
 )
 
-const technicianCols = `id, tenant_id, email, name, role, password_hash, totp_secret, last_totp_step, failed_logins, locked_until, created_at`
+const technicianCols = `id, tenant_id, email, name, role, password_hash, totp_secret, last_totp_step, failed_logins, locked_until, created_at,
+	disabled_at, session_epoch, last_login_at`
 
 func scanTechnician(sc interface{ Scan(...any) error }) (core.Technician, error) {
 	var (
@@ -14,7 +15,8 @@ func scanTechnician(sc interface{ Scan(...any) error }) (core.Technician, error)
 		role string
 	)
 	err := sc.Scan(&tc.ID, &tc.TenantID, &tc.Email, &tc.Name, &role, &tc.PasswordHash, &tc.TOTPSecret, &tc.LastTOTPStep,
-		&tc.FailedLogins, tcol(&tc.LockedUntil), tcol(&tc.CreatedAt))
+		&tc.FailedLogins, tcol(&tc.LockedUntil), tcol(&tc.CreatedAt),
+		tcol(&tc.DisabledAt), &tc.SessionEpoch, tcol(&tc.LastLoginAt))
 	tc.Role = core.Role(role)
 	return tc, err
 }
@@ -23,10 +25,10 @@ func scanTechnician(sc interface{ Scan(...any) error }) (core.Technician, error)
 // technician with the same email in the tenant is ErrConflict.
 func (t *tx) CreateTechnician(ctx context.Context, tc *core.Technician) error {
 	newID(&tc.ID, "tec")
-	normTimes(&tc.LockedUntil, &tc.CreatedAt)
-	_, err := t.exec(ctx, `INSERT INTO technicians (`+technicianCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	normTimes(&tc.LockedUntil, &tc.CreatedAt, &tc.DisabledAt, &tc.LastLoginAt)
+	_, err := t.exec(ctx, `INSERT INTO technicians (`+technicianCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		tc.ID, tc.TenantID, tc.Email, tc.Name, string(tc.Role), tc.PasswordHash, tc.TOTPSecret, tc.LastTOTPStep,
-		tc.FailedLogins, tc.LockedUntil, tc.CreatedAt)
+		tc.FailedLogins, tc.LockedUntil, tc.CreatedAt, tc.DisabledAt, tc.SessionEpoch, tc.LastLoginAt)
 	return wrap(err, "create technician")
 }
 
@@ -55,10 +57,12 @@ func (t *tx) ListTechnicians(ctx context.Context, tenantID string) ([]core.Techn
 
 // UpdateTechnician implements core.Tx.
 func (t *tx) UpdateTechnician(ctx context.Context, tc *core.Technician) error {
-	normTimes(&tc.LockedUntil)
+	normTimes(&tc.LockedUntil, &tc.DisabledAt, &tc.LastLoginAt)
 	res, err := t.exec(ctx, `UPDATE technicians SET name = ?, role = ?, password_hash = ?, totp_secret = ?,
-		last_totp_step = ?, failed_logins = ?, locked_until = ? WHERE tenant_id = ? AND id = ?`,
-		tc.Name, string(tc.Role), tc.PasswordHash, tc.TOTPSecret, tc.LastTOTPStep, tc.FailedLogins, tc.LockedUntil, tc.TenantID, tc.ID)
+		last_totp_step = ?, failed_logins = ?, locked_until = ?, disabled_at = ?, session_epoch = ?, last_login_at = ?
+		WHERE tenant_id = ? AND id = ?`,
+		tc.Name, string(tc.Role), tc.PasswordHash, tc.TOTPSecret, tc.LastTOTPStep, tc.FailedLogins, tc.LockedUntil,
+		tc.DisabledAt, tc.SessionEpoch, tc.LastLoginAt, tc.TenantID, tc.ID)
 	if err != nil {
 		return wrap(err, "update technician %s", tc.ID)
 	}

@@ -16,6 +16,10 @@ func (s *Server) registerAdminTechnicianRoutes(r *mux.Router) {
 	r.HandleFunc("/technicians", s.handleAdminCreateTechnician).Methods(http.MethodPost)
 	r.HandleFunc("/technicians/{id}", s.handleAdminUpdateTechnician).Methods(http.MethodPut)
 	r.HandleFunc("/technicians/{id}/password", s.handleAdminResetPassword).Methods(http.MethodPost)
+	r.HandleFunc("/technicians/{id}/totp", s.handleAdminResetTOTP).Methods(http.MethodDelete)
+	r.HandleFunc("/technicians/{id}/disable", s.handleAdminSetDisabled(true)).Methods(http.MethodPost)
+	r.HandleFunc("/technicians/{id}/enable", s.handleAdminSetDisabled(false)).Methods(http.MethodPost)
+	r.HandleFunc("/technicians/{id}/signout", s.handleAdminSignOut).Methods(http.MethodPost)
 }
 
 // roles lists the roles the console offers, most privileged first.
@@ -23,15 +27,22 @@ var roles = []core.Role{core.RoleOwner, core.RoleAdmin, core.RoleTechnician, cor
 
 type technicianAdminOut struct {
 	technicianOut
-	TOTP      bool      `json:"totp"`   // an authenticator is enrolled
-	Locked    bool      `json:"locked"` // locked out after failed sign-ins
-	Self      bool      `json:"self"`   // the signed-in technician
-	CreatedAt time.Time `json:"created_at"`
+	TOTP      bool       `json:"totp"`     // an authenticator is enrolled
+	Locked    bool       `json:"locked"`   // locked out after failed sign-ins
+	Disabled  bool       `json:"disabled"` // disabled by an admin
+	Self      bool       `json:"self"`     // the signed-in technician
+	CreatedAt time.Time  `json:"created_at"`
+	LastLogin *time.Time `json:"last_login_at"` // null: never signed in
 }
 
 func (s *Server) technicianAdminJSON(r *http.Request, t core.Technician) technicianAdminOut {
-	return technicianAdminOut{technicianOut: technicianJSON(t), TOTP: len(t.TOTPSecret) > 0,
-		Locked: t.LockedUntil.After(s.engine.Now()), Self: t.ID == techFrom(r).ID, CreatedAt: t.CreatedAt}
+	out := technicianAdminOut{technicianOut: technicianJSON(t), TOTP: len(t.TOTPSecret) > 0,
+		Locked: t.LockedUntil.After(s.engine.Now()), Disabled: t.Disabled(), Self: t.ID == techFrom(r).ID, CreatedAt: t.CreatedAt}
+	if !t.LastLoginAt.IsZero() {
+		at := t.LastLoginAt
+		out.LastLogin = &at
+	}
+	return out
 }
 
 // handleAdminListTechnicians handles "GET /api/v1/admin/technicians".
@@ -66,38 +77,6 @@ func passwordHash(pw string) (hash, generated string, err error) {
 	}
 	hash, err = auth.HashPassword(pw)
 	return hash, generated, err
-}
-
-// checkRoleGrant refuses role changes the actor may not make: their own
-// role (another owner or admin must do it, so nobody locks themselves out
-// by mistake), and anything that grants or removes the owner role unless
-// the actor is an owner.
-func checkRoleGrant(actor core.Technician, target core.Technician, to core.Role) error {
-	if to == target.Role {
-		return nil
-	}
-	if actor.ID == target.ID {
-		return core.Errorf(core.KindForbidden, "you cannot change your own role; ask another owner or admin")
-	}
-	if (to == core.RoleOwner || target.Role == core.RoleOwner) && actor.Role != core.RoleOwner {
-		return core.Errorf(core.KindForbidden, "only an owner can grant or remove the owner role")
-	}
-	return nil
-}
-
-// checkOwnerKept refuses a change that would leave the tenant without an
-// owner: techs is every technician, and targetID would get role to.
-func checkOwnerKept(techs []core.Technician, targetID string, to core.Role) error {
-	for _, t := range techs {
-		role := t.Role
-		if t.ID == targetID {
-			role = to
-		}
-		if role == core.RoleOwner {
-			return nil
-		}
-	}
-	return core.Errorf(core.KindConflict, "this is the last owner; make someone else owner first")
 }
 
 type createTechnicianIn struct {
@@ -140,10 +119,6 @@ func (s *Server) handleAdminCreateTechnician(w http.ResponseWriter, r *http.Requ
 		s.writeError(w, r, err)
 		return
 	}
-	if role == core.RoleOwner && actor.Role != core.RoleOwner {
-		s.writeError(w, r, core.Errorf(core.KindForbidden, "only an owner can grant or remove the owner role"))
-		return
-	}
 	if in.Password != "" {
 		if err := auth.ValidatePassword(in.Password); err != nil {
 			s.writeError(w, r, err)
@@ -155,18 +130,7 @@ func (s *Server) handleAdminCreateTechnician(w http.ResponseWriter, r *http.Requ
 		s.writeError(w, r, err)
 		return
 	}
-	tech := core.Technician{ID: core.NewID("tec"), TenantID: actor.TenantID, Email: email, Name: in.Name, Role: role,
-		PasswordHash: hash, CreatedAt: s.engine.Now()}
-	err = s.adminUpdate(r, "technician.created", tech.ID, map[string]string{"email": email, "role": string(role)}, func(tx core.Tx) error {
-		t := tech
-		if err := tx.CreateTechnician(r.Context(), &t); err != nil {
-			if core.ErrorKind(err) == core.KindConflict {
-				return core.Errorf(core.KindConflict, "a technician with email %s already exists", email)
-			}
-			return err
-		}
-		return nil
-	})
+	tech, err := s.engine.CreateTechnician(r.Context(), actor, core.Technician{Email: email, Name: in.Name, Role: role, PasswordHash: hash})
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -192,64 +156,28 @@ func (s *Server) handleAdminUpdateTechnician(w http.ResponseWriter, r *http.Requ
 		s.writeError(w, r, err)
 		return
 	}
-	if in.Name == nil && in.Role == nil {
-		s.writeError(w, r, core.Errorf(core.KindInvalid, "send a new name or role"))
-		return
-	}
-	ctx, actor, id := r.Context(), techFrom(r), pathVar(r, "id")
-	var before core.Technician
-	err := s.store.View(ctx, func(tx core.Tx) error {
-		var err error
-		before, err = tx.Technician(ctx, actor.TenantID, id)
-		return err
-	})
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	after := before
+	var change core.TechnicianChange
 	if in.Name != nil {
-		after.Name = strings.TrimSpace(*in.Name)
-		if after.Name == "" {
+		name := strings.TrimSpace(*in.Name)
+		if name == "" {
 			s.writeError(w, r, core.Errorf(core.KindInvalid, "name is required"))
 			return
 		}
-		if err := checkText("name", after.Name, 100); err != nil {
+		if err := checkText("name", name, 100); err != nil {
 			s.writeError(w, r, err)
 			return
 		}
+		change.Name = &name
 	}
 	if in.Role != nil {
-		if after.Role, err = core.ParseRole(*in.Role); err != nil {
+		role, err := core.ParseRole(*in.Role)
+		if err != nil {
 			s.writeError(w, r, err)
 			return
 		}
+		change.Role = &role
 	}
-	if err := checkRoleGrant(actor, before, after.Role); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	detail := map[string]string{"name": after.Name, "role": string(after.Role), "previous_role": string(before.Role)}
-	err = s.adminUpdate(r, "technician.updated", id, detail, func(tx core.Tx) error {
-		// Re-read under the audit lock: the checks above used what was
-		// committed before it.
-		cur, err := tx.Technician(ctx, actor.TenantID, id)
-		if err != nil {
-			return err
-		}
-		if cur.Role != before.Role || cur.Name != before.Name {
-			return core.Errorf(core.KindConflict, "someone else changed this technician meanwhile; reload and try again")
-		}
-		techs, err := tx.ListTechnicians(ctx, actor.TenantID)
-		if err != nil {
-			return err
-		}
-		if err := checkOwnerKept(techs, id, after.Role); err != nil {
-			return err
-		}
-		cur.Name, cur.Role = after.Name, after.Role
-		return tx.UpdateTechnician(ctx, &cur)
-	})
+	after, err := s.engine.UpdateTechnician(r.Context(), techFrom(r), pathVar(r, "id"), change)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -263,7 +191,8 @@ type resetPasswordIn struct {
 
 // handleAdminResetPassword handles "POST /api/v1/admin/technicians/{id}/password":
 // a new password (generated when none is given, and then returned once),
-// which also lifts a sign-in lockout. Only an owner may reset an owner's.
+// which also lifts a sign-in lockout and ends the technician's sessions.
+// Only an owner may reset an owner's.
 func (s *Server) handleAdminResetPassword(w http.ResponseWriter, r *http.Request) {
 	var in resetPasswordIn
 	if err := decodeJSON(w, r, &in); err != nil {
@@ -276,38 +205,12 @@ func (s *Server) handleAdminResetPassword(w http.ResponseWriter, r *http.Request
 			return
 		}
 	}
-	ctx, actor, id := r.Context(), techFrom(r), pathVar(r, "id")
-	var target core.Technician
-	err := s.store.View(ctx, func(tx core.Tx) error {
-		var err error
-		target, err = tx.Technician(ctx, actor.TenantID, id)
-		return err
-	})
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if target.Role == core.RoleOwner && actor.Role != core.RoleOwner {
-		s.writeError(w, r, core.Errorf(core.KindForbidden, "only an owner can reset an owner's password"))
-		return
-	}
 	hash, generated, err := passwordHash(in.Password)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	err = s.adminUpdate(r, "technician.password_reset", id, nil, func(tx core.Tx) error {
-		cur, err := tx.Technician(ctx, actor.TenantID, id)
-		if err != nil {
-			return err
-		}
-		if cur.Role == core.RoleOwner && actor.Role != core.RoleOwner {
-			return core.Errorf(core.KindForbidden, "only an owner can reset an owner's password")
-		}
-		cur.PasswordHash, cur.FailedLogins, cur.LockedUntil = hash, 0, time.Time{}
-		return tx.UpdateTechnician(ctx, &cur)
-	})
-	if err != nil {
+	if err := s.engine.ResetTechnicianPassword(r.Context(), techFrom(r), pathVar(r, "id"), hash); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -316,4 +219,39 @@ func (s *Server) handleAdminResetPassword(w http.ResponseWriter, r *http.Request
 		out["password"] = generated
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// handleAdminResetTOTP handles "DELETE /api/v1/admin/technicians/{id}/totp":
+// the technician's authenticator is removed, every session ends, and the
+// next sign-in enrols a new one.
+func (s *Server) handleAdminResetTOTP(w http.ResponseWriter, r *http.Request) {
+	if err := s.engine.ResetTechnicianTOTP(r.Context(), techFrom(r), pathVar(r, "id")); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "authenticator removed; the next sign-in enrols a new one"})
+}
+
+// handleAdminSetDisabled handles "POST /api/v1/admin/technicians/{id}/disable"
+// (every session of the technician ends at once, live sockets included) and
+// ".../enable".
+func (s *Server) handleAdminSetDisabled(disabled bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		tech, err := s.engine.SetTechnicianDisabled(r.Context(), techFrom(r), pathVar(r, "id"), disabled)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"technician": s.technicianAdminJSON(r, tech)})
+	}
+}
+
+// handleAdminSignOut handles "POST /api/v1/admin/technicians/{id}/signout":
+// every session of the technician ends, on every node.
+func (s *Server) handleAdminSignOut(w http.ResponseWriter, r *http.Request) {
+	if err := s.engine.SignOutTechnician(r.Context(), techFrom(r), pathVar(r, "id")); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "signed out everywhere"})
 }

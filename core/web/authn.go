@@ -67,20 +67,24 @@ func (a *PasswordAuth) Login(ctx context.Context, tenantSlug, email, password, c
 		if err == nil && res.TOTPStep != 0 {
 			tech.LastTOTPStep = res.TOTPStep
 		}
+		if err == nil && !(res.NeedsTOTPEnrollment && a.RequireTOTP) {
+			tech.LastLoginAt = a.now() // enrolment finishes the others' sign-in
+		}
 		if err == nil && res.NeedsRehash && !a.SkipRehash {
 			if h, herr := auth.HashPassword(password); herr == nil {
 				tech.PasswordHash = h
 			}
 		}
 		if before.FailedLogins != tech.FailedLogins || !before.LockedUntil.Equal(tech.LockedUntil) ||
-			before.LastTOTPStep != tech.LastTOTPStep || before.PasswordHash != tech.PasswordHash {
+			before.LastTOTPStep != tech.LastTOTPStep || before.PasswordHash != tech.PasswordHash ||
+			!before.LastLoginAt.Equal(tech.LastLoginAt) {
 			if err := tx.UpdateTechnician(ctx, tech); err != nil {
 				return err
 			}
 		}
-		action := "technician.login"
+		action := core.AuditTechnicianLogin
 		if loginErr != nil {
-			action = "technician.login_failed"
+			action = core.AuditTechnicianLoginFailed
 		}
 		if err := tx.AppendAudit(ctx, &core.AuditEvent{TenantID: tech.TenantID, At: a.now(),
 			Actor: "tech:" + tech.ID, Action: action, Subject: tech.ID}); err != nil {
@@ -130,12 +134,12 @@ func (a *PasswordAuth) EnrollTOTP(ctx context.Context, tenantID, techID, totpSec
 		if tech.TOTPSecret, err = a.Keys.Seal([]byte(totpSecret), auth.TOTPAAD(tech.ID)); err != nil {
 			return err
 		}
-		tech.LastTOTPStep = step
+		tech.LastTOTPStep, tech.LastLoginAt = step, now
 		if err := tx.UpdateTechnician(ctx, &tech); err != nil {
 			return err
 		}
 		return tx.AppendAudit(ctx, &core.AuditEvent{TenantID: tenantID, At: now, Actor: "tech:" + techID,
-			Action: "technician.totp_enrolled", Subject: techID})
+			Action: core.AuditTechnicianTOTPEnrolled, Subject: techID})
 	})
 	return tech, err
 }

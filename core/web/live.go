@@ -27,6 +27,26 @@ const (
 	liveMaxTicket  = 100
 )
 
+// closeSignedOut is the close code (from the range RFC 6455 leaves to
+// applications) of a socket whose technician's sessions an admin ended; the
+// close reason says why, and live.js shows it with a way to sign in again
+// instead of reconnecting.
+const closeSignedOut = 4001
+
+// closeReason fits reason into a close frame (123 bytes of reason at most),
+// cutting at a rune boundary.
+func closeReason(reason string) string {
+	const max = 123
+	if len(reason) <= max {
+		return reason
+	}
+	cut := max
+	for cut > 0 && !utf8.RuneStart(reason[cut]) {
+		cut--
+	}
+	return reason[:cut]
+}
+
 var (
 	helloJSON = []byte(`{"type":"hello"}`)
 	// liveWriteBuffers lends write buffers to sockets only while they
@@ -45,6 +65,10 @@ func (s *Server) registerLiveRoutes(r *mux.Router) {
 //	{"type":"hello"}                      once, when subscribed
 //	{"type":"verification.verified", "contact_id", "ticket_ref", "verification_id", "status", "at"}
 //	{"type":"resync"}                     events may have been lost: refetch
+//
+// When an admin ends the technician's sessions (disabled, password or
+// authenticator reset) the socket closes at once with code 4001 and the
+// reason to show.
 //
 // A client that falls behind gets resync and then a close (1013, try again
 // later); a server shutting down closes with 1001. Clients reconnect and
@@ -80,7 +104,11 @@ func (s *Server) handleLive(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, core.Errorf(core.KindInvalid, "this endpoint speaks websocket; open it with new WebSocket(…)"))
 		return
 	}
-	tenantID := techFrom(r).TenantID
+	tech := techFrom(r)
+	tenantID := tech.TenantID
+	// The socket also hears when its technician's sessions end, and then
+	// closes with closeSignedOut.
+	watch.TechnicianID = tech.ID
 	if watch.ContactID != "" {
 		err := s.store.View(r.Context(), func(tx core.Tx) error {
 			_, err := tx.Contact(r.Context(), tenantID, watch.ContactID)
@@ -145,6 +173,10 @@ func (s *Server) serveLive(r *http.Request, conn *websocket.Conn, sub *live.Subs
 		case m, ok := <-sub.C():
 			if !ok {
 				closeWith(websocket.CloseGoingAway, "server restarting")
+				return
+			}
+			if !m.Resync() && m.Event.Type == core.EventTechnicianSignedOut {
+				closeWith(closeSignedOut, closeReason(m.Event.Reason))
 				return
 			}
 			if !write(m.JSON()) {

@@ -283,8 +283,13 @@ func (s *Server) handlePodSession(w http.ResponseWriter, r *http.Request) {
 
 // grantPodSession sets the pod's session cookie for tech.
 func (s *Server) grantPodSession(w http.ResponseWriter, r *http.Request, tech core.Technician) {
+	values, err := s.sessionValues(tech)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	sess, _ := s.podSessions.New(r, podSessionName)
-	sess.Values = map[any]any{"tenant": tech.TenantID, "tech": tech.ID, "at": s.engine.Now().Unix()}
+	sess.Values = values
 	if err := sess.Save(r, w); err != nil {
 		s.writeError(w, r, err)
 		return

@@ -103,14 +103,33 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 
 // grantSession starts a signed-in session for tech.
 func (s *Server) grantSession(w http.ResponseWriter, r *http.Request, tech core.Technician) {
+	values, err := s.sessionValues(tech)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	sess, _ := s.sessions.New(r, sessionName)
-	sess.Values = map[any]any{"tenant": tech.TenantID, "tech": tech.ID, "at": s.engine.Now().Unix()}
+	sess.Values = values
 	if err := sess.Save(r, w); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, technicianJSON(tech))
 }
+
+// sessionValues returns what a console or pod session cookie of tech holds:
+// who, since when, and the technician's session epoch, so that raising the
+// epoch (core's sign-out of a technician) ends the session. A disabled
+// technician gets none.
+func (s *Server) sessionValues(tech core.Technician) (map[any]any, error) {
+	if tech.Disabled() {
+		return nil, errDisabled
+	}
+	return map[any]any{"tenant": tech.TenantID, "tech": tech.ID, "at": s.engine.Now().Unix(), "epoch": tech.SessionEpoch}, nil
+}
+
+// errDisabled is what a disabled technician's session and sign-in get.
+var errDisabled = core.Errorf(core.KindUnauthorized, "your account is disabled; ask your admin to re-enable it")
 
 type enrollRequest struct {
 	Code string `json:"code"`
@@ -198,6 +217,7 @@ func (s *Server) cookieTechnician(r *http.Request, store *sessions.CookieStore, 
 	tenantID, _ := sess.Values["tenant"].(string)
 	techID, _ := sess.Values["tech"].(string)
 	at, _ := sess.Values["at"].(int64)
+	epoch, _ := sess.Values["epoch"].(int64)
 	if tenantID == "" || techID == "" || s.engine.Now().Sub(time.Unix(at, 0)) > sessionLifetime {
 		return core.Technician{}, core.Errorf(core.KindUnauthorized, "your session has ended; sign in again")
 	}
@@ -211,6 +231,12 @@ func (s *Server) cookieTechnician(r *http.Request, store *sessions.CookieStore, 
 			return core.Technician{}, core.Errorf(core.KindUnauthorized, "your account no longer exists; sign in again")
 		}
 		return core.Technician{}, err
+	}
+	switch {
+	case tech.Disabled():
+		return core.Technician{}, errDisabled
+	case epoch != tech.SessionEpoch:
+		return core.Technician{}, core.Errorf(core.KindUnauthorized, "an admin ended your session; sign in again")
 	}
 	return tech, nil
 }
