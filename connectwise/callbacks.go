@@ -128,14 +128,22 @@ func (c *Client) findCallback(ctx context.Context, target string) (*wireCallback
 	if err != nil {
 		return nil, err
 	}
+	// A registration made before Countersign's generic inbound route
+	// (/webhooks/psa/…) still works through the legacy route: reuse it
+	// rather than have ConnectWise post every ticket twice.
+	legacy := strings.Replace(target, "/webhooks/psa/", legacyInboundPrefix, 1)
 	for i := range all {
 		cb := &all[i]
-		if cb.URL == target && strings.EqualFold(cb.Type, callbackType) && strings.EqualFold(cb.Level, callbackLevel) {
+		if (cb.URL == target || cb.URL == legacy) && strings.EqualFold(cb.Type, callbackType) && strings.EqualFold(cb.Level, callbackLevel) {
 			return cb, nil
 		}
 	}
 	return nil, nil
 }
+
+// legacyInboundPrefix is where callbacks were posted before the generic
+// inbound route; the descriptor keeps it working (psa.Inbound.LegacyPaths).
+const legacyInboundPrefix = "/webhooks/connectwise/"
 
 func (c *Client) enableCallback(ctx context.Context, id int) error {
 	sid := strconv.Itoa(id)
@@ -178,6 +186,9 @@ type wirePayload struct {
 // an hour; a mismatch re-fetches a cached key at most once a minute, and
 // new key URLs are fetched at most ten a minute.
 func (c *Client) VerifyCallback(ctx context.Context, h http.Header, body []byte) (psa.Callback, error) {
+	if len(body) > psa.MaxInboundBody {
+		return psa.Callback{}, core.Errorf(core.KindInvalid, "the callback body is over %d bytes", psa.MaxInboundBody)
+	}
 	sig := strings.TrimSpace(h.Get("X-Content-Signature"))
 	if sig == "" {
 		return psa.Callback{}, core.Errorf(core.KindUnauthorized, "the callback has no x-content-signature header")

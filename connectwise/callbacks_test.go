@@ -324,6 +324,26 @@ func TestRegisterCallbacks(t *testing.T) {
 	assert.Equal(t, n, e.srv.Requests())
 }
 
+// TestRegisterCallbacksReusesLegacyURL: an integration whose callback was
+// registered at the route that predates /webhooks/psa/ keeps that one
+// registration (the legacy route still takes it) instead of getting a
+// second, which would make ConnectWise post every ticket twice.
+func TestRegisterCallbacksReusesLegacyURL(t *testing.T) {
+	e := newCBEnv(t)
+	ctx := t.Context()
+	_, err := e.client.RegisterCallbacks(ctx, "https://cs.example/webhooks/connectwise/acme/int_1?recordId=")
+	require.NoError(t, err)
+	regs, err := e.client.RegisterCallbacks(ctx, "https://cs.example/webhooks/psa/acme/int_1?recordId=")
+	require.NoError(t, err)
+	require.Len(t, regs, 1)
+	assert.False(t, regs[0].Created)
+	assert.Len(t, e.srv.Callbacks(), 1)
+
+	_, err = e.client.RegisterCallbacks(ctx, "https://cs.example/webhooks/psa/acme/int_2?recordId=")
+	require.NoError(t, err)
+	assert.Len(t, e.srv.Callbacks(), 2, "another integration's URL is another registration")
+}
+
 func TestRegisterCallbacksFaults(t *testing.T) {
 	const target = "https://cs.example/webhooks/connectwise/acme/int_1?recordId="
 	t.Run("role may not add callbacks", func(t *testing.T) {

@@ -44,6 +44,14 @@ func Descriptor() psa.Descriptor {
 			}
 			return New(cfg, deps)
 		},
+		Assets: psa.Assets{FS: assets(), PodScripts: []string{"pod.js"}, SetupHelp: "setup.html"},
+		Inbound: psa.Inbound{
+			// ConnectWise appends the record id to the URL it was given
+			// (reference §10.1).
+			Query: "?recordId=",
+			// Callbacks registered before the generic route.
+			LegacyPaths: []string{legacyInboundPrefix + "{tenant}/{integration}"},
+		},
 	}
 }
 

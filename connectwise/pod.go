@@ -21,7 +21,7 @@ import (
 // The Hosted API pod (reference §8 and §9). ConnectWise frames the pod on
 // its Contact and Service Ticket screens with the URL registered in
 // "Manage Hosted API", ?id=[cw_id]&screen=[cw_screen] filled in; the pod's
-// script (assets/static/pod-connectwise.js) asks ConnectWise for the
+// script (assets/pod.js) asks ConnectWise for the
 // signed-in member's authentication over postMessage and hands it to the
 // server, which believes it only once ConnectWise has said whose it is.
 

@@ -101,6 +101,9 @@ function showSetup(it) {
   adm.byId("int-pod-screens").hidden = true;
   adm.byId("int-callbacks-box").hidden = !it.can_register_callbacks;
   adm.byId("int-callback-url").textContent = it.callback_url || "";
+  adm.byId("int-setup-help").hidden = !it.setup_help_url;
+  adm.byId("int-setup-help-link").href = it.setup_help_url || "#";
+  adm.byId("int-setup-help-name").textContent = it.kind_name || "";
   for (const id of ["int-check-msg", "int-pods-msg", "int-callbacks-msg"]) adm.say(id, "", true);
 }
 

@@ -53,8 +53,11 @@ $("pod-signout").addEventListener("click", async () => {
 });
 
 // tryMember signs the pod in with the PSA's word for who is looking at it,
-// when the PSA's script (e.g. pod-connectwise.js) can get it. The server
-// checks the proof with the PSA; it is never taken on trust.
+// when the PSA plugin's pod script (psa.Assets.PodScripts, loaded before
+// this file) can get it. Such a script defines window.CSPodPSA with
+// memberProof(), a promise of the PSA's proof (any JSON value) or null,
+// and inside, whether the pod runs in the PSA's frame. The server checks
+// the proof with the PSA (psa.MemberProver); it is never taken on trust.
 async function tryMember() {
   if (triedMember || typeof CSPodPSA === "undefined") return false;
   triedMember = true;

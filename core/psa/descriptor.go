@@ -35,6 +35,13 @@ type Descriptor struct {
 	// An invalid config is an error of kind core.ErrInvalid whose message
 	// can be shown to the admin.
 	New func(cfg json.RawMessage, deps Deps) (Client, error)
+
+	// Assets are the files the plugin ships: its pod script, its setup
+	// help. The zero value ships none.
+	Assets Assets
+	// Inbound says how the PSA posts events to us, beyond the generic
+	// route; the zero value needs nothing more.
+	Inbound Inbound
 }
 
 // FieldKind says how the console draws and stores a [Field].

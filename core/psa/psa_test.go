@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"sync/atomic"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -26,6 +27,13 @@ func TestNewRegistry(t *testing.T) {
 	noNew.New = nil
 	dupField := desc("dupfield")
 	dupField.Fields = []psa.Field{{Name: "a"}, {Name: "a"}}
+	files := fstest.MapFS{"pod.js": {Data: []byte("//")}, "setup.html": {Data: []byte("<p>")}}
+	seam := func(id string, a psa.Assets, in psa.Inbound) psa.Descriptor {
+		d := desc(id)
+		d.Assets, d.Inbound = a, in
+		return d
+	}
+	legacy := psa.Inbound{LegacyPaths: []string{"/webhooks/vendor/{tenant}/{integration}"}}
 	tests := []struct {
 		name    string
 		descs   []psa.Descriptor
@@ -38,6 +46,17 @@ func TestNewRegistry(t *testing.T) {
 		{name: "duplicate id", descs: []psa.Descriptor{desc("halo"), desc("halo")}, wantErr: `duplicate descriptor id "halo"`},
 		{name: "no New", descs: []psa.Descriptor{noNew}, wantErr: "has no New"},
 		{name: "duplicate field", descs: []psa.Descriptor{dupField}, wantErr: "empty or repeated"},
+		{name: "id not for URLs", descs: []psa.Descriptor{desc("Halo PSA")}, wantErr: "lower-case letters"},
+		{name: "assets", descs: []psa.Descriptor{seam("vendor", psa.Assets{FS: files, PodScripts: []string{"pod.js"}, SetupHelp: "setup.html"},
+			psa.Inbound{Query: "?recordId=", LegacyPaths: legacy.LegacyPaths})}},
+		{name: "asset not shipped", descs: []psa.Descriptor{seam("vendor", psa.Assets{FS: files, PodScripts: []string{"other.js"}}, psa.Inbound{})}, wantErr: "not in Assets.FS"},
+		{name: "assets without files", descs: []psa.Descriptor{seam("vendor", psa.Assets{SetupHelp: "setup.html"}, psa.Inbound{})}, wantErr: "no Assets.FS"},
+		{name: "asset path escapes", descs: []psa.Descriptor{seam("vendor", psa.Assets{FS: files, PodScripts: []string{"../pod.js"}}, psa.Inbound{})}, wantErr: "plain relative path"},
+		{name: "pod script not js", descs: []psa.Descriptor{seam("vendor", psa.Assets{FS: files, PodScripts: []string{"setup.html"}}, psa.Inbound{})}, wantErr: "does not end in .js"},
+		{name: "inbound query", descs: []psa.Descriptor{seam("vendor", psa.Assets{}, psa.Inbound{Query: "recordId="})}, wantErr: "must start with ?"},
+		{name: "legacy path shape", descs: []psa.Descriptor{seam("vendor", psa.Assets{}, psa.Inbound{LegacyPaths: []string{"/hooks/{tenant}"}})}, wantErr: "legacy inbound path"},
+		{name: "legacy path is the generic route", descs: []psa.Descriptor{seam("vendor", psa.Assets{}, psa.Inbound{LegacyPaths: []string{"/webhooks/psa/{tenant}/{integration}"}})}, wantErr: "legacy inbound path"},
+		{name: "legacy path claimed twice", descs: []psa.Descriptor{seam("one", psa.Assets{}, legacy), seam("two", psa.Assets{}, legacy)}, wantErr: "both claim"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -39,7 +39,7 @@ func (s *Server) registerAdminIntegrationRoutes(r *mux.Router) {
 const (
 	maxIntegrationName = 100
 	maxSettingLen      = 1000
-	// psaCheckTimeout bounds a live check: ConnectWise's takes up to four
+	// psaCheckTimeout bounds a live check: a plugin's may take a few
 	// calls, each retried on 5xx.
 	psaCheckTimeout = 30 * time.Second
 )
@@ -96,6 +96,8 @@ type integrationOut struct {
 	CanInstallPods       bool      `json:"can_install_pods"`
 	CanRegisterCallbacks bool      `json:"can_register_callbacks"`
 	CallbackURL          string    `json:"callback_url,omitempty"`
+	// SetupHelpURL is the plugin's own setup help page (psa.Assets.SetupHelp).
+	SetupHelpURL string `json:"setup_help_url,omitempty"`
 	// Problem says why the stored settings no longer make a client.
 	Problem string `json:"problem,omitempty"`
 }
@@ -205,11 +207,17 @@ func (s *Server) podBase(tenant core.Tenant, in core.Integration) string {
 	return strings.TrimRight(s.cfg.PublicURL, "/") + "/pod/" + tenant.Slug + "/" + in.ID
 }
 
-// callbackURL returns the URL a PSA posts an integration's callbacks to.
-// ConnectWise appends the record id; ending in ?recordId= keeps what it
-// appends out of the path (reference connectwise.md §10.1).
+// callbackURL returns the URL a PSA posts an integration's events to: the
+// generic inbound route (webhooks_psa.go), with the query the plugin asks
+// for (psa.Inbound.Query).
 func (s *Server) callbackURL(tenant core.Tenant, in core.Integration) string {
-	return strings.TrimRight(s.cfg.PublicURL, "/") + "/webhooks/" + in.Kind + "/" + tenant.Slug + "/" + in.ID + "?recordId="
+	u := strings.TrimRight(s.cfg.PublicURL, "/") + "/webhooks/psa/" + tenant.Slug + "/" + in.ID
+	if reg, err := s.psaRegistry(); err == nil {
+		if d, err := reg.Get(in.Kind); err == nil {
+			u += d.Inbound.Query
+		}
+	}
+	return u
 }
 
 // integrationJSON describes in (whose Config is open) for the admin page.
@@ -227,6 +235,7 @@ func (s *Server) integrationJSON(tenant core.Tenant, in core.Integration) integr
 		return out
 	}
 	out.KindName = d.Name
+	out.SetupHelpURL = s.setupHelpURL(d.ID)
 	var stored map[string]json.RawMessage
 	_ = json.Unmarshal(in.Config, &stored)
 	for _, f := range d.Fields {
@@ -299,7 +308,7 @@ func (s *Server) handleAdminPutIntegration(w http.ResponseWriter, r *http.Reques
 
 // saveIntegration validates the form, builds the client, checks it live
 // against the PSA and only then stores the integration (with what the
-// check learned, such as ConnectWise's codebase). A failed check stores
+// check learned, psa.SettingsLearner). A failed check stores
 // nothing and says what to fix. Callbacks are registered after the save;
 // their failure is reported without undoing it.
 func (s *Server) saveIntegration(w http.ResponseWriter, r *http.Request, update bool) {
@@ -402,7 +411,7 @@ func (s *Server) saveIntegration(w http.ResponseWriter, r *http.Request, update 
 // a name that holds some is more likely an attack than a name.
 func checkIntegrationName(name string) error {
 	if name == "" {
-		return core.Errorf(core.KindInvalid, "give the integration a name, e.g. \"ConnectWise\"")
+		return core.Errorf(core.KindInvalid, "give the integration a name, e.g. the PSA's")
 	}
 	if err := checkText("the name", name, maxIntegrationName); err != nil {
 		return err
@@ -500,7 +509,7 @@ func settingsRefused(err error) error {
 // psaFailure turns a PSA call's failure into an answer for the admin: the
 // plugin's own message (which says what to fix), under a status that is
 // not 401 — the admin is signed in; it is the PSA that refused.
-// ConnectWise being down or throttling keeps its kind (503, 429), anything
+// A PSA being down or throttling keeps its kind (503, 429), anything
 // else is the admin's to fix (400).
 func (s *Server) psaFailure(r *http.Request, psaName, prefix string, err error) error {
 	msg := core.ErrorMessage(err)
@@ -699,7 +708,7 @@ type installedPodOut struct {
 
 // handleAdminInstallPods handles "POST
 // /api/v1/admin/integrations/{id}/pods": create the pod entries in the PSA
-// (ConnectWise's Manage Hosted API), skipping those that exist.
+// (psa.PodInstaller), skipping those that exist.
 func (s *Server) handleAdminInstallPods(w http.ResponseWriter, r *http.Request) {
 	var req installPodsIn
 	if err := decodeJSON(w, r, &req); err != nil {

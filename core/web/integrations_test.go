@@ -164,11 +164,12 @@ func testIntegrationSetupConnectWise(t *testing.T, st *store.Store) {
 	}
 	var saved struct {
 		Integration struct {
-			ID          string
-			Settings    map[string]string
-			SecretsSet  []string `json:"secrets_set"`
-			CallbackURL string   `json:"callback_url"`
-			Setup       struct {
+			ID           string
+			Settings     map[string]string
+			SecretsSet   []string `json:"secrets_set"`
+			CallbackURL  string   `json:"callback_url"`
+			SetupHelpURL string   `json:"setup_help_url"`
+			Setup        struct {
 				Pods []struct {
 					Screen, URL, Origin, Type string
 				}
@@ -199,11 +200,16 @@ func testIntegrationSetupConnectWise(t *testing.T, st *store.Store) {
 	}
 	assert.NotEmpty(t, in.Setup.Permissions)
 	assert.True(t, in.CanInstallPods)
-	wantCallback := publicURL + "/webhooks/connectwise/" + e.a.tenant.Slug + "/" + in.ID + "?recordId="
+	wantCallback := publicURL + "/webhooks/psa/" + e.a.tenant.Slug + "/" + in.ID + "?recordId="
 	assert.Equal(t, wantCallback, in.CallbackURL)
 	cbs := cw.Callbacks()
 	require.Len(t, cbs, 1)
 	assert.Equal(t, wantCallback, cbs[0].URL)
+	// The plugin's setup help page, shipped in its descriptor.
+	require.True(t, strings.HasPrefix(in.SetupHelpURL, "/static/psa/connectwise/setup.html?v="), in.SetupHelpURL)
+	help := e.do(t, e.client(t), http.MethodGet, in.SetupHelpURL, "", nil, nil)
+	require.Equal(t, http.StatusOK, help.status)
+	assert.Contains(t, string(help.body), "Manage Hosted API")
 
 	stored, err := e.eng.Integration(t.Context(), e.a.tenant.ID, in.ID)
 	require.NoError(t, err)

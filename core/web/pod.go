@@ -95,9 +95,9 @@ func (s *Server) registerPodRoutes(r *mux.Router) {
 type podPage struct {
 	Tenant      string
 	Integration string
-	Name        string // the tenant's display name
-	Kind        string // the PSA, for its pod script (pod-connectwise.js)
-	PSAOrigins  string // the PSA's origins, space-separated: the only ones the pod talks postMessage with
+	Name        string   // the tenant's display name
+	PSAScripts  []string // URLs of the plugin's pod scripts (psa.Assets.PodScripts)
+	PSAOrigins  string   // the PSA's origins, space-separated: the only ones the pod talks postMessage with
 }
 
 // handlePodPage handles "GET /pod/{tenant}/{integration}?…": the pod shell.
@@ -141,7 +141,7 @@ func (s *Server) handlePodPage(w http.ResponseWriter, r *http.Request) {
 		strings.Join(origins, " ")+"; form-action 'self'; base-uri 'none'")
 	h.Set("Cache-Control", "no-store")
 	s.renderHTML(w, r, http.StatusOK, "pod.html", podPage{Tenant: tenant.Slug, Integration: in.ID, Name: tenant.DisplayName(),
-		Kind: in.Kind, PSAOrigins: strings.Join(origins, " ")})
+		PSAScripts: s.podScripts(in.Kind), PSAOrigins: strings.Join(origins, " ")})
 }
 
 // originRE is a bare origin: scheme, host, optional port; nothing that
@@ -154,7 +154,7 @@ func frameAncestors(origins []string) ([]string, error) {
 	out := make([]string, 0, len(origins))
 	for _, o := range origins {
 		if !originRE.MatchString(o) {
-			return nil, core.Errorf(core.KindInvalid, "the integration's PSA origin %q is not a plain origin such as https://na.myconnectwise.net", o)
+			return nil, core.Errorf(core.KindInvalid, "the integration's PSA origin %q is not a plain origin such as https://psa.example.com", o)
 		}
 		out = append(out, o)
 	}
@@ -625,12 +625,11 @@ type podMemberRequest struct {
 	Proof       json.RawMessage `json:"proof"`
 }
 
-// maxProofLen bounds a member proof; ConnectWise's is well under 8 KiB.
+// maxProofLen bounds a member proof; PSAs' are well under 8 KiB.
 const maxProofLen = 16 << 10
 
 // handlePodMember handles "POST /api/v1/pod/member": the pod presents what
-// its PSA told it about the member looking at it (ConnectWise's member
-// authentication). The plugin confirms it with the PSA; a linked technician
+// its PSA told it about the member looking at it (psa.MemberProver). The plugin confirms it with the PSA; a linked technician
 // then gets a pod session, and so does a new pod-only technician when the
 // tenant allows it. Otherwise the pod falls back to the sign-in pop-out,
 // which links the member for next time.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -168,7 +169,12 @@ func TestConnectWisePodCallBudget(t *testing.T) {
 		require.Equal(t, http.StatusOK, page.status, "%s", page.body)
 		assert.Contains(t, page.header.Get("Content-Security-Policy"), "frame-ancestors https://na.myconnectwise.net;")
 		assert.Contains(t, string(page.body), `data-psa-origins="https://na.myconnectwise.net"`)
-		assert.Contains(t, string(page.body), "pod-connectwise")
+		m := regexp.MustCompile(`<script src="(/static/psa/connectwise/pod\.js\?v=[0-9a-f]+)" defer>`).FindSubmatch(page.body)
+		require.NotNil(t, m, "the pod loads the plugin's own pod script: %s", page.body)
+		js := f.do(t, f.client(t), http.MethodGet, string(m[1]), "", nil, nil)
+		require.Equal(t, http.StatusOK, js.status)
+		assert.Contains(t, string(js.body), "getMemberAuthentication", "served from the plugin's embedded assets")
+		assert.Contains(t, js.header.Get("Cache-Control"), "immutable")
 
 		r := f.member(t, cwProof(cwTechAuth, cwtest.DefaultCompanyID))
 		require.Equal(t, http.StatusOK, r.status, "%s", r.body)

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"html/template"
 	"log/slog"
 	"net"
@@ -84,7 +85,9 @@ type Server struct {
 	// pod's handoff and context signing (pod.go).
 	podSessions *sessions.CookieStore
 	pod         *podState
-	origin      string // scheme://host of PublicURL, for same-origin checks
+	replays     replayCache           // recent inbound PSA event ids (webhooks_psa.go)
+	psaAssets   map[string]*psaAssets // plugin-shipped files by descriptor id (psa_assets.go)
+	origin      string                // scheme://host of PublicURL, for same-origin checks
 	secure      bool
 	log         *slog.Logger
 	router      *mux.Router
@@ -116,6 +119,13 @@ func New(cfg Config) (*Server, error) {
 		Path: "/", MaxAge: int(sessionLifetime / time.Second), HttpOnly: true,
 		Secure: s.secure, SameSite: http.SameSiteLaxMode,
 	}
+	var reg *psa.Registry
+	if cfg.PSA != nil {
+		reg = cfg.PSA.Registry()
+	}
+	if s.psaAssets, err = loadPSAAssets(reg); err != nil {
+		return nil, fmt.Errorf("web: PSA plugin assets: %w", err)
+	}
 	s.routes()
 	return s, nil
 }
@@ -132,6 +142,7 @@ func (s *Server) routes() {
 	s.registerConsoleRoutes(r)
 	s.registerPodPageRoutes(r)
 	s.registerAgentRoutes(r)
+	s.registerPSAAssetRoutes(r)
 	if s.cfg.Static != nil {
 		r.PathPrefix("/static/").Handler(http.StripPrefix("/static/", s.cfg.Static))
 	}

@@ -13,7 +13,7 @@ import (
 
 func (s *Server) registerWebhookRoutes(r *mux.Router) {
 	r.HandleFunc("/webhooks/twilio/status/{tenant}", s.handleTwilioStatus).Methods(http.MethodPost)
-	s.registerConnectWiseWebhookRoutes(r)
+	s.registerPSAWebhookRoutes(r)
 }
 
 // handleTwilioStatus handles "POST /webhooks/twilio/status/{tenant}":

@@ -18,12 +18,15 @@ import (
 )
 
 // cwHook is tenant a's ConnectWise integration, set up through the API,
-// and its callback path.
+// and its callback paths: the generic inbound route, and the route
+// callbacks were registered at before it, which the plugin's descriptor
+// keeps working.
 type cwHook struct {
-	e    *env
-	cw   *cwtest.Server
-	id   string
-	path string
+	e      *env
+	cw     *cwtest.Server
+	id     string
+	path   string
+	legacy string
 }
 
 func newCWHook(t *testing.T, st *store.Store) *cwHook {
@@ -31,7 +34,8 @@ func newCWHook(t *testing.T, st *store.Store) *cwHook {
 	e, cw := newCWEnv(t, st)
 	in := e.createCW(t, e.adminClient(t), cw)
 	h := &cwHook{e: e, cw: cw, id: in["id"].(string)}
-	h.path = "/webhooks/connectwise/" + e.a.tenant.Slug + "/" + h.id
+	h.path = "/webhooks/psa/" + e.a.tenant.Slug + "/" + h.id
+	h.legacy = "/webhooks/connectwise/" + e.a.tenant.Slug + "/" + h.id
 	require.Equal(t, publicURL+h.path+"?recordId=", in["callback_url"])
 	return h
 }
@@ -108,10 +112,14 @@ func TestConnectWiseCallbackBanner(t *testing.T) {
 		t.Fatal("no live event for the new ticket")
 	}
 
-	// The same event again (ConnectWise retries, or a replay) does nothing.
-	assert.Equal(t, "ignored: the ticket was handled already", result(t, h.post(t, h.path, cb.Body, cb.Signature)))
+	// The same event again (a replay, on either route) is dropped; another
+	// event about the same ticket does nothing either.
+	assert.Equal(t, "ignored: this event was delivered already", result(t, h.post(t, h.path, cb.Body, cb.Signature)))
+	assert.Equal(t, "ignored: this event was delivered already", result(t, h.post(t, h.legacy, cb.Body, cb.Signature)))
+	again := h.cw.SignedCallback("added", "ticket", 3001, map[string]any{"id": 3001, "summary": "Password reset"})
+	assert.Equal(t, "ignored: the ticket was handled already", result(t, h.post(t, h.legacy, again.Body, again.Signature)))
 	assert.Len(t, h.audit(t, string(core.EventTicketAdded)), 1)
-	assert.Equal(t, 1, h.cw.KeyFetches(), "one key fetch for two callbacks")
+	assert.Equal(t, 1, h.cw.KeyFetches(), "one key fetch for four callbacks")
 
 	// Other events are acknowledged and ignored.
 	for _, action := range []string{"updated", "deleted", "merged"} {
@@ -216,7 +224,7 @@ func TestConnectWiseCallbackRefused(t *testing.T) {
 	}
 	foreign, foreignSig := forge(strings.Replace(h.cw.CallbackKeyURL(), h.cw.Site(), "keys.evil.example", 1))
 	otherCo, otherCoSig := forge(strings.Replace(h.cw.CallbackKeyURL(), "companyName="+h.cw.CompanyID(), "companyName=evilmsp", 1))
-	otherPath := "/webhooks/connectwise/" + e.b.tenant.Slug + "/" + h.id
+	otherPath := "/webhooks/psa/" + e.b.tenant.Slug + "/" + h.id
 
 	tests := []struct {
 		name   string
@@ -235,9 +243,11 @@ func TestConnectWiseCallbackRefused(t *testing.T) {
 		{name: "not an object", path: h.path, body: []byte(`"added"`), sig: good.Signature, status: 400, log: "malformed"},
 		{name: "empty body", path: h.path, body: []byte{}, sig: good.Signature, status: 400, log: "malformed"},
 		{name: "huge body", path: h.path, body: []byte(`{"x":"` + strings.Repeat("a", 1<<20) + `"}`), sig: good.Signature, status: 413},
-		{name: "unknown integration", path: "/webhooks/connectwise/" + e.a.tenant.Slug + "/int_nope", body: good.Body, sig: good.Signature, status: 404, log: "no such integration"},
+		{name: "unknown integration", path: "/webhooks/psa/" + e.a.tenant.Slug + "/int_nope", body: good.Body, sig: good.Signature, status: 404, log: "no such integration"},
 		{name: "another tenant's path", path: otherPath, body: good.Body, sig: good.Signature, status: 404, log: "no such integration"},
-		{name: "unknown tenant", path: "/webhooks/connectwise/nobody/" + h.id, body: good.Body, sig: good.Signature, status: 404, log: "no such integration"},
+		{name: "unknown tenant", path: "/webhooks/psa/nobody/" + h.id, body: good.Body, sig: good.Signature, status: 404, log: "no such integration"},
+		{name: "legacy route, no signature", path: h.legacy, body: good.Body, status: 401, log: "bad signature"},
+		{name: "legacy route, another tenant", path: "/webhooks/connectwise/" + e.b.tenant.Slug + "/" + h.id, body: good.Body, sig: good.Signature, status: 404, log: "no such integration"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -255,7 +265,7 @@ func TestConnectWiseCallbackRefused(t *testing.T) {
 			if tc.log != "" {
 				var lines []string
 				for _, l := range strings.Split(strings.TrimPrefix(e.logs.String(), logsBefore), "\n") {
-					if strings.Contains(l, "connectwise callback") {
+					if strings.Contains(l, "psa event") {
 						lines = append(lines, l)
 					}
 				}
@@ -283,4 +293,27 @@ func TestConnectWiseCallbackRefused(t *testing.T) {
 	h.cw.SetDown(false)
 	// …and once it is back, the same callback is acted on.
 	assert.Equal(t, "verification sent", result(t, h.post(t, h.path, fresh.Body, fresh.Signature)))
+}
+
+// TestPSAEventRoutes checks the routing of the inbound seam: a plugin's
+// legacy route serves that plugin's integrations only, and an integration
+// whose client verifies no events has no inbound route at all.
+func TestPSAEventRoutes(t *testing.T) {
+	h := newCWHook(t, storetest.Open(t, store.SQLite))
+	e := h.e
+	h.setPolicy(t, func(p *core.Policy) { p.OnNewTicket = core.OnNewTicketBanner })
+	cfg, _ := json.Marshal(map[string]string{"base_url": "http://127.0.0.1:1", "api_key": "k"})
+	mem, err := e.eng.PutIntegration(t.Context(), e.a.tenant.ID, "test", core.Integration{Kind: "memory", Name: "Memory", Config: cfg})
+	require.NoError(t, err)
+	cb := h.cw.SignedCallback("added", "ticket", 3001, map[string]any{"id": 3001})
+
+	r := h.post(t, "/webhooks/connectwise/"+e.a.tenant.Slug+"/"+mem.ID, cb.Body, cb.Signature)
+	assert.Equal(t, http.StatusNotFound, r.status, "the ConnectWise legacy route takes no other PSA's events")
+	assert.Contains(t, e.logs.String(), "is not a connectwise integration")
+	r = h.post(t, "/webhooks/psa/"+e.a.tenant.Slug+"/"+mem.ID, cb.Body, cb.Signature)
+	assert.Equal(t, http.StatusNotFound, r.status, "an integration that verifies no events takes none")
+	assert.Contains(t, e.logs.String(), "integration takes no events")
+
+	assert.Equal(t, "recorded", result(t, h.post(t, h.legacy, cb.Body, cb.Signature)), "the legacy route still works")
+	assert.Len(t, h.audit(t, string(core.EventTicketAdded)), 1)
 }

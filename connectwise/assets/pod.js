@@ -1,6 +1,6 @@
 "use strict";
 // The pod's side of ConnectWise's Hosted API postMessage protocol
-// (shared/reference/connectwise.md §8.4), written here rather than shipping
+// (reference connectwise.md §8.4), written here rather than shipping
 // ConnectWise's script, which checks neither who sends a message nor where
 // its own messages go. Loaded before pod.js, which calls
 // CSPodPSA.memberProof() when the pod has no session.

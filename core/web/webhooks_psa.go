@@ -1,0 +1,285 @@
+package web
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/countersign/countersign/core"
+	"github.com/countersign/countersign/core/psa"
+	"github.com/gorilla/mux"
+)
+
+// Inbound PSA events (callbacks, webhooks): every PSA posts to one route,
+// /webhooks/psa/{tenant slug}/{integration id} (plus the legacy routes a
+// plugin's descriptor declares, psa.Inbound.LegacyPaths, for registrations
+// made before it). The tenant and integration come from that path, never
+// from the payload; the integration's plugin verifies the event
+// (psa.CallbackVerifier: a signature, a shared secret) before anything else
+// happens, a replayed event is dropped, and the record is read again
+// through the API before the policy acts on it.
+
+const (
+	// inboundBudget is how long acting on an event may take: PSAs wait a
+	// few seconds (5 s is common) for an answer before retrying.
+	inboundBudget = 4500 * time.Millisecond
+	// replayWindow is how long an event id is remembered, so that a
+	// replayed (or retried) delivery is acknowledged and ignored.
+	replayWindow = 24 * time.Hour
+	// replayMax bounds the remembered ids; the oldest go first.
+	replayMax = 10000
+)
+
+func (s *Server) registerPSAWebhookRoutes(r *mux.Router) {
+	r.HandleFunc("/webhooks/psa/{tenant}/{integration}", s.handlePSAEvent("")).Methods(http.MethodPost)
+	if s.cfg.PSA == nil {
+		return
+	}
+	for _, d := range s.cfg.PSA.Registry().List() {
+		for _, p := range d.Inbound.LegacyPaths {
+			r.HandleFunc(p, s.handlePSAEvent(d.ID)).Methods(http.MethodPost)
+		}
+	}
+}
+
+// inboundOut is the answer to an event that was verified: what we did.
+type inboundOut struct {
+	Result string `json:"result"`
+}
+
+// handlePSAEvent handles "POST /webhooks/psa/{tenant}/{integration}" (kind
+// "") and a plugin's legacy routes (kind: the plugin, whose integrations
+// alone they serve). A missing or bad signature gets 401, one log line with
+// path and source, and nothing else: no database write, and no key fetch
+// the plugin has not pinned to the tenant's own PSA. A body that is not
+// the PSA's JSON gets 400, one over psa.MaxInboundBody 413; a verified
+// event we do not act on, or have seen already, gets 200.
+func (s *Server) handlePSAEvent(kind string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		ip, _, _ := net.SplitHostPort(r.RemoteAddr)
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, psa.MaxInboundBody))
+		if err != nil {
+			s.log.InfoContext(ctx, "psa event: body too large", "path", r.URL.Path, "source_ip", ip)
+			http.Error(w, "body too large", http.StatusRequestEntityTooLarge)
+			return
+		}
+		tenant, in, cl, err := s.inboundTarget(ctx, pathVar(r, "tenant"), pathVar(r, "integration"), kind)
+		if err != nil {
+			s.log.InfoContext(ctx, "psa event: no such integration", "path", r.URL.Path, "source_ip", ip, "reason", core.ErrorMessage(err))
+			http.Error(w, "not found", http.StatusNotFound)
+			return
+		}
+		v, ok := cl.(psa.CallbackVerifier)
+		if !ok {
+			s.log.InfoContext(ctx, "psa event: integration takes no events", "path", r.URL.Path, "kind", in.Kind, "source_ip", ip)
+			http.Error(w, "not found", http.StatusNotFound)
+			return
+		}
+		cb, err := v.VerifyCallback(ctx, r.Header, body)
+		switch {
+		case err == nil:
+		case core.ErrorKind(err) == core.KindUnauthorized:
+			s.log.WarnContext(ctx, "psa event: bad signature", "path", r.URL.Path, "kind", in.Kind, "source_ip", ip, "reason", core.ErrorMessage(err))
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		case core.ErrorKind(err) == core.KindInvalid:
+			s.log.InfoContext(ctx, "psa event: malformed", "path", r.URL.Path, "kind", in.Kind, "source_ip", ip, "reason", core.ErrorMessage(err))
+			http.Error(w, "malformed event", http.StatusBadRequest)
+			return
+		default:
+			// The signing key could not be fetched: we cannot tell a real
+			// event from a forged one, so nothing happens.
+			s.log.WarnContext(ctx, "psa event: signature not checked", "path", r.URL.Path, "kind", in.Kind, "source_ip", ip, "err", err)
+			http.Error(w, "signature cannot be checked now", http.StatusServiceUnavailable)
+			return
+		}
+		if cb.ID != "" && s.replays.seen(in.ID+"\x00"+cb.ID, s.engine.Now()) {
+			s.log.InfoContext(ctx, "psa event: replayed", "integration", in.ID, "event", cb.ID, "source_ip", ip)
+			writeJSON(w, http.StatusOK, inboundOut{Result: "ignored: this event was delivered already"})
+			return
+		}
+		if cb.Type == "ticket" && cb.Action == psa.CallbackAdded {
+			actx, cancel := context.WithTimeout(ctx, inboundBudget)
+			defer cancel()
+			writeJSON(w, http.StatusOK, inboundOut{Result: s.onNewTicket(actx, tenant, in, cl, cb.Ref)})
+			return
+		}
+		s.log.DebugContext(ctx, "psa event ignored", "integration", in.ID, "type", cb.Type, "action", cb.Action)
+		writeJSON(w, http.StatusOK, inboundOut{Result: "ignored"})
+	}
+}
+
+// inboundTarget loads the tenant and integration an event path names, and
+// the integration's client. kind, when not "", is the only PSA the route
+// serves.
+func (s *Server) inboundTarget(ctx context.Context, slug, integrationID, kind string) (core.Tenant, core.Integration, psa.Client, error) {
+	var tenant core.Tenant
+	if len(slug) > 100 || len(integrationID) > 64 {
+		return tenant, core.Integration{}, nil, core.Errorf(core.KindNotFound, "no such integration")
+	}
+	err := s.store.View(ctx, func(tx core.Tx) error {
+		var err error
+		tenant, err = tx.TenantBySlug(ctx, slug)
+		return err
+	})
+	if err != nil {
+		return tenant, core.Integration{}, nil, err
+	}
+	in, err := s.engine.Integration(ctx, tenant.ID, integrationID)
+	if err != nil {
+		return tenant, in, nil, err
+	}
+	if kind != "" && in.Kind != kind {
+		return tenant, in, nil, core.Errorf(core.KindNotFound, "integration %s is not a %s integration", in.ID, kind)
+	}
+	cl, err := s.psaClient(in)
+	return tenant, in, cl, err
+}
+
+// replayCache remembers the ids of recent inbound events. It is per node:
+// a replay that reaches another node is still caught by onNewTicket's own
+// once-per-ticket rule.
+type replayCache struct {
+	mu    sync.Mutex
+	at    map[string]time.Time
+	order []replayEntry // oldest first
+}
+
+type replayEntry struct {
+	key string
+	at  time.Time
+}
+
+// seen records key at now and reports whether it was recorded within
+// replayWindow before.
+func (c *replayCache) seen(key string, now time.Time) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.at == nil {
+		c.at = map[string]time.Time{}
+	}
+	for len(c.order) > 0 && (len(c.order) >= replayMax || now.Sub(c.order[0].at) > replayWindow) {
+		if e := c.order[0]; c.at[e.key].Equal(e.at) {
+			delete(c.at, e.key)
+		}
+		c.order = c.order[1:]
+	}
+	if t, ok := c.at[key]; ok && now.Sub(t) <= replayWindow {
+		return true
+	}
+	c.at[key] = now
+	c.order = append(c.order, replayEntry{key: key, at: now})
+	return false
+}
+
+// onNewTicket acts on a verified "ticket added" callback as the policy of
+// the ticket's client says (core.Policy.OnNewTicket), once per ticket, and
+// returns what it did. The ticket is read again through the API: the
+// callback only said that something happened.
+func (s *Server) onNewTicket(ctx context.Context, tenant core.Tenant, in core.Integration, cl psa.Client, ref string) string {
+	tg, ok := cl.(psa.TicketGetter)
+	if !ok {
+		return "ignored: this integration cannot read tickets"
+	}
+	t, err := tg.GetTicket(ctx, ref)
+	if err != nil {
+		if core.ErrorKind(err) == core.KindNotFound {
+			return "ignored: the ticket is gone"
+		}
+		s.log.WarnContext(ctx, "psa event: cannot read the new ticket", "integration", in.ID, "ticket", ref, "err", err)
+		return "failed: the ticket could not be read"
+	}
+	clientID, err := s.mirroredClient(ctx, tenant.ID, in.Kind, t.CompanyRef)
+	if err != nil {
+		s.log.ErrorContext(ctx, "psa event: client lookup", "integration", in.ID, "err", err)
+		return "failed"
+	}
+	policy, err := s.engine.Policy(ctx, tenant.ID, clientID)
+	if err != nil {
+		s.log.ErrorContext(ctx, "psa event: policy", "integration", in.ID, "err", err)
+		return "failed"
+	}
+	if policy.OnNewTicket == "" {
+		return "ignored: the policy does nothing on new tickets"
+	}
+	subject := "ticket:" + in.ID + ":" + t.Ref
+	var seen []core.AuditEvent
+	err = s.store.View(ctx, func(tx core.Tx) error {
+		var err error
+		seen, err = tx.AuditEvents(ctx, tenant.ID, core.AuditQuery{Action: string(core.EventTicketAdded), Subject: subject, Limit: 1})
+		return err
+	})
+	if err != nil {
+		s.log.ErrorContext(ctx, "psa event: audit lookup", "integration", in.ID, "err", err)
+		return "failed"
+	}
+	if len(seen) > 0 {
+		return "ignored: the ticket was handled already"
+	}
+	var contact core.Contact
+	if t.Contact != nil {
+		emb, _ := cl.(psa.Embedder)
+		if contact, err = s.mirrorContact(ctx, emb, in, t.ContactRef, t.Contact); err != nil {
+			s.log.WarnContext(ctx, "psa event: cannot mirror the ticket's contact", "integration", in.ID, "ticket", t.Ref, "err", err)
+		}
+	}
+	actor := "psa:" + in.Kind
+	detail := map[string]string{"integration": in.ID, "ticket": t.Ref, "on_new_ticket": policy.OnNewTicket}
+	if contact.ID != "" {
+		detail["contact"] = contact.ID
+	}
+	if err := s.engine.Audit(ctx, tenant.ID, actor, string(core.EventTicketAdded), subject, detail); err != nil {
+		s.log.ErrorContext(ctx, "psa event: audit", "integration", in.ID, "err", err)
+		return "failed"
+	}
+	result := "recorded"
+	if policy.OnNewTicket == core.OnNewTicketAutoSend {
+		result = s.autoSend(ctx, tenant, in, policy, contact, t.Ref, subject)
+	}
+	s.engine.Publish(ctx, core.Event{Type: core.EventTicketAdded, TenantID: tenant.ID, ContactID: contact.ID, TicketRef: t.Ref, At: s.engine.Now()})
+	return result
+}
+
+// autoSend starts a verification to the new ticket's contact on no
+// technician's behalf; its result is written to the ticket like any other.
+func (s *Server) autoSend(ctx context.Context, tenant core.Tenant, in core.Integration, policy core.Policy, contact core.Contact, ticketRef, subject string) string {
+	reason := ""
+	if contact.ID == "" {
+		reason = "the ticket has no contact"
+	} else {
+		_, err := s.engine.Start(ctx, core.StartRequest{TenantID: tenant.ID, ContactID: contact.ID, Method: policy.AutoSendMethod,
+			TicketRef: ticketRef, IntegrationID: in.ID, System: "integration:" + in.ID})
+		if err == nil {
+			return "verification sent"
+		}
+		if reason = core.ErrorMessage(err); reason == "" {
+			s.log.ErrorContext(ctx, "psa event: automatic send", "integration", in.ID, "ticket", ticketRef, "err", err)
+			reason = "internal error"
+		}
+	}
+	_ = s.engine.Audit(ctx, tenant.ID, "psa:"+in.Kind, "ticket.auto_send_failed", subject, map[string]string{"reason": truncateText(reason, 300)})
+	return "recorded; no verification sent: " + reason
+}
+
+// mirroredClient returns the id of the local client mirroring a PSA
+// company, or "" (the tenant default's policy) when there is none yet.
+func (s *Server) mirroredClient(ctx context.Context, tenantID, kind, companyRef string) (string, error) {
+	if companyRef == "" {
+		return "", nil
+	}
+	var id string
+	err := s.store.View(ctx, func(tx core.Tx) error {
+		clients, err := tx.ListClients(ctx, tenantID)
+		for _, c := range clients {
+			if c.PSAKind == kind && c.PSARef == companyRef {
+				id = c.ID
+			}
+		}
+		return err
+	})
+	return id, err
+}
