@@ -32,7 +32,7 @@ type Client struct {
 	now    func() time.Time
 	auth   *tokenSource
 	// contacts caches contact reads briefly (GetContact).
-	contacts contactCache
+	contacts *psa.ContactCache
 }
 
 // New returns a client for cfg. It validates cfg and makes no request.
@@ -53,6 +53,8 @@ func New(cfg Config, deps psa.Deps) (*Client, error) {
 		doer:   deps.Doer(),
 		log:    deps.Log().With(slog.String("psa", ID), slog.String("tenant", cfg.Tenant)),
 		now:    deps.Clock(),
+
+		contacts: psa.NewContactCache(contactTTL, maxCachedContacts),
 	}
 	c.auth = &tokenSource{c: c}
 	return c, nil

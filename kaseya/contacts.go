@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/nyaruka/phonenumbers"
@@ -192,7 +191,7 @@ func (c *Client) GetContact(ctx context.Context, ref string) (psa.Contact, error
 	if err != nil {
 		return psa.Contact{}, err
 	}
-	if ct, ok := c.contacts.get(ref, c.now()); ok {
+	if ct, ok := c.contacts.Get(ref, c.now()); ok {
 		return ct, nil
 	}
 	var cs contactSummary
@@ -206,51 +205,16 @@ func (c *Client) GetContact(ctx context.Context, ref string) (psa.Contact, error
 		return psa.Contact{}, newError("get contact "+ref, core.KindNotFound, nil, "Kaseya BMS has no contact %s", ref)
 	}
 	ct := cs.contact()
-	c.contacts.put(ref, ct, c.now())
+	c.contacts.Put(ref, ct, c.now())
 	return ct, nil
 }
 
-// contactTTL is how long a contact read is reused.
-const contactTTL = time.Minute
-
-// maxCachedContacts bounds the cache; past it the cache starts again.
-const maxCachedContacts = 1000
-
-// contactCache is a short-lived cache of contact reads.
-type contactCache struct {
-	mu sync.Mutex
-	m  map[string]cachedContact
-}
-
-type cachedContact struct {
-	c  psa.Contact
-	at time.Time
-}
-
-func (cc *contactCache) get(ref string, now time.Time) (psa.Contact, bool) {
-	cc.mu.Lock()
-	defer cc.mu.Unlock()
-	e, ok := cc.m[ref]
-	if !ok || now.Sub(e.at) >= contactTTL || now.Before(e.at) {
-		return psa.Contact{}, false
-	}
-	return cloneContact(e.c), true
-}
-
-func (cc *contactCache) put(ref string, c psa.Contact, now time.Time) {
-	cc.mu.Lock()
-	defer cc.mu.Unlock()
-	if cc.m == nil || len(cc.m) >= maxCachedContacts {
-		cc.m = map[string]cachedContact{}
-	}
-	cc.m[ref] = cachedContact{c: cloneContact(c), at: now}
-}
-
-func cloneContact(c psa.Contact) psa.Contact {
-	c.Emails = slices.Clone(c.Emails)
-	c.Phones = slices.Clone(c.Phones)
-	return c
-}
+// contactTTL is how long a contact read is reused, and
+// maxCachedContacts how many are kept.
+const (
+	contactTTL        = time.Minute
+	maxCachedContacts = 1000
+)
 
 // contactInput is BMS's ContactInputDto.
 type contactInput struct {
