@@ -24,6 +24,7 @@ import (
 	"github.com/countersign/countersign/core/web"
 	"github.com/countersign/countersign/halo"
 	"github.com/countersign/countersign/kaseya"
+	"github.com/countersign/countersign/superops"
 )
 
 // app is a wired server, ready to serve.
@@ -152,6 +153,7 @@ func psaRegistry() (*psa.Registry, error) {
 		autotask.Descriptor(),
 		halo.Descriptor(),
 		kaseya.Descriptor(),
+		superops.Descriptor(),
 	)
 }
 

@@ -1,0 +1,50 @@
+package superops
+
+import (
+	"encoding/json"
+
+	"github.com/countersign/countersign/core/psa"
+)
+
+// ID is the descriptor id of the SuperOps PSA.
+const ID = "superops"
+
+// Descriptor returns the SuperOps PSA's descriptor, for psa.NewRegistry.
+func Descriptor() psa.Descriptor {
+	return psa.Descriptor{
+		ID:   ID,
+		Name: "SuperOps",
+		Fields: []psa.Field{
+			{Name: "subdomain", Label: "Subdomain", Kind: psa.FieldText, Required: true,
+				Help: "Shown under Settings › MSP Information (My MSP)."},
+			{Name: "api_token", Label: "API token", Kind: psa.FieldSecret, Required: true,
+				Help: "From Settings › My Profile › API token of a technician account kept for Countersign: regenerating it invalidates the old one."},
+			{Name: "region", Label: "Region", Kind: psa.FieldText,
+				Help: "us (default) or eu: the data centre of your SuperOps account."},
+			{Name: "mobile_field", Label: "Mobile-number field", Kind: psa.FieldText,
+				Help: "The column name of the requesters' mobile-number custom field (e.g. udf7text); found by its label when you run Discover."},
+			{Name: "requester_role_id", Label: "Requester role id", Kind: psa.FieldText,
+				Help: "The role id of new requesters Countersign creates; empty disables creating requesters."},
+			{Name: "phone_region", Label: "Phone region", Kind: psa.FieldText,
+				Help: "Two-letter country for phone numbers stored without a country code; empty means US."},
+		},
+		New: func(raw json.RawMessage, deps psa.Deps) (psa.Client, error) {
+			var cfg Config
+			if err := psa.DecodeConfig(raw, &cfg); err != nil {
+				return nil, err
+			}
+			return New(cfg, deps)
+		},
+	}
+}
+
+// Interface guards: the compiler checks every capability this client claims.
+var (
+	_ psa.ContactFinder  = (*Client)(nil)
+	_ psa.ContactGetter  = (*Client)(nil)
+	_ psa.ContactCreator = (*Client)(nil)
+	_ psa.TicketGetter   = (*Client)(nil)
+	_ psa.TicketNoter    = (*Client)(nil)
+	_ psa.CompanyLister  = (*Client)(nil)
+	_ psa.Checker        = (*Client)(nil)
+)
