@@ -36,6 +36,7 @@ func Descriptor() psa.Descriptor {
 			{Name: "web_url", Label: "Autotask web URL", Kind: psa.FieldURL,
 				Help: "Leave empty: found with the zone; the Insight may only be shown there."},
 		},
+		Assets: psa.Assets{FS: assets(), PodScripts: []string{"pod.js"}, SetupHelp: "setup.html"},
 		New: func(raw json.RawMessage, deps psa.Deps) (psa.Client, error) {
 			var cfg Config
 			if err := psa.DecodeConfig(raw, &cfg); err != nil {

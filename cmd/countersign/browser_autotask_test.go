@@ -141,6 +141,16 @@ func TestBrowserAutotaskInsight(t *testing.T) {
 		p2 := tab2.FrameTab(t, "isdarktheme="+map[string]string{"0": "False", "1": "True"}[tc.dark])
 		p2.WaitVisible("#pod-main")
 		p2.WaitClass("#shield", "green")
+		var theme, bg string
+		p2.Eval(`document.documentElement.dataset.theme || ""`, &theme)
+		if tc.dark == "1" {
+			assert.Equal(t, "dark", theme, "Autotask's dark theme is honoured")
+			p2.WaitTrue("the dark stylesheet", `getComputedStyle(document.body).backgroundColor === "rgb(32, 33, 36)"`)
+		} else {
+			assert.Empty(t, theme)
+			p2.Eval(`getComputedStyle(document.body).backgroundColor`, &bg)
+			assert.Equal(t, "rgb(255, 255, 255)", bg)
+		}
 		tab2.Screenshot(fmt.Sprintf("autotask-insight-%d", tc.w))
 	}
 }
