@@ -67,5 +67,6 @@ var (
 	_ psa.Checker          = (*Client)(nil)
 	_ psa.Embedder         = (*Client)(nil)
 	_ psa.MemberProver     = (*Client)(nil)
+	_ psa.MemberReader     = (*Client)(nil)
 	_ psa.TicketOnlyGetter = (*Client)(nil)
 )

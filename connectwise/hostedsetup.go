@@ -50,6 +50,7 @@ func (c *Client) Setup(podURL, origin string) psa.Setup {
 		"Each technician adds the pod to their own screens: on a contact and on a service ticket, open the pod configuration (the gear) and move Countersign to Displayed.",
 		"Pods work in ConnectWise's web client in a browser, not in the desktop (thick) client.",
 		"Technicians sign in to the pod once with their Countersign account, or — when the tenant default policy allows it — are recognised from their ConnectWise sign-in.",
+		"The pod reads ConnectWise with each technician's own ConnectWise sign-in (member authentication), so technicians see only the companies, contacts and tickets their security role shows them; a pod that ConnectWise gives no sign-in reads nothing.",
 		c.noteSetupNote(),
 	}
 	// From the calls the client makes: see the table at the top of the

@@ -266,6 +266,26 @@ func (c *Client) ProveMember(ctx context.Context, raw json.RawMessage) (psa.Memb
 	return psa.Member{}, err
 }
 
+// AsMember implements [psa.MemberReader]: the proof is confirmed as
+// [Client.ProveMember] confirms it (cached, rate-limited, fail closed), and
+// the client returned calls ConnectWise with the member's own
+// authentication ([Client.WithMember]), under the member's security role.
+func (c *Client) AsMember(ctx context.Context, raw json.RawMessage) (psa.Client, psa.Member, error) {
+	m, err := c.ProveMember(ctx, raw)
+	if err != nil {
+		return nil, psa.Member{}, err
+	}
+	p, err := decodeProof(raw)
+	if err != nil {
+		return nil, psa.Member{}, err
+	}
+	mc, err := c.WithMember(MemberAuth{MemberID: strings.TrimSpace(p.MemberID), Hash: p.MemberHash, Context: p.MemberContext})
+	if err != nil {
+		return nil, psa.Member{}, err
+	}
+	return mc, m, nil
+}
+
 // decodeProof reads the getMemberAuthentication data: an object, or the
 // same object sent as a JSON string.
 func decodeProof(raw json.RawMessage) (memberProof, error) {

@@ -1,8 +1,9 @@
 "use strict";
 // api calls the JSON API and throws an Error with the server's message.
-// A page may define onSignedOut() to handle a lost session itself.
+// A page may define onSignedOut() to handle a lost session itself, and
+// apiHeaders() to add headers of its own (the pod's PSA member proof).
 async function api(method, path, body) {
-  const opt = { method, headers: {} };
+  const opt = { method, headers: typeof apiHeaders === "function" ? apiHeaders() : {} };
   if (body !== undefined) { opt.headers["Content-Type"] = "application/json"; opt.body = JSON.stringify(body); }
   const res = await fetch("/api/v1" + path, opt);
   if (res.status === 401) {

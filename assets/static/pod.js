@@ -7,6 +7,7 @@ const $ = (id) => document.getElementById(id);
 const integration = document.body.dataset.integration;
 const tenant = document.body.dataset.tenant;
 let ctx = null, card = null, signinNonce = "", memberProof = null, triedMember = false;
+let proofAsked = false, proofPromise = null;
 
 function show(part) {
   $("pod-loading").hidden = true;
@@ -20,6 +21,26 @@ function onSignedOut(reason) {
   show("signin");
   $("signin").textContent = ctx ? "Sign in again" : "Sign in";
   if (reason) $("signin-msg").textContent = reason;
+}
+
+// apiHeaders is api.js's hook: the pod's reads carry the PSA's member
+// proof, for PSAs whose pod reads with the technician's own PSA rights.
+function apiHeaders() {
+  if (!memberProof) return {};
+  const bytes = new TextEncoder().encode(JSON.stringify(memberProof));
+  return { "X-Pod-Member-Proof": btoa(String.fromCharCode(...bytes)) };
+}
+
+// getProof asks the PSA's script (e.g. pod-connectwise.js) for its word on
+// who is looking at the pod, once; null when it has none.
+async function getProof() {
+  if (memberProof || typeof CSPodPSA === "undefined") return memberProof;
+  if (!proofAsked) {
+    proofAsked = true;
+    proofPromise = CSPodPSA.memberProof().catch(() => null);
+  }
+  memberProof = await proofPromise;
+  return memberProof;
 }
 
 function randomNonce() {
@@ -65,7 +86,7 @@ async function tryMember() {
   // while when it is slow to hand over its frame id.
   show("signin");
   $("signin-msg").textContent = "Checking your PSA sign-in…";
-  try { memberProof = await CSPodPSA.memberProof(); } catch (e) { memberProof = null; }
+  await getProof();
   if (!memberProof) { $("signin-msg").textContent = ""; return false; }
   try {
     await api("POST", "/pod/member", { tenant, integration, proof: memberProof });
@@ -83,6 +104,7 @@ async function load() {
   try {
     ctx = await api("GET", "/pod/" + encodeURIComponent(integration) + "/context" + location.search);
   } catch (e) {
+    if (e.body && e.body.member_required && !memberProof && await getProof()) return load();
     if (e.message !== "You are signed out.") { show("main"); $("pod-error").textContent = e.message; return; }
     if (await tryMember()) return load();
     show("signin");

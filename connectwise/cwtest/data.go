@@ -166,7 +166,13 @@ type member struct {
 	rec     memberRec
 	hash    string // member hash a pod presents; "" for the API member
 	context string
+	role    string       // the member's security role's name; "" for one that sees everything
+	hides   map[int]bool // company ids the role hides; nil for none
 }
+
+// sees reports whether the member's security role lets it see records of
+// company id (0: records under no company).
+func (m *member) sees(companyID int) bool { return m == nil || !m.hides[companyID] }
 
 func (m member) info() myMemberInfoRec {
 	return myMemberInfoRec{ID: m.rec.ID, Identifier: m.rec.Identifier, FirstName: m.rec.FirstName, LastName: m.rec.LastName,
@@ -200,4 +206,12 @@ func identifierOf(name string) string {
 		}
 	}
 	return b.String()
+}
+
+// companyID is the id of the contact's company; 0 for none.
+func (c contactRec) companyID() int {
+	if c.Company == nil {
+		return 0
+	}
+	return c.Company.ID
 }

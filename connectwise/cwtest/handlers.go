@@ -435,7 +435,9 @@ func (s *Server) handleCompanies(q *req) {
 	s.mu.Lock()
 	var recs []any
 	for _, c := range s.companies {
-		recs = append(recs, c)
+		if q.who.sees(c.ID) {
+			recs = append(recs, c)
+		}
 	}
 	s.mu.Unlock()
 	s.writeList(q, "Company", recs)
@@ -450,6 +452,10 @@ func (s *Server) handleCompany(q *req) {
 	defer s.mu.Unlock()
 	for _, c := range s.companies {
 		if c.ID == id {
+			if !q.who.sees(c.ID) {
+				writeHidden(q)
+				return
+			}
 			s.writeJSONLocked(q, http.StatusOK, "Company", false, c)
 			return
 		}
@@ -457,11 +463,18 @@ func (s *Server) handleCompany(q *req) {
 	writeError(q.w, http.StatusNotFound, "NotFound", fmt.Sprintf("Company %d not found", id), nil)
 }
 
+// writeHidden answers a read of a record the member's security role hides.
+func writeHidden(q *req) {
+	writeError(q.w, http.StatusForbidden, "Forbidden", "You do not have permission to access this record.", nil)
+}
+
 func (s *Server) handleContacts(q *req) {
 	s.mu.Lock()
 	var recs []any
 	for _, c := range s.contacts {
-		recs = append(recs, c)
+		if q.who.sees(c.companyID()) {
+			recs = append(recs, c)
+		}
 	}
 	s.mu.Unlock()
 	s.writeList(q, "Contact", recs)
@@ -476,6 +489,10 @@ func (s *Server) handleContact(q *req) {
 	defer s.mu.Unlock()
 	for _, c := range s.contacts {
 		if c.ID == id {
+			if !q.who.sees(c.companyID()) {
+				writeHidden(q)
+				return
+			}
 			s.writeJSONLocked(q, http.StatusOK, "Contact", false, c)
 			return
 		}
@@ -559,7 +576,9 @@ func (s *Server) handleTickets(q *req) {
 	s.mu.Lock()
 	var recs []any
 	for _, t := range s.tickets {
-		recs = append(recs, t)
+		if q.who.sees(t.Company.ID) {
+			recs = append(recs, t)
+		}
 	}
 	s.mu.Unlock()
 	s.writeList(q, "Ticket", recs)
@@ -574,6 +593,10 @@ func (s *Server) handleTicket(q *req) {
 	defer s.mu.Unlock()
 	for _, t := range s.tickets {
 		if t.ID == id {
+			if !q.who.sees(t.Company.ID) {
+				writeHidden(q)
+				return
+			}
 			s.writeJSONLocked(q, http.StatusOK, "Ticket", false, t)
 			return
 		}

@@ -41,7 +41,7 @@
 // [Server.FailNext], [Server.MalformedNext], [Server.Requests] and
 // [Server.Notes] for the psatest conformance suite, and
 // [Server.ChangeCodebase], [Server.SetDown], [Server.RejectKeys],
-// [Server.AddPodMember], [Server.SetMemberAuthForms], [Server.Forbid],
+// [Server.AddPodMember], [Server.SetMemberRole], [Server.SetMemberAuthForms], [Server.Forbid],
 // [Server.HugePages], [Server.SetLinkShape], [Server.UnroutableAuthFailures],
 // [Server.NoteRecords] and [Server.Log]. FailNext, MalformedNext, SetDown
 // and Requests come from the embedded [psafake.Faults]; FailNext and
@@ -355,6 +355,29 @@ func (s *Server) AddPodMember(m psa.Member, a connectwise.MemberAuth, inactive b
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.podMembers = append(s.podMembers, mem)
+}
+
+// SetMemberRole gives the pod member identifier (see [Server.AddPodMember])
+// a security role named role that hides companyRefs from it, as a
+// ConnectWise security role limited to some companies (locations,
+// territories, "My" levels) does. Calls made with that member's own
+// authentication leave the companies, their contacts and their tickets out
+// of lists and answer 403 for them by id; the API member still sees
+// everything.
+func (s *Server) SetMemberRole(identifier, role string, companyRefs ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	hides := map[int]bool{}
+	for _, ref := range companyRefs {
+		hides[s.mustID(ref)] = true
+	}
+	for i := range s.podMembers {
+		if strings.EqualFold(s.podMembers[i].rec.Identifier, identifier) {
+			s.podMembers[i].role, s.podMembers[i].hides = role, hides
+			return
+		}
+	}
+	s.t.Errorf("cwtest: SetMemberRole: no pod member %q", identifier)
 }
 
 // SetMemberAuthForms sets which member-auth forms the tenant accepts, of

@@ -55,3 +55,17 @@ type TicketOnlyGetter interface {
 	// GetTicketOnly is [TicketGetter.GetTicket] with Contact left nil.
 	GetTicketOnly(ctx context.Context, ref string) (Ticket, error)
 }
+
+// MemberReader is implemented by clients whose PSA lets the pod read with
+// the rights of the member looking at it (ConnectWise: the member's own
+// authentication, which the pod gets from ConnectWise), so that a
+// technician sees through the pod only the companies, contacts and tickets
+// the PSA would show them. The pod server then reads nothing for a pod
+// without a proof: with the integration's own credential it would show a
+// technician records their PSA role hides.
+type MemberReader interface {
+	// AsMember confirms proof as [MemberProver.ProveMember] does and
+	// returns a client that reads as that member, and the member. Writes
+	// (ticket notes) stay with the integration's credential.
+	AsMember(ctx context.Context, proof json.RawMessage) (Client, Member, error)
+}

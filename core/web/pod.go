@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"regexp"
@@ -363,12 +364,17 @@ func (s *Server) handlePodContext(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	reader, err := s.podReader(r, emb, in, tech)
+	if err != nil {
+		s.writePodError(w, r, err)
+		return
+	}
 	scope := podScope{TenantID: tech.TenantID, IntegrationID: in.ID, Screen: pc.Screen}
 	out := podContextOut{Screen: pc.Screen, Technician: technicianJSON(tech), Alternates: []contactBrief{}}
 	contactRef := pc.ContactRef
 	var psaContact *psa.Contact
 	if pc.TicketRef != "" {
-		t, err := s.podTicket(ctx, emb, in, pc.TicketRef)
+		t, err := s.podTicket(ctx, reader, in, pc.TicketRef)
 		if err != nil {
 			s.writeError(w, r, err)
 			return
@@ -380,8 +386,23 @@ func (s *Server) handlePodContext(w http.ResponseWriter, r *http.Request) {
 			out.Notice = "This ticket has no contact. Pick the caller from the company's contacts."
 		}
 	}
+	if _, asMember := emb.(psa.MemberReader); asMember && contactRef != "" && psaContact == nil && pc.TicketRef == "" {
+		// The contact screen: the member must be allowed to see this
+		// contact, mirrored or not.
+		cg, ok := reader.(psa.ContactGetter)
+		if !ok {
+			s.writeError(w, r, core.Errorf(core.KindInvalid, "%s integrations cannot read contacts", in.Kind))
+			return
+		}
+		c, err := cg.GetContact(ctx, contactRef)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		psaContact = &c
+	}
 	if contactRef != "" {
-		c, err := s.mirrorContact(ctx, emb, in, contactRef, psaContact)
+		c, err := s.mirrorContact(ctx, reader, in, contactRef, psaContact)
 		if err != nil {
 			s.writeError(w, r, err)
 			return
@@ -414,7 +435,7 @@ func (s *Server) handlePodContext(w http.ResponseWriter, r *http.Request) {
 }
 
 // podTicket reads a ticket, without its contact when the plugin can.
-func (s *Server) podTicket(ctx context.Context, emb psa.Embedder, in core.Integration, ref string) (psa.Ticket, error) {
+func (s *Server) podTicket(ctx context.Context, emb psa.Client, in core.Integration, ref string) (psa.Ticket, error) {
 	if tg, ok := emb.(psa.TicketOnlyGetter); ok {
 		return tg.GetTicketOnly(ctx, ref)
 	}
@@ -427,7 +448,7 @@ func (s *Server) podTicket(ctx context.Context, emb psa.Embedder, in core.Integr
 // mirrorContact returns the local mirror of a PSA contact, creating it (and
 // its client) from the PSA on first sight. known is the contact when the
 // ticket already carried it, saving a PSA call.
-func (s *Server) mirrorContact(ctx context.Context, emb psa.Embedder, in core.Integration, ref string, known *psa.Contact) (core.Contact, error) {
+func (s *Server) mirrorContact(ctx context.Context, emb psa.Client, in core.Integration, ref string, known *psa.Contact) (core.Contact, error) {
 	var found []core.Contact
 	err := s.store.View(ctx, func(tx core.Tx) error {
 		var err error
@@ -544,7 +565,12 @@ func (s *Server) handlePodCompanyContacts(w http.ResponseWriter, r *http.Request
 		s.writeError(w, r, err)
 		return
 	}
-	finder, ok := emb.(psa.ContactFinder)
+	reader, err := s.podReader(r, emb, in, techFrom(r))
+	if err != nil {
+		s.writePodError(w, r, err)
+		return
+	}
+	finder, ok := reader.(psa.ContactFinder)
 	if !ok {
 		s.writeError(w, r, core.Errorf(core.KindInvalid, "%s integrations cannot list a company's contacts", in.Kind))
 		return
@@ -560,7 +586,7 @@ func (s *Server) handlePodCompanyContacts(w http.ResponseWriter, r *http.Request
 	}
 	out := make([]contactBrief, 0, len(found))
 	for i := range found {
-		c, err := s.mirrorContact(ctx, emb, in, found[i].Ref, &found[i])
+		c, err := s.mirrorContact(ctx, reader, in, found[i].Ref, &found[i])
 		if err != nil {
 			s.writeError(w, r, err)
 			return
@@ -748,4 +774,74 @@ func (s *Server) linkMember(ctx context.Context, tech core.Technician, integrati
 		return err
 	}
 	return s.engine.Audit(ctx, tech.TenantID, "tech:"+tech.ID, "pod.member_linked", in.ID, map[string]string{"member": member.Ref})
+}
+
+// memberProofHeader carries, base64-encoded, the PSA's word for the member
+// looking at the pod (ConnectWise's member authentication), on the pod's
+// reads, for plugins that read as the member (psa.MemberReader).
+const memberProofHeader = "X-Pod-Member-Proof"
+
+// errMemberRequired is a pod read without the member proof its plugin needs.
+var errMemberRequired = core.Errorf(core.KindForbidden,
+	"the pod reads your PSA with your own PSA sign-in, and it has none yet: reload the pod inside your PSA")
+
+// writePodError is writeError, with member_required set for a pod read
+// that needs the PSA's member proof: the pod then asks its PSA for one.
+func (s *Server) writePodError(w http.ResponseWriter, r *http.Request, err error) {
+	if err == errMemberRequired {
+		writeJSON(w, http.StatusForbidden, map[string]any{"error": err.Error(), "kind": "forbidden", "member_required": true})
+		return
+	}
+	s.writeError(w, r, err)
+}
+
+// podReader returns the client a pod reads the PSA with for tech. A plugin
+// that can read as the member looking at the pod (psa.MemberReader) must:
+// the request's member proof is confirmed with the PSA, the member must be
+// tech's (a member no technician is linked to yet becomes tech's, as after
+// the pop-out sign-in), and the reads run with the member's own PSA rights.
+// Other plugins read with the integration's client.
+func (s *Server) podReader(r *http.Request, emb psa.Embedder, in core.Integration, tech core.Technician) (psa.Client, error) {
+	mr, ok := emb.(psa.MemberReader)
+	if !ok {
+		return emb, nil
+	}
+	raw := r.Header.Get(memberProofHeader)
+	if raw == "" {
+		return nil, errMemberRequired
+	}
+	proof, err := base64.StdEncoding.DecodeString(raw)
+	if err != nil || len(proof) == 0 || len(proof) > maxProofLen {
+		return nil, core.Errorf(core.KindInvalid, "the pod's PSA sign-in is not readable: reload the pod")
+	}
+	ctx := r.Context()
+	reader, member, err := mr.AsMember(ctx, proof)
+	if err != nil {
+		return nil, err
+	}
+	if member.Ref == "" {
+		return nil, core.Errorf(core.KindUnauthorized, "the PSA did not say which member is signed in")
+	}
+	var linked core.Technician
+	err = s.store.View(ctx, func(tx core.Tx) error {
+		var err error
+		linked, err = tx.LinkedTechnician(ctx, tech.TenantID, in.ID, member.Ref)
+		return err
+	})
+	switch {
+	case core.ErrorKind(err) == core.KindNotFound:
+		if err := s.store.Update(ctx, func(tx core.Tx) error {
+			return tx.LinkTechnician(ctx, tech.TenantID, in.ID, member.Ref, tech.ID, s.engine.Now())
+		}); err != nil {
+			return nil, err
+		}
+		_ = s.engine.Audit(ctx, tech.TenantID, "tech:"+tech.ID, "pod.member_linked", in.ID, map[string]string{"member": member.Ref})
+	case err != nil:
+		return nil, err
+	case linked.ID != tech.ID:
+		s.log.WarnContext(ctx, "pod read with another technician's PSA sign-in", "request_id", requestID(r),
+			"technician", tech.ID, "member", member.Ref, "linked_technician", linked.ID)
+		return nil, core.Errorf(core.KindForbidden, "this PSA sign-in is another technician's: sign out of the pod and sign in as yourself")
+	}
+	return reader, nil
 }

@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"regexp"
@@ -117,9 +118,28 @@ type cwPodContext struct {
 	Scope      string                      `json:"scope"`
 }
 
+// cwPodDo is podDo from a pod inside ConnectWise: its reads carry the
+// member proof ConnectWise gave it (nil for none).
+func cwPodDo(t *testing.T, e *env, cookie *http.Cookie, proof json.RawMessage, method, path string, body any) response {
+	t.Helper()
+	hdr := map[string]string{}
+	if cookie != nil {
+		hdr["Cookie"] = cookie.Name + "=" + cookie.Value
+	}
+	if proof != nil {
+		hdr["X-Pod-Member-Proof"] = base64.StdEncoding.EncodeToString(proof)
+	}
+	ct := ""
+	if body != nil {
+		ct = "application/json"
+	}
+	return e.do(t, e.client(t), method, path, ct, body, hdr)
+}
+
+// podContext loads the pod's context as the pod of cwTech does.
 func (f *cwFixture) podContext(t *testing.T, cookie *http.Cookie, query string) cwPodContext {
 	t.Helper()
-	r := podDo(t, f.env, cookie, http.MethodGet, "/api/v1/pod/"+f.integration.ID+"/context?"+query, nil)
+	r := cwPodDo(t, f.env, cookie, cwProof(cwTechAuth, cwtest.DefaultCompanyID), http.MethodGet, "/api/v1/pod/"+f.integration.ID+"/context?"+query, nil)
 	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
 	var pc cwPodContext
 	require.NoError(t, json.Unmarshal(r.body, &pc))
@@ -270,7 +290,8 @@ func TestConnectWisePodContactScreen(t *testing.T) {
 		assert.Empty(t, pc.Alternates)
 		assert.Equal(t, []string{"GET /company/contacts/{id} 200"}, f.calls.Take())
 		pc = f.podContext(t, cookie, "id=2002&screen=Contacts")
-		assert.Empty(t, f.calls.Take(), "the contact is mirrored now")
+		assert.Equal(t, []string{"GET /company/contacts/{id} 200"}, f.calls.Take(),
+			"mirrored now, and still read as the member: the member's ConnectWise role decides whether they may see it")
 
 		f.verifyBySMS(t, cookie, pc, pc.Contact.ID, "")
 		assert.Empty(t, f.calls.Take(), "no ticket, no note")
@@ -378,7 +399,7 @@ func TestConnectWisePodNoteWaitsForConnectWise(t *testing.T) {
 		for _, op := range down {
 			assert.Equal(t, "POST /service/tickets/{parentId}/notes 503", op, "a note POST is tried once per outbox attempt")
 		}
-		r = podDo(t, f.env, cookie, http.MethodGet, "/api/v1/pod/"+f.integration.ID+"/context?id=3001&screen=ticket", nil)
+		r = cwPodDo(t, f.env, cookie, cwProof(cwTechAuth, cwtest.DefaultCompanyID), http.MethodGet, "/api/v1/pod/"+f.integration.ID+"/context?id=3001&screen=ticket", nil)
 		assert.Equal(t, http.StatusServiceUnavailable, r.status, "the pod says ConnectWise is down: %s", r.body)
 
 		f.cw.SetDown(false)
@@ -391,5 +412,83 @@ func TestConnectWisePodNoteWaitsForConnectWise(t *testing.T) {
 		f.clk.Add(time.Hour)
 		f.deliver(t)
 		assert.Len(t, f.cw.NoteRecords(cwTicket.Ref), 1, "written once")
+	})
+}
+
+// TestConnectWisePodReadsWithTheMembersRights checks that the pod reads
+// ConnectWise as the technician looking at it: of two technicians whose
+// security roles differ, the one whose role hides a company sees none of
+// its tickets or contacts through the pod — not even contacts the other
+// one's pod mirrored already — while the other sees them; a pod without
+// ConnectWise's sign-in reads nothing, and one technician cannot read with
+// another's.
+func TestConnectWisePodReadsWithTheMembersRights(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, st *store.Store) {
+		f := newCWFixture(t, st)
+		f.setPolicy(t, func(p *core.Policy) { p.AutoCreatePodTechnicians = true })
+		secret := psa.Company{Ref: "1002", Name: "Contoso Board"}
+		chair := psa.Contact{Ref: "2003", CompanyRef: secret.Ref, FirstName: "Chris", LastName: "Chair",
+			Phones: []psa.Phone{{Number: "(555) 010-0179", Label: "Mobile", Default: true}}}
+		boardTicket := psa.Ticket{Ref: "3002", Summary: "Board laptop", CompanyRef: secret.Ref, ContactRef: chair.Ref}
+		f.cw.Seed([]psa.Company{cwCompany, secret}, []psa.Contact{cwPat, cwMax, chair}, []psa.Ticket{cwTicket, boardTicket})
+		desk := psa.Member{Ref: "43", Identifier: "hdesk", Name: "Harper Desk", Email: "harper@msp.example"}
+		deskAuth := connectwise.MemberAuth{MemberID: "hdesk", Hash: "h4sh-of-hdesk-pod", Context: "ctx-h"}
+		f.cw.AddPodMember(desk, deskAuth, false)
+		f.cw.SetMemberRole("hdesk", "Help Desk (Fabrikam only)", secret.Ref)
+		jamieProof, harperProof := cwProof(cwTechAuth, cwtest.DefaultCompanyID), cwProof(deskAuth, cwtest.DefaultCompanyID)
+
+		signIn := func(proof json.RawMessage) *http.Cookie {
+			r := f.member(t, proof)
+			require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+			return podCookie(t, r)
+		}
+		jamie, harper := signIn(jamieProof), signIn(harperProof)
+		get := func(cookie *http.Cookie, proof json.RawMessage, query string) response {
+			return cwPodDo(t, f.env, cookie, proof, http.MethodGet, "/api/v1/pod/"+f.integration.ID+"/context?"+query, nil)
+		}
+
+		// Jamie's role sees the board's ticket and its contact; the pod
+		// mirrors them.
+		r := get(jamie, jamieProof, "id=3002&screen=ticket")
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+		assert.Contains(t, string(r.body), "Chris")
+		r = get(jamie, jamieProof, "id=2003&screen=contact")
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+
+		// Harper's does not: neither the ticket nor the contact, though it
+		// is mirrored locally by now.
+		for _, q := range []string{"id=3002&screen=ticket", "id=2003&screen=contact"} {
+			r = get(harper, harperProof, q)
+			assert.Equal(t, http.StatusForbidden, r.status, "%s: %s", q, r.body)
+			assert.NotContains(t, string(r.body), "Chris", q)
+		}
+		// On a ticket Harper may see, the company's contacts are Fabrikam's.
+		r = get(harper, harperProof, "id=3001&screen=ticket")
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+		var pc cwPodContext
+		require.NoError(t, json.Unmarshal(r.body, &pc))
+		for _, a := range pc.Alternates {
+			assert.NotEqual(t, "Chris Chair", a.Name)
+		}
+		r = cwPodDo(t, f.env, harper, harperProof, http.MethodPost, "/api/v1/pod/"+f.integration.ID+"/company-contacts", map[string]string{"scope": pc.Scope})
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+		assert.NotContains(t, string(r.body), "Chris")
+		assert.Contains(t, string(r.body), "Max Manager")
+		for _, req := range f.cw.Log() {
+			if req.Route == "GET /service/tickets/{id}" || req.Route == "GET /company/contacts/{id}" || req.Route == "GET /company/contacts" {
+				assert.NotEqual(t, "api-key", req.Auth, "pod reads run as the member, not the API member: %+v", req)
+			}
+		}
+
+		// No ConnectWise sign-in: nothing is read, and the pod is told to
+		// get one. Another technician's sign-in: refused.
+		r = get(harper, nil, "id=3001&screen=ticket")
+		assert.Equal(t, http.StatusForbidden, r.status, "%s", r.body)
+		assert.Equal(t, true, r.JSON(t)["member_required"])
+		r = get(harper, jamieProof, "id=3002&screen=ticket")
+		assert.Equal(t, http.StatusForbidden, r.status, "%s", r.body)
+		assert.Contains(t, string(r.body), "another technician's")
+		assert.NotContains(t, string(r.body), "Chris")
+		f.assertLogsClean(t, cwTechAuth.Hash, deskAuth.Hash)
 	})
 }
