@@ -91,7 +91,7 @@ func TestRenderUsesTenantTemplate(t *testing.T) {
 	// Email code keeps the built-in wording: no template for it.
 	r, err = m.Render(MessageEmailCode, d)
 	require.NoError(t, err)
-	assert.Contains(t, r.Text, "Read it out only if you contacted")
+	assert.Contains(t, r.Text, "Read it only to the Acme IT Services help desk you are on a call with right now")
 }
 
 func TestRenderKeepsSMSInGSM7(t *testing.T) {
@@ -117,7 +117,7 @@ func TestRenderFallsBackWhenTenantTemplateFails(t *testing.T) {
 	}
 	r, err := m.Render(MessageSMSCode, d)
 	require.NoError(t, err)
-	assert.Contains(t, r.Text, "help desk code 482913", "built-in wording")
+	assert.Contains(t, r.Text, "Acme IT Services code 482913", "built-in wording")
 	r, err = m.Render(MessageSMSLink, d)
 	require.NoError(t, err)
 	assert.Contains(t, r.Text, d.Link)
@@ -127,7 +127,7 @@ func TestPreviewMessage(t *testing.T) {
 	d := SampleMessageData(MessageSMSCode, "Globex IT", core.Branding{})
 	r, err := PreviewMessage(MessageSMSCode, core.MessageTemplate{}, d)
 	require.NoError(t, err)
-	assert.Contains(t, r.Text, "Globex IT help desk code 482913", "empty means the built-in template")
+	assert.Contains(t, r.Text, "Globex IT code 482913", "empty means the built-in template")
 
 	r, err = PreviewMessage(MessageSMSCode, core.MessageTemplate{Body: "{{.TenantName}} says {{.Code}}"}, d)
 	require.NoError(t, err)

@@ -88,7 +88,32 @@ func TestSMSCodeWarnsAgainstRelay(t *testing.T) {
 	require.NoError(t, err)
 	r, err := m.Render(MessageSMSCode, sampleData())
 	require.NoError(t, err)
-	assert.Contains(t, r.Text, "Read it out only if you contacted Acme IT Services yourself")
+	assert.Contains(t, r.Text, "Read it only to our help desk on your call now")
+	assert.Contains(t, r.Text, "Unexpected? Do not share it with anyone who calls you")
+}
+
+// TestMessagesFitBothDirections holds every message to wording that is
+// true whether the caller rang the help desk or the technician rang the
+// caller (issue 21 item 4): nothing assumes the caller "contacted us
+// yourself", and each says what to do when it is unexpected; read-back
+// codes warn against sharing with anyone who calls.
+func TestMessagesFitBothDirections(t *testing.T) {
+	m, err := NewMessages()
+	require.NoError(t, err)
+	for _, name := range MessageNames {
+		r, err := m.Render(name, sampleData())
+		require.NoError(t, err)
+		all := strings.ToLower(r.Subject + "\n" + r.Text + "\n" + r.HTML)
+		for _, wrong := range []string{"yourself", "you contacted", "unprompted"} {
+			assert.NotContains(t, all, wrong, "%s assumes the caller rang the help desk", name)
+		}
+		if required[name] == "Link" {
+			assert.Regexp(t, `(not on a call with us|unexpected).*ignore this`, all, "%s says what to do when unexpected", name)
+		} else {
+			assert.Regexp(t, `(unexpected|not expecting|did not expect).*do not share (it|this code) with anyone who calls you`, all,
+				"%s warns against sharing the code", name)
+		}
+	}
 }
 
 func TestSMSLinkWording(t *testing.T) {
@@ -96,8 +121,8 @@ func TestSMSLinkWording(t *testing.T) {
 	require.NoError(t, err)
 	r, err := m.Render(MessageSMSLink, sampleData())
 	require.NoError(t, err)
-	assert.Equal(t, "Acme IT Services: tap to confirm you are on the phone with us about ticket 4821: "+
-		"https://verify.example.com/l/AbCdEf0123456789 (expires in 5 min). Not you? Ignore this.", r.Text)
+	assert.Equal(t, "Acme IT Services: tap to confirm you are the person on the phone with our help desk about ticket 4821: "+
+		"https://verify.example.com/l/AbCdEf0123456789 (expires in 5 min). Not on a call with us now? Do not tap; ignore this.", r.Text)
 }
 
 func TestSMSNonGSMTenantName(t *testing.T) {

@@ -105,13 +105,13 @@ func (e *Engine) LinkView(ctx context.Context, tenantSlug, token string) (LinkPa
 		if st == StatusExpired {
 			return errUnknownLink
 		}
-		page = LinkPage{Tenant: tenant, TicketRef: v.TicketRef, RequestedAt: v.SentAt, ExpiresAt: v.ExpiresAt,
+		page = LinkPage{Tenant: tenant, TicketRef: MessageTicketRef(v.TicketRef), RequestedAt: v.SentAt, ExpiresAt: v.ExpiresAt,
 			Status: st, State: LinkStateOf(v, now), NeedsCode: v.SecretHash != nil, VerificationID: v.ID}
 		if page.RequestedAt.IsZero() {
 			page.RequestedAt = v.CreatedAt
 		}
 		if tech, err := tx.Technician(ctx, tenant.ID, v.TechnicianID); err == nil {
-			page.TechnicianName = tech.Name
+			page.TechnicianName = MessageName(tech.Name)
 		}
 		return nil
 	})

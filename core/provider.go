@@ -60,14 +60,16 @@ func (p messageProvider) DestinationKind() DestinationKind { return p.dest }
 func (p messageProvider) Secret() SecretKind               { return p.secret }
 func (p messageProvider) OutboxKind() OutboxKind           { return p.kind }
 
-// Compose renders the method's template for c.
+// Compose renders the method's template for c. Names and the ticket
+// reference reach the template only in their checked forms (MessageName,
+// MessageTicketRef).
 func (p messageProvider) Compose(c Challenge) (Outbound, error) {
 	lifetime := c.Verification.ExpiresAt.Sub(c.Verification.SentAt)
 	data := MessageData{
 		TenantName:     c.Tenant.DisplayName(),
-		ContactName:    c.Contact.FirstName,
-		TechnicianName: c.Technician.Name,
-		TicketRef:      c.Verification.TicketRef,
+		ContactName:    MessageName(c.Contact.FirstName),
+		TechnicianName: MessageName(c.Technician.Name),
+		TicketRef:      MessageTicketRef(c.Verification.TicketRef),
 		Code:           c.Code,
 		CodeSpoken:     spokenCode(c.Code),
 		Link:           c.Link,

@@ -69,6 +69,10 @@ type Tx interface {
 	LockVerification(ctx context.Context, tenantID, id string) (Verification, error)
 	VerificationByLinkHash(ctx context.Context, tenantID string, hash []byte) (Verification, error)
 	UpdateVerification(ctx context.Context, v *Verification) error
+	// LockOpenVerifications locks a contact against concurrent starts and
+	// returns its verifications still open in the store (pending or sent,
+	// expired or not), newest first, each held like LockVerification.
+	LockOpenVerifications(ctx context.Context, tenantID, contactID string) ([]Verification, error)
 	// ListVerifications returns a contact's verifications, newest first.
 	ListVerifications(ctx context.Context, tenantID, contactID string, limit int) ([]Verification, error)
 	// VerificationByProviderRef finds the verification whose last send has

@@ -74,14 +74,22 @@ func (e *Engine) Start(ctx context.Context, req StartRequest) (Started, error) {
 		return Started{}, Errorf(KindInvalid, "note must be at most %d characters", maxNoteLen)
 	case utf8.RuneCountInString(req.TicketRef) > maxTicketRefLen:
 		return Started{}, Errorf(KindInvalid, "ticket reference must be at most %d characters", maxTicketRefLen)
+	case req.IntegrationID == "":
+		// A typed reference; one with an integration was resolved through
+		// the PSA and reaches messages only in its checked form.
+		if err := CheckTicketRef(req.TicketRef); err != nil {
+			return Started{}, err
+		}
 	}
 
 	var (
-		out  Started
-		item *OutboxItem
+		out      Started
+		item     *OutboxItem
+		replaced []Verification
 	)
 	err := e.cfg.Store.Update(ctx, func(tx Tx) error {
 		e.dropRetriedItem(&item)
+		replaced = nil
 		now := e.Now()
 		tenant, err := tx.Tenant(ctx, req.TenantID)
 		if err != nil {
@@ -166,6 +174,9 @@ func (e *Engine) Start(ctx context.Context, req StartRequest) (Started, error) {
 		if err != nil {
 			return err
 		}
+		if replaced, err = e.replaceLive(ctx, tx, v, actor, now); err != nil {
+			return err
+		}
 		if err := tx.CreateVerification(ctx, &v); err != nil {
 			return err
 		}
@@ -195,8 +206,48 @@ func (e *Engine) Start(ctx context.Context, req StartRequest) (Started, error) {
 	if err != nil {
 		return Started{}, err
 	}
+	for _, old := range replaced {
+		e.finish(ctx, old, EventVerificationCancelled)
+	}
 	e.observe(req.Method, "started")
 	e.publish(ctx, e.event(EventVerificationStarted, out.Verification))
+	return out, nil
+}
+
+// detailReplaced is the result detail of a verification that a newer one
+// for the same contact replaced.
+const detailReplaced = "replaced by a newer verification"
+
+// replaceLive keeps one live verification per contact: it cancels every
+// verification of v's contact still open, whoever started it, as v (not yet
+// stored) is about to take its place. Their secrets die with the
+// transaction's commit: a code or link the caller still holds is refused
+// from then on. Each is audited as cancelled with the id of its successor,
+// and one started from a PSA ticket gets its note. It returns the cancelled
+// verifications, for the events the caller publishes after the commit.
+func (e *Engine) replaceLive(ctx context.Context, tx Tx, v Verification, actor string, now time.Time) ([]Verification, error) {
+	open, err := tx.LockOpenVerifications(ctx, v.TenantID, v.ContactID)
+	if err != nil {
+		return nil, err
+	}
+	var out []Verification
+	for _, old := range open {
+		if old.EffectiveStatus(now) != old.Status {
+			continue // already expired: dead, and shown so
+		}
+		old.Status, old.CompletedAt, old.Detail = StatusCancelled, now, detailReplaced
+		if err := tx.UpdateVerification(ctx, &old); err != nil {
+			return nil, err
+		}
+		if err := e.queueTicketNote(ctx, tx, old, now); err != nil {
+			return nil, err
+		}
+		if err := e.audit(ctx, tx, v.TenantID, actor, string(EventVerificationCancelled), old.ID,
+			map[string]string{"reason": detailReplaced, "replaced_by": v.ID, "method": string(old.Method)}); err != nil {
+			return nil, err
+		}
+		out = append(out, old)
+	}
 	return out, nil
 }
 
@@ -424,12 +475,14 @@ func (e *Engine) lockForTechnician(ctx context.Context, tx Tx, tenantID, techID,
 // transaction locks the verification, counts the attempt and decides, so
 // concurrent guesses are counted exactly and at most one succeeds.
 func (e *Engine) CheckCode(ctx context.Context, tenantID, techID, verificationID, code string) (Verification, error) {
+	// Input that cannot be a code is refused before anything is counted:
+	// a typo must not burn one of the caller's attempts.
 	code = normalizeCode(code)
 	if code == "" {
 		return Verification{}, Errorf(KindInvalid, "enter the code the caller reads to you")
 	}
-	if len(code) > 16 {
-		return Verification{}, Errorf(KindInvalid, "a code has 6 to 8 digits")
+	if !isDigits(code, len(code)) || len(code) > 16 {
+		return Verification{}, Errorf(KindInvalid, "a code is digits only; ask the caller to read it again (nothing was counted)")
 	}
 	var (
 		v       Verification
@@ -452,6 +505,9 @@ func (e *Engine) CheckCode(ctx context.Context, tenantID, techID, verificationID
 		policy, err := EffectivePolicy(ctx, tx, tenantID, v.ClientID)
 		if err != nil {
 			return err
+		}
+		if len(code) != policy.CodeDigits {
+			return Errorf(KindInvalid, "the code has %d digits, not %d; ask the caller to read it again (nothing was counted)", policy.CodeDigits, len(code))
 		}
 		// Decide; outcome is what the technician is told. The transaction
 		// commits either way, so that failures are counted.

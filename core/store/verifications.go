@@ -115,6 +115,28 @@ func (t *tx) ListVerifications(ctx context.Context, tenantID, contactID string, 
 	return out, wrap(err, "list verifications")
 }
 
+// LockOpenVerifications implements core.Tx. On PostgreSQL the contact's
+// row is locked first, so that two starts for one contact run one after
+// the other and the second sees the first's verification; SQLite's single
+// writer already serialises them.
+func (t *tx) LockOpenVerifications(ctx context.Context, tenantID, contactID string) ([]core.Verification, error) {
+	if t.pg() {
+		var id string
+		err := t.queryRow(ctx, `SELECT id FROM contacts WHERE tenant_id = ? AND id = ? FOR UPDATE`, tenantID, contactID).Scan(&id)
+		if err != nil {
+			return nil, wrap(err, "lock contact %s", contactID)
+		}
+	}
+	rows, err := t.query(ctx, `SELECT `+verificationCols+` FROM verifications
+		WHERE tenant_id = ? AND contact_id = ? AND status IN ('pending', 'sent')
+		ORDER BY created_at DESC, id DESC`+t.forUpdate(), tenantID, contactID)
+	if err != nil {
+		return nil, wrap(err, "lock open verifications")
+	}
+	out, err := collect(rows, scanVerification)
+	return out, wrap(err, "lock open verifications")
+}
+
 // RecordSend implements core.Tx; an empty id gets a fresh one.
 func (t *tx) RecordSend(ctx context.Context, s *core.Send) error {
 	newID(&s.ID, "snd")

@@ -343,7 +343,7 @@ func TestAdminMessageTemplates(t *testing.T) {
 	before := e.adminState(t)
 	r = e.api(t, c, "POST", "/api/v1/admin/messages/sms_code/preview", map[string]string{"body": ""})
 	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
-	assert.Contains(t, r.JSON(t)["text"], "Acme IT help desk code 482913")
+	assert.Contains(t, r.JSON(t)["text"], "Acme IT code 482913")
 	assert.Equal(t, float64(1), r.JSON(t)["segments"])
 	body := "{{gsm .TenantName}}: your code is {{.Code}}{{with .TicketRef}} (ticket {{.}}){{end}}. <b>Only you</b>."
 	r = e.api(t, c, "POST", "/api/v1/admin/messages/sms_code/preview", map[string]string{"body": body})
@@ -386,7 +386,7 @@ func TestAdminMessageTemplates(t *testing.T) {
 	require.NoError(t, err)
 	e.deliver(t)
 	msg, _ = e.sms.last(t)
-	assert.Contains(t, msg.Text, "Other MSP help desk code")
+	assert.Contains(t, msg.Text, "Other MSP code")
 
 	// Reset: back to the built-in template.
 	r = e.api(t, c, "DELETE", "/api/v1/admin/messages/sms_code", nil)
@@ -398,7 +398,7 @@ func TestAdminMessageTemplates(t *testing.T) {
 	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
 	e.deliver(t)
 	msg, _ = e.sms.last(t)
-	assert.Contains(t, msg.Text, "Acme IT help desk code")
+	assert.Contains(t, msg.Text, "Acme IT code")
 
 	actions := e.auditActions(t, e.a)
 	assert.Contains(t, actions, "message_template.updated")

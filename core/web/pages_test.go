@@ -24,8 +24,14 @@ import (
 // token.
 func (e *env) startLink(t *testing.T, c *http.Client) (id, techCode, path, token string) {
 	t.Helper()
+	return e.startLinkTo(t, c, e.a.contact.ID)
+}
+
+// startLinkTo is startLink for another contact of tenant a.
+func (e *env) startLinkTo(t *testing.T, c *http.Client, contactID string) (id, techCode, path, token string) {
+	t.Helper()
 	r := e.api(t, c, "POST", "/api/v1/verifications", map[string]string{
-		"contact_id": e.a.contact.ID, "method": "email_link", "ticket_ref": "4821"})
+		"contact_id": contactID, "method": "email_link", "ticket_ref": "4821"})
 	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
 	m := r.JSON(t)
 	id, _ = m["id"].(string)
@@ -151,8 +157,13 @@ func TestLinkPage(t *testing.T) {
 			})
 		}
 
-		// A nonce minted for another link does not carry over.
-		_, _, path2, _ := e.startLink(t, c)
+		// A nonce minted for another link does not carry over (another
+		// contact's: a second link to Sam would replace the first).
+		other, err := e.eng.CreateContact(t.Context(), e.a.tenant.ID, "test", "manual", core.NewContact{
+			ClientID: e.a.client.ID, FirstName: "Max", LastName: "Other",
+			Emails: []core.NewDestination{{Value: "max@contoso.example", Default: true}}})
+		require.NoError(t, err)
+		_, _, path2, _ := e.startLinkTo(t, c, other.ID)
 		nonce2 := nonceFrom(t, e.do(t, browser, "GET", path2, "", nil, nil).body)
 		before = e.linkState(t, id)
 		r = e.form(t, browser, path, url.Values{"nonce": {nonce2}, "action": {"confirm"}, "code": {techCode}}, nil)
