@@ -2,7 +2,7 @@
 // The console's contacts page: clients and search on the left, the
 // verification card (verify.js) on the right.
 const $ = (id) => document.getElementById(id);
-const card = CSVerify.card({ ticket: () => $("ticket").value.trim() });
+const card = CSVerify.card({ ticket: () => $("ticket").value.trim(), ticketField: () => $("ticket") });
 let searchTimer = null, searchSeq = 0;
 
 async function loadClients() {
@@ -21,16 +21,19 @@ async function loadContacts() {
     const ul = $("contacts"); ul.replaceChildren();
     for (const c of j.contacts) {
       const b = el("button", (c.first_name + " " + c.last_name).trim(), { type: "button", class: "link" });
-      b.addEventListener("click", () => openContact(c.id));
+      b.addEventListener("click", () => openContact(c.id, true));
       const li = el("li"); li.append(b); ul.append(li);
     }
     $("contacts-msg").textContent = j.contacts.length ? "" : "No contacts match.";
   } catch (e) { $("contacts-msg").textContent = e.message; }
 }
 
-async function openContact(id) {
+// openContact shows a contact's card; chosen (a click or Enter in the list)
+// moves the keyboard on to the ways to verify.
+async function openContact(id, chosen) {
   try {
     await card.open(id);
+    if (chosen) card.focusMethods();
     history.replaceState(null, "", "/app?contact=" + encodeURIComponent(id));
   } catch (e) { $("contacts-msg").textContent = e.message; }
 }

@@ -43,6 +43,18 @@ const CSVerify = (() => {
   // card builds a controller. opts.start(body) starts a verification and
   // returns it; opts.alternate() says whether this contact is not the one the
   // ticket names (pods); opts.ticket() gives the ticket reference.
+  // ticketRE is core.TicketRefPattern: what a typed ticket reference may be.
+  const ticketRE = /^[A-Za-z0-9#-]{1,20}$/;
+
+  // codeProblem says why typed text cannot be a code of n digits, or "".
+  function codeProblem(typed, n) {
+    const code = typed.replace(/[\s-]/g, "");
+    if (!code) return "Type the code the caller reads to you.";
+    if (!/^[0-9]+$/.test(code)) return "A code is digits only; ask the caller to read it again.";
+    if (n && code.length !== n) return "The code has " + n + " digits; ask the caller to read it again.";
+    return "";
+  }
+
   function card(opts) {
     let contact = null, active = null, tick = null, watch = null, expanded = false, pending = null;
     const start = opts.start || ((body) => api("POST", "/verifications", body));
@@ -57,7 +69,8 @@ const CSVerify = (() => {
       const ul = $("history"); ul.replaceChildren();
       list.forEach((v, i) => {
         const li = el("li", fmtWhen(v.created_at) + " — " + (methodNames[v.method] || v.method) + " to " + v.destination +
-          (v.technician_name ? " by " + v.technician_name : "") + ": " + statusText(v) + (v.note ? " · note: " + v.note : ""));
+          (v.technician_name ? " by " + v.technician_name : "") + (v.ticket_ref ? " for ticket " + v.ticket_ref : "") + ": " +
+          statusText(v) + (v.note ? " · note: " + v.note : ""));
         li.className = "h-" + v.status;
         if (i >= historyShown && !expanded) li.hidden = true;
         ul.append(li);
@@ -107,12 +120,28 @@ const CSVerify = (() => {
     }
 
     async function send(method, dest, note) {
+      const ref = ticket();
+      if (ref && !ticketRE.test(ref)) {
+        say("A ticket reference is letters, digits, # and -, at most 20 (e.g. T-48213): the caller sees it in the message.");
+        if (opts.ticketField) opts.ticketField().focus();
+        return;
+      }
       try {
-        const v = await start({ contact_id: contact.id, destination_id: dest.id, method, ticket_ref: ticket(), note });
+        const v = await start({ contact_id: contact.id, destination_id: dest.id, method, ticket_ref: ref, note });
         $("note-form").hidden = true; $("note-text").value = ""; pending = null;
         showActive(v);
+        // The next thing to do: type the code the caller reads back, or
+        // read the code to the caller and wait.
+        if (!$("check").hidden) $("code").focus(); else $("active-h").focus();
         refresh();
       } catch (e) { say(e.message); }
+    }
+
+    // focusMethods moves the keyboard to the first way to verify, once a
+    // contact was chosen.
+    function focusMethods() {
+      const b = $("dests").querySelector("button[data-method]");
+      if (b) b.focus(); else $("contact-name").focus();
     }
 
     function showActive(v) {
@@ -144,14 +173,26 @@ const CSVerify = (() => {
     }
 
     // refresh re-reads the card: a live event, a reconnect, or an action.
+    // A verification started elsewhere (another console, a pod, the PSA's
+    // new-ticket rule) replaces the one shown: the newest open one is the
+    // contact's only live verification.
     async function refresh() {
       if (!contact) return;
       try {
         const c = await api("GET", "/contacts/" + contact.id);
         contact = Object.assign(contact, { shield: c.shield, history: c.history });
         renderShield(c.shield); renderHistory(c.history || []);
-        if (active) await reloadActive();
+        const live = newestOpen(c.history || []);
+        if (live && (!active || live.id !== active.id)) showActive(live);
+        else if (active) await reloadActive();
       } catch (e) { say(e.message); }
+    }
+
+    // newestOpen is the contact's live verification: the newest, when it
+    // is still open (one live verification per contact).
+    function newestOpen(list) {
+      const v = list[0];
+      return v && (v.status === "pending" || v.status === "sent") ? v : null;
     }
 
     async function open(id, card) {
@@ -163,8 +204,9 @@ const CSVerify = (() => {
       const p = contact.policy || {};
       $("banner").hidden = !p.banner; $("banner").textContent = p.banner || "";
       renderDestinations(); renderShield(contact.shield); renderHistory(contact.history || []);
-      // The newest open verification, if any, is picked up again.
-      const live = (contact.history || []).find((v) => v.status === "pending" || v.status === "sent");
+      // The live verification, if any, is picked up again: only the
+      // newest can be (a newer start cancels an older one).
+      const live = newestOpen(contact.history || []);
       if (live) showActive(live);
       if (watch) watch.close();
       if (typeof CSLive !== "undefined") {
@@ -183,6 +225,11 @@ const CSVerify = (() => {
     $("note-cancel").addEventListener("click", () => { $("note-form").hidden = true; pending = null; });
     $("check").addEventListener("submit", async (ev) => {
       ev.preventDefault(); say("");
+      // Text that cannot be a code is refused here; the server refuses it
+      // too, and neither counts it as an attempt.
+      const problem = codeProblem($("code").value, contact.policy && contact.policy.code_digits);
+      $("code").setAttribute("aria-invalid", String(!!problem));
+      if (problem) { say(problem); $("code").focus(); return; }
       try { showActive(await api("POST", "/verifications/" + active.id + "/check", { code: $("code").value })); refresh(); }
       catch (e) { say(e.message); if (e.body && e.body.verification) showActive(e.body.verification); }
       $("code").value = "";
@@ -190,8 +237,8 @@ const CSVerify = (() => {
     $("resend").addEventListener("click", async () => { say(""); try { showActive(await api("POST", "/verifications/" + active.id + "/resend")); } catch (e) { say(e.message); } });
     $("cancel").addEventListener("click", async () => { say(""); try { showActive(await api("POST", "/verifications/" + active.id + "/cancel")); refresh(); } catch (e) { say(e.message); } });
 
-    return { open, refresh, contact: () => contact };
+    return { open, refresh, focusMethods, contact: () => contact };
   }
 
-  return { card, statusText, shieldText, methodNames };
+  return { card, statusText, shieldText, methodNames, codeProblem };
 })();

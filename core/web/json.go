@@ -55,11 +55,12 @@ type policyView struct {
 	NoteOnNonDefault bool          `json:"note_on_non_default"`
 	NoteRequired     bool          `json:"note_required"`
 	HistoryLength    int           `json:"history_length"`
+	CodeDigits       int           `json:"code_digits"` // read-back codes' length, for the code box's own check
 }
 
 func policyJSON(p core.Policy, all []core.Method) *policyView {
 	out := &policyView{Banner: p.Banner, ShowOnLoad: p.ShowOnLoad, NoteOnNonDefault: p.NoteOnNonDefault,
-		NoteRequired: p.NoteOnNonDefault && p.NoteRequired, HistoryLength: p.HistoryLength}
+		NoteRequired: p.NoteOnNonDefault && p.NoteRequired, HistoryLength: p.HistoryLength, CodeDigits: p.CodeDigits}
 	for _, m := range all {
 		if p.Allows(m) {
 			out.Methods = append(out.Methods, m)
