@@ -51,4 +51,6 @@ var (
 	_ psa.CompanyLister    = (*Client)(nil)
 	_ psa.MemberIdentifier = (*Client)(nil)
 	_ psa.Checker          = (*Client)(nil)
+	_ psa.TicketFinder     = (*Client)(nil)
+	_ psa.TicketOnlyGetter = (*Client)(nil)
 )

@@ -40,11 +40,13 @@ func Descriptor() psa.Descriptor {
 
 // Interface guards: the compiler checks every capability this client claims.
 var (
-	_ psa.ContactFinder  = (*Client)(nil)
-	_ psa.ContactGetter  = (*Client)(nil)
-	_ psa.ContactCreator = (*Client)(nil)
-	_ psa.TicketGetter   = (*Client)(nil)
-	_ psa.TicketNoter    = (*Client)(nil)
-	_ psa.CompanyLister  = (*Client)(nil)
-	_ psa.Checker        = (*Client)(nil)
+	_ psa.ContactFinder    = (*Client)(nil)
+	_ psa.ContactGetter    = (*Client)(nil)
+	_ psa.ContactCreator   = (*Client)(nil)
+	_ psa.TicketGetter     = (*Client)(nil)
+	_ psa.TicketNoter      = (*Client)(nil)
+	_ psa.CompanyLister    = (*Client)(nil)
+	_ psa.Checker          = (*Client)(nil)
+	_ psa.TicketFinder     = (*Client)(nil)
+	_ psa.TicketOnlyGetter = (*Client)(nil)
 )

@@ -42,6 +42,16 @@ type TicketGetter interface {
 	GetTicket(ctx context.Context, ref string) (Ticket, error)
 }
 
+// TicketFinder finds a ticket by the number technicians see on it, for
+// verifying from the console when the PSA has no embed point (Kaseya BMS,
+// SuperOps) or the technician is not in the PSA's screen.
+type TicketFinder interface {
+	// FindTicketByNumber returns the ticket whose number is number
+	// (compared exactly, case-insensitively), with its contact as
+	// [TicketGetter.GetTicket] fills it, or core.ErrNotFound.
+	FindTicketByNumber(ctx context.Context, number string) (Ticket, error)
+}
+
 // TicketNoter adds notes to tickets.
 type TicketNoter interface {
 	// AddTicketNote adds n to the ticket with ticketRef; core.ErrNotFound

@@ -156,6 +156,7 @@ func (s *Server) routes() {
 	s.registerVerificationRoutes(authed)
 	s.registerAdminRoutes(authed)
 	s.registerPodRoutes(authed)
+	s.registerTicketRoutes(authed)
 	s.registerLiveRoutes(authed)
 	s.registerAgentConsoleRoutes(authed)
 	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -1,0 +1,134 @@
+package main
+
+import (
+	"net/http"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/pquerna/otp/totp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/countersign/countersign/core/psa"
+	"github.com/countersign/countersign/kaseya"
+	"github.com/countersign/countersign/kaseya/kaseyatest"
+	"github.com/countersign/countersign/superops"
+	"github.com/countersign/countersign/superops/superopstest"
+)
+
+// Verifying from a ticket number in the console, for the PSAs without an
+// embed point, over HTTP with the real server (Run), the real clients and
+// the contract-checked fakes: the ticket resolves to its contact, an SMS
+// code verifies them, the outbox writes the internal note to the ticket,
+// and the PSA calls of the whole round stay within budget.
+
+// ticketPSA is one PSA's fake, as the round needs it.
+type ticketPSA struct {
+	kind, name string
+	cfg        any
+	http       *http.Client
+	number     string            // the ticket number the technician types
+	ticketRef  string            // its id in the PSA
+	requests   func() int        // the fake's request count
+	notes      func() []psa.Note // the ticket's notes
+	private    func(i int) bool  // whether note i is internal as the PSA stores it
+}
+
+const ticketCallerPhone = "+15550100184"
+
+func kaseyaTicketPSA(t *testing.T) ticketPSA {
+	ks := kaseyatest.NewServer(t)
+	ks.Seed([]psa.Company{{Ref: "501", Name: "Acme Dental"}},
+		[]psa.Contact{{Ref: "601", CompanyRef: "501", FirstName: "Kay", LastName: "Caller",
+			Emails: []psa.Email{{Address: "kay@acme-dental.example", Default: true}},
+			Phones: []psa.Phone{{Number: "(555) 010-0184", Label: "Mobile", Default: true}}}},
+		[]psa.Ticket{{Ref: "701", Number: "T20261202.0007", Summary: "Password reset", CompanyRef: "501", ContactRef: "601"}})
+	return ticketPSA{kind: kaseya.ID, name: "Kaseya BMS", cfg: ks.Config(), http: ks.HTTPClient(), number: "T20261202.0007", ticketRef: "701",
+		requests: ks.Requests, notes: func() []psa.Note { return ks.Notes("701") },
+		private: func(i int) bool { return ks.NoteRecords("701")[i].IsInternal }}
+}
+
+func superopsTicketPSA(t *testing.T) ticketPSA {
+	ss := superopstest.NewServer(t)
+	ss.Seed([]psa.Company{{Ref: "7928838372746166276", Name: "Globex"}},
+		[]psa.Contact{{Ref: "7928838372746166301", CompanyRef: "7928838372746166276", FirstName: "Sue", LastName: "Caller",
+			Emails: []psa.Email{{Address: "sue@globex.example", Default: true}},
+			Phones: []psa.Phone{{Number: "(555) 010-0184", Label: "Mobile"}}}},
+		[]psa.Ticket{{Ref: "7928838372746166987", Number: "120226-0005", Summary: "VPN down", CompanyRef: "7928838372746166276", ContactRef: "7928838372746166301"}})
+	return ticketPSA{kind: superops.ID, name: "SuperOps", cfg: ss.Config(), http: ss.HTTPClient(), number: "120226-0005", ticketRef: "7928838372746166987",
+		requests: ss.Requests, notes: func() []psa.Note { return ss.Notes("7928838372746166987") },
+		private: func(i int) bool { return ss.NoteRecords("7928838372746166987")[i].PrivacyType == "PRIVATE" }}
+}
+
+// consoleSignIn signs Jane in to the console over the API (password, TOTP
+// enrolment) and returns the client holding her session.
+func consoleSignIn(t *testing.T, s *testServer) *apiClient {
+	t.Helper()
+	c := newAPIClient(t, "http://"+s.Addr+"/api/v1")
+	status, body := c.do("POST", "/login", map[string]string{"tenant": testTenantSlug, "email": techEmail, "password": techPassword})
+	require.Equal(t, http.StatusOK, status, body)
+	secret, _ := body["secret"].(string)
+	require.NotEmpty(t, secret, "%v", body)
+	code, err := totp.GenerateCode(secret, time.Now())
+	require.NoError(t, err)
+	status, body = c.do("POST", "/login/totp", map[string]string{"code": code})
+	require.Equal(t, http.StatusOK, status, body)
+	return c
+}
+
+func TestVerifyFromTicketNumber(t *testing.T) {
+	for _, mk := range []func(*testing.T) ticketPSA{kaseyaTicketPSA, superopsTicketPSA} {
+		p := mk(t)
+		t.Run(p.name, func(t *testing.T) {
+			s := startServer(t, func(c *Config) { c.psaHTTP = p.http })
+			intID := s.AddIntegration(t, p.kind, p.name, p.cfg)
+			c := consoleSignIn(t, s)
+
+			status, body := c.do("GET", "/tickets/sources", nil)
+			require.Equal(t, http.StatusOK, status, body)
+			assert.Contains(t, body["sources"], map[string]any{"id": intID, "name": p.name, "kind": p.kind})
+
+			round := func(t *testing.T) int {
+				t.Helper()
+				before := p.requests()
+				notes := len(p.notes())
+				status, pc := c.do("GET", "/tickets/lookup?integration="+intID+"&number="+url.QueryEscape(p.number), nil)
+				require.Equal(t, http.StatusOK, status, pc)
+				ticket := pc["ticket"].(map[string]any)
+				assert.Equal(t, p.ticketRef, ticket["ref"])
+				assert.Equal(t, p.number, ticket["number"])
+				contact := pc["contact"].(map[string]any)
+				seen := len(s.Twilio.Messages())
+				status, v := c.do("POST", "/pod/"+intID+"/verifications",
+					map[string]string{"scope": pc["scope"].(string), "contact_id": contact["id"].(string), "method": "sms_code"})
+				require.Equal(t, http.StatusCreated, status, v)
+				code := s.WaitForSMSCode(t, ticketCallerPhone, seen)
+				status, v = c.do("POST", "/verifications/"+v["id"].(string)+"/check", map[string]string{"code": code})
+				require.Equal(t, http.StatusOK, status, v)
+				require.Equal(t, "verified", v["status"])
+				deadline := time.Now().Add(waitTimeout)
+				for len(p.notes()) == notes && time.Now().Before(deadline) {
+					time.Sleep(20 * time.Millisecond)
+				}
+				require.Len(t, p.notes(), notes+1, "the note was written to the ticket")
+				assert.True(t, p.private(notes), "internal")
+				assert.Contains(t, p.notes()[notes].Text, "SMS")
+				return p.requests() - before
+			}
+			assert.LessOrEqual(t, round(t), 4, "cold: ticket number + verification + note")
+			assert.LessOrEqual(t, round(t), 2, "warm")
+
+			// Numbers that are no ticket, and input that is no number.
+			status, body = c.do("GET", "/tickets/lookup?integration="+intID+"&number=NOPE-1", nil)
+			assert.Equal(t, http.StatusNotFound, status, body)
+			assert.Contains(t, body["error"], "has no ticket NOPE-1")
+			for _, bad := range []string{"", "a b", "<script>", "x" + string(make([]byte, 60))} {
+				status, body = c.do("GET", "/tickets/lookup?integration="+intID+"&number="+url.QueryEscape(bad), nil)
+				assert.Equal(t, http.StatusBadRequest, status, "%q: %v", bad, body)
+			}
+			status, _ = c.do("GET", "/tickets/lookup?integration=int_other&number="+p.number, nil)
+			assert.Equal(t, http.StatusNotFound, status, "another tenant's or no integration")
+		})
+	}
+}

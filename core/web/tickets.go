@@ -1,0 +1,149 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"regexp"
+	"strings"
+
+	"github.com/gorilla/mux"
+
+	"github.com/countersign/countersign/core"
+	"github.com/countersign/countersign/core/psa"
+)
+
+// Verifying from a ticket number, in the console: the technician types or
+// pastes the number a PSA shows on a ticket, the integration resolves it
+// (psa.TicketFinder, or psa.TicketGetter where the number is the id), the
+// ticket's contact is mirrored locally and shown with the verification
+// card, and the result is written to the ticket as a note through the
+// outbox. It serves every PSA, and is how technicians verify for PSAs
+// without an embed point. The answer is the pod's context, with the same
+// signed scope, so that a send goes through the pod's start route and
+// follows the same ticket and note rules.
+
+func (s *Server) registerTicketRoutes(r *mux.Router) {
+	r.HandleFunc("/tickets/sources", s.handleTicketSources).Methods(http.MethodGet)
+	r.HandleFunc("/tickets/lookup", s.handleTicketLookup).Methods(http.MethodGet)
+}
+
+type ticketSource struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	Kind string `json:"kind"`
+}
+
+// handleTicketSources handles "GET /api/v1/tickets/sources": the tenant's
+// integrations that can find a ticket, for the console's ticket box.
+func (s *Server) handleTicketSources(w http.ResponseWriter, r *http.Request) {
+	tech := techFrom(r)
+	ins, err := s.engine.Integrations(r.Context(), tech.TenantID)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	out := []ticketSource{}
+	for _, in := range ins {
+		c, err := s.psaClient(in)
+		if err != nil {
+			continue // a kind this server does not carry
+		}
+		if find, _ := ticketReader(c); find != nil {
+			out = append(out, ticketSource{ID: in.ID, Name: in.Name, Kind: in.Kind})
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"sources": out})
+}
+
+// ticketNumberPattern is what a ticket number can look like in any of the
+// PSAs ("12345", "T20250101.0001", "062822-0005").
+var ticketNumberPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9#._/-]{0,39}$`)
+
+// ticketReader returns how c finds a ticket by its number: its
+// TicketFinder, or its TicketGetter for PSAs whose ticket number is the id
+// (byID; a number that cannot be an id is then simply not a ticket).
+func ticketReader(c psa.Client) (find func(ctx context.Context, number string) (psa.Ticket, error), byID bool) {
+	if f, ok := c.(psa.TicketFinder); ok {
+		return f.FindTicketByNumber, false
+	}
+	if g, ok := c.(psa.TicketGetter); ok {
+		return g.GetTicket, true
+	}
+	return nil, false
+}
+
+// handleTicketLookup handles "GET /api/v1/tickets/lookup?integration=&number=".
+func (s *Server) handleTicketLookup(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	tech := techFrom(r)
+	q := r.URL.Query()
+	number := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(q.Get("number")), "#"))
+	if !ticketNumberPattern.MatchString(number) {
+		s.writeError(w, r, core.Errorf(core.KindInvalid, "enter a ticket number as the PSA shows it, e.g. 12345 or T20250101.0001"))
+		return
+	}
+	id := q.Get("integration")
+	if len(id) > 64 || id == "" {
+		s.writeError(w, r, core.Errorf(core.KindInvalid, "choose the PSA the ticket is in"))
+		return
+	}
+	in, err := s.engine.Integration(ctx, tech.TenantID, id)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	c, err := s.psaClient(in)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	find, byID := ticketReader(c)
+	if find == nil {
+		s.writeError(w, r, core.Errorf(core.KindInvalid, "%s integrations cannot look tickets up", in.Name))
+		return
+	}
+	t, err := find(ctx, number)
+	if err != nil {
+		if errors.Is(err, core.ErrNotFound) || byID && errors.Is(err, core.ErrInvalid) {
+			s.writeError(w, r, core.Errorf(core.KindNotFound, "%s has no ticket %s: check the number", in.Name, number))
+			return
+		}
+		s.writeError(w, r, err)
+		return
+	}
+	scope := podScope{TenantID: tech.TenantID, IntegrationID: in.ID, Screen: psa.ScreenTicket, TicketRef: t.Ref, CompanyRef: t.CompanyRef}
+	out := podContextOut{Screen: psa.ScreenTicket, Technician: technicianJSON(tech), Alternates: []contactBrief{},
+		Ticket: &podTicketOut{Ref: t.Ref, Number: t.Number, Summary: t.Summary}}
+	if t.ContactRef == "" {
+		out.Notice = "This ticket has no contact. Search for the caller among the contacts."
+	} else {
+		mc, err := s.mirrorContact(ctx, c, in, t.ContactRef, t.Contact)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		card, err := s.contactCard(ctx, tech.TenantID, mc)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		scope.ContactID, scope.ClientID = mc.ID, mc.ClientID
+		out.Contact = &card
+		var others []core.Contact
+		err = s.store.View(ctx, func(tx core.Tx) error {
+			others, err = tx.SearchContacts(ctx, tech.TenantID, core.ContactQuery{ClientID: mc.ClientID, Limit: 200})
+			return err
+		})
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		out.Alternates = briefs(others)
+	}
+	if out.Scope, err = s.pod.context.Encode("pod-scope", scope); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
+}
