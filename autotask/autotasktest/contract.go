@@ -108,6 +108,8 @@ func supplement(c *Contract) {
 	c.Definitions["TicketWebhookModel"] = c.Definitions["ContactWebhookModel"]
 	c.Definitions["TicketWebhookFieldModel"] = c.Definitions["ContactWebhookFieldModel"]
 	add("POST", "/V1.0/TicketWebhooks/query", "QueryModel")
+	c.Endpoints = append(c.Endpoints, Endpoint{Method: "GET", Path: "/V1.0/TicketWebhooks/query", Query: []string{"search"}})
+	c.Endpoints = append(c.Endpoints, Endpoint{Method: "GET", Path: "/V1.0/IntegrationVendorInsights/query", Query: []string{"search"}})
 	add("POST", "/V1.0/TicketWebhooks", "TicketWebhookModel")
 	add("PATCH", "/V1.0/TicketWebhooks", "TicketWebhookModel")
 	add("POST", "/V1.0/TicketWebhooks/{parentId}/Fields", "TicketWebhookFieldModel")

@@ -328,6 +328,18 @@ func (s *Server) table(entity string) map[int64]*record {
 			out[id] = &r.rec
 		}
 		return out
+	case "ticketwebhooks":
+		out := map[int64]*record{}
+		for i := range s.webhooks {
+			rec := record{}
+			for k, v := range s.webhooks[i].rec {
+				if k != "secretKey" { // Autotask does not give the secret back
+					rec[k] = v
+				}
+			}
+			out[int64(toFloat(rec["id"]))] = &rec
+		}
+		return out
 	case "ticketnotes":
 		out := map[int64]*record{}
 		for _, ns := range s.notes {
@@ -736,5 +748,45 @@ func (s *Server) createNote(w http.ResponseWriter, r *http.Request, ticketID int
 // serveExtra serves the routes of webhooks.go and insights.go; it reports
 // whether it did.
 func (s *Server) serveExtra(w http.ResponseWriter, r *http.Request, ep *Endpoint, params []string, body []byte, entity, route string) bool {
-	return false
+	if ep.Path != "/V1.0/TicketWebhooks" {
+		return false
+	}
+	var in map[string]any
+	_ = json.Unmarshal(body, &in)
+	rec := record{}
+	for k, v := range in {
+		rec[lowerFirst(k)] = v
+	}
+	switch r.Method {
+	case http.MethodPost:
+		u, _ := rec["webhookUrl"].(string)
+		if pu, err := url.Parse(u); err != nil || !pu.IsAbs() {
+			writeErrors(w, http.StatusInternalServerError, "webhookUrl must be an absolute URL.")
+			return true
+		}
+		if sk, _ := rec["secretKey"].(string); sk == "" || len(sk) > 64 {
+			writeErrors(w, http.StatusInternalServerError, "secretKey is required and at most 64 characters long.")
+			return true
+		}
+		s.lastID++
+		rec["id"] = s.lastID
+		rec["isReady"] = true
+		s.webhooks = append(s.webhooks, webhookRec{rec: rec})
+		writeJSON(w, http.StatusOK, map[string]any{"itemId": s.lastID})
+	case http.MethodPatch:
+		id := int64(toFloat(rec["id"]))
+		for i := range s.webhooks {
+			if int64(toFloat(s.webhooks[i].rec["id"])) == id {
+				for k, v := range rec {
+					s.webhooks[i].rec[k] = v
+				}
+				writeJSON(w, http.StatusOK, map[string]any{"itemId": id})
+				return true
+			}
+		}
+		writeErrors(w, http.StatusNotFound, fmt.Sprintf("Webhook %d was not found.", id))
+	default:
+		return false
+	}
+	return true
 }
