@@ -161,6 +161,24 @@ func (e *Engine) Policy(ctx context.Context, tenantID, clientID string) (Policy,
 	return p, err
 }
 
+// ClientPolicy is [Engine.Policy] for a request that names clientID: an id
+// that is not one of the tenant's clients (another tenant's, or none) is an
+// error of kind KindNotFound, never the tenant's defaults.
+func (e *Engine) ClientPolicy(ctx context.Context, tenantID, clientID string) (Policy, error) {
+	var p Policy
+	err := e.cfg.Store.View(ctx, func(tx Tx) error {
+		if clientID != "" {
+			if _, err := tx.Client(ctx, tenantID, clientID); err != nil {
+				return err
+			}
+		}
+		var err error
+		p, err = EffectivePolicy(ctx, tx, tenantID, clientID)
+		return err
+	})
+	return p, err
+}
+
 // PutPolicy validates and stores a policy; clientID "" sets the tenant default.
 func (e *Engine) PutPolicy(ctx context.Context, tenantID, actor, clientID string, p Policy) error {
 	if err := p.Validate(); err != nil {

@@ -26,9 +26,9 @@ func policyScope(r *http.Request) string {
 }
 
 // handleGetPolicy handles "GET /api/v1/policies/{default|client id}": the
-// effective policy.
+// effective policy; 404 for a client id that is not one of the tenant's.
 func (s *Server) handleGetPolicy(w http.ResponseWriter, r *http.Request) {
-	p, err := s.engine.Policy(r.Context(), techFrom(r).TenantID, policyScope(r))
+	p, err := s.engine.ClientPolicy(r.Context(), techFrom(r).TenantID, policyScope(r))
 	if err != nil {
 		s.writeError(w, r, err)
 		return

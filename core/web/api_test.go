@@ -377,3 +377,22 @@ func TestSMSCodeFlowOverHTTP(t *testing.T) {
 		e.assertLogsClean(t, code)
 	})
 }
+
+// TestPolicyOfAnotherTenantsClient: GET /api/v1/policies/{client} names a
+// client, so another tenant's client id (or none) is 404 like every other
+// route, not 200 with the defaults.
+func TestPolicyOfAnotherTenantsClient(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, st *store.Store) {
+		e := newEnv(t, st)
+		c := e.login(t, e.a)
+		r := e.api(t, c, http.MethodGet, "/api/v1/policies/"+e.a.client.ID, nil)
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+		r = e.api(t, c, http.MethodGet, "/api/v1/policies/default", nil)
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+		for _, id := range []string{e.b.client.ID, "cli_nope"} {
+			r = e.api(t, c, http.MethodGet, "/api/v1/policies/"+id, nil)
+			assert.Equal(t, http.StatusNotFound, r.status, "%s: %s", id, r.body)
+			assert.NotContains(t, string(r.body), "attempts", "no policy fields for %s", id)
+		}
+	})
+}
