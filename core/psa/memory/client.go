@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/countersign/countersign/core"
 	"github.com/countersign/countersign/core/psa"
@@ -19,7 +20,9 @@ import (
 type Client struct {
 	base   *url.URL // BaseURL with "/api/v1" appended
 	apiKey string
+	secret string // the webhook secret
 	doer   *psa.Doer
+	now    func() time.Time
 }
 
 // maxPages bounds the pages one call follows, so that a server that keeps
@@ -36,7 +39,7 @@ func New(cfg Config, deps psa.Deps) (*Client, error) {
 	if !strings.HasPrefix(u.Path, "/") {
 		u.Path = "/" + u.Path // JoinPath on a URL with an empty path leaves it relative
 	}
-	return &Client{base: u, apiKey: cfg.APIKey, doer: deps.Doer()}, nil
+	return &Client{base: u, apiKey: cfg.APIKey, secret: cfg.WebhookSecret, doer: deps.Doer(), now: deps.Clock()}, nil
 }
 
 // Check asks the server who the API key belongs to, which needs a working

@@ -12,6 +12,8 @@ import (
 type Config struct {
 	BaseURL string `json:"base_url"` // scheme and host, e.g. http://127.0.0.1:8081; http is allowed, the demo runs on loopback
 	APIKey  string `json:"api_key"`
+	// WebhookSecret checks the events the PSA posts; "" refuses them all.
+	WebhookSecret string `json:"webhook_secret,omitempty"`
 }
 
 // Validate reports the first problem with c as an error of kind

@@ -1,8 +1,13 @@
 package memory
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"strings"
+
+	"github.com/countersign/countersign/core"
 
 	"github.com/countersign/countersign/core/psa"
 )
@@ -13,6 +18,32 @@ func (c *Client) IdentifyMember(ctx context.Context) (psa.Member, error) {
 	var w wireMember
 	if _, err := c.get(ctx, "GET /me", "me", nil, &w); err != nil {
 		return psa.Member{}, fmt.Errorf("memory: identify member: %w", err)
+	}
+	return psa.Member{Ref: w.ID, Identifier: w.Username, Name: w.Name, Email: w.Email}, nil
+}
+
+// maxProofLen bounds a member proof: a token in a small JSON object.
+const maxProofLen = 512
+
+// ProveMember implements [psa.MemberProver]: the proof is the PSA session
+// token its screens hand the pod ({"token": …}), which the PSA itself
+// confirms. It fails closed: any error, the PSA's or ours, is an error.
+func (c *Client) ProveMember(ctx context.Context, proof json.RawMessage) (psa.Member, error) {
+	var p wireSessionProof
+	dec := json.NewDecoder(bytes.NewReader(proof))
+	dec.DisallowUnknownFields()
+	if len(proof) > maxProofLen || dec.Decode(&p) != nil || !strings.HasPrefix(p.Token, "mps_") || len(p.Token) > 100 {
+		return psa.Member{}, core.Errorf(core.KindUnauthorized, "the pod's member proof is not a memory PSA session")
+	}
+	var w wireMember
+	if err := c.post(ctx, "POST /member-sessions/verify", "member-sessions/verify", p, &w); err != nil {
+		if k := core.ErrorKind(err); k == core.KindUnauthorized || k == core.KindNotFound {
+			return psa.Member{}, core.Errorf(core.KindUnauthorized, "the memory PSA did not accept the member's session")
+		}
+		return psa.Member{}, fmt.Errorf("memory: prove member: %w", err)
+	}
+	if w.ID == "" {
+		return psa.Member{}, core.Errorf(core.KindUnauthorized, "the memory PSA named no member for the session")
 	}
 	return psa.Member{Ref: w.ID, Identifier: w.Username, Name: w.Name, Email: w.Email}, nil
 }

@@ -13,8 +13,15 @@
 //     [psa.Doer];
 //   - contacts.go, tickets.go, companies.go, members.go: one capability
 //     each, turning unexported wire DTOs into psa types;
-//   - server.go: the fake (for a vendor PSA it lives in its own test
-//     package, such as connectwise/cwtest).
+//   - pod.go, setup.go, events.go: the embedding (pod context, member
+//     proof), the PSA-side setup (guide, pods, webhooks) and inbound events;
+//   - server.go, server_setup.go: the fake (for a vendor PSA it lives in
+//     its own test package, such as connectwise/cwtest), built on the
+//     fakes' kit core/psa/psafake.
+//
+// It has every capability of package psa, so that tests of the host
+// (core/web) need no vendor's plugin. It is not a production integration:
+// its base URL is free, so only the demo and tests register it.
 //
 // To run it in-process:
 //
@@ -41,6 +48,8 @@ func Descriptor() psa.Descriptor {
 		Fields: []psa.Field{
 			{Name: "base_url", Label: "Base URL", Kind: psa.FieldURL, Required: true, Help: "Where the demo PSA listens, e.g. http://127.0.0.1:8081."},
 			{Name: "api_key", Label: "API key", Kind: psa.FieldSecret, Required: true},
+			{Name: "webhook_secret", Label: "Webhook secret", Kind: psa.FieldSecret,
+				Help: "The secret the demo PSA signs its events with; leave empty to take none."},
 		},
 		New: func(raw json.RawMessage, deps psa.Deps) (psa.Client, error) {
 			var cfg Config
@@ -54,14 +63,19 @@ func Descriptor() psa.Descriptor {
 
 // Interface guards: the compiler checks every capability this client claims.
 var (
-	_ psa.ContactFinder    = (*Client)(nil)
-	_ psa.ContactGetter    = (*Client)(nil)
-	_ psa.ContactCreator   = (*Client)(nil)
-	_ psa.TicketGetter     = (*Client)(nil)
-	_ psa.TicketNoter      = (*Client)(nil)
-	_ psa.CompanyLister    = (*Client)(nil)
-	_ psa.MemberIdentifier = (*Client)(nil)
-	_ psa.Checker          = (*Client)(nil)
-	_ psa.Embedder         = (*Client)(nil)
-	_ psa.TicketOnlyGetter = (*Client)(nil)
+	_ psa.ContactFinder     = (*Client)(nil)
+	_ psa.ContactGetter     = (*Client)(nil)
+	_ psa.ContactCreator    = (*Client)(nil)
+	_ psa.TicketGetter      = (*Client)(nil)
+	_ psa.TicketNoter       = (*Client)(nil)
+	_ psa.CompanyLister     = (*Client)(nil)
+	_ psa.MemberIdentifier  = (*Client)(nil)
+	_ psa.Checker           = (*Client)(nil)
+	_ psa.Embedder          = (*Client)(nil)
+	_ psa.TicketOnlyGetter  = (*Client)(nil)
+	_ psa.MemberProver      = (*Client)(nil)
+	_ psa.CallbackVerifier  = (*Client)(nil)
+	_ psa.CallbackRegistrar = (*Client)(nil)
+	_ psa.PodInstaller      = (*Client)(nil)
+	_ psa.SetupGuide        = (*Client)(nil)
 )

@@ -86,6 +86,13 @@ const (
 //	GET  /tickets/{id}
 //	POST /tickets/{id}/notes
 //	GET  /me                      the member the API key belongs to
+//	POST /member-sessions/verify  {"token"}: the member a pod's session token belongs to
+//	GET  /webhooks                POST /webhooks {"url"}: where events are posted
+//	GET  /pod-screens             GET /pods   POST /pods {"screen_id","url","description"}
+//
+// Events it posts (see [Server.SignedEvent]) carry X-Memory-Signature:
+// t=<unix seconds>,v1=<hex HMAC-SHA256 of "t.body" keyed with the webhook
+// secret>.
 //
 // and, without an API key, the PSA's own screens hosting a pod:
 //
@@ -108,11 +115,12 @@ type Server struct {
 	lastID    int
 	pageSize  int                 // 0 means maxPageSize
 	linkURL   func(string) string // rewrites next-page URLs; nil keeps them
+	setup     setupState          // webhooks, pods, member sessions (server_setup.go)
 }
 
 // NewServer returns an empty memory PSA that accepts apiKey.
 func NewServer(apiKey string) *Server {
-	s := &Server{apiKey: apiKey, notes: map[string][]psa.Note{}, lastID: 100000}
+	s := &Server{apiKey: apiKey, notes: map[string][]psa.Note{}, lastID: 100000, setup: newSetupState()}
 	m := http.NewServeMux()
 	m.HandleFunc("GET /api/v1/companies", s.handleListCompanies)
 	m.HandleFunc("GET /api/v1/contacts", s.handleListContacts)
@@ -122,6 +130,7 @@ func NewServer(apiKey string) *Server {
 	m.HandleFunc("POST /api/v1/tickets/{id}/notes", s.handleAddNote)
 	m.HandleFunc("GET /api/v1/me", s.handleMe)
 	m.HandleFunc("GET /ui/{screen}/{id}", s.handleScreen)
+	s.setupRoutes(m)
 	s.mux = m
 	return s
 }
