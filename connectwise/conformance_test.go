@@ -1,15 +1,14 @@
 package connectwise_test
 
 import (
+	"encoding/json"
 	"testing"
 
+	"github.com/countersign/countersign/connectwise"
 	"github.com/countersign/countersign/connectwise/cwtest"
 	"github.com/countersign/countersign/core/psa"
 	"github.com/countersign/countersign/core/psa/psatest"
 )
-
-// Interface guard: the fake is a conformance-suite fake.
-var _ psatest.Fake = (*cwtest.Server)(nil)
 
 func TestConformance(t *testing.T) {
 	psatest.Run(t, psatest.Harness{
@@ -17,5 +16,8 @@ func TestConformance(t *testing.T) {
 			srv := cwtest.NewServer(t)
 			return srv.NewClient(t, deps), srv
 		},
+		Descriptor: connectwise.Descriptor(),
+		Settings: json.RawMessage(`{"site":"na.myconnectwise.net","company_id":"psatest","public_key":"psatestPublic",` +
+			`"private_key":"psatest-private-s3cr3t","client_id":"11111111-2222-4333-8444-555555555555"}`),
 	})
 }

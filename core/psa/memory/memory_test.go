@@ -14,8 +14,14 @@ import (
 	"github.com/countersign/countersign/core/psa/psatest"
 )
 
-// Interface guard: the server is a conformance-suite fake.
-var _ psatest.Fake = (*memory.Server)(nil)
+// Interface guards: the server is a conformance-suite fake with every
+// optional part.
+var (
+	_ psatest.Fake       = (*memory.Server)(nil)
+	_ psatest.PodFake    = (*memory.Server)(nil)
+	_ psatest.MemberFake = (*memory.Server)(nil)
+	_ psatest.EventFake  = (*memory.Server)(nil)
+)
 
 const testKey = "test-key"
 
@@ -31,10 +37,12 @@ func TestConformance(t *testing.T) {
 	psatest.Run(t, psatest.Harness{
 		New: func(t *testing.T, deps psa.Deps) (psa.Client, psatest.Fake) {
 			srv, ts := newServer(t)
-			c, err := memory.New(memory.Config{BaseURL: ts.URL, APIKey: testKey}, deps)
+			c, err := memory.New(memory.Config{BaseURL: ts.URL, APIKey: testKey, WebhookSecret: memory.DefaultWebhookSecret}, deps)
 			require.NoError(t, err)
 			return c, shapedFake{srv}
 		},
+		Descriptor: memory.Descriptor(),
+		Settings:   json.RawMessage(`{"base_url":"http://127.0.0.1:1","api_key":"psatest-key","webhook_secret":"psatest-secret"}`),
 	})
 }
 

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -238,4 +239,14 @@ func (s *Server) decode(w http.ResponseWriter, r *http.Request, v any) bool {
 		return false
 	}
 	return true
+}
+
+// PodQuery returns the query the memory PSA's screen for ref adds to the
+// pod URL ({"ticket": ref} or {"contact": ref}).
+func (s *Server) PodQuery(screen psa.Screen, ref string) (url.Values, bool) {
+	switch screen {
+	case psa.ScreenTicket, psa.ScreenContact:
+		return url.Values{string(screen): {ref}}, true
+	}
+	return nil, false
 }

@@ -41,6 +41,22 @@
 // land, internal unless asked otherwise; IdentifyMember names the
 // credential's member; and concurrent calls are safe (run with -race).
 //
+// Beyond reads and notes, each further capability has its case, run when
+// the client implements it: Descriptor (New decodes strictly, refuses an
+// unknown or missing field without echoing a secret, and makes no
+// request: set [Harness.Descriptor] and [Harness.Settings]), CallsCounted
+// (every request, retries included, reaches Deps.Calls under an op name
+// without ids), Checker (passes, and maps 401, 403 and 503), TicketOnly,
+// Embedder (plain frame origins; the PSA's pod query read, hostile values
+// refused without a panic), MemberProver (fails closed on garbage, on a
+// tampered proof and on every PSA error), SetupGuide, PodInstaller and
+// CallbackRegistrar (idempotent), and CallbackVerifier (good, tampered,
+// replayed, another event's signature, oversize). The fakes' optional
+// interfaces [PodFake], [MemberFake] and [EventFake] let those cases make
+// a valid pod URL, member proof or signed event. The suite's own tests run
+// each case against a memory PSA client broken in the way the case
+// catches, and require it to fail.
+//
 // # The fake
 //
 // A [Fake] is the knobs the suite needs on a plugin's fake server. Refs the

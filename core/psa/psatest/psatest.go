@@ -2,6 +2,7 @@ package psatest
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
@@ -21,6 +22,12 @@ type Harness struct {
 	// with deps (its Retry policy in particular), and the fake. It registers
 	// its own cleanup with t.Cleanup. The suite calls it once per case.
 	New func(t *testing.T, deps psa.Deps) (psa.Client, Fake)
+	// Descriptor is the plugin's descriptor, and Settings a valid config
+	// for its New (it need not reach any server): with them the suite
+	// checks that New decodes strictly and makes no request. A harness
+	// without them fails the Descriptor case.
+	Descriptor psa.Descriptor
+	Settings   json.RawMessage
 }
 
 // Fake is what the suite needs to control a plugin's fake server. Its
@@ -86,6 +93,16 @@ func Run(t *testing.T, h Harness) {
 		{"CreateContact", testCreateContact},
 		{"IdentifyMember", testIdentifyMember},
 		{"Concurrent", testConcurrent},
+		{"Descriptor", testDescriptor},
+		{"CallsCounted", testCallsCounted},
+		{"Checker", testChecker},
+		{"TicketOnly", testTicketOnly},
+		{"Embedder", testEmbedder},
+		{"MemberProver", testMemberProver},
+		{"SetupGuide", testSetupGuide},
+		{"PodInstaller", testPodInstaller},
+		{"CallbackRegistrar", testCallbackRegistrar},
+		{"CallbackVerifier", testCallbackVerifier},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, h) })
 	}
@@ -347,7 +364,7 @@ func testRateLimitedOnce(t *testing.T, h Harness) {
 func testUnavailableOnce(t *testing.T, h Harness) {
 	e := newEnv(t, h)
 	seedStandard(e.fake)
-	for _, r := range reads(e.client) {
+	for _, r := range callsOf(t, e.client) {
 		e.fake.FailNext(1, 503, "")
 		before := e.fake.Requests()
 		require.NoError(t, r.fn(t.Context()), "%s after one 503", r.name)
@@ -384,12 +401,19 @@ func testContextCanceled(t *testing.T, h Harness) {
 	seedStandard(e.fake)
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	for _, r := range reads(e.client) {
+	rs := callsOf(t, e.client)
+	if n, ok := e.client.(psa.TicketNoter); ok {
+		rs = append(rs, call{"AddTicketNote", func(ctx context.Context) error {
+			return n.AddTicketNote(ctx, ticketAlice.Ref, psa.Note{Text: "psatest: cancelled"})
+		}})
+	}
+	for _, r := range rs {
 		start := time.Now()
 		err := r.fn(ctx)
 		assert.ErrorIs(t, err, context.Canceled, "%s: %v", r.name, err)
 		assert.Less(t, time.Since(start), time.Second, "%s returns promptly", r.name)
 	}
+	assert.Empty(t, e.fake.Notes(ticketAlice.Ref), "a cancelled note is not written")
 }
 
 // testContextCanceledWhileWaiting cancels the context while the client
