@@ -3,6 +3,7 @@ package core
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Kind classifies an error for the boundaries that translate it: core/web maps
@@ -92,3 +93,27 @@ func (e *PermanentError) Error() string {
 }
 
 func (e *PermanentError) Unwrap() error { return e.Err }
+
+// retryAfterError carries how long the client should wait before trying
+// again; core/web sends it as a Retry-After header.
+type retryAfterError struct {
+	error
+	after time.Duration
+}
+
+func (e retryAfterError) Unwrap() error { return e.error }
+
+// WithRetryAfter attaches a wait to err (a rate limit or an overload), which
+// keeps its kind and message.
+func WithRetryAfter(err error, after time.Duration) error {
+	return retryAfterError{error: err, after: after}
+}
+
+// RetryAfter returns the wait attached by [WithRetryAfter], if any.
+func RetryAfter(err error) (time.Duration, bool) {
+	var r retryAfterError
+	if errors.As(err, &r) {
+		return r.after, true
+	}
+	return 0, false
+}

@@ -47,6 +47,11 @@ type Tx interface {
 	CreateTechnician(ctx context.Context, t *Technician) error
 	Technician(ctx context.Context, tenantID, id string) (Technician, error)
 	TechnicianByEmail(ctx context.Context, tenantID, email string) (Technician, error)
+	// LockTechnician reads a technician and holds the row against
+	// concurrent writers until the transaction ends, so sign-in counts
+	// failures and TOTP steps without lost updates (FOR UPDATE on
+	// PostgreSQL; SQLite serialises write transactions already).
+	LockTechnician(ctx context.Context, tenantID, id string) (Technician, error)
 	ListTechnicians(ctx context.Context, tenantID string) ([]Technician, error)
 	// UpdateTechnician writes every mutable field of t (name, role,
 	// password hash, TOTP secret, failed logins, lock, disabled time,

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -26,6 +27,10 @@ type Config struct {
 	DevDelivery   bool   // keep messages in the outbox; send nothing
 	RequireTOTP   bool   // technicians must enrol TOTP before their first session
 	OutboxPoll    time.Duration
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
+	// the client (sign-in throttling, link-page records).
+	// TrustedProxies lists them comma-separated (addresses or CIDRs).
+	TrustedProxies string
 
 	TwilioAccountSID   string
 	TwilioAPIKeySID    string
@@ -92,6 +97,7 @@ func serverFlags(fs *flag.FlagSet, c *Config) {
 	fs.StringVar(&c.LogFormat, "log-format", envOr("LOG_FORMAT", "text"), "text or json (COUNTERSIGN_LOG_FORMAT)")
 	fs.BoolVar(&c.DevDelivery, "dev-delivery", envBool("DEV_DELIVERY", false), "keep messages in the dev outbox instead of sending (COUNTERSIGN_DEV_DELIVERY); on by itself when no Twilio or SMTP is configured")
 	fs.BoolVar(&c.RequireTOTP, "require-totp", envBool("REQUIRE_TOTP", true), "technicians must enrol TOTP at first sign-in (COUNTERSIGN_REQUIRE_TOTP)")
+	fs.StringVar(&c.TrustedProxies, "trusted-proxies", envOr("TRUSTED_PROXIES", ""), "comma-separated addresses or CIDRs of reverse proxies whose X-Forwarded-For is believed (COUNTERSIGN_TRUSTED_PROXIES); default none")
 	fs.DurationVar(&c.OutboxPoll, "outbox-poll", 2*time.Second, "how often the outbox looks for due work queued by other nodes")
 	fs.StringVar(&c.TwilioAccountSID, "twilio-account-sid", envOr("TWILIO_ACCOUNT_SID", ""), "Twilio account SID, AC… (COUNTERSIGN_TWILIO_ACCOUNT_SID)")
 	fs.StringVar(&c.TwilioAPIKeySID, "twilio-api-key-sid", envOr("TWILIO_API_KEY_SID", ""), "Twilio API key SID, SK… (COUNTERSIGN_TWILIO_API_KEY_SID)")
@@ -139,4 +145,25 @@ func newLogger(c Config, w *os.File) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
 	return nil, fmt.Errorf("-log-format %q: want text or json", c.LogFormat)
+}
+
+// parsePrefixes reads a comma-separated list of addresses and CIDRs.
+func parsePrefixes(v string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for f := range strings.SplitSeq(v, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(f); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(f)
+		if err != nil {
+			return nil, fmt.Errorf("trusted proxy %q: want an address or a CIDR such as 10.0.0.0/8", f)
+		}
+		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+	}
+	return out, nil
 }

@@ -88,6 +88,10 @@ func build(ctx context.Context, c Config, log *slog.Logger) (*app, error) {
 	if err != nil {
 		return nil, fmt.Errorf("message templates: %w", err)
 	}
+	proxies, err := parsePrefixes(c.TrustedProxies)
+	if err != nil {
+		return nil, fmt.Errorf("-trusted-proxies: %w", err)
+	}
 	metrics := web.NewMetrics()
 	// Live updates: in-process on SQLite; on PostgreSQL also to and from
 	// every other node on the database (LISTEN/NOTIFY).
@@ -130,7 +134,10 @@ func build(ctx context.Context, c Config, log *slog.Logger) (*app, error) {
 		PSA:    psaClients,
 		Engine: engine, Pages: pages, Static: assets.StaticHandler(assets.StaticFS()),
 		SessionKey: keys.Derive("session"), PublicURL: c.PublicURL, Metrics: metrics, Live: hub, Logger: log,
-		Auth: &web.PasswordAuth{Store: st, Keys: keys, Now: engine.Now, RequireTOTP: c.RequireTOTP},
+		// The gate is made now, not at the first sign-in, so that the
+		// dummy hash for unknown emails is ready before anyone asks.
+		Auth:           &web.PasswordAuth{Store: st, Keys: keys, Now: engine.Now, RequireTOTP: c.RequireTOTP, Gate: web.DefaultHashGate()},
+		TrustedProxies: proxies,
 	}
 	if twilioClient != nil {
 		wcfg.TwilioStatus = twilioClient.WebhookValidator(c.PublicURL)

@@ -253,7 +253,7 @@ func TestLockout(t *testing.T) {
 	}
 	assert.False(t, never.Locked(tech, now), "MaxFailures 0 never locks")
 
-	assert.Equal(t, Lockout{MaxFailures: 5, Duration: 15 * time.Minute}, DefaultLockout)
+	assert.Equal(t, Lockout{MaxFailures: 5, Duration: time.Minute}, DefaultLockout)
 }
 
 // fakeOpener stands in for *secret.Keyring when a test needs Open to fail.

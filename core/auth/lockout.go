@@ -17,10 +17,12 @@ type Lockout struct {
 	Duration time.Duration
 }
 
-// DefaultLockout locks for 15 minutes after 5 failures: a slip of the
-// fingers never locks anyone, and online guessing is held to about 480 tries
-// a day per account, each of which also needs a valid TOTP code.
-var DefaultLockout = Lockout{MaxFailures: 5, Duration: 15 * time.Minute}
+// DefaultLockout locks for 1 minute after 5 failures. The lock is short and
+// clears itself so that a few requests from anyone who knows a technician's
+// email cannot keep that technician out for long; sustained guessing is held
+// back by the per-address and per-tenant throttles ([Throttle]) in front of
+// it, and every guess also needs a valid TOTP code.
+var DefaultLockout = Lockout{MaxFailures: 5, Duration: time.Minute}
 
 // Locked reports whether t is locked at now.
 func (l Lockout) Locked(t core.Technician, now time.Time) bool {
@@ -46,4 +48,29 @@ func (l Lockout) RecordFailure(t *core.Technician, now time.Time) {
 func (l Lockout) RecordSuccess(t *core.Technician) {
 	t.FailedLogins = 0
 	t.LockedUntil = time.Time{}
+}
+
+// Claim counts an attempt before its password is checked and reports whether
+// it may be checked at all (false: t is locked). Counting first is what
+// keeps the count exact under parallel attempts: with the row locked while
+// claiming, the MaxFailures-th claim locks the account and every later one is
+// refused, however many arrive at once. A successful check then clears the
+// count with [Lockout.RecordSuccess]; a check that could not run (an
+// internal fault) gives the attempt back with [Lockout.Refund].
+func (l Lockout) Claim(t *core.Technician, now time.Time) bool {
+	if l.Locked(*t, now) {
+		return false
+	}
+	l.RecordFailure(t, now)
+	return true
+}
+
+// Refund takes back one claimed attempt, and the lock it may have set.
+func (l Lockout) Refund(t *core.Technician) {
+	if t.FailedLogins > 0 {
+		t.FailedLogins--
+	}
+	if l.MaxFailures <= 0 || t.FailedLogins < l.MaxFailures {
+		t.LockedUntil = time.Time{}
+	}
 }

@@ -40,6 +40,11 @@ type LoginInput struct {
 	// ForPod says the sign-in is for a PSA pod, where pod-only accounts
 	// may sign in; everywhere else they are refused.
 	ForPod bool
+	// Check checks a password against a hash; nil means [CheckPassword].
+	// Servers pass [HashGate.CheckPassword] so that every argon2 run of a
+	// sign-in, the dummy one included, is bounded. A core.KindUnavailable
+	// error from it (the gate is full) is returned as it is.
+	Check func(hash, pw string) (bool, error)
 }
 
 // LoginResult says what the caller must do after a successful sign-in.
@@ -63,7 +68,7 @@ type LoginResult struct {
 //
 // Every wrong email, password or code returns a core.KindUnauthorized error
 // with the same message, and an unknown email costs the same argon2 time as a
-// known one ([CheckDummy]). A locked account returns core.KindForbidden.
+// known one (a hash of the same parameters, [CheckDummy]). A locked account returns core.KindForbidden.
 // Internal faults (a corrupt hash, a TOTP secret that does not open) also
 // look like a wrong password to the user; the returned error joins the cause
 // for logs, while core.ErrorMessage still yields only the generic message.
@@ -72,18 +77,29 @@ func Login(t *core.Technician, in LoginInput) (LoginResult, error) {
 	if l == (Lockout{}) {
 		l = DefaultLockout
 	}
+	check := in.Check
+	if check == nil {
+		check = CheckPassword
+	}
 	if t == nil || t.PasswordHash == "" {
-		CheckDummy(in.Password)
+		if _, err := check(dummyHash(), in.Password); core.ErrorKind(err) == core.KindUnavailable {
+			return LoginResult{}, err
+		}
 		return LoginResult{}, failed(nil)
 	}
 	if l.Locked(*t, in.Now) {
 		// Still hash, so a locked account is not told apart by timing
 		// before the message is read; the attempt does not extend the lock.
-		CheckDummy(in.Password)
+		if _, err := check(dummyHash(), in.Password); core.ErrorKind(err) == core.KindUnavailable {
+			return LoginResult{}, err
+		}
 		return LoginResult{}, core.Errorf(core.KindForbidden, msgLocked)
 	}
 
-	ok, err := CheckPassword(t.PasswordHash, in.Password)
+	ok, err := check(t.PasswordHash, in.Password)
+	if core.ErrorKind(err) == core.KindUnavailable {
+		return LoginResult{}, err
+	}
 	if err != nil {
 		// Not the user's fault: refuse without counting a failure.
 		return LoginResult{}, failed(fmt.Errorf("auth: login technician %s: %w", t.ID, err))

@@ -38,6 +38,13 @@ func (t *tx) Technician(ctx context.Context, tenantID, id string) (core.Technici
 	return tc, wrap(err, "get technician %s", id)
 }
 
+// LockTechnician implements core.Tx: FOR UPDATE on PostgreSQL; SQLite's
+// single writer connection already serialises write transactions.
+func (t *tx) LockTechnician(ctx context.Context, tenantID, id string) (core.Technician, error) {
+	tc, err := scanTechnician(t.queryRow(ctx, `SELECT `+technicianCols+` FROM technicians WHERE tenant_id = ? AND id = ?`+t.forUpdate(), tenantID, id))
+	return tc, wrap(err, "lock technician %s", id)
+}
+
 // TechnicianByEmail implements core.Tx. email must already be normalised
 // (core.NormalizeEmail); it is compared exactly.
 func (t *tx) TechnicianByEmail(ctx context.Context, tenantID, email string) (core.Technician, error) {

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"crypto/rand"
 	"net/http"
 	"strings"
@@ -69,13 +70,14 @@ func (s *Server) handleAdminListTechnicians(w http.ResponseWriter, r *http.Reque
 func newPassword() string { return rand.Text() }
 
 // passwordHash hashes pw, or a new temporary password when pw is "", which
-// it then returns as generated.
-func passwordHash(pw string) (hash, generated string, err error) {
+// it then returns as generated. It shares the sign-in's hash gate, so that
+// admin requests cannot add argon2 runs beyond its bound.
+func passwordHash(ctx context.Context, pw string) (hash, generated string, err error) {
 	if pw == "" {
 		pw = newPassword()
 		generated = pw
 	}
-	hash, err = auth.HashPassword(pw)
+	hash, err = DefaultHashGate().HashPassword(ctx, pw)
 	return hash, generated, err
 }
 
@@ -125,7 +127,7 @@ func (s *Server) handleAdminCreateTechnician(w http.ResponseWriter, r *http.Requ
 			return
 		}
 	}
-	hash, generated, err := passwordHash(in.Password)
+	hash, generated, err := passwordHash(r.Context(), in.Password)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -205,7 +207,7 @@ func (s *Server) handleAdminResetPassword(w http.ResponseWriter, r *http.Request
 			return
 		}
 	}
-	hash, generated, err := passwordHash(in.Password)
+	hash, generated, err := passwordHash(r.Context(), in.Password)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/countersign/countersign/core"
@@ -12,6 +13,15 @@ import (
 // PasswordAuth signs technicians in against the store with core/auth's
 // rules: argon2id passwords, TOTP with replay protection, lockout. Every
 // attempt on a known account is audited.
+//
+// A sign-in never hashes inside a transaction (on SQLite that held the one
+// writer connection for the whole argon2 run, stalling every other write):
+// it reads the technician, claims an attempt in one short write (the row
+// locked, so parallel attempts are counted exactly), checks the password and
+// code through the [auth.HashGate] outside any transaction, and records the
+// result in a second short write (the row locked again, so a TOTP step is
+// accepted once). An unknown tenant or email runs the same gate with a hash
+// of the same cost and records nothing.
 type PasswordAuth struct {
 	Store core.Store
 	// Keys seals and opens TOTP secrets (core/secret's Keyring).
@@ -24,7 +34,17 @@ type PasswordAuth struct {
 	// SkipRehash leaves hashes with old argon2 parameters as they are,
 	// instead of re-hashing at sign-in. Tests set it to keep cheap hashes.
 	SkipRehash bool
+	// Gate bounds concurrent argon2 runs; nil means [DefaultHashGate].
+	Gate *auth.HashGate
+	// Lockout is the per-account lockout; the zero value means
+	// auth.DefaultLockout.
+	Lockout auth.Lockout
 }
+
+// DefaultHashGate is the gate of every PasswordAuth without its own, sized
+// from this process's memory (auth.DefaultHashSlots), so that all sign-ins
+// and password changes of a process share one bound.
+var DefaultHashGate = sync.OnceValue(func() *auth.HashGate { return auth.NewHashGate(auth.DefaultHashSlots()) })
 
 func (a *PasswordAuth) now() time.Time {
 	if a.Now == nil {
@@ -33,68 +53,135 @@ func (a *PasswordAuth) now() time.Time {
 	return a.Now().UTC()
 }
 
+func (a *PasswordAuth) gate() *auth.HashGate {
+	if a.Gate != nil {
+		return a.Gate
+	}
+	return DefaultHashGate()
+}
+
+func (a *PasswordAuth) lockout() auth.Lockout {
+	if a.Lockout == (auth.Lockout{}) {
+		return auth.DefaultLockout
+	}
+	return a.Lockout
+}
+
+// msgLocked is the answer for a locked account (as core/auth words it).
+const msgLocked = "account locked, try again later"
+
 // Login implements Authenticator.
 func (a *PasswordAuth) Login(ctx context.Context, tenantSlug, email, password, code string, forPod bool) (LoginResult, error) {
+	now := a.now()
+	lockout := a.lockout()
+	gate := a.gate()
+
+	// 1. Read, in a read-only transaction.
 	var (
-		out      LoginResult
-		loginErr error
+		tenant core.Tenant
+		tech   *core.Technician
 	)
-	err := a.Store.Update(ctx, func(tx core.Tx) error {
-		tenant, err := tx.TenantBySlug(ctx, tenantSlug)
-		if err != nil && core.ErrorKind(err) != core.KindNotFound {
+	err := a.Store.View(ctx, func(tx core.Tx) error {
+		var err error
+		tenant, err = tx.TenantBySlug(ctx, tenantSlug)
+		if core.ErrorKind(err) == core.KindNotFound {
+			return nil
+		}
+		if err != nil {
 			return err
 		}
-		var tech *core.Technician
-		if err == nil {
-			t, err := tx.TechnicianByEmail(ctx, tenant.ID, strings.ToLower(email))
-			switch {
-			case err == nil:
-				tech = &t
-			case core.ErrorKind(err) != core.KindNotFound:
-				return err
+		t, err := tx.TechnicianByEmail(ctx, tenant.ID, strings.ToLower(email))
+		switch {
+		case err == nil:
+			tech = &t
+		case core.ErrorKind(err) != core.KindNotFound:
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return LoginResult{}, err
+	}
+	if tech == nil || tech.PasswordHash == "" {
+		// Unknown tenant or email: the same gate and the same argon2 cost
+		// as a known account, and the same answer.
+		_, err := auth.Login(nil, auth.LoginInput{Password: password, Now: now, Check: a.check(ctx, gate)})
+		return LoginResult{}, err
+	}
+
+	// 2. Claim the attempt before checking it.
+	claimed, err := a.claim(ctx, tech.TenantID, tech.ID, now, lockout)
+	if err != nil {
+		return LoginResult{}, err
+	}
+	if claimed == nil {
+		return LoginResult{}, core.Errorf(core.KindForbidden, msgLocked)
+	}
+
+	// 3. Check, outside any transaction. The snapshot is unlocked (the
+	// claim decided that) and its lockout never locks: the counting was
+	// done by the claim.
+	snap := *claimed
+	snap.LockedUntil = time.Time{}
+	res, loginErr := auth.Login(&snap, auth.LoginInput{Password: password, Code: code, Now: now,
+		LastTOTPStep: claimed.LastTOTPStep, Secrets: a.Keys, ForPod: forPod,
+		Lockout: auth.Lockout{MaxFailures: -1}, Check: a.check(ctx, gate)})
+	credentialsRight := snap.FailedLogins == 0 // auth.Login cleared it: password and code were right
+	userFault := snap.FailedLogins > claimed.FailedLogins
+	var rehash string
+	if credentialsRight && res.NeedsRehash && !a.SkipRehash {
+		if h, err := gate.HashPassword(ctx, password); err == nil {
+			rehash = h
+		}
+	}
+
+	// 4. Record the result.
+	var out LoginResult
+	err = a.Store.Update(ctx, func(tx core.Tx) error {
+		cur, err := tx.LockTechnician(ctx, tech.TenantID, tech.ID)
+		if err != nil {
+			return err
+		}
+		outcome := loginErr
+		switch {
+		case credentialsRight && res.TOTPStep != 0 && res.TOTPStep <= cur.LastTOTPStep:
+			// Another sign-in accepted this code (or a later one) since we
+			// read the row: a replay. Count it, unless our claim still
+			// stands uncleared.
+			outcome = core.Errorf(core.KindUnauthorized, "email, password or code is wrong")
+			if cur.FailedLogins == 0 {
+				lockout.RecordFailure(&cur, now)
 			}
-		}
-		var before core.Technician
-		if tech != nil {
-			before = *tech
-		}
-		res, err := auth.Login(tech, auth.LoginInput{Password: password, Code: code, Now: a.now(),
-			LastTOTPStep: lastStep(tech), Secrets: a.Keys, ForPod: forPod})
-		loginErr = err
-		if tech == nil {
-			return nil // unknown tenant or email: nothing to record, same answer
-		}
-		if err == nil && res.TOTPStep != 0 {
-			tech.LastTOTPStep = res.TOTPStep
-		}
-		if err == nil && !(res.NeedsTOTPEnrollment && a.RequireTOTP) {
-			tech.LastLoginAt = a.now() // enrolment finishes the others' sign-in
-		}
-		if err == nil && res.NeedsRehash && !a.SkipRehash {
-			if h, herr := auth.HashPassword(password); herr == nil {
-				tech.PasswordHash = h
+		case credentialsRight:
+			lockout.RecordSuccess(&cur)
+			if res.TOTPStep != 0 {
+				cur.LastTOTPStep = res.TOTPStep
 			}
-		}
-		if before.FailedLogins != tech.FailedLogins || !before.LockedUntil.Equal(tech.LockedUntil) ||
-			before.LastTOTPStep != tech.LastTOTPStep || before.PasswordHash != tech.PasswordHash ||
-			!before.LastLoginAt.Equal(tech.LastLoginAt) {
-			if err := tx.UpdateTechnician(ctx, tech); err != nil {
-				return err
+			if rehash != "" {
+				cur.PasswordHash = rehash
 			}
+			if loginErr == nil && !(res.NeedsTOTPEnrollment && a.RequireTOTP) {
+				cur.LastLoginAt = now // enrolment finishes the others' sign-in
+			}
+		case !userFault && core.ErrorKind(loginErr) != core.KindForbidden:
+			// An internal fault (or the gate was full): not the user's
+			// doing, so the claimed attempt is given back.
+			lockout.Refund(&cur)
+		}
+		if err := tx.UpdateTechnician(ctx, &cur); err != nil {
+			return err
 		}
 		action := core.AuditTechnicianLogin
-		if loginErr != nil {
+		if outcome != nil {
 			action = core.AuditTechnicianLoginFailed
 		}
-		if err := tx.AppendAudit(ctx, &core.AuditEvent{TenantID: tech.TenantID, At: a.now(),
-			Actor: "tech:" + tech.ID, Action: action, Subject: tech.ID}); err != nil {
+		if err := tx.AppendAudit(ctx, &core.AuditEvent{TenantID: cur.TenantID, At: now,
+			Actor: "tech:" + cur.ID, Action: action, Subject: cur.ID}); err != nil {
 			return err
 		}
-		if loginErr == nil {
-			out.Technician = *tech
-			if res.NeedsTOTPEnrollment && a.RequireTOTP {
-				out.EnrollSecret, out.EnrollURL, loginErr = auth.NewTOTP("Countersign ("+tenant.Name+")", tech.Email)
-			}
+		loginErr = outcome
+		if outcome == nil {
+			out.Technician = cur
 		}
 		return nil
 	})
@@ -104,14 +191,42 @@ func (a *PasswordAuth) Login(ctx context.Context, tenantSlug, email, password, c
 	if loginErr != nil {
 		return LoginResult{}, loginErr
 	}
+	if res.NeedsTOTPEnrollment && a.RequireTOTP {
+		out.EnrollSecret, out.EnrollURL, err = auth.NewTOTP("Countersign ("+tenant.Name+")", tech.Email)
+		if err != nil {
+			return LoginResult{}, err
+		}
+	}
 	return out, nil
 }
 
-func lastStep(t *core.Technician) int64 {
-	if t == nil {
-		return 0
-	}
-	return t.LastTOTPStep
+// check returns the password check Login runs, through gate.
+func (a *PasswordAuth) check(ctx context.Context, gate *auth.HashGate) func(hash, pw string) (bool, error) {
+	return func(hash, pw string) (bool, error) { return gate.CheckPassword(ctx, hash, pw) }
+}
+
+// claim counts one sign-in attempt on the technician's locked row and
+// returns the row as claimed, or nil when the account is locked (that
+// attempt is audited and changes nothing).
+func (a *PasswordAuth) claim(ctx context.Context, tenantID, techID string, now time.Time, lockout auth.Lockout) (*core.Technician, error) {
+	var claimed *core.Technician
+	err := a.Store.Update(ctx, func(tx core.Tx) error {
+		claimed = nil
+		cur, err := tx.LockTechnician(ctx, tenantID, techID)
+		if err != nil {
+			return err
+		}
+		if !lockout.Claim(&cur, now) {
+			return tx.AppendAudit(ctx, &core.AuditEvent{TenantID: tenantID, At: now, Actor: "tech:" + techID,
+				Action: core.AuditTechnicianLoginFailed, Subject: techID, Detail: map[string]string{"reason": "locked"}})
+		}
+		if err := tx.UpdateTechnician(ctx, &cur); err != nil {
+			return err
+		}
+		claimed = &cur
+		return nil
+	})
+	return claimed, err
 }
 
 // EnrollTOTP implements Authenticator: the first code proves the app

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/countersign/countersign/core"
 )
@@ -30,6 +32,7 @@ type errorBody struct {
 // logged with the request id and shown as a generic message.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	status, msg, kind := s.classify(r, err)
+	setRetryAfter(w, err)
 	writeJSON(w, status, errorBody{Error: msg, Kind: string(kind)})
 }
 
@@ -54,4 +57,12 @@ func (s *Server) classify(r *http.Request, err error) (int, string, core.Kind) {
 	}
 	s.log.Log(r.Context(), level, "request refused", "request_id", requestID(r), "path", redactPath(r.URL.Path), "status", status, "reason", msg)
 	return status, msg, kind
+}
+
+// setRetryAfter sends the wait attached with core.WithRetryAfter as a
+// Retry-After header, in whole seconds rounded up (RFC 9110 §10.2.3).
+func setRetryAfter(w http.ResponseWriter, err error) {
+	if d, ok := core.RetryAfter(err); ok {
+		w.Header().Set("Retry-After", strconv.Itoa(int((d+time.Second-1)/time.Second)))
+	}
 }

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"strings"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/countersign/countersign/assets"
 	"github.com/countersign/countersign/core"
+	"github.com/countersign/countersign/core/auth"
 	"github.com/countersign/countersign/core/live"
 	"github.com/countersign/countersign/core/psa"
 	"github.com/countersign/countersign/core/secret"
@@ -155,6 +157,7 @@ type env struct {
 	psa             *psa.Clients
 	hub             *live.Hub  // the engine publishes here; /api/v1/live watches it
 	a, b            tenantData // b is another tenant, for isolation checks
+	keys            *secret.Keyring
 }
 
 type envOptions struct {
@@ -163,6 +166,12 @@ type envOptions struct {
 	// psaRegistry(t) and the zero Deps.
 	psaRegistry *psa.Registry
 	psaDeps     func(core.Integration) psa.Deps
+	// auth, when set, is changed before the server uses it (a gate, a
+	// lockout); addrThrottle and tenantThrottle replace the default
+	// sign-in throttles, trustedProxies the default of none.
+	auth                         func(*web.PasswordAuth)
+	addrThrottle, tenantThrottle *auth.Throttle
+	trustedProxies               []netip.Prefix
 }
 
 func newEnv(t *testing.T, st *store.Store, opts ...envOptions) *env {
@@ -208,8 +217,13 @@ func newEnv(t *testing.T, st *store.Store, opts ...envOptions) *env {
 
 	pages, err := assets.Pages(assets.TemplatesFS(), assets.StaticFS())
 	require.NoError(t, err)
+	pa := &web.PasswordAuth{Store: st, Keys: keys, Now: e.eng.Now, RequireTOTP: o.requireTOTP, SkipRehash: true}
+	if o.auth != nil {
+		o.auth(pa)
+	}
+	e.keys = keys
 	srv, err := web.New(web.Config{
-		Engine: e.eng, Auth: &web.PasswordAuth{Store: st, Keys: keys, Now: e.eng.Now, RequireTOTP: o.requireTOTP, SkipRehash: true},
+		Engine: e.eng, Auth: pa, AddressThrottle: o.addrThrottle, TenantThrottle: o.tenantThrottle, TrustedProxies: o.trustedProxies,
 		Pages: pages, Static: assets.StaticHandler(assets.StaticFS()), SessionKey: bytes.Repeat([]byte{9}, 32),
 		PublicURL: publicURL, TwilioStatus: twilio.NewWebhookValidator(publicURL, twilioToken),
 		TwilioAccountSID: "AC0123456789abcdef0123456789abcdef",

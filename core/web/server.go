@@ -11,11 +11,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
 
 	"github.com/countersign/countersign/core"
+	"github.com/countersign/countersign/core/auth"
 	"github.com/countersign/countersign/core/live"
 	"github.com/countersign/countersign/core/psa"
 	"github.com/gorilla/mux"
@@ -72,6 +74,14 @@ type Config struct {
 	// nil makes that route answer 503.
 	Live   *live.Hub
 	Logger *slog.Logger
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For is
+	// believed when finding a client's address (clientaddr.go); empty means
+	// the peer address is the client's.
+	TrustedProxies []netip.Prefix
+	// AddressThrottle and TenantThrottle limit failed sign-ins per client
+	// address and per tenant; nil means auth.NewAddressThrottle and
+	// auth.NewTenantThrottle.
+	AddressThrottle, TenantThrottle *auth.Throttle
 }
 
 // Server is the HTTP handler of Countersign.
@@ -93,6 +103,8 @@ type Server struct {
 	router      *mux.Router
 	// agentLimits counts wrong activation keys per address (agent_api.go).
 	agentLimits failLimiter
+	// addrThrottle and tenantThrottle are Config's, or the defaults.
+	addrThrottle, tenantThrottle *auth.Throttle
 }
 
 // New builds the server and its routes.
@@ -114,6 +126,13 @@ func New(cfg Config) (*Server, error) {
 		cfg: cfg, engine: cfg.Engine, store: cfg.Engine.Store(), pages: cfg.Pages, sessions: store,
 		origin: u.Scheme + "://" + u.Host, secure: u.Scheme == "https", log: cfg.Logger,
 		podSessions: newPodSessions(cfg.SessionKey), pod: newPodState(cfg.SessionKey),
+	}
+	s.addrThrottle, s.tenantThrottle = cfg.AddressThrottle, cfg.TenantThrottle
+	if s.addrThrottle == nil {
+		s.addrThrottle = auth.NewAddressThrottle()
+	}
+	if s.tenantThrottle == nil {
+		s.tenantThrottle = auth.NewTenantThrottle()
 	}
 	store.Options = &sessions.Options{
 		Path: "/", MaxAge: int(sessionLifetime / time.Second), HttpOnly: true,

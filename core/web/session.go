@@ -70,7 +70,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, core.Errorf(core.KindInvalid, "tenant, email and password are required"))
 		return
 	}
-	res, err := s.cfg.Auth.Login(r.Context(), strings.TrimSpace(req.Tenant), strings.TrimSpace(req.Email), req.Password, req.TOTP, req.PodNonce != "")
+	res, err := s.throttledLogin(r, req)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -99,6 +99,29 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.grantSession(w, r, tech)
+}
+
+// throttledLogin runs the sign-in behind the per-address and per-tenant
+// throttles, which decide before any database read or hash. Only wrong
+// credentials and locked accounts count as failures there.
+func (s *Server) throttledLogin(r *http.Request, req loginRequest) (LoginResult, error) {
+	ctx := r.Context()
+	tenant := strings.ToLower(strings.TrimSpace(req.Tenant))
+	doneAddr, err := s.addrThrottle.Begin(ctx, throttleKey(s.clientAddr(r)))
+	if err != nil {
+		return LoginResult{}, err
+	}
+	doneTenant, err := s.tenantThrottle.Begin(ctx, tenant)
+	if err != nil {
+		doneAddr(true)
+		return LoginResult{}, err
+	}
+	res, err := s.cfg.Auth.Login(ctx, strings.TrimSpace(req.Tenant), strings.TrimSpace(req.Email), req.Password, req.TOTP, req.PodNonce != "")
+	kind := core.ErrorKind(err)
+	failed := err != nil && (kind == core.KindUnauthorized || kind == core.KindForbidden)
+	doneAddr(!failed)
+	doneTenant(!failed)
+	return res, err
 }
 
 // grantSession starts a signed-in session for tech.
