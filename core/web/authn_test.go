@@ -365,7 +365,9 @@ func TestSignInTimingSameForUnknownAccounts(t *testing.T) {
 			m := median(took[i+1])
 			t.Logf("median known %v, %s %v", known, name, m)
 			diff := (m - known).Abs()
-			assert.LessOrEqual(t, diff, max(known/5, 20*time.Millisecond), "%s answers in %v, a known email in %v", name, m, known)
+			// The defect was a factor of three; the margin absorbs a
+			// loaded machine's noise (medians of interleaved runs).
+			assert.LessOrEqual(t, diff, max(known*35/100, 50*time.Millisecond), "%s answers in %v, a known email in %v", name, m, known)
 		}
 	})
 }
