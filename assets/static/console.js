@@ -2,7 +2,18 @@
 // The console's contacts page: clients and search on the left, the
 // verification card (verify.js) on the right.
 const $ = (id) => document.getElementById(id);
-const card = CSVerify.card({ ticket: () => $("ticket").value.trim(), ticketField: () => $("ticket") });
+// tk is the PSA ticket opened from its number (tickets/lookup), or null:
+// while it is open, sends go through the pod's start route with the
+// ticket's signed scope, so the result is written to that ticket as a note
+// and a caller other than the ticket's contact follows the note rule.
+let tk = null;
+const card = CSVerify.card({
+  ticket: () => tk ? "" : $("ticket").value.trim(),
+  ticketField: () => $("ticket"),
+  alternate: () => !!tk && !!card.contact() && card.contact().id !== tk.contactID,
+  start: (body) => tk ? api("POST", "/pod/" + encodeURIComponent(tk.integration) + "/verifications", Object.assign({}, body, { scope: tk.scope }))
+    : api("POST", "/verifications", body),
+});
 let searchTimer = null, searchSeq = 0;
 
 async function loadClients() {
@@ -30,13 +41,57 @@ async function loadContacts() {
 
 // openContact shows a contact's card; chosen (a click or Enter in the list)
 // moves the keyboard on to the ways to verify.
-async function openContact(id, chosen) {
+async function openContact(id, chosen, known) {
   try {
-    await card.open(id);
+    await card.open(id, known);
     if (chosen) card.focusMethods();
     history.replaceState(null, "", "/app?contact=" + encodeURIComponent(id));
   } catch (e) { $("contacts-msg").textContent = e.message; }
 }
+
+// The ticket box: shown when an integration can look tickets up.
+async function loadTicketSources() {
+  try {
+    const j = await api("GET", "/tickets/sources");
+    if (!j.sources.length) return;
+    for (const src of j.sources) $("tk-source").append(el("option", src.name, { value: src.id }));
+    $("tk-form").hidden = false;
+  } catch (e) { $("tk-msg").textContent = e.message; }
+}
+
+async function openTicket(ev) {
+  ev.preventDefault();
+  $("tk-msg").textContent = "";
+  const number = $("tk-number").value.trim();
+  if (!number) { $("tk-msg").textContent = "Type the ticket number."; $("tk-number").focus(); return; }
+  try {
+    const q = new URLSearchParams({ integration: $("tk-source").value, number });
+    const j = await api("GET", "/tickets/lookup?" + q);
+    tk = { integration: $("tk-source").value, scope: j.scope, contactID: j.contact ? j.contact.id : "", number: j.ticket.number };
+    $("tk-title").textContent = "Ticket " + j.ticket.number + (j.ticket.summary ? " — " + j.ticket.summary : "");
+    $("tk-notice").textContent = j.notice || "The result is written to this ticket as a note.";
+    const sel = $("tk-contact"); sel.replaceChildren();
+    if (j.contact) sel.append(el("option", (j.contact.first_name + " " + j.contact.last_name).trim() + " (the ticket's contact)", { value: j.contact.id }));
+    const others = j.alternates.filter((a) => !j.contact || a.id !== j.contact.id).sort((a, b) => a.name.localeCompare(b.name));
+    for (const a of others) sel.append(el("option", a.name, { value: a.id }));
+    $("tk-current").hidden = false;
+    $("ticket").disabled = true;
+    if (j.contact) await openContact(j.contact.id, true, j.contact);
+  } catch (e) { $("tk-msg").textContent = e.message; $("tk-number").focus(); }
+}
+
+function closeTicket() {
+  tk = null;
+  $("tk-current").hidden = true;
+  $("ticket").disabled = false;
+  $("tk-number").value = "";
+  $("tk-number").focus();
+}
+
+$("tk-form").addEventListener("submit", openTicket);
+$("tk-clear").addEventListener("click", closeTicket);
+$("tk-contact").addEventListener("change", () => openContact($("tk-contact").value, true));
+loadTicketSources();
 
 $("search").addEventListener("input", () => { clearTimeout(searchTimer); searchTimer = setTimeout(loadContacts, 150); });
 $("client").addEventListener("change", loadContacts);

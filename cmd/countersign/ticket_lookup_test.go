@@ -132,3 +132,50 @@ func TestVerifyFromTicketNumber(t *testing.T) {
 		})
 	}
 }
+
+// TestBrowserVerifyFromTicket: in the console, the technician picks the
+// PSA, types the ticket number, sends an SMS code to the ticket's contact,
+// types the code the caller reads back, and the shield turns green; the
+// internal note appears on the fake PSA's ticket.
+func TestBrowserVerifyFromTicket(t *testing.T) {
+	for _, mk := range []func(*testing.T) ticketPSA{kaseyaTicketPSA, superopsTicketPSA} {
+		p := mk(t)
+		t.Run(p.name, func(t *testing.T) {
+			s := startServer(t, func(c *Config) { c.psaHTTP = p.http })
+			s.AddIntegration(t, p.kind, p.name, p.cfg)
+			tech := NewTab(t)
+			s.SignIn(t, tech, techEmail, techPassword, "")
+
+			tech.WaitVisible("#tk-number")
+			tech.Type("#tk-number", "NOPE-1")
+			tech.Click("#tk-open")
+			tech.WaitText("#tk-msg", "has no ticket NOPE-1")
+
+			tech.Eval(`document.getElementById("tk-number").value = ""`, nil)
+			tech.Type("#tk-number", p.number)
+			tech.Click("#tk-open")
+			tech.WaitText("#tk-title", "Ticket "+p.number)
+			tech.WaitText("#contact-name", "Caller")
+			assert.Contains(t, tech.Text("#tk-contact"), "(the ticket's contact)")
+			tech.WaitStable("main", 400*time.Millisecond)
+			tech.CheckA11y("console (ticket open)")
+			tech.Screenshot("console-ticket-" + p.kind)
+
+			notes := len(p.notes())
+			seen := len(s.Twilio.Messages())
+			tech.Click(`button[data-method="sms_code"]`)
+			code := s.WaitForSMSCode(t, ticketCallerPhone, seen)
+			tech.WaitVisible("#code")
+			tech.Type("#code", code)
+			tech.Click(`#check button[type="submit"]`)
+			tech.WaitClass("#shield", "green")
+			tech.Screenshot("console-ticket-" + p.kind + "-verified")
+			deadline := time.Now().Add(waitTimeout)
+			for len(p.notes()) == notes && time.Now().Before(deadline) {
+				time.Sleep(50 * time.Millisecond)
+			}
+			require.Len(t, p.notes(), notes+1, "the note is on the PSA's ticket")
+			assert.True(t, p.private(notes), "and internal")
+		})
+	}
+}
