@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"net/http"
+	neturl "net/url"
 	"strings"
 	"time"
 
@@ -67,6 +68,11 @@ const webhooksArea = "managing webhooks (Admin: webhooks)"
 // duplicated.
 func (c *Client) RegisterCallbacks(ctx context.Context, url string) ([]psa.CallbackRegistration, error) {
 	const what = "register the ticket webhook"
+	// A URL Autotask could not post to is refused before any call
+	// (psatest's CallbackRegistrar case).
+	if u, err := neturl.Parse(url); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || len(url) > 1000 {
+		return nil, core.Errorf(core.KindInvalid, "the webhook URL %q is not an absolute http(s) URL", url)
+	}
 	ws, _, err := queryPage[wireWebhook](ctx, c, what, "TicketWebhooks", webhooksArea,
 		queryModel{MaxRecords: 10, Filter: []filter{eq("webhookUrl", url)}})
 	if err != nil {
