@@ -183,6 +183,11 @@ func (e *Engine) LinkConfirm(ctx context.Context, tenantSlug, token string, a Li
 				return err
 			}
 			return e.audit(ctx, tx, tenant.ID, "enduser", "verification.declined", v.ID, detail)
+		case v.SecretHash != nil && !isDigits(normalizeCode(a.Code), linkCodeDigits):
+			// Not a code at all (letters, a digit short): a typo must not
+			// burn an attempt. Nothing is written.
+			outcome = Errorf(KindInvalid, "the code is %d digits; ask for it to be read again (nothing was counted)", linkCodeDigits)
+			return nil
 		case v.SecretHash != nil && !hmac.Equal(codeHash(e.cfg.CodeKey, v.ID, linkCodeChannel, normalizeCode(a.Code)), v.SecretHash):
 			v.Attempts++
 			left := v.MaxAttempts - v.Attempts

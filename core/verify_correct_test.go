@@ -190,3 +190,28 @@ func TestCodeThatCannotBeACodeCountsNothing(t *testing.T) {
 		assert.Equal(t, core.StatusVerified, v.Status)
 	})
 }
+
+// TestLinkCodeThatCannotBeACodeCountsNothing: on the link page, letters or
+// a wrong length for the technician's code are refused without using an
+// attempt.
+func TestLinkCodeThatCannotBeACodeCountsNothing(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, st *store.Store) {
+		f := newFixture(t, st)
+		started := f.start(t, core.MethodEmailLink)
+		f.deliver(t)
+		link := linkRE.FindString(f.mail.last(t).Text)
+		require.NotEmpty(t, link)
+		token := link[strings.LastIndex(link, "/")+1:]
+		before := auditHead(t, f)
+		for _, junk := range []string{"abcdef", "12345", "1234567"} {
+			_, err := f.eng.LinkConfirm(t.Context(), f.tenant.Slug, token, core.LinkAnswer{Code: junk})
+			require.Equal(t, core.KindInvalid, kindOf(err), "%q", junk)
+			assert.Contains(t, core.ErrorMessage(err), "nothing was counted")
+		}
+		assert.Equal(t, 0, f.verification(t, started.Verification.ID).Attempts)
+		assert.Equal(t, before, auditHead(t, f))
+		v, err := f.eng.LinkConfirm(t.Context(), f.tenant.Slug, token, core.LinkAnswer{Code: started.TechCode})
+		require.NoError(t, err)
+		assert.Equal(t, core.StatusVerified, v.Status)
+	})
+}

@@ -140,7 +140,11 @@ $("pod-load-contacts").addEventListener("click", async () => {
   try {
     const j = await api("POST", "/pod/" + encodeURIComponent(integration) + "/company-contacts", { scope: ctx.scope });
     fillSwitch(j.contacts);
-    $("pod-switch-msg").textContent = j.contacts.length + " contact(s). Picking anyone but the ticket's contact asks for a note.";
+    // Say what the policy will ask when someone else is picked.
+    const p = (ctx.contact && ctx.contact.policy) || {};
+    const rule = p.note_required ? " Picking anyone but the ticket's contact needs a note (your policy requires one)."
+      : p.note_on_non_default ? " Picking anyone but the ticket's contact asks for an optional note." : "";
+    $("pod-switch-msg").textContent = j.contacts.length + " contact(s)." + rule;
   } catch (e) { $("pod-switch-msg").textContent = e.message; }
 });
 

@@ -66,6 +66,16 @@ func TestBrowserNewestVerificationIsTheLiveOne(t *testing.T) {
 
 	user := NewTab(t)
 	user.Visit(link)
+	// The link page (no script) refuses what cannot be the code itself.
+	user.Type("#code", "abcdef")
+	var mismatch bool
+	user.Eval(`document.getElementById("code").validity.patternMismatch`, &mismatch)
+	assert.True(t, mismatch, "the link page's code box refuses letters")
+	user.Run("clear the code box", chromedp.SetValue("#code", "", chromedp.ByID))
+	user.Type("#code", techCode[:3]+" "+techCode[3:])
+	user.Eval(`document.getElementById("code").validity.valid`, &mismatch)
+	assert.True(t, mismatch, "the code with a space is valid input")
+	user.Run("clear the code box", chromedp.SetValue("#code", "", chromedp.ByID))
 	user.Type("#code", techCode)
 	user.Click(`button[value="confirm"]`)
 	user.WaitText("main", "you are confirmed")
@@ -186,6 +196,7 @@ func TestBrowserPodNoteRequired(t *testing.T) {
 
 	pod.Click("#pod-load-contacts")
 	pod.WaitTrue("the company's contacts", `document.querySelectorAll("#pod-contact option").length === 2`)
+	pod.WaitText("#pod-switch-msg", "needs a note (your policy requires one)")
 	pod.Eval(`(() => { const s = document.getElementById("pod-contact");
 		s.value = [...s.options].find(o => o.textContent.startsWith("Max")).value;
 		s.dispatchEvent(new Event("change")); return true; })()`, new(bool))

@@ -170,6 +170,18 @@ func TestLinkPage(t *testing.T) {
 		assert.Equal(t, http.StatusBadRequest, r.status)
 		assert.Equal(t, before, e.linkState(t, id))
 
+		// Input that cannot be the code is refused and counts nothing
+		// (issue 21 item 3); the page's own pattern refuses it first.
+		assert.Contains(t, page, `pattern="[\s\-]*([0-9][\s\-]*){6}"`)
+		before = e.linkState(t, id)
+		for _, junk := range []string{"abcdef", "12345", "1234567"} {
+			r = e.form(t, browser, path, url.Values{"nonce": {nonce}, "action": {"confirm"}, "code": {junk}}, nil)
+			require.Equal(t, http.StatusBadRequest, r.status, "%s", r.body)
+			assert.Contains(t, string(r.body), "nothing was counted")
+			nonce = nonceFrom(t, r.body)
+		}
+		assert.Equal(t, before, e.linkState(t, id), "input that cannot be a code changed state")
+
 		wrong := "000000"
 		if techCode == wrong {
 			wrong = "111111"
