@@ -15,6 +15,14 @@ type Sender interface {
 	Send(ctx context.Context, m Outbound) (ref string, err error)
 }
 
+// SenderFunc is a function as a Sender. It lets the server wire a sender
+// that exists only after the engine does (the web layer acting on inbound
+// PSA events).
+type SenderFunc func(ctx context.Context, m Outbound) (string, error)
+
+// Send implements Sender.
+func (f SenderFunc) Send(ctx context.Context, m Outbound) (string, error) { return f(ctx, m) }
+
 // MessageData is what message templates see.
 type MessageData struct {
 	TenantName     string // the MSP's display name

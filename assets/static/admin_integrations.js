@@ -105,6 +105,25 @@ function showSetup(it) {
   adm.byId("int-setup-help-link").href = it.setup_help_url || "#";
   adm.byId("int-setup-help-name").textContent = it.kind_name || "";
   for (const id of ["int-check-msg", "int-pods-msg", "int-callbacks-msg"]) adm.say(id, "", true);
+  if (it.can_register_callbacks) loadEvents(it);
+}
+
+// loadEvents lists the last callbacks of integration it and what came of
+// them (acted on from the outbox, so a failed one says why and is retried).
+async function loadEvents(it) {
+  const table = adm.byId("int-events"), body = table.tBodies[0];
+  let evs = [];
+  try { evs = (await api("GET", "/admin/integrations/" + encodeURIComponent(it.id))).events || []; } catch (e) { adm.say("int-callbacks-msg", e.message); }
+  if (intShown !== it) return;
+  body.replaceChildren();
+  for (const ev of evs) {
+    const tr = el("tr");
+    const outcome = ev.status + (ev.outcome && ev.outcome !== ev.status ? ": " + ev.outcome : "") + (ev.attempts > 1 ? " (" + ev.attempts + " tries)" : "");
+    tr.append(cell(new Date(ev.received).toLocaleString()), cell(ev.type + " " + ev.action), cell(ev.ref), cell(outcome));
+    body.append(tr);
+  }
+  table.hidden = evs.length === 0;
+  adm.byId("int-events-empty").hidden = evs.length > 0;
 }
 
 function drawList() {

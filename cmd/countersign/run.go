@@ -113,7 +113,15 @@ func build(ctx context.Context, c Config, log *slog.Logger) (*app, error) {
 	psaClients := psa.NewClients(plugins, func(in core.Integration) psa.Deps {
 		return psa.Deps{Logger: log.With("integration", in.ID, "kind", in.Kind), Calls: metrics.PSACalls(in), HTTPClient: c.psaHTTP}
 	})
-	var engine *core.Engine
+	var (
+		engine *core.Engine
+		srv    *web.Server
+	)
+	// Inbound PSA events are acted on by the web layer, from the outbox;
+	// the server exists only once the engine does.
+	senders[core.OutboxInboundEvent] = core.SenderFunc(func(ctx context.Context, m core.Outbound) (string, error) {
+		return srv.ActOnInboundEvent(ctx, m)
+	})
 	senders[core.OutboxTicketNote] = &psa.NoteSender{Clients: psaClients,
 		Load: func(ctx context.Context, tenantID, id string) (core.Integration, error) {
 			return engine.Integration(ctx, tenantID, id)
@@ -143,7 +151,7 @@ func build(ctx context.Context, c Config, log *slog.Logger) (*app, error) {
 		wcfg.TwilioStatus = twilioClient.WebhookValidator(c.PublicURL)
 		wcfg.TwilioAccountSID = c.TwilioAccountSID
 	}
-	srv, err := web.New(wcfg)
+	srv, err = web.New(wcfg)
 	if err != nil {
 		return nil, err
 	}

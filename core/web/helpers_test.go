@@ -154,6 +154,7 @@ type env struct {
 	sms, mail, call *capture
 	logs            *syncBuffer
 	srv             *httptest.Server
+	web             *web.Server // acts on inbound PSA events from the outbox
 	psa             *psa.Clients
 	hub             *live.Hub  // the engine publishes here; /api/v1/live watches it
 	a, b            tenantData // b is another tenant, for isolation checks
@@ -207,7 +208,9 @@ func newEnv(t *testing.T, st *store.Store, opts ...envOptions) *env {
 	e.eng, err = core.NewEngine(core.Config{
 		Store: st, Renderer: msgs, Sealer: keys, CodeKey: keys.Derive("code-hmac"), PublicURL: publicURL,
 		Senders: map[core.OutboxKind]core.Sender{core.OutboxSMS: e.sms, core.OutboxEmail: e.mail, core.OutboxVoice: e.call,
-			core.OutboxTicketNote: notes},
+			core.OutboxTicketNote: notes, core.OutboxInboundEvent: core.SenderFunc(func(ctx context.Context, m core.Outbound) (string, error) {
+				return e.web.ActOnInboundEvent(ctx, m)
+			})},
 		Observer: metrics, Publisher: e.hub, StatusCallbacks: true, Now: e.clk.Now, Logger: logger,
 	})
 	require.NoError(t, err)
@@ -230,6 +233,7 @@ func newEnv(t *testing.T, st *store.Store, opts ...envOptions) *env {
 		Metrics:          metrics, Logger: logger, PSA: e.psa, Live: e.hub,
 	})
 	require.NoError(t, err)
+	e.web = srv
 	e.srv = httptest.NewServer(srv)
 	t.Cleanup(e.srv.Close)
 	return e

@@ -100,7 +100,26 @@ type integrationOut struct {
 	SetupHelpURL string `json:"setup_help_url,omitempty"`
 	// Problem says why the stored settings no longer make a client.
 	Problem string `json:"problem,omitempty"`
+	// Events are the last events the PSA posted (callbacks), newest
+	// first, with what came of them; only on the single integration.
+	Events []inboundEventOut `json:"events,omitempty"`
 }
+
+// inboundEventOut is one recorded PSA event, without its de-duplication
+// key.
+type inboundEventOut struct {
+	Type     string    `json:"type"`
+	Action   string    `json:"action"`
+	Ref      string    `json:"ref"`
+	Status   string    `json:"status"`
+	Outcome  string    `json:"outcome"`
+	Attempts int       `json:"attempts"`
+	Received time.Time `json:"received"`
+	Done     time.Time `json:"done,omitzero"`
+}
+
+// recentEvents is how many of an integration's events its page shows.
+const recentEvents = 20
 
 // actionOut reports a follow-up step of a save that may fail on its own
 // (registering callbacks) without undoing the save.
@@ -199,7 +218,17 @@ func (s *Server) handleAdminGetIntegration(w http.ResponseWriter, r *http.Reques
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, s.integrationJSON(tenant, in))
+	out := s.integrationJSON(tenant, in)
+	evs, err := s.engine.InboundEvents(r.Context(), tenant.ID, in.ID, recentEvents)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	for _, ev := range evs {
+		out.Events = append(out.Events, inboundEventOut{Type: ev.Type, Action: ev.Action, Ref: ev.Ref, Status: string(ev.Status),
+			Outcome: ev.Outcome, Attempts: ev.Attempts, Received: ev.ReceivedAt, Done: ev.DoneAt})
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 // podBase returns the pod URL of an integration, without the PSA's query.

@@ -71,7 +71,9 @@ func newCWEnv(t *testing.T, st *store.Store) (*env, *cwtest.Server) {
 	e.eng, err = core.NewEngine(core.Config{
 		Store: st, Renderer: msgs, Sealer: keys, CodeKey: keys.Derive("code-hmac"), PublicURL: publicURL,
 		Senders: map[core.OutboxKind]core.Sender{core.OutboxSMS: e.sms, core.OutboxEmail: e.mail, core.OutboxVoice: e.call,
-			core.OutboxTicketNote: notes},
+			core.OutboxTicketNote: notes, core.OutboxInboundEvent: core.SenderFunc(func(ctx context.Context, m core.Outbound) (string, error) {
+				return e.web.ActOnInboundEvent(ctx, m)
+			})},
 		Publisher: e.hub, Now: e.clk.Now, Logger: logger,
 	})
 	require.NoError(t, err)
@@ -87,6 +89,7 @@ func newCWEnv(t *testing.T, st *store.Store) (*env, *cwtest.Server) {
 		Logger: logger, PSA: e.psa, Live: e.hub,
 	})
 	require.NoError(t, err)
+	e.web = srv
 	e.srv = httptest.NewServer(srv)
 	t.Cleanup(e.srv.Close)
 	return e, cw

@@ -95,7 +95,6 @@ type Server struct {
 	// pod's handoff and context signing (pod.go).
 	podSessions *sessions.CookieStore
 	pod         *podState
-	replays     replayCache           // recent inbound PSA event ids (webhooks_psa.go)
 	psaAssets   map[string]*psaAssets // plugin-shipped files by descriptor id (psa_assets.go)
 	origin      string                // scheme://host of PublicURL, for same-origin checks
 	secure      bool

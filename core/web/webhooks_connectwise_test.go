@@ -70,6 +70,24 @@ func (h *cwHook) audit(t *testing.T, action string) []core.AuditEvent {
 	return evs
 }
 
+// act posts a callback as post does and returns what came of it: the
+// answer's result when the event was not taken (a duplicate), else —
+// the event is acknowledged at once and acted on from the outbox — the
+// outcome recorded on the event once the outbox has delivered it.
+func (h *cwHook) act(t *testing.T, path string, body []byte, sig string) string {
+	t.Helper()
+	r := h.post(t, path, body, sig)
+	if got := result(t, r); got != "accepted" {
+		return got
+	}
+	id, _ := r.JSON(t)["event"].(string)
+	h.e.deliver(t)
+	ev, err := h.e.eng.InboundEvent(t.Context(), h.e.a.tenant.ID, id)
+	require.NoError(t, err)
+	require.NotEqual(t, core.InboundReceived, ev.Status, "acted on: %+v", ev)
+	return ev.Outcome
+}
+
 func result(t *testing.T, r response) string {
 	t.Helper()
 	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
@@ -87,7 +105,7 @@ func TestConnectWiseCallbackBanner(t *testing.T) {
 	defer sub.Close()
 
 	cb := h.cw.SignedCallback("added", "ticket", 3001, map[string]any{"id": 3001, "summary": "Password reset"})
-	assert.Equal(t, "recorded", result(t, h.post(t, h.path, cb.Body, cb.Signature)))
+	assert.Equal(t, "recorded", h.act(t, h.path, cb.Body, cb.Signature))
 
 	evs := h.audit(t, string(core.EventTicketAdded))
 	require.Len(t, evs, 1)
@@ -114,29 +132,31 @@ func TestConnectWiseCallbackBanner(t *testing.T) {
 
 	// The same event again (a replay, on either route) is dropped; another
 	// event about the same ticket does nothing either.
-	assert.Equal(t, "ignored: this event was delivered already", result(t, h.post(t, h.path, cb.Body, cb.Signature)))
-	assert.Equal(t, "ignored: this event was delivered already", result(t, h.post(t, h.legacy, cb.Body, cb.Signature)))
+	assert.Equal(t, "ignored: this event was delivered already", h.act(t, h.path, cb.Body, cb.Signature))
+	assert.Equal(t, "ignored: this event was delivered already", h.act(t, h.legacy, cb.Body, cb.Signature))
 	again := h.cw.SignedCallback("added", "ticket", 3001, map[string]any{"id": 3001, "summary": "Password reset"})
-	assert.Equal(t, "ignored: the ticket was handled already", result(t, h.post(t, h.legacy, again.Body, again.Signature)))
+	assert.Equal(t, "ignored: the ticket was handled already", h.act(t, h.legacy, again.Body, again.Signature))
 	assert.Len(t, h.audit(t, string(core.EventTicketAdded)), 1)
 	assert.Equal(t, 1, h.cw.KeyFetches(), "one key fetch for four callbacks")
 
 	// Other events are acknowledged and ignored.
 	for _, action := range []string{"updated", "deleted", "merged"} {
 		cb := h.cw.SignedCallback(action, "ticket", 3001, map[string]any{"id": 3001})
-		assert.Equal(t, "ignored", result(t, h.post(t, h.path, cb.Body, cb.Signature)), action)
+		assert.Equal(t, "ignored", h.act(t, h.path, cb.Body, cb.Signature), action)
 	}
 	cb = h.cw.SignedCallback("added", "contact", 2001, map[string]any{"id": 2001})
-	assert.Equal(t, "ignored", result(t, h.post(t, h.path, cb.Body, cb.Signature)))
+	assert.Equal(t, "ignored", h.act(t, h.path, cb.Body, cb.Signature))
 	// A ticket that is gone by the time we read it.
 	cb = h.cw.SignedCallback("added", "ticket", 3999, map[string]any{"id": 3999})
-	assert.Equal(t, "ignored: the ticket is gone", result(t, h.post(t, h.path, cb.Body, cb.Signature)))
+	assert.Equal(t, "ignored: the ticket is gone", h.act(t, h.path, cb.Body, cb.Signature))
 
-	// A policy that does nothing reads the ticket and writes nothing.
+	// A policy that does nothing reads the ticket and writes nothing but
+	// the event's own record (and its outbox item).
 	h.setPolicy(t, func(p *core.Policy) { p.OnNewTicket = "" })
 	before := e.state(t)
 	cb = h.cw.SignedCallback("added", "ticket", 3002, map[string]any{"id": 3002})
-	assert.Equal(t, "ignored: the policy does nothing on new tickets", result(t, h.post(t, h.path, cb.Body, cb.Signature)))
+	assert.Equal(t, "ignored: the policy does nothing on new tickets", h.act(t, h.path, cb.Body, cb.Signature))
+	before.Outbox[e.a.tenant.ID]++
 	assert.Equal(t, before, e.state(t))
 }
 
@@ -165,7 +185,7 @@ func testConnectWiseCallbackAutoSend(t *testing.T, st *store.Store) {
 	e.setRole(t, &e.a, core.RoleTechnician)
 
 	cb := h.cw.SignedCallback("added", "ticket", 3001, map[string]any{"id": 3001})
-	assert.Equal(t, "verification sent", result(t, h.post(t, h.path, cb.Body, cb.Signature)))
+	assert.Equal(t, "verification sent", h.act(t, h.path, cb.Body, cb.Signature))
 	e.deliver(t)
 	msg, _ := e.sms.last(t)
 	assert.Equal(t, "+15550100177", msg.To)
@@ -204,7 +224,7 @@ func testConnectWiseCallbackAutoSend(t *testing.T, st *store.Store) {
 
 	// A ticket without a contact is recorded, and says why nothing went out.
 	cb = h.cw.SignedCallback("added", "ticket", 3002, map[string]any{"id": 3002})
-	assert.Equal(t, "recorded; no verification sent: the ticket has no contact", result(t, h.post(t, h.path, cb.Body, cb.Signature)))
+	assert.Equal(t, "recorded; no verification sent: the ticket has no contact", h.act(t, h.path, cb.Body, cb.Signature))
 	assert.Len(t, h.audit(t, "ticket.auto_send_failed"), 1)
 }
 
@@ -292,7 +312,7 @@ func TestConnectWiseCallbackRefused(t *testing.T) {
 	assert.Equal(t, before, e.state(t))
 	h.cw.SetDown(false)
 	// …and once it is back, the same callback is acted on.
-	assert.Equal(t, "verification sent", result(t, h.post(t, h.path, fresh.Body, fresh.Signature)))
+	assert.Equal(t, "verification sent", h.act(t, h.path, fresh.Body, fresh.Signature))
 }
 
 // TestPSAEventRoutes checks the routing of the inbound seam: a plugin's
@@ -314,6 +334,73 @@ func TestPSAEventRoutes(t *testing.T) {
 	assert.Equal(t, http.StatusNotFound, r.status, "an integration that verifies no events takes none")
 	assert.Contains(t, e.logs.String(), "integration takes no events")
 
-	assert.Equal(t, "recorded", result(t, h.post(t, h.legacy, cb.Body, cb.Signature)), "the legacy route still works")
+	assert.Equal(t, "recorded", h.act(t, h.legacy, cb.Body, cb.Signature), "the legacy route still works")
 	assert.Len(t, h.audit(t, string(core.EventTicketAdded)), 1)
+}
+
+// TestConnectWiseCallbackAcknowledgedFirst checks that a callback is
+// acknowledged once it is verified and recorded, whatever ConnectWise or
+// the SMS provider are doing: the ticket is read and the policy applied
+// afterwards, from the outbox, again after a failure, and once only; the
+// integration page lists the callbacks and what came of them.
+func TestConnectWiseCallbackAcknowledgedFirst(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, st *store.Store) {
+		h := newCWHook(t, st)
+		e := h.e
+		h.setPolicy(t, func(p *core.Policy) { p.OnNewTicket = core.OnNewTicketAutoSend; p.AutoSendMethod = core.MethodSMSCode })
+		warm := h.cw.SignedCallback("updated", "ticket", 3001, map[string]any{"id": 3001})
+		assert.Equal(t, "ignored", h.act(t, h.path, warm.Body, warm.Signature), "the signing key is cached now")
+
+		// ConnectWise goes down right after sending the callback.
+		h.cw.SetDown(true)
+		cb := h.cw.SignedCallback("added", "ticket", 3001, map[string]any{"id": 3001})
+		r := h.post(t, h.path, cb.Body, cb.Signature)
+		require.Equal(t, "accepted", result(t, r), "acknowledged without waiting for ConnectWise")
+		id, _ := r.JSON(t)["event"].(string)
+		assert.Equal(t, "ignored: this event was delivered already", result(t, h.post(t, h.legacy, cb.Body, cb.Signature)),
+			"ConnectWise's retry is recorded once")
+		e.deliver(t)
+		ev, err := e.eng.InboundEvent(t.Context(), e.a.tenant.ID, id)
+		require.NoError(t, err)
+		assert.Equal(t, core.InboundFailed, ev.Status)
+		assert.Equal(t, "failed: the ticket could not be read", ev.Outcome)
+		assert.Empty(t, e.sms.msgs)
+
+		// Back: the outbox acts on it, once.
+		h.cw.SetDown(false)
+		e.clk.Add(time.Minute)
+		e.deliver(t)
+		e.deliver(t)
+		ev, err = e.eng.InboundEvent(t.Context(), e.a.tenant.ID, id)
+		require.NoError(t, err)
+		assert.Equal(t, core.InboundDone, ev.Status)
+		assert.Equal(t, "verification sent", ev.Outcome)
+		assert.GreaterOrEqual(t, ev.Attempts, 2)
+		require.Len(t, e.sms.msgs, 1, "one verification for the new ticket")
+		e.clk.Add(time.Hour)
+		e.deliver(t)
+		assert.Len(t, e.sms.msgs, 1)
+		assert.Len(t, h.audit(t, string(core.EventTicketAdded)), 1)
+
+		// The integration page shows the last callbacks and their outcome.
+		r = e.api(t, e.adminClient(t), http.MethodGet, "/api/v1/admin/integrations/"+h.id, nil)
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+		var page struct {
+			Events []struct {
+				Type, Action, Ref, Status, Outcome, Received string
+			} `json:"events"`
+		}
+		require.NoError(t, json.Unmarshal(r.body, &page))
+		require.Len(t, page.Events, 2)
+		byAction := map[string]string{}
+		for _, ev := range page.Events {
+			assert.Equal(t, "ticket", ev.Type)
+			assert.Equal(t, "3001", ev.Ref)
+			assert.NotEmpty(t, ev.Received)
+			byAction[ev.Action] = ev.Status + ": " + ev.Outcome
+		}
+		assert.Equal(t, map[string]string{"added": "done: verification sent", "updated": "ignored: ignored"}, byAction)
+		r = e.api(t, e.adminClient(t), http.MethodGet, "/api/v1/admin/integrations/"+h.id, nil)
+		assert.NotContains(t, string(r.body), "sha256:", "event keys are not shown")
+	})
 }

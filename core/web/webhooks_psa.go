@@ -2,11 +2,13 @@ package web
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"sync"
-	"time"
+	"strings"
 
 	"github.com/countersign/countersign/core"
 	"github.com/countersign/countersign/core/psa"
@@ -19,19 +21,13 @@ import (
 // made before it). The tenant and integration come from that path, never
 // from the payload; the integration's plugin verifies the event
 // (psa.CallbackVerifier: a signature, a shared secret) before anything else
-// happens, a replayed event is dropped, and the record is read again
-// through the API before the policy acts on it.
-
-const (
-	// inboundBudget is how long acting on an event may take: PSAs wait a
-	// few seconds (5 s is common) for an answer before retrying.
-	inboundBudget = 4500 * time.Millisecond
-	// replayWindow is how long an event id is remembered, so that a
-	// replayed (or retried) delivery is acknowledged and ignored.
-	replayWindow = 24 * time.Hour
-	// replayMax bounds the remembered ids; the oldest go first.
-	replayMax = 10000
-)
+// happens. A verified event is then recorded durably, once per event id
+// and record (core.Engine.RecordInboundEvent), and acknowledged at once:
+// PSAs wait only a few seconds (ConnectWise about 5 s) and retry or
+// disable a registration that does not answer in time. Acting on it —
+// reading the record again through the API, applying the policy — runs
+// from the outbox (ActOnInboundEvent), with its retries, and its outcome
+// is shown with the integration.
 
 func (s *Server) registerPSAWebhookRoutes(r *mux.Router) {
 	r.HandleFunc("/webhooks/psa/{tenant}/{integration}", s.handlePSAEvent("")).Methods(http.MethodPost)
@@ -48,6 +44,7 @@ func (s *Server) registerPSAWebhookRoutes(r *mux.Router) {
 // inboundOut is the answer to an event that was verified: what we did.
 type inboundOut struct {
 	Result string `json:"result"`
+	Event  string `json:"event,omitempty"` // the recorded event's id
 }
 
 // handlePSAEvent handles "POST /webhooks/psa/{tenant}/{integration}" (kind
@@ -97,20 +94,90 @@ func (s *Server) handlePSAEvent(kind string) http.HandlerFunc {
 			http.Error(w, "signature cannot be checked now", http.StatusServiceUnavailable)
 			return
 		}
-		if cb.ID != "" && s.replays.seen(in.ID+"\x00"+cb.ID, s.engine.Now()) {
-			s.log.InfoContext(ctx, "psa event: replayed", "integration", in.ID, "event", cb.ID, "source_ip", ip)
+		ev, created, err := s.engine.RecordInboundEvent(ctx, tenant.ID, core.InboundEvent{
+			IntegrationID: in.ID, Key: inboundKey(cb, body), Type: cb.Type, Action: cb.Action, Ref: cb.Ref})
+		if err != nil {
+			// Not recorded: the PSA's retry may get through.
+			s.log.ErrorContext(ctx, "psa event: cannot record", "integration", in.ID, "type", cb.Type, "action", cb.Action, "err", err)
+			http.Error(w, "the event could not be recorded; try again", http.StatusServiceUnavailable)
+			return
+		}
+		if !created {
+			s.log.InfoContext(ctx, "psa event: delivered already", "integration", in.ID, "event", cb.ID, "source_ip", ip)
 			writeJSON(w, http.StatusOK, inboundOut{Result: "ignored: this event was delivered already"})
 			return
 		}
-		if cb.Type == "ticket" && cb.Action == psa.CallbackAdded {
-			actx, cancel := context.WithTimeout(ctx, inboundBudget)
-			defer cancel()
-			writeJSON(w, http.StatusOK, inboundOut{Result: s.onNewTicket(actx, tenant, in, cl, cb.Ref)})
-			return
-		}
-		s.log.DebugContext(ctx, "psa event ignored", "integration", in.ID, "type", cb.Type, "action", cb.Action)
-		writeJSON(w, http.StatusOK, inboundOut{Result: "ignored"})
+		writeJSON(w, http.StatusOK, inboundOut{Result: "accepted", Event: ev.ID})
 	}
+}
+
+// inboundKey identifies a verified event for de-duplication: the PSA's
+// event id with the record it is about, or, when the PSA sends no id, a
+// digest of the body (a retried delivery sends the same bytes).
+func inboundKey(cb psa.Callback, body []byte) string {
+	if cb.ID != "" && len(cb.ID) <= 100 {
+		return "id:" + cb.ID + "|" + cb.Type + "|" + cb.Ref
+	}
+	sum := sha256.Sum256(body)
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// ActOnInboundEvent acts on a recorded inbound event: it is the
+// core.Sender of outbox items of kind core.OutboxInboundEvent, so that a
+// slow or failing PSA or provider is retried by the outbox rather than
+// timing the PSA's request out. A new ticket gets what its client's policy
+// says; anything else is ignored. The outcome is recorded on the event
+// (core.Engine.FinishInboundEvent); a failure is an error, for the
+// outbox's next try.
+func (s *Server) ActOnInboundEvent(ctx context.Context, m core.Outbound) (string, error) {
+	ev, err := s.engine.InboundEvent(ctx, m.Tenant, m.To)
+	if err != nil {
+		if core.ErrorKind(err) == core.KindNotFound {
+			return "", &core.PermanentError{Code: "event", Reason: "the inbound event is gone", Err: err}
+		}
+		return "", err
+	}
+	if ev.Status == core.InboundDone || ev.Status == core.InboundIgnored {
+		return "event:" + ev.ID, nil
+	}
+	var tenant core.Tenant
+	err = s.store.View(ctx, func(tx core.Tx) error {
+		var err error
+		tenant, err = tx.Tenant(ctx, m.Tenant)
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	in, err := s.engine.Integration(ctx, tenant.ID, ev.IntegrationID)
+	if err != nil {
+		if core.ErrorKind(err) == core.KindNotFound {
+			return "", &core.PermanentError{Code: "integration", Reason: "the PSA integration was removed", Err: err}
+		}
+		return "", err
+	}
+	outcome := "ignored"
+	if ev.Type == "ticket" && ev.Action == psa.CallbackAdded {
+		cl, err := s.psaClient(in)
+		if err != nil {
+			return "", &core.PermanentError{Code: "integration", Reason: "the PSA integration's settings are invalid", Err: err}
+		}
+		outcome = s.onNewTicket(ctx, tenant, in, cl, ev.Ref)
+	}
+	status := core.InboundDone
+	switch {
+	case strings.HasPrefix(outcome, "ignored"):
+		status = core.InboundIgnored
+	case strings.HasPrefix(outcome, "failed"):
+		status = core.InboundFailed
+	}
+	if err := s.engine.FinishInboundEvent(ctx, tenant.ID, ev.ID, status, outcome); err != nil {
+		return "", err
+	}
+	if status == core.InboundFailed {
+		return "", fmt.Errorf("psa event %s: %s", ev.ID, outcome)
+	}
+	return "event:" + ev.ID, nil
 }
 
 // inboundTarget loads the tenant and integration an event path names, and
@@ -138,42 +205,6 @@ func (s *Server) inboundTarget(ctx context.Context, slug, integrationID, kind st
 	}
 	cl, err := s.psaClient(in)
 	return tenant, in, cl, err
-}
-
-// replayCache remembers the ids of recent inbound events. It is per node:
-// a replay that reaches another node is still caught by onNewTicket's own
-// once-per-ticket rule.
-type replayCache struct {
-	mu    sync.Mutex
-	at    map[string]time.Time
-	order []replayEntry // oldest first
-}
-
-type replayEntry struct {
-	key string
-	at  time.Time
-}
-
-// seen records key at now and reports whether it was recorded within
-// replayWindow before.
-func (c *replayCache) seen(key string, now time.Time) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.at == nil {
-		c.at = map[string]time.Time{}
-	}
-	for len(c.order) > 0 && (len(c.order) >= replayMax || now.Sub(c.order[0].at) > replayWindow) {
-		if e := c.order[0]; c.at[e.key].Equal(e.at) {
-			delete(c.at, e.key)
-		}
-		c.order = c.order[1:]
-	}
-	if t, ok := c.at[key]; ok && now.Sub(t) <= replayWindow {
-		return true
-	}
-	c.at[key] = now
-	c.order = append(c.order, replayEntry{key: key, at: now})
-	return false
 }
 
 // onNewTicket acts on a verified "ticket added" callback as the policy of
