@@ -56,6 +56,10 @@ func New(cfg Config, deps psa.Deps) (*Client, error) {
 
 		contacts: psa.NewContactCache(contactTTL, maxCachedContacts),
 	}
+	perHour := cfg.callsPerHour()
+	// BMS counts calls per endpoint: so does our own budget, with room
+	// for the bursts of one technician's work.
+	c.doer.Limit = psa.NewLimiter(perHour, time.Hour, min(perHour, 40), true)
 	c.auth = &tokenSource{c: c}
 	return c, nil
 }

@@ -310,3 +310,27 @@ func TestDescriptorDecodesStrictly(t *testing.T) {
 	_ = context.Background
 	_ = strings.TrimSpace
 }
+
+func TestOwnBudgetPerEndpoint(t *testing.T) {
+	srv := kaseyatest.NewServer(t)
+	srv.Seed([]psa.Company{acme}, []psa.Contact{alice}, []psa.Ticket{ticket})
+	cfg := srv.Config()
+	cfg.CallsPerHour = "3"
+	c, err := kaseya.New(cfg, psa.Deps{HTTPClient: srv.HTTPClient()})
+	require.NoError(t, err)
+	for i := range 3 {
+		_, err := c.GetTicketOnly(t.Context(), "701")
+		require.NoError(t, err, "call %d", i+1)
+	}
+	before := srv.Requests()
+	_, err = c.GetTicketOnly(t.Context(), "701")
+	require.Error(t, err)
+	assert.ErrorIs(t, err, core.ErrRateLimited, "%v", err)
+	assert.Equal(t, before, srv.Requests(), "refused before it reached BMS")
+	_, err = c.GetContact(t.Context(), "601")
+	assert.NoError(t, err, "another endpoint has a budget of its own")
+
+	cfg.CallsPerHour = "lots"
+	_, err = kaseya.New(cfg, psa.Deps{})
+	assert.ErrorIs(t, err, core.ErrInvalid)
+}

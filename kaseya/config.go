@@ -30,7 +30,24 @@ type Config struct {
 	// PhoneRegion is the ISO 3166 country for numbers stored without a
 	// country code; "" means "US".
 	PhoneRegion string `json:"phone_region,omitempty"`
+	// CallsPerHour is Countersign's own budget per BMS endpoint; 0 means
+	// [DefaultCallsPerHour]. BMS allows 1,500 calls an hour per endpoint,
+	// shared with the MSP's other integrations.
+	CallsPerHour string `json:"calls_per_hour,omitempty"`
 }
+
+// callsPerHour returns the budget per endpoint.
+func (c Config) callsPerHour() int {
+	if n, err := strconv.Atoi(strings.TrimSpace(c.CallsPerHour)); err == nil && n > 0 {
+		return n
+	}
+	return DefaultCallsPerHour
+}
+
+// DefaultCallsPerHour is the default budget per endpoint: well under the
+// 500 an hour an older vendor article gives, and the 1,500 of the current
+// one (reference, "Limits").
+const DefaultCallsPerHour = 400
 
 // apiHosts maps a gateway host to its API host (reference, "Hosts per
 // region").
@@ -122,6 +139,9 @@ func (c Config) Validate() error {
 		if n, err := strconv.Atoi(c.NoteTypeID); err != nil || n < 1 {
 			return core.Errorf(core.KindInvalid, "note type id %q must be a positive number", c.NoteTypeID)
 		}
+	}
+	if n, err := strconv.Atoi(strings.TrimSpace(c.CallsPerHour)); strings.TrimSpace(c.CallsPerHour) != "" && (err != nil || n < 1 || n > 100000) {
+		return core.Errorf(core.KindInvalid, "calls per hour must be between 1 and 100000 (empty means %d)", DefaultCallsPerHour)
 	}
 	if c.PhoneRegion != "" && (len(c.PhoneRegion) != 2 || strings.ToUpper(c.PhoneRegion) != c.PhoneRegion || strings.ContainsFunc(c.PhoneRegion, func(r rune) bool { return r < 'A' || r > 'Z' })) {
 		return core.Errorf(core.KindInvalid, "phone region %q must be a two-letter country code such as US or GB", c.PhoneRegion)

@@ -30,6 +30,8 @@ func Descriptor() psa.Descriptor {
 				Help: "Leave empty: it is derived from the gateway URL (bmsemea → api.bmsemea)."},
 			{Name: "phone_region", Label: "Phone region", Kind: psa.FieldText,
 				Help: "Two-letter country for phone numbers stored without a country code; empty means US."},
+			{Name: "calls_per_hour", Label: "Calls per hour per endpoint", Kind: psa.FieldText,
+				Help: "Countersign's own budget of BMS calls; empty means 400. BMS allows 1,500 an hour per endpoint for all your integrations together."},
 		},
 		New: func(raw json.RawMessage, deps psa.Deps) (psa.Client, error) {
 			var cfg Config

@@ -45,8 +45,12 @@ func New(cfg Config, deps psa.Deps) (*Client, error) {
 	if region == "" {
 		region = "US"
 	}
+	// One budget for the whole integration: SuperOps counts per token.
+	doer := deps.Doer()
+	perMinute := cfg.callsPerMinute()
+	doer.Limit = psa.NewLimiter(perMinute, time.Minute, min(perMinute, 20), false)
 	return &Client{
-		cfg: cfg, region: region, doer: deps.Doer(), now: deps.Clock(),
+		cfg: cfg, region: region, doer: doer, now: deps.Clock(),
 		contacts: psa.NewContactCache(contactTTL, maxCachedContacts),
 		log:      deps.Log().With(slog.String("psa", ID), slog.String("subdomain", cfg.Subdomain)),
 	}, nil

@@ -251,3 +251,20 @@ func TestEURegion(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, c.Check(t.Context()), "euapi.superops.ai")
 }
+
+func TestOwnBudget(t *testing.T) {
+	srv := superopstest.NewServer(t)
+	srv.Seed([]psa.Company{globex}, []psa.Contact{ryan}, nil)
+	cfg := srv.Config()
+	cfg.CallsPerMinute = "2"
+	c, err := superops.New(cfg, psa.Deps{HTTPClient: srv.HTTPClient()})
+	require.NoError(t, err)
+	require.NoError(t, c.Check(t.Context()))
+	_, err = c.GetContact(t.Context(), ryan.Ref)
+	require.NoError(t, err)
+	before := srv.Requests()
+	err = c.Check(t.Context())
+	require.Error(t, err)
+	assert.ErrorIs(t, err, core.ErrRateLimited)
+	assert.Equal(t, before, srv.Requests(), "refused before it reached SuperOps")
+}

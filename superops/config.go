@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/countersign/countersign/core"
@@ -25,10 +26,17 @@ type Config struct {
 	// refuses to create any.
 	RequesterRoleID string `json:"requester_role_id,omitempty"`
 	PhoneRegion     string `json:"phone_region,omitempty"`
+	// CallsPerMinute is Countersign's own budget; 0 means
+	// [DefaultCallsPerMinute].
+	CallsPerMinute string `json:"calls_per_minute,omitempty"`
 
 	// endpoint overrides the API URL, for tests of this package only.
 	endpoint string
 }
+
+// DefaultCallsPerMinute is the default budget: the lower of the two limits
+// sources give (reference, "Rate limits": 100 or 800 a minute).
+const DefaultCallsPerMinute = 100
 
 var (
 	subdomainPattern = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
@@ -78,10 +86,21 @@ func (c Config) Validate() error {
 	if c.MobileField != "" && !columnPattern.MatchString(c.MobileField) {
 		return core.Errorf(core.KindInvalid, "mobile-number field %q is not a SuperOps column name such as udf7text", c.MobileField)
 	}
+	if n, err := strconv.Atoi(strings.TrimSpace(c.CallsPerMinute)); strings.TrimSpace(c.CallsPerMinute) != "" && (err != nil || n < 1 || n > 100000) {
+		return core.Errorf(core.KindInvalid, "calls per minute must be between 1 and 100000 (empty means %d)", DefaultCallsPerMinute)
+	}
 	if c.PhoneRegion != "" && (len(c.PhoneRegion) != 2 || strings.ContainsFunc(c.PhoneRegion, func(r rune) bool { return r < 'A' || r > 'Z' })) {
 		return core.Errorf(core.KindInvalid, "phone region %q must be a two-letter country code such as US or GB", c.PhoneRegion)
 	}
 	return nil
+}
+
+// callsPerMinute returns the budget.
+func (c Config) callsPerMinute() int {
+	if n, err := strconv.Atoi(strings.TrimSpace(c.CallsPerMinute)); err == nil && n > 0 {
+		return n
+	}
+	return DefaultCallsPerMinute
 }
 
 // String returns c with its secret redacted.

@@ -27,6 +27,8 @@ func Descriptor() psa.Descriptor {
 				Help: "The role id of new requesters Countersign creates; empty disables creating requesters."},
 			{Name: "phone_region", Label: "Phone region", Kind: psa.FieldText,
 				Help: "Two-letter country for phone numbers stored without a country code; empty means US."},
+			{Name: "calls_per_minute", Label: "Calls per minute", Kind: psa.FieldText,
+				Help: "Countersign's own budget of SuperOps calls; empty means 100."},
 		},
 		New: func(raw json.RawMessage, deps psa.Deps) (psa.Client, error) {
 			var cfg Config

@@ -158,6 +158,7 @@ type Doer struct {
 	Policy RetryPolicy      // the zero value is the default policy
 	Calls  CallCounter      // nil means calls are not counted
 	Now    func() time.Time // nil means time.Now; read for HTTP-date Retry-After values
+	Limit  *Limiter         // nil means no limit of our own; waited for before every attempt
 }
 
 // Do sends the request that build makes, retrying as the policy says, and
@@ -195,6 +196,11 @@ func (d *Doer) do(ctx context.Context, op string, build func(ctx context.Context
 	for attempt := 1; ; attempt++ {
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("%s: %w", op, err)
+		}
+		if d.Limit != nil {
+			if err := d.Limit.Wait(ctx, op, now()); err != nil {
+				return nil, err
+			}
 		}
 		req, err := build(ctx)
 		if err != nil {

@@ -106,7 +106,8 @@ func NewServer(t testing.TB) *Server {
 
 // Config returns a client config for the fake's tenant.
 func (s *Server) Config() superops.Config {
-	return superops.Config{Subdomain: Subdomain, APIToken: Token, MobileField: MobileColumn, RequesterRoleID: RequesterRoleID}
+	// Tests make many calls in a moment; the budget is tested on its own.
+	return superops.Config{Subdomain: Subdomain, APIToken: Token, MobileField: MobileColumn, RequesterRoleID: RequesterRoleID, CallsPerMinute: "100000"}
 }
 
 // HTTPClient returns a client that reaches the fake under its host names.
