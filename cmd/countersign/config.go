@@ -31,6 +31,11 @@ type Config struct {
 	// the client (sign-in throttling, link-page records).
 	// TrustedProxies lists them comma-separated (addresses or CIDRs).
 	TrustedProxies string
+	// MetricsListen is the address of the /metrics listener ("" for none);
+	// MetricsToken (COUNTERSIGN_METRICS_TOKEN) also serves /metrics on the
+	// main listener to "Authorization: Bearer <token>".
+	MetricsListen string
+	MetricsToken  string
 
 	TwilioAccountSID   string
 	TwilioAPIKeySID    string
@@ -52,6 +57,8 @@ type Config struct {
 	twilioHTTP *http.Client   // carries Twilio REST calls (tests: the loopback fake)
 	psaHTTP    *http.Client   // carries PSA API calls (tests: connectwise/cwtest); nil means the default client
 	smtpRoots  *x509.CertPool // trusted roots for SMTP TLS (tests: the fake's self-signed cert)
+	// metricsReady receives the metrics listener's address (tests).
+	metricsReady func(addr string)
 }
 
 // envOr returns the environment variable name with the COUNTERSIGN_ prefix, or def.
@@ -98,6 +105,7 @@ func serverFlags(fs *flag.FlagSet, c *Config) {
 	fs.BoolVar(&c.DevDelivery, "dev-delivery", envBool("DEV_DELIVERY", false), "keep messages in the dev outbox instead of sending (COUNTERSIGN_DEV_DELIVERY); on by itself when no Twilio or SMTP is configured")
 	fs.BoolVar(&c.RequireTOTP, "require-totp", envBool("REQUIRE_TOTP", true), "technicians must enrol TOTP at first sign-in (COUNTERSIGN_REQUIRE_TOTP)")
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", envOr("TRUSTED_PROXIES", ""), "comma-separated addresses or CIDRs of reverse proxies whose X-Forwarded-For is believed (COUNTERSIGN_TRUSTED_PROXIES); default none")
+	fs.StringVar(&c.MetricsListen, "metrics-listen", envOr("METRICS_LISTEN", "127.0.0.1:9464"), "address of the Prometheus /metrics listener, kept off the public one; \"\" for none (COUNTERSIGN_METRICS_LISTEN)")
 	fs.DurationVar(&c.OutboxPoll, "outbox-poll", 2*time.Second, "how often the outbox looks for due work queued by other nodes")
 	fs.StringVar(&c.TwilioAccountSID, "twilio-account-sid", envOr("TWILIO_ACCOUNT_SID", ""), "Twilio account SID, AC… (COUNTERSIGN_TWILIO_ACCOUNT_SID)")
 	fs.StringVar(&c.TwilioAPIKeySID, "twilio-api-key-sid", envOr("TWILIO_API_KEY_SID", ""), "Twilio API key SID, SK… (COUNTERSIGN_TWILIO_API_KEY_SID)")
@@ -116,6 +124,7 @@ func serverFlags(fs *flag.FlagSet, c *Config) {
 	c.TwilioSecret = envOr("TWILIO_SECRET", envOr("TWILIO_AUTH_TOKEN", ""))
 	c.TwilioAuthToken = envOr("TWILIO_AUTH_TOKEN", "")
 	c.SMTPPassword = envOr("SMTP_PASSWORD", "")
+	c.MetricsToken = envOr("METRICS_TOKEN", "")
 }
 
 // dbFlag registers -db, shared by every command that opens the store.

@@ -114,7 +114,10 @@ func TestEndToEnd(t *testing.T) {
 		twilioHTTP: tw.HTTPClient(),
 		SMTPHost:   mail.Host(), SMTPPort: mail.Port(), SMTPUsername: "mailer", SMTPPassword: "smtp-pass-987",
 		SMTPFrom: "helpdesk@acme.example", SMTPTLS: "starttls", smtpRoots: mail.CertPool(),
+		MetricsListen: "127.0.0.1:0",
 	}
+	metricsAddr := make(chan string, 1)
+	cfg.metricsReady = func(a string) { metricsAddr <- a }
 	ctx, cancel := context.WithCancel(context.Background())
 	addrc := make(chan string, 1)
 	done := make(chan error, 1)
@@ -215,8 +218,13 @@ func TestEndToEnd(t *testing.T) {
 	assert.Equal(t, http.StatusUnauthorized, status, "replayed TOTP code")
 	assert.Equal(t, "email, password or code is wrong", body["error"])
 
-	// Metrics count the outcomes.
+	// Metrics count the outcomes, on their own listener only (issue 9
+	// item 8: the public one showed per-tenant counts to anyone).
 	resp, err = enduser.Get(base + "/metrics")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusNotFound, resp.StatusCode, "no /metrics on the public listener")
+	resp, err = enduser.Get("http://" + <-metricsAddr + "/metrics")
 	require.NoError(t, err)
 	metrics, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()

@@ -88,6 +88,9 @@ func build(ctx context.Context, c Config, log *slog.Logger) (*app, error) {
 	if err != nil {
 		return nil, fmt.Errorf("message templates: %w", err)
 	}
+	if c.MetricsToken != "" && len(c.MetricsToken) < 24 {
+		return nil, fmt.Errorf("COUNTERSIGN_METRICS_TOKEN is too short: use at least 24 random characters (e.g. openssl rand -hex 16)")
+	}
 	proxies, err := parsePrefixes(c.TrustedProxies)
 	if err != nil {
 		return nil, fmt.Errorf("-trusted-proxies: %w", err)
@@ -141,7 +144,7 @@ func build(ctx context.Context, c Config, log *slog.Logger) (*app, error) {
 	wcfg := web.Config{
 		PSA:    psaClients,
 		Engine: engine, Pages: pages, Static: assets.StaticHandler(assets.StaticFS()),
-		SessionKey: keys.Derive("session"), PublicURL: c.PublicURL, Metrics: metrics, Live: hub, Logger: log,
+		SessionKey: keys.Derive("session"), PublicURL: c.PublicURL, Metrics: metrics, MetricsToken: c.MetricsToken, Live: hub, Logger: log,
 		// The gate is made now, not at the first sign-in, so that the
 		// dummy hash for unknown emails is ready before anyone asks.
 		Auth:           &web.PasswordAuth{Store: st, Keys: keys, Now: engine.Now, RequireTOTP: c.RequireTOTP, Gate: web.DefaultHashGate()},
@@ -207,6 +210,13 @@ func Run(ctx context.Context, c Config, log *slog.Logger, ready func(addr string
 		return fmt.Errorf("listen on %s: %w (is another server running? use -listen)", c.Listen, err)
 	}
 	defer ln.Close()
+	var metricsLn net.Listener
+	if c.MetricsListen != "" {
+		if metricsLn, err = net.Listen("tcp", c.MetricsListen); err != nil {
+			return fmt.Errorf("metrics: listen on %s: %w (use -metrics-listen, or -metrics-listen \"\" with COUNTERSIGN_METRICS_TOKEN)", c.MetricsListen, err)
+		}
+		defer metricsLn.Close()
+	}
 	if c.PublicURL == "" {
 		c.PublicURL = "http://" + ln.Addr().String()
 	}
@@ -215,7 +225,24 @@ func Run(ctx context.Context, c Config, log *slog.Logger, ready func(addr string
 		return err
 	}
 	defer a.store.Close()
+	if metricsLn != nil {
+		ms := &http.Server{Handler: metricsMux(a.metrics), ReadHeaderTimeout: 10 * time.Second,
+			ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}
+		go func() { _ = ms.Serve(metricsLn) }()
+		defer ms.Close()
+		a.log.Info("metrics listening", "addr", metricsLn.Addr().String())
+		if c.metricsReady != nil {
+			c.metricsReady(metricsLn.Addr().String())
+		}
+	}
 	return a.serve(ctx, c, ln, ready)
+}
+
+// metricsMux serves /metrics alone, for the metrics listener.
+func metricsMux(m *web.Metrics) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", m.Handler())
+	return mux
 }
 
 func (a *app) serve(ctx context.Context, c Config, ln net.Listener, ready func(addr string)) error {

@@ -173,7 +173,14 @@ type envOptions struct {
 	auth                         func(*web.PasswordAuth)
 	addrThrottle, tenantThrottle *auth.Throttle
 	trustedProxies               []netip.Prefix
+	// metricsToken replaces the default metricsToken; "-" means none.
+	metricsToken string
+	// publicURL replaces the server's default publicURL.
+	publicURL string
 }
+
+// metricsToken is the bearer token of the test servers' /metrics.
+const metricsToken = "metrics-token-0123456789"
 
 func newEnv(t *testing.T, st *store.Store, opts ...envOptions) *env {
 	t.Helper()
@@ -225,10 +232,20 @@ func newEnv(t *testing.T, st *store.Store, opts ...envOptions) *env {
 		o.auth(pa)
 	}
 	e.keys = keys
+	switch o.metricsToken {
+	case "":
+		o.metricsToken = metricsToken
+	case "-":
+		o.metricsToken = ""
+	}
+	if o.publicURL == "" {
+		o.publicURL = publicURL
+	}
 	srv, err := web.New(web.Config{
-		Engine: e.eng, Auth: pa, AddressThrottle: o.addrThrottle, TenantThrottle: o.tenantThrottle, TrustedProxies: o.trustedProxies,
+		MetricsToken: o.metricsToken,
+		Engine:       e.eng, Auth: pa, AddressThrottle: o.addrThrottle, TenantThrottle: o.tenantThrottle, TrustedProxies: o.trustedProxies,
 		Pages: pages, Static: assets.StaticHandler(assets.StaticFS()), SessionKey: bytes.Repeat([]byte{9}, 32),
-		PublicURL: publicURL, TwilioStatus: twilio.NewWebhookValidator(publicURL, twilioToken),
+		PublicURL: o.publicURL, TwilioStatus: twilio.NewWebhookValidator(publicURL, twilioToken),
 		TwilioAccountSID: "AC0123456789abcdef0123456789abcdef",
 		Metrics:          metrics, Logger: logger, PSA: e.psa, Live: e.hub,
 	})

@@ -553,15 +553,25 @@ func TestOpsEndpoints(t *testing.T) {
 		assert.Equal(t, http.StatusOK, r.status)
 		assert.Equal(t, "ready", r.JSON(t)["status"])
 
-		r = e.do(t, c, "GET", "/metrics", "", nil, nil)
+		bearer := map[string]string{"Authorization": "Bearer " + metricsToken}
+		r = e.do(t, c, "GET", "/metrics", "", nil, bearer)
 		require.Equal(t, http.StatusOK, r.status)
 		assert.NotContains(t, string(r.body), "countersign_verifications_total{", "no verification yet")
+		// Issue 9 item 8: without the token /metrics shows nothing.
+		for _, h := range []map[string]string{nil, {"Authorization": "Bearer wrong"}, {"Authorization": metricsToken}} {
+			r = e.do(t, c, "GET", "/metrics", "", nil, h)
+			assert.Equal(t, http.StatusUnauthorized, r.status)
+			assert.NotContains(t, string(r.body), "countersign_")
+		}
+		noToken := newEnv(t, st, envOptions{metricsToken: "-"})
+		r = noToken.do(t, noToken.client(t), "GET", "/metrics", "", nil, bearer)
+		assert.Equal(t, http.StatusNotFound, r.status, "without a token, /metrics is only on cmd's own listener")
 
 		tc := e.login(t, e.a)
 		r = e.api(t, tc, "POST", "/api/v1/verifications", map[string]string{"contact_id": e.a.contact.ID, "method": "sms_code"})
 		require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
 
-		r = e.do(t, c, "GET", "/metrics", "", nil, nil)
+		r = e.do(t, c, "GET", "/metrics", "", nil, bearer)
 		require.Equal(t, http.StatusOK, r.status)
 		assert.Contains(t, string(r.body), `countersign_verifications_total{method="sms_code",outcome="started"} 1`)
 
@@ -604,4 +614,21 @@ func TestConsolePages(t *testing.T) {
 	r = e.do(t, c, "GET", "/brand/"+e.a.tenant.Slug+".css", "", nil, nil)
 	assert.Equal(t, http.StatusOK, r.status)
 	assert.Contains(t, r.header.Get("Content-Type"), "text/css")
+}
+
+// Issue 9 item 8: with an https public URL every response carries HSTS;
+// with http (a loopback demo) none does, since browsers would then refuse
+// the plain address for a year.
+func TestHSTSOnlyForHTTPSPublicURL(t *testing.T) {
+	st := storetest.Open(t, store.SQLite)
+	for _, tc := range []struct {
+		url  string
+		want string
+	}{{"https://verify.acme.example", "max-age=31536000"}, {publicURL, ""}} {
+		e := newEnv(t, st, envOptions{publicURL: tc.url})
+		for _, path := range []string{"/healthz", "/login", "/l/acme/abc"} {
+			r := e.do(t, e.client(t), "GET", path, "", nil, nil)
+			assert.Equal(t, tc.want, r.header.Get("Strict-Transport-Security"), "%s %s", tc.url, path)
+		}
+	}
 }

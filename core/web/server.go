@@ -66,7 +66,12 @@ type Config struct {
 	// TwilioAccountSID is the account callbacks must name (security.md §7);
 	// "" skips the check.
 	TwilioAccountSID string
-	Metrics          *Metrics // nil means no /metrics
+	// Metrics collects the Prometheus metrics; nil means none. They are
+	// served on this handler's /metrics only when MetricsToken is set, and
+	// then only to "Authorization: Bearer <MetricsToken>"; otherwise serve
+	// Metrics.Handler() on a listener of its own (cmd: -metrics-listen).
+	Metrics      *Metrics
+	MetricsToken string
 	// PSA holds the PSA plugins and one client per integration (pods,
 	// integration setup); nil means no PSA plugins.
 	PSA *psa.Clients
@@ -149,7 +154,18 @@ func New(cfg Config) (*Server, error) {
 }
 
 // ServeHTTP serves a request through the middleware chain.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.router.ServeHTTP(w, r) }
+//
+// HSTS is set here rather than in a middleware so that every answer carries
+// it, the router's own 404 and 405 included: only with an https public URL
+// (the TLS-terminating proxy serves us), for a year (RFC 6797), without
+// includeSubDomains or preload, since other hosts under the MSP's domain are
+// not ours to commit.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.secure {
+		w.Header().Set("Strict-Transport-Security", "max-age=31536000")
+	}
+	s.router.ServeHTTP(w, r)
+}
 
 func (s *Server) routes() {
 	r := mux.NewRouter()
