@@ -33,6 +33,7 @@ func Descriptor() psa.Descriptor {
 			{Name: "calls_per_hour", Label: "Calls per hour per endpoint", Kind: psa.FieldText,
 				Help: "Countersign's own budget of BMS calls; empty means 400. BMS allows 1,500 an hour per endpoint for all your integrations together."},
 		},
+		Assets: psa.Assets{FS: assets(), SetupHelp: "setup.html"},
 		New: func(raw json.RawMessage, deps psa.Deps) (psa.Client, error) {
 			var cfg Config
 			if err := psa.DecodeConfig(raw, &cfg); err != nil {
@@ -53,6 +54,7 @@ var (
 	_ psa.CompanyLister    = (*Client)(nil)
 	_ psa.MemberIdentifier = (*Client)(nil)
 	_ psa.Checker          = (*Client)(nil)
+	_ psa.SetupGuide       = (*Client)(nil)
 	_ psa.TicketFinder     = (*Client)(nil)
 	_ psa.TicketOnlyGetter = (*Client)(nil)
 )

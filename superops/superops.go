@@ -30,6 +30,7 @@ func Descriptor() psa.Descriptor {
 			{Name: "calls_per_minute", Label: "Calls per minute", Kind: psa.FieldText,
 				Help: "Countersign's own budget of SuperOps calls; empty means 100."},
 		},
+		Assets: psa.Assets{FS: assets(), SetupHelp: "setup.html"},
 		New: func(raw json.RawMessage, deps psa.Deps) (psa.Client, error) {
 			var cfg Config
 			if err := psa.DecodeConfig(raw, &cfg); err != nil {
