@@ -38,6 +38,7 @@ func Descriptor() psa.Descriptor {
 			{Name: "auth_url", Label: "Authorisation server", Kind: psa.FieldURL,
 				Help: "Leave empty: found through the instance's authinfo and stored after the first check."},
 		},
+		Assets: psa.Assets{FS: assets(), PodScripts: []string{"tab.js"}, SetupHelp: "setup.html"},
 		New: func(raw json.RawMessage, deps psa.Deps) (psa.Client, error) {
 			var cfg Config
 			if err := psa.DecodeConfig(raw, &cfg); err != nil {
@@ -50,14 +51,15 @@ func Descriptor() psa.Descriptor {
 
 // Interface guards: the compiler checks every capability this client claims.
 var (
-	_ psa.ContactFinder    = (*Client)(nil)
-	_ psa.ContactGetter    = (*Client)(nil)
-	_ psa.ContactCreator   = (*Client)(nil)
-	_ psa.TicketGetter     = (*Client)(nil)
-	_ psa.TicketOnlyGetter = (*Client)(nil)
-	_ psa.TicketNoter      = (*Client)(nil)
-	_ psa.CompanyLister    = (*Client)(nil)
-	_ psa.MemberIdentifier = (*Client)(nil)
-	_ psa.Checker          = (*Client)(nil)
-	_ psa.SettingsLearner  = (*Client)(nil)
+	_ psa.ContactFinder       = (*Client)(nil)
+	_ psa.ContactGetter       = (*Client)(nil)
+	_ psa.ContactCreator      = (*Client)(nil)
+	_ psa.TicketGetter        = (*Client)(nil)
+	_ psa.TicketOnlyGetter    = (*Client)(nil)
+	_ psa.TicketNoter         = (*Client)(nil)
+	_ psa.CompanyLister       = (*Client)(nil)
+	_ psa.MemberIdentifier    = (*Client)(nil)
+	_ psa.Checker             = (*Client)(nil)
+	_ psa.SettingsLearner     = (*Client)(nil)
+	_ psa.PodScriptConfigurer = (*Client)(nil)
 )

@@ -26,9 +26,6 @@ import (
 // ticket id only, and the ticket is read again through the API before
 // anyone acts on it.
 
-// MaxWebhookBody is the largest delivery [Client.VerifyCallback] reads.
-const MaxWebhookBody = 1 << 20
-
 // VerifyCallback implements [psa.CallbackVerifier] for Halo webhooks: the
 // Authorization header must be Basic with the integration's webhook user
 // and password (kind core.ErrUnauthorized otherwise, before the body is
@@ -44,8 +41,8 @@ func (c *Client) VerifyCallback(ctx context.Context, h http.Header, body []byte)
 	if !c.webhookAuthOK(h.Get("Authorization")) {
 		return psa.Callback{}, core.Errorf(core.KindUnauthorized, "the webhook's Basic credentials are missing or wrong")
 	}
-	if len(body) > MaxWebhookBody {
-		return psa.Callback{}, core.Errorf(core.KindInvalid, "the webhook's body is larger than %d bytes", MaxWebhookBody)
+	if len(body) > psa.MaxInboundBody {
+		return psa.Callback{}, core.Errorf(core.KindInvalid, "the webhook's body is larger than %d bytes", psa.MaxInboundBody)
 	}
 	ref, event, err := webhookTicket(body)
 	if err != nil {

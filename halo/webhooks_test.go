@@ -78,7 +78,7 @@ func TestWebhookVerify(t *testing.T) {
 		"negative":     `{"ticket_id": -3}`,
 		"fraction":     `{"ticket_id": 3.5}`,
 		"trailing":     `{"ticket_id": 3} {"ticket_id": 4}`,
-		"huge":         `{"ticket_id": 3, "x": "` + strings.Repeat("a", halo.MaxWebhookBody) + `"}`,
+		"huge":         `{"ticket_id": 3, "x": "` + strings.Repeat("a", psa.MaxInboundBody) + `"}`,
 		"deep garbage": strings.Repeat("[", 5000),
 	} {
 		_, err := c.VerifyCallback(t.Context(), basic(hookUser, hookPass), []byte(body))

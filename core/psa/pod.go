@@ -69,3 +69,14 @@ type MemberReader interface {
 	// (ticket notes) stay with the integration's credential.
 	AsMember(ctx context.Context, proof json.RawMessage) (Client, Member, error)
 }
+
+// PodScriptConfigurer is implemented by clients whose pod script
+// (psa.Assets.PodScripts) needs settings of the integration to do its part
+// — an OAuth client id, an authorisation URL — none of them secret: the
+// pod page hands them to the script in its body's data-psa-config
+// attribute, as a JSON object, before anyone has signed in.
+type PodScriptConfigurer interface {
+	// PodScriptConfig returns the settings, or nil for none. It may make
+	// a PSA call the first time; it must never return a secret.
+	PodScriptConfig(ctx context.Context) (map[string]string, error)
+}

@@ -99,6 +99,7 @@ type podPage struct {
 	Name        string   // the tenant's display name
 	PSAScripts  []string // URLs of the plugin's pod scripts (psa.Assets.PodScripts)
 	PSAOrigins  string   // the PSA's origins, space-separated: the only ones the pod talks postMessage with
+	PSAConfig   string   // JSON for the plugin's pod script (psa.PodScriptConfigurer); "" for none
 }
 
 // handlePodPage handles "GET /pod/{tenant}/{integration}?…": the pod shell.
@@ -136,13 +137,38 @@ func (s *Server) handlePodPage(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, msg, status)
 		return
 	}
+	var psaConfig string
+	if err == nil {
+		psaConfig, err = podScriptConfig(ctx, emb)
+	}
+	if err != nil {
+		s.log.InfoContext(ctx, "pod page refused", "request_id", requestID(r), "err", err)
+		status, msg, _ := s.classify(r, err)
+		http.Error(w, msg, status)
+		return
+	}
 	h := w.Header()
 	h.Del("X-Frame-Options") // frame-ancestors below says who may frame us
 	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors "+
 		strings.Join(origins, " ")+"; form-action 'self'; base-uri 'none'")
 	h.Set("Cache-Control", "no-store")
 	s.renderHTML(w, r, http.StatusOK, "pod.html", podPage{Tenant: tenant.Slug, Integration: in.ID, Name: tenant.DisplayName(),
-		PSAScripts: s.podScripts(in.Kind), PSAOrigins: strings.Join(origins, " ")})
+		PSAScripts: s.podScripts(in.Kind), PSAOrigins: strings.Join(origins, " "), PSAConfig: psaConfig})
+}
+
+// podScriptConfig returns the settings a plugin's pod script needs, as
+// JSON, or "" when the plugin has none.
+func podScriptConfig(ctx context.Context, emb psa.Embedder) (string, error) {
+	c, ok := emb.(psa.PodScriptConfigurer)
+	if !ok {
+		return "", nil
+	}
+	m, err := c.PodScriptConfig(ctx)
+	if err != nil || len(m) == 0 {
+		return "", err
+	}
+	b, err := json.Marshal(m)
+	return string(b), err
 }
 
 // originRE is a bare origin: scheme, host, optional port; nothing that
