@@ -53,7 +53,15 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	case len(p) >= 5 && strings.EqualFold(p[:5], "/api/"):
 		s.handleAPI(w, r, p[4:], &route)
 	default:
-		http.NotFound(w, r)
+		s.mu.Lock()
+		page, ok := s.pages[p]
+		s.mu.Unlock()
+		if !ok || r.Method != http.MethodGet {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(w, page)
 	}
 }
 

@@ -100,7 +100,8 @@ type Server struct {
 	noAccess     map[int]bool    // outcomes the API agent may not use
 	tokenReqs    int
 	log          []Request
-	autoApprove  int // agent id GET /auth/authorize signs in as without a page; 0 shows the page
+	autoApprove  int               // agent id GET /auth/authorize signs in as without a page; 0 shows the page
+	pages        map[string]string // path → HTML, pages of Halo's web app (ServePage)
 }
 
 // Request is one request the fake received.
@@ -289,6 +290,18 @@ func (s *Server) Log() []Request {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return slices.Clone(s.log)
+}
+
+// ServePage serves html at path (outside /api and /auth), as a page of
+// Halo's web app at the instance's origin: a browser test's ticket screen
+// that frames the custom tab.
+func (s *Server) ServePage(path, html string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.pages == nil {
+		s.pages = map[string]string{}
+	}
+	s.pages[path] = html
 }
 
 // TakeViolations returns the contract violations seen so far and forgets
