@@ -27,22 +27,23 @@ import (
 // anyone acts on it.
 
 // VerifyCallback implements [psa.CallbackVerifier] for Halo webhooks: the
+// body must be at most psa.MaxInboundBody bytes (core.ErrInvalid); the
 // Authorization header must be Basic with the integration's webhook user
 // and password (kind core.ErrUnauthorized otherwise, before the body is
-// looked at); the body must be JSON naming a ticket (core.ErrInvalid
+// parsed); the body must be JSON naming a ticket (core.ErrInvalid
 // otherwise). The Callback's ID is a digest of the body, so that a
 // delivery Halo re-sends (its Deliveries tab, or a retry) is recognised;
 // its Action is [psa.CallbackAdded] unless the payload names another event
 // (the webhook is set up for "new ticket logged").
 func (c *Client) VerifyCallback(ctx context.Context, h http.Header, body []byte) (psa.Callback, error) {
+	if len(body) > psa.MaxInboundBody {
+		return psa.Callback{}, core.Errorf(core.KindInvalid, "the webhook's body is larger than %d bytes", psa.MaxInboundBody)
+	}
 	if c.cfg.WebhookUser == "" || c.cfg.WebhookPassword == "" {
 		return psa.Callback{}, core.Errorf(core.KindUnauthorized, "this integration takes no Halo webhooks: generate the webhook credentials on the setup page")
 	}
 	if !c.webhookAuthOK(h.Get("Authorization")) {
 		return psa.Callback{}, core.Errorf(core.KindUnauthorized, "the webhook's Basic credentials are missing or wrong")
-	}
-	if len(body) > psa.MaxInboundBody {
-		return psa.Callback{}, core.Errorf(core.KindInvalid, "the webhook's body is larger than %d bytes", psa.MaxInboundBody)
 	}
 	ref, event, err := webhookTicket(body)
 	if err != nil {

@@ -87,6 +87,8 @@ func refID(ref string) (int, error) {
 	return n, nil
 }
 
+func (s *Server) mustIDLocked(ref string) int { return s.mustID(ref) }
+
 func (s *Server) mustID(ref string) int {
 	id, err := refID(ref)
 	if err != nil {

@@ -53,6 +53,10 @@ const (
 	// AgentClientID is the agent-login application (authorisation code +
 	// PKCE), whose redirect URLs a test registers with AllowRedirect.
 	AgentClientID = "halotest-agent-app"
+	// WebhookUser and WebhookPassword are the Basic credentials of the
+	// webhook [Server.Config] sets up.
+	WebhookUser     = "halotest-hook"
+	WebhookPassword = "halotest-hook-pAssw0rd-4f2c9e"
 )
 
 // Server is a fake Halo instance. Its methods are safe for concurrent use.
@@ -165,7 +169,8 @@ func (s *Server) Tenant() string { return s.tenant }
 // Config returns a client config with the instance's valid credentials,
 // leaving the tenant and authorisation server to be found.
 func (s *Server) Config() halo.Config {
-	return halo.Config{InstanceURL: s.URL(), ClientID: ClientID, ClientSecret: ClientSecret}
+	return halo.Config{InstanceURL: s.URL(), ClientID: ClientID, ClientSecret: ClientSecret,
+		WebhookUser: WebhookUser, WebhookPassword: WebhookPassword, AgentClientID: AgentClientID}
 }
 
 // HTTPClient returns an HTTP client that reaches the fake under its host

@@ -52,7 +52,8 @@
 // tampered proof and on every PSA error), SetupGuide, PodInstaller and
 // CallbackRegistrar (idempotent), and CallbackVerifier (good, tampered,
 // replayed, another event's signature, oversize). The fakes' optional
-// interfaces [PodFake], [MemberFake] and [EventFake] let those cases make
+// interfaces [PodFake], [MemberFake] and [EventFake] (with [SharedSecretEvents]
+// for PSAs that authenticate events by a shared secret) let those cases make
 // a valid pod URL, member proof or signed event. The suite's own tests run
 // each case against a memory PSA client broken in the way the case
 // catches, and require it to fail.
