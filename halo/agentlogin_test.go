@@ -99,9 +99,10 @@ func TestAgentSignIn(t *testing.T) {
 	}
 
 	// Without an agent-login application there is no agent sign-in.
-	_, ok, err := newFixture(t, nil).c.AgentSignIn(t.Context())
+	noApp := func(c *halo.Config) { c.AgentClientID = "" }
+	_, ok, err := newFixture(t, noApp).c.AgentSignIn(t.Context())
 	require.NoError(t, err)
 	assert.False(t, ok)
-	_, err = newFixture(t, nil).c.ProveMember(t.Context(), proof(code, verifier, callbackURL))
+	_, err = newFixture(t, noApp).c.ProveMember(t.Context(), proof(code, verifier, callbackURL))
 	assert.ErrorIs(t, err, core.ErrInvalid)
 }
