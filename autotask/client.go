@@ -45,6 +45,7 @@ type state struct {
 	companies   map[int64]cachedCompany
 	fields      map[string]cachedFields // entity information by entity
 	resources   map[string]cachedResource
+	ambiguous   map[string]bool // notes (ticket + text) whose last POST may have been written
 }
 
 // New returns a client for cfg with budgets of its own. It validates cfg

@@ -93,7 +93,11 @@ const maxTitle = 250
 // resource, and as the API user when Autotask refuses the impersonation.
 // Besides 429s, the note is sent again only after a refused impersonation
 // or a 401 from a zone the database left, neither of which Autotask
-// processed.
+// processed. When a POST fails without a clear answer (no response, a 5xx),
+// the next call for the same ticket and text first looks for the note
+// (one query), so that the outbox's retry never writes it twice. When a POST fails without a clear answer (no response, a 5xx),
+// the next call for the same ticket and text first looks for the note
+// (one query), so that the outbox's retry never writes it twice.
 func (c *Client) AddTicketNote(ctx context.Context, ticketRef string, n psa.Note) error {
 	id, err := parseID("ticket", ticketRef)
 	if err != nil {
@@ -108,12 +112,70 @@ func (c *Client) AddTicketNote(ctx context.Context, ticketRef string, n psa.Note
 	if err != nil {
 		return wrapWhat(what, err)
 	}
+	key := ticketRef + "\x00" + text
+	if c.wasAmbiguous(key) {
+		// The last attempt failed in a way that may have written the note
+		// (no answer, a 5xx): look before writing it again.
+		exists, err := c.noteExists(ctx, id, text)
+		if err != nil {
+			return wrapWhat(what, err)
+		}
+		if exists {
+			c.log.InfoContext(ctx, "autotask note was written by an attempt that got no answer; not writing it twice", "ticket", ticketRef)
+			c.setAmbiguous(key, false)
+			return nil
+		}
+	}
 	title, _, _ := strings.Cut(text, "\n")
 	title = truncate(strings.TrimSpace(title), maxTitle)
-	return c.do(ctx, call{what: what, op: "POST /V1.0/Tickets/{parentId}/Notes", method: http.MethodPost,
+	err = c.do(ctx, call{what: what, op: "POST /V1.0/Tickets/{parentId}/Notes", method: http.MethodPost,
 		path:    "V1.0/Tickets/" + idRef(id) + "/Notes",
 		body:    jsonBody(wireNote{TicketID: id, Title: title, Description: text, NoteType: noteType, Publish: publish}),
 		subject: "ticket " + ticketRef, area: "adding ticket notes (Service Desk: add notes)", impersonate: true}, nil)
+	c.setAmbiguous(key, err != nil && core.ErrorKind(err) == core.KindUnavailable)
+	return err
+}
+
+// maxAmbiguous bounds the notes remembered as maybe written.
+const maxAmbiguous = 1000
+
+func (c *Client) wasAmbiguous(key string) bool {
+	c.st.mu.Lock()
+	defer c.st.mu.Unlock()
+	return c.st.ambiguous[key]
+}
+
+func (c *Client) setAmbiguous(key string, on bool) {
+	c.st.mu.Lock()
+	defer c.st.mu.Unlock()
+	if !on {
+		delete(c.st.ambiguous, key)
+		return
+	}
+	if c.st.ambiguous == nil || len(c.st.ambiguous) >= maxAmbiguous {
+		c.st.ambiguous = map[string]bool{}
+	}
+	c.st.ambiguous[key] = true
+}
+
+// noteExists reports whether ticket id has a note whose description is
+// text (one query).
+func (c *Client) noteExists(ctx context.Context, id int64, text string) (bool, error) {
+	type wireNoteText struct {
+		ID          int64  `json:"id"`
+		Description string `json:"description"`
+	}
+	ws, _, err := queryPage[wireNoteText](ctx, c, "look for the note", "TicketNotes", "reading ticket notes (Service Desk: view notes)",
+		queryModel{MaxRecords: 50, IncludeFields: []string{"id", "description"}, Filter: []filter{eq("ticketID", id), eq("description", text)}})
+	if err != nil {
+		return false, err
+	}
+	for _, w := range ws {
+		if strings.TrimSpace(w.Description) == text {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 func truncate(s string, n int) string {

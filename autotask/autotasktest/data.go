@@ -332,3 +332,11 @@ func (s *Server) NextPageHost(host string) {
 	defer s.mu.Unlock()
 	s.nextHost = host
 }
+
+// LoseAnswers makes the next n writes (POST, PATCH, PUT) succeed and then
+// answer 504, as when a gateway times out after Autotask did the work.
+func (s *Server) LoseAnswers(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.loseN = n
+}

@@ -109,6 +109,7 @@ type Server struct {
 	paging      map[string]pagingState
 	latency     time.Duration
 	nextHost    string
+	loseN       int
 	inFlight    map[string]int
 	highWater   map[string]int
 	log         []Request
