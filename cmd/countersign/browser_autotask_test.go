@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -218,4 +219,61 @@ func TestAutotaskInsightCallBudget(t *testing.T) {
 	assert.Equal(t, []string{"GET /V1.0/Tickets/{id}", "POST /V1.0/Tickets/{parentId}/Notes"}, warm)
 	assert.LessOrEqual(t, len(warm), 2, "warm budget")
 	t.Logf("Autotask calls, warm Insight load + SMS verification + note: %d %v", len(warm), warm)
+}
+
+// TestAutotaskNewTicketWebhook: the setup page registers the ticket
+// webhook on the fake Autotask; a new ticket's signed delivery is accepted
+// once (a replay is dropped, a forgery refused with 401) and, as the
+// policy says, sends the ticket's contact a code.
+func TestAutotaskNewTicketWebhook(t *testing.T) {
+	at := autotasktest.NewServer(t)
+	at.Seed([]psa.Company{{Ref: "1301", Name: "Contoso"}},
+		[]psa.Contact{{Ref: "2301", CompanyRef: "1301", FirstName: "Ada", LastName: "Insight",
+			Phones: []psa.Phone{{Number: "(555) 010-0195", Label: "Mobile"}}}}, nil)
+	s := startServer(t, func(c *Config) { c.psaHTTP = at.HTTPClient() })
+	cfg := at.Config()
+	cfg.ZoneURL, cfg.WebURL = at.ZoneURL(), at.WebURL()
+	intID := s.AddIntegration(t, autotask.ID, "Autotask", cfg)
+
+	status, body := s.API.do("GET", "/admin/policies/default", nil)
+	require.Equal(t, http.StatusOK, status, body)
+	policy := body["policy"].(map[string]any)
+	policy["on_new_ticket"], policy["auto_send_method"] = "auto_send", "sms_code"
+	status, body = s.API.do("PUT", "/admin/policies/default", policy)
+	require.Equal(t, http.StatusOK, status, body)
+
+	status, body = s.API.do("POST", "/admin/integrations/"+intID+"/callbacks", nil)
+	require.Equal(t, http.StatusOK, status, body)
+	hooks := at.Webhooks()
+	require.Len(t, hooks, 1)
+	assert.Equal(t, s.URL+"/webhooks/psa/"+testTenantSlug+"/"+intID, hooks[0].URL)
+
+	at.AddTicket(psa.Ticket{Ref: "3302", Summary: "Locked out", CompanyRef: "1301", ContactRef: "2301"})
+	ev := at.TicketEvent("3302", "Create", time.Now())
+	post := func(body []byte, h http.Header) (int, string) {
+		req, err := http.NewRequestWithContext(t.Context(), "POST", ev.URL, strings.NewReader(string(body)))
+		require.NoError(t, err)
+		for k, v := range h {
+			req.Header[k] = v
+		}
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		var out map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&out)
+		return resp.StatusCode, fmt.Sprint(out["result"])
+	}
+	seen := len(s.Twilio.Messages())
+	code, result := post(ev.Body, ev.Header)
+	require.Equal(t, http.StatusOK, code)
+	assert.Equal(t, "accepted", result)
+	s.WaitForSMSCode(t, atBrowserPhone, seen)
+
+	code, result = post(ev.Body, ev.Header)
+	require.Equal(t, http.StatusOK, code)
+	assert.Equal(t, "ignored: this event was delivered already", result, "a replay is dropped")
+
+	forged := strings.Replace(string(ev.Body), `"Id":3302`, `"Id":3303`, 1)
+	code, _ = post([]byte(forged), ev.Header)
+	assert.Equal(t, http.StatusUnauthorized, code, "a forged delivery is refused")
 }
