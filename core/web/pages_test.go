@@ -345,7 +345,7 @@ func TestLinkCancelledAndLocked(t *testing.T) {
 	require.Equal(t, http.StatusOK, r.status)
 	assertLinkHeaders(t, r)
 	assert.Contains(t, string(r.body), `class="result cancelled"`)
-	assert.Contains(t, string(r.body), "Acme IT cancelled this request")
+	assert.Contains(t, string(r.body), "Acme IT withdrew this request, so this link no longer works. If Acme IT has sent you a newer message, use that one")
 	assert.NotContains(t, string(r.body), `name="nonce"`)
 	r = e.form(t, browser, path, url.Values{"nonce": {nonce}, "action": {"confirm"}, "code": {techCode}}, nil)
 	assert.Equal(t, http.StatusGone, r.status)
