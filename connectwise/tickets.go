@@ -113,6 +113,34 @@ func (c *Client) AddTicketNote(ctx context.Context, ticketRef string, n psa.Note
 	return nil
 }
 
+// SetTicketContact implements [psa.TicketContactSetter]: PATCH
+// /service/tickets/{id} replacing the whole contact reference (reference
+// §7.8: a reference is replaced as an object, never by its id path, and
+// PUT would reset the fields it leaves out). It is idempotent, so retried
+// like a read.
+func (c *Client) SetTicketContact(ctx context.Context, ticketRef, contactRef string) error {
+	id, err := parseID("ticket", ticketRef)
+	if err != nil {
+		return err
+	}
+	cid, err := parseID("contact", contactRef)
+	if err != nil {
+		return err
+	}
+	sid := strconv.Itoa(id)
+	resp, err := c.send(ctx, call{
+		what: "set the contact of ticket " + sid, op: "PATCH /service/tickets/{id}", method: http.MethodPatch,
+		path: "/service/tickets/" + sid, body: []patchOp{{Op: "replace", Path: "contact", Value: idRef{ID: cid}}},
+		subject: "ticket " + sid, area: "editing service tickets (Service Desk › Service Tickets, edit)",
+	})
+	if err != nil {
+		return err
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+	resp.Body.Close()
+	return nil
+}
+
 // noteBody is the ServiceNote for n under the integration's note settings.
 // Exactly one display flag is true: ConnectWise refuses a note with none.
 func (c *Client) noteBody(n psa.Note) wireNote {

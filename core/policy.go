@@ -35,6 +35,9 @@ type Policy struct {
 	// AutoSendMethod the method of OnNewTicketAutoSend.
 	OnNewTicket    string `json:"on_new_ticket,omitempty"`
 	AutoSendMethod Method `json:"auto_send_method,omitempty"`
+	// PodContactToTicket makes a contact created from the pod on a ticket
+	// without a contact the ticket's contact in the PSA.
+	PodContactToTicket bool `json:"pod_contact_to_ticket,omitempty"`
 }
 
 // What a new PSA ticket does (Policy.OnNewTicket). Banner and show-on-load

@@ -148,6 +148,31 @@ $("pod-load-contacts").addEventListener("click", async () => {
   } catch (e) { $("pod-switch-msg").textContent = e.message; }
 });
 
+$("pod-new-contact").addEventListener("click", () => { $("pod-new-form").hidden = !$("pod-new-form").hidden; });
+
+// The caller is nobody the company has on file: create them in the PSA,
+// under the ticket's company. When the policy makes them the ticket's
+// contact, the pod reloads with them as its default caller.
+$("pod-new-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  $("pod-switch-msg").textContent = "Creating the contact…";
+  try {
+    const j = await api("POST", "/pod/" + encodeURIComponent(integration) + "/contacts", {
+      scope: ctx.scope, first_name: $("pod-new-first").value, last_name: $("pod-new-last").value,
+      phone: $("pod-new-phone").value, email: $("pod-new-email").value });
+    $("pod-new-form").reset(); $("pod-new-form").hidden = true;
+    if (j.ticket_contact) {
+      $("pod-switch-msg").textContent = j.contact.name + " was created and is now the ticket's contact.";
+      await load();
+      return;
+    }
+    $("pod-contact").append(el("option", j.contact.name, { value: j.contact.id }));
+    $("pod-contact").value = j.contact.id;
+    $("pod-switch-msg").textContent = j.contact.name + " was created.";
+    await card.open(j.contact.id);
+  } catch (e) { $("pod-switch-msg").textContent = e.message; }
+});
+
 $("pod-contact").addEventListener("change", async () => {
   if (!$("pod-contact").value) return;
   try { await card.open($("pod-contact").value); } catch (e) { $("pod-error").textContent = e.message; }

@@ -397,6 +397,7 @@ func (s *Server) handlers() map[string]func(*req) {
 		"POST /company/contacts":                 s.handleCreateContact,
 		"GET /service/tickets":                   s.handleTickets,
 		"GET /service/tickets/{id}":              s.handleTicket,
+		"PATCH /service/tickets/{id}":            s.handlePatchTicket,
 		"POST /service/tickets/{parentId}/notes": s.handleAddNote,
 		"GET /service/tickets/{parentId}/notes":  s.handleNotes,
 	}
@@ -602,6 +603,81 @@ func (s *Server) handleTicket(q *req) {
 		}
 	}
 	writeError(q.w, http.StatusNotFound, "NotFound", fmt.Sprintf("Ticket %d not found", id), nil)
+}
+
+// handlePatchTicket serves PATCH /service/tickets/{id} for what the client
+// patches: the contact, replaced as a whole reference to a contact of the
+// ticket's company (or of none). Any other operation is a violation.
+func (s *Server) handlePatchTicket(q *req) {
+	id, ok := s.pathID(q, 2, "Ticket")
+	if !ok {
+		return
+	}
+	var ops []struct {
+		Op    string          `json:"op"`
+		Path  string          `json:"path"`
+		Value json.RawMessage `json:"value"`
+	}
+	if err := json.Unmarshal(q.body, &ops); err != nil || len(ops) == 0 {
+		writeError(q.w, http.StatusBadRequest, "InvalidObject", "The patch operations are invalid.", nil)
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var t *ticketRec
+	for i := range s.tickets {
+		if s.tickets[i].ID == id {
+			t = &s.tickets[i]
+		}
+	}
+	if t == nil {
+		writeError(q.w, http.StatusNotFound, "NotFound", fmt.Sprintf("Ticket %d not found", id), nil)
+		return
+	}
+	if !q.who.sees(t.Company.ID) {
+		writeHidden(q)
+		return
+	}
+	for _, op := range ops {
+		var ref struct {
+			ID *int `json:"id"`
+		}
+		if op.Op != "replace" || op.Path != "contact" || json.Unmarshal(op.Value, &ref) != nil || ref.ID == nil {
+			s.violation("%s: cwtest patches only the contact, as a whole reference: %s %s %s", q.route, op.Op, op.Path, op.Value)
+			writeError(q.w, http.StatusBadRequest, "InvalidObject", "ticket object is invalid", nil)
+			return
+		}
+		var c *contactRec
+		for i := range s.contacts {
+			if s.contacts[i].ID == *ref.ID {
+				c = &s.contacts[i]
+			}
+		}
+		if c == nil || c.companyID() != t.Company.ID {
+			writeError(q.w, http.StatusBadRequest, "InvalidObject", "ticket object is invalid",
+				[]fieldError{{Code: "InvalidField", Message: "The contact is not a contact of the ticket's company.", Resource: "ticket", Field: "contact"}})
+			return
+		}
+		t.Contact = &reference{ID: c.ID, Name: strings.TrimSpace(c.FirstName + " " + c.LastName), Info: info{}}
+	}
+	s.writeJSONLocked(q, http.StatusOK, "Ticket", false, *t)
+}
+
+// TicketContact returns the contact ref of the ticket with ref; "" for
+// none.
+func (s *Server) TicketContact(ticketRef string) string {
+	id, err := refID(ticketRef)
+	if err != nil {
+		return ""
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, t := range s.tickets {
+		if t.ID == id && t.Contact != nil {
+			return strconv.Itoa(t.Contact.ID)
+		}
+	}
+	return ""
 }
 
 // handleAddNote serves POST /service/tickets/{parentId}/notes. A note must

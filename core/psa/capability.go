@@ -61,6 +61,14 @@ type TicketNoter interface {
 	AddTicketNote(ctx context.Context, ticketRef string, n Note) error
 }
 
+// TicketContactSetter sets a ticket's contact.
+type TicketContactSetter interface {
+	// SetTicketContact makes the contact with contactRef the contact of
+	// the ticket with ticketRef, changing nothing else on the ticket;
+	// core.ErrNotFound when either is missing.
+	SetTicketContact(ctx context.Context, ticketRef, contactRef string) error
+}
+
 // CompanyLister lists companies a page at a time, so that a sync of a PSA
 // with thousands of companies keeps its memory and its API budget in check.
 // [AllCompanies] collects every page.

@@ -91,6 +91,7 @@ func (s *Server) registerPodRoutes(r *mux.Router) {
 	r.HandleFunc("/pod/{integration}/context", s.handlePodContext).Methods(http.MethodGet)
 	r.HandleFunc("/pod/{integration}/verifications", s.handlePodStart).Methods(http.MethodPost)
 	r.HandleFunc("/pod/{integration}/company-contacts", s.handlePodCompanyContacts).Methods(http.MethodPost)
+	r.HandleFunc("/pod/{integration}/contacts", s.handlePodCreateContact).Methods(http.MethodPost)
 }
 
 type podPage struct {
@@ -620,6 +621,126 @@ func (s *Server) handlePodCompanyContacts(w http.ResponseWriter, r *http.Request
 		out = append(out, contactBrief{ID: c.ID, Name: c.Name()})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"contacts": out})
+}
+
+type podNewContactRequest struct {
+	Scope     string `json:"scope"`
+	FirstName string `json:"first_name"`
+	LastName  string `json:"last_name"`
+	Phone     string `json:"phone"`
+	Email     string `json:"email"`
+}
+
+type podNewContactOut struct {
+	Contact contactBrief `json:"contact"`
+	// TicketContact is set when the new contact became the ticket's
+	// contact in the PSA (Policy.PodContactToTicket); Scope is then the
+	// pod's new signed context, whose default contact it is.
+	TicketContact bool   `json:"ticket_contact"`
+	Scope         string `json:"scope,omitempty"`
+}
+
+// handlePodCreateContact handles "POST /api/v1/pod/{integration}/contacts":
+// the caller is nobody the company has on file, so the technician creates
+// them in the PSA, under the company of the pod's ticket, with the
+// technician's own PSA rights where the plugin reads and writes as the
+// member. The contact is mirrored locally at once. On a ticket that has
+// no contact, the new contact becomes the ticket's contact in the PSA
+// when the policy of the ticket's client says so (PodContactToTicket):
+// then it is the ticket's default caller, and sending to it needs no
+// alternate-contact note.
+func (s *Server) handlePodCreateContact(w http.ResponseWriter, r *http.Request) {
+	var req podNewContactRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	scope, err := s.decodeScope(r, req.Scope)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if scope.CompanyRef == "" {
+		s.writeError(w, r, core.Errorf(core.KindInvalid, "this pod shows no company to add the contact to: open a ticket of the caller's company"))
+		return
+	}
+	first, last := strings.TrimSpace(req.FirstName), strings.TrimSpace(req.LastName)
+	phone, email := strings.TrimSpace(req.Phone), strings.TrimSpace(req.Email)
+	switch {
+	case first == "" || len(first) > 100 || len(last) > 100:
+		s.writeError(w, r, core.Errorf(core.KindInvalid, "a new contact needs a first name (at most 100 characters)"))
+		return
+	case phone == "" && email == "":
+		s.writeError(w, r, core.Errorf(core.KindInvalid, "a new contact needs a phone number or an email address to verify them with"))
+		return
+	case len(phone) > 40 || len(email) > 254 || strings.ContainsAny(first+last+phone+email, "<>"):
+		s.writeError(w, r, core.Errorf(core.KindInvalid, "the phone number or email address is not valid"))
+		return
+	}
+	ctx := r.Context()
+	tech := techFrom(r)
+	emb, in, err := s.podEmbedder(ctx, scope.TenantID, scope.IntegrationID)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	reader, err := s.podReader(r, emb, in, tech)
+	if err != nil {
+		s.writePodError(w, r, err)
+		return
+	}
+	creator, ok := reader.(psa.ContactCreator)
+	if !ok {
+		s.writeError(w, r, core.Errorf(core.KindInvalid, "%s integrations cannot create contacts", in.Kind))
+		return
+	}
+	nc := psa.Contact{CompanyRef: scope.CompanyRef, FirstName: first, LastName: last}
+	if phone != "" {
+		nc.Phones = []psa.Phone{{Number: phone, Default: true}}
+	}
+	if email != "" {
+		nc.Emails = []psa.Email{{Address: email, Default: true}}
+	}
+	created, err := creator.CreateContact(ctx, nc)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	c, err := s.mirrorContact(ctx, reader, in, created.Ref, &created)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	_ = s.engine.Audit(ctx, tech.TenantID, "tech:"+tech.ID, "pod.contact_created", c.ID,
+		map[string]string{"integration": in.ID, "psa_ref": created.Ref, "ticket": scope.TicketRef})
+	out := podNewContactOut{Contact: contactBrief{ID: c.ID, Name: c.Name()}}
+	if scope.TicketRef != "" && scope.ContactID == "" {
+		policy, err := s.engine.Policy(ctx, scope.TenantID, c.ClientID)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if policy.PodContactToTicket {
+			setter, ok := reader.(psa.TicketContactSetter)
+			if !ok {
+				s.writeError(w, r, core.Errorf(core.KindInvalid, "%s integrations cannot set a ticket's contact; the contact was created", in.Kind))
+				return
+			}
+			if err := setter.SetTicketContact(ctx, scope.TicketRef, created.Ref); err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+			scope.ContactID, scope.ClientID = c.ID, c.ClientID
+			if out.Scope, err = s.pod.context.Encode("pod-scope", scope); err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+			out.TicketContact = true
+			_ = s.engine.Audit(ctx, tech.TenantID, "tech:"+tech.ID, "pod.ticket_contact_set", "ticket:"+in.ID+":"+scope.TicketRef,
+				map[string]string{"contact": c.ID, "psa_ref": created.Ref})
+		}
+	}
+	writeJSON(w, http.StatusCreated, out)
 }
 
 // integrationForNote names the integration whose ticket gets the result as

@@ -492,3 +492,70 @@ func TestConnectWisePodReadsWithTheMembersRights(t *testing.T) {
 		f.assertLogsClean(t, cwTechAuth.Hash, deskAuth.Hash)
 	})
 }
+
+// TestConnectWisePodCreatesContact checks the caller the company does not
+// have on file: the pod creates them in ConnectWise under the ticket's
+// company, as the member, mirrors them, and — on a ticket without a
+// contact, when the policy says so — makes them the ticket's contact, so
+// that they are its default caller.
+func TestConnectWisePodCreatesContact(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, st *store.Store) {
+		f := newCWFixture(t, st)
+		f.setPolicy(t, func(p *core.Policy) {
+			p.AutoCreatePodTechnicians = true
+			p.NoteOnNonDefault, p.NoteRequired = true, true
+		})
+		bare := psa.Ticket{Ref: "3003", Summary: "Someone called", CompanyRef: cwCompany.Ref}
+		f.cw.Seed([]psa.Company{cwCompany}, []psa.Contact{cwPat, cwMax}, []psa.Ticket{cwTicket, bare})
+		r := f.member(t, cwProof(cwTechAuth, cwtest.DefaultCompanyID))
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+		cookie := podCookie(t, r)
+		proof := cwProof(cwTechAuth, cwtest.DefaultCompanyID)
+		create := func(scope string, body map[string]string) response {
+			body["scope"] = scope
+			return cwPodDo(t, f.env, cookie, proof, http.MethodPost, "/api/v1/pod/"+f.integration.ID+"/contacts", body)
+		}
+
+		pc := f.podContext(t, cookie, "id=3003&screen=ticket")
+		require.Nil(t, pc.Contact, "the ticket has no contact")
+		r = create(pc.Scope, map[string]string{"first_name": "Nia"})
+		assert.Equal(t, http.StatusBadRequest, r.status, "a contact needs a way to verify them: %s", r.body)
+		r = create(pc.Scope, map[string]string{"first_name": "Nia", "last_name": "New", "phone": "(555) 010-0190"})
+		require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+		assert.Equal(t, false, r.JSON(t)["ticket_contact"], "the policy does not write contacts back")
+		assert.Empty(t, f.cw.TicketContact("3003"))
+
+		f.setPolicy(t, func(p *core.Policy) {
+			p.AutoCreatePodTechnicians, p.PodContactToTicket = true, true
+			p.NoteOnNonDefault, p.NoteRequired = true, true
+		})
+		r = create(pc.Scope, map[string]string{"first_name": "Ola", "last_name": "Other", "email": "ola@fabrikam.example"})
+		require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+		out := r.JSON(t)
+		assert.Equal(t, true, out["ticket_contact"])
+		created := out["contact"].(map[string]any)
+		assert.Equal(t, "Ola Other", created["name"])
+		ref := f.cw.TicketContact("3003")
+		require.NotEmpty(t, ref, "the new contact is the ticket's contact in ConnectWise")
+		got, err := f.cw.NewClient(t, psa.Deps{}).GetContact(t.Context(), ref)
+		require.NoError(t, err)
+		assert.Equal(t, "Ola", got.FirstName)
+		assert.Equal(t, cwCompany.Ref, got.CompanyRef, "under the ticket's company")
+		// The new scope makes Ola the default caller: no note asked for.
+		r = cwPodDo(t, f.env, cookie, proof, http.MethodPost, "/api/v1/pod/"+f.integration.ID+"/verifications",
+			map[string]string{"scope": out["scope"].(string), "contact_id": created["id"].(string), "method": "email_code"})
+		assert.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+
+		// A ticket that has a contact keeps it.
+		pc = f.podContext(t, cookie, "id=3001&screen=ticket")
+		r = create(pc.Scope, map[string]string{"first_name": "Pia", "phone": "(555) 010-0191"})
+		require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+		assert.Equal(t, false, r.JSON(t)["ticket_contact"])
+		assert.Equal(t, cwPat.Ref, f.cw.TicketContact("3001"))
+		for _, req := range f.cw.Log() {
+			if req.Route == "POST /company/contacts" || req.Route == "PATCH /service/tickets/{id}" {
+				assert.NotEqual(t, "api-key", req.Auth, "written as the member: %+v", req)
+			}
+		}
+	})
+}

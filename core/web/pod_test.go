@@ -323,7 +323,7 @@ func TestPodMemberProof(t *testing.T) {
 		assert.Equal(t, true, r.JSON(t)["link_required"], "an unlinked member signs in once")
 		r = e.api(t, e.client(t), http.MethodPost, "/api/v1/pod/member",
 			map[string]any{"tenant": e.a.tenant.Slug, "integration": f.integration.ID, "proof": json.RawMessage(`{"member":"42","secret":"valid"}`)})
-		assert.Equal(t, http.StatusBadRequest, r.status, "the memory PSA proves no members")
+		assert.Equal(t, http.StatusUnauthorized, r.status, "the memory PSA proves members by its own sessions only: this proof is not one")
 
 		// Signing in through the pop-out with the proof links the member.
 		nonce := strings.Repeat("m", 20)

@@ -317,7 +317,8 @@ func TestConnectWiseCallbackRefused(t *testing.T) {
 
 // TestPSAEventRoutes checks the routing of the inbound seam: a plugin's
 // legacy route serves that plugin's integrations only, and an integration
-// whose client verifies no events has no inbound route at all.
+// that cannot verify events (a memory PSA without a webhook secret) takes
+// none: 401, nothing recorded.
 func TestPSAEventRoutes(t *testing.T) {
 	h := newCWHook(t, storetest.Open(t, store.SQLite))
 	e := h.e
@@ -331,8 +332,11 @@ func TestPSAEventRoutes(t *testing.T) {
 	assert.Equal(t, http.StatusNotFound, r.status, "the ConnectWise legacy route takes no other PSA's events")
 	assert.Contains(t, e.logs.String(), "is not a connectwise integration")
 	r = h.post(t, "/webhooks/psa/"+e.a.tenant.Slug+"/"+mem.ID, cb.Body, cb.Signature)
-	assert.Equal(t, http.StatusNotFound, r.status, "an integration that verifies no events takes none")
-	assert.Contains(t, e.logs.String(), "integration takes no events")
+	assert.Equal(t, http.StatusUnauthorized, r.status, "an integration that cannot verify events takes none")
+	assert.Contains(t, e.logs.String(), "has no webhook secret")
+	evs, err := e.eng.InboundEvents(t.Context(), e.a.tenant.ID, mem.ID, 10)
+	require.NoError(t, err)
+	assert.Empty(t, evs)
 
 	assert.Equal(t, "recorded", h.act(t, h.legacy, cb.Body, cb.Signature), "the legacy route still works")
 	assert.Len(t, h.audit(t, string(core.EventTicketAdded)), 1)
