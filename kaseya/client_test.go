@@ -334,3 +334,23 @@ func TestOwnBudgetPerEndpoint(t *testing.T) {
 	_, err = kaseya.New(cfg, psa.Deps{})
 	assert.ErrorIs(t, err, core.ErrInvalid)
 }
+
+func TestContactTicketsAndLink(t *testing.T) {
+	srv := kaseyatest.NewServer(t)
+	done := psa.Ticket{Ref: "702", Number: "T20250101.0008", Summary: "Old", CompanyRef: "501", ContactRef: "601", Status: "Completed"}
+	other := psa.Ticket{Ref: "703", Number: "T20250101.0009", Summary: "Not hers", CompanyRef: "501", Status: "New"}
+	srv.Seed([]psa.Company{acme}, []psa.Contact{alice}, []psa.Ticket{ticket, done, other})
+	cfg := srv.Config()
+	cfg.TicketURL = "https://bms.kaseya.com/#/servicedesk/tickets/{id}"
+	c, err := kaseya.New(cfg, psa.Deps{HTTPClient: srv.HTTPClient()})
+	require.NoError(t, err)
+	got, err := c.ContactTickets(t.Context(), alice, 10)
+	require.NoError(t, err)
+	require.Len(t, got, 1, "open tickets of hers only")
+	assert.Equal(t, "T20250101.0007", got[0].Number)
+	assert.Equal(t, "https://bms.kaseya.com/#/servicedesk/tickets/701", c.TicketURL(got[0]))
+
+	cfg.TicketURL = "http://bms.kaseya.com/{id}"
+	_, err = kaseya.New(cfg, psa.Deps{})
+	assert.ErrorIs(t, err, core.ErrInvalid)
+}

@@ -30,6 +30,8 @@ func Descriptor() psa.Descriptor {
 				Help: "Leave empty: it is derived from the gateway URL (bmsemea → api.bmsemea)."},
 			{Name: "phone_region", Label: "Phone region", Kind: psa.FieldText,
 				Help: "Two-letter country for phone numbers stored without a country code; empty means US."},
+			{Name: "ticket_url", Label: "Ticket URL", Kind: psa.FieldURL,
+				Help: "Optional: the address of a ticket in BMS with {id} where its id goes, so the console links back to it."},
 			{Name: "calls_per_hour", Label: "Calls per hour per endpoint", Kind: psa.FieldText,
 				Help: "Countersign's own budget of BMS calls; empty means 400. BMS allows 1,500 an hour per endpoint for all your integrations together."},
 		},
@@ -46,15 +48,17 @@ func Descriptor() psa.Descriptor {
 
 // Interface guards: the compiler checks every capability this client claims.
 var (
-	_ psa.ContactFinder    = (*Client)(nil)
-	_ psa.ContactGetter    = (*Client)(nil)
-	_ psa.ContactCreator   = (*Client)(nil)
-	_ psa.TicketGetter     = (*Client)(nil)
-	_ psa.TicketNoter      = (*Client)(nil)
-	_ psa.CompanyLister    = (*Client)(nil)
-	_ psa.MemberIdentifier = (*Client)(nil)
-	_ psa.Checker          = (*Client)(nil)
-	_ psa.SetupGuide       = (*Client)(nil)
-	_ psa.TicketFinder     = (*Client)(nil)
-	_ psa.TicketOnlyGetter = (*Client)(nil)
+	_ psa.ContactFinder       = (*Client)(nil)
+	_ psa.ContactGetter       = (*Client)(nil)
+	_ psa.ContactCreator      = (*Client)(nil)
+	_ psa.TicketGetter        = (*Client)(nil)
+	_ psa.TicketNoter         = (*Client)(nil)
+	_ psa.CompanyLister       = (*Client)(nil)
+	_ psa.MemberIdentifier    = (*Client)(nil)
+	_ psa.Checker             = (*Client)(nil)
+	_ psa.SetupGuide          = (*Client)(nil)
+	_ psa.TicketLinker        = (*Client)(nil)
+	_ psa.ContactTicketLister = (*Client)(nil)
+	_ psa.TicketFinder        = (*Client)(nil)
+	_ psa.TicketOnlyGetter    = (*Client)(nil)
 )

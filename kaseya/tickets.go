@@ -141,3 +141,32 @@ func (c *Client) AddTicketNote(ctx context.Context, ticketRef string, n psa.Note
 		body: noteInput{Details: n.Text, IsInternal: !n.Public, NoteDate: c.now().UTC().Format(time.RFC3339), TypeID: c.cfg.noteType()},
 	}, nil, nil)
 }
+
+// TicketURL returns the ticket's address in BMS from the integration's
+// ticket URL setting, or "".
+func (c *Client) TicketURL(t psa.Ticket) string { return psa.TicketURL(c.cfg.TicketURL, t) }
+
+// ContactTickets lists the contact's tickets that are not completed, with
+// GET /v2/servicedesk/tickets?Filter.ContactId=&Filter.ExcludeCompleted=1.
+func (c *Client) ContactTickets(ctx context.Context, ct psa.Contact, limit int) ([]psa.Ticket, error) {
+	id, err := parseID("contact", ct.Ref)
+	if err != nil {
+		return nil, err
+	}
+	limit = min(max(limit, 1), maxPageSize)
+	var rows []ticketOutput
+	if err := c.do(ctx, call{
+		what: "list tickets of contact " + ct.Ref, op: "GET /v2/servicedesk/tickets", method: "GET", path: "/v2/servicedesk/tickets",
+		query: url.Values{"Filter.ContactId": {strconv.Itoa(id)}, "Filter.ExcludeCompleted": {"1"},
+			"PageSize": {strconv.Itoa(limit)}, "PageNumber": {"1"}},
+	}, &rows, nil); err != nil {
+		return nil, err
+	}
+	out := []psa.Ticket{}
+	for _, r := range rows {
+		if r.ID > 0 && len(out) < limit {
+			out = append(out, r.ticket())
+		}
+	}
+	return out, nil
+}

@@ -268,3 +268,22 @@ func TestOwnBudget(t *testing.T) {
 	assert.ErrorIs(t, err, core.ErrRateLimited)
 	assert.Equal(t, before, srv.Requests(), "refused before it reached SuperOps")
 }
+
+func TestContactTicketsAndLink(t *testing.T) {
+	srv := superopstest.NewServer(t)
+	closed := psa.Ticket{Ref: "7928838372746166988", Number: "062822-0006", Summary: "Old", CompanyRef: globex.Ref, ContactRef: ryan.Ref, Status: "Closed"}
+	pams := psa.Ticket{Ref: "7928838372746166989", Number: "062822-0007", Summary: "Hers", CompanyRef: globex.Ref, ContactRef: pam.Ref, Status: "Open"}
+	srv.Seed([]psa.Company{globex}, []psa.Contact{ryan, pam}, []psa.Ticket{ticket, closed, pams})
+	cfg := srv.Config()
+	cfg.TicketURL = "https://acmemsp.superops.ai/#/tickets/{id}/details"
+	c, err := superops.New(cfg, psa.Deps{HTTPClient: srv.HTTPClient()})
+	require.NoError(t, err)
+	got, err := c.ContactTickets(t.Context(), ryan, 10)
+	require.NoError(t, err)
+	require.Len(t, got, 1, "open tickets of his only")
+	assert.Equal(t, "062822-0005", got[0].Number)
+	assert.Equal(t, "https://acmemsp.superops.ai/#/tickets/7928838372746166987/details", c.TicketURL(got[0]))
+	none, err := c.ContactTickets(t.Context(), psa.Contact{Ref: "1"}, 10)
+	require.NoError(t, err)
+	assert.Empty(t, none, "no e-mail, nothing to look by")
+}

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/countersign/countersign/core"
+	"github.com/countersign/countersign/core/psa"
 )
 
 // Config is the settings of one SuperOps integration; the JSON keys are the
@@ -29,6 +30,13 @@ type Config struct {
 	// CallsPerMinute is Countersign's own budget; 0 means
 	// [DefaultCallsPerMinute].
 	CallsPerMinute string `json:"calls_per_minute,omitempty"`
+	// TicketURL is the address of a ticket in SuperOps' web app, with {id}
+	// for its internal id or {number} for its display id; "" shows no
+	// link.
+	TicketURL string `json:"ticket_url,omitempty"`
+	// ClosedStatuses are the status names of closed tickets (comma
+	// separated; per tenant); "" means "Resolved, Closed".
+	ClosedStatuses string `json:"closed_statuses,omitempty"`
 
 	// endpoint overrides the API URL, for tests of this package only.
 	endpoint string
@@ -50,6 +58,7 @@ func (c Config) normalized() Config {
 	c.MobileField = strings.TrimSpace(c.MobileField)
 	c.RequesterRoleID = strings.TrimSpace(c.RequesterRoleID)
 	c.PhoneRegion = strings.ToUpper(strings.TrimSpace(c.PhoneRegion))
+	c.TicketURL = strings.TrimSpace(c.TicketURL)
 	return c
 }
 
@@ -89,10 +98,27 @@ func (c Config) Validate() error {
 	if n, err := strconv.Atoi(strings.TrimSpace(c.CallsPerMinute)); strings.TrimSpace(c.CallsPerMinute) != "" && (err != nil || n < 1 || n > 100000) {
 		return core.Errorf(core.KindInvalid, "calls per minute must be between 1 and 100000 (empty means %d)", DefaultCallsPerMinute)
 	}
+	if err := psa.ValidateTicketURL("ticket URL", c.TicketURL); err != nil {
+		return err
+	}
 	if c.PhoneRegion != "" && (len(c.PhoneRegion) != 2 || strings.ContainsFunc(c.PhoneRegion, func(r rune) bool { return r < 'A' || r > 'Z' })) {
 		return core.Errorf(core.KindInvalid, "phone region %q must be a two-letter country code such as US or GB", c.PhoneRegion)
 	}
 	return nil
+}
+
+// closedStatuses returns the status names of closed tickets.
+func (c Config) closedStatuses() []any {
+	var out []any
+	for _, s := range strings.Split(c.ClosedStatuses, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	if len(out) == 0 {
+		return []any{"Resolved", "Closed"}
+	}
+	return out
 }
 
 // callsPerMinute returns the budget.

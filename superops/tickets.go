@@ -125,3 +125,39 @@ func (c *Client) AddTicketNote(ctx context.Context, ticketRef string, n psa.Note
 		query: `mutation createTicketNote($input: CreateTicketNoteInput!) { createTicketNote(input: $input) { noteId privacyType } }`,
 	}, nil)
 }
+
+// TicketURL returns the ticket's address in SuperOps from the
+// integration's ticket URL setting, or "".
+func (c *Client) TicketURL(t psa.Ticket) string { return psa.TicketURL(c.cfg.TicketURL, t) }
+
+// ContactTickets lists the requester's open tickets, newest first, with
+// getTicketList on requester.email and the closed statuses excluded (the
+// requester field of a ticket holds no id to filter by).
+func (c *Client) ContactTickets(ctx context.Context, ct psa.Contact, limit int) ([]psa.Ticket, error) {
+	if len(ct.Emails) == 0 {
+		return []psa.Ticket{}, nil
+	}
+	limit = min(max(limit, 1), maxPageSize)
+	cond := map[string]any{"joinOperator": "AND", "operands": []any{
+		condition{Attribute: "requester.email", Operator: "is", Value: strings.ToLower(ct.Emails[0].Address)},
+		condition{Attribute: "status", Operator: "notIncludes", Value: c.cfg.closedStatuses()},
+	}}
+	var res struct {
+		Tickets []ticket `json:"tickets"`
+	}
+	if err := c.do(ctx, gql{
+		what: "list tickets of requester " + ct.Ref, name: "getTicketList",
+		input: map[string]any{"page": 1, "pageSize": limit, "condition": cond,
+			"sort": []any{map[string]any{"attribute": "createdTime", "order": "DESC"}}},
+		query: `query getTicketList($input: ListInfoInput!) { getTicketList(input: $input) { tickets { ` + ticketFields + ` } ` + listInfoFields + ` } }`,
+	}, &res); err != nil {
+		return nil, err
+	}
+	out := []psa.Ticket{}
+	for _, t := range res.Tickets {
+		if t.TicketID != "" && len(out) < limit {
+			out = append(out, t.psa())
+		}
+	}
+	return out, nil
+}

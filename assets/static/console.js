@@ -32,7 +32,7 @@ async function loadContacts() {
     const ul = $("contacts"); ul.replaceChildren();
     for (const c of j.contacts) {
       const b = el("button", (c.first_name + " " + c.last_name).trim(), { type: "button", class: "link" });
-      b.addEventListener("click", () => openContact(c.id, true));
+      b.addEventListener("click", () => { if (!tk) showRecentTickets(c.id); openContact(c.id, true); });
       const li = el("li"); li.append(b); ul.append(li);
     }
     $("contacts-msg").textContent = j.contacts.length ? "" : "No contacts match.";
@@ -60,7 +60,7 @@ async function loadTicketSources() {
 }
 
 async function openTicket(ev) {
-  ev.preventDefault();
+  if (ev) ev.preventDefault();
   $("tk-msg").textContent = "";
   const number = $("tk-number").value.trim();
   if (!number) { $("tk-msg").textContent = "Type the ticket number."; $("tk-number").focus(); return; }
@@ -74,10 +74,34 @@ async function openTicket(ev) {
     if (j.contact) sel.append(el("option", (j.contact.first_name + " " + j.contact.last_name).trim() + " (the ticket's contact)", { value: j.contact.id }));
     const others = j.alternates.filter((a) => !j.contact || a.id !== j.contact.id).sort((a, b) => a.name.localeCompare(b.name));
     for (const a of others) sel.append(el("option", a.name, { value: a.id }));
+    $("tk-link-p").hidden = !j.ticket.url;
+    if (j.ticket.url) $("tk-link").href = j.ticket.url;
     $("tk-current").hidden = false;
+    $("recent").hidden = true;
     $("ticket").disabled = true;
     if (j.contact) await openContact(j.contact.id, true, j.contact);
   } catch (e) { $("tk-msg").textContent = e.message; $("tk-number").focus(); }
+}
+
+// showRecentTickets lists the open tickets of a contact chosen from the
+// list, where its PSA can tell: one click opens one as if its number had
+// been typed.
+async function showRecentTickets(id) {
+  const box = $("recent"), ul = $("recent-list");
+  box.hidden = true; ul.replaceChildren();
+  if ($("tk-form").hidden) return; // no PSA can look tickets up
+  try {
+    const j = await api("GET", "/tickets/for-contact?contact=" + encodeURIComponent(id));
+    for (const t of j.tickets) {
+      const b = el("button", t.number + (t.summary ? " — " + t.summary : "") + (t.status ? " (" + t.status + ")" : ""),
+        { type: "button", class: "link", "aria-label": "Open ticket " + t.number + " in " + t.integration_name });
+      b.addEventListener("click", () => { $("tk-source").value = t.integration; $("tk-number").value = t.number; openTicket(); });
+      const li = el("li"); li.append(b);
+      if (t.url) li.append(" ", el("a", "in " + t.integration_name, { href: t.url, target: "_blank", rel: "noopener noreferrer" }));
+      ul.append(li);
+    }
+    box.hidden = !j.tickets.length;
+  } catch (e) { $("contacts-msg").textContent = e.message; }
 }
 
 function closeTicket() {

@@ -27,6 +27,8 @@ import (
 type ticketPSA struct {
 	kind, name string
 	cfg        any
+	link       string // the ticket's address in the PSA, from the integration's ticket URL
+	caller     string // the ticket's contact
 	http       *http.Client
 	number     string            // the ticket number the technician types
 	ticketRef  string            // its id in the PSA
@@ -44,7 +46,9 @@ func kaseyaTicketPSA(t *testing.T) ticketPSA {
 			Emails: []psa.Email{{Address: "kay@acme-dental.example", Default: true}},
 			Phones: []psa.Phone{{Number: "(555) 010-0184", Label: "Mobile", Default: true}}}},
 		[]psa.Ticket{{Ref: "701", Number: "T20261202.0007", Summary: "Password reset", CompanyRef: "501", ContactRef: "601"}})
-	return ticketPSA{kind: kaseya.ID, name: "Kaseya BMS", cfg: ks.Config(), http: ks.HTTPClient(), number: "T20261202.0007", ticketRef: "701",
+	cfg := ks.Config()
+	cfg.TicketURL = "https://bms.kaseya.com/#/servicedesk/tickets/{id}"
+	return ticketPSA{kind: kaseya.ID, name: "Kaseya BMS", cfg: cfg, link: "https://bms.kaseya.com/#/servicedesk/tickets/701", caller: "Kay Caller", http: ks.HTTPClient(), number: "T20261202.0007", ticketRef: "701",
 		requests: ks.Requests, notes: func() []psa.Note { return ks.Notes("701") },
 		private: func(i int) bool { return ks.NoteRecords("701")[i].IsInternal }}
 }
@@ -56,7 +60,9 @@ func superopsTicketPSA(t *testing.T) ticketPSA {
 			Emails: []psa.Email{{Address: "sue@globex.example", Default: true}},
 			Phones: []psa.Phone{{Number: "(555) 010-0184", Label: "Mobile"}}}},
 		[]psa.Ticket{{Ref: "7928838372746166987", Number: "120226-0005", Summary: "VPN down", CompanyRef: "7928838372746166276", ContactRef: "7928838372746166301"}})
-	return ticketPSA{kind: superops.ID, name: "SuperOps", cfg: ss.Config(), http: ss.HTTPClient(), number: "120226-0005", ticketRef: "7928838372746166987",
+	cfg := ss.Config()
+	cfg.TicketURL = "https://acmemsp.superops.ai/#/tickets/{id}/details"
+	return ticketPSA{kind: superops.ID, name: "SuperOps", cfg: cfg, link: "https://acmemsp.superops.ai/#/tickets/7928838372746166987/details", caller: "Sue Caller", http: ss.HTTPClient(), number: "120226-0005", ticketRef: "7928838372746166987",
 		requests: ss.Requests, notes: func() []psa.Note { return ss.Notes("7928838372746166987") },
 		private: func(i int) bool { return ss.NoteRecords("7928838372746166987")[i].PrivacyType == "PRIVATE" }}
 }
@@ -97,6 +103,7 @@ func TestVerifyFromTicketNumber(t *testing.T) {
 				require.Equal(t, http.StatusOK, status, pc)
 				ticket := pc["ticket"].(map[string]any)
 				assert.Equal(t, p.ticketRef, ticket["ref"])
+				assert.Equal(t, p.link, ticket["url"])
 				assert.Equal(t, p.number, ticket["number"])
 				contact := pc["contact"].(map[string]any)
 				seen := len(s.Twilio.Messages())
@@ -129,6 +136,22 @@ func TestVerifyFromTicketNumber(t *testing.T) {
 			}
 			status, _ = c.do("GET", "/tickets/lookup?integration=int_other&number="+p.number, nil)
 			assert.Equal(t, http.StatusNotFound, status, "another tenant's or no integration")
+
+			// The caller's open tickets, for the console to offer.
+			status, pc := c.do("GET", "/tickets/lookup?integration="+intID+"&number="+url.QueryEscape(p.number), nil)
+			require.Equal(t, http.StatusOK, status, pc)
+			contactID := pc["contact"].(map[string]any)["id"].(string)
+			status, body = c.do("GET", "/tickets/for-contact?contact="+contactID, nil)
+			require.Equal(t, http.StatusOK, status, body)
+			require.Len(t, body["tickets"], 1)
+			tk := body["tickets"].([]any)[0].(map[string]any)
+			assert.Equal(t, p.number, tk["number"])
+			assert.Equal(t, intID, tk["integration"])
+			assert.Equal(t, p.link, tk["url"])
+			status, _ = c.do("GET", "/tickets/for-contact?contact=", nil)
+			assert.Equal(t, http.StatusBadRequest, status)
+			status, _ = c.do("GET", "/tickets/for-contact?contact=con_nosuch", nil)
+			assert.Equal(t, http.StatusNotFound, status)
 		})
 	}
 }
@@ -176,6 +199,19 @@ func TestBrowserVerifyFromTicket(t *testing.T) {
 			}
 			require.Len(t, p.notes(), notes+1, "the note is on the PSA's ticket")
 			assert.True(t, p.private(notes), "and internal")
+			var href string
+			tech.Eval(`document.getElementById("tk-link").href`, &href)
+			assert.Equal(t, p.link, href, "a link back to the ticket in the PSA")
+
+			// Later, the caller chosen from the contacts: their open
+			// tickets are listed, and one click opens one.
+			tech.Click("#tk-clear")
+			openContact(t, tech, "Caller", p.caller)
+			tech.WaitVisible("#recent-list button")
+			assert.Contains(t, tech.Text("#recent-list"), p.number)
+			tech.CheckA11y("console (recent tickets)")
+			tech.Click("#recent-list button")
+			tech.WaitText("#tk-title", "Ticket "+p.number)
 		})
 	}
 }

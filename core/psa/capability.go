@@ -52,6 +52,23 @@ type TicketFinder interface {
 	FindTicketByNumber(ctx context.Context, number string) (Ticket, error)
 }
 
+// TicketLinker gives the address of a ticket in the PSA's own web app, so
+// that the console can link back to it.
+type TicketLinker interface {
+	// TicketURL returns the https address of t in the PSA, or "" when the
+	// integration does not know its PSA's ticket URLs. It makes no call.
+	TicketURL(t Ticket) string
+}
+
+// ContactTicketLister lists a contact's open tickets, for the console's
+// "recent tickets" of a caller.
+type ContactTicketLister interface {
+	// ContactTickets returns at most limit of the contact's tickets that
+	// are not closed, newest first when the PSA can sort, without their
+	// Contact filled. An unknown contact has none.
+	ContactTickets(ctx context.Context, c Contact, limit int) ([]Ticket, error)
+}
+
 // TicketNoter adds notes to tickets.
 type TicketNoter interface {
 	// AddTicketNote adds n to the ticket with ticketRef; core.ErrNotFound

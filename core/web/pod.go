@@ -350,6 +350,7 @@ type podTicketOut struct {
 	Ref     string `json:"ref"`
 	Number  string `json:"number"`
 	Summary string `json:"summary,omitempty"`
+	URL     string `json:"url,omitempty"` // the ticket in the PSA's web app, where the plugin knows it (psa.TicketLinker)
 }
 
 type podContextOut struct {

@@ -26,6 +26,15 @@ import (
 func (s *Server) registerTicketRoutes(r *mux.Router) {
 	r.HandleFunc("/tickets/sources", s.handleTicketSources).Methods(http.MethodGet)
 	r.HandleFunc("/tickets/lookup", s.handleTicketLookup).Methods(http.MethodGet)
+	r.HandleFunc("/tickets/for-contact", s.handleContactTickets).Methods(http.MethodGet)
+}
+
+// ticketURL returns t's address in the PSA, where c knows it.
+func ticketURL(c psa.Client, t psa.Ticket) string {
+	if l, ok := c.(psa.TicketLinker); ok {
+		return l.TicketURL(t)
+	}
+	return ""
 }
 
 type ticketSource struct {
@@ -114,7 +123,7 @@ func (s *Server) handleTicketLookup(w http.ResponseWriter, r *http.Request) {
 	}
 	scope := podScope{TenantID: tech.TenantID, IntegrationID: in.ID, Screen: psa.ScreenTicket, TicketRef: t.Ref, CompanyRef: t.CompanyRef}
 	out := podContextOut{Screen: psa.ScreenTicket, Technician: technicianJSON(tech), Alternates: []contactBrief{},
-		Ticket: &podTicketOut{Ref: t.Ref, Number: t.Number, Summary: t.Summary}}
+		Ticket: &podTicketOut{Ref: t.Ref, Number: t.Number, Summary: t.Summary, URL: ticketURL(c, t)}}
 	if t.ContactRef == "" {
 		out.Notice = "This ticket has no contact. Search for the caller among the contacts."
 	} else {
@@ -146,4 +155,85 @@ func (s *Server) handleTicketLookup(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// contactTicketsLimit is how many open tickets of a caller the console
+// lists.
+const contactTicketsLimit = 5
+
+type contactTicketOut struct {
+	Integration     string `json:"integration"`
+	IntegrationName string `json:"integration_name"`
+	Ref             string `json:"ref"`
+	Number          string `json:"number"`
+	Summary         string `json:"summary,omitempty"`
+	Status          string `json:"status,omitempty"`
+	URL             string `json:"url,omitempty"`
+}
+
+// handleContactTickets handles "GET /api/v1/tickets/for-contact?contact=":
+// the open tickets of a contact mirrored from a PSA, from each of the
+// tenant's integrations of that PSA that can list them
+// (psa.ContactTicketLister), for the console to open one.
+func (s *Server) handleContactTickets(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	tech := techFrom(r)
+	id := r.URL.Query().Get("contact")
+	if id == "" || len(id) > 64 {
+		s.writeError(w, r, core.Errorf(core.KindInvalid, "name the contact"))
+		return
+	}
+	var c core.Contact
+	var cl core.Client
+	err := s.store.View(ctx, func(tx core.Tx) error {
+		var err error
+		if c, err = tx.Contact(ctx, tech.TenantID, id); err != nil {
+			return err
+		}
+		cl, err = tx.Client(ctx, tech.TenantID, c.ClientID)
+		return err
+	})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	out := []contactTicketOut{}
+	if cl.PSAKind == "" || c.PSARef == "" {
+		writeJSON(w, http.StatusOK, map[string]any{"tickets": out}) // a local contact has no PSA tickets
+		return
+	}
+	pc := psa.Contact{Ref: c.PSARef, CompanyRef: cl.PSARef, FirstName: c.FirstName, LastName: c.LastName}
+	for _, d := range c.Destinations {
+		if d.Kind == core.DestEmail {
+			pc.Emails = append(pc.Emails, psa.Email{Address: d.Value, Default: d.IsDefault})
+		}
+	}
+	ins, err := s.engine.Integrations(ctx, tech.TenantID)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	for _, in := range ins {
+		if in.Kind != cl.PSAKind {
+			continue
+		}
+		pcl, err := s.psaClient(in)
+		if err != nil {
+			continue
+		}
+		lister, ok := pcl.(psa.ContactTicketLister)
+		if !ok {
+			continue
+		}
+		ts, err := lister.ContactTickets(ctx, pc, contactTicketsLimit)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		for _, t := range ts {
+			out = append(out, contactTicketOut{Integration: in.ID, IntegrationName: in.Name, Ref: t.Ref, Number: t.Number,
+				Summary: t.Summary, Status: t.Status, URL: ticketURL(pcl, t)})
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"tickets": out})
 }

@@ -300,6 +300,12 @@ func (s *Server) listTickets(w http.ResponseWriter, r *http.Request, _ []byte) {
 		if v := q.Get("Filter.TicketNumber"); v != "" && !containsFold(t.number, v) {
 			continue
 		}
+		if v := q.Get("Filter.ContactId"); v != "" && v != strconv.Itoa(t.contact) {
+			continue
+		}
+		if q.Get("Filter.ExcludeCompleted") == "1" && (t.status == "Completed" || t.status == "Closed") {
+			continue
+		}
 		row := map[string]any{"id": t.id, "ticketNumber": t.number, "title": t.title, "statusName": t.status,
 			"accountId": t.account, "accountName": s.accountName(t.account), "contactId": nil}
 		if t.contact > 0 {

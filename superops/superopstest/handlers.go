@@ -285,6 +285,13 @@ func matches(cond any, attr func(string) any) bool {
 		return strings.Contains(strings.ToLower(got), strings.ToLower(want))
 	case "startsWith":
 		return strings.HasPrefix(strings.ToLower(got), strings.ToLower(want))
+	case "includes", "notIncludes":
+		list, _ := c["value"].([]any)
+		in := false
+		for _, v := range list {
+			in = in || strings.EqualFold(got, fmt.Sprint(v))
+		}
+		return in == (op == "includes")
 	case "isEmpty":
 		return got == ""
 	case "isNotEmpty":
