@@ -12,6 +12,7 @@ import (
 	"github.com/countersign/countersign/core"
 	"github.com/countersign/countersign/core/psa"
 	"github.com/countersign/countersign/halo"
+	"github.com/countersign/countersign/halo/halotest"
 )
 
 const (
@@ -121,4 +122,32 @@ func FuzzVerifyCallback(f *testing.F) {
 			t.Fatalf("bad callback %+v", cb)
 		}
 	})
+}
+
+func TestRegisterWebhook(t *testing.T) {
+	f := newFixture(t, nil)
+	const target = "https://cs.example/webhooks/psa/acme-it/int_abc"
+	regs, err := f.c.RegisterCallbacks(t.Context(), target)
+	require.NoError(t, err)
+	require.Len(t, regs, 1)
+	assert.True(t, regs[0].Created)
+	hooks := f.srv.Webhooks()
+	require.Len(t, hooks, 1)
+	assert.Equal(t, target, hooks[0]["url"])
+	assert.Equal(t, halotest.WebhookUser, hooks[0]["basic_username"])
+	assert.Equal(t, halotest.WebhookPassword, hooks[0]["basic_password"])
+	assert.Equal(t, "application/json", hooks[0]["content_type"])
+
+	f.srv.SetWebhookActive(target, false)
+	again, err := f.c.RegisterCallbacks(t.Context(), target)
+	require.NoError(t, err)
+	require.Len(t, again, 1)
+	assert.Equal(t, regs[0].Ref, again[0].Ref)
+	assert.True(t, again[0].Reenabled, "Halo had it inactive")
+	assert.Equal(t, true, f.srv.Webhooks()[0]["active"])
+	assert.Len(t, f.srv.Webhooks(), 1, "never duplicated")
+
+	g := newFixture(t, func(c *halo.Config) { c.WebhookUser, c.WebhookPassword = "", "" })
+	_, err = g.c.RegisterCallbacks(t.Context(), target)
+	assert.ErrorIs(t, err, core.ErrInvalid, "no credentials, no webhook")
 }

@@ -159,3 +159,78 @@ func TestHaloTabCallBudget(t *testing.T) {
 	assert.False(t, *a.SendEmail)
 	assert.Equal(t, 7, a.OutcomeID)
 }
+
+// TestHaloWebhooks posts Halo webhook deliveries to the real server's
+// event route: forged, replayed and huge ones get 401/404/413 (or are
+// dropped) and change nothing; a genuine one for a ticket that does not
+// exist is dropped with a log line; a genuine one for a new ticket is read
+// again through the API.
+func TestHaloWebhooks(t *testing.T) {
+	hs := haloFake(t)
+	s := startServer(t, func(c *Config) { c.psaHTTP = hs.HTTPClient() })
+	cfg := hs.Config()
+	cfg.AuthURL, cfg.Tenant = hs.URL()+"/auth", hs.Tenant()
+	intID := s.AddIntegration(t, halo.ID, "Halo", cfg)
+	hook := "http://" + s.Addr + "/webhooks/psa/" + testTenantSlug + "/" + intID
+	ctx := t.Context()
+	before := len(hs.Log())
+
+	post := func(url, user, pass string, body []byte) int {
+		t.Helper()
+		status, err := hs.Post(ctx, url, user, pass, body)
+		require.NoError(t, err)
+		return status
+	}
+	_, body := hs.SignedEvent("ticket", psa.CallbackAdded, haloTicket)
+	assert.Equal(t, http.StatusUnauthorized, post(hook, "", "", body), "no credentials")
+	assert.Equal(t, http.StatusUnauthorized, post(hook, halotest.WebhookUser, "guess", body), "wrong password")
+	assert.Equal(t, http.StatusUnauthorized, post(hook, "admin", halotest.WebhookPassword, body), "wrong user")
+	assert.Equal(t, http.StatusNotFound, post("http://"+s.Addr+"/webhooks/psa/"+testTenantSlug+"/int_nosuchintegration", halotest.WebhookUser, halotest.WebhookPassword, body), "unknown path")
+	assert.Equal(t, http.StatusNotFound, post("http://"+s.Addr+"/webhooks/psa/other-tenant/"+intID, halotest.WebhookUser, halotest.WebhookPassword, body), "another tenant's path")
+	huge := []byte(`{"ticket":{"id":` + haloTicket + `},"x":"` + strings.Repeat("a", 2<<20) + `"}`)
+	assert.Equal(t, http.StatusRequestEntityTooLarge, post(hook, halotest.WebhookUser, halotest.WebhookPassword, huge), "huge")
+	assert.Equal(t, before, len(hs.Log()), "nothing forged reached Halo")
+	assert.Contains(t, s.Logs.String(), "psa event: bad signature")
+
+	// A genuine delivery for a ticket Halo does not have: dropped, logged.
+	_, ghost := hs.SignedEvent("ticket", psa.CallbackAdded, "999999")
+	assert.Equal(t, http.StatusOK, post(hook, halotest.WebhookUser, halotest.WebhookPassword, ghost))
+	assert.Empty(t, hs.Actions("999999"))
+
+	// A genuine delivery for a new ticket, then Halo re-sending it.
+	assert.Equal(t, http.StatusOK, post(hook, halotest.WebhookUser, halotest.WebhookPassword, body))
+	// Acting on the events happens after the answer, from the outbox.
+	reads := func() (ghostRead, read bool) {
+		for _, r := range hs.Log()[before:] {
+			if r.Route == "GET /Tickets/{id}" {
+				ghostRead = ghostRead || r.Status == http.StatusNotFound
+				read = read || r.Status == http.StatusOK
+			}
+		}
+		return ghostRead, read
+	}
+	deadline := time.Now().Add(waitTimeout)
+	for g, r := reads(); !(g && r) && time.Now().Before(deadline); g, r = reads() {
+		time.Sleep(50 * time.Millisecond)
+	}
+	ghostRead, read := reads()
+	assert.True(t, ghostRead, "the unknown ticket is looked up: %v", hs.Log()[before:])
+	assert.True(t, read, "the new ticket is read again through the API: %v", hs.Log()[before:])
+	n := len(hs.Log())
+	assert.Equal(t, http.StatusOK, post(hook, halotest.WebhookUser, halotest.WebhookPassword, body), "a re-sent delivery is acknowledged")
+	time.Sleep(300 * time.Millisecond) // one outbox poll: a second act would read the ticket again
+	assert.Equal(t, n, len(hs.Log()), "and acted on once")
+	assert.Empty(t, hs.Actions(haloTicket), "a webhook writes nothing to the ticket by itself")
+	assert.NotContains(t, s.Logs.String(), halotest.WebhookPassword, "the webhook password is never logged")
+	t.Logf("server log lines about events:\n%s", grepLines(s.Logs.String(), "event"))
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}

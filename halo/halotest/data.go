@@ -306,6 +306,18 @@ func (s *Server) Tabs() []map[string]any {
 	return append([]map[string]any(nil), s.tabs...)
 }
 
+// SetWebhookActive sets the active flag of the webhook at url, as an admin
+// (or Halo, after failed deliveries) might.
+func (s *Server) SetWebhookActive(url string, active bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, w := range s.webhooks {
+		if w["url"] == url {
+			w["active"] = active
+		}
+	}
+}
+
 // Webhooks returns the webhooks created through POST /api/Webhook.
 func (s *Server) Webhooks() []map[string]any {
 	s.mu.Lock()

@@ -873,7 +873,23 @@ func (s *Server) postStored(w http.ResponseWriter, ar *apiRequest, list *[]map[s
 	var out []map[string]any
 	s.mu.Lock()
 	for _, m := range in {
-		if _, update := m["id"]; !update {
+		if id, update := m["id"]; update {
+			// An update: the stored record with the fields sent.
+			found := false
+			for _, old := range *list {
+				if fmt.Sprint(old["id"]) == fmt.Sprint(id) {
+					for k, v := range m {
+						old[k] = v
+					}
+					m, found = old, true
+				}
+			}
+			if !found {
+				s.mu.Unlock()
+				http.Error(w, "Record not found", http.StatusNotFound)
+				return
+			}
+		} else {
 			s.lastID++
 			if schema == "Webhook" {
 				var b [16]byte
