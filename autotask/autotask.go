@@ -62,4 +62,5 @@ var (
 	_ psa.SetupGuide        = (*Client)(nil)
 	_ psa.CallbackRegistrar = (*Client)(nil)
 	_ psa.CallbackVerifier  = (*Client)(nil)
+	_ psa.PodInstaller      = (*Client)(nil)
 )

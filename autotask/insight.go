@@ -53,6 +53,9 @@ func (c *Client) FrameOrigins() []string {
 	c.st.mu.Lock()
 	z := c.st.zone
 	c.st.mu.Unlock()
+	if z.web == "" {
+		z.web = c.cfg.WebURL // stored at setup, before any zone is known
+	}
 	if z.web != "" {
 		if o, err := webOrigin(z.web); err == nil {
 			return []string{o}

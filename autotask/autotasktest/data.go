@@ -340,3 +340,22 @@ func (s *Server) LoseAnswers(n int) {
 	defer s.mu.Unlock()
 	s.loseN = n
 }
+
+// RefuseInsights makes the database refuse to create Insight records, as
+// it may for integration codes outside the vendor programme.
+func (s *Server) RefuseInsights(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.refuseInsights = on
+}
+
+// Insights returns the Insight records' referenceUrls, oldest first.
+func (s *Server) Insights() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, in := range s.insights {
+		out = append(out, fmt.Sprint(in["referenceUrl"]))
+	}
+	return out
+}

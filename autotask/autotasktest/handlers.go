@@ -336,6 +336,13 @@ func (s *Server) table(entity string) map[int64]*record {
 			out[id] = &r.rec
 		}
 		return out
+	case "integrationvendorinsights":
+		out := map[int64]*record{}
+		for _, in := range s.insights {
+			rec := record(in)
+			out[int64(toFloat(rec["id"]))] = &rec
+		}
+		return out
 	case "ticketwebhooks":
 		out := map[int64]*record{}
 		for i := range s.webhooks {
@@ -756,6 +763,27 @@ func (s *Server) createNote(w http.ResponseWriter, r *http.Request, ticketID int
 // serveExtra serves the routes of webhooks.go and insights.go; it reports
 // whether it did.
 func (s *Server) serveExtra(w http.ResponseWriter, r *http.Request, ep *Endpoint, params []string, body []byte, entity, route string) bool {
+	if ep.Path == "/V1.0/IntegrationVendorInsights" && r.Method == http.MethodPost {
+		if s.refuseInsights {
+			writeErrors(w, http.StatusInternalServerError, "Only vendor integrations may create insights.")
+			return true
+		}
+		var in map[string]any
+		_ = json.Unmarshal(body, &in)
+		rec := record{}
+		for k, v := range in {
+			rec[lowerFirst(k)] = v
+		}
+		if u, _ := rec["referenceUrl"].(string); u == "" {
+			writeErrors(w, http.StatusInternalServerError, "Missing Required Field: referenceUrl")
+			return true
+		}
+		s.lastID++
+		rec["id"] = s.lastID
+		s.insights = append(s.insights, map[string]any(rec))
+		writeJSON(w, http.StatusOK, map[string]any{"itemId": s.lastID})
+		return true
+	}
 	if ep.Path != "/V1.0/TicketWebhooks" {
 		return false
 	}

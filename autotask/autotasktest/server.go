@@ -81,39 +81,40 @@ type Server struct {
 	ts       *httptest.Server
 	client   *http.Client
 
-	mu          sync.Mutex
-	zone        int // the zone's number: webservices{zone}.autotask.net
-	companies   map[int64]*companyRec
-	contacts    map[int64]*contactRec
-	tickets     map[int64]*ticketRec
-	notes       map[int64][]NoteRecord
-	resources   map[int64]*resourceRec
-	webhooks    []webhookRec
-	insights    []map[string]any
-	apiUser     int64
-	lastID      int64
-	pageSize    int
-	failN       int
-	failCode    int
-	failAfter   string
-	malformed   bool
-	down        bool
-	badSecret   bool
-	badCode     bool
-	forbidden   map[string]bool // lower-case entity
-	required    []string        // extra required contact fields
-	impersonate bool            // the API user may impersonate
-	otherUsage  int             // requests of the MSP's other integrations this hour
-	requests    int
-	calls       []time.Time
-	paging      map[string]pagingState
-	latency     time.Duration
-	nextHost    string
-	loseN       int
-	inFlight    map[string]int
-	highWater   map[string]int
-	log         []Request
-	violations  []string
+	mu             sync.Mutex
+	zone           int // the zone's number: webservices{zone}.autotask.net
+	companies      map[int64]*companyRec
+	contacts       map[int64]*contactRec
+	tickets        map[int64]*ticketRec
+	notes          map[int64][]NoteRecord
+	resources      map[int64]*resourceRec
+	webhooks       []webhookRec
+	insights       []map[string]any
+	apiUser        int64
+	lastID         int64
+	pageSize       int
+	failN          int
+	failCode       int
+	failAfter      string
+	malformed      bool
+	down           bool
+	badSecret      bool
+	badCode        bool
+	forbidden      map[string]bool // lower-case entity
+	required       []string        // extra required contact fields
+	impersonate    bool            // the API user may impersonate
+	otherUsage     int             // requests of the MSP's other integrations this hour
+	requests       int
+	calls          []time.Time
+	paging         map[string]pagingState
+	latency        time.Duration
+	nextHost       string
+	loseN          int
+	refuseInsights bool
+	inFlight       map[string]int
+	highWater      map[string]int
+	log            []Request
+	violations     []string
 }
 
 // Request is one request the fake received.
