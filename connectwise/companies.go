@@ -21,6 +21,30 @@ const (
 	maxPageSize        = 1000
 )
 
+// DefaultContact implements [psa.DefaultContactGetter]: GET
+// /company/companies/{id}?fields=defaultContact.
+func (c *Client) DefaultContact(ctx context.Context, companyRef string) (string, error) {
+	id, err := parseID("company", companyRef)
+	if err != nil {
+		return "", err
+	}
+	sid := strconv.Itoa(id)
+	var w struct {
+		DefaultContact *wireRef `json:"defaultContact"`
+	}
+	if _, err := c.getJSON(ctx, call{
+		what: "get the default contact of company " + sid, op: "GET /company/companies/{id}", method: http.MethodGet,
+		path: "/company/companies/" + sid, query: url.Values{"fields": {"defaultContact"}},
+		subject: "company " + sid, area: "reading companies (Companies › Company Maintenance, inquire)",
+	}, &w); err != nil {
+		return "", err
+	}
+	if w.DefaultContact == nil || w.DefaultContact.ID == nil || *w.DefaultContact.ID < 1 {
+		return "", nil
+	}
+	return strconv.Itoa(*w.DefaultContact.ID), nil
+}
+
 // ListCompanies implements [psa.CompanyLister] with ConnectWise's
 // forward-only paging (header pagination-type: forward-only, query
 // pageId = the last id seen; reference §4), which stays fast on large

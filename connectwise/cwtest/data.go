@@ -67,7 +67,9 @@ type (
 		PhoneNumber string     `json:"phoneNumber,omitempty"`
 		DeletedFlag bool       `json:"deletedFlag"`
 		Types       []any      `json:"types"`
-		Info        info       `json:"_info"`
+		// DefaultContact is the company's default contact.
+		DefaultContact *reference `json:"defaultContact,omitempty"`
+		Info           info       `json:"_info"`
 	}
 
 	// Ticket model.

@@ -357,6 +357,30 @@ func (s *Server) AddPodMember(m psa.Member, a connectwise.MemberAuth, inactive b
 	s.podMembers = append(s.podMembers, mem)
 }
 
+// SetDefaultContact makes the contact with contactRef the default contact
+// of the company with companyRef ("" for none).
+func (s *Server) SetDefaultContact(companyRef, contactRef string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	id := s.mustID(companyRef)
+	for i := range s.companies {
+		if s.companies[i].ID != id {
+			continue
+		}
+		s.companies[i].DefaultContact = nil
+		if contactRef != "" {
+			cid := s.mustID(contactRef)
+			for _, c := range s.contacts {
+				if c.ID == cid {
+					s.companies[i].DefaultContact = &reference{ID: cid, Name: strings.TrimSpace(c.FirstName + " " + c.LastName), Info: info{}}
+				}
+			}
+		}
+		return
+	}
+	s.t.Errorf("cwtest: SetDefaultContact: no company %s", companyRef)
+}
+
 // SetMemberRole gives the pod member identifier (see [Server.AddPodMember])
 // a security role named role that hides companyRefs from it, as a
 // ConnectWise security role limited to some companies (locations,

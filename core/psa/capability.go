@@ -78,6 +78,14 @@ type TicketNoter interface {
 	AddTicketNote(ctx context.Context, ticketRef string, n Note) error
 }
 
+// DefaultContactGetter reads which contact a company names as its default,
+// the caller a ticket without a contact is taken to be about.
+type DefaultContactGetter interface {
+	// DefaultContact returns the Ref of the default contact of the
+	// company with companyRef; "" when it names none.
+	DefaultContact(ctx context.Context, companyRef string) (string, error)
+}
+
 // TicketContactSetter sets a ticket's contact.
 type TicketContactSetter interface {
 	// SetTicketContact makes the contact with contactRef the contact of

@@ -410,6 +410,19 @@ func (s *Server) handlePodContext(w http.ResponseWriter, r *http.Request) {
 		scope.TicketRef, scope.CompanyRef = t.Ref, t.CompanyRef
 		out.Ticket = &podTicketOut{Ref: t.Ref, Number: t.Number, Summary: t.Summary}
 		contactRef, psaContact = t.ContactRef, t.Contact
+		if contactRef == "" && t.CompanyRef != "" {
+			// A ticket without a contact is about the company's default
+			// contact, when it names one (read with the member's rights).
+			if dg, ok := reader.(psa.DefaultContactGetter); ok {
+				if contactRef, err = dg.DefaultContact(ctx, t.CompanyRef); err != nil {
+					s.writeError(w, r, err)
+					return
+				}
+				if contactRef != "" {
+					out.Notice = "This ticket has no contact: its company's default contact is shown. Pick another caller if it is not them."
+				}
+			}
+		}
 		if contactRef == "" {
 			out.Notice = "This ticket has no contact. Pick the caller from the company's contacts."
 		}

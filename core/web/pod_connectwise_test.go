@@ -559,3 +559,35 @@ func TestConnectWisePodCreatesContact(t *testing.T) {
 		}
 	})
 }
+
+// TestConnectWisePodDefaultContact checks ConnectWise's default-contact
+// rule: a ticket without a contact is about its company's default contact,
+// who is then the pod's default caller (no alternate-contact note), read
+// with the member's rights.
+func TestConnectWisePodDefaultContact(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, st *store.Store) {
+		f := newCWFixture(t, st)
+		f.setPolicy(t, func(p *core.Policy) { p.AutoCreatePodTechnicians = true; p.NoteOnNonDefault, p.NoteRequired = true, true })
+		bare := psa.Ticket{Ref: "3003", Summary: "Someone called", CompanyRef: cwCompany.Ref}
+		f.cw.Seed([]psa.Company{cwCompany}, []psa.Contact{cwPat, cwMax}, []psa.Ticket{cwTicket, bare})
+		r := f.member(t, cwProof(cwTechAuth, cwtest.DefaultCompanyID))
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+		cookie := podCookie(t, r)
+
+		pc := f.podContext(t, cookie, "id=3003&screen=ticket")
+		assert.Nil(t, pc.Contact, "the company names no default contact")
+
+		f.cw.SetDefaultContact(cwCompany.Ref, cwMax.Ref)
+		f.calls.Take()
+		pc = f.podContext(t, cookie, "id=3003&screen=ticket")
+		require.NotNil(t, pc.Contact, "the company's default contact")
+		assert.Equal(t, "Max", pc.Contact.FirstName)
+		assert.Contains(t, f.calls.Take(), "GET /company/companies/{id} 200")
+		r = cwPodDo(t, f.env, cookie, cwProof(cwTechAuth, cwtest.DefaultCompanyID), http.MethodPost, "/api/v1/pod/"+f.integration.ID+"/verifications",
+			map[string]string{"scope": pc.Scope, "contact_id": pc.Contact.ID, "method": "sms_code"})
+		assert.Equal(t, http.StatusCreated, r.status, "the default caller needs no note: %s", r.body)
+
+		pc = f.podContext(t, cookie, "id=3001&screen=ticket")
+		assert.Equal(t, "Pat", pc.Contact.FirstName, "a ticket's own contact comes first")
+	})
+}
