@@ -354,3 +354,16 @@ func TestContactTicketsAndLink(t *testing.T) {
 	_, err = kaseya.New(cfg, psa.Deps{})
 	assert.ErrorIs(t, err, core.ErrInvalid)
 }
+
+func TestNoteTypeChoices(t *testing.T) {
+	_, c, _, _ := setup(t)
+	ch, err := c.Choices(t.Context(), "note_type_id")
+	require.NoError(t, err)
+	assert.Equal(t, []psa.Choice{
+		{Value: "3", Label: "Note type 3 (templates: Caller verified, Internal remark)"},
+		{Value: "5", Label: "Note type 5 (templates: Customer update)"},
+	}, ch.Options)
+	assert.Empty(t, ch.Suggested, "no guess between two")
+	_, err = c.Choices(t.Context(), "password")
+	assert.ErrorIs(t, err, core.ErrInvalid)
+}

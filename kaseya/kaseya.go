@@ -25,7 +25,7 @@ func Descriptor() psa.Descriptor {
 			{Name: "totp_secret", Label: "TOTP secret", Kind: psa.FieldSecret,
 				Help: "Only when the user has MFA: the secret (base32) of the authenticator enrolment."},
 			{Name: "note_type_id", Label: "Note type id", Kind: psa.FieldText,
-				Help: "The BMS note type of verification notes; empty means 1."},
+				Help: "The BMS note type of verification notes; empty means 1. Choose it from BMS once the integration is saved.", Choosable: true},
 			{Name: "api_url", Label: "API URL", Kind: psa.FieldURL,
 				Help: "Leave empty: it is derived from the gateway URL (bmsemea → api.bmsemea)."},
 			{Name: "phone_region", Label: "Phone region", Kind: psa.FieldText,

@@ -2,7 +2,9 @@ package kaseya
 
 import (
 	"context"
+	"fmt"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -167,6 +169,51 @@ func (c *Client) ContactTickets(ctx context.Context, ct psa.Contact, limit int) 
 		if r.ID > 0 && len(out) < limit {
 			out = append(out, r.ticket())
 		}
+	}
+	return out, nil
+}
+
+// Choices offers the note types the tenant's note templates use
+// ([psa.FieldChooser]): BMS has no list of note types of its own in v2
+// (reference, open item 3), but each note template names one.
+func (c *Client) Choices(ctx context.Context, field string) (psa.Choices, error) {
+	if field != "note_type_id" {
+		return psa.Choices{}, core.Errorf(core.KindInvalid, "kaseya: no choices for the setting %q", field)
+	}
+	var rows []struct {
+		Name   string `json:"name"`
+		TypeID *int   `json:"typeId"`
+	}
+	if err := c.do(ctx, call{
+		what: "list note templates", op: "GET /v2/servicedesk/templates/notes/lookup", method: "GET",
+		path: "/v2/servicedesk/templates/notes/lookup",
+	}, &rows, nil); err != nil {
+		return psa.Choices{}, err
+	}
+	names := map[int][]string{}
+	var ids []int
+	for _, r := range rows {
+		if r.TypeID == nil || *r.TypeID < 1 {
+			continue
+		}
+		if _, seen := names[*r.TypeID]; !seen {
+			ids = append(ids, *r.TypeID)
+		}
+		names[*r.TypeID] = append(names[*r.TypeID], strings.TrimSpace(r.Name))
+	}
+	slices.Sort(ids)
+	out := psa.Choices{Options: []psa.Choice{}}
+	for _, id := range ids {
+		out.Options = append(out.Options, psa.Choice{Value: strconv.Itoa(id), Label: fmt.Sprintf("Note type %d (templates: %s)", id, strings.Join(names[id], ", "))})
+	}
+	switch len(ids) {
+	case 0:
+		out.Hint = "No note template names a note type: type the id of the note type verification notes should have, or leave it empty for 1."
+	case 1:
+		out.Suggested = strconv.Itoa(ids[0])
+		out.Hint = "The one note type your note templates use."
+	default:
+		out.Hint = "The note types your note templates use: pick the one verification notes should have."
 	}
 	return out, nil
 }

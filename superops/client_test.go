@@ -287,3 +287,18 @@ func TestContactTicketsAndLink(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, none, "no e-mail, nothing to look by")
 }
+
+func TestMobileFieldChoices(t *testing.T) {
+	srv, c, _ := setup(t)
+	ch, err := c.Choices(t.Context(), "mobile_field")
+	require.NoError(t, err)
+	assert.Equal(t, "udf7text", ch.Suggested)
+	assert.Equal(t, []psa.Choice{{Value: "udf7text", Label: "Mobile Phone (udf7text)"}}, ch.Options)
+
+	srv.SetRequesterFields(map[string]string{"Notes": "udf2text"})
+	ch, err = c.Choices(t.Context(), "mobile_field")
+	require.NoError(t, err)
+	assert.Empty(t, ch.Suggested)
+	assert.Equal(t, []psa.Choice{{Value: "udf7text", Label: "udf7text"}}, ch.Options, "the keys requesters have, to pick by hand")
+	assert.Contains(t, ch.Hint, "No requester field is labelled")
+}

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/countersign/countersign/core"
+	"github.com/countersign/countersign/core/psa"
 )
 
 // mobileLabels are the labels of a requester's mobile-number field, matched
@@ -116,4 +117,36 @@ func (c *Client) MobileFieldPresent(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	return slices.Contains(keys, c.cfg.MobileField), nil
+}
+
+// Choices offers the values of the mobile-number field from the tenant
+// ([psa.FieldChooser]): the fields whose label names a mobile number, or,
+// when none does, the custom-field keys requesters have.
+func (c *Client) Choices(ctx context.Context, field string) (psa.Choices, error) {
+	if field != "mobile_field" {
+		return psa.Choices{}, core.Errorf(core.KindInvalid, "superops: no choices for the setting %q", field)
+	}
+	d, err := c.DiscoverMobileField(ctx)
+	if err != nil {
+		return psa.Choices{}, err
+	}
+	out := psa.Choices{Suggested: d.Column}
+	for _, f := range d.Candidates {
+		out.Options = append(out.Options, psa.Choice{Value: f.Column, Label: f.Label + " (" + f.Column + ")"})
+	}
+	switch {
+	case len(d.Candidates) == 1:
+		out.Hint = "One requester field is labelled as a mobile number."
+	case len(d.Candidates) > 1:
+		out.Hint = "Several requester fields are labelled as a mobile number: pick the one your technicians fill in."
+	default:
+		for _, k := range d.SampleKeys {
+			out.Options = append(out.Options, psa.Choice{Value: k, Label: k})
+		}
+		out.Hint = "No requester field is labelled Mobile, Mobile phone, Mobile number, Cell, Cell phone or Cell number; these are the custom-field keys requesters have."
+		if d.Unavailable {
+			out.Hint = "SuperOps did not list its requester fields; these are the custom-field keys requesters have."
+		}
+	}
+	return out, nil
 }

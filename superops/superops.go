@@ -22,7 +22,7 @@ func Descriptor() psa.Descriptor {
 			{Name: "region", Label: "Region", Kind: psa.FieldText,
 				Help: "us (default) or eu: the data centre of your SuperOps account."},
 			{Name: "mobile_field", Label: "Mobile-number field", Kind: psa.FieldText,
-				Help: "The column name of the requesters' mobile-number custom field (e.g. udf7text); found by its label when you run Discover."},
+				Help: "The column name of the requesters' mobile-number custom field (e.g. udf7text): choose it from SuperOps once the integration is saved.", Choosable: true},
 			{Name: "requester_role_id", Label: "Requester role id", Kind: psa.FieldText,
 				Help: "The role id of new requesters Countersign creates; empty disables creating requesters."},
 			{Name: "phone_region", Label: "Phone region", Kind: psa.FieldText,

@@ -30,7 +30,32 @@ function drawFields(kindID, cur) {
     box.append(input);
     const hint = saved ? "Saved; leave blank to keep it." + (f.help ? " " + f.help : "") : (f.help || "");
     box.append(el("p", hint, { id: id + "-hint", class: "hint" }));
+    if (f.choosable && cur) box.append(choicesWidget(cur, f, input, k.name));
   }
+}
+
+// choicesWidget offers the values a setting may take, read from the PSA
+// with the saved settings: a button, then a list to pick from.
+function choicesWidget(cur, f, input, psaName) {
+  const wrap = el("div", undefined, { class: "choices" });
+  const btn = el("button", "Choose from " + psaName, { type: "button", id: fieldId(f.name) + "-choose" });
+  const msg = el("p", "", { id: fieldId(f.name) + "-choices-msg", class: "hint", role: "status" });
+  btn.addEventListener("click", async () => {
+    msg.textContent = "Reading from " + psaName + "…";
+    try {
+      const j = await api("GET", "/admin/integrations/" + encodeURIComponent(cur.id) + "/choices?field=" + encodeURIComponent(f.name));
+      const sel = el("select", undefined, { id: fieldId(f.name) + "-choices", "aria-label": f.label + " from " + psaName });
+      sel.append(el("option", "Choose…", { value: "" }));
+      for (const o of j.options) sel.append(el("option", o.label, { value: o.value }));
+      sel.addEventListener("change", () => { if (sel.value) input.value = sel.value; });
+      if (j.suggested) { sel.value = j.suggested; input.value = j.suggested; }
+      wrap.querySelector("select")?.remove();
+      wrap.insertBefore(sel, msg);
+      msg.textContent = (j.hint || "") + (j.suggested ? " Filled in; save to keep it." : "");
+    } catch (e) { msg.textContent = e.message; }
+  });
+  wrap.append(btn, msg);
+  return wrap;
 }
 
 function readSettings(kindID) {
@@ -79,6 +104,10 @@ function showSetup(it) {
   adm.byId("int-pods-box").hidden = !st;
   adm.byId("int-permissions-box").hidden = !st;
   if (st) {
+    // A PSA without pods says where verification happens instead.
+    adm.byId("int-pods-list").hidden = !st.pods.length;
+    adm.byId("int-no-pods").hidden = !!st.pods.length;
+    adm.byId("int-no-pods").textContent = st.pods.length ? "" : st.where;
     adm.byId("int-setup-where").textContent = st.where;
     const pods = adm.byId("int-pods").tBodies[0];
     pods.replaceChildren();

@@ -215,3 +215,33 @@ func TestBrowserVerifyFromTicket(t *testing.T) {
 		})
 	}
 }
+
+// TestBrowserChooseFromPSA: on the integrations page, a setting the PSA
+// can offer (SuperOps' mobile-number field) is chosen from the tenant's
+// own fields: the one labelled as a mobile number is filled in.
+func TestBrowserChooseFromPSA(t *testing.T) {
+	ss := superopstest.NewServer(t)
+	ss.Seed([]psa.Company{{Ref: "7928838372746166276", Name: "Globex"}}, nil, nil)
+	s := startServer(t, func(c *Config) { c.psaHTTP = ss.HTTPClient() })
+	cfg := ss.Config()
+	cfg.MobileField = ""
+	intID := s.AddIntegration(t, superops.ID, "SuperOps", cfg)
+	tech := NewTab(t)
+	s.SignIn(t, tech, techEmail, techPassword, "")
+	tech.Visit(s.URL + "/app/admin/integrations")
+	tech.WaitVisible("#int-edit-" + intID)
+	tech.Click("#int-edit-" + intID)
+	tech.WaitVisible("#int-field-mobile_field-choose")
+	tech.Click("#int-field-mobile_field-choose")
+	tech.WaitText("#int-field-mobile_field-choices-msg", "One requester field is labelled as a mobile number")
+	var got string
+	tech.Eval(`document.getElementById("int-field-mobile_field").value`, &got)
+	assert.Equal(t, superopstest.MobileColumn, got)
+	tech.CheckA11y("integrations (choices)")
+	tech.Click("#int-show-" + intID)
+	tech.WaitText("#int-no-pods", "SuperOps has no place for a pod")
+	var podsShown bool
+	tech.Eval(`!document.getElementById("int-pods-list").hidden`, &podsShown)
+	assert.False(t, podsShown, "no empty pod table for a PSA without pods")
+	tech.Screenshot("integrations-superops-mobile-field")
+}

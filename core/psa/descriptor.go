@@ -61,6 +61,10 @@ type Field struct {
 	Kind     FieldKind
 	Required bool
 	Help     string // one sentence shown under the input; "" for none
+	// Choosable says the client can offer this setting's values from the
+	// PSA itself ([FieldChooser]): the tenant's note types, the custom
+	// field that holds a mobile number.
+	Choosable bool
 }
 
 // Deps is what a plugin's client gets from its host. The zero value works:

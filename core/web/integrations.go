@@ -30,6 +30,7 @@ func (s *Server) registerAdminIntegrationRoutes(r *mux.Router) {
 	r.HandleFunc("/integrations/{id}", s.handleAdminGetIntegration).Methods(http.MethodGet)
 	r.HandleFunc("/integrations/{id}", s.handleAdminPutIntegration).Methods(http.MethodPut)
 	r.HandleFunc("/integrations/{id}/check", s.handleAdminCheckIntegration).Methods(http.MethodPost)
+	r.HandleFunc("/integrations/{id}/choices", s.handleAdminFieldChoices).Methods(http.MethodGet)
 	r.HandleFunc("/integrations/{id}/callbacks", s.handleAdminRegisterCallbacks).Methods(http.MethodPost)
 	r.HandleFunc("/integrations/{id}/pod-screens", s.handleAdminPodScreens).Methods(http.MethodGet)
 	r.HandleFunc("/integrations/{id}/pods", s.handleAdminInstallPods).Methods(http.MethodPost)
@@ -50,6 +51,9 @@ type psaFieldOut struct {
 	Kind     string `json:"kind"` // text, url, secret
 	Required bool   `json:"required"`
 	Help     string `json:"help,omitempty"`
+	// Choosable: the console offers the setting's values from the PSA
+	// (GET …/integrations/{id}/choices?field=).
+	Choosable bool `json:"choosable,omitempty"`
 }
 
 type psaKindOut struct {
@@ -172,7 +176,7 @@ func (s *Server) handleAdminIntegrations(w http.ResponseWriter, r *http.Request)
 	for _, d := range reg.List() {
 		k := psaKindOut{ID: d.ID, Name: d.Name, Fields: []psaFieldOut{}}
 		for _, f := range d.Fields {
-			k.Fields = append(k.Fields, psaFieldOut{Name: f.Name, Label: f.Label, Kind: string(f.Kind), Required: f.Required, Help: f.Help})
+			k.Fields = append(k.Fields, psaFieldOut{Name: f.Name, Label: f.Label, Kind: string(f.Kind), Required: f.Required, Help: f.Help, Choosable: f.Choosable})
 		}
 		kinds = append(kinds, k)
 	}

@@ -28,6 +28,7 @@ var routes = map[string]handler{
 	"GET /v2/crm/accounts/{accountId}/locations/lookup": (*Server).listLocations,
 	"GET /v2/servicedesk/tickets":                       (*Server).listTickets,
 	"GET /v2/servicedesk/tickets/{ticketId}":            (*Server).getTicket,
+	"GET /v2/servicedesk/templates/notes/lookup":        (*Server).noteTemplates,
 	"POST /v2/servicedesk/tickets/{ticketId}/notes":     (*Server).addNote,
 }
 
@@ -367,5 +368,15 @@ func (s *Server) addNote(w http.ResponseWriter, r *http.Request, body []byte) {
 	s.writeResult(w, "TicketNoteOutputDto", false, map[string]any{
 		"id": id*100 + count, "details": n.Details, "isInternal": n.IsInternal, "typeId": n.TypeID,
 		"createdByName": "Countersign", "createdByEmail": Username,
+	}, nil)
+}
+
+// noteTemplates is GetTicketNoteTemplateLookups: two templates of note
+// type 3 and one of type 5, as a tenant might have them.
+func (s *Server) noteTemplates(w http.ResponseWriter, r *http.Request, _ []byte) {
+	s.writeResult(w, "TicketNoteTemplateLookupOutputDto", true, []map[string]any{
+		{"id": 1, "name": "Caller verified", "typeId": 3, "isInternal": true},
+		{"id": 2, "name": "Internal remark", "typeId": 3, "isInternal": true},
+		{"id": 3, "name": "Customer update", "typeId": 5, "isInternal": false},
 	}, nil)
 }

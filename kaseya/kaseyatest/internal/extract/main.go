@@ -42,12 +42,13 @@ var prefixes = []string{
 	"/v2/crm/accounts/summary",
 	"/v2/crm/accounts/{accountId}/locations/lookup",
 	"/v2/servicedesk/tickets",
+	"/v2/servicedesk/templates/notes/lookup",
 }
 
 // roots are the models the fake answers with, beyond the request bodies.
 var roots = []string{
 	"ContactsSummaryOutputDto", "ContactSummaryOutputDto", "AccountLookupOutputDto", "AccountSummaryOutputDto", "AccountLocationLookupOutputDto",
-	"TicketOutputDto", "TicketListDto", "TicketNoteOutputDto", "TokenOutputDto", "UserInfoOutputDto", "ErrorInfo",
+	"TicketOutputDto", "TicketListDto", "TicketNoteOutputDto", "TicketNoteTemplateLookupOutputDto", "TokenOutputDto", "UserInfoOutputDto", "ErrorInfo",
 }
 
 type schema struct {
