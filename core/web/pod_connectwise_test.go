@@ -567,7 +567,10 @@ func TestConnectWisePodCreatesContact(t *testing.T) {
 func TestConnectWisePodDefaultContact(t *testing.T) {
 	storetest.ForEachDialect(t, func(t *testing.T, st *store.Store) {
 		f := newCWFixture(t, st)
-		f.setPolicy(t, func(p *core.Policy) { p.AutoCreatePodTechnicians = true; p.NoteOnNonDefault, p.NoteRequired = true, true })
+		f.setPolicy(t, func(p *core.Policy) {
+			p.AutoCreatePodTechnicians = true
+			p.NoteOnNonDefault, p.NoteRequired = true, true
+		})
 		bare := psa.Ticket{Ref: "3003", Summary: "Someone called", CompanyRef: cwCompany.Ref}
 		f.cw.Seed([]psa.Company{cwCompany}, []psa.Contact{cwPat, cwMax}, []psa.Ticket{cwTicket, bare})
 		r := f.member(t, cwProof(cwTechAuth, cwtest.DefaultCompanyID))
