@@ -15,6 +15,16 @@ command -v gcc >/dev/null 2>&1 || need_apt+=(gcc libc6-dev)
 # through chromedp; chromium-driver is not needed.
 export COUNTERSIGN_TEST_CHROMIUM=${COUNTERSIGN_TEST_CHROMIUM:-/usr/bin/chromium}
 [[ -x $COUNTERSIGN_TEST_CHROMIUM ]] || need_apt+=(chromium fonts-dejavu-core)
+# The Windows agent: MSI (wixl, msitools), signing (osslsigncode, openssl),
+# and its Windows test binary under wine64 with a mingw-built shim DLL
+# (scripts/agent-package-test.sh, scripts/wine-test.sh).
+command -v wixl >/dev/null 2>&1 || need_apt+=(wixl)
+command -v msiinfo >/dev/null 2>&1 || need_apt+=(msitools)
+command -v osslsigncode >/dev/null 2>&1 || need_apt+=(osslsigncode)
+command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
+command -v file >/dev/null 2>&1 || need_apt+=(file)
+[[ -x /usr/lib/wine/wine64 ]] || command -v wine64 >/dev/null 2>&1 || need_apt+=(wine64)
+command -v x86_64-w64-mingw32-gcc >/dev/null 2>&1 || need_apt+=(gcc-mingw-w64-x86-64-win32)
 if ((${#need_apt[@]})); then
 	echo "==> installing ${need_apt[*]} (Debian packages)"
 	if [[ $(id -u) -ne 0 ]]; then SUDO=sudo; else SUDO=; fi
@@ -35,6 +45,15 @@ export CGO_ENABLED=1
 
 echo "==> go vet"
 go vet ./...
+# Windows-only code (the agent's service, pipe, tray) must not rot: vet it
+# cross-compiled. -unsafeptr=false: the SCM's session-change EventData is
+# a pointer by contract (agent-and-ad.md §3).
+GOOS=windows CGO_ENABLED=0 go vet -unsafeptr=false ./agent/winagent/ ./cmd/countersign-agent/
+
+echo "==> agent package (exe + MSI, signed with a test certificate, checked)"
+scripts/agent-package-test.sh
+echo "==> agent Windows tests under wine64"
+scripts/wine-test.sh
 echo "==> benchmarks (one short pass, so they keep compiling and running)"
 # 200 websocket clients instead of BenchmarkLiveFanout's 5000 keep this pass quick.
 COUNTERSIGN_BENCH_WS_CLIENTS=${COUNTERSIGN_BENCH_WS_CLIENTS:-200} \

@@ -1,0 +1,29 @@
+// Command countersign-agent is the Countersign endpoint agent. On Windows
+// one binary is both the service (started by the SCM as LocalSystem, or
+// `countersign-agent debug` in a console) and each user's tray
+// (`countersign-agent tray`, started at logon from the Run key the MSI
+// writes). On Linux it runs the same service loop over a Unix socket, for
+// development and tests.
+//
+// The server URL and activation key come from the MSI properties SERVERURL
+// and ACTIVATIONKEY (stored under HKLM\SOFTWARE\Countersign\Agent), or from
+// -server and -key.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/countersign/countersign/agent"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "countersign-agent:", err)
+		os.Exit(1)
+	}
+}
+
+func usage() error {
+	return fmt.Errorf("usage: countersign-agent [service|debug|tray|version] [-server URL] [-key KEY] (version %s)", agent.Version)
+}
