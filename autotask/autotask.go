@@ -62,5 +62,4 @@ var (
 	_ psa.SetupGuide        = (*Client)(nil)
 	_ psa.CallbackRegistrar = (*Client)(nil)
 	_ psa.CallbackVerifier  = (*Client)(nil)
-	_ psa.PodInstaller      = (*Client)(nil)
 )

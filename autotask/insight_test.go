@@ -36,19 +36,19 @@ func TestInstallInsight(t *testing.T) {
 	e := newEnv(t, nil)
 	entries := e.client.Setup("https://cs.example/pod/acme/int_1", "https://cs.example").Pods
 	require.Len(t, entries, 2)
-	got, err := e.client.InstallPods(t.Context(), entries, nil)
+	got, err := e.client.InstallInsights(t.Context(), entries)
 	require.NoError(t, err)
 	require.Len(t, got, 1, "the Insight; a LiveLink cannot be made through the API")
 	assert.True(t, got[0].Created)
 	assert.Equal(t, []string{"https://cs.example/pod/acme/int_1"}, e.fake.Insights())
-	again, err := e.client.InstallPods(t.Context(), entries, nil)
+	again, err := e.client.InstallInsights(t.Context(), entries)
 	require.NoError(t, err)
 	assert.False(t, again[0].Created, "kept, not duplicated")
 	assert.Len(t, e.fake.Insights(), 1)
 
 	e2 := newEnv(t, nil)
 	e2.fake.RefuseInsights(true)
-	_, err = e2.client.InstallPods(t.Context(), entries, nil)
+	_, err = e2.client.InstallInsights(t.Context(), entries)
 	require.ErrorIs(t, err, core.ErrForbidden)
 	assert.Contains(t, core.ErrorMessage(err), "add it by hand with the Insight URL")
 }

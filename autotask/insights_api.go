@@ -31,18 +31,14 @@ type wireInsight struct {
 	IsActive         bool   `json:"isActive"`
 }
 
-// PodScreens implements [psa.PodInstaller]: the ticket detail page, the
-// only screen the Insight is made for. It makes no call.
-func (c *Client) PodScreens(context.Context) ([]psa.PodScreen, error) {
-	return []psa.PodScreen{{ID: insightScreenID, Key: "TicketDetail", Name: "Ticket detail (Insight)", Screen: psa.ScreenTicket}}, nil
-}
-
-// InstallPods implements [psa.PodInstaller]: it creates the Insight record
+// InstallInsights creates the Insight record
 // of the entries of type "Insight" (a LiveLink cannot be made through the
 // API, and is skipped). An Insight with the same referenceUrl is kept, not
 // duplicated. The admin still enables it on the ticket categories'
-// Insights tab.
-func (c *Client) InstallPods(ctx context.Context, entries []psa.PodEntry, _ map[psa.Screen]int) ([]psa.InstalledPod, error) {
+// Insights tab. It is not [psa.PodInstaller], whose contract (screens the
+// PSA lists, every entry installed) an Insight does not fit; wiring it to
+// the setup page's button is left to a PSA-neutral "install" capability.
+func (c *Client) InstallInsights(ctx context.Context, entries []psa.PodEntry) ([]psa.InstalledPod, error) {
 	const what = "create the Insight"
 	var out []psa.InstalledPod
 	for _, e := range entries {
