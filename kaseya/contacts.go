@@ -132,7 +132,7 @@ func (c *Client) FindContacts(ctx context.Context, companyRef string, s psa.Cont
 			if companyRef != "" && ct.CompanyRef != companyRef {
 				continue
 			}
-			if c.matches(ct, s) {
+			if s.Matches(ct, c.region) {
 				out = append(out, ct)
 			}
 		}
@@ -140,25 +140,6 @@ func (c *Client) FindContacts(ctx context.Context, companyRef string, s psa.Cont
 	return out, nil
 }
 
-// matches re-checks a row BMS returned against s.
-func (c *Client) matches(ct psa.Contact, s psa.ContactSearch) bool {
-	if s.Email != "" && !slices.ContainsFunc(ct.Emails, func(e psa.Email) bool { return strings.EqualFold(e.Address, strings.TrimSpace(s.Email)) }) {
-		return false
-	}
-	if s.Phone != "" && !slices.ContainsFunc(ct.Phones, func(p psa.Phone) bool {
-		n, err := core.NormalizePhone(p.Number, c.region)
-		return err == nil && n == s.Phone
-	}) {
-		return false
-	}
-	if s.Name != "" {
-		q := strings.ToLower(strings.Join(strings.Fields(s.Name), " "))
-		if q != strings.ToLower(ct.FirstName) && q != strings.ToLower(ct.LastName) && q != strings.ToLower(ct.Name()) {
-			return false
-		}
-	}
-	return true
-}
 
 // nationalDigits returns the national significant number of an E.164
 // phone: "+15550100142" → "5550100142".
