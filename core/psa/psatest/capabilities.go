@@ -55,7 +55,7 @@ type EventFake interface {
 
 // SharedSecretEvents is implemented by EventFakes of PSAs that authenticate
 // their events with a shared secret instead of a signature over the body
-// (Halo's webhooks carry Basic credentials and nothing else): a body changed
+// (a webhook that carries Basic credentials and nothing else): a body changed
 // on the way cannot be told from the real one there, so instead of the
 // tampering cases the suite checks that wrong credentials are refused.
 type SharedSecretEvents interface {
