@@ -361,6 +361,13 @@ func TestAgentsBareArray(t *testing.T) {
 	out, err := f.c.Outcomes(t.Context())
 	require.NoError(t, err)
 	assert.Contains(t, out, halo.Outcome{ID: 7, Name: "Private Note"})
+
+	ch, err := f.c.Choices(t.Context(), "note_outcome")
+	require.NoError(t, err)
+	assert.Contains(t, ch.Options, psa.Choice{Value: "7", Label: "Private Note (7)"})
+	assert.Equal(t, "7", ch.Suggested, "the one private note type")
+	_, err = f.c.Choices(t.Context(), "client_secret")
+	assert.ErrorIs(t, err, core.ErrInvalid)
 }
 
 func TestCheck(t *testing.T) {

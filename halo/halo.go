@@ -25,7 +25,7 @@ func Descriptor() psa.Descriptor {
 			{Name: "scope", Label: "Scope", Kind: psa.FieldText,
 				Help: "Empty means all; narrower: read:customers read:tickets edit:tickets (and edit:customers to create users)."},
 			{Name: "note_outcome", Label: "Note outcome", Kind: psa.FieldText,
-				Help: "The action type verification notes are written as: an outcome id or name; empty means 7 (Internal Note on a stock Halo)."},
+				Help: "The action type verification notes are written as: an outcome id or name; empty means 7 (Internal Note on a stock Halo). Choose it from Halo once the integration is saved.", Choosable: true},
 			{Name: "phone_region", Label: "Phone region", Kind: psa.FieldText,
 				Help: "Two-letter country for phone numbers stored without a country code; empty means US."},
 			{Name: "tab_variable", Label: "Custom tab ticket variable", Kind: psa.FieldText,
@@ -60,6 +60,7 @@ var (
 	_ psa.CompanyLister       = (*Client)(nil)
 	_ psa.MemberIdentifier    = (*Client)(nil)
 	_ psa.Checker             = (*Client)(nil)
+	_ psa.FieldChooser        = (*Client)(nil)
 	_ psa.SettingsLearner     = (*Client)(nil)
 	_ psa.PodScriptConfigurer = (*Client)(nil)
 )

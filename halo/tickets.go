@@ -171,3 +171,29 @@ func (c *Client) Outcomes(ctx context.Context) ([]Outcome, error) {
 	}
 	return out, nil
 }
+
+// Choices offers the instance's outcomes for the note-outcome setting
+// ([psa.FieldChooser]), suggesting the one named like a private or
+// internal note when exactly one is.
+func (c *Client) Choices(ctx context.Context, field string) (psa.Choices, error) {
+	if field != "note_outcome" {
+		return psa.Choices{}, core.Errorf(core.KindInvalid, "halo: no choices for the setting %q", field)
+	}
+	outs, err := c.Outcomes(ctx)
+	if err != nil {
+		return psa.Choices{}, err
+	}
+	ch := psa.Choices{Options: []psa.Choice{}, Hint: "The action types of your Halo: pick the one verification notes are written as (a private, internal one)."}
+	var private []string
+	for _, o := range outs {
+		id := strconv.Itoa(o.ID)
+		ch.Options = append(ch.Options, psa.Choice{Value: id, Label: o.Name + " (" + id + ")"})
+		if n := strings.ToLower(o.Name); strings.Contains(n, "private note") || strings.Contains(n, "internal note") {
+			private = append(private, id)
+		}
+	}
+	if len(private) == 1 {
+		ch.Suggested = private[0]
+	}
+	return ch, nil
+}
