@@ -81,9 +81,19 @@ func VerifyAuditChain(events []AuditEvent, headSeq int64, headHash []byte) error
 }
 
 // AuditQuery filters a tenant's audit log. Zero fields match everything.
+//
+// Events come in seq order (the order VerifyAuditChain checks), or newest
+// first with NewestFirst; a page of the newest-first listing ends with the
+// event whose Seq is the cursor for the next page (BeforeSeq).
 type AuditQuery struct {
 	Action  string
 	Subject string
-	Since   time.Time
-	Limit   int // 0 means no limit
+	Actor   string    // exact, e.g. "tech:tec_…"
+	Since   time.Time // inclusive
+	Until   time.Time // exclusive; zero means no end
+	// BeforeSeq, when above 0, keeps only events older than that seq: pass
+	// the last Seq of one newest-first page to get the next.
+	BeforeSeq   int64
+	NewestFirst bool
+	Limit       int // 0 means no limit
 }

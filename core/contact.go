@@ -29,6 +29,13 @@ type Contact struct {
 	Destinations []Destination
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
+	// SyncedAt is when a PSA mirror was last read from its PSA; zero for
+	// local contacts. A mirror older than MirrorMaxAge is read again.
+	SyncedAt time.Time
+	// DeletedAt is zero unless the contact was deleted. Deletion is soft:
+	// verifications and the audit log keep pointing at the row, reads
+	// treat it as missing, and a PSA contact seen again is restored.
+	DeletedAt time.Time
 }
 
 // Name returns "First Last", trimmed.

@@ -218,6 +218,18 @@ func (e *Engine) Audit(ctx context.Context, tenantID, actor, action, subject str
 	})
 }
 
+// AuditEvents reads a tenant's audit log as q selects it (see AuditQuery:
+// newest first with a cursor for pages, or seq order for the chain check).
+func (e *Engine) AuditEvents(ctx context.Context, tenantID string, q AuditQuery) ([]AuditEvent, error) {
+	var evs []AuditEvent
+	err := e.cfg.Store.View(ctx, func(tx Tx) error {
+		var err error
+		evs, err = tx.AuditEvents(ctx, tenantID, q)
+		return err
+	})
+	return evs, err
+}
+
 // Publish announces an event that happened outside the engine (a PSA's new
 // ticket, EventTicketAdded) through the engine's publisher, so that
 // watchers on every node see it.

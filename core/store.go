@@ -32,16 +32,25 @@ type Tx interface {
 	ListTenants(ctx context.Context) ([]Tenant, error)
 
 	// Clients.
+	// Clients. Client and ListClients leave deleted clients out (a deleted
+	// one reads as ErrNotFound); UpdateClient writes name and DeletedAt.
 	CreateClient(ctx context.Context, c *Client) error
 	Client(ctx context.Context, tenantID, id string) (Client, error)
 	ListClients(ctx context.Context, tenantID string) ([]Client, error)
+	UpdateClient(ctx context.Context, c *Client) error
 
 	// Contacts and their destinations. CreateContact also stores
 	// c.Destinations; Contact and SearchContacts return them filled in.
+	// A deleted contact reads as ErrNotFound and is left out of searches
+	// unless the query asks for it. UpdateContact writes the contact's own
+	// fields (client, names, title, PSA ref, times), not its destinations.
 	CreateContact(ctx context.Context, c *Contact) error
 	Contact(ctx context.Context, tenantID, id string) (Contact, error)
 	SearchContacts(ctx context.Context, tenantID string, q ContactQuery) ([]Contact, error)
+	UpdateContact(ctx context.Context, c *Contact) error
 	AddDestination(ctx context.Context, tenantID string, d *Destination) error
+	UpdateDestination(ctx context.Context, tenantID string, d *Destination) error
+	DeleteDestination(ctx context.Context, tenantID, contactID, id string) error
 
 	// Technicians.
 	CreateTechnician(ctx context.Context, t *Technician) error
@@ -148,5 +157,7 @@ type ContactQuery struct {
 	// set together (PSAKind "" ignores PSARef).
 	PSAKind string
 	PSARef  string
-	Limit   int // 0 means 50
+	// IncludeDeleted also finds deleted contacts (to restore a PSA mirror).
+	IncludeDeleted bool
+	Limit          int // 0 means 50
 }

@@ -63,6 +63,7 @@ type Client struct {
 	PSAKind   string // "" for a local client; else the PSA descriptor id
 	PSARef    string // the company's id in that PSA
 	CreatedAt time.Time
+	DeletedAt time.Time // zero unless deleted (softly: history keeps it)
 }
 
 // Integration is one PSA or provider connection of a tenant. Config holds the

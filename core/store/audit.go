@@ -39,7 +39,8 @@ func (t *tx) AppendAudit(ctx context.Context, e *core.AuditEvent) error {
 }
 
 // AuditEvents implements core.Tx, in seq order (the order VerifyAuditChain
-// expects).
+// expects) or, with q.NewestFirst, newest first from q.BeforeSeq down; the
+// primary key (tenant_id, seq) serves both.
 func (t *tx) AuditEvents(ctx context.Context, tenantID string, q core.AuditQuery) ([]core.AuditEvent, error) {
 	where := []string{"tenant_id = ?"}
 	args := []any{tenantID}
@@ -51,12 +52,28 @@ func (t *tx) AuditEvents(ctx context.Context, tenantID string, q core.AuditQuery
 		where = append(where, "subject = ?")
 		args = append(args, q.Subject)
 	}
+	if q.Actor != "" {
+		where = append(where, "actor = ?")
+		args = append(args, q.Actor)
+	}
 	if !q.Since.IsZero() {
 		where = append(where, "at >= ?")
 		args = append(args, q.Since)
 	}
+	if !q.Until.IsZero() {
+		where = append(where, "at < ?")
+		args = append(args, q.Until)
+	}
+	if q.BeforeSeq > 0 {
+		where = append(where, "seq < ?")
+		args = append(args, q.BeforeSeq)
+	}
+	order := "seq"
+	if q.NewestFirst {
+		order = "seq DESC"
+	}
 	query := `SELECT tenant_id, seq, at, actor, action, subject, detail, prev_hash, hash FROM audit_events
-		WHERE ` + strings.Join(where, " AND ") + ` ORDER BY seq`
+		WHERE ` + strings.Join(where, " AND ") + ` ORDER BY ` + order
 	if q.Limit > 0 {
 		query += ` LIMIT ?`
 		args = append(args, q.Limit)

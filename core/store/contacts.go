@@ -8,12 +8,13 @@ import (
 	"github.com/countersign/countersign/core"
 )
 
-const contactCols = `c.id, c.tenant_id, c.client_id, c.first_name, c.last_name, c.title, c.psa_ref, c.created_at, c.updated_at`
+const contactCols = `c.id, c.tenant_id, c.client_id, c.first_name, c.last_name, c.title, c.psa_ref, c.created_at, c.updated_at,
+	c.synced_at, c.deleted_at`
 
 func scanContact(sc interface{ Scan(...any) error }) (core.Contact, error) {
 	var c core.Contact
 	err := sc.Scan(&c.ID, &c.TenantID, &c.ClientID, &c.FirstName, &c.LastName, &c.Title, &c.PSARef,
-		tcol(&c.CreatedAt), tcol(&c.UpdatedAt))
+		tcol(&c.CreatedAt), tcol(&c.UpdatedAt), tcol(&c.SyncedAt), tcol(&c.DeletedAt))
 	return c, err
 }
 
@@ -24,10 +25,10 @@ const defaultContactLimit = 50
 // given c's id and, when empty, a fresh id of its own).
 func (t *tx) CreateContact(ctx context.Context, c *core.Contact) error {
 	newID(&c.ID, "con")
-	normTimes(&c.CreatedAt, &c.UpdatedAt)
-	_, err := t.exec(ctx, `INSERT INTO contacts (id, tenant_id, client_id, first_name, last_name, title, psa_ref, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		c.ID, c.TenantID, c.ClientID, c.FirstName, c.LastName, c.Title, c.PSARef, c.CreatedAt, c.UpdatedAt)
+	normTimes(&c.CreatedAt, &c.UpdatedAt, &c.SyncedAt, &c.DeletedAt)
+	_, err := t.exec(ctx, `INSERT INTO contacts (id, tenant_id, client_id, first_name, last_name, title, psa_ref, created_at, updated_at,
+		synced_at, deleted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.ID, c.TenantID, c.ClientID, c.FirstName, c.LastName, c.Title, c.PSARef, c.CreatedAt, c.UpdatedAt, c.SyncedAt, c.DeletedAt)
 	if err != nil {
 		return wrap(err, "create contact")
 	}
@@ -54,9 +55,44 @@ func (t *tx) AddDestination(ctx context.Context, tenantID string, d *core.Destin
 	return wrap(err, "add destination to contact %s", d.ContactID)
 }
 
-// Contact implements core.Tx.
+// UpdateContact implements core.Tx: the contact's own fields, not its
+// destinations (see AddDestination, UpdateDestination, DeleteDestination).
+func (t *tx) UpdateContact(ctx context.Context, c *core.Contact) error {
+	normTimes(&c.UpdatedAt, &c.SyncedAt, &c.DeletedAt)
+	res, err := t.exec(ctx, `UPDATE contacts SET client_id = ?, first_name = ?, last_name = ?, title = ?, psa_ref = ?,
+		updated_at = ?, synced_at = ?, deleted_at = ? WHERE tenant_id = ? AND id = ?`,
+		c.ClientID, c.FirstName, c.LastName, c.Title, c.PSARef, c.UpdatedAt, c.SyncedAt, c.DeletedAt, c.TenantID, c.ID)
+	if err != nil {
+		return wrap(err, "update contact %s", c.ID)
+	}
+	return mustAffect(res, "update contact %s", c.ID)
+}
+
+// UpdateDestination implements core.Tx: value, label, default flag and
+// provenance of one destination of a contact.
+func (t *tx) UpdateDestination(ctx context.Context, tenantID string, d *core.Destination) error {
+	normTimes(&d.SetAt)
+	res, err := t.exec(ctx, `UPDATE contact_destinations SET value = ?, label = ?, is_default = ?, source = ?, set_at = ?, set_by = ?
+		WHERE tenant_id = ? AND contact_id = ? AND id = ?`,
+		d.Value, d.Label, d.IsDefault, d.Source, d.SetAt, d.SetBy, tenantID, d.ContactID, d.ID)
+	if err != nil {
+		return wrap(err, "update destination %s", d.ID)
+	}
+	return mustAffect(res, "update destination %s", d.ID)
+}
+
+// DeleteDestination implements core.Tx.
+func (t *tx) DeleteDestination(ctx context.Context, tenantID, contactID, id string) error {
+	res, err := t.exec(ctx, `DELETE FROM contact_destinations WHERE tenant_id = ? AND contact_id = ? AND id = ?`, tenantID, contactID, id)
+	if err != nil {
+		return wrap(err, "delete destination %s", id)
+	}
+	return mustAffect(res, "delete destination %s", id)
+}
+
+// Contact implements core.Tx; a deleted contact is ErrNotFound.
 func (t *tx) Contact(ctx context.Context, tenantID, id string) (core.Contact, error) {
-	c, err := scanContact(t.queryRow(ctx, `SELECT `+contactCols+` FROM contacts c WHERE c.tenant_id = ? AND c.id = ?`, tenantID, id))
+	c, err := scanContact(t.queryRow(ctx, `SELECT `+contactCols+` FROM contacts c WHERE c.tenant_id = ? AND c.id = ? AND c.deleted_at IS NULL`, tenantID, id))
 	if err != nil {
 		return core.Contact{}, wrap(err, "get contact %s", id)
 	}
@@ -70,12 +106,16 @@ func (t *tx) Contact(ctx context.Context, tenantID, id string) (core.Contact, er
 // SearchContacts implements core.Tx. Text matches, case-insensitively, the
 // first, last or full name, or part of any destination (phone digits are
 // compared without punctuation, so "(555) 010" finds +15550100100). Results
-// are ordered by last name, first name.
+// are ordered by last name, first name. Deleted contacts are left out
+// unless q.IncludeDeleted.
 func (t *tx) SearchContacts(ctx context.Context, tenantID string, q core.ContactQuery) ([]core.Contact, error) {
 	var (
 		where = []string{"c.tenant_id = ?"}
 		args  = []any{tenantID}
 	)
+	if !q.IncludeDeleted {
+		where = append(where, "c.deleted_at IS NULL")
+	}
 	if q.ClientID != "" {
 		where = append(where, "c.client_id = ?")
 		args = append(args, q.ClientID)

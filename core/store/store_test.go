@@ -370,6 +370,24 @@ func TestTenantIsolation(t *testing.T) {
 			{"create contact in other's client", func(ctx context.Context, tx core.Tx) error {
 				return tx.CreateContact(ctx, &core.Contact{TenantID: b, ClientID: f.clientA.ID})
 			}},
+			{"update contact", func(ctx context.Context, tx core.Tx) error {
+				c := f.contactA
+				c.TenantID, c.FirstName = b, "pwned"
+				return tx.UpdateContact(ctx, &c)
+			}},
+			{"update destination", func(ctx context.Context, tx core.Tx) error {
+				d := f.contactA.Destinations[0]
+				d.Value = "+15550100666"
+				return tx.UpdateDestination(ctx, b, &d)
+			}},
+			{"delete destination", func(ctx context.Context, tx core.Tx) error {
+				return tx.DeleteDestination(ctx, b, f.contactA.ID, f.contactA.Destinations[0].ID)
+			}},
+			{"update client", func(ctx context.Context, tx core.Tx) error {
+				c := f.clientA
+				c.TenantID, c.Name = b, "pwned"
+				return tx.UpdateClient(ctx, &c)
+			}},
 			{"technician", func(ctx context.Context, tx core.Tx) error { _, err := tx.Technician(ctx, b, f.techA.ID); return err }},
 			{"technician by email", func(ctx context.Context, tx core.Tx) error {
 				_, err := tx.TechnicianByEmail(ctx, b, f.techA.Email)

@@ -75,32 +75,43 @@ func (t *tx) ListTenants(ctx context.Context) ([]core.Tenant, error) {
 	return out, wrap(err, "list tenants")
 }
 
-const clientCols = `id, tenant_id, name, psa_kind, psa_ref, created_at`
+const clientCols = `id, tenant_id, name, psa_kind, psa_ref, created_at, deleted_at`
 
 func scanClient(sc interface{ Scan(...any) error }) (core.Client, error) {
 	var c core.Client
-	err := sc.Scan(&c.ID, &c.TenantID, &c.Name, &c.PSAKind, &c.PSARef, tcol(&c.CreatedAt))
+	err := sc.Scan(&c.ID, &c.TenantID, &c.Name, &c.PSAKind, &c.PSARef, tcol(&c.CreatedAt), tcol(&c.DeletedAt))
 	return c, err
 }
 
 // CreateClient implements core.Tx; an empty c.ID gets a fresh id.
 func (t *tx) CreateClient(ctx context.Context, c *core.Client) error {
 	newID(&c.ID, "cli")
-	normTimes(&c.CreatedAt)
-	_, err := t.exec(ctx, `INSERT INTO clients (`+clientCols+`) VALUES (?, ?, ?, ?, ?, ?)`,
-		c.ID, c.TenantID, c.Name, c.PSAKind, c.PSARef, c.CreatedAt)
+	normTimes(&c.CreatedAt, &c.DeletedAt)
+	_, err := t.exec(ctx, `INSERT INTO clients (`+clientCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		c.ID, c.TenantID, c.Name, c.PSAKind, c.PSARef, c.CreatedAt, c.DeletedAt)
 	return wrap(err, "create client")
 }
 
-// Client implements core.Tx.
+// UpdateClient implements core.Tx: name and deletion time.
+func (t *tx) UpdateClient(ctx context.Context, c *core.Client) error {
+	normTimes(&c.DeletedAt)
+	res, err := t.exec(ctx, `UPDATE clients SET name = ?, deleted_at = ? WHERE tenant_id = ? AND id = ?`,
+		c.Name, c.DeletedAt, c.TenantID, c.ID)
+	if err != nil {
+		return wrap(err, "update client %s", c.ID)
+	}
+	return mustAffect(res, "update client %s", c.ID)
+}
+
+// Client implements core.Tx; a deleted client is ErrNotFound.
 func (t *tx) Client(ctx context.Context, tenantID, id string) (core.Client, error) {
-	c, err := scanClient(t.queryRow(ctx, `SELECT `+clientCols+` FROM clients WHERE tenant_id = ? AND id = ?`, tenantID, id))
+	c, err := scanClient(t.queryRow(ctx, `SELECT `+clientCols+` FROM clients WHERE tenant_id = ? AND id = ? AND deleted_at IS NULL`, tenantID, id))
 	return c, wrap(err, "get client %s", id)
 }
 
-// ListClients implements core.Tx, ordered by name.
+// ListClients implements core.Tx, ordered by name, without deleted ones.
 func (t *tx) ListClients(ctx context.Context, tenantID string) ([]core.Client, error) {
-	rows, err := t.query(ctx, `SELECT `+clientCols+` FROM clients WHERE tenant_id = ? ORDER BY name, id`, tenantID)
+	rows, err := t.query(ctx, `SELECT `+clientCols+` FROM clients WHERE tenant_id = ? AND deleted_at IS NULL ORDER BY name, id`, tenantID)
 	if err != nil {
 		return nil, wrap(err, "list clients")
 	}

@@ -21,13 +21,10 @@ func (s *Server) registerAdminAuditRoutes(r *mux.Router) {
 }
 
 // auditFilter is the audit page's query: exact action, actor and subject, a
-// time range and a page of events older than Before (a seq), newest first.
+// time range and a page of events older than BeforeSeq, newest first; all
+// of it is the store's AuditQuery.
 type auditFilter struct {
 	core.AuditQuery
-	Actor  string
-	Until  time.Time // exclusive; zero means now
-	Before int64     // 0 means from the newest
-	Limit  int
 }
 
 const (
@@ -40,7 +37,7 @@ const (
 // parseAuditFilter reads the query string; times are RFC 3339 or a date
 // (2026-11-02, UTC midnight).
 func parseAuditFilter(q url.Values, tenantTechs map[string]string) (auditFilter, error) {
-	f := auditFilter{Limit: defaultAuditPage}
+	f := auditFilter{core.AuditQuery{Limit: defaultAuditPage, NewestFirst: true}}
 	for _, p := range []struct {
 		name string
 		dst  *string
@@ -66,7 +63,7 @@ func parseAuditFilter(q url.Values, tenantTechs map[string]string) (auditFilter,
 		return f, core.Errorf(core.KindInvalid, "the start of the time range must be before its end")
 	}
 	if v := q.Get("before"); v != "" {
-		if f.Before, err = strconv.ParseInt(v, 10, 64); err != nil || f.Before < 1 {
+		if f.BeforeSeq, err = strconv.ParseInt(v, 10, 64); err != nil || f.BeforeSeq < 1 {
 			return f, core.Errorf(core.KindInvalid, "before must be an event number")
 		}
 	}
@@ -91,34 +88,20 @@ func parseAuditTime(name, v string) (time.Time, error) {
 	return time.Time{}, core.Errorf(core.KindInvalid, "%s must be a time like 2026-11-02T09:00:00Z or a date like 2026-11-02", name)
 }
 
-// auditEvents returns the events f selects, newest first, at most limit
-// (0: no limit), and whether older ones match too. The store filters by
-// action, subject and start time and returns seq order; actor, end time
-// and paging are applied here.
+// auditEvents returns the events f selects, newest first, at most limit,
+// and whether older ones match too. The store does the filtering and the
+// paging: one more than limit is read to tell whether there are more.
 func (s *Server) auditEvents(r *http.Request, f auditFilter, limit int) ([]core.AuditEvent, bool, error) {
-	var evs []core.AuditEvent
-	err := s.store.View(r.Context(), func(tx core.Tx) error {
-		var err error
-		evs, err = tx.AuditEvents(r.Context(), techFrom(r).TenantID, f.AuditQuery)
-		return err
-	})
+	q := f.AuditQuery
+	q.NewestFirst, q.Limit = true, limit+1
+	evs, err := s.engine.AuditEvents(r.Context(), techFrom(r).TenantID, q)
 	if err != nil {
 		return nil, false, err
 	}
-	var out []core.AuditEvent
-	for _, e := range slices.Backward(evs) {
-		switch {
-		case f.Before > 0 && e.Seq >= f.Before,
-			f.Actor != "" && e.Actor != f.Actor,
-			!f.Until.IsZero() && !e.At.Before(f.Until):
-			continue
-		}
-		if limit > 0 && len(out) == limit {
-			return out, true, nil
-		}
-		out = append(out, e)
+	if len(evs) > limit {
+		return evs[:limit], true, nil
 	}
-	return out, false, nil
+	return evs, false, nil
 }
 
 // auditTechs maps technician ids to names and lower-case emails to ids.
@@ -185,7 +168,7 @@ func (s *Server) handleAdminAuditCSV(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	f.Before = 0
+	f.BeforeSeq = 0
 	evs, more, err := s.auditEvents(r, f, maxAuditExport)
 	if err != nil {
 		s.writeError(w, r, err)

@@ -112,13 +112,15 @@ type auditOut struct {
 	Detail  map[string]string `json:"detail,omitempty"`
 }
 
-// handleListAudit handles "GET /api/v1/audit?action=&subject=&limit=" (admins).
+// handleListAudit handles "GET /api/v1/audit?action=&subject=&limit=&before="
+// (admins): the newest events first; next_before, when not 0, is the
+// before= of the next (older) page.
 func (s *Server) handleListAudit(w http.ResponseWriter, r *http.Request) {
 	if err := requireAdmin(r); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	q := core.AuditQuery{Action: r.URL.Query().Get("action"), Subject: r.URL.Query().Get("subject"), Limit: 200}
+	q := core.AuditQuery{Action: r.URL.Query().Get("action"), Subject: r.URL.Query().Get("subject"), Limit: 200, NewestFirst: true}
 	if l := r.URL.Query().Get("limit"); l != "" {
 		n, err := strconv.Atoi(l)
 		if err != nil || n < 1 || n > 5000 {
@@ -127,19 +129,29 @@ func (s *Server) handleListAudit(w http.ResponseWriter, r *http.Request) {
 		}
 		q.Limit = n
 	}
-	var evs []core.AuditEvent
-	err := s.store.View(r.Context(), func(tx core.Tx) error {
-		var err error
-		evs, err = tx.AuditEvents(r.Context(), techFrom(r).TenantID, q)
-		return err
-	})
+	if b := r.URL.Query().Get("before"); b != "" {
+		n, err := strconv.ParseInt(b, 10, 64)
+		if err != nil || n < 1 {
+			s.writeError(w, r, core.Errorf(core.KindInvalid, "before must be an event number (next_before of the previous page)"))
+			return
+		}
+		q.BeforeSeq = n
+	}
+	limit := q.Limit
+	q.Limit++ // one more tells whether there is a next page
+	evs, err := s.engine.AuditEvents(r.Context(), techFrom(r).TenantID, q)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
+	}
+	var next int64
+	if len(evs) > limit {
+		evs = evs[:limit]
+		next = evs[limit-1].Seq
 	}
 	out := make([]auditOut, 0, len(evs))
 	for _, e := range evs {
 		out = append(out, auditOut{Seq: e.Seq, At: e.At, Actor: e.Actor, Action: e.Action, Subject: e.Subject, Detail: e.Detail})
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"events": out})
+	writeJSON(w, http.StatusOK, map[string]any{"events": out, "next_before": next})
 }

@@ -13,21 +13,20 @@ func (s *Server) registerContactRoutes(r *mux.Router) {
 	r.HandleFunc("/me", s.handleMe).Methods(http.MethodGet)
 	r.HandleFunc("/clients", s.handleListClients).Methods(http.MethodGet)
 	r.HandleFunc("/clients", s.handleCreateClient).Methods(http.MethodPost)
+	r.HandleFunc("/clients/{id}", s.handleUpdateClient).Methods(http.MethodPut)
+	r.HandleFunc("/clients/{id}", s.handleDeleteClient).Methods(http.MethodDelete)
 	r.HandleFunc("/contacts", s.handleListContacts).Methods(http.MethodGet)
 	r.HandleFunc("/contacts", s.handleCreateContact).Methods(http.MethodPost)
 	r.HandleFunc("/contacts/{id}", s.handleGetContact).Methods(http.MethodGet)
+	r.HandleFunc("/contacts/{id}", s.handleUpdateContact).Methods(http.MethodPut)
+	r.HandleFunc("/contacts/{id}", s.handleDeleteContact).Methods(http.MethodDelete)
 	r.HandleFunc("/contacts/{id}/verifications", s.handleContactHistory).Methods(http.MethodGet)
 }
 
 // handleMe handles "GET /api/v1/me".
 func (s *Server) handleMe(w http.ResponseWriter, r *http.Request) {
 	tech := techFrom(r)
-	var tenant core.Tenant
-	err := s.store.View(r.Context(), func(tx core.Tx) error {
-		var err error
-		tenant, err = tx.Tenant(r.Context(), tech.TenantID)
-		return err
-	})
+	tenant, err := s.engine.Tenant(r.Context(), tech.TenantID)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -40,12 +39,7 @@ func (s *Server) handleMe(w http.ResponseWriter, r *http.Request) {
 
 // handleListClients handles "GET /api/v1/clients".
 func (s *Server) handleListClients(w http.ResponseWriter, r *http.Request) {
-	var cs []core.Client
-	err := s.store.View(r.Context(), func(tx core.Tx) error {
-		var err error
-		cs, err = tx.ListClients(r.Context(), techFrom(r).TenantID)
-		return err
-	})
+	cs, err := s.engine.Clients(r.Context(), techFrom(r).TenantID)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -97,12 +91,7 @@ func (s *Server) handleListContacts(w http.ResponseWriter, r *http.Request) {
 		}
 		q.Limit = n
 	}
-	var cs []core.Contact
-	err := s.store.View(r.Context(), func(tx core.Tx) error {
-		var err error
-		cs, err = tx.SearchContacts(r.Context(), techFrom(r).TenantID, q)
-		return err
-	})
+	cs, err := s.engine.SearchContacts(r.Context(), techFrom(r).TenantID, q)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -130,16 +119,83 @@ func (s *Server) handleCreateContact(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, contactJSON(c))
 }
 
+// handleUpdateClient handles "PUT /api/v1/clients/{id}" (admins): a new name.
+func (s *Server) handleUpdateClient(w http.ResponseWriter, r *http.Request) {
+	if err := requireAdmin(r); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var req createClientRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	tech := techFrom(r)
+	c, err := s.engine.UpdateClient(r.Context(), tech.TenantID, "tech:"+tech.ID, pathVar(r, "id"), req.Name)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"id": c.ID, "name": c.Name})
+}
+
+// handleDeleteClient handles "DELETE /api/v1/clients/{id}" (admins): the
+// client and its contacts are deleted softly (their history stays).
+func (s *Server) handleDeleteClient(w http.ResponseWriter, r *http.Request) {
+	if err := requireAdmin(r); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	tech := techFrom(r)
+	if err := s.engine.DeleteClient(r.Context(), tech.TenantID, "tech:"+tech.ID, pathVar(r, "id")); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "deleted"})
+}
+
+// handleUpdateContact handles "PUT /api/v1/contacts/{id}" (admins): the
+// whole contact as POST /contacts takes it. Destinations that stay keep
+// their ids and provenance; changing where codes go is an admin's job.
+func (s *Server) handleUpdateContact(w http.ResponseWriter, r *http.Request) {
+	if err := requireAdmin(r); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var in core.NewContact
+	if err := decodeJSON(w, r, &in); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	tech := techFrom(r)
+	c, err := s.engine.UpdateContact(r.Context(), tech.TenantID, "tech:"+tech.ID, "manual", pathVar(r, "id"), in)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, contactJSON(c))
+}
+
+// handleDeleteContact handles "DELETE /api/v1/contacts/{id}" (admins): a
+// soft delete; the contact's verifications and audit entries stay.
+func (s *Server) handleDeleteContact(w http.ResponseWriter, r *http.Request) {
+	if err := requireAdmin(r); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	tech := techFrom(r)
+	if err := s.engine.DeleteContact(r.Context(), tech.TenantID, "tech:"+tech.ID, pathVar(r, "id")); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "deleted"})
+}
+
 // handleGetContact handles "GET /api/v1/contacts/{id}": the contact card with
 // its shield.
 func (s *Server) handleGetContact(w http.ResponseWriter, r *http.Request) {
 	tenantID := techFrom(r).TenantID
-	var c core.Contact
-	err := s.store.View(r.Context(), func(tx core.Tx) error {
-		var err error
-		c, err = tx.Contact(r.Context(), tenantID, pathVar(r, "id"))
-		return err
-	})
+	c, err := s.engine.Contact(r.Context(), tenantID, pathVar(r, "id"))
 	if err != nil {
 		s.writeError(w, r, err)
 		return

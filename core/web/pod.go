@@ -487,80 +487,52 @@ func (s *Server) podTicket(ctx context.Context, emb psa.Client, in core.Integrat
 }
 
 // mirrorContact returns the local mirror of a PSA contact, creating it (and
-// its client) from the PSA on first sight. known is the contact when the
-// ticket already carried it, saving a PSA call.
+// its client) from the PSA on first sight and reading it again when it is
+// older than core.MirrorMaxAge. known is the contact when the ticket already
+// carried it, saving a PSA call. When the PSA cannot be read, a stale
+// mirror is used as it is (and the failure logged) rather than failing the
+// technician.
 func (s *Server) mirrorContact(ctx context.Context, emb psa.Client, in core.Integration, ref string, known *psa.Contact) (core.Contact, error) {
-	var found []core.Contact
-	err := s.store.View(ctx, func(tx core.Tx) error {
-		var err error
-		found, err = tx.SearchContacts(ctx, in.TenantID, core.ContactQuery{PSAKind: in.Kind, PSARef: ref, Limit: 1})
-		return err
-	})
-	if err != nil || len(found) == 1 {
-		if err == nil {
-			return found[0], nil
-		}
+	mirror, err := s.engine.MirroredContact(ctx, in.TenantID, in.Kind, ref)
+	found := err == nil
+	switch {
+	case err != nil && core.ErrorKind(err) != core.KindNotFound:
 		return core.Contact{}, err
+	case found && !mirror.Stale(s.engine.Now()):
+		return mirror, nil
 	}
 	pc := known
 	if pc == nil {
 		cg, ok := emb.(psa.ContactGetter)
 		if !ok {
+			if found {
+				return mirror, nil // nothing to refresh it from
+			}
 			return core.Contact{}, core.Errorf(core.KindInvalid, "%s integrations cannot read contacts", in.Kind)
 		}
 		c, err := cg.GetContact(ctx, ref)
 		if err != nil {
+			if found {
+				s.log.WarnContext(ctx, "stale contact mirror kept: the PSA could not be read", "integration", in.ID, "contact", mirror.ID, "err", err)
+				return mirror, nil
+			}
 			return core.Contact{}, err
 		}
 		pc = &c
 	}
-	clientID, err := s.mirrorClient(ctx, in, pc.CompanyRef)
-	if err != nil {
-		return core.Contact{}, err
-	}
-	nc := core.NewContact{ClientID: clientID, FirstName: pc.FirstName, LastName: pc.LastName, Title: pc.Title, PSARef: pc.Ref}
+	return s.engine.MirrorContact(ctx, in.TenantID, psaContact(in, *pc))
+}
+
+// psaContact is what core.Engine.MirrorContact takes for PSA contact pc.
+func psaContact(in core.Integration, pc psa.Contact) core.PSAContact {
+	nc := core.NewContact{FirstName: pc.FirstName, LastName: pc.LastName, Title: pc.Title, PSARef: pc.Ref}
 	for _, p := range pc.Phones {
 		nc.Phones = append(nc.Phones, core.NewDestination{Value: p.Number, Label: p.Label, Default: p.Default})
 	}
 	for _, e := range pc.Emails {
 		nc.Emails = append(nc.Emails, core.NewDestination{Value: e.Address, Label: e.Label, Default: e.Default})
 	}
-	return s.engine.CreateContact(ctx, in.TenantID, "psa:"+in.Kind, "psa:"+in.Kind, nc)
-}
-
-// mirrorClient returns the local client mirroring a PSA company, creating
-// it when needed. A contact under no company goes to a per-PSA catch-all.
-func (s *Server) mirrorClient(ctx context.Context, in core.Integration, companyRef string) (string, error) {
-	var id string
-	err := s.store.Update(ctx, func(tx core.Tx) error {
-		clients, err := tx.ListClients(ctx, in.TenantID)
-		if err != nil {
-			return err
-		}
-		for _, c := range clients {
-			if c.PSAKind == in.Kind && c.PSARef == companyRef {
-				id = c.ID
-				return nil
-			}
-		}
-		name := "Company " + companyRef
-		if companyRef == "" {
-			name = "No company (" + in.Name + ")"
-		} else if cl, ok := s.psaCompanyName(ctx, in, companyRef); ok {
-			name = cl
-		}
-		c := core.Client{ID: core.NewID("cli"), TenantID: in.TenantID, Name: name, PSAKind: in.Kind, PSARef: companyRef, CreatedAt: s.engine.Now()}
-		id = c.ID
-		return tx.CreateClient(ctx, &c)
-	})
-	return id, err
-}
-
-// psaCompanyName is a hook for plugins that can name a company cheaply;
-// none needs a call today, so the mirror starts with a placeholder that a
-// directory sync replaces.
-func (s *Server) psaCompanyName(context.Context, core.Integration, string) (string, bool) {
-	return "", false
+	return core.PSAContact{Kind: in.Kind, IntegrationName: in.Name, CompanyRef: pc.CompanyRef, Contact: nc}
 }
 
 type podScopeRequest struct {

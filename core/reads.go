@@ -1,0 +1,59 @@
+package core
+
+import "context"
+
+// Reads for adapters. core/web reads through these rather than opening
+// store transactions of its own, so that every transaction of the product
+// is the engine's (and the rules it keeps are in one place).
+
+// view runs fn in a read-only transaction and returns what it read.
+func view[T any](ctx context.Context, e *Engine, fn func(Tx) (T, error)) (T, error) {
+	var out T
+	err := e.cfg.Store.View(ctx, func(tx Tx) error {
+		var err error
+		out, err = fn(tx)
+		return err
+	})
+	return out, err
+}
+
+// Tenant returns tenant id.
+func (e *Engine) Tenant(ctx context.Context, id string) (Tenant, error) {
+	return view(ctx, e, func(tx Tx) (Tenant, error) { return tx.Tenant(ctx, id) })
+}
+
+// TenantBySlug returns the tenant with the short name slug.
+func (e *Engine) TenantBySlug(ctx context.Context, slug string) (Tenant, error) {
+	return view(ctx, e, func(tx Tx) (Tenant, error) { return tx.TenantBySlug(ctx, slug) })
+}
+
+// Clients returns a tenant's clients (not the deleted ones), by name.
+func (e *Engine) Clients(ctx context.Context, tenantID string) ([]Client, error) {
+	return view(ctx, e, func(tx Tx) ([]Client, error) { return tx.ListClients(ctx, tenantID) })
+}
+
+// Client returns client id of a tenant; a deleted one is ErrNotFound.
+func (e *Engine) Client(ctx context.Context, tenantID, id string) (Client, error) {
+	return view(ctx, e, func(tx Tx) (Client, error) { return tx.Client(ctx, tenantID, id) })
+}
+
+// Contact returns contact id of a tenant with its destinations; a deleted
+// one is ErrNotFound.
+func (e *Engine) Contact(ctx context.Context, tenantID, id string) (Contact, error) {
+	return view(ctx, e, func(tx Tx) (Contact, error) { return tx.Contact(ctx, tenantID, id) })
+}
+
+// SearchContacts returns a tenant's contacts matching q (see ContactQuery).
+func (e *Engine) SearchContacts(ctx context.Context, tenantID string, q ContactQuery) ([]Contact, error) {
+	return view(ctx, e, func(tx Tx) ([]Contact, error) { return tx.SearchContacts(ctx, tenantID, q) })
+}
+
+// Technicians returns a tenant's technicians, by name.
+func (e *Engine) Technicians(ctx context.Context, tenantID string) ([]Technician, error) {
+	return view(ctx, e, func(tx Tx) ([]Technician, error) { return tx.ListTechnicians(ctx, tenantID) })
+}
+
+// Technician returns technician id of a tenant.
+func (e *Engine) Technician(ctx context.Context, tenantID, id string) (Technician, error) {
+	return view(ctx, e, func(tx Tx) (Technician, error) { return tx.Technician(ctx, tenantID, id) })
+}
