@@ -69,6 +69,11 @@ type LinkAnswer struct {
 	Code      string // technician-read code, when the page asks for one
 	IP        string // recorded for the technician (security.md §5 rule 5)
 	UserAgent string
+	// Nonce is the page view's form nonce; LinkConfirm spends it, so one
+	// rendered page answers once (a replayed form changes nothing).
+	// Empty means the caller checked nothing of the kind (tests of the
+	// engine alone).
+	Nonce string
 }
 
 // errUnknownLink is the one answer for unknown and expired links, so that an
@@ -149,6 +154,15 @@ func (e *Engine) LinkConfirm(ctx context.Context, tenantSlug, token string, a Li
 		policy, err := EffectivePolicy(ctx, tx, tenant.ID, v.ClientID)
 		if err != nil {
 			return err
+		}
+		if a.Nonce != "" {
+			if err := tx.UseLinkNonce(ctx, tenant.ID, v.ID, LinkTokenHash(a.Nonce), now); err != nil {
+				if ErrorKind(err) == KindConflict {
+					outcome = err // a replayed form: nothing else changes
+					return nil
+				}
+				return err
+			}
 		}
 		detail := map[string]string{"ip": a.IP, "user_agent": truncate(a.UserAgent, 200)}
 		switch st := v.EffectiveStatus(now); {

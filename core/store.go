@@ -82,6 +82,10 @@ type Tx interface {
 	// single writer connection serialises write transactions already).
 	LockVerification(ctx context.Context, tenantID, id string) (Verification, error)
 	VerificationByLinkHash(ctx context.Context, tenantID string, hash []byte) (Verification, error)
+	// UseLinkNonce spends a link page's form nonce (stored as its hash) for
+	// a verification; a nonce spent before is ErrConflict, without
+	// aborting the transaction.
+	UseLinkNonce(ctx context.Context, tenantID, verificationID string, nonceHash []byte, at time.Time) error
 	UpdateVerification(ctx context.Context, v *Verification) error
 	// LockOpenVerifications locks a contact against concurrent starts and
 	// returns its verifications still open in the store (pending or sent,

@@ -157,6 +157,8 @@ func TestBrowserLinkPages(t *testing.T) {
 	requireFocus(t, user, "code")
 	user.Keys(techCode)
 	user.Keys(kb.Tab)
+	requireFocus(t, user, "presence") // only "This wasn't me" needs it on an email link
+	user.Keys(kb.Tab)
 	requireFocus(t, user, "confirm")
 	user.MarkPage()
 	user.Keys(kb.Enter)
@@ -184,6 +186,12 @@ func TestBrowserLinkPages(t *testing.T) {
 	assert.Equal(t, "code", focused, "after a wrong code the field has the focus again")
 	user.CheckA11y("link wrong code")
 	user.ScreenshotWidths("link-wrong-code")
+	// "This wasn't me" needs the number shown on the page typed back
+	// (issue 9 item 5): without it nothing changes.
+	user.Submit(`button[value="decline"]`)
+	user.WaitVisible(`#presence[aria-invalid="true"]`)
+	assert.Contains(t, []any{"pending", "sent"}, s.Verification(t, id)["status"], "a decline without the number changes nothing")
+	user.Type("#presence", user.Text(".eu-presence"))
 	user.Submit(`button[value="decline"]`)
 	user.WaitVisible(".result.declined")
 	assert.Equal(t, "failed", s.Verification(t, id)["status"])

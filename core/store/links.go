@@ -27,3 +27,17 @@ func (t *tx) LinkedTechnician(ctx context.Context, tenantID, integrationID, memb
 	}
 	return t.Technician(ctx, tenantID, id)
 }
+
+// UseLinkNonce implements core.Tx. ON CONFLICT DO NOTHING rather than a
+// unique violation, which would abort the whole PostgreSQL transaction.
+func (t *tx) UseLinkNonce(ctx context.Context, tenantID, verificationID string, nonceHash []byte, at time.Time) error {
+	res, err := t.exec(ctx, `INSERT INTO link_nonces (nonce_hash, tenant_id, verification_id, used_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (nonce_hash) DO NOTHING`, nonceHash, tenantID, verificationID, normTime(at))
+	if err != nil {
+		return wrap(err, "use link nonce")
+	}
+	if n, err := res.RowsAffected(); err != nil || n != 1 {
+		return core.Errorf(core.KindConflict, "this page was already sent once; open the link again")
+	}
+	return nil
+}

@@ -54,6 +54,17 @@ func nonceFrom(t *testing.T, body []byte) string {
 	return string(g[1])
 }
 
+// presenceRE finds the number a link page asks to type back.
+var presenceRE = regexp.MustCompile(`class="eu-presence">(\d{4})<`)
+
+// presenceFrom returns the number to type back on a link page.
+func presenceFrom(t *testing.T, body []byte) string {
+	t.Helper()
+	g := presenceRE.FindSubmatch(body)
+	require.NotNil(t, g, "no presence number in the page:\n%s", body)
+	return string(g[1])
+}
+
 // linkState is what must not change while the end user only looks.
 type linkState struct {
 	V        core.Verification
@@ -202,11 +213,12 @@ func TestLinkPage(t *testing.T) {
 		assert.Contains(t, string(r.body), `class="result confirmed"`)
 		assert.Equal(t, core.StatusVerified, e.verification(t, e.a, id).Status)
 
-		// A repeat of the confirming POST is harmless.
+		// A repeat of the confirming POST is harmless: its nonce is spent,
+		// and the page says the link was used.
 		r = e.form(t, browser, path, url.Values{"nonce": {nonce}, "action": {"confirm"}, "code": {techCode}}, nil)
-		assert.Equal(t, http.StatusOK, r.status)
-		assert.Contains(t, string(r.body), `class="result confirmed"`)
-		assert.Contains(t, string(r.body), "you are confirmed")
+		assert.Equal(t, http.StatusGone, r.status)
+		assert.Contains(t, string(r.body), `class="result used"`)
+		assert.Equal(t, core.StatusVerified, e.verification(t, e.a, id).Status)
 		r = e.do(t, browser, "GET", path, "", nil, nil)
 		assert.Equal(t, http.StatusOK, r.status)
 		assert.Contains(t, string(r.body), `class="result used"`)
@@ -246,9 +258,10 @@ func TestLinkDecline(t *testing.T) {
 		c := e.login(t, e.a)
 		id, techCode, path, token := e.startLink(t, c)
 		browser := e.client(t)
-		nonce := nonceFrom(t, e.do(t, browser, "GET", path, "", nil, nil).body)
+		page := e.do(t, browser, "GET", path, "", nil, nil).body
+		nonce := nonceFrom(t, page)
 
-		r := e.form(t, browser, path, url.Values{"nonce": {nonce}, "action": {"decline"}}, nil)
+		r := e.form(t, browser, path, url.Values{"nonce": {nonce}, "action": {"decline"}, "presence": {presenceFrom(t, page)}}, nil)
 		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
 		assert.Contains(t, string(r.body), `class="result declined"`)
 		assert.Equal(t, core.StatusFailed, e.verification(t, e.a, id).Status)
@@ -362,6 +375,7 @@ func TestLinkCancelledAndLocked(t *testing.T) {
 		r = e.form(t, browser, path, url.Values{"nonce": {nonce}, "action": {"confirm"}, "code": {wrong}}, nil)
 		require.Equal(t, http.StatusBadRequest, r.status, "%s", r.body)
 		assert.Contains(t, string(r.body), `aria-invalid="true"`)
+		nonce = nonceFrom(t, r.body) // each page view's nonce answers once
 	}
 	r = e.form(t, browser, path, url.Values{"nonce": {nonce}, "action": {"confirm"}, "code": {wrong}}, nil)
 	assert.Equal(t, http.StatusGone, r.status, "%s", r.body)
