@@ -28,9 +28,9 @@ func Descriptor() psa.Descriptor {
 			{Name: "phone_region", Label: "Phone region", Kind: psa.FieldText,
 				Help: "Two-letter country for phone numbers stored without a country code; empty means US."},
 			{Name: "note_type", Label: "Note type", Kind: psa.FieldText,
-				Help: "The ticket note type for verification notes, by its value; the setup page offers your own note types."},
+				Help: "The ticket note type for verification notes, by its value: choose it from Autotask once the integration is saved.", Choosable: true},
 			{Name: "note_publish", Label: "Note visibility", Kind: psa.FieldText,
-				Help: "The publish value for internal notes; the setup page offers your own choices."},
+				Help: "The publish value for internal notes: choose it from Autotask once the integration is saved.", Choosable: true},
 			{Name: "zone_url", Label: "Zone API URL", Kind: psa.FieldURL,
 				Help: "Leave empty: found from the username and stored after the live check."},
 			{Name: "web_url", Label: "Autotask web URL", Kind: psa.FieldURL,
@@ -57,6 +57,7 @@ var (
 	_ psa.TicketNoter       = (*Client)(nil)
 	_ psa.CompanyLister     = (*Client)(nil)
 	_ psa.Checker           = (*Client)(nil)
+	_ psa.FieldChooser      = (*Client)(nil)
 	_ psa.SettingsLearner   = (*Client)(nil)
 	_ psa.Embedder          = (*Client)(nil)
 	_ psa.SetupGuide        = (*Client)(nil)

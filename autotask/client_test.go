@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -295,6 +296,16 @@ func TestNotePicklists(t *testing.T) {
 		labels = append(labels, c.Label)
 	}
 	assert.Equal(t, []string{"All Autotask Users", "Internal Only"}, labels)
+
+	pc, err := e.client.Choices(t.Context(), "note_publish")
+	require.NoError(t, err)
+	assert.Len(t, pc.Options, 2)
+	assert.Equal(t, strconv.Itoa(autotasktest.PublishInternal), pc.Suggested, "the internal one")
+	tc, err := e.client.Choices(t.Context(), "note_type")
+	require.NoError(t, err)
+	assert.Equal(t, strconv.Itoa(autotasktest.NoteTypeDetail), tc.Suggested, "the picklist's default")
+	_, err = e.client.Choices(t.Context(), "secret")
+	assert.ErrorIs(t, err, core.ErrInvalid)
 }
 
 func TestCreateContactRequiredFields(t *testing.T) {

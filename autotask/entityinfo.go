@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/countersign/countersign/core"
+	"github.com/countersign/countersign/core/psa"
 )
 
 // picklistTTL is how long entity information (required fields, picklists)
@@ -155,4 +156,36 @@ func (c *Client) noteChoices(ctx context.Context, public bool) (noteType, publis
 		}
 	}
 	return noteType, publish, nil
+}
+
+// Choices offers the tenant's own note types and publish values for the
+// note settings ([psa.FieldChooser]), suggesting the picklist's default
+// type and the publish value labelled "Internal…".
+func (c *Client) Choices(ctx context.Context, field string) (psa.Choices, error) {
+	if field != "note_type" && field != "note_publish" {
+		return psa.Choices{}, core.Errorf(core.KindInvalid, "autotask: no choices for the setting %q", field)
+	}
+	nc, err := c.NotePicklists(ctx)
+	if err != nil {
+		return psa.Choices{}, err
+	}
+	list, hint := nc.Types, "Your Autotask's ticket note types: pick the one verification notes should have."
+	if field == "note_publish" {
+		list, hint = nc.Publish, "Who sees verification notes in Autotask: pick an internal one."
+	}
+	out := psa.Choices{Options: []psa.Choice{}, Hint: hint}
+	var internal []string
+	for _, ch := range list {
+		out.Options = append(out.Options, psa.Choice{Value: ch.Value, Label: ch.Label})
+		if field == "note_type" && ch.IsDefault {
+			out.Suggested = ch.Value
+		}
+		if field == "note_publish" && strings.HasPrefix(strings.ToLower(ch.Label), "internal") {
+			internal = append(internal, ch.Value)
+		}
+	}
+	if len(internal) == 1 {
+		out.Suggested = internal[0]
+	}
+	return out, nil
 }
