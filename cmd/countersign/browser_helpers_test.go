@@ -834,6 +834,7 @@ func startServer(t *testing.T, opts ...func(*Config)) *testServer {
 			twilioHTTP: s.Twilio.HTTPClient(),
 			SMTPHost:   s.Mail.Host(), SMTPPort: s.Mail.Port(), SMTPFrom: "helpdesk@acme.example", SMTPTLS: "starttls",
 			smtpRoots: s.Mail.CertPool(),
+			demoPSA:   true, // the tests' PSA of choice; TestServeRefusesTheDemoPSA turns it off
 		}
 		for _, o := range opts {
 			o(&cfg)

@@ -53,6 +53,12 @@ type Config struct {
 	SMTPTLS      string // starttls, tls or none
 	SMTPAuth     string
 
+	// demoPSA puts the built-in demo PSA (package memory) among the PSA
+	// plugins: demo and tests only. Its base URL is free, so in a real
+	// server any tenant admin could make the server send requests to any
+	// address (server-side request forgery); serve never sets it.
+	demoPSA bool
+
 	// Test seams: nil in production.
 	twilioHTTP *http.Client   // carries Twilio REST calls (tests: the loopback fake)
 	psaHTTP    *http.Client   // carries PSA API calls (tests: connectwise/cwtest); nil means the default client

@@ -87,7 +87,7 @@ func prepareDemo(ctx context.Context, dataDir, listen string, demoPSA *demoPSA, 
 	c := Config{
 		Listen: listen, PublicURL: "http://" + listen, Database: filepath.Join(dataDir, "countersign.db"),
 		MasterKeyFile: keyFile, DevDelivery: true, RequireTOTP: false, OutboxPoll: time.Second,
-		LogLevel: "info", LogFormat: "text",
+		LogLevel: "info", LogFormat: "text", demoPSA: true,
 	}
 	password, err := randomPassword()
 	if err != nil {

@@ -109,7 +109,7 @@ func build(ctx context.Context, c Config, log *slog.Logger) (*app, error) {
 	}
 	// PSA plugins: one client per integration, shared by pods and by the
 	// ticket notes the outbox writes (so their caches are shared too).
-	plugins, err := psaRegistry()
+	plugins, err := psaRegistry(c.demoPSA)
 	if err != nil {
 		return nil, err
 	}
@@ -163,16 +163,20 @@ func build(ctx context.Context, c Config, log *slog.Logger) (*app, error) {
 }
 
 // psaRegistry lists the PSA plugins this binary carries; adding a PSA is a
-// line here (ARCHITECTURE.md: no init-time registration).
-func psaRegistry() (*psa.Registry, error) {
-	return psa.NewRegistry(
-		memory.Descriptor(),
+// line here. The built-in demo PSA joins them only for the demo and tests
+// (withDemo): it is not a production integration.
+func psaRegistry(withDemo bool) (*psa.Registry, error) {
+	descs := []psa.Descriptor{
 		connectwise.Descriptor(),
 		autotask.Descriptor(),
 		halo.Descriptor(),
 		kaseya.Descriptor(),
 		superops.Descriptor(),
-	)
+	}
+	if withDemo {
+		descs = append(descs, memory.Descriptor())
+	}
+	return psa.NewRegistry(descs...)
 }
 
 // buildSenders returns a sender per configured channel.
