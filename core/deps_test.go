@@ -5,6 +5,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -63,19 +65,19 @@ func TestDependencies(t *testing.T) {
 			ownWhy: "core is the domain and imports no other countersign package; declare the small interface " +
 				"the engine calls in core (as core.Sender, core.Sealer) and let the other package implement it",
 		},
-		{pkg: "core/psa", deny: concat(psaPackages, adapters, outside)},
+		{pkg: "core/psa/...", deny: concat(psaPackages, adapters, outside)},
 		{pkg: "core/secret", deny: concat(psaPackages, adapters, outside, []forbidden{{module + "/core/psa", "core/secret is a pure library used by core's adapters"}})},
 		{pkg: "core/auth", deny: concat(psaPackages, adapters, outside, []forbidden{{module + "/core/psa", "core/auth is a pure library; it takes a core.Technician"}})},
 	}
 	for _, r := range rules {
 		t.Run(r.pkg, func(t *testing.T) {
-			if _, err := os.Stat(filepath.Join(root, filepath.FromSlash(r.pkg))); err != nil {
+			if _, err := os.Stat(filepath.Join(root, filepath.FromSlash(strings.TrimSuffix(r.pkg, "/...")))); err != nil {
 				t.Skipf("%s does not exist yet", r.pkg)
 			}
-			self := module + "/" + r.pkg
+			self := module + "/" + strings.TrimSuffix(r.pkg, "/...")
 			graph := listDeps(t, root, "./"+r.pkg)
 			for path := range graph {
-				if path == self {
+				if path == self || strings.HasPrefix(path, self+"/") && strings.HasSuffix(r.pkg, "/...") {
 					continue
 				}
 				if r.noOwn && (path == module || strings.HasPrefix(path, module+"/")) {
@@ -196,5 +198,82 @@ func TestDependencyGraph(t *testing.T) {
 		if got := f.matches(path); got != want {
 			t.Errorf("matches(%q) = %v, want %v", path, got, want)
 		}
+	}
+}
+
+// psaAllowed are the packages of this module a PSA plugin (and its fake)
+// may import, besides its own folder's.
+var psaAllowed = []string{module + "/core", module + "/core/psa", module + "/core/psa/psafake", module + "/core/psa/psatest"}
+
+// TestPSADependencies holds every PSA plugin to STYLE.md Part 2 §1: it
+// imports core and core/psa (its fake also the kit, psafake, and the
+// suite, psatest), and packages of its own folder — never core/store,
+// core/web, another adapter or another PSA. It talks to the host only
+// through the capability interfaces.
+func TestPSADependencies(t *testing.T) {
+	root := moduleRoot(t)
+	for _, p := range psaPackages {
+		name := strings.TrimPrefix(p.prefix, module+"/")
+		t.Run(name, func(t *testing.T) {
+			if _, err := os.Stat(filepath.Join(root, name)); err != nil {
+				t.Skipf("%s does not exist yet", name)
+			}
+			graph := listDeps(t, root, "./"+name+"/...")
+			own := module + "/" + name
+			checked := 0
+			for pkg, imports := range graph {
+				if pkg != own && !strings.HasPrefix(pkg, own+"/") {
+					continue
+				}
+				checked++
+				for _, imp := range imports {
+					if imp != module && !strings.HasPrefix(imp, module+"/") || imp == own || strings.HasPrefix(imp, own+"/") || slices.Contains(psaAllowed, imp) {
+						continue
+					}
+					t.Errorf("%s imports %s: a PSA plugin imports only core, core/psa (its fake also core/psa/psafake and core/psa/psatest) and its own folder; "+
+						"take what it needs through psa.Deps or a capability interface instead", pkg, imp)
+				}
+			}
+			if checked == 0 {
+				t.Errorf("go list found no package under ./%s", name)
+			}
+		})
+	}
+}
+
+// psaNames are how PSAs are named in text. Only a PSA's own folder and
+// the one registration line in cmd/ may name it.
+var psaNames = regexp.MustCompile(`(?i:connectwise|autotask|kaseya|superops|halopsa)|\bHalo\b`)
+
+// TestHostNamesNoPSA keeps the host PSA-neutral: no file of core/web or
+// assets (tests aside) names a PSA, in code or comment. A PSA's specifics
+// live in its folder and reach the host through its descriptor.
+func TestHostNamesNoPSA(t *testing.T) {
+	root := moduleRoot(t)
+	files := 0
+	for _, dir := range []string{"core/web", "assets"} {
+		err := filepath.WalkDir(filepath.Join(root, dir), func(p string, d os.DirEntry, err error) error {
+			if err != nil || d.IsDir() || strings.HasSuffix(p, "_test.go") {
+				return err
+			}
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			files++
+			for i, line := range strings.Split(string(b), "\n") {
+				if m := psaNames.FindString(line); m != "" {
+					rel, _ := filepath.Rel(root, p)
+					t.Errorf("%s:%d names the PSA %q: move it into the plugin's folder (its descriptor, assets or docs)", rel, i+1, m)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if files < 20 {
+		t.Fatalf("walked only %d files of core/web and assets", files)
 	}
 }

@@ -45,6 +45,8 @@ export CGO_ENABLED=1
 
 echo "==> go vet"
 go vet ./...
+echo "==> go mod tidy"
+go mod tidy -diff || { echo "go.mod or go.sum is not tidy: run go mod tidy and commit the result"; exit 1; }
 # Windows-only code (the agent's service, pipe, tray) must not rot: vet it
 # cross-compiled. -unsafeptr=false: the SCM's session-change EventData is
 # a pointer by contract (agent-and-ad.md §3).
@@ -58,6 +60,30 @@ echo "==> benchmarks (one short pass, so they keep compiling and running)"
 # 200 websocket clients instead of BenchmarkLiveFanout's 5000 keep this pass quick.
 COUNTERSIGN_BENCH_WS_CLIENTS=${COUNTERSIGN_BENCH_WS_CLIENTS:-200} \
 	go test -count=1 -run '^$' -bench . -benchtime 50x ./... | grep -E '^(Benchmark|FAIL|ok )'
+
+echo "==> fuzz targets (a few seconds each; their seed corpora in testdata/fuzz/ run with every go test)"
+# Every parser of outside input has one: phone numbers, Twilio webhooks,
+# request bodies of the sign-in and the pod, link paths and tokens, PSA
+# callbacks and pod URLs. A crash found here is saved under testdata/fuzz/
+# and must become a regression test.
+fuzz_targets=(
+	"./core FuzzNormalizePhone"
+	"./core/twilio FuzzWebhook"
+	"./core/web FuzzRequestBodies"
+	"./core/web FuzzLinkPath"
+	"./core/psa/memory FuzzVerifyCallback"
+	"./connectwise FuzzVerifyCallback"
+	"./connectwise FuzzPodContext"
+)
+for target in "${fuzz_targets[@]}"; do
+	read -r pkg name <<<"$target"
+	if ! out=$(go test -run '^$' -fuzz "^${name}\$" -fuzztime "${COUNTERSIGN_FUZZTIME:-3s}" "$pkg" 2>&1); then
+		echo "$out"
+		echo "FAIL: fuzz $pkg $name (the failing input is saved under $pkg/testdata/fuzz/$name)"
+		exit 1
+	fi
+	echo "fuzz ok  $pkg $name"
+done
 
 echo "==> go test"
 log=$(mktemp /tmp/countersign-test.XXXXXX)

@@ -31,7 +31,7 @@ function apiHeaders() {
   return { "X-Pod-Member-Proof": btoa(String.fromCharCode(...bytes)) };
 }
 
-// getProof asks the PSA's script (e.g. pod-connectwise.js) for its word on
+// getProof asks the PSA plugin's pod script (psa.Assets.PodScripts) for its word on
 // who is looking at the pod, once; null when it has none.
 async function getProof() {
   if (memberProof || typeof CSPodPSA === "undefined") return memberProof;

@@ -70,6 +70,42 @@
 // to [NewRegistry]; there is no init-time registration.
 //
 // Every plugin runs the conformance suite in package psatest against its fake
-// server. Package memory is a complete, small PSA (server and client) that
-// passes the suite, serves the demo, and shows how a plugin is laid out.
+// server. Package memory is a complete, small PSA (server and client) with
+// every capability that passes the suite, serves the demo and the host's
+// tests, and shows how a plugin is laid out; it is never registered in a
+// production server.
+//
+// # Seam
+//
+// Besides its client, a plugin brings through its descriptor the files it
+// ships ([Assets]: the pod script that speaks the PSA's embedding
+// protocol, a setup help page), served at /static/psa/{id}/, and how its
+// PSA posts events ([Inbound]). Events arrive at one generic route,
+// /webhooks/psa/{tenant}/{integration}: the host reads at most
+// [MaxInboundBody] bytes, the client's [CallbackVerifier] authenticates
+// and parses them, the host drops a replayed [Callback].ID and acts on the
+// rest. Nothing outside the plugin's folder names the PSA.
+//
+// # A new PSA, step by step
+//
+//  1. Make <psa>/ with the package doc and Descriptor (<psa>.go), Config
+//     (strict, validated; New makes no request), client.go on [Doer], one
+//     file per capability, and interface guards for each capability
+//     claimed. Map statuses by code, name the missing permission in 403s.
+//  2. Make <psa>/<psa>test/: a fake built on core/psa/psafake (embed
+//     psafake.Faults; a psafake.Contract from testdata/ extracted by
+//     internal/extract with go generate from shared/contracts/; never read
+//     shared/ in a test), implementing psatest.Fake and, per capability,
+//     psatest.PodFake, MemberFake and EventFake.
+//  3. Run psatest.Run with Harness{New, Descriptor, Settings}; add a case
+//     to psatest when the PSA shows a behaviour the suite lacks.
+//  4. Embedding: [Embedder] (frame origins, pod context from the URL) and,
+//     where the PSA can prove who is looking, [MemberProver]; ship the pod
+//     script in Assets.PodScripts. Setup: [SetupGuide], Assets.SetupHelp,
+//     [PodInstaller] and [CallbackRegistrar] where the API allows.
+//  5. Events: [CallbackVerifier] (constant-time check, replay-bounded,
+//     oversize refused, a Go fuzz target); Inbound.Query if the PSA
+//     appends to the URL.
+//  6. Add one line to cmd/countersign's psaRegistry, a call-budget test, a
+//     browser test with a page playing the PSA, and a README section.
 package psa

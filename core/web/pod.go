@@ -910,7 +910,7 @@ func (s *Server) linkMember(ctx context.Context, tech core.Technician, integrati
 }
 
 // memberProofHeader carries, base64-encoded, the PSA's word for the member
-// looking at the pod (ConnectWise's member authentication), on the pod's
+// looking at the pod (psa.MemberProver's proof), on the pod's
 // reads, for plugins that read as the member (psa.MemberReader).
 const memberProofHeader = "X-Pod-Member-Proof"
 

@@ -1,0 +1,34 @@
+package core
+
+import (
+	"regexp"
+	"testing"
+)
+
+var e164 = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
+
+// FuzzNormalizePhone: phone numbers come from PSAs, contacts and callers.
+// Any input either fails cleanly or gives E.164 that normalises to itself.
+func FuzzNormalizePhone(f *testing.F) {
+	for _, s := range []string{"(555) 010-0142", "+44 7700 900123", "555-010-0100 x12", "call me", "", "+", "00441234567890", "٠١٢٣٤٥٦٧٨٩"} {
+		f.Add(s, "US")
+	}
+	f.Add("07700 900123", "GB")
+	f.Add("5550100142", "")
+	f.Fuzz(func(t *testing.T, raw, region string) {
+		got, err := NormalizePhone(raw, region)
+		if err != nil {
+			if ErrorKind(err) != KindInvalid {
+				t.Fatalf("NormalizePhone(%q, %q): error of kind %s: %v", raw, region, ErrorKind(err), err)
+			}
+			return
+		}
+		if !e164.MatchString(got) {
+			t.Fatalf("NormalizePhone(%q, %q) = %q, not E.164", raw, region, got)
+		}
+		again, err := NormalizePhone(got, region)
+		if err != nil || again != got {
+			t.Fatalf("NormalizePhone(%q) = %q, %v: E.164 does not normalise to itself", got, again, err)
+		}
+	})
+}
