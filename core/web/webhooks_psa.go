@@ -23,7 +23,7 @@ import (
 // (psa.CallbackVerifier: a signature, a shared secret) before anything else
 // happens. A verified event is then recorded durably, once per event id
 // and record (core.Engine.RecordInboundEvent), and acknowledged at once:
-// PSAs wait only a few seconds (ConnectWise about 5 s) and retry or
+// PSAs wait only a few seconds (5 s is common) and retry or
 // disable a registration that does not answer in time. Acting on it —
 // reading the record again through the API, applying the policy — runs
 // from the outbox (ActOnInboundEvent), with its retries, and its outcome

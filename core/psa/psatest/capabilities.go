@@ -87,7 +87,7 @@ func (c *callCounter) take() []string {
 
 // callsOf returns every call of c that asks the PSA something without
 // changing it — reads, the connection check, the ticket alone, the pod
-// screens — failing the test when there is none, so that the cases built
+// — failing the test when there is none, so that the cases built
 // on it can never pass vacuously.
 func callsOf(t *testing.T, c psa.Client) []call {
 	t.Helper()
@@ -97,9 +97,6 @@ func callsOf(t *testing.T, c psa.Client) []call {
 	}
 	if g, ok := c.(psa.TicketOnlyGetter); ok {
 		out = append(out, call{"GetTicketOnly", func(ctx context.Context) error { _, err := g.GetTicketOnly(ctx, ticketAlice.Ref); return err }})
-	}
-	if p, ok := c.(psa.PodInstaller); ok {
-		out = append(out, call{"PodScreens", func(ctx context.Context) error { _, err := p.PodScreens(ctx); return err }})
 	}
 	require.NotEmpty(t, out, "the client implements no capability that calls the PSA")
 	return out
@@ -434,14 +431,16 @@ func testPodInstaller(t *testing.T, h Harness) {
 	}
 	first, err := pi.InstallPods(t.Context(), entries, nil)
 	require.NoError(t, err)
-	require.Len(t, first, len(entries))
+	// A PSA may host the pod on fewer screens than the setup lists.
+	require.NotEmpty(t, first)
+	require.LessOrEqual(t, len(first), len(entries))
 	for _, p := range first {
 		assert.True(t, p.Created, "%s: created on a fresh PSA", p.Screen)
 		assert.NotEmpty(t, p.Ref)
 	}
 	again, err := pi.InstallPods(t.Context(), entries, nil)
 	require.NoError(t, err)
-	require.Len(t, again, len(entries))
+	require.Len(t, again, len(first))
 	for i, p := range again {
 		assert.False(t, p.Created, "%s: an entry that exists is kept, not duplicated", p.Screen)
 		assert.Equal(t, first[i].Ref, p.Ref, "%s: the same entry", p.Screen)
