@@ -1,10 +1,12 @@
 package kaseya_test
 
 import (
+	"encoding/json"
 	"testing"
 
 	"github.com/countersign/countersign/core/psa"
 	"github.com/countersign/countersign/core/psa/psatest"
+	"github.com/countersign/countersign/kaseya"
 	"github.com/countersign/countersign/kaseya/kaseyatest"
 )
 
@@ -17,5 +19,7 @@ func TestConformance(t *testing.T) {
 			srv := kaseyatest.NewServer(t)
 			return srv.NewClient(t, deps), srv
 		},
+		Descriptor: kaseya.Descriptor(),
+		Settings:   json.RawMessage(`{"gateway_url":"https://bms.kaseya.com/","tenant":"Psatest","username":"psatest","password":"psatest-pass-s3cr3t"}`),
 	})
 }

@@ -140,7 +140,6 @@ func (c *Client) FindContacts(ctx context.Context, companyRef string, s psa.Cont
 	return out, nil
 }
 
-
 // nationalDigits returns the national significant number of an E.164
 // phone: "+15550100142" → "5550100142".
 func nationalDigits(e164 string) (string, error) {

@@ -1,10 +1,12 @@
 package superops_test
 
 import (
+	"encoding/json"
 	"testing"
 
 	"github.com/countersign/countersign/core/psa"
 	"github.com/countersign/countersign/core/psa/psatest"
+	"github.com/countersign/countersign/superops"
 	"github.com/countersign/countersign/superops/superopstest"
 )
 
@@ -17,5 +19,7 @@ func TestConformance(t *testing.T) {
 			srv := superopstest.NewServer(t)
 			return srv.NewClient(t, deps), srv
 		},
+		Descriptor: superops.Descriptor(),
+		Settings:   json.RawMessage(`{"subdomain":"psatest","api_token":"psatest-token-s3cr3t"}`),
 	})
 }

@@ -114,7 +114,6 @@ func (c *Client) FindContacts(ctx context.Context, companyRef string, s psa.Cont
 	return out, nil
 }
 
-
 // listUsers reads every page of getClientUserList, at most limit users.
 func (c *Client) listUsers(ctx context.Context, clientRef string, cond any, limit int) ([]clientUser, error) {
 	var all []clientUser
