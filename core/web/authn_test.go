@@ -261,7 +261,11 @@ func TestSignInThrottledPerAddress(t *testing.T) {
 			delays = append(delays, d)
 			return nil
 		}
-		gate := auth.NewHashGate(2)
+		// A gate with a slot per request: this test is about the address
+		// throttle, and 20 parallel hashes on a small gate would also see
+		// 503s from the gate's own queue limit (TestSignInFloodBounded
+		// covers that).
+		gate := auth.NewHashGate(40)
 		e := newEnv(t, st, envOptions{auth: func(a *web.PasswordAuth) { a.Gate = gate }, addrThrottle: addr, tenantThrottle: unlimited()})
 		bodies := make([]map[string]string, 40)
 		require.NoError(t, st.Update(t.Context(), func(tx core.Tx) error {
