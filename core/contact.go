@@ -129,7 +129,15 @@ func NormalizePhone(raw, region string) (string, error) {
 	if err != nil || !phonenumbers.IsPossibleNumber(num) {
 		return "", Errorf(KindInvalid, "%q is not a phone number (use international format, e.g. +1 555 010 0100)", raw)
 	}
-	return phonenumbers.Format(num, phonenumbers.E164), nil
+	e := phonenumbers.Format(num, phonenumbers.E164)
+	// Some regions' rules call very short numbers possible ("10" in
+	// Germany); no number anyone can be texted or called on from abroad
+	// has fewer than 7 digits with its country code (found by
+	// FuzzNormalizePhone).
+	if len(e) < 8 {
+		return "", Errorf(KindInvalid, "%q is too short to be a phone number (use international format, e.g. +1 555 010 0100)", raw)
+	}
+	return e, nil
 }
 
 // NormalizeEmail validates a single bare address and returns it lower-cased.

@@ -15,6 +15,7 @@ func FuzzNormalizePhone(f *testing.F) {
 	}
 	f.Add("07700 900123", "GB")
 	f.Add("5550100142", "")
+	f.Add("10", "DE") // once normalised to "+4910"
 	f.Fuzz(func(t *testing.T, raw, region string) {
 		got, err := NormalizePhone(raw, region)
 		if err != nil {
