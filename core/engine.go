@@ -197,7 +197,7 @@ func (e *Engine) PutPolicy(ctx context.Context, tenantID, actor, clientID string
 		if scope == "" {
 			scope = "default"
 		}
-		return e.audit(ctx, tx, tenantID, actor, "policy.updated", scope, nil)
+		return e.audit(ctx, tx, tenantID, actor, AuditPolicyUpdated, scope, nil)
 	})
 }
 

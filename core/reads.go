@@ -57,3 +57,37 @@ func (e *Engine) Technicians(ctx context.Context, tenantID string) ([]Technician
 func (e *Engine) Technician(ctx context.Context, tenantID, id string) (Technician, error) {
 	return view(ctx, e, func(tx Tx) (Technician, error) { return tx.Technician(ctx, tenantID, id) })
 }
+
+// Outbox returns a tenant's most recent outbox items, newest first.
+func (e *Engine) Outbox(ctx context.Context, tenantID string, limit int) ([]OutboxItem, error) {
+	return view(ctx, e, func(tx Tx) ([]OutboxItem, error) { return tx.ListOutbox(ctx, tenantID, limit) })
+}
+
+// LinkedTechnician returns the technician linked to member memberRef of a
+// tenant's integration, or ErrNotFound when none is.
+func (e *Engine) LinkedTechnician(ctx context.Context, tenantID, integrationID, memberRef string) (Technician, error) {
+	return view(ctx, e, func(tx Tx) (Technician, error) {
+		return tx.LinkedTechnician(ctx, tenantID, integrationID, memberRef)
+	})
+}
+
+// ContactAndClient returns contact id of a tenant and the client it
+// belongs to, read together.
+func (e *Engine) ContactAndClient(ctx context.Context, tenantID, id string) (Contact, Client, error) {
+	var cl Client
+	c, err := view(ctx, e, func(tx Tx) (Contact, error) {
+		c, err := tx.Contact(ctx, tenantID, id)
+		if err != nil {
+			return c, err
+		}
+		cl, err = tx.Client(ctx, tenantID, c.ClientID)
+		return c, err
+	})
+	return c, cl, err
+}
+
+// Ready reports whether the store answers a query, for readiness probes.
+func (e *Engine) Ready(ctx context.Context) error {
+	_, err := view(ctx, e, func(tx Tx) ([]Tenant, error) { return tx.ListTenants(ctx) })
+	return err
+}

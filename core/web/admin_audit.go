@@ -107,14 +107,11 @@ func (s *Server) auditEvents(r *http.Request, f auditFilter, limit int) ([]core.
 // auditTechs maps technician ids to names and lower-case emails to ids.
 func (s *Server) auditTechs(r *http.Request) (names, byEmail map[string]string, err error) {
 	names, byEmail = map[string]string{}, map[string]string{}
-	err = s.store.View(r.Context(), func(tx core.Tx) error {
-		techs, err := tx.ListTechnicians(r.Context(), techFrom(r).TenantID)
-		for _, t := range techs {
-			names["tech:"+t.ID] = t.Name
-			byEmail[strings.ToLower(t.Email)] = t.ID
-		}
-		return err
-	})
+	techs, err := s.engine.Technicians(r.Context(), techFrom(r).TenantID)
+	for _, t := range techs {
+		names["tech:"+t.ID] = t.Name
+		byEmail[strings.ToLower(t.Email)] = t.ID
+	}
 	return names, byEmail, err
 }
 

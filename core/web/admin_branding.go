@@ -59,13 +59,7 @@ func brandingJSON(t core.Tenant) brandingOut {
 
 // signedInTenant reads the signed-in technician's tenant.
 func (s *Server) signedInTenant(r *http.Request) (core.Tenant, error) {
-	var t core.Tenant
-	err := s.store.View(r.Context(), func(tx core.Tx) error {
-		var err error
-		t, err = tx.Tenant(r.Context(), techFrom(r).TenantID)
-		return err
-	})
-	return t, err
+	return s.engine.Tenant(r.Context(), techFrom(r).TenantID)
 }
 
 // updateTenant reads the tenant in tx, applies fn and writes it back.

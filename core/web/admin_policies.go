@@ -36,69 +36,23 @@ type policyScopeOut struct {
 // default, the clients (and which have an override) and the methods the
 // policy form offers.
 func (s *Server) handleAdminPolicies(w http.ResponseWriter, r *http.Request) {
-	ctx, tenantID := r.Context(), techFrom(r).TenantID
-	var def core.Policy
-	clients := []policyClientOut{}
-	err := s.store.View(ctx, func(tx core.Tx) error {
-		var err error
-		if def, err = core.EffectivePolicy(ctx, tx, tenantID, ""); err != nil {
-			return err
-		}
-		cs, err := tx.ListClients(ctx, tenantID)
-		if err != nil {
-			return err
-		}
-		for _, c := range cs {
-			has, err := hasOverride(r, tx, c.ID)
-			if err != nil {
-				return err
-			}
-			clients = append(clients, policyClientOut{ID: c.ID, Name: c.Name, Override: has})
-		}
-		return nil
-	})
+	def, overrides, err := s.engine.PolicyOverview(r.Context(), techFrom(r).TenantID)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"default": def, "clients": clients, "methods": s.engine.Methods()})
-}
-
-// hasOverride reports whether client clientID of the signed-in tenant has
-// its own policy.
-func hasOverride(r *http.Request, tx core.Tx, clientID string) (bool, error) {
-	_, err := tx.Policy(r.Context(), techFrom(r).TenantID, clientID)
-	switch {
-	case err == nil:
-		return true, nil
-	case core.ErrorKind(err) == core.KindNotFound:
-		return false, nil
+	clients := make([]policyClientOut, 0, len(overrides))
+	for _, o := range overrides {
+		clients = append(clients, policyClientOut{ID: o.Client.ID, Name: o.Client.Name, Override: o.Override})
 	}
-	return false, err
+	writeJSON(w, http.StatusOK, map[string]any{"default": def, "clients": clients, "methods": s.engine.Methods()})
 }
 
 // policyScopeView reads the effective policy of scope; a client id that is
 // not the tenant's is ErrNotFound.
 func (s *Server) policyScopeView(r *http.Request, scope string) (policyScopeOut, error) {
-	ctx, tenantID := r.Context(), techFrom(r).TenantID
-	out := policyScopeOut{Scope: scope}
-	clientID := policyScopeID(scope)
-	err := s.store.View(ctx, func(tx core.Tx) error {
-		var err error
-		if clientID != "" {
-			if _, err := tx.Client(ctx, tenantID, clientID); err != nil {
-				return err
-			}
-			if out.Override, err = hasOverride(r, tx, clientID); err != nil {
-				return err
-			}
-		} else {
-			out.Override = true
-		}
-		out.Policy, err = core.EffectivePolicy(ctx, tx, tenantID, clientID)
-		return err
-	})
-	return out, err
+	p, override, err := s.engine.PolicyScope(r.Context(), techFrom(r).TenantID, policyScopeID(scope))
+	return policyScopeOut{Scope: scope, Override: override, Policy: p}, err
 }
 
 // policyScopeID turns a {scope} into a client id, "" for the tenant default.
@@ -149,21 +103,8 @@ func (s *Server) handleAdminPutPolicy(w http.ResponseWriter, r *http.Request) {
 // the client falls back to the tenant default.
 func (s *Server) handleAdminDeletePolicy(w http.ResponseWriter, r *http.Request) {
 	scope := pathVar(r, "scope")
-	clientID := policyScopeID(scope)
-	if clientID == "" {
-		s.writeError(w, r, core.Errorf(core.KindInvalid, "the tenant default cannot be deleted; change its fields instead"))
-		return
-	}
-	err := s.adminUpdate(r, "policy.deleted", clientID, nil, func(tx core.Tx) error {
-		if err := tx.DeletePolicy(r.Context(), techFrom(r).TenantID, clientID); err != nil {
-			if core.ErrorKind(err) == core.KindNotFound {
-				return core.Errorf(core.KindNotFound, "this client has no policy of its own to delete")
-			}
-			return err
-		}
-		return nil
-	})
-	if err != nil {
+	tech := techFrom(r)
+	if err := s.engine.DeletePolicy(r.Context(), tech.TenantID, "tech:"+tech.ID, policyScopeID(scope)); err != nil {
 		s.writeError(w, r, err)
 		return
 	}

@@ -48,12 +48,7 @@ func (s *Server) technicianAdminJSON(r *http.Request, t core.Technician) technic
 
 // handleAdminListTechnicians handles "GET /api/v1/admin/technicians".
 func (s *Server) handleAdminListTechnicians(w http.ResponseWriter, r *http.Request) {
-	var techs []core.Technician
-	err := s.store.View(r.Context(), func(tx core.Tx) error {
-		var err error
-		techs, err = tx.ListTechnicians(r.Context(), techFrom(r).TenantID)
-		return err
-	})
+	techs, err := s.engine.Technicians(r.Context(), techFrom(r).TenantID)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

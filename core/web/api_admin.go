@@ -75,12 +75,7 @@ type outboxOut struct {
 // messages are shown in full — that is the point of the dev outbox — and
 // the response says so; sent messages have had their content removed.
 func (s *Server) handleListOutbox(w http.ResponseWriter, r *http.Request) {
-	var items []core.OutboxItem
-	err := s.store.View(r.Context(), func(tx core.Tx) error {
-		var err error
-		items, err = tx.ListOutbox(r.Context(), techFrom(r).TenantID, 50)
-		return err
-	})
+	items, err := s.engine.Outbox(r.Context(), techFrom(r).TenantID, 50)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

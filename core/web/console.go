@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/countersign/countersign/core"
 	"github.com/gorilla/mux"
 )
 
@@ -71,12 +70,7 @@ var hexColour = regexp.MustCompile(`^#[0-9a-fA-F]{6}$`)
 // still gives buttons readable text. The gradient of the end-user pages
 // defaults to primary → accent.
 func (s *Server) handleBrandCSS(w http.ResponseWriter, r *http.Request) {
-	var t core.Tenant
-	err := s.store.View(r.Context(), func(tx core.Tx) error {
-		var err error
-		t, err = tx.TenantBySlug(r.Context(), pathVar(r, "tenant"))
-		return err
-	})
+	t, err := s.engine.TenantBySlug(r.Context(), pathVar(r, "tenant"))
 	w.Header().Set("Content-Type", "text/css; charset=utf-8")
 	w.Header().Set("Cache-Control", "public, max-age=300")
 	if err != nil {

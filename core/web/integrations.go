@@ -189,13 +189,7 @@ func (s *Server) handleAdminIntegrations(w http.ResponseWriter, r *http.Request)
 
 // adminTenant returns the signed-in technician's tenant.
 func (s *Server) adminTenant(r *http.Request) (core.Tenant, error) {
-	var t core.Tenant
-	err := s.store.View(r.Context(), func(tx core.Tx) error {
-		var err error
-		t, err = tx.Tenant(r.Context(), techFrom(r).TenantID)
-		return err
-	})
-	return t, err
+	return s.engine.Tenant(r.Context(), techFrom(r).TenantID)
 }
 
 // adminIntegration loads {id} of the signed-in tenant.

@@ -144,12 +144,7 @@ func shieldJSON(sh core.Shield) *shieldOut {
 // technicianNames maps a tenant's technician ids to names, for "verified by"
 // lines; a tenant has tens of technicians, not thousands.
 func (s *Server) technicianNames(ctx context.Context, tenantID string) (map[string]string, error) {
-	var techs []core.Technician
-	err := s.store.View(ctx, func(tx core.Tx) error {
-		var err error
-		techs, err = tx.ListTechnicians(ctx, tenantID)
-		return err
-	})
+	techs, err := s.engine.Technicians(ctx, tenantID)
 	names := make(map[string]string, len(techs))
 	for _, t := range techs {
 		names[t.ID] = t.Name

@@ -110,11 +110,7 @@ func (s *Server) handleLive(w http.ResponseWriter, r *http.Request) {
 	// closes with closeSignedOut.
 	watch.TechnicianID = tech.ID
 	if watch.ContactID != "" {
-		err := s.store.View(r.Context(), func(tx core.Tx) error {
-			_, err := tx.Contact(r.Context(), tenantID, watch.ContactID)
-			return err
-		})
-		if err != nil {
+		if _, err := s.engine.Contact(r.Context(), tenantID, watch.ContactID); err != nil {
 			s.writeError(w, r, err)
 			return
 		}

@@ -42,11 +42,7 @@ func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) {
 
 // handleReadyz handles "GET /readyz": the database answers.
 func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
-	err := s.store.View(r.Context(), func(tx core.Tx) error {
-		_, err := tx.ListTenants(r.Context())
-		return err
-	})
-	if err != nil {
+	if err := s.engine.Ready(r.Context()); err != nil {
 		s.log.WarnContext(r.Context(), "not ready", "err", err)
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "database unavailable"})
 		return

@@ -108,12 +108,7 @@ type podPage struct {
 // technician is known.
 func (s *Server) handlePodPage(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	var tenant core.Tenant
-	err := s.store.View(ctx, func(tx core.Tx) error {
-		var err error
-		tenant, err = tx.TenantBySlug(ctx, pathVar(r, "tenant"))
-		return err
-	})
+	tenant, err := s.engine.TenantBySlug(ctx, pathVar(r, "tenant"))
 	var (
 		emb psa.Embedder
 		in  core.Integration
@@ -289,12 +284,7 @@ func (s *Server) handlePodSession(w http.ResponseWriter, r *http.Request) {
 		}
 		return true
 	})
-	var tech core.Technician
-	err := s.store.View(r.Context(), func(tx core.Tx) error {
-		var err error
-		tech, err = tx.Technician(r.Context(), tok.TenantID, tok.TechID)
-		return err
-	})
+	tech, err := s.engine.Technician(r.Context(), tok.TenantID, tok.TechID)
 	if err != nil {
 		s.writeError(w, r, refused)
 		return
@@ -456,11 +446,7 @@ func (s *Server) handlePodContext(w http.ResponseWriter, r *http.Request) {
 		scope.ContactID, scope.ClientID = c.ID, c.ClientID
 		out.Contact = &card
 		if pc.Screen == psa.ScreenTicket {
-			var others []core.Contact
-			err = s.store.View(ctx, func(tx core.Tx) error {
-				others, err = tx.SearchContacts(ctx, tech.TenantID, core.ContactQuery{ClientID: c.ClientID, Limit: 200})
-				return err
-			})
+			others, err := s.engine.SearchContacts(ctx, tech.TenantID, core.ContactQuery{ClientID: c.ClientID, Limit: 200})
 			if err != nil {
 				s.writeError(w, r, err)
 				return
@@ -803,12 +789,7 @@ func (s *Server) handlePodMember(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, core.Errorf(core.KindInvalid, "tenant, integration and the PSA's member proof are required"))
 		return
 	}
-	var tenant core.Tenant
-	err := s.store.View(ctx, func(tx core.Tx) error {
-		var err error
-		tenant, err = tx.TenantBySlug(ctx, req.Tenant)
-		return err
-	})
+	tenant, err := s.engine.TenantBySlug(ctx, req.Tenant)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

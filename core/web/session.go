@@ -244,11 +244,7 @@ func (s *Server) cookieTechnician(r *http.Request, store *sessions.CookieStore, 
 	if tenantID == "" || techID == "" || s.engine.Now().Sub(time.Unix(at, 0)) > sessionLifetime {
 		return core.Technician{}, core.Errorf(core.KindUnauthorized, "your session has ended; sign in again")
 	}
-	var tech core.Technician
-	err = s.store.View(r.Context(), func(tx core.Tx) error {
-		tech, err = tx.Technician(r.Context(), tenantID, techID)
-		return err
-	})
+	tech, err := s.engine.Technician(r.Context(), tenantID, techID)
 	if err != nil {
 		if core.ErrorKind(err) == core.KindNotFound {
 			return core.Technician{}, core.Errorf(core.KindUnauthorized, "your account no longer exists; sign in again")

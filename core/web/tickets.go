@@ -139,11 +139,7 @@ func (s *Server) handleTicketLookup(w http.ResponseWriter, r *http.Request) {
 		}
 		scope.ContactID, scope.ClientID = mc.ID, mc.ClientID
 		out.Contact = &card
-		var others []core.Contact
-		err = s.store.View(ctx, func(tx core.Tx) error {
-			others, err = tx.SearchContacts(ctx, tech.TenantID, core.ContactQuery{ClientID: mc.ClientID, Limit: 200})
-			return err
-		})
+		others, err := s.engine.SearchContacts(ctx, tech.TenantID, core.ContactQuery{ClientID: mc.ClientID, Limit: 200})
 		if err != nil {
 			s.writeError(w, r, err)
 			return
@@ -183,16 +179,7 @@ func (s *Server) handleContactTickets(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, core.Errorf(core.KindInvalid, "name the contact"))
 		return
 	}
-	var c core.Contact
-	var cl core.Client
-	err := s.store.View(ctx, func(tx core.Tx) error {
-		var err error
-		if c, err = tx.Contact(ctx, tech.TenantID, id); err != nil {
-			return err
-		}
-		cl, err = tx.Client(ctx, tech.TenantID, c.ClientID)
-		return err
-	})
+	c, cl, err := s.engine.ContactAndClient(ctx, tech.TenantID, id)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -60,11 +60,7 @@ func (s *Server) handleTwilioStatus(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "missing MessageSid/CallSid or status", http.StatusBadRequest)
 		return
 	}
-	var tenant core.Tenant
-	err = s.store.View(r.Context(), func(tx core.Tx) error {
-		tenant, err = tx.TenantBySlug(r.Context(), pathVar(r, "tenant"))
-		return err
-	})
+	tenant, err := s.engine.TenantBySlug(r.Context(), pathVar(r, "tenant"))
 	if err == nil {
 		err = s.engine.RecordDelivery(r.Context(), tenant.ID, ref, status, form.Get("ErrorCode"))
 	}

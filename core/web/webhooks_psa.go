@@ -140,12 +140,7 @@ func (s *Server) ActOnInboundEvent(ctx context.Context, m core.Outbound) (string
 	if ev.Status == core.InboundDone || ev.Status == core.InboundIgnored {
 		return "event:" + ev.ID, nil
 	}
-	var tenant core.Tenant
-	err = s.store.View(ctx, func(tx core.Tx) error {
-		var err error
-		tenant, err = tx.Tenant(ctx, m.Tenant)
-		return err
-	})
+	tenant, err := s.engine.Tenant(ctx, m.Tenant)
 	if err != nil {
 		return "", err
 	}
@@ -184,15 +179,10 @@ func (s *Server) ActOnInboundEvent(ctx context.Context, m core.Outbound) (string
 // the integration's client. kind, when not "", is the only PSA the route
 // serves.
 func (s *Server) inboundTarget(ctx context.Context, slug, integrationID, kind string) (core.Tenant, core.Integration, psa.Client, error) {
-	var tenant core.Tenant
 	if len(slug) > 100 || len(integrationID) > 64 {
-		return tenant, core.Integration{}, nil, core.Errorf(core.KindNotFound, "no such integration")
+		return core.Tenant{}, core.Integration{}, nil, core.Errorf(core.KindNotFound, "no such integration")
 	}
-	err := s.store.View(ctx, func(tx core.Tx) error {
-		var err error
-		tenant, err = tx.TenantBySlug(ctx, slug)
-		return err
-	})
+	tenant, err := s.engine.TenantBySlug(ctx, slug)
 	if err != nil {
 		return tenant, core.Integration{}, nil, err
 	}
