@@ -115,12 +115,21 @@ func NewHub(buffer int) *Hub {
 // subscription when done. It fails when the tenant or the watch is empty,
 // or when the hub is closed.
 func (h *Hub) Subscribe(tenantID string, w Watch) (*Subscription, error) {
+	return h.SubscribeFunc(tenantID, w, nil)
+}
+
+// SubscribeFunc is Subscribe with a ready callback: ready runs after each
+// message is queued on C and once when C closes, so that a subscriber can
+// sleep without a goroutine parked on C (a websocket with nothing to send
+// holds no writer; core/web starts one when ready runs). ready must not
+// block: it runs while the hub publishes. nil means no callback.
+func (h *Hub) SubscribeFunc(tenantID string, w Watch, ready func()) (*Subscription, error) {
 	w.ContactID, w.TicketRef, w.TechnicianID = strings.TrimSpace(w.ContactID), strings.TrimSpace(w.TicketRef), strings.TrimSpace(w.TechnicianID)
 	if tenantID == "" || (w.ContactID == "" && w.TicketRef == "") {
 		return nil, core.Errorf(core.KindInvalid, "live: a subscription needs a tenant and a contact or a ticket")
 	}
 	// One slot more than the buffer, kept for the resync message.
-	s := &Subscription{hub: h, tenant: tenantID, watch: w, ch: make(chan Message, h.buffer+1)}
+	s := &Subscription{hub: h, tenant: tenantID, watch: w, ch: make(chan Message, h.buffer+1), ready: ready}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
@@ -217,6 +226,7 @@ type Subscription struct {
 	tenant string
 	watch  Watch
 	ch     chan Message
+	ready  func() // nil, or SubscribeFunc's callback
 
 	mu     sync.Mutex
 	closed bool
@@ -263,10 +273,13 @@ func (s *Subscription) offer(m Message) {
 	}
 	if len(s.ch) < cap(s.ch)-1 {
 		s.ch <- m
-		return
+	} else {
+		s.lagged = true
+		s.ch <- Message{} // the reserved slot
 	}
-	s.lagged = true
-	s.ch <- Message{} // the reserved slot
+	if s.ready != nil {
+		s.ready()
+	}
 }
 
 // Close stops deliveries and closes C. It is safe to call more than once.
@@ -294,6 +307,9 @@ func (s *Subscription) close() {
 	if !s.closed {
 		s.closed = true
 		close(s.ch)
+		if s.ready != nil {
+			s.ready()
+		}
 	}
 }
 

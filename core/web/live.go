@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -115,12 +116,12 @@ func (s *Server) handleLive(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	sub, err := hub.Subscribe(tenantID, watch)
+	ls := &liveSocket{}
+	sub, err := hub.SubscribeFunc(tenantID, watch, ls.wake)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	defer sub.Close()
 	up := websocket.Upgrader{
 		HandshakeTimeout: 10 * time.Second, ReadBufferSize: 512, WriteBufferSize: 1024, WriteBufferPool: &liveWriteBuffers,
 		CheckOrigin: func(*http.Request) bool { return true }, // checked above against the configured public origin
@@ -130,67 +131,132 @@ func (s *Server) handleLive(w http.ResponseWriter, r *http.Request) {
 	}
 	conn, err := up.Upgrade(w, r, nil)
 	if err != nil {
+		sub.Close()
 		return // Upgrade answered
 	}
-	defer conn.Close()
-	s.serveLive(r, conn, sub)
+	// The handler returns at once: net/http's connection goroutine, its
+	// buffers and the stack this request grew are released, and the socket
+	// lives on as a reader goroutine plus a timer (liveSocket).
+	ls.start(conn, sub)
 }
 
-// serveLive writes sub's messages to conn until either side ends.
-func (s *Server) serveLive(r *http.Request, conn *websocket.Conn, sub *live.Subscription) {
+// liveSocket serves one websocket of handleLive after the handler returned.
+// An idle socket holds one goroutine, its reader, which keeps control
+// frames flowing; a writer goroutine runs only while the subscription has
+// messages queued (wake starts it), and pings come from a timer. Writes are
+// serialised by the writing flag; control frames (pings, close) may be
+// written concurrently (gorilla/websocket allows WriteControl alongside a
+// writer). The subscription's bounded buffer is the per-client queue: a
+// client that falls behind gets resync and a close, and the rest never wait
+// for it.
+type liveSocket struct {
+	conn    *websocket.Conn
+	sub     *live.Subscription
+	started atomic.Bool // conn and sub are set
+	writing atomic.Bool // a drain goroutine runs
+	ping    *time.Timer
+	end     sync.Once
+}
+
+// start writes the hello, then serves conn: its reader, its pings, and
+// whatever sub queued meanwhile.
+func (ls *liveSocket) start(conn *websocket.Conn, sub *live.Subscription) {
+	ls.conn, ls.sub = conn, sub
 	// The reader only keeps control frames flowing (pongs, close); clients
 	// have nothing to say.
 	conn.SetReadLimit(512)
 	_ = conn.SetReadDeadline(time.Now().Add(liveReadWait))
 	conn.SetPongHandler(func(string) error { return conn.SetReadDeadline(time.Now().Add(liveReadWait)) })
-	gone := make(chan struct{})
-	go func() {
-		defer close(gone)
-		for {
-			if _, _, err := conn.NextReader(); err != nil {
-				return
-			}
-		}
-	}()
-	write := func(data []byte) bool {
-		_ = conn.SetWriteDeadline(time.Now().Add(liveWriteWait))
-		return conn.WriteMessage(websocket.TextMessage, data) == nil
-	}
-	closeWith := func(code int, text string) {
-		_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, text), time.Now().Add(time.Second))
-	}
-	if !write(helloJSON) {
+	if !ls.write(helloJSON) {
+		ls.close()
 		return
 	}
-	ping := time.NewTicker(livePingEvery)
-	defer ping.Stop()
+	ls.ping = time.AfterFunc(livePingEvery, ls.sendPing)
+	ls.started.Store(true)
+	go ls.read()
+	ls.wake() // for anything queued before start
+}
+
+func (ls *liveSocket) read() {
+	defer ls.close()
 	for {
-		select {
-		case m, ok := <-sub.C():
-			if !ok {
-				closeWith(websocket.CloseGoingAway, "server restarting")
-				return
-			}
-			if !m.Resync() && m.Event.Type == core.EventTechnicianSignedOut {
-				closeWith(closeSignedOut, closeReason(m.Event.Reason))
-				return
-			}
-			if !write(m.JSON()) {
-				return
-			}
-			if m.Resync() && sub.Lagged() {
-				closeWith(websocket.CloseTryAgainLater, "fell behind; reconnect and refetch")
-				return
-			}
-		case <-ping.C:
-			if conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(liveWriteWait)) != nil {
-				return
-			}
-		case <-gone:
-			return
-		case <-r.Context().Done():
-			closeWith(websocket.CloseGoingAway, "server restarting")
+		if _, _, err := ls.conn.NextReader(); err != nil {
 			return
 		}
 	}
+}
+
+func (ls *liveSocket) sendPing() {
+	if ls.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(liveWriteWait)) != nil {
+		ls.close()
+		return
+	}
+	ls.ping.Reset(livePingEvery)
+}
+
+// wake is the subscription's ready callback: it starts a writer unless one
+// runs. It never blocks (the hub calls it while publishing).
+func (ls *liveSocket) wake() {
+	if ls.started.Load() && ls.writing.CompareAndSwap(false, true) {
+		go ls.drain()
+	}
+}
+
+// drain writes queued messages until the queue is empty, then ends; a wake
+// after that starts the next drain. The second look after clearing writing
+// closes the gap where a message queued just before it would wait.
+func (ls *liveSocket) drain() {
+	for {
+		select {
+		case m, ok := <-ls.sub.C():
+			if !ls.deliver(m, ok) {
+				ls.close()
+				return
+			}
+		default:
+			ls.writing.Store(false)
+			if len(ls.sub.C()) == 0 || !ls.writing.CompareAndSwap(false, true) {
+				return
+			}
+		}
+	}
+}
+
+// deliver writes one message; false means the socket is done.
+func (ls *liveSocket) deliver(m live.Message, ok bool) bool {
+	switch {
+	case !ok:
+		ls.closeWith(websocket.CloseGoingAway, "server restarting")
+		return false
+	case !m.Resync() && m.Event.Type == core.EventTechnicianSignedOut:
+		ls.closeWith(closeSignedOut, closeReason(m.Event.Reason))
+		return false
+	case !ls.write(m.JSON()):
+		return false
+	case m.Resync() && ls.sub.Lagged():
+		ls.closeWith(websocket.CloseTryAgainLater, "fell behind; reconnect and refetch")
+		return false
+	}
+	return true
+}
+
+func (ls *liveSocket) write(data []byte) bool {
+	_ = ls.conn.SetWriteDeadline(time.Now().Add(liveWriteWait))
+	return ls.conn.WriteMessage(websocket.TextMessage, data) == nil
+}
+
+func (ls *liveSocket) closeWith(code int, text string) {
+	_ = ls.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, text), time.Now().Add(time.Second))
+}
+
+// close ends the socket once: its subscription, its timer and its
+// connection (which ends the reader).
+func (ls *liveSocket) close() {
+	ls.end.Do(func() {
+		if ls.ping != nil {
+			ls.ping.Stop()
+		}
+		ls.sub.Close()
+		_ = ls.conn.Close()
+	})
 }
