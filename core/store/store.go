@@ -22,6 +22,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/countersign/countersign/core"
@@ -61,6 +62,7 @@ type Option func(*options)
 
 type options struct {
 	skipMigrate bool
+	roundTrips  *atomic.Int64 // CountRoundTrips
 }
 
 // SkipMigrate makes [Open] leave the schema alone; call [Store.Migrate]
@@ -79,7 +81,7 @@ func Open(ctx context.Context, dialect, dsn string, opts ...Option) (*Store, err
 	s := &Store{dialect: dialect}
 	switch dialect {
 	case SQLite:
-		w, err := sql.Open("sqlite3", sqliteDSN(dsn, true))
+		w, err := openDB("sqlite3", sqliteDSN(dsn, true), o.roundTrips)
 		if err != nil {
 			return nil, fmt.Errorf("store: open sqlite writer: %w", err)
 		}
@@ -87,7 +89,7 @@ func Open(ctx context.Context, dialect, dsn string, opts ...Option) (*Store, err
 		// Keep the one connection: reopening it would redo the pragmas.
 		w.SetMaxIdleConns(1)
 		w.SetConnMaxLifetime(0)
-		r, err := sql.Open("sqlite3", sqliteDSN(dsn, false))
+		r, err := openDB("sqlite3", sqliteDSN(dsn, false), o.roundTrips)
 		if err != nil {
 			w.Close()
 			return nil, fmt.Errorf("store: open sqlite reader: %w", err)
@@ -96,7 +98,7 @@ func Open(ctx context.Context, dialect, dsn string, opts ...Option) (*Store, err
 		r.SetMaxIdleConns(max(4, runtime.NumCPU()))
 		s.writer, s.reader = w, r
 	case Postgres:
-		db, err := sql.Open("pgx", dsn)
+		db, err := openDB("pgx", dsn, o.roundTrips)
 		if err != nil {
 			return nil, fmt.Errorf("store: open postgres: %w", err)
 		}

@@ -63,7 +63,7 @@ func ForEachDialect(t *testing.T, fn func(t *testing.T, s *store.Store)) {
 // store.Postgres is a new, uniquely named database on the server of
 // EnvPostgresDSN, so tests may run in parallel and leave nothing behind.
 // tb may be a benchmark.
-func Open(tb testing.TB, dialect string) *store.Store {
+func Open(tb testing.TB, dialect string, opts ...store.Option) *store.Store {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -76,7 +76,7 @@ func Open(tb testing.TB, dialect string) *store.Store {
 	default:
 		tb.Fatalf("storetest: unknown dialect %q", dialect)
 	}
-	s, err := store.Open(ctx, dialect, dsn)
+	s, err := store.Open(ctx, dialect, dsn, opts...)
 	if err != nil {
 		tb.Fatalf("storetest: %v", err)
 	}
