@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"log/slog"
-	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
@@ -133,37 +132,6 @@ func quoteShort(s string) string {
 		s = s[:max] + "…"
 	}
 	return strconv.Quote(s)
-}
-
-// GetTicketOnly implements [psa.TicketOnlyGetter]: GET
-// /service/tickets/{id}, one call, the contact left to the caller's mirror
-// (ContactRef set, Contact nil). It is [Client.GetTicket] without the
-// contact read.
-func (c *Client) GetTicketOnly(ctx context.Context, ref string) (psa.Ticket, error) {
-	id, err := parseID("ticket", ref)
-	if err != nil {
-		return psa.Ticket{}, err
-	}
-	sid := strconv.Itoa(id)
-	var w wireTicket
-	if _, err := c.getJSON(ctx, call{
-		what: "get ticket " + sid, op: "GET /service/tickets/{id}", method: http.MethodGet,
-		path: "/service/tickets/" + sid, query: url.Values{"fields": {ticketFields}},
-		subject: "ticket " + sid, area: "reading service tickets (Service Desk › Service Tickets, inquire)",
-	}, &w); err != nil {
-		return psa.Ticket{}, err
-	}
-	t := psa.Ticket{Ref: strconv.Itoa(w.ID), Number: strconv.Itoa(w.ID), Summary: w.Summary}
-	if w.Company != nil && w.Company.ID != nil {
-		t.CompanyRef = strconv.Itoa(*w.Company.ID)
-	}
-	if w.Status != nil {
-		t.Status = w.Status.Name
-	}
-	if w.Contact != nil && w.Contact.ID != nil && *w.Contact.ID > 0 {
-		t.ContactRef = strconv.Itoa(*w.Contact.ID)
-	}
-	return t, nil
 }
 
 // memberProof is the data of ConnectWise's getMemberAuthentication reply

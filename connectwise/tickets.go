@@ -39,12 +39,11 @@ type (
 // hundred fields.
 const ticketFields = "id,summary,company,contact,status"
 
-// GetTicket implements [psa.TicketGetter]: the ticket, then its contact
-// record (two calls). The contact comes from the contact record's
-// communication items, never from the ticket's editable copies
-// (contactEmailAddress, contactPhoneNumber). A ticket whose contact was
-// deleted comes back without a contact.
-func (c *Client) GetTicket(ctx context.Context, ref string) (psa.Ticket, error) {
+// GetTicketOnly implements [psa.TicketOnlyGetter]: GET
+// /service/tickets/{id}, one call, the contact left to the caller's mirror
+// (ContactRef set, Contact nil). It is [Client.GetTicket] without the
+// contact read.
+func (c *Client) GetTicketOnly(ctx context.Context, ref string) (psa.Ticket, error) {
 	id, err := parseID("ticket", ref)
 	if err != nil {
 		return psa.Ticket{}, err
@@ -66,18 +65,32 @@ func (c *Client) GetTicket(ctx context.Context, ref string) (psa.Ticket, error) 
 		t.Status = w.Status.Name
 	}
 	if w.Contact != nil && w.Contact.ID != nil && *w.Contact.ID > 0 {
-		ref := strconv.Itoa(*w.Contact.ID)
-		ct, err := c.GetContact(ctx, ref)
-		switch {
-		case errors.Is(err, core.ErrNotFound):
-			// The ticket points at a deleted contact: for verification
-			// that is a ticket without one, not a missing ticket.
-			c.log.WarnContext(ctx, "connectwise ticket names a contact that does not exist", "ticket", sid, "contact", ref)
-		case err != nil:
-			return psa.Ticket{}, c.wrapWhat("get ticket "+sid, err)
-		default:
-			t.ContactRef, t.Contact = ref, &ct
-		}
+		t.ContactRef = strconv.Itoa(*w.Contact.ID)
+	}
+	return t, nil
+}
+
+// GetTicket implements [psa.TicketGetter]: the ticket, then its contact
+// record (two calls). The contact comes from the contact record's
+// communication items, never from the ticket's editable copies
+// (contactEmailAddress, contactPhoneNumber). A ticket whose contact was
+// deleted comes back without a contact.
+func (c *Client) GetTicket(ctx context.Context, ref string) (psa.Ticket, error) {
+	t, err := c.GetTicketOnly(ctx, ref)
+	if err != nil || t.ContactRef == "" {
+		return t, err
+	}
+	ct, err := c.GetContact(ctx, t.ContactRef)
+	switch {
+	case errors.Is(err, core.ErrNotFound):
+		// The ticket points at a deleted contact: for verification
+		// that is a ticket without one, not a missing ticket.
+		c.log.WarnContext(ctx, "connectwise ticket names a contact that does not exist", "ticket", t.Ref, "contact", t.ContactRef)
+		t.ContactRef = ""
+	case err != nil:
+		return psa.Ticket{}, c.wrapWhat("get ticket "+t.Ref, err)
+	default:
+		t.Contact = &ct
 	}
 	return t, nil
 }

@@ -61,146 +61,21 @@ const (
 // writes — verification, send record, outbox item, audit event — commits
 // together or not at all.
 func (e *Engine) Start(ctx context.Context, req StartRequest) (Started, error) {
-	p, ok := e.providers[req.Method]
-	if !ok {
-		return Started{}, Errorf(KindInvalid, "unknown method %q (want one of %s)", req.Method, joinMethods(e.Methods()))
+	p, err := e.checkStartRequest(&req)
+	if err != nil {
+		return Started{}, err
 	}
-	req.Note = strings.TrimSpace(req.Note)
-	req.TicketRef = strings.TrimSpace(req.TicketRef)
-	switch {
-	case req.ContactID == "":
-		return Started{}, Errorf(KindInvalid, "contact is required")
-	case utf8.RuneCountInString(req.Note) > maxNoteLen:
-		return Started{}, Errorf(KindInvalid, "note must be at most %d characters", maxNoteLen)
-	case utf8.RuneCountInString(req.TicketRef) > maxTicketRefLen:
-		return Started{}, Errorf(KindInvalid, "ticket reference must be at most %d characters", maxTicketRefLen)
-	case req.IntegrationID == "":
-		// A typed reference; one with an integration was resolved through
-		// the PSA and reaches messages only in its checked form.
-		if err := CheckTicketRef(req.TicketRef); err != nil {
-			return Started{}, err
-		}
-	}
-
 	var (
 		out      Started
 		item     *OutboxItem
 		replaced []Verification
 	)
-	err := e.cfg.Store.Update(ctx, func(tx Tx) error {
+	err = e.cfg.Store.Update(ctx, func(tx Tx) error {
 		e.dropRetriedItem(&item)
 		replaced = nil
-		now := e.Now()
-		tenant, err := tx.Tenant(ctx, req.TenantID)
-		if err != nil {
-			return err
-		}
-		var tech Technician
-		actor := ""
-		if req.TechnicianID == "" && req.System != "" {
-			tech = Technician{ID: systemStarter + req.System, TenantID: req.TenantID}
-			actor = tech.ID
-		} else if tech, err = tx.Technician(ctx, req.TenantID, req.TechnicianID); err != nil {
-			return fmt.Errorf("technician: %w", err)
-		} else {
-			actor = techActor(tech.ID)
-		}
-		contact, err := tx.Contact(ctx, req.TenantID, req.ContactID)
-		if err != nil {
-			return err
-		}
-		def, hasDefault := contact.DefaultDestination(p.DestinationKind())
-		var dest Destination
-		if req.DestinationID == "" {
-			if !hasDefault {
-				return Errorf(KindInvalid, "%s has no %s on record for %s", contact.Name(), p.DestinationKind(), req.Method)
-			}
-			dest = def
-		} else if dest, err = contact.Destination(req.DestinationID); err != nil {
-			return err
-		}
-		if dest.Kind != p.DestinationKind() {
-			return Errorf(KindInvalid, "%s needs a %s destination, not %s", req.Method, p.DestinationKind(), dest.Kind)
-		}
-		policy, err := EffectivePolicy(ctx, tx, req.TenantID, contact.ClientID)
-		if err != nil {
-			return err
-		}
-		if !policy.Allows(req.Method) {
-			return Errorf(KindForbidden, "the policy for this client does not allow %s", req.Method)
-		}
-		nonDefault := dest.ID != def.ID
-		if policy.NoteOnNonDefault && policy.NoteRequired && req.Note == "" {
-			switch {
-			case req.AlternateContact:
-				return Errorf(KindInvalid, "a note is required when verifying someone other than the ticket's contact (e.g. \"Manager approval\")")
-			case nonDefault:
-				return Errorf(KindInvalid, "a note is required when using a non-default destination (e.g. \"Manager approval\")")
-			}
-		}
-		if err := e.checkFailureCap(ctx, tx, policy, req.TenantID, contact.ID, dest.Kind); err != nil {
-			return err
-		}
-		if err := e.checkQuotas(ctx, tx, policy, req.TenantID, contact.ID, dest.Value, tech.ID, now); err != nil {
-			return err
-		}
-
-		if req.IntegrationID != "" {
-			if req.TicketRef == "" {
-				return Errorf(KindInvalid, "an integration is given without a ticket")
-			}
-			if _, err := tx.Integration(ctx, req.TenantID, req.IntegrationID); err != nil {
-				return err
-			}
-		}
-		v := Verification{
-			IntegrationID: req.IntegrationID,
-			ID:            NewID("ver"),
-			TenantID:      req.TenantID,
-			ClientID:      contact.ClientID,
-			ContactID:     contact.ID,
-			DestinationID: dest.ID,
-			DestKind:      dest.Kind,
-			Destination:   dest.Value,
-			Method:        req.Method,
-			TicketRef:     req.TicketRef,
-			TechnicianID:  tech.ID,
-			Status:        StatusPending,
-			MaxAttempts:   policy.MaxAttempts,
-			Note:          req.Note,
-			CreatedAt:     now,
-		}
-		secret, err := e.issueSecret(&v, p, policy, now)
-		if err != nil {
-			return err
-		}
-		if replaced, err = e.replaceLive(ctx, tx, v, actor, now); err != nil {
-			return err
-		}
-		if err := tx.CreateVerification(ctx, &v); err != nil {
-			return err
-		}
-		if item, err = e.queueSend(ctx, tx, tenant, contact, tech, policy, p, &v, secret, now); err != nil {
-			return err
-		}
-		detail := map[string]string{"method": string(v.Method), "destination": v.MaskedDestination(), "contact": contact.ID}
-		if v.TicketRef != "" {
-			detail["ticket"] = v.TicketRef
-		}
-		if nonDefault {
-			detail["non_default_destination"] = "true"
-		}
-		if req.AlternateContact {
-			detail["alternate_contact"] = "true"
-		}
-		if v.Note != "" {
-			detail["note"] = v.Note
-		}
-		if err := e.audit(ctx, tx, req.TenantID, actor, string(EventVerificationStarted), v.ID, detail); err != nil {
-			return err
-		}
-		out = Started{Verification: v, TechCode: secret.techCode}
-		return nil
+		var err error
+		out, item, replaced, err = e.start(ctx, tx, req, p)
+		return err
 	})
 	e.afterQueue(item, err)
 	if err != nil {
@@ -212,6 +87,191 @@ func (e *Engine) Start(ctx context.Context, req StartRequest) (Started, error) {
 	e.observe(req.Method, "started")
 	e.publish(ctx, e.event(EventVerificationStarted, out.Verification))
 	return out, nil
+}
+
+// checkStartRequest trims req's free text and checks what needs no store:
+// the method is known, a contact is named, the note and ticket reference
+// fit. It returns the method's provider.
+func (e *Engine) checkStartRequest(req *StartRequest) (Provider, error) {
+	p, ok := e.providers[req.Method]
+	if !ok {
+		return nil, Errorf(KindInvalid, "unknown method %q (want one of %s)", req.Method, joinMethods(e.Methods()))
+	}
+	req.Note = strings.TrimSpace(req.Note)
+	req.TicketRef = strings.TrimSpace(req.TicketRef)
+	switch {
+	case req.ContactID == "":
+		return nil, Errorf(KindInvalid, "contact is required")
+	case utf8.RuneCountInString(req.Note) > maxNoteLen:
+		return nil, Errorf(KindInvalid, "note must be at most %d characters", maxNoteLen)
+	case utf8.RuneCountInString(req.TicketRef) > maxTicketRefLen:
+		return nil, Errorf(KindInvalid, "ticket reference must be at most %d characters", maxTicketRefLen)
+	case req.IntegrationID == "":
+		// A typed reference; one with an integration was resolved through
+		// the PSA and reaches messages only in its checked form.
+		if err := CheckTicketRef(req.TicketRef); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// start is Start's transaction: it checks the request against the store and
+// the policy, replaces the contact's live verification, and writes the new
+// one, its first send and its audit event.
+func (e *Engine) start(ctx context.Context, tx Tx, req StartRequest, p Provider) (Started, *OutboxItem, []Verification, error) {
+	now := e.Now()
+	tenant, err := tx.Tenant(ctx, req.TenantID)
+	if err != nil {
+		return Started{}, nil, nil, err
+	}
+	tech, actor, err := startingTechnician(ctx, tx, req)
+	if err != nil {
+		return Started{}, nil, nil, err
+	}
+	contact, err := tx.Contact(ctx, req.TenantID, req.ContactID)
+	if err != nil {
+		return Started{}, nil, nil, err
+	}
+	dest, nonDefault, err := startDestination(contact, p, req)
+	if err != nil {
+		return Started{}, nil, nil, err
+	}
+	policy, err := e.checkStartPolicy(ctx, tx, req, contact, dest, nonDefault, tech, now)
+	if err != nil {
+		return Started{}, nil, nil, err
+	}
+	v := Verification{
+		IntegrationID: req.IntegrationID,
+		ID:            NewID("ver"),
+		TenantID:      req.TenantID,
+		ClientID:      contact.ClientID,
+		ContactID:     contact.ID,
+		DestinationID: dest.ID,
+		DestKind:      dest.Kind,
+		Destination:   dest.Value,
+		Method:        req.Method,
+		TicketRef:     req.TicketRef,
+		TechnicianID:  tech.ID,
+		Status:        StatusPending,
+		MaxAttempts:   policy.MaxAttempts,
+		Note:          req.Note,
+		CreatedAt:     now,
+	}
+	secret, err := e.issueSecret(&v, p, policy, now)
+	if err != nil {
+		return Started{}, nil, nil, err
+	}
+	replaced, err := e.replaceLive(ctx, tx, v, actor, now)
+	if err != nil {
+		return Started{}, nil, nil, err
+	}
+	if err := tx.CreateVerification(ctx, &v); err != nil {
+		return Started{}, nil, nil, err
+	}
+	item, err := e.queueSend(ctx, tx, tenant, contact, tech, policy, p, &v, secret, now)
+	if err != nil {
+		return Started{}, nil, nil, err
+	}
+	if err := e.audit(ctx, tx, req.TenantID, actor, string(EventVerificationStarted), v.ID,
+		startedDetail(v, contact, req, nonDefault)); err != nil {
+		return Started{}, item, nil, err
+	}
+	return Started{Verification: v, TechCode: secret.techCode}, item, replaced, nil
+}
+
+// startingTechnician returns the technician a verification is started for
+// and the audit actor naming them: the system actor when req.System starts
+// it on no technician's behalf.
+func startingTechnician(ctx context.Context, tx Tx, req StartRequest) (Technician, string, error) {
+	if req.TechnicianID == "" && req.System != "" {
+		tech := Technician{ID: systemStarter + req.System, TenantID: req.TenantID}
+		return tech, tech.ID, nil
+	}
+	tech, err := tx.Technician(ctx, req.TenantID, req.TechnicianID)
+	if err != nil {
+		return Technician{}, "", fmt.Errorf("technician: %w", err)
+	}
+	return tech, techActor(tech.ID), nil
+}
+
+// startDestination picks the contact's destination req names, or its
+// default for the method, and reports whether it is not the default.
+func startDestination(contact Contact, p Provider, req StartRequest) (Destination, bool, error) {
+	def, hasDefault := contact.DefaultDestination(p.DestinationKind())
+	var dest Destination
+	if req.DestinationID == "" {
+		if !hasDefault {
+			return Destination{}, false, Errorf(KindInvalid, "%s has no %s on record for %s", contact.Name(), p.DestinationKind(), req.Method)
+		}
+		dest = def
+	} else {
+		var err error
+		if dest, err = contact.Destination(req.DestinationID); err != nil {
+			return Destination{}, false, err
+		}
+	}
+	if dest.Kind != p.DestinationKind() {
+		return Destination{}, false, Errorf(KindInvalid, "%s needs a %s destination, not %s", req.Method, p.DestinationKind(), dest.Kind)
+	}
+	return dest, dest.ID != def.ID, nil
+}
+
+// checkStartPolicy applies the contact's effective policy to a start: the
+// method is allowed, a note is given where the policy requires one, the
+// channel is not locked by failures, the send quotas leave room, and a
+// ticket of an integration names one of the tenant's integrations. It
+// returns the policy.
+func (e *Engine) checkStartPolicy(ctx context.Context, tx Tx, req StartRequest, contact Contact, dest Destination,
+	nonDefault bool, tech Technician, now time.Time) (Policy, error) {
+	policy, err := EffectivePolicy(ctx, tx, req.TenantID, contact.ClientID)
+	if err != nil {
+		return Policy{}, err
+	}
+	if !policy.Allows(req.Method) {
+		return Policy{}, Errorf(KindForbidden, "the policy for this client does not allow %s", req.Method)
+	}
+	if policy.NoteOnNonDefault && policy.NoteRequired && req.Note == "" {
+		switch {
+		case req.AlternateContact:
+			return Policy{}, Errorf(KindInvalid, "a note is required when verifying someone other than the ticket's contact (e.g. \"Manager approval\")")
+		case nonDefault:
+			return Policy{}, Errorf(KindInvalid, "a note is required when using a non-default destination (e.g. \"Manager approval\")")
+		}
+	}
+	if err := e.checkFailureCap(ctx, tx, policy, req.TenantID, contact.ID, dest.Kind); err != nil {
+		return Policy{}, err
+	}
+	if err := e.checkQuotas(ctx, tx, policy, req.TenantID, contact.ID, dest.Value, tech.ID, now); err != nil {
+		return Policy{}, err
+	}
+	if req.IntegrationID != "" {
+		if req.TicketRef == "" {
+			return Policy{}, Errorf(KindInvalid, "an integration is given without a ticket")
+		}
+		if _, err := tx.Integration(ctx, req.TenantID, req.IntegrationID); err != nil {
+			return Policy{}, err
+		}
+	}
+	return policy, nil
+}
+
+// startedDetail is the audit detail of a started verification.
+func startedDetail(v Verification, contact Contact, req StartRequest, nonDefault bool) map[string]string {
+	detail := map[string]string{"method": string(v.Method), "destination": v.MaskedDestination(), "contact": contact.ID}
+	if v.TicketRef != "" {
+		detail["ticket"] = v.TicketRef
+	}
+	if nonDefault {
+		detail["non_default_destination"] = "true"
+	}
+	if req.AlternateContact {
+		detail["alternate_contact"] = "true"
+	}
+	if v.Note != "" {
+		detail["note"] = v.Note
+	}
+	return detail
 }
 
 // detailReplaced is the result detail of a verification that a newer one

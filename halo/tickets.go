@@ -93,11 +93,10 @@ func (c *Client) GetTicketOnly(ctx context.Context, ref string) (psa.Ticket, err
 // the ticket can change. A ticket whose user was deleted, or that has
 // Halo's placeholder user, comes back without a contact.
 func (c *Client) GetTicket(ctx context.Context, ref string) (psa.Ticket, error) {
-	w, err := c.getTicket(ctx, ref)
+	t, err := c.GetTicketOnly(ctx, ref)
 	if err != nil {
 		return psa.Ticket{}, err
 	}
-	t := w.ticket()
 	if t.ContactRef != "" {
 		ct, err := c.GetContact(ctx, t.ContactRef)
 		switch {

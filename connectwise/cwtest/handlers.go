@@ -757,25 +757,83 @@ func (s *Server) pathID(q *req, i int, what string) (int, bool) {
 
 // writeList filters recs by conditions and childConditions, sorts by
 // orderBy (id when absent), pages them, projects fields, and writes the
-// page with its Link header.
+// page with its Link header. Each step answers a request the contract
+// refuses with ConnectWise's 400 and reports whether it did.
 func (s *Server) writeList(q *req, model string, recs []any) {
-	qs := q.r.URL.Query()
-	if fields := qs.Get("fields"); fields != "" {
-		for _, f := range strings.Split(fields, ",") {
-			if _, _, err := s.contract.Resolve(model, strings.TrimSpace(f)); err != nil {
-				s.violation("%s: fields: %v", q.route, err)
-				writeError(q.w, http.StatusBadRequest, "InvalidObject", "fields is invalid: "+err.Error(), nil)
-				return
-			}
+	if !s.checkListFields(q, model) {
+		return
+	}
+	maps, ok := s.filterList(q, model, recordMaps(recs))
+	if !ok {
+		return
+	}
+	forwardOnly := strings.EqualFold(q.r.Header.Get("pagination-type"), "forward-only")
+	if !s.sortList(q, model, maps, forwardOnly) {
+		return
+	}
+	size, huge, ok := s.listPageSize(q, len(maps))
+	if !ok {
+		return
+	}
+	var page []map[string]any
+	var links []psafake.Link
+	if forwardOnly {
+		page, links, ok = s.forwardOnlyPage(q, maps, size)
+	} else {
+		page, links, ok = s.numberedPage(q, maps, size, huge)
+	}
+	if !ok {
+		return
+	}
+	if h := psafake.LinkHeader(links...); h != "" {
+		q.w.Header().Set("Link", h)
+	}
+	out := []any{}
+	for _, m := range page {
+		p, err := s.project(q, model, m)
+		if err != nil {
+			s.violation("%s: fields: %v", q.route, err)
+			writeError(q.w, http.StatusBadRequest, "InvalidObject", "fields is invalid: "+err.Error(), nil)
+			return
+		}
+		out = append(out, p)
+	}
+	s.writeJSON(q, http.StatusOK, model, true, out)
+}
+
+// checkListFields checks that every name in the fields parameter is a
+// field of model.
+func (s *Server) checkListFields(q *req, model string) bool {
+	fields := q.r.URL.Query().Get("fields")
+	if fields == "" {
+		return true
+	}
+	for _, f := range strings.Split(fields, ",") {
+		if _, _, err := s.contract.Resolve(model, strings.TrimSpace(f)); err != nil {
+			s.violation("%s: fields: %v", q.route, err)
+			writeError(q.w, http.StatusBadRequest, "InvalidObject", "fields is invalid: "+err.Error(), nil)
+			return false
 		}
 	}
-	var maps []map[string]any
+	return true
+}
+
+// recordMaps returns recs as the JSON objects ConnectWise would send.
+func recordMaps(recs []any) []map[string]any {
+	maps := make([]map[string]any, 0, len(recs))
 	for _, rec := range recs {
 		b, _ := json.Marshal(rec)
 		var m map[string]any
 		json.Unmarshal(b, &m)
 		maps = append(maps, m)
 	}
+	return maps
+}
+
+// filterList keeps the records that match the conditions and
+// childConditions parameters; customFieldConditions cwtest refuses.
+func (s *Server) filterList(q *req, model string, maps []map[string]any) ([]map[string]any, bool) {
+	qs := q.r.URL.Query()
 	for _, p := range []struct {
 		name  string
 		child bool
@@ -788,7 +846,7 @@ func (s *Server) writeList(q *req, model string, recs []any) {
 		if err != nil {
 			s.violation("%s: %s %q: %v", q.route, p.name, expr, err)
 			writeError(q.w, http.StatusBadRequest, "InvalidObject", fmt.Sprintf("The %s are invalid: %v", p.name, err), nil)
-			return
+			return nil, false
 		}
 		var kept []map[string]any
 		for _, m := range maps {
@@ -801,15 +859,19 @@ func (s *Server) writeList(q *req, model string, recs []any) {
 	if v := qs.Get("customFieldConditions"); v != "" {
 		s.violation("%s: cwtest does not implement customFieldConditions", q.route)
 		writeError(q.w, http.StatusBadRequest, "InvalidObject", "customFieldConditions are not supported by cwtest", nil)
-		return
+		return nil, false
 	}
+	return maps, true
+}
 
-	forwardOnly := strings.EqualFold(q.r.Header.Get("pagination-type"), "forward-only")
+// sortList sorts maps in place by the orderBy parameter ("field [asc|desc]",
+// id when absent), which forward-only pagination does not allow.
+func (s *Server) sortList(q *req, model string, maps []map[string]any, forwardOnly bool) bool {
 	sortKey, desc := "id", false
-	if ob := qs.Get("orderBy"); ob != "" {
+	if ob := q.r.URL.Query().Get("orderBy"); ob != "" {
 		if forwardOnly {
 			writeError(q.w, http.StatusBadRequest, "InvalidObject", "orderBy is not allowed with forward-only pagination.", nil)
-			return
+			return false
 		}
 		f := strings.Fields(ob)
 		sortKey = f[0]
@@ -819,7 +881,7 @@ func (s *Server) writeList(q *req, model string, recs []any) {
 		if _, ok := s.contract.ModelField(model, sortKey); !ok || len(f) > 2 {
 			s.violation("%s: orderBy %q names no field of %s", q.route, ob, model)
 			writeError(q.w, http.StatusBadRequest, "InvalidObject", "orderBy is invalid.", nil)
-			return
+			return false
 		}
 	}
 	sort.SliceStable(maps, func(i, j int) bool {
@@ -836,92 +898,86 @@ func (s *Server) writeList(q *req, model string, recs []any) {
 		}
 		return a < b
 	})
+	return true
+}
 
-	size := defaultPageSize
-	if v := qs.Get("pageSize"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
+// listPageSize returns the page size for a list of n records: pageSize
+// (default 25, at most 1000), capped by [Server.SetPageSize]; with huge
+// pages on, one page holds everything.
+func (s *Server) listPageSize(q *req, n int) (size int, huge, ok bool) {
+	size = defaultPageSize
+	if v := q.r.URL.Query().Get("pageSize"); v != "" {
+		p, err := strconv.Atoi(v)
+		if err != nil || p < 1 {
 			writeError(q.w, http.StatusBadRequest, "InvalidObject", "pageSize must be a positive number.", nil)
-			return
+			return 0, false, false
 		}
-		size = min(n, maxPageSize)
+		size = min(p, maxPageSize)
 	}
 	s.mu.Lock()
 	if s.pageSize > 0 {
 		size = min(size, s.pageSize)
 	}
-	huge := s.hugePages
+	huge = s.hugePages
 	s.mu.Unlock()
 	if huge {
-		size = len(maps) + 1
+		size = n + 1
 	}
+	return size, huge, true
+}
 
+// forwardOnlyPage returns the page after the record id in pageId, with
+// the link to the next page that forward-only answers always carry
+// (reference §4); after an empty page there is nothing to point at.
+func (s *Server) forwardOnlyPage(q *req, maps []map[string]any, size int) ([]map[string]any, []psafake.Link, bool) {
+	after := 0.0
+	if v := q.r.URL.Query().Get("pageId"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			writeError(q.w, http.StatusBadRequest, "InvalidObject", "pageId must be a record id.", nil)
+			return nil, nil, false
+		}
+		after = float64(n)
+	}
 	var page []map[string]any
-	links := map[string]string{}
-	if forwardOnly {
-		after := 0.0
-		if v := qs.Get("pageId"); v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 0 {
-				writeError(q.w, http.StatusBadRequest, "InvalidObject", "pageId must be a record id.", nil)
-				return
-			}
-			after = float64(n)
-		}
-		for _, m := range maps {
-			if id, _ := m["id"].(float64); id > after && len(page) < size {
-				page = append(page, m)
-			}
-		}
-		// Forward-only answers always link the next page (reference §4);
-		// after an empty page there is nothing to point at.
-		if len(page) > 0 {
-			links["next"] = s.pageLink(q, "pageId", strconv.Itoa(int(page[len(page)-1]["id"].(float64))))
-		}
-	} else {
-		pg := 1
-		if v := qs.Get("page"); v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 {
-				writeError(q.w, http.StatusBadRequest, "InvalidObject", "page must be a positive number.", nil)
-				return
-			}
-			pg = n
-		}
-		last := max(1, (len(maps)+size-1)/size)
-		start := min((pg-1)*size, len(maps))
-		page = maps[start:min(start+size, len(maps))]
-		if !huge {
-			links["first"] = s.pageLink(q, "page", "1")
-			if pg > 1 {
-				links["prev"] = s.pageLink(q, "page", strconv.Itoa(pg-1))
-			}
-			if pg < last {
-				links["next"] = s.pageLink(q, "page", strconv.Itoa(pg+1))
-			}
-			links["last"] = s.pageLink(q, "page", strconv.Itoa(last))
+	for _, m := range maps {
+		if id, _ := m["id"].(float64); id > after && len(page) < size {
+			page = append(page, m)
 		}
 	}
-	var parts []string
-	for _, rel := range []string{"first", "prev", "next", "last"} {
-		if u, ok := links[rel]; ok {
-			parts = append(parts, fmt.Sprintf(`<%s>; rel="%s"`, u, rel))
+	if len(page) == 0 {
+		return page, nil, true
+	}
+	next := strconv.Itoa(int(page[len(page)-1]["id"].(float64)))
+	return page, []psafake.Link{{Rel: "next", URL: s.pageLink(q, "pageId", next)}}, true
+}
+
+// numberedPage returns the page numbered by the page parameter (from 1)
+// with its first, prev, next and last links; huge pages carry none.
+func (s *Server) numberedPage(q *req, maps []map[string]any, size int, huge bool) ([]map[string]any, []psafake.Link, bool) {
+	pg := 1
+	if v := q.r.URL.Query().Get("page"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			writeError(q.w, http.StatusBadRequest, "InvalidObject", "page must be a positive number.", nil)
+			return nil, nil, false
 		}
+		pg = n
 	}
-	if len(parts) > 0 {
-		q.w.Header().Set("Link", strings.Join(parts, ", "))
+	start, end, last := psafake.PageBounds(len(maps), pg, size)
+	page := maps[start:end]
+	if huge {
+		return page, nil, true
 	}
-	out := []any{}
-	for _, m := range page {
-		p, err := s.project(q, model, m)
-		if err != nil {
-			s.violation("%s: fields: %v", q.route, err)
-			writeError(q.w, http.StatusBadRequest, "InvalidObject", "fields is invalid: "+err.Error(), nil)
-			return
-		}
-		out = append(out, p)
+	at := func(p int) string { return s.pageLink(q, "page", strconv.Itoa(p)) }
+	links := []psafake.Link{{Rel: "first", URL: at(1)}}
+	if pg > 1 {
+		links = append(links, psafake.Link{Rel: "prev", URL: at(pg - 1)})
 	}
-	s.writeJSON(q, http.StatusOK, model, true, out)
+	if pg < last {
+		links = append(links, psafake.Link{Rel: "next", URL: at(pg + 1)})
+	}
+	return page, append(links, psafake.Link{Rel: "last", URL: at(last)}), true
 }
 
 // pageLink returns the URL of q with param set to v, as ConnectWise
