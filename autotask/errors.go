@@ -14,60 +14,23 @@ import (
 	"github.com/countersign/countersign/core/psa"
 )
 
-// Error is a failed Autotask call. Its Message (through core.ErrorMessage)
-// says what went wrong in words an MSP admin or technician can act on;
-// Error() adds the technical cause for logs. It matches the core error of
-// its kind under errors.Is and never carries a secret: Autotask's errors[]
-// do not echo credentials, and the client's own messages name the username
-// and hosts only.
-type Error struct {
-	What       string        // the operation: "get contact 12"
-	Status     int           // the HTTP status; 0 when none arrived
-	Errors     []string      // Autotask's errors[]; nil when none
-	RetryAfter time.Duration // what a 429's Retry-After asked for; 0 when absent
-	msg        *core.Error
-	cause      error
-}
-
-func (e *Error) Error() string {
-	s := "autotask: " + e.What + ": " + e.msg.Message
-	if e.cause != nil {
-		s += " (" + e.cause.Error() + ")"
-	}
-	return s
-}
-
-// Unwrap returns the core error of e's kind, and the cause when it agrees
-// with that kind (a 500 that is really a bad integration code must not
-// also look like core.ErrUnavailable).
-func (e *Error) Unwrap() []error {
-	if e.cause != nil && (core.ErrorKind(e.cause) == e.msg.Kind || core.ErrorKind(e.cause) == core.KindInternal) {
-		return []error{e.msg, e.cause}
-	}
-	return []error{e.msg}
-}
+// Error is a failed Autotask call (the shared [psa.Error]); Errors is
+// Autotask's errors[]. Autotask's errors[] do not echo credentials, and the
+// client's own messages name the username and hosts only.
+type Error = psa.Error
 
 // newError returns an *Error of kind k for the operation what.
 func newError(what string, k core.Kind, cause error, format string, args ...any) *Error {
-	e := &Error{What: what, msg: &core.Error{Kind: k, Message: fmt.Sprintf(format, args...)}, cause: cause}
+	e := psa.NewError("autotask", what, k, cause, format, args...)
 	var he *psa.HTTPError
 	if errors.As(cause, &he) {
-		e.Status, e.RetryAfter = he.Status, he.RetryAfter
 		e.Errors = parseErrors([]byte(he.Body))
 	}
 	return e
 }
 
 // wrapWhat puts what in front of err, keeping an *Error's message.
-func wrapWhat(what string, err error) error {
-	var e *Error
-	if errors.As(err, &e) {
-		cp := *e
-		cp.What = what + ": " + e.What
-		return &cp
-	}
-	return fmt.Errorf("autotask: %s: %w", what, err)
-}
+func wrapWhat(what string, err error) error { return psa.WrapWhat("autotask", what, err) }
 
 // parseErrors returns the errors[] of an Autotask body, or nil.
 func parseErrors(body []byte) []string {

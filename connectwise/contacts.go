@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -158,35 +157,11 @@ func (c *Client) matchContacts(ctx context.Context, what string, q url.Values, s
 		if err != nil {
 			return nil, err
 		}
-		if c.matches(ct, s) {
+		if s.Matches(ct, c.region) {
 			out = append(out, ct)
 		}
 	}
 	return out, nil
-}
-
-// matches reports whether ct meets every criterion in s, checked on our
-// side whatever the server's matching rules are.
-func (c *Client) matches(ct psa.Contact, s psa.ContactSearch) bool {
-	if s.Email != "" && !slices.ContainsFunc(ct.Emails, func(e psa.Email) bool {
-		return strings.EqualFold(strings.TrimSpace(e.Address), s.Email)
-	}) {
-		return false
-	}
-	if s.Phone != "" && !slices.ContainsFunc(ct.Phones, func(p psa.Phone) bool {
-		n, err := core.NormalizePhone(p.Number, c.region)
-		return err == nil && n == s.Phone
-	}) {
-		return false
-	}
-	if s.Name != "" {
-		n := strings.ToLower(s.Name)
-		if n != strings.ToLower(strings.TrimSpace(ct.FirstName)) && n != strings.ToLower(strings.TrimSpace(ct.LastName)) &&
-			n != strings.ToLower(strings.Join(strings.Fields(ct.Name()), " ")) {
-			return false
-		}
-	}
-	return true
 }
 
 // GetContact implements [psa.ContactGetter].

@@ -14,45 +14,17 @@ import (
 	"github.com/countersign/countersign/core/psa"
 )
 
-// Error is a failed ConnectWise call. Its Message (through
-// core.ErrorMessage) says what went wrong in words an MSP admin or
-// technician can act on; Error() adds the technical cause for logs. It
-// matches the core error of its kind under errors.Is, and never carries a
-// secret: ConnectWise's error bodies do not echo credentials, and the
-// client's own messages name the company id and hosts only.
-type Error struct {
-	What       string        // the operation: "get contact 12"
-	Status     int           // the HTTP status; 0 when none arrived
-	Code       string        // ConnectWise's error code ("NotFound", "InvalidObject", …); "" when none
-	RetryAfter time.Duration // what a 429's Retry-After asked for; 0 when absent
-	msg        *core.Error
-	cause      error
-}
-
-func (e *Error) Error() string {
-	s := "connectwise: " + e.What + ": " + e.msg.Message
-	if e.cause != nil {
-		s += " (" + e.cause.Error() + ")"
-	}
-	return s
-}
-
-// Unwrap returns the core error of e's kind, and the cause when it agrees
-// with that kind: a 404 that ConnectWise could not route is
-// core.ErrUnavailable, and must not also look like core.ErrNotFound.
-func (e *Error) Unwrap() []error {
-	if e.cause != nil && (core.ErrorKind(e.cause) == e.msg.Kind || core.ErrorKind(e.cause) == core.KindInternal) {
-		return []error{e.msg, e.cause}
-	}
-	return []error{e.msg}
-}
+// Error is a failed ConnectWise call (the shared [psa.Error]); Code is
+// ConnectWise's error code ("NotFound", "InvalidObject", …). ConnectWise's
+// error bodies do not echo credentials, and the client's own messages name
+// the company id and hosts only.
+type Error = psa.Error
 
 // newError returns an *Error of kind k for the operation what.
 func newError(what string, k core.Kind, cause error, format string, args ...any) *Error {
-	e := &Error{What: what, msg: &core.Error{Kind: k, Message: fmt.Sprintf(format, args...)}, cause: cause}
+	e := psa.NewError("connectwise", what, k, cause, format, args...)
 	var he *psa.HTTPError
 	if errors.As(cause, &he) {
-		e.Status, e.RetryAfter = he.Status, he.RetryAfter
 		e.Code = parseErrorBody(he.Body).code()
 	}
 	return e
@@ -60,13 +32,7 @@ func newError(what string, k core.Kind, cause error, format string, args ...any)
 
 // wrapWhat puts what in front of err, keeping an *Error's message.
 func (c *Client) wrapWhat(what string, err error) error {
-	var e *Error
-	if errors.As(err, &e) {
-		cp := *e
-		cp.What = what + ": " + e.What
-		return &cp
-	}
-	return fmt.Errorf("connectwise: %s: %w", what, err)
+	return psa.WrapWhat("connectwise", what, err)
 }
 
 // errorBody is ConnectWise's error shape (reference §3):

@@ -14,54 +14,15 @@ import (
 	"github.com/countersign/countersign/core/psa"
 )
 
-// Error is a failed Halo call. Its Message (through core.ErrorMessage)
-// says what went wrong in words an MSP admin or technician can act on;
-// Error() adds the technical cause for logs. It matches the core error of
-// its kind under errors.Is, and never carries a secret.
-type Error struct {
-	What       string        // the operation: "get user 12"
-	Status     int           // the HTTP status; 0 when none arrived
-	RetryAfter time.Duration // what a 429's Retry-After asked for; 0 when absent
-	msg        *core.Error
-	cause      error
-}
-
-func (e *Error) Error() string {
-	s := "halo: " + e.What + ": " + e.msg.Message
-	if e.cause != nil {
-		s += " (" + e.cause.Error() + ")"
-	}
-	return s
-}
-
-// Unwrap returns the core error of e's kind, and the cause when it agrees
-// with that kind (or has none), so that context errors stay visible.
-func (e *Error) Unwrap() []error {
-	if e.cause != nil && (core.ErrorKind(e.cause) == e.msg.Kind || core.ErrorKind(e.cause) == core.KindInternal) {
-		return []error{e.msg, e.cause}
-	}
-	return []error{e.msg}
-}
+// Error is a failed Halo call (the shared [psa.Error]).
+type Error = psa.Error
 
 func newError(what string, k core.Kind, cause error, format string, args ...any) *Error {
-	e := &Error{What: what, msg: &core.Error{Kind: k, Message: fmt.Sprintf(format, args...)}, cause: cause}
-	var he *psa.HTTPError
-	if errors.As(cause, &he) {
-		e.Status, e.RetryAfter = he.Status, he.RetryAfter
-	}
-	return e
+	return psa.NewError("halo", what, k, cause, format, args...)
 }
 
 // wrapWhat puts what in front of err, keeping an *Error's message.
-func (c *Client) wrapWhat(what string, err error) error {
-	var e *Error
-	if errors.As(err, &e) {
-		cp := *e
-		cp.What = what + ": " + e.What
-		return &cp
-	}
-	return fmt.Errorf("halo: %s: %w", what, err)
-}
+func (c *Client) wrapWhat(what string, err error) error { return psa.WrapWhat("halo", what, err) }
 
 // errorDetail returns Halo's own explanation from an error body, which is
 // plain text or JSON of varying shape; "" when there is none.

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -181,34 +180,11 @@ func (c *Client) matchUsers(ctx context.Context, q url.Values, s psa.ContactSear
 		if companyRef != "" && ct.CompanyRef != companyRef {
 			continue
 		}
-		if c.matches(ct, s) {
+		if s.Matches(ct, c.cfg.PhoneRegion) {
 			out = append(out, ct)
 		}
 	}
 	return out, nil
-}
-
-// matches reports whether ct meets every criterion in s.
-func (c *Client) matches(ct psa.Contact, s psa.ContactSearch) bool {
-	if s.Email != "" && !slices.ContainsFunc(ct.Emails, func(e psa.Email) bool {
-		return strings.EqualFold(strings.TrimSpace(e.Address), s.Email)
-	}) {
-		return false
-	}
-	if s.Phone != "" && !slices.ContainsFunc(ct.Phones, func(p psa.Phone) bool {
-		n, err := core.NormalizePhone(p.Number, c.cfg.PhoneRegion)
-		return err == nil && n == s.Phone
-	}) {
-		return false
-	}
-	if s.Name != "" {
-		n := strings.ToLower(s.Name)
-		if n != strings.ToLower(ct.FirstName) && n != strings.ToLower(ct.LastName) &&
-			n != strings.ToLower(strings.Join(strings.Fields(ct.Name()), " ")) {
-			return false
-		}
-	}
-	return true
 }
 
 // GetContact implements [psa.ContactGetter]: GET /api/Users/{id}.

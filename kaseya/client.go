@@ -146,28 +146,11 @@ func (e *errorInfo) kind() core.Kind {
 }
 
 // Error is a BMS answer with success:false, or a failure of the client
-// explained in words an admin can act on. It unwraps to the core error of
-// its kind, and to its cause.
-type Error struct {
-	What  string // "get contact 12"
-	Kind  core.Kind
-	Msg   string
-	Cause error
-}
-
-func (e *Error) Error() string { return "kaseya: " + e.What + ": " + e.Msg }
-
-// Unwrap returns the core kind and the cause.
-func (e *Error) Unwrap() []error {
-	errs := []error{&core.Error{Kind: e.Kind, Message: e.Msg}}
-	if e.Cause != nil {
-		errs = append(errs, e.Cause)
-	}
-	return errs
-}
+// explained in words an admin can act on (the shared [psa.Error]).
+type Error = psa.Error
 
 func newError(what string, k core.Kind, cause error, format string, args ...any) error {
-	return &Error{What: what, Kind: k, Msg: fmt.Sprintf(format, args...), Cause: cause}
+	return psa.NewError("kaseya", what, k, cause, format, args...)
 }
 
 // do sends cl with the integration's token and decodes its envelope into

@@ -101,25 +101,15 @@ func (e gqlError) code() string {
 	return ""
 }
 
-// Error is a SuperOps failure explained in words an admin can act on. It
-// unwraps to the core error of its kind, and to its cause.
-type Error struct {
-	What  string
-	Kind  core.Kind
-	Code  string // SuperOps' clientError code, "" when none
-	Msg   string
-	Cause error
-}
+// Error is a SuperOps failure explained in words an admin can act on
+// (the shared [psa.Error]); Code is SuperOps' clientError code, "" when
+// none.
+type Error = psa.Error
 
-func (e *Error) Error() string { return "superops: " + e.What + ": " + e.Msg }
-
-// Unwrap returns the core kind and the cause.
-func (e *Error) Unwrap() []error {
-	errs := []error{&core.Error{Kind: e.Kind, Message: e.Msg}}
-	if e.Cause != nil {
-		errs = append(errs, e.Cause)
-	}
-	return errs
+// newError returns an *Error of kind k for the operation what, with msg
+// as its user-safe message.
+func newError(what string, k core.Kind, cause error, msg string) *Error {
+	return psa.NewError("superops", what, k, cause, "%s", msg)
 }
 
 // gql is one GraphQL operation.
@@ -169,7 +159,7 @@ func (c *Client) do(ctx context.Context, q gql, v any) error {
 		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 			return fmt.Errorf("superops: %s: %w", q.what, err)
 		}
-		return &Error{What: q.what, Kind: core.KindUnavailable, Cause: err, Msg: "SuperOps sent an answer that is not the JSON it should be: try again later"}
+		return newError(q.what, core.KindUnavailable, err, "SuperOps sent an answer that is not the JSON it should be: try again later")
 	}
 	if len(out.Errors) > 0 {
 		return c.refused(q, out.Errors[0])
@@ -177,9 +167,9 @@ func (c *Client) do(ctx context.Context, q gql, v any) error {
 	raw, ok := out.Data[q.name]
 	if !ok || bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
 		if q.subject != "" {
-			return &Error{What: q.what, Kind: core.KindNotFound, Msg: "SuperOps has no " + q.subject}
+			return newError(q.what, core.KindNotFound, nil, "SuperOps has no "+q.subject)
 		}
-		return &Error{What: q.what, Kind: core.KindUnavailable, Msg: "SuperOps answered without data: try again later"}
+		return newError(q.what, core.KindUnavailable, nil, "SuperOps answered without data: try again later")
 	}
 	if v == nil {
 		return nil
@@ -187,7 +177,7 @@ func (c *Client) do(ctx context.Context, q gql, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	if err := dec.Decode(v); err != nil {
-		return &Error{What: q.what, Kind: core.KindUnavailable, Cause: err, Msg: "SuperOps sent data that is not the JSON it should be: try again later"}
+		return newError(q.what, core.KindUnavailable, err, "SuperOps sent data that is not the JSON it should be: try again later")
 	}
 	return nil
 }
@@ -199,24 +189,26 @@ func (c *Client) refused(q gql, e gqlError) error {
 	if len(msg) > 300 {
 		msg = msg[:300] + "…"
 	}
-	err := &Error{What: q.what, Code: code}
+	var k core.Kind
+	var m string
 	switch {
 	case code == "entity_does_not_exist":
-		err.Kind = core.KindNotFound
-		err.Msg = "SuperOps has no " + or(q.subject, "such record")
+		k, m = core.KindNotFound, "SuperOps has no "+or(q.subject, "such record")
 	case code == "forbidden":
-		err.Kind, err.Msg = core.KindForbidden, "the SuperOps user whose API token Countersign uses may not do this: give its role the permission in SuperOps"
+		k, m = core.KindForbidden, "the SuperOps user whose API token Countersign uses may not do this: give its role the permission in SuperOps"
 	case code == "rate_limit_exceeded":
-		err.Kind, err.Msg = core.KindRateLimited, "SuperOps's rate limit is reached: try again in a minute"
+		k, m = core.KindRateLimited, "SuperOps's rate limit is reached: try again in a minute"
 	case strings.HasPrefix(code, "subscription_"):
-		err.Kind, err.Msg = core.KindForbidden, "the SuperOps account's subscription is "+strings.TrimPrefix(code, "subscription_")+": the integration works again once it is active"
+		k, m = core.KindForbidden, "the SuperOps account's subscription is "+strings.TrimPrefix(code, "subscription_")+": the integration works again once it is active"
 	case code != "":
-		err.Kind, err.Msg = core.KindInvalid, "SuperOps refused it ("+code+"): "+msg
+		k, m = core.KindInvalid, "SuperOps refused it ("+code+"): "+msg
 	default:
 		// A GraphQL-level error (an unknown field, a bad selection): a
 		// query of ours SuperOps does not accept.
-		err.Kind, err.Msg = core.KindInvalid, "SuperOps refused the query: "+msg
+		k, m = core.KindInvalid, "SuperOps refused the query: "+msg
 	}
+	err := newError(q.what, k, nil, m)
+	err.Code = code
 	return err
 }
 
@@ -235,11 +227,9 @@ func (c *Client) httpFail(q gql, err error) error {
 	}
 	switch he.Status {
 	case http.StatusUnauthorized:
-		return &Error{What: q.what, Kind: core.KindUnauthorized, Cause: err,
-			Msg: "SuperOps refused the API token (deleted, or replaced by a newer one): generate a token under Settings › My Profile › API token and paste it on the integration page"}
+		return newError(q.what, core.KindUnauthorized, err, "SuperOps refused the API token (deleted, or replaced by a newer one): generate a token under Settings › My Profile › API token and paste it on the integration page")
 	case http.StatusBadRequest:
-		return &Error{What: q.what, Kind: core.KindUnauthorized, Cause: err,
-			Msg: fmt.Sprintf("SuperOps does not know the subdomain %q: check it under Settings › MSP Information", c.cfg.Subdomain)}
+		return newError(q.what, core.KindUnauthorized, err, fmt.Sprintf("SuperOps does not know the subdomain %q: check it under Settings › MSP Information", c.cfg.Subdomain))
 	}
 	return fmt.Errorf("superops: %s: %w", q.what, err)
 }

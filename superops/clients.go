@@ -38,7 +38,7 @@ func (c *Client) ListCompanies(ctx context.Context, o psa.ListOptions) (psa.Page
 		return psa.Page[psa.Company]{}, err
 	}
 	if len(res.Clients) > size {
-		return psa.Page[psa.Company]{}, &Error{What: "list clients", Kind: core.KindUnavailable, Msg: "SuperOps sent more clients than a page holds: refusing an oversized answer"}
+		return psa.Page[psa.Company]{}, newError("list clients", core.KindUnavailable, nil, "SuperOps sent more clients than a page holds: refusing an oversized answer")
 	}
 	out := psa.Page[psa.Company]{Items: make([]psa.Company, 0, len(res.Clients))}
 	for _, cl := range res.Clients {

@@ -68,7 +68,7 @@ func (c *Client) DiscoverMobileField(ctx context.Context) (MobileDiscovery, erro
 			d.Column = d.Candidates[0].Column
 			return d, nil
 		}
-	case errors.As(err, &se) && se.Kind == core.KindInvalid:
+	case errors.As(err, &se) && se.Kind() == core.KindInvalid:
 		d.Unavailable = true // the tenant does not know getAllFields
 	default:
 		return MobileDiscovery{}, err

@@ -137,17 +137,17 @@ func (c *Client) listUsers(ctx context.Context, clientRef string, cond any, limi
 			return nil, err
 		}
 		if len(res.UserList) > maxPageSize {
-			return nil, &Error{What: "find requesters", Kind: core.KindUnavailable, Msg: "SuperOps sent more requesters than a page holds: refusing an oversized answer"}
+			return nil, newError("find requesters", core.KindUnavailable, nil, "SuperOps sent more requesters than a page holds: refusing an oversized answer")
 		}
 		all = append(all, res.UserList...)
 		if len(all) > limit {
-			return nil, &Error{What: "find requesters", Kind: core.KindInvalid, Msg: "more than " + strconv.Itoa(limit) + " SuperOps requesters to search: narrow the search (by e-mail, or within a client)"}
+			return nil, newError("find requesters", core.KindInvalid, nil, "more than "+strconv.Itoa(limit)+" SuperOps requesters to search: narrow the search (by e-mail, or within a client)")
 		}
 		if res.ListInfo.HasMore == nil || !*res.ListInfo.HasMore || len(res.UserList) == 0 {
 			return all, nil
 		}
 	}
-	return nil, &Error{What: "find requesters", Kind: core.KindUnavailable, Msg: "SuperOps kept sending pages"}
+	return nil, newError("find requesters", core.KindUnavailable, nil, "SuperOps kept sending pages")
 }
 
 // GetContact reads one requester with getClientUser; one read a moment
@@ -200,7 +200,7 @@ func (c *Client) CreateContact(ctx context.Context, ct psa.Contact) (psa.Contact
 		return psa.Contact{}, err
 	}
 	if client.HQSite == nil || client.HQSite.ID == "" {
-		return psa.Contact{}, &Error{What: "create requester", Kind: core.KindInvalid, Msg: "client " + ct.CompanyRef + " has no headquarters site in SuperOps, and a requester needs one"}
+		return psa.Contact{}, newError("create requester", core.KindInvalid, nil, "client "+ct.CompanyRef+" has no headquarters site in SuperOps, and a requester needs one")
 	}
 	in := map[string]any{
 		"firstName": ct.FirstName, "lastName": ct.LastName, "email": ct.Emails[0].Address,

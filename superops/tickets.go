@@ -100,7 +100,7 @@ func (c *Client) FindTicketByNumber(ctx context.Context, number string) (psa.Tic
 			return c.withContact(ctx, t.psa())
 		}
 	}
-	return psa.Ticket{}, &Error{What: "find ticket " + number, Kind: core.KindNotFound, Msg: "SuperOps has no ticket " + number}
+	return psa.Ticket{}, newError("find ticket "+number, core.KindNotFound, nil, "SuperOps has no ticket "+number)
 }
 
 // AddTicketNote adds n with createTicketNote, PRIVATE unless n.Public, the
