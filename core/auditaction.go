@@ -36,4 +36,8 @@ const (
 	// (credentials, sender), and the admin fixed it.
 	AuditChannelMisconfigured = "channel.misconfigured"
 	AuditChannelFixed         = "channel.fixed"
+
+	// PSA tickets: a new ticket's policy wanted a verification sent on
+	// its own and none could be (EventTicketAdded records the ticket).
+	AuditTicketAutoSendFailed = "ticket.auto_send_failed"
 )

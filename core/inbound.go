@@ -149,3 +149,78 @@ func (e *Engine) FinishInboundEvent(ctx context.Context, tenantID, id string, st
 		return tx.UpdateInboundEvent(ctx, &ev)
 	})
 }
+
+// NewTicket is a PSA ticket that an inbound event announced, as the policy
+// of its client acts on it (Policy.OnNewTicket).
+type NewTicket struct {
+	IntegrationID string
+	Kind          string // the integration's PSA kind; the audit actor is "psa:<kind>"
+	TicketRef     string
+	ContactID     string // the local mirror of the ticket's contact; "" for none
+	OnNewTicket   string // what the policy does (Policy.OnNewTicket)
+}
+
+func (t NewTicket) subject() string { return "ticket:" + t.IntegrationID + ":" + t.TicketRef }
+func (t NewTicket) actor() string   { return "psa:" + t.Kind }
+
+// TicketHandled reports whether a new ticket was recorded already
+// (ClaimNewTicket): a cheap check before the work of mirroring it. Only
+// ClaimNewTicket's answer is final.
+func (e *Engine) TicketHandled(ctx context.Context, tenantID string, t NewTicket) (bool, error) {
+	seen, err := view(ctx, e, func(tx Tx) ([]AuditEvent, error) {
+		return tx.AuditEvents(ctx, tenantID, AuditQuery{Action: string(EventTicketAdded), Subject: t.subject(), Limit: 1})
+	})
+	return len(seen) > 0, err
+}
+
+// errTicketHandled rolls back a claim of a ticket that another delivery
+// claimed first.
+var errTicketHandled = Errorf(KindConflict, "the ticket was handled already")
+
+// ClaimNewTicket records a new ticket (audit action EventTicketAdded) and
+// reports whether this call recorded it: false means a delivery of the
+// same ticket did first, and the caller does nothing more. The check and
+// the record are one transaction, so that two deliveries of one event
+// (PSAs retry with new ids; two outbox workers may act at once) act once:
+// the audit append comes first and locks the tenant's audit head (FOR
+// UPDATE on PostgreSQL; SQLite's one writer serialises anyway), so the
+// check after it sees any record committed before.
+func (e *Engine) ClaimNewTicket(ctx context.Context, tenantID string, t NewTicket) (bool, error) {
+	if t.IntegrationID == "" || t.TicketRef == "" {
+		return false, Errorf(KindInvalid, "a new ticket needs its integration and reference")
+	}
+	detail := map[string]string{"integration": t.IntegrationID, "ticket": t.TicketRef, "on_new_ticket": t.OnNewTicket}
+	if t.ContactID != "" {
+		detail["contact"] = t.ContactID
+	}
+	err := e.cfg.Store.Update(ctx, func(tx Tx) error {
+		ev := AuditEvent{TenantID: tenantID, At: e.Now(), Actor: t.actor(), Action: string(EventTicketAdded),
+			Subject: t.subject(), Detail: detail}
+		if err := tx.AppendAudit(ctx, &ev); err != nil {
+			return err
+		}
+		seen, err := tx.AuditEvents(ctx, tenantID, AuditQuery{Action: string(EventTicketAdded), Subject: t.subject(), Limit: 2})
+		if err != nil {
+			return err
+		}
+		for _, s := range seen {
+			if s.Seq != ev.Seq {
+				return errTicketHandled
+			}
+		}
+		return nil
+	})
+	switch {
+	case err == errTicketHandled:
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("core: record new ticket %s: %w", t.TicketRef, err)
+	}
+	return true, nil
+}
+
+// NewTicketAutoSendFailed records why no verification went out on its own
+// for a new ticket whose policy says it should, the reason in words.
+func (e *Engine) NewTicketAutoSendFailed(ctx context.Context, tenantID string, t NewTicket, reason string) error {
+	return e.Audit(ctx, tenantID, t.actor(), AuditTicketAutoSendFailed, t.subject(), map[string]string{"reason": reason})
+}

@@ -51,6 +51,24 @@ func (e *Engine) MirroredContact(ctx context.Context, tenantID, kind, ref string
 	return found[0], nil
 }
 
+// MirroredClient returns the id of the local client mirroring company
+// companyRef of PSA kind, or "" (whose policy is the tenant default) when
+// there is none yet or companyRef is "".
+func (e *Engine) MirroredClient(ctx context.Context, tenantID, kind, companyRef string) (string, error) {
+	if companyRef == "" {
+		return "", nil
+	}
+	return view(ctx, e, func(tx Tx) (string, error) {
+		clients, err := tx.ListClients(ctx, tenantID)
+		for _, c := range clients {
+			if c.PSAKind == kind && c.PSARef == companyRef {
+				return c.ID, err
+			}
+		}
+		return "", err
+	})
+}
+
 // MirrorContact writes what the PSA says about a contact to its local
 // mirror in one transaction: the company's client is found or created, the
 // contact is created, or updated (and restored if it was deleted) with its

@@ -18,7 +18,7 @@ func (t *tx) AppendAudit(ctx context.Context, e *core.AuditEvent) error {
 		head     int64
 		headHash []byte
 	)
-	err := t.queryRow(ctx, `SELECT audit_seq, audit_hash FROM tenants WHERE id = ?`+t.forUpdate(), e.TenantID).Scan(&head, &headHash)
+	err := t.queryRow(ctx, `SELECT audit_seq, audit_hash FROM tenants WHERE id = ?`+t.forNoKeyUpdate(), e.TenantID).Scan(&head, &headHash)
 	if err != nil {
 		return wrap(err, "append audit: tenant %s", e.TenantID)
 	}

@@ -227,6 +227,18 @@ func (t *tx) forUpdate() string {
 	return ""
 }
 
+// forNoKeyUpdate is forUpdate for a row whose key the transaction leaves
+// alone: it still excludes other writers of the row, but not inserts of
+// rows that reference it by foreign key (which take FOR KEY SHARE), so a
+// transaction that inserts a tenant's rows and then appends to its audit
+// log does not deadlock with another doing the same.
+func (t *tx) forNoKeyUpdate() string {
+	if t.pg() {
+		return " FOR NO KEY UPDATE"
+	}
+	return ""
+}
+
 func (t *tx) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
 	return t.tx.ExecContext(ctx, t.rebind(q), t.args(args)...)
 }

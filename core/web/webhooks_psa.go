@@ -214,7 +214,7 @@ func (s *Server) onNewTicket(ctx context.Context, tenant core.Tenant, in core.In
 		s.log.WarnContext(ctx, "psa event: cannot read the new ticket", "integration", in.ID, "ticket", ref, "err", err)
 		return "failed: the ticket could not be read"
 	}
-	clientID, err := s.mirroredClient(ctx, tenant.ID, in.Kind, t.CompanyRef)
+	clientID, err := s.engine.MirroredClient(ctx, tenant.ID, in.Kind, t.CompanyRef)
 	if err != nil {
 		s.log.ErrorContext(ctx, "psa event: client lookup", "integration", in.ID, "err", err)
 		return "failed"
@@ -227,80 +227,62 @@ func (s *Server) onNewTicket(ctx context.Context, tenant core.Tenant, in core.In
 	if policy.OnNewTicket == "" {
 		return "ignored: the policy does nothing on new tickets"
 	}
-	subject := "ticket:" + in.ID + ":" + t.Ref
-	var seen []core.AuditEvent
-	err = s.store.View(ctx, func(tx core.Tx) error {
-		var err error
-		seen, err = tx.AuditEvents(ctx, tenant.ID, core.AuditQuery{Action: string(core.EventTicketAdded), Subject: subject, Limit: 1})
-		return err
-	})
-	if err != nil {
-		s.log.ErrorContext(ctx, "psa event: audit lookup", "integration", in.ID, "err", err)
-		return "failed"
-	}
-	if len(seen) > 0 {
+	nt := core.NewTicket{IntegrationID: in.ID, Kind: in.Kind, TicketRef: t.Ref, OnNewTicket: policy.OnNewTicket}
+	if handled, err := s.engine.TicketHandled(ctx, tenant.ID, nt); err != nil || handled {
+		if err != nil {
+			s.log.ErrorContext(ctx, "psa event: audit lookup", "integration", in.ID, "err", err)
+			return "failed"
+		}
 		return "ignored: the ticket was handled already"
 	}
-	var contact core.Contact
 	if t.Contact != nil {
 		emb, _ := cl.(psa.Embedder)
-		if contact, err = s.mirrorContact(ctx, emb, in, t.ContactRef, t.Contact); err != nil {
+		contact, err := s.mirrorContact(ctx, emb, in, t.ContactRef, t.Contact)
+		if err != nil {
 			s.log.WarnContext(ctx, "psa event: cannot mirror the ticket's contact", "integration", in.ID, "ticket", t.Ref, "err", err)
 		}
+		nt.ContactID = contact.ID
 	}
-	actor := "psa:" + in.Kind
-	detail := map[string]string{"integration": in.ID, "ticket": t.Ref, "on_new_ticket": policy.OnNewTicket}
-	if contact.ID != "" {
-		detail["contact"] = contact.ID
-	}
-	if err := s.engine.Audit(ctx, tenant.ID, actor, string(core.EventTicketAdded), subject, detail); err != nil {
+	// The claim is the check that counts: of deliveries racing past the
+	// one above, one records the ticket and acts.
+	claimed, err := s.engine.ClaimNewTicket(ctx, tenant.ID, nt)
+	if err != nil {
 		s.log.ErrorContext(ctx, "psa event: audit", "integration", in.ID, "err", err)
 		return "failed"
 	}
+	if !claimed {
+		return "ignored: the ticket was handled already"
+	}
 	result := "recorded"
 	if policy.OnNewTicket == core.OnNewTicketAutoSend {
-		result = s.autoSend(ctx, tenant, in, policy, contact, t.Ref, subject)
+		if result, err = s.autoSend(ctx, tenant, policy, nt); err != nil {
+			s.log.ErrorContext(ctx, "psa event: audit", "integration", in.ID, "err", err)
+			result = "failed: " + result
+		}
 	}
-	s.engine.Publish(ctx, core.Event{Type: core.EventTicketAdded, TenantID: tenant.ID, ContactID: contact.ID, TicketRef: t.Ref, At: s.engine.Now()})
+	s.engine.Publish(ctx, core.Event{Type: core.EventTicketAdded, TenantID: tenant.ID, ContactID: nt.ContactID, TicketRef: t.Ref, At: s.engine.Now()})
 	return result
 }
 
 // autoSend starts a verification to the new ticket's contact on no
 // technician's behalf; its result is written to the ticket like any other.
-func (s *Server) autoSend(ctx context.Context, tenant core.Tenant, in core.Integration, policy core.Policy, contact core.Contact, ticketRef, subject string) string {
+// A verification that cannot start is audited with its reason; an error
+// is that audit failing.
+func (s *Server) autoSend(ctx context.Context, tenant core.Tenant, policy core.Policy, nt core.NewTicket) (string, error) {
 	reason := ""
-	if contact.ID == "" {
+	if nt.ContactID == "" {
 		reason = "the ticket has no contact"
 	} else {
-		_, err := s.engine.Start(ctx, core.StartRequest{TenantID: tenant.ID, ContactID: contact.ID, Method: policy.AutoSendMethod,
-			TicketRef: ticketRef, IntegrationID: in.ID, System: "integration:" + in.ID})
+		_, err := s.engine.Start(ctx, core.StartRequest{TenantID: tenant.ID, ContactID: nt.ContactID, Method: policy.AutoSendMethod,
+			TicketRef: nt.TicketRef, IntegrationID: nt.IntegrationID, System: "integration:" + nt.IntegrationID})
 		if err == nil {
-			return "verification sent"
+			return "verification sent", nil
 		}
 		if reason = core.ErrorMessage(err); reason == "" {
-			s.log.ErrorContext(ctx, "psa event: automatic send", "integration", in.ID, "ticket", ticketRef, "err", err)
+			s.log.ErrorContext(ctx, "psa event: automatic send", "integration", nt.IntegrationID, "ticket", nt.TicketRef, "err", err)
 			reason = "internal error"
 		}
 	}
-	_ = s.engine.Audit(ctx, tenant.ID, "psa:"+in.Kind, "ticket.auto_send_failed", subject, map[string]string{"reason": truncateText(reason, 300)})
-	return "recorded; no verification sent: " + reason
-}
-
-// mirroredClient returns the id of the local client mirroring a PSA
-// company, or "" (the tenant default's policy) when there is none yet.
-func (s *Server) mirroredClient(ctx context.Context, tenantID, kind, companyRef string) (string, error) {
-	if companyRef == "" {
-		return "", nil
-	}
-	var id string
-	err := s.store.View(ctx, func(tx core.Tx) error {
-		clients, err := tx.ListClients(ctx, tenantID)
-		for _, c := range clients {
-			if c.PSAKind == kind && c.PSARef == companyRef {
-				id = c.ID
-			}
-		}
-		return err
-	})
-	return id, err
+	result := "recorded; no verification sent: " + reason
+	return result, s.engine.NewTicketAutoSendFailed(ctx, tenant.ID, nt, truncateText(reason, 300))
 }
