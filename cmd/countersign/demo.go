@@ -37,15 +37,19 @@ const (
 // directory, the built-in memory PSA on loopback with its contacts mirrored,
 // dev delivery (nothing is sent), and a technician whose sign-in is printed.
 func cmdDemo(ctx context.Context, args []string, stdout io.Writer) error {
-	var dataDir, listen string
+	var dataDir, listen, psaListen string
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.StringVar(&dataDir, "data", "countersign-demo", "directory for the demo's database and key (created if missing)")
 	fs.StringVar(&listen, "listen", "127.0.0.1:8080", "address to listen on (loopback only)")
-	if err := parse(fs, args, stdout, "demo [-data DIR] [-listen ADDR]"); err != nil {
+	fs.StringVar(&psaListen, "psa-listen", "127.0.0.1:0", "address of the built-in demo PSA (loopback only; port 0 picks a free one)")
+	if err := parse(fs, args, stdout, "demo [-data DIR] [-listen ADDR] [-psa-listen ADDR]"); err != nil {
+		return err
+	}
+	if err := loopbackOnly("-listen", listen); err != nil {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	demoPSA, err := startDemoPSA()
+	demoPSA, err := startDemoPSA(psaListen)
 	if err != nil {
 		return err
 	}
@@ -179,20 +183,37 @@ type demoPSA struct {
 	stop     func()
 }
 
-func startDemoPSA() (*demoPSA, error) {
+func startDemoPSA(listen string) (*demoPSA, error) {
 	key, err := randomPassword()
 	if err != nil {
 		return nil, err
 	}
 	srv := memory.NewServer(key)
 	srv.SeedDemo()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
+	if err := loopbackOnly("-psa-listen", listen); err != nil {
 		return nil, err
+	}
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return nil, fmt.Errorf("demo PSA: %w (choose another address with -psa-listen or COUNTERSIGN_PSA_LISTEN)", err)
 	}
 	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = hs.Serve(ln) }()
 	return &demoPSA{url: "http://" + ln.Addr().String(), key: key, stop: func() { _ = hs.Close() }}, nil
+}
+
+// loopbackOnly refuses an address off loopback: the demo signs in without
+// an authenticator and its demo PSA takes a printed key, so neither may be
+// reachable from the network.
+func loopbackOnly(flagName, addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%s %q: want host:port, e.g. 127.0.0.1:8080", flagName, addr)
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return fmt.Errorf("%s %q: the demo listens on loopback only (127.0.0.1, ::1 or localhost); run `countersign serve` for a real server", flagName, addr)
+	}
+	return nil
 }
 
 // psaDirectory is what a mirror needs from a PSA client.

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -79,9 +80,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // errUsage reports a flag error the flag package already printed.
 var errUsage = errors.New("usage")
 
-// parse parses args with fs, printing usage to stdout for -help.
+// parse parses args with fs, printing usage to stdout for -help. Every
+// flag also has a variable, COUNTERSIGN_ and its name in upper case with
+// dashes as underscores (-public-url: COUNTERSIGN_PUBLIC_URL); a flag given
+// on the command line wins over its variable.
 func parse(fs *flag.FlagSet, args []string, stdout io.Writer, synopsis string) error {
 	fs.SetOutput(stdout)
+	fs.VisitAll(func(f *flag.Flag) {
+		if v := envName(f.Name); !strings.Contains(f.Usage, v) {
+			f.Usage += " (" + v + ")"
+		}
+	})
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: countersign %s\n\nFlags:\n", synopsis)
 		fs.PrintDefaults()
@@ -97,7 +106,30 @@ func parse(fs *flag.FlagSet, args []string, stdout io.Writer, synopsis string) e
 		fs.Usage()
 		return errUsage
 	}
-	return nil
+	return setFromEnv(fs)
+}
+
+// envName is the variable that stands for flag name.
+func envName(name string) string {
+	return "COUNTERSIGN_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+}
+
+// setFromEnv gives every flag not on the command line its variable's value,
+// when the variable is set.
+func setFromEnv(fs *flag.FlagSet) error {
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		v, ok := os.LookupEnv(envName(f.Name))
+		if !ok || given[f.Name] || err != nil {
+			return
+		}
+		if e := fs.Set(f.Name, v); e != nil {
+			err = fmt.Errorf("%s=%q: %v (the variable stands for -%s)", envName(f.Name), v, e, f.Name)
+		}
+	})
+	return err
 }
 
 // cmdServe runs the server.
