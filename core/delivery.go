@@ -34,8 +34,13 @@ func (e *Engine) enqueue(ctx context.Context, tx Tx, tenantID, verificationID st
 		Status: OutboxPending, NextAttemptAt: now, CreatedAt: now,
 		// Acting on an inbound event is not a message: it runs in dev
 		// delivery mode too (what it sends is kept like any message).
-		Dev: e.cfg.DevDelivery && msg.Kind != OutboxInboundEvent || e.cfg.Senders[msg.Kind] == nil,
+		Dev: e.cfg.DevDelivery && msg.Kind != OutboxInboundEvent,
 	}
+	ready, err := e.channelReady(ctx, tx, tenantID, msg.Kind)
+	if err != nil {
+		return nil, err
+	}
+	item.Dev = item.Dev || !ready
 	inline := false
 	select {
 	case e.sendSlots <- struct{}{}:
@@ -222,7 +227,18 @@ func (e *Engine) deliverItem(ctx context.Context, it OutboxItem, checkLive bool)
 			return e.cfg.Store.Update(ctx, func(tx Tx) error { return tx.UpdateOutbox(ctx, &it) })
 		}
 	}
-	sender := e.cfg.Senders[it.Kind]
+	if refused, err := e.refusedAtDelivery(ctx, it, m.Outbound); err != nil || refused != nil {
+		if err != nil {
+			return err
+		}
+		log.Warn("delivery refused by the tenant's rules", "code", refused.Code)
+		return e.finishItem(ctx, it, "", refused)
+	}
+	sender, err := e.senderFor(ctx, it.TenantID, it.Kind)
+	if err != nil {
+		log.Warn("no sender for the tenant", "err", err)
+		return e.finishItem(ctx, it, "", err)
+	}
 	if it.Dev || sender == nil {
 		log.Info("dev delivery: message kept in the outbox, not sent")
 		return e.finishItem(ctx, it, "dev-outbox", nil)

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -40,6 +41,13 @@ type Config struct {
 	// kind when DevDelivery is set, is kept in the outbox for display instead.
 	Senders     map[OutboxKind]Sender
 	DevDelivery bool
+	// Channels builds senders from a tenant's own Twilio and e-mail
+	// accounts (channels.go); nil means only the server's Senders.
+	Channels ChannelFactory
+	// NoSharedChannels keeps tenants off the server's own SMS, voice and
+	// e-mail Senders: each tenant must bring its own accounts. false (the
+	// default) lets a tenant without its own account use the server's.
+	NoSharedChannels bool
 	// StatusCallbacks reports whether Twilio should post delivery statuses to
 	// PublicURL + "/webhooks/twilio/status/{tenant slug}".
 	StatusCallbacks bool
@@ -64,6 +72,9 @@ type Engine struct {
 	inflight  sync.WaitGroup
 	// agents wakes device long-polls on this node (agent_tasks.go).
 	agents agentHub
+	// techVerify handles #verify and #confirm texts (sms.go).
+	techVerify atomic.Pointer[techVerifyHolder]
+	hooks
 }
 
 // NewEngine checks cfg and returns an engine.

@@ -149,6 +149,9 @@ type Tx interface {
 
 	// Agents: devices, their users, bindings and tasks (agent.go).
 	AgentTx
+
+	// Channels, inbound SMS and opt-outs (sms.go, channels.go).
+	SMSTx
 }
 
 // ContactQuery filters contacts. Text matches names, emails and phone digits.

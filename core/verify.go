@@ -79,7 +79,7 @@ func (e *Engine) Start(ctx context.Context, req StartRequest) (Started, error) {
 	})
 	e.afterQueue(item, err)
 	if err != nil {
-		return Started{}, err
+		return Started{}, e.auditRefusal(ctx, req.TenantID, refusalActor(req), req.ContactID, err)
 	}
 	for _, old := range replaced {
 		e.finish(ctx, old, EventVerificationCancelled)
@@ -392,6 +392,12 @@ func (e *Engine) queueSend(ctx context.Context, tx Tx, tenant Tenant, contact Co
 	if err != nil {
 		return nil, fmt.Errorf("core: compose %s: %w", v.Method, err)
 	}
+	if refused, err := e.checkPhoneSend(ctx, tx, v.TenantID, msg.Kind, msg.To); err != nil || refused != nil {
+		if refused != nil {
+			return nil, refused
+		}
+		return nil, err
+	}
 	if err := tx.UpdateVerification(ctx, v); err != nil {
 		return nil, err
 	}
@@ -508,7 +514,7 @@ func (e *Engine) Resend(ctx context.Context, tenantID, techID, verificationID st
 	})
 	e.afterQueue(item, err)
 	if err != nil {
-		return Started{}, err
+		return Started{}, e.auditRefusal(ctx, tenantID, techActor(techID), verificationID, err)
 	}
 	e.publish(ctx, e.event(EventVerificationResent, out.Verification))
 	return out, nil

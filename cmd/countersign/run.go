@@ -149,6 +149,11 @@ func build(ctx context.Context, c Config, log *slog.Logger) (*app, error) {
 		// dummy hash for unknown emails is ready before anyone asks.
 		Auth:           &web.PasswordAuth{Store: st, Keys: keys, Now: engine.Now, RequireTOTP: c.RequireTOTP, Gate: web.DefaultHashGate()},
 		TrustedProxies: proxies,
+		// Inbound texts to a tenant's own Twilio number are signed with
+		// that account's auth token.
+		TwilioWebhookValidator: func(tokens ...string) web.StatusWebhook {
+			return twilio.NewWebhookValidator(c.PublicURL, tokens...)
+		},
 	}
 	if twilioClient != nil {
 		wcfg.TwilioStatus = twilioClient.WebhookValidator(c.PublicURL)

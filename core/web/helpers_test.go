@@ -247,7 +247,10 @@ func newEnv(t *testing.T, st *store.Store, opts ...envOptions) *env {
 		Pages: pages, Static: assets.StaticHandler(assets.StaticFS()), SessionKey: bytes.Repeat([]byte{9}, 32),
 		PublicURL: o.publicURL, TwilioStatus: twilio.NewWebhookValidator(publicURL, twilioToken),
 		TwilioAccountSID: "AC0123456789abcdef0123456789abcdef",
-		Metrics:          metrics, Logger: logger, PSA: e.psa, Live: e.hub,
+		TwilioWebhookValidator: func(tokens ...string) web.StatusWebhook {
+			return twilio.NewWebhookValidator(publicURL, tokens...)
+		},
+		Metrics: metrics, Logger: logger, PSA: e.psa, Live: e.hub,
 	})
 	require.NoError(t, err)
 	e.web = srv

@@ -66,6 +66,11 @@ type Config struct {
 	// TwilioAccountSID is the account callbacks must name (security.md §7);
 	// "" skips the check.
 	TwilioAccountSID string
+	// TwilioWebhookValidator builds a validator for a tenant's own Twilio
+	// account from its auth tokens (inbound SMS to a tenant number on the
+	// tenant's account); nil means only the server's account (TwilioStatus)
+	// is accepted.
+	TwilioWebhookValidator func(authTokens ...string) StatusWebhook
 	// Metrics collects the Prometheus metrics; nil means none. They are
 	// served on this handler's /metrics only when MetricsToken is set, and
 	// then only to "Authorization: Bearer <MetricsToken>"; otherwise serve

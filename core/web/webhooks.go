@@ -13,6 +13,7 @@ import (
 
 func (s *Server) registerWebhookRoutes(r *mux.Router) {
 	r.HandleFunc("/webhooks/twilio/status/{tenant}", s.handleTwilioStatus).Methods(http.MethodPost)
+	r.HandleFunc("/webhooks/twilio/sms", s.handleTwilioSMS).Methods(http.MethodPost)
 	s.registerPSAWebhookRoutes(r)
 }
 

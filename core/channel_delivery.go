@@ -1,0 +1,122 @@
+package core
+
+import (
+	"context"
+	"fmt"
+)
+
+// How the outbox picks a tenant's sender (channels.go): the tenant's own
+// account when it has one, else the server's where the operator shares it.
+
+// messageKind reports whether k is delivered through a tenant channel.
+func messageKind(k OutboxKind) bool { return k == OutboxSMS || k == OutboxVoice || k == OutboxEmail }
+
+// ownChannel reports whether s holds the tenant's own account for k.
+func ownChannel(s ChannelSettings, k OutboxKind) bool {
+	if k == OutboxEmail {
+		return s.Email.Configured()
+	}
+	return s.Twilio.Configured()
+}
+
+// channelName is how errors name the channel of k.
+func channelName(k OutboxKind) string {
+	switch k {
+	case OutboxEmail:
+		return "E-mail"
+	case OutboxVoice:
+		return "Voice"
+	}
+	return "SMS"
+}
+
+// channelReady refuses a message of kind k for a tenant that has no
+// account to send it through: no account of its own, and the operator does
+// not share the server's. It reports whether a real sender exists (false:
+// the item is kept in the outbox, as in dev delivery).
+func (e *Engine) channelReady(ctx context.Context, tx Tx, tenantID string, k OutboxKind) (bool, error) {
+	if !messageKind(k) {
+		return e.cfg.Senders[k] != nil, nil
+	}
+	s, err := e.channelSettings(ctx, tx, tenantID)
+	if err != nil {
+		return false, err
+	}
+	if ownChannel(s, k) {
+		return e.cfg.Channels != nil, nil
+	}
+	if e.cfg.NoSharedChannels {
+		return false, Errorf(KindUnavailable, "%s is not set up for this MSP: an admin must enter its account in Settings → Channels", channelName(k))
+	}
+	return e.cfg.Senders[k] != nil, nil
+}
+
+// senderFor returns the sender of a tenant's item of kind k; nil means
+// none (the item is kept in the outbox). A tenant whose own settings cannot
+// make a sender gets a *PermanentError saying so.
+func (e *Engine) senderFor(ctx context.Context, tenantID string, k OutboxKind) (Sender, error) {
+	if !messageKind(k) {
+		return e.cfg.Senders[k], nil
+	}
+	s, err := e.ChannelSettings(ctx, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	if !ownChannel(s, k) {
+		if e.cfg.NoSharedChannels {
+			return nil, &PermanentError{Code: "not_configured",
+				Reason: channelName(k) + " is not set up for this MSP: an admin must enter its account in Settings → Channels",
+				Err:    fmt.Errorf("core: tenant %s has no %s account and the server shares none", tenantID, k)}
+		}
+		return e.cfg.Senders[k], nil
+	}
+	if e.cfg.Channels == nil {
+		return nil, nil
+	}
+	var snd Sender
+	switch k {
+	case OutboxSMS:
+		snd, err = e.cfg.Channels.SMS(s.Twilio)
+	case OutboxVoice:
+		snd, err = e.cfg.Channels.Voice(s.Twilio)
+	default:
+		snd, err = e.cfg.Channels.Email(s.Email)
+	}
+	if err != nil {
+		return nil, &PermanentError{Code: "channel_settings",
+			Reason: "the MSP's " + channelName(k) + " settings cannot be used: " + ErrorMessage(err), Err: err}
+	}
+	return snd, nil
+}
+
+// refusedAtDelivery applies the tenant's rules (countries, opt-outs) once
+// more right before a send — a number may have texted STOP, or the
+// allow-list changed, since the item was queued — so that no SMS goes to
+// an opted-out number, ever. A refusal is audited and returned as a
+// *PermanentError; nil means send.
+func (e *Engine) refusedAtDelivery(ctx context.Context, it OutboxItem, m Outbound) (*PermanentError, error) {
+	if it.Kind != OutboxSMS && it.Kind != OutboxVoice {
+		return nil, nil
+	}
+	var r *SendRefusal
+	err := e.cfg.Store.View(ctx, func(tx Tx) error {
+		var err error
+		r, err = e.checkPhoneSend(ctx, tx, it.TenantID, it.Kind, m.To)
+		return err
+	})
+	if err != nil || r == nil {
+		return nil, err
+	}
+	subject := it.VerificationID
+	if subject == "" {
+		subject = it.ID
+	}
+	if err := e.auditRefusal(ctx, it.TenantID, "system", subject, r); err != r {
+		return nil, err
+	}
+	code := "country_not_allowed"
+	if r.Action == AuditSendRefusedOptOut {
+		code = "opted_out"
+	}
+	return &PermanentError{Code: code, Reason: ErrorMessage(r.Err), Err: r}, nil
+}
