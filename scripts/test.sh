@@ -25,6 +25,14 @@ command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 command -v file >/dev/null 2>&1 || need_apt+=(file)
 [[ -x /usr/lib/wine/wine64 ]] || command -v wine64 >/dev/null 2>&1 || need_apt+=(wine64)
 command -v x86_64-w64-mingw32-gcc >/dev/null 2>&1 || need_apt+=(gcc-mingw-w64-x86-64-win32)
+# The directory tests (agent/directory) run against a real Samba AD DC
+# (scripts/samba-ad.sh); ldapsearch is its readiness probe and the baseline
+# of the harvester's benchmark.
+command -v samba >/dev/null 2>&1 || need_apt+=(samba)
+[[ -f /usr/share/samba/setup/provision.ldif ]] || need_apt+=(samba-ad-provision)
+dpkg -s samba-ad-dc >/dev/null 2>&1 || need_apt+=(samba-ad-dc)
+command -v ldbsearch >/dev/null 2>&1 || need_apt+=(ldb-tools)
+command -v ldapsearch >/dev/null 2>&1 || need_apt+=(ldap-utils)
 if ((${#need_apt[@]})); then
 	echo "==> installing ${need_apt[*]} (Debian packages)"
 	if [[ $(id -u) -ne 0 ]]; then SUDO=sudo; else SUDO=; fi
@@ -34,10 +42,21 @@ fi
 
 pgdir=$(mktemp -d /tmp/countersign-pg.XXXXXX)
 port=${COUNTERSIGN_TEST_PG_PORT:-$((40000 + RANDOM % 20000))}
-cleanup() { scripts/postgres.sh stop "$pgdir" >/dev/null 2>&1 || true; rm -rf "$pgdir"; }
+addir=$(mktemp -d /tmp/countersign-ad.XXXXXX)
+# Samba's LDAP ports are fixed, so the DC gets its own loopback address.
+adaddr=${COUNTERSIGN_TEST_AD_ADDR:-127.0.$((RANDOM % 250 + 2)).$((RANDOM % 250 + 2))}
+cleanup() {
+	scripts/postgres.sh stop "$pgdir" >/dev/null 2>&1 || true
+	rm -rf "$pgdir"
+	scripts/samba-ad.sh stop "$addir" >/dev/null 2>&1 || true
+	rm -rf "$addir"
+}
 trap cleanup EXIT
 echo "==> starting PostgreSQL on 127.0.0.1:$port"
 dsn=$(scripts/postgres.sh start "$pgdir" "$port")
+echo "==> starting a Samba AD DC on $adaddr"
+adenv=$(scripts/samba-ad.sh start "$addir" "$adaddr")
+eval "$adenv"
 
 export COUNTERSIGN_TEST_POSTGRES_DSN=$dsn
 export COUNTERSIGN_TEST_REQUIRE_SERVICES=1
