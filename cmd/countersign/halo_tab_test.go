@@ -215,6 +215,8 @@ func TestHaloWebhooks(t *testing.T) {
 	}
 	ghostRead, read := reads()
 	assert.True(t, ghostRead, "the unknown ticket is looked up: %v", hs.Log()[before:])
+	assert.Contains(t, grepLines(s.Logs.String(), `"msg":"psa event dropped: the ticket is not in the PSA"`), `"ticket":"999999"`,
+		"the dropped delivery is logged with its ticket")
 	assert.True(t, read, "the new ticket is read again through the API: %v", hs.Log()[before:])
 	n := len(hs.Log())
 	assert.Equal(t, http.StatusOK, post(hook, halotest.WebhookUser, halotest.WebhookPassword, body), "a re-sent delivery is acknowledged")

@@ -209,6 +209,10 @@ func (s *Server) onNewTicket(ctx context.Context, tenant core.Tenant, in core.In
 	t, err := tg.GetTicket(ctx, ref)
 	if err != nil {
 		if core.ErrorKind(err) == core.KindNotFound {
+			// Genuine (its credentials or signature checked) but about a
+			// ticket the PSA does not have: deleted since, or a hand-made
+			// delivery. Dropped, and said so for whoever reads the log.
+			s.log.InfoContext(ctx, "psa event dropped: the ticket is not in the PSA", "integration", in.ID, "psa", in.Kind, "ticket", ref)
 			return "ignored: the ticket is gone"
 		}
 		s.log.WarnContext(ctx, "psa event: cannot read the new ticket", "integration", in.ID, "ticket", ref, "err", err)
