@@ -40,4 +40,18 @@ const (
 	// PSA tickets: a new ticket's policy wanted a verification sent on
 	// its own and none could be (EventTicketAdded records the ticket).
 	AuditTicketAutoSendFailed = "ticket.auto_send_failed"
+
+	// Duo (duo.go, duo_push.go): accounts saved, live-checked and
+	// removed; a contact's Duo username set by an admin or found by the
+	// matcher; a push Duo refused before sending (unavailable, in words);
+	// a push's answer from Duo; an answer that came after the
+	// verification had ended; a denial or fraud report raised as an alert.
+	AuditDuoSaved        = "duo.account_saved"
+	AuditDuoChecked      = "duo.account_checked"
+	AuditDuoDeleted      = "duo.account_deleted"
+	AuditDuoUserMapped   = "duo.user_mapped"
+	AuditPushUnavailable = "push.unavailable"
+	AuditPushAnswered    = "push.answered"
+	AuditPushLate        = "push.late_answer"
+	AuditPushAlert       = "push.alert"
 )

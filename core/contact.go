@@ -110,6 +110,8 @@ func MaskDestination(k DestinationKind, v string) string {
 		return v[:1] + strings.Repeat("•", 3) + v[at:]
 	case DestWorkstation:
 		return "workstation" // v is a SID: not secret, but meaningless to read
+	case DestDuo:
+		return "Duo user " + v // a username: the technician checks the mapping
 	}
 	return "•••"
 }

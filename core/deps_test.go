@@ -45,6 +45,7 @@ var (
 		{"github.com/lib/pq", "persist through core.Store and core.Tx; only core/store may use a database driver"},
 		{"github.com/gorilla/", "HTTP routing and sessions belong in core/web"},
 		{"github.com/twilio/", "deliver through core.Sender; core/twilio implements it"},
+		{"github.com/duosecurity/", "push through core.DuoClient; core/duo implements it"},
 	}
 )
 

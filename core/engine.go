@@ -51,12 +51,15 @@ type Config struct {
 	// StatusCallbacks reports whether Twilio should post delivery statuses to
 	// PublicURL + "/webhooks/twilio/status/{tenant slug}".
 	StatusCallbacks bool
-	Providers       []Provider       // nil means DefaultProviders()
-	Publisher       Publisher        // nil means events go nowhere
-	Observer        Observer         // nil means no metrics
-	Now             func() time.Time // nil means time.Now
-	Rand            io.Reader        // nil means crypto/rand.Reader
-	Logger          *slog.Logger     // nil means slog.Default()
+	Providers       []Provider // nil means DefaultProviders()
+	// Duo opens a client for a Duo account's keys (core/duo); nil means
+	// Duo push is not available on this server.
+	Duo       DuoConnector
+	Publisher Publisher        // nil means events go nowhere
+	Observer  Observer         // nil means no metrics
+	Now       func() time.Time // nil means time.Now
+	Rand      io.Reader        // nil means crypto/rand.Reader
+	Logger    *slog.Logger     // nil means slog.Default()
 }
 
 // Engine runs verifications: it owns the state machine and every security

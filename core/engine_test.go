@@ -87,7 +87,7 @@ type fixture struct {
 	admin           core.Technician
 }
 
-func newFixture(t *testing.T, st *store.Store) *fixture {
+func newFixture(t *testing.T, st *store.Store, mods ...func(*core.Config)) *fixture {
 	t.Helper()
 	ctx := t.Context()
 	f := &fixture{st: st, clk: &clock{t: time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)},
@@ -96,12 +96,16 @@ func newFixture(t *testing.T, st *store.Store) *fixture {
 	require.NoError(t, err)
 	msgs, err := assets.NewMessages()
 	require.NoError(t, err)
-	f.eng, err = core.NewEngine(core.Config{
+	cfg := core.Config{
 		Store: st, Renderer: msgs, Sealer: keys, CodeKey: keys.Derive("code-hmac"), PublicURL: "https://verify.example.com",
 		Senders: map[core.OutboxKind]core.Sender{core.OutboxSMS: f.sms, core.OutboxEmail: f.mail, core.OutboxVoice: f.call,
 			core.OutboxTicketNote: f.notes, core.OutboxInboundEvent: f.inbound},
 		Now: f.clk.Now, Logger: slog.New(slog.DiscardHandler),
-	})
+	}
+	for _, m := range mods {
+		m(&cfg)
+	}
+	f.eng, err = core.NewEngine(cfg)
 	require.NoError(t, err)
 	f.tenant = core.Tenant{ID: core.NewID("ten"), Slug: "acme-" + core.NewID("x")[2:8], Name: "Acme IT", CreatedAt: f.clk.Now()}
 	f.client = core.Client{ID: core.NewID("cli"), TenantID: f.tenant.ID, Name: "Contoso", CreatedAt: f.clk.Now()}

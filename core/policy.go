@@ -30,6 +30,9 @@ type Policy struct {
 	// Only the tenant default's value counts.
 	AutoCreatePodTechnicians bool       `json:"auto_create_pod_technicians"`
 	Limits                   RateLimits `json:"limits"`
+	// Push limits the pushes (Duo) sent to one end user and by one
+	// technician (security.md §4); zero fields take the defaults.
+	Push PushLimits `json:"push"`
 	// OnNewTicket is what a PSA's new-ticket callback does for this
 	// client's tickets (one of the OnNewTicket constants; "" nothing), and
 	// AutoSendMethod the method of OnNewTicketAutoSend.
@@ -58,6 +61,25 @@ type RateLimits struct {
 	PerTenantDay       int `json:"per_tenant_day,omitempty"`
 }
 
+// PushLimits are the push-bombing limits of security.md §4. A tenant may
+// make them stricter than the defaults, never looser.
+type PushLimits struct {
+	// PerContact15m: pushes to one end user in 15 minutes (1–3, default 3).
+	PerContact15m int `json:"per_contact_15m,omitempty"`
+	// PerContactDay: pushes to one end user in 24 hours (1–10, default 10).
+	PerContactDay int `json:"per_contact_day,omitempty"`
+	// PerTechnicianHour: pushes one technician sends in an hour, to
+	// anyone (1–30, default 20).
+	PerTechnicianHour int `json:"per_technician_hour,omitempty"`
+}
+
+// The loosest push limits a policy may set (security.md §4).
+const (
+	MaxPushPerContact15m     = 3
+	MaxPushPerContactDay     = 10
+	MaxPushPerTechnicianHour = 30
+)
+
 // Limits of the security rules that no policy may exceed.
 const (
 	MaxLifetime   = 10 * time.Minute
@@ -82,6 +104,7 @@ func DefaultPolicy() Policy {
 			PerTechnicianHour:  30,
 			PerTenantDay:       1000,
 		},
+		Push: PushLimits{PerContact15m: MaxPushPerContact15m, PerContactDay: MaxPushPerContactDay, PerTechnicianHour: 20},
 	}
 }
 
@@ -110,6 +133,9 @@ func (p Policy) Normalized() Policy {
 	setInt(&p.Limits.PerDestinationHour, d.Limits.PerDestinationHour)
 	setInt(&p.Limits.PerTechnicianHour, d.Limits.PerTechnicianHour)
 	setInt(&p.Limits.PerTenantDay, d.Limits.PerTenantDay)
+	setInt(&p.Push.PerContact15m, d.Push.PerContact15m)
+	setInt(&p.Push.PerContactDay, d.Push.PerContactDay)
+	setInt(&p.Push.PerTechnicianHour, d.Push.PerTechnicianHour)
 	return p
 }
 
@@ -131,6 +157,12 @@ func (p Policy) Validate() error {
 		return Errorf(KindInvalid, "history length must be 1 to 500, not %d", p.HistoryLength)
 	case p.ShieldDuration.D() < time.Minute || p.ShieldDuration.D() > 30*24*time.Hour:
 		return Errorf(KindInvalid, "shield duration must be between 1m and 720h, not %s", p.ShieldDuration.D())
+	case p.Push.PerContact15m < 1 || p.Push.PerContact15m > MaxPushPerContact15m:
+		return Errorf(KindInvalid, "pushes per user in 15 minutes must be 1 to %d, not %d", MaxPushPerContact15m, p.Push.PerContact15m)
+	case p.Push.PerContactDay < 1 || p.Push.PerContactDay > MaxPushPerContactDay:
+		return Errorf(KindInvalid, "pushes per user in 24 hours must be 1 to %d, not %d", MaxPushPerContactDay, p.Push.PerContactDay)
+	case p.Push.PerTechnicianHour < 1 || p.Push.PerTechnicianHour > MaxPushPerTechnicianHour:
+		return Errorf(KindInvalid, "pushes per technician in an hour must be 1 to %d, not %d", MaxPushPerTechnicianHour, p.Push.PerTechnicianHour)
 	case len(p.Banner) > 500:
 		return Errorf(KindInvalid, "banner must be at most 500 characters")
 	}

@@ -152,6 +152,8 @@ type Tx interface {
 
 	// Channels, inbound SMS and opt-outs (sms.go, channels.go).
 	SMSTx
+	// Duo accounts and user mappings (duo.go).
+	DuoTx
 }
 
 // ContactQuery filters contacts. Text matches names, emails and phone digits.

@@ -12,6 +12,7 @@ var methodWords = map[Method]string{
 	MethodSMSCode: "SMS code", MethodSMSLink: "SMS link", MethodVoiceCode: "voice call code",
 	MethodEmailLink: "email link", MethodEmailCode: "email code",
 	MethodWorkstationPrompt: "workstation prompt",
+	MethodDuoPush:           "Duo push",
 }
 
 // queueTicketNote writes v's result to its PSA ticket through the outbox,

@@ -18,6 +18,7 @@ const (
 var knownMethods = map[Method]bool{
 	MethodSMSCode: true, MethodSMSLink: true, MethodEmailLink: true,
 	MethodEmailCode: true, MethodVoiceCode: true, MethodWorkstationPrompt: true,
+	MethodDuoPush: true,
 }
 
 // Known reports whether m is a method this build knows by name.
@@ -116,5 +117,6 @@ type SendFilter struct {
 	ContactID    string
 	Destination  string
 	TechnicianID string
+	Method       Method // "" counts every method
 	Since        time.Time
 }

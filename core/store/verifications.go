@@ -159,6 +159,7 @@ func (t *tx) CountSends(ctx context.Context, tenantID string, f core.SendFilter)
 		{"contact_id", f.ContactID},
 		{"destination", f.Destination},
 		{"technician_id", f.TechnicianID},
+		{"method", string(f.Method)},
 	} {
 		if c.val != "" {
 			where = append(where, c.col+" = ?")

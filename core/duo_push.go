@@ -1,0 +1,650 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Duo push timing: the push lives at most pushMaxLifetime (the technician is
+// on the phone, waiting), Duo's calls before the push get duoCallTimeout,
+// and a status long-poll that returns at once is not repeated sooner than
+// duoPollFloor.
+const (
+	pushMaxLifetime = 2 * time.Minute
+	duoCallTimeout  = 15 * time.Second
+	duoPollFloor    = 250 * time.Millisecond
+	// pushDeniedBlock: no pushes to a user for this long after they tapped
+	// Deny or reported fraud (security.md §4).
+	pushDeniedBlock = 24 * time.Hour
+	pushShortWindow = 15 * time.Minute
+	// duoPushType is what Duo Mobile shows as "<type> request".
+	duoPushType = "Help desk verification"
+)
+
+// PushRequest asks for a push to a contact. TenantID and TechnicianID come
+// from the authenticated technician; a push needs a ticket (security.md §4:
+// only on an open verification tied to a ticket).
+type PushRequest struct {
+	TenantID      string
+	TechnicianID  string
+	ContactID     string
+	TicketRef     string
+	IntegrationID string
+	Note          string
+}
+
+// StartDuoPush sends a Duo push to a contact and returns the verification,
+// already sent (status sent, Duo's txid as ProviderRef) or, when Duo cannot
+// push to this user, cancelled with the reason in Detail. Duo's answer is
+// awaited in the background; its outcome arrives as an event.
+//
+// Limits (security.md §4), checked with the contact locked so that
+// concurrent presses count exactly: one outstanding push per user, the
+// policy's pushes per user in 15 minutes and 24 hours since the last
+// success, per technician per hour, and none for 24 hours after a Deny or
+// a fraud report.
+func (e *Engine) StartDuoPush(ctx context.Context, req PushRequest) (Verification, error) {
+	if e.cfg.Duo == nil {
+		return Verification{}, Errorf(KindUnavailable, "Duo is not available on this server")
+	}
+	req.Note = strings.TrimSpace(req.Note)
+	req.TicketRef = strings.TrimSpace(req.TicketRef)
+	switch {
+	case req.ContactID == "":
+		return Verification{}, Errorf(KindInvalid, "contact is required")
+	case req.TicketRef == "":
+		return Verification{}, Errorf(KindInvalid, "a push needs a ticket: open the caller's ticket first")
+	case utf8.RuneCountInString(req.Note) > maxNoteLen:
+		return Verification{}, Errorf(KindInvalid, "note must be at most %d characters", maxNoteLen)
+	case utf8.RuneCountInString(req.TicketRef) > maxTicketRefLen:
+		return Verification{}, Errorf(KindInvalid, "ticket reference must be at most %d characters", maxTicketRefLen)
+	case req.IntegrationID == "":
+		if err := CheckTicketRef(req.TicketRef); err != nil {
+			return Verification{}, err
+		}
+	}
+	var (
+		v          Verification
+		acct       DuoAccount
+		tenant     Tenant
+		tech       Technician
+		candidates []DuoUser
+		replaced   []Verification
+	)
+	err := e.cfg.Store.Update(ctx, func(tx Tx) error {
+		replaced = nil
+		now := e.Now()
+		var err error
+		if tenant, err = tx.Tenant(ctx, req.TenantID); err != nil {
+			return err
+		}
+		if tech, err = tx.Technician(ctx, req.TenantID, req.TechnicianID); err != nil {
+			return fmt.Errorf("technician: %w", err)
+		}
+		contact, err := tx.Contact(ctx, req.TenantID, req.ContactID)
+		if err != nil {
+			return err
+		}
+		policy, err := EffectivePolicy(ctx, tx, req.TenantID, contact.ClientID)
+		if err != nil {
+			return err
+		}
+		if !policy.Allows(MethodDuoPush) {
+			return Errorf(KindForbidden, "the policy for this client does not allow Duo push")
+		}
+		if req.IntegrationID != "" {
+			if _, err := tx.Integration(ctx, req.TenantID, req.IntegrationID); err != nil {
+				return err
+			}
+		}
+		if acct, err = duoAccountFor(ctx, tx, req.TenantID, contact.ClientID); err != nil {
+			return err
+		}
+		// Lock the contact first: concurrent presses queue here and each
+		// sees the pushes of those before it.
+		open, err := tx.LockOpenVerifications(ctx, req.TenantID, contact.ID)
+		if err != nil {
+			return err
+		}
+		if err := e.checkPushLimits(ctx, tx, policy, open, req.TenantID, contact.ID, tech.ID, now); err != nil {
+			return err
+		}
+		if err := e.checkFailureCap(ctx, tx, policy, req.TenantID, contact.ID, DestDuo); err != nil {
+			return err
+		}
+		switch u, err := tx.DuoUser(ctx, req.TenantID, acct.ID, contact.ID); {
+		case err == nil:
+			candidates = []DuoUser{u}
+		case isNotFound(err):
+			candidates = duoCandidates(contact)
+		default:
+			return err
+		}
+		if len(candidates) == 0 {
+			return Errorf(KindInvalid, "%s has no e-mail address to find their Duo user by; an admin can set the Duo username on the Duo page", contact.Name())
+		}
+		v = Verification{
+			ID: NewID("ver"), TenantID: req.TenantID, ClientID: contact.ClientID, ContactID: contact.ID,
+			DestinationID: acct.ID, DestKind: DestDuo, Destination: candidates[0].Username,
+			Method: MethodDuoPush, TicketRef: req.TicketRef, IntegrationID: req.IntegrationID,
+			TechnicianID: tech.ID, Status: StatusPending, MaxAttempts: 1, Note: req.Note, CreatedAt: now,
+			ExpiresAt: now.Add(min(policy.Lifetime.D(), pushMaxLifetime)), Detail: "asking Duo",
+		}
+		if replaced, err = e.replaceLive(ctx, tx, v, techActor(tech.ID), now); err != nil {
+			return err
+		}
+		if err := tx.CreateVerification(ctx, &v); err != nil {
+			return err
+		}
+		d := map[string]string{"method": string(v.Method), "contact": contact.ID, "account": acct.ID, "ticket": v.TicketRef}
+		if v.Note != "" {
+			d["note"] = v.Note
+		}
+		return e.audit(ctx, tx, req.TenantID, techActor(tech.ID), string(EventVerificationStarted), v.ID, d)
+	})
+	if err != nil {
+		return Verification{}, err
+	}
+	for _, old := range replaced {
+		e.finish(ctx, old, EventVerificationCancelled)
+	}
+	e.observe(MethodDuoPush, "started")
+	e.publish(ctx, e.event(EventVerificationStarted, v))
+
+	client, err := e.duoClient(acct)
+	if err != nil {
+		return e.pushUnavailable(ctx, v, "", "Duo configuration error: "+errorWords(err))
+	}
+	cctx, cancel := context.WithTimeout(ctx, duoCallTimeout)
+	defer cancel()
+	user, pre, err := e.duoPreauth(cctx, client, acct, candidates)
+	if err != nil {
+		return e.pushUnavailable(ctx, v, "", duoErrorWords(err))
+	}
+	if pre.Result != "auth" {
+		return e.pushUnavailable(ctx, v, "preauth:"+pre.Result, duoPreauthWords(pre))
+	}
+	var device DuoDevice
+	for _, d := range pre.Devices {
+		if d.CanPush() {
+			device = d
+			break
+		}
+	}
+	if device.ID == "" {
+		return e.pushUnavailable(ctx, v, "preauth:auth", "the user's Duo devices cannot receive a push (no Duo Mobile); use another method")
+	}
+	if user.MatchedBy != "manual" {
+		if err := e.rememberDuoUser(ctx, acct, user); err != nil {
+			return Verification{}, err
+		}
+	}
+	v.Destination = user.Username
+	info := [][2]string{{"MSP", tenant.DisplayName()}, {"Technician", tech.Name}, {"Ticket", v.TicketRef}}
+	txid, err := client.Push(cctx, DuoPush{Username: user.Username, Device: device.ID, Type: duoPushType, Info: info, Txid: pre.Txid})
+	if err != nil {
+		return e.pushUnavailable(ctx, v, "", duoErrorWords(err))
+	}
+	deviceName := device.Name
+	if deviceName == "" {
+		deviceName = device.Type
+	}
+	sent, live, err := e.markPushSent(ctx, v, user.Username, txid, deviceName)
+	if err != nil {
+		return Verification{}, err
+	}
+	if live {
+		e.inflight.Add(1)
+		go func() {
+			defer e.inflight.Done()
+			e.pollDuo(client, sent)
+		}()
+	}
+	return sent, nil
+}
+
+// checkPushLimits applies security.md §4 to Duo pushes. open are the
+// contact's open verifications, locked by the caller.
+func (e *Engine) checkPushLimits(ctx context.Context, tx Tx, p Policy, open []Verification, tenantID, contactID, techID string, now time.Time) error {
+	for _, v := range open {
+		if v.Method == MethodDuoPush && v.EffectiveStatus(now).Open() {
+			return Errorf(KindConflict, "a Duo push is already waiting for this user; wait for it to be answered or to expire")
+		}
+	}
+	history, err := tx.ListVerifications(ctx, tenantID, contactID, 100)
+	if err != nil {
+		return err
+	}
+	var lastSuccess time.Time
+	for _, v := range history {
+		if v.Status == StatusVerified && v.CompletedAt.After(lastSuccess) {
+			lastSuccess = v.CompletedAt
+		}
+	}
+	short, day := 0, 0
+	for _, v := range history {
+		if v.Method != MethodDuoPush || v.ProviderRef == "" {
+			continue // a push Duo never sent is no push
+		}
+		age := now.Sub(v.CreatedAt)
+		if (v.DeliveryStatus == "deny" || v.DeliveryStatus == "fraud") && age < pushDeniedBlock {
+			return Errorf(KindForbidden, "the user %s a push %s ago; pushes to them are stopped for 24 hours: verify another way",
+				map[string]string{"deny": "denied", "fraud": "reported as fraud"}[v.DeliveryStatus], age.Round(time.Minute))
+		}
+		if !v.CreatedAt.After(lastSuccess) {
+			continue
+		}
+		if age < pushShortWindow {
+			short++
+		}
+		if age < 24*time.Hour {
+			day++
+		}
+	}
+	switch {
+	case short >= p.Push.PerContact15m:
+		return Errorf(KindRateLimited, "%d pushes to this user in the last 15 minutes (the limit); wait or use another method", short)
+	case day >= p.Push.PerContactDay:
+		return Errorf(KindRateLimited, "%d pushes to this user in the last 24 hours (the limit); use another method", day)
+	}
+	n, err := tx.CountSends(ctx, tenantID, SendFilter{TechnicianID: techID, Method: MethodDuoPush, Since: now.Add(-time.Hour)})
+	if err != nil {
+		return err
+	}
+	if n >= p.Push.PerTechnicianHour {
+		return Errorf(KindRateLimited, "you have sent %d pushes in the last hour (the limit); use another method", n)
+	}
+	return nil
+}
+
+func (e *Engine) duoClient(a DuoAccount) (DuoClient, error) {
+	cfg, err := e.openDuo(a)
+	if err != nil {
+		return nil, err
+	}
+	return e.cfg.Duo(cfg)
+}
+
+// duoPreauth asks Duo about each candidate username in turn and returns
+// the first Duo can push to; when none can, the first one's answer.
+func (e *Engine) duoPreauth(ctx context.Context, c DuoClient, a DuoAccount, candidates []DuoUser) (DuoUser, DuoPreauth, error) {
+	var (
+		firstUser DuoUser
+		first     DuoPreauth
+		firstErr  error
+	)
+	for i, u := range candidates {
+		pre, err := c.Preauth(ctx, u.Username, a.VerifiedPush)
+		if err == nil && pre.Result == "auth" {
+			return u, pre, nil
+		}
+		if i == 0 {
+			firstUser, first, firstErr = u, pre, err
+		}
+		if err != nil && !isDuoParamError(err) {
+			break // Duo is down or refuses the keys: trying more names will not help
+		}
+	}
+	return firstUser, first, firstErr
+}
+
+// rememberDuoUser stores the username the matcher found, for the mapping
+// page and the next push; a manual mapping made meanwhile wins.
+func (e *Engine) rememberDuoUser(ctx context.Context, a DuoAccount, u DuoUser) error {
+	return e.cfg.Store.Update(ctx, func(tx Tx) error {
+		old, err := tx.DuoUser(ctx, a.TenantID, a.ID, u.ContactID)
+		switch {
+		case err == nil && (old.MatchedBy == "manual" || old.Username == u.Username):
+			return nil
+		case err != nil && !isNotFound(err):
+			return err
+		}
+		u.TenantID, u.AccountID, u.UpdatedBy, u.UpdatedAt = a.TenantID, a.ID, "system", e.Now()
+		if err := tx.PutDuoUser(ctx, &u); err != nil {
+			return err
+		}
+		return e.audit(ctx, tx, a.TenantID, "system", AuditDuoUserMapped, u.ContactID,
+			map[string]string{"account": a.ID, "username": u.Username, "matched_by": u.MatchedBy})
+	})
+}
+
+// pushUnavailable ends a push that Duo could not send, as cancelled with
+// the reason in words: not a verification failure, and not a push counted
+// by the limits. result is Duo's preauth result, for the audit.
+func (e *Engine) pushUnavailable(ctx context.Context, v Verification, result, reason string) (Verification, error) {
+	var changed bool
+	err := e.cfg.Store.Update(ctx, func(tx Tx) error {
+		now := e.Now()
+		cur, err := tx.LockVerification(ctx, v.TenantID, v.ID)
+		if err != nil {
+			return err
+		}
+		if !cur.Status.Open() {
+			v = cur
+			return nil
+		}
+		cur.Status, cur.CompletedAt, cur.Detail = StatusCancelled, now, "Duo push unavailable: "+reason
+		cur.DeliveryStatus = result
+		if err := tx.UpdateVerification(ctx, &cur); err != nil {
+			return err
+		}
+		v, changed = cur, true
+		if err := e.queueTicketNote(ctx, tx, cur, now); err != nil {
+			return err
+		}
+		d := map[string]string{"reason": reason, "username": cur.Destination}
+		if result != "" {
+			d["duo_result"] = result
+		}
+		return e.audit(ctx, tx, v.TenantID, "provider", AuditPushUnavailable, v.ID, d)
+	})
+	if err != nil {
+		return Verification{}, err
+	}
+	if changed {
+		e.finish(ctx, v, EventVerificationCancelled)
+	}
+	return v, nil
+}
+
+// markPushSent records the push Duo accepted: txid, send record (for the
+// technician's limit), audit. live is false when the verification ended
+// meanwhile (replaced by a newer one); its push is then not awaited.
+func (e *Engine) markPushSent(ctx context.Context, v Verification, username, txid, device string) (Verification, bool, error) {
+	live := false
+	err := e.cfg.Store.Update(ctx, func(tx Tx) error {
+		now := e.Now()
+		cur, err := tx.LockVerification(ctx, v.TenantID, v.ID)
+		if err != nil {
+			return err
+		}
+		if !cur.Status.Open() {
+			v, live = cur, false
+			return e.audit(ctx, tx, v.TenantID, "provider", AuditPushLate, v.ID,
+				map[string]string{"txid": txid, "reason": "push sent after the verification was " + string(cur.Status)})
+		}
+		cur.Status, cur.Destination, cur.ProviderRef, cur.DeliveryStatus = StatusSent, username, txid, "pushed"
+		cur.Sends, cur.SentAt = 1, now
+		cur.Detail = "Push sent to " + device + ", waiting for the user"
+		if err := tx.UpdateVerification(ctx, &cur); err != nil {
+			return err
+		}
+		if err := tx.RecordSend(ctx, &Send{ID: NewID("snd"), TenantID: cur.TenantID, VerificationID: cur.ID,
+			ContactID: cur.ContactID, Destination: username, TechnicianID: cur.TechnicianID, Method: MethodDuoPush, At: now}); err != nil {
+			return err
+		}
+		v, live = cur, true
+		return e.audit(ctx, tx, v.TenantID, "provider", string(EventVerificationSent), v.ID,
+			map[string]string{"txid": txid, "username": username, "device": device})
+	})
+	if err != nil {
+		return Verification{}, false, err
+	}
+	if live {
+		e.publish(ctx, e.event(EventVerificationSent, v))
+	}
+	return v, live, nil
+}
+
+// pollDuo waits for Duo's answer to v's push, until v expires, and records
+// it. It runs in the background: the request that sent the push is done.
+func (e *Engine) pollDuo(c DuoClient, v Verification) {
+	// A timeout, not a deadline: the engine's clock need not be the wall's.
+	ctx, cancel := context.WithTimeout(context.Background(), v.ExpiresAt.Sub(e.Now()))
+	defer cancel()
+	log := e.log.With("verification_id", v.ID, "txid", v.ProviderRef)
+	lastMsg := ""
+	for {
+		start := time.Now()
+		st, err := c.Status(ctx, v.ProviderRef)
+		switch {
+		case ctx.Err() != nil:
+			e.finishPush(v.TenantID, v.ID, DuoStatus{}, true)
+			return
+		case err != nil:
+			// A failed poll is retried until the deadline: the push is
+			// still on the phone.
+			log.Warn("duo auth_status failed", "err", err)
+		case st.Result != "waiting":
+			e.finishPush(v.TenantID, v.ID, st, false)
+			return
+		case st.StatusMsg != "" && st.StatusMsg != lastMsg:
+			lastMsg = st.StatusMsg
+			e.notePushProgress(ctx, v.TenantID, v.ID, st)
+		}
+		if d := duoPollFloor - time.Since(start); d > 0 {
+			select {
+			case <-ctx.Done():
+			case <-time.After(d):
+			}
+		}
+	}
+}
+
+// notePushProgress shows Duo's waiting message (e.g. the Verified Push
+// code to read out) on the verification.
+func (e *Engine) notePushProgress(ctx context.Context, tenantID, id string, st DuoStatus) {
+	var v Verification
+	err := e.cfg.Store.Update(ctx, func(tx Tx) error {
+		var err error
+		if v, err = tx.LockVerification(ctx, tenantID, id); err != nil || !v.Status.Open() {
+			return err
+		}
+		v.Detail = "Waiting for the user — Duo says: " + clip(st.StatusMsg, 200)
+		if st.Status != "" {
+			v.DeliveryStatus = st.Status
+		}
+		return tx.UpdateVerification(ctx, &v)
+	})
+	if err != nil {
+		e.log.Warn("duo progress not recorded", "verification_id", id, "err", err)
+		return
+	}
+	e.publish(ctx, e.event(EventVerificationDelivery, v))
+}
+
+// duoOutcome is what Duo's final answer means (channels.md §2.6).
+type duoOutcome struct {
+	verified bool
+	status   Status
+	detail   string
+	alert    bool // deny or fraud: tell the MSP, stop pushes
+	failure  bool // counts toward the channel's consecutive failures
+}
+
+// duoFinal maps Duo's final auth_status answer. Only allow/allow verifies;
+// bypass, unknown and missing values never do (security.md §10).
+func duoFinal(st DuoStatus) duoOutcome {
+	switch {
+	case st.Result == "allow" && st.Status == "allow":
+		return duoOutcome{verified: true, detail: "Approved in Duo Mobile"}
+	case st.Result == "allow" && st.Status == "bypass":
+		return duoOutcome{status: StatusFailed, detail: "the user is in Duo bypass mode — not verified; use another method"}
+	case st.Result == "allow":
+		return duoOutcome{status: StatusFailed, detail: fmt.Sprintf("Duo answered allow with status %q, which is not an approval of this push — not verified", clip(st.Status, 40))}
+	case st.Status == "deny":
+		return duoOutcome{status: StatusFailed, detail: "the user tapped Deny in Duo Mobile — treat the caller as unverified", alert: true, failure: true}
+	case st.Status == "fraud":
+		return duoOutcome{status: StatusFailed, detail: "the user reported this push as fraud — treat the caller as unverified", alert: true, failure: true}
+	case st.Status == "timeout":
+		return duoOutcome{status: StatusFailed, detail: "no response on the phone", failure: true}
+	case st.Status == "push_failed":
+		return duoOutcome{status: StatusFailed, detail: "the push could not be delivered to the phone; use another method"}
+	case st.Status == "locked_out":
+		return duoOutcome{status: StatusFailed, detail: "the user is locked out in Duo; use another method"}
+	case st.Result == "deny":
+		return duoOutcome{status: StatusFailed, detail: fmt.Sprintf("Duo refused the push (%s)", clip(st.Status+" "+st.StatusMsg, 80)), failure: true}
+	}
+	return duoOutcome{status: StatusFailed, detail: fmt.Sprintf("unexpected answer from Duo (%q/%q) — not verified", clip(st.Result, 20), clip(st.Status, 20))}
+}
+
+// finishPush records Duo's final answer (or our deadline passing) on the
+// verification, with its ticket note, audit and, for a denial or fraud
+// report, the alert to the MSP.
+func (e *Engine) finishPush(tenantID, id string, st DuoStatus, expired bool) {
+	ctx := context.Background()
+	var (
+		v      Verification
+		evType EventType
+		alert  bool
+	)
+	err := e.cfg.Store.Update(ctx, func(tx Tx) error {
+		evType, alert = "", false
+		now := e.Now()
+		var err error
+		if v, err = tx.LockVerification(ctx, tenantID, id); err != nil {
+			return err
+		}
+		if !v.Status.Open() {
+			d := map[string]string{"reason": "answered after the verification was " + string(v.Status)}
+			if !expired {
+				d["duo_result"], d["duo_status"] = st.Result, st.Status
+			}
+			return e.audit(ctx, tx, tenantID, "provider", AuditPushLate, v.ID, d)
+		}
+		policy, err := EffectivePolicy(ctx, tx, tenantID, v.ClientID)
+		if err != nil {
+			return err
+		}
+		if expired {
+			v.Status, v.CompletedAt, v.Detail = StatusExpired, now, "no answer from Duo before the push expired"
+			evType = EventVerificationExpired
+			if err := tx.UpdateVerification(ctx, &v); err != nil {
+				return err
+			}
+			if err := e.queueTicketNote(ctx, tx, v, now); err != nil {
+				return err
+			}
+			return e.audit(ctx, tx, tenantID, "provider", AuditPushAnswered, v.ID, map[string]string{"outcome": "expired"})
+		}
+		out := duoFinal(st)
+		v.DeliveryStatus = clip(st.Status, 40)
+		if err := e.audit(ctx, tx, tenantID, "provider", AuditPushAnswered, v.ID,
+			map[string]string{"duo_result": clip(st.Result, 40), "duo_status": clip(st.Status, 40), "meaning": out.detail}); err != nil {
+			return err
+		}
+		if out.verified {
+			if err := e.markVerified(ctx, tx, policy, &v, "provider", now, &evType); err != nil {
+				return err
+			}
+			v.Detail = out.detail + " (approve-only push)"
+			return tx.UpdateVerification(ctx, &v)
+		}
+		v.Status, v.CompletedAt, v.Detail = out.status, now, out.detail
+		evType, alert = EventVerificationFailed, out.alert
+		if err := tx.UpdateVerification(ctx, &v); err != nil {
+			return err
+		}
+		if err := e.queueTicketNote(ctx, tx, v, now); err != nil {
+			return err
+		}
+		if alert {
+			if err := e.queuePushAlert(ctx, tx, v, now); err != nil {
+				return err
+			}
+		}
+		if out.failure {
+			return e.countFailure(ctx, tx, policy, v, "provider", "duo: "+v.Detail, now)
+		}
+		return nil
+	})
+	if err != nil {
+		e.log.Error("duo push result not recorded", "verification_id", id, "err", err)
+		return
+	}
+	if alert {
+		e.Wake()
+	}
+	e.finish(ctx, v, evType)
+}
+
+// queuePushAlert e-mails the MSP's owners and admins that a user denied a
+// push or reported it as fraud: someone may be impersonating them.
+func (e *Engine) queuePushAlert(ctx context.Context, tx Tx, v Verification, now time.Time) error {
+	techs, err := tx.ListTechnicians(ctx, v.TenantID)
+	if err != nil {
+		return err
+	}
+	contact, err := tx.Contact(ctx, v.TenantID, v.ContactID)
+	if err != nil {
+		return err
+	}
+	requester, err := tx.Technician(ctx, v.TenantID, v.TechnicianID)
+	if err != nil {
+		return err
+	}
+	what := map[string]string{"deny": "denied", "fraud": "reported as fraud"}[v.DeliveryStatus]
+	text := fmt.Sprintf("Countersign alert: %s %s a Duo push sent by %s on ticket %s at %s. "+
+		"The caller may not be who they say they are. Pushes to this user are stopped for 24 hours.",
+		contact.Name(), what, requester.Name, v.TicketRef, now.UTC().Format("2006-01-02 15:04 UTC"))
+	n := 0
+	for _, t := range techs {
+		if !t.Role.IsAdmin() || t.Email == "" {
+			continue
+		}
+		msg := Outbound{Kind: OutboxEmail, To: t.Email, Subject: "Countersign alert: Duo push " + what + " by " + contact.Name(), Text: text}
+		item := OutboxItem{ID: NewID("obx"), TenantID: v.TenantID, Kind: OutboxEmail, Status: OutboxPending,
+			NextAttemptAt: now, CreatedAt: now, Dev: e.cfg.DevDelivery || e.cfg.Senders[OutboxEmail] == nil}
+		if err := e.sealAndEnqueue(ctx, tx, &item, msg, 0); err != nil {
+			return err
+		}
+		n++
+	}
+	return e.audit(ctx, tx, v.TenantID, "provider", AuditPushAlert, v.ID,
+		map[string]string{"contact": v.ContactID, "duo_status": v.DeliveryStatus, "recipients": fmt.Sprint(n)})
+}
+
+// duoPreauthWords says why Duo will not push to a user (channels.md §2.6).
+func duoPreauthWords(p DuoPreauth) string {
+	switch p.Result {
+	case "allow":
+		return "Duo does not challenge this user (bypass or policy) — use another method"
+	case "deny":
+		return "Duo refuses this user (locked out or denied by policy)"
+	case "enroll":
+		return "Duo user not found or not enrolled in Duo"
+	}
+	return fmt.Sprintf("unexpected preauth result %q", clip(p.Result, 20))
+}
+
+// duoErrorWords says what went wrong talking to Duo, without secrets.
+func duoErrorWords(err error) string {
+	var de *DuoError
+	if asDuoError(err, &de) {
+		if isDuoParamError(err) {
+			return "Duo user not found (" + clip(de.Message, 80) + ")"
+		}
+		return "Duo configuration error: " + clip(de.Message, 120)
+	}
+	return "Duo could not be reached; try again or use another method"
+}
+
+// isDuoParamError reports whether Duo refused the parameters (40002: an
+// unknown or malformed username), as opposed to the keys or the service.
+func isDuoParamError(err error) bool {
+	var de *DuoError
+	return asDuoError(err, &de) && de.Code == 40002
+}
+
+func asDuoError(err error, target **DuoError) bool { return errors.As(err, target) }
+
+// errorWords is an error's user-safe message, or a generic one.
+func errorWords(err error) string {
+	if m := ErrorMessage(err); m != "" {
+		return m
+	}
+	return "internal error"
+}
+
+// clip shortens provider text that reaches rows and notes.
+func clip(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n]) + "…"
+}

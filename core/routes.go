@@ -1,0 +1,218 @@
+package core
+
+import (
+	"context"
+	"strings"
+	"time"
+)
+
+// Route is one way to verify a contact, as the console and pods list them:
+// the methods the person really has, in the policy's order, each available
+// or not with the reason in words.
+type Route struct {
+	Method Method
+	// Destination is what it goes to, as technicians see it (a masked
+	// number, "Duo user jane", a workstation name); DestinationID is the
+	// destination to start it with ("" for pushes and prompts).
+	Destination   string
+	DestinationID string
+	// Provenance says where the destination came from ("psa:connectwise,
+	// 2026-11-02"), for phones and e-mails.
+	Provenance string
+	Available  bool
+	// Reason says why it is unavailable, or what it will do when available
+	// ("push to iPhone of Sam").
+	Reason string
+	// Assurance is security.md §9's label.
+	Assurance string
+}
+
+// defaultRouteOrder is the order without a policy's own: the strongest
+// factors the user already has first (issue 19), then codes, then links.
+var defaultRouteOrder = []Method{MethodDuoPush, MethodWorkstationPrompt, MethodSMSCode, MethodVoiceCode,
+	MethodSMSLink, MethodEmailCode, MethodEmailLink}
+
+// Assurance labels (security.md §9).
+var assuranceLabels = map[Method]string{
+	MethodDuoPush:           "Medium — approve-only push",
+	MethodWorkstationPrompt: "Strong — number matching on the user's own workstation",
+	MethodSMSCode:           "Medium — restricted (PSTN)",
+	MethodVoiceCode:         "Medium — restricted (PSTN)",
+	MethodSMSLink:           "Medium — restricted (PSTN)",
+	MethodEmailCode:         "Low — mailbox only",
+	MethodEmailLink:         "Low — mailbox only",
+}
+
+// AssuranceLabel returns security.md §9's label for m.
+func AssuranceLabel(m Method) string { return assuranceLabels[m] }
+
+// Routes lists the ways to verify a contact. Duo is asked live (preauth)
+// whether it can push to the person, so the list says "Duo user not found"
+// before anyone presses anything; a Duo that cannot be reached makes that
+// one route unavailable, not the list.
+func (e *Engine) Routes(ctx context.Context, tenantID, contactID string) ([]Route, error) {
+	var (
+		contact    Contact
+		policy     Policy
+		history    []Verification
+		acct       DuoAccount
+		acctErr    error
+		duoUser    DuoUser
+		haveUser   bool
+		promptDev  Device
+		promptErr  error
+		candidates []DuoUser
+	)
+	err := e.cfg.Store.View(ctx, func(tx Tx) error {
+		var err error
+		if contact, err = tx.Contact(ctx, tenantID, contactID); err != nil {
+			return err
+		}
+		if policy, err = EffectivePolicy(ctx, tx, tenantID, contact.ClientID); err != nil {
+			return err
+		}
+		if history, err = tx.ListVerifications(ctx, tenantID, contactID, 50); err != nil {
+			return err
+		}
+		if e.cfg.Duo != nil && policy.Allows(MethodDuoPush) {
+			acct, acctErr = duoAccountFor(ctx, tx, tenantID, contact.ClientID)
+			if acctErr == nil {
+				u, err := tx.DuoUser(ctx, tenantID, acct.ID, contact.ID)
+				switch {
+				case err == nil:
+					duoUser, haveUser = u, true
+				case !isNotFound(err):
+					return err
+				}
+			}
+		}
+		if policy.Allows(MethodWorkstationPrompt) {
+			promptDev, _, promptErr = e.promptTarget(ctx, tx, contact, e.Now())
+			if promptErr != nil && ErrorKind(promptErr) == KindInternal {
+				return promptErr
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if haveUser {
+		candidates = []DuoUser{duoUser}
+	} else {
+		candidates = duoCandidates(contact)
+	}
+	order := defaultRouteOrder
+	if len(policy.Methods) > 0 {
+		order = policy.Methods
+	}
+	var out []Route
+	for _, m := range order {
+		if !policy.Allows(m) {
+			continue
+		}
+		switch m {
+		case MethodDuoPush:
+			if e.cfg.Duo == nil {
+				continue
+			}
+			out = append(out, e.duoRoute(ctx, acct, acctErr, candidates))
+		case MethodWorkstationPrompt:
+			r := Route{Method: m, Assurance: AssuranceLabel(m)}
+			if promptErr != nil {
+				r.Reason = ErrorMessage(promptErr)
+			} else {
+				r.Available, r.Destination, r.Reason = true, promptDev.Name, "prompt on "+promptDev.Name
+			}
+			out = append(out, r)
+		default:
+			p, ok := e.providers[m]
+			if !ok {
+				continue
+			}
+			out = append(out, destinationRoute(m, p.DestinationKind(), contact, history))
+		}
+	}
+	return out, nil
+}
+
+// destinationRoute is the route of a message method: its default
+// destination, or why there is none usable.
+func destinationRoute(m Method, k DestinationKind, c Contact, history []Verification) Route {
+	r := Route{Method: m, Assurance: AssuranceLabel(m)}
+	d, ok := c.DefaultDestination(k)
+	if !ok {
+		if k == DestPhone {
+			r.Reason = "no phone number on record"
+		} else {
+			r.Reason = "no e-mail address on record"
+		}
+		return r
+	}
+	r.Destination, r.DestinationID = d.Masked(), d.ID
+	r.Provenance = d.Source
+	if !d.SetAt.IsZero() {
+		r.Provenance += ", " + d.SetAt.UTC().Format(time.DateOnly)
+	}
+	if m == MethodSMSCode || m == MethodSMSLink {
+		// The newest SMS outcome to this number tells whether its owner
+		// texted STOP (Twilio refuses every SMS after that).
+		for _, v := range history {
+			if v.DestinationID != d.ID || (v.Method != MethodSMSCode && v.Method != MethodSMSLink) {
+				continue
+			}
+			if v.Status == StatusFailed && strings.Contains(v.Detail, "opted out") {
+				r.Reason = "number opted out of SMS (the owner texted STOP)"
+				return r
+			}
+			break
+		}
+	}
+	r.Available = true
+	r.Reason = string(k) + " " + d.Masked()
+	return r
+}
+
+// duoRoute asks Duo whether it can push to the contact.
+func (e *Engine) duoRoute(ctx context.Context, acct DuoAccount, acctErr error, candidates []DuoUser) Route {
+	r := Route{Method: MethodDuoPush, Assurance: AssuranceLabel(MethodDuoPush)}
+	if acctErr != nil {
+		r.Reason = errorWords(acctErr)
+		return r
+	}
+	if len(candidates) == 0 {
+		r.Reason = "no e-mail address or Duo username to find the Duo user by"
+		return r
+	}
+	client, err := e.duoClient(acct)
+	if err != nil {
+		r.Reason = "Duo configuration error: " + errorWords(err)
+		return r
+	}
+	cctx, cancel := context.WithTimeout(ctx, duoCallTimeout)
+	defer cancel()
+	user, pre, err := e.duoPreauth(cctx, client, acct, candidates)
+	r.Destination = MaskDestination(DestDuo, user.Username)
+	switch {
+	case err != nil:
+		r.Reason = duoErrorWords(err)
+	case pre.Result != "auth":
+		r.Reason = duoPreauthWords(pre)
+	default:
+		for _, d := range pre.Devices {
+			if d.CanPush() {
+				name := d.Name
+				if name == "" {
+					name = d.Type
+				}
+				r.Available, r.Reason = true, "push to "+name
+				if user.MatchedBy != "" {
+					r.Provenance = "Duo user matched by " + user.MatchedBy
+				}
+				return r
+			}
+		}
+		r.Reason = "the user's Duo devices cannot receive a push (no Duo Mobile)"
+	}
+	return r
+}
