@@ -31,6 +31,36 @@ function drawFields(kindID, cur) {
     const hint = saved ? "Saved; leave blank to keep it." + (f.help ? " " + f.help : "") : (f.help || "");
     box.append(el("p", hint, { id: id + "-hint", class: "hint" }));
     if (f.choosable && cur) box.append(choicesWidget(cur, f, input, k.name));
+    if (f.generated && cur) {
+      const again = el("input", undefined, { type: "checkbox", id: id + "-regenerate", name: f.name + "-regenerate" });
+      const label = el("label", undefined, { for: id + "-regenerate", class: "check" });
+      label.append(again, " Make a new one (the PSA must then be given the new value)");
+      box.append(label);
+    }
+  }
+}
+
+// regenerateList names the generated settings the form asks to make anew.
+function regenerateList(kindID) {
+  return kindOf(kindID).fields.filter((f) => {
+    const c = adm.byId(fieldId(f.name) + "-regenerate");
+    return f.generated && c && c.checked;
+  }).map((f) => f.name);
+}
+
+// showGenerated shows, this once, the values the server made in a save:
+// the admin pastes them into the PSA; secret ones are never shown again.
+function showGenerated(kindID, generated) {
+  const box = adm.byId("int-generated"), list = adm.byId("int-generated-list");
+  list.replaceChildren();
+  const names = Object.keys(generated || {});
+  box.hidden = names.length === 0;
+  for (const f of kindOf(kindID).fields) {
+    if (!names.includes(f.name)) continue;
+    const id = "int-generated-" + f.name;
+    const value = el("dd");
+    value.append(el("code", generated[f.name], { id, "aria-labelledby": id + "-label" }));
+    list.append(el("dt", f.label, { id: id + "-label" }), value);
   }
 }
 
@@ -96,6 +126,7 @@ function codeCell(text, id) {
 function showSetup(it) {
   intShown = it;
   adm.byId("int-setup").hidden = false;
+  adm.byId("int-generated").hidden = true;
   adm.byId("int-setup-name").textContent = it.name;
   const problem = adm.byId("int-setup-problem");
   problem.hidden = !it.problem;
@@ -192,7 +223,7 @@ adm.byId("int-edit-current").addEventListener("click", () => { if (intShown) ope
 adm.byId("int-form").addEventListener("submit", (ev) => {
   ev.preventDefault();
   const kind = adm.byId("int-kind").value;
-  const body = { kind, name: adm.byId("int-name").value, settings: readSettings(kind) };
+  const body = { kind, name: adm.byId("int-name").value, settings: readSettings(kind), regenerate: regenerateList(kind) };
   const cur = intEditing;
   adm.run(adm.byId("int-save"), "int-form-msg", async () => {
     adm.say("int-form-msg", "Checking the connection…", true);
@@ -201,6 +232,7 @@ adm.byId("int-form").addEventListener("submit", (ev) => {
     closeForm();
     await loadList();
     showSetup(res.integration);
+    showGenerated(kind, res.generated);
     adm.say("int-check-msg", "Saved: " + res.check + ".", true);
     if (res.callbacks) adm.say("int-callbacks-msg", res.callbacks.message, res.callbacks.ok);
     adm.byId("int-setup").scrollIntoView();

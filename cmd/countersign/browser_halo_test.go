@@ -133,3 +133,71 @@ func TestBrowserHaloTab(t *testing.T) {
 	}
 	t.Logf("Halo tab flow in %s", time.Since(start).Round(time.Millisecond))
 }
+
+// TestBrowserHaloWebhookCredentials: an admin adds a Halo integration on
+// the integrations page leaving the webhook's user and password blank;
+// Countersign makes them, creates Halo's webhook with them, and shows them
+// once. Deliveries with them are taken; the page never shows the password
+// again, and "Make a new one" replaces it (the old one then fails).
+func TestBrowserHaloWebhookCredentials(t *testing.T) {
+	hs := haloFake(t)
+	s := startServer(t, func(c *Config) { c.psaHTTP = hs.HTTPClient() })
+	tech := NewTab(t)
+	s.SignIn(t, tech, techEmail, techPassword, "")
+	tech.Visit(s.URL + "/app/admin/integrations")
+	tech.WaitVisible("#int-new")
+	tech.Click("#int-new")
+	tech.WaitVisible("#int-kind")
+	tech.Eval(`(() => { const k = document.getElementById("int-kind"); k.value = "`+halo.ID+`";
+		k.dispatchEvent(new Event("change")); return true })()`, new(bool))
+	tech.WaitVisible("#int-field-webhook_password")
+	for field, v := range map[string]string{"instance_url": hs.URL(), "tenant": hs.Tenant(), "client_id": halotest.ClientID,
+		"client_secret": halotest.ClientSecret, "auth_url": hs.URL() + "/auth"} {
+		tech.Type("#int-field-"+field, v)
+	}
+	tech.Click("#int-save")
+	tech.WaitVisible("#int-generated")
+	user, password := tech.Text("#int-generated-webhook_user"), tech.Text("#int-generated-webhook_password")
+	assert.Regexp(t, `^countersign-[0-9a-f]{12}$`, user)
+	assert.Regexp(t, `^[A-Za-z0-9_-]{43}$`, password)
+	tech.CheckA11y("integrations (generated credentials)")
+	tech.Screenshot("integrations-halo-generated-webhook-credentials")
+
+	hooks := hs.Webhooks()
+	require.Len(t, hooks, 1, "Countersign created Halo's webhook")
+	assert.Equal(t, user, hooks[0]["basic_username"])
+	assert.Equal(t, password, hooks[0]["basic_password"])
+	hook, _ := hooks[0]["url"].(string)
+	require.Contains(t, hook, "/webhooks/psa/"+testTenantSlug+"/")
+	_, body := hs.SignedEvent("ticket", psa.CallbackAdded, haloTicket)
+	post := func(user, pass string) int {
+		t.Helper()
+		status, err := hs.Post(t.Context(), hook, user, pass, body)
+		require.NoError(t, err)
+		return status
+	}
+	assert.Equal(t, http.StatusOK, post(user, password), "the generated credentials are taken")
+	assert.Equal(t, http.StatusUnauthorized, post(halotest.WebhookUser, halotest.WebhookPassword), "no other")
+
+	// Shown once: a reload shows the user (not secret) in the form but the
+	// password nowhere.
+	tech.Visit(s.URL + "/app/admin/integrations")
+	tech.WaitVisible("#int-new")
+	var html string
+	tech.Eval(`document.documentElement.outerHTML`, &html)
+	assert.NotContains(t, html, password)
+	assert.NotContains(t, s.Logs.String(), password, "nor in the server's log")
+
+	// A new password on request: the old one stops working.
+	id := strings.TrimPrefix(hook[strings.LastIndex(hook, "/"):], "/")
+	tech.WaitVisible("#int-edit-" + id)
+	tech.Click("#int-edit-" + id)
+	tech.WaitVisible("#int-field-webhook_password-regenerate")
+	tech.Click("#int-field-webhook_password-regenerate")
+	tech.Click("#int-save")
+	tech.WaitVisible("#int-generated-webhook_password")
+	renewed := tech.Text("#int-generated-webhook_password")
+	assert.NotEqual(t, password, renewed)
+	assert.Equal(t, http.StatusUnauthorized, post(user, password), "the replaced password fails")
+	assert.Equal(t, http.StatusOK, post(user, renewed))
+}

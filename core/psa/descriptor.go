@@ -65,6 +65,13 @@ type Field struct {
 	// PSA itself ([FieldChooser]): the tenant's note types, the custom
 	// field that holds a mobile number.
 	Choosable bool
+	// Generated says the host makes this setting's value: random, when
+	// the setting is empty on save or the admin asks for a new one, and
+	// shown once in the save's answer for the admin to paste into the PSA
+	// (webhook credentials the PSA will send us). The value is made of
+	// letters, digits, '-' and '_' only, so Basic authentication and URLs
+	// carry it unchanged.
+	Generated bool
 }
 
 // Deps is what a plugin's client gets from its host. The zero value works:

@@ -2,6 +2,9 @@ package web
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -54,6 +57,9 @@ type psaFieldOut struct {
 	// Choosable: the console offers the setting's values from the PSA
 	// (GET …/integrations/{id}/choices?field=).
 	Choosable bool `json:"choosable,omitempty"`
+	// Generated: the server makes the value when it is left blank (and
+	// anew when the form asks), shown once after saving.
+	Generated bool `json:"generated,omitempty"`
 }
 
 type psaKindOut struct {
@@ -136,12 +142,19 @@ type integrationSaveOut struct {
 	Integration integrationOut `json:"integration"`
 	Check       string         `json:"check"`
 	Callbacks   *actionOut     `json:"callbacks,omitempty"`
+	// Generated holds the values the server made for Generated settings
+	// in this save, by setting name: shown to the admin this once (secret
+	// ones are never shown again).
+	Generated map[string]string `json:"generated,omitempty"`
 }
 
 type integrationIn struct {
 	Kind     string            `json:"kind"`
 	Name     string            `json:"name"`
 	Settings map[string]string `json:"settings"`
+	// Regenerate names Generated settings to make anew even though they
+	// have a value (e.g. webhook credentials that leaked).
+	Regenerate []string `json:"regenerate,omitempty"`
 }
 
 // psaRegistry returns the server's PSA plugins, or why there are none.
@@ -176,7 +189,7 @@ func (s *Server) handleAdminIntegrations(w http.ResponseWriter, r *http.Request)
 	for _, d := range reg.List() {
 		k := psaKindOut{ID: d.ID, Name: d.Name, Fields: []psaFieldOut{}}
 		for _, f := range d.Fields {
-			k.Fields = append(k.Fields, psaFieldOut{Name: f.Name, Label: f.Label, Kind: string(f.Kind), Required: f.Required, Help: f.Help, Choosable: f.Choosable})
+			k.Fields = append(k.Fields, psaFieldOut{Name: f.Name, Label: f.Label, Kind: string(f.Kind), Required: f.Required, Help: f.Help, Choosable: f.Choosable, Generated: f.Generated})
 		}
 		kinds = append(kinds, k)
 	}
@@ -383,7 +396,7 @@ func (s *Server) saveIntegration(w http.ResponseWriter, r *http.Request, update 
 		s.writeError(w, r, err)
 		return
 	}
-	cfg, err := buildSettings(d, req.Settings, old.Config)
+	cfg, generated, err := buildSettings(d, req.Settings, req.Regenerate, old.Config)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -420,7 +433,7 @@ func (s *Server) saveIntegration(w http.ResponseWriter, r *http.Request, update 
 		s.writeError(w, r, err)
 		return
 	}
-	out := integrationSaveOut{Check: checked}
+	out := integrationSaveOut{Check: checked, Generated: generated}
 	if cr, ok := client.(psa.CallbackRegistrar); ok {
 		res, _ := s.registerCallbacks(r, tenant, saved, cr)
 		out.Callbacks = &res
@@ -452,7 +465,10 @@ func checkIntegrationName(name string) error {
 // buildSettings turns the form's settings into the plugin's JSON config:
 // only the descriptor's fields, each one line of text; required ones
 // present; a secret left blank keeps its value in old (the stored config).
-func buildSettings(d psa.Descriptor, in map[string]string, old []byte) ([]byte, error) {
+// A Generated setting left blank keeps its stored value, or is made when it
+// has none or is named in regenerate; what was made is returned too, for
+// the admin to see once.
+func buildSettings(d psa.Descriptor, in map[string]string, regenerate []string, old []byte) ([]byte, map[string]string, error) {
 	fields := map[string]psa.Field{}
 	for _, f := range d.Fields {
 		fields[f.Name] = f
@@ -464,29 +480,60 @@ func buildSettings(d psa.Descriptor, in map[string]string, old []byte) ([]byte, 
 	sort.Strings(names)
 	for _, k := range names {
 		if _, ok := fields[k]; !ok {
-			return nil, core.Errorf(core.KindInvalid, "%s has no setting called %q", d.Name, truncateText(k, 40))
+			return nil, nil, core.Errorf(core.KindInvalid, "%s has no setting called %q", d.Name, truncateText(k, 40))
 		}
+	}
+	renew := map[string]bool{}
+	for _, k := range regenerate {
+		if f, ok := fields[k]; !ok || !f.Generated {
+			return nil, nil, core.Errorf(core.KindInvalid, "%s has no generated setting called %q", d.Name, truncateText(k, 40))
+		}
+		renew[k] = true
 	}
 	var stored map[string]json.RawMessage
 	_ = json.Unmarshal(old, &stored)
 	out := map[string]string{}
+	var generated map[string]string
 	for _, f := range d.Fields {
 		v := strings.TrimSpace(in[f.Name])
 		if err := checkSetting(f, v); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		if v == "" && f.Kind == psa.FieldSecret {
+		if v == "" && (f.Kind == psa.FieldSecret || f.Generated) && !renew[f.Name] {
 			v = settingValue(stored[f.Name])
+		}
+		if v == "" && f.Generated {
+			v = generateSetting(f)
+			if generated == nil {
+				generated = map[string]string{}
+			}
+			generated[f.Name] = v
 		}
 		if v == "" {
 			if f.Required {
-				return nil, core.Errorf(core.KindInvalid, "%s is required", f.Label)
+				return nil, nil, core.Errorf(core.KindInvalid, "%s is required", f.Label)
 			}
 			continue
 		}
 		out[f.Name] = v
 	}
-	return json.Marshal(out)
+	cfg, err := json.Marshal(out)
+	return cfg, generated, err
+}
+
+// generateSetting makes a Generated setting's value: for a secret, 32
+// random bytes (256 bits) in unpadded base64url; otherwise a readable
+// "countersign-" name with 48 random bits in hex, to tell one
+// integration's credentials from another's.
+func generateSetting(f psa.Field) string {
+	if f.Kind == psa.FieldSecret {
+		b := make([]byte, 32)
+		_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24+)
+		return base64.RawURLEncoding.EncodeToString(b)
+	}
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return "countersign-" + hex.EncodeToString(b)
 }
 
 // checkSetting checks one setting as text: valid UTF-8, bounded, one line;
