@@ -115,6 +115,7 @@ func TestNoteFaults(t *testing.T) {
 		e.fake.RejectIntegrationCode(true)
 		err := e.send(t, "note (ver_c1)")
 		require.ErrorIs(t, err, core.ErrUnauthorized)
+		require.ErrorIs(t, err, core.ErrMisconfigured)
 		assert.Contains(t, core.ErrorMessage(err), "rejected the API integration code")
 		assert.Empty(t, e.fake.NoteRecords(ticket.Ref))
 	})
@@ -123,7 +124,8 @@ func TestNoteFaults(t *testing.T) {
 		e.fake.Forbid("Tickets", true)
 		err := e.send(t, "note (ver_p1)")
 		require.ErrorIs(t, err, core.ErrForbidden)
-		assert.True(t, permanent(err), "not retried forever")
+		require.ErrorIs(t, err, core.ErrMisconfigured, "parked until an admin fixes the rights, not retried like an outage")
+		assert.False(t, permanent(err), "not dropped either")
 		assert.Contains(t, core.ErrorMessage(err), "security level does not allow adding ticket notes")
 	})
 	t.Run("ticket deleted", func(t *testing.T) {

@@ -162,6 +162,11 @@ func outboxBackoff(attempts int) time.Duration {
 func (e *Engine) RunOutbox(ctx context.Context, poll time.Duration) {
 	t := time.NewTicker(poll)
 	defer t.Stop()
+	// Settings given at start-up may be the fix of a misconfigured channel:
+	// each one gets a probe now.
+	if _, err := e.resumeDueChannels(ctx, true); err != nil && ctx.Err() == nil {
+		e.log.Error("outbox: resume misconfigured channels failed", "err", err)
+	}
 	for {
 		for {
 			n, err := e.DeliverDue(ctx)
@@ -182,8 +187,12 @@ func (e *Engine) RunOutbox(ctx context.Context, poll time.Duration) {
 }
 
 // DeliverDue claims due outbox items and delivers them, returning how many
-// it claimed.
+// it claimed. Items parked on a misconfigured channel whose probe is due
+// are made pending first.
 func (e *Engine) DeliverDue(ctx context.Context) (int, error) {
+	if _, err := e.resumeDueChannels(ctx, false); err != nil {
+		return 0, fmt.Errorf("core: resume misconfigured channels: %w", err)
+	}
 	var items []OutboxItem
 	err := e.cfg.Store.Update(ctx, func(tx Tx) error {
 		now := e.Now()
@@ -243,6 +252,20 @@ func (e *Engine) deliverItem(ctx context.Context, it OutboxItem, checkLive bool)
 		log.Info("dev delivery: message kept in the outbox, not sent")
 		return e.finishItem(ctx, it, "dev-outbox", nil)
 	}
+	// A channel known to be misconfigured gets no request, except one
+	// probe at a time: a wrong key is not hammered by every queued item.
+	ch := channelOf(m.Outbound)
+	probing := false
+	if ch != "" {
+		var parked bool
+		if probing, parked, err = e.gate(ctx, it, ch); err != nil {
+			return fmt.Errorf("core: check channel %s: %w", ch, err)
+		}
+		if parked {
+			log.Info("outbox item waits: its channel is misconfigured", "channel", ch)
+			return nil
+		}
+	}
 	sctx, cancel := context.WithTimeout(ctx, sendTimeout)
 	start := time.Now()
 	ref, sendErr := sender.Send(sctx, m.Outbound)
@@ -250,12 +273,23 @@ func (e *Engine) deliverItem(ctx context.Context, it OutboxItem, checkLive bool)
 	if e.cfg.Observer != nil {
 		e.cfg.Observer.SendLatency(it.Kind, time.Since(start), sendErr)
 	}
-	if sendErr != nil {
+	var mis *MisconfiguredError
+	switch {
+	case ch != "" && errors.As(sendErr, &mis):
+		log.Warn("delivery refused: the channel is misconfigured; the item waits for a fix", "channel", ch, "err", sendErr)
+		return e.misconfigured(ctx, it, ch, mis)
+	case sendErr != nil:
 		log.Warn("delivery failed", "err", sendErr, "attempt", it.Attempts+1)
-	} else {
+	default:
 		log.Info("delivered", "provider_ref", ref)
 	}
-	return e.finishItem(ctx, it, ref, sendErr)
+	if err := e.finishItem(ctx, it, ref, sendErr); err != nil || !probing || sendErr != nil {
+		return err
+	}
+	// The probe went through: the channel works again, and what waited
+	// for it goes out now.
+	log.Info("misconfigured channel works again", "channel", ch)
+	return e.ClearChannelIssue(ctx, it.TenantID, "system", "a delivery went through", ch)
 }
 
 // sendIsLive reports whether an item's send is still the verification's
@@ -311,6 +345,9 @@ func (e *Engine) finishItem(ctx context.Context, it OutboxItem, ref string, send
 		}
 		if it.Status == OutboxDone {
 			v.Status, v.ProviderRef = StatusSent, ref
+			if v.DeliveryStatus == DeliveryMisconfigured {
+				v.Detail = ""
+			}
 			v.DeliveryStatus = "queued"
 			if it.Dev {
 				v.DeliveryStatus = "dev-outbox"

@@ -34,14 +34,20 @@ func (c *clock) Add(d time.Duration) {
 
 // capture is a Sender that records what it is given and can be told to fail.
 type capture struct {
-	mu   sync.Mutex
-	msgs []core.Outbound
-	fail []error // returned (and removed) one per Send before succeeding
+	mu     sync.Mutex
+	msgs   []core.Outbound
+	fail   []error // returned (and removed) one per Send before succeeding
+	refuse error   // returned by every Send while set (a misconfiguration)
+	calls  int     // every Send, refused or not
 }
 
 func (c *capture) Send(ctx context.Context, m core.Outbound) (string, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.calls++
+	if c.refuse != nil {
+		return "", c.refuse
+	}
 	if len(c.fail) > 0 {
 		err := c.fail[0]
 		c.fail = c.fail[1:]

@@ -3,6 +3,7 @@ package core
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -22,18 +23,24 @@ const (
 	KindRateLimited  Kind = "rate_limited"
 	KindUnavailable  Kind = "unavailable"
 	KindGone         Kind = "gone"
+	// KindMisconfigured: an outside service refused us because of how it
+	// is set up — wrong or revoked credentials, a sender it does not know,
+	// keys without the rights they need. Retrying cannot help until an
+	// administrator fixes the settings; see [MisconfiguredError].
+	KindMisconfigured Kind = "misconfigured"
 )
 
 // Sentinel errors, one per kind, for errors.Is checks and %w wrapping.
 var (
-	ErrNotFound     = &Error{Kind: KindNotFound, Message: "not found"}
-	ErrInvalid      = &Error{Kind: KindInvalid, Message: "invalid input"}
-	ErrUnauthorized = &Error{Kind: KindUnauthorized, Message: "not signed in"}
-	ErrForbidden    = &Error{Kind: KindForbidden, Message: "not allowed"}
-	ErrConflict     = &Error{Kind: KindConflict, Message: "conflict"}
-	ErrRateLimited  = &Error{Kind: KindRateLimited, Message: "too many requests"}
-	ErrUnavailable  = &Error{Kind: KindUnavailable, Message: "service unavailable"}
-	ErrGone         = &Error{Kind: KindGone, Message: "no longer valid"}
+	ErrNotFound      = &Error{Kind: KindNotFound, Message: "not found"}
+	ErrInvalid       = &Error{Kind: KindInvalid, Message: "invalid input"}
+	ErrUnauthorized  = &Error{Kind: KindUnauthorized, Message: "not signed in"}
+	ErrForbidden     = &Error{Kind: KindForbidden, Message: "not allowed"}
+	ErrConflict      = &Error{Kind: KindConflict, Message: "conflict"}
+	ErrRateLimited   = &Error{Kind: KindRateLimited, Message: "too many requests"}
+	ErrUnavailable   = &Error{Kind: KindUnavailable, Message: "service unavailable"}
+	ErrGone          = &Error{Kind: KindGone, Message: "no longer valid"}
+	ErrMisconfigured = &Error{Kind: KindMisconfigured, Message: "not configured correctly"}
 )
 
 // Error is an error whose Message is safe to show to the person who caused it.
@@ -93,6 +100,54 @@ func (e *PermanentError) Error() string {
 }
 
 func (e *PermanentError) Unwrap() error { return e.Err }
+
+// MisconfiguredError is a refusal by an outside service that only an
+// administrator can fix: Twilio's 20003 (wrong or revoked credentials), an
+// SMTP relay's 535 or a sender it will not accept, a PSA's 401 or 403 to
+// the integration's API keys. Its kind is [KindMisconfigured] and its
+// user-safe message is Fix; the outbox does not retry it like an outage but
+// parks the item until the settings are saved again (see
+// [Engine.ClearChannelIssue]).
+type MisconfiguredError struct {
+	// Fix says what an administrator must change, in their words, e.g.
+	// "Twilio rejected the account SID and auth token: check them in the
+	// SMS settings".
+	Fix string
+	// Code is the vendor's error code or HTTP status ("20003", "535",
+	// "401"); "" when it gave none.
+	Code string
+	// VendorMessage is the vendor's own words for the refusal, shown to
+	// administrators beside Fix; "" when it gave none.
+	VendorMessage string
+	// Err is the underlying error, for logs.
+	Err error
+}
+
+// Misconfigured returns a *MisconfiguredError.
+func Misconfigured(fix, code, vendorMessage string, err error) error {
+	return &MisconfiguredError{Fix: fix, Code: code, VendorMessage: vendorMessage, Err: err}
+}
+
+func (e *MisconfiguredError) Error() string {
+	s := "misconfigured: " + e.Fix
+	if e.Code != "" || e.VendorMessage != "" {
+		s += " (" + strings.TrimSpace(e.Code+" "+e.VendorMessage) + ")"
+	}
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+// Unwrap gives errors.Is and errors.As the kind (first, so [ErrorKind] and
+// [ErrorMessage] see KindMisconfigured and Fix) and then the cause.
+func (e *MisconfiguredError) Unwrap() []error {
+	kind := &Error{Kind: KindMisconfigured, Message: e.Fix}
+	if e.Err == nil {
+		return []error{kind}
+	}
+	return []error{kind, e.Err}
+}
 
 // retryAfterError carries how long the client should wait before trying
 // again; core/web sends it as a Retry-After header.

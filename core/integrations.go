@@ -38,14 +38,26 @@ func (e *Engine) PutIntegration(ctx context.Context, tenantID, actor string, in 
 	}
 	row := in
 	row.Config = sealed
+	resumed := 0
 	err = e.cfg.Store.Update(ctx, func(tx Tx) error {
 		if err := tx.PutIntegration(ctx, &row); err != nil {
 			return err
 		}
-		return e.audit(ctx, tx, tenantID, actor, "integration.saved", in.ID, map[string]string{"kind": in.Kind, "name": in.Name})
+		if err := e.audit(ctx, tx, tenantID, actor, "integration.saved", in.ID, map[string]string{"kind": in.Kind, "name": in.Name}); err != nil {
+			return err
+		}
+		// Saved settings may be the fix of a misconfigured integration:
+		// the notes that waited for it are tried again at once (and wait
+		// again after one request if they were not).
+		var err error
+		resumed, err = e.clearChannels(ctx, tx, tenantID, actor, "integration settings saved", PSAChannel(in.ID))
+		return err
 	})
 	if err != nil {
 		return Integration{}, err
+	}
+	if resumed > 0 {
+		e.Wake()
 	}
 	return in, nil
 }

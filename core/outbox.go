@@ -23,6 +23,10 @@ const (
 	OutboxPending OutboxStatus = "pending"
 	OutboxDone    OutboxStatus = "done"
 	OutboxDead    OutboxStatus = "dead" // gave up: permanent error or too many attempts
+	// OutboxWaiting: the item's channel is misconfigured (see ChannelIssue);
+	// it is not retried until an administrator fixes the channel, or a
+	// probe finds it working again.
+	OutboxWaiting OutboxStatus = "waiting"
 )
 
 // OutboxItem is one outbound side effect, written in the same transaction as
@@ -43,8 +47,11 @@ type OutboxItem struct {
 	LastError      string
 	ProviderRef    string // provider's id once sent
 	Dev            bool   // dev delivery mode: kept for display, never sent
-	CreatedAt      time.Time
-	DoneAt         time.Time
+	// Channel is what a waiting item waits for (ChannelSMS, …,
+	// PSAChannel(id)); "" for items that are not waiting.
+	Channel   string
+	CreatedAt time.Time
+	DoneAt    time.Time
 }
 
 // Outbound is an outgoing message as the senders see it.

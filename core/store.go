@@ -127,6 +127,25 @@ type Tx interface {
 	// ListOutbox returns a tenant's items, newest first.
 	ListOutbox(ctx context.Context, tenantID string, limit int) ([]OutboxItem, error)
 
+	// Channel issues (misconfigured channels, misconfig.go). ChannelIssue
+	// of a channel without one is ErrNotFound; PutChannelIssue inserts or
+	// replaces; DeleteChannelIssue of none is no error.
+	ChannelIssue(ctx context.Context, tenantID, channel string) (ChannelIssue, error)
+	PutChannelIssue(ctx context.Context, is *ChannelIssue) error
+	DeleteChannelIssue(ctx context.Context, tenantID, channel string) error
+	// ListChannelIssues returns a tenant's issues, oldest first, with the
+	// number of outbox items waiting for each.
+	ListChannelIssues(ctx context.Context, tenantID string) ([]ChannelIssue, error)
+	// ClaimChannelProbe moves the issue's next probe to next if it was due
+	// at now, and reports whether it did (only one caller wins a probe).
+	ClaimChannelProbe(ctx context.Context, tenantID, channel string, now, next time.Time) (bool, error)
+	// DueChannelIssues returns up to limit issues of any tenant whose next
+	// probe is due before the given time (the outbox worker's query).
+	DueChannelIssues(ctx context.Context, before time.Time, limit int) ([]ChannelIssue, error)
+	// ResumeWaitingOutbox makes the tenant's items waiting for channel
+	// pending and due at now, and returns how many there were.
+	ResumeWaitingOutbox(ctx context.Context, tenantID, channel string, now time.Time) (int, error)
+
 	// Inbound PSA events. RecordInboundEvent inserts ev unless the
 	// integration has an event with its Key, and reports whether it did;
 	// a duplicate is no error (and aborts nothing on PostgreSQL).

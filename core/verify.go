@@ -231,6 +231,11 @@ func (e *Engine) checkStartPolicy(ctx context.Context, tx Tx, req StartRequest, 
 	if !policy.Allows(req.Method) {
 		return Policy{}, Errorf(KindForbidden, "the policy for this client does not allow %s", req.Method)
 	}
+	if p, ok := e.providers[req.Method]; ok {
+		if err := e.checkChannel(ctx, tx, req.TenantID, channelOf(Outbound{Kind: p.OutboxKind()}), tech, now); err != nil {
+			return Policy{}, err
+		}
+	}
 	if policy.NoteOnNonDefault && policy.NoteRequired && req.Note == "" {
 		switch {
 		case req.AlternateContact:
@@ -496,11 +501,17 @@ func (e *Engine) Resend(ctx context.Context, tenantID, techID, verificationID st
 		if err := e.checkQuotas(ctx, tx, policy, tenantID, v.ContactID, v.Destination, tech.ID, now); err != nil {
 			return err
 		}
+		if err := e.checkChannel(ctx, tx, tenantID, channelOf(Outbound{Kind: p.OutboxKind()}), tech, now); err != nil {
+			return err
+		}
 		secret, err := e.issueSecret(&v, p, policy, now)
 		if err != nil {
 			return err
 		}
 		v.Status = StatusPending
+		if v.DeliveryStatus == DeliveryMisconfigured {
+			v.Detail = ""
+		}
 		v.DeliveryStatus, v.ProviderRef = "", ""
 		if item, err = e.queueSend(ctx, tx, tenant, contact, tech, policy, p, &v, secret, now); err != nil {
 			return err

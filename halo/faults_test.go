@@ -68,6 +68,7 @@ func TestFaults(t *testing.T) {
 		f.srv.RejectKeys(true)
 		err := send(t, f, "ver_secret")
 		require.ErrorIs(t, err, core.ErrUnauthorized)
+		require.ErrorIs(t, psa.Misconfiguration(err), core.ErrMisconfigured, "psa.NoteSender parks the note until the admin's fix")
 		assert.Contains(t, core.ErrorMessage(err), "refused the client id and secret")
 		assert.NotContains(t, err.Error(), f.srv.Config().ClientSecret)
 	})

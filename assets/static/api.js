@@ -23,3 +23,17 @@ function el(tag, text, attrs) {
   for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, v);
   return e;
 }
+
+// The misconfigured-channel banner (templates/nav.html): "Retry now" ends
+// the condition for an admin who fixed it outside Countersign; what waited
+// is sent, and the banner goes when the channel works.
+document.addEventListener("click", async (ev) => {
+  const b = ev.target.closest && ev.target.closest("button[data-retry-channel]");
+  if (!b) return;
+  const msg = b.parentElement.querySelector(".retry-msg");
+  b.disabled = true;
+  try {
+    await api("POST", "/admin/channel-issues/retry", { channel: b.dataset.retryChannel });
+    b.closest(".issuebanner").remove();
+  } catch (e) { if (msg) msg.textContent = e.message; b.disabled = false; }
+});

@@ -19,7 +19,9 @@ const CSVerify = (() => {
   // statusText says where a verification is, in the words technicians use.
   function statusText(v) {
     switch (v.status) {
-      case "pending": return "Sending…";
+      // A channel set up wrongly: say so instead of spinning (the message
+      // goes out by itself once an admin fixes the settings).
+      case "pending": return v.delivery_status === "misconfigured" ? (v.detail || "Not configured correctly — ask your admin") : "Sending…";
       case "sent":
         if (v.delivery_status === "delivered") return "Delivered — waiting for the caller";
         if (v.delivery_status === "failed" || v.delivery_status === "undelivered") return "Not delivered — " + (v.detail || "try another destination");

@@ -98,7 +98,13 @@ func (s *NoteSender) Send(ctx context.Context, m core.Outbound) (string, error) 
 	}
 	cl, err := s.Clients.Get(in)
 	if err != nil {
-		return "", &core.PermanentError{Code: "integration", Reason: "the PSA integration's settings are invalid", Err: err}
+		// Settings a plugin cannot build a client from are fixed by saving
+		// them again: the note waits for that.
+		fix := "the integration's settings are invalid: open and save them again"
+		if m := core.ErrorMessage(err); m != "" {
+			fix = "the integration's settings are invalid: " + m
+		}
+		return "", core.Misconfigured(fix, "", "", err)
 	}
 	noter, ok := cl.(TicketNoter)
 	if !ok {
@@ -109,11 +115,14 @@ func (s *NoteSender) Send(ctx context.Context, m core.Outbound) (string, error) 
 		n.Public = s.Public(in)
 	}
 	if err := noter.AddTicketNote(ctx, m.To, n); err != nil {
-		// A ticket that is gone, or keys that may not write notes, will not
-		// fix themselves; anything else (the PSA down, rate limits) is
-		// retried by the outbox until the PSA is back.
+		// Keys that are refused or may not write notes wait for an admin
+		// to fix the integration (Misconfiguration); a ticket that is
+		// gone will not come back; anything else (the PSA down, rate
+		// limits) is retried by the outbox until the PSA is back.
 		switch core.ErrorKind(err) {
-		case core.KindNotFound, core.KindForbidden, core.KindInvalid:
+		case core.KindUnauthorized, core.KindForbidden:
+			return "", Misconfiguration(err)
+		case core.KindNotFound, core.KindInvalid:
 			return "", &core.PermanentError{Code: string(core.ErrorKind(err)), Reason: "the PSA refused the note: " + core.ErrorMessage(err), Err: err}
 		}
 		return "", err

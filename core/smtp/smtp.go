@@ -5,7 +5,8 @@
 // implicit TLS on 465); plaintext exists only for an explicitly chosen
 // loopback relay in development. Permanent 5xx replies about the recipient or
 // the message become *core.PermanentError; wrong credentials or a rejected
-// sender become core.KindUnavailable (an admin must fix the settings); 4xx
+// sender become *core.MisconfiguredError (the outbox parks the message until
+// an administrator fixes the settings); 4xx
 // replies and network failures are plain errors the outbox retries. See
 // shared/reference/channels.md §4.
 package smtp
@@ -201,7 +202,7 @@ func (ml *Mailer) Send(ctx context.Context, m core.Outbound) (string, error) {
 		return "", fmt.Errorf("smtp: new client: %w", err)
 	}
 	if err := client.DialAndSendWithContext(ctx, msg); err != nil {
-		return "", mapError(ctx, err)
+		return "", mapError(ctx, err, ml.cfg.From)
 	}
 	return id, nil
 }
@@ -257,7 +258,7 @@ func randomID() string {
 }
 
 // mapError translates a go-mail error; see the package doc for the policy.
-func mapError(ctx context.Context, err error) error {
+func mapError(ctx context.Context, err error, from string) error {
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		return fmt.Errorf("smtp: send: %w", ctxErr)
 	}
@@ -276,17 +277,17 @@ func mapError(ctx context.Context, err error) error {
 		case gomail.ErrSMTPMailFrom:
 			// Our sender address is refused: a configuration problem, not the
 			// recipient's, so not a PermanentError.
-			return fmt.Errorf("smtp: send: %w (%w)",
-				core.Errorf(core.KindUnavailable, "the mail relay refused our sender address; an administrator must fix the email settings"), err)
+			return core.Misconfigured("the mail relay refused the sender address "+from+": verify the sender (or its domain) with the mail provider, or change it in the email settings",
+				strconv.Itoa(code), vendorText(se.Error()), fmt.Errorf("smtp: send: %w", err))
 		}
 		return fmt.Errorf("smtp: send: %w", err)
 	}
 	var te *textproto.Error
 	if errors.As(err, &te) && (te.Code == 535 || te.Code == 534 || te.Code == 530) {
-		// Wrong credentials: retryable like the Twilio case, so a fix within the
-		// code's lifetime still delivers.
-		return fmt.Errorf("smtp: send: %w (%w)",
-			core.Errorf(core.KindUnavailable, "the mail relay rejected our credentials; an administrator must fix the email settings"), err)
+		// Wrong credentials (or AUTH refused): parked until an administrator
+		// saves a fix.
+		return core.Misconfigured("the mail relay rejected the username and password: check them in the email settings",
+			strconv.Itoa(te.Code), te.Msg, fmt.Errorf("smtp: send: %w", err))
 	}
 	return fmt.Errorf("smtp: send: %w", err)
 }
@@ -303,4 +304,17 @@ func rcptReason(code int) string {
 	default:
 		return "the recipient's mail server refused the address"
 	}
+}
+
+// vendorText is the relay's reply in a go-mail error text, which ends with
+// it ("…: 550 5.7.1 Sender address not verified"), cut to one short line.
+func vendorText(s string) string {
+	if i := strings.LastIndex(s, ": "); i >= 0 {
+		s = s[i+2:]
+	}
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > 200 {
+		s = s[:200]
+	}
+	return s
 }

@@ -155,7 +155,7 @@ func TestSendErrors(t *testing.T) {
 		{
 			name: "wrong password", opts: []smtptest.Option{smtptest.WithSTARTTLS(), smtptest.WithAuth(user, pass)},
 			cfg:      func(c *smtp.Config) { c.Password = "wrong" },
-			wantKind: core.KindUnavailable,
+			wantKind: core.KindMisconfigured,
 		},
 		{
 			name: "starttls mandatory but not offered", opts: []smtptest.Option{smtptest.WithAuth(user, pass)},

@@ -8,7 +8,7 @@ import (
 )
 
 const outboxCols = `id, tenant_id, kind, verification_id, sealed, status, attempts, next_attempt_at, lease_until,
-	last_error, provider_ref, dev, created_at, done_at`
+	last_error, provider_ref, dev, created_at, done_at, channel`
 
 func scanOutbox(sc interface{ Scan(...any) error }) (core.OutboxItem, error) {
 	var (
@@ -17,7 +17,7 @@ func scanOutbox(sc interface{ Scan(...any) error }) (core.OutboxItem, error) {
 	)
 	err := sc.Scan(&o.ID, &o.TenantID, &kind, &o.VerificationID, &o.Sealed, &status, &o.Attempts,
 		tcol(&o.NextAttemptAt), tcol(&o.LeaseUntil), &o.LastError, &o.ProviderRef, &o.Dev,
-		tcol(&o.CreatedAt), tcol(&o.DoneAt))
+		tcol(&o.CreatedAt), tcol(&o.DoneAt), &o.Channel)
 	o.Kind, o.Status = core.OutboxKind(kind), core.OutboxStatus(status)
 	return o, err
 }
@@ -34,9 +34,9 @@ func (t *tx) EnqueueOutbox(ctx context.Context, o *core.OutboxItem) error {
 		o.Status = core.OutboxPending
 	}
 	normOutbox(o)
-	_, err := t.exec(ctx, `INSERT INTO outbox (`+outboxCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := t.exec(ctx, `INSERT INTO outbox (`+outboxCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		o.ID, o.TenantID, string(o.Kind), o.VerificationID, o.Sealed, string(o.Status), o.Attempts,
-		o.NextAttemptAt, o.LeaseUntil, o.LastError, o.ProviderRef, o.Dev, o.CreatedAt, o.DoneAt)
+		o.NextAttemptAt, o.LeaseUntil, o.LastError, o.ProviderRef, o.Dev, o.CreatedAt, o.DoneAt, o.Channel)
 	return wrap(err, "enqueue outbox")
 }
 
@@ -82,9 +82,9 @@ func (t *tx) ClaimOutbox(ctx context.Context, now, lease time.Time, limit int) (
 func (t *tx) UpdateOutbox(ctx context.Context, o *core.OutboxItem) error {
 	normOutbox(o)
 	res, err := t.exec(ctx, `UPDATE outbox SET status = ?, attempts = ?, next_attempt_at = ?, lease_until = ?,
-		last_error = ?, provider_ref = ?, sealed = ?, done_at = ? WHERE tenant_id = ? AND id = ?`,
+		last_error = ?, provider_ref = ?, sealed = ?, done_at = ?, channel = ? WHERE tenant_id = ? AND id = ?`,
 		string(o.Status), o.Attempts, o.NextAttemptAt, o.LeaseUntil, o.LastError, o.ProviderRef, o.Sealed, o.DoneAt,
-		o.TenantID, o.ID)
+		o.Channel, o.TenantID, o.ID)
 	if err != nil {
 		return wrap(err, "update outbox %s", o.ID)
 	}

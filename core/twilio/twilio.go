@@ -5,8 +5,10 @@
 // [SMS] and [Voice] implement core.Sender. Both map Twilio's error codes to
 // core's taxonomy: recipient problems that retrying cannot fix (invalid or
 // opted-out number, geo permissions, …) become *core.PermanentError; wrong
-// credentials become a core.KindUnavailable error; rate limits, 5xx and network
-// failures are plain errors the outbox retries.
+// or revoked credentials and a sender the account does not own become a
+// *core.MisconfiguredError (the outbox parks the message until an
+// administrator fixes the settings); rate limits, 5xx and network failures
+// are plain errors the outbox retries.
 //
 // twilio-go calls take no context. Each Send therefore builds a short-lived
 // twilio-go client whose HTTP transport carries Send's ctx, so cancelling ctx
@@ -162,22 +164,34 @@ func mapError(ctx context.Context, op string, err error) error {
 		return fmt.Errorf("twilio: %s: %w", op, err)
 	}
 	code := fmt.Sprint(rest.Code)
+	if fix, ok := misconfiguredCodes[rest.Code]; ok || rest.Status == http.StatusUnauthorized {
+		// Wrong or revoked credentials, a sender the account does not
+		// own: not the recipient's fault (a PermanentError would read as a
+		// problem with the number) and no outage either. The outbox parks
+		// the message until an administrator saves a fix.
+		if !ok {
+			fix = misconfiguredCodes[20003]
+		}
+		return core.Misconfigured(fix, code, rest.Message, fmt.Errorf("twilio: %s: %w", op, rest))
+	}
 	if reason, ok := permanentCodes[rest.Code]; ok {
 		return &core.PermanentError{Code: code, Reason: reason, Err: fmt.Errorf("twilio: %s: %w", op, rest)}
 	}
-	switch {
-	case rest.Code == 20003 || rest.Status == http.StatusUnauthorized:
-		// Wrong or revoked credentials: not the recipient's fault, so not a
-		// PermanentError (whose reason the technician reads as a problem with
-		// the number). It stays retryable so that a fix by the admin within the
-		// code's lifetime still delivers; the outbox's attempt limit and the
-		// code's expiry bound the retries.
-		return fmt.Errorf("twilio: %s: %w (%w)", op,
-			core.Errorf(core.KindUnavailable, "SMS and voice provider rejected our credentials; an administrator must fix the Twilio settings"), rest)
-	default:
-		// 429, 5xx and codes we do not know: retry with backoff.
-		return fmt.Errorf("twilio: %s: %w", op, rest)
-	}
+	// 429, 5xx and codes we do not know: retry with backoff.
+	return fmt.Errorf("twilio: %s: %w", op, rest)
+}
+
+// misconfiguredCodes are Twilio errors about our account or sender that
+// only an administrator can fix, with what to fix.
+// https://www.twilio.com/docs/api/errors
+var misconfiguredCodes = map[int]string{
+	20003: "Twilio rejected the account SID and auth token (or API key): check them in the SMS settings; a revoked API key needs a new one",
+	20005: "the Twilio account is suspended or closed: reactivate it in the Twilio console",
+	21212: "the sender number is not a valid phone number: check the from number in the SMS settings",
+	21210: "the caller ID is not a number of this Twilio account or a verified caller ID: check the from number in the SMS settings",
+	21659: "the sender number is not a number of this Twilio account: check the from number in the SMS settings",
+	21701: "the Twilio messaging service does not exist: check the messaging service SID in the SMS settings",
+	21703: "the Twilio messaging service has no phone number to send from: add one to it in the Twilio console",
 }
 
 // permanentCodes are Twilio errors about the recipient or the message that
@@ -187,7 +201,6 @@ var permanentCodes = map[int]string{
 	13224: "the number is not a valid phone number for calls",
 	13227: "calls to this country are not enabled (geo permissions)",
 	21211: "the phone number is not valid",
-	21212: "the sender number is not valid",
 	21214: "the phone number cannot be reached",
 	21215: "calls to this number are not allowed (geo permissions)",
 	21216: "calls to this number are blocked",

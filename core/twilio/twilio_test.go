@@ -175,6 +175,8 @@ func TestSendErrors(t *testing.T) {
 		wantPerm  string // PermanentError code; "" means not permanent
 		wantKind  core.Kind
 		wantInErr string
+		// wantVendor is the MisconfiguredError's code and vendor message.
+		wantVendor string
 	}{
 		{name: "invalid to", to: "12345", wantPerm: "21211"},
 		{name: "invalid to voice", voice: true, to: "not-a-number", wantPerm: "21211"},
@@ -192,12 +194,23 @@ func TestSendErrors(t *testing.T) {
 		{
 			name: "wrong credentials", to: to,
 			cfg:      func(c *twilio.Config) { c.Secret = "wrongtoken" },
-			wantKind: core.KindUnavailable, wantInErr: "credentials",
+			wantKind: core.KindMisconfigured, wantInErr: "account SID and auth token", wantVendor: "20003 Authenticate",
 		},
 		{
 			name: "wrong account", to: to,
 			cfg:      func(c *twilio.Config) { c.AccountSID = "ACother" },
-			wantKind: core.KindUnavailable,
+			wantKind: core.KindMisconfigured, wantVendor: "20003 Authentication Error - invalid username",
+		},
+		{
+			name: "revoked api key", to: to, voice: true,
+			setup:    func(s *twiliotest.Server) { s.SetAPIKey("SKrevoked", "") },
+			cfg:      func(c *twilio.Config) { c.APIKeySID, c.Secret = "SKrevoked", "keysecret" },
+			wantKind: core.KindMisconfigured, wantVendor: "20003 Authentication Error - invalid username",
+		},
+		{
+			name: "sender not ours", to: to,
+			setup:    func(s *twiliotest.Server) { s.FailWith(to, 21659) },
+			wantKind: core.KindMisconfigured, wantInErr: "not a number of this Twilio account", wantVendor: "21659",
 		},
 	}
 	for _, tc := range tests {
@@ -223,6 +236,14 @@ func TestSendErrors(t *testing.T) {
 			} else {
 				assert.False(t, errors.As(err, &perm), "must stay retryable: %v", err)
 				assert.Equal(t, tc.wantKind, core.ErrorKind(err))
+			}
+			var mis *core.MisconfiguredError
+			if tc.wantVendor != "" {
+				require.ErrorAs(t, err, &mis)
+				assert.Equal(t, tc.wantVendor, strings.TrimSpace(mis.Code + " " + mis.VendorMessage)[:len(tc.wantVendor)])
+				assert.NotEmpty(t, mis.Fix)
+			} else {
+				assert.False(t, errors.As(err, &mis), "not a misconfiguration: %v", err)
 			}
 			if tc.wantInErr != "" {
 				assert.Contains(t, err.Error(), tc.wantInErr)

@@ -25,6 +25,8 @@ type adminPageData struct {
 	Me     technicianOut
 	// Message explains a refusal on the forbidden page.
 	Message string
+	// Issues are the misconfigured channels the nav's banner shows.
+	Issues []issueOut
 }
 
 // adminPages maps each page path to its template and nav entry.
@@ -53,7 +55,8 @@ func (s *Server) handleAdminPage(page, active, title string) http.HandlerFunc {
 			http.Redirect(w, r, "/", http.StatusSeeOther)
 			return
 		}
-		d := adminPageData{Dev: s.engine.DevDelivery(), Admin: tech.Role.IsAdmin(), Active: active, Title: title, Me: technicianJSON(tech)}
+		d := adminPageData{Dev: s.engine.DevDelivery(), Admin: tech.Role.IsAdmin(), Active: active, Title: title, Me: technicianJSON(tech),
+			Issues: s.channelIssues(r.Context(), tech)}
 		w.Header().Set("Cache-Control", "no-store")
 		if !tech.Role.IsAdmin() {
 			d.Message = title + " can only be changed by an owner or admin of your organisation. Ask one of them if something here needs to change."
@@ -74,6 +77,7 @@ func (s *Server) registerAdminAPIRoutes(r *mux.Router) {
 	s.registerAdminTechnicianRoutes(a)
 	s.registerAdminAuditRoutes(a)
 	s.registerAdminIntegrationRoutes(a)
+	s.registerChannelIssueRoutes(a)
 }
 
 // withAdmin refuses technicians who are not owner or admin.

@@ -29,6 +29,8 @@ type consolePage struct {
 	// whether to show the admin links, and which link is the current page.
 	Admin  bool
 	Active string
+	// Issues are the misconfigured channels the nav's banner shows.
+	Issues []issueOut
 }
 
 // handleLoginPage handles "GET /": the sign-in page, or the console when
@@ -48,7 +50,8 @@ func (s *Server) handleConsolePage(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 		return
 	}
-	s.renderHTML(w, r, http.StatusOK, "console.html", consolePage{Dev: s.engine.DevDelivery(), Admin: tech.Role.IsAdmin(), Active: "contacts"})
+	s.renderHTML(w, r, http.StatusOK, "console.html", consolePage{Dev: s.engine.DevDelivery(), Admin: tech.Role.IsAdmin(), Active: "contacts",
+		Issues: s.channelIssues(r.Context(), tech)})
 }
 
 // handleOutboxPage handles "GET /app/outbox" (dev delivery mode).
@@ -58,7 +61,8 @@ func (s *Server) handleOutboxPage(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 		return
 	}
-	s.renderHTML(w, r, http.StatusOK, "outbox.html", consolePage{Dev: s.engine.DevDelivery(), Admin: tech.Role.IsAdmin(), Active: "outbox"})
+	s.renderHTML(w, r, http.StatusOK, "outbox.html", consolePage{Dev: s.engine.DevDelivery(), Admin: tech.Role.IsAdmin(), Active: "outbox",
+		Issues: s.channelIssues(r.Context(), tech)})
 }
 
 var hexColour = regexp.MustCompile(`^#[0-9a-fA-F]{6}$`)

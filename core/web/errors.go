@@ -20,6 +20,9 @@ var statusByKind = map[core.Kind]int{
 	core.KindRateLimited:  http.StatusTooManyRequests,
 	core.KindUnavailable:  http.StatusServiceUnavailable,
 	core.KindGone:         http.StatusGone,
+	// A channel or integration set up wrongly: the service cannot do it
+	// until an admin fixes the settings.
+	core.KindMisconfigured: http.StatusServiceUnavailable,
 }
 
 // errorBody is the JSON shape of every API error.

@@ -103,10 +103,10 @@ const (
 type Server struct {
 	psafake.Faults // FailNext, MalformedNext, SetDown, Requests
 
-	apiKey string
-	mux    *http.ServeMux
+	mux *http.ServeMux
 
 	mu        sync.Mutex
+	apiKey    string
 	companies []psa.Company
 	contacts  []psa.Contact
 	tickets   []psa.Ticket
@@ -147,11 +147,22 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(s.apiKey)) != 1 {
+	s.mu.Lock()
+	key := s.apiKey
+	s.mu.Unlock()
+	if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(key)) != 1 {
 		s.writeError(w, http.StatusUnauthorized, "missing or wrong API key")
 		return
 	}
 	s.mux.ServeHTTP(w, r)
+}
+
+// SetAPIKey changes the key the server accepts, as rotating it in the PSA
+// does: the old key gets the 401 a wrong key gets.
+func (s *Server) SetAPIKey(key string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.apiKey = key
 }
 
 // Seed replaces the server's data, keeping the Refs given. Ticket.Contact

@@ -6,7 +6,9 @@
 // # The parts
 //
 //   - [Faults]: the knobs psatest's Fake needs — [Faults.FailNext],
-//     [Faults.MalformedNext], [Faults.SetDown], [Faults.Requests]. A fake
+//     [Faults.MalformedNext], [Faults.SetDown], [Faults.Requests] — and
+//     [Faults.RejectCredentials] (revoked keys, answered with the vendor's
+//     own 401 body until restored). A fake
 //     embeds a Faults value, calls [Faults.Begin] at the top of each API
 //     request and passes its JSON bodies through [Faults.Body].
 //   - [Contract]: the part of a vendor's API contract the fake needs —

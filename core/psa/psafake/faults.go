@@ -17,6 +17,7 @@ type Faults struct {
 	failAfter string
 	malformed bool
 	down      bool
+	revoked   bool
 	requests  int
 }
 
@@ -52,6 +53,18 @@ func (f *Faults) SetDown(down bool) {
 	f.down = down
 }
 
+// RejectCredentials makes every API request fail with 401 until
+// RejectCredentials(false), as after the integration's keys were revoked
+// or rotated in the PSA: the fake answers in its vendor's error shape for
+// a 401, so the client's misconfiguration message and the vendor's words
+// come from a real-looking answer. Unlike FailNext it never runs out, so a
+// test can count that nobody keeps asking.
+func (f *Faults) RejectCredentials(revoked bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.revoked = revoked
+}
+
 // Requests returns how many API requests [Faults.Begin] has counted.
 func (f *Faults) Requests() int {
 	f.mu.Lock()
@@ -70,6 +83,9 @@ func (f *Faults) Begin() (Failure, bool) {
 		return Failure{Status: http.StatusServiceUnavailable, Down: true}, true
 	}
 	f.requests++
+	if f.revoked {
+		return Failure{Status: http.StatusUnauthorized}, true
+	}
 	if f.failN <= 0 {
 		return Failure{}, false
 	}

@@ -90,6 +90,7 @@ func Run(t *testing.T, h Harness) {
 		{"AddTicketNote", testAddTicketNote},
 		{"AddTicketNoteNotRetriedOn5xx", testNoteNotRetried},
 		{"AddTicketNoteRetriedOn429", testNoteRetriedOn429},
+		{"AddTicketNoteRevokedKeys", testNoteRevokedKeys},
 		{"CreateContact", testCreateContact},
 		{"IdentifyMember", testIdentifyMember},
 		{"Concurrent", testConcurrent},
@@ -635,6 +636,48 @@ func testNoteRetriedOn429(t *testing.T, h Harness) {
 	require.NoError(t, n.AddTicketNote(t.Context(), ticketAlice.Ref, psa.Note{Text: "psatest"}), "a 429 was not processed, so it is retried")
 	assert.Len(t, e.fake.Notes(ticketAlice.Ref), 1, "exactly once")
 	assert.Contains(t, e.sleep.Delays(), time.Second)
+}
+
+// CredentialRejecter is a Fake that can refuse the client's keys until
+// told otherwise; psafake.Faults provides it to every fake built on it.
+type CredentialRejecter interface {
+	RejectCredentials(revoked bool)
+}
+
+// testNoteRevokedKeys: keys revoked in the PSA make a note fail as a
+// misconfiguration an admin can act on — the plugin's words, and the PSA's
+// own from its 401 body — after a bounded number of requests, and the note
+// is written once the keys work again.
+func testNoteRevokedKeys(t *testing.T, h Harness) {
+	e := newEnv(t, h)
+	n, ok := e.client.(psa.TicketNoter)
+	if !ok {
+		t.Skip("client does not implement psa.TicketNoter")
+	}
+	rej, ok := e.fake.(CredentialRejecter)
+	if !ok {
+		t.Skip("fake cannot reject credentials (embed psafake.Faults)")
+	}
+	seedStandard(e.fake)
+	warmUp(t, e.client)
+	before := e.fake.Requests()
+	rej.RejectCredentials(true)
+	err := n.AddTicketNote(t.Context(), ticketAlice.Ref, psa.Note{Text: "psatest revoked"})
+	require.ErrorIs(t, err, core.ErrUnauthorized)
+	assert.LessOrEqual(t, e.fake.Requests()-before, 3, "a refused key is not hammered (one fresh sign-in at most)")
+	mis := psa.Misconfiguration(err)
+	require.ErrorIs(t, mis, core.ErrMisconfigured)
+	var me *core.MisconfiguredError
+	require.ErrorAs(t, mis, &me)
+	assert.NotEmpty(t, me.Fix, "the plugin says what to check")
+	assert.Equal(t, "401", me.Code)
+	// me.VendorMessage is the PSA's own words from its 401 body, when it
+	// sends any (SuperOps answers a bare 401).
+	assert.Empty(t, e.fake.Notes(ticketAlice.Ref))
+
+	rej.RejectCredentials(false)
+	require.NoError(t, n.AddTicketNote(t.Context(), ticketAlice.Ref, psa.Note{Text: "psatest revoked"}))
+	assert.Len(t, e.fake.Notes(ticketAlice.Ref), 1)
 }
 
 func testCreateContact(t *testing.T, h Harness) {

@@ -9,7 +9,7 @@
 //
 // Set knob fields before [Server.Start]; while the server runs, change them
 // only through methods ([Server.Unsubscribe], [Server.FailWith],
-// [Server.FailNext]).
+// [Server.FailNext], [Server.SetAuthToken], [Server.SetAPIKey]).
 package twiliotest
 
 import (
@@ -60,6 +60,7 @@ type Server struct {
 	transport *http.Transport
 
 	mu       sync.Mutex
+	requests int // every request the fake answered
 	failN    int
 	failCode int
 	messages []Message
@@ -117,6 +118,7 @@ func (s *Server) Start(t testing.TB) {
 		s.AuthToken = DefaultAuthToken
 	}
 	s.changed = make(chan struct{})
+	s.APIKeys = cloneStrings(s.APIKeys)
 	s.Unsubscribed = cloneSet(s.Unsubscribed)
 	s.Errors = cloneMap(s.Errors)
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serveHTTP))
@@ -321,6 +323,7 @@ const (
 
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
+	s.requests++
 	if s.failN > 0 {
 		s.failN--
 		status := s.failCode
@@ -340,9 +343,11 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusMethodNotAllowed, 20004, "Method not allowed")
 		return
 	}
-	if !s.authorized(r) {
+	if msg := s.refusal(r); msg != "" {
+		// Twilio's answer to missing or wrong credentials, also for a
+		// deleted (revoked) API key: 401, code 20003.
 		w.Header().Set("WWW-Authenticate", `Basic realm="Twilio API"`)
-		writeError(w, http.StatusUnauthorized, 20003, "Authenticate")
+		writeError(w, http.StatusUnauthorized, 20003, msg)
 		return
 	}
 	if m[1] != s.AccountSID {
@@ -365,16 +370,60 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (s *Server) authorized(r *http.Request) bool {
+// refusal returns Twilio's message for credentials it does not accept, or
+// "" when they are good. Twilio says "Authentication Error - No
+// credentials provided" without any, "Authentication Error - invalid
+// username" for a SID it does not know (or a deleted API key), and
+// "Authenticate" for a known SID with the wrong secret.
+func (s *Server) refusal(r *http.Request) string {
 	user, pass, ok := r.BasicAuth()
 	if !ok {
-		return false
+		return "Authentication Error - No credentials provided"
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	want, known := s.APIKeys[user]
 	if user == s.AccountSID {
-		return hmac.Equal([]byte(pass), []byte(s.AuthToken))
+		want, known = s.AuthToken, true
 	}
-	secret, ok := s.APIKeys[user]
-	return ok && hmac.Equal([]byte(pass), []byte(secret))
+	switch {
+	case !known:
+		return "Authentication Error - invalid username"
+	case !hmac.Equal([]byte(pass), []byte(want)):
+		return "Authenticate"
+	}
+	return ""
+}
+
+// SetAuthToken changes the account's auth token, as when an admin rotates
+// it in the Twilio console: the old one is refused from now on.
+func (s *Server) SetAuthToken(token string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.AuthToken = token
+}
+
+// SetAPIKey adds an API key (or changes its secret); secret "" deletes the
+// key, as revoking it in the Twilio console does.
+func (s *Server) SetAPIKey(sid, secret string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.APIKeys == nil {
+		s.APIKeys = map[string]string{}
+	}
+	if secret == "" {
+		delete(s.APIKeys, sid)
+		return
+	}
+	s.APIKeys[sid] = secret
+}
+
+// Requests returns how many requests the fake has answered, refused ones
+// included: a test of retry storms counts them.
+func (s *Server) Requests() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.requests
 }
 
 // checkNumbers validates To/From and the per-number failure knobs. It
@@ -580,6 +629,14 @@ func cloneSet(m map[string]bool) map[string]bool {
 
 func cloneMap(m map[string]int) map[string]int {
 	out := make(map[string]int, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+func cloneStrings(m map[string]string) map[string]string {
+	out := make(map[string]string, len(m))
 	for k, v := range m {
 		out[k] = v
 	}
