@@ -309,7 +309,13 @@ func (e *Engine) PutChannelSettings(ctx context.Context, tenantID, actor string,
 				return err
 			}
 		}
-		return e.audit(ctx, tx, tenantID, actor, AuditChannelsSaved, tenantID, channelsAuditDetail(s))
+		if err := e.audit(ctx, tx, tenantID, actor, AuditChannelsSaved, tenantID, channelsAuditDetail(s)); err != nil {
+			return err
+		}
+		// The saved settings may be the fix of a misconfigured channel:
+		// its parked messages are tried again at once (misconfig.go).
+		_, err = e.clearChannels(ctx, tx, tenantID, actor, "channel settings saved", channelsOfKinds(changed)...)
+		return err
 	})
 	if err != nil {
 		return ChannelSettings{}, err

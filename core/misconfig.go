@@ -213,6 +213,17 @@ func (e *Engine) checkChannel(ctx context.Context, tx Tx, tenantID, channel stri
 	return &MisconfiguredError{Fix: msg, Code: issue.Code, VendorMessage: issue.VendorMessage}
 }
 
+// channelsOfKinds are the channels of message kinds.
+func channelsOfKinds(kinds []OutboxKind) []string {
+	var out []string
+	for _, k := range kinds {
+		if ch := channelOf(Outbound{Kind: k}); ch != "" {
+			out = append(out, ch)
+		}
+	}
+	return out
+}
+
 // kindOfChannel is the outbox kind whose sender serves a message channel.
 func kindOfChannel(channel string) OutboxKind {
 	switch channel {

@@ -29,7 +29,7 @@ var channelSettingsURL = map[string]string{}
 type issueOut struct {
 	Channel string `json:"channel"`
 	// Title names the channel: "SMS (Twilio)", "PSA integration “Main
-	// desk” (ConnectWise PSA)".
+	// desk” (the plugin's display name)".
 	Title string `json:"title"`
 	// Message is what a technician who is not an admin reads.
 	Message string `json:"message"`
