@@ -15,7 +15,7 @@ import (
 func (c *capture) set(refuse error) { c.mu.Lock(); defer c.mu.Unlock(); c.refuse = refuse }
 func (c *capture) count() int       { c.mu.Lock(); defer c.mu.Unlock(); return c.calls }
 
-func auditActions(t *testing.T, f *fixture, action string) []core.AuditEvent {
+func channelAudit(t *testing.T, f *fixture, action string) []core.AuditEvent {
 	t.Helper()
 	evs, err := f.eng.AuditEvents(t.Context(), f.tenant.ID, core.AuditQuery{Action: action})
 	require.NoError(t, err)
@@ -47,7 +47,7 @@ func TestMisconfiguredSMSWaitsForFix(t *testing.T) {
 		assert.Equal(t, "20003", issues[0].Code)
 		assert.Equal(t, "Authenticate", issues[0].VendorMessage)
 		assert.Equal(t, 1, issues[0].Waiting)
-		require.Len(t, auditActions(t, f, core.AuditChannelMisconfigured), 1)
+		require.Len(t, channelAudit(t, f, core.AuditChannelMisconfigured), 1)
 
 		// No retry storm: passes of the outbox, even past the outage
 		// backoff, send nothing until the probe is due.
@@ -83,7 +83,7 @@ func TestMisconfiguredSMSWaitsForFix(t *testing.T) {
 		issues, err = f.eng.ChannelIssues(ctx, f.tenant.ID)
 		require.NoError(t, err)
 		assert.Empty(t, issues)
-		fixed := auditActions(t, f, core.AuditChannelFixed)
+		fixed := channelAudit(t, f, core.AuditChannelFixed)
 		require.Len(t, fixed, 1, "only the channel that had an issue is audited as fixed")
 		assert.Equal(t, "tech:"+f.admin.ID, fixed[0].Actor)
 		assert.Equal(t, core.ChannelSMS, fixed[0].Subject)
@@ -135,7 +135,7 @@ func TestMisconfiguredChannelProbes(t *testing.T) {
 		issues, err = f.eng.ChannelIssues(ctx, f.tenant.ID)
 		require.NoError(t, err)
 		assert.Empty(t, issues)
-		fixed := auditActions(t, f, core.AuditChannelFixed)
+		fixed := channelAudit(t, f, core.AuditChannelFixed)
 		require.Len(t, fixed, 1)
 		assert.Equal(t, "system", fixed[0].Actor)
 	})
@@ -177,6 +177,6 @@ func TestIntegrationSaveWakesWaitingNotes(t *testing.T) {
 		f.deliver(t)
 		require.Len(t, f.notes.msgs, 1, "the note was written after the save")
 		assert.Equal(t, "77", f.notes.msgs[0].To)
-		require.Len(t, auditActions(t, f, core.AuditChannelFixed), 1)
+		require.Len(t, channelAudit(t, f, core.AuditChannelFixed), 1)
 	})
 }
