@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/countersign/countersign/core/psa"
 )
 
 // Config is everything the server reads at start. Each field has a flag and
@@ -63,6 +65,9 @@ type Config struct {
 	twilioHTTP *http.Client   // carries Twilio REST calls (tests: the loopback fake)
 	psaHTTP    *http.Client   // carries PSA API calls (tests: connectwise/cwtest); nil means the default client
 	smtpRoots  *x509.CertPool // trusted roots for SMTP TLS (tests: the fake's self-signed cert)
+	// extraPSAs join the PSA plugins (tests: a plugin written for a test
+	// plugs in through its descriptor alone, seam_test.go).
+	extraPSAs []psa.Descriptor
 	// metricsReady receives the metrics listener's address (tests).
 	metricsReady func(addr string)
 }

@@ -109,7 +109,7 @@ func build(ctx context.Context, c Config, log *slog.Logger) (*app, error) {
 	}
 	// PSA plugins: one client per integration, shared by pods and by the
 	// ticket notes the outbox writes (so their caches are shared too).
-	plugins, err := psaRegistry(c.demoPSA)
+	plugins, err := psaRegistry(c.demoPSA, c.extraPSAs...)
 	if err != nil {
 		return nil, err
 	}
@@ -170,7 +170,7 @@ func build(ctx context.Context, c Config, log *slog.Logger) (*app, error) {
 // psaRegistry lists the PSA plugins this binary carries; adding a PSA is a
 // line here. The built-in demo PSA joins them only for the demo and tests
 // (withDemo): it is not a production integration.
-func psaRegistry(withDemo bool) (*psa.Registry, error) {
+func psaRegistry(withDemo bool, extra ...psa.Descriptor) (*psa.Registry, error) {
 	descs := []psa.Descriptor{
 		connectwise.Descriptor(),
 		autotask.Descriptor(),
@@ -181,7 +181,7 @@ func psaRegistry(withDemo bool) (*psa.Registry, error) {
 	if withDemo {
 		descs = append(descs, memory.Descriptor())
 	}
-	return psa.NewRegistry(descs...)
+	return psa.NewRegistry(append(descs, extra...)...)
 }
 
 // buildSenders returns a sender per configured channel.
