@@ -91,7 +91,11 @@
 //  1. Make <psa>/ with the package doc and Descriptor (<psa>.go), Config
 //     (strict, validated; New makes no request), client.go on [Doer], one
 //     file per capability, and interface guards for each capability
-//     claimed. Map statuses by code, name the missing permission in 403s.
+//     claimed. Map statuses by code; a 401 or 403 to the integration's keys
+//     says in the error's message what the admin must fix (the host turns
+//     it into a core.MisconfiguredError with [Misconfiguration], parks the
+//     work and shows the words in its banner); name the missing permission
+//     in 403s. Keep the fake's HTTPError body: its words are shown too.
 //  2. Make <psa>/<psa>test/: a fake built on core/psa/psafake (embed
 //     psafake.Faults; a psafake.Contract from testdata/ extracted by
 //     internal/extract with go generate from shared/contracts/; never read
@@ -108,4 +112,6 @@
 //     appends to the URL.
 //  6. Add one line to cmd/countersign's psaRegistry, a call-budget test, a
 //     browser test with a page playing the PSA, and a README section.
+//     Nothing else outside the folder changes: cmd/countersign's seam test
+//     (seam_test.go) proves it with a PSA written for the test alone.
 package psa

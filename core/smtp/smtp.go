@@ -306,13 +306,18 @@ func rcptReason(code int) string {
 	}
 }
 
-// vendorText is the relay's reply in a go-mail error text, which ends with
-// it ("…: 550 5.7.1 Sender address not verified"), cut to one short line.
+// vendorText is the relay's reply in a go-mail SendError's text, which
+// reads "<reason>: 550 5.7.1 <words>, affected recipient(s): …, affected
+// message ID: …": the words after the reply code, on one short line.
 func vendorText(s string) string {
-	if i := strings.LastIndex(s, ": "); i >= 0 {
-		s = s[i+2:]
+	if _, rest, ok := strings.Cut(s, ": "); ok {
+		s = rest
 	}
-	s = strings.Join(strings.Fields(s), " ")
+	s, _, _ = strings.Cut(s, ", affected ")
+	if len(s) > 4 && s[3] == ' ' && strings.Trim(s[:3], "0123456789") == "" {
+		s = s[4:]
+	}
+	s = strings.Trim(strings.Join(strings.Fields(s), " "), `"`) // go-mail quotes the relay's words
 	if len(s) > 200 {
 		s = s[:200]
 	}

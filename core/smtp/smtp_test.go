@@ -139,6 +139,8 @@ func TestSendErrors(t *testing.T) {
 		cfg      func(*smtp.Config)
 		wantPerm string    // PermanentError code; "" means retryable
 		wantKind core.Kind // for retryable errors
+		// wantVendor starts the MisconfiguredError's code and vendor words.
+		wantVendor string
 	}{
 		{
 			name: "mailbox unavailable", opts: []smtptest.Option{smtptest.WithSTARTTLS(), smtptest.WithAuth(user, pass)},
@@ -155,7 +157,12 @@ func TestSendErrors(t *testing.T) {
 		{
 			name: "wrong password", opts: []smtptest.Option{smtptest.WithSTARTTLS(), smtptest.WithAuth(user, pass)},
 			cfg:      func(c *smtp.Config) { c.Password = "wrong" },
-			wantKind: core.KindMisconfigured,
+			wantKind: core.KindMisconfigured, wantVendor: "535",
+		},
+		{
+			name: "sender not verified", opts: []smtptest.Option{smtptest.WithSTARTTLS(), smtptest.WithAuth(user, pass)},
+			setup:    func(s *smtptest.Server) { s.VerifySenders("someone-else@acme.example") },
+			wantKind: core.KindMisconfigured, wantVendor: "550 5.7.1 The from address does not match a verified Sender Identity",
 		},
 		{
 			name: "starttls mandatory but not offered", opts: []smtptest.Option{smtptest.WithAuth(user, pass)},
@@ -190,6 +197,14 @@ func TestSendErrors(t *testing.T) {
 			} else {
 				assert.False(t, errors.As(err, &perm), "must stay retryable: %v", err)
 				assert.Equal(t, tc.wantKind, core.ErrorKind(err), "%v", err)
+			}
+			var mis *core.MisconfiguredError
+			if tc.wantVendor != "" {
+				require.ErrorAs(t, err, &mis)
+				assert.True(t, strings.HasPrefix(mis.Code+" "+mis.VendorMessage, tc.wantVendor), "%q %q", mis.Code, mis.VendorMessage)
+				assert.NotEmpty(t, mis.Fix)
+			} else {
+				assert.False(t, errors.As(err, &mis), "not a misconfiguration: %v", err)
 			}
 			assert.Empty(t, srv.Messages())
 		})

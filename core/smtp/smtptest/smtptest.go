@@ -45,6 +45,7 @@ type Server struct {
 	done chan struct{}
 
 	mu       sync.Mutex
+	senders  map[string]bool // nil: any sender; else only these (verified senders)
 	rejects  map[string]int
 	messages []Message
 	changed  chan struct{}
@@ -151,6 +152,23 @@ func (s *Server) TLSConfig() *tls.Config {
 	return &tls.Config{RootCAs: s.pool, ServerName: s.Host(), MinVersion: tls.VersionTLS12}
 }
 
+// VerifySenders makes the relay take mail only from addrs, as providers
+// that send for verified sender identities only do; any other MAIL FROM
+// gets SendGrid's answer, 550 "The from address does not match a verified
+// Sender Identity". No addrs: any sender again.
+func (s *Server) VerifySenders(addrs ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(addrs) == 0 {
+		s.senders = nil
+		return
+	}
+	s.senders = map[string]bool{}
+	for _, a := range addrs {
+		s.senders[strings.ToLower(a)] = true
+	}
+}
+
 // Reject makes RCPT TO addr fail with code (e.g. 550 or 450); 0 removes it.
 func (s *Server) Reject(addr string, code int) {
 	s.mu.Lock()
@@ -240,6 +258,13 @@ func (ss *session) Auth(mech string) (sasl.Server, error) {
 func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
 	if ss.s.user != "" && ss.authUser == "" {
 		return smtp.ErrAuthRequired
+	}
+	ss.s.mu.Lock()
+	refused := ss.s.senders != nil && !ss.s.senders[strings.ToLower(from)]
+	ss.s.mu.Unlock()
+	if refused {
+		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1},
+			Message: "The from address does not match a verified Sender Identity"}
 	}
 	ss.from = from
 	return nil
