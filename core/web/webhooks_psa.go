@@ -157,7 +157,12 @@ func (s *Server) ActOnInboundEvent(ctx context.Context, m core.Outbound) (string
 		if err != nil {
 			return "", &core.PermanentError{Code: "integration", Reason: "the PSA integration's settings are invalid", Err: err}
 		}
-		outcome = s.onNewTicket(ctx, tenant, in, cl, ev.Ref)
+		var refused error
+		if outcome, refused = s.onNewTicket(ctx, tenant, in, cl, ev.Ref); refused != nil {
+			// The PSA refuses the integration's keys: the event waits in
+			// the outbox, unfinished, until an admin fixes them.
+			return "", psa.Misconfiguration(refused)
+		}
 	}
 	status := core.InboundDone
 	switch {
@@ -201,10 +206,13 @@ func (s *Server) inboundTarget(ctx context.Context, slug, integrationID, kind st
 // the ticket's client says (core.Policy.OnNewTicket), once per ticket, and
 // returns what it did. The ticket is read again through the API: the
 // callback only said that something happened.
-func (s *Server) onNewTicket(ctx context.Context, tenant core.Tenant, in core.Integration, cl psa.Client, ref string) string {
+//
+// The error is not nil only when the PSA refused the integration's keys
+// (401 or 403): the event is then not finished but waits for the fix.
+func (s *Server) onNewTicket(ctx context.Context, tenant core.Tenant, in core.Integration, cl psa.Client, ref string) (string, error) {
 	tg, ok := cl.(psa.TicketGetter)
 	if !ok {
-		return "ignored: this integration cannot read tickets"
+		return "ignored: this integration cannot read tickets", nil
 	}
 	t, err := tg.GetTicket(ctx, ref)
 	if err != nil {
@@ -213,31 +221,35 @@ func (s *Server) onNewTicket(ctx context.Context, tenant core.Tenant, in core.In
 			// ticket the PSA does not have: deleted since, or a hand-made
 			// delivery. Dropped, and said so for whoever reads the log.
 			s.log.InfoContext(ctx, "psa event dropped: the ticket is not in the PSA", "integration", in.ID, "psa", in.Kind, "ticket", ref)
-			return "ignored: the ticket is gone"
+			return "ignored: the ticket is gone", nil
+		}
+		if k := core.ErrorKind(err); k == core.KindUnauthorized || k == core.KindForbidden {
+			s.log.WarnContext(ctx, "psa event waits: the PSA refuses the integration's keys", "integration", in.ID, "ticket", ref, "err", err)
+			return "", err
 		}
 		s.log.WarnContext(ctx, "psa event: cannot read the new ticket", "integration", in.ID, "ticket", ref, "err", err)
-		return "failed: the ticket could not be read"
+		return "failed: the ticket could not be read", nil
 	}
 	clientID, err := s.engine.MirroredClient(ctx, tenant.ID, in.Kind, t.CompanyRef)
 	if err != nil {
 		s.log.ErrorContext(ctx, "psa event: client lookup", "integration", in.ID, "err", err)
-		return "failed"
+		return "failed", nil
 	}
 	policy, err := s.engine.Policy(ctx, tenant.ID, clientID)
 	if err != nil {
 		s.log.ErrorContext(ctx, "psa event: policy", "integration", in.ID, "err", err)
-		return "failed"
+		return "failed", nil
 	}
 	if policy.OnNewTicket == "" {
-		return "ignored: the policy does nothing on new tickets"
+		return "ignored: the policy does nothing on new tickets", nil
 	}
 	nt := core.NewTicket{IntegrationID: in.ID, Kind: in.Kind, TicketRef: t.Ref, OnNewTicket: policy.OnNewTicket}
 	if handled, err := s.engine.TicketHandled(ctx, tenant.ID, nt); err != nil || handled {
 		if err != nil {
 			s.log.ErrorContext(ctx, "psa event: audit lookup", "integration", in.ID, "err", err)
-			return "failed"
+			return "failed", nil
 		}
-		return "ignored: the ticket was handled already"
+		return "ignored: the ticket was handled already", nil
 	}
 	if t.Contact != nil {
 		emb, _ := cl.(psa.Embedder)
@@ -252,10 +264,10 @@ func (s *Server) onNewTicket(ctx context.Context, tenant core.Tenant, in core.In
 	claimed, err := s.engine.ClaimNewTicket(ctx, tenant.ID, nt)
 	if err != nil {
 		s.log.ErrorContext(ctx, "psa event: audit", "integration", in.ID, "err", err)
-		return "failed"
+		return "failed", nil
 	}
 	if !claimed {
-		return "ignored: the ticket was handled already"
+		return "ignored: the ticket was handled already", nil
 	}
 	result := "recorded"
 	if policy.OnNewTicket == core.OnNewTicketAutoSend {
@@ -265,7 +277,7 @@ func (s *Server) onNewTicket(ctx context.Context, tenant core.Tenant, in core.In
 		}
 	}
 	s.engine.Publish(ctx, core.Event{Type: core.EventTicketAdded, TenantID: tenant.ID, ContactID: nt.ContactID, TicketRef: t.Ref, At: s.engine.Now()})
-	return result
+	return result, nil
 }
 
 // autoSend starts a verification to the new ticket's contact on no
