@@ -54,4 +54,25 @@ const (
 	AuditPushAnswered    = "push.answered"
 	AuditPushLate        = "push.late_answer"
 	AuditPushAlert       = "push.alert"
+
+	// Pods: a PSA member signed in to a pod, or was linked to a
+	// technician; a technician created a contact in the PSA from a pod, or
+	// made one the contact of a ticket.
+	AuditPodMemberSignedIn   = "pod.member_signed_in"
+	AuditPodMemberLinked     = "pod.member_linked"
+	AuditPodContactCreated   = "pod.contact_created"
+	AuditPodTicketContactSet = "pod.ticket_contact_set"
+
+	// Branding and the tenant's own message templates.
+	AuditBrandingUpdated        = "branding.updated"
+	AuditBrandingLogoUpdated    = "branding.logo_updated"
+	AuditBrandingLogoRemoved    = "branding.logo_removed"
+	AuditMessageTemplateUpdated = "message_template.updated"
+	AuditMessageTemplateReset   = "message_template.reset"
+
+	// Integrations: PSA-side setup run from the console (the callbacks
+	// that report new tickets, the pod entries on the PSA's screens).
+	AuditIntegrationCallbacksRegistered = "integration.callbacks_registered"
+	AuditIntegrationCallbacksFailed     = "integration.callbacks_failed"
+	AuditIntegrationPodsInstalled       = "integration.pods_installed"
 )

@@ -79,54 +79,78 @@ func (e *Engine) MirrorContact(ctx context.Context, tenantID string, p PSAContac
 	if p.Kind == "" || p.Contact.PSARef == "" {
 		return Contact{}, Errorf(KindInvalid, "a PSA contact needs its PSA kind and reference")
 	}
-	actor := "psa:" + p.Kind
 	var out Contact
 	err := e.cfg.Store.Update(ctx, func(tx Tx) error {
-		now := e.Now()
-		clientID, err := e.mirrorClient(ctx, tx, tenantID, p)
-		if err != nil {
-			return err
-		}
-		c := p.Contact
-		c.ClientID = clientID
-		if err := checkNewContact(&c); err != nil {
-			return err
-		}
-		found, err := tx.SearchContacts(ctx, tenantID, ContactQuery{PSAKind: p.Kind, PSARef: c.PSARef, IncludeDeleted: true, Limit: 1})
-		if err != nil {
-			return err
-		}
-		if len(found) == 0 {
-			out, err = e.createContact(ctx, tx, tenantID, actor, actor, c, now)
-			return err
-		}
-		cur := found[0]
-		restored := !cur.DeletedAt.IsZero()
-		if restored {
-			// The PSA still has it: bring it back before rewriting it.
-			cur.DeletedAt = time.Time{}
-			if err := tx.UpdateContact(ctx, &cur); err != nil {
-				return err
-			}
-		}
-		changed, err := e.rewriteContact(ctx, tx, &cur, actor, actor, c)
-		if err != nil {
-			return err
-		}
-		cur.SyncedAt = now
-		if err := tx.UpdateContact(ctx, &cur); err != nil {
-			return err
-		}
-		out = cur
-		if restored {
-			changed = append(changed, "restored")
-		}
-		if len(changed) == 0 {
-			return nil
-		}
-		return e.audit(ctx, tx, tenantID, actor, AuditContactRefreshed, cur.ID, map[string]string{"changed": strings.Join(changed, ",")})
+		var err error
+		out, err = e.mirrorContact(ctx, tx, tenantID, p)
+		return err
 	})
 	return out, err
+}
+
+// MirrorCreatedContact is MirrorContact for a contact that actor (a
+// technician, in a pod) has just created in the PSA: the mirror and the
+// audit of the creation (AuditPodContactCreated, with detail) are one
+// transaction.
+func (e *Engine) MirrorCreatedContact(ctx context.Context, tenantID, actor string, p PSAContact, detail map[string]string) (Contact, error) {
+	if p.Kind == "" || p.Contact.PSARef == "" {
+		return Contact{}, Errorf(KindInvalid, "a PSA contact needs its PSA kind and reference")
+	}
+	var out Contact
+	err := e.cfg.Store.Update(ctx, func(tx Tx) error {
+		var err error
+		if out, err = e.mirrorContact(ctx, tx, tenantID, p); err != nil {
+			return err
+		}
+		return e.audit(ctx, tx, tenantID, actor, AuditPodContactCreated, out.ID, detail)
+	})
+	return out, err
+}
+
+// mirrorContact is MirrorContact's work in tx.
+func (e *Engine) mirrorContact(ctx context.Context, tx Tx, tenantID string, p PSAContact) (Contact, error) {
+	actor := "psa:" + p.Kind
+	now := e.Now()
+	clientID, err := e.mirrorClient(ctx, tx, tenantID, p)
+	if err != nil {
+		return Contact{}, err
+	}
+	c := p.Contact
+	c.ClientID = clientID
+	if err := checkNewContact(&c); err != nil {
+		return Contact{}, err
+	}
+	found, err := tx.SearchContacts(ctx, tenantID, ContactQuery{PSAKind: p.Kind, PSARef: c.PSARef, IncludeDeleted: true, Limit: 1})
+	if err != nil {
+		return Contact{}, err
+	}
+	if len(found) == 0 {
+		return e.createContact(ctx, tx, tenantID, actor, actor, c, now)
+	}
+	cur := found[0]
+	restored := !cur.DeletedAt.IsZero()
+	if restored {
+		// The PSA still has it: bring it back before rewriting it.
+		cur.DeletedAt = time.Time{}
+		if err := tx.UpdateContact(ctx, &cur); err != nil {
+			return Contact{}, err
+		}
+	}
+	changed, err := e.rewriteContact(ctx, tx, &cur, actor, actor, c)
+	if err != nil {
+		return Contact{}, err
+	}
+	cur.SyncedAt = now
+	if err := tx.UpdateContact(ctx, &cur); err != nil {
+		return Contact{}, err
+	}
+	if restored {
+		changed = append(changed, "restored")
+	}
+	if len(changed) == 0 {
+		return cur, nil
+	}
+	return cur, e.audit(ctx, tx, tenantID, actor, AuditContactRefreshed, cur.ID, map[string]string{"changed": strings.Join(changed, ",")})
 }
 
 // mirrorClient returns, in tx, the id of the client mirroring p's company,

@@ -147,7 +147,7 @@ func build(ctx context.Context, c Config, log *slog.Logger) (*app, error) {
 		SessionKey: keys.Derive("session"), PublicURL: c.PublicURL, Metrics: metrics, MetricsToken: c.MetricsToken, Live: hub, Logger: log,
 		// The gate is made now, not at the first sign-in, so that the
 		// dummy hash for unknown emails is ready before anyone asks.
-		Auth:           &web.PasswordAuth{Store: st, Keys: keys, Now: engine.Now, RequireTOTP: c.RequireTOTP, Gate: web.DefaultHashGate()},
+		Auth:           &web.PasswordAuth{Engine: engine, Keys: keys, Now: engine.Now, RequireTOTP: c.RequireTOTP, Gate: web.DefaultHashGate()},
 		TrustedProxies: proxies,
 		// Inbound texts to a tenant's own Twilio number are signed with
 		// that account's auth token.

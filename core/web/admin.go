@@ -91,24 +91,6 @@ func (s *Server) withAdmin(next http.Handler) http.Handler {
 	})
 }
 
-// adminUpdate runs fn in one transaction that first appends the audit event
-// of the change. Appending locks the tenant's audit head (FOR UPDATE on
-// PostgreSQL), so concurrent admin changes of one tenant run one after the
-// other and fn reads what the previous change committed; when fn fails, the
-// event is rolled back with everything else.
-func (s *Server) adminUpdate(r *http.Request, action, subject string, detail map[string]string, fn func(tx core.Tx) error) error {
-	tech := techFrom(r)
-	ctx := r.Context()
-	return s.store.Update(ctx, func(tx core.Tx) error {
-		ev := &core.AuditEvent{TenantID: tech.TenantID, At: s.engine.Now(), Actor: "tech:" + tech.ID,
-			Action: action, Subject: subject, Detail: detail}
-		if err := tx.AppendAudit(ctx, ev); err != nil {
-			return err
-		}
-		return fn(tx)
-	})
-}
-
 // checkText validates a one-line text field: valid UTF-8, at most max
 // characters, no control characters. Markup is allowed: pages show it as
 // text (html/template, textContent), never as HTML.

@@ -62,16 +62,11 @@ func (s *Server) signedInTenant(r *http.Request) (core.Tenant, error) {
 	return s.engine.Tenant(r.Context(), techFrom(r).TenantID)
 }
 
-// updateTenant reads the tenant in tx, applies fn and writes it back.
-func updateTenant(r *http.Request, tx core.Tx, fn func(t *core.Tenant) error) (core.Tenant, error) {
-	t, err := tx.Tenant(r.Context(), techFrom(r).TenantID)
-	if err != nil {
-		return t, err
-	}
-	if err := fn(&t); err != nil {
-		return t, err
-	}
-	return t, tx.UpdateTenant(r.Context(), &t)
+// changeBranding applies ch to the signed-in technician's tenant
+// (core.Engine.ChangeBranding), as that technician.
+func (s *Server) changeBranding(r *http.Request, ch core.BrandingChange) (core.Tenant, error) {
+	tech := techFrom(r)
+	return s.engine.ChangeBranding(r.Context(), tech.TenantID, "tech:"+tech.ID, ch)
 }
 
 // handleAdminGetBranding handles "GET /api/v1/admin/branding".
@@ -125,17 +120,11 @@ func (s *Server) handleAdminPutBranding(w http.ResponseWriter, r *http.Request) 
 	}
 	detail := map[string]string{"sender_name": in.SenderName, "primary_color": in.PrimaryColor, "accent_color": in.AccentColor,
 		"gradient_from": in.GradientFrom, "gradient_to": in.GradientTo, "support_phone": in.SupportPhone}
-	var t core.Tenant
-	err := s.adminUpdate(r, "branding.updated", techFrom(r).TenantID, detail, func(tx core.Tx) error {
-		var err error
-		t, err = updateTenant(r, tx, func(t *core.Tenant) error {
-			b := &t.Branding
-			b.SenderName, b.PrimaryColor, b.AccentColor = in.SenderName, in.PrimaryColor, in.AccentColor
-			b.GradientFrom, b.GradientTo, b.SupportPhone = in.GradientFrom, in.GradientTo, in.SupportPhone
-			return nil
-		})
-		return err
-	})
+	t, err := s.changeBranding(r, core.BrandingChange{Action: core.AuditBrandingUpdated, Detail: detail, Apply: func(b *core.Branding) error {
+		b.SenderName, b.PrimaryColor, b.AccentColor = in.SenderName, in.PrimaryColor, in.AccentColor
+		b.GradientFrom, b.GradientTo, b.SupportPhone = in.GradientFrom, in.GradientTo, in.SupportPhone
+		return nil
+	}})
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -177,15 +166,10 @@ func (s *Server) handleAdminPutLogo(w http.ResponseWriter, r *http.Request) {
 	}
 	uri := "data:" + typ + ";base64," + base64.StdEncoding.EncodeToString(body)
 	detail := map[string]string{"type": typ, "bytes": strconv.Itoa(len(body))}
-	var t core.Tenant
-	err = s.adminUpdate(r, "branding.logo_updated", techFrom(r).TenantID, detail, func(tx core.Tx) error {
-		var err error
-		t, err = updateTenant(r, tx, func(t *core.Tenant) error {
-			t.Branding.LogoDataURI = uri
-			return nil
-		})
-		return err
-	})
+	t, err := s.changeBranding(r, core.BrandingChange{Action: core.AuditBrandingLogoUpdated, Detail: detail, Apply: func(b *core.Branding) error {
+		b.LogoDataURI = uri
+		return nil
+	}})
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -223,18 +207,13 @@ func checkLogo(b []byte) (string, error) {
 
 // handleAdminDeleteLogo handles "DELETE /api/v1/admin/branding/logo".
 func (s *Server) handleAdminDeleteLogo(w http.ResponseWriter, r *http.Request) {
-	var t core.Tenant
-	err := s.adminUpdate(r, "branding.logo_removed", techFrom(r).TenantID, nil, func(tx core.Tx) error {
-		var err error
-		t, err = updateTenant(r, tx, func(t *core.Tenant) error {
-			if t.Branding.LogoDataURI == "" {
-				return core.Errorf(core.KindNotFound, "there is no logo to remove")
-			}
-			t.Branding.LogoDataURI = ""
-			return nil
-		})
-		return err
-	})
+	t, err := s.changeBranding(r, core.BrandingChange{Action: core.AuditBrandingLogoRemoved, Apply: func(b *core.Branding) error {
+		if b.LogoDataURI == "" {
+			return core.Errorf(core.KindNotFound, "there is no logo to remove")
+		}
+		b.LogoDataURI = ""
+		return nil
+	}})
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -304,18 +283,15 @@ func (s *Server) handleAdminPutMessage(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	err = s.adminUpdate(r, "message_template.updated", name, nil, func(tx core.Tx) error {
-		_, err := updateTenant(r, tx, func(t *core.Tenant) error {
-			m := maps.Clone(t.Branding.Messages)
-			if m == nil {
-				m = map[string]core.MessageTemplate{}
-			}
-			m[name] = tmpl
-			t.Branding.Messages = m
-			return nil
-		})
-		return err
-	})
+	_, err = s.changeBranding(r, core.BrandingChange{Action: core.AuditMessageTemplateUpdated, Subject: name, Apply: func(b *core.Branding) error {
+		m := maps.Clone(b.Messages)
+		if m == nil {
+			m = map[string]core.MessageTemplate{}
+		}
+		m[name] = tmpl
+		b.Messages = m
+		return nil
+	}})
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -331,18 +307,15 @@ func (s *Server) handleAdminDeleteMessage(w http.ResponseWriter, r *http.Request
 		s.writeError(w, r, err)
 		return
 	}
-	err = s.adminUpdate(r, "message_template.reset", name, nil, func(tx core.Tx) error {
-		_, err := updateTenant(r, tx, func(t *core.Tenant) error {
-			if _, ok := t.Branding.Messages[name]; !ok {
-				return core.Errorf(core.KindNotFound, "this message already uses the default template")
-			}
-			m := maps.Clone(t.Branding.Messages)
-			delete(m, name)
-			t.Branding.Messages = m
-			return nil
-		})
-		return err
-	})
+	_, err = s.changeBranding(r, core.BrandingChange{Action: core.AuditMessageTemplateReset, Subject: name, Apply: func(b *core.Branding) error {
+		if _, ok := b.Messages[name]; !ok {
+			return core.Errorf(core.KindNotFound, "this message already uses the default template")
+		}
+		m := maps.Clone(b.Messages)
+		delete(m, name)
+		b.Messages = m
+		return nil
+	}})
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -10,7 +10,7 @@ import (
 	"github.com/countersign/countersign/core/auth"
 )
 
-// PasswordAuth signs technicians in against the store with core/auth's
+// PasswordAuth signs technicians in through the engine with core/auth's
 // rules: argon2id passwords, TOTP with replay protection, lockout. Every
 // attempt on a known account is audited.
 //
@@ -23,7 +23,9 @@ import (
 // accepted once). An unknown tenant or email runs the same gate with a hash
 // of the same cost and records nothing.
 type PasswordAuth struct {
-	Store core.Store
+	// Engine reads the accounts and runs each step's write and audit
+	// (core.Engine.SignInStep).
+	Engine *core.Engine
 	// Keys seals and opens TOTP secrets (core/secret's Keyring).
 	Keys core.Sealer
 	// Now is the clock; nil means time.Now.
@@ -76,29 +78,8 @@ func (a *PasswordAuth) Login(ctx context.Context, tenantSlug, email, password, c
 	lockout := a.lockout()
 	gate := a.gate()
 
-	// 1. Read, in a read-only transaction.
-	var (
-		tenant core.Tenant
-		tech   *core.Technician
-	)
-	err := a.Store.View(ctx, func(tx core.Tx) error {
-		var err error
-		tenant, err = tx.TenantBySlug(ctx, tenantSlug)
-		if core.ErrorKind(err) == core.KindNotFound {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		t, err := tx.TechnicianByEmail(ctx, tenant.ID, strings.ToLower(email))
-		switch {
-		case err == nil:
-			tech = &t
-		case core.ErrorKind(err) != core.KindNotFound:
-			return err
-		}
-		return nil
-	})
+	// 1. Read.
+	tenant, tech, err := a.Engine.SignInAccount(ctx, tenantSlug, email)
 	if err != nil {
 		return LoginResult{}, err
 	}
@@ -136,13 +117,9 @@ func (a *PasswordAuth) Login(ctx context.Context, tenantSlug, email, password, c
 	}
 
 	// 4. Record the result.
-	var out LoginResult
-	err = a.Store.Update(ctx, func(tx core.Tx) error {
-		cur, err := tx.LockTechnician(ctx, tech.TenantID, tech.ID)
-		if err != nil {
-			return err
-		}
-		outcome := loginErr
+	var outcome error
+	cur, err := a.Engine.SignInStep(ctx, tech.TenantID, tech.ID, func(cur *core.Technician) (core.SignInChange, error) {
+		outcome = loginErr
 		switch {
 		case credentialsRight && res.TOTPStep != 0 && res.TOTPStep <= cur.LastTOTPStep:
 			// Another sign-in accepted this code (or a later one) since we
@@ -150,10 +127,10 @@ func (a *PasswordAuth) Login(ctx context.Context, tenantSlug, email, password, c
 			// stands uncleared.
 			outcome = core.Errorf(core.KindUnauthorized, "email, password or code is wrong")
 			if cur.FailedLogins == 0 {
-				lockout.RecordFailure(&cur, now)
+				lockout.RecordFailure(cur, now)
 			}
 		case credentialsRight:
-			lockout.RecordSuccess(&cur)
+			lockout.RecordSuccess(cur)
 			if res.TOTPStep != 0 {
 				cur.LastTOTPStep = res.TOTPStep
 			}
@@ -166,31 +143,21 @@ func (a *PasswordAuth) Login(ctx context.Context, tenantSlug, email, password, c
 		case !userFault && core.ErrorKind(loginErr) != core.KindForbidden:
 			// An internal fault (or the gate was full): not the user's
 			// doing, so the claimed attempt is given back.
-			lockout.Refund(&cur)
-		}
-		if err := tx.UpdateTechnician(ctx, &cur); err != nil {
-			return err
+			lockout.Refund(cur)
 		}
 		action := core.AuditTechnicianLogin
 		if outcome != nil {
 			action = core.AuditTechnicianLoginFailed
 		}
-		if err := tx.AppendAudit(ctx, &core.AuditEvent{TenantID: cur.TenantID, At: now,
-			Actor: "tech:" + cur.ID, Action: action, Subject: cur.ID}); err != nil {
-			return err
-		}
-		loginErr = outcome
-		if outcome == nil {
-			out.Technician = cur
-		}
-		return nil
+		return core.SignInChange{Write: true, Action: action}, nil
 	})
 	if err != nil {
 		return LoginResult{}, err
 	}
-	if loginErr != nil {
-		return LoginResult{}, loginErr
+	if outcome != nil {
+		return LoginResult{}, outcome
 	}
+	out := LoginResult{Technician: cur}
 	if res.NeedsTOTPEnrollment && a.RequireTOTP {
 		out.EnrollSecret, out.EnrollURL, err = auth.NewTOTP("Countersign ("+tenant.Name+")", tech.Email)
 		if err != nil {
@@ -209,24 +176,17 @@ func (a *PasswordAuth) check(ctx context.Context, gate *auth.HashGate) func(hash
 // returns the row as claimed, or nil when the account is locked (that
 // attempt is audited and changes nothing).
 func (a *PasswordAuth) claim(ctx context.Context, tenantID, techID string, now time.Time, lockout auth.Lockout) (*core.Technician, error) {
-	var claimed *core.Technician
-	err := a.Store.Update(ctx, func(tx core.Tx) error {
-		claimed = nil
-		cur, err := tx.LockTechnician(ctx, tenantID, techID)
-		if err != nil {
-			return err
+	locked := false
+	cur, err := a.Engine.SignInStep(ctx, tenantID, techID, func(cur *core.Technician) (core.SignInChange, error) {
+		if locked = !lockout.Claim(cur, now); locked {
+			return core.SignInChange{Action: core.AuditTechnicianLoginFailed, Detail: map[string]string{"reason": "locked"}}, nil
 		}
-		if !lockout.Claim(&cur, now) {
-			return tx.AppendAudit(ctx, &core.AuditEvent{TenantID: tenantID, At: now, Actor: "tech:" + techID,
-				Action: core.AuditTechnicianLoginFailed, Subject: techID, Detail: map[string]string{"reason": "locked"}})
-		}
-		if err := tx.UpdateTechnician(ctx, &cur); err != nil {
-			return err
-		}
-		claimed = &cur
-		return nil
+		return core.SignInChange{Write: true}, nil
 	})
-	return claimed, err
+	if err != nil || locked {
+		return nil, err
+	}
+	return &cur, nil
 }
 
 // EnrollTOTP implements Authenticator: the first code proves the app
@@ -237,26 +197,17 @@ func (a *PasswordAuth) EnrollTOTP(ctx context.Context, tenantID, techID, totpSec
 	if !ok {
 		return core.Technician{}, core.Errorf(core.KindInvalid, "that code does not match; check your device's clock and try the next code")
 	}
-	var tech core.Technician
-	err := a.Store.Update(ctx, func(tx core.Tx) error {
-		var err error
-		if tech, err = tx.Technician(ctx, tenantID, techID); err != nil {
-			return err
-		}
+	return a.Engine.SignInStep(ctx, tenantID, techID, func(tech *core.Technician) (core.SignInChange, error) {
 		if tech.TOTPSecret != nil {
-			return core.Errorf(core.KindConflict, "an authenticator is already enrolled; sign in with its code")
+			return core.SignInChange{}, core.Errorf(core.KindConflict, "an authenticator is already enrolled; sign in with its code")
 		}
-		if tech.TOTPSecret, err = a.Keys.Seal([]byte(totpSecret), auth.TOTPAAD(tech.ID)); err != nil {
-			return err
+		sealed, err := a.Keys.Seal([]byte(totpSecret), auth.TOTPAAD(tech.ID))
+		if err != nil {
+			return core.SignInChange{}, err
 		}
-		tech.LastTOTPStep, tech.LastLoginAt = step, now
-		if err := tx.UpdateTechnician(ctx, &tech); err != nil {
-			return err
-		}
-		return tx.AppendAudit(ctx, &core.AuditEvent{TenantID: tenantID, At: now, Actor: "tech:" + techID,
-			Action: core.AuditTechnicianTOTPEnrolled, Subject: techID})
+		tech.TOTPSecret, tech.LastTOTPStep, tech.LastLoginAt = sealed, step, now
+		return core.SignInChange{Write: true, Action: core.AuditTechnicianTOTPEnrolled}, nil
 	})
-	return tech, err
 }
 
 // Interface guards.

@@ -227,7 +227,7 @@ func newEnv(t *testing.T, st *store.Store, opts ...envOptions) *env {
 
 	pages, err := assets.Pages(assets.TemplatesFS(), assets.StaticFS())
 	require.NoError(t, err)
-	pa := &web.PasswordAuth{Store: st, Keys: keys, Now: e.eng.Now, RequireTOTP: o.requireTOTP, SkipRehash: true}
+	pa := &web.PasswordAuth{Engine: e.eng, Keys: keys, Now: e.eng.Now, RequireTOTP: o.requireTOTP, SkipRehash: true}
 	if o.auth != nil {
 		o.auth(pa)
 	}

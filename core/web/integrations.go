@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"sort"
 	"strconv"
@@ -683,7 +684,10 @@ func (s *Server) registerCallbacks(r *http.Request, tenant core.Tenant, in core.
 	if err != nil {
 		ferr := s.psaFailure(r, in.Kind, "Registering the ticket callbacks failed", err)
 		msg := core.ErrorMessage(ferr) + ". New tickets are not reported until this works; use Register callbacks to try again."
-		_ = s.engine.Audit(r.Context(), tenant.ID, "tech:"+tech.ID, "integration.callbacks_failed", in.ID, map[string]string{"reason": truncateText(msg, 300)})
+		if aerr := s.engine.Audit(r.Context(), tenant.ID, "tech:"+tech.ID, core.AuditIntegrationCallbacksFailed, in.ID,
+			map[string]string{"reason": truncateText(msg, 300)}); aerr != nil {
+			s.log.ErrorContext(r.Context(), "integration: callbacks failure not audited", "integration", in.ID, "err", aerr)
+		}
 		return actionOut{Message: msg}, core.Errorf(core.ErrorKind(ferr), "%s", msg)
 	}
 	created, reenabled := 0, 0
@@ -697,8 +701,11 @@ func (s *Server) registerCallbacks(r *http.Request, tenant core.Tenant, in core.
 			reenabled++
 		}
 	}
-	_ = s.engine.Audit(r.Context(), tenant.ID, "tech:"+tech.ID, "integration.callbacks_registered", in.ID,
-		map[string]string{"callbacks": strings.Join(refs, ","), "created": strconv.Itoa(created), "reenabled": strconv.Itoa(reenabled)})
+	if err := s.engine.Audit(r.Context(), tenant.ID, "tech:"+tech.ID, core.AuditIntegrationCallbacksRegistered, in.ID,
+		map[string]string{"callbacks": strings.Join(refs, ","), "created": strconv.Itoa(created), "reenabled": strconv.Itoa(reenabled)}); err != nil {
+		// Registering again is harmless (the PSA keeps one of each).
+		return actionOut{Message: "The callbacks were registered, but recording it failed; register them again."}, err
+	}
 	switch {
 	case created > 0:
 		return actionOut{OK: true, Message: "Ticket callbacks registered: the PSA reports new tickets to Countersign."}, nil
@@ -826,7 +833,11 @@ func (s *Server) handleAdminInstallPods(w http.ResponseWriter, r *http.Request) 
 		detail[string(p.Screen)] = p.Ref + " " + state
 	}
 	if len(done) > 0 {
-		_ = s.engine.Audit(r.Context(), tenant.ID, "tech:"+tech.ID, "integration.pods_installed", in.ID, detail)
+		if aerr := s.engine.Audit(r.Context(), tenant.ID, "tech:"+tech.ID, core.AuditIntegrationPodsInstalled, in.ID, detail); aerr != nil {
+			// Installing again finds the entries made and makes no more.
+			s.writeError(w, r, fmt.Errorf("the pod entries were created, but recording it failed; install them again: %w", aerr))
+			return
+		}
 	}
 	if err != nil {
 		s.writeError(w, r, s.psaFailure(r, in.Kind, "Creating the pod entries failed", err))

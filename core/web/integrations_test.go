@@ -83,7 +83,7 @@ func newCWEnv(t *testing.T, st *store.Store) (*env, *cwtest.Server) {
 	pages, err := assets.Pages(assets.TemplatesFS(), assets.StaticFS())
 	require.NoError(t, err)
 	srv, err := web.New(web.Config{
-		Engine: e.eng, Auth: &web.PasswordAuth{Store: st, Keys: keys, Now: e.eng.Now, SkipRehash: true},
+		Engine: e.eng, Auth: &web.PasswordAuth{Engine: e.eng, Keys: keys, Now: e.eng.Now, SkipRehash: true},
 		Pages: pages, Static: assets.StaticHandler(assets.StaticFS()), SessionKey: bytes.Repeat([]byte{9}, 32),
 		PublicURL: publicURL, TwilioStatus: twilio.NewWebhookValidator(publicURL, twilioToken),
 		Logger: logger, PSA: e.psa, Live: e.hub,

@@ -136,7 +136,7 @@ func BenchmarkLiveFanout(b *testing.B) {
 		b.Fatal(err)
 	}
 	srv, err := web.New(web.Config{Engine: eng, Pages: pages, SessionKey: bytes.Repeat([]byte{9}, 32), PublicURL: publicURL,
-		Auth: &web.PasswordAuth{Store: st, Keys: keys, Now: eng.Now, SkipRehash: true}, Live: hub, Logger: logger})
+		Auth: &web.PasswordAuth{Engine: eng, Keys: keys, Now: eng.Now, SkipRehash: true}, Live: hub, Logger: logger})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"regexp"
 	"strings"
@@ -678,13 +679,12 @@ func (s *Server) handlePodCreateContact(w http.ResponseWriter, r *http.Request) 
 		s.writeError(w, r, err)
 		return
 	}
-	c, err := s.mirrorContact(ctx, reader, in, created.Ref, &created)
+	c, err := s.engine.MirrorCreatedContact(ctx, tech.TenantID, "tech:"+tech.ID, psaContact(in, created),
+		map[string]string{"integration": in.ID, "psa_ref": created.Ref, "ticket": scope.TicketRef})
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	_ = s.engine.Audit(ctx, tech.TenantID, "tech:"+tech.ID, "pod.contact_created", c.ID,
-		map[string]string{"integration": in.ID, "psa_ref": created.Ref, "ticket": scope.TicketRef})
 	out := podNewContactOut{Contact: contactBrief{ID: c.ID, Name: c.Name()}}
 	if scope.TicketRef != "" && scope.ContactID == "" {
 		policy, err := s.engine.Policy(ctx, scope.TenantID, c.ClientID)
@@ -708,8 +708,11 @@ func (s *Server) handlePodCreateContact(w http.ResponseWriter, r *http.Request) 
 				return
 			}
 			out.TicketContact = true
-			_ = s.engine.Audit(ctx, tech.TenantID, "tech:"+tech.ID, "pod.ticket_contact_set", "ticket:"+in.ID+":"+scope.TicketRef,
-				map[string]string{"contact": c.ID, "psa_ref": created.Ref})
+			if err := s.engine.Audit(ctx, tech.TenantID, "tech:"+tech.ID, core.AuditPodTicketContactSet, "ticket:"+in.ID+":"+scope.TicketRef,
+				map[string]string{"contact": c.ID, "psa_ref": created.Ref}); err != nil {
+				s.writeError(w, r, fmt.Errorf("the ticket's contact was set in the PSA, but recording it failed: %w", err))
+				return
+			}
 		}
 	}
 	writeJSON(w, http.StatusCreated, out)
@@ -799,49 +802,22 @@ func (s *Server) handlePodMember(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	var tech core.Technician
-	err = s.store.Update(ctx, func(tx core.Tx) error {
-		var err error
-		tech, err = tx.LinkedTechnician(ctx, tenant.ID, in.ID, member.Ref)
-		if core.ErrorKind(err) != core.KindNotFound {
-			return err
-		}
-		policy, err := core.EffectivePolicy(ctx, tx, tenant.ID, "")
-		if err != nil {
-			return err
-		}
-		if !policy.AutoCreatePodTechnicians {
-			return errLinkRequired
-		}
-		tech = core.Technician{ID: core.NewID("tec"), TenantID: tenant.ID, Email: podTechnicianEmail(member, in),
-			Name: member.Name, Role: core.RolePodOnly, CreatedAt: s.engine.Now()}
-		if tech.Name == "" {
-			tech.Name = member.Identifier
-		}
-		if err := tx.CreateTechnician(ctx, &tech); err != nil {
-			if core.ErrorKind(err) == core.KindConflict {
-				// The email belongs to an existing technician; emails are no
-				// identity, so that technician must link by signing in.
-				return errLinkRequired
-			}
-			return err
-		}
-		return tx.LinkTechnician(ctx, tenant.ID, in.ID, member.Ref, tech.ID, s.engine.Now())
-	})
+	tech, err := s.engine.SignInMember(ctx, tenant.ID, in.ID, coreMember(member))
 	if err != nil {
-		if err == errLinkRequired {
+		if err == core.ErrLinkRequired {
 			writeJSON(w, http.StatusForbidden, map[string]any{"error": err.Error(), "kind": "forbidden", "link_required": true})
 			return
 		}
 		s.writeError(w, r, err)
 		return
 	}
-	_ = s.engine.Audit(ctx, tenant.ID, "tech:"+tech.ID, "pod.member_signed_in", in.ID, map[string]string{"member": member.Ref})
 	s.grantPodSession(w, r, tech)
 }
 
-var errLinkRequired = core.Errorf(core.KindForbidden,
-	"your PSA account is not linked to a Countersign technician yet; sign in with Countersign once and it will be")
+// coreMember is what the engine takes for a member a plugin proved.
+func coreMember(m psa.Member) core.PSAMember {
+	return core.PSAMember{Ref: m.Ref, Identifier: m.Identifier, Name: m.Name, Email: m.Email}
+}
 
 // proveMember has the integration's plugin confirm a member proof with
 // its PSA.
@@ -864,16 +840,6 @@ func (s *Server) proveMember(ctx context.Context, tenantID, integrationID string
 	return in, m, nil
 }
 
-// podTechnicianEmail is the email of a technician created for a PSA
-// member: the member's own when the PSA gave one, else a placeholder that
-// cannot receive mail (RFC 2606 .invalid).
-func podTechnicianEmail(m psa.Member, in core.Integration) string {
-	if e := strings.TrimSpace(strings.ToLower(m.Email)); e != "" && len(e) <= 320 {
-		return e
-	}
-	return "member-" + m.Ref + "@" + strings.ToLower(in.ID) + ".pod.invalid"
-}
-
 // linkMember links the member a pod proved to tech, after tech signed in
 // through the pop-out.
 func (s *Server) linkMember(ctx context.Context, tech core.Technician, integrationID string, proof json.RawMessage) error {
@@ -881,13 +847,7 @@ func (s *Server) linkMember(ctx context.Context, tech core.Technician, integrati
 	if err != nil {
 		return err
 	}
-	err = s.store.Update(ctx, func(tx core.Tx) error {
-		return tx.LinkTechnician(ctx, tech.TenantID, in.ID, member.Ref, tech.ID, s.engine.Now())
-	})
-	if err != nil {
-		return err
-	}
-	return s.engine.Audit(ctx, tech.TenantID, "tech:"+tech.ID, "pod.member_linked", in.ID, map[string]string{"member": member.Ref})
+	return s.engine.LinkMember(ctx, tech.TenantID, in.ID, member.Ref, tech.ID)
 }
 
 // memberProofHeader carries, base64-encoded, the PSA's word for the member
@@ -936,20 +896,8 @@ func (s *Server) podReader(r *http.Request, emb psa.Embedder, in core.Integratio
 	if member.Ref == "" {
 		return nil, core.Errorf(core.KindUnauthorized, "the PSA did not say which member is signed in")
 	}
-	var linked core.Technician
-	err = s.store.View(ctx, func(tx core.Tx) error {
-		var err error
-		linked, err = tx.LinkedTechnician(ctx, tech.TenantID, in.ID, member.Ref)
-		return err
-	})
+	linked, err := s.engine.ClaimMember(ctx, tech.TenantID, in.ID, member.Ref, tech.ID)
 	switch {
-	case core.ErrorKind(err) == core.KindNotFound:
-		if err := s.store.Update(ctx, func(tx core.Tx) error {
-			return tx.LinkTechnician(ctx, tech.TenantID, in.ID, member.Ref, tech.ID, s.engine.Now())
-		}); err != nil {
-			return nil, err
-		}
-		_ = s.engine.Audit(ctx, tech.TenantID, "tech:"+tech.ID, "pod.member_linked", in.ID, map[string]string{"member": member.Ref})
 	case err != nil:
 		return nil, err
 	case linked.ID != tech.ID:

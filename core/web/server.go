@@ -98,7 +98,6 @@ type Config struct {
 type Server struct {
 	cfg      Config
 	engine   *core.Engine
-	store    core.Store
 	pages    *template.Template
 	sessions *sessions.CookieStore
 	// podSessions holds the pod's partitioned third-party cookie; pod the
@@ -132,7 +131,7 @@ func New(cfg Config) (*Server, error) {
 	hashKey, blockKey := cfg.SessionKey, deriveSub(cfg.SessionKey, "cookie-encryption")
 	store := sessions.NewCookieStore(hashKey, blockKey)
 	s := &Server{
-		cfg: cfg, engine: cfg.Engine, store: cfg.Engine.Store(), pages: cfg.Pages, sessions: store,
+		cfg: cfg, engine: cfg.Engine, pages: cfg.Pages, sessions: store,
 		origin: u.Scheme + "://" + u.Host, secure: u.Scheme == "https", log: cfg.Logger,
 		podSessions: newPodSessions(cfg.SessionKey), pod: newPodState(cfg.SessionKey),
 	}
