@@ -134,7 +134,11 @@ func (e *Engine) Provider(m Method) (Provider, bool) {
 }
 
 // DevDelivery reports whether messages are kept in the outbox instead of sent.
-func (e *Engine) DevDelivery() bool { return e.cfg.DevDelivery }
+// Without any server-wide message sender, messages of tenants that have no
+// channels of their own are kept too, so it reports true then as well.
+func (e *Engine) DevDelivery() bool {
+	return e.cfg.DevDelivery || e.cfg.Senders[OutboxSMS] == nil && e.cfg.Senders[OutboxEmail] == nil && e.cfg.Senders[OutboxVoice] == nil
+}
 
 // Now returns the engine's clock reading.
 func (e *Engine) Now() time.Time { return e.cfg.Now().UTC() }

@@ -27,8 +27,12 @@ type Config struct {
 	LogLevel      string
 	LogFormat     string // "text" or "json"
 	DevDelivery   bool   // keep messages in the outbox; send nothing
-	RequireTOTP   bool   // technicians must enrol TOTP before their first session
-	OutboxPoll    time.Duration
+	// TenantChannelsOnly keeps tenants off the server's Twilio and mail
+	// accounts: each tenant sends through its own (Settings → Channels).
+	// false lets a tenant without its own account use the server's.
+	TenantChannelsOnly bool
+	RequireTOTP        bool // technicians must enrol TOTP before their first session
+	OutboxPoll         time.Duration
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
 	// the client (sign-in throttling, link-page records).
 	// TrustedProxies lists them comma-separated (addresses or CIDRs).
@@ -114,6 +118,7 @@ func serverFlags(fs *flag.FlagSet, c *Config) {
 	fs.StringVar(&c.LogLevel, "log-level", envOr("LOG_LEVEL", "info"), "debug, info, warn or error (COUNTERSIGN_LOG_LEVEL)")
 	fs.StringVar(&c.LogFormat, "log-format", envOr("LOG_FORMAT", "text"), "text or json (COUNTERSIGN_LOG_FORMAT)")
 	fs.BoolVar(&c.DevDelivery, "dev-delivery", envBool("DEV_DELIVERY", false), "keep messages in the dev outbox instead of sending (COUNTERSIGN_DEV_DELIVERY); on by itself when no Twilio or SMTP is configured")
+	fs.BoolVar(&c.TenantChannelsOnly, "tenant-channels-only", envBool("TENANT_CHANNELS_ONLY", false), "every tenant sends through its own Twilio and mail accounts (Settings → Channels), never the server's (COUNTERSIGN_TENANT_CHANNELS_ONLY); use it on a server shared by MSPs")
 	fs.BoolVar(&c.RequireTOTP, "require-totp", envBool("REQUIRE_TOTP", true), "technicians must enrol TOTP at first sign-in (COUNTERSIGN_REQUIRE_TOTP)")
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", envOr("TRUSTED_PROXIES", ""), "comma-separated addresses or CIDRs of reverse proxies whose X-Forwarded-For is believed (COUNTERSIGN_TRUSTED_PROXIES); default none")
 	fs.StringVar(&c.MetricsListen, "metrics-listen", envOr("METRICS_LISTEN", "127.0.0.1:9464"), "address of the Prometheus /metrics listener, kept off the public one; \"\" for none (COUNTERSIGN_METRICS_LISTEN)")

@@ -80,9 +80,15 @@ func build(ctx context.Context, c Config, log *slog.Logger) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	dev := c.DevDelivery || len(senders) == 0
-	if dev {
+	// Without server-wide channels, a tenant's messages go out through its
+	// own accounts (Settings → Channels); until it has them they are kept
+	// in the outbox, as in dev delivery.
+	dev := c.DevDelivery
+	switch {
+	case dev:
 		log.Warn("DEV DELIVERY MODE: messages are kept in the outbox and never sent")
+	case len(senders) == 0:
+		log.Warn("no server-wide Twilio or SMTP: messages of tenants without their own channels are kept in the outbox, never sent")
 	}
 	renderer, err := assets.NewMessages()
 	if err != nil {
@@ -131,7 +137,7 @@ func build(ctx context.Context, c Config, log *slog.Logger) (*app, error) {
 		}}
 	engine, err = core.NewEngine(core.Config{
 		Store: st, Renderer: renderer, Sealer: keys, CodeKey: keys.Derive("code-hmac"), PublicURL: c.PublicURL,
-		Senders: senders, DevDelivery: dev, StatusCallbacks: twilioClient != nil && strings.HasPrefix(c.PublicURL, "https://"),
+		Senders: senders, DevDelivery: dev, Channels: channelFactory{c: c}, NoSharedChannels: c.TenantChannelsOnly, StatusCallbacks: twilioClient != nil && strings.HasPrefix(c.PublicURL, "https://"),
 		Observer: metrics, Publisher: publisher, Logger: log,
 	})
 	if err != nil {

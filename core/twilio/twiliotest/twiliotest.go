@@ -1,5 +1,6 @@
-// Package twiliotest is a loopback fake of the two Twilio REST endpoints
-// Countersign calls: Messages.json (SMS) and Calls.json (voice).
+// Package twiliotest is a loopback fake of the Twilio REST endpoints
+// Countersign calls: Messages.json (SMS) and Calls.json (voice), and the
+// account and IncomingPhoneNumbers.json reads of the settings check.
 //
 // The fake accepts only what Twilio's contract allows (channels.md §1): HTTP
 // Basic credentials, the account in the path, form encoding, E.164 numbers,
@@ -55,6 +56,14 @@ type Server struct {
 	// Errors maps a To number to a Twilio error code every send to it fails
 	// with (HTTP 400), e.g. 21614 or 21408. nil means none.
 	Errors map[string]int
+	// AccountStatus is what GET …/Accounts/{sid}.json reports: "active"
+	// (""), "suspended" or "closed".
+	AccountStatus string
+	// Numbers are the account's phone numbers (IncomingPhoneNumbers.json);
+	// nil means every number asked about is the account's, with SMS and
+	// voice. NoSMS lists numbers among them that cannot send SMS.
+	Numbers []string
+	NoSMS   map[string]bool
 
 	srv       *httptest.Server
 	transport *http.Transport
@@ -334,6 +343,10 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Unlock()
 
+	if r.Method == http.MethodGet {
+		s.serveGet(w, r)
+		return
+	}
 	m := pathRE.FindStringSubmatch(r.URL.Path)
 	if m == nil {
 		writeError(w, http.StatusNotFound, 20404, "The requested resource "+r.URL.Path+" was not found")
@@ -368,6 +381,64 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	} else {
 		s.createCall(w, r.PostForm)
 	}
+}
+
+var (
+	accountRE = regexp.MustCompile(`^/2010-04-01/Accounts/([^/]+)\.json$`)
+	numbersRE = regexp.MustCompile(`^/2010-04-01/Accounts/([^/]+)/IncomingPhoneNumbers\.json$`)
+)
+
+// serveGet answers the two reads the live settings check makes: the
+// account, and the account's numbers filtered by PhoneNumber.
+func (s *Server) serveGet(w http.ResponseWriter, r *http.Request) {
+	am, nm := accountRE.FindStringSubmatch(r.URL.Path), numbersRE.FindStringSubmatch(r.URL.Path)
+	if am == nil && nm == nil {
+		writeError(w, http.StatusNotFound, 20404, "The requested resource "+r.URL.Path+" was not found")
+		return
+	}
+	if msg := s.refusal(r); msg != "" {
+		w.Header().Set("WWW-Authenticate", `Basic realm="Twilio API"`)
+		writeError(w, http.StatusUnauthorized, 20003, msg)
+		return
+	}
+	sid := append(am, nm...)[1]
+	if sid != s.AccountSID {
+		writeError(w, http.StatusNotFound, 20404, "The requested resource "+r.URL.Path+" was not found")
+		return
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	if am != nil {
+		status := s.AccountStatus
+		if status == "" {
+			status = "active"
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{"sid": s.AccountSID, "status": status, "type": "Full",
+			"friendly_name": "Test account", "uri": "/2010-04-01/Accounts/" + s.AccountSID + ".json"})
+		return
+	}
+	want := r.URL.Query().Get("PhoneNumber")
+	var list []map[string]any
+	for _, n := range s.numbers(want) {
+		if want != "" && n != want {
+			continue
+		}
+		list = append(list, map[string]any{"sid": "PN" + randomHex(), "account_sid": s.AccountSID, "phone_number": n,
+			"friendly_name": n, "status": "in-use",
+			"capabilities": map[string]bool{"sms": !s.NoSMS[n], "voice": true, "mms": false, "fax": false}})
+	}
+	if list == nil {
+		list = []map[string]any{}
+	}
+	uri := r.URL.Path
+	_ = json.NewEncoder(w).Encode(map[string]any{"incoming_phone_numbers": list, "page": 0, "page_size": 50, "start": 0,
+		"end": len(list), "first_page_uri": uri, "next_page_uri": nil, "previous_page_uri": nil, "uri": uri})
+}
+
+func (s *Server) numbers(asked string) []string {
+	if s.Numbers == nil && asked != "" {
+		return []string{asked}
+	}
+	return s.Numbers
 }
 
 // refusal returns Twilio's message for credentials it does not accept, or
