@@ -36,11 +36,12 @@ const (
 	PageAdminForbidden   = "admin_forbidden.html"
 
 	PageAdminIntegrations = "admin_integrations.html"
+	PageAdminChannels     = "admin_channels.html"
 )
 
 // PageNames lists every page template handlers use.
 var PageNames = []string{PageLogin, PageConsole, PageOutbox, PageLink, PagePod,
-	PageAdminPolicies, PageAdminBranding, PageAdminTechnicians, PageAdminAudit, PageAdminForbidden, PageAdminIntegrations}
+	PageAdminPolicies, PageAdminBranding, PageAdminTechnicians, PageAdminAudit, PageAdminForbidden, PageAdminIntegrations, PageAdminChannels}
 
 // StaticFS returns the static files, without the embed prefix.
 func StaticFS() fs.FS {

@@ -36,6 +36,7 @@ var adminPages = []struct{ path, page, active, title string }{
 	{"/app/admin/technicians", assets.PageAdminTechnicians, "technicians", "Technicians"},
 	{"/app/admin/audit", assets.PageAdminAudit, "audit", "Audit log"},
 	{"/app/admin/integrations", assets.PageAdminIntegrations, "integrations", "Integrations"},
+	{"/app/admin/channels", assets.PageAdminChannels, "channels", "Channels"},
 }
 
 func (s *Server) registerAdminPageRoutes(r *mux.Router) {
@@ -78,6 +79,7 @@ func (s *Server) registerAdminAPIRoutes(r *mux.Router) {
 	s.registerAdminAuditRoutes(a)
 	s.registerAdminIntegrationRoutes(a)
 	s.registerChannelIssueRoutes(a)
+	s.registerAdminChannelRoutes(a)
 }
 
 // withAdmin refuses technicians who are not owner or admin.
