@@ -440,8 +440,10 @@ func checkRendered(name, ch string, rt renderedTemplate, d core.MessageData) err
 				return core.Errorf(core.KindInvalid, "SMS text may use only GSM-7 characters; %q would make every SMS cost up to three times as much", r)
 			}
 		}
-		if n := utf8.RuneCountInString(body); n > maxSMSRendered {
-			return core.Errorf(core.KindInvalid, "the SMS is %d characters with sample data; keep it within %d (two SMS segments)", n, maxSMSRendered)
+		// The first text to a number gets the MSP's name and the opt-out
+		// notice (core.CarrierWording): both must fit too.
+		if n := utf8.RuneCountInString(core.CarrierWording(body, d.TenantName, true)); n > maxSMSRendered {
+			return core.Errorf(core.KindInvalid, "the SMS is %d characters with sample data, your name and the opt-out notice the first text gets; keep it within %d (two SMS segments)", n, maxSMSRendered)
 		}
 	case ChannelVoice:
 		say := sayPhrases(body)

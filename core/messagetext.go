@@ -74,3 +74,23 @@ func MessageName(name string) string {
 	}
 	return name
 }
+
+// OptOutNotice is the carrier opt-out wording (CTIA Messaging Principles;
+// Twilio's A2P rules) an MSP's first text to a number carries.
+const OptOutNotice = "Reply STOP to opt out."
+
+// CarrierWording makes an SMS text meet the carrier rules whatever
+// template wrote it: it names the sender (the MSP, prefixed as "Name: "
+// when the text does not name it), and the first text to a number says how
+// to opt out (OptOutNotice, unless the text already mentions STOP); the
+// engine counts a text as the first when none went to the number in a year.
+// Later texts skip the notice to stay within one segment.
+func CarrierWording(text, sender string, first bool) string {
+	if sender != "" && !strings.Contains(strings.ToLower(text), strings.ToLower(sender)) {
+		text = sender + ": " + text
+	}
+	if first && !strings.Contains(strings.ToUpper(text), "STOP") {
+		text = strings.TrimRight(text, " ") + " " + OptOutNotice
+	}
+	return text
+}

@@ -419,3 +419,40 @@ func TestChannelSettingsStored(t *testing.T) {
 		}
 	})
 }
+
+// TestCarrierWording: every SMS names the MSP, and the first text to a
+// number says how to opt out, built-in wording or the tenant's own.
+func TestCarrierWording(t *testing.T) {
+	assert.Equal(t, "Acme IT: code 1. Reply STOP to opt out.", core.CarrierWording("code 1.", "Acme IT", true))
+	assert.Equal(t, "ACME IT code 1", core.CarrierWording("ACME IT code 1", "Acme IT", false))
+	assert.Equal(t, "Acme IT code 1, text STOP to end", core.CarrierWording("Acme IT code 1, text STOP to end", "Acme IT", true))
+
+	storetest.ForEachDialect(t, func(t *testing.T, st *store.Store) {
+		f := newFixture(t, st)
+		f.start(t, core.MethodSMSCode)
+		f.deliver(t)
+		first := f.sms.last(t).Text
+		assert.True(t, strings.HasPrefix(first, "Acme IT"), first)
+		assert.True(t, strings.HasSuffix(first, " Reply STOP to opt out."), first)
+		f.clk.Add(time.Hour)
+		f.start(t, core.MethodSMSLink)
+		f.deliver(t)
+		assert.NotContains(t, f.sms.last(t).Text, "STOP", "only the first text to a number carries the notice")
+
+		// The tenant's own wording that forgets its name gets it.
+		ctx := t.Context()
+		require.NoError(t, st.Update(ctx, func(tx core.Tx) error {
+			tn, err := tx.Tenant(ctx, f.tenant.ID)
+			if err != nil {
+				return err
+			}
+			tn.Branding.Messages = map[string]core.MessageTemplate{"sms_code": {Body: "Your code: {{.Code}}"}}
+			return tx.UpdateTenant(ctx, &tn)
+		}))
+		f.clk.Add(time.Hour)
+		f.start(t, core.MethodSMSCode, func(r *core.StartRequest) { r.DestinationID = f.contact.Destinations[1].ID; r.Note = "home" })
+		f.deliver(t)
+		m := f.sms.last(t)
+		assert.Regexp(t, `^Acme IT: Your code: \d{6} Reply STOP to opt out\.$`, m.Text)
+	})
+}

@@ -403,6 +403,14 @@ func (e *Engine) queueSend(ctx context.Context, tx Tx, tenant Tenant, contact Co
 		}
 		return nil, err
 	}
+	if msg.Kind == OutboxSMS {
+		// The notice goes with the first text to the number in a year.
+		sent, err := tx.CountSends(ctx, v.TenantID, SendFilter{Destination: v.Destination, Since: now.AddDate(-1, 0, 0)})
+		if err != nil {
+			return nil, err
+		}
+		msg.Text = CarrierWording(msg.Text, tenant.DisplayName(), sent == 0)
+	}
 	if err := tx.UpdateVerification(ctx, v); err != nil {
 		return nil, err
 	}

@@ -64,7 +64,7 @@ function showMessage() {
   adm.byId("msg-state").textContent = m.custom ? "Using your own template." : "Using the built-in template.";
   adm.byId("msg-reset").hidden = !m.custom;
   adm.byId("msg-needs").textContent = "Must include " + m.needs + "." +
-    (m.channel === "sms" ? " SMS text may use only GSM-7 characters and at most two segments (306 characters)." : "") +
+    (m.channel === "sms" ? " SMS text may use only GSM-7 characters and at most two segments (306 characters), with your name and the opt-out notice the first text gets." : "") +
     (m.channel === "voice" ? " One phrase per line; the call pauses between lines." : "") +
     (m.channel === "email" ? " Plain text; the HTML version is made from it. Separate paragraphs with a blank line." : "");
   adm.say("msg-msg", "", true);
@@ -83,7 +83,8 @@ async function preview() {
     if (seq !== previewSeq) return;
     adm.byId("msg-preview-subject").textContent = p.subject ? "Subject: " + p.subject : "";
     adm.byId("msg-preview").textContent = p.say ? p.say.join("\n") : p.text;
-    adm.say("msg-preview-info", p.chars + " characters" + (p.segments ? ", " + p.segments + " SMS segment" + (p.segments > 1 ? "s" : "") : ""), true);
+    adm.say("msg-preview-info", p.chars + " characters" + (p.segments ? ", " + p.segments + " SMS segment" + (p.segments > 1 ? "s" : "") : "") +
+      (p.later ? ". The first text to a number ends with \u201cReply STOP to opt out.\u201d, as carriers require; later ones read: " + p.later : ""), true);
   } catch (e) {
     if (seq !== previewSeq) return;
     adm.byId("msg-preview-subject").textContent = "";

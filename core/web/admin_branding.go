@@ -331,6 +331,10 @@ type previewOut struct {
 	// Segments is the SMS count the text costs (GSM-7: 160 characters
 	// alone, 153 each when split); 0 for other channels.
 	Segments int `json:"segments,omitempty"`
+	// Later is an SMS as later texts to the same number read it, when it
+	// differs from Text, the first one (core.CarrierWording adds the
+	// opt-out notice to the first text only).
+	Later string `json:"later,omitempty"`
 }
 
 // handleAdminPreviewMessage handles "POST /api/v1/admin/messages/{name}/preview":
@@ -359,10 +363,16 @@ func (s *Server) handleAdminPreviewMessage(w http.ResponseWriter, r *http.Reques
 		s.writeError(w, r, err)
 		return
 	}
-	out := previewOut{Subject: rd.Subject, Text: rd.Text, Say: rd.Say, Chars: len([]rune(rd.Text))}
+	out := previewOut{Subject: rd.Subject, Text: rd.Text, Say: rd.Say}
 	if strings.HasPrefix(name, "sms_") {
-		out.Segments = smsSegments(rd.Text)
+		// What the caller gets: the carrier wording the engine adds.
+		out.Text = core.CarrierWording(rd.Text, t.DisplayName(), true)
+		if later := core.CarrierWording(rd.Text, t.DisplayName(), false); later != out.Text {
+			out.Later = later
+		}
+		out.Segments = smsSegments(out.Text)
 	}
+	out.Chars = len([]rune(out.Text))
 	writeJSON(w, http.StatusOK, out)
 }
 
