@@ -99,6 +99,40 @@ func TestBrowserChannelSettings(t *testing.T) {
 	assert.Equal(t, tenantAccount, msg.AccountSID)
 	assert.Equal(t, tenantNumber, msg.From)
 	assert.Contains(t, msg.Body, "Acme")
+
+	// The MSP rotates its auth token in Twilio: the next text is refused
+	// (20003) and waits; the banner sends the admin to this page, where
+	// saving the new token sends it.
+	own.SetAuthToken("rotatedtoken7")
+	status, body = s.API.do("POST", "/verifications", map[string]string{"contact_id": s.ContactID, "method": "sms_link"})
+	require.Equal(t, http.StatusCreated, status, body)
+	sent := len(own.Messages())
+	waitFor(t, "the SMS channel to be marked misconfigured", func() bool {
+		_, body := s.API.do("GET", "/admin/channel-issues", nil)
+		list, _ := body["issues"].([]any)
+		return len(list) == 1
+	})
+	tab.Visit(s.URL + "/app")
+	tab.WaitText(".issuebanner", "SMS (Twilio) is not configured correctly.")
+	tab.WaitText(".issuebanner", "20003")
+	var href string
+	tab.Eval(`document.querySelector(".issuebanner a").getAttribute("href")`, &href)
+	assert.Equal(t, "/app/admin/channels#twilio", href, "the tenant's own account is fixed on its channels page")
+	tab.Screenshot("channels-banner")
+	tab.Click(".issuebanner a")
+	tab.WaitURL("/app/admin/channels")
+	tab.WaitTrue("account shown", `document.getElementById("ch-tw-account").value === `+jsString(tenantAccount))
+	tab.Type("#ch-tw-secret", "rotatedtoken7")
+	tab.Click("#ch-save")
+	tab.WaitText("#ch-check-twilio", "Twilio works.")
+	waitFor(t, "the parked text to leave", func() bool { return len(own.Messages()) == sent+1 })
+	last := own.Messages()[sent]
+	assert.Equal(t, tenantNumber, last.From)
+	tab.Visit(s.URL + "/app")
+	tab.WaitVisible("#logout")
+	var banners int
+	tab.Eval(`document.querySelectorAll(".issuebanner").length`, &banners)
+	assert.Zero(t, banners, "the banner is gone once the fix is saved")
 }
 
 // TestInboundSMSEndToEnd: texts to the tenant's number, signed by its own
@@ -133,11 +167,16 @@ func TestInboundSMSEndToEnd(t *testing.T) {
 	assert.Equal(t, http.StatusForbidden, code, "a text not signed by the tenant's account is refused")
 	status, body = s.API.do("POST", "/verifications", map[string]string{"contact_id": s.ContactID, "method": "sms_code"})
 	require.Equal(t, http.StatusCreated, status, "a forged STOP changed nothing: %v", body)
+	wctx, wcancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer wcancel()
+	_, err := own.WaitForMessage(wctx, "+15550100142")
+	require.NoError(t, err)
 
 	code, reply := text("+15550100142", "stop", tenantToken)
 	require.Equal(t, http.StatusOK, code)
 	assert.Equal(t, `<?xml version="1.0" encoding="UTF-8"?><Response/>`, reply)
 	before := len(own.Messages())
+	require.Equal(t, 1, before)
 	for _, m := range []string{"sms_code", "sms_link"} {
 		status, body = s.API.do("POST", "/verifications", map[string]string{"contact_id": s.ContactID, "method": m})
 		assert.Equal(t, http.StatusForbidden, status)

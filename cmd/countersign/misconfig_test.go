@@ -115,6 +115,7 @@ func TestWrongTwilioCredentials(t *testing.T) {
 	issues := body["issues"].([]any)
 	require.Len(t, issues, 1)
 	assert.Equal(t, "20003", issues[0].(map[string]any)["code"])
+	assert.Nil(t, issues[0].(map[string]any)["settings_url"], "the server's own account is fixed in its configuration, not on the tenant's channels page")
 
 	// The fix: Twilio takes the token again, and the admin retries.
 	s.Twilio.SetAuthToken(twiliotest.DefaultAuthToken)

@@ -137,7 +137,7 @@ func build(ctx context.Context, c Config, log *slog.Logger) (*app, error) {
 		}}
 	engine, err = core.NewEngine(core.Config{
 		Store: st, Renderer: renderer, Sealer: keys, CodeKey: keys.Derive("code-hmac"), PublicURL: c.PublicURL,
-		Senders: senders, DevDelivery: dev, Channels: channelFactory{c: c}, NoSharedChannels: c.TenantChannelsOnly, StatusCallbacks: twilioClient != nil && strings.HasPrefix(c.PublicURL, "https://"),
+		Senders: senders, DevDelivery: dev, Channels: channelFactory{c: c}, NoSharedChannels: c.TenantChannelsOnly, StatusCallbacks: strings.HasPrefix(c.PublicURL, "https://"),
 		Observer: metrics, Publisher: publisher, Logger: log,
 	})
 	if err != nil {

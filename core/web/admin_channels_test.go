@@ -66,14 +66,20 @@ func TestAdminChannelsAPI(t *testing.T) {
 		assert.Equal(t, ownToken, c.Twilio.Secret)
 		assert.Equal(t, []string{"US", "CA"}, c.SMSCountries)
 
-		// The live check without a channel factory says it cannot check.
+		// The live check runs through the channel factory.
 		r = e.api(t, admin, "POST", "/api/v1/admin/channels/check", nil)
 		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
-		assert.True(t, strings.Contains(string(r.body), "cannot check"), "%s", r.body)
+		assert.Equal(t, map[string]any{"configured": true, "ok": true, "message": "Twilio works."}, r.JSON(t)["twilio"])
+		r = e.api(t, admin, "PUT", "/api/v1/admin/channels", map[string]any{
+			"twilio": map[string]any{"account_sid": ownAccount, "secret": "wrongtoken", "number": "+15550001111"}})
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+		r = e.api(t, admin, "POST", "/api/v1/admin/channels/check", nil)
+		assert.True(t, strings.Contains(string(r.body), "rejected the credentials"), "%s", r.body)
+		assert.Equal(t, false, r.JSON(t)["twilio"].(map[string]any)["ok"])
 
 		evs, err := e.eng.AuditEvents(t.Context(), e.a.tenant.ID, core.AuditQuery{Action: core.AuditChannelsSaved})
 		require.NoError(t, err)
-		require.Len(t, evs, 1)
+		require.Len(t, evs, 2)
 		assert.Equal(t, "tech:"+e.a.tech.ID, evs[0].Actor)
 	})
 }

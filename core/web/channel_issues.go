@@ -19,11 +19,35 @@ func (s *Server) registerChannelIssueRoutes(r *mux.Router) {
 	r.HandleFunc("/channel-issues/retry", s.handleRetryChannel).Methods(http.MethodPost)
 }
 
-// channelSettingsURL is the console page where an admin fixes a message
-// channel, for the channels that have one (a page that saves them calls
-// core.Engine.ClearChannelIssue); a channel without one is set in the
-// server's configuration. A PSA channel is fixed on the integrations page.
-var channelSettingsURL = map[string]string{}
+// channelSettingsURL is the console page where an admin fixes the message
+// channel of tenantID, or "" when it is set in the server's configuration:
+// SMS, voice and e-mail are fixed on Settings → Channels when the tenant
+// sends through its own account (or the server lends none), and by the
+// operator when the tenant is on the server's account. A PSA channel is
+// fixed on the integrations page. Both pages' saves clear the issue
+// (core.Engine.ClearChannelIssue) and send what waits.
+func (s *Server) channelSettingsURL(ctx context.Context, tenantID, channel string) string {
+	if id, ok := core.ChannelIntegration(channel); ok {
+		return "/app/admin/integrations#" + id
+	}
+	c, err := s.engine.ChannelSettings(ctx, tenantID)
+	if err != nil {
+		s.log.ErrorContext(ctx, "read channel settings", "tenant_id", tenantID, "err", err)
+		return ""
+	}
+	own := !s.engine.SharedChannels()
+	switch channel {
+	case core.ChannelSMS, core.ChannelVoice:
+		if own || c.Twilio.Configured() {
+			return "/app/admin/channels#twilio"
+		}
+	case core.ChannelEmail:
+		if own || c.Email.Configured() {
+			return "/app/admin/channels#email"
+		}
+	}
+	return ""
+}
 
 // issueOut is a channel issue as the banner and the API show it.
 type issueOut struct {
@@ -57,10 +81,7 @@ func (s *Server) channelIssues(ctx context.Context, tech core.Technician) []issu
 		o := issueOut{Channel: is.Channel, Title: s.channelTitle(ctx, tech.TenantID, is.Channel), Message: core.ChannelMessage(is.Channel)}
 		if tech.Role.IsAdmin() {
 			o.Fix, o.Code, o.VendorMessage, o.Since, o.Waiting = is.Fix, is.Code, is.VendorMessage, is.Since, is.Waiting
-			o.SettingsURL = channelSettingsURL[is.Channel]
-			if id, ok := core.ChannelIntegration(is.Channel); ok {
-				o.SettingsURL = "/app/admin/integrations#" + id
-			}
+			o.SettingsURL = s.channelSettingsURL(ctx, tech.TenantID, is.Channel)
 		}
 		out = append(out, o)
 	}

@@ -22,10 +22,6 @@ func (s *Server) registerWebhookRoutes(r *mux.Router) {
 // signature is checked before anything else (security.md §7); a bad one
 // gets 403, a log line with path and source, and nothing more.
 func (s *Server) handleTwilioStatus(w http.ResponseWriter, r *http.Request) {
-	if s.cfg.TwilioStatus == nil {
-		http.NotFound(w, r)
-		return
-	}
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/x-www-form-urlencoded" {
 		http.Error(w, "unsupported content type", http.StatusUnsupportedMediaType)
 		return
@@ -35,7 +31,20 @@ func (s *Server) handleTwilioStatus(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "body too large", http.StatusRequestEntityTooLarge)
 		return
 	}
-	if !s.cfg.TwilioStatus.Validate(r, body) {
+	// The tenant's own Twilio account signs its callbacks with its own
+	// token; a tenant on the server's account (or an unknown slug) is
+	// checked with the server's.
+	validator, want := s.cfg.TwilioStatus, s.cfg.TwilioAccountSID
+	if t, err := s.engine.TenantBySlug(r.Context(), pathVar(r, "tenant")); err == nil {
+		if c, err := s.engine.ChannelSettings(r.Context(), t.ID); err == nil && c.Twilio.Configured() {
+			validator, want = s.smsValidator(c.Twilio)
+		}
+	}
+	if validator == nil {
+		http.NotFound(w, r)
+		return
+	}
+	if !validator.Validate(r, body) {
 		ip, _, _ := net.SplitHostPort(r.RemoteAddr)
 		s.log.WarnContext(r.Context(), "twilio webhook: bad signature", "path", r.URL.Path, "source_ip", ip)
 		http.Error(w, "forbidden", http.StatusForbidden)
@@ -46,7 +55,7 @@ func (s *Server) handleTwilioStatus(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "malformed form", http.StatusBadRequest)
 		return
 	}
-	if want := s.cfg.TwilioAccountSID; want != "" && form.Get("AccountSid") != want {
+	if want != "" && form.Get("AccountSid") != want {
 		// Signed with our token but naming another account: refuse, as
 		// security.md §7 asks, rather than act on another account's message.
 		s.log.WarnContext(r.Context(), "twilio webhook: account mismatch", "path", r.URL.Path)

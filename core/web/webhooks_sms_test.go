@@ -190,3 +190,26 @@ func TestInboundSMSWebhook(t *testing.T) {
 		assert.False(t, out, "b's STOP is b's")
 	})
 }
+
+// TestStatusCallbackOwnAccount: delivery statuses of texts sent through a
+// tenant's own Twilio account are signed with that account's token.
+func TestStatusCallbackOwnAccount(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, st *store.Store) {
+		e := newEnv(t, st)
+		e.setupSMSChannels(t)
+		c := e.login(t, e.a)
+		r := e.api(t, c, "POST", "/api/v1/verifications", map[string]string{"contact_id": e.a.contact.ID, "method": "sms_code"})
+		require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+		id := r.JSON(t)["id"].(string)
+		e.deliver(t)
+		_, ref := e.sms.last(t)
+		path := "/webhooks/twilio/status/" + e.a.tenant.Slug
+		f := url.Values{"MessageSid": {ref}, "MessageStatus": {"delivered"}, "AccountSid": {ownAccount}, "To": {callerPhone}, "From": {ownNumber}}
+		r = e.form(t, e.client(t), path, f, map[string]string{twilio.SignatureHeader: twiliotest.SignRequest(publicURL+path, f, twilioToken)})
+		assert.Equal(t, http.StatusForbidden, r.status, "the server's token does not sign the tenant's account")
+		assert.NotEqual(t, "delivered", e.verification(t, e.a, id).DeliveryStatus)
+		r = e.form(t, e.client(t), path, f, map[string]string{twilio.SignatureHeader: twiliotest.SignRequest(publicURL+path, f, ownToken)})
+		assert.Equal(t, http.StatusNoContent, r.status, "%s", r.body)
+		assert.Equal(t, "delivered", e.verification(t, e.a, id).DeliveryStatus)
+	})
+}
