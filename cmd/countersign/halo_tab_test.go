@@ -218,10 +218,20 @@ func TestHaloWebhooks(t *testing.T) {
 	assert.Contains(t, grepLines(s.Logs.String(), `"msg":"psa event dropped: the ticket is not in the PSA"`), `"ticket":"999999"`,
 		"the dropped delivery is logged with its ticket")
 	assert.True(t, read, "the new ticket is read again through the API: %v", hs.Log()[before:])
-	n := len(hs.Log())
+	// Counted as ticket reads, not all requests: acting on the first
+	// delivery may still be reading the ticket's user when it is re-sent.
+	ticketReads := func() (n int) {
+		for _, r := range hs.Log()[before:] {
+			if r.Route == "GET /Tickets/{id}" && r.Status == http.StatusOK {
+				n++
+			}
+		}
+		return n
+	}
+	require.Equal(t, 1, ticketReads())
 	assert.Equal(t, http.StatusOK, post(hook, halotest.WebhookUser, halotest.WebhookPassword, body), "a re-sent delivery is acknowledged")
 	time.Sleep(300 * time.Millisecond) // one outbox poll: a second act would read the ticket again
-	assert.Equal(t, n, len(hs.Log()), "and acted on once")
+	assert.Equal(t, 1, ticketReads(), "and acted on once: %v", hs.Log()[before:])
 	assert.Empty(t, hs.Actions(haloTicket), "a webhook writes nothing to the ticket by itself")
 	assert.NotContains(t, s.Logs.String(), halotest.WebhookPassword, "the webhook password is never logged")
 	t.Logf("server log lines about events:\n%s", grepLines(s.Logs.String(), "event"))
