@@ -168,6 +168,7 @@ type Tx interface {
 
 	// Agents: devices, their users, bindings and tasks (agent.go).
 	AgentTx
+	DirectoryTx
 
 	// Channels, inbound SMS and opt-outs (sms.go, channels.go).
 	SMSTx
