@@ -39,6 +39,7 @@ func (s *Server) registerAgentRoutes(r *mux.Router) {
 	authed.HandleFunc("/users/{sid}", s.handleAgentUser).Methods(http.MethodGet)
 	authed.HandleFunc("/prompts/{id}/answer", s.handleAgentPromptAnswer).Methods(http.MethodPost)
 	authed.HandleFunc("/users/{sid}/technicians", s.handleAgentTechnicians).Methods(http.MethodGet)
+	s.registerDirectoryAgentRoutes(authed)
 }
 
 // withDevice authenticates the device credential of an agent request.

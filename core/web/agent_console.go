@@ -18,6 +18,7 @@ func (s *Server) registerAgentConsoleRoutes(r *mux.Router) {
 	r.HandleFunc("/agents/{id}", s.handleGetAgent).Methods(http.MethodGet)
 	r.HandleFunc("/agents/{id}/users/{sid}/assign", s.handleAssignUser).Methods(http.MethodPost)
 	r.HandleFunc("/prompts", s.handleStartPrompt).Methods(http.MethodPost)
+	s.registerDirectoryConsoleRoutes(r)
 	admin := r.NewRoute().Subrouter()
 	admin.Use(s.withAdmin)
 	admin.HandleFunc("/clients/{id}/activation-key", s.handleActivationKey).Methods(http.MethodGet)

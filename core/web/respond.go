@@ -32,11 +32,17 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // decodeJSON reads a JSON body strictly into v: the content type must be
 // JSON, unknown fields and trailing data are refused, and the size is capped.
 func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	return decodeJSONMax(w, r, v, maxBodyBytes)
+}
+
+// decodeJSONMax is decodeJSON with its own size cap, for the few bodies
+// (a directory upload) that are larger by nature.
+func decodeJSONMax(w http.ResponseWriter, r *http.Request, v any, limit int64) error {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "application/json" {
 		return core.Errorf(core.KindInvalid, "send the request body as application/json")
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		var mbe *http.MaxBytesError

@@ -1,0 +1,229 @@
+package web
+
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/countersign/countersign/core"
+	"github.com/gorilla/mux"
+)
+
+// The directory: a harvester's uploads (agent API, device credential) and
+// the console's match report of directory users against PSA contacts,
+// with accept and reject per row or in bulk.
+
+// maxDirectoryBody caps a directory upload: about 60,000 users of typical
+// size. A larger domain uploads a full sync in one request per OU set
+// chosen in the console.
+const maxDirectoryBody = 32 << 20
+
+// directoryUserJSON is a harvested user on the wire; the field names are
+// those of agent/directory.User.
+type directoryUserJSON struct {
+	GUID                 string    `json:"guid"`
+	SID                  string    `json:"sid"`
+	DN                   string    `json:"dn"`
+	SAMAccountName       string    `json:"sam_account_name"`
+	UPN                  string    `json:"upn,omitempty"`
+	GivenName            string    `json:"given_name,omitempty"`
+	Surname              string    `json:"surname,omitempty"`
+	DisplayName          string    `json:"display_name,omitempty"`
+	Mail                 string    `json:"mail,omitempty"`
+	ProxyAddresses       []string  `json:"proxy_addresses,omitempty"`
+	Mobile               string    `json:"mobile,omitempty"`
+	Phone                string    `json:"phone,omitempty"`
+	Enabled              bool      `json:"enabled"`
+	Locked               bool      `json:"locked"`
+	PasswordLastSet      time.Time `json:"password_last_set,omitzero"`
+	MustChangePassword   bool      `json:"must_change_password,omitempty"`
+	PasswordNeverExpires bool      `json:"password_never_expires,omitempty"`
+	PasswordExpiresAt    time.Time `json:"password_expires_at,omitzero"`
+	USNChanged           int64     `json:"usn_changed"`
+}
+
+// directoryUploadJSON is "POST /agent/v1/directory": one sync's result.
+// Policy and State are the harvester's own (accepted, not stored yet).
+type directoryUploadJSON struct {
+	Full    bool                `json:"full"`
+	Reason  string              `json:"reason,omitempty"`
+	Users   []directoryUserJSON `json:"users"`
+	Removed []string            `json:"removed,omitempty"`
+	Policy  map[string]any      `json:"policy,omitempty"`
+	State   map[string]any      `json:"state,omitempty"`
+}
+
+type directorySummaryJSON struct {
+	Full    bool `json:"full"`
+	Added   int  `json:"added"`
+	Changed int  `json:"changed"`
+	Removed int  `json:"removed"`
+	Total   int  `json:"total"`
+}
+
+func (s *Server) registerDirectoryAgentRoutes(authed *mux.Router) {
+	authed.HandleFunc("/directory", s.handleAgentDirectory).Methods(http.MethodPost)
+}
+
+// handleAgentDirectory handles "POST /agent/v1/directory": the harvester's
+// sync, stored for the device's own tenant and client.
+func (s *Server) handleAgentDirectory(w http.ResponseWriter, r *http.Request) {
+	var req directoryUploadJSON
+	if err := decodeJSONMax(w, r, &req, maxDirectoryBody); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	up := core.DirectoryUpload{Full: req.Full, Removed: req.Removed, Users: make([]core.DirectoryUser, len(req.Users))}
+	for i, u := range req.Users {
+		up.Users[i] = core.DirectoryUser{GUID: u.GUID, SID: u.SID, DN: u.DN, SAMAccountName: u.SAMAccountName, UPN: u.UPN,
+			GivenName: u.GivenName, Surname: u.Surname, DisplayName: u.DisplayName, Mail: u.Mail, ProxyAddresses: u.ProxyAddresses,
+			Mobile: u.Mobile, Phone: u.Phone, Enabled: u.Enabled, Locked: u.Locked, PasswordLastSet: u.PasswordLastSet,
+			MustChangePassword: u.MustChangePassword, PasswordNeverExpires: u.PasswordNeverExpires,
+			PasswordExpiresAt: u.PasswordExpiresAt, USNChanged: u.USNChanged}
+	}
+	d := deviceFrom(r)
+	sum, err := s.engine.UploadDirectory(r.Context(), d, up)
+	if err != nil {
+		s.log.WarnContext(r.Context(), "directory upload refused", "request_id", requestID(r), "tenant", d.TenantID, "device", d.ID, "err", err)
+		s.writeError(w, r, err)
+		return
+	}
+	s.log.InfoContext(r.Context(), "directory synced", "request_id", requestID(r), "tenant", d.TenantID, "device", d.ID,
+		"full", sum.Full, "added", sum.Added, "changed", sum.Changed, "removed", sum.Removed, "total", sum.Total)
+	writeJSON(w, http.StatusOK, directorySummaryJSON{Full: sum.Full, Added: sum.Added, Changed: sum.Changed, Removed: sum.Removed, Total: sum.Total})
+}
+
+func (s *Server) registerDirectoryConsoleRoutes(r *mux.Router) {
+	r.HandleFunc("/clients/{id}/directory/matches", s.handleDirectoryMatches).Methods(http.MethodGet)
+	admin := r.NewRoute().Subrouter()
+	admin.Use(s.withAdmin)
+	admin.HandleFunc("/clients/{id}/directory/matches", s.handleDecideMatches).Methods(http.MethodPost)
+}
+
+type matchContactJSON struct {
+	ID     string   `json:"id"`
+	Name   string   `json:"name"`
+	Emails []string `json:"emails,omitempty"`
+	Phones []string `json:"phones,omitempty"` // masked
+}
+
+type matchJSON struct {
+	GUID       string             `json:"guid"`
+	SID        string             `json:"sid"`
+	Account    string             `json:"account"`
+	Name       string             `json:"name"`
+	Emails     []string           `json:"emails,omitempty"`
+	Enabled    bool               `json:"enabled"`
+	Status     string             `json:"status"`
+	Rule       string             `json:"rule,omitempty"`
+	Candidates []matchContactJSON `json:"candidates,omitempty"`
+	Decision   string             `json:"decision,omitempty"` // accepted, rejected
+}
+
+type matchReportJSON struct {
+	Counts  map[string]int `json:"counts"`
+	Matches []matchJSON    `json:"matches"`
+}
+
+func contactJSONForMatch(c core.Contact) matchContactJSON {
+	out := matchContactJSON{ID: c.ID, Name: c.Name()}
+	for _, d := range c.Destinations {
+		switch d.Kind {
+		case core.DestEmail:
+			out.Emails = append(out.Emails, d.Value)
+		case core.DestPhone:
+			out.Phones = append(out.Phones, d.Masked())
+		}
+	}
+	return out
+}
+
+// matchFilter is the report's filter: a status ("" all) and text in the
+// user's name, account or addresses.
+type matchFilter struct {
+	status, text string
+}
+
+func (f matchFilter) keep(m core.Match) bool {
+	if f.status != "" && string(m.Status) != f.status {
+		return false
+	}
+	if f.text == "" {
+		return true
+	}
+	hay := strings.ToLower(strings.Join(append([]string{m.User.Name(), m.User.SAMAccountName, m.User.UPN}, m.User.Emails()...), " "))
+	return strings.Contains(hay, f.text)
+}
+
+func parseMatchFilter(r *http.Request) (matchFilter, error) {
+	f := matchFilter{status: r.URL.Query().Get("status"), text: strings.ToLower(strings.TrimSpace(r.URL.Query().Get("q")))}
+	switch core.MatchStatus(f.status) {
+	case "", core.MatchMatched, core.MatchSuggested, core.MatchConflicting, core.MatchUnmatched:
+		return f, nil
+	}
+	return f, core.Errorf(core.KindInvalid, "status must be matched, suggested, conflicting or unmatched")
+}
+
+func reportJSON(rep core.MatchReport, f matchFilter) matchReportJSON {
+	out := matchReportJSON{Counts: map[string]int{
+		"matched": rep.Counts.Matched, "suggested": rep.Counts.Suggested, "conflicting": rep.Counts.Conflicting,
+		"unmatched": rep.Counts.Unmatched, "accepted": rep.Counts.Accepted,
+	}, Matches: []matchJSON{}}
+	for _, m := range rep.Matches {
+		if !f.keep(m) {
+			continue
+		}
+		j := matchJSON{GUID: m.User.GUID, SID: m.User.SID, Account: m.User.SAMAccountName, Name: m.User.Name(),
+			Emails: m.User.Emails(), Enabled: m.User.Enabled, Status: string(m.Status), Rule: string(m.Rule),
+			Decision: string(m.Decision.State)}
+		for _, id := range m.Candidates {
+			j.Candidates = append(j.Candidates, contactJSONForMatch(rep.Contacts[id]))
+		}
+		out.Matches = append(out.Matches, j)
+	}
+	return out
+}
+
+// handleDirectoryMatches handles "GET /api/v1/clients/{id}/directory/matches?status=&q=".
+func (s *Server) handleDirectoryMatches(w http.ResponseWriter, r *http.Request) {
+	f, err := parseMatchFilter(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	tech := techFrom(r)
+	rep, err := s.engine.DirectoryMatches(r.Context(), tech.TenantID, pathVar(r, "id"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, reportJSON(rep, f))
+}
+
+type decideMatchesJSON struct {
+	Choices []struct {
+		GUID      string `json:"guid"`
+		ContactID string `json:"contact_id"`
+		Accept    bool   `json:"accept"`
+	} `json:"choices"`
+}
+
+// handleDecideMatches handles "POST /api/v1/clients/{id}/directory/matches"
+// (admins): accept or reject rows, one or many; all or none are recorded.
+func (s *Server) handleDecideMatches(w http.ResponseWriter, r *http.Request) {
+	var req decideMatchesJSON
+	if err := decodeJSONMax(w, r, &req, 4<<20); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	choices := make([]core.MatchChoice, len(req.Choices))
+	for i, c := range req.Choices {
+		choices[i] = core.MatchChoice{GUID: c.GUID, ContactID: c.ContactID, Accept: c.Accept}
+	}
+	tech := techFrom(r)
+	if err := s.engine.DecideMatches(r.Context(), tech.TenantID, "tech:"+tech.ID, pathVar(r, "id"), choices); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

@@ -1,0 +1,193 @@
+package web_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/countersign/countersign/core"
+	"github.com/countersign/countersign/core/store"
+	"github.com/countersign/countersign/core/store/storetest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+const (
+	guidSam   = "0a1b2c3d-0000-4000-8000-000000000001"
+	guidPat   = "0a1b2c3d-0000-4000-8000-000000000002"
+	guidNobod = "0a1b2c3d-0000-4000-8000-000000000003"
+	sidSam    = "S-1-5-21-1004336348-1177238915-682003330-1201"
+	sidPat    = "S-1-5-21-1004336348-1177238915-682003330-1202"
+	sidNobody = "S-1-5-21-1004336348-1177238915-682003330-1203"
+)
+
+func dirUser(guid, sid, given, sur, mail, mobile string) map[string]any {
+	u := map[string]any{"guid": guid, "sid": sid, "dn": "CN=" + given + ",OU=Staff,DC=contoso,DC=example",
+		"sam_account_name": strings.ToLower(given), "given_name": given, "surname": sur, "enabled": true, "usn_changed": 100}
+	if mail != "" {
+		u["mail"] = mail
+		u["proxy_addresses"] = []string{mail}
+	}
+	if mobile != "" {
+		u["mobile"] = mobile
+	}
+	return u
+}
+
+func matchesOf(t *testing.T, r response) (map[string]map[string]any, map[string]any) {
+	t.Helper()
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	body := r.JSON(t)
+	out := map[string]map[string]any{}
+	for _, m := range body["matches"].([]any) {
+		mm := m.(map[string]any)
+		out[mm["guid"].(string)] = mm
+	}
+	return out, body["counts"].(map[string]any)
+}
+
+// TestDirectoryUploadAndMatching: a harvester's full and incremental
+// uploads, the match report (e-mail, phone, name suggestion, unmatched,
+// filters), accept → binding, reject, and scoping: another tenant's
+// harvester and technicians see and change nothing here; bad uploads are
+// refused whole. On SQLite and PostgreSQL.
+func TestDirectoryUploadAndMatching(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, st *store.Store) {
+		e := newEnv(t, st)
+		e.makeAdmin(t, e.a)
+		admin := e.login(t, e.a)
+		_, cred := e.activate(t, admin, e.a)
+		// A second contact of the client, with only a name in common with a user.
+		pat, err := e.eng.CreateContact(t.Context(), e.a.tenant.ID, "test", "manual", core.NewContact{
+			ClientID: e.a.client.ID, FirstName: "Pat", LastName: "Lee",
+			Phones: []core.NewDestination{{Value: "+44 7700 900555", Label: "Mobile"}},
+		})
+		require.NoError(t, err)
+
+		full := map[string]any{"full": true, "users": []any{
+			dirUser(guidSam, sidSam, "Sam", "Caller", "SAM@contoso.example", ""),
+			dirUser(guidPat, sidPat, "Pat", "Lee", "", "07700 900999"),
+			dirUser(guidNobod, sidNobody, "No", "Body", "nobody@contoso.example", ""),
+		}}
+		r := e.agentDo(t, http.MethodPost, "/agent/v1/directory", cred, full)
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+		assert.Equal(t, map[string]any{"full": true, "added": 3.0, "changed": 0.0, "removed": 0.0, "total": 3.0}, r.JSON(t))
+
+		// A technician without the admin role reads the report only.
+		plain := e.a
+		plain.tech = core.Technician{ID: core.NewID("tec"), TenantID: e.a.tenant.ID, Email: "joe@a.example",
+			Name: "Joe Tech", Role: core.RoleTechnician, PasswordHash: cheapHash(password), CreatedAt: e.clk.Now()}
+		require.NoError(t, st.Update(t.Context(), func(tx core.Tx) error { return tx.CreateTechnician(t.Context(), &plain.tech) }))
+		tech := e.login(t, plain)
+		rows, counts := matchesOf(t, e.api(t, tech, http.MethodGet, "/api/v1/clients/"+e.a.client.ID+"/directory/matches", nil))
+		assert.Equal(t, map[string]any{"matched": 1.0, "suggested": 1.0, "conflicting": 0.0, "unmatched": 1.0, "accepted": 0.0}, counts)
+		assert.Equal(t, "matched", rows[guidSam]["status"])
+		assert.Equal(t, "email", rows[guidSam]["rule"])
+		assert.Equal(t, e.a.contact.ID, rows[guidSam]["candidates"].([]any)[0].(map[string]any)["id"])
+		assert.Equal(t, "suggested", rows[guidPat]["status"], "a name alone is only a suggestion")
+		assert.Equal(t, "unmatched", rows[guidNobod]["status"])
+
+		// Filters.
+		rows, _ = matchesOf(t, e.api(t, tech, http.MethodGet, "/api/v1/clients/"+e.a.client.ID+"/directory/matches?status=suggested", nil))
+		assert.Len(t, rows, 1)
+		assert.Contains(t, rows, guidPat)
+		rows, _ = matchesOf(t, e.api(t, tech, http.MethodGet, "/api/v1/clients/"+e.a.client.ID+"/directory/matches?q=NOBODY", nil))
+		assert.Len(t, rows, 1)
+		assert.Contains(t, rows, guidNobod)
+		r = e.api(t, tech, http.MethodGet, "/api/v1/clients/"+e.a.client.ID+"/directory/matches?status=maybe", nil)
+		assert.Equal(t, http.StatusBadRequest, r.status)
+
+		// Incremental: Pat's mobile is changed to the contact's number
+		// (written differently: it is compared in E.164), and No Body is
+		// deleted; a removed GUID never seen is ignored.
+		inc := map[string]any{"full": false, "users": []any{dirUser(guidPat, sidPat, "Pat", "Lee", "", "+44 7700 900555")},
+			"removed": []string{guidNobod, "ffffffff-0000-4000-8000-000000000009"}}
+		r = e.agentDo(t, http.MethodPost, "/agent/v1/directory", cred, inc)
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+		assert.Equal(t, map[string]any{"full": false, "added": 0.0, "changed": 1.0, "removed": 1.0, "total": 2.0}, r.JSON(t))
+		rows, _ = matchesOf(t, e.api(t, tech, http.MethodGet, "/api/v1/clients/"+e.a.client.ID+"/directory/matches", nil))
+		assert.Len(t, rows, 2)
+		assert.Equal(t, "matched", rows[guidPat]["status"])
+		assert.Equal(t, "phone", rows[guidPat]["rule"])
+		assert.Equal(t, pat.ID, rows[guidPat]["candidates"].([]any)[0].(map[string]any)["id"])
+
+		// Decisions: technicians may not; admins accept and reject in bulk.
+		decide := map[string]any{"choices": []any{
+			map[string]any{"guid": guidSam, "contact_id": e.a.contact.ID, "accept": true},
+			map[string]any{"guid": guidPat, "contact_id": pat.ID, "accept": false},
+		}}
+		r = e.api(t, tech, http.MethodPost, "/api/v1/clients/"+e.a.client.ID+"/directory/matches", decide)
+		assert.Equal(t, http.StatusForbidden, r.status)
+		r = e.api(t, admin, http.MethodPost, "/api/v1/clients/"+e.a.client.ID+"/directory/matches", decide)
+		require.Equal(t, http.StatusNoContent, r.status, "%s", r.body)
+		rows, counts = matchesOf(t, e.api(t, tech, http.MethodGet, "/api/v1/clients/"+e.a.client.ID+"/directory/matches", nil))
+		assert.Equal(t, "accepted", rows[guidSam]["decision"])
+		assert.Equal(t, 1.0, counts["accepted"])
+		assert.Equal(t, "unmatched", rows[guidPat]["status"], "a rejected pair is not proposed again")
+		var b core.Binding
+		require.NoError(t, st.View(t.Context(), func(tx core.Tx) error {
+			b, err = tx.Binding(t.Context(), e.a.tenant.ID, e.a.client.ID, sidSam)
+			return err
+		}))
+		assert.Equal(t, e.a.contact.ID, b.ContactID)
+		assert.Equal(t, core.BindHarvester, b.How)
+		assert.Equal(t, core.BindingConfirmed, b.State)
+		acts := auditActions(t, e, e.a.tenant.ID)
+		assert.Contains(t, acts, core.AuditDirectorySynced)
+		assert.Contains(t, acts, core.AuditDirectoryMatchAccepted)
+		assert.Contains(t, acts, core.AuditDirectoryMatchRejected)
+
+		// A bulk decision with one bad row records nothing.
+		bad := map[string]any{"choices": []any{
+			map[string]any{"guid": guidPat, "contact_id": pat.ID, "accept": true},
+			map[string]any{"guid": guidPat, "contact_id": e.b.contact.ID, "accept": true},
+		}}
+		r = e.api(t, admin, http.MethodPost, "/api/v1/clients/"+e.a.client.ID+"/directory/matches", bad)
+		assert.Equal(t, http.StatusNotFound, r.status, "another tenant's contact reads as missing: %s", r.body)
+		rows, _ = matchesOf(t, e.api(t, tech, http.MethodGet, "/api/v1/clients/"+e.a.client.ID+"/directory/matches", nil))
+		assert.Equal(t, "unmatched", rows[guidPat]["status"], "the good row of a refused batch was not recorded")
+
+		// Another tenant: its harvester writes only its own directory, its
+		// technicians cannot read this client's report.
+		e.makeAdmin(t, e.b)
+		adminB := e.login(t, e.b)
+		_, credB := e.activate(t, adminB, e.b)
+		r = e.agentDo(t, http.MethodPost, "/agent/v1/directory", credB, map[string]any{"full": true, "users": []any{
+			dirUser(guidSam, sidSam, "Evil", "Twin", "sam@contoso.example", ""),
+		}})
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+		rows, _ = matchesOf(t, e.api(t, tech, http.MethodGet, "/api/v1/clients/"+e.a.client.ID+"/directory/matches", nil))
+		assert.Equal(t, "Sam Caller", rows[guidSam]["name"], "tenant B's upload of the same GUID changed tenant A's user")
+		r = e.api(t, adminB, http.MethodGet, "/api/v1/clients/"+e.a.client.ID+"/directory/matches", nil)
+		assert.Equal(t, http.StatusNotFound, r.status)
+		r = e.api(t, adminB, http.MethodPost, "/api/v1/clients/"+e.a.client.ID+"/directory/matches", decide)
+		assert.Equal(t, http.StatusNotFound, r.status, "%s", r.body)
+
+		// Bad uploads: refused whole, nothing written.
+		for name, body := range map[string]any{
+			"bad guid": map[string]any{"full": true, "users": []any{dirUser("nope", sidSam, "A", "B", "", "")}},
+			"bad sid":  map[string]any{"full": true, "users": []any{dirUser(guidSam, "S-x", "A", "B", "", "")}},
+			"twice": map[string]any{"full": true, "users": []any{dirUser(guidSam, sidSam, "A", "B", "", ""),
+				dirUser(guidSam, sidSam, "A", "B", "", "")}},
+			"bad removed":   map[string]any{"full": false, "users": []any{}, "removed": []string{"x"}},
+			"unknown field": map[string]any{"full": true, "users": []any{}, "tenant_id": e.b.tenant.ID},
+		} {
+			r := e.agentDo(t, http.MethodPost, "/agent/v1/directory", cred, body)
+			assert.Equal(t, http.StatusBadRequest, r.status, "%s: %s", name, r.body)
+		}
+		r = e.agentDo(t, http.MethodPost, "/agent/v1/directory", "csd1.dev_nosuch.AAAA", full)
+		assert.Equal(t, http.StatusUnauthorized, r.status)
+		rows, _ = matchesOf(t, e.api(t, tech, http.MethodGet, "/api/v1/clients/"+e.a.client.ID+"/directory/matches", nil))
+		assert.Len(t, rows, 2, "a refused upload changed the directory")
+
+		// A full upload without Pat removes Pat (and its decisions).
+		r = e.agentDo(t, http.MethodPost, "/agent/v1/directory", cred, map[string]any{"full": true, "users": []any{
+			dirUser(guidSam, sidSam, "Sam", "Caller", "sam@contoso.example", ""),
+		}})
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+		assert.Equal(t, 1.0, r.JSON(t)["removed"])
+		rows, _ = matchesOf(t, e.api(t, tech, http.MethodGet, "/api/v1/clients/"+e.a.client.ID+"/directory/matches", nil))
+		assert.Len(t, rows, 1)
+		assert.Equal(t, "accepted", rows[guidSam]["decision"], "the unchanged user keeps its decision")
+	})
+}
