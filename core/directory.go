@@ -119,6 +119,9 @@ type DirectoryTx interface {
 	PutMatchDecision(ctx context.Context, m *MatchDecision) error
 	// MatchDecisions returns a client's decisions.
 	MatchDecisions(ctx context.Context, tenantID, clientID string) ([]MatchDecision, error)
+	// RemoveBinding deletes the binding of (tenant, client, SID) when it
+	// still binds contactID, and reports whether it did.
+	RemoveBinding(ctx context.Context, tenantID, clientID, sid, contactID string) (bool, error)
 }
 
 // Audit actions of the directory.
@@ -128,6 +131,9 @@ const (
 	// AuditDirectoryMatchAccepted / Rejected: a person decided a match.
 	AuditDirectoryMatchAccepted = "directory.match_accepted"
 	AuditDirectoryMatchRejected = "directory.match_rejected"
+	// AuditBindingRemoved: a rejected match took away the binding its
+	// acceptance had made (detail: sid, contact).
+	AuditBindingRemoved = "binding.removed"
 )
 
 // maxDirectoryUsers bounds one upload.

@@ -339,7 +339,8 @@ type MatchChoice struct {
 // DecideMatches records accepts and rejects of directory users as contacts
 // of the same client. An accept binds the user's SID to the contact
 // (BindHarvester, confirmed, replacing an earlier binding of that SID);
-// a reject keeps the pair out of later reports. All rows or none.
+// a reject keeps the pair out of later reports and takes back the binding
+// an earlier accept of the same pair made. All rows or none.
 func (e *Engine) DecideMatches(ctx context.Context, tenantID, actor, clientID string, choices []MatchChoice) error {
 	if len(choices) == 0 {
 		return Errorf(KindInvalid, "choose at least one row")
@@ -380,6 +381,8 @@ func (e *Engine) DecideMatches(ctx context.Context, tenantID, actor, clientID st
 				if _, err := e.bind(ctx, tx, Device{TenantID: tenantID, ClientID: clientID, ID: u.DeviceID}, u.SID, c, BindHarvester, actor); err != nil {
 					return err
 				}
+			} else if err := e.unbindRejected(ctx, tx, tenantID, actor, clientID, u.SID, c.ID); err != nil {
+				return err
 			}
 			if err := tx.PutMatchDecision(ctx, &d); err != nil {
 				return err
@@ -391,5 +394,26 @@ func (e *Engine) DecideMatches(ctx context.Context, tenantID, actor, clientID st
 			}
 		}
 		return nil
+	})
+}
+
+// unbindRejected removes the binding of sid to contactID when an accepted
+// match made it (BindHarvester): rejecting the pair takes the acceptance
+// back. A binding made another way (the user registering, a first ticket,
+// a technician assigning) is the user's or a technician's word and stays.
+func (e *Engine) unbindRejected(ctx context.Context, tx Tx, tenantID, actor, clientID, sid, contactID string) error {
+	b, err := tx.Binding(ctx, tenantID, clientID, sid)
+	if isNotFound(err) || (err == nil && (b.How != BindHarvester || b.ContactID != contactID)) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	removed, err := tx.RemoveBinding(ctx, tenantID, clientID, sid, contactID)
+	if err != nil || !removed {
+		return err
+	}
+	return e.audit(ctx, tx, tenantID, actor, AuditBindingRemoved, sid, map[string]string{
+		"sid": sid, "contact": contactID, "client": clientID, "how": string(b.How),
 	})
 }

@@ -113,3 +113,14 @@ func (t *tx) MatchDecisions(ctx context.Context, tenantID, clientID string) ([]c
 	})
 	return out, wrap(err, "list match decisions")
 }
+
+// RemoveBinding implements core.DirectoryTx.
+func (t *tx) RemoveBinding(ctx context.Context, tenantID, clientID, sid, contactID string) (bool, error) {
+	res, err := t.exec(ctx, `DELETE FROM bindings WHERE tenant_id = ? AND client_id = ? AND sid = ? AND contact_id = ?`,
+		tenantID, clientID, sid, contactID)
+	if err != nil {
+		return false, wrap(err, "remove binding of %s", sid)
+	}
+	n, err := res.RowsAffected()
+	return n > 0, wrap(err, "remove binding of %s", sid)
+}

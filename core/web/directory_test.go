@@ -137,6 +137,28 @@ func TestDirectoryUploadAndMatching(t *testing.T) {
 		assert.Contains(t, acts, core.AuditDirectoryMatchAccepted)
 		assert.Contains(t, acts, core.AuditDirectoryMatchRejected)
 
+		// Rejecting the accepted pair takes its binding back; accepting it
+		// again binds again.
+		r = e.api(t, admin, http.MethodPost, "/api/v1/clients/"+e.a.client.ID+"/directory/matches", map[string]any{"choices": []any{
+			map[string]any{"guid": guidSam, "contact_id": e.a.contact.ID, "accept": false}}})
+		require.Equal(t, http.StatusNoContent, r.status, "%s", r.body)
+		err = st.View(t.Context(), func(tx core.Tx) error {
+			_, err := tx.Binding(t.Context(), e.a.tenant.ID, e.a.client.ID, sidSam)
+			return err
+		})
+		assert.ErrorIs(t, err, core.ErrNotFound, "the rejected match is still bound")
+		assert.Contains(t, auditActions(t, e, e.a.tenant.ID), core.AuditBindingRemoved)
+		rows, _ = matchesOf(t, e.api(t, tech, http.MethodGet, "/api/v1/clients/"+e.a.client.ID+"/directory/matches", nil))
+		assert.Equal(t, "unmatched", rows[guidSam]["status"])
+		r = e.api(t, admin, http.MethodPost, "/api/v1/clients/"+e.a.client.ID+"/directory/matches", map[string]any{"choices": []any{
+			map[string]any{"guid": guidSam, "contact_id": e.a.contact.ID, "accept": true}}})
+		require.Equal(t, http.StatusNoContent, r.status, "%s", r.body)
+		require.NoError(t, st.View(t.Context(), func(tx core.Tx) error {
+			b, err = tx.Binding(t.Context(), e.a.tenant.ID, e.a.client.ID, sidSam)
+			return err
+		}))
+		assert.Equal(t, e.a.contact.ID, b.ContactID)
+
 		// A bulk decision with one bad row records nothing.
 		bad := map[string]any{"choices": []any{
 			map[string]any{"guid": guidPat, "contact_id": pat.ID, "accept": true},
