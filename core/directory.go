@@ -4,6 +4,7 @@ import (
 	"context"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -224,6 +225,7 @@ func (e *Engine) UploadDirectory(ctx context.Context, d Device, up DirectoryUplo
 		for _, u := range up.Users {
 			u.TenantID, u.ClientID, u.DeviceID, u.SyncedAt = d.TenantID, d.ClientID, d.ID, now
 			u.Mail = strings.ToLower(strings.TrimSpace(u.Mail))
+			u.ProxyAddresses = normalizeAddresses(u.ProxyAddresses)
 			u.MobileE164, u.PhoneE164 = "", ""
 			if u.Mobile != "" {
 				u.MobileE164, _ = NormalizePhone(u.Mobile, t.Region())
@@ -272,6 +274,20 @@ func (e *Engine) UploadDirectory(ctx context.Context, d Device, up DirectoryUplo
 		})
 	})
 	return sum, err
+}
+
+// normalizeAddresses lower-cases and trims e-mail addresses (a harvester
+// may send them as the directory wrote them), dropping blanks and repeats
+// and keeping the order (the primary first).
+func normalizeAddresses(in []string) []string {
+	out := in[:0:0]
+	for _, a := range in {
+		a = strings.ToLower(strings.TrimSpace(a))
+		if a != "" && !slices.Contains(out, a) {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 func boolText(b bool) string {
