@@ -1,7 +1,9 @@
 package web
 
 import (
+	"math"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -121,8 +123,12 @@ type matchJSON struct {
 }
 
 type matchReportJSON struct {
-	Counts  map[string]int `json:"counts"`
-	Matches []matchJSON    `json:"matches"`
+	Counts map[string]int `json:"counts"`
+	// Total is the number of rows the filter keeps; Matches are those from
+	// Offset on, at most the limit asked for.
+	Total   int         `json:"total"`
+	Offset  int         `json:"offset"`
+	Matches []matchJSON `json:"matches"`
 }
 
 func contactJSONForMatch(c core.Contact) matchContactJSON {
@@ -139,10 +145,15 @@ func contactJSONForMatch(c core.Contact) matchContactJSON {
 }
 
 // matchFilter is the report's filter: a status ("" all) and text in the
-// user's name, account or addresses.
+// user's name, account or addresses, and the page of rows: from offset,
+// at most limit (0: all).
 type matchFilter struct {
-	status, text string
+	status, text  string
+	offset, limit int
 }
+
+// maxMatchPage bounds one page of the report.
+const maxMatchPage = 5000
 
 func (f matchFilter) keep(m core.Match) bool {
 	if f.status != "" && string(m.Status) != f.status {
@@ -156,7 +167,23 @@ func (f matchFilter) keep(m core.Match) bool {
 }
 
 func parseMatchFilter(r *http.Request) (matchFilter, error) {
-	f := matchFilter{status: r.URL.Query().Get("status"), text: strings.ToLower(strings.TrimSpace(r.URL.Query().Get("q")))}
+	q := r.URL.Query()
+	f := matchFilter{status: q.Get("status"), text: strings.ToLower(strings.TrimSpace(q.Get("q")))}
+	for _, p := range []struct {
+		name string
+		to   *int
+		max  int
+	}{{"offset", &f.offset, math.MaxInt32}, {"limit", &f.limit, maxMatchPage}} {
+		v := q.Get(p.name)
+		if v == "" {
+			continue
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > p.max {
+			return f, core.Errorf(core.KindInvalid, "%s must be a whole number from 0 to %d", p.name, p.max)
+		}
+		*p.to = n
+	}
 	switch core.MatchStatus(f.status) {
 	case "", core.MatchMatched, core.MatchSuggested, core.MatchConflicting, core.MatchUnmatched:
 		return f, nil
@@ -168,9 +195,13 @@ func reportJSON(rep core.MatchReport, f matchFilter) matchReportJSON {
 	out := matchReportJSON{Counts: map[string]int{
 		"matched": rep.Counts.Matched, "suggested": rep.Counts.Suggested, "conflicting": rep.Counts.Conflicting,
 		"unmatched": rep.Counts.Unmatched, "accepted": rep.Counts.Accepted,
-	}, Matches: []matchJSON{}}
+	}, Offset: f.offset, Matches: []matchJSON{}}
 	for _, m := range rep.Matches {
 		if !f.keep(m) {
+			continue
+		}
+		out.Total++
+		if out.Total <= f.offset || (f.limit > 0 && len(out.Matches) >= f.limit) {
 			continue
 		}
 		j := matchJSON{GUID: m.User.GUID, SID: m.User.SID, Account: m.User.SAMAccountName, Name: m.User.Name(),
@@ -184,7 +215,8 @@ func reportJSON(rep core.MatchReport, f matchFilter) matchReportJSON {
 	return out
 }
 
-// handleDirectoryMatches handles "GET /api/v1/clients/{id}/directory/matches?status=&q=".
+// handleDirectoryMatches handles
+// "GET /api/v1/clients/{id}/directory/matches?status=&q=&offset=&limit=".
 func (s *Server) handleDirectoryMatches(w http.ResponseWriter, r *http.Request) {
 	f, err := parseMatchFilter(r)
 	if err != nil {

@@ -96,6 +96,18 @@ func TestDirectoryUploadAndMatching(t *testing.T) {
 		assert.Contains(t, rows, guidNobod)
 		r = e.api(t, tech, http.MethodGet, "/api/v1/clients/"+e.a.client.ID+"/directory/matches?status=maybe", nil)
 		assert.Equal(t, http.StatusBadRequest, r.status)
+		// Pages: rows in the report's order (by name), the total of the filter.
+		r = e.api(t, tech, http.MethodGet, "/api/v1/clients/"+e.a.client.ID+"/directory/matches?offset=1&limit=1", nil)
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+		page := r.JSON(t)
+		assert.Equal(t, 3.0, page["total"])
+		assert.Equal(t, 1.0, page["offset"])
+		require.Len(t, page["matches"], 1)
+		assert.Equal(t, guidPat, page["matches"].([]any)[0].(map[string]any)["guid"], "No Body, Pat Lee, Sam Caller: the second is Pat")
+		for _, q := range []string{"limit=-1", "limit=5001", "offset=x"} {
+			r = e.api(t, tech, http.MethodGet, "/api/v1/clients/"+e.a.client.ID+"/directory/matches?"+q, nil)
+			assert.Equal(t, http.StatusBadRequest, r.status, q)
+		}
 
 		// Incremental: Pat's mobile is changed to the contact's number
 		// (written differently: it is compared in E.164), and No Body is
