@@ -37,6 +37,7 @@ var adminPages = []struct{ path, page, active, title string }{
 	{"/app/admin/audit", assets.PageAdminAudit, "audit", "Audit log"},
 	{"/app/admin/integrations", assets.PageAdminIntegrations, "integrations", "Integrations"},
 	{"/app/admin/channels", assets.PageAdminChannels, "channels", "Channels"},
+	{"/app/admin/directory", assets.PageAdminDirectory, "directory", "Directory"},
 }
 
 func (s *Server) registerAdminPageRoutes(r *mux.Router) {

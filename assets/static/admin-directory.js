@@ -1,0 +1,159 @@
+"use strict";
+// Directory matches: a client's Active Directory users against its PSA
+// contacts, with counts and filters, accept or reject per candidate and in
+// bulk. Rows with one candidate (a match or a single suggestion) can be
+// selected for the bulk buttons; a conflict is settled per candidate.
+const dirPage = 200;
+const dir = { offset: 0, total: 0, rows: [] };
+const statusLabels = { matched: "Matched", suggested: "Suggested", conflicting: "Conflicting", unmatched: "Unmatched" };
+const ruleLabels = { email: "by e-mail", phone: "by phone", name: "by name only" };
+
+function clientID() { return adm.byId("dir-client").value; }
+
+function query() {
+  const p = new URLSearchParams({ offset: String(dir.offset), limit: String(dirPage) });
+  const st = adm.byId("dir-status").value;
+  const q = adm.byId("dir-q").value.trim();
+  if (st) p.set("status", st);
+  if (q) p.set("q", q);
+  return "/clients/" + encodeURIComponent(clientID()) + "/directory/matches?" + p.toString();
+}
+
+// decidable says whether a row can be selected for a bulk decision.
+function decidable(m) {
+  return (m.candidates || []).length === 1 && m.decision !== "accepted";
+}
+
+function userCell(m) {
+  const td = el("td");
+  td.append(el("strong", m.name), el("br"), el("span", m.account + (m.enabled ? "" : " (disabled)"), { class: "muted" }));
+  for (const a of m.emails || []) td.append(el("br"), el("span", a));
+  return td;
+}
+
+function statusCell(m) {
+  const td = el("td");
+  td.append(el("span", statusLabels[m.status] || m.status, { class: "status-" + m.status }));
+  if (m.rule) td.append(el("br"), el("span", ruleLabels[m.rule] || m.rule, { class: "hint" }));
+  return td;
+}
+
+async function decide(choices, button, okText) {
+  const ok = await adm.run(button, "dir-msg", async () => {
+    await api("POST", "/clients/" + encodeURIComponent(clientID()) + "/directory/matches", { choices });
+    await load();
+  });
+  if (ok) adm.say("dir-msg", okText, true);
+}
+
+function candidateCell(m) {
+  const td = el("td");
+  if (!(m.candidates || []).length) {
+    td.append(el("span", "No contact has this user's e-mail, phone or name.", { class: "muted" }));
+    return td;
+  }
+  for (const c of m.candidates) {
+    const div = el("div", undefined, { class: "cand", "data-contact": c.id });
+    div.append(el("strong", c.name));
+    const bits = [...(c.emails || []), ...(c.phones || [])];
+    if (bits.length) div.append(el("br"), el("span", bits.join(" · "), { class: "muted" }));
+    div.append(el("br"));
+    const pair = m.name + " as " + c.name;
+    if (m.decision !== "accepted") {
+      const acc = el("button", "Accept", { type: "button", class: "small", id: "accept-" + m.guid + "-" + c.id, "aria-label": "Accept " + pair });
+      acc.addEventListener("click", () => decide([{ guid: m.guid, contact_id: c.id, accept: true }], acc,
+        m.name + " is now bound to " + c.name + "."));
+      div.append(acc);
+    }
+    const rej = el("button", m.decision === "accepted" ? "Undo: reject" : "Reject",
+      { type: "button", class: "small secondary", id: "reject-" + m.guid + "-" + c.id, "aria-label": "Reject " + pair });
+    rej.addEventListener("click", () => decide([{ guid: m.guid, contact_id: c.id, accept: false }], rej,
+      m.name + " will not be proposed as " + c.name + " again."));
+    div.append(rej);
+    td.append(div);
+  }
+  return td;
+}
+
+function row(m) {
+  const tr = el("tr", undefined, { id: "row-" + m.guid, "data-status": m.status });
+  const sel = el("td");
+  if (decidable(m)) {
+    const cb = el("input", undefined, { type: "checkbox", id: "sel-" + m.guid, class: "dir-sel", "aria-label": "Select " + m.name });
+    cb.addEventListener("change", selectionChanged);
+    sel.append(cb);
+  }
+  const dec = el("td", m.decision === "accepted" ? "Accepted" : m.decision === "rejected" ? "Rejected" : "—");
+  tr.append(sel, userCell(m), statusCell(m), candidateCell(m), dec);
+  return tr;
+}
+
+function selected() {
+  const ids = new Set([...document.querySelectorAll(".dir-sel:checked")].map((cb) => cb.id.slice(4)));
+  return dir.rows.filter((m) => ids.has(m.guid));
+}
+
+function selectionChanged() {
+  const n = selected().length;
+  adm.byId("dir-accept-sel").disabled = n === 0;
+  adm.byId("dir-reject-sel").disabled = n === 0;
+  adm.byId("dir-sel-count").textContent = n ? n + " selected" : "";
+  const all = document.querySelectorAll(".dir-sel");
+  adm.byId("dir-all").checked = all.length > 0 && n === all.length;
+}
+
+function bulk(accept) {
+  const rows = selected();
+  const button = adm.byId(accept ? "dir-accept-sel" : "dir-reject-sel");
+  const choices = rows.map((m) => ({ guid: m.guid, contact_id: m.candidates[0].id, accept }));
+  const n = choices.length;
+  decide(choices, button, accept ? n + (n === 1 ? " match accepted." : " matches accepted.")
+                                 : n + (n === 1 ? " match rejected." : " matches rejected."));
+}
+
+async function load() {
+  if (!clientID()) return;
+  const r = await api("GET", query());
+  for (const s of document.querySelectorAll("[data-count]")) s.textContent = String(r.counts[s.dataset.count] || 0);
+  dir.total = r.total;
+  dir.rows = r.matches;
+  const body = adm.byId("dir-table").querySelector("tbody");
+  body.replaceChildren(...r.matches.map(row));
+  adm.byId("dir-caption").textContent = r.total === 0 ? "No users to show." :
+    "Users " + (r.offset + 1) + "–" + (r.offset + r.matches.length) + " of " + r.total;
+  adm.byId("dir-prev").hidden = r.offset === 0;
+  adm.byId("dir-next").hidden = r.offset + r.matches.length >= r.total;
+  selectionChanged();
+}
+
+function reload() {
+  dir.offset = 0;
+  adm.run(adm.byId("dir-apply"), "dir-msg", load);
+}
+
+adm.byId("dir-filter").addEventListener("submit", (ev) => { ev.preventDefault(); reload(); });
+adm.byId("dir-client").addEventListener("change", () => {
+  history.replaceState(null, "", "?client=" + encodeURIComponent(clientID()));
+  reload();
+});
+adm.byId("dir-status").addEventListener("change", reload);
+adm.byId("dir-all").addEventListener("change", (ev) => {
+  for (const cb of document.querySelectorAll(".dir-sel")) cb.checked = ev.target.checked;
+  selectionChanged();
+});
+adm.byId("dir-accept-sel").addEventListener("click", () => bulk(true));
+adm.byId("dir-reject-sel").addEventListener("click", () => bulk(false));
+adm.byId("dir-prev").addEventListener("click", () => { dir.offset = Math.max(0, dir.offset - dirPage); adm.run(null, "dir-msg", load); });
+adm.byId("dir-next").addEventListener("click", () => { dir.offset += dirPage; adm.run(null, "dir-msg", load); });
+
+(async () => {
+  try {
+    const { clients } = await api("GET", "/clients");
+    const sel = adm.byId("dir-client");
+    for (const c of clients) sel.append(el("option", c.name, { value: c.id }));
+    const want = new URLSearchParams(location.search).get("client");
+    if (want && clients.some((c) => c.id === want)) sel.value = want;
+    if (!clients.length) { adm.say("dir-msg", "There are no clients yet.", false); return; }
+    await load();
+  } catch (e) { adm.say("dir-msg", e.message, false); }
+})();

@@ -1,0 +1,183 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/countersign/countersign/agent/directory"
+	"github.com/countersign/countersign/core"
+)
+
+// agentPost posts body as JSON to the agent API with the device credential
+// cred ("" for none) and returns the status and the decoded answer.
+func (s *testServer) agentPost(t *testing.T, path, cred string, body any) (int, map[string]any) {
+	t.Helper()
+	b, err := json.Marshal(body)
+	require.NoError(t, err)
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, "http://"+s.Addr+path, bytes.NewReader(b))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	if cred != "" {
+		req.Header.Set("Authorization", "Bearer "+cred)
+	}
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer res.Body.Close()
+	raw, err := io.ReadAll(res.Body)
+	require.NoError(t, err)
+	var out map[string]any
+	_ = json.Unmarshal(raw, &out)
+	return res.StatusCode, out
+}
+
+// activateHarvester activates an agent for the test client, as an admin
+// does with the client's activation key, and returns its credential.
+func (s *testServer) activateHarvester(t *testing.T) string {
+	t.Helper()
+	status, body := s.API.do("GET", "/clients/"+s.ClientID+"/activation-key", nil)
+	require.Equal(t, http.StatusOK, status, body)
+	status, body = s.agentPost(t, "/agent/v1/activate", "", map[string]any{"activation_key": body["activation_key"],
+		"device": map[string]any{"name": "CONTOSO-DC1", "os": "Windows Server 2022", "domain": "CONTOSO", "agent_version": "1.0.0"}})
+	require.Equal(t, http.StatusCreated, status, body)
+	return body["credential"].(string)
+}
+
+// binding returns the contact a SID of the test client is bound to, "" for none.
+func (s *testServer) binding(t *testing.T, sid string) string {
+	t.Helper()
+	var contactID string
+	s.updateStore(t, func(ctx context.Context, tx core.Tx) error {
+		tn, err := tx.TenantBySlug(ctx, testTenantSlug)
+		if err != nil {
+			return err
+		}
+		b, err := tx.Binding(ctx, tn.ID, s.ClientID, sid)
+		if errors.Is(err, core.ErrNotFound) {
+			return nil
+		}
+		contactID = b.ContactID
+		return err
+	})
+	return contactID
+}
+
+// TestBrowserDirectoryMatches: a harvester uploads the client's directory
+// (the agent's own wire type, directory.Result); the admin's match report
+// shows the counts and each status — by e-mail, by phone, a name-only
+// suggestion, a conflict, unmatched — filters by status and text, accepts a
+// suggestion and settles a conflict per candidate, accepts two rows in
+// bulk (each becomes a binding), and takes one back with "Undo: reject".
+func TestBrowserDirectoryMatches(t *testing.T) {
+	s := startServer(t)
+	pat := s.AddContact(t, "Pat", "Lee", "(555) 010-0155", "pat.lee@contoso.example")
+	alex := s.AddContact(t, "Alex", "Morgan", "(555) 010-0177", "amorgan@contoso.example")
+	kim := s.AddContact(t, "Kim", "Frontdesk", "(555) 010-0181", "desk@contoso.example")
+	s.AddContact(t, "Lou", "Frontdesk", "(555) 010-0182", "desk@contoso.example")
+
+	const (
+		gSam, sSam   = "1a2b3c4d-0000-4000-8000-00000000000a", "S-1-5-21-3623811015-3361044348-30300820-1101"
+		gPat, sPat   = "1a2b3c4d-0000-4000-8000-00000000000b", "S-1-5-21-3623811015-3361044348-30300820-1102"
+		gAlex, sAlex = "1a2b3c4d-0000-4000-8000-00000000000c", "S-1-5-21-3623811015-3361044348-30300820-1103"
+		gDesk, sDesk = "1a2b3c4d-0000-4000-8000-00000000000d", "S-1-5-21-3623811015-3361044348-30300820-1104"
+		gNone, sNone = "1a2b3c4d-0000-4000-8000-00000000000e", "S-1-5-21-3623811015-3361044348-30300820-1105"
+	)
+	user := func(guid, sid, sam, given, sur, mail, mobile string) directory.User {
+		u := directory.User{GUID: guid, SID: sid, DN: "CN=" + given + " " + sur + ",OU=Staff,DC=contoso,DC=example",
+			SAMAccountName: sam, UPN: sam + "@contoso.example", GivenName: given, Surname: sur, DisplayName: given + " " + sur,
+			Mail: mail, Mobile: mobile, Enabled: true, USNChanged: 4100}
+		if mail != "" {
+			u.ProxyAddresses = []string{mail}
+		}
+		return u
+	}
+	cred := s.activateHarvester(t)
+	status, body := s.agentPost(t, "/agent/v1/directory", cred, directory.Result{Full: true, Reason: "first sync", Users: []directory.User{
+		user(gSam, sSam, "scaller", "Sam", "Caller", "Sam@Contoso.example", ""),
+		user(gPat, sPat, "plee", "Pat", "Lee", "", "555-010-0155"),
+		user(gAlex, sAlex, "amorgan2", "Alex", "Morgan", "", ""),
+		user(gDesk, sDesk, "frontdesk", "Front", "Desk", "desk@contoso.example", ""),
+		user(gNone, sNone, "nobody", "Norah", "Body", "norah@contoso.example", ""),
+	}, Policy: directory.Policy{MinPasswordLength: 7}, State: directory.State{DC: "dc1.contoso.example", USN: 4100}})
+	require.Equal(t, http.StatusOK, status, body)
+	assert.Equal(t, 5.0, body["added"])
+
+	tab := NewTab(t)
+	s.SignIn(t, tab, techEmail, techPassword, "")
+	tab.Visit(s.URL + "/app/admin/directory")
+	tab.WaitText("#dir-caption", "Users 1–5 of 5")
+	count := func(name string) string { return tab.Text(`[data-count="` + name + `"]`) }
+	assert.Equal(t, "2", count("matched"))
+	assert.Equal(t, "1", count("suggested"))
+	assert.Equal(t, "1", count("conflicting"))
+	assert.Equal(t, "1", count("unmatched"))
+	assert.Equal(t, "0", count("accepted"))
+	assert.Contains(t, tab.Text("#row-"+gSam), "by e-mail")
+	assert.Contains(t, tab.Text("#row-"+gPat), "by phone")
+	assert.Contains(t, tab.Text("#row-"+gAlex), "by name only")
+	assert.Contains(t, tab.Text("#row-"+gDesk), "Conflicting")
+	assert.Contains(t, tab.Text("#row-"+gNone), "No contact has this user")
+	assert.NotContains(t, tab.Text("#row-"+gPat), "555-010-0155", "the contact's phone is masked")
+	assert.NotContains(t, tab.Text("#row-"+gSam), "Sam@Contoso.example", "addresses are compared and shown in lower case, once")
+	tab.CheckA11y("directory matches")
+	tab.CheckKeyboard("directory matches")
+	tab.Screenshot("directory-matches")
+
+	// Filters: by status, then by text.
+	tab.Eval(`(() => { const s = document.getElementById("dir-status"); s.value = "suggested"; s.dispatchEvent(new Event("change")); return true; })()`, new(bool))
+	tab.WaitText("#dir-caption", "of 1")
+	tab.WaitVisible("#row-" + gAlex)
+	tab.Click("#accept-" + gAlex + "-" + alex)
+	tab.WaitText("#dir-msg", "Alex Morgan is now bound to Alex Morgan.")
+	tab.WaitText(`[data-count="accepted"]`, "1")
+	assert.Equal(t, alex, s.binding(t, sAlex), "accepting the suggestion bound the user")
+
+	tab.Eval(`(() => { const s = document.getElementById("dir-status"); s.value = ""; s.dispatchEvent(new Event("change")); return true; })()`, new(bool))
+	tab.Type("#dir-q", "NORAH")
+	tab.Click("#dir-apply")
+	tab.WaitText("#dir-caption", "Users 1–1 of 1")
+	tab.WaitVisible("#row-" + gNone)
+	tab.Eval(`document.getElementById("dir-q").value = ""`, new(string))
+	tab.Click("#dir-apply")
+	tab.WaitText("#dir-caption", "of 5")
+
+	// A conflict is settled per candidate: Kim is the front desk.
+	tab.Click("#accept-" + gDesk + "-" + kim)
+	tab.WaitText("#dir-msg", "is now bound to Kim Frontdesk.")
+	assert.Equal(t, kim, s.binding(t, sDesk))
+
+	// Bulk: select Sam and Pat, accept both.
+	tab.Click("#sel-" + gSam)
+	tab.Click("#sel-" + gPat)
+	tab.WaitText("#dir-sel-count", "2 selected")
+	tab.Click("#dir-accept-sel")
+	tab.WaitText("#dir-msg", "2 matches accepted.")
+	tab.WaitText(`[data-count="accepted"]`, "4")
+	assert.Equal(t, s.ContactID, s.binding(t, sSam))
+	assert.Equal(t, pat, s.binding(t, sPat))
+	assert.Contains(t, tab.Text("#row-"+gSam), "Accepted")
+	var boxes int
+	tab.Eval(`document.querySelectorAll(".dir-sel").length`, &boxes)
+	assert.Zero(t, boxes, "accepted rows and the unmatched one offer no bulk selection")
+	tab.Screenshot("directory-accepted")
+
+	// Taking one back: the binding goes, the pair is not proposed again.
+	tab.Click("#reject-" + gSam + "-" + s.ContactID)
+	tab.WaitText("#dir-msg", "will not be proposed as Sam Caller again.")
+	tab.WaitText("#row-"+gSam, "Unmatched")
+	assert.Empty(t, s.binding(t, sSam), "the rejected match is still bound")
+	assert.Equal(t, "3", count("accepted"))
+	tab.CheckA11y("directory matches (decided)")
+
+	// The page keeps the client in its address; a reload shows the same.
+	tab.Visit(s.URL + "/app/admin/directory?client=" + s.ClientID)
+	tab.WaitText("#dir-caption", "of 5")
+	tab.WaitText("#row-"+gPat, "Accepted")
+}
