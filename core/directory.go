@@ -112,7 +112,8 @@ type MatchDecision struct {
 type DirectoryTx interface {
 	// PutDirectoryUser creates or replaces the user (tenant, client, GUID).
 	PutDirectoryUser(ctx context.Context, u *DirectoryUser) error
-	// DeleteDirectoryUser removes one; a missing one is not an error.
+	// DeleteDirectoryUser removes one with its match decisions and
+	// self-serve switch; a missing one is not an error.
 	DeleteDirectoryUser(ctx context.Context, tenantID, clientID, guid string) error
 	// DirectoryUsers returns a client's users ordered by name.
 	DirectoryUsers(ctx context.Context, tenantID, clientID string) ([]DirectoryUser, error)
@@ -194,7 +195,8 @@ func directoryUserEqual(a, b DirectoryUser) bool {
 // UploadDirectory stores a harvester's sync for the harvester's own tenant
 // and client: nothing in the upload names either, so a harvester can reach
 // no other. A full upload removes the users it lacks. The whole upload is
-// one transaction with its audit: it lands entirely or not at all.
+// one transaction with its audit: it lands entirely or not at all. Users
+// seen for the first time get self-serve on when the tenant chose so.
 func (e *Engine) UploadDirectory(ctx context.Context, d Device, up DirectoryUpload) (DirectorySyncSummary, error) {
 	if err := up.check(); err != nil {
 		return DirectorySyncSummary{}, err
@@ -220,6 +222,11 @@ func (e *Engine) UploadDirectory(ctx context.Context, d Device, up DirectoryUplo
 		for _, u := range existing {
 			known[u.GUID] = u
 		}
+		set, err := tx.SelfServeSettings(ctx, d.TenantID)
+		if err != nil {
+			return err
+		}
+		var added []DirectoryUser
 		now := e.Now()
 		present := make(map[string]bool, len(up.Users))
 		for _, u := range up.Users {
@@ -238,6 +245,7 @@ func (e *Engine) UploadDirectory(ctx context.Context, d Device, up DirectoryUplo
 			switch {
 			case !had:
 				sum.Added++
+				added = append(added, u)
 			case !directoryUserEqual(prev, u):
 				sum.Changed++
 			}
@@ -263,6 +271,9 @@ func (e *Engine) UploadDirectory(ctx context.Context, d Device, up DirectoryUplo
 			}
 			delete(known, g)
 			sum.Removed++
+		}
+		if err := e.importSelfServe(ctx, tx, d, set, added); err != nil {
+			return err
 		}
 		for g := range present {
 			known[g] = DirectoryUser{}

@@ -47,6 +47,9 @@ type Match struct {
 	// Decision is a person's accept or reject of the pair (User, the
 	// contact in Decision.ContactID); zero when undecided.
 	Decision MatchDecision
+	// SelfServe is the user's self-serve switch, status and whether it is
+	// active (filled in by Engine.DirectoryMatches).
+	SelfServe SelfServeState
 }
 
 // ContactID returns the one candidate of a matched or single suggestion.
@@ -269,6 +272,9 @@ func MatchDirectory(users []DirectoryUser, contacts []Contact, decisions []Match
 // MatchCounts counts a report's rows by status.
 type MatchCounts struct {
 	Matched, Suggested, Conflicting, Unmatched, Accepted int
+	// SelfServeOn counts users whose own switch is on; SelfServeActive
+	// those of them who can really use it.
+	SelfServeOn, SelfServeActive int
 }
 
 // MatchReport is a client's directory users matched against its contacts.
@@ -276,6 +282,8 @@ type MatchReport struct {
 	Matches  []Match
 	Contacts map[string]Contact // the candidates, by id
 	Counts   MatchCounts
+	// SelfServe are the tenant's self-serve switches.
+	SelfServe SelfServeSettings
 }
 
 // maxMatchContacts bounds the contacts read for one report.
@@ -300,15 +308,40 @@ func (e *Engine) DirectoryMatches(ctx context.Context, tenantID, clientID string
 		if err != nil {
 			return err
 		}
+		if rep.SelfServe, err = tx.SelfServeSettings(ctx, tenantID); err != nil {
+			return err
+		}
+		owns, err := tx.SelfServeUsers(ctx, tenantID, clientID)
+		if err != nil {
+			return err
+		}
+		own := make(map[string]SelfServeUser, len(owns))
+		for _, o := range owns {
+			own[o.GUID] = o
+		}
 		rep.Matches = MatchDirectory(users, contacts, decisions)
 		byID := make(map[string]Contact, len(contacts))
 		for _, c := range contacts {
 			byID[c.ID] = c
 		}
 		rep.Contacts = map[string]Contact{}
-		for _, m := range rep.Matches {
+		for i := range rep.Matches {
+			m := &rep.Matches[i]
 			for _, id := range m.Candidates {
 				rep.Contacts[id] = byID[id]
+			}
+			var bound *Contact
+			if m.Decision.State == MatchAccepted {
+				if c, ok := byID[m.Decision.ContactID]; ok {
+					bound = &c
+				}
+			}
+			m.SelfServe = selfServeState(rep.SelfServe, own[m.User.GUID], m.User, bound)
+			if m.SelfServe.Enabled {
+				rep.Counts.SelfServeOn++
+			}
+			if m.SelfServe.Active {
+				rep.Counts.SelfServeActive++
 			}
 			switch m.Status {
 			case MatchMatched:

@@ -169,6 +169,7 @@ type Tx interface {
 	// Agents: devices, their users, bindings and tasks (agent.go).
 	AgentTx
 	DirectoryTx
+	SelfServeTx
 
 	// Channels, inbound SMS and opt-outs (sms.go, channels.go).
 	SMSTx

@@ -63,7 +63,11 @@ func (t *tx) DeleteDirectoryUser(ctx context.Context, tenantID, clientID, guid s
 		return wrap(err, "delete directory user %s", guid)
 	}
 	_, err = t.exec(ctx, `DELETE FROM directory_match_decisions WHERE tenant_id = ? AND client_id = ? AND guid = ?`, tenantID, clientID, guid)
-	return wrap(err, "delete match decisions of %s", guid)
+	if err != nil {
+		return wrap(err, "delete match decisions of %s", guid)
+	}
+	_, err = t.exec(ctx, `DELETE FROM directory_selfserve WHERE tenant_id = ? AND client_id = ? AND guid = ?`, tenantID, clientID, guid)
+	return wrap(err, "delete self-serve switch of %s", guid)
 }
 
 // DirectoryUsers implements core.DirectoryTx.

@@ -206,3 +206,71 @@ func TestMatchDecisions(t *testing.T) {
 		})
 	})
 }
+
+// TestSelfServeStore: a tenant's switches default off and round-trip, each
+// tenant's its own; a user's switch and status round-trip, are replaced by
+// a later put, need the user on record in that tenant and client, are
+// invisible to another tenant and go when the user is deleted.
+func TestSelfServeStore(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, s *store.Store) {
+		f := seed(t, s)
+		var set core.SelfServeSettings
+		require.NoError(t, view(s, func(ctx context.Context, tx core.Tx) (err error) {
+			set, err = tx.SelfServeSettings(ctx, f.A.ID)
+			return err
+		}))
+		assert.Equal(t, core.SelfServeSettings{TenantID: f.A.ID}, set, "never saved: both switches off")
+		want := core.SelfServeSettings{TenantID: f.A.ID, Enabled: true, NewUsersOn: true, UpdatedBy: "tech:1", UpdatedAt: t0}
+		update(t, s, func(ctx context.Context, tx core.Tx) error { return tx.PutSelfServeSettings(ctx, &want) })
+		want.NewUsersOn, want.UpdatedAt = false, t0.Add(time.Hour)
+		update(t, s, func(ctx context.Context, tx core.Tx) error { return tx.PutSelfServeSettings(ctx, &want) })
+		var setB core.SelfServeSettings
+		require.NoError(t, view(s, func(ctx context.Context, tx core.Tx) (err error) {
+			if set, err = tx.SelfServeSettings(ctx, f.A.ID); err != nil {
+				return err
+			}
+			setB, err = tx.SelfServeSettings(ctx, f.B.ID)
+			return err
+		}))
+		assert.Equal(t, want, set)
+		assert.Equal(t, core.SelfServeSettings{TenantID: f.B.ID}, setB, "tenant A's switches are not tenant B's")
+
+		a := directoryUser(f.A.ID, f.clientA.ID, dirGUID1, "Ann")
+		b := directoryUser(f.B.ID, f.clientB.ID, dirGUID1, "Ben")
+		ua := core.SelfServeUser{TenantID: f.A.ID, ClientID: f.clientA.ID, GUID: dirGUID1, Enabled: true,
+			Status: core.SelfServeRegistered, ChangedBy: "tech:1", ChangedAt: t0}
+		update(t, s, func(ctx context.Context, tx core.Tx) error {
+			require.NoError(t, tx.PutDirectoryUser(ctx, &a))
+			require.NoError(t, tx.PutDirectoryUser(ctx, &b))
+			return tx.PutSelfServeUser(ctx, &ua)
+		})
+		ua.Status, ua.ChangedAt = core.SelfServeAccessed, t0.Add(time.Minute)
+		update(t, s, func(ctx context.Context, tx core.Tx) error { return tx.PutSelfServeUser(ctx, &ua) })
+		list := func(tenantID, clientID string) []core.SelfServeUser {
+			t.Helper()
+			var out []core.SelfServeUser
+			require.NoError(t, view(s, func(ctx context.Context, tx core.Tx) (err error) {
+				out, err = tx.SelfServeUsers(ctx, tenantID, clientID)
+				return err
+			}))
+			return out
+		}
+		assert.Equal(t, []core.SelfServeUser{ua}, list(f.A.ID, f.clientA.ID))
+		assert.Empty(t, list(f.B.ID, f.clientB.ID))
+		assert.Empty(t, list(f.B.ID, f.clientA.ID))
+
+		// Only for a user on record in that tenant and client.
+		for name, u := range map[string]core.SelfServeUser{
+			"unknown user":          {TenantID: f.A.ID, ClientID: f.clientA.ID, GUID: dirGUID2, Enabled: true, ChangedAt: t0},
+			"another tenant's user": {TenantID: f.B.ID, ClientID: f.clientA.ID, GUID: dirGUID1, Enabled: true, ChangedAt: t0},
+		} {
+			err := s.Update(t.Context(), func(tx core.Tx) error { return tx.PutSelfServeUser(t.Context(), &u) })
+			assert.ErrorIs(t, err, core.ErrNotFound, name)
+		}
+
+		update(t, s, func(ctx context.Context, tx core.Tx) error {
+			return tx.DeleteDirectoryUser(ctx, f.A.ID, f.clientA.ID, dirGUID1)
+		})
+		assert.Empty(t, list(f.A.ID, f.clientA.ID), "the switch went with the user")
+	})
+}

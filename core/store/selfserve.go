@@ -1,0 +1,65 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+
+	"github.com/countersign/countersign/core"
+)
+
+// Interface guard.
+var _ core.SelfServeTx = (*tx)(nil)
+
+// SelfServeSettings implements core.SelfServeTx.
+func (t *tx) SelfServeSettings(ctx context.Context, tenantID string) (core.SelfServeSettings, error) {
+	s := core.SelfServeSettings{TenantID: tenantID}
+	err := t.queryRow(ctx, `SELECT enabled, new_users_on, updated_by, updated_at FROM directory_settings WHERE tenant_id = ?`,
+		tenantID).Scan(&s.Enabled, &s.NewUsersOn, &s.UpdatedBy, tcol(&s.UpdatedAt))
+	if errors.Is(err, sql.ErrNoRows) {
+		return s, nil
+	}
+	return s, wrap(err, "read self-serve settings")
+}
+
+// PutSelfServeSettings implements core.SelfServeTx.
+func (t *tx) PutSelfServeSettings(ctx context.Context, s *core.SelfServeSettings) error {
+	normTimes(&s.UpdatedAt)
+	_, err := t.exec(ctx, `INSERT INTO directory_settings (tenant_id, enabled, new_users_on, updated_by, updated_at)
+		VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (tenant_id) DO UPDATE SET enabled = excluded.enabled, new_users_on = excluded.new_users_on,
+			updated_by = excluded.updated_by, updated_at = excluded.updated_at`,
+		s.TenantID, s.Enabled, s.NewUsersOn, s.UpdatedBy, s.UpdatedAt)
+	return wrap(err, "store self-serve settings")
+}
+
+// SelfServeUsers implements core.SelfServeTx.
+func (t *tx) SelfServeUsers(ctx context.Context, tenantID, clientID string) ([]core.SelfServeUser, error) {
+	rows, err := t.query(ctx, `SELECT tenant_id, client_id, guid, enabled, status, changed_by, changed_at
+		FROM directory_selfserve WHERE tenant_id = ? AND client_id = ? ORDER BY guid`, tenantID, clientID)
+	if err != nil {
+		return nil, wrap(err, "list self-serve switches")
+	}
+	out, err := collect(rows, func(sc interface{ Scan(...any) error }) (core.SelfServeUser, error) {
+		var (
+			u      core.SelfServeUser
+			status string
+		)
+		err := sc.Scan(&u.TenantID, &u.ClientID, &u.GUID, &u.Enabled, &status, &u.ChangedBy, tcol(&u.ChangedAt))
+		u.Status = core.SelfServeStatus(status)
+		return u, err
+	})
+	return out, wrap(err, "list self-serve switches")
+}
+
+// PutSelfServeUser implements core.SelfServeTx. The user must be on record
+// for the client (the foreign key refuses anything else as not found).
+func (t *tx) PutSelfServeUser(ctx context.Context, u *core.SelfServeUser) error {
+	normTimes(&u.ChangedAt)
+	_, err := t.exec(ctx, `INSERT INTO directory_selfserve (tenant_id, client_id, guid, enabled, status, changed_by, changed_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (tenant_id, client_id, guid) DO UPDATE SET enabled = excluded.enabled, status = excluded.status,
+			changed_by = excluded.changed_by, changed_at = excluded.changed_at`,
+		u.TenantID, u.ClientID, u.GUID, u.Enabled, string(u.Status), u.ChangedBy, u.ChangedAt)
+	return wrap(err, "store self-serve switch of %s", u.GUID)
+}
