@@ -100,6 +100,23 @@ func (s *Server) registerDirectoryConsoleRoutes(r *mux.Router) {
 	admin := r.NewRoute().Subrouter()
 	admin.Use(s.withAdmin)
 	admin.HandleFunc("/clients/{id}/directory/matches", s.handleDecideMatches).Methods(http.MethodPost)
+	admin.HandleFunc("/clients/{id}/directory/selfserve", s.handleSetSelfServe).Methods(http.MethodPost)
+	admin.HandleFunc("/admin/directory/settings", s.handleGetSelfServeSettings).Methods(http.MethodGet)
+	admin.HandleFunc("/admin/directory/settings", s.handlePutSelfServeSettings).Methods(http.MethodPut)
+}
+
+// selfServeJSON is a user's self-serve in the report.
+type selfServeJSON struct {
+	Enabled bool     `json:"enabled"`
+	Status  string   `json:"status"` // "", registration_complete, accessed_self_serve
+	Active  bool     `json:"active"`
+	Missing []string `json:"missing,omitempty"` // tenant, email, mobile
+}
+
+// selfServeSettingsJSON is "GET|PUT /api/v1/admin/directory/settings".
+type selfServeSettingsJSON struct {
+	Enabled    bool `json:"enabled"`
+	NewUsersOn bool `json:"new_users_on"`
 }
 
 type matchContactJSON struct {
@@ -120,10 +137,12 @@ type matchJSON struct {
 	Rule       string             `json:"rule,omitempty"`
 	Candidates []matchContactJSON `json:"candidates,omitempty"`
 	Decision   string             `json:"decision,omitempty"` // accepted, rejected
+	SelfServe  selfServeJSON      `json:"selfserve"`
 }
 
 type matchReportJSON struct {
-	Counts map[string]int `json:"counts"`
+	Counts    map[string]int        `json:"counts"`
+	SelfServe selfServeSettingsJSON `json:"selfserve"`
 	// Total is the number of rows the filter keeps; Matches are those from
 	// Offset on, at most the limit asked for.
 	Total   int         `json:"total"`
@@ -195,7 +214,9 @@ func reportJSON(rep core.MatchReport, f matchFilter) matchReportJSON {
 	out := matchReportJSON{Counts: map[string]int{
 		"matched": rep.Counts.Matched, "suggested": rep.Counts.Suggested, "conflicting": rep.Counts.Conflicting,
 		"unmatched": rep.Counts.Unmatched, "accepted": rep.Counts.Accepted,
-	}, Offset: f.offset, Matches: []matchJSON{}}
+		"selfserve_on": rep.Counts.SelfServeOn, "selfserve_active": rep.Counts.SelfServeActive,
+	}, SelfServe: selfServeSettingsJSON{Enabled: rep.SelfServe.Enabled, NewUsersOn: rep.SelfServe.NewUsersOn},
+		Offset: f.offset, Matches: []matchJSON{}}
 	for _, m := range rep.Matches {
 		if !f.keep(m) {
 			continue
@@ -206,7 +227,8 @@ func reportJSON(rep core.MatchReport, f matchFilter) matchReportJSON {
 		}
 		j := matchJSON{GUID: m.User.GUID, SID: m.User.SID, Account: m.User.SAMAccountName, Name: m.User.Name(),
 			Emails: m.User.Emails(), Enabled: m.User.Enabled, Status: string(m.Status), Rule: string(m.Rule),
-			Decision: string(m.Decision.State)}
+			Decision: string(m.Decision.State), SelfServe: selfServeJSON{Enabled: m.SelfServe.Enabled,
+				Status: string(m.SelfServe.Status), Active: m.SelfServe.Active, Missing: m.SelfServe.Missing}}
 		for _, id := range m.Candidates {
 			j.Candidates = append(j.Candidates, contactJSONForMatch(rep.Contacts[id]))
 		}
@@ -258,4 +280,55 @@ func (s *Server) handleDecideMatches(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+type setSelfServeJSON struct {
+	GUIDs   []string `json:"guids"`
+	Enabled bool     `json:"enabled"`
+}
+
+// handleSetSelfServe handles "POST /api/v1/clients/{id}/directory/selfserve"
+// (admins): the self-serve switch of one or many users on or off, all or
+// none; the answer says how many changed.
+func (s *Server) handleSetSelfServe(w http.ResponseWriter, r *http.Request) {
+	var req setSelfServeJSON
+	if err := decodeJSONMax(w, r, &req, 1<<20); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	tech := techFrom(r)
+	n, err := s.engine.SetSelfServe(r.Context(), tech.TenantID, "tech:"+tech.ID, pathVar(r, "id"), req.GUIDs, req.Enabled)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]int{"changed": n})
+}
+
+// handleGetSelfServeSettings handles "GET /api/v1/admin/directory/settings".
+func (s *Server) handleGetSelfServeSettings(w http.ResponseWriter, r *http.Request) {
+	set, err := s.engine.SelfServeSettings(r.Context(), techFrom(r).TenantID)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, selfServeSettingsJSON{Enabled: set.Enabled, NewUsersOn: set.NewUsersOn})
+}
+
+// handlePutSelfServeSettings handles "PUT /api/v1/admin/directory/settings":
+// the tenant-wide self-serve switch and the import-time choice.
+func (s *Server) handlePutSelfServeSettings(w http.ResponseWriter, r *http.Request) {
+	var req selfServeSettingsJSON
+	if err := decodeJSON(w, r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	tech := techFrom(r)
+	set, err := s.engine.PutSelfServeSettings(r.Context(), tech.TenantID, "tech:"+tech.ID,
+		core.SelfServeSettings{Enabled: req.Enabled, NewUsersOn: req.NewUsersOn})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, selfServeSettingsJSON{Enabled: set.Enabled, NewUsersOn: set.NewUsersOn})
 }

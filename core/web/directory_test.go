@@ -80,7 +80,8 @@ func TestDirectoryUploadAndMatching(t *testing.T) {
 		require.NoError(t, st.Update(t.Context(), func(tx core.Tx) error { return tx.CreateTechnician(t.Context(), &plain.tech) }))
 		tech := e.login(t, plain)
 		rows, counts := matchesOf(t, e.api(t, tech, http.MethodGet, "/api/v1/clients/"+e.a.client.ID+"/directory/matches", nil))
-		assert.Equal(t, map[string]any{"matched": 1.0, "suggested": 1.0, "conflicting": 0.0, "unmatched": 1.0, "accepted": 0.0}, counts)
+		assert.Equal(t, map[string]any{"matched": 1.0, "suggested": 1.0, "conflicting": 0.0, "unmatched": 1.0, "accepted": 0.0,
+			"selfserve_on": 0.0, "selfserve_active": 0.0}, counts)
 		assert.Equal(t, "matched", rows[guidSam]["status"])
 		assert.Equal(t, "email", rows[guidSam]["rule"])
 		assert.Equal(t, e.a.contact.ID, rows[guidSam]["candidates"].([]any)[0].(map[string]any)["id"])
@@ -223,5 +224,129 @@ func TestDirectoryUploadAndMatching(t *testing.T) {
 		rows, _ = matchesOf(t, e.api(t, tech, http.MethodGet, "/api/v1/clients/"+e.a.client.ID+"/directory/matches", nil))
 		assert.Len(t, rows, 1)
 		assert.Equal(t, "accepted", rows[guidSam]["decision"], "the unchanged user keeps its decision")
+	})
+}
+
+// TestDirectorySelfServe: the tenant-wide switch (off by default, and off
+// it overrides every user's), per-user switches on and off in bulk (all or
+// none, admins only, audited), active only with an e-mail and a mobile —
+// the directory's or the bound contact's —, the import-time choice for new
+// users, a removed user's switch going with it, and another tenant reaching
+// nothing. On SQLite and PostgreSQL.
+func TestDirectorySelfServe(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, st *store.Store) {
+		e := newEnv(t, st)
+		e.makeAdmin(t, e.a)
+		admin := e.login(t, e.a)
+		_, cred := e.activate(t, admin, e.a)
+		reportURL := "/api/v1/clients/" + e.a.client.ID + "/directory/matches"
+		ssURL := "/api/v1/clients/" + e.a.client.ID + "/directory/selfserve"
+		const guidD = "0a1b2c3d-0000-4000-8000-000000000004"
+		upload := func(full bool, users ...any) {
+			t.Helper()
+			r := e.agentDo(t, http.MethodPost, "/agent/v1/directory", cred, map[string]any{"full": full, "users": users})
+			require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+		}
+		selfServe := func() (map[string]map[string]any, map[string]any) {
+			t.Helper()
+			rows, counts := matchesOf(t, e.api(t, admin, http.MethodGet, reportURL, nil))
+			out := map[string]map[string]any{}
+			for g, m := range rows {
+				out[g] = m["selfserve"].(map[string]any)
+			}
+			return out, counts
+		}
+		// Pat has e-mail and mobile; No Body only e-mail; Sam nothing of
+		// its own (its bound contact has both).
+		upload(true,
+			dirUser(guidPat, sidPat, "Pat", "Lee", "pat@contoso.example", "+44 7700 900999"),
+			dirUser(guidNobod, sidNobody, "No", "Body", "nobody@contoso.example", ""),
+			dirUser(guidSam, sidSam, "Sam", "Caller", "", ""))
+		ss, counts := selfServe()
+		assert.Equal(t, map[string]any{"enabled": false, "status": "", "active": false, "missing": []any{"tenant"}}, ss[guidPat],
+			"off by default")
+		assert.Equal(t, 0.0, counts["selfserve_on"])
+		r := e.api(t, admin, http.MethodGet, "/api/v1/admin/directory/settings", nil)
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+		assert.Equal(t, map[string]any{"enabled": false, "new_users_on": false}, r.JSON(t))
+
+		// A technician may change neither switch.
+		plain := e.a
+		plain.tech = core.Technician{ID: core.NewID("tec"), TenantID: e.a.tenant.ID, Email: "joe@a.example",
+			Name: "Joe Tech", Role: core.RoleTechnician, PasswordHash: cheapHash(password), CreatedAt: e.clk.Now()}
+		require.NoError(t, st.Update(t.Context(), func(tx core.Tx) error { return tx.CreateTechnician(t.Context(), &plain.tech) }))
+		tech := e.login(t, plain)
+		all := map[string]any{"guids": []string{guidPat, guidNobod, guidSam}, "enabled": true}
+		assert.Equal(t, http.StatusForbidden, e.api(t, tech, http.MethodPost, ssURL, all).status)
+		assert.Equal(t, http.StatusForbidden, e.api(t, tech, http.MethodPut, "/api/v1/admin/directory/settings",
+			map[string]any{"enabled": true}).status)
+
+		// Bulk on: three change, then none; the tenant switch still off.
+		r = e.api(t, admin, http.MethodPost, ssURL, all)
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+		assert.Equal(t, 3.0, r.JSON(t)["changed"])
+		r = e.api(t, admin, http.MethodPost, ssURL, all)
+		assert.Equal(t, 0.0, r.JSON(t)["changed"])
+		ss, counts = selfServe()
+		assert.Equal(t, 3.0, counts["selfserve_on"])
+		assert.Equal(t, 0.0, counts["selfserve_active"], "the tenant-wide switch off overrides every user's")
+
+		r = e.api(t, admin, http.MethodPut, "/api/v1/admin/directory/settings", map[string]any{"enabled": true})
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+		ss, counts = selfServe()
+		assert.Equal(t, true, ss[guidPat]["active"])
+		assert.Equal(t, []any{"mobile"}, ss[guidNobod]["missing"])
+		assert.Equal(t, []any{"email", "mobile"}, ss[guidSam]["missing"])
+		assert.Equal(t, 1.0, counts["selfserve_active"])
+		// Bound to a contact with an e-mail and a mobile, Sam is active.
+		r = e.api(t, admin, http.MethodPost, reportURL, map[string]any{"choices": []any{
+			map[string]any{"guid": guidSam, "contact_id": e.a.contact.ID, "accept": true}}})
+		require.Equal(t, http.StatusNoContent, r.status, "%s", r.body)
+		ss, _ = selfServe()
+		assert.Equal(t, true, ss[guidSam]["active"], "%v", ss[guidSam])
+
+		// A batch naming a user not on record changes nothing.
+		r = e.api(t, admin, http.MethodPost, ssURL, map[string]any{"guids": []string{guidPat, guidD}, "enabled": false})
+		assert.Equal(t, http.StatusNotFound, r.status, "%s", r.body)
+		ss, _ = selfServe()
+		assert.Equal(t, true, ss[guidPat]["enabled"], "the good row of a refused batch was not recorded")
+		r = e.api(t, admin, http.MethodPost, ssURL, map[string]any{"guids": []string{guidPat}, "enabled": false})
+		assert.Equal(t, 1.0, r.JSON(t)["changed"])
+		ss, _ = selfServe()
+		assert.Equal(t, false, ss[guidPat]["active"])
+		for name, body := range map[string]any{"none": map[string]any{"guids": []string{}, "enabled": true},
+			"unknown field": map[string]any{"guids": []string{guidPat}, "tenant_id": e.b.tenant.ID}} {
+			assert.Equal(t, http.StatusBadRequest, e.api(t, admin, http.MethodPost, ssURL, body).status, name)
+		}
+		acts := auditActions(t, e, e.a.tenant.ID)
+		assert.Contains(t, acts, core.AuditSelfServeEnabled)
+		assert.Contains(t, acts, core.AuditSelfServeDisabled)
+		assert.Contains(t, acts, core.AuditSelfServeSettings)
+
+		// The import-time choice: a user seen for the first time gets it on;
+		// a removed user's switch goes with it.
+		r = e.api(t, admin, http.MethodPut, "/api/v1/admin/directory/settings", map[string]any{"enabled": true, "new_users_on": true})
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+		upload(false, dirUser(guidD, "S-1-5-21-1004336348-1177238915-682003330-1204", "Dee", "New", "dee@contoso.example", "+44 7700 900444"))
+		ss, _ = selfServe()
+		assert.Equal(t, true, ss[guidD]["enabled"])
+		assert.Equal(t, true, ss[guidD]["active"])
+		assert.Equal(t, false, ss[guidPat]["enabled"], "users already on record keep their switch")
+		require.Equal(t, http.StatusOK, e.api(t, admin, http.MethodPut, "/api/v1/admin/directory/settings",
+			map[string]any{"enabled": true, "new_users_on": false}).status)
+		upload(true, dirUser(guidPat, sidPat, "Pat", "Lee", "pat@contoso.example", "+44 7700 900999"))
+		upload(false, dirUser(guidD, "S-1-5-21-1004336348-1177238915-682003330-1204", "Dee", "New", "dee@contoso.example", "+44 7700 900444"))
+		ss, _ = selfServe()
+		assert.Equal(t, false, ss[guidD]["enabled"], "a removed user's switch went with it")
+
+		// Another tenant: its settings are its own; it reaches none of these users.
+		e.makeAdmin(t, e.b)
+		adminB := e.login(t, e.b)
+		r = e.api(t, adminB, http.MethodGet, "/api/v1/admin/directory/settings", nil)
+		assert.Equal(t, map[string]any{"enabled": false, "new_users_on": false}, r.JSON(t))
+		r = e.api(t, adminB, http.MethodPost, ssURL, map[string]any{"guids": []string{guidPat}, "enabled": true})
+		assert.Equal(t, http.StatusNotFound, r.status, "%s", r.body)
+		ss, _ = selfServe()
+		assert.Equal(t, false, ss[guidPat]["enabled"])
 	})
 }
