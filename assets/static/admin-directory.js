@@ -1,8 +1,9 @@
 "use strict";
 // Directory matches: a client's Active Directory users against its PSA
 // contacts, with counts and filters, accept or reject per candidate and in
-// bulk. Rows with one candidate (a match or a single suggestion) can be
-// selected for the bulk buttons; a conflict is settled per candidate.
+// bulk (rows with one candidate; a conflict is settled per candidate), and
+// self-serve password reset: the tenant's switches and each user's, one at
+// a time or for the selected rows.
 const dirPage = 200;
 const dir = { offset: 0, total: 0, rows: [] };
 const statusLabels = { matched: "Matched", suggested: "Suggested", conflicting: "Conflicting", unmatched: "Unmatched" };
@@ -49,7 +50,7 @@ async function decide(choices, button, okText) {
 function candidateCell(m) {
   const td = el("td");
   if (!(m.candidates || []).length) {
-    td.append(el("span", "No contact has this user's e-mail, phone or name.", { class: "muted" }));
+    td.append(el("span", "No contact to propose: none shares this user's e-mail, phone or name, or those that do were rejected.", { class: "muted" }));
     return td;
   }
   for (const c of m.candidates) {
@@ -75,16 +76,41 @@ function candidateCell(m) {
   return td;
 }
 
+const ssStatusLabels = { registration_complete: "Registration Complete", accessed_self_serve: "Accessed Self-Serve" };
+const ssMissingLabels = { tenant: "self-serve is off for everyone (above)", email: "no e-mail address", mobile: "no mobile number" };
+
+async function setSelfServe(guids, on, button, okText) {
+  const ok = await adm.run(button, "dir-msg", async () => {
+    await api("POST", "/clients/" + encodeURIComponent(clientID()) + "/directory/selfserve", { guids, enabled: on });
+    await load();
+  });
+  if (ok) adm.say("dir-msg", okText, true);
+}
+
+function selfServeCell(m) {
+  const ss = m.selfserve;
+  const td = el("td");
+  let text = "Off";
+  if (ss.enabled) text = ss.active ? "On" : "On, not usable: " + ss.missing.map((x) => ssMissingLabels[x] || x).join(", ");
+  td.append(el("span", text, { class: ss.active ? "status-matched" : "" }));
+  if (ss.status) td.append(el("br"), el("span", ssStatusLabels[ss.status] || ss.status, { class: "hint" }));
+  td.append(el("br"));
+  const b = el("button", ss.enabled ? "Turn off" : "Turn on", { type: "button", class: "small" + (ss.enabled ? " secondary" : ""),
+    id: "ss-" + m.guid, "aria-label": "Turn self-serve " + (ss.enabled ? "off" : "on") + " for " + m.name });
+  b.addEventListener("click", () => setSelfServe([m.guid], !ss.enabled, b,
+    "Self-serve is " + (ss.enabled ? "off" : "on") + " for " + m.name + "."));
+  td.append(b);
+  return td;
+}
+
 function row(m) {
   const tr = el("tr", undefined, { id: "row-" + m.guid, "data-status": m.status });
   const sel = el("td");
-  if (decidable(m)) {
-    const cb = el("input", undefined, { type: "checkbox", id: "sel-" + m.guid, class: "dir-sel", "aria-label": "Select " + m.name });
-    cb.addEventListener("change", selectionChanged);
-    sel.append(cb);
-  }
+  const cb = el("input", undefined, { type: "checkbox", id: "sel-" + m.guid, class: "dir-sel", "aria-label": "Select " + m.name });
+  cb.addEventListener("change", selectionChanged);
+  sel.append(cb);
   const dec = el("td", m.decision === "accepted" ? "Accepted" : m.decision === "rejected" ? "Rejected" : "—");
-  tr.append(sel, userCell(m), statusCell(m), candidateCell(m), dec);
+  tr.append(sel, userCell(m), statusCell(m), candidateCell(m), dec, selfServeCell(m));
   return tr;
 }
 
@@ -94,22 +120,54 @@ function selected() {
 }
 
 function selectionChanged() {
-  const n = selected().length;
-  adm.byId("dir-accept-sel").disabled = n === 0;
-  adm.byId("dir-reject-sel").disabled = n === 0;
+  const rows = selected();
+  const n = rows.length;
+  const d = rows.filter(decidable).length;
+  adm.byId("dir-accept-sel").disabled = d === 0;
+  adm.byId("dir-reject-sel").disabled = d === 0;
+  adm.byId("dir-ss-on").disabled = n === 0;
+  adm.byId("dir-ss-off").disabled = n === 0;
   adm.byId("dir-sel-count").textContent = n ? n + " selected" : "";
   const all = document.querySelectorAll(".dir-sel");
   adm.byId("dir-all").checked = all.length > 0 && n === all.length;
 }
 
+// bulk accepts or rejects the selected rows that have one candidate; the
+// others (conflicts, unmatched, already accepted) are left as they are.
 function bulk(accept) {
-  const rows = selected();
+  const all = selected();
+  const rows = all.filter(decidable);
   const button = adm.byId(accept ? "dir-accept-sel" : "dir-reject-sel");
   const choices = rows.map((m) => ({ guid: m.guid, contact_id: m.candidates[0].id, accept }));
   const n = choices.length;
-  decide(choices, button, accept ? n + (n === 1 ? " match accepted." : " matches accepted.")
-                                 : n + (n === 1 ? " match rejected." : " matches rejected."));
+  const skipped = all.length - n;
+  decide(choices, button, (accept ? n + (n === 1 ? " match accepted." : " matches accepted.")
+                                  : n + (n === 1 ? " match rejected." : " matches rejected.")) +
+    (skipped ? " " + skipped + " selected without a single contact to decide on left as they are." : ""));
 }
+
+function bulkSelfServe(on) {
+  const guids = selected().map((m) => m.guid);
+  const n = guids.length;
+  setSelfServe(guids, on, adm.byId(on ? "dir-ss-on" : "dir-ss-off"),
+    "Self-serve is " + (on ? "on" : "off") + " for " + n + (n === 1 ? " user." : " users."));
+}
+
+function showSettings(s) {
+  adm.byId("ss-enabled").checked = !!s.enabled;
+  adm.byId("ss-new").checked = !!s.new_users_on;
+}
+
+adm.byId("ss-form").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  const body = { enabled: adm.byId("ss-enabled").checked, new_users_on: adm.byId("ss-new").checked };
+  adm.run(adm.byId("ss-save"), "ss-msg", async () => {
+    showSettings(await api("PUT", "/admin/directory/settings", body));
+    await load();
+  }, body.enabled ? "Saved: self-serve is on for users whose own switch is on." : "Saved: self-serve is off for everyone.");
+});
+adm.byId("dir-ss-on").addEventListener("click", () => bulkSelfServe(true));
+adm.byId("dir-ss-off").addEventListener("click", () => bulkSelfServe(false));
 
 async function load() {
   if (!clientID()) return;
@@ -153,6 +211,7 @@ adm.byId("dir-next").addEventListener("click", () => { dir.offset += dirPage; ad
     for (const c of clients) sel.append(el("option", c.name, { value: c.id }));
     const want = new URLSearchParams(location.search).get("client");
     if (want && clients.some((c) => c.id === want)) sel.value = want;
+    showSettings(await api("GET", "/admin/directory/settings"));
     if (!clients.length) { adm.say("dir-msg", "There are no clients yet.", false); return; }
     await load();
   } catch (e) { adm.say("dir-msg", e.message, false); }

@@ -74,7 +74,11 @@ func (s *testServer) binding(t *testing.T, sid string) string {
 // shows the counts and each status — by e-mail, by phone, a name-only
 // suggestion, a conflict, unmatched — filters by status and text, accepts a
 // suggestion and settles a conflict per candidate, accepts two rows in
-// bulk (each becomes a binding), and takes one back with "Undo: reject".
+// bulk (each becomes a binding), and takes one back with "Undo: reject";
+// then the self-serve switches: off for everyone by default, users on in
+// bulk but unable while the tenant's switch is off, able once it is on
+// when an e-mail and a mobile are known (saying what is missing when not),
+// one user off on their row, the switches kept across a reload.
 func TestBrowserDirectoryMatches(t *testing.T) {
 	s := startServer(t)
 	pat := s.AddContact(t, "Pat", "Lee", "(555) 010-0155", "pat.lee@contoso.example")
@@ -123,7 +127,7 @@ func TestBrowserDirectoryMatches(t *testing.T) {
 	assert.Contains(t, tab.Text("#row-"+gPat), "by phone")
 	assert.Contains(t, tab.Text("#row-"+gAlex), "by name only")
 	assert.Contains(t, tab.Text("#row-"+gDesk), "Conflicting")
-	assert.Contains(t, tab.Text("#row-"+gNone), "No contact has this user")
+	assert.Contains(t, tab.Text("#row-"+gNone), "No contact to propose")
 	assert.NotContains(t, tab.Text("#row-"+gPat), "555-010-0155", "the contact's phone is masked")
 	assert.NotContains(t, tab.Text("#row-"+gSam), "Sam@Contoso.example", "addresses are compared and shown in lower case, once")
 	tab.CheckA11y("directory matches")
@@ -163,10 +167,15 @@ func TestBrowserDirectoryMatches(t *testing.T) {
 	assert.Equal(t, s.ContactID, s.binding(t, sSam))
 	assert.Equal(t, pat, s.binding(t, sPat))
 	assert.Contains(t, tab.Text("#row-"+gSam), "Accepted")
-	var boxes int
-	tab.Eval(`document.querySelectorAll(".dir-sel").length`, &boxes)
-	assert.Zero(t, boxes, "accepted rows and the unmatched one offer no bulk selection")
 	tab.Screenshot("directory-accepted")
+
+	// Bulk on the accepted rows decides nothing more: they are skipped.
+	tab.Click("#sel-" + gPat)
+	tab.WaitText("#dir-sel-count", "1 selected")
+	var disabled bool
+	tab.Eval(`document.getElementById("dir-accept-sel").disabled`, &disabled)
+	assert.True(t, disabled, "nothing to accept among the selected")
+	tab.Click("#sel-" + gPat)
 
 	// Taking one back: the binding goes, the pair is not proposed again.
 	tab.Click("#reject-" + gSam + "-" + s.ContactID)
@@ -180,4 +189,46 @@ func TestBrowserDirectoryMatches(t *testing.T) {
 	tab.Visit(s.URL + "/app/admin/directory?client=" + s.ClientID)
 	tab.WaitText("#dir-caption", "of 5")
 	tab.WaitText("#row-"+gPat, "Accepted")
+
+	// Self-serve: off for everyone by default; every user turned on in
+	// bulk is still not able to use it while the tenant's switch is off.
+	var checked bool
+	tab.Eval(`document.getElementById("ss-enabled").checked`, &checked)
+	assert.False(t, checked, "self-serve is off until an admin turns it on")
+	assert.Regexp(t, `^Off\s+Turn on$`, tab.Text("#row-"+gPat+" td:last-child"))
+	tab.Click("#dir-all")
+	tab.WaitText("#dir-sel-count", "5 selected")
+	tab.Click("#dir-ss-on")
+	tab.WaitText("#dir-msg", "Self-serve is on for 5 users.")
+	tab.WaitText(`[data-count="selfserve_on"]`, "5")
+	assert.Equal(t, "0", count("selfserve_active"))
+	tab.WaitText("#row-"+gPat, "self-serve is off for everyone")
+
+	// The tenant's switch on: users with an e-mail and a mobile (their own
+	// or their bound contact's) can use it; Sam (unbound, no mobile in the
+	// directory) and Norah cannot, and say why.
+	tab.Click("#ss-enabled")
+	tab.Click("#ss-save")
+	tab.WaitText("#ss-msg", "Saved: self-serve is on")
+	tab.WaitText(`[data-count="selfserve_active"]`, "3")
+	assert.Contains(t, tab.Text("#row-"+gSam), "no mobile number")
+	assert.Contains(t, tab.Text("#row-"+gNone), "no mobile number")
+	tab.CheckA11y("directory self-serve")
+	tab.Screenshot("directory-selfserve")
+
+	// One user off on their row.
+	tab.Click("#ss-" + gPat)
+	tab.WaitText("#dir-msg", "Self-serve is off for Pat Lee.")
+	tab.WaitText(`[data-count="selfserve_active"]`, "2")
+	_, body = s.API.do("GET", "/clients/"+s.ClientID+"/directory/matches?q=plee", nil)
+	rows := body["matches"].([]any)
+	require.Len(t, rows, 1)
+	assert.Equal(t, false, rows[0].(map[string]any)["selfserve"].(map[string]any)["enabled"])
+
+	// Saved switches survive a reload.
+	tab.Visit(s.URL + "/app/admin/directory")
+	tab.WaitText("#dir-caption", "of 5")
+	tab.WaitTrue("the tenant's switch shown on", `document.getElementById("ss-enabled").checked === true`)
+	tab.Eval(`document.getElementById("ss-new").checked`, &checked)
+	assert.False(t, checked)
 }
