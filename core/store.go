@@ -170,6 +170,7 @@ type Tx interface {
 	AgentTx
 	DirectoryTx
 	SelfServeTx
+	NoticeTx
 
 	// Channels, inbound SMS and opt-outs (sms.go, channels.go).
 	SMSTx

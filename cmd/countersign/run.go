@@ -274,6 +274,13 @@ func (a *app) serve(ctx context.Context, c Config, ln net.Listener, ready func(a
 		}
 		a.engine.RunOutbox(workCtx, poll)
 	}()
+	// Password-expiry and lock-out notices: each user's of a day is claimed
+	// once in the store, so every node may run this.
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		a.engine.RunDirectoryNotices(workCtx, time.Hour)
+	}()
 	// Shutdown does not wait for hijacked connections: closing the hub ends
 	// every websocket (1001, going away) so their clients reconnect to
 	// another node.

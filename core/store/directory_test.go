@@ -274,3 +274,30 @@ func TestSelfServeStore(t *testing.T) {
 		assert.Empty(t, list(f.A.ID, f.clientA.ID), "the switch went with the user")
 	})
 }
+
+// TestClaimNotice: a user's notice of a day is claimed once (the second
+// claim, whatever its kind, is refused), per tenant and client; forgetting
+// drops only the tenant's days before the one given.
+func TestClaimNotice(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, s *store.Store) {
+		f := seed(t, s)
+		claim := func(tenantID, clientID, day string, kind core.NoticeKind) bool {
+			t.Helper()
+			var ok bool
+			update(t, s, func(ctx context.Context, tx core.Tx) (err error) {
+				ok, err = tx.ClaimNotice(ctx, tenantID, clientID, dirGUID1, day, kind, t0)
+				return err
+			})
+			return ok
+		}
+		assert.True(t, claim(f.A.ID, f.clientA.ID, "2026-11-02", core.NoticeExpiring))
+		assert.False(t, claim(f.A.ID, f.clientA.ID, "2026-11-02", core.NoticeExpiring), "claimed twice")
+		assert.False(t, claim(f.A.ID, f.clientA.ID, "2026-11-02", core.NoticeLocked), "a second notice the same day")
+		assert.True(t, claim(f.A.ID, f.clientA.ID, "2026-11-03", core.NoticeExpiring), "the next day")
+		assert.True(t, claim(f.B.ID, f.clientB.ID, "2026-11-02", core.NoticeExpiring), "another tenant's user of the same GUID")
+		update(t, s, func(ctx context.Context, tx core.Tx) error { return tx.ForgetNotices(ctx, f.A.ID, "2026-11-03") })
+		assert.True(t, claim(f.A.ID, f.clientA.ID, "2026-11-02", core.NoticeExpiring), "forgotten, claimable again")
+		assert.False(t, claim(f.A.ID, f.clientA.ID, "2026-11-03", core.NoticeExpiring), "the day given is kept")
+		assert.False(t, claim(f.B.ID, f.clientB.ID, "2026-11-02", core.NoticeExpiring), "another tenant's notices are not forgotten")
+	})
+}

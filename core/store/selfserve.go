@@ -4,12 +4,16 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"time"
 
 	"github.com/countersign/countersign/core"
 )
 
 // Interface guard.
-var _ core.SelfServeTx = (*tx)(nil)
+var (
+	_ core.SelfServeTx = (*tx)(nil)
+	_ core.NoticeTx    = (*tx)(nil)
+)
 
 // SelfServeSettings implements core.SelfServeTx.
 func (t *tx) SelfServeSettings(ctx context.Context, tenantID string) (core.SelfServeSettings, error) {
@@ -62,4 +66,25 @@ func (t *tx) PutSelfServeUser(ctx context.Context, u *core.SelfServeUser) error 
 			changed_by = excluded.changed_by, changed_at = excluded.changed_at`,
 		u.TenantID, u.ClientID, u.GUID, u.Enabled, string(u.Status), u.ChangedBy, u.ChangedAt)
 	return wrap(err, "store self-serve switch of %s", u.GUID)
+}
+
+// ClaimNotice implements core.NoticeTx: the primary key (tenant, client,
+// GUID, day) lets one transaction in, on every node; the others insert
+// nothing.
+func (t *tx) ClaimNotice(ctx context.Context, tenantID, clientID, guid, day string, kind core.NoticeKind, at time.Time) (bool, error) {
+	normTimes(&at)
+	res, err := t.exec(ctx, `INSERT INTO directory_notices (tenant_id, client_id, guid, day, kind, queued_at)
+		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (tenant_id, client_id, guid, day) DO NOTHING`,
+		tenantID, clientID, guid, day, string(kind), at)
+	if err != nil {
+		return false, wrap(err, "claim notice of %s", guid)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, wrap(err, "claim notice of %s", guid)
+}
+
+// ForgetNotices implements core.NoticeTx.
+func (t *tx) ForgetNotices(ctx context.Context, tenantID, day string) error {
+	_, err := t.exec(ctx, `DELETE FROM directory_notices WHERE tenant_id = ? AND day < ?`, tenantID, day)
+	return wrap(err, "forget old notices")
 }

@@ -1,0 +1,269 @@
+package core
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Password-expiry and lock-out notices (issue 17.5): users with self-serve
+// on and status Registration Complete or Accessed Self-Serve hear by e-mail
+// and SMS (whichever are known: the directory's, else the bound contact's)
+// from 10 days before their password expires, daily, on the expiry day, and
+// when their account is locked out. A user gets at most one notice a day —
+// lock-out before expiry today before expiring — claimed in the store in
+// the transaction that queues it, so restarts and several nodes send each
+// once.
+
+// NoticeKind is what a notice is about.
+type NoticeKind string
+
+// Notice kinds, in the order one is chosen when several apply on a day.
+const (
+	NoticeLocked       NoticeKind = "locked"
+	NoticeExpiresToday NoticeKind = "expires_today"
+	NoticeExpiring     NoticeKind = "expiring"
+)
+
+// noticeDays is how many days before expiry the notices start.
+const noticeDays = 10
+
+// NoticeTx is the part of a transaction that records notices sent.
+type NoticeTx interface {
+	// ClaimNotice records that (tenant, client, GUID) gets its notice of
+	// day (YYYY-MM-DD, UTC); false when it already has one for that day.
+	ClaimNotice(ctx context.Context, tenantID, clientID, guid, day string, kind NoticeKind, at time.Time) (bool, error)
+	// ForgetNotices drops a tenant's records of days before day.
+	ForgetNotices(ctx context.Context, tenantID, day string) error
+}
+
+// AuditDirectoryNotice: a notice was queued (detail: kind, days, channels).
+const AuditDirectoryNotice = "directory.notice_queued"
+
+// noticeFor says which notice, if any, u is due on the UTC day of now, and
+// how many days are left before the password expires.
+func noticeFor(u DirectoryUser, now time.Time) (NoticeKind, int) {
+	if u.Locked {
+		return NoticeLocked, 0
+	}
+	if u.PasswordNeverExpires || u.PasswordExpiresAt.IsZero() {
+		return "", 0
+	}
+	today := utcDay(now)
+	left := int(utcDay(u.PasswordExpiresAt).Sub(today).Hours() / 24)
+	switch {
+	case left == 0:
+		return NoticeExpiresToday, 0
+	case left > 0 && left <= noticeDays:
+		return NoticeExpiring, left
+	}
+	return "", 0
+}
+
+func utcDay(t time.Time) time.Time {
+	y, m, d := t.UTC().Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+}
+
+func noticeText(kind NoticeKind, left int, account, msp string) (subject, text string) {
+	switch kind {
+	case NoticeLocked:
+		subject = "Your account is locked"
+		text = fmt.Sprintf("Your account %s is locked after too many wrong passwords. Call %s to unlock it; they will verify it is you.", account, msp)
+	case NoticeExpiresToday:
+		subject = "Your password expires today"
+		text = fmt.Sprintf("The password of %s expires today. Change it now: press Ctrl+Alt+Del and choose \"Change a password\".", account)
+	default:
+		day := "days"
+		if left == 1 {
+			day = "day"
+		}
+		subject = fmt.Sprintf("Your password expires in %d %s", left, day)
+		text = fmt.Sprintf("The password of %s expires in %d %s. Change it before then: press Ctrl+Alt+Del and choose \"Change a password\".", account, left, day)
+	}
+	return subject, text + " — " + msp
+}
+
+// SendDirectoryNotices queues the notices due today for every tenant with
+// self-serve on and returns how many users were notified. It is safe to
+// run on every node, as often as wanted: each user's notice of a day is
+// claimed once, in the transaction that queues its messages.
+func (e *Engine) SendDirectoryNotices(ctx context.Context) (int, error) {
+	var tenants []Tenant
+	if err := e.cfg.Store.View(ctx, func(tx Tx) (err error) {
+		tenants, err = tx.ListTenants(ctx)
+		return err
+	}); err != nil {
+		return 0, err
+	}
+	sent := 0
+	for _, t := range tenants {
+		n, err := e.sendTenantNotices(ctx, t)
+		sent += n
+		if err != nil {
+			return sent, err
+		}
+	}
+	if sent > 0 {
+		e.Wake()
+	}
+	return sent, nil
+}
+
+func (e *Engine) sendTenantNotices(ctx context.Context, t Tenant) (int, error) {
+	var clients []Client
+	var set SelfServeSettings
+	if err := e.cfg.Store.View(ctx, func(tx Tx) (err error) {
+		if set, err = tx.SelfServeSettings(ctx, t.ID); err != nil || !set.Enabled {
+			return err
+		}
+		clients, err = tx.ListClients(ctx, t.ID)
+		return err
+	}); err != nil || !set.Enabled {
+		return 0, err
+	}
+	sent := 0
+	for _, c := range clients {
+		var n int
+		err := e.cfg.Store.Update(ctx, func(tx Tx) (err error) {
+			n, err = e.sendClientNotices(ctx, tx, t, c.ID)
+			return err
+		})
+		if err != nil {
+			return sent, err
+		}
+		sent += n
+	}
+	now := e.Now()
+	return sent, e.cfg.Store.Update(ctx, func(tx Tx) error {
+		return tx.ForgetNotices(ctx, t.ID, utcDay(now).AddDate(0, 0, -31).Format(time.DateOnly))
+	})
+}
+
+func (e *Engine) sendClientNotices(ctx context.Context, tx Tx, t Tenant, clientID string) (int, error) {
+	owns, err := tx.SelfServeUsers(ctx, t.ID, clientID)
+	if err != nil || len(owns) == 0 {
+		return 0, err
+	}
+	own := make(map[string]SelfServeUser, len(owns))
+	for _, o := range owns {
+		if o.Enabled && (o.Status == SelfServeRegistered || o.Status == SelfServeAccessed) {
+			own[o.GUID] = o
+		}
+	}
+	if len(own) == 0 {
+		return 0, nil
+	}
+	users, err := tx.DirectoryUsers(ctx, t.ID, clientID)
+	if err != nil {
+		return 0, err
+	}
+	decisions, err := tx.MatchDecisions(ctx, t.ID, clientID)
+	if err != nil {
+		return 0, err
+	}
+	boundTo := map[string]string{}
+	for _, d := range decisions {
+		if d.State == MatchAccepted {
+			boundTo[d.GUID] = d.ContactID
+		}
+	}
+	now := e.Now()
+	day := utcDay(now).Format(time.DateOnly)
+	msp := t.Branding.SenderName
+	if msp == "" {
+		msp = t.Name
+	}
+	sent := 0
+	for _, u := range users {
+		if _, ok := own[u.GUID]; !ok {
+			continue
+		}
+		kind, left := noticeFor(u, now)
+		if kind == "" {
+			continue
+		}
+		email, mobile := u.Mail, u.MobileE164
+		if id := boundTo[u.GUID]; id != "" && (email == "" || mobile == "") {
+			c, err := tx.Contact(ctx, t.ID, id)
+			if err != nil && !isNotFound(err) {
+				return sent, err
+			}
+			for _, d := range c.Destinations {
+				switch {
+				case d.Kind == DestEmail && email == "":
+					email = d.Value
+				case d.Kind == DestPhone && mobile == "":
+					mobile = d.Value
+				}
+			}
+		}
+		if email == "" && mobile == "" {
+			continue
+		}
+		claimed, err := tx.ClaimNotice(ctx, t.ID, clientID, u.GUID, day, kind, now)
+		if err != nil {
+			return sent, err
+		}
+		if !claimed {
+			continue
+		}
+		subject, text := noticeText(kind, left, u.SAMAccountName, msp)
+		var channels []string
+		if email != "" {
+			if err := e.queueNotice(ctx, tx, t.ID, Outbound{Kind: OutboxEmail, To: email, FromName: msp, Subject: subject, Text: text}, now); err != nil {
+				return sent, err
+			}
+			channels = append(channels, "email")
+		}
+		if mobile != "" {
+			if err := e.queueNotice(ctx, tx, t.ID, Outbound{Kind: OutboxSMS, To: mobile, Text: subject + ". " + text}, now); err != nil {
+				return sent, err
+			}
+			channels = append(channels, "sms")
+		}
+		if err := e.audit(ctx, tx, t.ID, "system", AuditDirectoryNotice, u.SID, map[string]string{
+			"kind": string(kind), "days_left": fmt.Sprint(left), "day": day, "guid": u.GUID, "client": clientID,
+			"channels": fmt.Sprint(channels),
+		}); err != nil {
+			return sent, err
+		}
+		sent++
+	}
+	return sent, nil
+}
+
+// queueNotice writes a notice's message to the outbox for the worker.
+func (e *Engine) queueNotice(ctx context.Context, tx Tx, tenantID string, msg Outbound, now time.Time) error {
+	item := OutboxItem{ID: NewID("obx"), TenantID: tenantID, Kind: msg.Kind, Status: OutboxPending,
+		NextAttemptAt: now, CreatedAt: now, Dev: e.cfg.DevDelivery}
+	ready, err := e.channelReady(ctx, tx, tenantID, msg.Kind)
+	if err != nil {
+		return err
+	}
+	item.Dev = item.Dev || !ready
+	if err := e.sealAndEnqueue(ctx, tx, &item, msg, 0); err != nil {
+		return fmt.Errorf("core: queue notice: %w", err)
+	}
+	return nil
+}
+
+// RunDirectoryNotices sends the day's notices now and then every interval
+// until ctx ends; errors are logged and tried again at the next round.
+func (e *Engine) RunDirectoryNotices(ctx context.Context, every time.Duration) {
+	for {
+		if n, err := e.SendDirectoryNotices(ctx); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			e.log.Error("directory notices failed; trying again later", "err", err)
+		} else if n > 0 {
+			e.log.Info("directory notices queued", "users", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(every):
+		}
+	}
+}

@@ -1,0 +1,149 @@
+package core_test
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/countersign/countersign/core"
+	"github.com/countersign/countersign/core/store"
+	"github.com/countersign/countersign/core/store/storetest"
+)
+
+// TestDirectoryNotices runs the notice schedule over fifteen days on a fake
+// clock, twice a day, on two nodes at once, with a restart (a new engine
+// over the same store) on day 5: every user gets each day's notice once —
+// from 10 days before expiry, on the expiry day, daily while locked — by
+// e-mail and SMS where known (the bound contact's when the directory has
+// none); users without self-serve, not registered or whose password never
+// expires get nothing; with the tenant's switch off, nobody does.
+func TestDirectoryNotices(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, st *store.Store) {
+		var cfg core.Config
+		f := newFixture(t, st, func(c *core.Config) { cfg = *c })
+		ctx := t.Context()
+		day0 := time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC) // the fixture's clock: 09:00 that day
+		type person struct {
+			guid, sam, mail, mobile string
+			expires                 time.Time
+			locked, never, on       bool
+			status                  core.SelfServeStatus
+		}
+		people := []person{
+			{guid: "00000000-0000-4000-8000-0000000000a1", sam: "alice", mail: "alice@contoso.example", mobile: "+15550100201",
+				expires: day0.AddDate(0, 0, 12).Add(15 * time.Hour), on: true, status: core.SelfServeRegistered},
+			{guid: "00000000-0000-4000-8000-0000000000b2", sam: "bob", mail: "bob@contoso.example", locked: true,
+				expires: day0.AddDate(0, 0, 60), on: true, status: core.SelfServeAccessed},
+			{guid: "00000000-0000-4000-8000-0000000000c3", sam: "carl", mail: "carl@contoso.example",
+				expires: day0.AddDate(0, 0, 3), on: true}, // not registered
+			{guid: "00000000-0000-4000-8000-0000000000d4", sam: "dora", mail: "dora@contoso.example",
+				expires: day0.AddDate(0, 0, 3), status: core.SelfServeRegistered}, // switch off
+			{guid: "00000000-0000-4000-8000-0000000000e5", sam: "erin", mail: "erin@contoso.example", never: true,
+				on: true, status: core.SelfServeRegistered},
+			{guid: "00000000-0000-4000-8000-0000000000f6", sam: "fred", // only the bound contact's e-mail and phone
+				expires: day0.AddDate(0, 0, 3), on: true, status: core.SelfServeRegistered},
+		}
+		require.NoError(t, st.Update(ctx, func(tx core.Tx) error {
+			for i, p := range people {
+				u := core.DirectoryUser{TenantID: f.tenant.ID, ClientID: f.client.ID, GUID: p.guid,
+					SID: fmt.Sprintf("S-1-5-21-1-2-3-%d", 1100+i), SAMAccountName: p.sam, DisplayName: p.sam, Mail: p.mail,
+					MobileE164: p.mobile, Enabled: true, Locked: p.locked, PasswordNeverExpires: p.never, SyncedAt: day0}
+				if !p.never {
+					u.PasswordExpiresAt = p.expires
+				}
+				if err := tx.PutDirectoryUser(ctx, &u); err != nil {
+					return err
+				}
+				if err := tx.PutSelfServeUser(ctx, &core.SelfServeUser{TenantID: f.tenant.ID, ClientID: f.client.ID,
+					GUID: p.guid, Enabled: p.on, Status: p.status, ChangedAt: day0}); err != nil {
+					return err
+				}
+			}
+			return tx.PutSelfServeSettings(ctx, &core.SelfServeSettings{TenantID: f.tenant.ID, Enabled: true, UpdatedAt: day0})
+		}))
+		require.NoError(t, f.eng.DecideMatches(ctx, f.tenant.ID, "tech:1", f.client.ID,
+			[]core.MatchChoice{{GUID: people[5].guid, ContactID: f.contact.ID, Accept: true}}))
+
+		nodes := []*core.Engine{f.eng, nil}
+		newNode := func() *core.Engine {
+			e, err := core.NewEngine(cfg)
+			require.NoError(t, err)
+			return e
+		}
+		nodes[1] = newNode()
+		for d := range 15 {
+			if d == 5 {
+				nodes[0] = newNode() // a restart
+			}
+			for _, hour := range []int{9, 15} {
+				f.clk.Add(day0.AddDate(0, 0, d).Add(time.Duration(hour) * time.Hour).Sub(f.clk.Now()))
+				var wg sync.WaitGroup
+				for _, n := range nodes {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						_, err := n.SendDirectoryNotices(context.Background())
+						assert.NoError(t, err)
+					}()
+				}
+				wg.Wait()
+			}
+		}
+
+		var items []core.OutboxItem
+		require.NoError(t, st.View(ctx, func(tx core.Tx) (err error) {
+			items, err = tx.ListOutbox(ctx, f.tenant.ID, 0)
+			return err
+		}))
+		sort.SliceStable(items, func(i, j int) bool { return items[i].CreatedAt.Before(items[j].CreatedAt) })
+		got := map[string][]string{} // recipient → "day: subject" in order
+		for _, it := range items {
+			m, err := f.eng.OpenOutbox(it)
+			require.NoError(t, err)
+			subject := m.Subject
+			if m.Kind == core.OutboxSMS {
+				subject, _, _ = strings.Cut(m.Text, ". ")
+			}
+			got[m.To] = append(got[m.To], it.CreatedAt.UTC().Format("01-02")+": "+subject)
+		}
+		var alice []string
+		for d := 2; d <= 11; d++ {
+			left := 12 - d
+			unit := "days"
+			if left == 1 {
+				unit = "day"
+			}
+			alice = append(alice, fmt.Sprintf("%s: Your password expires in %d %s", day0.AddDate(0, 0, d).Format("01-02"), left, unit))
+		}
+		alice = append(alice, day0.AddDate(0, 0, 12).Format("01-02")+": Your password expires today")
+		assert.Equal(t, alice, got["alice@contoso.example"], "e-mail: from 10 days before, daily, on the day, once each")
+		assert.Equal(t, alice, got["+15550100201"], "SMS likewise")
+		assert.Len(t, got["bob@contoso.example"], 15, "locked: one notice a day, not two, on two nodes")
+		for _, s := range got["bob@contoso.example"] {
+			assert.Contains(t, s, "Your account is locked")
+		}
+		fred := []string{"11-02: Your password expires in 3 days", "11-03: Your password expires in 2 days",
+			"11-04: Your password expires in 1 day", "11-05: Your password expires today"}
+		assert.Equal(t, fred, got["sam@contoso.example"], "the bound contact's e-mail")
+		assert.Equal(t, fred, got["+15550100142"], "the bound contact's phone")
+		for _, nobody := range []string{"carl@contoso.example", "dora@contoso.example", "erin@contoso.example"} {
+			assert.Empty(t, got[nobody], nobody)
+		}
+		assert.Len(t, got, 5)
+
+		// The tenant's switch off: the next day nobody hears anything.
+		_, err := f.eng.PutSelfServeSettings(ctx, f.tenant.ID, "tech:1", core.SelfServeSettings{Enabled: false})
+		require.NoError(t, err)
+		f.clk.Add(24 * time.Hour)
+		n, err := f.eng.SendDirectoryNotices(ctx)
+		require.NoError(t, err)
+		assert.Zero(t, n)
+	})
+}
