@@ -1,0 +1,95 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/countersign/countersign/agent"
+	"github.com/countersign/countersign/agent/directory"
+)
+
+// ouList is a repeatable -ou flag.
+type ouList []string
+
+func (o *ouList) String() string     { return strings.Join(*o, "; ") }
+func (o *ouList) Set(v string) error { *o = append(*o, v); return nil }
+
+// runHarvest runs the agent as the client's directory harvester: it
+// activates with the client's key on first start, then syncs the chosen
+// OUs to the server every -every. The service account's password comes
+// from an environment variable, never from the command line.
+func runHarvest(args []string) error {
+	fs := flag.NewFlagSet("harvest", flag.ContinueOnError)
+	server := fs.String("server", "", "server URL (https://verify.msp.example)")
+	key := fs.String("key", "", "the client's activation key (first start only)")
+	dir := fs.String("dir", ".", "directory for the credential and the sync state (readable by the service account only)")
+	ldapURL := fs.String("ldap-url", "", "ldaps://dc.corp.example (or ldap:// with -starttls)")
+	startTLS := fs.Bool("starttls", false, "upgrade ldap:// with StartTLS before binding")
+	allowPlain := fs.Bool("allow-plain", false, "allow ldap:// without TLS (a lab only; password resets are refused on it)")
+	caFile := fs.String("ca", "", "PEM file of the CA the DC's certificate chains to (default: the system roots)")
+	serverName := fs.String("server-name", "", "name the DC's certificate carries, when not the URL's host")
+	bind := fs.String("bind", "", "service account (svc-countersign@corp.example or a DN)")
+	passEnv := fs.String("password-env", "COUNTERSIGN_AD_PASSWORD", "environment variable holding the service account's password")
+	baseDN := fs.String("base-dn", "", "the domain's DN (default: read from the DC)")
+	every := fs.Duration("every", 15*time.Minute, "time between syncs")
+	var ous ouList
+	fs.Var(&ous, "ou", "DN of an OU to harvest (repeat for several; none: the whole domain)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *server == "" || *ldapURL == "" || *bind == "" {
+		return errors.New("harvest: -server, -ldap-url and -bind are required")
+	}
+	password := os.Getenv(*passEnv)
+	if password == "" {
+		return fmt.Errorf("harvest: set the service account's password in %s", *passEnv)
+	}
+	var ca []byte
+	if *caFile != "" {
+		var err error
+		if ca, err = os.ReadFile(*caFile); err != nil {
+			return fmt.Errorf("harvest: -ca: %w", err)
+		}
+	}
+	cfg := directory.Config{URL: *ldapURL, StartTLS: *startTLS, AllowPlain: *allowPlain, CAPEM: ca, ServerName: *serverName,
+		BindUser: *bind, BindPassword: password, BaseDN: *baseDN, OUs: ous}
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+
+	client := &agent.Client{ServerURL: *server}
+	credFile := filepath.Join(*dir, "harvester.cred")
+	cred, err := os.ReadFile(credFile)
+	switch {
+	case err == nil:
+		client.Credential = strings.TrimSpace(string(cred))
+	case errors.Is(err, os.ErrNotExist):
+		if *key == "" {
+			return errors.New("harvest: not activated yet: give the client's activation key with -key")
+		}
+		host, _ := os.Hostname()
+		if _, _, err := client.Activate(ctx, *key, agent.Report{Name: host, OS: runtime.GOOS, AgentVersion: agent.Version}); err != nil {
+			return fmt.Errorf("harvest: activate: %w", err)
+		}
+		if err := os.WriteFile(credFile, []byte(client.Credential), 0o600); err != nil {
+			return fmt.Errorf("harvest: keep the credential: %w", err)
+		}
+	default:
+		return err
+	}
+	h := &agent.Harvester{Client: client, State: agent.FileState(filepath.Join(*dir, "harvester.json")), Every: *every, Logger: log,
+		Dial: func() (agent.Syncer, error) { return directory.Dial(cfg) }}
+	if err := h.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}
