@@ -2,18 +2,13 @@ package web
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/countersign/countersign/core"
@@ -43,7 +38,6 @@ func (s *Server) registerAdminIntegrationRoutes(r *mux.Router) {
 // Limits of the integration form.
 const (
 	maxIntegrationName = 100
-	maxSettingLen      = 1000
 	// psaCheckTimeout bounds a live check: a plugin's may take a few
 	// calls, each retried on 5xx.
 	psaCheckTimeout = 30 * time.Second
@@ -280,7 +274,7 @@ func (s *Server) integrationJSON(tenant core.Tenant, in core.Integration) integr
 	var stored map[string]json.RawMessage
 	_ = json.Unmarshal(in.Config, &stored)
 	for _, f := range d.Fields {
-		v := settingValue(stored[f.Name])
+		v := psa.StoredSetting(stored[f.Name])
 		switch {
 		case v == "":
 		case f.Kind == psa.FieldSecret:
@@ -318,22 +312,6 @@ func setupJSON(st psa.Setup) *setupOut {
 		out.Permissions = append(out.Permissions, permissionOut{Area: p.Area, Access: p.Access, Why: p.Why})
 	}
 	return out
-}
-
-// settingValue reads a stored setting: a JSON string, or the raw JSON of
-// anything else.
-func settingValue(raw json.RawMessage) string {
-	if len(raw) == 0 {
-		return ""
-	}
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		return s
-	}
-	if string(raw) == "null" {
-		return ""
-	}
-	return string(raw)
 }
 
 // handleAdminCreateIntegration handles "POST /api/v1/admin/integrations".
@@ -397,7 +375,7 @@ func (s *Server) saveIntegration(w http.ResponseWriter, r *http.Request, update 
 		s.writeError(w, r, err)
 		return
 	}
-	cfg, generated, err := buildSettings(d, req.Settings, req.Regenerate, old.Config)
+	cfg, generated, err := psa.BuildSettings(d, req.Settings, req.Regenerate, old.Config)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -424,7 +402,7 @@ func (s *Server) saveIntegration(w http.ResponseWriter, r *http.Request, update 
 		checked = "connected to " + d.Name
 	}
 	if l, ok := client.(psa.SettingsLearner); ok {
-		if candidate.Config, err = mergeLearned(d, candidate.Config, l.LearnedSettings()); err != nil {
+		if candidate.Config, err = psa.MergeLearned(d, candidate.Config, l.LearnedSettings()); err != nil {
 			s.writeError(w, r, err)
 			return
 		}
@@ -461,115 +439,6 @@ func checkIntegrationName(name string) error {
 		return core.Errorf(core.KindInvalid, "the name must not contain < or >")
 	}
 	return nil
-}
-
-// buildSettings turns the form's settings into the plugin's JSON config:
-// only the descriptor's fields, each one line of text; required ones
-// present; a secret left blank keeps its value in old (the stored config).
-// A Generated setting left blank keeps its stored value, or is made when it
-// has none or is named in regenerate; what was made is returned too, for
-// the admin to see once.
-func buildSettings(d psa.Descriptor, in map[string]string, regenerate []string, old []byte) ([]byte, map[string]string, error) {
-	fields := map[string]psa.Field{}
-	for _, f := range d.Fields {
-		fields[f.Name] = f
-	}
-	names := make([]string, 0, len(in))
-	for k := range in {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	for _, k := range names {
-		if _, ok := fields[k]; !ok {
-			return nil, nil, core.Errorf(core.KindInvalid, "%s has no setting called %q", d.Name, truncateText(k, 40))
-		}
-	}
-	renew := map[string]bool{}
-	for _, k := range regenerate {
-		if f, ok := fields[k]; !ok || !f.Generated {
-			return nil, nil, core.Errorf(core.KindInvalid, "%s has no generated setting called %q", d.Name, truncateText(k, 40))
-		}
-		renew[k] = true
-	}
-	var stored map[string]json.RawMessage
-	_ = json.Unmarshal(old, &stored)
-	out := map[string]string{}
-	var generated map[string]string
-	for _, f := range d.Fields {
-		v := strings.TrimSpace(in[f.Name])
-		if err := checkSetting(f, v); err != nil {
-			return nil, nil, err
-		}
-		if v == "" && (f.Kind == psa.FieldSecret || f.Generated) && !renew[f.Name] {
-			v = settingValue(stored[f.Name])
-		}
-		if v == "" && f.Generated {
-			v = generateSetting(f)
-			if generated == nil {
-				generated = map[string]string{}
-			}
-			generated[f.Name] = v
-		}
-		if v == "" {
-			if f.Required {
-				return nil, nil, core.Errorf(core.KindInvalid, "%s is required", f.Label)
-			}
-			continue
-		}
-		out[f.Name] = v
-	}
-	cfg, err := json.Marshal(out)
-	return cfg, generated, err
-}
-
-// generateSetting makes a Generated setting's value: for a secret, 32
-// random bytes (256 bits) in unpadded base64url; otherwise a readable
-// "countersign-" name with 48 random bits in hex, to tell one
-// integration's credentials from another's.
-func generateSetting(f psa.Field) string {
-	if f.Kind == psa.FieldSecret {
-		b := make([]byte, 32)
-		_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24+)
-		return base64.RawURLEncoding.EncodeToString(b)
-	}
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	return "countersign-" + hex.EncodeToString(b)
-}
-
-// checkSetting checks one setting as text: valid UTF-8, bounded, one line;
-// a setting that is not secret is also free of markup (hosts, ids, keys
-// never hold < or >). Secrets are never quoted back.
-func checkSetting(f psa.Field, v string) error {
-	switch {
-	case !utf8.ValidString(v):
-		return core.Errorf(core.KindInvalid, "%s is not valid text", f.Label)
-	case len(v) > maxSettingLen:
-		return core.Errorf(core.KindInvalid, "%s must be at most %d characters", f.Label, maxSettingLen)
-	case strings.IndexFunc(v, unicode.IsControl) >= 0:
-		return core.Errorf(core.KindInvalid, "%s must be one line without control characters", f.Label)
-	case f.Kind != psa.FieldSecret && strings.ContainsAny(v, "<>"):
-		return core.Errorf(core.KindInvalid, "%s must not contain < or >", f.Label)
-	}
-	return nil
-}
-
-// mergeLearned adds what a client learned to its config, for fields the
-// descriptor has and that are not secret.
-func mergeLearned(d psa.Descriptor, cfg []byte, learned map[string]string) ([]byte, error) {
-	if len(learned) == 0 {
-		return cfg, nil
-	}
-	var m map[string]string
-	if err := json.Unmarshal(cfg, &m); err != nil {
-		return nil, err
-	}
-	for _, f := range d.Fields {
-		if v, ok := learned[f.Name]; ok && v != "" && f.Kind != psa.FieldSecret && checkSetting(f, v) == nil {
-			m[f.Name] = v
-		}
-	}
-	return json.Marshal(m)
 }
 
 // settingsRefused explains settings the plugin would not build a client
