@@ -139,6 +139,13 @@ func NormalizePhone(raw, region string) (string, error) {
 	if len(e) < 8 {
 		return "", Errorf(KindInvalid, "%q is too short to be a phone number (use international format, e.g. +1 555 010 0100)", raw)
 	}
+	// A number whose E.164 form reads as another number ("+358 0…": the
+	// national prefix after the country code, dropped when parsed again) is
+	// ambiguous; a code must not go to whichever one a later read picks
+	// (found by FuzzNormalizePhone).
+	if again, err := phonenumbers.Parse(e, region); err != nil || phonenumbers.Format(again, phonenumbers.E164) != e {
+		return "", Errorf(KindInvalid, "%q is not a phone number (use international format, e.g. +1 555 010 0100)", raw)
+	}
 	return e, nil
 }
 

@@ -33,3 +33,18 @@ func FuzzNormalizePhone(f *testing.F) {
 		}
 	})
 }
+
+// TestNormalizePhoneAmbiguous: an E.164 form that reads as another number
+// is refused rather than stored as one and texted as the other.
+func TestNormalizePhoneAmbiguous(t *testing.T) {
+	for _, raw := range []string{"+3580000000000", "+358000000000"} {
+		if got, err := NormalizePhone(raw, "FI"); err == nil {
+			t.Errorf("NormalizePhone(%q) = %q, want an error", raw, got)
+		}
+	}
+	for raw, want := range map[string]string{"+358 40 1234567": "+358401234567", "040 1234567": "+358401234567"} {
+		if got, err := NormalizePhone(raw, "FI"); err != nil || got != want {
+			t.Errorf("NormalizePhone(%q) = %q, %v; want %q", raw, got, err, want)
+		}
+	}
+}
