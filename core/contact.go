@@ -139,6 +139,12 @@ func NormalizePhone(raw, region string) (string, error) {
 	if len(e) < 8 {
 		return "", Errorf(KindInvalid, "%q is too short to be a phone number (use international format, e.g. +1 555 010 0100)", raw)
 	}
+	// E.164 allows at most 15 digits; some regions' rules call longer
+	// ones possible ("+49 1000…" in Germany), but no carrier routes them
+	// (found by FuzzNormalizePhone).
+	if len(e) > 16 {
+		return "", Errorf(KindInvalid, "%q has more digits than any phone number (at most 15 with the country code)", raw)
+	}
 	// A number whose E.164 form reads as another number ("+358 0…": the
 	// national prefix after the country code, dropped when parsed again) is
 	// ambiguous; a code must not go to whichever one a later read picks

@@ -48,3 +48,14 @@ func TestNormalizePhoneAmbiguous(t *testing.T) {
 		}
 	}
 }
+
+// TestNormalizePhoneTooLong: E.164 has at most 15 digits, whatever a
+// region's length rules allow.
+func TestNormalizePhoneTooLong(t *testing.T) {
+	if got, err := NormalizePhone("+4910000000000000", "0"); err == nil {
+		t.Errorf("NormalizePhone(+49 16 digits) = %q, want an error", got)
+	}
+	if got, err := NormalizePhone("+49 1512 3456789", "DE"); err != nil || got != "+4915123456789" {
+		t.Errorf("NormalizePhone(+49 1512 3456789) = %q, %v", got, err)
+	}
+}
