@@ -61,6 +61,7 @@ func (e *Engine) Routes(ctx context.Context, tenantID, contactID string) ([]Rout
 		haveUser   bool
 		promptDev  Device
 		promptErr  error
+		pushErr    error
 		candidates []DuoUser
 	)
 	err := e.cfg.Store.View(ctx, func(tx Tx) error {
@@ -77,6 +78,18 @@ func (e *Engine) Routes(ctx context.Context, tenantID, contactID string) ([]Rout
 		if e.cfg.Duo != nil && policy.Allows(MethodDuoPush) {
 			acct, acctErr = duoAccountFor(ctx, tx, tenantID, contact.ClientID)
 			if acctErr == nil {
+				var open []Verification
+				for _, v := range history {
+					if v.Status.Open() {
+						open = append(open, v)
+					}
+				}
+				// A denial's 24-hour stop, a pending push or a spent limit
+				// is why Push is not offered now.
+				pushErr = e.checkPushLimits(ctx, tx, policy, open, tenantID, contact.ID, "", e.Now())
+				if pushErr != nil && ErrorKind(pushErr) == KindInternal {
+					return pushErr
+				}
 				u, err := tx.DuoUser(ctx, tenantID, acct.ID, contact.ID)
 				switch {
 				case err == nil:
@@ -116,7 +129,11 @@ func (e *Engine) Routes(ctx context.Context, tenantID, contactID string) ([]Rout
 			if e.cfg.Duo == nil {
 				continue
 			}
-			out = append(out, e.duoRoute(ctx, acct, acctErr, candidates))
+			r := e.duoRoute(ctx, acct, acctErr, candidates)
+			if r.Available && pushErr != nil {
+				r.Available, r.Reason = false, ErrorMessage(pushErr)
+			}
+			out = append(out, r)
 		case MethodWorkstationPrompt:
 			r := Route{Method: m, Assurance: AssuranceLabel(m)}
 			if promptErr != nil {
@@ -169,7 +186,13 @@ func destinationRoute(m Method, k DestinationKind, c Contact, history []Verifica
 		}
 	}
 	r.Available = true
-	r.Reason = string(k) + " " + d.Masked()
+	r.Reason = d.Label
+	if r.Reason == "" {
+		r.Reason = string(k)
+	}
+	if d.IsDefault {
+		r.Reason += ", default"
+	}
 	return r
 }
 
