@@ -38,12 +38,13 @@ const (
 	PageAdminIntegrations = "admin_integrations.html"
 	PageAdminChannels     = "admin_channels.html"
 	PageAdminDirectory    = "admin_directory.html"
+	PageAdminDuo          = "admin_duo.html"
 )
 
 // PageNames lists every page template handlers use.
 var PageNames = []string{PageLogin, PageConsole, PageOutbox, PageLink, PagePod,
 	PageAdminPolicies, PageAdminBranding, PageAdminTechnicians, PageAdminAudit, PageAdminForbidden, PageAdminIntegrations, PageAdminChannels,
-	PageAdminDirectory}
+	PageAdminDirectory, PageAdminDuo}
 
 // StaticFS returns the static files, without the embed prefix.
 func StaticFS() fs.FS {

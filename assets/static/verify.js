@@ -5,7 +5,8 @@
 // The console and the pod share it; they differ only in how a send starts.
 const CSVerify = (() => {
   const $ = (id) => document.getElementById(id);
-  const methodNames = { sms_code: "SMS code", sms_link: "SMS link", voice_code: "Voice code", email_link: "Email link", email_code: "Email code" };
+  const methodNames = { sms_code: "SMS code", sms_link: "SMS link", voice_code: "Voice code", email_link: "Email link", email_code: "Email code",
+    duo_push: "Duo push", workstation_prompt: "Workstation prompt" };
   const methodsFor = { phone: ["sms_code", "sms_link", "voice_code"], email: ["email_link", "email_code"] };
   const historyShown = 3; // the rest behind "Show all"
   // fmtTime shows a time, with the day when it is not today.
@@ -23,13 +24,14 @@ const CSVerify = (() => {
       // goes out by itself once an admin fixes the settings).
       case "pending": return v.delivery_status === "misconfigured" ? (v.detail || "Not configured correctly — ask your admin") : "Sending…";
       case "sent":
+        if (v.method === "duo_push" || v.method === "workstation_prompt") return v.detail || "Sent — waiting for the user";
         if (v.delivery_status === "delivered") return "Delivered — waiting for the caller";
         if (v.delivery_status === "failed" || v.delivery_status === "undelivered") return "Not delivered — " + (v.detail || "try another destination");
         return "Sent — waiting for the caller";
       case "verified": return "Verified";
       case "failed": return "Failed" + (v.detail ? " — " + v.detail : "");
       case "expired": return "Expired";
-      case "cancelled": return "Cancelled";
+      case "cancelled": return "Cancelled" + (v.detail ? " — " + v.detail : "");
     }
     return v.status;
   }
@@ -43,7 +45,8 @@ const CSVerify = (() => {
   }
 
   // card builds a controller. opts.start(body) starts a verification and
-  // returns it; opts.alternate() says whether this contact is not the one the
+  // returns it; opts.push(body) sends a Duo push (contact_id, ticket_ref,
+  // note) and opts.prompt(body) a workstation prompt, where the page can; opts.alternate() says whether this contact is not the one the
   // ticket names (pods); opts.ticket() gives the ticket reference.
   // ticketRE is core.TicketRefPattern: what a typed ticket reference may be.
   const ticketRE = /^[A-Za-z0-9#-]{1,20}$/;
@@ -58,8 +61,10 @@ const CSVerify = (() => {
   }
 
   function card(opts) {
-    let contact = null, active = null, tick = null, watch = null, expanded = false, pending = null;
+    let contact = null, active = null, tick = null, watch = null, expanded = false, pending = null, routes = [];
     const start = opts.start || ((body) => api("POST", "/verifications", body));
+    const push = opts.push || ((body) => api("POST", "/pushes", body));
+    const prompt = opts.prompt || null;
     const alternate = opts.alternate || (() => false);
     const ticket = opts.ticket || (() => "");
 
@@ -102,6 +107,63 @@ const CSVerify = (() => {
       }
       if (!contact.destinations.length) tb.append(el("tr")).append(el("td", "No phone or email on record.", { colspan: "2" }));
     }
+
+    // loadRoutes lists the ways to verify the contact that the person
+    // really has, in the policy's order, each saying why it is or is not
+    // available (the server asks Duo live).
+    async function loadRoutes() {
+      const ol = $("routes-list");
+      try {
+        routes = (await api("GET", "/contacts/" + contact.id + "/routes")).routes || [];
+      } catch (e) { routes = []; ol.replaceChildren(el("li", "Could not list the ways to verify: " + e.message, { class: "muted" })); return; }
+      ol.replaceChildren();
+      for (const r of routes) {
+        const li = el("li", undefined, { class: r.available ? "route ok" : "route unavailable", "data-method": r.method });
+        li.append(el("strong", methodNames[r.method] || r.method));
+        if (r.destination) li.append(el("span", " · " + r.destination));
+        li.append(el("span", " — " + r.reason, { class: "reason" }));
+        if (r.provenance) li.append(el("span", " (" + r.provenance + ")", { class: "muted" }));
+        if (r.assurance) li.append(el("span", r.assurance, { class: "badge" }));
+        if (r.available && canStart(r)) {
+          const b = el("button", startLabel(r), { type: "button", "data-route": r.method, "aria-label": startLabel(r) + ": " + (methodNames[r.method] || r.method) });
+          b.addEventListener("click", () => startRoute(r));
+          li.append(b);
+        }
+        ol.append(li);
+      }
+      if (!routes.length) ol.append(el("li", "No method the policy allows is available for this person.", { class: "muted" }));
+      if (active) showActive(active);
+    }
+
+    function canStart(r) { return r.method !== "workstation_prompt" || !!prompt; }
+    function startLabel(r) { return r.method === "duo_push" ? "Push" : r.method === "workstation_prompt" ? "Prompt" : "Send"; }
+
+    function startRoute(r) {
+      if (r.method === "duo_push") return sendPush();
+      if (r.method === "workstation_prompt") return sendPrompt();
+      const d = contact.destinations.find((x) => x.id === r.destination_id);
+      if (d) request(r.method, d);
+    }
+
+    async function sendPush() {
+      say("");
+      const ref = ticket(); // the server refuses a push without a ticket, and says so
+      try {
+        showActive(await push({ contact_id: contact.id, ticket_ref: ref, note: "" }));
+        $("active-h").focus();
+        refresh();
+      } catch (e) { say(e.message); }
+    }
+
+    async function sendPrompt() {
+      say("");
+      try { showActive(await prompt({ contact_id: contact.id, ticket_ref: ticket(), note: "" })); $("active-h").focus(); refresh(); }
+      catch (e) { say(e.message); }
+    }
+
+    // nextRoute is the first available way other than the one that just
+    // failed, offered after a failure.
+    function nextRoute(v) { return routes.find((r) => r.available && r.method !== v.method && canStart(r)); }
 
     // request sends at once, or first asks for the note the policy wants.
     function request(method, dest) {
@@ -160,6 +222,10 @@ const CSVerify = (() => {
       $("techcode-value").textContent = open && v.tech_code ? v.tech_code : "";
       $("check").hidden = !(open && v.method.endsWith("_code"));
       $("resend").hidden = $("cancel").hidden = !open;
+      if (v.method === "duo_push" || v.method === "workstation_prompt") $("resend").hidden = true; // press again instead: the push limits count it
+      const next = !open && v.status !== "verified" ? nextRoute(v) : null;
+      $("next").hidden = !next;
+      if (next) { $("next").textContent = "Try " + (methodNames[next.method] || next.method) + " instead"; $("next").onclick = () => startRoute(next); }
       clearInterval(tick);
       if (open) tick = setInterval(() => { if (new Date(active.expires_at) <= new Date()) reloadActive(); else showActive(active); }, 1000);
     }
@@ -184,9 +250,13 @@ const CSVerify = (() => {
         const c = await api("GET", "/contacts/" + contact.id);
         contact = Object.assign(contact, { shield: c.shield, history: c.history });
         renderShield(c.shield); renderHistory(c.history || []);
+        const wasOpen = active && (active.status === "pending" || active.status === "sent");
         const live = newestOpen(c.history || []);
         if (live && (!active || live.id !== active.id)) showActive(live);
         else if (active) await reloadActive();
+        // A verification that just ended may change what is available
+        // (a denied push stops pushes; an opted-out number says so).
+        if (wasOpen && active && !(active.status === "pending" || active.status === "sent")) loadRoutes();
       } catch (e) { say(e.message); }
     }
 
@@ -206,6 +276,8 @@ const CSVerify = (() => {
       const p = contact.policy || {};
       $("banner").hidden = !p.banner; $("banner").textContent = p.banner || "";
       renderDestinations(); renderShield(contact.shield); renderHistory(contact.history || []);
+      routes = []; $("routes-list").replaceChildren(el("li", "Checking which ways this person has…", { class: "muted" }));
+      loadRoutes();
       // The live verification, if any, is picked up again: only the
       // newest can be (a newer start cancels an older one).
       const live = newestOpen(contact.history || []);

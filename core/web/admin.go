@@ -38,6 +38,7 @@ var adminPages = []struct{ path, page, active, title string }{
 	{"/app/admin/integrations", assets.PageAdminIntegrations, "integrations", "Integrations"},
 	{"/app/admin/channels", assets.PageAdminChannels, "channels", "Channels"},
 	{"/app/admin/directory", assets.PageAdminDirectory, "directory", "Directory"},
+	{"/app/admin/duo", assets.PageAdminDuo, "duo", "Duo push"},
 }
 
 func (s *Server) registerAdminPageRoutes(r *mux.Router) {
@@ -81,6 +82,7 @@ func (s *Server) registerAdminAPIRoutes(r *mux.Router) {
 	s.registerAdminIntegrationRoutes(a)
 	s.registerChannelIssueRoutes(a)
 	s.registerAdminChannelRoutes(a)
+	s.registerAdminDuoRoutes(a)
 }
 
 // withAdmin refuses technicians who are not owner or admin.
