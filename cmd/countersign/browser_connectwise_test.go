@@ -130,7 +130,7 @@ type cwPod struct {
 // newCWPod starts a cwPod whose integration also takes ConnectWise at
 // origins (Config.Origins). The parent page's ?mode= says how it hands
 // out its frame id (cwParentPage).
-func newCWPod(t *testing.T, origins string) *cwPod {
+func newCWPod(t *testing.T, origins string, opts ...func(*Config)) *cwPod {
 	t.Helper()
 	cw := cwtest.NewServer(t)
 	cw.Seed([]psa.Company{{Ref: "1101", Name: "Fabrikam"}},
@@ -141,7 +141,7 @@ func newCWPod(t *testing.T, origins string) *cwPod {
 	auth := connectwise.MemberAuth{MemberID: "jtech", Hash: "h4sh+of/jtech-browser==", Context: "ctx-b7"}
 	cw.AddPodMember(psa.Member{Ref: "42", Identifier: "jtech", Name: "Jamie Tech", Email: "jamie@msp.example"}, auth, false)
 
-	s := startServer(t, func(c *Config) { c.psaHTTP = cw.HTTPClient() })
+	s := startServer(t, append([]func(*Config){func(c *Config) { c.psaHTTP = cw.HTTPClient() }}, opts...)...)
 	cfg := cw.Config()
 	cfg.Codebase = cwtest.DefaultCodebase // stored at set-up, so a cold client does not discover it
 	cfg.Origins = origins

@@ -72,6 +72,11 @@ type Config struct {
 	// extraPSAs join the PSA plugins (tests: a plugin written for a test
 	// plugs in through its descriptor alone, seam_test.go).
 	extraPSAs []psa.Descriptor
+	// duoHTTP carries Duo calls and duoAllowHost accepts its host (tests:
+	// core/duo/duotest); nil keeps duo_api_golang's pinned clients and
+	// Duo's own hosts only.
+	duoHTTP      *http.Client
+	duoAllowHost func(host string) bool
 	// metricsReady receives the metrics listener's address (tests).
 	metricsReady func(addr string)
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/countersign/countersign/autotask"
 	"github.com/countersign/countersign/connectwise"
 	"github.com/countersign/countersign/core"
+	"github.com/countersign/countersign/core/duo"
 	"github.com/countersign/countersign/core/live"
 	"github.com/countersign/countersign/core/psa"
 	"github.com/countersign/countersign/core/psa/memory"
@@ -139,6 +140,7 @@ func build(ctx context.Context, c Config, log *slog.Logger) (*app, error) {
 		Store: st, Renderer: renderer, Sealer: keys, CodeKey: keys.Derive("code-hmac"), PublicURL: c.PublicURL,
 		Senders: senders, DevDelivery: dev, Channels: channelFactory{c: c}, NoSharedChannels: c.TenantChannelsOnly, StatusCallbacks: strings.HasPrefix(c.PublicURL, "https://"),
 		Observer: metrics, Publisher: publisher, Logger: log,
+		Duo: duo.Connector(duo.Options{HTTPClient: c.duoHTTP, AllowHost: c.duoAllowHost}),
 	})
 	if err != nil {
 		return nil, err

@@ -1,0 +1,135 @@
+package main
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/countersign/countersign/core/duo/duotest"
+)
+
+// TestBrowserDuoPushInConnectWisePod presses Push in the ConnectWise pod:
+// the routing list names the caller's Duo phone first, the fake Duo
+// approves, the shield turns green and the result is noted on the ticket.
+// A second push is denied: the pod says so in words, the audit log has the
+// answer and the alert, the MSP's admins get the alert by e-mail, and the
+// pod offers the next method while pushes to the user are stopped.
+func TestBrowserDuoPushInConnectWisePod(t *testing.T) {
+	fake := duotest.Start(t, duotest.User{Username: "pat", Aliases: []string{"pat@fabrikam.example"}})
+	f := newCWPod(t, "", func(c *Config) {
+		c.duoHTTP = fake.HTTPClient()
+		c.duoAllowHost = func(h string) bool { return h == fake.Host() }
+	})
+	s, cw := f.s, f.cw
+
+	// The Duo account, checked live at setup: a wrong secret is refused.
+	cfg := fake.Config()
+	status, body := s.API.do("POST", "/admin/duo", map[string]any{"name": "MSP Duo", "api_host": cfg.APIHost,
+		"integration_key": cfg.IntegrationKey, "secret_key": strings.Repeat("z", 40)})
+	require.Equal(t, http.StatusBadRequest, status, body)
+	assert.Contains(t, body["error"], "secret key is wrong")
+	status, body = s.API.do("POST", "/admin/duo", map[string]any{"name": "MSP Duo", "api_host": cfg.APIHost,
+		"integration_key": cfg.IntegrationKey, "secret_key": cfg.SecretKey})
+	require.Equal(t, http.StatusCreated, status, body)
+	assert.NotContains(t, body, "secret_key", "the secret is never sent back")
+
+	tab := cwBrowser(t, f.port, cw.Site())
+	tab.SetViewport(900, 900)
+	tab.Visit("https://" + cw.Site() + "/v4_6_release/ConnectWise.aspx?mode=prompt")
+	pod := tab.FrameTab(t, "/pod/"+testTenantSlug+"/")
+	pod.WaitVisible("#pod-main")
+	pod.WaitText("#contact-name", "Pat Pod")
+
+	// The routing list: Duo first (asked live), then what Pat really has.
+	pod.WaitText(`#routes-list li[data-method="duo_push"]`, "push to iPhone of pat")
+	pod.WaitText(`#routes-list li[data-method="duo_push"]`, "approve-only push")
+	pod.WaitText(`#routes-list li[data-method="workstation_prompt"]`, "no Windows user bound")
+	pod.WaitText(`#routes-list li[data-method="sms_code"]`, "psa:connectwise")
+	var first string
+	pod.Eval(`document.querySelector("#routes-list li").dataset.method`, &first)
+	assert.Equal(t, "duo_push", first, "the strongest factor the user has comes first")
+	pod.CheckA11y("connectwise pod with routes")
+	tab.Screenshot("cw-pod-routes")
+
+	// Push, approved in Duo Mobile (the fake).
+	pod.Click(`button[data-route="duo_push"]`)
+	pushes := fake.WaitPushes(1, waitTimeout)
+	require.Len(t, pushes, 1)
+	assert.Equal(t, "pat", pushes[0].Username, "the e-mail is an alias of Duo's user pat")
+	assert.Equal(t, cwBrowserTicket, pushes[0].Pushinfo.Get("Ticket"))
+	assert.Equal(t, "Jamie Tech", pushes[0].Pushinfo.Get("Technician"))
+	assert.Equal(t, testTenantName, pushes[0].Pushinfo.Get("MSP"))
+	pod.WaitText("#active-status", "Push sent to iPhone of pat")
+	require.True(t, fake.Answer("pat", duotest.Approve))
+	pod.WaitClass("#shield", "green")
+	pod.WaitText("#shield", "via Duo push")
+	tab.Screenshot("cw-pod-duo-verified")
+
+	deadline := time.Now().Add(waitTimeout)
+	for len(cw.NoteRecords(cwBrowserTicket)) == 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	notes := cw.NoteRecords(cwBrowserTicket)
+	require.Len(t, notes, 1, "the result is written to the ConnectWise ticket")
+	assert.Contains(t, notes[0].Text, "Pat Pod was VERIFIED by Duo push")
+
+	// A second push, denied on the phone.
+	pod.Click(`button[data-route="duo_push"]`)
+	require.Len(t, fake.WaitPushes(2, waitTimeout), 2)
+	require.True(t, fake.Answer("pat", duotest.Deny))
+	pod.WaitText("#active-status", "tapped Deny in Duo Mobile")
+	pod.WaitClass("#shield", "red")
+	pod.WaitText(`#routes-list li[data-method="duo_push"]`, "stopped for 24 hours")
+	pod.WaitVisible("#next")
+	pod.WaitText("#next", "Try SMS code instead")
+	tab.Screenshot("cw-pod-duo-denied")
+
+	// Push is no longer offered; the API refuses it too, in words.
+	var pushButtons int
+	pod.Eval(`document.querySelectorAll('button[data-route="duo_push"]').length`, &pushButtons)
+	assert.Zero(t, pushButtons, "no Push button while pushes are stopped")
+	status, body = s.API.do("GET", "/contacts?q=Pat", nil)
+	require.Equal(t, http.StatusOK, status, body)
+	contacts := body["contacts"].([]any)
+	require.Len(t, contacts, 1)
+	status, body = s.API.do("POST", "/pushes", map[string]any{"contact_id": contacts[0].(map[string]any)["id"], "ticket_ref": cwBrowserTicket})
+	assert.Equal(t, http.StatusForbidden, status, body)
+	assert.Contains(t, body["error"], "stopped for 24 hours")
+	assert.Len(t, fake.Pushes(), 2, "no third push")
+
+	// The audit log has Duo's answer and the alert; the admins get it.
+	status, body = s.API.do("GET", "/admin/audit?limit=50", nil)
+	require.Equal(t, http.StatusOK, status, body)
+	var actions []string
+	for _, e := range body["events"].([]any) {
+		actions = append(actions, e.(map[string]any)["action"].(string))
+	}
+	assert.Contains(t, actions, "push.answered")
+	assert.Contains(t, actions, "push.alert")
+	deadline = time.Now().Add(waitTimeout)
+	var alerts int
+	for time.Now().Before(deadline) {
+		alerts = 0
+		for _, m := range s.Mail.Messages() {
+			if strings.HasPrefix(m.Subject, "Countersign alert: Duo push denied by Pat Pod") {
+				alerts++
+			}
+		}
+		if alerts >= 2 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	assert.Equal(t, 2, alerts, "both admins are alerted")
+	deadline = time.Now().Add(waitTimeout)
+	for len(cw.NoteRecords(cwBrowserTicket)) < 2 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	notes = cw.NoteRecords(cwBrowserTicket)
+	require.Len(t, notes, 2)
+	assert.Contains(t, notes[1].Text, "tapped Deny")
+}
