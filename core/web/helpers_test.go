@@ -177,6 +177,8 @@ type envOptions struct {
 	metricsToken string
 	// publicURL replaces the server's default publicURL.
 	publicURL string
+	// duo, when set, makes Duo push available (a connector to a fake Duo).
+	duo core.DuoConnector
 }
 
 // metricsToken is the bearer token of the test servers' /metrics.
@@ -219,7 +221,7 @@ func newEnv(t *testing.T, st *store.Store, opts ...envOptions) *env {
 				return e.web.ActOnInboundEvent(ctx, m)
 			})},
 		Observer: metrics, Publisher: e.hub, StatusCallbacks: true, Now: e.clk.Now, Logger: logger,
-		Channels: captureChannels{e},
+		Channels: captureChannels{e}, Duo: o.duo,
 	})
 	require.NoError(t, err)
 	t.Cleanup(e.eng.Wait) // runs before the store closes
