@@ -46,6 +46,7 @@ var (
 		{"github.com/gorilla/", "HTTP routing and sessions belong in core/web"},
 		{"github.com/twilio/", "deliver through core.Sender; core/twilio implements it"},
 		{"github.com/duosecurity/", "push through core.DuoClient; core/duo implements it"},
+		{"golang.org/x/oauth2", "reach Microsoft 365 through core.MicrosoftClient; core/microsoft implements it"},
 	}
 )
 
