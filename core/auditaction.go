@@ -75,4 +75,18 @@ const (
 	AuditIntegrationCallbacksRegistered = "integration.callbacks_registered"
 	AuditIntegrationCallbacksFailed     = "integration.callbacks_failed"
 	AuditIntegrationPodsInstalled       = "integration.pods_installed"
+
+	// Notification groups and on-call (notify.go).
+	AuditNotifyGroupCreated = "notify.group_created"
+	AuditNotifyGroupUpdated = "notify.group_updated"
+	AuditNotifyGroupDeleted = "notify.group_deleted"
+	AuditNotifyUserAdded    = "notify.user_added"
+	AuditNotifyUserUpdated  = "notify.user_updated"
+	AuditNotifyUserRemoved  = "notify.user_removed"
+	AuditNotifyTimeZone     = "notify.time_zone"
+	// AuditNotifySent: an event was sent to the users on call (detail:
+	// event, how many messages, to whom); AuditNotifyNobody: nobody was on
+	// call for it.
+	AuditNotifySent   = "notify.sent"
+	AuditNotifyNobody = "notify.nobody_on_call"
 )

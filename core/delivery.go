@@ -364,7 +364,7 @@ func (e *Engine) finishItem(ctx context.Context, it OutboxItem, ref string, send
 		if err := tx.UpdateVerification(ctx, &v); err != nil {
 			return err
 		}
-		if err := e.queueTicketNote(ctx, tx, v, now); err != nil {
+		if err := e.queueOutcome(ctx, tx, v, now); err != nil {
 			return err
 		}
 		detail := map[string]string{"outbox_id": it.ID, "kind": string(it.Kind)}

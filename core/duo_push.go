@@ -543,7 +543,13 @@ func (e *Engine) finishPush(tenantID, id string, st DuoStatus, expired bool) {
 		if err := tx.UpdateVerification(ctx, &v); err != nil {
 			return err
 		}
-		if err := e.queueTicketNote(ctx, tx, v, now); err != nil {
+		// A denial or fraud report raises its own alert below; other
+		// failures tell the on-call users where the policy asks.
+		queue := e.queueOutcome
+		if alert {
+			queue = e.queueTicketNote
+		}
+		if err := queue(ctx, tx, v, now); err != nil {
 			return err
 		}
 		if alert {

@@ -175,7 +175,7 @@ func (e *Engine) LinkConfirm(ctx context.Context, tenantSlug, token string, a Li
 				if err := tx.UpdateVerification(ctx, &v); err != nil {
 					return err
 				}
-				if err := e.queueTicketNote(ctx, tx, v, now); err != nil {
+				if err := e.queueOutcome(ctx, tx, v, now); err != nil {
 					return err
 				}
 			}
@@ -190,7 +190,7 @@ func (e *Engine) LinkConfirm(ctx context.Context, tenantSlug, token string, a Li
 			if err := tx.UpdateVerification(ctx, &v); err != nil {
 				return err
 			}
-			if err := e.queueTicketNote(ctx, tx, v, now); err != nil {
+			if err := e.queueOutcome(ctx, tx, v, now); err != nil {
 				return err
 			}
 			if err := e.countFailure(ctx, tx, policy, v, "enduser", "declined", now); err != nil {
@@ -214,7 +214,7 @@ func (e *Engine) LinkConfirm(ctx context.Context, tenantSlug, token string, a Li
 			if err := tx.UpdateVerification(ctx, &v); err != nil {
 				return err
 			}
-			if err := e.queueTicketNote(ctx, tx, v, now); err != nil {
+			if err := e.queueOutcome(ctx, tx, v, now); err != nil {
 				return err
 			}
 			return e.countFailure(ctx, tx, policy, v, "enduser", "wrong link code", now)

@@ -41,6 +41,10 @@ type Policy struct {
 	// PodContactToTicket makes a contact created from the pod on a ticket
 	// without a contact the ticket's contact in the PSA.
 	PodContactToTicket bool `json:"pod_contact_to_ticket,omitempty"`
+	// NotifyOnFailure tells the notification groups that want
+	// NotifyVerificationFailed, those of their users on call, when a
+	// verification of this client's contacts fails.
+	NotifyOnFailure bool `json:"notify_on_failure,omitempty"`
 }
 
 // What a new PSA ticket does (Policy.OnNewTicket). Banner and show-on-load

@@ -335,7 +335,7 @@ func (e *Engine) AnswerPrompt(ctx context.Context, d Device, a PromptAnswer) (Ve
 		if err := tx.UpdateVerification(ctx, &v); err != nil {
 			return err
 		}
-		if err := e.queueTicketNote(ctx, tx, v, now); err != nil {
+		if err := e.queueOutcome(ctx, tx, v, now); err != nil {
 			return err
 		}
 		if alert {
@@ -358,11 +358,11 @@ func (e *Engine) AnswerPrompt(ctx context.Context, d Device, a PromptAnswer) (Ve
 // queueDeniedAlert e-mails the MSP's notification recipients — its owners
 // and admins — that a user denied a prompt: someone may be impersonating
 // them on the phone.
+//
+// When the tenant has notification groups that want NotifyNotMe, only
+// their users on call are told (by their own ways); otherwise every owner
+// and admin is e-mailed, as before groups existed.
 func (e *Engine) queueDeniedAlert(ctx context.Context, tx Tx, v Verification, now time.Time) error {
-	techs, err := tx.ListTechnicians(ctx, v.TenantID)
-	if err != nil {
-		return err
-	}
 	contact, err := tx.Contact(ctx, v.TenantID, v.ContactID)
 	if err != nil {
 		return err
@@ -378,11 +378,23 @@ func (e *Engine) queueDeniedAlert(ctx context.Context, tx Tx, v Verification, no
 	text := fmt.Sprintf("Countersign alert: %s pressed \"This is not me\" on a workstation prompt sent by %s%s at %s. "+
 		"The caller may not be who they say they are. Prompts to this user are stopped for 24 hours.",
 		contact.Name(), requester.Name, ticket, now.UTC().Format("2006-01-02 15:04 UTC"))
+	subject := "Countersign alert: workstation prompt denied by " + contact.Name()
+	_, grouped, err := e.notifyOnCall(ctx, tx, v.TenantID, NotifyNotMe, v.ID, NotifyMessage{Subject: subject, Text: text,
+		Say: "Countersign alert. " + contact.Name() + " pressed This is not me on a workstation prompt. The caller may not be who they say they are."}, now)
+	if err != nil {
+		return err
+	}
+	var techs []Technician
+	if !grouped {
+		if techs, err = tx.ListTechnicians(ctx, v.TenantID); err != nil {
+			return err
+		}
+	}
 	for _, t := range techs {
 		if !t.Role.IsAdmin() || t.Email == "" {
 			continue
 		}
-		msg := Outbound{Kind: OutboxEmail, To: t.Email, Subject: "Countersign alert: workstation prompt denied by " + contact.Name(), Text: text}
+		msg := Outbound{Kind: OutboxEmail, To: t.Email, Subject: subject, Text: text}
 		item := OutboxItem{ID: NewID("obx"), TenantID: v.TenantID, Kind: OutboxEmail, Status: OutboxPending,
 			NextAttemptAt: now, CreatedAt: now, Dev: e.cfg.DevDelivery || e.cfg.Senders[OutboxEmail] == nil}
 		if err := e.sealAndEnqueue(ctx, tx, &item, msg, 0); err != nil {

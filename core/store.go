@@ -176,6 +176,9 @@ type Tx interface {
 	SMSTx
 	// Duo accounts and user mappings (duo.go).
 	DuoTx
+
+	// Notification groups, their users and the on-call time zone (notify.go).
+	NotifyTx
 }
 
 // ContactQuery filters contacts. Text matches names, emails and phone digits.

@@ -304,7 +304,7 @@ func (e *Engine) replaceLive(ctx context.Context, tx Tx, v Verification, actor s
 		if err := tx.UpdateVerification(ctx, &old); err != nil {
 			return nil, err
 		}
-		if err := e.queueTicketNote(ctx, tx, old, now); err != nil {
+		if err := e.queueOutcome(ctx, tx, old, now); err != nil {
 			return nil, err
 		}
 		if err := e.audit(ctx, tx, v.TenantID, actor, string(EventVerificationCancelled), old.ID,
@@ -625,7 +625,7 @@ func (e *Engine) CheckCode(ctx context.Context, tenantID, techID, verificationID
 		if err := tx.UpdateVerification(ctx, &v); err != nil {
 			return err
 		}
-		if err := e.queueTicketNote(ctx, tx, v, now); err != nil {
+		if err := e.queueOutcome(ctx, tx, v, now); err != nil {
 			return err
 		}
 		return e.countFailure(ctx, tx, policy, v, actor, string(evType), now)
@@ -646,7 +646,7 @@ func (e *Engine) markVerified(ctx context.Context, tx Tx, policy Policy, v *Veri
 	if err := tx.UpdateVerification(ctx, v); err != nil {
 		return err
 	}
-	if err := e.queueTicketNote(ctx, tx, *v, now); err != nil {
+	if err := e.queueOutcome(ctx, tx, *v, now); err != nil {
 		return err
 	}
 	if err := tx.SetFailureCount(ctx, v.TenantID, v.ContactID, v.DestKind, 0, now); err != nil {
@@ -710,7 +710,7 @@ func (e *Engine) Cancel(ctx context.Context, tenantID, techID, verificationID st
 		if err := tx.UpdateVerification(ctx, &v); err != nil {
 			return err
 		}
-		if err := e.queueTicketNote(ctx, tx, v, now); err != nil {
+		if err := e.queueOutcome(ctx, tx, v, now); err != nil {
 			return err
 		}
 		return e.audit(ctx, tx, tenantID, techActor(tech.ID), string(EventVerificationCancelled), v.ID, nil)

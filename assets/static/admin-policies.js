@@ -12,7 +12,7 @@ const polLimits = {
 const polChecks = {
   note_on_non_default: "pol-note-on-non-default", note_required: "pol-note-required",
   sms_link_code: "pol-sms-link-code", show_on_load: "pol-show-on-load",
-  pod_contact_to_ticket: "pol-pod-contact-to-ticket",
+  pod_contact_to_ticket: "pol-pod-contact-to-ticket", notify_on_failure: "pol-notify-on-failure",
 };
 const methodLabels = { sms_code: "SMS code", sms_link: "SMS link", voice_code: "Voice call code",
                        email_link: "Email link", email_code: "Email code" };
