@@ -39,12 +39,13 @@ const (
 	PageAdminChannels     = "admin_channels.html"
 	PageAdminDirectory    = "admin_directory.html"
 	PageAdminDuo          = "admin_duo.html"
+	PageWelcome           = "welcome.html"
 )
 
 // PageNames lists every page template handlers use.
 var PageNames = []string{PageLogin, PageConsole, PageOutbox, PageLink, PagePod,
 	PageAdminPolicies, PageAdminBranding, PageAdminTechnicians, PageAdminAudit, PageAdminForbidden, PageAdminIntegrations, PageAdminChannels,
-	PageAdminDirectory, PageAdminDuo}
+	PageAdminDirectory, PageAdminDuo, PageWelcome}
 
 // StaticFS returns the static files, without the embed prefix.
 func StaticFS() fs.FS {

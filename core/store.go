@@ -171,6 +171,7 @@ type Tx interface {
 	DirectoryTx
 	SelfServeTx
 	NoticeTx
+	WelcomeTx
 
 	// Channels, inbound SMS and opt-outs (sms.go, channels.go).
 	SMSTx

@@ -3,7 +3,8 @@
 // contacts, with counts and filters, accept or reject per candidate and in
 // bulk (rows with one candidate; a conflict is settled per candidate), and
 // self-serve password reset: the tenant's switches and each user's, one at
-// a time or for the selected rows.
+// a time or for the selected rows, and the welcome e-mails that let users
+// confirm their mobile number.
 const dirPage = 200;
 const dir = { offset: 0, total: 0, rows: [] };
 const statusLabels = { matched: "Matched", suggested: "Suggested", conflicting: "Conflicting", unmatched: "Unmatched" };
@@ -166,6 +167,39 @@ adm.byId("ss-form").addEventListener("submit", (ev) => {
     await load();
   }, body.enabled ? "Saved: self-serve is on for users whose own switch is on." : "Saved: self-serve is off for everyone.");
 });
+// sendWelcomes sends the client's pending welcome e-mails round by round
+// (the server sends at most 100 per request and says how many still wait),
+// showing the progress; a user is sent one only once.
+async function sendWelcomes() {
+  const button = adm.byId("dir-welcome");
+  const bar = adm.byId("dir-welcome-progress");
+  const msg = "dir-welcome-msg";
+  let sent = 0;
+  const ok = await adm.run(button, msg, async () => {
+    adm.say(msg, "Sending welcome e-mails…", true);
+    for (;;) {
+      let r;
+      try {
+        r = await api("POST", "/clients/" + encodeURIComponent(clientID()) + "/directory/welcome", { pending: true });
+      } catch (e) {
+        if (sent) e.message = sent + (sent === 1 ? " welcome e-mail" : " welcome e-mails") + " sent, then: " + e.message;
+        throw e;
+      }
+      sent += r.sent;
+      bar.max = Math.max(1, sent + r.waiting);
+      bar.value = sent;
+      bar.hidden = false;
+      if (r.waiting === 0 || r.sent === 0) break;
+      adm.say(msg, "Sending welcome e-mails: " + sent + " sent, " + r.waiting + " to go…", true);
+    }
+  });
+  bar.hidden = true;
+  if (!ok) return;
+  adm.say(msg, sent === 0 ? "No one is waiting for a welcome e-mail." :
+    "Welcome e-mails sent to " + sent + (sent === 1 ? " user." : " users."), true);
+}
+
+adm.byId("dir-welcome").addEventListener("click", sendWelcomes);
 adm.byId("dir-ss-on").addEventListener("click", () => bulkSelfServe(true));
 adm.byId("dir-ss-off").addEventListener("click", () => bulkSelfServe(false));
 

@@ -7,7 +7,10 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"regexp"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -231,4 +234,109 @@ func TestBrowserDirectoryMatches(t *testing.T) {
 	tab.WaitTrue("the tenant's switch shown on", `document.getElementById("ss-enabled").checked === true`)
 	tab.Eval(`document.getElementById("ss-new").checked`, &checked)
 	assert.False(t, checked)
+}
+
+var welcomeInMail = regexp.MustCompile(`http://localhost:\d+/w/[a-z0-9-]+/[A-Za-z0-9_-]{43}`)
+
+// waitForWelcome waits for the next welcome e-mail to to after the first
+// `seen` messages of the SMTP fake and returns its link.
+func (s *testServer) waitForWelcome(t *testing.T, to string, seen int) string {
+	t.Helper()
+	deadline := time.Now().Add(waitTimeout)
+	for time.Now().Before(deadline) {
+		msgs := s.Mail.Messages()
+		for _, m := range msgs[min(seen, len(msgs)):] {
+			if containsAddr(m.To, to) {
+				link := welcomeInMail.FindString(m.Text)
+				require.NotEmpty(t, link, "no welcome link in the email:\n%s", m.Text)
+				require.True(t, strings.HasPrefix(link, s.URL+"/w/"), "the link %s is not under the public URL %s", redactLink(link), s.URL)
+				return link
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("no welcome e-mail to %s in %s", to, waitTimeout)
+	return ""
+}
+
+// TestBrowserDirectoryWelcome: the admin's "Send welcome e-mails" sends one
+// to each user of the client waiting for it (self-serve on, e-mail and
+// mobile known) and says how many; pressed again, it finds no one. In a
+// fresh browser (no session), the e-mail's link shows the masked mobile and
+// two buttons; "Yes" makes the user Registration Complete (seen on the
+// admin's page), the link then reads as answered; the other user's "not my
+// number" is acknowledged and leaves their status alone.
+func TestBrowserDirectoryWelcome(t *testing.T) {
+	s := startServer(t)
+	const (
+		gPat, sPat = "2a2b3c4d-0000-4000-8000-00000000000b", "S-1-5-21-3623811015-3361044348-30300820-1202"
+		gSam, sSam = "2a2b3c4d-0000-4000-8000-00000000000a", "S-1-5-21-3623811015-3361044348-30300820-1201"
+		gNo, sNo   = "2a2b3c4d-0000-4000-8000-00000000000e", "S-1-5-21-3623811015-3361044348-30300820-1205"
+	)
+	user := func(guid, sid, sam, given, sur, mail, mobile string) directory.User {
+		return directory.User{GUID: guid, SID: sid, DN: "CN=" + given + " " + sur + ",OU=Staff,DC=contoso,DC=example",
+			SAMAccountName: sam, UPN: sam + "@contoso.example", GivenName: given, Surname: sur, DisplayName: given + " " + sur,
+			Mail: mail, Mobile: mobile, Enabled: true, USNChanged: 4100}
+	}
+	cred := s.activateHarvester(t)
+	status, body := s.agentPost(t, "/agent/v1/directory", cred, directory.Result{Full: true, Reason: "first sync", Users: []directory.User{
+		user(gPat, sPat, "plee", "Pat", "Lee", "pat.lee@contoso.example", "(555) 010-0155"),
+		user(gSam, sSam, "scaller", "Sam", "Caller", "sam.caller@contoso.example", "(555) 010-0166"),
+		user(gNo, sNo, "nobody", "Norah", "Body", "norah@contoso.example", ""),
+	}, Policy: directory.Policy{MinPasswordLength: 7}, State: directory.State{DC: "dc1.contoso.example", USN: 4100}})
+	require.Equal(t, http.StatusOK, status, body)
+	status, body = s.API.do("PUT", "/admin/directory/settings", map[string]any{"enabled": true})
+	require.Equal(t, http.StatusOK, status, body)
+	status, body = s.API.do("POST", "/clients/"+s.ClientID+"/directory/selfserve", map[string]any{"guids": []string{gPat, gSam, gNo}, "enabled": true})
+	require.Equal(t, http.StatusOK, status, body)
+
+	admin := NewTab(t)
+	s.SignIn(t, admin, techEmail, techPassword, "")
+	admin.Visit(s.URL + "/app/admin/directory")
+	admin.WaitText("#dir-caption", "Users 1–3 of 3")
+	seen := len(s.Mail.Messages())
+	admin.Click("#dir-welcome")
+	admin.WaitText("#dir-welcome-msg", "Welcome e-mails sent to 2 users.")
+	admin.CheckA11y("directory welcome sent")
+	admin.Screenshot("directory-welcome-sent")
+	patLink := s.waitForWelcome(t, "pat.lee@contoso.example", seen)
+	samLink := s.waitForWelcome(t, "sam.caller@contoso.example", seen)
+	for _, m := range s.Mail.Messages()[seen:] {
+		assert.False(t, containsAddr(m.To, "norah@contoso.example"), "Norah has no mobile: no welcome")
+	}
+	admin.Click("#dir-welcome")
+	admin.WaitText("#dir-welcome-msg", "No one is waiting for a welcome e-mail.")
+
+	// The end user, in a browser with no session.
+	u := NewTab(t)
+	u.Visit(patLink)
+	u.WaitVisible("#wl-yes")
+	assert.Contains(t, u.Text("#wl-mobile"), "55", "the end of the number is shown")
+	assert.NotContains(t, u.Text("#wl-mobile"), "010-0155")
+	assert.NotContains(t, u.Text("#wl-mobile"), "5550100155")
+	u.SetViewport(360, 740)
+	u.CheckA11y("welcome form (360 px)")
+	u.SetViewport(1024, 768)
+	u.CheckA11y("welcome form")
+	u.CheckKeyboard("welcome form")
+	u.ScreenshotWidths("welcome-form")
+	u.Submit("#wl-yes")
+	u.WaitVisible(".result.confirmed")
+	assert.Contains(t, u.Text("#wl-result"), "Your mobile number is confirmed")
+	u.CheckA11y("welcome confirmed")
+	u.ScreenshotWidths("welcome-confirmed")
+	u.Visit(patLink)
+	u.WaitVisible(".result.used")
+
+	admin.Visit(s.URL + "/app/admin/directory")
+	admin.WaitText("#row-"+gPat, "Registration Complete")
+
+	u.Visit(samLink)
+	u.Submit("#wl-no")
+	u.WaitVisible(".result.declined")
+	assert.Contains(t, u.Text("#wl-result"), "will correct your mobile number")
+	u.CheckA11y("welcome declined")
+	admin.Visit(s.URL + "/app/admin/directory")
+	admin.WaitText("#dir-caption", "of 3")
+	assert.NotContains(t, admin.Text("#row-"+gSam), "Registration Complete")
 }

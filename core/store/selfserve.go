@@ -13,6 +13,7 @@ import (
 var (
 	_ core.SelfServeTx = (*tx)(nil)
 	_ core.NoticeTx    = (*tx)(nil)
+	_ core.WelcomeTx   = (*tx)(nil)
 )
 
 // SelfServeSettings implements core.SelfServeTx.
@@ -87,4 +88,50 @@ func (t *tx) ClaimNotice(ctx context.Context, tenantID, clientID, guid, day stri
 func (t *tx) ForgetNotices(ctx context.Context, tenantID, day string) error {
 	_, err := t.exec(ctx, `DELETE FROM directory_notices WHERE tenant_id = ? AND day < ?`, tenantID, day)
 	return wrap(err, "forget old notices")
+}
+
+// PutWelcome implements core.WelcomeTx.
+func (t *tx) PutWelcome(ctx context.Context, w *core.Welcome) error {
+	normTimes(&w.CreatedAt, &w.ExpiresAt, &w.UsedAt)
+	_, err := t.exec(ctx, `INSERT INTO directory_welcome (tenant_id, client_id, guid, token_hash, mobile, created_at, expires_at, used_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (tenant_id, client_id, guid) DO UPDATE SET token_hash = excluded.token_hash, mobile = excluded.mobile,
+			created_at = excluded.created_at, expires_at = excluded.expires_at, used_at = excluded.used_at`,
+		w.TenantID, w.ClientID, w.GUID, w.TokenHash, w.Mobile, w.CreatedAt, w.ExpiresAt, w.UsedAt)
+	return wrap(err, "store welcome of %s", w.GUID)
+}
+
+// WelcomeByToken implements core.WelcomeTx.
+func (t *tx) WelcomeByToken(ctx context.Context, tenantID string, tokenHash []byte) (core.Welcome, error) {
+	var w core.Welcome
+	err := t.queryRow(ctx, `SELECT tenant_id, client_id, guid, token_hash, mobile, created_at, expires_at, used_at
+		FROM directory_welcome WHERE tenant_id = ? AND token_hash = ?`, tenantID, tokenHash).Scan(&w.TenantID, &w.ClientID,
+		&w.GUID, &w.TokenHash, &w.Mobile, tcol(&w.CreatedAt), tcol(&w.ExpiresAt), tcol(&w.UsedAt))
+	return w, wrap(err, "find welcome")
+}
+
+// Welcomes implements core.WelcomeTx.
+func (t *tx) Welcomes(ctx context.Context, tenantID, clientID string) ([]core.Welcome, error) {
+	rows, err := t.query(ctx, `SELECT tenant_id, client_id, guid, token_hash, mobile, created_at, expires_at, used_at
+		FROM directory_welcome WHERE tenant_id = ? AND client_id = ? ORDER BY guid`, tenantID, clientID)
+	if err != nil {
+		return nil, wrap(err, "list welcomes")
+	}
+	out, err := collect(rows, func(sc interface{ Scan(...any) error }) (core.Welcome, error) {
+		var w core.Welcome
+		err := sc.Scan(&w.TenantID, &w.ClientID, &w.GUID, &w.TokenHash, &w.Mobile, tcol(&w.CreatedAt), tcol(&w.ExpiresAt), tcol(&w.UsedAt))
+		return w, err
+	})
+	return out, wrap(err, "list welcomes")
+}
+
+// UseWelcome implements core.WelcomeTx: only an unused welcome is marked.
+func (t *tx) UseWelcome(ctx context.Context, tenantID string, tokenHash []byte, at time.Time) error {
+	normTimes(&at)
+	res, err := t.exec(ctx, `UPDATE directory_welcome SET used_at = ? WHERE tenant_id = ? AND token_hash = ? AND used_at IS NULL`,
+		at, tenantID, tokenHash)
+	if err != nil {
+		return wrap(err, "use welcome")
+	}
+	return mustAffect(res, "use welcome")
 }

@@ -101,6 +101,7 @@ func (s *Server) registerDirectoryConsoleRoutes(r *mux.Router) {
 	admin.Use(s.withAdmin)
 	admin.HandleFunc("/clients/{id}/directory/matches", s.handleDecideMatches).Methods(http.MethodPost)
 	admin.HandleFunc("/clients/{id}/directory/selfserve", s.handleSetSelfServe).Methods(http.MethodPost)
+	admin.HandleFunc("/clients/{id}/directory/welcome", s.handleSendWelcome).Methods(http.MethodPost)
 	admin.HandleFunc("/admin/directory/settings", s.handleGetSelfServeSettings).Methods(http.MethodGet)
 	admin.HandleFunc("/admin/directory/settings", s.handlePutSelfServeSettings).Methods(http.MethodPut)
 }
@@ -331,4 +332,44 @@ func (s *Server) handlePutSelfServeSettings(w http.ResponseWriter, r *http.Reque
 		return
 	}
 	writeJSON(w, http.StatusOK, selfServeSettingsJSON{Enabled: set.Enabled, NewUsersOn: set.NewUsersOn})
+}
+
+type sendWelcomeJSON struct {
+	GUIDs []string `json:"guids"`
+	// Pending: instead of GUIDs, the next round of the client's users
+	// waiting for a welcome (see core.Engine.SendPendingWelcomes).
+	Pending bool `json:"pending"`
+}
+
+// handleSendWelcome handles "POST /api/v1/clients/{id}/directory/welcome"
+// (admins): the welcome e-mail to the chosen users, all or none; or, with
+// "pending", to the next round of users waiting for one, answering how many
+// are still waiting.
+func (s *Server) handleSendWelcome(w http.ResponseWriter, r *http.Request) {
+	var req sendWelcomeJSON
+	if err := decodeJSONMax(w, r, &req, 1<<20); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	tech := techFrom(r)
+	actor := "tech:" + tech.ID
+	if req.Pending {
+		if len(req.GUIDs) > 0 {
+			s.writeError(w, r, core.Errorf(core.KindInvalid, "send either to the chosen users or to those waiting, not both"))
+			return
+		}
+		n, waiting, err := s.engine.SendPendingWelcomes(r.Context(), tech.TenantID, actor, pathVar(r, "id"), core.MaxWelcomeRound)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]int{"sent": n, "waiting": waiting})
+		return
+	}
+	n, err := s.engine.SendWelcome(r.Context(), tech.TenantID, actor, pathVar(r, "id"), req.GUIDs)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]int{"sent": n})
 }

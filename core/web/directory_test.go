@@ -2,6 +2,8 @@ package web_test
 
 import (
 	"net/http"
+	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -348,5 +350,139 @@ func TestDirectorySelfServe(t *testing.T) {
 		assert.Equal(t, http.StatusNotFound, r.status, "%s", r.body)
 		ss, _ = selfServe()
 		assert.Equal(t, false, ss[guidPat]["enabled"])
+	})
+}
+
+var welcomeLinkRE = regexp.MustCompile(`https?://\S+/w/[^/\s]+/[A-Za-z0-9_-]+`)
+
+// TestDirectoryWelcome: the welcome e-mail goes only to users with
+// self-serve on and an e-mail and a mobile, with the tenant's switch on,
+// all or none; its link shows the masked mobile and changes nothing on GET;
+// a POST without the page's nonce is refused; "yes" makes the user
+// Registration Complete (once: the link then reads as answered), "not my
+// number" changes no status; the link of one tenant does not open under
+// another's name. On SQLite and PostgreSQL.
+func TestDirectoryWelcome(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, st *store.Store) {
+		e := newEnv(t, st)
+		e.makeAdmin(t, e.a)
+		admin := e.login(t, e.a)
+		_, cred := e.activate(t, admin, e.a)
+		cli := "/api/v1/clients/" + e.a.client.ID + "/directory/"
+		r := e.agentDo(t, http.MethodPost, "/agent/v1/directory", cred, map[string]any{"full": true, "users": []any{
+			dirUser(guidPat, sidPat, "Pat", "Lee", "pat@contoso.example", "+44 7700 900999"),
+			dirUser(guidNobod, sidNobody, "No", "Body", "nobody@contoso.example", ""),
+			dirUser(guidSam, sidSam, "Sam", "Caller", "sam.c@contoso.example", "+44 7700 900111"),
+		}})
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+		require.Equal(t, http.StatusOK, e.api(t, admin, http.MethodPost, cli+"selfserve",
+			map[string]any{"guids": []string{guidPat, guidNobod}, "enabled": true}).status)
+		sent := func() int { e.deliver(t); e.mail.mu.Lock(); defer e.mail.mu.Unlock(); return len(e.mail.msgs) }
+		before := sent()
+
+		r = e.api(t, admin, http.MethodPost, cli+"welcome", map[string]any{"guids": []string{guidPat}})
+		assert.Equal(t, http.StatusBadRequest, r.status, "the tenant's switch is off: %s", r.body)
+		require.Equal(t, http.StatusOK, e.api(t, admin, http.MethodPut, "/api/v1/admin/directory/settings", map[string]any{"enabled": true}).status)
+		for name, guids := range map[string][]string{"no mobile": {guidPat, guidNobod}, "self-serve off": {guidSam},
+			"unknown": {"0a1b2c3d-0000-4000-8000-00000000beef"}} {
+			r = e.api(t, admin, http.MethodPost, cli+"welcome", map[string]any{"guids": guids})
+			assert.Contains(t, []int{http.StatusBadRequest, http.StatusNotFound}, r.status, "%s: %s", name, r.body)
+		}
+		assert.Equal(t, before, sent(), "a refused batch sends nothing")
+
+		r = e.api(t, admin, http.MethodPost, cli+"welcome", map[string]any{"guids": []string{guidPat}})
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+		assert.Equal(t, 1.0, r.JSON(t)["sent"])
+		require.Equal(t, before+1, sent())
+		m, _ := e.mail.last(t)
+		assert.Equal(t, "pat@contoso.example", m.To)
+		assert.Contains(t, m.Subject, "Confirm your mobile number")
+		assert.NotContains(t, m.Text, "900999", "the number is masked in the e-mail")
+		link := welcomeLinkRE.FindString(m.Text)
+		require.NotEmpty(t, link, "no link in %q", m.Text)
+		path := link[strings.Index(link, "/w/"):]
+
+		browser := e.client(t)
+		r = e.do(t, browser, http.MethodGet, path, "", nil, nil)
+		require.Equal(t, http.StatusOK, r.status)
+		assert.Contains(t, string(r.body), "Confirm your mobile number")
+		assert.Contains(t, string(r.body), "99</dd>", "the last digits are shown")
+		assert.NotContains(t, string(r.body), "7700 900999")
+		// Another tenant's name on the same token: not valid.
+		other := strings.Replace(path, "/w/"+e.a.tenant.Slug+"/", "/w/"+e.b.tenant.Slug+"/", 1)
+		assert.Equal(t, http.StatusNotFound, e.do(t, browser, http.MethodGet, other, "", nil, nil).status)
+		// A replayed form without this view's nonce changes nothing.
+		r = e.form(t, browser, path, url.Values{"answer": {"yes"}, "nonce": {"AAAA"}}, nil)
+		assert.Equal(t, http.StatusBadRequest, r.status)
+		status := func(guid string) string {
+			t.Helper()
+			rows, _ := matchesOf(t, e.api(t, admin, http.MethodGet, cli+"matches", nil))
+			return rows[guid]["selfserve"].(map[string]any)["status"].(string)
+		}
+		assert.Equal(t, "", status(guidPat))
+
+		r = e.do(t, browser, http.MethodGet, path, "", nil, nil)
+		f := pageFields([]byte(r.body), "")
+		f.Del("action")
+		f.Set("answer", "yes")
+		r = e.form(t, browser, path, f, nil)
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+		assert.Contains(t, string(r.body), "Registration complete")
+		assert.Equal(t, "registration_complete", status(guidPat))
+		assert.Contains(t, auditActions(t, e, e.a.tenant.ID), core.AuditSelfServeRegistered)
+		// Answered: the page says so, a second answer changes nothing.
+		r = e.do(t, browser, http.MethodGet, path, "", nil, nil)
+		assert.Contains(t, string(r.body), "Already answered")
+		r = e.form(t, browser, path, f, nil)
+		assert.Equal(t, http.StatusConflict, r.status)
+
+		// A new welcome replaces the old link; "not my number" is audited
+		// and leaves the status alone.
+		r = e.api(t, admin, http.MethodPost, cli+"welcome", map[string]any{"guids": []string{guidPat}})
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+		sent()
+		m, _ = e.mail.last(t)
+		path2 := welcomeLinkRE.FindString(m.Text)
+		path2 = path2[strings.Index(path2, "/w/"):]
+		require.NotEqual(t, path, path2)
+		assert.Equal(t, http.StatusNotFound, e.do(t, browser, http.MethodGet, path, "", nil, nil).status, "the old link is gone")
+		r = e.do(t, browser, http.MethodGet, path2, "", nil, nil)
+		f = pageFields([]byte(r.body), "")
+		f.Del("action")
+		f.Set("answer", "no")
+		r = e.form(t, browser, path2, f, nil)
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+		assert.Contains(t, string(r.body), "will correct your mobile number")
+		assert.Equal(t, "registration_complete", status(guidPat))
+		assert.Contains(t, auditActions(t, e, e.a.tenant.ID), core.AuditSelfServeMobileDisputed)
+
+		// "pending": everyone waiting gets one, once. Pat is registered,
+		// nobody has no mobile (skipped, not refused); Sam, turned on now,
+		// is the one waiting. A second round finds no one.
+		require.Equal(t, http.StatusOK, e.api(t, admin, http.MethodPost, cli+"selfserve",
+			map[string]any{"guids": []string{guidSam}, "enabled": true}).status)
+		n := sent()
+		r = e.api(t, admin, http.MethodPost, cli+"welcome", map[string]any{"pending": true})
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+		assert.Equal(t, 1.0, r.JSON(t)["sent"])
+		assert.Equal(t, 0.0, r.JSON(t)["waiting"])
+		require.Equal(t, n+1, sent())
+		m, _ = e.mail.last(t)
+		assert.Equal(t, "sam.c@contoso.example", m.To)
+		r = e.api(t, admin, http.MethodPost, cli+"welcome", map[string]any{"pending": true})
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+		assert.Equal(t, 0.0, r.JSON(t)["sent"], "an outstanding link is not sent again")
+		assert.Equal(t, n+1, sent())
+		r = e.api(t, admin, http.MethodPost, cli+"welcome", map[string]any{"pending": true, "guids": []string{guidSam}})
+		assert.Equal(t, http.StatusBadRequest, r.status)
+		// Another tenant's admin reaches none of this client's users.
+		e.makeAdmin(t, e.b)
+		bAdmin := e.login(t, e.b)
+		require.Equal(t, http.StatusOK, e.api(t, bAdmin, http.MethodPut, "/api/v1/admin/directory/settings", map[string]any{"enabled": true}).status)
+		r = e.api(t, bAdmin, http.MethodPost, cli+"welcome", map[string]any{"pending": true})
+		assert.Equal(t, http.StatusNotFound, r.status, "another tenant's client: %s", r.body)
+		r = e.api(t, bAdmin, http.MethodPost, cli+"welcome", map[string]any{"guids": []string{guidSam}})
+		assert.Equal(t, http.StatusNotFound, r.status, "another tenant's client: %s", r.body)
+		assert.Equal(t, n+1, sent())
 	})
 }

@@ -176,6 +176,7 @@ func (s *Server) routes() {
 	r.Use(s.withRequestID, s.withRecover, s.withSecurityHeaders, s.withAccessLog)
 	s.registerOpsRoutes(r)
 	s.registerLinkRoutes(r)
+	s.registerWelcomeRoutes(r)
 	s.registerWebhookRoutes(r)
 	s.registerConsoleRoutes(r)
 	s.registerPodPageRoutes(r)
