@@ -198,6 +198,11 @@ func TestServiceAndTray(t *testing.T) {
 		require.NoError(t, err)
 		assert.True(t, st2.Bound)
 		assert.Equal(t, "Bound as Sam Caller", ui.status)
+		// "Log a ticket" reaches the server as this user; Contoso is a local
+		// client, so the server's reason comes back to the tray.
+		_, err = tray.LogTicket(ctx, agent.Ticket{Summary: "Printer jam"})
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "Contoso is not in a PSA")
 
 		// A prompt for the other user first, then one for us: we must see only ours.
 		_, err = srv.eng.StartPrompt(ctx, core.PromptRequest{TenantID: srv.tenant.ID, TechnicianID: srv.tech.ID, ContactID: srv.other.ID})

@@ -160,6 +160,21 @@ func (c *Client) Technicians(ctx context.Context, sid string) ([]string, error) 
 	return names, nil
 }
 
+// TicketResult is what the server did with a ticket: State "logged" (sent
+// to the PSA for Contact) or "confirm" (a confirmation link went to Email).
+type TicketResult struct {
+	State   string `json:"state"`
+	Contact string `json:"contact"`
+	Email   string `json:"email"`
+}
+
+// LogTicket sends a ticket the user with sid logged from the tray.
+func (c *Client) LogTicket(ctx context.Context, sid string, t Ticket) (TicketResult, error) {
+	var out TicketResult
+	err := c.do(ctx, http.MethodPost, "/agent/v1/users/"+url.PathEscape(sid)+"/tickets", true, t, &out)
+	return out, err
+}
+
 // maxResponse caps what the agent reads from the server.
 const maxResponse = 1 << 20
 

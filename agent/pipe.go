@@ -22,6 +22,7 @@ const (
 	MsgStatus      = "status"      // ask for the status line; reply MsgStatus
 	MsgAnswer      = "answer"      // answer a prompt (Answer); reply MsgResult
 	MsgTechnicians = "technicians" // "Who's calling me?"; reply MsgTechnicians
+	MsgTicket      = "ticket"      // "Log a ticket" (Ticket); reply MsgResult
 	// Service → tray.
 	MsgPrompt = "prompt" // show Prompt
 	MsgNotify = "notify" // show Title/Text
@@ -40,6 +41,7 @@ type Message struct {
 	Answer      *Answer  `json:"answer,omitempty"`
 	Status      *Status  `json:"status,omitempty"`
 	Technicians []string `json:"technicians,omitempty"`
+	Ticket      *Ticket  `json:"ticket,omitempty"`
 	Title       string   `json:"title,omitempty"`
 	Text        string   `json:"text,omitempty"`
 	Error       string   `json:"error,omitempty"`
@@ -50,6 +52,17 @@ type Answer struct {
 	VerificationID string `json:"verification_id"`
 	Choice         string `json:"choice,omitempty"`
 	NotMe          bool   `json:"not_me,omitempty"`
+}
+
+// Ticket is a ticket the user logs from the tray. FirstName, LastName and
+// Email are asked only while the user is not bound: the server e-mails a
+// confirmation link to that address, and its click binds the user.
+type Ticket struct {
+	FirstName string `json:"first_name,omitempty"`
+	LastName  string `json:"last_name,omitempty"`
+	Email     string `json:"email,omitempty"`
+	Summary   string `json:"summary"`
+	Details   string `json:"details,omitempty"`
 }
 
 // Status is the tray's status line.

@@ -175,5 +175,15 @@ func (t *Tray) Technicians(ctx context.Context) ([]string, string, error) {
 	return r.Technicians, r.Text, nil
 }
 
+// LogTicket sends "Log a ticket" and returns what to tell the user; the
+// error carries the server's reason (an unknown e-mail, a limit).
+func (t *Tray) LogTicket(ctx context.Context, tk Ticket) (string, error) {
+	r, err := t.request(ctx, Message{Type: MsgTicket, Ticket: &tk})
+	if err != nil {
+		return "", err
+	}
+	return r.Text, nil
+}
+
 // DialTimeout is how long a tray waits for the service's pipe.
 const DialTimeout = 2 * time.Second

@@ -40,12 +40,13 @@ const (
 	PageAdminDirectory    = "admin_directory.html"
 	PageAdminDuo          = "admin_duo.html"
 	PageWelcome           = "welcome.html"
+	PageEnrolment         = "enrolment.html"
 )
 
 // PageNames lists every page template handlers use.
 var PageNames = []string{PageLogin, PageConsole, PageOutbox, PageLink, PagePod,
 	PageAdminPolicies, PageAdminBranding, PageAdminTechnicians, PageAdminAudit, PageAdminForbidden, PageAdminIntegrations, PageAdminChannels,
-	PageAdminDirectory, PageAdminDuo, PageWelcome}
+	PageAdminDirectory, PageAdminDuo, PageWelcome, PageEnrolment}
 
 // StaticFS returns the static files, without the embed prefix.
 func StaticFS() fs.FS {

@@ -165,3 +165,59 @@ type AgentTx interface {
 	PendingAgentTasks(ctx context.Context, tenantID, deviceID string, now time.Time) ([]AgentTask, error)
 	MarkAgentTaskDelivered(ctx context.Context, tenantID, id string, at time.Time) error
 }
+
+// EnrolmentState is where an enrolment stands.
+type EnrolmentState string
+
+// Enrolment states: pending until the user proves the e-mail (the link
+// clicked, the password typed); verified while the contact is being made
+// in the PSA; done once bound. Failed and superseded ones bind nothing.
+const (
+	EnrolmentPending    EnrolmentState = "pending"
+	EnrolmentVerified   EnrolmentState = "verified"
+	EnrolmentDone       EnrolmentState = "done"
+	EnrolmentFailed     EnrolmentState = "failed"
+	EnrolmentSuperseded EnrolmentState = "superseded"
+)
+
+// Enrolment is a Windows user of a device asking to be bound to a contact
+// of the device's client: by logging a first ticket (How BindFirstTicket,
+// proved by an e-mailed link) or by registering (BindRegister, proved by an
+// e-mailed password typed into the tray).
+type Enrolment struct {
+	ID        string
+	TenantID  string
+	ClientID  string
+	DeviceID  string
+	SID       string
+	How       BindingHow
+	State     EnrolmentState
+	FirstName string
+	LastName  string
+	Email     string
+	// ContactID is the matched contact; "" when the contact is to be
+	// created in the PSA once the e-mail is proved.
+	ContactID     string
+	IntegrationID string // the PSA integration of the client; "" for a local client
+	Summary       string // the first ticket's summary ("" for a registration)
+	Details       string
+	SecretHash    []byte // SHA-256 of the link token or password
+	Attempts      int    // wrong passwords so far
+	CreatedAt     time.Time
+	ExpiresAt     time.Time
+	DoneAt        time.Time
+}
+
+// EnrolmentTx is the part of a transaction that holds enrolments.
+type EnrolmentTx interface {
+	CreateEnrolment(ctx context.Context, en *Enrolment) error
+	// EnrolmentBySecret finds an enrolment by its secret's hash across
+	// tenants: a confirmation link carries nothing else.
+	EnrolmentBySecret(ctx context.Context, hash []byte) (Enrolment, error)
+	Enrolment(ctx context.Context, tenantID, id string) (Enrolment, error)
+	// UserEnrolments returns the enrolments of (client, SID) created at or
+	// after since, newest first.
+	UserEnrolments(ctx context.Context, tenantID, clientID, sid string, since time.Time) ([]Enrolment, error)
+	// UpdateEnrolment writes state, contact, attempts and done time.
+	UpdateEnrolment(ctx context.Context, en *Enrolment) error
+}

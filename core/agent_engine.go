@@ -414,7 +414,7 @@ func (e *Engine) bind(ctx context.Context, tx Tx, d Device, sid string, c Contac
 	if prev.ContactID != "" && prev.ContactID != c.ID {
 		detail["replaced_contact"] = prev.ContactID
 	}
-	return b, e.audit(ctx, tx, d.TenantID, actor, "binding.confirmed", sid, detail)
+	return b, e.audit(ctx, tx, d.TenantID, actor, AuditBindingConfirmed, sid, detail)
 }
 
 // UserBinding returns the binding of a user of device d and its contact;

@@ -145,7 +145,7 @@ const (
 // maxAttempts is how often an item of kind k is tried before it is dead.
 // Codes are useless after minutes; notes are worth waiting for.
 func maxAttempts(k OutboxKind) int {
-	if k == OutboxTicketNote {
+	if k == OutboxTicketNote || k == OutboxPSATicket {
 		return maxNoteAttempts
 	}
 	return maxOutboxAttempts

@@ -13,6 +13,9 @@ const (
 	OutboxEmail OutboxKind = "email"
 	// OutboxTicketNote writes a verification's result to its PSA ticket.
 	OutboxTicketNote OutboxKind = "ticket_note"
+	// OutboxPSATicket creates a ticket in a PSA: one a user logged from
+	// the agent's tray.
+	OutboxPSATicket OutboxKind = "psa_ticket"
 )
 
 // OutboxStatus is where an outbox item stands.
@@ -76,4 +79,10 @@ type Outbound struct {
 	// PSA of integration Integration of tenant Tenant; Text is the note.
 	Tenant      string `json:"tenant,omitempty"`
 	Integration string `json:"integration,omitempty"`
+
+	// New tickets (OutboxPSATicket): Tenant and Integration as for notes;
+	// the ticket is for the contact ContactRef of company CompanyRef, with
+	// Subject as its summary and Text as its description.
+	CompanyRef string `json:"company_ref,omitempty"`
+	ContactRef string `json:"contact_ref,omitempty"`
 }

@@ -180,6 +180,8 @@ type Tx interface {
 
 	// Notification groups, their users and the on-call time zone (notify.go).
 	NotifyTx
+	// Enrolments of agent users: first tickets and registrations.
+	EnrolmentTx
 }
 
 // ContactQuery filters contacts. Text matches names, emails and phone digits.

@@ -34,6 +34,24 @@ type ContactCreator interface {
 	CreateContact(ctx context.Context, c Contact) (Contact, error)
 }
 
+// NewTicket is a ticket to create with [TicketCreator].
+type NewTicket struct {
+	CompanyRef  string // required: the company the ticket is for
+	ContactRef  string // the contact who logged it; "" for none
+	Summary     string // one line, required
+	Description string // the user's own words; may be ""
+}
+
+// TicketCreator creates service tickets: the ticket a user logs from the
+// Windows agent's tray.
+type TicketCreator interface {
+	// CreateTicket creates t in the PSA's default board or queue and
+	// returns it as stored, with its Ref and Number. It is not idempotent:
+	// callers retry only errors that mean nothing was created (429, the
+	// PSA unreachable before answering).
+	CreateTicket(ctx context.Context, t NewTicket) (Ticket, error)
+}
+
 // TicketGetter gets one ticket with its contact.
 type TicketGetter interface {
 	// GetTicket returns the ticket with ref, or core.ErrNotFound. When the

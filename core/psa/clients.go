@@ -129,3 +129,42 @@ func (s *NoteSender) Send(ctx context.Context, m core.Outbound) (string, error) 
 	}
 	return "note:" + m.To, nil
 }
+
+// TicketSender is the outbox sender that creates PSA tickets
+// (core.OutboxPSATicket): the tickets users log from the agent's tray.
+type TicketSender struct {
+	Clients *Clients
+	Load    IntegrationLoader
+}
+
+// Send implements core.Sender. Creating a ticket is not idempotent, so only
+// a rate limit or an unreachable PSA is retried; any other refusal fails the
+// item for good, with the PSA's reason.
+func (s *TicketSender) Send(ctx context.Context, m core.Outbound) (string, error) {
+	in, err := s.Load(ctx, m.Tenant, m.Integration)
+	if err != nil {
+		if core.ErrorKind(err) == core.KindNotFound {
+			return "", &core.PermanentError{Code: "integration", Reason: "the PSA integration was removed", Err: err}
+		}
+		return "", err
+	}
+	cl, err := s.Clients.Get(in)
+	if err != nil {
+		return "", core.Misconfigured("the integration's settings are invalid: open and save them again", "", "", err)
+	}
+	creator, ok := cl.(TicketCreator)
+	if !ok {
+		return "", &core.PermanentError{Code: "integration", Reason: in.Kind + " integrations cannot create tickets"}
+	}
+	t, err := creator.CreateTicket(ctx, NewTicket{CompanyRef: m.CompanyRef, ContactRef: m.ContactRef, Summary: m.Subject, Description: m.Text})
+	if err != nil {
+		switch core.ErrorKind(err) {
+		case core.KindUnauthorized, core.KindForbidden:
+			return "", Misconfiguration(err)
+		case core.KindRateLimited, core.KindUnavailable:
+			return "", err
+		}
+		return "", &core.PermanentError{Code: string(core.ErrorKind(err)), Reason: "the PSA refused the ticket: " + core.ErrorMessage(err), Err: err}
+	}
+	return "ticket:" + t.Ref, nil
+}

@@ -177,6 +177,7 @@ func (s *Server) routes() {
 	s.registerOpsRoutes(r)
 	s.registerLinkRoutes(r)
 	s.registerWelcomeRoutes(r)
+	s.registerEnrolmentRoutes(r)
 	s.registerWebhookRoutes(r)
 	s.registerConsoleRoutes(r)
 	s.registerPodPageRoutes(r)
@@ -317,8 +318,12 @@ func (s *Server) withAccessLog(next http.Handler) http.Handler {
 	})
 }
 
-// redactPath hides the token segment of link-page paths.
+// redactPath hides the token segment of link-page and tray-ticket
+// confirmation paths.
 func redactPath(p string) string {
+	if strings.HasPrefix(p, "/e/") {
+		return "/e/[redacted]"
+	}
 	if strings.HasPrefix(p, "/l/") {
 		parts := strings.SplitN(p, "/", 4)
 		if len(parts) == 4 {

@@ -84,6 +84,7 @@ const (
 //	GET  /contacts/{id}
 //	POST /contacts
 //	GET  /tickets/{id}
+//	POST /tickets                 {"summary","description","company_id","contact_id"}
 //	POST /tickets/{id}/notes
 //	GET  /me                      the member the API key belongs to
 //	POST /member-sessions/verify  {"token"}: the member a pod's session token belongs to
@@ -111,6 +112,7 @@ type Server struct {
 	contacts  []psa.Contact
 	tickets   []psa.Ticket
 	notes     map[string][]psa.Note
+	details   map[string]string // ticket descriptions, by ref
 	member    psa.Member
 	lastID    int
 	pageSize  int                 // 0 means maxPageSize
@@ -120,13 +122,14 @@ type Server struct {
 
 // NewServer returns an empty memory PSA that accepts apiKey.
 func NewServer(apiKey string) *Server {
-	s := &Server{apiKey: apiKey, notes: map[string][]psa.Note{}, lastID: 100000, setup: newSetupState()}
+	s := &Server{apiKey: apiKey, notes: map[string][]psa.Note{}, details: map[string]string{}, lastID: 100000, setup: newSetupState()}
 	m := http.NewServeMux()
 	m.HandleFunc("GET /api/v1/companies", s.handleListCompanies)
 	m.HandleFunc("GET /api/v1/contacts", s.handleListContacts)
 	m.HandleFunc("GET /api/v1/contacts/{id}", s.handleGetContact)
 	m.HandleFunc("POST /api/v1/contacts", s.handleCreateContact)
 	m.HandleFunc("GET /api/v1/tickets/{id}", s.handleGetTicket)
+	m.HandleFunc("POST /api/v1/tickets", s.handleCreateTicket)
 	m.HandleFunc("POST /api/v1/tickets/{id}/notes", s.handleAddNote)
 	m.HandleFunc("GET /api/v1/me", s.handleMe)
 	m.HandleFunc("GET /ui/{screen}/{id}", s.handleScreen)
@@ -309,6 +312,73 @@ func (s *Server) handleGetTicket(w http.ResponseWriter, r *http.Request) {
 		ID: t.Ref, Number: t.Number, Summary: t.Summary,
 		CompanyID: t.CompanyRef, ContactID: t.ContactRef, Status: t.Status,
 	})
+}
+
+// wireNewTicket is the body of POST /tickets.
+type wireNewTicket struct {
+	Summary     string `json:"summary"`
+	Description string `json:"description"`
+	CompanyID   string `json:"company_id"`
+	ContactID   string `json:"contact_id,omitempty"`
+}
+
+func (s *Server) handleCreateTicket(w http.ResponseWriter, r *http.Request) {
+	var in wireNewTicket
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&in); err != nil {
+		s.writeError(w, http.StatusBadRequest, "invalid ticket: "+err.Error())
+		return
+	}
+	if strings.TrimSpace(in.Summary) == "" || len(in.Summary) > 100 || in.CompanyID == "" {
+		s.writeError(w, http.StatusUnprocessableEntity, "summary (at most 100 characters) and company_id are required")
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !slices.ContainsFunc(s.companies, func(co psa.Company) bool { return co.Ref == in.CompanyID }) {
+		s.writeError(w, http.StatusUnprocessableEntity, "no such company")
+		return
+	}
+	if in.ContactID != "" && !slices.ContainsFunc(s.contacts, func(c psa.Contact) bool {
+		return c.Ref == in.ContactID && c.CompanyRef == in.CompanyID
+	}) {
+		s.writeError(w, http.StatusUnprocessableEntity, "no such contact in that company")
+		return
+	}
+	s.lastID++
+	t := psa.Ticket{Ref: strconv.Itoa(s.lastID), Summary: in.Summary, CompanyRef: in.CompanyID, ContactRef: in.ContactID, Status: "New"}
+	t.Number = "T" + t.Ref
+	s.tickets = append(s.tickets, t)
+	s.details[t.Ref] = in.Description
+	s.writeJSON(w, http.StatusCreated, wireTicket{ID: t.Ref, Number: t.Number, Summary: t.Summary,
+		CompanyID: t.CompanyRef, ContactID: t.ContactRef, Status: t.Status})
+}
+
+// Tickets returns the tickets the PSA holds, seeded and created, oldest
+// first.
+func (s *Server) Tickets() []psa.Ticket {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.tickets)
+}
+
+// TicketDescription returns the description a ticket was created with.
+func (s *Server) TicketDescription(ref string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.details[ref]
+}
+
+// Contacts returns the contacts the PSA holds, seeded and created.
+func (s *Server) Contacts() []psa.Contact {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]psa.Contact, len(s.contacts))
+	for i, c := range s.contacts {
+		out[i] = cloneContact(c)
+	}
+	return out
 }
 
 func (s *Server) handleAddNote(w http.ResponseWriter, r *http.Request) {

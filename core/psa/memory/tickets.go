@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 
+	"github.com/countersign/countersign/core"
 	"github.com/countersign/countersign/core/psa"
 )
 
@@ -48,4 +49,21 @@ func (c *Client) AddTicketNote(ctx context.Context, ticketRef string, n psa.Note
 		return fmt.Errorf("memory: add note to ticket %s: %w", ticketRef, err)
 	}
 	return nil
+}
+
+// CreateTicket implements [psa.TicketCreator].
+func (c *Client) CreateTicket(ctx context.Context, t psa.NewTicket) (psa.Ticket, error) {
+	var w wireTicket
+	in := wireNewTicket{Summary: t.Summary, Description: t.Description, CompanyID: t.CompanyRef, ContactID: t.ContactRef}
+	if err := c.post(ctx, "POST /tickets", "tickets", in, &w); err != nil {
+		return psa.Ticket{}, fmt.Errorf("memory: create ticket: %w", err)
+	}
+	if w.ID == "" {
+		return psa.Ticket{}, fmt.Errorf("memory: create ticket: answer has no id: %w", core.ErrUnavailable)
+	}
+	out := psa.Ticket{Ref: w.ID, Number: w.Number, Summary: w.Summary, CompanyRef: w.CompanyID, ContactRef: w.ContactID, Status: w.Status}
+	if out.Number == "" {
+		out.Number = out.Ref
+	}
+	return out, nil
 }

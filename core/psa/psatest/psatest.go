@@ -92,6 +92,7 @@ func Run(t *testing.T, h Harness) {
 		{"AddTicketNoteRetriedOn429", testNoteRetriedOn429},
 		{"AddTicketNoteRevokedKeys", testNoteRevokedKeys},
 		{"CreateContact", testCreateContact},
+		{"CreateTicket", testCreateTicket},
 		{"IdentifyMember", testIdentifyMember},
 		{"Concurrent", testConcurrent},
 		{"Descriptor", testDescriptor},
@@ -709,6 +710,31 @@ func testCreateContact(t *testing.T, h Harness) {
 		require.NoError(t, err)
 		assert.Equal(t, []string{got.Ref}, contactRefs(found))
 	}
+}
+
+func testCreateTicket(t *testing.T, h Harness) {
+	e := newEnv(t, h)
+	cr, ok := e.client.(psa.TicketCreator)
+	if !ok {
+		t.Skip("client does not implement psa.TicketCreator")
+	}
+	seedStandard(e.fake)
+	got, err := cr.CreateTicket(t.Context(), psa.NewTicket{CompanyRef: acme.Ref, ContactRef: alice.Ref,
+		Summary: "psatest: Outlook keeps asking for a password", Description: "Logged from the tray."})
+	require.NoError(t, err)
+	require.NotEmpty(t, got.Ref)
+	assert.NotEmpty(t, got.Number, "the number technicians see")
+	assert.Equal(t, "psatest: Outlook keeps asking for a password", got.Summary)
+	if g, ok := e.client.(psa.TicketGetter); ok {
+		again, err := g.GetTicket(t.Context(), got.Ref)
+		require.NoError(t, err)
+		assert.Equal(t, got.Summary, again.Summary)
+		assert.Equal(t, alice.Ref, again.ContactRef)
+		assert.Equal(t, acme.Ref, again.CompanyRef)
+	}
+	_, err = cr.CreateTicket(t.Context(), psa.NewTicket{CompanyRef: "999999", Summary: "psatest: no such company"})
+	require.Error(t, err, "a ticket for a company the PSA does not have")
+	assert.Contains(t, []core.Kind{core.KindInvalid, core.KindNotFound}, core.ErrorKind(err), "%v", err)
 }
 
 func testIdentifyMember(t *testing.T, h Harness) {

@@ -1,0 +1,376 @@
+package core
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Binding by a first ticket (issue 16, binding (a)): a Windows user whom
+// no contact is bound to logs a ticket from the tray with a name and an
+// e-mail address. The address must be one contact's of the device's client;
+// an e-mail "Confirmation required for ticket" goes to it, and only the
+// click on its link (a 256-bit token, stored as SHA-256, single use, 24
+// hours) binds the user's SID to the contact and sends the ticket to the
+// PSA. A bound user's tickets go to the PSA at once. The SID comes from the
+// agent's service, which takes it from the pipe's client token, never from
+// what the user typed.
+
+// Limits of a ticket logged from the tray.
+const (
+	enrolmentTTL       = 24 * time.Hour
+	enrolmentsPerHour  = 3 // per user of a client: each one sends an e-mail
+	maxTicketSummary   = 100
+	maxTicketDetails   = 4000
+	maxEnrolmentName   = 100
+	ticketFromTrayHint = "Logged from the Countersign tray"
+)
+
+// Audit actions of first-ticket bindings.
+const (
+	AuditEnrolmentRequested = "enrolment.requested"
+	AuditEnrolmentConfirmed = "enrolment.confirmed"
+	AuditEnrolmentRefused   = "enrolment.refused"
+	AuditBindingConfirmed   = "binding.confirmed"
+	AuditTicketQueued       = "psa_ticket.queued"
+)
+
+// TrayTicket is a ticket a user logs from the tray. FirstName, LastName and
+// Email are asked only of a user who is not bound yet.
+type TrayTicket struct {
+	SID       string
+	FirstName string
+	LastName  string
+	Email     string
+	Summary   string
+	Details   string
+}
+
+// TrayTicketResult says what became of a TrayTicket: "logged" (queued for
+// the PSA for the bound contact) or "confirm" (an e-mail to confirm went
+// out; the ticket waits for the click).
+type TrayTicketResult struct {
+	State   string
+	Contact string // the bound contact's name, when logged
+	Email   string // where the confirmation went, when confirm
+}
+
+// cleanLine checks one line of user input: trimmed, at most max runes,
+// valid UTF-8, no control characters.
+func cleanLine(field, s string, max int, required bool) (string, error) {
+	s = strings.TrimSpace(s)
+	switch {
+	case s == "" && required:
+		return "", Errorf(KindInvalid, "%s is required", field)
+	case !utf8.ValidString(s):
+		return "", Errorf(KindInvalid, "%s is not valid text", field)
+	case utf8.RuneCountInString(s) > max:
+		return "", Errorf(KindInvalid, "%s is longer than %d characters", field, max)
+	case strings.IndexFunc(s, unicode.IsControl) >= 0:
+		return "", Errorf(KindInvalid, "%s must be one line", field)
+	}
+	return s, nil
+}
+
+func (in TrayTicket) clean(bound bool) (TrayTicket, error) {
+	var err error
+	if in.Summary, err = cleanLine("the summary", in.Summary, maxTicketSummary, true); err != nil {
+		return in, err
+	}
+	in.Details = strings.TrimSpace(in.Details)
+	if !utf8.ValidString(in.Details) || utf8.RuneCountInString(in.Details) > maxTicketDetails {
+		return in, Errorf(KindInvalid, "the description is longer than %d characters or not valid text", maxTicketDetails)
+	}
+	if bound {
+		return in, nil
+	}
+	if in.FirstName, err = cleanLine("your first name", in.FirstName, maxEnrolmentName, true); err != nil {
+		return in, err
+	}
+	if in.LastName, err = cleanLine("your last name", in.LastName, maxEnrolmentName, true); err != nil {
+		return in, err
+	}
+	if in.Email, err = NormalizeEmail(in.Email); err != nil {
+		return in, Errorf(KindInvalid, "give your work e-mail address, e.g. pat@contoso.com")
+	}
+	return in, nil
+}
+
+// LogTrayTicket handles a ticket a user of device d logs from the tray.
+func (e *Engine) LogTrayTicket(ctx context.Context, d Device, in TrayTicket) (TrayTicketResult, error) {
+	var (
+		res     TrayTicketResult
+		token   string
+		refused bool // the address matched no one: audited after the rollback
+	)
+	err := e.cfg.Store.Update(ctx, func(tx Tx) error {
+		if !e.seenOn(ctx, tx, d, in.SID) {
+			return Errorf(KindNotFound, "this Windows user has not been reported by the agent yet; try again in a minute")
+		}
+		client, err := tx.Client(ctx, d.TenantID, d.ClientID)
+		if err != nil {
+			return err
+		}
+		integ, err := e.ticketIntegration(ctx, tx, client)
+		if err != nil {
+			return err
+		}
+		now := e.Now()
+		b, err := tx.Binding(ctx, d.TenantID, d.ClientID, in.SID)
+		if err != nil && !isNotFound(err) {
+			return err
+		}
+		if err == nil && b.State == BindingConfirmed {
+			if in, err = in.clean(true); err != nil {
+				return err
+			}
+			c, err := tx.Contact(ctx, d.TenantID, b.ContactID)
+			if err != nil {
+				return err
+			}
+			res = TrayTicketResult{State: "logged", Contact: c.Name()}
+			return e.queuePSATicket(ctx, tx, client, integ, c, in, "device:"+d.ID, now)
+		}
+		if in, err = in.clean(false); err != nil {
+			return err
+		}
+		recent, err := tx.UserEnrolments(ctx, d.TenantID, d.ClientID, in.SID, now.Add(-time.Hour))
+		if err != nil {
+			return err
+		}
+		if len(recent) >= enrolmentsPerHour {
+			return Errorf(KindRateLimited, "you asked for %d confirmation e-mails in the last hour; use the newest one or call the service desk", len(recent))
+		}
+		c, err := e.enrolmentContact(ctx, tx, client, in.Email)
+		if err != nil {
+			refused = ErrorKind(err) == KindInvalid
+			return err
+		}
+		// Earlier pending confirmations of this user are superseded: only
+		// the newest link binds.
+		for _, old := range recent {
+			if old.State == EnrolmentPending {
+				old.State = EnrolmentSuperseded
+				if err := tx.UpdateEnrolment(ctx, &old); err != nil {
+					return err
+				}
+			}
+		}
+		if token, err = newLinkToken(e.cfg.Rand); err != nil {
+			return err
+		}
+		en := Enrolment{TenantID: d.TenantID, ClientID: d.ClientID, DeviceID: d.ID, SID: in.SID, How: BindFirstTicket,
+			State: EnrolmentPending, FirstName: in.FirstName, LastName: in.LastName, Email: in.Email, ContactID: c.ID,
+			IntegrationID: integ.ID, Summary: in.Summary, Details: in.Details, SecretHash: LinkTokenHash(token),
+			CreatedAt: now, ExpiresAt: now.Add(enrolmentTTL)}
+		if err := tx.CreateEnrolment(ctx, &en); err != nil {
+			return err
+		}
+		tenant, err := tx.Tenant(ctx, d.TenantID)
+		if err != nil {
+			return err
+		}
+		link := strings.TrimRight(e.cfg.PublicURL, "/") + "/e/" + url.PathEscape(token)
+		msg := Outbound{Kind: OutboxEmail, To: in.Email, Subject: "Confirmation required for ticket: " + in.Summary,
+			Text: fmt.Sprintf("Hello %s,\n\nYou logged a ticket with %s from the computer %s:\n\n  %s\n\n"+
+				"To confirm that this is you and send the ticket, open this link within 24 hours:\n\n  %s\n\n"+
+				"If you did not log this ticket, ignore this e-mail: nothing is sent without the click.\n",
+				in.FirstName, tenant.Name, d.Name, in.Summary, link)}
+		item := OutboxItem{ID: NewID("obx"), TenantID: d.TenantID, Kind: OutboxEmail, Status: OutboxPending,
+			NextAttemptAt: now, CreatedAt: now, Dev: e.cfg.DevDelivery || e.cfg.Senders[OutboxEmail] == nil}
+		if err := e.sealAndEnqueue(ctx, tx, &item, msg, 0); err != nil {
+			return err
+		}
+		res = TrayTicketResult{State: "confirm", Email: in.Email}
+		return e.audit(ctx, tx, d.TenantID, "device:"+d.ID, AuditEnrolmentRequested, in.SID,
+			map[string]string{"enrolment": en.ID, "client": d.ClientID, "device": d.ID, "contact": c.ID, "how": string(BindFirstTicket)})
+	})
+	if refused {
+		e.auditEnrolmentRefused(ctx, d, in.SID, err)
+	}
+	return res, err
+}
+
+// auditEnrolmentRefused records a refused enrolment outside the refused request's
+// rolled-back transaction.
+func (e *Engine) auditEnrolmentRefused(ctx context.Context, d Device, sid string, why error) {
+	err := e.cfg.Store.Update(ctx, func(tx Tx) error {
+		return e.audit(ctx, tx, d.TenantID, "device:"+d.ID, AuditEnrolmentRefused, sid,
+			map[string]string{"client": d.ClientID, "device": d.ID, "reason": ErrorMessage(why)})
+	})
+	if err != nil {
+		e.log.Error("could not audit a refused enrolment", "tenant", d.TenantID, "device", d.ID, "err", err)
+	}
+}
+
+// enrolmentContact is the one contact of client whose e-mail is email.
+func (e *Engine) enrolmentContact(ctx context.Context, tx Tx, client Client, email string) (Contact, error) {
+	cs, err := tx.SearchContacts(ctx, client.TenantID, ContactQuery{ClientID: client.ID, Email: email, Limit: 2})
+	if err != nil {
+		return Contact{}, err
+	}
+	switch len(cs) {
+	case 1:
+		return cs[0], nil
+	case 0:
+		return Contact{}, Errorf(KindInvalid, "%s is not an address your IT provider has for %s; use your work e-mail or call the service desk", email, client.Name)
+	}
+	return Contact{}, Errorf(KindInvalid, "more than one person at %s has %s; call the service desk to be set up", client.Name, email)
+}
+
+// ticketIntegration is the PSA integration a client's tickets go to: the
+// tenant's integration of the client's PSA.
+func (e *Engine) ticketIntegration(ctx context.Context, tx Tx, client Client) (Integration, error) {
+	if client.PSAKind == "" {
+		return Integration{}, Errorf(KindInvalid, "%s is not in a PSA, so there is nowhere to log a ticket; call the service desk", client.Name)
+	}
+	ins, err := tx.ListIntegrations(ctx, client.TenantID)
+	if err != nil {
+		return Integration{}, err
+	}
+	for _, in := range ins {
+		if in.Kind == client.PSAKind {
+			return in, nil
+		}
+	}
+	return Integration{}, Errorf(KindInvalid, "%s's PSA is not connected any more; call the service desk", client.Name)
+}
+
+// queuePSATicket writes a ticket for contact c to the outbox (the PSA may
+// be down; the outbox retries) and audits it.
+func (e *Engine) queuePSATicket(ctx context.Context, tx Tx, client Client, integ Integration, c Contact, in TrayTicket, actor string, now time.Time) error {
+	details := in.Details
+	if details != "" {
+		details += "\n\n"
+	}
+	details += ticketFromTrayHint
+	msg := Outbound{Kind: OutboxPSATicket, Tenant: client.TenantID, Integration: integ.ID, CompanyRef: client.PSARef,
+		ContactRef: c.PSARef, Subject: in.Summary, Text: details}
+	item := OutboxItem{ID: NewID("obx"), TenantID: client.TenantID, Kind: OutboxPSATicket, Status: OutboxPending,
+		NextAttemptAt: now, CreatedAt: now, Dev: e.cfg.Senders[OutboxPSATicket] == nil}
+	if err := e.sealAndEnqueue(ctx, tx, &item, msg, 0); err != nil {
+		return err
+	}
+	return e.audit(ctx, tx, client.TenantID, actor, AuditTicketQueued, in.SID,
+		map[string]string{"contact": c.ID, "client": client.ID, "integration": integ.ID, "outbox": item.ID})
+}
+
+// EnrolmentView is what the confirmation page shows.
+type EnrolmentView struct {
+	Tenant  string // the MSP's name
+	Client  string
+	Name    string
+	Summary string
+	Device  string
+	State   EnrolmentState
+	Expired bool
+}
+
+// EnrolmentForToken returns what the confirmation page for token shows; it changes
+// nothing. An unknown token is ErrNotFound.
+func (e *Engine) EnrolmentForToken(ctx context.Context, token string) (EnrolmentView, error) {
+	var v EnrolmentView
+	err := e.cfg.Store.View(ctx, func(tx Tx) error {
+		en, _, err := e.enrolmentForToken(ctx, tx, token)
+		if err != nil {
+			return err
+		}
+		v, err = e.enrolmentView(ctx, tx, en)
+		return err
+	})
+	return v, err
+}
+
+func (e *Engine) enrolmentForToken(ctx context.Context, tx Tx, token string) (Enrolment, bool, error) {
+	if token == "" || len(token) > 64 {
+		return Enrolment{}, false, ErrNotFound
+	}
+	en, err := tx.EnrolmentBySecret(ctx, LinkTokenHash(token))
+	if err != nil {
+		if isNotFound(err) {
+			return Enrolment{}, false, Errorf(KindNotFound, "this link is not known; log the ticket again from the tray")
+		}
+		return Enrolment{}, false, err
+	}
+	return en, !e.Now().Before(en.ExpiresAt), nil
+}
+
+func (e *Engine) enrolmentView(ctx context.Context, tx Tx, en Enrolment) (EnrolmentView, error) {
+	t, err := tx.Tenant(ctx, en.TenantID)
+	if err != nil {
+		return EnrolmentView{}, err
+	}
+	c, err := tx.Client(ctx, en.TenantID, en.ClientID)
+	if err != nil {
+		return EnrolmentView{}, err
+	}
+	d, err := tx.Device(ctx, en.TenantID, en.DeviceID)
+	if err != nil {
+		return EnrolmentView{}, err
+	}
+	return EnrolmentView{Tenant: t.Name, Client: c.Name, Name: strings.TrimSpace(en.FirstName + " " + en.LastName),
+		Summary: en.Summary, Device: d.Name, State: en.State, Expired: !e.Now().Before(en.ExpiresAt)}, nil
+}
+
+// ConfirmEnrolment is the click on a confirmation link: the user's SID is
+// bound to the contact and the ticket goes to the PSA, once. A link used,
+// superseded or expired binds nothing and says so.
+func (e *Engine) ConfirmEnrolment(ctx context.Context, token string) (EnrolmentView, error) {
+	var v EnrolmentView
+	err := e.cfg.Store.Update(ctx, func(tx Tx) error {
+		en, expired, err := e.enrolmentForToken(ctx, tx, token)
+		if err != nil {
+			return err
+		}
+		switch {
+		case en.State == EnrolmentDone:
+			return Errorf(KindGone, "this ticket was already confirmed and sent")
+		case en.State != EnrolmentPending:
+			return Errorf(KindGone, "a newer confirmation e-mail replaced this one; use the newest link")
+		case expired:
+			return Errorf(KindGone, "this link has expired; log the ticket again from the tray")
+		}
+		d, err := tx.Device(ctx, en.TenantID, en.DeviceID)
+		if err != nil {
+			return err
+		}
+		if !d.RevokedAt.IsZero() {
+			return Errorf(KindGone, "the computer %s was removed from Countersign; call the service desk", d.Name)
+		}
+		c, err := tx.Contact(ctx, en.TenantID, en.ContactID)
+		if err != nil {
+			return err
+		}
+		client, err := tx.Client(ctx, en.TenantID, en.ClientID)
+		if err != nil {
+			return err
+		}
+		integ, err := tx.Integration(ctx, en.TenantID, en.IntegrationID)
+		if err != nil {
+			return err
+		}
+		actor := "enduser:" + en.Email
+		if _, err := e.bind(ctx, tx, d, en.SID, c, BindFirstTicket, actor); err != nil {
+			return err
+		}
+		now := e.Now()
+		en.State, en.DoneAt = EnrolmentDone, now
+		if err := tx.UpdateEnrolment(ctx, &en); err != nil {
+			return err
+		}
+		if err := e.audit(ctx, tx, en.TenantID, actor, AuditEnrolmentConfirmed, en.SID,
+			map[string]string{"enrolment": en.ID, "contact": c.ID, "client": en.ClientID, "device": en.DeviceID}); err != nil {
+			return err
+		}
+		if err := e.queuePSATicket(ctx, tx, client, integ, c, TrayTicket{SID: en.SID, Summary: en.Summary, Details: en.Details}, actor, now); err != nil {
+			return err
+		}
+		v, err = e.enrolmentView(ctx, tx, en)
+		return err
+	})
+	return v, err
+}
