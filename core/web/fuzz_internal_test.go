@@ -43,11 +43,18 @@ func FuzzLinkPath(f *testing.F) {
 	f.Add("/l//", "")
 	f.Add("/l/acme/tok/extra", "%%%")
 	f.Add("/static/x.js", "====")
+	f.Add("/w/acme/Zm9vYmFyYmF6cXV4", "")
+	f.Add("/e/Zm9vYmFyYmF6cXV4", "")
 	s := &Server{cfg: Config{SessionKey: bytes.Repeat([]byte{1}, 32)}}
 	now := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
 	f.Fuzz(func(t *testing.T, path, nonce string) {
 		red := redactPath(path)
-		if parts := strings.SplitN(path, "/", 4); strings.HasPrefix(path, "/l/") && len(parts) == 4 && red != "/l/"+parts[2]+"/[redacted]" {
+		for _, page := range []string{"/l/", "/w/"} {
+			if parts := strings.SplitN(path, "/", 4); strings.HasPrefix(path, page) && len(parts) == 4 && red != page+parts[2]+"/[redacted]" {
+				t.Fatalf("redactPath(%q) = %q shows the token", path, red)
+			}
+		}
+		if strings.HasPrefix(path, "/e/") && red != "/e/[redacted]" {
 			t.Fatalf("redactPath(%q) = %q shows the token", path, red)
 		}
 		token := strings.TrimPrefix(path, "/l/")

@@ -318,16 +318,17 @@ func (s *Server) withAccessLog(next http.Handler) http.Handler {
 	})
 }
 
-// redactPath hides the token segment of link-page and tray-ticket
-// confirmation paths.
+// redactPath hides the token segment of the end-user pages' paths: links
+// (/l/{tenant}/{token}), welcome e-mails (/w/{tenant}/{token}) and tray-ticket
+// confirmations (/e/{token}).
 func redactPath(p string) string {
 	if strings.HasPrefix(p, "/e/") {
 		return "/e/[redacted]"
 	}
-	if strings.HasPrefix(p, "/l/") {
+	if strings.HasPrefix(p, "/l/") || strings.HasPrefix(p, "/w/") {
 		parts := strings.SplitN(p, "/", 4)
 		if len(parts) == 4 {
-			return "/l/" + parts[2] + "/[redacted]"
+			return p[:3] + parts[2] + "/[redacted]"
 		}
 	}
 	return p
