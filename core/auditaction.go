@@ -55,6 +55,18 @@ const (
 	AuditPushLate        = "push.late_answer"
 	AuditPushAlert       = "push.alert"
 
+	// Microsoft 365 (microsoft_connect.go, microsoft_push.go): a client's
+	// tenant connected (after the live check), checked and removed; its
+	// users imported; a user's registered methods found changed at push
+	// time. Pushes use the push.* actions above.
+	AuditMicrosoftSaved          = "microsoft.connection_saved"
+	AuditMicrosoftChecked        = "microsoft.connection_checked"
+	AuditMicrosoftDeleted        = "microsoft.connection_deleted"
+	AuditMicrosoftImported       = "microsoft.users_imported"
+	AuditMicrosoftMethodsChanged = "microsoft.user_methods_changed"
+	AuditMicrosoftConsentStarted = "microsoft.consent_started"
+	AuditMicrosoftConsented      = "microsoft.consented"
+
 	// Pods: a PSA member signed in to a pod, or was linked to a
 	// technician; a technician created a contact in the PSA from a pod, or
 	// made one the contact of a ticket.

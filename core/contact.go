@@ -112,6 +112,8 @@ func MaskDestination(k DestinationKind, v string) string {
 		return "workstation" // v is a SID: not secret, but meaningless to read
 	case DestDuo:
 		return "Duo user " + v // a username: the technician checks the mapping
+	case DestMicrosoft:
+		return "Microsoft 365 user " + v // a UPN, as Duo's username
 	}
 	return "•••"
 }

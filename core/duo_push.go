@@ -207,13 +207,14 @@ func (e *Engine) StartDuoPush(ctx context.Context, req PushRequest) (Verificatio
 	return sent, nil
 }
 
-// checkPushLimits applies security.md §4 to Duo pushes. open are the
+// checkPushLimits applies security.md §4 to pushes, Duo's and Microsoft's
+// together: one outstanding per user, one count per window. open are the
 // contact's open verifications, locked by the caller. techID "" leaves out
 // the technician's own limit.
 func (e *Engine) checkPushLimits(ctx context.Context, tx Tx, p Policy, open []Verification, tenantID, contactID, techID string, now time.Time) error {
 	for _, v := range open {
-		if v.Method == MethodDuoPush && v.EffectiveStatus(now).Open() {
-			return Errorf(KindConflict, "a Duo push is already waiting for this user; wait for it to be answered or to expire")
+		if isPush(v.Method) && v.EffectiveStatus(now).Open() {
+			return Errorf(KindConflict, "a %s is already waiting for this user; wait for it to be answered or to expire", methodWords[v.Method])
 		}
 	}
 	history, err := tx.ListVerifications(ctx, tenantID, contactID, 100)
@@ -228,13 +229,13 @@ func (e *Engine) checkPushLimits(ctx context.Context, tx Tx, p Policy, open []Ve
 	}
 	short, day := 0, 0
 	for _, v := range history {
-		if v.Method != MethodDuoPush || v.ProviderRef == "" {
-			continue // a push Duo never sent is no push
+		if !isPush(v.Method) || v.ProviderRef == "" || microsoftNotPushed(v) {
+			continue // a push never sent is no push
 		}
 		age := now.Sub(v.CreatedAt)
-		if (v.DeliveryStatus == "deny" || v.DeliveryStatus == "fraud") && age < pushDeniedBlock {
+		if what := pushRefusal(v); what != "" && age < pushDeniedBlock {
 			return Errorf(KindForbidden, "the user %s a push %s ago; pushes to them are stopped for 24 hours: verify another way",
-				map[string]string{"deny": "denied", "fraud": "reported as fraud"}[v.DeliveryStatus], age.Round(time.Minute))
+				what, age.Round(time.Minute))
 		}
 		if !v.CreatedAt.After(lastSuccess) {
 			continue
@@ -255,9 +256,13 @@ func (e *Engine) checkPushLimits(ctx context.Context, tx Tx, p Policy, open []Ve
 	if techID == "" {
 		return nil // listing routes: whoever presses is checked then
 	}
-	n, err := tx.CountSends(ctx, tenantID, SendFilter{TechnicianID: techID, Method: MethodDuoPush, Since: now.Add(-time.Hour)})
-	if err != nil {
-		return err
+	n := 0
+	for _, m := range pushMethods {
+		c, err := tx.CountSends(ctx, tenantID, SendFilter{TechnicianID: techID, Method: m, Since: now.Add(-time.Hour)})
+		if err != nil {
+			return err
+		}
+		n += c
 	}
 	if n >= p.Push.PerTechnicianHour {
 		return Errorf(KindRateLimited, "you have sent %d pushes in the last hour (the limit); use another method", n)
@@ -587,16 +592,19 @@ func (e *Engine) queuePushAlert(ctx context.Context, tx Tx, v Verification, now 
 	if err != nil {
 		return err
 	}
-	what := map[string]string{"deny": "denied", "fraud": "reported as fraud"}[v.DeliveryStatus]
-	text := fmt.Sprintf("Countersign alert: %s %s a Duo push sent by %s on ticket %s at %s. "+
+	what, push, key := pushRefusal(v), "Duo push", "duo_status"
+	if v.Method == MethodMicrosoftPush {
+		push, key = "Microsoft Authenticator push", "microsoft_result"
+	}
+	text := fmt.Sprintf("Countersign alert: %s %s a %s sent by %s on ticket %s at %s. "+
 		"The caller may not be who they say they are. Pushes to this user are stopped for 24 hours.",
-		contact.Name(), what, requester.Name, v.TicketRef, now.UTC().Format("2006-01-02 15:04 UTC"))
+		contact.Name(), what, push, requester.Name, v.TicketRef, now.UTC().Format("2006-01-02 15:04 UTC"))
 	n := 0
 	for _, t := range techs {
 		if !t.Role.IsAdmin() || t.Email == "" {
 			continue
 		}
-		msg := Outbound{Kind: OutboxEmail, To: t.Email, Subject: "Countersign alert: Duo push " + what + " by " + contact.Name(), Text: text}
+		msg := Outbound{Kind: OutboxEmail, To: t.Email, Subject: "Countersign alert: " + push + " " + what + " by " + contact.Name(), Text: text}
 		item := OutboxItem{ID: NewID("obx"), TenantID: v.TenantID, Kind: OutboxEmail, Status: OutboxPending,
 			NextAttemptAt: now, CreatedAt: now, Dev: e.cfg.DevDelivery || e.cfg.Senders[OutboxEmail] == nil}
 		if err := e.sealAndEnqueue(ctx, tx, &item, msg, 0); err != nil {
@@ -605,7 +613,7 @@ func (e *Engine) queuePushAlert(ctx context.Context, tx Tx, v Verification, now 
 		n++
 	}
 	return e.audit(ctx, tx, v.TenantID, "provider", AuditPushAlert, v.ID,
-		map[string]string{"contact": v.ContactID, "duo_status": v.DeliveryStatus, "recipients": fmt.Sprint(n)})
+		map[string]string{"contact": v.ContactID, key: v.DeliveryStatus, "recipients": fmt.Sprint(n)})
 }
 
 // duoPreauthWords says why Duo will not push to a user (channels.md §2.6).

@@ -54,7 +54,11 @@ type Config struct {
 	Providers       []Provider // nil means DefaultProviders()
 	// Duo opens a client for a Duo account's keys (core/duo); nil means
 	// Duo push is not available on this server.
-	Duo       DuoConnector
+	Duo DuoConnector
+	// Microsoft opens a client for a client's Microsoft 365 tenant
+	// (core/microsoft); nil means Microsoft 365 import and Authenticator
+	// push are not available on this server (the global kill switch).
+	Microsoft MicrosoftConnector
 	Publisher Publisher        // nil means events go nowhere
 	Observer  Observer         // nil means no metrics
 	Now       func() time.Time // nil means time.Now

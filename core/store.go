@@ -177,6 +177,8 @@ type Tx interface {
 	SMSTx
 	// Duo accounts and user mappings (duo.go).
 	DuoTx
+	// Microsoft 365 connections and imported users (microsoft.go).
+	MicrosoftTx
 
 	// Notification groups, their users and the on-call time zone (notify.go).
 	NotifyTx

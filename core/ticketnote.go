@@ -13,6 +13,7 @@ var methodWords = map[Method]string{
 	MethodEmailLink: "email link", MethodEmailCode: "email code",
 	MethodWorkstationPrompt: "workstation prompt",
 	MethodDuoPush:           "Duo push",
+	MethodMicrosoftPush:     "Microsoft Authenticator push (approve-only)",
 }
 
 // queueTicketNote writes v's result to its PSA ticket through the outbox,

@@ -18,7 +18,7 @@ const (
 var knownMethods = map[Method]bool{
 	MethodSMSCode: true, MethodSMSLink: true, MethodEmailLink: true,
 	MethodEmailCode: true, MethodVoiceCode: true, MethodWorkstationPrompt: true,
-	MethodDuoPush: true,
+	MethodDuoPush: true, MethodMicrosoftPush: true,
 }
 
 // Known reports whether m is a method this build knows by name.

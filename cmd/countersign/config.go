@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/countersign/countersign/core/microsoft"
 	"github.com/countersign/countersign/core/psa"
 )
 
@@ -77,6 +78,10 @@ type Config struct {
 	// Duo's own hosts only.
 	duoHTTP      *http.Client
 	duoAllowHost func(host string) bool
+	// microsoft replaces the Microsoft 365 client's options (tests: the
+	// hosts and HTTP client of core/microsoft/microsofttest); nil means
+	// Microsoft's public cloud.
+	microsoft *microsoft.Options
 	// metricsReady receives the metrics listener's address (tests).
 	metricsReady func(addr string)
 }

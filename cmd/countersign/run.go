@@ -144,7 +144,8 @@ func build(ctx context.Context, c Config, log *slog.Logger) (*app, error) {
 		Store: st, Renderer: renderer, Sealer: keys, CodeKey: keys.Derive("code-hmac"), PublicURL: c.PublicURL,
 		Senders: senders, DevDelivery: dev, Channels: channelFactory{c: c}, NoSharedChannels: c.TenantChannelsOnly, StatusCallbacks: strings.HasPrefix(c.PublicURL, "https://"),
 		Observer: metrics, Publisher: publisher, Logger: log,
-		Duo: duo.Connector(duo.Options{HTTPClient: c.duoHTTP, AllowHost: c.duoAllowHost}),
+		Duo:       duo.Connector(duo.Options{HTTPClient: c.duoHTTP, AllowHost: c.duoAllowHost}),
+		Microsoft: microsoftConnector(c),
 	})
 	if err != nil {
 		return nil, err

@@ -1,0 +1,468 @@
+package core
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+)
+
+// pushMethods are the methods the push limits of security.md §4 count
+// together: a user bombed through Duo and Microsoft at once is one user.
+var pushMethods = []Method{MethodDuoPush, MethodMicrosoftPush}
+
+// isPush reports whether m is a push.
+func isPush(m Method) bool { return m == MethodDuoPush || m == MethodMicrosoftPush }
+
+// pushRefusal says how the user refused v's push: "denied", "reported as
+// fraud", or "" when they did not (security.md §4: 24 hours without
+// pushes and an alert after either).
+func pushRefusal(v Verification) string {
+	switch v.DeliveryStatus {
+	case "deny", "PhoneAppDenied":
+		return "denied"
+	case "fraud", "PhoneAppFraud":
+		return "reported as fraud"
+	}
+	return ""
+}
+
+// microsoftNotPushed reports whether v is a Microsoft push whose answer
+// says no prompt reached the phone (no app, unknown user, another
+// tenant): not counted by the limits, like a Duo push never sent.
+func microsoftNotPushed(v Verification) bool {
+	return v.Method == MethodMicrosoftPush && microsoftMeaning(v.DeliveryStatus, false).unavailable
+}
+
+// microsoftOutcome is what the connector's answer means (channels.md §3.6).
+type microsoftOutcome struct {
+	verified    bool
+	detail      string // what the technician reads
+	unavailable bool   // no prompt reached the user: cancelled, not counted
+	alert       bool   // denial or fraud report: tell the MSP, stop pushes
+	failure     bool   // counts toward the channel's consecutive failures
+	known       bool   // a code of the table; unknown ones are logged raw
+}
+
+// microsoftCodes maps Result/Value to its meaning. Success is handled
+// apart: it verifies only with AuthenticationResult true.
+var microsoftCodes = map[string]microsoftOutcome{
+	"PhoneAppDenied":     {detail: "the user denied the request in Microsoft Authenticator — treat the caller as unverified", alert: true, failure: true},
+	"PhoneAppFraud":      {detail: "the user reported this request as fraud — treat the caller as unverified", alert: true, failure: true},
+	"PhoneAppNoResponse": {detail: "no response on the phone", failure: true},
+	"InvalidSession":     {detail: "the request expired before the user answered", failure: true},
+	"OathCodeIncorrect":  {detail: "code incorrect", failure: true},
+	// With SyncCall the connector answers when the user has: pending here
+	// is not an approval.
+	"AuthenticationPending":                     {detail: "Microsoft had no answer from the user yet — not verified"},
+	"AuthenticationMethodNotConfigured":         {detail: "the user has no Microsoft Authenticator push registered", unavailable: true},
+	"ProofDataNotFound":                         {detail: "the user has no Microsoft Authenticator push registered", unavailable: true},
+	"NoDefaultAuthenticationMethodIsConfigured": {detail: "the user has no default MFA method — cannot push", unavailable: true},
+	"AuthenticationMethodNotSupported":          {detail: "Microsoft rejected the method (Authenticator push) for this user", unavailable: true},
+	"UserNotFound":                              {detail: "user not found in this Microsoft 365 tenant", unavailable: true},
+	"BecAccessDenied":                           {detail: "user not found in this Microsoft 365 tenant", unavailable: true},
+	"AccessDenied":                              {detail: "this user belongs to a different Microsoft tenant", unavailable: true},
+	"TenantIsBlocked":                           {detail: "Microsoft has blocked this tenant for MFA", unavailable: true},
+	"AuthenticationThrottled":                   {detail: "Microsoft is throttling prompts for this user — wait and retry"},
+	"AuthenticationMethodLimitReached":          {detail: "Microsoft is throttling prompts for this user — wait and retry"},
+	"UserAuthFailedDuplicateRequest":            {detail: "a prompt is already pending for this user"},
+}
+
+// microsoftMeaning maps the connector's answer. Only AuthenticationResult
+// true with Result/Value Success verifies; every other value fails closed.
+func microsoftMeaning(value string, authResult bool) microsoftOutcome {
+	switch {
+	case value == "Success" && authResult:
+		return microsoftOutcome{verified: true, detail: "Approved in Microsoft Authenticator (approve-only push)", known: true}
+	case value == "Success":
+		return microsoftOutcome{detail: "Microsoft answered Success without a completed authentication — not verified", known: true}
+	}
+	if o, ok := microsoftCodes[value]; ok {
+		o.known = true
+		return o
+	}
+	return microsoftOutcome{detail: fmt.Sprintf("unexpected Microsoft result: %q — not verified", clip(value, 60))}
+}
+
+// StartMicrosoftPush sends a Microsoft Authenticator push (approve-only)
+// to a contact through the client's connected tenant and returns the
+// verification: sent (the request's ContextId as ProviderRef) or, when no
+// prompt can reach the person, cancelled with the reason in Detail. Only
+// a user whose registered methods, read live from Graph, include the app
+// is pushed to. The connector's answer is awaited in the background; its
+// outcome arrives as an event. The limits are Duo's (checkPushLimits),
+// counted across both kinds of push.
+func (e *Engine) StartMicrosoftPush(ctx context.Context, req PushRequest) (Verification, error) {
+	if e.cfg.Microsoft == nil {
+		return Verification{}, Errorf(KindUnavailable, "Microsoft Authenticator push is not available on this server")
+	}
+	req.Note = strings.TrimSpace(req.Note)
+	req.TicketRef = strings.TrimSpace(req.TicketRef)
+	switch {
+	case req.ContactID == "":
+		return Verification{}, Errorf(KindInvalid, "contact is required")
+	case req.TicketRef == "":
+		return Verification{}, Errorf(KindInvalid, "a push needs a ticket: open the caller's ticket first")
+	case utf8.RuneCountInString(req.Note) > maxNoteLen:
+		return Verification{}, Errorf(KindInvalid, "note must be at most %d characters", maxNoteLen)
+	case utf8.RuneCountInString(req.TicketRef) > maxTicketRefLen:
+		return Verification{}, Errorf(KindInvalid, "ticket reference must be at most %d characters", maxTicketRefLen)
+	case req.IntegrationID == "":
+		if err := CheckTicketRef(req.TicketRef); err != nil {
+			return Verification{}, err
+		}
+	}
+	var (
+		v        Verification
+		conn     MicrosoftConnection
+		user     MicrosoftUser
+		replaced []Verification
+	)
+	err := e.cfg.Store.Update(ctx, func(tx Tx) error {
+		replaced = nil
+		now := e.Now()
+		tech, err := tx.Technician(ctx, req.TenantID, req.TechnicianID)
+		if err != nil {
+			return fmt.Errorf("technician: %w", err)
+		}
+		contact, err := tx.Contact(ctx, req.TenantID, req.ContactID)
+		if err != nil {
+			return err
+		}
+		policy, err := EffectivePolicy(ctx, tx, req.TenantID, contact.ClientID)
+		if err != nil {
+			return err
+		}
+		if !policy.Allows(MethodMicrosoftPush) {
+			return Errorf(KindForbidden, "the policy for this client does not allow Microsoft Authenticator push")
+		}
+		if req.IntegrationID != "" {
+			if _, err := tx.Integration(ctx, req.TenantID, req.IntegrationID); err != nil {
+				return err
+			}
+		}
+		// The contact's own client's tenant, never another's: a user of
+		// one customer's Microsoft tenant is never pushed for another.
+		conn, err = tx.MicrosoftConnectionOfClient(ctx, req.TenantID, contact.ClientID)
+		switch {
+		case isNotFound(err) || contact.ClientID == "":
+			return Errorf(KindInvalid, "no Microsoft 365 tenant is connected for this contact's client; an admin can connect it")
+		case err != nil:
+			return err
+		case !conn.PushEnabled:
+			return Errorf(KindForbidden, "Microsoft Authenticator push is switched off for this client's Microsoft 365 tenant")
+		}
+		open, err := tx.LockOpenVerifications(ctx, req.TenantID, contact.ID)
+		if err != nil {
+			return err
+		}
+		if err := e.checkPushLimits(ctx, tx, policy, open, req.TenantID, contact.ID, tech.ID, now); err != nil {
+			return err
+		}
+		if err := e.checkFailureCap(ctx, tx, policy, req.TenantID, contact.ID, DestMicrosoft); err != nil {
+			return err
+		}
+		user, err = tx.MicrosoftUserOfContact(ctx, req.TenantID, conn.ID, contact.ID)
+		if isNotFound(err) {
+			return Errorf(KindInvalid, "%s is not matched to a Microsoft 365 user; import the tenant's users or match them on the Microsoft 365 page", contact.Name())
+		}
+		if err != nil {
+			return err
+		}
+		if !user.Enabled {
+			return Errorf(KindInvalid, "the Microsoft 365 account %s is disabled", user.UPN)
+		}
+		v = Verification{
+			ID: NewID("ver"), TenantID: req.TenantID, ClientID: contact.ClientID, ContactID: contact.ID,
+			DestinationID: conn.ID, DestKind: DestMicrosoft, Destination: user.UPN,
+			Method: MethodMicrosoftPush, TicketRef: req.TicketRef, IntegrationID: req.IntegrationID,
+			TechnicianID: tech.ID, Status: StatusPending, MaxAttempts: 1, Note: req.Note, CreatedAt: now,
+			ExpiresAt: now.Add(min(policy.Lifetime.D(), pushMaxLifetime)), Detail: "checking the user's Microsoft Authenticator",
+		}
+		if replaced, err = e.replaceLive(ctx, tx, v, techActor(tech.ID), now); err != nil {
+			return err
+		}
+		if err := tx.CreateVerification(ctx, &v); err != nil {
+			return err
+		}
+		d := map[string]string{"method": string(v.Method), "contact": contact.ID, "connection": conn.ID, "upn": user.UPN, "ticket": v.TicketRef}
+		if v.Note != "" {
+			d["note"] = v.Note
+		}
+		return e.audit(ctx, tx, req.TenantID, techActor(tech.ID), string(EventVerificationStarted), v.ID, d)
+	})
+	if err != nil {
+		return Verification{}, err
+	}
+	for _, old := range replaced {
+		e.finish(ctx, old, EventVerificationCancelled)
+	}
+	e.observe(MethodMicrosoftPush, "started")
+	e.publish(ctx, e.event(EventVerificationStarted, v))
+
+	client, err := e.microsoftClient(conn)
+	if err != nil {
+		return e.microsoftUnavailable(ctx, v, "", "Microsoft 365 configuration error: "+errorWords(err))
+	}
+	// Registration is read live: an import may be days old.
+	cctx, cancel := context.WithTimeout(ctx, microsoftCallTimeout)
+	defer cancel()
+	types, err := client.AuthMethods(cctx, user.ObjectID)
+	if err != nil {
+		return e.microsoftUnavailable(ctx, v, "", "cannot read the user's methods from Microsoft Graph: "+errorWords(microsoftMethodsError(err)))
+	}
+	app, names := summarizeMethods(types)
+	if app != user.Authenticator || names != user.Methods {
+		if err := e.noteMicrosoftMethods(ctx, user, app, names); err != nil {
+			return Verification{}, err
+		}
+	}
+	if !app {
+		why := "no Microsoft Authenticator registered for " + user.UPN
+		if names != "" {
+			why += " (registered: " + names + ")"
+		}
+		return e.microsoftUnavailable(ctx, v, "", why+"; use another method")
+	}
+	sent, live, err := e.markMicrosoftSent(ctx, v, newContextID())
+	if err != nil {
+		return Verification{}, err
+	}
+	if live {
+		e.inflight.Add(1)
+		go func() {
+			defer e.inflight.Done()
+			e.runMicrosoftPush(client, sent)
+		}()
+	}
+	return sent, nil
+}
+
+// newContextID is a fresh GUID (version 4) for the request's ContextId.
+func newContextID() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b) // crypto/rand.Read does not fail
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b)
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+// noteMicrosoftMethods records a user's registered methods found changed
+// since the import.
+func (e *Engine) noteMicrosoftMethods(ctx context.Context, u MicrosoftUser, app bool, names string) error {
+	return e.cfg.Store.Update(ctx, func(tx Tx) error {
+		was := u.Authenticator
+		u.Authenticator, u.Methods = app, names
+		if err := tx.PutMicrosoftUser(ctx, &u); err != nil {
+			return err
+		}
+		return e.audit(ctx, tx, u.TenantID, "system", AuditMicrosoftMethodsChanged, u.ConnectionID, map[string]string{
+			"upn": u.UPN, "authenticator": fmt.Sprint(app), "was": fmt.Sprint(was), "methods": names})
+	})
+}
+
+// microsoftUnavailable ends a push that no prompt can reach, as cancelled
+// with the reason in words: not a verification failure, and not a push
+// counted by the limits. result is the connector's code, if it answered.
+func (e *Engine) microsoftUnavailable(ctx context.Context, v Verification, result, reason string) (Verification, error) {
+	var changed bool
+	err := e.cfg.Store.Update(ctx, func(tx Tx) error {
+		now := e.Now()
+		cur, err := tx.LockVerification(ctx, v.TenantID, v.ID)
+		if err != nil {
+			return err
+		}
+		if !cur.Status.Open() {
+			v = cur
+			return nil
+		}
+		cur.Status, cur.CompletedAt, cur.Detail = StatusCancelled, now, "Microsoft Authenticator push unavailable: "+reason
+		cur.DeliveryStatus = result
+		if err := tx.UpdateVerification(ctx, &cur); err != nil {
+			return err
+		}
+		v, changed = cur, true
+		if err := e.queueTicketNote(ctx, tx, cur, now); err != nil {
+			return err
+		}
+		d := map[string]string{"reason": reason, "upn": cur.Destination}
+		if result != "" {
+			d["microsoft_result"] = result
+		}
+		return e.audit(ctx, tx, v.TenantID, "provider", AuditPushUnavailable, v.ID, d)
+	})
+	if err != nil {
+		return Verification{}, err
+	}
+	if changed {
+		e.finish(ctx, v, EventVerificationCancelled)
+	}
+	return v, nil
+}
+
+// markMicrosoftSent records the push about to go out: its ContextId, the
+// send record (for the technician's limit), audit. live is false when the
+// verification ended meanwhile; nothing is then sent.
+func (e *Engine) markMicrosoftSent(ctx context.Context, v Verification, contextID string) (Verification, bool, error) {
+	live := false
+	err := e.cfg.Store.Update(ctx, func(tx Tx) error {
+		now := e.Now()
+		cur, err := tx.LockVerification(ctx, v.TenantID, v.ID)
+		if err != nil {
+			return err
+		}
+		if !cur.Status.Open() {
+			v, live = cur, false
+			return nil
+		}
+		cur.Status, cur.ProviderRef, cur.DeliveryStatus = StatusSent, contextID, "pushed"
+		cur.Sends, cur.SentAt = 1, now
+		cur.Detail = "Approve-only push sent to Microsoft Authenticator, waiting for the user"
+		if err := tx.UpdateVerification(ctx, &cur); err != nil {
+			return err
+		}
+		if err := tx.RecordSend(ctx, &Send{ID: NewID("snd"), TenantID: cur.TenantID, VerificationID: cur.ID,
+			ContactID: cur.ContactID, Destination: cur.Destination, TechnicianID: cur.TechnicianID, Method: MethodMicrosoftPush, At: now}); err != nil {
+			return err
+		}
+		v, live = cur, true
+		return e.audit(ctx, tx, v.TenantID, "provider", string(EventVerificationSent), v.ID,
+			map[string]string{"context_id": contextID, "upn": cur.Destination})
+	})
+	if err != nil {
+		return Verification{}, false, err
+	}
+	if live {
+		e.publish(ctx, e.event(EventVerificationSent, v))
+	}
+	return v, live, nil
+}
+
+// runMicrosoftPush sends the push and waits for the user's answer (the
+// connector's call blocks), until v expires. It runs in the background:
+// the request that pressed Push is done.
+func (e *Engine) runMicrosoftPush(c MicrosoftClient, v Verification) {
+	// A timeout, not a deadline: the engine's clock need not be the wall's.
+	ctx, cancel := context.WithTimeout(context.Background(), v.ExpiresAt.Sub(e.Now()))
+	defer cancel()
+	r, err := c.BeginTwoWay(ctx, MicrosoftPush{UPN: v.Destination, ContextID: v.ProviderRef})
+	switch {
+	case ctx.Err() != nil:
+		e.finishMicrosoftPush(v, MicrosoftResult{}, nil, true)
+	default:
+		e.finishMicrosoftPush(v, r, err, false)
+	}
+}
+
+// finishMicrosoftPush records the connector's answer (or our deadline, or
+// a failed call) on the verification, with its ticket note, audit and,
+// for a denial or fraud report, the alert to the MSP — in one transaction.
+func (e *Engine) finishMicrosoftPush(v0 Verification, r MicrosoftResult, callErr error, expired bool) {
+	ctx := context.Background()
+	out := microsoftMeaning(r.Value, r.AuthenticationResult)
+	if callErr == nil && !expired && !out.known {
+		// Raw answers (no tokens in them) for codes we do not know yet.
+		e.log.Warn("unexpected Microsoft connector result", "verification_id", v0.ID, "value", clip(r.Value, 60),
+			"raw", clip(r.Raw, 2000))
+	}
+	if callErr != nil {
+		e.log.Warn("Microsoft connector call failed", "verification_id", v0.ID, "err", callErr)
+	}
+	var (
+		v      Verification
+		evType EventType
+		alert  bool
+	)
+	err := e.cfg.Store.Update(ctx, func(tx Tx) error {
+		evType, alert = "", false
+		now := e.Now()
+		var err error
+		if v, err = tx.LockVerification(ctx, v0.TenantID, v0.ID); err != nil {
+			return err
+		}
+		if !v.Status.Open() {
+			d := map[string]string{"reason": "answered after the verification was " + string(v.Status)}
+			if callErr == nil && !expired {
+				d["microsoft_result"] = clip(r.Value, 60)
+			}
+			return e.audit(ctx, tx, v.TenantID, "provider", AuditPushLate, v.ID, d)
+		}
+		policy, err := EffectivePolicy(ctx, tx, v.TenantID, v.ClientID)
+		if err != nil {
+			return err
+		}
+		switch {
+		case expired:
+			v.Status, v.CompletedAt, v.Detail = StatusExpired, now, "no answer from Microsoft before the push expired"
+			evType = EventVerificationExpired
+		case callErr != nil:
+			v.Status, v.CompletedAt, v.Detail = StatusFailed, now, microsoftCallWords(callErr)
+			evType = EventVerificationFailed
+		}
+		if expired || callErr != nil {
+			if err := tx.UpdateVerification(ctx, &v); err != nil {
+				return err
+			}
+			if err := e.queueTicketNote(ctx, tx, v, now); err != nil {
+				return err
+			}
+			return e.audit(ctx, tx, v.TenantID, "provider", AuditPushAnswered, v.ID,
+				map[string]string{"outcome": string(v.Status), "meaning": v.Detail})
+		}
+		v.DeliveryStatus = clip(r.Value, 60)
+		if err := e.audit(ctx, tx, v.TenantID, "provider", AuditPushAnswered, v.ID, map[string]string{
+			"microsoft_result": clip(r.Value, 60), "authentication_result": fmt.Sprint(r.AuthenticationResult),
+			"message": clip(r.Message, 200), "meaning": out.detail}); err != nil {
+			return err
+		}
+		if out.verified {
+			if err := e.markVerified(ctx, tx, policy, &v, "provider", now, &evType); err != nil {
+				return err
+			}
+			v.Detail = out.detail
+			return tx.UpdateVerification(ctx, &v)
+		}
+		v.Status, v.CompletedAt, v.Detail = StatusFailed, now, out.detail
+		evType, alert = EventVerificationFailed, out.alert
+		if out.unavailable {
+			v.Status, evType = StatusCancelled, EventVerificationCancelled
+			v.Detail = "Microsoft Authenticator push unavailable: " + out.detail
+		}
+		if err := tx.UpdateVerification(ctx, &v); err != nil {
+			return err
+		}
+		if err := e.queueTicketNote(ctx, tx, v, now); err != nil {
+			return err
+		}
+		if alert {
+			if err := e.queuePushAlert(ctx, tx, v, now); err != nil {
+				return err
+			}
+		}
+		if out.failure {
+			return e.countFailure(ctx, tx, policy, v, "provider", "microsoft: "+v.Detail, now)
+		}
+		return nil
+	})
+	if err != nil {
+		e.log.Error("Microsoft push result not recorded", "verification_id", v0.ID, "err", err)
+		return
+	}
+	if alert {
+		e.Wake()
+	}
+	e.finish(ctx, v, evType)
+}
+
+// microsoftCallWords says why the push call failed, without secrets.
+func microsoftCallWords(err error) string {
+	var me *MicrosoftError
+	if errors.As(err, &me) {
+		return "Microsoft refused the push request: " + errorWords(microsoftSetupError(err, true))
+	}
+	return "Microsoft could not be reached; the push may not have arrived — not verified"
+}

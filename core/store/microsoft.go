@@ -1,0 +1,156 @@
+package store
+
+import (
+	"context"
+
+	"github.com/countersign/countersign/core"
+)
+
+// Interface guard.
+var _ core.MicrosoftTx = (*tx)(nil)
+
+const msConnCols = `id, tenant_id, client_id, name, entra_tenant, push_enabled, sealed, checked_at, check_result, imported_at, created_at, updated_at`
+
+func scanMSConn(sc interface{ Scan(...any) error }) (core.MicrosoftConnection, error) {
+	var c core.MicrosoftConnection
+	err := sc.Scan(&c.ID, &c.TenantID, &c.ClientID, &c.Name, &c.EntraTenant, &c.PushEnabled, &c.Sealed,
+		tcol(&c.CheckedAt), &c.CheckResult, tcol(&c.ImportedAt), tcol(&c.CreatedAt), tcol(&c.UpdatedAt))
+	return c, err
+}
+
+// PutMicrosoftConnection implements core.MicrosoftTx. The row's tenant
+// never changes: an id of another tenant updates nothing and is refused.
+func (t *tx) PutMicrosoftConnection(ctx context.Context, c *core.MicrosoftConnection) error {
+	newID(&c.ID, "msc")
+	normTimes(&c.CheckedAt, &c.ImportedAt, &c.CreatedAt, &c.UpdatedAt)
+	res, err := t.exec(ctx, `INSERT INTO microsoft_connections (`+msConnCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET client_id = excluded.client_id, name = excluded.name,
+			entra_tenant = excluded.entra_tenant, push_enabled = excluded.push_enabled, sealed = excluded.sealed,
+			checked_at = excluded.checked_at, check_result = excluded.check_result, imported_at = excluded.imported_at,
+			updated_at = excluded.updated_at
+		WHERE microsoft_connections.tenant_id = excluded.tenant_id`,
+		c.ID, c.TenantID, c.ClientID, c.Name, c.EntraTenant, c.PushEnabled, c.Sealed, c.CheckedAt, c.CheckResult,
+		c.ImportedAt, c.CreatedAt, c.UpdatedAt)
+	if err != nil {
+		return wrap(err, "put Microsoft connection %s", c.ID)
+	}
+	if n, err := res.RowsAffected(); err == nil && n == 0 {
+		return wrap(core.ErrNotFound, "put Microsoft connection %s", c.ID)
+	}
+	return nil
+}
+
+// MicrosoftConnection implements core.MicrosoftTx.
+func (t *tx) MicrosoftConnection(ctx context.Context, tenantID, id string) (core.MicrosoftConnection, error) {
+	c, err := scanMSConn(t.queryRow(ctx, `SELECT `+msConnCols+` FROM microsoft_connections WHERE tenant_id = ? AND id = ?`, tenantID, id))
+	return c, wrap(err, "get Microsoft connection %s", id)
+}
+
+// MicrosoftConnectionOfClient implements core.MicrosoftTx.
+func (t *tx) MicrosoftConnectionOfClient(ctx context.Context, tenantID, clientID string) (core.MicrosoftConnection, error) {
+	c, err := scanMSConn(t.queryRow(ctx, `SELECT `+msConnCols+` FROM microsoft_connections WHERE tenant_id = ? AND client_id = ?`,
+		tenantID, clientID))
+	return c, wrap(err, "get Microsoft connection of client %s", clientID)
+}
+
+// ListMicrosoftConnections implements core.MicrosoftTx, by client.
+func (t *tx) ListMicrosoftConnections(ctx context.Context, tenantID string) ([]core.MicrosoftConnection, error) {
+	rows, err := t.query(ctx, `SELECT `+msConnCols+` FROM microsoft_connections WHERE tenant_id = ? ORDER BY client_id, id`, tenantID)
+	if err != nil {
+		return nil, wrap(err, "list Microsoft connections")
+	}
+	out, err := collect(rows, scanMSConn)
+	return out, wrap(err, "list Microsoft connections")
+}
+
+// DeleteMicrosoftConnection implements core.MicrosoftTx.
+func (t *tx) DeleteMicrosoftConnection(ctx context.Context, tenantID, id string) error {
+	if _, err := t.exec(ctx, `DELETE FROM microsoft_users WHERE tenant_id = ? AND connection_id = ?`, tenantID, id); err != nil {
+		return wrap(err, "delete Microsoft users of %s", id)
+	}
+	res, err := t.exec(ctx, `DELETE FROM microsoft_connections WHERE tenant_id = ? AND id = ?`, tenantID, id)
+	if err != nil {
+		return wrap(err, "delete Microsoft connection %s", id)
+	}
+	if n, err := res.RowsAffected(); err == nil && n == 0 {
+		return wrap(core.ErrNotFound, "delete Microsoft connection %s", id)
+	}
+	return nil
+}
+
+const msUserCols = `tenant_id, connection_id, object_id, upn, mail, mobile, display_name, source, enabled, authenticator,
+	methods, contact_id, matched_by, imported_at`
+
+func scanMSUser(sc interface{ Scan(...any) error }) (core.MicrosoftUser, error) {
+	var u core.MicrosoftUser
+	err := sc.Scan(&u.TenantID, &u.ConnectionID, &u.ObjectID, &u.UPN, &u.Mail, &u.Mobile, &u.DisplayName, &u.Source,
+		&u.Enabled, &u.Authenticator, &u.Methods, &u.ContactID, &u.MatchedBy, tcol(&u.ImportedAt))
+	return u, err
+}
+
+// checkConnection refuses a connection that is not the tenant's.
+func (t *tx) checkConnection(ctx context.Context, tenantID, id string) error {
+	var one int
+	err := t.queryRow(ctx, `SELECT 1 FROM microsoft_connections WHERE tenant_id = ? AND id = ?`, tenantID, id).Scan(&one)
+	return wrap(err, "get Microsoft connection %s", id)
+}
+
+// ReplaceMicrosoftUsers implements core.MicrosoftTx.
+func (t *tx) ReplaceMicrosoftUsers(ctx context.Context, tenantID, connectionID string, users []core.MicrosoftUser) error {
+	if err := t.checkConnection(ctx, tenantID, connectionID); err != nil {
+		return err
+	}
+	if _, err := t.exec(ctx, `DELETE FROM microsoft_users WHERE tenant_id = ? AND connection_id = ?`, tenantID, connectionID); err != nil {
+		return wrap(err, "replace Microsoft users of %s", connectionID)
+	}
+	for i := range users {
+		u := &users[i]
+		u.TenantID, u.ConnectionID = tenantID, connectionID
+		if err := t.insertMSUser(ctx, u); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *tx) insertMSUser(ctx context.Context, u *core.MicrosoftUser) error {
+	normTimes(&u.ImportedAt)
+	_, err := t.exec(ctx, `INSERT INTO microsoft_users (`+msUserCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (tenant_id, connection_id, object_id) DO UPDATE SET upn = excluded.upn, mail = excluded.mail,
+			mobile = excluded.mobile, display_name = excluded.display_name, source = excluded.source,
+			enabled = excluded.enabled, authenticator = excluded.authenticator, methods = excluded.methods,
+			contact_id = excluded.contact_id, matched_by = excluded.matched_by, imported_at = excluded.imported_at`,
+		u.TenantID, u.ConnectionID, u.ObjectID, u.UPN, u.Mail, u.Mobile, u.DisplayName, u.Source, u.Enabled,
+		u.Authenticator, u.Methods, u.ContactID, u.MatchedBy, u.ImportedAt)
+	return wrap(err, "put Microsoft user %s", u.ObjectID)
+}
+
+// PutMicrosoftUser implements core.MicrosoftTx.
+func (t *tx) PutMicrosoftUser(ctx context.Context, u *core.MicrosoftUser) error {
+	if err := t.checkConnection(ctx, u.TenantID, u.ConnectionID); err != nil {
+		return err
+	}
+	return t.insertMSUser(ctx, u)
+}
+
+// ListMicrosoftUsers implements core.MicrosoftTx, by UPN.
+func (t *tx) ListMicrosoftUsers(ctx context.Context, tenantID, connectionID string) ([]core.MicrosoftUser, error) {
+	rows, err := t.query(ctx, `SELECT `+msUserCols+` FROM microsoft_users WHERE tenant_id = ? AND connection_id = ?
+		ORDER BY upn, object_id`, tenantID, connectionID)
+	if err != nil {
+		return nil, wrap(err, "list Microsoft users")
+	}
+	out, err := collect(rows, scanMSUser)
+	return out, wrap(err, "list Microsoft users")
+}
+
+// MicrosoftUserOfContact implements core.MicrosoftTx. Several users on one
+// contact is a matching mistake the engine prevents; the first by UPN wins.
+func (t *tx) MicrosoftUserOfContact(ctx context.Context, tenantID, connectionID, contactID string) (core.MicrosoftUser, error) {
+	if contactID == "" {
+		return core.MicrosoftUser{}, wrap(core.ErrNotFound, "get Microsoft user of no contact")
+	}
+	u, err := scanMSUser(t.queryRow(ctx, `SELECT `+msUserCols+` FROM microsoft_users
+		WHERE tenant_id = ? AND connection_id = ? AND contact_id = ? ORDER BY upn LIMIT 1`, tenantID, connectionID, contactID))
+	return u, wrap(err, "get Microsoft user of contact %s", contactID)
+}
