@@ -39,6 +39,7 @@ const (
 	PageAdminChannels     = "admin_channels.html"
 	PageAdminDirectory    = "admin_directory.html"
 	PageAdminDuo          = "admin_duo.html"
+	PageAdminAgents       = "admin_agents.html"
 	PageWelcome           = "welcome.html"
 	PageEnrolment         = "enrolment.html"
 )
@@ -46,7 +47,7 @@ const (
 // PageNames lists every page template handlers use.
 var PageNames = []string{PageLogin, PageConsole, PageOutbox, PageLink, PagePod,
 	PageAdminPolicies, PageAdminBranding, PageAdminTechnicians, PageAdminAudit, PageAdminForbidden, PageAdminIntegrations, PageAdminChannels,
-	PageAdminDirectory, PageAdminDuo, PageWelcome, PageEnrolment}
+	PageAdminDirectory, PageAdminDuo, PageAdminAgents, PageWelcome, PageEnrolment}
 
 // StaticFS returns the static files, without the embed prefix.
 func StaticFS() fs.FS {

@@ -39,6 +39,7 @@ var adminPages = []struct{ path, page, active, title string }{
 	{"/app/admin/channels", assets.PageAdminChannels, "channels", "Channels"},
 	{"/app/admin/directory", assets.PageAdminDirectory, "directory", "Directory"},
 	{"/app/admin/duo", assets.PageAdminDuo, "duo", "Duo push"},
+	{"/app/admin/agents", assets.PageAdminAgents, "agents", "Agents"},
 }
 
 func (s *Server) registerAdminPageRoutes(r *mux.Router) {
