@@ -203,4 +203,31 @@ type MicrosoftTx interface {
 	ListMicrosoftUsers(ctx context.Context, tenantID, connectionID string) ([]MicrosoftUser, error)
 	// MicrosoftUserOfContact returns the user matched to a contact.
 	MicrosoftUserOfContact(ctx context.Context, tenantID, connectionID, contactID string) (MicrosoftUser, error)
+
+	// CreateMicrosoftConsent stores a started admin consent.
+	CreateMicrosoftConsent(ctx context.Context, c *MicrosoftConsent) error
+	// LockMicrosoftConsent returns the consent whose state hashes to
+	// stateHash, locked for the transaction.
+	LockMicrosoftConsent(ctx context.Context, tenantID string, stateHash []byte) (MicrosoftConsent, error)
+	// FinishMicrosoftConsent records a consent's use and answer.
+	FinishMicrosoftConsent(ctx context.Context, c *MicrosoftConsent) error
+	// LatestMicrosoftConsent returns a client's newest granted consent.
+	LatestMicrosoftConsent(ctx context.Context, tenantID, clientID string) (MicrosoftConsent, error)
+}
+
+// MicrosoftConsent is one admin consent round trip: started by Actor for
+// ClientID, answered once.
+type MicrosoftConsent struct {
+	TenantID    string
+	StateHash   []byte // SHA-256 of the state nonce; the nonce is never stored
+	ClientID    string
+	Actor       string
+	AppClientID string
+	CreatedAt   time.Time
+	ExpiresAt   time.Time
+	UsedAt      time.Time // zero until the answer came back
+	// EntraTenant is the tenant that consented (Microsoft's answer).
+	EntraTenant string
+	// Result is "granted" or what Microsoft said instead.
+	Result string
 }

@@ -25,9 +25,8 @@ type tokens struct {
 	cfg  clientcredentials.Config
 	hc   *http.Client
 
-	mu      sync.Mutex
-	tok     *oauth2.Token
-	fetches int
+	mu  sync.Mutex
+	tok *oauth2.Token
 }
 
 func newGraphTokens(hc *http.Client, login string, cfg core.MicrosoftConfig, resource string) *tokens {
@@ -62,7 +61,6 @@ func (t *tokens) token(ctx context.Context) (string, error) {
 		return "", t.tokenError(ctx, err)
 	}
 	t.tok = tok
-	t.fetches++
 	return tok.AccessToken, nil
 }
 
@@ -73,13 +71,6 @@ func (t *tokens) drop(access string) {
 	if t.tok != nil && t.tok.AccessToken == access {
 		t.tok = nil
 	}
-}
-
-// Fetches reports how many tokens were fetched, for tests.
-func (t *tokens) Fetches() int {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.fetches
 }
 
 // aadError is the token endpoint's error body.

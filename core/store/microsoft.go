@@ -154,3 +154,48 @@ func (t *tx) MicrosoftUserOfContact(ctx context.Context, tenantID, connectionID,
 		WHERE tenant_id = ? AND connection_id = ? AND contact_id = ? ORDER BY upn LIMIT 1`, tenantID, connectionID, contactID))
 	return u, wrap(err, "get Microsoft user of contact %s", contactID)
 }
+
+const msConsentCols = `tenant_id, state_hash, client_id, actor, app_client_id, created_at, expires_at, used_at, entra_tenant, result`
+
+func scanMSConsent(sc interface{ Scan(...any) error }) (core.MicrosoftConsent, error) {
+	var c core.MicrosoftConsent
+	err := sc.Scan(&c.TenantID, &c.StateHash, &c.ClientID, &c.Actor, &c.AppClientID, tcol(&c.CreatedAt), tcol(&c.ExpiresAt),
+		tcol(&c.UsedAt), &c.EntraTenant, &c.Result)
+	return c, err
+}
+
+// CreateMicrosoftConsent implements core.MicrosoftTx.
+func (t *tx) CreateMicrosoftConsent(ctx context.Context, c *core.MicrosoftConsent) error {
+	normTimes(&c.CreatedAt, &c.ExpiresAt, &c.UsedAt)
+	_, err := t.exec(ctx, `INSERT INTO microsoft_consents (`+msConsentCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.TenantID, c.StateHash, c.ClientID, c.Actor, c.AppClientID, c.CreatedAt, c.ExpiresAt, c.UsedAt, c.EntraTenant, c.Result)
+	return wrap(err, "create Microsoft consent")
+}
+
+// LockMicrosoftConsent implements core.MicrosoftTx.
+func (t *tx) LockMicrosoftConsent(ctx context.Context, tenantID string, stateHash []byte) (core.MicrosoftConsent, error) {
+	c, err := scanMSConsent(t.queryRow(ctx, `SELECT `+msConsentCols+` FROM microsoft_consents
+		WHERE tenant_id = ? AND state_hash = ?`+t.forUpdate(), tenantID, stateHash))
+	return c, wrap(err, "get Microsoft consent")
+}
+
+// FinishMicrosoftConsent implements core.MicrosoftTx.
+func (t *tx) FinishMicrosoftConsent(ctx context.Context, c *core.MicrosoftConsent) error {
+	normTimes(&c.UsedAt)
+	res, err := t.exec(ctx, `UPDATE microsoft_consents SET used_at = ?, entra_tenant = ?, result = ?
+		WHERE tenant_id = ? AND state_hash = ?`, c.UsedAt, c.EntraTenant, c.Result, c.TenantID, c.StateHash)
+	if err != nil {
+		return wrap(err, "finish Microsoft consent")
+	}
+	if n, err := res.RowsAffected(); err == nil && n == 0 {
+		return wrap(core.ErrNotFound, "finish Microsoft consent")
+	}
+	return nil
+}
+
+// LatestMicrosoftConsent implements core.MicrosoftTx.
+func (t *tx) LatestMicrosoftConsent(ctx context.Context, tenantID, clientID string) (core.MicrosoftConsent, error) {
+	c, err := scanMSConsent(t.queryRow(ctx, `SELECT `+msConsentCols+` FROM microsoft_consents
+		WHERE tenant_id = ? AND client_id = ? AND result = 'granted' ORDER BY used_at DESC LIMIT 1`, tenantID, clientID))
+	return c, wrap(err, "get Microsoft consent of client %s", clientID)
+}

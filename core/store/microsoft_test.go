@@ -114,5 +114,34 @@ func TestMicrosoftStore(t *testing.T) {
 			assert.ErrorIs(t, err, core.ErrNotFound)
 			return nil
 		}))
+
+		// Consents: found by their state's hash in their own tenant only.
+		hash := []byte("0123456789abcdef0123456789abcdef")
+		consent := core.MicrosoftConsent{TenantID: f.A.ID, StateHash: hash, ClientID: f.clientA.ID, Actor: "tech:1",
+			AppClientID: "11111111-2222-4333-8444-555555555555", CreatedAt: t0, ExpiresAt: t0.Add(15 * time.Minute)}
+		update(t, s, func(ctx context.Context, tx core.Tx) error { return tx.CreateMicrosoftConsent(ctx, &consent) })
+		update(t, s, func(ctx context.Context, tx core.Tx) error { // a lock needs a writing transaction
+			_, err := tx.LockMicrosoftConsent(ctx, f.B.ID, hash)
+			assert.ErrorIs(t, err, core.ErrNotFound)
+			_, err = tx.LatestMicrosoftConsent(ctx, f.A.ID, f.clientA.ID)
+			assert.ErrorIs(t, err, core.ErrNotFound, "not granted yet")
+			return nil
+		})
+		update(t, s, func(ctx context.Context, tx core.Tx) error {
+			c, err := tx.LockMicrosoftConsent(ctx, f.A.ID, hash)
+			require.NoError(t, err)
+			assert.Equal(t, consent, c)
+			c.UsedAt, c.Result, c.EntraTenant = t0.Add(time.Minute), "granted", "6f1c2d3e-4a5b-4c6d-8e9f-0a1b2c3d4e5f"
+			return tx.FinishMicrosoftConsent(ctx, &c)
+		})
+		require.NoError(t, view(s, func(ctx context.Context, tx core.Tx) error {
+			c, err := tx.LatestMicrosoftConsent(ctx, f.A.ID, f.clientA.ID)
+			require.NoError(t, err)
+			assert.Equal(t, "6f1c2d3e-4a5b-4c6d-8e9f-0a1b2c3d4e5f", c.EntraTenant)
+			assert.Equal(t, t0.Add(time.Minute), c.UsedAt)
+			_, err = tx.LatestMicrosoftConsent(ctx, f.B.ID, f.clientA.ID)
+			assert.ErrorIs(t, err, core.ErrNotFound)
+			return nil
+		}))
 	})
 }
