@@ -57,13 +57,15 @@ const (
 
 	// Microsoft 365 (microsoft_connect.go, microsoft_push.go): a client's
 	// tenant connected (after the live check), checked and removed; its
-	// users imported; a user's registered methods found changed at push
-	// time. Pushes use the push.* actions above.
+	// users imported; a user matched to a contact by an admin; a user's
+	// registered methods found changed at push time; an admin consent
+	// started and answered. Pushes use the push.* actions above.
 	AuditMicrosoftSaved          = "microsoft.connection_saved"
 	AuditMicrosoftChecked        = "microsoft.connection_checked"
 	AuditMicrosoftDeleted        = "microsoft.connection_deleted"
 	AuditMicrosoftImported       = "microsoft.users_imported"
 	AuditMicrosoftMethodsChanged = "microsoft.user_methods_changed"
+	AuditMicrosoftUserMatched    = "microsoft.user_matched"
 	AuditMicrosoftConsentStarted = "microsoft.consent_started"
 	AuditMicrosoftConsented      = "microsoft.consented"
 

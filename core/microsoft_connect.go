@@ -504,3 +504,51 @@ func (e *Engine) microsoftClient(c MicrosoftConnection) (MicrosoftClient, error)
 	}
 	return e.cfg.Microsoft(cfg)
 }
+
+// MatchMicrosoftUser sets (an admin's edit) the contact an imported user
+// is; contactID "" says they are none. Imports keep a manual match. The
+// contact must be of the connection's client.
+func (e *Engine) MatchMicrosoftUser(ctx context.Context, tenantID, actor, connectionID, objectID, contactID string) (MicrosoftUser, error) {
+	var u MicrosoftUser
+	err := e.cfg.Store.Update(ctx, func(tx Tx) error {
+		conn, err := tx.MicrosoftConnection(ctx, tenantID, connectionID)
+		if err != nil {
+			return err
+		}
+		users, err := tx.ListMicrosoftUsers(ctx, tenantID, conn.ID)
+		if err != nil {
+			return err
+		}
+		found, taken := false, ""
+		for _, x := range users {
+			switch {
+			case x.ObjectID == objectID:
+				u, found = x, true
+			case contactID != "" && x.ContactID == contactID && x.MatchedBy == "manual":
+				taken = x.UPN
+			}
+		}
+		switch {
+		case !found:
+			return Errorf(KindNotFound, "no such Microsoft 365 user in this connection; import the users again")
+		case taken != "":
+			return Errorf(KindConflict, "this contact is already matched by hand to %s", taken)
+		}
+		if contactID != "" {
+			c, err := tx.Contact(ctx, tenantID, contactID)
+			if err != nil {
+				return err
+			}
+			if c.ClientID != conn.ClientID {
+				return Errorf(KindInvalid, "%s is a contact of another client", c.Name())
+			}
+		}
+		u.ContactID, u.MatchedBy = contactID, "manual"
+		if err := tx.PutMicrosoftUser(ctx, &u); err != nil {
+			return err
+		}
+		return e.audit(ctx, tx, tenantID, actor, AuditMicrosoftUserMatched, conn.ID,
+			map[string]string{"upn": u.UPN, "contact": contactID})
+	})
+	return u, err
+}

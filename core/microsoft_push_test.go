@@ -501,3 +501,85 @@ func TestMicrosoftPushBombing(t *testing.T) {
 		assert.Len(t, fake.Pushes(), 3, "prompts sent: exactly the limit")
 	})
 }
+
+func TestMicrosoftRouteAndManualMatch(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, st *store.Store) {
+		approve := microsofttest.Approve
+		fake := microsofttest.Start(t,
+			microsofttest.User{UPN: samUPN, Methods: []string{microsofttest.MethodPassword, microsofttest.MethodPhone}},
+			microsofttest.User{UPN: "zsam@contoso.example", Auto: &approve})
+		f := newMSFixture(t, st, fake)
+		ctx := t.Context()
+		actor := "tech:" + f.admin.ID
+
+		r, err := f.eng.MicrosoftRoute(ctx, f.tenant.ID, f.contact.ID)
+		require.NoError(t, err)
+		assert.False(t, r.Available)
+		assert.Equal(t, "no Microsoft Authenticator registered (registered: phone)", r.Reason)
+		assert.Equal(t, "Microsoft 365 user sam@contoso.example", r.Destination)
+		assert.Equal(t, "Medium — approve-only push", r.Assurance)
+
+		// The admin says Sam is the other account, which has the app.
+		users, err := f.eng.MicrosoftUsers(ctx, f.tenant.ID, f.conn.ID)
+		require.NoError(t, err)
+		var other core.MicrosoftUser
+		for _, u := range users {
+			if u.UPN == "zsam@contoso.example" {
+				other = u
+			}
+		}
+		require.NotEmpty(t, other.ObjectID)
+		_, err = f.eng.MatchMicrosoftUser(ctx, f.tenant.ID, actor, f.conn.ID, other.ObjectID, f.contact.ID)
+		require.NoError(t, err)
+		assert.Contains(t, auditActions(t, f.fixture, f.conn.ID), core.AuditMicrosoftUserMatched)
+		r, err = f.eng.MicrosoftRoute(ctx, f.tenant.ID, f.contact.ID)
+		require.NoError(t, err)
+		assert.True(t, r.Available, r.Reason)
+		assert.Contains(t, r.Reason, "expect an Approve/Deny prompt")
+		assert.Equal(t, "Microsoft 365 user matched by manual, imported 2026-11-02", r.Provenance)
+
+		// The manual match wins over the matcher's and survives an import.
+		_, err = f.eng.ImportMicrosoftUsers(ctx, f.tenant.ID, actor, f.conn.ID)
+		require.NoError(t, err)
+		v, err := f.push(t)
+		require.NoError(t, err)
+		assert.Equal(t, "zsam@contoso.example", v.Destination)
+		v = f.settle(t, v.ID)
+		assert.Equal(t, core.StatusVerified, v.Status, v.Detail)
+
+		// A pending or refused push shows as the reason.
+		deny := microsofttest.Deny
+		fake.AddUser(microsofttest.User{UPN: "zsam@contoso.example", ObjectID: other.ObjectID, Auto: &deny})
+		f.clk.Add(time.Minute)
+		v, err = f.push(t)
+		require.NoError(t, err)
+		f.settle(t, v.ID)
+		r, err = f.eng.MicrosoftRoute(ctx, f.tenant.ID, f.contact.ID)
+		require.NoError(t, err)
+		assert.False(t, r.Available)
+		assert.Contains(t, r.Reason, "stopped for 24 hours")
+
+		// Refusals: a contact of another client, an unknown user, another tenant.
+		neighbour := core.Client{ID: core.NewID("cli"), TenantID: f.tenant.ID, Name: "Fabrikam", CreatedAt: f.clk.Now()}
+		require.NoError(t, st.Update(ctx, func(tx core.Tx) error { return tx.CreateClient(ctx, &neighbour) }))
+		c2, err := f.eng.CreateContact(ctx, f.tenant.ID, "test", "manual", core.NewContact{ClientID: neighbour.ID, FirstName: "Pat", LastName: "Other"})
+		require.NoError(t, err)
+		_, err = f.eng.MatchMicrosoftUser(ctx, f.tenant.ID, actor, f.conn.ID, other.ObjectID, c2.ID)
+		assert.Equal(t, core.KindInvalid, kindOf(err))
+		_, err = f.eng.MatchMicrosoftUser(ctx, f.tenant.ID, actor, f.conn.ID, "nope", f.contact.ID)
+		assert.Equal(t, core.KindNotFound, kindOf(err))
+		first := users[0]
+		if first.ObjectID == other.ObjectID {
+			first = users[1]
+		}
+		_, err = f.eng.MatchMicrosoftUser(ctx, f.tenant.ID, actor, f.conn.ID, first.ObjectID, f.contact.ID)
+		assert.Equal(t, core.KindConflict, kindOf(err), "one manual match per contact")
+		_, err = f.eng.MatchMicrosoftUser(ctx, "ten_other", actor, f.conn.ID, other.ObjectID, f.contact.ID)
+		assert.Equal(t, core.KindNotFound, kindOf(err))
+		r, err = f.eng.MicrosoftRoute(ctx, f.tenant.ID, c2.ID)
+		require.NoError(t, err)
+		assert.Equal(t, "no Microsoft 365 tenant connected for this client", r.Reason)
+		_, err = f.eng.MicrosoftRoute(ctx, "ten_other", f.contact.ID)
+		assert.Equal(t, core.KindNotFound, kindOf(err))
+	})
+}

@@ -144,14 +144,16 @@ func (t *tx) ListMicrosoftUsers(ctx context.Context, tenantID, connectionID stri
 	return out, wrap(err, "list Microsoft users")
 }
 
-// MicrosoftUserOfContact implements core.MicrosoftTx. Several users on one
-// contact is a matching mistake the engine prevents; the first by UPN wins.
+// MicrosoftUserOfContact implements core.MicrosoftTx. When several users
+// are on one contact (an admin's match beside the matcher's), the admin's
+// wins, then the first by UPN.
 func (t *tx) MicrosoftUserOfContact(ctx context.Context, tenantID, connectionID, contactID string) (core.MicrosoftUser, error) {
 	if contactID == "" {
 		return core.MicrosoftUser{}, wrap(core.ErrNotFound, "get Microsoft user of no contact")
 	}
 	u, err := scanMSUser(t.queryRow(ctx, `SELECT `+msUserCols+` FROM microsoft_users
-		WHERE tenant_id = ? AND connection_id = ? AND contact_id = ? ORDER BY upn LIMIT 1`, tenantID, connectionID, contactID))
+		WHERE tenant_id = ? AND connection_id = ? AND contact_id = ?
+		ORDER BY CASE WHEN matched_by = 'manual' THEN 0 ELSE 1 END, upn LIMIT 1`, tenantID, connectionID, contactID))
 	return u, wrap(err, "get Microsoft user of contact %s", contactID)
 }
 
