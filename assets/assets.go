@@ -42,12 +42,13 @@ const (
 	PageAdminAgents       = "admin_agents.html"
 	PageWelcome           = "welcome.html"
 	PageEnrolment         = "enrolment.html"
+	PageSelfServe         = "selfserve.html"
 )
 
 // PageNames lists every page template handlers use.
 var PageNames = []string{PageLogin, PageConsole, PageOutbox, PageLink, PagePod,
 	PageAdminPolicies, PageAdminBranding, PageAdminTechnicians, PageAdminAudit, PageAdminForbidden, PageAdminIntegrations, PageAdminChannels,
-	PageAdminDirectory, PageAdminDuo, PageAdminAgents, PageWelcome, PageEnrolment}
+	PageAdminDirectory, PageAdminDuo, PageAdminAgents, PageWelcome, PageEnrolment, PageSelfServe}
 
 // StaticFS returns the static files, without the embed prefix.
 func StaticFS() fs.FS {

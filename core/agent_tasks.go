@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 )
@@ -154,6 +155,18 @@ func (e *Engine) takeTasks(ctx context.Context, d Device, touch bool) ([]AgentTa
 		for _, t := range ts {
 			if err := tx.MarkAgentTaskDelivered(ctx, d.TenantID, t.ID, now); err != nil {
 				return err
+			}
+			if sealedTask(t.Kind) {
+				// A directory task carries a new password: sealed at
+				// rest, handed out once, then wiped.
+				plain, err := e.cfg.Sealer.Open(t.Payload, taskAAD(t.TenantID, t.ID))
+				if err != nil {
+					return fmt.Errorf("core: open task %s: %w", t.ID, err)
+				}
+				if err := tx.ClearAgentTaskPayload(ctx, d.TenantID, t.ID); err != nil {
+					return err
+				}
+				t.Payload = plain
 			}
 			t.DeliveredAt = now
 			taken = append(taken, t)

@@ -172,6 +172,7 @@ type Tx interface {
 	SelfServeTx
 	NoticeTx
 	WelcomeTx
+	SelfServeResetTx
 
 	// Channels, inbound SMS and opt-outs (sms.go, channels.go).
 	SMSTx

@@ -340,3 +340,110 @@ func TestBrowserDirectoryWelcome(t *testing.T) {
 	admin.WaitText("#dir-caption", "of 3")
 	assert.NotContains(t, admin.Text("#row-"+gSam), "Registration Complete")
 }
+
+// agentGet sends a GET to the agent API with the device credential and
+// returns the status and the raw answer.
+func (s *testServer) agentGet(t *testing.T, path, cred string) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://"+s.Addr+path, nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+cred)
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer res.Body.Close()
+	raw, err := io.ReadAll(res.Body)
+	require.NoError(t, err)
+	return res.StatusCode, raw
+}
+
+// TestBrowserSelfServeReset: the end-user reset page in chromium. Pat
+// confirms the mobile from the welcome e-mail, then on the tenant's page
+// names the account, gets the code by SMS, types it with a new password
+// (a password the page refuses first, which keeps the code usable) and
+// sees the request on its way; the harvester's long-poll gets the reset
+// with the password, reports it done, and "Check again" shows it.
+func TestBrowserSelfServeReset(t *testing.T) {
+	s := startServer(t)
+	const gPat, sPat = "3a2b3c4d-0000-4000-8000-00000000000b", "S-1-5-21-3623811015-3361044348-30300820-1302"
+	cred := s.activateHarvester(t)
+	status, body := s.agentPost(t, "/agent/v1/directory", cred, directory.Result{Full: true, Reason: "first sync", Users: []directory.User{{
+		GUID: gPat, SID: sPat, DN: "CN=Pat Lee,OU=Staff,DC=contoso,DC=example", SAMAccountName: "plee", UPN: "plee@contoso.example",
+		GivenName: "Pat", Surname: "Lee", DisplayName: "Pat Lee", Mail: "pat.lee@contoso.example", Mobile: "(555) 010-0155",
+		Enabled: true, Locked: true, USNChanged: 4100,
+	}}, State: directory.State{DC: "dc1.contoso.example", USN: 4100}})
+	require.Equal(t, http.StatusOK, status, body)
+	status, body = s.API.do("PUT", "/admin/directory/settings", map[string]any{"enabled": true})
+	require.Equal(t, http.StatusOK, status, body)
+	status, body = s.API.do("POST", "/clients/"+s.ClientID+"/directory/selfserve", map[string]any{"guids": []string{gPat}, "enabled": true})
+	require.Equal(t, http.StatusOK, status, body)
+	seen := len(s.Mail.Messages())
+	status, body = s.API.do("POST", "/clients/"+s.ClientID+"/directory/welcome", map[string]any{"guids": []string{gPat}})
+	require.Equal(t, http.StatusOK, status, body)
+
+	u := NewTab(t)
+	u.Visit(s.waitForWelcome(t, "pat.lee@contoso.example", seen))
+	u.Submit("#wl-yes")
+	u.WaitVisible(".result.confirmed")
+
+	u.Visit(s.URL + "/r/" + testTenantSlug)
+	u.WaitVisible("#account")
+	u.CheckA11y("self-serve account")
+	u.CheckKeyboard("self-serve account")
+	u.ScreenshotWidths("selfserve-account")
+	smsSeen := len(s.Twilio.Messages())
+	u.Type("#account", "plee")
+	u.Submit("#ss-send")
+	u.WaitVisible("#code")
+	assert.Contains(t, u.Text("#ss-sent"), "plee")
+	code := s.WaitForSMSCode(t, "+15550100155", smsSeen)
+	u.SetViewport(360, 740)
+	u.CheckA11y("self-serve code (360 px)")
+	u.SetViewport(1024, 768)
+	u.CheckA11y("self-serve code")
+	u.CheckKeyboard("self-serve code")
+	u.ScreenshotWidths("selfserve-code")
+
+	// A password the page refuses: said at the field, the code still works.
+	u.Type("#code", code)
+	u.Type("#password", "short")
+	u.Type("#password2", "short")
+	u.Submit("#ss-go")
+	u.WaitVisible(`#password[aria-invalid="true"]`)
+	assert.Contains(t, u.Text("#password-error"), "at least 8 characters")
+	u.CheckA11y("self-serve password refused")
+
+	const newPw = "Spring-Tulip-42"
+	u.Type("#code", code)
+	u.Type("#password", newPw)
+	u.Type("#password2", newPw)
+	u.Submit("#ss-go")
+	u.WaitText("#ss-result", "carrying it out")
+	u.CheckA11y("self-serve queued")
+	u.ScreenshotWidths("selfserve-queued")
+
+	// The harvester's side, over the agent API.
+	status, raw := s.agentGet(t, "/agent/v1/tasks?wait=5", cred)
+	require.Equal(t, http.StatusOK, status, string(raw))
+	var tasks struct {
+		Tasks []struct {
+			ID      string `json:"id"`
+			Kind    string `json:"kind"`
+			Payload struct {
+				GUID     string `json:"guid"`
+				Password string `json:"password"`
+			} `json:"payload"`
+		} `json:"tasks"`
+	}
+	require.NoError(t, json.Unmarshal(raw, &tasks))
+	require.Len(t, tasks.Tasks, 1)
+	assert.Equal(t, "directory_reset", tasks.Tasks[0].Kind)
+	assert.Equal(t, gPat, tasks.Tasks[0].Payload.GUID)
+	assert.Equal(t, newPw, tasks.Tasks[0].Payload.Password)
+	status, body = s.agentPost(t, "/agent/v1/tasks/"+tasks.Tasks[0].ID+"/result", cred, map[string]any{"ok": true})
+	require.Equal(t, http.StatusNoContent, status, body)
+
+	u.Submit("#ss-again")
+	u.WaitText("#ss-result", "Your new password is set")
+	u.CheckA11y("self-serve done")
+	u.ScreenshotWidths("selfserve-done")
+}

@@ -36,6 +36,7 @@ func (s *Server) registerAgentRoutes(r *mux.Router) {
 	authed.Use(s.withDevice)
 	authed.HandleFunc("/heartbeat", s.handleAgentHeartbeat).Methods(http.MethodPost)
 	authed.HandleFunc("/tasks", s.handleAgentTasks).Methods(http.MethodGet)
+	authed.HandleFunc("/tasks/{id}/result", s.handleAgentTaskResult).Methods(http.MethodPost)
 	authed.HandleFunc("/users/{sid}", s.handleAgentUser).Methods(http.MethodGet)
 	authed.HandleFunc("/prompts/{id}/answer", s.handleAgentPromptAnswer).Methods(http.MethodPost)
 	authed.HandleFunc("/users/{sid}/technicians", s.handleAgentTechnicians).Methods(http.MethodGet)
@@ -177,6 +178,29 @@ func (s *Server) handleAgentTasks(w http.ResponseWriter, r *http.Request) {
 		out = append(out, agentTaskJSON{ID: t.ID, Kind: string(t.Kind), SID: t.SID, Payload: json.RawMessage(t.Payload), Expires: t.ExpiresAt})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"tasks": out})
+}
+
+type taskResultJSON struct {
+	OK    bool   `json:"ok"`
+	Error string `json:"error,omitempty"`
+}
+
+// handleAgentTaskResult handles "POST /agent/v1/tasks/{id}/result": what
+// the harvester did with a directory task (reset, unlock).
+func (s *Server) handleAgentTaskResult(w http.ResponseWriter, r *http.Request) {
+	var req taskResultJSON
+	if err := decodeJSONMax(w, r, &req, 4<<10); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	d := deviceFrom(r)
+	if err := s.engine.ReportTaskResult(r.Context(), d, pathVar(r, "id"), req.OK, req.Error); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.log.InfoContext(r.Context(), "agent task result", "request_id", requestID(r), "tenant", d.TenantID, "device", d.ID,
+		"task", pathVar(r, "id"), "ok", req.OK)
+	w.WriteHeader(http.StatusNoContent)
 }
 
 // handleAgentUser handles "GET /agent/v1/users/{sid}": whether the user is

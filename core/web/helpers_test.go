@@ -172,7 +172,9 @@ type envOptions struct {
 	// sign-in throttles, trustedProxies the default of none.
 	auth                         func(*web.PasswordAuth)
 	addrThrottle, tenantThrottle *auth.Throttle
-	trustedProxies               []netip.Prefix
+	// selfServeThrottle replaces the self-serve page's wrong-code throttle.
+	selfServeThrottle *auth.Throttle
+	trustedProxies    []netip.Prefix
 	// metricsToken replaces the default metricsToken; "-" means none.
 	metricsToken string
 	// publicURL replaces the server's default publicURL.
@@ -246,7 +248,7 @@ func newEnv(t *testing.T, st *store.Store, opts ...envOptions) *env {
 	}
 	srv, err := web.New(web.Config{
 		MetricsToken: o.metricsToken,
-		Engine:       e.eng, Auth: pa, AddressThrottle: o.addrThrottle, TenantThrottle: o.tenantThrottle, TrustedProxies: o.trustedProxies,
+		Engine:       e.eng, Auth: pa, AddressThrottle: o.addrThrottle, TenantThrottle: o.tenantThrottle, SelfServeThrottle: o.selfServeThrottle, TrustedProxies: o.trustedProxies,
 		Pages: pages, Static: assets.StaticHandler(assets.StaticFS()), SessionKey: bytes.Repeat([]byte{9}, 32),
 		PublicURL: o.publicURL, TwilioStatus: twilio.NewWebhookValidator(publicURL, twilioToken),
 		TwilioAccountSID: "AC0123456789abcdef0123456789abcdef",

@@ -92,6 +92,10 @@ type Config struct {
 	// address and per tenant; nil means auth.NewAddressThrottle and
 	// auth.NewTenantThrottle.
 	AddressThrottle, TenantThrottle *auth.Throttle
+	// SelfServeThrottle limits wrong codes per client address on the
+	// self-serve page; nil means 5 free, then delays, then 429 after 20
+	// in 15 minutes.
+	SelfServeThrottle *auth.Throttle
 }
 
 // Server is the HTTP handler of Countersign.
@@ -113,6 +117,8 @@ type Server struct {
 	agentLimits failLimiter
 	// addrThrottle and tenantThrottle are Config's, or the defaults.
 	addrThrottle, tenantThrottle *auth.Throttle
+	// selfServeThrottle limits wrong codes per address on /r/ pages.
+	selfServeThrottle *auth.Throttle
 }
 
 // New builds the server and its routes.
@@ -141,6 +147,10 @@ func New(cfg Config) (*Server, error) {
 	}
 	if s.tenantThrottle == nil {
 		s.tenantThrottle = auth.NewTenantThrottle()
+	}
+	s.selfServeThrottle = cfg.SelfServeThrottle
+	if s.selfServeThrottle == nil {
+		s.selfServeThrottle = newSelfServeThrottle()
 	}
 	store.Options = &sessions.Options{
 		Path: "/", MaxAge: int(sessionLifetime / time.Second), HttpOnly: true,
@@ -178,6 +188,7 @@ func (s *Server) routes() {
 	s.registerLinkRoutes(r)
 	s.registerWelcomeRoutes(r)
 	s.registerEnrolmentRoutes(r)
+	s.registerSelfServeRoutes(r)
 	s.registerWebhookRoutes(r)
 	s.registerConsoleRoutes(r)
 	s.registerPodPageRoutes(r)
@@ -319,8 +330,9 @@ func (s *Server) withAccessLog(next http.Handler) http.Handler {
 }
 
 // redactPath hides the token segment of the end-user pages' paths: links
-// (/l/{tenant}/{token}), welcome e-mails (/w/{tenant}/{token}) and tray-ticket
-// confirmations (/e/{token}).
+// (/l/{tenant}/{token}), welcome e-mails (/w/{tenant}/{token}), tray-ticket
+// confirmations (/e/{token}) and self-serve requests
+// (/r/{tenant}/requests/{id}); all are bearer secrets (security.md §2).
 func redactPath(p string) string {
 	if strings.HasPrefix(p, "/e/") {
 		return "/e/[redacted]"
@@ -329,6 +341,12 @@ func redactPath(p string) string {
 		parts := strings.SplitN(p, "/", 4)
 		if len(parts) == 4 {
 			return p[:3] + parts[2] + "/[redacted]"
+		}
+	}
+	if strings.HasPrefix(p, "/r/") {
+		parts := strings.SplitN(p, "/", 5)
+		if len(parts) == 5 && parts[3] == "requests" {
+			return "/r/" + parts[2] + "/requests/[redacted]"
 		}
 	}
 	return p

@@ -1,0 +1,615 @@
+package core
+
+import (
+	"context"
+	"crypto/hmac"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+)
+
+// The end-user self-serve reset and unlock page (issue 17.3). A user with
+// self-serve active and Registration Complete names their account; a code
+// goes by SMS to the mobile on record (never a number typed on the page,
+// security.md §6); the user types it back with what they want done. The
+// code follows security.md §1: crypto/rand, 6 digits, 5 minutes, one
+// success, 5 wrong entries burn it, consecutive failures per user capped,
+// stored only as an HMAC keyed outside the database and compared in
+// constant time, consumed by one conditional update. The reset or unlock
+// is then queued as an agent task for the client's harvester, which does
+// it over LDAPS and reports the result; the page shows it. Answers to the
+// unauthenticated page never say whether an account exists.
+
+// SelfServeAction is what a user asks the harvester to do.
+type SelfServeAction string
+
+// Self-serve actions.
+const (
+	SelfServeReset  SelfServeAction = "reset"
+	SelfServeUnlock SelfServeAction = "unlock"
+)
+
+// Agent task kinds of self-serve; the payload is a DirectoryTask.
+const (
+	TaskDirectoryReset  AgentTaskKind = "directory_reset"
+	TaskDirectoryUnlock AgentTaskKind = "directory_unlock"
+)
+
+// DirectoryTask is the payload of a directory task as the harvester gets
+// it. Password is set for a reset only; in the store the whole payload is
+// sealed, and it is wiped once the harvester has fetched it.
+type DirectoryTask struct {
+	RequestID  string `json:"request_id"`
+	GUID       string `json:"guid"`
+	Account    string `json:"account"`
+	Password   string `json:"password,omitempty"`
+	MustChange bool   `json:"must_change,omitempty"`
+}
+
+// SelfServeChallenge is a code sent to a user's mobile for the page.
+type SelfServeChallenge struct {
+	TenantID    string
+	ID          string // random, 256 bits: the page holds it
+	ClientID    string
+	GUID        string
+	Destination string // E.164
+	CodeHash    []byte
+	Attempts    int
+	CreatedAt   time.Time
+	ExpiresAt   time.Time
+	ConsumedAt  time.Time
+	RevokedAt   time.Time
+}
+
+// SelfServeRequestStatus is where a queued reset or unlock stands.
+type SelfServeRequestStatus string
+
+// Request statuses.
+const (
+	SelfServeQueued SelfServeRequestStatus = "queued"
+	SelfServeDone   SelfServeRequestStatus = "done"
+	SelfServeFailed SelfServeRequestStatus = "failed"
+)
+
+// SelfServeRequest is a reset or unlock a user asked for.
+type SelfServeRequest struct {
+	TenantID   string
+	ID         string // random, 256 bits: the status page's address
+	ClientID   string
+	GUID       string
+	Action     SelfServeAction
+	DeviceID   string
+	TaskID     string
+	Status     SelfServeRequestStatus
+	Reason     string // why it failed, safe to show the user
+	CreatedAt  time.Time
+	ExpiresAt  time.Time // the task's: not fetched by then, it failed
+	FinishedAt time.Time
+}
+
+// SelfServeResetTx is the part of a transaction that holds the reset page's
+// codes, failure counters and requests.
+type SelfServeResetTx interface {
+	// DirectoryUsersByAccount returns the tenant's directory users whose
+	// sAMAccountName or UPN (case-insensitively) or mail is account.
+	DirectoryUsersByAccount(ctx context.Context, tenantID, account string) ([]DirectoryUser, error)
+	CreateSelfServeChallenge(ctx context.Context, c *SelfServeChallenge) error
+	SelfServeChallenge(ctx context.Context, tenantID, id string) (SelfServeChallenge, error)
+	// SelfServeChallengesSince returns a user's challenges created at or
+	// after since, newest first.
+	SelfServeChallengesSince(ctx context.Context, tenantID, clientID, guid string, since time.Time) ([]SelfServeChallenge, error)
+	// RevokeSelfServeChallenges revokes a user's open challenges.
+	RevokeSelfServeChallenges(ctx context.Context, tenantID, clientID, guid string, at time.Time) error
+	// FailSelfServeChallenge counts a wrong entry on a challenge.
+	FailSelfServeChallenge(ctx context.Context, tenantID, id string) error
+	// ConsumeSelfServeChallenge marks an open, unexpired challenge with
+	// fewer than maxAttempts wrong entries consumed; ErrNotFound when it
+	// is not (any more).
+	ConsumeSelfServeChallenge(ctx context.Context, tenantID, id string, maxAttempts int, at time.Time) error
+	// SelfServeFailures returns a user's consecutive failures (0 for none).
+	SelfServeFailures(ctx context.Context, tenantID, clientID, guid string) (int, error)
+	// SetSelfServeFailures sets them (0 after a success).
+	SetSelfServeFailures(ctx context.Context, tenantID, clientID, guid string, n int, at time.Time) error
+	CreateSelfServeRequest(ctx context.Context, r *SelfServeRequest) error
+	SelfServeRequest(ctx context.Context, tenantID, id string) (SelfServeRequest, error)
+	SelfServeRequestByTask(ctx context.Context, tenantID, taskID string) (SelfServeRequest, error)
+	// FinishSelfServeRequest sets the outcome of a queued request;
+	// ErrNotFound when it is not queued.
+	FinishSelfServeRequest(ctx context.Context, tenantID, id string, status SelfServeRequestStatus, reason string, at time.Time) error
+	// ClearAgentTaskPayload wipes a delivered task's payload.
+	ClearAgentTaskPayload(ctx context.Context, tenantID, id string) error
+}
+
+// Audit actions of the reset page.
+const (
+	AuditSelfServeCodeSent        = "selfserve.code_sent"
+	AuditSelfServeCodeFailed      = "selfserve.code_failed"
+	AuditSelfServeResetRequested  = "selfserve.reset_requested"
+	AuditSelfServeUnlockRequested = "selfserve.unlock_requested"
+	AuditSelfServeRequestDone     = "selfserve.request_done"
+	AuditSelfServeRequestFailed   = "selfserve.request_failed"
+)
+
+// Limits of the reset page (security.md §1, §6).
+const (
+	selfServeCodeDigits  = 6
+	selfServeCodeTTL     = 5 * time.Minute
+	selfServeCodeTries   = 5  // wrong entries that burn one code
+	selfServeFailureCap  = 10 // consecutive failures that lock the user out
+	selfServeSendsHour   = 5  // codes per user per hour
+	selfServeResendAfter = 30 * time.Second
+	selfServeTaskTTL     = 10 * time.Minute
+	selfServeCodeChannel = "selfserve_sms"
+	maxPasswordLen       = 127
+	minPasswordLen       = 8
+)
+
+// SelfServeStart is what the page shows after a user named their account.
+// It is the same whether or not a code was sent.
+type SelfServeStart struct {
+	Tenant      Tenant
+	ChallengeID string
+}
+
+// StartSelfServe sends a code to the registered mobile of the account
+// named on the tenant's reset page, when that account may use self-serve:
+// exactly one user of the tenant has that account name, UPN or e-mail; the
+// tenant's and the user's switches are on; e-mail and mobile are known;
+// the user has confirmed the mobile (Registration Complete or Accessed
+// Self-Serve); the user is not locked out by failures; and the send limits
+// allow it. Otherwise nothing is sent and the answer looks the same: a
+// challenge ID that no code matches.
+func (e *Engine) StartSelfServe(ctx context.Context, slug, account string) (SelfServeStart, error) {
+	account = strings.TrimSpace(account)
+	if account == "" || len(account) > 256 {
+		return SelfServeStart{}, Errorf(KindInvalid, "type your user name or e-mail address")
+	}
+	t, err := e.TenantBySlug(ctx, slug)
+	if err != nil {
+		return SelfServeStart{}, Errorf(KindNotFound, "this page is not valid")
+	}
+	decoy, err := newLinkToken(e.cfg.Rand)
+	if err != nil {
+		return SelfServeStart{}, err
+	}
+	out := SelfServeStart{Tenant: t, ChallengeID: decoy}
+	var why string
+	err = e.cfg.Store.Update(ctx, func(tx Tx) error {
+		why = ""
+		u, mobile, reason, err := e.selfServeUser(ctx, tx, t, account)
+		if err != nil {
+			return err
+		}
+		if reason != "" {
+			why = reason
+			return nil
+		}
+		now := e.Now()
+		recent, err := tx.SelfServeChallengesSince(ctx, t.ID, u.ClientID, u.GUID, now.Add(-time.Hour))
+		if err != nil {
+			return err
+		}
+		switch {
+		case len(recent) >= selfServeSendsHour:
+			why = "send limit per hour"
+			return nil
+		case len(recent) > 0 && now.Sub(recent[0].CreatedAt) < selfServeResendAfter:
+			why = "resend cooldown"
+			return nil
+		}
+		// A new code revokes the earlier ones; the user's failure count is
+		// kept (NIST SP 800-63B §3.1.3.2).
+		if err := tx.RevokeSelfServeChallenges(ctx, t.ID, u.ClientID, u.GUID, now); err != nil {
+			return err
+		}
+		code, err := newCode(e.cfg.Rand, selfServeCodeDigits)
+		if err != nil {
+			return err
+		}
+		c := SelfServeChallenge{TenantID: t.ID, ID: decoy, ClientID: u.ClientID, GUID: u.GUID, Destination: mobile,
+			CodeHash: codeHash(e.cfg.CodeKey, decoy, selfServeCodeChannel, code), CreatedAt: now, ExpiresAt: now.Add(selfServeCodeTTL)}
+		if err := tx.CreateSelfServeChallenge(ctx, &c); err != nil {
+			return err
+		}
+		msp := t.DisplayName()
+		text := fmt.Sprintf("%s password self-service code %s %s for %s. Type it only on %s's own page. Expires in 5 minutes.",
+			msp, code[:3], code[3:], u.SAMAccountName, msp)
+		if err := e.queueNotice(ctx, tx, t.ID, Outbound{Kind: OutboxSMS, To: mobile, Text: text}, now); err != nil {
+			return err
+		}
+		return e.audit(ctx, tx, t.ID, "enduser", AuditSelfServeCodeSent, u.SID, map[string]string{
+			"guid": u.GUID, "client": u.ClientID, "account": u.SAMAccountName,
+		})
+	})
+	if err != nil {
+		return SelfServeStart{}, err
+	}
+	if why != "" {
+		// Not audited: anyone can type any name here. The log has no
+		// account name either, only why nothing was sent.
+		e.log.InfoContext(ctx, "self-serve: no code sent", "tenant_id", t.ID, "reason", why)
+	} else {
+		e.Wake()
+	}
+	return out, nil
+}
+
+// selfServeUser finds the one user account names and says why it may not
+// use self-serve ("" when it may), with the mobile to send to.
+func (e *Engine) selfServeUser(ctx context.Context, tx Tx, t Tenant, account string) (DirectoryUser, string, string, error) {
+	set, err := tx.SelfServeSettings(ctx, t.ID)
+	if err != nil {
+		return DirectoryUser{}, "", "", err
+	}
+	if !set.Enabled {
+		return DirectoryUser{}, "", "tenant switch off", nil
+	}
+	users, err := tx.DirectoryUsersByAccount(ctx, t.ID, account)
+	if err != nil {
+		return DirectoryUser{}, "", "", err
+	}
+	if len(users) != 1 {
+		// None, or several (two clients with the same account name): do
+		// not guess (security.md §3).
+		return DirectoryUser{}, "", fmt.Sprintf("%d accounts match", len(users)), nil
+	}
+	u := users[0]
+	if !u.Enabled {
+		return u, "", "account disabled", nil
+	}
+	reason, err := e.selfServeBlocked(ctx, tx, u)
+	if err != nil || reason != "" {
+		return u, "", reason, err
+	}
+	var bound string
+	decisions, err := tx.MatchDecisions(ctx, t.ID, u.ClientID)
+	if err != nil {
+		return u, "", "", err
+	}
+	for _, d := range decisions {
+		if d.GUID == u.GUID && d.State == MatchAccepted {
+			bound = d.ContactID
+		}
+	}
+	email, mobile, err := reachOf(ctx, tx, u, bound)
+	if err != nil {
+		return u, "", "", err
+	}
+	if email == "" || mobile == "" {
+		return u, "", "no e-mail or mobile", nil
+	}
+	return u, mobile, "", nil
+}
+
+// selfServeBlocked says why u may not use self-serve now ("" when it may):
+// its own switch, its registration, its failures.
+func (e *Engine) selfServeBlocked(ctx context.Context, tx Tx, u DirectoryUser) (string, error) {
+	owns, err := tx.SelfServeUsers(ctx, u.TenantID, u.ClientID)
+	if err != nil {
+		return "", err
+	}
+	var own SelfServeUser
+	for _, o := range owns {
+		if o.GUID == u.GUID {
+			own = o
+		}
+	}
+	switch {
+	case !own.Enabled:
+		return "user switch off", nil
+	case own.Status != SelfServeRegistered && own.Status != SelfServeAccessed:
+		return "not registered", nil
+	}
+	n, err := tx.SelfServeFailures(ctx, u.TenantID, u.ClientID, u.GUID)
+	if err != nil {
+		return "", err
+	}
+	if n >= selfServeFailureCap {
+		return "locked out by failures", nil
+	}
+	return "", nil
+}
+
+// SelfServeAnswer is what the user sends with the code.
+type SelfServeAnswer struct {
+	ChallengeID string
+	Code        string
+	Action      SelfServeAction
+	Password    string // for a reset
+}
+
+// CheckPassword applies the rules the page knows of a new password: the
+// domain's own policy (length, history, its complexity settings) is
+// applied by the domain controller when the harvester sets it, and a
+// refusal comes back as the request's result. These are Active
+// Directory's default complexity rules (three of four character classes,
+// not containing the account name) and its length limits.
+func CheckPassword(password, account, displayName string) error {
+	if len(password) < minPasswordLen {
+		return Errorf(KindInvalid, "the new password needs at least %d characters", minPasswordLen)
+	}
+	if len([]rune(password)) > maxPasswordLen {
+		return Errorf(KindInvalid, "the new password can have at most %d characters", maxPasswordLen)
+	}
+	var classes [4]bool
+	for _, r := range password {
+		switch {
+		case unicode.IsControl(r):
+			return Errorf(KindInvalid, "the new password cannot contain control characters")
+		case unicode.IsUpper(r):
+			classes[0] = true
+		case unicode.IsLower(r):
+			classes[1] = true
+		case unicode.IsDigit(r):
+			classes[2] = true
+		default:
+			classes[3] = true
+		}
+	}
+	n := 0
+	for _, c := range classes {
+		if c {
+			n++
+		}
+	}
+	if n < 3 {
+		return Errorf(KindInvalid, "the new password needs three of: capital letters, small letters, digits, other characters")
+	}
+	lower := strings.ToLower(password)
+	if len(account) >= 3 && strings.Contains(lower, strings.ToLower(account)) {
+		return Errorf(KindInvalid, "the new password cannot contain your user name")
+	}
+	for _, part := range strings.FieldsFunc(displayName, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }) {
+		if len(part) >= 3 && strings.Contains(lower, strings.ToLower(part)) {
+			return Errorf(KindInvalid, "the new password cannot contain parts of your name")
+		}
+	}
+	return nil
+}
+
+// ErrSelfServeCode is the one answer to every wrong, unknown, used, expired
+// or burned code: the page does not say which.
+var ErrSelfServeCode = Errorf(KindInvalid, "that code does not match, or it is no longer valid; ask for a new code if it keeps failing")
+
+// CompleteSelfServe checks the code of a challenge and, when it matches,
+// queues the reset or unlock for the client's harvester, in one
+// transaction with its audit; the user's status becomes Accessed
+// Self-Serve. A wrong code counts against the code and the user (committed
+// even though the answer is an error).
+func (e *Engine) CompleteSelfServe(ctx context.Context, slug string, a SelfServeAnswer) (SelfServeRequest, error) {
+	switch a.Action {
+	case SelfServeReset, SelfServeUnlock:
+	default:
+		return SelfServeRequest{}, Errorf(KindInvalid, "choose whether to reset your password or unlock your account")
+	}
+	code := normalizeCode(a.Code)
+	if !isDigits(code, selfServeCodeDigits) {
+		return SelfServeRequest{}, Errorf(KindInvalid, "type the %d digits of the code from the text message", selfServeCodeDigits)
+	}
+	t, err := e.TenantBySlug(ctx, slug)
+	if err != nil {
+		return SelfServeRequest{}, Errorf(KindNotFound, "this page is not valid")
+	}
+	var (
+		req     SelfServeRequest
+		refusal error
+		device  string
+	)
+	err = e.cfg.Store.Update(ctx, func(tx Tx) error {
+		refusal, device = nil, ""
+		c, err := tx.SelfServeChallenge(ctx, t.ID, a.ChallengeID)
+		if isNotFound(err) {
+			refusal = ErrSelfServeCode
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		users, err := tx.DirectoryUsers(ctx, t.ID, c.ClientID)
+		if err != nil {
+			return err
+		}
+		var u DirectoryUser
+		for _, x := range users {
+			if x.GUID == c.GUID {
+				u = x
+			}
+		}
+		if u.GUID == "" {
+			refusal = ErrSelfServeCode
+			return nil
+		}
+		if a.Action == SelfServeReset {
+			// Before the code, so a password the page refuses does not
+			// burn a good code.
+			if err := CheckPassword(a.Password, u.SAMAccountName, u.Name()); err != nil {
+				refusal = err
+				return nil
+			}
+		}
+		reason, err := e.selfServeBlocked(ctx, tx, u)
+		if err != nil {
+			return err
+		}
+		if reason != "" {
+			refusal = ErrSelfServeCode
+			return nil
+		}
+		now := e.Now()
+		open := c.ConsumedAt.IsZero() && c.RevokedAt.IsZero() && now.Before(c.ExpiresAt) && c.Attempts < selfServeCodeTries
+		match := hmac.Equal(codeHash(e.cfg.CodeKey, c.ID, selfServeCodeChannel, code), c.CodeHash)
+		if !open || !match {
+			return e.failSelfServe(ctx, tx, u, c, open, &refusal)
+		}
+		if err := tx.ConsumeSelfServeChallenge(ctx, t.ID, c.ID, selfServeCodeTries, now); err != nil {
+			if isNotFound(err) {
+				return e.failSelfServe(ctx, tx, u, c, false, &refusal)
+			}
+			return err
+		}
+		if err := tx.SetSelfServeFailures(ctx, t.ID, u.ClientID, u.GUID, 0, now); err != nil {
+			return err
+		}
+		d, err := tx.Device(ctx, t.ID, u.DeviceID)
+		if isNotFound(err) || (err == nil && (d.Revoked() || d.ClientID != u.ClientID)) {
+			// Rolled back: the code stays usable for when it can.
+			return Errorf(KindUnavailable, "your organisation's directory server cannot take requests right now; call your IT help desk")
+		}
+		if err != nil {
+			return err
+		}
+		reqID, err := newLinkToken(e.cfg.Rand)
+		if err != nil {
+			return err
+		}
+		payload, err := json.Marshal(DirectoryTask{RequestID: reqID, GUID: u.GUID, Account: u.SAMAccountName, Password: a.Password})
+		if err != nil {
+			return err
+		}
+		kind := TaskDirectoryReset
+		action := AuditSelfServeResetRequested
+		if a.Action == SelfServeUnlock {
+			kind, action = TaskDirectoryUnlock, AuditSelfServeUnlockRequested
+		}
+		task := AgentTask{ID: NewID("tsk"), TenantID: t.ID, DeviceID: d.ID, Kind: kind, CreatedAt: now, ExpiresAt: now.Add(selfServeTaskTTL)}
+		if task.Payload, err = e.cfg.Sealer.Seal(payload, taskAAD(t.ID, task.ID)); err != nil {
+			return err
+		}
+		if err := e.queueTask(ctx, tx, &task); err != nil {
+			return err
+		}
+		req = SelfServeRequest{TenantID: t.ID, ID: reqID, ClientID: u.ClientID, GUID: u.GUID, Action: a.Action, DeviceID: d.ID,
+			TaskID: task.ID, Status: SelfServeQueued, CreatedAt: now, ExpiresAt: task.ExpiresAt}
+		if err := tx.CreateSelfServeRequest(ctx, &req); err != nil {
+			return err
+		}
+		if err := e.markAccessed(ctx, tx, u, now); err != nil {
+			return err
+		}
+		device = d.ID
+		return e.audit(ctx, tx, t.ID, "enduser", action, u.SID, map[string]string{
+			"guid": u.GUID, "client": u.ClientID, "account": u.SAMAccountName, "device": d.ID, "task": task.ID,
+		})
+	})
+	if err != nil {
+		return SelfServeRequest{}, err
+	}
+	if refusal != nil {
+		return SelfServeRequest{}, refusal
+	}
+	e.agents.wake(device)
+	return req, nil
+}
+
+// failSelfServe counts a failed entry against the code (when it was still
+// open) and the user, and audits it; refusal gets the page's answer.
+func (e *Engine) failSelfServe(ctx context.Context, tx Tx, u DirectoryUser, c SelfServeChallenge, open bool, refusal *error) error {
+	*refusal = ErrSelfServeCode
+	if open {
+		if err := tx.FailSelfServeChallenge(ctx, c.TenantID, c.ID); err != nil {
+			return err
+		}
+	}
+	n, err := tx.SelfServeFailures(ctx, u.TenantID, u.ClientID, u.GUID)
+	if err != nil {
+		return err
+	}
+	n++
+	if err := tx.SetSelfServeFailures(ctx, u.TenantID, u.ClientID, u.GUID, n, e.Now()); err != nil {
+		return err
+	}
+	return e.audit(ctx, tx, u.TenantID, "enduser", AuditSelfServeCodeFailed, u.SID, map[string]string{
+		"guid": u.GUID, "client": u.ClientID, "failures": fmt.Sprint(n), "code_attempts": fmt.Sprint(c.Attempts + 1),
+	})
+}
+
+// markAccessed sets the user's status to Accessed Self-Serve.
+func (e *Engine) markAccessed(ctx context.Context, tx Tx, u DirectoryUser, now time.Time) error {
+	owns, err := tx.SelfServeUsers(ctx, u.TenantID, u.ClientID)
+	if err != nil {
+		return err
+	}
+	for _, o := range owns {
+		if o.GUID == u.GUID {
+			if o.Status == SelfServeAccessed {
+				return nil
+			}
+			o.Status, o.ChangedBy, o.ChangedAt = SelfServeAccessed, "enduser", now
+			return tx.PutSelfServeUser(ctx, &o)
+		}
+	}
+	return nil
+}
+
+// taskAAD binds a sealed task payload to its tenant and task.
+func taskAAD(tenantID, taskID string) []byte {
+	return []byte("agent_task\x00" + tenantID + "\x00" + taskID)
+}
+
+// sealedTask reports whether a task kind's payload is sealed in the store.
+func sealedTask(k AgentTaskKind) bool { return k == TaskDirectoryReset || k == TaskDirectoryUnlock }
+
+// SelfServeRequestView returns a request for its status page. A queued
+// request whose task expired before the harvester fetched it reads as
+// failed.
+func (e *Engine) SelfServeRequestView(ctx context.Context, slug, id string) (SelfServeRequest, Tenant, error) {
+	t, err := e.TenantBySlug(ctx, slug)
+	if err != nil {
+		return SelfServeRequest{}, Tenant{}, Errorf(KindNotFound, "this page is not valid")
+	}
+	var r SelfServeRequest
+	err = e.cfg.Store.View(ctx, func(tx Tx) error {
+		r, err = tx.SelfServeRequest(ctx, t.ID, id)
+		if isNotFound(err) {
+			return Errorf(KindNotFound, "this page is not valid")
+		}
+		return err
+	})
+	if err == nil && r.Status == SelfServeQueued && !e.Now().Before(r.ExpiresAt) {
+		r.Status, r.Reason = SelfServeFailed, "your organisation's directory server did not pick up the request in time; try again later or call your IT help desk"
+	}
+	return r, t, err
+}
+
+// maxTaskReason bounds the reason a harvester reports.
+const maxTaskReason = 500
+
+// ReportTaskResult records what the device d's harvester did with a
+// directory task: ok, or the reason it failed (shown to the user, so the
+// harvester sends a message fit for that, never the password). Only the
+// device the task was queued for can report it, once.
+func (e *Engine) ReportTaskResult(ctx context.Context, d Device, taskID string, ok bool, reason string) error {
+	reason = strings.TrimSpace(reason)
+	if len(reason) > maxTaskReason {
+		reason = reason[:maxTaskReason]
+	}
+	if !ok && reason == "" {
+		return Errorf(KindInvalid, "a failed task needs a reason")
+	}
+	return e.cfg.Store.Update(ctx, func(tx Tx) error {
+		r, err := tx.SelfServeRequestByTask(ctx, d.TenantID, taskID)
+		if err != nil {
+			return err
+		}
+		if r.DeviceID != d.ID {
+			return Errorf(KindNotFound, "no task %s for this device", taskID)
+		}
+		status, action := SelfServeDone, AuditSelfServeRequestDone
+		if !ok {
+			status, action = SelfServeFailed, AuditSelfServeRequestFailed
+		} else {
+			reason = ""
+		}
+		if err := tx.FinishSelfServeRequest(ctx, d.TenantID, r.ID, status, reason, e.Now()); err != nil {
+			if isNotFound(err) {
+				return Errorf(KindConflict, "task %s has a result already", taskID)
+			}
+			return err
+		}
+		return e.audit(ctx, tx, d.TenantID, deviceActor(d.ID), action, r.GUID, map[string]string{
+			"guid": r.GUID, "client": r.ClientID, "action": string(r.Action), "task": taskID, "reason": reason,
+		})
+	})
+}

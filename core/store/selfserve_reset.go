@@ -1,0 +1,161 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/countersign/countersign/core"
+)
+
+// Interface guard.
+var _ core.SelfServeResetTx = (*tx)(nil)
+
+// DirectoryUsersByAccount implements core.SelfServeResetTx.
+func (t *tx) DirectoryUsersByAccount(ctx context.Context, tenantID, account string) ([]core.DirectoryUser, error) {
+	a := strings.ToLower(strings.TrimSpace(account))
+	rows, err := t.query(ctx, `SELECT `+directoryUserCols+` FROM directory_users
+		WHERE tenant_id = ? AND (lower(sam_account_name) = ? OR lower(upn) = ? OR mail = ?)
+		ORDER BY client_id, guid LIMIT 3`, tenantID, a, a, a)
+	if err != nil {
+		return nil, wrap(err, "find directory user by account")
+	}
+	out, err := collect(rows, scanDirectoryUser)
+	return out, wrap(err, "find directory user by account")
+}
+
+const challengeCols = `tenant_id, id, client_id, guid, destination, code_hash, attempts, created_at, expires_at, consumed_at, revoked_at`
+
+func scanChallenge(sc interface{ Scan(...any) error }) (core.SelfServeChallenge, error) {
+	var c core.SelfServeChallenge
+	err := sc.Scan(&c.TenantID, &c.ID, &c.ClientID, &c.GUID, &c.Destination, &c.CodeHash, &c.Attempts,
+		tcol(&c.CreatedAt), tcol(&c.ExpiresAt), tcol(&c.ConsumedAt), tcol(&c.RevokedAt))
+	return c, err
+}
+
+// CreateSelfServeChallenge implements core.SelfServeResetTx.
+func (t *tx) CreateSelfServeChallenge(ctx context.Context, c *core.SelfServeChallenge) error {
+	normTimes(&c.CreatedAt, &c.ExpiresAt, &c.ConsumedAt, &c.RevokedAt)
+	_, err := t.exec(ctx, `INSERT INTO selfserve_challenges (`+challengeCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.TenantID, c.ID, c.ClientID, c.GUID, c.Destination, c.CodeHash, c.Attempts, c.CreatedAt, c.ExpiresAt, c.ConsumedAt, c.RevokedAt)
+	return wrap(err, "create self-serve code")
+}
+
+// SelfServeChallenge implements core.SelfServeResetTx.
+func (t *tx) SelfServeChallenge(ctx context.Context, tenantID, id string) (core.SelfServeChallenge, error) {
+	c, err := scanChallenge(t.queryRow(ctx, `SELECT `+challengeCols+` FROM selfserve_challenges WHERE tenant_id = ? AND id = ?`, tenantID, id))
+	return c, wrap(err, "find self-serve code")
+}
+
+// SelfServeChallengesSince implements core.SelfServeResetTx.
+func (t *tx) SelfServeChallengesSince(ctx context.Context, tenantID, clientID, guid string, since time.Time) ([]core.SelfServeChallenge, error) {
+	rows, err := t.query(ctx, `SELECT `+challengeCols+` FROM selfserve_challenges
+		WHERE tenant_id = ? AND client_id = ? AND guid = ? AND created_at >= ? ORDER BY created_at DESC, id`,
+		tenantID, clientID, guid, since)
+	if err != nil {
+		return nil, wrap(err, "list self-serve codes")
+	}
+	out, err := collect(rows, scanChallenge)
+	return out, wrap(err, "list self-serve codes")
+}
+
+// RevokeSelfServeChallenges implements core.SelfServeResetTx.
+func (t *tx) RevokeSelfServeChallenges(ctx context.Context, tenantID, clientID, guid string, at time.Time) error {
+	_, err := t.exec(ctx, `UPDATE selfserve_challenges SET revoked_at = ?
+		WHERE tenant_id = ? AND client_id = ? AND guid = ? AND consumed_at IS NULL AND revoked_at IS NULL`,
+		at, tenantID, clientID, guid)
+	return wrap(err, "revoke self-serve codes")
+}
+
+// FailSelfServeChallenge implements core.SelfServeResetTx.
+func (t *tx) FailSelfServeChallenge(ctx context.Context, tenantID, id string) error {
+	res, err := t.exec(ctx, `UPDATE selfserve_challenges SET attempts = attempts + 1 WHERE tenant_id = ? AND id = ?`, tenantID, id)
+	if err != nil {
+		return wrap(err, "count a wrong self-serve code")
+	}
+	return mustAffect(res, "count a wrong self-serve code")
+}
+
+// ConsumeSelfServeChallenge implements core.SelfServeResetTx: one
+// conditional update decides (security.md §1.5).
+func (t *tx) ConsumeSelfServeChallenge(ctx context.Context, tenantID, id string, maxAttempts int, at time.Time) error {
+	res, err := t.exec(ctx, `UPDATE selfserve_challenges SET consumed_at = ?
+		WHERE tenant_id = ? AND id = ? AND consumed_at IS NULL AND revoked_at IS NULL AND expires_at > ? AND attempts < ?`,
+		at, tenantID, id, at, maxAttempts)
+	if err != nil {
+		return wrap(err, "use self-serve code")
+	}
+	return mustAffect(res, "use self-serve code")
+}
+
+// SelfServeFailures implements core.SelfServeResetTx.
+func (t *tx) SelfServeFailures(ctx context.Context, tenantID, clientID, guid string) (int, error) {
+	var n int
+	err := t.queryRow(ctx, `SELECT failures FROM selfserve_failures WHERE tenant_id = ? AND client_id = ? AND guid = ?`,
+		tenantID, clientID, guid).Scan(&n)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	return n, wrap(err, "read self-serve failures")
+}
+
+// SetSelfServeFailures implements core.SelfServeResetTx.
+func (t *tx) SetSelfServeFailures(ctx context.Context, tenantID, clientID, guid string, n int, at time.Time) error {
+	_, err := t.exec(ctx, `INSERT INTO selfserve_failures (tenant_id, client_id, guid, failures, updated_at) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (tenant_id, client_id, guid) DO UPDATE SET failures = excluded.failures, updated_at = excluded.updated_at`,
+		tenantID, clientID, guid, n, at)
+	return wrap(err, "store self-serve failures")
+}
+
+const requestCols = `tenant_id, id, client_id, guid, action, device_id, task_id, status, reason, created_at, expires_at, finished_at`
+
+func scanRequest(sc interface{ Scan(...any) error }) (core.SelfServeRequest, error) {
+	var (
+		r              core.SelfServeRequest
+		action, status string
+	)
+	err := sc.Scan(&r.TenantID, &r.ID, &r.ClientID, &r.GUID, &action, &r.DeviceID, &r.TaskID, &status, &r.Reason,
+		tcol(&r.CreatedAt), tcol(&r.ExpiresAt), tcol(&r.FinishedAt))
+	r.Action, r.Status = core.SelfServeAction(action), core.SelfServeRequestStatus(status)
+	return r, err
+}
+
+// CreateSelfServeRequest implements core.SelfServeResetTx.
+func (t *tx) CreateSelfServeRequest(ctx context.Context, r *core.SelfServeRequest) error {
+	normTimes(&r.CreatedAt, &r.ExpiresAt, &r.FinishedAt)
+	_, err := t.exec(ctx, `INSERT INTO selfserve_requests (`+requestCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		r.TenantID, r.ID, r.ClientID, r.GUID, string(r.Action), r.DeviceID, r.TaskID, string(r.Status), r.Reason,
+		r.CreatedAt, r.ExpiresAt, r.FinishedAt)
+	return wrap(err, "create self-serve request")
+}
+
+// SelfServeRequest implements core.SelfServeResetTx.
+func (t *tx) SelfServeRequest(ctx context.Context, tenantID, id string) (core.SelfServeRequest, error) {
+	r, err := scanRequest(t.queryRow(ctx, `SELECT `+requestCols+` FROM selfserve_requests WHERE tenant_id = ? AND id = ?`, tenantID, id))
+	return r, wrap(err, "find self-serve request")
+}
+
+// SelfServeRequestByTask implements core.SelfServeResetTx.
+func (t *tx) SelfServeRequestByTask(ctx context.Context, tenantID, taskID string) (core.SelfServeRequest, error) {
+	r, err := scanRequest(t.queryRow(ctx, `SELECT `+requestCols+` FROM selfserve_requests WHERE tenant_id = ? AND task_id = ?`,
+		tenantID, taskID))
+	return r, wrap(err, "find self-serve request of task %s", taskID)
+}
+
+// FinishSelfServeRequest implements core.SelfServeResetTx.
+func (t *tx) FinishSelfServeRequest(ctx context.Context, tenantID, id string, status core.SelfServeRequestStatus, reason string, at time.Time) error {
+	res, err := t.exec(ctx, `UPDATE selfserve_requests SET status = ?, reason = ?, finished_at = ?
+		WHERE tenant_id = ? AND id = ? AND status = ?`, string(status), reason, at, tenantID, id, string(core.SelfServeQueued))
+	if err != nil {
+		return wrap(err, "finish self-serve request")
+	}
+	return mustAffect(res, "finish self-serve request")
+}
+
+// ClearAgentTaskPayload implements core.SelfServeResetTx.
+func (t *tx) ClearAgentTaskPayload(ctx context.Context, tenantID, id string) error {
+	_, err := t.exec(ctx, `UPDATE agent_tasks SET payload = ? WHERE tenant_id = ? AND id = ?`, []byte{}, tenantID, id)
+	return wrap(err, "clear task payload")
+}
