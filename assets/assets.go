@@ -26,8 +26,10 @@ const (
 	PageLogin   = "login.html"
 	PageConsole = "console.html"
 	PageOutbox  = "outbox.html"
-	PageLink    = "link.html"
-	PagePod     = "pod.html"
+	// PageTechVerify is the tech-verify inbox (#verify texts).
+	PageTechVerify = "techverify.html"
+	PageLink       = "link.html"
+	PagePod        = "pod.html"
 
 	PageAdminPolicies    = "admin_policies.html"
 	PageAdminBranding    = "admin_branding.html"
@@ -46,7 +48,7 @@ const (
 )
 
 // PageNames lists every page template handlers use.
-var PageNames = []string{PageLogin, PageConsole, PageOutbox, PageLink, PagePod,
+var PageNames = []string{PageLogin, PageConsole, PageOutbox, PageTechVerify, PageLink, PagePod,
 	PageAdminPolicies, PageAdminBranding, PageAdminTechnicians, PageAdminAudit, PageAdminForbidden, PageAdminIntegrations, PageAdminChannels,
 	PageAdminDirectory, PageAdminDuo, PageAdminAgents, PageWelcome, PageEnrolment, PageSelfServe}
 

@@ -462,7 +462,7 @@ func (e *Engine) notifyOnCall(ctx context.Context, tx Tx, tenantID string, ev No
 		return 0, true, err
 	}
 	seen := map[string]bool{}
-	var told []string
+	var told, skipped []string
 	for _, u := range users {
 		if !slices.Contains(wanted, u.GroupID) || !u.Schedule.ActiveAt(now, loc) {
 			continue
@@ -485,19 +485,34 @@ func (e *Engine) notifyOnCall(ctx context.Context, tx Tx, tenantID string, ev No
 				}
 				msg.Text, msg.Say = say, []string{say}
 			}
+			// The tenant's own account, or the server's: as for any message
+			// (a way the tenant has not set up is skipped, not fatal to
+			// what is being notified).
+			ready, err := e.channelReady(ctx, tx, tenantID, msg.Kind)
+			if err != nil {
+				if ErrorKind(err) != KindUnavailable {
+					return 0, true, err
+				}
+				skipped = append(skipped, u.Name+" by "+string(msg.Kind))
+				continue
+			}
 			item := OutboxItem{ID: NewID("obx"), TenantID: tenantID, Kind: msg.Kind, Status: OutboxPending,
-				NextAttemptAt: now, CreatedAt: now, Dev: e.cfg.DevDelivery || e.cfg.Senders[msg.Kind] == nil}
+				NextAttemptAt: now, CreatedAt: now, Dev: e.cfg.DevDelivery || !ready}
 			if err := e.sealAndEnqueue(ctx, tx, &item, msg, 0); err != nil {
 				return 0, true, fmt.Errorf("core: queue notification: %w", err)
 			}
 			told = append(told, u.Name+" by "+string(msg.Kind))
 		}
 	}
-	if len(told) == 0 {
-		return 0, true, e.audit(ctx, tx, tenantID, "system", AuditNotifyNobody, subject, map[string]string{"event": string(ev)})
+	detail := map[string]string{"event": string(ev)}
+	if len(skipped) > 0 {
+		detail["skipped"] = strings.Join(skipped, ", ") + " (channel not set up)"
 	}
-	return len(told), true, e.audit(ctx, tx, tenantID, "system", AuditNotifySent, subject,
-		map[string]string{"event": string(ev), "messages": fmt.Sprint(len(told)), "to": strings.Join(told, ", ")})
+	if len(told) == 0 {
+		return 0, true, e.audit(ctx, tx, tenantID, "system", AuditNotifyNobody, subject, detail)
+	}
+	detail["messages"], detail["to"] = fmt.Sprint(len(told)), strings.Join(told, ", ")
+	return len(told), true, e.audit(ctx, tx, tenantID, "system", AuditNotifySent, subject, detail)
 }
 
 func joinEvents(evs []NotifyEvent) string {

@@ -185,6 +185,8 @@ type Tx interface {
 	NotifyTx
 	// Enrolments of agent users: first tickets and registrations.
 	EnrolmentTx
+	// Technician verification by text (techverify.go).
+	TechVerifyTx
 }
 
 // ContactQuery filters contacts. Text matches names, emails and phone digits.

@@ -150,6 +150,8 @@ func build(ctx context.Context, c Config, log *slog.Logger) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
+	// #verify and #confirm texts: technician verification (issue 18).
+	engine.SetTechVerifyHandler(engine.TechVerifyHandler())
 	pages, err := assets.Pages(assets.TemplatesFS(), assets.StaticFS())
 	if err != nil {
 		return nil, fmt.Errorf("page templates: %w", err)

@@ -19,6 +19,7 @@ func (s *Server) registerConsoleRoutes(r *mux.Router) {
 	r.HandleFunc("/app/outbox", s.handleOutboxPage).Methods(http.MethodGet)
 	r.HandleFunc("/brand/{tenant}.css", s.handleBrandCSS).Methods(http.MethodGet)
 	s.registerAdminPageRoutes(r)
+	s.registerTechVerifyPageRoutes(r)
 }
 
 type consolePage struct {

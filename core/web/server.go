@@ -210,6 +210,7 @@ func (s *Server) routes() {
 	s.registerTicketRoutes(authed)
 	s.registerLiveRoutes(authed)
 	s.registerAgentConsoleRoutes(authed)
+	s.registerTechVerifyRoutes(authed)
 	s.registerPushRoutes(authed)
 	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusMethodNotAllowed, errorBody{Error: "method " + r.Method + " not allowed here", Kind: "invalid"})

@@ -1,0 +1,106 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/countersign/countersign/core"
+	"github.com/countersign/countersign/core/twilio"
+	"github.com/countersign/countersign/core/twilio/twiliotest"
+)
+
+// TestBrowserTechVerify: technician verification end to end. The end user
+// texts #verify to the tenant's number through the real, signed webhook;
+// the code comes back to them in the TwiML answer and reaches the on-call
+// technician by SMS through the tenant's Twilio account (the loopback
+// fake); a technician claims the request in the console's inbox and sees
+// the same code; the end user's #confirm with it shows as confirmed there.
+func TestBrowserTechVerify(t *testing.T) {
+	s, own := startChannelServer(t)
+	status, body := s.API.do("PUT", "/admin/channels", map[string]any{
+		"twilio": map[string]any{"account_sid": tenantAccount, "secret": tenantToken, "number": tenantNumber},
+		"email":  map[string]any{"shared": true}})
+	require.Equal(t, http.StatusOK, status, body)
+	// The on-call group (no console page for groups yet): straight in the
+	// store, on call all day, every day, around now.
+	const onCall = "+15550100301"
+	today := time.Now().UTC()
+	s.updateStore(t, func(ctx context.Context, tx core.Tx) error {
+		tn, err := tx.TenantBySlug(ctx, testTenantSlug)
+		if err != nil {
+			return err
+		}
+		g := core.NotifyGroup{TenantID: tn.ID, Name: "Desk", Events: []core.NotifyEvent{core.NotifyTechVerify}, CreatedAt: today, UpdatedAt: today}
+		if err := tx.CreateNotifyGroup(ctx, &g); err != nil {
+			return err
+		}
+		return tx.CreateNotifyUser(ctx, &core.NotifyUser{TenantID: tn.ID, GroupID: g.ID, Name: "Olly On-call", SMS: onCall, BySMS: true,
+			Schedule: core.Schedule{{From: today.AddDate(0, 0, -1).Format("2006-01-02"), Until: today.AddDate(0, 0, 300).Format("2006-01-02"),
+				Start: "00:00", End: "24:00", Days: core.AllDays, EveryDays: 1, OnDays: 1}}, CreatedAt: today, UpdatedAt: today})
+	})
+
+	n := 0
+	text := func(from, body, token string) (int, string) {
+		t.Helper()
+		n++
+		f := url.Values{"MessageSid": {fmt.Sprintf("SM%032d", 9100+n)}, "AccountSid": {tenantAccount}, "From": {from},
+			"To": {tenantNumber}, "Body": {body}, "NumMedia": {"0"}}
+		req, err := http.NewRequestWithContext(t.Context(), "POST", "http://"+s.Addr+"/webhooks/twilio/sms", strings.NewReader(f.Encode()))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set(twilio.SignatureHeader, twiliotest.SignRequest(s.URL+"/webhooks/twilio/sms", f, token))
+		res, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer res.Body.Close()
+		b, err := io.ReadAll(res.Body)
+		require.NoError(t, err)
+		return res.StatusCode, string(b)
+	}
+	code, reply := text("+15550100142", "#verify", tenantToken)
+	require.Equal(t, http.StatusOK, code, reply)
+	m := regexp.MustCompile(`code is (\d{3}) (\d{3})`).FindStringSubmatch(reply)
+	require.NotNil(t, m, "no code in the reply: %s", reply)
+	secret := m[1] + m[2]
+	wctx, wcancel := context.WithTimeout(t.Context(), waitTimeout)
+	defer wcancel()
+	msg, err := own.WaitForMessage(wctx, onCall)
+	require.NoError(t, err)
+	assert.Contains(t, strings.ReplaceAll(msg.Body, " ", ""), secret, "the on-call technician gets the same code")
+	assert.Equal(t, tenantNumber, msg.From)
+
+	tab := NewTab(t)
+	s.SignIn(t, tab, techEmail, techPassword, "")
+	tab.Visit(s.URL + "/app/techverify")
+	tab.WaitVisible(`li[data-status="open"] .tv-claim`)
+	assert.Contains(t, tab.Text(`li[data-status="open"]`), "Sam Caller (Contoso)")
+	var html string
+	tab.Eval(`document.documentElement.outerHTML`, &html)
+	assert.NotContains(t, html, m[1]+" "+m[2], "no code before the claim")
+	tab.CheckA11y("techverify")
+	tab.Click(`li[data-status="open"] .tv-claim`)
+	tab.WaitText(`li[data-status="open"] .tv-code`, m[1]+" "+m[2])
+	tab.Screenshot("techverify-claimed")
+
+	// A forged #confirm changes nothing; the real one closes it.
+	code, _ = text("+15550100142", "#confirm "+secret, "forgedtoken")
+	assert.Equal(t, http.StatusForbidden, code)
+	tab.WaitVisible(`li[data-status="open"]`)
+	_, reply = text("+15550100142", "#confirm "+secret, tenantToken)
+	assert.Contains(t, reply, "complete")
+	tab.WaitText(`li[data-status="confirmed"] .tv-state`, "Confirmed by the caller")
+	assert.NotContains(t, tab.Text("#tv-items"), m[1]+" "+m[2], "the code goes once confirmed")
+	tab.Screenshot("techverify-confirmed")
+	status, body = s.API.do("GET", "/admin/audit?action="+core.AuditTechVerifyConfirmed, nil)
+	require.Equal(t, http.StatusOK, status, body)
+	assert.Contains(t, strings.Join(flatten(body), " "), core.AuditTechVerifyConfirmed)
+}
