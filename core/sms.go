@@ -55,7 +55,8 @@ var (
 // treat them: case, spaces ("STOP ALL", " stop ") and a leading '#' or
 // trailing punctuation ("Stop.") do not matter, but "please stop" is not an
 // opt-out. #verify and #confirm may omit the '#', have spaces after it, and
-// carry trailing text ("#confirm 482913").
+// carry trailing text ("#confirm 482913"); a text of only 6 to 8 digits
+// ("482 913") is #confirm with that code.
 func ParseSMSKeyword(body string) (SMSKeyword, string) {
 	body = strings.TrimSpace(body)
 	squashed := strings.Map(func(r rune) rune {
@@ -73,6 +74,11 @@ func ParseSMSKeyword(body string) (SMSKeyword, string) {
 		return SMSKeywordStart, ""
 	case squashed == "help" || squashed == "info":
 		return SMSKeywordHelp, ""
+	}
+	// A text that is only a code ("482913", "482 913") confirms with it:
+	// people answer a code with the code (issue 18 item 2).
+	if code := strings.ReplaceAll(squashed, "-", ""); len(code) >= 6 && len(code) <= 8 && isDigits(code, len(code)) {
+		return SMSKeywordConfirm, code
 	}
 	rest := strings.TrimLeftFunc(strings.TrimPrefix(body, "#"), unicode.IsSpace)
 	word, tail, _ := strings.Cut(rest, " ")
