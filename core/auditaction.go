@@ -66,6 +66,7 @@ const (
 	AuditMicrosoftImported       = "microsoft.users_imported"
 	AuditMicrosoftMethodsChanged = "microsoft.user_methods_changed"
 	AuditMicrosoftUserMatched    = "microsoft.user_matched"
+	AuditMicrosoftCertGenerated  = "microsoft.connector_cert_generated"
 	AuditMicrosoftConsentStarted = "microsoft.consent_started"
 	AuditMicrosoftConsented      = "microsoft.consented"
 

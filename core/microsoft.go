@@ -33,9 +33,19 @@ type MicrosoftConfig struct {
 	TenantID     string `json:"tenant"`
 	ClientID     string `json:"client_id"`
 	ClientSecret string `json:"client_secret"`
-	// ConnectorSecret is a client secret of MFAClientAppID in the tenant;
-	// "" leaves push unavailable (import still works).
+	// ConnectorSecret is a client secret of MFAClientAppID in the tenant.
 	ConnectorSecret string `json:"connector_secret,omitempty"`
+	// ConnectorCert and ConnectorKey are a certificate credential of
+	// MFAClientAppID (PEM; the key PKCS #8), preferred over the secret as
+	// the AD FS adapter and NPS extension do (channels.md §3.1). With
+	// neither, push is unavailable (import still works).
+	ConnectorCert string `json:"connector_cert,omitempty"`
+	ConnectorKey  string `json:"connector_key,omitempty"`
+}
+
+// HasConnectorCredential reports whether c can get a connector token.
+func (c MicrosoftConfig) HasConnectorCredential() bool {
+	return c.ConnectorSecret != "" || c.ConnectorCert != "" && c.ConnectorKey != ""
 }
 
 var (
@@ -61,6 +71,8 @@ func (c MicrosoftConfig) Validate() error {
 		return Errorf(KindInvalid, "the client secret is required (the secret's value, not its id)")
 	case len(c.ConnectorSecret) > 1024:
 		return Errorf(KindInvalid, "the MFA connector secret is too long")
+	case (c.ConnectorCert == "") != (c.ConnectorKey == ""):
+		return Errorf(KindInvalid, "the MFA connector certificate needs its private key")
 	}
 	return nil
 }

@@ -35,17 +35,26 @@ type MicrosoftConnectionInput struct {
 	Name     string
 	Config   MicrosoftConfig
 	// PushEnabled turns the connector push on for this client; it needs
-	// the connector secret and is off by default (the connector is
+	// a connector credential and is off by default (the connector is
 	// undocumented by Microsoft, channels.md §3).
 	PushEnabled bool
 }
 
 // MicrosoftConnectionView is a connection as the setup page shows it: the
-// ids, whether each secret is set, never the secrets.
+// ids, whether each secret is set, the connector certificate (public),
+// never a secret or the private key.
 type MicrosoftConnectionView struct {
 	MicrosoftConnection
-	AppClientID     string
-	HasConnectorKey bool
+	AppClientID        string
+	HasConnectorSecret bool
+	// ConnectorCert is the certificate to add to the MFA Client service
+	// principal (PEM), "" when none was generated.
+	ConnectorCert string
+}
+
+func viewMicrosoft(c MicrosoftConnection, cfg MicrosoftConfig) MicrosoftConnectionView {
+	return MicrosoftConnectionView{MicrosoftConnection: c, AppClientID: cfg.ClientID,
+		HasConnectorSecret: cfg.ConnectorSecret != "", ConnectorCert: cfg.ConnectorCert}
 }
 
 // SaveMicrosoftConnection checks the credentials live against Microsoft
@@ -89,12 +98,15 @@ func (e *Engine) SaveMicrosoftConnection(ctx context.Context, tenantID, actor st
 		if in.Config.ConnectorSecret == "" {
 			in.Config.ConnectorSecret = prev.ConnectorSecret
 		}
+		// The certificate is made by GenerateMicrosoftConnectorCertificate,
+		// never sent by the form.
+		in.Config.ConnectorCert, in.Config.ConnectorKey = prev.ConnectorCert, prev.ConnectorKey
 	}
 	if err := in.Config.Validate(); err != nil {
 		return MicrosoftConnectionView{}, err
 	}
-	if in.PushEnabled && in.Config.ConnectorSecret == "" {
-		return MicrosoftConnectionView{}, Errorf(KindInvalid, "push needs the MFA connector secret (a client secret of the Azure Multi-Factor Auth Client service principal, %s)", MFAClientAppID)
+	if in.PushEnabled && !in.Config.HasConnectorCredential() {
+		return MicrosoftConnectionView{}, Errorf(KindInvalid, "push needs a credential of the Azure Multi-Factor Auth Client service principal (%s): generate Countersign's certificate and add it there, or enter a client secret", MFAClientAppID)
 	}
 	if _, err := e.Client(ctx, tenantID, in.ClientID); err != nil {
 		return MicrosoftConnectionView{}, err
@@ -110,14 +122,10 @@ func (e *Engine) SaveMicrosoftConnection(ctx context.Context, tenantID, actor st
 	} else {
 		c.CreatedAt, c.ImportedAt = old.CreatedAt, old.ImportedAt
 	}
-	plain, err := json.Marshal(in.Config)
-	if err != nil {
+	if err := e.sealMicrosoft(&c, in.Config); err != nil {
 		return MicrosoftConnectionView{}, err
 	}
-	if c.Sealed, err = e.cfg.Sealer.Seal(plain, msConnectionAAD(tenantID, c.ID)); err != nil {
-		return MicrosoftConnectionView{}, err
-	}
-	err = e.cfg.Store.Update(ctx, func(tx Tx) error {
+	err := e.cfg.Store.Update(ctx, func(tx Tx) error {
 		if err := tx.PutMicrosoftConnection(ctx, &c); err != nil {
 			if ErrorKind(err) == KindConflict {
 				return Errorf(KindConflict, "this client already has a Microsoft 365 tenant connected; edit that one")
@@ -126,12 +134,13 @@ func (e *Engine) SaveMicrosoftConnection(ctx context.Context, tenantID, actor st
 		}
 		return e.audit(ctx, tx, tenantID, actor, AuditMicrosoftSaved, c.ID, map[string]string{
 			"name": c.Name, "client": c.ClientID, "entra_tenant": c.EntraTenant, "app": in.Config.ClientID,
-			"push_enabled": fmt.Sprint(c.PushEnabled), "connector_secret": fmt.Sprint(in.Config.ConnectorSecret != "")})
+			"push_enabled": fmt.Sprint(c.PushEnabled), "connector_secret": fmt.Sprint(in.Config.ConnectorSecret != ""),
+			"connector_cert": fmt.Sprint(in.Config.ConnectorCert != "")})
 	})
 	if err != nil {
 		return MicrosoftConnectionView{}, err
 	}
-	return MicrosoftConnectionView{MicrosoftConnection: c, AppClientID: in.Config.ClientID, HasConnectorKey: in.Config.ConnectorSecret != ""}, nil
+	return viewMicrosoft(c, in.Config), nil
 }
 
 // microsoftCheck proves cfg against Microsoft and says in words what failed.
@@ -165,6 +174,10 @@ func microsoftSetupError(err error, connector bool) error {
 			return Errorf(KindInvalid, "Microsoft refused the client secret: it is wrong or expired (use the secret's value, not its id)")
 		case me.Code == "AADSTS7000222":
 			return Errorf(KindInvalid, "the client secret has expired: create a new one")
+		case me.Code == "AADSTS700027":
+			return Errorf(KindInvalid, "Microsoft does not accept Countersign's connector certificate yet: add it to the Azure Multi-Factor Auth Client service principal (%s) in the customer's tenant, then check again", MFAClientAppID)
+		case me.Code == "AADSTS700024":
+			return Errorf(KindInvalid, "Microsoft refused the certificate's signed request as outside its time range: this server's clock is off; keep it NTP-synced")
 		case me.Code == "AADSTS90002":
 			return Errorf(KindInvalid, "Microsoft does not know this tenant: check the tenant id or domain")
 		case me.Code == "AADSTS700016":
@@ -240,7 +253,7 @@ func (e *Engine) MicrosoftConnections(ctx context.Context, tenantID string) ([]M
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, MicrosoftConnectionView{MicrosoftConnection: c, AppClientID: cfg.ClientID, HasConnectorKey: cfg.ConnectorSecret != ""})
+		out = append(out, viewMicrosoft(c, cfg))
 	}
 	return out, nil
 }

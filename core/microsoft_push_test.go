@@ -419,7 +419,7 @@ func TestMicrosoftConnectionSetup(t *testing.T) {
 		require.Len(t, list, 1)
 		assert.Equal(t, "Contoso", list[0].Name)
 		assert.Equal(t, fake.ClientID, list[0].AppClientID)
-		assert.True(t, list[0].HasConnectorKey)
+		assert.True(t, list[0].HasConnectorSecret)
 		assert.True(t, list[0].PushEnabled)
 
 		got, err := f.eng.CheckMicrosoftConnection(ctx, f.tenant.ID, actor, c.ID)
@@ -581,5 +581,50 @@ func TestMicrosoftRouteAndManualMatch(t *testing.T) {
 		assert.Equal(t, "no Microsoft 365 tenant connected for this client", r.Reason)
 		_, err = f.eng.MicrosoftRoute(ctx, "ten_other", f.contact.ID)
 		assert.Equal(t, core.KindNotFound, kindOf(err))
+	})
+}
+
+// TestMicrosoftConnectorCertificate: push on a certificate Countersign
+// made, once the admin has added it to the MFA Client service principal.
+func TestMicrosoftConnectorCertificate(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, st *store.Store) {
+		approve := microsofttest.Approve
+		fake := microsofttest.Start(t, microsofttest.User{UPN: samUPN, Auto: &approve})
+		f := newFixture(t, st, func(c *core.Config) { c.Microsoft = msConnector(fake) })
+		ctx := t.Context()
+		actor := "tech:" + f.admin.ID
+		noSecret := fake.Config()
+		noSecret.ConnectorSecret = ""
+		conn, err := f.eng.SaveMicrosoftConnection(ctx, f.tenant.ID, actor, core.MicrosoftConnectionInput{ClientID: f.client.ID, Config: noSecret})
+		require.NoError(t, err)
+		_, err = f.eng.SaveMicrosoftConnection(ctx, f.tenant.ID, actor, core.MicrosoftConnectionInput{ID: conn.ID, ClientID: f.client.ID, Config: noSecret, PushEnabled: true})
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "generate Countersign's certificate")
+
+		certPEM, err := f.eng.GenerateMicrosoftConnectorCertificate(ctx, f.tenant.ID, actor, conn.ID)
+		require.NoError(t, err)
+		assert.Contains(t, certPEM, "BEGIN CERTIFICATE")
+		assert.Contains(t, auditActions(t, f, conn.ID), core.AuditMicrosoftCertGenerated)
+		_, err = f.eng.SaveMicrosoftConnection(ctx, f.tenant.ID, actor, core.MicrosoftConnectionInput{ID: conn.ID, ClientID: f.client.ID, Config: noSecret, PushEnabled: true})
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "add it to the Azure Multi-Factor Auth Client service principal", "not registered yet")
+
+		require.NoError(t, fake.AddConnectorCert(certPEM))
+		_, err = f.eng.SaveMicrosoftConnection(ctx, f.tenant.ID, actor, core.MicrosoftConnectionInput{ID: conn.ID, ClientID: f.client.ID, Config: noSecret, PushEnabled: true})
+		require.NoError(t, err, "the form's save keeps the generated certificate")
+		list, err := f.eng.MicrosoftConnections(ctx, f.tenant.ID)
+		require.NoError(t, err)
+		require.Len(t, list, 1)
+		assert.Equal(t, certPEM, list[0].ConnectorCert, "the certificate can be downloaded again")
+		assert.False(t, list[0].HasConnectorSecret)
+
+		_, err = f.eng.ImportMicrosoftUsers(ctx, f.tenant.ID, actor, conn.ID)
+		require.NoError(t, err)
+		v, err := f.eng.StartMicrosoftPush(ctx, core.PushRequest{TenantID: f.tenant.ID, TechnicianID: f.tech.ID, ContactID: f.contact.ID, TicketRef: "4821"})
+		require.NoError(t, err)
+		f.eng.Wait()
+		v = f.verification(t, v.ID)
+		assert.Equal(t, core.StatusVerified, v.Status, v.Detail)
+		assert.Zero(t, fake.Count("token-v1"), "no secret was used")
 	})
 }

@@ -64,7 +64,7 @@ const pushMethod = "PhoneAppNotification"
 // BeginTwoWay implements core.MicrosoftClient.
 func (c *Client) BeginTwoWay(ctx context.Context, p core.MicrosoftPush) (core.MicrosoftResult, error) {
 	if c.connector == nil {
-		return core.MicrosoftResult{}, core.Errorf(core.KindInvalid, "no MFA connector secret is set for this tenant")
+		return core.MicrosoftResult{}, core.Errorf(core.KindInvalid, "no MFA connector credential (certificate or secret) is set for this tenant")
 	}
 	if p.UPN == "" || p.ContextID == "" {
 		return core.MicrosoftResult{}, core.Errorf(core.KindInvalid, "a push needs the user's UPN and a context id")

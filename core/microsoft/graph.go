@@ -59,7 +59,7 @@ func (c *Client) Check(ctx context.Context) error {
 // CheckConnector implements core.MicrosoftClient.
 func (c *Client) CheckConnector(ctx context.Context) error {
 	if c.connector == nil {
-		return core.Errorf(core.KindInvalid, "no MFA connector secret is set for this tenant")
+		return core.Errorf(core.KindInvalid, "no MFA connector credential (certificate or secret) is set for this tenant")
 	}
 	_, err := c.connector.token(ctx)
 	return err

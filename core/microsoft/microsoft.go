@@ -7,7 +7,9 @@
 //     (golang.org/x/oauth2/clientcredentials): a v2.0 token for Graph with
 //     the app's client id and secret, and a v1 token for the MFA
 //     connector issued to the "Azure Multi-Factor Auth Client" service
-//     principal ([core.MFAClientAppID]) with its secret. Each is cached
+//     principal ([core.MFAClientAppID]): preferably with a certificate
+//     (a v2.0 token, an RS256 client assertion per request, RFC 7523),
+//     else with its secret (a v1 token for the resource). Each is cached
 //     until it expires; a 401 from the API drops it and the call is tried
 //     once more with a fresh one, so a token revoked or expired early does
 //     not fail an import half-way.
@@ -116,8 +118,11 @@ func New(cfg core.MicrosoftConfig, opts Options) (*Client, error) {
 	}
 	login := trimURL(opts.LoginURL, DefaultLoginURL) + "/" + cfg.TenantID
 	c.graph = newGraphTokens(c.hc, login, cfg, trimURL(opts.GraphResource, DefaultGraphURL))
-	if cfg.ConnectorSecret != "" {
-		c.connector = newConnectorTokens(c.hc, login, cfg)
+	if cfg.HasConnectorCredential() {
+		var err error
+		if c.connector, err = newConnectorTokens(c.hc, login, cfg); err != nil {
+			return nil, err
+		}
 	}
 	return c, nil
 }

@@ -1,6 +1,7 @@
 package microsoft_test
 
 import (
+	"crypto/rand"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -304,4 +305,47 @@ func TestBeginTwoWayWaits(t *testing.T) {
 	r = <-done
 	assert.Equal(t, "PhoneAppNoResponse", r.Value, "unanswered: no response")
 	assert.True(t, strings.HasPrefix(r.Raw, "<BeginTwoWayAuthenticationResponse"))
+}
+
+func TestConnectorCertificate(t *testing.T) {
+	approve := microsofttest.Approve
+	s := microsofttest.Start(t, microsofttest.User{UPN: "sam@contoso.example", Auto: &approve})
+	certPEM, keyPEM, err := core.NewMicrosoftConnectorCertificate("Countersign MFA connector (test)", time.Now(), rand.Reader)
+	require.NoError(t, err)
+	withCert := func(c *core.MicrosoftConfig, _ *microsoft.Options) {
+		c.ConnectorSecret, c.ConnectorCert, c.ConnectorKey = "", certPEM, keyPEM
+	}
+
+	err = newClient(t, s, withCert).CheckConnector(t.Context())
+	assert.Equal(t, "AADSTS700027", msError(t, err).Code, "not registered on the service principal yet")
+	require.NoError(t, s.AddConnectorCert(certPEM))
+	c := newClient(t, s, withCert)
+	require.NoError(t, c.CheckConnector(t.Context()))
+	r, err := c.BeginTwoWay(t.Context(), core.MicrosoftPush{UPN: "sam@contoso.example", ContextID: ctxID})
+	require.NoError(t, err)
+	assert.True(t, r.AuthenticationResult)
+	assert.Zero(t, s.Count("token-v1"), "the certificate goes to the v2.0 endpoint")
+
+	// A certificate preferred over a secret when both are set.
+	both := newClient(t, s, func(c *core.MicrosoftConfig, _ *microsoft.Options) {
+		c.ConnectorSecret, c.ConnectorCert, c.ConnectorKey = "wrong-secret", certPEM, keyPEM
+	})
+	require.NoError(t, both.CheckConnector(t.Context()))
+
+	// Another key than the certificate's is refused at once.
+	_, otherKey, err := core.NewMicrosoftConnectorCertificate("other", time.Now(), rand.Reader)
+	require.NoError(t, err)
+	cfg := s.Config()
+	cfg.ConnectorCert, cfg.ConnectorKey = certPEM, otherKey
+	_, err = microsoft.New(cfg, options(s))
+	assert.Equal(t, core.KindInvalid, core.ErrorKind(err))
+	cfg.ConnectorKey = ""
+	_, err = microsoft.New(cfg, options(s))
+	assert.Equal(t, core.KindInvalid, core.ErrorKind(err))
+
+	// Microsoft's clock an hour ahead of ours: the assertion is outside
+	// its time range.
+	s.Advance(time.Hour)
+	err = newClient(t, s, withCert).CheckConnector(t.Context())
+	assert.Equal(t, "AADSTS700024", msError(t, err).Code)
 }

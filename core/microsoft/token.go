@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
@@ -24,6 +25,9 @@ type tokens struct {
 	what string // "Graph" or "connector", for errors
 	cfg  clientcredentials.Config
 	hc   *http.Client
+	// cert, when set, authenticates each request with a fresh client
+	// assertion instead of cfg.ClientSecret.
+	cert *certCredential
 
 	mu  sync.Mutex
 	tok *oauth2.Token
@@ -37,16 +41,29 @@ func newGraphTokens(hc *http.Client, login string, cfg core.MicrosoftConfig, res
 	}}
 }
 
-// newConnectorTokens asks the v1 endpoint for the connector's resource,
-// as the MFA Client app (channels.md §3.2); scope=openid is redundant but
-// sent by both public implementations.
-func newConnectorTokens(hc *http.Client, login string, cfg core.MicrosoftConfig) *tokens {
+// newConnectorTokens gets tokens for the connector as the MFA Client app
+// (channels.md §3.2). With a certificate: the v2.0 endpoint, scope
+// …/Connector/.default and a client assertion (what the AD FS adapter and
+// NPS extension use; preferred). With a secret: the v1 endpoint and the
+// connector's resource; scope=openid is redundant but sent by both public
+// implementations.
+func newConnectorTokens(hc *http.Client, login string, cfg core.MicrosoftConfig) (*tokens, error) {
+	if cfg.ConnectorCert != "" {
+		cert, err := parseCertCredential(cfg.ConnectorCert, cfg.ConnectorKey)
+		if err != nil {
+			return nil, err
+		}
+		return &tokens{what: "connector", hc: hc, cert: cert, cfg: clientcredentials.Config{
+			ClientID: core.MFAClientAppID, TokenURL: login + "/oauth2/v2.0/token",
+			Scopes: []string{ConnectorResource + "/.default"}, AuthStyle: oauth2.AuthStyleInParams,
+		}}, nil
+	}
 	return &tokens{what: "connector", hc: hc, cfg: clientcredentials.Config{
 		ClientID: core.MFAClientAppID, ClientSecret: cfg.ConnectorSecret,
 		TokenURL: login + "/oauth2/token", Scopes: []string{"openid"},
 		EndpointParams: url.Values{"resource": {ConnectorResource}},
 		AuthStyle:      oauth2.AuthStyleInParams,
-	}}
+	}}, nil
 }
 
 // token returns a valid access token.
@@ -56,7 +73,15 @@ func (t *tokens) token(ctx context.Context) (string, error) {
 	if t.tok.Valid() {
 		return t.tok.AccessToken, nil
 	}
-	tok, err := t.cfg.Token(context.WithValue(ctx, oauth2.HTTPClient, t.hc))
+	cfg := t.cfg
+	if t.cert != nil {
+		a, err := t.cert.assertion(cfg.ClientID, cfg.TokenURL, time.Now())
+		if err != nil {
+			return "", err
+		}
+		cfg.EndpointParams = url.Values{"client_assertion_type": {assertionType}, "client_assertion": {a}}
+	}
+	tok, err := cfg.Token(context.WithValue(ctx, oauth2.HTTPClient, t.hc))
 	if err != nil {
 		return "", t.tokenError(ctx, err)
 	}

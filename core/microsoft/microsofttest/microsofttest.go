@@ -8,7 +8,9 @@
 //
 //   - tokens only for the tenant's app with its secret (Graph, scope
 //     https://graph.microsoft.com/.default) or for the MFA Client app
-//     981f26a1-… with the connector secret (resource …/Connector); AADSTS
+//     981f26a1-… with the connector secret (v1, resource …/Connector) or
+//     a client assertion signed by a certificate registered with
+//     [Server.AddConnectorCert] (v2.0, scope …/Connector/.default); AADSTS
 //     errors as the endpoint gives them; expires_in a number on v2.0 and a
 //     string on v1; a token stops working when it expires on the fake's
 //     clock ([Server.Advance]) and works only for its own audience;
@@ -32,9 +34,16 @@
 package microsofttest
 
 import (
+	"crypto"
 	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"encoding/xml"
 	"fmt"
 	"io"
@@ -182,6 +191,7 @@ type Server struct {
 	requests  []Request
 	counts    map[string]int
 	graphN    int
+	certs     map[string]*x509.Certificate // connector certificates by x5t
 }
 
 type token struct {
@@ -404,6 +414,28 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request, tenant stri
 			return
 		}
 		aud = audGraph
+	case id == core.MFAClientAppID && !v1:
+		if s.MFAClientDisabled {
+			aadFail(w, http.StatusUnauthorized, "unauthorized_client", 7000112, "Application '981f26a1-7f43-403b-a875-f8b09b8cd720'(Azure Multi-Factor Auth Client) is disabled.")
+			return
+		}
+		if f.Get("scope") != "https://adnotifications.windowsazure.com/StrongAuthenticationService.svc/Connector/.default" {
+			aadFail(w, http.StatusBadRequest, "invalid_scope", 70011, "The provided value for the input parameter 'scope' is not valid.")
+			return
+		}
+		if s.ConnectorDisabled {
+			aadFail(w, http.StatusBadRequest, "invalid_resource", 500014, "The service principal for resource 'https://adnotifications.windowsazure.com/StrongAuthenticationService.svc/Connector' is disabled.")
+			return
+		}
+		if secret != "" {
+			aadFail(w, http.StatusUnauthorized, "invalid_client", 7000215, "Invalid client secret provided.")
+			return
+		}
+		if code, msg := s.checkAssertion(f, "https://"+r.Host+r.URL.Path); code != 0 {
+			aadFail(w, http.StatusUnauthorized, "invalid_client", code, msg)
+			return
+		}
+		aud = audConnector
 	case id == core.MFAClientAppID && v1:
 		if s.MFAClientDisabled {
 			aadFail(w, http.StatusUnauthorized, "unauthorized_client", 7000112, "Application '981f26a1-7f43-403b-a875-f8b09b8cd720'(Azure Multi-Factor Auth Client) is disabled.")
@@ -445,6 +477,73 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request, tenant stri
 		return
 	}
 	_ = json.NewEncoder(w).Encode(map[string]any{"token_type": "Bearer", "expires_in": secs, "ext_expires_in": secs, "access_token": tok})
+}
+
+// AddConnectorCert registers a certificate (PEM) on the MFA Client
+// service principal, as an admin does with the one Countersign generates.
+func (s *Server) AddConnectorCert(certPEM string) error {
+	b, _ := pem.Decode([]byte(certPEM))
+	if b == nil {
+		return fmt.Errorf("microsofttest: not a PEM certificate")
+	}
+	c, err := x509.ParseCertificate(b.Bytes)
+	if err != nil {
+		return err
+	}
+	sum := sha1.Sum(c.Raw)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.certs == nil {
+		s.certs = map[string]*x509.Certificate{}
+	}
+	s.certs[base64.RawURLEncoding.EncodeToString(sum[:])] = c
+	return nil
+}
+
+// checkAssertion checks an RFC 7523 client assertion as Microsoft's
+// endpoint does: a registered certificate by x5t, an RS256 signature, the
+// token URL as audience, the app as issuer and subject, a valid time
+// range on the fake's clock (5 minutes of skew). 0 means good.
+func (s *Server) checkAssertion(f url.Values, tokenURL string) (int, string) {
+	if f.Get("client_assertion_type") != "urn:ietf:params:oauth:client-assertion-type:jwt-bearer" || f.Get("client_assertion") == "" {
+		return 7000216, "'client_assertion', 'client_secret' or 'request' is required for the 'client_credentials' grant type."
+	}
+	parts := strings.Split(f.Get("client_assertion"), ".")
+	if len(parts) != 3 {
+		return 50027, "JWT token is invalid or malformed."
+	}
+	var header struct{ Alg, Typ, X5t string }
+	var claims struct {
+		Aud, Iss, Sub string
+		Exp, Nbf      int64
+	}
+	hb, err1 := base64.RawURLEncoding.DecodeString(parts[0])
+	cb, err2 := base64.RawURLEncoding.DecodeString(parts[1])
+	sig, err3 := base64.RawURLEncoding.DecodeString(parts[2])
+	if err1 != nil || err2 != nil || err3 != nil || json.Unmarshal(hb, &header) != nil || json.Unmarshal(cb, &claims) != nil {
+		return 50027, "JWT token is invalid or malformed."
+	}
+	s.mu.Lock()
+	cert := s.certs[header.X5t]
+	now := s.now()
+	s.mu.Unlock()
+	if header.Alg != "RS256" || cert == nil {
+		return 700027, "The certificate with identifier used to sign the client assertion is not registered on application."
+	}
+	pub, ok := cert.PublicKey.(*rsa.PublicKey)
+	digest := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
+	if !ok || rsa.VerifyPKCS1v15(pub, crypto.SHA256, digest[:], sig) != nil {
+		return 700027, "Client assertion failed signature validation."
+	}
+	switch {
+	case claims.Aud != tokenURL:
+		return 700016, "The audience claim of the client assertion is not the token endpoint."
+	case claims.Iss != core.MFAClientAppID || claims.Sub != core.MFAClientAppID:
+		return 700021, "Client assertion application identifier doesn't match 'client_id' parameter."
+	case now.Unix() >= claims.Exp || now.Add(5*time.Minute).Unix() < claims.Nbf:
+		return 700024, "Client assertion is not within its valid time range."
+	}
+	return 0, ""
 }
 
 // bearer checks the request's token for aud; false means it answered.
