@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -203,6 +204,11 @@ func TestServiceAndTray(t *testing.T) {
 		_, err = tray.LogTicket(ctx, agent.Ticket{Summary: "Printer jam"})
 		require.Error(t, err)
 		assert.Contains(t, err.Error(), "Contoso is not in a PSA")
+		// The tray's menu entry asks for the one-time form of this user,
+		// a page of this server.
+		form, err := tray.TicketForm(ctx)
+		require.NoError(t, err)
+		assert.True(t, strings.HasPrefix(form, "http://127.0.0.1/t/"), "the form is on the server's public URL: %s", form)
 
 		// A prompt for the other user first, then one for us: we must see only ours.
 		_, err = srv.eng.StartPrompt(ctx, core.PromptRequest{TenantID: srv.tenant.ID, TechnicianID: srv.tech.ID, ContactID: srv.other.ID})
@@ -300,4 +306,29 @@ func TestPipeFraming(t *testing.T) {
 	assert.ErrorIs(t, err, agent.ErrMessageTooLarge)
 	_, err = agent.ReadMessage(bytes.NewReader([]byte{0, 0, 0, 2, '{', 'x'}))
 	assert.Error(t, err)
+}
+
+// TestTicketFormURLChecked: the tray passes the form's URL to the Windows
+// shell, so an answer that is not a web page of the form's shape — a file,
+// another protocol, credentials in the URL, plain http to an https server —
+// is refused rather than opened.
+func TestTicketFormURLChecked(t *testing.T) {
+	answer := ""
+	fake := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusCreated)
+		_, _ = fmt.Fprintf(w, `{"url": %q}`, answer)
+	}))
+	defer fake.Close()
+	c := &agent.Client{ServerURL: fake.URL, Credential: "dev_x.secret", HTTP: fake.Client()}
+	for _, bad := range []string{"file:///C:/Windows/System32/calc.exe", `\\evil\share\run.exe`, "ms-settings:privacy",
+		"https://user:pw@cs.example/t/abc", "http://cs.example/t/abc", "https://cs.example/l/acme/abc", "javascript:alert(1)"} {
+		answer = bad
+		_, err := c.TicketForm(t.Context(), "S-1-5-21-1-2-3-1001")
+		assert.Error(t, err, "%q must not be opened", bad)
+	}
+	answer = "https://cs.example/t/Zm9vYmFy"
+	got, err := c.TicketForm(t.Context(), "S-1-5-21-1-2-3-1001")
+	require.NoError(t, err)
+	assert.Equal(t, answer, got)
 }

@@ -175,6 +175,26 @@ func (c *Client) LogTicket(ctx context.Context, sid string, t Ticket) (TicketRes
 	return out, err
 }
 
+// TicketForm asks for the one-time "Log a ticket" page for the user with
+// sid; the tray opens its URL in the user's browser.
+func (c *Client) TicketForm(ctx context.Context, sid string) (string, error) {
+	var out struct {
+		URL string `json:"url"`
+	}
+	if err := c.do(ctx, http.MethodPost, "/agent/v1/users/"+url.PathEscape(sid)+"/ticket-form", true, nil, &out); err != nil {
+		return "", err
+	}
+	// The tray hands the URL to the shell, which would also run a file or
+	// another protocol's handler: only a web page of the form's shape is
+	// opened (http only when the server itself is reached over http).
+	u, err := url.Parse(out.URL)
+	if err != nil || u.User != nil || u.Host == "" || !strings.HasPrefix(u.Path, "/t/") ||
+		(u.Scheme != "https" && !(u.Scheme == "http" && strings.HasPrefix(c.ServerURL, "http://"))) {
+		return "", fmt.Errorf("agent: the server answered a ticket form address the tray will not open: %q", out.URL)
+	}
+	return u.String(), nil
+}
+
 // maxResponse caps what the agent reads from the server.
 const maxResponse = 1 << 20
 

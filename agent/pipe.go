@@ -22,7 +22,8 @@ const (
 	MsgStatus      = "status"      // ask for the status line; reply MsgStatus
 	MsgAnswer      = "answer"      // answer a prompt (Answer); reply MsgResult
 	MsgTechnicians = "technicians" // "Who's calling me?"; reply MsgTechnicians
-	MsgTicket      = "ticket"      // "Log a ticket" (Ticket); reply MsgResult
+	MsgTicket      = "ticket"      // a ticket typed in the tray (Ticket); reply MsgResult
+	MsgTicketForm  = "ticket_form" // "Log a ticket": reply MsgResult with the form's URL in Text
 	// Service → tray.
 	MsgPrompt = "prompt" // show Prompt
 	MsgNotify = "notify" // show Title/Text

@@ -378,6 +378,16 @@ func (s *Service) handleRequest(ctx context.Context, peer Peer, m Message) Messa
 			return Message{Type: MsgResult, Error: "could not reach the server"}
 		}
 		return Message{Type: MsgTechnicians, Technicians: names}
+	case MsgTicketForm:
+		link, err := s.api.TicketForm(ctx, peer.SID)
+		if err != nil {
+			var ae *APIError
+			if errors.As(err, &ae) {
+				return Message{Type: MsgResult, Error: ae.Message}
+			}
+			return Message{Type: MsgResult, Error: "could not reach the server; try again, or call the service desk"}
+		}
+		return Message{Type: MsgResult, Text: link}
 	case MsgTicket:
 		if m.Ticket == nil {
 			return Message{Type: MsgResult, Error: "a ticket needs a summary"}

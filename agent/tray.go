@@ -185,5 +185,15 @@ func (t *Tray) LogTicket(ctx context.Context, tk Ticket) (string, error) {
 	return r.Text, nil
 }
 
+// TicketForm asks for the "Log a ticket" page of this tray's user and
+// returns its URL, for the UI to open in the browser.
+func (t *Tray) TicketForm(ctx context.Context) (string, error) {
+	r, err := t.request(ctx, Message{Type: MsgTicketForm})
+	if err != nil {
+		return "", err
+	}
+	return r.Text, nil
+}
+
 // DialTimeout is how long a tray waits for the service's pipe.
 const DialTimeout = 2 * time.Second

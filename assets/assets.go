@@ -45,12 +45,13 @@ const (
 	PageWelcome           = "welcome.html"
 	PageEnrolment         = "enrolment.html"
 	PageSelfServe         = "selfserve.html"
+	PageTrayForm          = "trayform.html"
 )
 
 // PageNames lists every page template handlers use.
 var PageNames = []string{PageLogin, PageConsole, PageOutbox, PageTechVerify, PageLink, PagePod,
 	PageAdminPolicies, PageAdminBranding, PageAdminTechnicians, PageAdminAudit, PageAdminForbidden, PageAdminIntegrations, PageAdminChannels,
-	PageAdminDirectory, PageAdminDuo, PageAdminAgents, PageWelcome, PageEnrolment, PageSelfServe}
+	PageAdminDirectory, PageAdminDuo, PageAdminAgents, PageWelcome, PageEnrolment, PageSelfServe, PageTrayForm}
 
 // StaticFS returns the static files, without the embed prefix.
 func StaticFS() fs.FS {

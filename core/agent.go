@@ -221,3 +221,28 @@ type EnrolmentTx interface {
 	// UpdateEnrolment writes state, contact, attempts and done time.
 	UpdateEnrolment(ctx context.Context, en *Enrolment) error
 }
+
+// TrayForm is a one-time "Log a ticket" page the tray opens in the user's
+// browser, for the Windows user SID of a device (the service identified the
+// user from the pipe). Only the token's SHA-256 is stored.
+type TrayForm struct {
+	ID        string
+	TenantID  string
+	DeviceID  string
+	SID       string
+	TokenHash []byte
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	UsedAt    time.Time // zero until the form is sent
+}
+
+// TrayFormTx is the part of a transaction that holds tray forms.
+type TrayFormTx interface {
+	CreateTrayForm(ctx context.Context, f *TrayForm) error
+	// TrayFormByHash finds a form by its token's hash across tenants: the
+	// page's URL carries nothing else.
+	TrayFormByHash(ctx context.Context, hash []byte) (TrayForm, error)
+	CountTrayForms(ctx context.Context, tenantID, deviceID, sid string, since time.Time) (int, error)
+	// UseTrayForm marks an unused form used; a used one is KindConflict.
+	UseTrayForm(ctx context.Context, tenantID, id string, at time.Time) error
+}

@@ -104,95 +104,102 @@ func (in TrayTicket) clean(bound bool) (TrayTicket, error) {
 func (e *Engine) LogTrayTicket(ctx context.Context, d Device, in TrayTicket) (TrayTicketResult, error) {
 	var (
 		res     TrayTicketResult
-		token   string
-		refused bool // the address matched no one: audited after the rollback
+		refused bool
 	)
 	err := e.cfg.Store.Update(ctx, func(tx Tx) error {
-		if !e.seenOn(ctx, tx, d, in.SID) {
-			return Errorf(KindNotFound, "this Windows user has not been reported by the agent yet; try again in a minute")
-		}
-		client, err := tx.Client(ctx, d.TenantID, d.ClientID)
-		if err != nil {
-			return err
-		}
-		integ, err := e.ticketIntegration(ctx, tx, client)
-		if err != nil {
-			return err
-		}
-		now := e.Now()
-		b, err := tx.Binding(ctx, d.TenantID, d.ClientID, in.SID)
-		if err != nil && !isNotFound(err) {
-			return err
-		}
-		if err == nil && b.State == BindingConfirmed {
-			if in, err = in.clean(true); err != nil {
-				return err
-			}
-			c, err := tx.Contact(ctx, d.TenantID, b.ContactID)
-			if err != nil {
-				return err
-			}
-			res = TrayTicketResult{State: "logged", Contact: c.Name()}
-			return e.queuePSATicket(ctx, tx, client, integ, c, in, "device:"+d.ID, now)
-		}
-		if in, err = in.clean(false); err != nil {
-			return err
-		}
-		recent, err := tx.UserEnrolments(ctx, d.TenantID, d.ClientID, in.SID, now.Add(-time.Hour))
-		if err != nil {
-			return err
-		}
-		if len(recent) >= enrolmentsPerHour {
-			return Errorf(KindRateLimited, "you asked for %d confirmation e-mails in the last hour; use the newest one or call the service desk", len(recent))
-		}
-		c, err := e.enrolmentContact(ctx, tx, client, in.Email)
-		if err != nil {
-			refused = ErrorKind(err) == KindInvalid
-			return err
-		}
-		// Earlier pending confirmations of this user are superseded: only
-		// the newest link binds.
-		for _, old := range recent {
-			if old.State == EnrolmentPending {
-				old.State = EnrolmentSuperseded
-				if err := tx.UpdateEnrolment(ctx, &old); err != nil {
-					return err
-				}
-			}
-		}
-		if token, err = newLinkToken(e.cfg.Rand); err != nil {
-			return err
-		}
-		en := Enrolment{TenantID: d.TenantID, ClientID: d.ClientID, DeviceID: d.ID, SID: in.SID, How: BindFirstTicket,
-			State: EnrolmentPending, FirstName: in.FirstName, LastName: in.LastName, Email: in.Email, ContactID: c.ID,
-			IntegrationID: integ.ID, Summary: in.Summary, Details: in.Details, SecretHash: LinkTokenHash(token),
-			CreatedAt: now, ExpiresAt: now.Add(enrolmentTTL)}
-		if err := tx.CreateEnrolment(ctx, &en); err != nil {
-			return err
-		}
-		tenant, err := tx.Tenant(ctx, d.TenantID)
-		if err != nil {
-			return err
-		}
-		link := strings.TrimRight(e.cfg.PublicURL, "/") + "/e/" + url.PathEscape(token)
-		msg := Outbound{Kind: OutboxEmail, To: in.Email, Subject: "Confirmation required for ticket: " + in.Summary,
-			Text: fmt.Sprintf("Hello %s,\n\nYou logged a ticket with %s from the computer %s:\n\n  %s\n\n"+
-				"To confirm that this is you and send the ticket, open this link within 24 hours:\n\n  %s\n\n"+
-				"If you did not log this ticket, ignore this e-mail: nothing is sent without the click.\n",
-				in.FirstName, tenant.Name, d.Name, in.Summary, link)}
-		item := OutboxItem{ID: NewID("obx"), TenantID: d.TenantID, Kind: OutboxEmail, Status: OutboxPending,
-			NextAttemptAt: now, CreatedAt: now, Dev: e.cfg.DevDelivery || e.cfg.Senders[OutboxEmail] == nil}
-		if err := e.sealAndEnqueue(ctx, tx, &item, msg, 0); err != nil {
-			return err
-		}
-		res = TrayTicketResult{State: "confirm", Email: in.Email}
-		return e.audit(ctx, tx, d.TenantID, "device:"+d.ID, AuditEnrolmentRequested, in.SID,
-			map[string]string{"enrolment": en.ID, "client": d.ClientID, "device": d.ID, "contact": c.ID, "how": string(BindFirstTicket)})
+		var err error
+		res, refused, err = e.logTrayTicket(ctx, tx, d, in)
+		return err
 	})
 	if refused {
 		e.auditEnrolmentRefused(ctx, d, in.SID, err)
 	}
 	return res, err
+}
+
+// logTrayTicket is LogTrayTicket inside tx; refused reports an address that
+// matched no one, which the caller audits after the rollback.
+func (e *Engine) logTrayTicket(ctx context.Context, tx Tx, d Device, in TrayTicket) (res TrayTicketResult, refused bool, err error) {
+	if !e.seenOn(ctx, tx, d, in.SID) {
+		return res, false, Errorf(KindNotFound, "this Windows user has not been reported by the agent yet; try again in a minute")
+	}
+	client, err := tx.Client(ctx, d.TenantID, d.ClientID)
+	if err != nil {
+		return res, false, err
+	}
+	integ, err := e.ticketIntegration(ctx, tx, client)
+	if err != nil {
+		return res, false, err
+	}
+	now := e.Now()
+	b, err := tx.Binding(ctx, d.TenantID, d.ClientID, in.SID)
+	if err != nil && !isNotFound(err) {
+		return res, false, err
+	}
+	if err == nil && b.State == BindingConfirmed {
+		if in, err = in.clean(true); err != nil {
+			return res, false, err
+		}
+		c, err := tx.Contact(ctx, d.TenantID, b.ContactID)
+		if err != nil {
+			return res, false, err
+		}
+		return TrayTicketResult{State: "logged", Contact: c.Name()}, false,
+			e.queuePSATicket(ctx, tx, client, integ, c, in, "device:"+d.ID, now)
+	}
+	if in, err = in.clean(false); err != nil {
+		return res, false, err
+	}
+	recent, err := tx.UserEnrolments(ctx, d.TenantID, d.ClientID, in.SID, now.Add(-time.Hour))
+	if err != nil {
+		return res, false, err
+	}
+	if len(recent) >= enrolmentsPerHour {
+		return res, false, Errorf(KindRateLimited, "you asked for %d confirmation e-mails in the last hour; use the newest one or call the service desk", len(recent))
+	}
+	c, err := e.enrolmentContact(ctx, tx, client, in.Email)
+	if err != nil {
+		return res, ErrorKind(err) == KindInvalid, err
+	}
+	// Earlier pending confirmations of this user are superseded: only the
+	// newest link binds.
+	for _, old := range recent {
+		if old.State == EnrolmentPending {
+			old.State = EnrolmentSuperseded
+			if err := tx.UpdateEnrolment(ctx, &old); err != nil {
+				return res, false, err
+			}
+		}
+	}
+	token, err := newLinkToken(e.cfg.Rand)
+	if err != nil {
+		return res, false, err
+	}
+	en := Enrolment{TenantID: d.TenantID, ClientID: d.ClientID, DeviceID: d.ID, SID: in.SID, How: BindFirstTicket,
+		State: EnrolmentPending, FirstName: in.FirstName, LastName: in.LastName, Email: in.Email, ContactID: c.ID,
+		IntegrationID: integ.ID, Summary: in.Summary, Details: in.Details, SecretHash: LinkTokenHash(token),
+		CreatedAt: now, ExpiresAt: now.Add(enrolmentTTL)}
+	if err := tx.CreateEnrolment(ctx, &en); err != nil {
+		return res, false, err
+	}
+	tenant, err := tx.Tenant(ctx, d.TenantID)
+	if err != nil {
+		return res, false, err
+	}
+	link := strings.TrimRight(e.cfg.PublicURL, "/") + "/e/" + url.PathEscape(token)
+	msg := Outbound{Kind: OutboxEmail, To: in.Email, Subject: "Confirmation required for ticket: " + in.Summary,
+		Text: fmt.Sprintf("Hello %s,\n\nYou logged a ticket with %s from the computer %s:\n\n  %s\n\n"+
+			"To confirm that this is you and send the ticket, open this link within 24 hours:\n\n  %s\n\n"+
+			"If you did not log this ticket, ignore this e-mail: nothing is sent without the click.\n",
+			in.FirstName, tenant.Name, d.Name, in.Summary, link)}
+	item := OutboxItem{ID: NewID("obx"), TenantID: d.TenantID, Kind: OutboxEmail, Status: OutboxPending,
+		NextAttemptAt: now, CreatedAt: now, Dev: e.cfg.DevDelivery || e.cfg.Senders[OutboxEmail] == nil}
+	if err := e.sealAndEnqueue(ctx, tx, &item, msg, 0); err != nil {
+		return res, false, err
+	}
+	return TrayTicketResult{State: "confirm", Email: in.Email}, false,
+		e.audit(ctx, tx, d.TenantID, "device:"+d.ID, AuditEnrolmentRequested, in.SID,
+			map[string]string{"enrolment": en.ID, "client": d.ClientID, "device": d.ID, "contact": c.ID, "how": string(BindFirstTicket)})
 }
 
 // auditEnrolmentRefused records a refused enrolment outside the refused request's

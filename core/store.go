@@ -183,10 +183,12 @@ type Tx interface {
 
 	// Notification groups, their users and the on-call time zone (notify.go).
 	NotifyTx
-	// Enrolments of agent users: first tickets and registrations.
+	// Enrolments of agent users: first tickets and registrations, and the
+	// tray's one-time ticket forms.
 	EnrolmentTx
 	// Technician verification by text (techverify.go).
 	TechVerifyTx
+	TrayFormTx
 }
 
 // ContactQuery filters contacts. Text matches names, emails and phone digits.

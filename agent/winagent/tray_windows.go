@@ -105,7 +105,7 @@ func (u *trayUI) loop(ctx context.Context) {
 		case <-u.tech.ClickedCh:
 			go u.whoIsCalling(ctx)
 		case <-u.ticket.ClickedCh:
-			go msgBox("Countersign", notYet)
+			go u.logTicket(ctx)
 		case <-u.login.ClickedCh:
 			go msgBox("Countersign", notYet)
 		case <-u.quit.ClickedCh:
@@ -115,9 +115,31 @@ func (u *trayUI) loop(ctx context.Context) {
 	}
 }
 
-// notYet answers the menu entries whose server side (binding by first
-// ticket and by registration) is not built yet.
-const notYet = "Logging tickets and signing in from the tray are not available in this version yet. Call your IT provider's service desk."
+// notYet answers "Login / Register", whose server side (binding by
+// registration) is not built yet.
+const notYet = "Signing in from the tray is not available in this version yet. Log a ticket instead, or call your IT provider's service desk."
+
+// logTicket opens the one-time "Log a ticket" page in the user's browser.
+func (u *trayUI) logTicket(ctx context.Context) {
+	link, err := u.tray.TicketForm(ctx)
+	if err != nil {
+		msgBox("Countersign", "Could not open the ticket form: "+err.Error())
+		return
+	}
+	if err := openURL(link); err != nil {
+		msgBox("Countersign", "Could not open your browser. Open this address to log a ticket:\n\n"+link)
+	}
+}
+
+// openURL opens link with the user's default browser.
+func openURL(link string) error {
+	verb, _ := windows.UTF16PtrFromString("open")
+	file, err := windows.UTF16PtrFromString(link)
+	if err != nil {
+		return err
+	}
+	return windows.ShellExecute(0, verb, file, nil, nil, windows.SW_SHOWNORMAL)
+}
 
 func (u *trayUI) whoIsCalling(ctx context.Context) {
 	names, text, err := u.tray.Technicians(ctx)

@@ -199,3 +199,77 @@ func TestTrayTicketConfirmationLimits(t *testing.T) {
 		assert.Equal(t, http.StatusAccepted, r.status, "an hour later the user may ask again: %s", r.body)
 	})
 }
+
+// TestTrayTicketForm: "Log a ticket" in the tray opens a one-time page for
+// the Windows user the service identified: GET changes nothing; a refused
+// field keeps what was typed and the form usable; the first good submit
+// sends the confirmation (unbound) or the ticket (bound), a second is
+// refused; an expired or unknown form names no one.
+func TestTrayTicketForm(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, st *store.Store) {
+		f := newTrayFixture(t, st)
+		e := f.e
+		open := func() (string, string) {
+			t.Helper()
+			r := e.agentDo(t, http.MethodPost, "/agent/v1/users/"+testSID+"/ticket-form", f.cred, nil)
+			require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+			link := r.JSON(t)["url"].(string)
+			require.True(t, strings.HasPrefix(link, publicURL+"/t/"), link)
+			return strings.TrimPrefix(link, publicURL), strings.TrimPrefix(link, publicURL+"/t/")
+		}
+		r := e.agentDo(t, http.MethodPost, "/agent/v1/users/S-1-5-21-9-9-9-1001/ticket-form", f.cred, nil)
+		assert.Equal(t, http.StatusNotFound, r.status, "a user the agent never reported")
+
+		path, token := open()
+		page := e.do(t, http.DefaultClient, http.MethodGet, path, "", nil, nil)
+		require.Equal(t, http.StatusOK, page.status, "%s", page.body)
+		assert.Contains(t, string(page.body), `name="email"`, "an unbound user gives an e-mail")
+		assert.Equal(t, "no-store", page.header.Get("Cache-Control"))
+		nonce := nonceFrom(t, page.body)
+
+		bad := url.Values{"nonce": {nonce}, "first_name": {"Pat"}, "last_name": {"Pod"}, "email": {"pat@elsewhere.example"}, "summary": {"VPN <down>"}}
+		r = e.form(t, http.DefaultClient, path, bad, nil)
+		assert.Equal(t, http.StatusUnprocessableEntity, r.status, "%s", r.body)
+		assert.Contains(t, string(r.body), "not an address your IT provider has for Fabrikam")
+		assert.Contains(t, string(r.body), `value="VPN &lt;down&gt;"`, "what was typed is kept, escaped")
+		r = e.form(t, http.DefaultClient, path, url.Values{"summary": {"VPN"}}, nil)
+		assert.Equal(t, http.StatusBadRequest, r.status, "no nonce")
+		good := url.Values{"nonce": {nonce}, "first_name": {"Pat"}, "last_name": {"Pod"}, "email": {"pat@fabrikam.example"}, "summary": {"VPN down"}, "details": {"Since this morning"}}
+		r = e.form(t, http.DefaultClient, path, good, map[string]string{"Origin": "https://evil.example"})
+		assert.Equal(t, http.StatusForbidden, r.status, "another origin")
+		r = e.form(t, http.DefaultClient, path, good, nil)
+		require.Equal(t, http.StatusAccepted, r.status, "%s", r.body)
+		assert.Contains(t, string(r.body), "We sent an e-mail to pat@fabrikam.example")
+		confirm := f.confirmation(t)
+		r = e.form(t, http.DefaultClient, path, good, nil)
+		assert.Equal(t, http.StatusGone, r.status, "a form is sent once: %s", r.body)
+		assert.Contains(t, string(r.body), "sent already")
+
+		// Confirmed, the user is bound: the next form asks no name.
+		cpage := e.do(t, http.DefaultClient, http.MethodGet, "/e/"+confirm, "", nil, nil)
+		r = e.form(t, http.DefaultClient, "/e/"+confirm, url.Values{"nonce": {nonceFrom(t, cpage.body)}, "presence": {presenceFrom(t, cpage.body)}}, nil)
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+		path, _ = open()
+		page = e.do(t, http.DefaultClient, http.MethodGet, path, "", nil, nil)
+		require.Equal(t, http.StatusOK, page.status)
+		assert.NotContains(t, string(page.body), `name="email"`)
+		assert.Contains(t, string(page.body), "logged for <strong>Pat Pod</strong>")
+		r = e.form(t, http.DefaultClient, path, url.Values{"nonce": {nonceFrom(t, page.body)}, "summary": {"Printer jam"}}, nil)
+		require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+		e.deliver(t)
+		got := map[string]string{}
+		for _, tk := range f.pf.psa.Tickets()[1:] {
+			got[tk.Summary] = tk.ContactRef
+		}
+		assert.Equal(t, map[string]string{"VPN down": "c1", "Printer jam": "c1"}, got, "each ticket reaches the PSA once, for Pat")
+
+		path, _ = open()
+		e.clk.Add(16 * time.Minute)
+		page = e.do(t, http.DefaultClient, http.MethodGet, path, "", nil, nil)
+		assert.Equal(t, http.StatusGone, page.status, "expired")
+		page = e.do(t, http.DefaultClient, http.MethodGet, "/t/"+strings.Repeat("B", 43), "", nil, nil)
+		assert.Equal(t, http.StatusNotFound, page.status)
+		assert.NotContains(t, string(page.body), "Fabrikam")
+		assert.NotContains(t, e.logs.String(), token, "the form's token is never logged")
+	})
+}

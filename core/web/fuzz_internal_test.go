@@ -45,6 +45,7 @@ func FuzzLinkPath(f *testing.F) {
 	f.Add("/static/x.js", "====")
 	f.Add("/w/acme/Zm9vYmFyYmF6cXV4", "")
 	f.Add("/e/Zm9vYmFyYmF6cXV4", "")
+	f.Add("/t/Zm9vYmFyYmF6cXV4", "")
 	s := &Server{cfg: Config{SessionKey: bytes.Repeat([]byte{1}, 32)}}
 	now := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
 	f.Fuzz(func(t *testing.T, path, nonce string) {
@@ -54,7 +55,7 @@ func FuzzLinkPath(f *testing.F) {
 				t.Fatalf("redactPath(%q) = %q shows the token", path, red)
 			}
 		}
-		if strings.HasPrefix(path, "/e/") && red != "/e/[redacted]" {
+		if (strings.HasPrefix(path, "/e/") || strings.HasPrefix(path, "/t/")) && red != path[:3]+"[redacted]" {
 			t.Fatalf("redactPath(%q) = %q shows the token", path, red)
 		}
 		token := strings.TrimPrefix(path, "/l/")

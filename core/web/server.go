@@ -189,6 +189,7 @@ func (s *Server) routes() {
 	s.registerWelcomeRoutes(r)
 	s.registerEnrolmentRoutes(r)
 	s.registerSelfServeRoutes(r)
+	s.registerTrayFormRoutes(r)
 	s.registerWebhookRoutes(r)
 	s.registerConsoleRoutes(r)
 	s.registerPodPageRoutes(r)
@@ -332,11 +333,11 @@ func (s *Server) withAccessLog(next http.Handler) http.Handler {
 
 // redactPath hides the token segment of the end-user pages' paths: links
 // (/l/{tenant}/{token}), welcome e-mails (/w/{tenant}/{token}), tray-ticket
-// confirmations (/e/{token}) and self-serve requests
-// (/r/{tenant}/requests/{id}); all are bearer secrets (security.md §2).
+// confirmations (/e/{token}), tray ticket forms (/t/{token}) and self-serve
+// requests (/r/{tenant}/requests/{id}); all are bearer secrets (security.md §2).
 func redactPath(p string) string {
-	if strings.HasPrefix(p, "/e/") {
-		return "/e/[redacted]"
+	if strings.HasPrefix(p, "/e/") || strings.HasPrefix(p, "/t/") {
+		return p[:3] + "[redacted]"
 	}
 	if strings.HasPrefix(p, "/l/") || strings.HasPrefix(p, "/w/") {
 		parts := strings.SplitN(p, "/", 4)
