@@ -186,9 +186,9 @@ type Tx interface {
 	// Enrolments of agent users: first tickets and registrations, and the
 	// tray's one-time ticket forms.
 	EnrolmentTx
+	TrayFormTx
 	// Technician verification by text (techverify.go).
 	TechVerifyTx
-	TrayFormTx
 }
 
 // ContactQuery filters contacts. Text matches names, emails and phone digits.
