@@ -65,9 +65,14 @@ type Harvester struct {
 	Dial  func() (Syncer, error)
 	State StateStore
 	// Every is the time between rounds; 0 means 15 minutes.
-	Every  time.Duration
-	Now    func() time.Time // nil: time.Now
-	Logger *slog.Logger     // nil: discard
+	Every time.Duration
+	// DialWriter connects to the directory for one task (a reset or an
+	// unlock, RunTasks); nil: the harvester does no tasks.
+	DialWriter func() (DirectoryWriter, error)
+	// PollWait is how long one task long-poll waits; 0 means 45 s.
+	PollWait time.Duration
+	Now      func() time.Time // nil: time.Now
+	Logger   *slog.Logger     // nil: discard
 }
 
 func (h *Harvester) now() time.Time {

@@ -87,8 +87,19 @@ func runHarvest(args []string) error {
 		return err
 	}
 	h := &agent.Harvester{Client: client, State: agent.FileState(filepath.Join(*dir, "harvester.json")), Every: *every, Logger: log,
-		Dial: func() (agent.Syncer, error) { return directory.Dial(cfg) }}
-	if err := h.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		Dial:       func() (agent.Syncer, error) { return directory.Dial(cfg) },
+		DialWriter: func() (agent.DirectoryWriter, error) { return directory.Dial(cfg) }}
+	// Syncs and the self-serve tasks (resets, unlocks) run side by side;
+	// either ending ends both.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make(chan error, 2)
+	go func() { errs <- h.Run(ctx) }()
+	go func() { errs <- h.RunTasks(ctx) }()
+	err = <-errs
+	cancel()
+	<-errs
+	if err != nil && !errors.Is(err, context.Canceled) {
 		return err
 	}
 	return nil
