@@ -10,6 +10,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/countersign/countersign/core"
+	"github.com/countersign/countersign/core/duo"
+	"github.com/countersign/countersign/core/duo/duotest"
 	"github.com/countersign/countersign/core/microsoft"
 	"github.com/countersign/countersign/core/microsoft/microsofttest"
 	"github.com/countersign/countersign/core/store"
@@ -626,5 +628,45 @@ func TestMicrosoftConnectorCertificate(t *testing.T) {
 		v = f.verification(t, v.ID)
 		assert.Equal(t, core.StatusVerified, v.Status, v.Detail)
 		assert.Zero(t, fake.Count("token-v1"), "no secret was used")
+	})
+}
+
+// TestPushLimitsAcrossDuoAndMicrosoft: the limits are per person, whatever
+// the push: a Duo push pending holds a Microsoft one back, and a denial in
+// Duo stops Microsoft pushes for 24 hours too.
+func TestPushLimitsAcrossDuoAndMicrosoft(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, st *store.Store) {
+		approve := microsofttest.Approve
+		ms := microsofttest.Start(t, microsofttest.User{UPN: samUPN, Auto: &approve})
+		duoFake := duotest.Start(t, duotest.User{Username: samUPN}) // waits for an answer
+		conn := duo.Connector(duo.Options{HTTPClient: duoFake.HTTPClient(), AllowHost: func(h string) bool { return h == duoFake.Host() }})
+		f := &msFixture{fixture: newFixture(t, st, func(c *core.Config) { c.Microsoft, c.Duo = msConnector(ms), conn }), ms: ms}
+		ctx := t.Context()
+		actor := "tech:" + f.admin.ID
+		_, err := f.eng.SaveDuoAccount(ctx, f.tenant.ID, actor, core.DuoAccountInput{Config: duoFake.Config()})
+		require.NoError(t, err)
+		f.conn, err = f.eng.SaveMicrosoftConnection(ctx, f.tenant.ID, actor, core.MicrosoftConnectionInput{ClientID: f.client.ID, Config: ms.Config(), PushEnabled: true})
+		require.NoError(t, err)
+		_, err = f.eng.ImportMicrosoftUsers(ctx, f.tenant.ID, actor, f.conn.ID)
+		require.NoError(t, err)
+		req := core.PushRequest{TenantID: f.tenant.ID, TechnicianID: f.tech.ID, ContactID: f.contact.ID, TicketRef: "4821"}
+
+		_, err = f.eng.StartDuoPush(ctx, req)
+		require.NoError(t, err)
+		_, err = f.eng.StartMicrosoftPush(ctx, req)
+		require.Error(t, err)
+		assert.Equal(t, core.KindConflict, kindOf(err))
+		assert.Contains(t, err.Error(), "a Duo push is already waiting")
+		assert.Empty(t, ms.Requests(), "Microsoft was not asked")
+
+		require.Len(t, duoFake.WaitPushes(1, 5*time.Second), 1)
+		require.True(t, duoFake.Answer(samUPN, duotest.Deny))
+		f.eng.Wait()
+		f.clk.Add(time.Minute)
+		_, err = f.eng.StartMicrosoftPush(ctx, req)
+		require.Error(t, err)
+		assert.Equal(t, core.KindForbidden, kindOf(err))
+		assert.Contains(t, err.Error(), "stopped for 24 hours")
+		assert.Empty(t, ms.Requests())
 	})
 }
