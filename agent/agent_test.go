@@ -209,6 +209,10 @@ func TestServiceAndTray(t *testing.T) {
 		form, err := tray.TicketForm(ctx)
 		require.NoError(t, err)
 		assert.True(t, strings.HasPrefix(form, "http://127.0.0.1/t/"), "the form is on the server's public URL: %s", form)
+		login, err := tray.LoginForm(ctx)
+		require.NoError(t, err)
+		assert.True(t, strings.HasPrefix(login, "http://127.0.0.1/t/"), login)
+		assert.NotEqual(t, form, login, "each form is its own")
 
 		// A prompt for the other user first, then one for us: we must see only ours.
 		_, err = srv.eng.StartPrompt(ctx, core.PromptRequest{TenantID: srv.tenant.ID, TechnicianID: srv.tech.ID, ContactID: srv.other.ID})

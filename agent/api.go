@@ -178,10 +178,20 @@ func (c *Client) LogTicket(ctx context.Context, sid string, t Ticket) (TicketRes
 // TicketForm asks for the one-time "Log a ticket" page for the user with
 // sid; the tray opens its URL in the user's browser.
 func (c *Client) TicketForm(ctx context.Context, sid string) (string, error) {
+	return c.trayForm(ctx, sid, "ticket-form")
+}
+
+// LoginForm asks for the one-time "Login / Register" page for the user
+// with sid.
+func (c *Client) LoginForm(ctx context.Context, sid string) (string, error) {
+	return c.trayForm(ctx, sid, "login-form")
+}
+
+func (c *Client) trayForm(ctx context.Context, sid, which string) (string, error) {
 	var out struct {
 		URL string `json:"url"`
 	}
-	if err := c.do(ctx, http.MethodPost, "/agent/v1/users/"+url.PathEscape(sid)+"/ticket-form", true, nil, &out); err != nil {
+	if err := c.do(ctx, http.MethodPost, "/agent/v1/users/"+url.PathEscape(sid)+"/"+which, true, nil, &out); err != nil {
 		return "", err
 	}
 	// The tray hands the URL to the shell, which would also run a file or
@@ -190,7 +200,7 @@ func (c *Client) TicketForm(ctx context.Context, sid string) (string, error) {
 	u, err := url.Parse(out.URL)
 	if err != nil || u.User != nil || u.Host == "" || !strings.HasPrefix(u.Path, "/t/") ||
 		(u.Scheme != "https" && !(u.Scheme == "http" && strings.HasPrefix(c.ServerURL, "http://"))) {
-		return "", fmt.Errorf("agent: the server answered a ticket form address the tray will not open: %q", out.URL)
+		return "", fmt.Errorf("agent: the server answered a form address the tray will not open: %q", out.URL)
 	}
 	return u.String(), nil
 }

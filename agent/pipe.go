@@ -24,6 +24,7 @@ const (
 	MsgTechnicians = "technicians" // "Who's calling me?"; reply MsgTechnicians
 	MsgTicket      = "ticket"      // a ticket typed in the tray (Ticket); reply MsgResult
 	MsgTicketForm  = "ticket_form" // "Log a ticket": reply MsgResult with the form's URL in Text
+	MsgLoginForm   = "login_form"  // "Login / Register": reply MsgResult with the form's URL in Text
 	// Service → tray.
 	MsgPrompt = "prompt" // show Prompt
 	MsgNotify = "notify" // show Title/Text

@@ -378,8 +378,12 @@ func (s *Service) handleRequest(ctx context.Context, peer Peer, m Message) Messa
 			return Message{Type: MsgResult, Error: "could not reach the server"}
 		}
 		return Message{Type: MsgTechnicians, Technicians: names}
-	case MsgTicketForm:
-		link, err := s.api.TicketForm(ctx, peer.SID)
+	case MsgTicketForm, MsgLoginForm:
+		form := s.api.TicketForm
+		if m.Type == MsgLoginForm {
+			form = s.api.LoginForm
+		}
+		link, err := form(ctx, peer.SID)
 		if err != nil {
 			var ae *APIError
 			if errors.As(err, &ae) {

@@ -188,7 +188,16 @@ func (t *Tray) LogTicket(ctx context.Context, tk Ticket) (string, error) {
 // TicketForm asks for the "Log a ticket" page of this tray's user and
 // returns its URL, for the UI to open in the browser.
 func (t *Tray) TicketForm(ctx context.Context) (string, error) {
-	r, err := t.request(ctx, Message{Type: MsgTicketForm})
+	return t.form(ctx, MsgTicketForm)
+}
+
+// LoginForm asks for the "Login / Register" page of this tray's user.
+func (t *Tray) LoginForm(ctx context.Context) (string, error) {
+	return t.form(ctx, MsgLoginForm)
+}
+
+func (t *Tray) form(ctx context.Context, typ string) (string, error) {
+	r, err := t.request(ctx, Message{Type: typ})
 	if err != nil {
 		return "", err
 	}

@@ -230,11 +230,21 @@ type TrayForm struct {
 	TenantID  string
 	DeviceID  string
 	SID       string
+	Purpose   TrayFormPurpose
 	TokenHash []byte
 	CreatedAt time.Time
 	ExpiresAt time.Time
 	UsedAt    time.Time // zero until the form is sent
 }
+
+// TrayFormPurpose is what a tray form is for.
+type TrayFormPurpose string
+
+// Tray form purposes: the tray's "Log a ticket" and "Login / Register".
+const (
+	TrayFormTicket   TrayFormPurpose = "ticket"
+	TrayFormRegister TrayFormPurpose = "register"
+)
 
 // TrayFormTx is the part of a transaction that holds tray forms.
 type TrayFormTx interface {

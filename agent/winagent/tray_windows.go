@@ -105,9 +105,9 @@ func (u *trayUI) loop(ctx context.Context) {
 		case <-u.tech.ClickedCh:
 			go u.whoIsCalling(ctx)
 		case <-u.ticket.ClickedCh:
-			go u.logTicket(ctx)
+			go u.openForm(ctx, u.tray.TicketForm)
 		case <-u.login.ClickedCh:
-			go msgBox("Countersign", notYet)
+			go u.openForm(ctx, u.tray.LoginForm)
 		case <-u.quit.ClickedCh:
 			systray.Quit()
 			return
@@ -115,19 +115,16 @@ func (u *trayUI) loop(ctx context.Context) {
 	}
 }
 
-// notYet answers "Login / Register", whose server side (binding by
-// registration) is not built yet.
-const notYet = "Signing in from the tray is not available in this version yet. Log a ticket instead, or call your IT provider's service desk."
-
-// logTicket opens the one-time "Log a ticket" page in the user's browser.
-func (u *trayUI) logTicket(ctx context.Context) {
-	link, err := u.tray.TicketForm(ctx)
+// openForm opens a one-time page of the server ("Log a ticket", "Login /
+// Register") in the user's browser.
+func (u *trayUI) openForm(ctx context.Context, form func(context.Context) (string, error)) {
+	link, err := form(ctx)
 	if err != nil {
-		msgBox("Countersign", "Could not open the ticket form: "+err.Error())
+		msgBox("Countersign", "Could not open the form: "+err.Error())
 		return
 	}
 	if err := openURL(link); err != nil {
-		msgBox("Countersign", "Could not open your browser. Open this address to log a ticket:\n\n"+link)
+		msgBox("Countersign", "Could not open your browser. Open this address:\n\n"+link)
 	}
 }
 

@@ -10,11 +10,11 @@ import (
 // Interface guard.
 var _ core.TrayFormTx = (*tx)(nil)
 
-const trayFormCols = `id, tenant_id, device_id, sid, token_hash, created_at, expires_at, used_at`
+const trayFormCols = `id, tenant_id, device_id, sid, purpose, token_hash, created_at, expires_at, used_at`
 
 func scanTrayForm(sc interface{ Scan(...any) error }) (core.TrayForm, error) {
 	var f core.TrayForm
-	err := sc.Scan(&f.ID, &f.TenantID, &f.DeviceID, &f.SID, &f.TokenHash, tcol(&f.CreatedAt), tcol(&f.ExpiresAt), tcol(&f.UsedAt))
+	err := sc.Scan(&f.ID, &f.TenantID, &f.DeviceID, &f.SID, &f.Purpose, &f.TokenHash, tcol(&f.CreatedAt), tcol(&f.ExpiresAt), tcol(&f.UsedAt))
 	return f, err
 }
 
@@ -22,8 +22,11 @@ func scanTrayForm(sc interface{ Scan(...any) error }) (core.TrayForm, error) {
 func (t *tx) CreateTrayForm(ctx context.Context, f *core.TrayForm) error {
 	newID(&f.ID, "tfm")
 	normTimes(&f.CreatedAt, &f.ExpiresAt, &f.UsedAt)
-	_, err := t.exec(ctx, `INSERT INTO tray_forms (`+trayFormCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		f.ID, f.TenantID, f.DeviceID, f.SID, f.TokenHash, f.CreatedAt, f.ExpiresAt, f.UsedAt)
+	if f.Purpose == "" {
+		f.Purpose = core.TrayFormTicket
+	}
+	_, err := t.exec(ctx, `INSERT INTO tray_forms (`+trayFormCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		f.ID, f.TenantID, f.DeviceID, f.SID, string(f.Purpose), f.TokenHash, f.CreatedAt, f.ExpiresAt, f.UsedAt)
 	return wrap(err, "create tray form")
 }
 

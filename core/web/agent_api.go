@@ -41,7 +41,8 @@ func (s *Server) registerAgentRoutes(r *mux.Router) {
 	authed.HandleFunc("/prompts/{id}/answer", s.handleAgentPromptAnswer).Methods(http.MethodPost)
 	authed.HandleFunc("/users/{sid}/technicians", s.handleAgentTechnicians).Methods(http.MethodGet)
 	authed.HandleFunc("/users/{sid}/tickets", s.handleAgentTicket).Methods(http.MethodPost)
-	authed.HandleFunc("/users/{sid}/ticket-form", s.handleAgentTicketForm).Methods(http.MethodPost)
+	authed.HandleFunc("/users/{sid}/ticket-form", s.handleAgentTrayForm(core.TrayFormTicket)).Methods(http.MethodPost)
+	authed.HandleFunc("/users/{sid}/login-form", s.handleAgentTrayForm(core.TrayFormRegister)).Methods(http.MethodPost)
 	s.registerDirectoryAgentRoutes(authed)
 }
 
@@ -329,18 +330,21 @@ func (s *Server) handleAgentTicket(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, status, map[string]string{"state": res.State, "contact": res.Contact, "email": res.Email})
 }
 
-// handleAgentTicketForm handles "POST /agent/v1/users/{sid}/ticket-form":
-// the one-time page the tray opens in the user's browser for "Log a ticket".
-func (s *Server) handleAgentTicketForm(w http.ResponseWriter, r *http.Request) {
-	sid := pathVar(r, "sid")
-	if !core.ValidSID(sid) {
-		s.writeError(w, r, core.Errorf(core.KindInvalid, "%q is not a Windows SID", sid))
-		return
+// handleAgentTrayForm handles "POST /agent/v1/users/{sid}/ticket-form" and
+// ".../login-form": the one-time page the tray opens in the user's browser
+// for "Log a ticket" or "Login / Register".
+func (s *Server) handleAgentTrayForm(purpose core.TrayFormPurpose) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		sid := pathVar(r, "sid")
+		if !core.ValidSID(sid) {
+			s.writeError(w, r, core.Errorf(core.KindInvalid, "%q is not a Windows SID", sid))
+			return
+		}
+		link, expires, err := s.engine.OpenTrayForm(r.Context(), deviceFrom(r), sid, purpose)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusCreated, map[string]any{"url": link, "expires_at": expires})
 	}
-	link, expires, err := s.engine.OpenTrayForm(r.Context(), deviceFrom(r), sid)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusCreated, map[string]any{"url": link, "expires_at": expires})
 }

@@ -273,3 +273,79 @@ func TestTrayTicketForm(t *testing.T) {
 		assert.NotContains(t, e.logs.String(), token, "the form's token is never logged")
 	})
 }
+
+var passwordRE = regexp.MustCompile(`\b([2-9A-HJ-NP-Z]{4}-[2-9A-HJ-NP-Z]{4})\b`)
+
+// TestTrayLoginRegister: "Login / Register" binds by an e-mailed password
+// typed on the tray's sign-in page: the address must be a contact's; a
+// wrong password counts and the fifth ends the registration; the right one
+// binds once; a bound user's page says who they are.
+func TestTrayLoginRegister(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, st *store.Store) {
+		f := newTrayFixture(t, st)
+		e := f.e
+		openLogin := func(sid string) string {
+			t.Helper()
+			r := e.agentDo(t, http.MethodPost, "/agent/v1/users/"+sid+"/login-form", f.cred, nil)
+			require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+			return strings.TrimPrefix(r.JSON(t)["url"].(string), publicURL)
+		}
+		path := openLogin(testSID)
+		page := e.do(t, http.DefaultClient, http.MethodGet, path, "", nil, nil)
+		require.Equal(t, http.StatusOK, page.status, "%s", page.body)
+		assert.Contains(t, string(page.body), "Tell us who you are")
+		who := url.Values{"nonce": {nonceFrom(t, page.body)}, "action": {"request"}, "first_name": {"Pat"}, "last_name": {"Pod"}, "email": {"pat@elsewhere.example"}}
+		r := e.form(t, http.DefaultClient, path, who, nil)
+		assert.Equal(t, http.StatusUnprocessableEntity, r.status, "%s", r.body)
+		assert.Contains(t, string(r.body), "not an address your IT provider has")
+		who.Set("email", "pat@fabrikam.example")
+		r = e.form(t, http.DefaultClient, path, who, nil)
+		require.Equal(t, http.StatusAccepted, r.status, "%s", r.body)
+		assert.Contains(t, string(r.body), "We sent a password to <strong>pat@fabrikam.example</strong>")
+		e.deliver(t)
+		msg, _ := e.mail.last(t)
+		assert.Equal(t, "pat@fabrikam.example", msg.To)
+		password := passwordRE.FindString(msg.Text)
+		require.NotEmpty(t, password, "no password in %q", msg.Text)
+
+		page = e.do(t, http.DefaultClient, http.MethodGet, path, "", nil, nil)
+		assert.Contains(t, string(page.body), "Type the password we sent", "the page waits for the password")
+		nonce := nonceFrom(t, page.body)
+		for i := 1; i <= 3; i++ {
+			r = e.form(t, http.DefaultClient, path, url.Values{"nonce": {nonce}, "action": {"signin"}, "password": {"2222-2222"}}, nil)
+			assert.Equal(t, http.StatusUnprocessableEntity, r.status, "%s", r.body)
+			assert.Contains(t, string(r.body), "tries left")
+		}
+		status := e.agentDo(t, http.MethodGet, "/agent/v1/users/"+testSID, f.cred, nil)
+		assert.Equal(t, false, status.JSON(t)["bound"])
+		// Typed in lower case, without the dash: still the password.
+		typed := strings.ToLower(strings.ReplaceAll(password, "-", " "))
+		r = e.form(t, http.DefaultClient, path, url.Values{"nonce": {nonce}, "action": {"signin"}, "password": {typed}}, nil)
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+		assert.Contains(t, string(r.body), "now knows who you are")
+		status = e.agentDo(t, http.MethodGet, "/agent/v1/users/"+testSID, f.cred, nil)
+		require.Equal(t, true, status.JSON(t)["bound"])
+		assert.Equal(t, string(core.BindRegister), status.JSON(t)["how"])
+		r = e.form(t, http.DefaultClient, path, url.Values{"nonce": {nonce}, "action": {"signin"}, "password": {password}}, nil)
+		assert.Equal(t, http.StatusGone, r.status, "the form signs in once")
+
+		page = e.do(t, http.DefaultClient, http.MethodGet, openLogin(testSID), "", nil, nil)
+		assert.Contains(t, string(page.body), "knows you as Pat Pod")
+		assert.NotContains(t, e.logs.String(), password, "the password is never logged")
+
+		// Five wrong passwords end a registration (the computer's other user).
+		path = openLogin("S-1-5-21-1-2-3-500")
+		page = e.do(t, http.DefaultClient, http.MethodGet, path, "", nil, nil)
+		who.Set("nonce", nonceFrom(t, page.body))
+		r = e.form(t, http.DefaultClient, path, who, nil)
+		require.Equal(t, http.StatusAccepted, r.status, "%s", r.body)
+		for i := 1; i <= 4; i++ {
+			r = e.form(t, http.DefaultClient, path, url.Values{"nonce": {who.Get("nonce")}, "action": {"signin"}, "password": {"2222-2222"}}, nil)
+			assert.Equal(t, http.StatusUnprocessableEntity, r.status)
+		}
+		r = e.form(t, http.DefaultClient, path, url.Values{"nonce": {who.Get("nonce")}, "action": {"signin"}, "password": {"2222-2222"}}, nil)
+		assert.Equal(t, http.StatusGone, r.status, "%s", r.body)
+		assert.Contains(t, string(r.body), "wrong too many times")
+		assert.Contains(t, auditActions(t, e, e.a.tenant.ID), core.AuditRegistrationFailed)
+	})
+}

@@ -30,7 +30,11 @@ type trayFormPageData struct {
 }
 
 var trayFormHeadings = map[string]string{
-	"form":    "Log a ticket",
+	"form":     "Log a ticket",
+	"register": "Tell us who you are",
+	"password": "Type the password we sent",
+	"signedin": "You are signed in",
+	"known":    "This computer knows you",
 	"logged":  "Your ticket is logged",
 	"confirm": "Check your e-mail",
 	"gone":    "This form no longer works",
@@ -40,6 +44,16 @@ var trayFormHeadings = map[string]string{
 
 func (s *Server) renderTrayForm(w http.ResponseWriter, r *http.Request, status int, d trayFormPageData) {
 	linkHeaders(w)
+	if d.Outcome == "form" && d.View.Purpose == core.TrayFormRegister {
+		switch {
+		case d.View.Bound:
+			d.Outcome = "known"
+		case d.View.AwaitingPassword:
+			d.Outcome = "password"
+		default:
+			d.Outcome = "register"
+		}
+	}
 	d.Heading = trayFormHeadings[d.Outcome]
 	s.renderHTML(w, r, status, assets.PageTrayForm, d)
 }
@@ -73,6 +87,14 @@ func (s *Server) handleTrayFormSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	in := core.TrayTicket{FirstName: f.Get("first_name"), LastName: f.Get("last_name"), Email: f.Get("email"), Summary: f.Get("summary"), Details: f.Get("details")}
+	switch f.Get("action") {
+	case "request":
+		s.trayFormRegister(w, r, token, in)
+		return
+	case "signin":
+		s.trayFormSignIn(w, r, token, f.Get("password"))
+		return
+	}
 	res, err := s.engine.SubmitTrayForm(r.Context(), token, in)
 	if err != nil {
 		if k := core.ErrorKind(err); k == core.KindInvalid || k == core.KindRateLimited {
@@ -87,6 +109,33 @@ func (s *Server) handleTrayFormSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.renderTrayForm(w, r, http.StatusCreated, trayFormPageData{Outcome: "logged", Result: res})
+}
+
+// trayFormRegister is the sign-in form's first step: the password e-mailed.
+func (s *Server) trayFormRegister(w http.ResponseWriter, r *http.Request, token string, in core.TrayTicket) {
+	if _, err := s.engine.RequestTrayPassword(r.Context(), token, in); err != nil {
+		if k := core.ErrorKind(err); k == core.KindInvalid || k == core.KindRateLimited {
+			s.trayFormAgain(w, r, token, http.StatusUnprocessableEntity, in, core.ErrorMessage(err))
+			return
+		}
+		s.trayFormError(w, r, err)
+		return
+	}
+	s.trayFormAgain(w, r, token, http.StatusAccepted, core.TrayTicket{}, "")
+}
+
+// trayFormSignIn is its second step: the password typed.
+func (s *Server) trayFormSignIn(w http.ResponseWriter, r *http.Request, token, password string) {
+	v, err := s.engine.SignInTrayForm(r.Context(), token, password)
+	if err != nil {
+		if core.ErrorKind(err) == core.KindInvalid {
+			s.trayFormAgain(w, r, token, http.StatusUnprocessableEntity, core.TrayTicket{}, core.ErrorMessage(err))
+			return
+		}
+		s.trayFormError(w, r, err)
+		return
+	}
+	s.renderTrayForm(w, r, http.StatusOK, trayFormPageData{View: v, Outcome: "signedin"})
 }
 
 func (s *Server) trayFormError(w http.ResponseWriter, r *http.Request, err error) {
