@@ -35,11 +35,11 @@ var trayFormHeadings = map[string]string{
 	"password": "Type the password we sent",
 	"signedin": "You are signed in",
 	"known":    "This computer knows you",
-	"logged":  "Your ticket is logged",
-	"confirm": "Check your e-mail",
-	"gone":    "This form no longer works",
-	"invalid": "This form is not valid",
-	"retry":   "Please try again",
+	"logged":   "Your ticket is logged",
+	"confirm":  "Check your e-mail",
+	"gone":     "This form no longer works",
+	"invalid":  "This form is not valid",
+	"retry":    "Please try again",
 }
 
 func (s *Server) renderTrayForm(w http.ResponseWriter, r *http.Request, status int, d trayFormPageData) {
