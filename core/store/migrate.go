@@ -50,6 +50,10 @@ func (s *Store) provider() (*goose.Provider, error) {
 		}
 		opts = append(opts, goose.WithSessionLocker(locker))
 	}
+	// Migration numbers are ranges per feature, so a release can bring a
+	// number below one a database already has (00150 after 00170): it is
+	// applied, not refused as "missing". Each migration stands alone.
+	opts = append(opts, goose.WithAllowOutofOrder(true))
 	p, err := goose.NewProvider(dialect, s.writer, fsys, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("store: migrations for %s: %w", s.dialect, err)

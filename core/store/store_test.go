@@ -1090,3 +1090,15 @@ func TestMigrateIdempotent(t *testing.T) {
 		require.NoError(t, s.Migrate(t.Context()))
 	})
 }
+
+// TestMigrateOutOfOrder: a database migrated by an earlier release, which
+// had 00170 but not yet 00151/00152 (numbers are ranges per feature), is
+// brought up to date rather than refused for "missing" migrations.
+func TestMigrateOutOfOrder(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, s *store.Store) {
+		raw(t, s, `DROP TABLE tray_forms`)
+		raw(t, s, `DELETE FROM goose_db_version WHERE version_id IN (151, 152)`)
+		require.NoError(t, s.Migrate(t.Context()), "the lower-numbered migrations are applied")
+		raw(t, s, `SELECT purpose FROM tray_forms`)
+	})
+}
