@@ -88,13 +88,18 @@ type TechVerifyRequest struct {
 	CreatedAt time.Time
 	ExpiresAt time.Time // zero for an unknown caller
 	ClosedAt  time.Time // zero while open
+	// IntegrationID and TicketRef are the PSA ticket the claiming
+	// technician assigned the request to; "" for none. Its outcome is
+	// noted there when it ends (or when assigned, if it has).
+	IntegrationID string
+	TicketRef     string
 }
 
 // TechVerifyTx is the part of [Tx] for technician verification.
 type TechVerifyTx interface {
 	CreateTechVerify(ctx context.Context, r *TechVerifyRequest) error
 	// UpdateTechVerify writes status, attempts, sealed code, detail,
-	// claim and close time.
+	// claim, close time and ticket.
 	UpdateTechVerify(ctx context.Context, r *TechVerifyRequest) error
 	TechVerify(ctx context.Context, tenantID, id string) (TechVerifyRequest, error)
 	// OpenTechVerifies returns the number's open requests, expired or not.
@@ -124,6 +129,7 @@ const (
 	AuditTechVerifyFailed      = "techverify.failed"       // too many wrong codes: the request is closed
 	AuditTechVerifyRateLimited = "techverify.rate_limited" // a text over a limit: not acted on
 	AuditTechVerifyClaimed     = "techverify.claimed"      // a technician claimed the request and saw its code
+	AuditTechVerifyAssigned    = "techverify.assigned"     // the claiming technician assigned it to a PSA ticket
 )
 
 // Kinds of replies, for the rate limits.
@@ -291,6 +297,9 @@ func (t *techVerifyTx) verify(ctx context.Context) (string, error) {
 		if err := t.tx.UpdateTechVerify(ctx, &old); err != nil {
 			return "", err
 		}
+		if err := t.e.queueTechVerifyNote(ctx, t.tx, old, t.now); err != nil {
+			return "", err
+		}
 	}
 	contact := contacts[0]
 	provenance := ""
@@ -405,6 +414,9 @@ func (t *techVerifyTx) confirm(ctx context.Context) (string, error) {
 		if err := t.tx.UpdateTechVerify(ctx, &r); err != nil {
 			return "", err
 		}
+		if err := t.e.queueTechVerifyNote(ctx, t.tx, r, t.now); err != nil {
+			return "", err
+		}
 		if err := t.reject(ctx, r.ID, "expired"); err != nil {
 			return "", err
 		}
@@ -421,6 +433,9 @@ func (t *techVerifyTx) confirm(ctx context.Context) (string, error) {
 			}
 			if r.Status == TechVerifyFailed {
 				if err := t.audit(ctx, AuditTechVerifyFailed, r.ID, map[string]string{"attempts": fmt.Sprint(r.Attempts)}); err != nil {
+					return "", err
+				}
+				if err := t.e.queueTechVerifyNote(ctx, t.tx, r, t.now); err != nil {
 					return "", err
 				}
 				return reply(fmt.Sprintf("%s: too many codes did not match; this check is closed. If someone says they are calling from %s, "+
@@ -444,6 +459,10 @@ func (t *techVerifyTx) confirm(ctx context.Context) (string, error) {
 		return reply(fmt.Sprintf("%s: there is no open technician check for this number. Text #verify to start one.", t.msp()))
 	}
 	if err := t.audit(ctx, AuditTechVerifyConfirmed, r.ID, map[string]string{"contact": r.ContactID, "with_code": fmt.Sprint(t.in.Argument != "")}); err != nil {
+		return "", err
+	}
+	r.Status, r.CodeSealed, r.ClosedAt, r.Detail = TechVerifyConfirmed, nil, t.now, "confirmed by the end user"
+	if err := t.e.queueTechVerifyNote(ctx, t.tx, r, t.now); err != nil {
 		return "", err
 	}
 	return reply(fmt.Sprintf("%s: thank you, the technician check is complete.", t.msp()))
@@ -540,4 +559,92 @@ func (e *Engine) ClaimTechVerify(ctx context.Context, tech Technician, id string
 		return e.audit(ctx, tx, tech.TenantID, techActor(tech.ID), AuditTechVerifyClaimed, r.ID, detail)
 	})
 	return code, err
+}
+
+// AssignTechVerify assigns a request that tech claimed (or any, for an
+// admin) to a PSA ticket: ticketRef of integration integrationID ("" picks
+// the tenant's only integration). The outcome is noted on the ticket
+// through the outbox when the request ends, or at once if it has.
+func (e *Engine) AssignTechVerify(ctx context.Context, tech Technician, id, integrationID, ticketRef string) (TechVerifyRequest, error) {
+	ticketRef = strings.TrimSpace(ticketRef)
+	if ticketRef == "" || len(ticketRef) > 100 || strings.ContainsAny(ticketRef, "\r\n\t") {
+		return TechVerifyRequest{}, Errorf(KindInvalid, "give the ticket number (at most 100 characters)")
+	}
+	var out TechVerifyRequest
+	err := e.cfg.Store.Update(ctx, func(tx Tx) error {
+		now := e.Now()
+		r, err := tx.TechVerify(ctx, tech.TenantID, id)
+		if err != nil {
+			return err
+		}
+		switch {
+		case r.Status == TechVerifyUnknown || r.Status == TechVerifyReplaced:
+			return Errorf(KindConflict, "a request that is %s cannot be assigned to a ticket", r.Status)
+		case r.ClaimedBy == "" || r.ClaimedBy != tech.ID && !tech.Role.IsAdmin():
+			return Errorf(KindConflict, "claim the request before assigning it to a ticket")
+		case r.TicketRef != "":
+			return Errorf(KindConflict, "the request is assigned to ticket %s already", r.TicketRef)
+		}
+		if integrationID == "" {
+			ins, err := tx.ListIntegrations(ctx, tech.TenantID)
+			if err != nil {
+				return err
+			}
+			if len(ins) != 1 {
+				return Errorf(KindInvalid, "choose the PSA the ticket is in")
+			}
+			integrationID = ins[0].ID
+		} else if _, err := tx.Integration(ctx, tech.TenantID, integrationID); err != nil {
+			return err
+		}
+		r.IntegrationID, r.TicketRef = integrationID, ticketRef
+		if err := tx.UpdateTechVerify(ctx, &r); err != nil {
+			return err
+		}
+		if err := e.audit(ctx, tx, tech.TenantID, techActor(tech.ID), AuditTechVerifyAssigned, r.ID,
+			map[string]string{"integration": integrationID, "ticket": ticketRef}); err != nil {
+			return err
+		}
+		out = r
+		if r.Status == TechVerifyOpen {
+			return nil
+		}
+		return e.queueTechVerifyNote(ctx, tx, r, now)
+	})
+	out.CodeHash, out.CodeSealed = nil, nil
+	return out, err
+}
+
+// queueTechVerifyNote writes an ended request's outcome to its ticket
+// through the outbox, in the transaction that ended it (or assigned it).
+func (e *Engine) queueTechVerifyNote(ctx context.Context, tx Tx, r TechVerifyRequest, now time.Time) error {
+	if r.TicketRef == "" || r.IntegrationID == "" || r.Status == TechVerifyOpen {
+		return nil
+	}
+	who := "the caller's contact"
+	if c, err := tx.Contact(ctx, r.TenantID, r.ContactID); err == nil {
+		who = c.Name()
+	} else if !isNotFound(err) {
+		return err
+	}
+	tech := "a technician"
+	if t, err := tx.Technician(ctx, r.TenantID, r.ClaimedBy); err == nil {
+		tech = t.Name
+	} else if !isNotFound(err) {
+		return err
+	}
+	when := r.ClosedAt.UTC().Format("2006-01-02 15:04 UTC")
+	phone := MaskDestination(DestPhone, r.Phone)
+	var text string
+	if r.Status == TechVerifyConfirmed {
+		text = fmt.Sprintf("Countersign: %s checked technician %s by text and CONFIRMED the code read to them (#verify from %s, %s). "+
+			"Medium — restricted (PSTN): shows control of the phone number.", who, tech, phone, when)
+	} else {
+		text = fmt.Sprintf("Countersign: %s's check of technician %s by text was NOT confirmed: %s (#verify from %s, %s).",
+			who, tech, strings.ToUpper(string(r.Status))+" — "+r.Detail, phone, when)
+	}
+	msg := Outbound{Kind: OutboxTicketNote, To: r.TicketRef, Tenant: r.TenantID, Integration: r.IntegrationID, Text: text}
+	item := OutboxItem{ID: NewID("obx"), TenantID: r.TenantID, Kind: OutboxTicketNote, Status: OutboxPending,
+		NextAttemptAt: now, CreatedAt: now, Dev: e.cfg.Senders[OutboxTicketNote] == nil}
+	return e.sealAndEnqueue(ctx, tx, &item, msg, 0)
 }

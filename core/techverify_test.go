@@ -28,6 +28,7 @@ func techVerifyFixture(t *testing.T, st *store.Store) *fixture {
 	// tests left, and forget it.
 	f.deliver(t)
 	f.sms.reset()
+	f.notes.reset()
 	f.mail.reset()
 	f.call.reset()
 	return f
@@ -109,6 +110,23 @@ func TestTechVerifyFlow(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, "ann", f.inbox(t)[0].ClaimedByName)
 
+		// The claimer assigns it to a PSA ticket; nobody else may.
+		psaIn, err := f.eng.PutIntegration(t.Context(), f.tenant.ID, "test", core.Integration{Kind: "memory", Name: "PSA", Config: []byte(`{}`)})
+		require.NoError(t, err)
+		_, err = f.eng.AssignTechVerify(t.Context(), f.tech, it.ID, "", "4821")
+		assert.Equal(t, core.KindConflict, kindOf(err), "claimed by the admin now")
+		_, err = f.eng.AssignTechVerify(t.Context(), f.admin, it.ID, "int_nope", "4821")
+		assert.Equal(t, core.KindNotFound, kindOf(err))
+		_, err = f.eng.AssignTechVerify(t.Context(), f.admin, it.ID, "", " ")
+		assert.Equal(t, core.KindInvalid, kindOf(err))
+		assigned, err := f.eng.AssignTechVerify(t.Context(), f.admin, it.ID, "", "4821")
+		require.NoError(t, err)
+		assert.Equal(t, psaIn.ID, assigned.IntegrationID)
+		_, err = f.eng.AssignTechVerify(t.Context(), f.admin, it.ID, "", "4822")
+		assert.Equal(t, core.KindConflict, kindOf(err), "once")
+		f.deliver(t)
+		assert.Empty(t, f.notes.msgs, "no note while it is open")
+
 		// A wrong code texted back warns the end user and counts.
 		reply = f.text(t, 3, fixturePhone, "#confirm "+wrongFor(code))
 		assert.Contains(t, reply, "not the code")
@@ -121,6 +139,14 @@ func TestTechVerifyFlow(t *testing.T) {
 		assert.Equal(t, core.TechVerifyConfirmed, it.Status)
 		_, err = f.eng.ClaimTechVerify(t.Context(), f.tech, it.ID)
 		assert.Equal(t, core.KindConflict, kindOf(err), "no code to read once confirmed")
+		f.deliver(t)
+		require.Len(t, f.notes.msgs, 1, "the outcome is noted on the ticket")
+		note := f.notes.msgs[0]
+		assert.Equal(t, "4821", note.To)
+		assert.Equal(t, psaIn.ID, note.Integration)
+		assert.Contains(t, note.Text, "Sam Caller checked technician ann by text and CONFIRMED")
+		assert.NotContains(t, note.Text, code[:3]+" "+code[3:], "never the code")
+		assert.NotContains(t, note.Text, code)
 
 		// Twice: nothing more is confirmed.
 		reply = f.text(t, 5, fixturePhone, "#confirm")
@@ -194,6 +220,10 @@ func TestTechVerifyRefusals(t *testing.T) {
 			f := techVerifyFixture(t, st)
 			base := 300
 			code := replyCode(t, f.text(t, base+1, fixturePhone, "#verify"))
+			_, err := f.eng.PutIntegration(t.Context(), f.tenant.ID, "test", core.Integration{Kind: "memory", Name: "PSA", Config: []byte(`{}`)})
+			require.NoError(t, err)
+			_, err = f.eng.ClaimTechVerify(t.Context(), f.tech, f.inbox(t)[0].ID)
+			require.NoError(t, err)
 			for i := range core.TechVerifyMaxAttempts - 1 {
 				assert.Contains(t, f.text(t, base+2+i, fixturePhone, "#confirm "+wrongFor(code)), "not the code")
 			}
@@ -205,6 +235,12 @@ func TestTechVerifyRefusals(t *testing.T) {
 			assert.Empty(t, f.text(t, base+11, fixturePhone, "#confirm "+code))
 			assert.NotEqual(t, core.TechVerifyConfirmed, f.inbox(t)[0].Status, "the right code after the burn confirms nothing")
 			assert.Contains(t, f.auditActions(t), core.AuditTechVerifyFailed)
+			// Assigned after it ended: noted at once.
+			_, err = f.eng.AssignTechVerify(t.Context(), f.tech, it.ID, "", "77")
+			require.NoError(t, err)
+			f.deliver(t)
+			require.Len(t, f.notes.msgs, 1)
+			assert.Contains(t, f.notes.msgs[0].Text, "NOT confirmed: FAILED")
 			assert.Contains(t, f.auditActions(t), core.AuditTechVerifyRateLimited)
 		})
 

@@ -15,6 +15,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/countersign/countersign/core"
+	"github.com/countersign/countersign/core/psa"
+	"github.com/countersign/countersign/core/psa/memory"
 	"github.com/countersign/countersign/core/twilio"
 	"github.com/countersign/countersign/core/twilio/twiliotest"
 )
@@ -91,6 +93,17 @@ func TestBrowserTechVerify(t *testing.T) {
 	tab.WaitText(`li[data-status="open"] .tv-code`, m[1]+" "+m[2])
 	tab.Screenshot("techverify-claimed")
 
+	// The technician assigns it to the ticket in progress (the memory PSA's).
+	psaSrv := memory.NewServer("psa-key-91")
+	psaSrv.Seed([]psa.Company{{Ref: "co1", Name: "Contoso"}}, nil,
+		[]psa.Ticket{{Ref: "900", Summary: "Is this really IT calling?", CompanyRef: "co1"}})
+	s.AddIntegration(t, memory.ID, "Contoso PSA", memory.Config{BaseURL: ServeOtherOrigin(t, psaSrv), APIKey: "psa-key-91"})
+	tab.WaitVisible(`li[data-status="open"] .tv-ticket input`)
+	tab.CheckA11y("techverify-claimed")
+	tab.Type(`li[data-status="open"] .tv-ticket input`, "900")
+	tab.Click(`li[data-status="open"] .tv-ticket button`)
+	tab.WaitText(`li[data-status="open"]`, "ticket 900")
+
 	// A forged #confirm changes nothing; the real one closes it.
 	code, _ = text("+15550100142", "#confirm "+secret, "forgedtoken")
 	assert.Equal(t, http.StatusForbidden, code)
@@ -100,6 +113,8 @@ func TestBrowserTechVerify(t *testing.T) {
 	tab.WaitText(`li[data-status="confirmed"] .tv-state`, "Confirmed by the caller")
 	assert.NotContains(t, tab.Text("#tv-items"), m[1]+" "+m[2], "the code goes once confirmed")
 	tab.Screenshot("techverify-confirmed")
+	waitFor(t, "the note on the ticket", func() bool { return len(psaSrv.Notes("900")) == 1 })
+	assert.Contains(t, psaSrv.Notes("900")[0].Text, "Sam Caller checked technician "+techName+" by text and CONFIRMED")
 	status, body = s.API.do("GET", "/admin/audit?action="+core.AuditTechVerifyConfirmed, nil)
 	require.Equal(t, http.StatusOK, status, body)
 	assert.Contains(t, strings.Join(flatten(body), " "), core.AuditTechVerifyConfirmed)

@@ -11,7 +11,7 @@ import (
 var _ core.TechVerifyTx = (*tx)(nil)
 
 const techVerifyCols = `id, tenant_id, phone, number, message_sid, contact_id, client_id, matches, provenance, status,
-	code_hash, code_sealed, attempts, detail, claimed_by, claimed_at, created_at, expires_at, closed_at`
+	code_hash, code_sealed, attempts, detail, claimed_by, claimed_at, created_at, expires_at, closed_at, integration_id, ticket_ref`
 
 func scanTechVerify(sc interface{ Scan(...any) error }) (core.TechVerifyRequest, error) {
 	var (
@@ -20,7 +20,7 @@ func scanTechVerify(sc interface{ Scan(...any) error }) (core.TechVerifyRequest,
 	)
 	err := sc.Scan(&r.ID, &r.TenantID, &r.Phone, &r.Number, &r.MessageSID, &r.ContactID, &r.ClientID, &r.Matches, &r.Provenance,
 		&status, &r.CodeHash, &r.CodeSealed, &r.Attempts, &r.Detail, &r.ClaimedBy, tcol(&r.ClaimedAt),
-		tcol(&r.CreatedAt), tcol(&r.ExpiresAt), tcol(&r.ClosedAt))
+		tcol(&r.CreatedAt), tcol(&r.ExpiresAt), tcol(&r.ClosedAt), &r.IntegrationID, &r.TicketRef)
 	r.Status = core.TechVerifyStatus(status)
 	return r, err
 }
@@ -29,9 +29,10 @@ func scanTechVerify(sc interface{ Scan(...any) error }) (core.TechVerifyRequest,
 func (t *tx) CreateTechVerify(ctx context.Context, r *core.TechVerifyRequest) error {
 	newID(&r.ID, "tvr")
 	normTimes(&r.ClaimedAt, &r.CreatedAt, &r.ExpiresAt, &r.ClosedAt)
-	_, err := t.exec(ctx, `INSERT INTO tech_verify_requests (`+techVerifyCols+`) VALUES (`+placeholders(19)+`)`,
+	_, err := t.exec(ctx, `INSERT INTO tech_verify_requests (`+techVerifyCols+`) VALUES (`+placeholders(21)+`)`,
 		r.ID, r.TenantID, r.Phone, r.Number, r.MessageSID, r.ContactID, r.ClientID, r.Matches, r.Provenance, string(r.Status),
-		r.CodeHash, r.CodeSealed, r.Attempts, r.Detail, r.ClaimedBy, r.ClaimedAt, r.CreatedAt, r.ExpiresAt, r.ClosedAt)
+		r.CodeHash, r.CodeSealed, r.Attempts, r.Detail, r.ClaimedBy, r.ClaimedAt, r.CreatedAt, r.ExpiresAt, r.ClosedAt,
+		r.IntegrationID, r.TicketRef)
 	return wrap(err, "create technician verification")
 }
 
@@ -39,8 +40,9 @@ func (t *tx) CreateTechVerify(ctx context.Context, r *core.TechVerifyRequest) er
 func (t *tx) UpdateTechVerify(ctx context.Context, r *core.TechVerifyRequest) error {
 	normTimes(&r.ClaimedAt, &r.ClosedAt)
 	res, err := t.exec(ctx, `UPDATE tech_verify_requests SET status = ?, code_sealed = ?, attempts = ?, detail = ?, claimed_by = ?,
-		claimed_at = ?, closed_at = ? WHERE tenant_id = ? AND id = ?`,
-		string(r.Status), r.CodeSealed, r.Attempts, r.Detail, r.ClaimedBy, r.ClaimedAt, r.ClosedAt, r.TenantID, r.ID)
+		claimed_at = ?, closed_at = ?, integration_id = ?, ticket_ref = ? WHERE tenant_id = ? AND id = ?`,
+		string(r.Status), r.CodeSealed, r.Attempts, r.Detail, r.ClaimedBy, r.ClaimedAt, r.ClosedAt, r.IntegrationID, r.TicketRef,
+		r.TenantID, r.ID)
 	if err != nil {
 		return wrap(err, "update technician verification %s", r.ID)
 	}

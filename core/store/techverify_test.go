@@ -103,7 +103,7 @@ func TestTechVerifyRequests(t *testing.T) {
 		}))
 
 		r.Status, r.Attempts, r.ClaimedBy, r.ClaimedAt, r.Detail = core.TechVerifyFailed, 5, f.techA.ID, t0.Add(time.Minute), "wrong codes"
-		r.CodeSealed, r.ClosedAt = nil, t0.Add(3*time.Minute)
+		r.CodeSealed, r.ClosedAt, r.IntegrationID, r.TicketRef = nil, t0.Add(3*time.Minute), f.integrationA.ID, "T-9"
 		update(t, s, func(ctx context.Context, tx core.Tx) error {
 			require.NoError(t, tx.UpdateTechVerify(ctx, &r))
 			wrong := r
@@ -118,6 +118,8 @@ func TestTechVerifyRequests(t *testing.T) {
 			assert.Equal(t, f.techA.ID, got.ClaimedBy)
 			assert.Equal(t, t0.Add(time.Minute), got.ClaimedAt)
 			assert.Empty(t, got.CodeSealed)
+			assert.Equal(t, f.integrationA.ID, got.IntegrationID)
+			assert.Equal(t, "T-9", got.TicketRef)
 			return nil
 		}))
 	})

@@ -20,6 +20,7 @@ func (s *Server) registerTechVerifyPageRoutes(r *mux.Router) {
 func (s *Server) registerTechVerifyRoutes(r *mux.Router) {
 	r.HandleFunc("/techverify", s.handleTechVerifyList).Methods(http.MethodGet)
 	r.HandleFunc("/techverify/{id}/claim", s.handleTechVerifyClaim).Methods(http.MethodPost)
+	r.HandleFunc("/techverify/{id}/ticket", s.handleTechVerifyTicket).Methods(http.MethodPost)
 }
 
 // handleTechVerifyPage handles "GET /app/techverify".
@@ -47,6 +48,7 @@ type techVerifyOut struct {
 	Detail      string    `json:"detail,omitempty"`
 	ClaimedBy   string    `json:"claimed_by,omitempty"`
 	ClaimedMine bool      `json:"claimed_mine"`
+	TicketRef   string    `json:"ticket_ref,omitempty"`
 	CreatedAt   time.Time `json:"created_at"`
 	ExpiresAt   time.Time `json:"expires_at,omitzero"`
 	ClosedAt    time.Time `json:"closed_at,omitzero"`
@@ -66,7 +68,7 @@ func (s *Server) handleTechVerifyList(w http.ResponseWriter, r *http.Request) {
 		out = append(out, techVerifyOut{ID: it.ID, Status: string(it.Status), Expired: it.Expired, Phone: it.Phone,
 			ContactID: it.ContactID, ContactName: it.ContactName, ClientName: it.ClientName, Matches: it.Matches,
 			Provenance: it.Provenance, Attempts: it.Attempts, Detail: it.Detail, ClaimedBy: it.ClaimedByName,
-			ClaimedMine: it.ClaimedBy != "" && it.ClaimedBy == tech.ID, CreatedAt: it.CreatedAt, ExpiresAt: it.ExpiresAt, ClosedAt: it.ClosedAt})
+			ClaimedMine: it.ClaimedBy != "" && it.ClaimedBy == tech.ID, TicketRef: it.TicketRef, CreatedAt: it.CreatedAt, ExpiresAt: it.ExpiresAt, ClosedAt: it.ClosedAt})
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusOK, map[string]any{"items": out})
@@ -87,4 +89,26 @@ func (s *Server) handleTechVerifyClaim(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusOK, map[string]string{"code": code})
+}
+
+type techVerifyTicketRequest struct {
+	IntegrationID string `json:"integration_id"`
+	TicketRef     string `json:"ticket_ref"`
+}
+
+// handleTechVerifyTicket handles "POST /api/v1/techverify/{id}/ticket":
+// the claiming technician assigns the request to a PSA ticket, where its
+// outcome is noted.
+func (s *Server) handleTechVerifyTicket(w http.ResponseWriter, r *http.Request) {
+	var req techVerifyTicketRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	tv, err := s.engine.AssignTechVerify(r.Context(), techFrom(r), pathVar(r, "id"), req.IntegrationID, req.TicketRef)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"id": tv.ID, "ticket_ref": tv.TicketRef})
 }

@@ -104,10 +104,17 @@ func TestTechVerifyWebhook(t *testing.T) {
 		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
 		assert.Equal(t, code, strings.ReplaceAll(r.JSON(t)["code"].(string), " ", ""))
 
+		// Assigned to the memory PSA's ticket 900.
+		pf := newPodFixture(t, e)
+		r = e.api(t, c, "POST", "/api/v1/techverify/"+id+"/ticket", map[string]string{"ticket_ref": "900"})
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+		assert.Equal(t, "900", e.techVerifyItems(t, c)[0]["ticket_ref"])
+
 		// Tenant b sees none of it and cannot claim it.
 		cb := e.login(t, e.b)
 		assert.Empty(t, e.techVerifyItems(t, cb))
 		assert.Equal(t, http.StatusNotFound, e.api(t, cb, "POST", "/api/v1/techverify/"+id+"/claim", nil).status)
+		assert.Equal(t, http.StatusNotFound, e.api(t, cb, "POST", "/api/v1/techverify/"+id+"/ticket", map[string]string{"ticket_ref": "1"}).status)
 		// Unauthenticated: no list.
 		assert.Equal(t, http.StatusUnauthorized, e.api(t, e.client(t), "GET", "/api/v1/techverify", nil).status)
 
@@ -135,6 +142,10 @@ func TestTechVerifyWebhook(t *testing.T) {
 		assert.Contains(t, twimlReply(t, e.postSMS(t, text(callerPhone, "#confirm"), ownToken)), "no open technician check")
 		items = e.techVerifyItems(t, c)
 		assert.Equal(t, "confirmed", items[0]["status"])
+		e.deliver(t)
+		notes := pf.psa.Notes("900")
+		require.Len(t, notes, 1, "the outcome is noted on the PSA ticket")
+		assert.Contains(t, notes[0].Text, "Sam Caller checked technician Jane Tech by text and CONFIRMED")
 		n := 0
 		for _, a := range e.auditActions(t, e.a) {
 			if a == core.AuditTechVerifyConfirmed {
