@@ -320,21 +320,32 @@ func (e *Engine) finishItem(ctx context.Context, it OutboxItem, ref string, send
 		var perm *PermanentError
 		switch {
 		case sendErr == nil:
-			it.Status, it.DoneAt, it.ProviderRef, it.LastError = OutboxDone, now, ref, ""
+			it.Status, it.DoneAt, it.ProviderRef, it.LastError, it.Reason = OutboxDone, now, ref, "", ""
 			if !it.Dev {
 				it.Sealed = nil // the code has left; no reason to keep it, even encrypted
 			}
 		case errors.As(sendErr, &perm) || it.Attempts >= maxAttempts(it.Kind):
-			it.Status, it.DoneAt, it.LastError = OutboxDead, now, sendErr.Error()
+			it.Status, it.DoneAt, it.LastError, it.Reason = OutboxDead, now, sendErr.Error(), DeliveryReason(sendErr)
+			if perm == nil {
+				it.Reason = fmt.Sprintf("gave up after %d tries: %s", it.Attempts, it.Reason)
+			}
 			it.Sealed = nil
 		default:
-			it.NextAttemptAt, it.LastError = now.Add(outboxBackoff(it.Attempts)), sendErr.Error()
+			it.NextAttemptAt, it.LastError, it.Reason = now.Add(outboxBackoff(it.Attempts)), sendErr.Error(), DeliveryReason(sendErr)
 		}
 		if err := tx.UpdateOutbox(ctx, &it); err != nil {
 			return err
 		}
-		if it.VerificationID == "" || it.Status == OutboxPending || it.Kind == OutboxTicketNote {
-			return nil // a note's fate is the outbox item's alone
+		if it.Kind == OutboxTicketNote && it.VerificationID != "" {
+			// A note's fate is the outbox item's alone; its verification's
+			// watchers are told that its note state changed.
+			var err error
+			v, err = tx.Verification(ctx, it.TenantID, it.VerificationID)
+			evType = EventVerificationNote
+			return err
+		}
+		if it.VerificationID == "" || it.Status == OutboxPending {
+			return nil
 		}
 		var err error
 		if v, err = tx.LockVerification(ctx, it.TenantID, it.VerificationID); err != nil {
@@ -379,8 +390,60 @@ func (e *Engine) finishItem(ctx context.Context, it OutboxItem, ref string, send
 	if err != nil {
 		return fmt.Errorf("core: record delivery of %s: %w", it.ID, err)
 	}
+	if evType == EventVerificationNote {
+		e.publish(ctx, e.event(evType, v))
+		return nil
+	}
 	e.finish(ctx, v, evType)
 	return nil
+}
+
+// DeliveryReason says why a delivery failed in words a technician reads:
+// a permanent failure's reason, the message of a core or PSA error, or
+// what its kind means; never the technical cause (that stays in
+// OutboxItem.LastError and the logs).
+func DeliveryReason(err error) string {
+	var (
+		perm *PermanentError
+		mis  *MisconfiguredError
+	)
+	switch {
+	case err == nil:
+		return ""
+	case errors.As(err, &perm) && perm.Reason != "":
+		return perm.Reason
+	case errors.As(err, &mis) && mis.Fix != "":
+		return mis.Fix
+	case errors.Is(err, context.DeadlineExceeded):
+		return "the service did not answer in time"
+	}
+	var ce *Error
+	if errors.As(err, &ce) && ce.Message != "" && !sentinel(ce) {
+		return ce.Message
+	}
+	switch ErrorKind(err) {
+	case KindRateLimited:
+		return "the service is limiting requests"
+	case KindUnavailable:
+		return "the service is unavailable"
+	case KindUnauthorized, KindForbidden, KindMisconfigured:
+		return "the service refused the integration's keys"
+	case KindNotFound:
+		return "the service has no such record"
+	case KindInvalid:
+		return "the service refused the request"
+	}
+	return "the service could not be reached"
+}
+
+// sentinel reports whether e is one of the kind sentinels, whose message
+// says less than DeliveryReason's words for its kind.
+func sentinel(e *Error) bool {
+	switch e {
+	case ErrNotFound, ErrInvalid, ErrUnauthorized, ErrForbidden, ErrConflict, ErrRateLimited, ErrUnavailable, ErrGone, ErrMisconfigured:
+		return true
+	}
+	return false
 }
 
 // deliveryRank orders provider statuses so a late or duplicated callback

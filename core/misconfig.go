@@ -263,20 +263,32 @@ func (e *Engine) gate(ctx context.Context, it OutboxItem, ch string) (probing, p
 		return err
 	})
 	if err == nil && v.ID != "" {
-		e.publish(ctx, e.event(EventVerificationDelivery, v))
+		e.publish(ctx, e.event(parkedEvent(it), v))
 	}
 	return probing, parked, err
+}
+
+// parkedEvent is what watchers of a parked item's verification are told:
+// its delivery, or its ticket note, waits.
+func parkedEvent(it OutboxItem) EventType {
+	if it.Kind == OutboxTicketNote {
+		return EventVerificationNote
+	}
+	return EventVerificationDelivery
 }
 
 // park makes it wait for ch and shows its open verification as waiting on
 // the configuration. It returns the verification when its display changed.
 func (e *Engine) park(ctx context.Context, tx Tx, it *OutboxItem, ch, why string, now time.Time) (Verification, error) {
-	it.Status, it.Channel, it.LastError, it.LeaseUntil = OutboxWaiting, ch, why, time.Time{}
+	it.Status, it.Channel, it.LastError, it.LeaseUntil, it.Reason = OutboxWaiting, ch, why, time.Time{}, ChannelMessage(ch)
 	if err := tx.UpdateOutbox(ctx, it); err != nil {
 		return Verification{}, err
 	}
-	if it.VerificationID == "" || it.Kind == OutboxTicketNote {
+	if it.VerificationID == "" {
 		return Verification{}, nil
+	}
+	if it.Kind == OutboxTicketNote {
+		return tx.Verification(ctx, it.TenantID, it.VerificationID) // its note now waits
 	}
 	v, err := tx.LockVerification(ctx, it.TenantID, it.VerificationID)
 	if err != nil || !v.Status.Open() || v.DeliveryStatus == DeliveryMisconfigured {
@@ -328,7 +340,7 @@ func (e *Engine) misconfigured(ctx context.Context, it OutboxItem, ch string, mi
 		return fmt.Errorf("core: record misconfigured %s: %w", ch, err)
 	}
 	if v.ID != "" {
-		e.publish(ctx, e.event(EventVerificationDelivery, v))
+		e.publish(ctx, e.event(parkedEvent(it), v))
 	}
 	return nil
 }

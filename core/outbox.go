@@ -47,9 +47,12 @@ type OutboxItem struct {
 	Attempts       int
 	NextAttemptAt  time.Time
 	LeaseUntil     time.Time // a worker owns the item until then
-	LastError      string
-	ProviderRef    string // provider's id once sent
-	Dev            bool   // dev delivery mode: kept for display, never sent
+	LastError      string    // the technical cause, for the outbox view and logs
+	// Reason is why the last attempt failed in words a technician reads
+	// ("the PSA refused the note: no such ticket"); "" after a success.
+	Reason      string
+	ProviderRef string // provider's id once sent
+	Dev         bool   // dev delivery mode: kept for display, never sent
 	// Channel is what a waiting item waits for (ChannelSMS, …,
 	// PSAChannel(id)); "" for items that are not waiting.
 	Channel   string

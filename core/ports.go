@@ -65,6 +65,10 @@ const (
 	EventVerificationCancelled EventType = "verification.cancelled"
 	EventVerificationAttempt   EventType = "verification.attempt_failed"
 	EventVerificationResent    EventType = "verification.resent"
+	// EventVerificationNote: the note of a closed verification on its PSA
+	// ticket was written, failed, or waits for a retry or a fix
+	// (Engine.TicketNotes says which).
+	EventVerificationNote EventType = "verification.note"
 	// EventTicketAdded: a PSA reported a new ticket that the policy acts on
 	// (Policy.OnNewTicket); VerificationID is empty.
 	EventTicketAdded EventType = "ticket.added"

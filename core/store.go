@@ -126,6 +126,9 @@ type Tx interface {
 	OutboxItem(ctx context.Context, tenantID, id string) (OutboxItem, error)
 	// ListOutbox returns a tenant's items, newest first.
 	ListOutbox(ctx context.Context, tenantID string, limit int) ([]OutboxItem, error)
+	// TicketNoteItems returns the ticket-note items of the given
+	// verifications of a tenant, newest first.
+	TicketNoteItems(ctx context.Context, tenantID string, verificationIDs []string) ([]OutboxItem, error)
 
 	// Channel issues (misconfigured channels, misconfig.go). ChannelIssue
 	// of a channel without one is ErrNotFound; PutChannelIssue inserts or

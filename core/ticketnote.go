@@ -68,3 +68,78 @@ func ticketNoteText(v Verification, contact, tech string) string {
 	}
 	return b.String()
 }
+
+// NoteState is where the note of a verification on its PSA ticket stands.
+type NoteState string
+
+// Note states.
+const (
+	NoteQueued   NoteState = "queued"   // not tried yet
+	NoteWritten  NoteState = "written"  // the PSA accepted it
+	NoteDev      NoteState = "dev"      // dev delivery mode: kept in the dev outbox, not sent
+	NoteRetrying NoteState = "retrying" // the PSA failed; tried again at NextAttemptAt
+	NoteWaiting  NoteState = "waiting"  // the integration is misconfigured; waits for an admin
+	NoteFailed   NoteState = "failed"   // given up: the PSA refused it, or too many tries
+)
+
+// TicketNote is the state of one verification's ticket note.
+type TicketNote struct {
+	VerificationID string
+	State          NoteState
+	// Reason says why the last try failed, in a technician's words; ""
+	// when queued or written.
+	Reason        string
+	Attempts      int
+	At            time.Time // queued, or written / given up
+	NextAttemptAt time.Time // retrying only
+}
+
+// noteOf turns a ticket-note outbox item into its note state.
+func noteOf(it OutboxItem) TicketNote {
+	n := TicketNote{VerificationID: it.VerificationID, Attempts: it.Attempts, At: it.CreatedAt, Reason: it.Reason}
+	switch it.Status {
+	case OutboxDone:
+		n.State, n.At, n.Reason = NoteWritten, it.DoneAt, ""
+		if it.Dev {
+			n.State = NoteDev
+		}
+	case OutboxDead:
+		n.State, n.At = NoteFailed, it.DoneAt
+	case OutboxWaiting:
+		n.State = NoteWaiting
+		if n.Reason == "" {
+			n.Reason = ChannelMessage(it.Channel)
+		}
+	default:
+		n.State, n.Reason = NoteQueued, ""
+		if it.Attempts > 0 {
+			n.State, n.Reason, n.NextAttemptAt = NoteRetrying, it.Reason, it.NextAttemptAt
+		}
+	}
+	if (n.State == NoteFailed || n.State == NoteRetrying) && n.Reason == "" {
+		n.Reason = "the PSA did not take the note"
+	}
+	return n
+}
+
+// TicketNotes returns the ticket-note state of each of a tenant's
+// verifications that has one, by verification id: verifications not
+// started from a PSA ticket, or still open, have none.
+func (e *Engine) TicketNotes(ctx context.Context, tenantID string, verificationIDs []string) (map[string]TicketNote, error) {
+	out := map[string]TicketNote{}
+	if len(verificationIDs) == 0 {
+		return out, nil
+	}
+	items, err := view(ctx, e, func(tx Tx) ([]OutboxItem, error) {
+		return tx.TicketNoteItems(ctx, tenantID, verificationIDs)
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, it := range items {
+		if _, seen := out[it.VerificationID]; !seen { // newest first: one note per verification
+			out[it.VerificationID] = noteOf(it)
+		}
+	}
+	return out, nil
+}

@@ -1,7 +1,10 @@
 package core_test
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -83,4 +86,116 @@ func TestTicketNoteSurvivesPSAOutage(t *testing.T) {
 		}
 		require.Len(t, f.notes.msgs, 3, "the note landed after 40 failed attempts")
 	})
+}
+
+// TestTicketNoteState checks what the history shows of a verification's
+// note: queued, retrying with the PSA's reason, written, failed with the
+// reason it was refused, and that watchers hear of each change.
+func TestTicketNoteState(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, st *store.Store) {
+		var (
+			mu     sync.Mutex
+			events []core.Event
+		)
+		f := newFixture(t, st, func(c *core.Config) {
+			c.Publisher = core.PublisherFunc(func(_ context.Context, ev core.Event) {
+				mu.Lock()
+				defer mu.Unlock()
+				events = append(events, ev)
+			})
+		})
+		noteEvents := func() int {
+			mu.Lock()
+			defer mu.Unlock()
+			n := 0
+			for _, ev := range events {
+				if ev.Type == core.EventVerificationNote {
+					n++
+				}
+			}
+			return n
+		}
+		ctx := t.Context()
+		in, err := f.eng.PutIntegration(ctx, f.tenant.ID, "test", core.Integration{Kind: "memory", Name: "PSA", Config: []byte(`{}`)})
+		require.NoError(t, err)
+		plain := f.start(t, core.MethodSMSCode)
+		_, err = f.eng.Cancel(ctx, f.tenant.ID, f.tech.ID, plain.Verification.ID)
+		require.NoError(t, err)
+		a := f.start(t, core.MethodSMSCode, func(r *core.StartRequest) { r.TicketRef, r.IntegrationID = "900", in.ID })
+		_, err = f.eng.Cancel(ctx, f.tenant.ID, f.tech.ID, a.Verification.ID)
+		require.NoError(t, err)
+		ids := []string{a.Verification.ID, plain.Verification.ID}
+
+		notes, err := f.eng.TicketNotes(ctx, f.tenant.ID, ids)
+		require.NoError(t, err)
+		require.Len(t, notes, 1, "a verification without a ticket has no note")
+		assert.Equal(t, core.NoteQueued, notes[a.Verification.ID].State)
+
+		// The PSA is down: retrying, with words a technician reads (not
+		// the technical cause).
+		f.notes.fail = []error{fmt.Errorf("memory: add note: 503 (upstream connect error): %w", core.ErrUnavailable)}
+		f.deliver(t)
+		notes, err = f.eng.TicketNotes(ctx, f.tenant.ID, ids)
+		require.NoError(t, err)
+		n := notes[a.Verification.ID]
+		assert.Equal(t, core.NoteRetrying, n.State)
+		assert.Equal(t, "the service is unavailable", n.Reason)
+		assert.Equal(t, 1, n.Attempts)
+		assert.True(t, n.NextAttemptAt.After(f.clk.Now()), "the next try is later")
+		assert.Equal(t, 1, noteEvents())
+
+		f.clk.Add(time.Minute)
+		f.deliver(t)
+		notes, err = f.eng.TicketNotes(ctx, f.tenant.ID, ids)
+		require.NoError(t, err)
+		n = notes[a.Verification.ID]
+		assert.Equal(t, core.NoteWritten, n.State)
+		assert.Empty(t, n.Reason)
+		assert.Equal(t, f.clk.Now(), n.At.UTC())
+		assert.Equal(t, 2, noteEvents())
+
+		// A ticket the PSA no longer has: failed, with the PSA's reason.
+		b := f.start(t, core.MethodSMSCode, func(r *core.StartRequest) { r.TicketRef, r.IntegrationID = "901", in.ID })
+		_, err = f.eng.Cancel(ctx, f.tenant.ID, f.tech.ID, b.Verification.ID)
+		require.NoError(t, err)
+		f.notes.fail = []error{&core.PermanentError{Code: "not_found", Reason: "the PSA refused the note: no such ticket"}}
+		f.deliver(t)
+		notes, err = f.eng.TicketNotes(ctx, f.tenant.ID, []string{a.Verification.ID, b.Verification.ID})
+		require.NoError(t, err)
+		assert.Equal(t, core.NoteWritten, notes[a.Verification.ID].State)
+		assert.Equal(t, core.TicketNote{VerificationID: b.Verification.ID, State: core.NoteFailed,
+			Reason: "the PSA refused the note: no such ticket", Attempts: 1, At: f.clk.Now()},
+			normNote(notes[b.Verification.ID]))
+		assert.Equal(t, 3, noteEvents())
+
+		// Another tenant sees none of them.
+		notes, err = f.eng.TicketNotes(ctx, "ten_other", []string{a.Verification.ID, b.Verification.ID})
+		require.NoError(t, err)
+		assert.Empty(t, notes)
+	})
+}
+
+func normNote(n core.TicketNote) core.TicketNote {
+	n.At, n.NextAttemptAt = n.At.UTC(), n.NextAttemptAt.UTC()
+	if n.NextAttemptAt.Equal(time.Time{}.UTC()) {
+		n.NextAttemptAt = time.Time{}
+	}
+	return n
+}
+
+func TestDeliveryReason(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{nil, ""},
+		{&core.PermanentError{Code: "21610", Reason: "the number opted out"}, "the number opted out"},
+		{fmt.Errorf("psa: add note: %w", core.Errorf(core.KindNotFound, "ticket 12 is not in the PSA")), "ticket 12 is not in the PSA"},
+		{fmt.Errorf("psa: 429: %w", core.ErrRateLimited), "the service is limiting requests"},
+		{fmt.Errorf("post: %w", context.DeadlineExceeded), "the service did not answer in time"},
+		{core.Misconfigured("the API key was revoked: enter a new one", "401", "", nil), "the API key was revoked: enter a new one"},
+		{errors.New("dial tcp 10.0.0.1:443: connection refused"), "the service could not be reached"},
+	} {
+		assert.Equal(t, tc.want, core.DeliveryReason(tc.err), "%v", tc.err)
+	}
 }

@@ -36,6 +36,32 @@ const CSVerify = (() => {
     return v.status;
   }
 
+  // noteText says where a verification's note on its PSA ticket stands
+  // (core.NoteState), or "" when it writes none.
+  function noteText(n) {
+    if (!n) return "";
+    switch (n.state) {
+      case "queued": return "Ticket note queued.";
+      case "written": return "Note written to the ticket.";
+      case "dev": return "Ticket note kept in the dev outbox (dev delivery mode: not sent).";
+      case "retrying": return "Ticket note not written yet: " + n.reason.replace(/\.$/, "") + ". Trying again" +
+        (n.next_attempt_at ? " at " + fmtTime(n.next_attempt_at) : "") + ".";
+      case "waiting": return "Ticket note waiting: " + n.reason.replace(/\.$/, "") + ".";
+      case "failed": return "Ticket note failed: " + n.reason.replace(/\.$/, "") + ". Add the result to the ticket by hand.";
+    }
+    return "Ticket note: " + n.state + ".";
+  }
+
+  // noteNode is the note state as an element: the sentence, and a link to
+  // the ticket once the note is written, where the PSA has one.
+  function noteNode(n) {
+    const span = el("span", noteText(n), { class: "note-state note-" + n.state, "data-note-state": n.state });
+    if (n.ticket_url && n.state === "written") {
+      span.append(" ", el("a", "Open the ticket", { href: n.ticket_url, target: "_blank", rel: "noopener noreferrer", class: "note-link" }));
+    }
+    return span;
+  }
+
   function shieldText(s) {
     const by = s.technician_name ? " by " + s.technician_name : "";
     const via = s.method ? " via " + (methodNames[s.method] || s.method) : "";
@@ -78,6 +104,7 @@ const CSVerify = (() => {
         const li = el("li", fmtWhen(v.created_at) + " — " + (methodNames[v.method] || v.method) + " to " + v.destination +
           (v.technician_name ? " by " + v.technician_name : "") + (v.ticket_ref ? " for ticket " + v.ticket_ref : "") + ": " +
           statusText(v) + (v.note ? " · note: " + v.note : ""));
+        if (v.ticket_note) li.append(" ", noteNode(v.ticket_note));
         li.className = "h-" + v.status;
         if (i >= historyShown && !expanded) li.hidden = true;
         ul.append(li);
@@ -218,6 +245,10 @@ const CSVerify = (() => {
       if (v.attempts > 0 && open) text += " · " + (v.max_attempts - v.attempts) + " attempt(s) left";
       $("active-status").textContent = text;
       $("active-status").className = "st-" + v.status;
+      const an = $("active-note");
+      an.replaceChildren();
+      if (v.ticket_note) an.append(noteNode(v.ticket_note));
+      an.hidden = !v.ticket_note;
       $("techcode").hidden = !(open && v.tech_code);
       $("techcode-value").textContent = open && v.tech_code ? v.tech_code : "";
       $("check").hidden = !(open && v.method.endsWith("_code"));
@@ -314,5 +345,5 @@ const CSVerify = (() => {
     return { open, refresh, focusMethods, contact: () => contact };
   }
 
-  return { card, statusText, shieldText, methodNames, codeProblem };
+  return { card, statusText, shieldText, noteText, methodNames, codeProblem };
 })();

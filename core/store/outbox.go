@@ -8,7 +8,7 @@ import (
 )
 
 const outboxCols = `id, tenant_id, kind, verification_id, sealed, status, attempts, next_attempt_at, lease_until,
-	last_error, provider_ref, dev, created_at, done_at, channel`
+	last_error, provider_ref, dev, created_at, done_at, channel, reason`
 
 func scanOutbox(sc interface{ Scan(...any) error }) (core.OutboxItem, error) {
 	var (
@@ -17,7 +17,7 @@ func scanOutbox(sc interface{ Scan(...any) error }) (core.OutboxItem, error) {
 	)
 	err := sc.Scan(&o.ID, &o.TenantID, &kind, &o.VerificationID, &o.Sealed, &status, &o.Attempts,
 		tcol(&o.NextAttemptAt), tcol(&o.LeaseUntil), &o.LastError, &o.ProviderRef, &o.Dev,
-		tcol(&o.CreatedAt), tcol(&o.DoneAt), &o.Channel)
+		tcol(&o.CreatedAt), tcol(&o.DoneAt), &o.Channel, &o.Reason)
 	o.Kind, o.Status = core.OutboxKind(kind), core.OutboxStatus(status)
 	return o, err
 }
@@ -34,9 +34,9 @@ func (t *tx) EnqueueOutbox(ctx context.Context, o *core.OutboxItem) error {
 		o.Status = core.OutboxPending
 	}
 	normOutbox(o)
-	_, err := t.exec(ctx, `INSERT INTO outbox (`+outboxCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := t.exec(ctx, `INSERT INTO outbox (`+outboxCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		o.ID, o.TenantID, string(o.Kind), o.VerificationID, o.Sealed, string(o.Status), o.Attempts,
-		o.NextAttemptAt, o.LeaseUntil, o.LastError, o.ProviderRef, o.Dev, o.CreatedAt, o.DoneAt, o.Channel)
+		o.NextAttemptAt, o.LeaseUntil, o.LastError, o.ProviderRef, o.Dev, o.CreatedAt, o.DoneAt, o.Channel, o.Reason)
 	return wrap(err, "enqueue outbox")
 }
 
@@ -78,12 +78,12 @@ func (t *tx) ClaimOutbox(ctx context.Context, now, lease time.Time, limit int) (
 }
 
 // UpdateOutbox implements core.Tx: status, attempts, next attempt, lease,
-// last error, provider ref, sealed payload and done time.
+// last error and reason, provider ref, sealed payload and done time.
 func (t *tx) UpdateOutbox(ctx context.Context, o *core.OutboxItem) error {
 	normOutbox(o)
 	res, err := t.exec(ctx, `UPDATE outbox SET status = ?, attempts = ?, next_attempt_at = ?, lease_until = ?,
-		last_error = ?, provider_ref = ?, sealed = ?, done_at = ?, channel = ? WHERE tenant_id = ? AND id = ?`,
-		string(o.Status), o.Attempts, o.NextAttemptAt, o.LeaseUntil, o.LastError, o.ProviderRef, o.Sealed, o.DoneAt,
+		last_error = ?, reason = ?, provider_ref = ?, sealed = ?, done_at = ?, channel = ? WHERE tenant_id = ? AND id = ?`,
+		string(o.Status), o.Attempts, o.NextAttemptAt, o.LeaseUntil, o.LastError, o.Reason, o.ProviderRef, o.Sealed, o.DoneAt,
 		o.Channel, o.TenantID, o.ID)
 	if err != nil {
 		return wrap(err, "update outbox %s", o.ID)
@@ -111,4 +111,24 @@ func (t *tx) ListOutbox(ctx context.Context, tenantID string, limit int) ([]core
 	}
 	out, err := collect(rows, scanOutbox)
 	return out, wrap(err, "list outbox")
+}
+
+// TicketNoteItems implements core.Tx: the ticket-note items of the given
+// verifications (at most one each), by the (tenant_id, verification_id)
+// index.
+func (t *tx) TicketNoteItems(ctx context.Context, tenantID string, verificationIDs []string) ([]core.OutboxItem, error) {
+	if len(verificationIDs) == 0 {
+		return nil, nil
+	}
+	args := []any{tenantID, string(core.OutboxTicketNote)}
+	for _, id := range verificationIDs {
+		args = append(args, id)
+	}
+	rows, err := t.query(ctx, `SELECT `+outboxCols+` FROM outbox WHERE tenant_id = ? AND kind = ? AND verification_id IN (`+
+		placeholders(len(verificationIDs))+`) ORDER BY created_at DESC, id DESC`, args...)
+	if err != nil {
+		return nil, wrap(err, "list ticket notes")
+	}
+	out, err := collect(rows, scanOutbox)
+	return out, wrap(err, "list ticket notes")
 }

@@ -71,7 +71,7 @@ func seed(t *testing.T, s *store.Store) fixture {
 		require.NoError(t, tx.CreateVerification(ctx, &f.verA))
 		f.outA = core.OutboxItem{TenantID: f.A.ID, Kind: core.OutboxSMS, VerificationID: f.verA.ID, Sealed: []byte("sealed"),
 			Status: core.OutboxPending, Attempts: 1, NextAttemptAt: t0, LeaseUntil: t0.Add(-time.Minute), LastError: "timeout",
-			ProviderRef: "SM1", Dev: true, CreatedAt: t0, DoneAt: t0.Add(time.Hour)}
+			Reason: "the provider did not answer in time", ProviderRef: "SM1", Dev: true, CreatedAt: t0, DoneAt: t0.Add(time.Hour)}
 		require.NoError(t, tx.EnqueueOutbox(ctx, &f.outA))
 		f.integrationA = core.Integration{TenantID: f.A.ID, Kind: "twilio", Name: "SMS", Config: []byte("ciphertext"), CreatedAt: t0, UpdatedAt: t0}
 		require.NoError(t, tx.PutIntegration(ctx, &f.integrationA))
@@ -300,13 +300,35 @@ func TestRoundTrip(t *testing.T) {
 				assert.Equal(t, []core.OutboxItem{bare, f.outA}, list)
 				return nil
 			}))
-			f.outA.Status, f.outA.Sealed, f.outA.Attempts, f.outA.LastError = core.OutboxDone, nil, 2, ""
+			f.outA.Status, f.outA.Sealed, f.outA.Attempts, f.outA.LastError, f.outA.Reason = core.OutboxDone, nil, 2, "", ""
 			f.outA.ProviderRef, f.outA.DoneAt, f.outA.NextAttemptAt, f.outA.LeaseUntil = "SM2", t0.Add(2*time.Hour), time.Time{}, time.Time{}
 			update(t, s, func(ctx context.Context, tx core.Tx) error { return tx.UpdateOutbox(ctx, &f.outA) })
 			require.NoError(t, view(s, func(ctx context.Context, tx core.Tx) error {
 				got, err := tx.OutboxItem(ctx, f.A.ID, f.outA.ID)
 				require.NoError(t, err)
 				assert.Equal(t, f.outA, got)
+				return nil
+			}))
+			// Ticket notes by verification: only notes, only the tenant's,
+			// only the verifications asked for.
+			note := core.OutboxItem{TenantID: f.A.ID, Kind: core.OutboxTicketNote, VerificationID: f.verA.ID,
+				Status: core.OutboxDead, Attempts: 3, LastError: "permanent delivery failure not_found: gone",
+				Reason: "the PSA refused the note: no such ticket", CreatedAt: t0.Add(3 * time.Second)}
+			other := core.OutboxItem{TenantID: f.A.ID, Kind: core.OutboxTicketNote, VerificationID: "ver_other", CreatedAt: t0.Add(4 * time.Second)}
+			update(t, s, func(ctx context.Context, tx core.Tx) error {
+				require.NoError(t, tx.EnqueueOutbox(ctx, &note))
+				return tx.EnqueueOutbox(ctx, &other)
+			})
+			require.NoError(t, view(s, func(ctx context.Context, tx core.Tx) error {
+				got, err := tx.TicketNoteItems(ctx, f.A.ID, []string{f.verA.ID, "ver_missing"})
+				require.NoError(t, err)
+				assert.Equal(t, []core.OutboxItem{note}, got)
+				got, err = tx.TicketNoteItems(ctx, f.B.ID, []string{f.verA.ID, "ver_other"})
+				require.NoError(t, err)
+				assert.Empty(t, got)
+				got, err = tx.TicketNoteItems(ctx, f.A.ID, nil)
+				require.NoError(t, err)
+				assert.Empty(t, got)
 				return nil
 			}))
 		}},

@@ -51,7 +51,12 @@ func (s *Server) handleGetVerification(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, verificationJSON(v, s.engine.Now()))
+	out, err := s.verificationView(r.Context(), v)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 type checkRequest struct {

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/countersign/countersign/core"
+	"github.com/countersign/countersign/core/psa"
 )
 
 // The API's JSON shapes. Destinations are always masked: technicians pick a
@@ -102,6 +103,20 @@ type verificationOut struct {
 	// TechCode is the code the technician reads to the caller for a link
 	// with a code; only in the response that issued it.
 	TechCode string `json:"tech_code,omitempty"`
+	// TicketNote is where the result's note on the PSA ticket stands;
+	// only for closed verifications started from a PSA ticket.
+	TicketNote *ticketNoteOut `json:"ticket_note,omitempty"`
+}
+
+// ticketNoteOut is a verification's note on its PSA ticket
+// (core.TicketNote), with the ticket's address where the PSA has one.
+type ticketNoteOut struct {
+	State         string     `json:"state"` // core.NoteState
+	Reason        string     `json:"reason,omitempty"`
+	Attempts      int        `json:"attempts"`
+	At            time.Time  `json:"at"`
+	NextAttemptAt *time.Time `json:"next_attempt_at,omitempty"`
+	TicketURL     string     `json:"ticket_url,omitempty"`
 }
 
 func verificationJSON(v core.Verification, now time.Time) verificationOut {
@@ -166,6 +181,9 @@ func (s *Server) historyJSON(ctx context.Context, tenantID string, history []cor
 		vo.TechnicianName = names[v.TechnicianID]
 		out = append(out, vo)
 	}
+	if err := s.addTicketNotes(ctx, tenantID, history, out); err != nil {
+		return nil, nil, err
+	}
 	sh := shieldJSON(core.ShieldFor(history, now))
 	sh.TechnicianName = names[sh.TechnicianID]
 	return out, sh, nil
@@ -188,4 +206,78 @@ func (s *Server) contactCard(ctx context.Context, tenantID string, c core.Contac
 	}
 	out.Policy = policyJSON(p, s.engine.Methods())
 	return out, nil
+}
+
+// verificationView is one verification as the card shows it: with its
+// ticket note's state.
+func (s *Server) verificationView(ctx context.Context, v core.Verification) (verificationOut, error) {
+	out := []verificationOut{verificationJSON(v, s.engine.Now())}
+	err := s.addTicketNotes(ctx, v.TenantID, []core.Verification{v}, out)
+	return out[0], err
+}
+
+// addTicketNotes fills out[i].TicketNote for the verifications vs[i] that
+// write a note to a PSA ticket, with a link to the ticket where its PSA
+// plugin gives one (psa.TicketLinker).
+func (s *Server) addTicketNotes(ctx context.Context, tenantID string, vs []core.Verification, out []verificationOut) error {
+	var ids []string
+	for _, v := range vs {
+		if v.IntegrationID != "" && v.TicketRef != "" && !v.Status.Open() {
+			ids = append(ids, v.ID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	notes, err := s.engine.TicketNotes(ctx, tenantID, ids)
+	if err != nil {
+		return err
+	}
+	links := map[string]psa.TicketLinker{} // by integration id; nil when it has none
+	for i, v := range vs {
+		n, ok := notes[v.ID]
+		if !ok {
+			continue
+		}
+		no := &ticketNoteOut{State: string(n.State), Reason: n.Reason, Attempts: n.Attempts, At: n.At}
+		if !n.NextAttemptAt.IsZero() {
+			no.NextAttemptAt = &n.NextAttemptAt
+		}
+		l, seen := links[v.IntegrationID]
+		if !seen {
+			l = s.ticketLinker(ctx, tenantID, v.IntegrationID)
+			links[v.IntegrationID] = l
+		}
+		if l != nil {
+			no.TicketURL = refTicketURL(l, v.TicketRef)
+		}
+		out[i].TicketNote = no
+	}
+	return nil
+}
+
+// ticketLinker is the ticket linker of a tenant's integration, or nil when
+// it has none (or is gone: the note state is still shown).
+func (s *Server) ticketLinker(ctx context.Context, tenantID, integrationID string) psa.TicketLinker {
+	in, err := s.engine.Integration(ctx, tenantID, integrationID)
+	if err != nil {
+		return nil
+	}
+	c, err := s.psaClient(in)
+	if err != nil {
+		return nil
+	}
+	l, _ := c.(psa.TicketLinker)
+	return l
+}
+
+// refTicketURL is the address of the ticket with ref, when the linker
+// can make it from the ref alone: a verification keeps the ticket's ref,
+// not the number a {number} template would need.
+func refTicketURL(l psa.TicketLinker, ref string) string {
+	u := l.TicketURL(psa.Ticket{Ref: ref})
+	if u == "" || u != l.TicketURL(psa.Ticket{Ref: ref, Number: "n"}) {
+		return ""
+	}
+	return u
 }

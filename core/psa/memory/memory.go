@@ -79,4 +79,5 @@ var (
 	_ psa.CallbackRegistrar = (*Client)(nil)
 	_ psa.PodInstaller      = (*Client)(nil)
 	_ psa.SetupGuide        = (*Client)(nil)
+	_ psa.TicketLinker      = (*Client)(nil)
 )

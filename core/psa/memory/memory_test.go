@@ -2,7 +2,11 @@ package memory_test
 
 import (
 	"encoding/json"
+	"io"
+	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -136,4 +140,53 @@ func TestCallsCounted(t *testing.T) {
 	_, err = c.GetTicket(t.Context(), "5001")
 	require.NoError(t, err)
 	assert.Equal(t, countCalls{"GET /tickets/{id}": 1, "GET /contacts/{id}": 1}, calls)
+}
+
+// TestTicketScreenListsNotes checks the PSA's own ticket screen: the
+// notes written to the ticket, escaped, with or without the pod, and that
+// the plugin links to it.
+func TestTicketScreenListsNotes(t *testing.T) {
+	srv, ts := newServer(t)
+	srv.Seed([]psa.Company{{Ref: "1", Name: "Acme"}}, nil, []psa.Ticket{{Ref: "900", Summary: "Printer <jammed>", CompanyRef: "1", Status: "New"}})
+	c, err := memory.New(memory.Config{BaseURL: ts.URL, APIKey: testKey}, psa.Deps{})
+	require.NoError(t, err)
+	get := func(path string) (int, string) {
+		resp, err := ts.Client().Get(ts.URL + path)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		return resp.StatusCode, string(b)
+	}
+
+	status, body := get("/ui/ticket/900")
+	require.Equal(t, http.StatusOK, status)
+	assert.Contains(t, body, "No notes on this ticket yet.")
+	assert.Contains(t, body, "Printer &lt;jammed&gt;")
+	assert.NotContains(t, body, "<iframe", "no pod asked for")
+
+	require.NoError(t, c.AddTicketNote(t.Context(), "900", psa.Note{Text: "Countersign: <b>VERIFIED</b>"}))
+	require.NoError(t, c.AddTicketNote(t.Context(), "900", psa.Note{Text: "second", Public: true}))
+	status, body = get("/ui/ticket/900?pod=" + url.QueryEscape("https://cs.example/pod/t/i"))
+	require.Equal(t, http.StatusOK, status)
+	assert.Contains(t, body, "Internal note</span><br>Countersign: &lt;b&gt;VERIFIED&lt;/b&gt;")
+	assert.Contains(t, body, "Public note</span><br>second")
+	assert.Less(t, strings.Index(body, "VERIFIED"), strings.Index(body, "second"), "oldest first")
+	assert.Contains(t, body, `<iframe id="pod"`)
+
+	status, _ = get("/ui/ticket/901")
+	assert.Equal(t, http.StatusNotFound, status)
+	status, _ = get("/ui/contact/5")
+	assert.Equal(t, http.StatusBadRequest, status, "a contact screen needs its pod")
+	status, _ = get("/ui/ticket/900?pod=javascript:alert(1)")
+	assert.Equal(t, http.StatusBadRequest, status)
+
+	// A note to a ticket the PSA does not have says so in the PSA's words.
+	err = c.AddTicketNote(t.Context(), "901", psa.Note{Text: "x"})
+	require.ErrorIs(t, err, core.ErrNotFound)
+	assert.Equal(t, "no such ticket", core.ErrorMessage(err))
+
+	assert.Equal(t, ts.URL+"/ui/ticket/900", c.TicketURL(psa.Ticket{Ref: "900"}))
+	assert.Equal(t, ts.URL+"/ui/ticket/a%2Fb", c.TicketURL(psa.Ticket{Ref: "a/b"}))
+	assert.Empty(t, c.TicketURL(psa.Ticket{}))
 }

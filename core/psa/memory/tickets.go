@@ -2,8 +2,12 @@ package memory
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/countersign/countersign/core"
 	"github.com/countersign/countersign/core/psa"
@@ -46,9 +50,27 @@ func (c *Client) AddTicketNote(ctx context.Context, ticketRef string, n psa.Note
 		w.Visibility = "public"
 	}
 	if err := c.post(ctx, "POST /tickets/{id}/notes", "tickets/"+url.PathEscape(ticketRef)+"/notes", w, nil); err != nil {
+		if refused := refusal("add note to ticket "+ticketRef, err); refused != nil {
+			return refused
+		}
 		return fmt.Errorf("memory: add note to ticket %s: %w", ticketRef, err)
 	}
 	return nil
+}
+
+// refusal is a 404 or 4xx refusal of the PSA as a *psa.Error with the
+// PSA's own words ({"error": "no such ticket"}), which the technician
+// reads beside a note that could not be written; nil for other errors.
+func refusal(what string, err error) error {
+	var he *psa.HTTPError
+	if !errors.As(err, &he) || (he.Status != http.StatusNotFound && he.Status != http.StatusUnprocessableEntity && he.Status != http.StatusBadRequest) {
+		return nil
+	}
+	var w wireError
+	if json.Unmarshal([]byte(he.Body), &w) != nil || strings.TrimSpace(w.Error) == "" {
+		return nil
+	}
+	return psa.NewError("memory", what, core.ErrorKind(err), err, "%s", strings.TrimSpace(w.Error))
 }
 
 // CreateTicket implements [psa.TicketCreator].
