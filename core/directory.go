@@ -76,6 +76,9 @@ type DirectoryUpload struct {
 	Full    bool
 	Users   []DirectoryUser
 	Removed []string
+	// Policy is the domain's password policy as the harvester read it;
+	// nil keeps the one on record.
+	Policy *PasswordPolicy
 }
 
 // DirectorySyncSummary says what an upload changed.
@@ -228,6 +231,13 @@ func (e *Engine) UploadDirectory(ctx context.Context, d Device, up DirectoryUplo
 		}
 		var added []DirectoryUser
 		now := e.Now()
+		if up.Policy != nil {
+			p := *up.Policy
+			p.TenantID, p.ClientID, p.UpdatedAt = d.TenantID, d.ClientID, now
+			if err := tx.PutPasswordPolicy(ctx, &p); err != nil {
+				return err
+			}
+		}
 		present := make(map[string]bool, len(up.Users))
 		for _, u := range up.Users {
 			u.TenantID, u.ClientID, u.DeviceID, u.SyncedAt = d.TenantID, d.ClientID, d.ID, now

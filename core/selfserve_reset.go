@@ -120,7 +120,27 @@ type SelfServeResetTx interface {
 	FinishSelfServeRequest(ctx context.Context, tenantID, id string, status SelfServeRequestStatus, reason string, at time.Time) error
 	// ClearAgentTaskPayload wipes a delivered task's payload.
 	ClearAgentTaskPayload(ctx context.Context, tenantID, id string) error
+	// PutPasswordPolicy keeps the domain policy a client's harvester
+	// reported; PasswordPolicy returns it, ErrNotFound before the first.
+	PutPasswordPolicy(ctx context.Context, p *PasswordPolicy) error
+	PasswordPolicy(ctx context.Context, tenantID, clientID string) (PasswordPolicy, error)
 }
+
+// PasswordPolicy is the part of a domain's password policy the self-serve
+// page checks (minPwdLength, pwdProperties' complexity bit,
+// pwdHistoryLength); the domain controller applies all of it anyway.
+type PasswordPolicy struct {
+	TenantID   string
+	ClientID   string
+	MinLength  int
+	Complexity bool
+	History    int
+	UpdatedAt  time.Time
+}
+
+// defaultPasswordPolicy is assumed until a harvester reports the domain's:
+// Active Directory's default domain policy.
+var defaultPasswordPolicy = PasswordPolicy{MinLength: 7, Complexity: true, History: 24}
 
 // Audit actions of the reset page.
 const (
@@ -320,15 +340,17 @@ type SelfServeAnswer struct {
 	Password    string // for a reset
 }
 
-// CheckPassword applies the rules the page knows of a new password: the
-// domain's own policy (length, history, its complexity settings) is
-// applied by the domain controller when the harvester sets it, and a
-// refusal comes back as the request's result. These are Active
-// Directory's default complexity rules (three of four character classes,
-// not containing the account name) and its length limits.
-func CheckPassword(password, account, displayName string) error {
-	if len(password) < minPasswordLen {
-		return Errorf(KindInvalid, "the new password needs at least %d characters", minPasswordLen)
+// CheckPassword applies the domain's policy to a new password as far as
+// the page can: its minimum length (never below 8, our own floor) and, when
+// the domain requires complexity, Active Directory's rules for it (three of
+// four character classes, not containing the account name or a part of the
+// display name of three or more characters). The password history and
+// anything else are for the domain controller, whose refusal comes back as
+// the request's result.
+func CheckPassword(password, account, displayName string, pol PasswordPolicy) error {
+	minLen := max(pol.MinLength, minPasswordLen)
+	if len([]rune(password)) < minLen {
+		return Errorf(KindInvalid, "the new password needs at least %d characters", minLen)
 	}
 	if len([]rune(password)) > maxPasswordLen {
 		return Errorf(KindInvalid, "the new password can have at most %d characters", maxPasswordLen)
@@ -348,6 +370,9 @@ func CheckPassword(password, account, displayName string) error {
 			classes[3] = true
 		}
 	}
+	if !pol.Complexity {
+		return nil
+	}
 	n := 0
 	for _, c := range classes {
 		if c {
@@ -362,7 +387,7 @@ func CheckPassword(password, account, displayName string) error {
 		return Errorf(KindInvalid, "the new password cannot contain your user name")
 	}
 	for _, part := range strings.FieldsFunc(displayName, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }) {
-		if len(part) >= 3 && strings.Contains(lower, strings.ToLower(part)) {
+		if len([]rune(part)) >= 3 && strings.Contains(lower, strings.ToLower(part)) {
 			return Errorf(KindInvalid, "the new password cannot contain parts of your name")
 		}
 	}
@@ -424,7 +449,14 @@ func (e *Engine) CompleteSelfServe(ctx context.Context, slug string, a SelfServe
 		if a.Action == SelfServeReset {
 			// Before the code, so a password the page refuses does not
 			// burn a good code.
-			if err := CheckPassword(a.Password, u.SAMAccountName, u.Name()); err != nil {
+			pol, err := tx.PasswordPolicy(ctx, t.ID, u.ClientID)
+			if isNotFound(err) {
+				pol, err = defaultPasswordPolicy, nil
+			}
+			if err != nil {
+				return err
+			}
+			if err := CheckPassword(a.Password, u.SAMAccountName, u.Name(), pol); err != nil {
 				refusal = err
 				return nil
 			}

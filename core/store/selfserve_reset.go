@@ -159,3 +159,22 @@ func (t *tx) ClearAgentTaskPayload(ctx context.Context, tenantID, id string) err
 	_, err := t.exec(ctx, `UPDATE agent_tasks SET payload = ? WHERE tenant_id = ? AND id = ?`, []byte{}, tenantID, id)
 	return wrap(err, "clear task payload")
 }
+
+// PutPasswordPolicy implements core.SelfServeResetTx.
+func (t *tx) PutPasswordPolicy(ctx context.Context, p *core.PasswordPolicy) error {
+	normTimes(&p.UpdatedAt)
+	_, err := t.exec(ctx, `INSERT INTO directory_policy (tenant_id, client_id, min_length, complexity, history, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (tenant_id, client_id) DO UPDATE SET min_length = excluded.min_length, complexity = excluded.complexity,
+			history = excluded.history, updated_at = excluded.updated_at`,
+		p.TenantID, p.ClientID, p.MinLength, p.Complexity, p.History, p.UpdatedAt)
+	return wrap(err, "store password policy")
+}
+
+// PasswordPolicy implements core.SelfServeResetTx.
+func (t *tx) PasswordPolicy(ctx context.Context, tenantID, clientID string) (core.PasswordPolicy, error) {
+	p := core.PasswordPolicy{TenantID: tenantID, ClientID: clientID}
+	err := t.queryRow(ctx, `SELECT min_length, complexity, history, updated_at FROM directory_policy WHERE tenant_id = ? AND client_id = ?`,
+		tenantID, clientID).Scan(&p.MinLength, &p.Complexity, &p.History, tcol(&p.UpdatedAt))
+	return p, wrap(err, "read password policy")
+}

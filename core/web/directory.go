@@ -45,14 +45,28 @@ type directoryUserJSON struct {
 }
 
 // directoryUploadJSON is "POST /agent/v1/directory": one sync's result.
-// Policy and State are the harvester's own (accepted, not stored yet).
+// Of the policy, the password rules are kept (the self-serve page checks
+// new passwords against them); State is the harvester's own (accepted,
+// not stored).
 type directoryUploadJSON struct {
-	Full    bool                `json:"full"`
-	Reason  string              `json:"reason,omitempty"`
-	Users   []directoryUserJSON `json:"users"`
-	Removed []string            `json:"removed,omitempty"`
-	Policy  map[string]any      `json:"policy,omitempty"`
-	State   map[string]any      `json:"state,omitempty"`
+	Full    bool                 `json:"full"`
+	Reason  string               `json:"reason,omitempty"`
+	Users   []directoryUserJSON  `json:"users"`
+	Removed []string             `json:"removed,omitempty"`
+	Policy  *directoryPolicyJSON `json:"policy,omitempty"`
+	State   map[string]any       `json:"state,omitempty"`
+}
+
+// directoryPolicyJSON is agent/directory.Policy on the wire; the fields
+// not named here (ages, lockout) are accepted and not kept.
+type directoryPolicyJSON struct {
+	MinPasswordLength int  `json:"min_password_length"`
+	HistoryLength     int  `json:"history_length"`
+	Complexity        bool `json:"complexity"`
+	MaxPasswordAge    any  `json:"max_password_age,omitempty"`
+	MinPasswordAge    any  `json:"min_password_age,omitempty"`
+	LockoutThreshold  any  `json:"lockout_threshold,omitempty"`
+	LockoutDuration   any  `json:"lockout_duration,omitempty"`
 }
 
 type directorySummaryJSON struct {
@@ -82,6 +96,13 @@ func (s *Server) handleAgentDirectory(w http.ResponseWriter, r *http.Request) {
 			Mobile: u.Mobile, Phone: u.Phone, Enabled: u.Enabled, Locked: u.Locked, PasswordLastSet: u.PasswordLastSet,
 			MustChangePassword: u.MustChangePassword, PasswordNeverExpires: u.PasswordNeverExpires,
 			PasswordExpiresAt: u.PasswordExpiresAt, USNChanged: u.USNChanged}
+	}
+	if p := req.Policy; p != nil {
+		if p.MinPasswordLength < 0 || p.MinPasswordLength > 255 || p.HistoryLength < 0 || p.HistoryLength > 1024 {
+			s.writeError(w, r, core.Errorf(core.KindInvalid, "the password policy's lengths are out of range"))
+			return
+		}
+		up.Policy = &core.PasswordPolicy{MinLength: p.MinPasswordLength, Complexity: p.Complexity, History: p.HistoryLength}
 	}
 	d := deviceFrom(r)
 	sum, err := s.engine.UploadDirectory(r.Context(), d, up)

@@ -275,3 +275,49 @@ func TestSelfServeResetPage(t *testing.T) {
 		e.assertLogsClean(t, code, newPw, reqID, challenge)
 	})
 }
+
+// TestSelfServePasswordPolicy: the page checks a new password against the
+// policy the client's harvester reported (here: 14 characters, no
+// complexity), not AD's defaults; a policy out of range is refused. On
+// SQLite and PostgreSQL.
+func TestSelfServePasswordPolicy(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, st *store.Store) {
+		e, cred := selfServeEnv(t, st)
+		users := []any{dirUser(guidPat, sidPat, "Pat", "Lee", "pat@contoso.example", "(555) 010-0199")}
+		r := e.agentDo(t, http.MethodPost, "/agent/v1/directory", cred, map[string]any{"full": false, "users": users,
+			"policy": map[string]any{"min_password_length": -1}})
+		assert.Equal(t, http.StatusBadRequest, r.status, "%s", r.body)
+		r = e.agentDo(t, http.MethodPost, "/agent/v1/directory", cred, map[string]any{"full": false, "users": users,
+			"policy": map[string]any{"max_password_age": 3628800000000000, "min_password_age": 0, "min_password_length": 14,
+				"history_length": 24, "complexity": false, "lockout_threshold": 5, "lockout_duration": 1800000000000}})
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+
+		browser := e.client(t)
+		page := "/r/" + e.a.tenant.Slug
+		f := selfServeStart(t, e, browser, "pat")
+		e.deliver(t)
+		m, _ := e.sms.last(t)
+		code := codeIn(t, m)
+		submit := func(pw string) response {
+			g := url.Values{}
+			for k, v := range f {
+				g[k] = v
+			}
+			g.Set("code", code)
+			g.Set("action", "reset")
+			g.Set("password", pw)
+			g.Set("password2", pw)
+			return e.form(t, browser, page+"/code", g, nil)
+		}
+		r = submit("Spring-Tul-42")
+		assert.Equal(t, http.StatusBadRequest, r.status)
+		assert.Contains(t, string(r.body), "at least 14 characters")
+		f = pageFields(r.body, "")
+		f.Set("challenge", challengeRE.FindStringSubmatch(string(r.body))[1])
+		r = submit("springtulipgarden")
+		require.Equal(t, http.StatusSeeOther, r.status, "%s", r.body)
+		tasks := fetchTasks(t, e, cred)
+		require.Len(t, tasks.Tasks, 1)
+		assert.Equal(t, "springtulipgarden", tasks.Tasks[0].Payload.Password)
+	})
+}
