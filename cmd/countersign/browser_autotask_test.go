@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -200,16 +201,21 @@ func TestAutotaskInsightCallBudget(t *testing.T) {
 		status, v, _ = rawDo(t, "POST", api+"/verifications/"+v["id"].(string)+"/check", map[string]string{"code": code}, cookie)
 		require.Equal(t, http.StatusOK, status, v)
 		require.Equal(t, "verified", v["status"])
+		// The fake stores the note inside its handler but logs the request
+		// when the handler returns: wait for both, as TestHaloTabCallBudget.
+		logged := func() []string {
+			var routes []string
+			for _, r := range at.Log()[start:] {
+				routes = append(routes, r.Route)
+			}
+			return routes
+		}
 		deadline := time.Now().Add(waitTimeout)
-		for len(at.NoteRecords(atBrowserTicket)) == notes && time.Now().Before(deadline) {
+		for (len(at.NoteRecords(atBrowserTicket)) == notes || !slices.Contains(logged(), "POST /V1.0/Tickets/{parentId}/Notes")) && time.Now().Before(deadline) {
 			time.Sleep(50 * time.Millisecond)
 		}
 		require.Len(t, at.NoteRecords(atBrowserTicket), notes+1, "the note was written")
-		var routes []string
-		for _, r := range at.Log()[start:] {
-			routes = append(routes, r.Route)
-		}
-		return routes
+		return logged()
 	}
 	cold := round(t)
 	assert.Equal(t, []string{"GET /V1.0/Tickets/{id}", "GET /V1.0/Contacts/{id}", "POST /V1.0/Tickets/{parentId}/Notes"}, cold)
