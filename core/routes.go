@@ -63,6 +63,7 @@ func (e *Engine) Routes(ctx context.Context, tenantID, contactID string) ([]Rout
 		promptErr  error
 		pushErr    error
 		candidates []DuoUser
+		locked     map[DestinationKind]string // why a channel is locked
 	)
 	err := e.cfg.Store.View(ctx, func(tx Tx) error {
 		var err error
@@ -97,6 +98,20 @@ func (e *Engine) Routes(ctx context.Context, tenantID, contactID string) ([]Rout
 				case !isNotFound(err):
 					return err
 				}
+			}
+		}
+		// A channel locked by consecutive failures is not offered: the
+		// start would be refused (checkFailureCap), and the card offers
+		// another way instead.
+		for _, k := range []DestinationKind{DestPhone, DestEmail} {
+			if err := e.checkFailureCap(ctx, tx, policy, tenantID, contact.ID, k); err != nil {
+				if ErrorKind(err) == KindInternal {
+					return err
+				}
+				if locked == nil {
+					locked = map[DestinationKind]string{}
+				}
+				locked[k] = ErrorMessage(err)
 			}
 		}
 		if policy.Allows(MethodWorkstationPrompt) {
@@ -147,7 +162,11 @@ func (e *Engine) Routes(ctx context.Context, tenantID, contactID string) ([]Rout
 			if !ok {
 				continue
 			}
-			out = append(out, destinationRoute(m, p.DestinationKind(), contact, history))
+			r := destinationRoute(m, p.DestinationKind(), contact, history)
+			if why, ok := locked[p.DestinationKind()]; ok && r.Available {
+				r.Available, r.Reason = false, why
+			}
+			out = append(out, r)
 		}
 	}
 	return out, nil

@@ -199,3 +199,31 @@ func TestDeliveryReason(t *testing.T) {
 		assert.Equal(t, tc.want, core.DeliveryReason(tc.err), "%v", tc.err)
 	}
 }
+
+// TestRoutesLockedChannel: a channel locked by consecutive failures is
+// not offered, with the reason, so that the card offers another way; the
+// other channel stays available.
+func TestRoutesLockedChannel(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, st *store.Store) {
+		f := newFixture(t, st)
+		ctx := t.Context()
+		require.NoError(t, st.Update(ctx, func(tx core.Tx) error {
+			return tx.SetFailureCount(ctx, f.tenant.ID, f.contact.ID, core.DestPhone, core.DefaultPolicy().FailureCap, f.clk.Now())
+		}))
+		routes, err := f.eng.Routes(ctx, f.tenant.ID, f.contact.ID)
+		require.NoError(t, err)
+		seen := map[core.DestinationKind]bool{}
+		for _, r := range routes {
+			switch r.Method {
+			case core.MethodSMSCode, core.MethodSMSLink, core.MethodVoiceCode:
+				seen[core.DestPhone] = true
+				assert.False(t, r.Available, r.Method)
+				assert.Contains(t, r.Reason, "locked after 10 consecutive failures", r.Method)
+			case core.MethodEmailLink, core.MethodEmailCode:
+				seen[core.DestEmail] = true
+				assert.True(t, r.Available, "%s: %s", r.Method, r.Reason)
+			}
+		}
+		assert.True(t, seen[core.DestPhone] && seen[core.DestEmail], "both channels listed")
+	})
+}

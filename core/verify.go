@@ -599,7 +599,7 @@ func (e *Engine) CheckCode(ctx context.Context, tenantID, techID, verificationID
 		switch st := v.EffectiveStatus(now); {
 		case st == StatusExpired && v.Status.Open():
 			v.Status, v.CompletedAt, v.Detail = StatusExpired, now, "code expired before it was entered"
-			evType, outcome = EventVerificationExpired, Errorf(KindGone, "the code has expired; resend or start a new verification")
+			evType, outcome = EventVerificationExpired, Errorf(KindGone, "the code has expired: send a new code")
 		case st == StatusVerified:
 			// A repeat of the right code (a double submit, a second
 			// technician) or any code after success is not a guess at an
@@ -617,9 +617,9 @@ func (e *Engine) CheckCode(ctx context.Context, tenantID, techID, verificationID
 			left := v.MaxAttempts - v.Attempts
 			if left <= 0 {
 				v.Status, v.CompletedAt, v.Detail = StatusFailed, now, "too many wrong codes"
-				evType, outcome = EventVerificationFailed, Errorf(KindGone, "wrong code; that was the last attempt, the verification has failed")
+				evType, outcome = EventVerificationFailed, Errorf(KindGone, "wrong code, and that was the last attempt: the caller is not verified; send a new code or try another method")
 			} else {
-				evType, outcome = EventVerificationAttempt, Errorf(KindInvalid, "wrong code; %d attempt(s) left", left)
+				evType, outcome = EventVerificationAttempt, Errorf(KindInvalid, "wrong code: ask the caller to read it again (%s left)", plural(left, "attempt"))
 			}
 		}
 		if err := tx.UpdateVerification(ctx, &v); err != nil {

@@ -36,6 +36,19 @@ const CSVerify = (() => {
     return v.status;
   }
 
+  // sentence turns a server message (lower case, Go style) into the
+  // sentence the card shows: a capital first and a full stop last.
+  function sentence(t) {
+    t = String(t || "").trim();
+    if (!t) return "";
+    t = t[0].toUpperCase() + t.slice(1);
+    return /[.!?…]$/.test(t) ? t : t + ".";
+  }
+
+  // failed reports whether a verification ended without verifying the
+  // caller in a way that needs a next step (not one a technician cancelled).
+  const failedStates = new Set(["failed", "expired"]);
+
   // noteText says where a verification's note on its PSA ticket stands
   // (core.NoteState), or "" when it writes none.
   function noteText(n) {
@@ -87,14 +100,15 @@ const CSVerify = (() => {
   }
 
   function card(opts) {
-    let contact = null, active = null, tick = null, watch = null, expanded = false, pending = null, routes = [];
+    let contact = null, active = null, tick = null, watch = null, expanded = false, pending = null, routes = [], failSaid = "";
     const start = opts.start || ((body) => api("POST", "/verifications", body));
     const push = opts.push || ((body) => api("POST", "/pushes", body));
     const prompt = opts.prompt || null;
     const alternate = opts.alternate || (() => false);
     const ticket = opts.ticket || (() => "");
 
-    function say(text) { $("msg").textContent = text || ""; }
+    // say shows the card's one message: a sentence, or nothing.
+    function say(text) { $("msg").textContent = sentence(text); }
 
     function renderShield(s) { const p = $("shield"); p.className = "shield " + s.state; p.textContent = shieldText(s); }
 
@@ -192,6 +206,32 @@ const CSVerify = (() => {
     // failed, offered after a failure.
     function nextRoute(v) { return routes.find((r) => r.available && r.method !== v.method && canStart(r)); }
 
+    // againRoute is the way that just failed, when it is still available
+    // (a channel locked by failures is not): a new code, link or push.
+    function againRoute(v) {
+      return routes.find((r) => r.available && r.method === v.method && canStart(r) &&
+        (!r.destination_id || r.destination_id === v.destination_id));
+    }
+    function againLabel(v) {
+      if (v.method === "duo_push") return "Push again";
+      if (v.method === "workstation_prompt") return "Prompt again";
+      return v.method.endsWith("_link") ? "Send a new link" : "Send a new code";
+    }
+
+    // failureText is the one message of a failed or expired verification:
+    // why, and the next steps the card offers.
+    function failureText(v, again, next) {
+      const why = v.status === "expired" ? (v.method.endsWith("_link") ? "the link expired before the caller used it" : "the code expired before it was entered")
+        : v.detail === "too many wrong codes" ? "too many wrong codes were entered" : (v.detail || "the verification failed");
+      const steps = [];
+      if (again) steps.push(againLabel(v).toLowerCase());
+      if (next) steps.push("try " + (methodNames[next.method] || next.method) + " instead");
+      steps.push("escalate if the caller cannot verify");
+      const last = steps.pop();
+      const todo = steps.length ? steps.join(", ") + " or " + last : last;
+      return sentence(why) .replace(/\.$/, "") + ": the caller is not verified. " + sentence(todo);
+    }
+
     // request sends at once, or first asks for the note the policy wants.
     function request(method, dest) {
       say("");
@@ -240,9 +280,11 @@ const CSVerify = (() => {
       active = v;
       $("active").hidden = false;
       const open = v.status === "pending" || v.status === "sent";
-      let text = (methodNames[v.method] || v.method) + " to " + v.destination + ": " + statusText(v);
+      // The status line says where the verification stands; why it
+      // failed, and what to do next, is the card's one message (say).
+      const st = failedStates.has(v.status) ? (v.status === "failed" ? "Failed" : "Expired") : statusText(v);
+      let text = (methodNames[v.method] || v.method) + " to " + v.destination + ": " + st;
       if (open) text += " · expires in " + remaining(v.expires_at);
-      if (v.attempts > 0 && open) text += " · " + (v.max_attempts - v.attempts) + " attempt(s) left";
       $("active-status").textContent = text;
       $("active-status").className = "st-" + v.status;
       const an = $("active-note");
@@ -257,6 +299,14 @@ const CSVerify = (() => {
       const next = !open && v.status !== "verified" ? nextRoute(v) : null;
       $("next").hidden = !next;
       if (next) { $("next").textContent = "Try " + (methodNames[next.method] || next.method) + " instead"; $("next").onclick = () => startRoute(next); }
+      const again = failedStates.has(v.status) ? againRoute(v) : null;
+      $("again").hidden = !again;
+      if (again) { $("again").textContent = againLabel(v); $("again").onclick = () => startRoute(again); }
+      const said = v.id + "/" + (again ? again.method : "") + "/" + (next ? next.method : "");
+      if (failedStates.has(v.status) && failSaid !== said) {
+        failSaid = said; // once per failure (the tick re-renders every second), again when the ways change
+        say(failureText(v, again, next));
+      }
       clearInterval(tick);
       if (open) tick = setInterval(() => { if (new Date(active.expires_at) <= new Date()) reloadActive(); else showActive(active); }, 1000);
     }
@@ -301,7 +351,7 @@ const CSVerify = (() => {
     async function open(id, card) {
       say("");
       contact = card || await api("GET", "/contacts/" + id);
-      active = null; clearInterval(tick); expanded = false;
+      active = null; clearInterval(tick); expanded = false; failSaid = "";
       $("card").hidden = false; $("active").hidden = true; $("note-form").hidden = true;
       $("contact-name").textContent = (contact.first_name + " " + contact.last_name).trim() || "(no name)";
       const p = contact.policy || {};
@@ -336,7 +386,13 @@ const CSVerify = (() => {
       $("code").setAttribute("aria-invalid", String(!!problem));
       if (problem) { say(problem); $("code").focus(); return; }
       try { showActive(await api("POST", "/verifications/" + active.id + "/check", { code: $("code").value })); refresh(); }
-      catch (e) { say(e.message); if (e.body && e.body.verification) showActive(e.body.verification); }
+      catch (e) {
+        // One message: a failure that ended the verification is told by
+        // showActive, with the next steps; else the server's words.
+        const v = e.body && e.body.verification;
+        if (v && failedStates.has(v.status)) await refresh(); // re-reads the ways too: a channel may be locked now
+        else { say(e.message); if (v) showActive(v); }
+      }
       $("code").value = "";
     });
     $("resend").addEventListener("click", async () => { say(""); try { showActive(await api("POST", "/verifications/" + active.id + "/resend")); } catch (e) { say(e.message); } });

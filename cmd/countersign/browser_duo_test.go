@@ -81,11 +81,19 @@ func TestBrowserDuoPushInConnectWisePod(t *testing.T) {
 	pod.Click(`button[data-route="duo_push"]`)
 	require.Len(t, fake.WaitPushes(2, waitTimeout), 2)
 	require.True(t, fake.Answer("pat", duotest.Deny))
-	pod.WaitText("#active-status", "tapped Deny in Duo Mobile")
+	pod.WaitText("#active-status", "Duo push to")
+	pod.WaitText("#active-status", "Failed")
 	pod.WaitClass("#shield", "red")
 	pod.WaitText(`#routes-list li[data-method="duo_push"]`, "stopped for 24 hours")
 	pod.WaitVisible("#next")
 	pod.WaitText("#next", "Try SMS code instead")
+	// One message: why, and the next steps; a denied push is not offered
+	// again.
+	pod.WaitText("#msg", "tapped Deny in Duo Mobile")
+	pod.WaitText("#msg", ": the caller is not verified. Try SMS code instead or escalate if the caller cannot verify.")
+	var againHidden bool
+	pod.Eval(`document.getElementById("again").hidden`, &againHidden)
+	assert.True(t, againHidden, "pushes are stopped after a deny: no Push again")
 	tab.Screenshot("cw-pod-duo-denied")
 
 	// Push is no longer offered; the API refuses it too, in words.

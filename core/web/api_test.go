@@ -343,7 +343,7 @@ func TestSMSCodeFlowOverHTTP(t *testing.T) {
 		r = e.api(t, c, "POST", "/api/v1/verifications/"+id+"/check", map[string]string{"code": wrong})
 		require.Equal(t, http.StatusBadRequest, r.status, "%s", r.body)
 		m := r.JSON(t)
-		assert.Contains(t, m["error"], "4 attempt(s) left")
+		assert.Contains(t, m["error"], "(4 attempts left)")
 		assert.EqualValues(t, 1, m["verification"].(map[string]any)["attempts"])
 		assert.Equal(t, 1, e.verification(t, e.a, id).Attempts)
 
