@@ -29,12 +29,13 @@ type Route struct {
 
 // defaultRouteOrder is the order without a policy's own: the strongest
 // factors the user already has first (issue 19), then codes, then links.
-var defaultRouteOrder = []Method{MethodDuoPush, MethodWorkstationPrompt, MethodSMSCode, MethodVoiceCode,
+var defaultRouteOrder = []Method{MethodDuoPush, MethodMicrosoftPush, MethodWorkstationPrompt, MethodSMSCode, MethodVoiceCode,
 	MethodSMSLink, MethodEmailCode, MethodEmailLink}
 
 // Assurance labels (security.md §9).
 var assuranceLabels = map[Method]string{
 	MethodDuoPush:           "Medium — approve-only push",
+	MethodMicrosoftPush:     microsoftAssurance,
 	MethodWorkstationPrompt: "Strong — number matching on the user's own workstation",
 	MethodSMSCode:           "Medium — restricted (PSTN)",
 	MethodVoiceCode:         "Medium — restricted (PSTN)",
@@ -147,6 +148,17 @@ func (e *Engine) Routes(ctx context.Context, tenantID, contactID string) ([]Rout
 			r := e.duoRoute(ctx, acct, acctErr, candidates)
 			if r.Available && pushErr != nil {
 				r.Available, r.Reason = false, ErrorMessage(pushErr)
+			}
+			out = append(out, r)
+		case MethodMicrosoftPush:
+			if e.cfg.Microsoft == nil {
+				continue
+			}
+			// From the last import, without asking Microsoft; the push
+			// itself checks registration live.
+			r, err := e.MicrosoftRoute(ctx, tenantID, contact.ID)
+			if err != nil {
+				return nil, err
 			}
 			out = append(out, r)
 		case MethodWorkstationPrompt:
