@@ -41,17 +41,20 @@ const (
 	PageAdminChannels     = "admin_channels.html"
 	PageAdminDirectory    = "admin_directory.html"
 	PageAdminDuo          = "admin_duo.html"
-	PageAdminAgents       = "admin_agents.html"
-	PageWelcome           = "welcome.html"
-	PageEnrolment         = "enrolment.html"
-	PageSelfServe         = "selfserve.html"
-	PageTrayForm          = "trayform.html"
+	PageAdminMicrosoft    = "admin_microsoft.html"
+	// PageAdminMicrosoftConsent is where Microsoft's admin consent returns.
+	PageAdminMicrosoftConsent = "admin_microsoft_consent.html"
+	PageAdminAgents           = "admin_agents.html"
+	PageWelcome               = "welcome.html"
+	PageEnrolment             = "enrolment.html"
+	PageSelfServe             = "selfserve.html"
+	PageTrayForm              = "trayform.html"
 )
 
 // PageNames lists every page template handlers use.
 var PageNames = []string{PageLogin, PageConsole, PageOutbox, PageTechVerify, PageLink, PagePod,
 	PageAdminPolicies, PageAdminBranding, PageAdminTechnicians, PageAdminAudit, PageAdminForbidden, PageAdminIntegrations, PageAdminChannels,
-	PageAdminDirectory, PageAdminDuo, PageAdminAgents, PageWelcome, PageEnrolment, PageSelfServe, PageTrayForm}
+	PageAdminDirectory, PageAdminDuo, PageAdminMicrosoft, PageAdminMicrosoftConsent, PageAdminAgents, PageWelcome, PageEnrolment, PageSelfServe, PageTrayForm}
 
 // StaticFS returns the static files, without the embed prefix.
 func StaticFS() fs.FS {

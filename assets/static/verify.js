@@ -6,7 +6,9 @@
 const CSVerify = (() => {
   const $ = (id) => document.getElementById(id);
   const methodNames = { sms_code: "SMS code", sms_link: "SMS link", voice_code: "Voice code", email_link: "Email link", email_code: "Email code",
-    duo_push: "Duo push", workstation_prompt: "Workstation prompt" };
+    duo_push: "Duo push", microsoft_push: "Microsoft Authenticator push", workstation_prompt: "Workstation prompt" };
+  // isPush: a push the person approves on their phone; pressed again rather than resent.
+  const isPush = (m) => m === "duo_push" || m === "microsoft_push";
   const methodsFor = { phone: ["sms_code", "sms_link", "voice_code"], email: ["email_link", "email_code"] };
   const historyShown = 3; // the rest behind "Show all"
   // fmtTime shows a time, with the day when it is not today.
@@ -24,7 +26,7 @@ const CSVerify = (() => {
       // goes out by itself once an admin fixes the settings).
       case "pending": return v.delivery_status === "misconfigured" ? (v.detail || "Not configured correctly — ask your admin") : "Sending…";
       case "sent":
-        if (v.method === "duo_push" || v.method === "workstation_prompt") return v.detail || "Sent — waiting for the user";
+        if (isPush(v.method) || v.method === "workstation_prompt") return v.detail || "Sent — waiting for the user";
         if (v.delivery_status === "delivered") return "Delivered — waiting for the caller";
         if (v.delivery_status === "failed" || v.delivery_status === "undelivered") return "Not delivered — " + (v.detail || "try another destination");
         return "Sent — waiting for the caller";
@@ -84,8 +86,8 @@ const CSVerify = (() => {
   }
 
   // card builds a controller. opts.start(body) starts a verification and
-  // returns it; opts.push(body) sends a Duo push (contact_id, ticket_ref,
-  // note) and opts.prompt(body) a workstation prompt, where the page can; opts.alternate() says whether this contact is not the one the
+  // returns it; opts.push(body) sends a push (method: the route's,
+  // duo_push or microsoft_push; contact_id, ticket_ref, note) and opts.prompt(body) a workstation prompt, where the page can; opts.alternate() says whether this contact is not the one the
   // ticket names (pods); opts.ticket() gives the ticket reference.
   // ticketRE is core.TicketRefPattern: what a typed ticket reference may be.
   const ticketRE = /^[A-Za-z0-9#-]{1,20}$/;
@@ -177,20 +179,20 @@ const CSVerify = (() => {
     }
 
     function canStart(r) { return r.method !== "workstation_prompt" || !!prompt; }
-    function startLabel(r) { return r.method === "duo_push" ? "Push" : r.method === "workstation_prompt" ? "Prompt" : "Send"; }
+    function startLabel(r) { return isPush(r.method) ? "Push" : r.method === "workstation_prompt" ? "Prompt" : "Send"; }
 
     function startRoute(r) {
-      if (r.method === "duo_push") return sendPush();
+      if (isPush(r.method)) return sendPush(r.method);
       if (r.method === "workstation_prompt") return sendPrompt();
       const d = contact.destinations.find((x) => x.id === r.destination_id);
       if (d) request(r.method, d);
     }
 
-    async function sendPush() {
+    async function sendPush(method) {
       say("");
       const ref = ticket(); // the server refuses a push without a ticket, and says so
       try {
-        showActive(await push({ contact_id: contact.id, ticket_ref: ref, note: "" }));
+        showActive(await push({ method, contact_id: contact.id, ticket_ref: ref, note: "" }));
         $("active-h").focus();
         refresh();
       } catch (e) { say(e.message); }
@@ -295,7 +297,7 @@ const CSVerify = (() => {
       $("techcode-value").textContent = open && v.tech_code ? v.tech_code : "";
       $("check").hidden = !(open && v.method.endsWith("_code"));
       $("resend").hidden = $("cancel").hidden = !open;
-      if (v.method === "duo_push" || v.method === "workstation_prompt") $("resend").hidden = true; // press again instead: the push limits count it
+      if (isPush(v.method) || v.method === "workstation_prompt") $("resend").hidden = true; // press again instead: the push limits count it
       const next = !open && v.status !== "verified" ? nextRoute(v) : null;
       $("next").hidden = !next;
       if (next) { $("next").textContent = "Try " + (methodNames[next.method] || next.method) + " instead"; $("next").onclick = () => startRoute(next); }

@@ -39,6 +39,7 @@ var adminPages = []struct{ path, page, active, title string }{
 	{"/app/admin/channels", assets.PageAdminChannels, "channels", "Channels"},
 	{"/app/admin/directory", assets.PageAdminDirectory, "directory", "Directory"},
 	{"/app/admin/duo", assets.PageAdminDuo, "duo", "Duo push"},
+	{"/app/admin/microsoft", assets.PageAdminMicrosoft, "microsoft", "Microsoft 365"},
 	{"/app/admin/agents", assets.PageAdminAgents, "agents", "Agents"},
 }
 
@@ -47,6 +48,7 @@ func (s *Server) registerAdminPageRoutes(r *mux.Router) {
 	for _, p := range adminPages {
 		r.HandleFunc(p.path, s.handleAdminPage(p.page, p.active, p.title)).Methods(http.MethodGet)
 	}
+	r.HandleFunc(core.MicrosoftConsentPath, s.handleMicrosoftConsentReturn).Methods(http.MethodGet)
 }
 
 // handleAdminPage handles "GET /app/admin/{page}": the page for owners and
@@ -84,6 +86,7 @@ func (s *Server) registerAdminAPIRoutes(r *mux.Router) {
 	s.registerChannelIssueRoutes(a)
 	s.registerAdminChannelRoutes(a)
 	s.registerAdminDuoRoutes(a)
+	s.registerAdminMicrosoftRoutes(a)
 }
 
 // withAdmin refuses technicians who are not owner or admin.

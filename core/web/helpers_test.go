@@ -181,6 +181,9 @@ type envOptions struct {
 	publicURL string
 	// duo, when set, makes Duo push available (a connector to a fake Duo).
 	duo core.DuoConnector
+	// microsoft, when set, makes Microsoft 365 available (a connector to
+	// a fake tenant).
+	microsoft core.MicrosoftConnector
 }
 
 // metricsToken is the bearer token of the test servers' /metrics.
@@ -223,7 +226,7 @@ func newEnv(t *testing.T, st *store.Store, opts ...envOptions) *env {
 				return e.web.ActOnInboundEvent(ctx, m)
 			}), core.OutboxPSATicket: &psa.TicketSender{Clients: e.psa, Load: notes.Load}},
 		Observer: metrics, Publisher: e.hub, StatusCallbacks: true, Now: e.clk.Now, Logger: logger,
-		Channels: captureChannels{e}, Duo: o.duo,
+		Channels: captureChannels{e}, Duo: o.duo, Microsoft: o.microsoft,
 	})
 	require.NoError(t, err)
 	t.Cleanup(e.eng.Wait) // runs before the store closes

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"net/http"
 	"time"
 
@@ -56,6 +57,9 @@ func (s *Server) handleContactRoutes(w http.ResponseWriter, r *http.Request) {
 }
 
 type pushRequest struct {
+	// Method is the route's method: "duo_push" (also "" and "duo") or
+	// "microsoft_push" ("microsoft").
+	Method    string `json:"method"`
 	Scope     string `json:"scope"` // pods only
 	ContactID string `json:"contact_id"`
 	TicketRef string `json:"ticket_ref"` // console only: a pod's scope names the ticket
@@ -71,7 +75,12 @@ func (s *Server) handleStartPush(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	tech := techFrom(r)
-	v, err := s.engine.StartDuoPush(r.Context(), core.PushRequest{TenantID: tech.TenantID, TechnicianID: tech.ID,
+	start, err := s.pushStarter(req.Method)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	v, err := start(r.Context(), core.PushRequest{TenantID: tech.TenantID, TechnicianID: tech.ID,
 		ContactID: req.ContactID, TicketRef: req.TicketRef, Note: req.Note})
 	if err != nil {
 		s.writeError(w, r, err)
@@ -90,6 +99,11 @@ func (s *Server) handlePodPush(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	tech := techFrom(r)
+	start, err := s.pushStarter(req.Method)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	scope, err := s.decodeScope(r, req.Scope)
 	if err != nil {
 		s.writeError(w, r, err)
@@ -99,13 +113,26 @@ func (s *Server) handlePodPush(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, core.Errorf(core.KindInvalid, "a push needs a ticket: open the pod on the caller's ticket"))
 		return
 	}
-	v, err := s.engine.StartDuoPush(r.Context(), core.PushRequest{TenantID: tech.TenantID, TechnicianID: tech.ID,
+	v, err := start(r.Context(), core.PushRequest{TenantID: tech.TenantID, TechnicianID: tech.ID,
 		ContactID: req.ContactID, TicketRef: scope.TicketRef, IntegrationID: integrationForNote(scope), Note: req.Note})
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusCreated, verificationJSON(v, s.engine.Now()))
+}
+
+// pushStarter is the engine's start of the push a request names: Duo
+// (the default, for clients that predate the field) or Microsoft
+// Authenticator.
+func (s *Server) pushStarter(method string) (func(context.Context, core.PushRequest) (core.Verification, error), error) {
+	switch core.Method(method) {
+	case "", "duo", core.MethodDuoPush:
+		return s.engine.StartDuoPush, nil
+	case "microsoft", core.MethodMicrosoftPush:
+		return s.engine.StartMicrosoftPush, nil
+	}
+	return nil, core.Errorf(core.KindInvalid, "method must be %s or %s", core.MethodDuoPush, core.MethodMicrosoftPush)
 }
 
 type duoAccountOut struct {

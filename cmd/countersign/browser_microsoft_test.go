@@ -1,0 +1,207 @@
+package main
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/page"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/countersign/countersign/core/microsoft"
+	"github.com/countersign/countersign/core/microsoft/microsofttest"
+)
+
+const patUPN = "pat@fabrikam.example"
+
+// TestBrowserMicrosoftPushInConnectWisePod connects the ticket's client to
+// its Microsoft 365 tenant on Settings → Microsoft 365 (admin consent in
+// the pop-out fills the tenant id, a wrong secret is refused by the live
+// check, the import shows who has Microsoft Authenticator and whom they
+// matched), then presses Push in the ConnectWise pod: the routing list
+// offers the approve-only push, the fake connector's approval turns the
+// shield green and notes the ticket; a second push denied on the phone
+// shows Microsoft's answer in words, turns the shield red, stops pushes,
+// is audited with its alert and e-mails the admins.
+func TestBrowserMicrosoftPushInConnectWisePod(t *testing.T) {
+	fake := &microsofttest.Server{Domain: "fabrikam.example"}
+	fake.AddUser(microsofttest.User{UPN: patUPN, Mail: patUPN, DisplayName: "Pat Pod"})
+	fake.AddUser(microsofttest.User{UPN: "lee@fabrikam.example", DisplayName: "Lee Nomfa", Synced: true,
+		Methods: []string{microsofttest.MethodPassword, microsofttest.MethodPhone}})
+	fake.Serve(t)
+	f := newCWPod(t, "", func(c *Config) {
+		c.microsoft = &microsoft.Options{HTTPClient: fake.HTTPClient(), LoginURL: fake.URL(), GraphURL: fake.URL(),
+			ConnectorURL: fake.URL(), GraphResource: "https://graph.microsoft.com", MaxRetryWait: 3 * time.Second}
+	})
+	s, cw := f.s, f.cw
+
+	// The pod first: it mirrors the ticket's contact and client, which
+	// has no Microsoft 365 tenant yet.
+	tab := cwBrowser(t, f.port, cw.Site())
+	tab.SetViewport(900, 900)
+	openPod := func() *Tab {
+		tab.Visit("https://" + cw.Site() + "/v4_6_release/ConnectWise.aspx?mode=prompt")
+		pod := tab.FrameTab(t, "/pod/"+testTenantSlug+"/")
+		pod.WaitVisible("#pod-main")
+		pod.WaitText("#contact-name", "Pat Pod")
+		return pod
+	}
+	pod := openPod()
+	pod.WaitText(`#routes-list li[data-method="microsoft_push"]`, "no Microsoft 365 tenant connected for this client")
+
+	// Settings → Microsoft 365, as an admin, in the same browser.
+	admin := tab.Sibling(t)
+	s.SignIn(t, admin, techEmail, techPassword, "")
+	admin.Visit(s.URL + "/app/admin/microsoft")
+	admin.WaitVisible("#ms-form")
+	admin.WaitText("#ms-empty", "No Microsoft 365 tenant connected yet")
+	admin.WaitText("#ms-redirect", s.URL+"/app/admin/microsoft/consent")
+	admin.WaitTrue("the pod's client in the list", `[...document.getElementById("ms-client").options].some((o) => o.textContent === "Company 1101")`)
+	var picked string
+	admin.Eval(`(() => { const s = document.getElementById("ms-client");
+		const o = [...s.options].find((o) => o.textContent === "Company 1101"); s.value = o ? o.value : "";
+		s.dispatchEvent(new Event("change")); return s.value; })()`, &picked)
+	require.NotEmpty(t, picked, "the pod's client is listed")
+	cfg := fake.Config()
+	admin.Type("#ms-name", "Fabrikam 365")
+	admin.Type("#ms-app", cfg.ClientID)
+
+	// Admin consent: the pop-out goes to Microsoft (recorded here: the
+	// test has no Microsoft), and Microsoft's answer comes back to the
+	// return page in a real pop-out, which tells this page the tenant id.
+	admin.Eval(`window.__realOpen = window.open; window.__opened = []; window.open = (u, n) => { const w = { location: {}, close() {} }; window.__opened.push(w); return w; }; true`, nil)
+	admin.Click("#ms-consent")
+	var consentURL string
+	admin.WaitTrue("the pop-out sent to Microsoft", `window.__opened.length === 1 && !!window.__opened[0].location.href`)
+	admin.Eval(`window.__opened[0].location.href`, &consentURL)
+	u, err := url.Parse(consentURL)
+	require.NoError(t, err)
+	assert.Equal(t, "login.microsoftonline.com", u.Host)
+	assert.Equal(t, "/organizations/adminconsent", u.Path)
+	assert.Equal(t, cfg.ClientID, u.Query().Get("client_id"))
+	assert.Equal(t, s.URL+"/app/admin/microsoft/consent", u.Query().Get("redirect_uri"))
+	back := url.Values{"admin_consent": {"True"}, "tenant": {cfg.TenantID}, "state": {u.Query().Get("state")}}
+	admin.Eval(`(() => { window.open = window.__realOpen; const b = document.createElement("button"); b.id = "test-return"; b.type = "button";
+		b.textContent = "return"; b.onclick = () => window.open(`+jsString("/app/admin/microsoft/consent?"+back.Encode())+`, "ms-consent");
+		document.body.append(b); return true; })()`, nil)
+	admin.Click("#test-return")
+	admin.WaitText("#ms-consent-msg", "Consent granted for tenant "+cfg.TenantID)
+	var tenantField string
+	admin.Eval(`document.getElementById("ms-tenant").value`, &tenantField)
+	assert.Equal(t, cfg.TenantID, tenantField, "the return page filled in the tenant id")
+	admin.Eval(`document.getElementById("test-return").remove(); true`, nil)
+
+	// A wrong secret is refused by the live check; the right one saves.
+	admin.Type("#ms-secret", "not-the-secret")
+	admin.Type("#ms-connector", cfg.ConnectorSecret)
+	admin.Click("#ms-push")
+	admin.Click("#ms-save")
+	admin.WaitText("#ms-form-msg", "Microsoft refused the client secret")
+	admin.Eval(`document.getElementById("ms-secret").value = ""; true`, nil)
+	admin.Type("#ms-secret", cfg.ClientSecret)
+	admin.Click("#ms-save")
+	admin.WaitText("#ms-form-msg", "Microsoft accepted the credentials; saved.")
+	admin.WaitText("#ms-table", "Fabrikam 365")
+	row := admin.Text("#ms-table tbody tr")
+	assert.Contains(t, row, "On (secret)")
+	assert.Contains(t, row, "Not yet")
+	assert.NotContains(t, admin.Text("#main"), cfg.ClientSecret)
+
+	// The import: who has Microsoft Authenticator, and whom they are.
+	admin.Click(`button[aria-label="Users of Fabrikam 365"]`)
+	admin.WaitVisible("#ms-users-box")
+	admin.Click("#ms-import")
+	admin.WaitText("#ms-import-msg", "Imported 2 users: 1 with Microsoft Authenticator, 1 synced from Active Directory, 1 matched to contacts")
+	admin.WaitText(`tr[data-upn="`+patUPN+`"]`, "Registered")
+	assert.Contains(t, admin.Text(`tr[data-upn="`+patUPN+`"]`), "Pat Pod (by mail)")
+	assert.Contains(t, admin.Text(`tr[data-upn="lee@fabrikam.example"]`), "Not registered (has phone)")
+	assert.Contains(t, admin.Text(`tr[data-upn="lee@fabrikam.example"]`), "synced")
+	admin.CheckA11y("microsoft 365 settings")
+	admin.CheckKeyboard("microsoft 365 settings")
+	admin.Screenshot("microsoft-settings")
+
+	// The pod again: the approve-only push is offered, with what to say.
+	// The ConnectWise tab comes to the front (a background tab renders
+	// no frames, so its screenshots would wait forever).
+	tab.Run("bring the ConnectWise tab to the front", page.BringToFront())
+	pod = openPod()
+	pod.WaitText(`#routes-list li[data-method="microsoft_push"]`, "approve-only push to "+patUPN)
+	pod.WaitText(`#routes-list li[data-method="microsoft_push"]`, "tell the caller to expect an Approve/Deny prompt")
+	pod.CheckA11y("connectwise pod with the Microsoft route")
+
+	// Push, approved in Microsoft Authenticator (the fake).
+	pod.Click(`button[data-route="microsoft_push"]`)
+	pushes := fake.WaitPushes(1, waitTimeout)
+	require.Len(t, pushes, 1)
+	assert.Equal(t, patUPN, pushes[0].UPN)
+	assert.Equal(t, microsofttest.PhoneAppNotification, pushes[0].Method)
+	pod.WaitText("#active-status", "Approve-only push sent to Microsoft Authenticator")
+	require.True(t, fake.Answer(patUPN, microsofttest.Approve))
+	pod.WaitClass("#shield", "green")
+	pod.WaitText("#shield", "via Microsoft Authenticator push")
+	tab.Screenshot("cw-pod-microsoft-verified")
+	waitNotes := func(n int) []string {
+		t.Helper()
+		deadline := time.Now().Add(waitTimeout)
+		for len(cw.NoteRecords(cwBrowserTicket)) < n && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond)
+		}
+		var out []string
+		for _, r := range cw.NoteRecords(cwBrowserTicket) {
+			out = append(out, r.Text)
+		}
+		require.Len(t, out, n)
+		return out
+	}
+	notes := waitNotes(1)
+	assert.Contains(t, notes[0], "Pat Pod was VERIFIED by Microsoft Authenticator push (approve-only)")
+
+	// A second push, denied on the phone.
+	pod.Click(`button[data-route="microsoft_push"]`)
+	require.Len(t, fake.WaitPushes(2, waitTimeout), 2)
+	require.True(t, fake.Answer(patUPN, microsofttest.Deny))
+	pod.WaitText("#active-status", "the user denied the request in Microsoft Authenticator")
+	pod.WaitClass("#shield", "red")
+	pod.WaitText(`#routes-list li[data-method="microsoft_push"]`, "stopped for 24 hours")
+	pod.WaitVisible("#next")
+	pod.WaitText("#next", "Try SMS code instead")
+	tab.Screenshot("cw-pod-microsoft-denied")
+	var pushButtons int
+	pod.Eval(`document.querySelectorAll('button[data-route="microsoft_push"]').length`, &pushButtons)
+	assert.Zero(t, pushButtons, "no Push button while pushes are stopped")
+
+	// The audit log has the answer and the alert; the admins get it; the
+	// ticket has the denial.
+	status, body := s.API.do("GET", "/admin/audit?limit=80", nil)
+	require.Equal(t, http.StatusOK, status, body)
+	var actions []string
+	for _, e := range body["events"].([]any) {
+		actions = append(actions, e.(map[string]any)["action"].(string))
+	}
+	for _, a := range []string{"push.answered", "push.alert", "microsoft.connection_saved", "microsoft.users_imported", "microsoft.consented"} {
+		assert.Contains(t, actions, a)
+	}
+	deadline := time.Now().Add(waitTimeout)
+	var alerts int
+	for time.Now().Before(deadline) {
+		alerts = 0
+		for _, m := range s.Mail.Messages() {
+			if strings.HasPrefix(m.Subject, "Countersign alert: Microsoft Authenticator push") && strings.HasSuffix(m.Subject, "by Pat Pod") {
+				alerts++
+			}
+		}
+		if alerts >= 2 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	assert.Equal(t, 2, alerts, "both admins are alerted")
+	notes = waitNotes(2)
+	assert.Contains(t, notes[1], "denied the request in Microsoft Authenticator")
+	assert.Len(t, fake.Pushes(), 2, "no third push")
+	assert.NotContains(t, s.Logs.String(), cfg.ClientSecret, "the secret is never logged")
+	assert.NotContains(t, s.Logs.String(), cfg.ConnectorSecret)
+}
