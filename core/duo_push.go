@@ -193,7 +193,10 @@ func (e *Engine) StartDuoPush(ctx context.Context, req PushRequest) (Verificatio
 	if deviceName == "" {
 		deviceName = device.Type
 	}
-	sent, live, err := e.markPushSent(ctx, v, user.Username, txid, deviceName)
+	sent, live, err := e.markPushSent(ctx, v, pushSend{destination: user.Username, ref: txid,
+		detail:    "Push sent to " + deviceName + ", waiting for the user",
+		audit:     map[string]string{"txid": txid, "username": user.Username, "device": deviceName},
+		lateAudit: map[string]string{"txid": txid}})
 	if err != nil {
 		return Verification{}, err
 	}
@@ -319,84 +322,6 @@ func (e *Engine) rememberDuoUser(ctx context.Context, a DuoAccount, u DuoUser) e
 		return e.audit(ctx, tx, a.TenantID, "system", AuditDuoUserMapped, u.ContactID,
 			map[string]string{"account": a.ID, "username": u.Username, "matched_by": u.MatchedBy})
 	})
-}
-
-// pushUnavailable ends a push that Duo could not send, as cancelled with
-// the reason in words: not a verification failure, and not a push counted
-// by the limits. result is Duo's preauth result, for the audit.
-func (e *Engine) pushUnavailable(ctx context.Context, v Verification, result, reason string) (Verification, error) {
-	var changed bool
-	err := e.cfg.Store.Update(ctx, func(tx Tx) error {
-		now := e.Now()
-		cur, err := tx.LockVerification(ctx, v.TenantID, v.ID)
-		if err != nil {
-			return err
-		}
-		if !cur.Status.Open() {
-			v = cur
-			return nil
-		}
-		cur.Status, cur.CompletedAt, cur.Detail = StatusCancelled, now, "Duo push unavailable: "+reason
-		cur.DeliveryStatus = result
-		if err := tx.UpdateVerification(ctx, &cur); err != nil {
-			return err
-		}
-		v, changed = cur, true
-		if err := e.queueTicketNote(ctx, tx, cur, now); err != nil {
-			return err
-		}
-		d := map[string]string{"reason": reason, "username": cur.Destination}
-		if result != "" {
-			d["duo_result"] = result
-		}
-		return e.audit(ctx, tx, v.TenantID, "provider", AuditPushUnavailable, v.ID, d)
-	})
-	if err != nil {
-		return Verification{}, err
-	}
-	if changed {
-		e.finish(ctx, v, EventVerificationCancelled)
-	}
-	return v, nil
-}
-
-// markPushSent records the push Duo accepted: txid, send record (for the
-// technician's limit), audit. live is false when the verification ended
-// meanwhile (replaced by a newer one); its push is then not awaited.
-func (e *Engine) markPushSent(ctx context.Context, v Verification, username, txid, device string) (Verification, bool, error) {
-	live := false
-	err := e.cfg.Store.Update(ctx, func(tx Tx) error {
-		now := e.Now()
-		cur, err := tx.LockVerification(ctx, v.TenantID, v.ID)
-		if err != nil {
-			return err
-		}
-		if !cur.Status.Open() {
-			v, live = cur, false
-			return e.audit(ctx, tx, v.TenantID, "provider", AuditPushLate, v.ID,
-				map[string]string{"txid": txid, "reason": "push sent after the verification was " + string(cur.Status)})
-		}
-		cur.Status, cur.Destination, cur.ProviderRef, cur.DeliveryStatus = StatusSent, username, txid, "pushed"
-		cur.Sends, cur.SentAt = 1, now
-		cur.Detail = "Push sent to " + device + ", waiting for the user"
-		if err := tx.UpdateVerification(ctx, &cur); err != nil {
-			return err
-		}
-		if err := tx.RecordSend(ctx, &Send{ID: NewID("snd"), TenantID: cur.TenantID, VerificationID: cur.ID,
-			ContactID: cur.ContactID, Destination: username, TechnicianID: cur.TechnicianID, Method: MethodDuoPush, At: now}); err != nil {
-			return err
-		}
-		v, live = cur, true
-		return e.audit(ctx, tx, v.TenantID, "provider", string(EventVerificationSent), v.ID,
-			map[string]string{"txid": txid, "username": username, "device": device})
-	})
-	if err != nil {
-		return Verification{}, false, err
-	}
-	if live {
-		e.publish(ctx, e.event(EventVerificationSent, v))
-	}
-	return v, live, nil
 }
 
 // pollDuo waits for Duo's answer to v's push, until v expires, and records
@@ -543,29 +468,8 @@ func (e *Engine) finishPush(tenantID, id string, st DuoStatus, expired bool) {
 			v.Detail = out.detail + " (approve-only push)"
 			return tx.UpdateVerification(ctx, &v)
 		}
-		v.Status, v.CompletedAt, v.Detail = out.status, now, out.detail
 		evType, alert = EventVerificationFailed, out.alert
-		if err := tx.UpdateVerification(ctx, &v); err != nil {
-			return err
-		}
-		// A denial or fraud report raises its own alert below; other
-		// failures tell the on-call users where the policy asks.
-		queue := e.queueOutcome
-		if alert {
-			queue = e.queueTicketNote
-		}
-		if err := queue(ctx, tx, v, now); err != nil {
-			return err
-		}
-		if alert {
-			if err := e.queuePushAlert(ctx, tx, v, now); err != nil {
-				return err
-			}
-		}
-		if out.failure {
-			return e.countFailure(ctx, tx, policy, v, "provider", "duo: "+v.Detail, now)
-		}
-		return nil
+		return e.endPushNotVerified(ctx, tx, policy, &v, now, out.status, out.detail, out.alert, out.failure)
 	})
 	if err != nil {
 		e.log.Error("duo push result not recorded", "verification_id", id, "err", err)
@@ -575,45 +479,6 @@ func (e *Engine) finishPush(tenantID, id string, st DuoStatus, expired bool) {
 		e.Wake()
 	}
 	e.finish(ctx, v, evType)
-}
-
-// queuePushAlert e-mails the MSP's owners and admins that a user denied a
-// push or reported it as fraud: someone may be impersonating them.
-func (e *Engine) queuePushAlert(ctx context.Context, tx Tx, v Verification, now time.Time) error {
-	techs, err := tx.ListTechnicians(ctx, v.TenantID)
-	if err != nil {
-		return err
-	}
-	contact, err := tx.Contact(ctx, v.TenantID, v.ContactID)
-	if err != nil {
-		return err
-	}
-	requester, err := tx.Technician(ctx, v.TenantID, v.TechnicianID)
-	if err != nil {
-		return err
-	}
-	what, push, key := pushRefusal(v), "Duo push", "duo_status"
-	if v.Method == MethodMicrosoftPush {
-		push, key = "Microsoft Authenticator push", "microsoft_result"
-	}
-	text := fmt.Sprintf("Countersign alert: %s %s a %s sent by %s on ticket %s at %s. "+
-		"The caller may not be who they say they are. Pushes to this user are stopped for 24 hours.",
-		contact.Name(), what, push, requester.Name, v.TicketRef, now.UTC().Format("2006-01-02 15:04 UTC"))
-	n := 0
-	for _, t := range techs {
-		if !t.Role.IsAdmin() || t.Email == "" {
-			continue
-		}
-		msg := Outbound{Kind: OutboxEmail, To: t.Email, Subject: "Countersign alert: " + push + " " + what + " by " + contact.Name(), Text: text}
-		item := OutboxItem{ID: NewID("obx"), TenantID: v.TenantID, Kind: OutboxEmail, Status: OutboxPending,
-			NextAttemptAt: now, CreatedAt: now, Dev: e.cfg.DevDelivery || e.cfg.Senders[OutboxEmail] == nil}
-		if err := e.sealAndEnqueue(ctx, tx, &item, msg, 0); err != nil {
-			return err
-		}
-		n++
-	}
-	return e.audit(ctx, tx, v.TenantID, "provider", AuditPushAlert, v.ID,
-		map[string]string{"contact": v.ContactID, key: v.DeliveryStatus, "recipients": fmt.Sprint(n)})
 }
 
 // duoPreauthWords says why Duo will not push to a user (channels.md §2.6).

@@ -17,19 +17,6 @@ var pushMethods = []Method{MethodDuoPush, MethodMicrosoftPush}
 // isPush reports whether m is a push.
 func isPush(m Method) bool { return m == MethodDuoPush || m == MethodMicrosoftPush }
 
-// pushRefusal says how the user refused v's push: "denied", "reported as
-// fraud", or "" when they did not (security.md §4: 24 hours without
-// pushes and an alert after either).
-func pushRefusal(v Verification) string {
-	switch v.DeliveryStatus {
-	case "deny", "PhoneAppDenied":
-		return "denied"
-	case "fraud", "PhoneAppFraud":
-		return "reported as fraud"
-	}
-	return ""
-}
-
 // microsoftNotPushed reports whether v is a Microsoft push whose answer
 // says no prompt reached the phone (no app, unknown user, another
 // tenant): not counted by the limits, like a Duo push never sent.
@@ -205,14 +192,14 @@ func (e *Engine) StartMicrosoftPush(ctx context.Context, req PushRequest) (Verif
 
 	client, err := e.microsoftClient(conn)
 	if err != nil {
-		return e.microsoftUnavailable(ctx, v, "", "Microsoft 365 configuration error: "+errorWords(err))
+		return e.pushUnavailable(ctx, v, "", "Microsoft 365 configuration error: "+errorWords(err))
 	}
 	// Registration is read live: an import may be days old.
 	cctx, cancel := context.WithTimeout(ctx, microsoftCallTimeout)
 	defer cancel()
 	types, err := client.AuthMethods(cctx, user.ObjectID)
 	if err != nil {
-		return e.microsoftUnavailable(ctx, v, "", "cannot read the user's methods from Microsoft Graph: "+errorWords(microsoftMethodsError(err)))
+		return e.pushUnavailable(ctx, v, "", "cannot read the user's methods from Microsoft Graph: "+errorWords(microsoftMethodsError(err)))
 	}
 	app, names := summarizeMethods(types)
 	if app != user.Authenticator || names != user.Methods {
@@ -225,9 +212,12 @@ func (e *Engine) StartMicrosoftPush(ctx context.Context, req PushRequest) (Verif
 		if names != "" {
 			why += " (registered: " + names + ")"
 		}
-		return e.microsoftUnavailable(ctx, v, "", why+"; use another method")
+		return e.pushUnavailable(ctx, v, "", why+"; use another method")
 	}
-	sent, live, err := e.markMicrosoftSent(ctx, v, newContextID())
+	contextID := newContextID()
+	sent, live, err := e.markPushSent(ctx, v, pushSend{destination: v.Destination, ref: contextID,
+		detail: "Approve-only push sent to Microsoft Authenticator, waiting for the user",
+		audit:  map[string]string{"context_id": contextID, "upn": v.Destination}})
 	if err != nil {
 		return Verification{}, err
 	}
@@ -263,83 +253,6 @@ func (e *Engine) noteMicrosoftMethods(ctx context.Context, u MicrosoftUser, app 
 		return e.audit(ctx, tx, u.TenantID, "system", AuditMicrosoftMethodsChanged, u.ConnectionID, map[string]string{
 			"upn": u.UPN, "authenticator": fmt.Sprint(app), "was": fmt.Sprint(was), "methods": names})
 	})
-}
-
-// microsoftUnavailable ends a push that no prompt can reach, as cancelled
-// with the reason in words: not a verification failure, and not a push
-// counted by the limits. result is the connector's code, if it answered.
-func (e *Engine) microsoftUnavailable(ctx context.Context, v Verification, result, reason string) (Verification, error) {
-	var changed bool
-	err := e.cfg.Store.Update(ctx, func(tx Tx) error {
-		now := e.Now()
-		cur, err := tx.LockVerification(ctx, v.TenantID, v.ID)
-		if err != nil {
-			return err
-		}
-		if !cur.Status.Open() {
-			v = cur
-			return nil
-		}
-		cur.Status, cur.CompletedAt, cur.Detail = StatusCancelled, now, "Microsoft Authenticator push unavailable: "+reason
-		cur.DeliveryStatus = result
-		if err := tx.UpdateVerification(ctx, &cur); err != nil {
-			return err
-		}
-		v, changed = cur, true
-		if err := e.queueTicketNote(ctx, tx, cur, now); err != nil {
-			return err
-		}
-		d := map[string]string{"reason": reason, "upn": cur.Destination}
-		if result != "" {
-			d["microsoft_result"] = result
-		}
-		return e.audit(ctx, tx, v.TenantID, "provider", AuditPushUnavailable, v.ID, d)
-	})
-	if err != nil {
-		return Verification{}, err
-	}
-	if changed {
-		e.finish(ctx, v, EventVerificationCancelled)
-	}
-	return v, nil
-}
-
-// markMicrosoftSent records the push about to go out: its ContextId, the
-// send record (for the technician's limit), audit. live is false when the
-// verification ended meanwhile; nothing is then sent.
-func (e *Engine) markMicrosoftSent(ctx context.Context, v Verification, contextID string) (Verification, bool, error) {
-	live := false
-	err := e.cfg.Store.Update(ctx, func(tx Tx) error {
-		now := e.Now()
-		cur, err := tx.LockVerification(ctx, v.TenantID, v.ID)
-		if err != nil {
-			return err
-		}
-		if !cur.Status.Open() {
-			v, live = cur, false
-			return nil
-		}
-		cur.Status, cur.ProviderRef, cur.DeliveryStatus = StatusSent, contextID, "pushed"
-		cur.Sends, cur.SentAt = 1, now
-		cur.Detail = "Approve-only push sent to Microsoft Authenticator, waiting for the user"
-		if err := tx.UpdateVerification(ctx, &cur); err != nil {
-			return err
-		}
-		if err := tx.RecordSend(ctx, &Send{ID: NewID("snd"), TenantID: cur.TenantID, VerificationID: cur.ID,
-			ContactID: cur.ContactID, Destination: cur.Destination, TechnicianID: cur.TechnicianID, Method: MethodMicrosoftPush, At: now}); err != nil {
-			return err
-		}
-		v, live = cur, true
-		return e.audit(ctx, tx, v.TenantID, "provider", string(EventVerificationSent), v.ID,
-			map[string]string{"context_id": contextID, "upn": cur.Destination})
-	})
-	if err != nil {
-		return Verification{}, false, err
-	}
-	if live {
-		e.publish(ctx, e.event(EventVerificationSent, v))
-	}
-	return v, live, nil
 }
 
 // runMicrosoftPush sends the push and waits for the user's answer (the
@@ -426,27 +339,12 @@ func (e *Engine) finishMicrosoftPush(v0 Verification, r MicrosoftResult, callErr
 			v.Detail = out.detail
 			return tx.UpdateVerification(ctx, &v)
 		}
-		v.Status, v.CompletedAt, v.Detail = StatusFailed, now, out.detail
-		evType, alert = EventVerificationFailed, out.alert
 		if out.unavailable {
-			v.Status, evType = StatusCancelled, EventVerificationCancelled
-			v.Detail = "Microsoft Authenticator push unavailable: " + out.detail
+			evType = EventVerificationCancelled
+			return e.endPushNotVerified(ctx, tx, policy, &v, now, StatusCancelled, "Microsoft Authenticator push unavailable: "+out.detail, false, out.failure)
 		}
-		if err := tx.UpdateVerification(ctx, &v); err != nil {
-			return err
-		}
-		if err := e.queueTicketNote(ctx, tx, v, now); err != nil {
-			return err
-		}
-		if alert {
-			if err := e.queuePushAlert(ctx, tx, v, now); err != nil {
-				return err
-			}
-		}
-		if out.failure {
-			return e.countFailure(ctx, tx, policy, v, "provider", "microsoft: "+v.Detail, now)
-		}
-		return nil
+		evType, alert = EventVerificationFailed, out.alert
+		return e.endPushNotVerified(ctx, tx, policy, &v, now, StatusFailed, out.detail, out.alert, out.failure)
 	})
 	if err != nil {
 		e.log.Error("Microsoft push result not recorded", "verification_id", v0.ID, "err", err)

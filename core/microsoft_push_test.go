@@ -670,3 +670,40 @@ func TestPushLimitsAcrossDuoAndMicrosoft(t *testing.T) {
 		assert.Empty(t, ms.Requests())
 	})
 }
+
+// TestMicrosoftPushFailureNotifiesOnCall: a Microsoft push the user did
+// not answer is a failed verification like any other, so a policy that
+// asks for it tells the on-call users (it wrote only the ticket note
+// before, unlike Duo); a push that never reached a phone tells nobody.
+func TestMicrosoftPushFailureNotifiesOnCall(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, st *store.Store) {
+		for _, tc := range []struct {
+			name     string
+			outcome  microsofttest.Outcome
+			status   core.Status
+			notified bool
+		}{
+			{name: "no response", outcome: microsofttest.NoResponse, status: core.StatusFailed, notified: true},
+			{name: "not registered", outcome: microsofttest.Outcome{Value: "AuthenticationMethodNotConfigured"}, status: core.StatusCancelled},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				o := tc.outcome
+				f := newMSFixture(t, st, microsofttest.Start(t, microsofttest.User{UPN: samUPN, Auto: &o}))
+				onCallFixture(t, f.fixture, core.NotifyVerificationFailed)
+				p := core.DefaultPolicy()
+				p.NotifyOnFailure = true
+				require.NoError(t, f.eng.PutPolicy(t.Context(), f.tenant.ID, "test", "", p))
+				v, err := f.push(t)
+				require.NoError(t, err)
+				v = f.settle(t, v.ID)
+				require.Equal(t, tc.status, v.Status, v.Detail)
+				f.deliver(t)
+				if tc.notified {
+					assert.Contains(t, f.sms.recipients(), "+15550100302", "the night user on call is told")
+				} else {
+					assert.Empty(t, f.sms.recipients())
+				}
+			})
+		}
+	})
+}

@@ -1,0 +1,200 @@
+package core
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// pushVendor is what differs between the push providers in the steps
+// they share: the words a technician reads and the audit keys.
+type pushVendor struct {
+	name      string // "Duo push": in details and the MSP's alert
+	prefix    string // before a failure's detail in the failure count
+	destKey   string // audit key of the destination (Duo username, UPN)
+	resultKey string // audit key of the provider's answer before a push
+	statusKey string // audit key of the provider's final answer (DeliveryStatus)
+}
+
+var (
+	duoVendor       = pushVendor{name: "Duo push", prefix: "duo", destKey: "username", resultKey: "duo_result", statusKey: "duo_status"}
+	microsoftVendor = pushVendor{name: "Microsoft Authenticator push", prefix: "microsoft", destKey: "upn", resultKey: "microsoft_result", statusKey: "microsoft_result"}
+)
+
+// vendorOf is the provider of a push method.
+func vendorOf(m Method) pushVendor {
+	if m == MethodMicrosoftPush {
+		return microsoftVendor
+	}
+	return duoVendor
+}
+
+// pushUnavailable ends a push that no prompt can reach, as cancelled with
+// the reason in words: not a verification failure, and not a push counted
+// by the limits. result is the provider's answer, if it gave one.
+func (e *Engine) pushUnavailable(ctx context.Context, v Verification, result, reason string) (Verification, error) {
+	vendor := vendorOf(v.Method)
+	var changed bool
+	err := e.cfg.Store.Update(ctx, func(tx Tx) error {
+		now := e.Now()
+		cur, err := tx.LockVerification(ctx, v.TenantID, v.ID)
+		if err != nil {
+			return err
+		}
+		if !cur.Status.Open() {
+			v = cur
+			return nil
+		}
+		cur.Status, cur.CompletedAt, cur.Detail = StatusCancelled, now, vendor.name+" unavailable: "+reason
+		cur.DeliveryStatus = result
+		if err := tx.UpdateVerification(ctx, &cur); err != nil {
+			return err
+		}
+		v, changed = cur, true
+		if err := e.queueTicketNote(ctx, tx, cur, now); err != nil {
+			return err
+		}
+		d := map[string]string{"reason": reason, vendor.destKey: cur.Destination}
+		if result != "" {
+			d[vendor.resultKey] = result
+		}
+		return e.audit(ctx, tx, v.TenantID, "provider", AuditPushUnavailable, v.ID, d)
+	})
+	if err != nil {
+		return Verification{}, err
+	}
+	if changed {
+		e.finish(ctx, v, EventVerificationCancelled)
+	}
+	return v, nil
+}
+
+// pushSend is one push going out, as markPushSent records it.
+type pushSend struct {
+	destination string            // the provider's user (Duo username, UPN)
+	ref         string            // the provider's handle (Duo txid, Microsoft ContextId)
+	detail      string            // what the technician reads while waiting
+	audit       map[string]string // the sent audit's details
+	// lateAudit, when set, is audited if the verification ended first:
+	// the push went out already (Duo sends before we record).
+	lateAudit map[string]string
+}
+
+// markPushSent records a push: its handle, the send record (for the
+// technician's limit), audit. live is false when the verification ended
+// meanwhile (replaced by a newer one); its push is then not awaited.
+func (e *Engine) markPushSent(ctx context.Context, v Verification, p pushSend) (Verification, bool, error) {
+	live := false
+	err := e.cfg.Store.Update(ctx, func(tx Tx) error {
+		now := e.Now()
+		cur, err := tx.LockVerification(ctx, v.TenantID, v.ID)
+		if err != nil {
+			return err
+		}
+		if !cur.Status.Open() {
+			v, live = cur, false
+			if p.lateAudit == nil {
+				return nil
+			}
+			p.lateAudit["reason"] = "push sent after the verification was " + string(cur.Status)
+			return e.audit(ctx, tx, v.TenantID, "provider", AuditPushLate, v.ID, p.lateAudit)
+		}
+		cur.Status, cur.Destination, cur.ProviderRef, cur.DeliveryStatus = StatusSent, p.destination, p.ref, "pushed"
+		cur.Sends, cur.SentAt, cur.Detail = 1, now, p.detail
+		if err := tx.UpdateVerification(ctx, &cur); err != nil {
+			return err
+		}
+		if err := tx.RecordSend(ctx, &Send{ID: NewID("snd"), TenantID: cur.TenantID, VerificationID: cur.ID,
+			ContactID: cur.ContactID, Destination: p.destination, TechnicianID: cur.TechnicianID, Method: cur.Method, At: now}); err != nil {
+			return err
+		}
+		v, live = cur, true
+		return e.audit(ctx, tx, v.TenantID, "provider", string(EventVerificationSent), v.ID, p.audit)
+	})
+	if err != nil {
+		return Verification{}, false, err
+	}
+	if live {
+		e.publish(ctx, e.event(EventVerificationSent, v))
+	}
+	return v, live, nil
+}
+
+// endPushNotVerified records, inside the answer's transaction, a final
+// answer that does not verify: the verification ends with status and
+// detail, the ticket note (or, where the policy asks, the on-call notice)
+// is queued, a denial or fraud report alerts the MSP, and a failure counts
+// toward the channel's consecutive failures.
+func (e *Engine) endPushNotVerified(ctx context.Context, tx Tx, policy Policy, v *Verification, now time.Time, status Status, detail string, alert, failure bool) error {
+	v.Status, v.CompletedAt, v.Detail = status, now, detail
+	if err := tx.UpdateVerification(ctx, v); err != nil {
+		return err
+	}
+	// A denial or fraud report raises its own alert below; other
+	// failures tell the on-call users where the policy asks.
+	queue := e.queueOutcome
+	if alert {
+		queue = e.queueTicketNote
+	}
+	if err := queue(ctx, tx, *v, now); err != nil {
+		return err
+	}
+	if alert {
+		if err := e.queuePushAlert(ctx, tx, *v, now); err != nil {
+			return err
+		}
+	}
+	if failure {
+		return e.countFailure(ctx, tx, policy, *v, "provider", vendorOf(v.Method).prefix+": "+v.Detail, now)
+	}
+	return nil
+}
+
+// pushRefusal says how the user refused v's push: "denied", "reported as
+// fraud", or "" when they did not (security.md §4: 24 hours without
+// pushes and an alert after either).
+func pushRefusal(v Verification) string {
+	switch v.DeliveryStatus {
+	case "deny", "PhoneAppDenied":
+		return "denied"
+	case "fraud", "PhoneAppFraud":
+		return "reported as fraud"
+	}
+	return ""
+}
+
+// queuePushAlert e-mails the MSP's owners and admins that a user denied a
+// push or reported it as fraud: someone may be impersonating them.
+func (e *Engine) queuePushAlert(ctx context.Context, tx Tx, v Verification, now time.Time) error {
+	techs, err := tx.ListTechnicians(ctx, v.TenantID)
+	if err != nil {
+		return err
+	}
+	contact, err := tx.Contact(ctx, v.TenantID, v.ContactID)
+	if err != nil {
+		return err
+	}
+	requester, err := tx.Technician(ctx, v.TenantID, v.TechnicianID)
+	if err != nil {
+		return err
+	}
+	vendor, what := vendorOf(v.Method), pushRefusal(v)
+	text := fmt.Sprintf("Countersign alert: %s %s a %s sent by %s on ticket %s at %s. "+
+		"The caller may not be who they say they are. Pushes to this user are stopped for 24 hours.",
+		contact.Name(), what, vendor.name, requester.Name, v.TicketRef, now.UTC().Format("2006-01-02 15:04 UTC"))
+	n := 0
+	for _, t := range techs {
+		if !t.Role.IsAdmin() || t.Email == "" {
+			continue
+		}
+		msg := Outbound{Kind: OutboxEmail, To: t.Email, Subject: "Countersign alert: " + vendor.name + " " + what + " by " + contact.Name(), Text: text}
+		item := OutboxItem{ID: NewID("obx"), TenantID: v.TenantID, Kind: OutboxEmail, Status: OutboxPending,
+			NextAttemptAt: now, CreatedAt: now, Dev: e.cfg.DevDelivery || e.cfg.Senders[OutboxEmail] == nil}
+		if err := e.sealAndEnqueue(ctx, tx, &item, msg, 0); err != nil {
+			return err
+		}
+		n++
+	}
+	return e.audit(ctx, tx, v.TenantID, "provider", AuditPushAlert, v.ID,
+		map[string]string{"contact": v.ContactID, vendor.statusKey: v.DeliveryStatus, "recipients": fmt.Sprint(n)})
+}
