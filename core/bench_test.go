@@ -223,7 +223,7 @@ func bareTx(b *testing.B, st *store.Store) func() {
 
 // benchEngine builds an engine sending through twilio-go to the fake, with a
 // tenant whose quotas do not stop a benchmark.
-func benchEngine(b *testing.B, st *store.Store, now func() time.Time) (*core.Engine, *twiliotest.Server, core.StartRequest) {
+func benchEngine(b testing.TB, st *store.Store, now func() time.Time) (*core.Engine, *twiliotest.Server, core.StartRequest) {
 	ctx := context.Background()
 	tw := twiliotest.New(b)
 	tc, err := twilio.New(twilio.Config{AccountSID: twiliotest.DefaultAccountSID, Secret: twiliotest.DefaultAuthToken,

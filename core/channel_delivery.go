@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"errors"
 	"fmt"
 )
 
@@ -62,6 +63,15 @@ func (e *Engine) senderFor(ctx context.Context, tenantID string, k OutboxKind) (
 	if err != nil {
 		return nil, err
 	}
+	return e.senderFrom(s, tenantID, k)
+}
+
+// senderFrom is senderFor with the tenant's channel settings s read.
+func (e *Engine) senderFrom(s ChannelSettings, tenantID string, k OutboxKind) (Sender, error) {
+	if !messageKind(k) {
+		return e.cfg.Senders[k], nil
+	}
+	var err error
 	if !ownChannel(s, k) {
 		if e.cfg.NoSharedChannels {
 			return nil, &PermanentError{Code: "not_configured",
@@ -89,24 +99,52 @@ func (e *Engine) senderFor(ctx context.Context, tenantID string, k OutboxKind) (
 	return snd, nil
 }
 
-// refusedAtDelivery applies the tenant's rules (countries, opt-outs) once
-// more right before a send — a number may have texted STOP, or the
-// allow-list changed, since the item was queued — so that no SMS goes to
-// an opted-out number, ever. A refusal is audited and returned as a
-// *PermanentError; nil means send.
-func (e *Engine) refusedAtDelivery(ctx context.Context, it OutboxItem, m Outbound) (*PermanentError, error) {
-	if it.Kind != OutboxSMS && it.Kind != OutboxVoice {
-		return nil, nil
-	}
-	var r *SendRefusal
+// deliveryFacts is what a delivery is decided on, read in one transaction
+// right before the send (deliveryChecks).
+type deliveryFacts struct {
+	// refusal is set when the tenant's rules (countries, opt-outs) refuse
+	// the send now: a number may have texted STOP, or the allow-list
+	// changed, since the item was queued — so that no SMS goes to an
+	// opted-out number, ever.
+	refusal *SendRefusal
+	// settings are the tenant's channel settings (message kinds only), or
+	// settingsErr why they cannot be read.
+	settings    ChannelSettings
+	settingsErr error
+	// issue says the item's channel has an open misconfiguration (gate
+	// decides what then happens).
+	issue bool
+}
+
+// deliveryChecks reads the facts of a delivery of it (message m, channel ch)
+// in one read-only transaction.
+func (e *Engine) deliveryChecks(ctx context.Context, it OutboxItem, m Outbound, ch string) (deliveryFacts, error) {
+	var f deliveryFacts
 	err := e.cfg.Store.View(ctx, func(tx Tx) error {
+		f = deliveryFacts{}
 		var err error
-		r, err = e.checkPhoneSend(ctx, tx, it.TenantID, it.Kind, m.To)
-		return err
+		if f.refusal, err = e.checkPhoneSend(ctx, tx, it.TenantID, it.Kind, m.To); err != nil || f.refusal != nil {
+			return err
+		}
+		if messageKind(it.Kind) {
+			f.settings, f.settingsErr = e.channelSettings(ctx, tx, it.TenantID)
+		}
+		if ch != "" {
+			switch _, err := tx.ChannelIssue(ctx, it.TenantID, ch); {
+			case err == nil:
+				f.issue = true
+			case !errors.Is(err, ErrNotFound):
+				return err
+			}
+		}
+		return nil
 	})
-	if err != nil || r == nil {
-		return nil, err
-	}
+	return f, err
+}
+
+// refusedAtDelivery audits a refusal found by deliveryChecks and returns
+// it as a *PermanentError.
+func (e *Engine) refusedAtDelivery(ctx context.Context, it OutboxItem, r *SendRefusal) (*PermanentError, error) {
 	subject := it.VerificationID
 	if subject == "" {
 		subject = it.ID

@@ -236,27 +236,37 @@ func (e *Engine) deliverItem(ctx context.Context, it OutboxItem, checkLive bool)
 			return e.cfg.Store.Update(ctx, func(tx Tx) error { return tx.UpdateOutbox(ctx, &it) })
 		}
 	}
-	if refused, err := e.refusedAtDelivery(ctx, it, m.Outbound); err != nil || refused != nil {
+	// The tenant's rules, its sender and the channel's state, in one read.
+	ch := channelOf(m.Outbound)
+	facts, err := e.deliveryChecks(ctx, it, m.Outbound, ch)
+	if err != nil {
+		return err
+	}
+	if facts.refusal != nil {
+		refused, err := e.refusedAtDelivery(ctx, it, facts.refusal)
 		if err != nil {
 			return err
 		}
 		log.Warn("delivery refused by the tenant's rules", "code", refused.Code)
 		return e.finishItem(ctx, it, "", refused)
 	}
-	sender, err := e.senderFor(ctx, it.TenantID, it.Kind)
+	settings, err := facts.settings, facts.settingsErr
+	var snd Sender
+	if err == nil {
+		snd, err = e.senderFrom(settings, it.TenantID, it.Kind)
+	}
 	if err != nil {
 		log.Warn("no sender for the tenant", "err", err)
 		return e.finishItem(ctx, it, "", err)
 	}
-	if it.Dev || sender == nil {
+	if it.Dev || snd == nil {
 		log.Info("dev delivery: message kept in the outbox, not sent")
 		return e.finishItem(ctx, it, "dev-outbox", nil)
 	}
 	// A channel known to be misconfigured gets no request, except one
 	// probe at a time: a wrong key is not hammered by every queued item.
-	ch := channelOf(m.Outbound)
 	probing := false
-	if ch != "" {
+	if ch != "" && facts.issue {
 		var parked bool
 		if probing, parked, err = e.gate(ctx, it, ch); err != nil {
 			return fmt.Errorf("core: check channel %s: %w", ch, err)
@@ -268,7 +278,7 @@ func (e *Engine) deliverItem(ctx context.Context, it OutboxItem, checkLive bool)
 	}
 	sctx, cancel := context.WithTimeout(ctx, sendTimeout)
 	start := time.Now()
-	ref, sendErr := sender.Send(sctx, m.Outbound)
+	ref, sendErr := snd.Send(sctx, m.Outbound)
 	cancel()
 	if e.cfg.Observer != nil {
 		e.cfg.Observer.SendLatency(it.Kind, time.Since(start), sendErr)

@@ -153,16 +153,7 @@ func (e *Engine) Store() Store { return e.cfg.Store }
 // EffectivePolicy returns the policy for a client of a tenant: the client's
 // override, else the tenant default, else DefaultPolicy — normalised.
 func EffectivePolicy(ctx context.Context, tx Tx, tenantID, clientID string) (Policy, error) {
-	if clientID != "" {
-		p, err := tx.Policy(ctx, tenantID, clientID)
-		if err == nil {
-			return p.Normalized(), nil
-		}
-		if !isNotFound(err) {
-			return Policy{}, err
-		}
-	}
-	p, err := tx.Policy(ctx, tenantID, "")
+	p, err := tx.PolicyFor(ctx, tenantID, clientID)
 	switch {
 	case err == nil:
 		return p.Normalized(), nil

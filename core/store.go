@@ -69,6 +69,9 @@ type Tx interface {
 
 	// Policies: clientID "" is the tenant default. A missing policy is ErrNotFound.
 	Policy(ctx context.Context, tenantID, clientID string) (Policy, error)
+	// PolicyFor returns the client's policy, else the tenant default, in
+	// one read; ErrNotFound when neither is stored.
+	PolicyFor(ctx context.Context, tenantID, clientID string) (Policy, error)
 	PutPolicy(ctx context.Context, tenantID, clientID string, p Policy) error
 	// DeletePolicy removes a client's override so the tenant default applies
 	// again; a client without one is ErrNotFound.
@@ -81,6 +84,11 @@ type Tx interface {
 	// writers until the transaction ends (FOR UPDATE on PostgreSQL; SQLite's
 	// single writer connection serialises write transactions already).
 	LockVerification(ctx context.Context, tenantID, id string) (Verification, error)
+	// LockVerificationFor is Technician and LockVerification in one read:
+	// the technician techID of the tenant and the verification id, locked.
+	// A missing technician is an error wrapping ErrNotFound and naming
+	// "technician", as Technician's would be.
+	LockVerificationFor(ctx context.Context, tenantID, techID, id string) (Verification, Technician, error)
 	VerificationByLinkHash(ctx context.Context, tenantID string, hash []byte) (Verification, error)
 	// UseLinkNonce spends a link page's form nonce (stored as its hash) for
 	// a verification; a nonce spent before is ErrConflict, without
@@ -100,6 +108,8 @@ type Tx interface {
 	// Sends, for rate limits.
 	RecordSend(ctx context.Context, s *Send) error
 	CountSends(ctx context.Context, tenantID string, f SendFilter) (int, error)
+	// SendStats answers q in one read, each count by its own index.
+	SendStats(ctx context.Context, tenantID string, q SendStatsQuery) (SendStats, error)
 
 	// Consecutive failures per contact and channel (security.md §1.2).
 	FailureCount(ctx context.Context, tenantID, contactID string, kind DestinationKind) (int, error)

@@ -111,6 +111,31 @@ type Send struct {
 	At             time.Time
 }
 
+// SendStatsQuery asks for what a send is checked against before it is made
+// (security.md §1.2, §6): the sends in the last hour to the contact, to the
+// destination and by the technician, the tenant's sends in the last day,
+// whether the destination had any send in the last year (the carrier
+// notice goes with the first), and the contact's consecutive failures on
+// the destination's kind. Hour, Day and Year are the windows' starts.
+type SendStatsQuery struct {
+	ContactID    string
+	Destination  string
+	TechnicianID string
+	Kind         DestinationKind
+	Hour         time.Time
+	Day          time.Time
+	Year         time.Time
+}
+
+// SendStats answers a SendStatsQuery.
+type SendStats struct {
+	ContactHour, DestinationHour, TechnicianHour, TenantDay int
+	// DestinationYear is whether the destination was sent anything since
+	// Year.
+	DestinationYear bool
+	Failures        int
+}
+
 // SendFilter selects sends for counting. Empty fields match everything;
 // Since is required.
 type SendFilter struct {

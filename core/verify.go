@@ -137,7 +137,7 @@ func (e *Engine) start(ctx context.Context, tx Tx, req StartRequest, p Provider)
 	if err != nil {
 		return Started{}, nil, nil, err
 	}
-	policy, err := e.checkStartPolicy(ctx, tx, req, contact, dest, nonDefault, tech, now)
+	policy, stats, err := e.checkStartPolicy(ctx, tx, req, contact, dest, nonDefault, tech, now)
 	if err != nil {
 		return Started{}, nil, nil, err
 	}
@@ -166,10 +166,9 @@ func (e *Engine) start(ctx context.Context, tx Tx, req StartRequest, p Provider)
 	if err != nil {
 		return Started{}, nil, nil, err
 	}
-	if err := tx.CreateVerification(ctx, &v); err != nil {
-		return Started{}, nil, nil, err
-	}
-	item, err := e.queueSend(ctx, tx, tenant, contact, tech, policy, p, &v, secret, now)
+	// The verification is inserted with its first send counted, not
+	// inserted and then updated.
+	item, err := e.queueSend(ctx, tx, tenant, contact, tech, policy, p, &v, secret, stats, true, now)
 	if err != nil {
 		return Started{}, nil, nil, err
 	}
@@ -221,44 +220,49 @@ func startDestination(contact Contact, p Provider, req StartRequest) (Destinatio
 // method is allowed, a note is given where the policy requires one, the
 // channel is not locked by failures, the send quotas leave room, and a
 // ticket of an integration names one of the tenant's integrations. It
-// returns the policy.
+// returns the policy and the send counts it was checked against.
 func (e *Engine) checkStartPolicy(ctx context.Context, tx Tx, req StartRequest, contact Contact, dest Destination,
-	nonDefault bool, tech Technician, now time.Time) (Policy, error) {
+	nonDefault bool, tech Technician, now time.Time) (Policy, SendStats, error) {
 	policy, err := EffectivePolicy(ctx, tx, req.TenantID, contact.ClientID)
 	if err != nil {
-		return Policy{}, err
+		return Policy{}, SendStats{}, err
 	}
 	if !policy.Allows(req.Method) {
-		return Policy{}, Errorf(KindForbidden, "the policy for this client does not allow %s", req.Method)
+		return Policy{}, SendStats{}, Errorf(KindForbidden, "the policy for this client does not allow %s", req.Method)
 	}
 	if p, ok := e.providers[req.Method]; ok {
 		if err := e.checkChannel(ctx, tx, req.TenantID, channelOf(Outbound{Kind: p.OutboxKind()}), tech, now); err != nil {
-			return Policy{}, err
+			return Policy{}, SendStats{}, err
 		}
 	}
 	if policy.NoteOnNonDefault && policy.NoteRequired && req.Note == "" {
 		switch {
 		case req.AlternateContact:
-			return Policy{}, Errorf(KindInvalid, "a note is required when verifying someone other than the ticket's contact (e.g. \"Manager approval\")")
+			return Policy{}, SendStats{}, Errorf(KindInvalid, "a note is required when verifying someone other than the ticket's contact (e.g. \"Manager approval\")")
 		case nonDefault:
-			return Policy{}, Errorf(KindInvalid, "a note is required when using a non-default destination (e.g. \"Manager approval\")")
+			return Policy{}, SendStats{}, Errorf(KindInvalid, "a note is required when using a non-default destination (e.g. \"Manager approval\")")
 		}
 	}
-	if err := e.checkFailureCap(ctx, tx, policy, req.TenantID, contact.ID, dest.Kind); err != nil {
-		return Policy{}, err
+	// One read for the failure cap and every quota.
+	stats, err := sendStats(ctx, tx, req.TenantID, contact.ID, dest, tech.ID, now)
+	if err != nil {
+		return Policy{}, SendStats{}, err
 	}
-	if err := e.checkQuotas(ctx, tx, policy, req.TenantID, contact.ID, dest.Value, tech.ID, now); err != nil {
-		return Policy{}, err
+	if err := failureCapError(policy, dest.Kind, stats.Failures); err != nil {
+		return Policy{}, SendStats{}, err
+	}
+	if err := quotaError(policy, stats); err != nil {
+		return Policy{}, SendStats{}, err
 	}
 	if req.IntegrationID != "" {
 		if req.TicketRef == "" {
-			return Policy{}, Errorf(KindInvalid, "an integration is given without a ticket")
+			return Policy{}, SendStats{}, Errorf(KindInvalid, "an integration is given without a ticket")
 		}
 		if _, err := tx.Integration(ctx, req.TenantID, req.IntegrationID); err != nil {
-			return Policy{}, err
+			return Policy{}, SendStats{}, err
 		}
 	}
-	return policy, nil
+	return policy, stats, nil
 }
 
 // startedDetail is the audit detail of a started verification.
@@ -380,9 +384,11 @@ const (
 )
 
 // queueSend records a send of v's current secret and writes its sealed
-// message to the outbox.
+// message to the outbox. create says v is new: it is then inserted, with
+// this send counted, instead of updated. stats are the counts the send
+// was checked against (sendStats).
 func (e *Engine) queueSend(ctx context.Context, tx Tx, tenant Tenant, contact Contact, tech Technician,
-	policy Policy, p Provider, v *Verification, s issuedSecret, now time.Time) (*OutboxItem, error) {
+	policy Policy, p Provider, v *Verification, s issuedSecret, stats SendStats, create bool, now time.Time) (*OutboxItem, error) {
 	v.Sends++
 	v.SentAt = now
 	ch := Challenge{Tenant: tenant, Contact: contact, Technician: tech, Verification: *v, Policy: policy,
@@ -405,13 +411,13 @@ func (e *Engine) queueSend(ctx context.Context, tx Tx, tenant Tenant, contact Co
 	}
 	if msg.Kind == OutboxSMS {
 		// The notice goes with the first text to the number in a year.
-		sent, err := tx.CountSends(ctx, v.TenantID, SendFilter{Destination: v.Destination, Since: now.AddDate(-1, 0, 0)})
-		if err != nil {
-			return nil, err
-		}
-		msg.Text = CarrierWording(msg.Text, tenant.DisplayName(), sent == 0)
+		msg.Text = CarrierWording(msg.Text, tenant.DisplayName(), !stats.DestinationYear)
 	}
-	if err := tx.UpdateVerification(ctx, v); err != nil {
+	store := tx.UpdateVerification
+	if create {
+		store = tx.CreateVerification
+	}
+	if err := store(ctx, v); err != nil {
 		return nil, err
 	}
 	if err := tx.RecordSend(ctx, &Send{ID: NewID("snd"), TenantID: v.TenantID, VerificationID: v.ID,
@@ -433,33 +439,40 @@ func (e *Engine) checkFailureCap(ctx context.Context, tx Tx, p Policy, tenantID,
 	if err != nil {
 		return err
 	}
+	return failureCapError(p, k, n)
+}
+
+// failureCapError refuses a channel with n consecutive failures at the cap.
+func failureCapError(p Policy, k DestinationKind, n int) error {
 	if n >= p.FailureCap {
 		return Errorf(KindForbidden, "%s verification for this contact is locked after %d consecutive failures; an admin must reset it or verify another way", k, n)
 	}
 	return nil
 }
 
-// checkQuotas enforces the send quotas of security.md §6 per contact,
-// destination, technician and tenant.
-func (e *Engine) checkQuotas(ctx context.Context, tx Tx, p Policy, tenantID, contactID, dest, techID string, now time.Time) error {
-	hour := now.Add(-time.Hour)
+// sendStats reads, in one statement, what a send to dest by techID is
+// checked against: the quotas' counts, whether dest had a send in the last
+// year, and the contact's consecutive failures on dest's kind.
+func sendStats(ctx context.Context, tx Tx, tenantID, contactID string, dest Destination, techID string, now time.Time) (SendStats, error) {
+	return tx.SendStats(ctx, tenantID, SendStatsQuery{ContactID: contactID, Destination: dest.Value, TechnicianID: techID,
+		Kind: dest.Kind, Hour: now.Add(-time.Hour), Day: now.Add(-24 * time.Hour), Year: now.AddDate(-1, 0, 0)})
+}
+
+// quotaError enforces the send quotas of security.md §6 per contact,
+// destination, technician and tenant on the counts s.
+func quotaError(p Policy, s SendStats) error {
 	checks := []struct {
-		f     SendFilter
-		limit int
-		what  string
+		n, limit int
+		what     string
 	}{
-		{SendFilter{ContactID: contactID, Since: hour}, p.Limits.PerContactHour, "this contact has been sent %d messages in the last hour"},
-		{SendFilter{Destination: dest, Since: hour}, p.Limits.PerDestinationHour, "this destination has been sent %d messages in the last hour"},
-		{SendFilter{TechnicianID: techID, Since: hour}, p.Limits.PerTechnicianHour, "you have sent %d verifications in the last hour"},
-		{SendFilter{Since: now.Add(-24 * time.Hour)}, p.Limits.PerTenantDay, "your organisation has sent %d verifications today"},
+		{s.ContactHour, p.Limits.PerContactHour, "this contact has been sent %d messages in the last hour"},
+		{s.DestinationHour, p.Limits.PerDestinationHour, "this destination has been sent %d messages in the last hour"},
+		{s.TechnicianHour, p.Limits.PerTechnicianHour, "you have sent %d verifications in the last hour"},
+		{s.TenantDay, p.Limits.PerTenantDay, "your organisation has sent %d verifications today"},
 	}
 	for _, c := range checks {
-		n, err := tx.CountSends(ctx, tenantID, c.f)
-		if err != nil {
-			return err
-		}
-		if n >= c.limit {
-			return Errorf(KindRateLimited, c.what+" (limit %d); try again later", n, c.limit)
+		if c.n >= c.limit {
+			return Errorf(KindRateLimited, c.what+" (limit %d); try again later", c.n, c.limit)
 		}
 	}
 	return nil
@@ -506,7 +519,11 @@ func (e *Engine) Resend(ctx context.Context, tenantID, techID, verificationID st
 		if wait := v.SentAt.Add(cooldown).Sub(now); wait > 0 {
 			return Errorf(KindRateLimited, "wait %d seconds before resending", int((wait+time.Second-1)/time.Second))
 		}
-		if err := e.checkQuotas(ctx, tx, policy, tenantID, v.ContactID, v.Destination, tech.ID, now); err != nil {
+		stats, err := sendStats(ctx, tx, tenantID, v.ContactID, Destination{Kind: v.DestKind, Value: v.Destination}, tech.ID, now)
+		if err != nil {
+			return err
+		}
+		if err := quotaError(policy, stats); err != nil {
 			return err
 		}
 		if err := e.checkChannel(ctx, tx, tenantID, channelOf(Outbound{Kind: p.OutboxKind()}), tech, now); err != nil {
@@ -521,7 +538,7 @@ func (e *Engine) Resend(ctx context.Context, tenantID, techID, verificationID st
 			v.Detail = ""
 		}
 		v.DeliveryStatus, v.ProviderRef = "", ""
-		if item, err = e.queueSend(ctx, tx, tenant, contact, tech, policy, p, &v, secret, now); err != nil {
+		if item, err = e.queueSend(ctx, tx, tenant, contact, tech, policy, p, &v, secret, stats, false, now); err != nil {
 			return err
 		}
 		if err := e.audit(ctx, tx, tenantID, techActor(tech.ID), string(EventVerificationResent), v.ID,
@@ -542,11 +559,7 @@ func (e *Engine) Resend(ctx context.Context, tenantID, techID, verificationID st
 // lockForTechnician locks a verification for a change by a technician: only
 // the technician who started it, or an admin, may act on it (security.md §3).
 func (e *Engine) lockForTechnician(ctx context.Context, tx Tx, tenantID, techID, id string) (Verification, Technician, error) {
-	tech, err := tx.Technician(ctx, tenantID, techID)
-	if err != nil {
-		return Verification{}, Technician{}, fmt.Errorf("technician: %w", err)
-	}
-	v, err := tx.LockVerification(ctx, tenantID, id)
+	v, tech, err := tx.LockVerificationFor(ctx, tenantID, techID, id)
 	if err != nil {
 		return Verification{}, Technician{}, err
 	}

@@ -2,40 +2,109 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
+	"fmt"
 	"strings"
 
 	"github.com/countersign/countersign/core"
 )
 
-// AppendAudit implements core.Tx. It reads the tenant's head, chains e to it
-// and advances the head, all in the caller's transaction; on PostgreSQL the
-// tenant row is locked first so concurrent appends queue instead of both
-// taking the same seq (the loser would fail on the primary key). e.At is
-// normalised before hashing, so the hash matches the stored row.
+// auditHead is a tenant's audit head as the store last saw it.
+type auditHead struct {
+	seq  int64
+	hash []byte
+}
+
+// AppendAudit implements core.Tx. It chains e to the tenant's head and
+// advances the head, all in the caller's transaction, and stays exact under
+// concurrency: the head is advanced only on the condition that it is still
+// the one e was chained to.
+//
+// The head is first taken from the store's cache (the last append of this
+// process). On PostgreSQL the conditional advance and the insert are then
+// one statement: the advance's row lock (NO KEY UPDATE, so inserts of rows
+// referencing the tenant, which take KEY SHARE, do not conflict) queues
+// concurrent appends, and one whose head moved meanwhile advances nothing
+// and inserts nothing. On SQLite, which has no data-modifying CTE, they are
+// two statements (the single writer connection already serialises them).
+// When the cached head was stale — another process, a concurrent or a
+// rolled-back transaction moved it — the head is read, locked on
+// PostgreSQL, and the append made on it. e.At is normalised before hashing,
+// so the hash matches the stored row.
 func (t *tx) AppendAudit(ctx context.Context, e *core.AuditEvent) error {
-	var (
-		head     int64
-		headHash []byte
-	)
-	err := t.queryRow(ctx, `SELECT audit_seq, audit_hash FROM tenants WHERE id = ?`+t.forNoKeyUpdate(), e.TenantID).Scan(&head, &headHash)
-	if err != nil {
-		return wrap(err, "append audit: tenant %s", e.TenantID)
-	}
 	normTimes(&e.At)
-	e.Seq, e.PrevHash = head+1, headHash
-	e.Hash = core.AuditHash(*e)
 	detail, err := json.Marshal(e.Detail)
 	if err != nil {
 		return wrap(err, "append audit")
 	}
+	if h, ok := t.s.heads.Load(e.TenantID); ok {
+		done, err := t.appendOn(ctx, e, h.(auditHead), detail)
+		if err != nil || done {
+			return err
+		}
+	}
+	var h auditHead
+	err = t.queryRow(ctx, `SELECT audit_seq, audit_hash FROM tenants WHERE id = ?`+t.forNoKeyUpdate(), e.TenantID).Scan(&h.seq, &h.hash)
+	if err != nil {
+		return wrap(err, "append audit: tenant %s", e.TenantID)
+	}
+	done, err := t.appendOn(ctx, e, h, detail)
+	if err == nil && !done {
+		// The head is locked (PostgreSQL) or the writer is ours (SQLite):
+		// it cannot have moved since it was read.
+		err = fmt.Errorf("store: append audit: tenant %s: the audit head moved under its lock", e.TenantID)
+	}
+	return err
+}
+
+// appendOn appends e after head h if h is still the tenant's head, and
+// reports whether it did.
+func (t *tx) appendOn(ctx context.Context, e *core.AuditEvent, h auditHead, detail []byte) (bool, error) {
+	e.Seq, e.PrevHash = h.seq+1, h.hash
+	e.Hash = core.AuditHash(*e)
+	if t.pg() {
+		res, err := t.exec(ctx, `WITH head AS (
+				UPDATE tenants SET audit_seq = ?, audit_hash = ? WHERE id = ? AND audit_seq = ? RETURNING id)
+			INSERT INTO audit_events (tenant_id, seq, at, actor, action, subject, detail, prev_hash, hash)
+			SELECT id, CAST(? AS BIGINT), CAST(? AS TIMESTAMPTZ), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT),
+				CAST(? AS TEXT), CAST(? AS BYTEA), CAST(? AS BYTEA) FROM head`,
+			e.Seq, e.Hash, e.TenantID, h.seq,
+			e.Seq, e.At, e.Actor, e.Action, e.Subject, string(detail), e.PrevHash, e.Hash)
+		if err != nil {
+			return false, wrap(err, "append audit")
+		}
+		return t.advanced(res, e)
+	}
+	res, err := t.exec(ctx, `UPDATE tenants SET audit_seq = ?, audit_hash = ? WHERE id = ? AND audit_seq = ?`,
+		e.Seq, e.Hash, e.TenantID, h.seq)
+	if err != nil {
+		return false, wrap(err, "append audit: advance head")
+	}
+	if ok, err := t.advanced(res, e); !ok || err != nil {
+		return ok, err
+	}
 	if _, err := t.exec(ctx, `INSERT INTO audit_events (tenant_id, seq, at, actor, action, subject, detail, prev_hash, hash)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		e.TenantID, e.Seq, e.At, e.Actor, e.Action, e.Subject, string(detail), e.PrevHash, e.Hash); err != nil {
-		return wrap(err, "append audit")
+		return false, wrap(err, "append audit")
 	}
-	_, err = t.exec(ctx, `UPDATE tenants SET audit_seq = ?, audit_hash = ? WHERE id = ?`, e.Seq, e.Hash, e.TenantID)
-	return wrap(err, "append audit: advance head")
+	return true, nil
+}
+
+// advanced reports whether a conditional advance of e's tenant's head
+// changed its row, and caches the new head when it did.
+func (t *tx) advanced(res sql.Result, e *core.AuditEvent) (bool, error) {
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, wrap(err, "append audit")
+	}
+	if n == 0 {
+		t.s.heads.Delete(e.TenantID)
+		return false, nil
+	}
+	t.s.heads.Store(e.TenantID, auditHead{seq: e.Seq, hash: e.Hash})
+	return true, nil
 }
 
 // AuditEvents implements core.Tx, in seq order (the order VerifyAuditChain

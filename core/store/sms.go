@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 
 	"github.com/countersign/countersign/core"
 )
@@ -11,18 +12,30 @@ var _ core.SMSTx = (*tx)(nil)
 // PutChannels implements core.SMSTx: one row per tenant, replaced.
 func (t *tx) PutChannels(ctx context.Context, row *core.ChannelsRow) error {
 	normTimes(&row.UpdatedAt)
+	delete(t.channels, row.TenantID)
 	_, err := t.exec(ctx, `INSERT INTO tenant_channels (tenant_id, sms_number, sealed, updated_at) VALUES (?, ?, ?, ?)
 		ON CONFLICT (tenant_id) DO UPDATE SET sms_number = excluded.sms_number, sealed = excluded.sealed, updated_at = excluded.updated_at`,
 		row.TenantID, row.SMSNumber, row.Sealed, row.UpdatedAt)
 	return wrap(err, "put channels of %s", row.TenantID)
 }
 
-// Channels implements core.SMSTx.
+// Channels implements core.SMSTx. A transaction reads the row (or its
+// absence) once; later reads are answered from memory until it puts one.
 func (t *tx) Channels(ctx context.Context, tenantID string) (core.ChannelsRow, error) {
+	if r, ok := t.channels[tenantID]; ok {
+		return r.row, r.err
+	}
 	row := core.ChannelsRow{TenantID: tenantID}
 	err := t.queryRow(ctx, `SELECT sms_number, sealed, updated_at FROM tenant_channels WHERE tenant_id = ?`, tenantID).
 		Scan(&row.SMSNumber, &row.Sealed, tcol(&row.UpdatedAt))
-	return row, wrap(err, "get channels of %s", tenantID)
+	err = wrap(err, "get channels of %s", tenantID)
+	if err == nil || errors.Is(err, core.ErrNotFound) {
+		if t.channels == nil {
+			t.channels = map[string]channelsRead{}
+		}
+		t.channels[tenantID] = channelsRead{row, err}
+	}
+	return row, err
 }
 
 // TenantBySMSNumber implements core.SMSTx.

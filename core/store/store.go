@@ -22,6 +22,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -55,6 +56,13 @@ type Store struct {
 	// PostgreSQL it is the same pool as reader.
 	writer *sql.DB
 	reader *sql.DB
+	// heads caches each tenant's audit head (seq and hash) as the last
+	// append of this process left it, so that an append need not read it
+	// first. It is only a guess: the append advances the head on the
+	// condition that it still is the cached one, and reads it (locked)
+	// when it is not — another process, a concurrent transaction or a
+	// rollback moved it.
+	heads sync.Map // tenant id → auditHead
 }
 
 // Option changes how [Open] sets up a Store.
@@ -200,7 +208,7 @@ func (s *Store) run(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn fun
 			panic(p)
 		}
 	}()
-	if err := fn(&tx{tx: sqlTx, dialect: s.dialect}); err != nil {
+	if err := fn(&tx{tx: sqlTx, dialect: s.dialect, s: s}); err != nil {
 		sqlTx.Rollback()
 		return err
 	}
@@ -214,6 +222,18 @@ func (s *Store) run(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn fun
 type tx struct {
 	tx      *sql.Tx
 	dialect string
+	s       *Store
+	// Reads that one transaction makes several times (a start reads the
+	// tenant and its channel row for the message, the country rules and
+	// the outbox) are answered from these after the first; the writes of
+	// those rows in the transaction (UpdateTenant, PutChannels) forget them.
+	tenants  map[string]core.Tenant
+	channels map[string]channelsRead
+}
+
+type channelsRead struct {
+	row core.ChannelsRow
+	err error
 }
 
 func (t *tx) pg() bool { return t.dialect == Postgres }

@@ -39,9 +39,21 @@ func (t *tx) CreateTenant(ctx context.Context, tn *core.Tenant) error {
 }
 
 // Tenant implements core.Tx.
+// A transaction reads a tenant once; later reads are answered from memory
+// until the transaction updates it.
 func (t *tx) Tenant(ctx context.Context, id string) (core.Tenant, error) {
+	if tn, ok := t.tenants[id]; ok {
+		return tn, nil
+	}
 	tn, err := scanTenant(t.queryRow(ctx, `SELECT `+tenantCols+` FROM tenants WHERE id = ?`, id))
-	return tn, wrap(err, "get tenant %s", id)
+	if err != nil {
+		return tn, wrap(err, "get tenant %s", id)
+	}
+	if t.tenants == nil {
+		t.tenants = map[string]core.Tenant{}
+	}
+	t.tenants[id] = tn
+	return tn, nil
 }
 
 // TenantBySlug implements core.Tx.
@@ -53,6 +65,7 @@ func (t *tx) TenantBySlug(ctx context.Context, slug string) (core.Tenant, error)
 // UpdateTenant implements core.Tx: it writes slug, name, country, branding
 // and SMS sender; the creation time and audit head stay.
 func (t *tx) UpdateTenant(ctx context.Context, tn *core.Tenant) error {
+	delete(t.tenants, tn.ID)
 	branding, err := json.Marshal(tn.Branding)
 	if err != nil {
 		return wrap(err, "update tenant %s", tn.ID)
@@ -129,6 +142,22 @@ func (t *tx) Policy(ctx context.Context, tenantID, clientID string) (core.Policy
 	var p core.Policy
 	if err := json.Unmarshal([]byte(raw), &p); err != nil {
 		return core.Policy{}, wrap(err, "decode policy %q", clientID)
+	}
+	return p, nil
+}
+
+// PolicyFor implements core.Tx: the tenant default sorts after any
+// client's id, so the first row is the client's when it has one.
+func (t *tx) PolicyFor(ctx context.Context, tenantID, clientID string) (core.Policy, error) {
+	var raw string
+	err := t.queryRow(ctx, `SELECT policy FROM policies WHERE tenant_id = ? AND client_id IN (?, '')
+		ORDER BY client_id DESC LIMIT 1`, tenantID, clientID).Scan(&raw)
+	if err != nil {
+		return core.Policy{}, wrap(err, "get policy for %q", clientID)
+	}
+	var p core.Policy
+	if err := json.Unmarshal([]byte(raw), &p); err != nil {
+		return core.Policy{}, wrap(err, "decode policy for %q", clientID)
 	}
 	return p, nil
 }

@@ -137,6 +137,59 @@ func (t *tx) LockOpenVerifications(ctx context.Context, tenantID, contactID stri
 	return out, wrap(err, "lock open verifications")
 }
 
+// LockVerificationFor implements core.Tx. Only the verification's row is
+// locked (FOR UPDATE OF on PostgreSQL); when the join finds nothing, the
+// two reads are made apart so the error names what is missing.
+func (t *tx) LockVerificationFor(ctx context.Context, tenantID, techID, id string) (core.Verification, core.Technician, error) {
+	lock := ""
+	if t.pg() {
+		lock = " FOR UPDATE OF v"
+	}
+	var tc core.Technician
+	v, err := scanVerificationTech(t.queryRow(ctx, `SELECT `+prefixCols("v.", verificationCols)+`, `+prefixCols("t.", technicianCols)+`
+		FROM verifications v JOIN technicians t ON t.tenant_id = v.tenant_id AND t.id = ?
+		WHERE v.tenant_id = ? AND v.id = ?`+lock, techID, tenantID, id), &tc)
+	if errors.Is(err, sql.ErrNoRows) {
+		if tc, err = t.Technician(ctx, tenantID, techID); err != nil {
+			return core.Verification{}, core.Technician{}, fmt.Errorf("technician: %w", err)
+		}
+		v, err = t.LockVerification(ctx, tenantID, id)
+		return v, tc, err
+	}
+	if err != nil {
+		return core.Verification{}, core.Technician{}, wrap(err, "lock verification %s", id)
+	}
+	return v, tc, nil
+}
+
+// scanVerificationTech scans a verification followed by a technician.
+func scanVerificationTech(row *sql.Row, tc *core.Technician) (core.Verification, error) {
+	var (
+		v                      core.Verification
+		destKind, method, stat string
+		role                   string
+	)
+	err := row.Scan(&v.ID, &v.TenantID, &v.ClientID, &v.ContactID, &v.DestinationID, &destKind, &v.Destination, &method,
+		&v.TicketRef, &v.TechnicianID, &stat, &v.SecretHash, &v.LinkTokenHash, &v.Attempts, &v.MaxAttempts, &v.Sends,
+		&v.Note, &v.Detail, &v.DeliveryStatus, &v.ProviderRef,
+		tcol(&v.CreatedAt), tcol(&v.SentAt), tcol(&v.ExpiresAt), tcol(&v.CompletedAt), tcol(&v.VerifiedUntil), &v.IntegrationID,
+		&tc.ID, &tc.TenantID, &tc.Email, &tc.Name, &role, &tc.PasswordHash, &tc.TOTPSecret, &tc.LastTOTPStep,
+		&tc.FailedLogins, tcol(&tc.LockedUntil), tcol(&tc.CreatedAt),
+		tcol(&tc.DisabledAt), &tc.SessionEpoch, tcol(&tc.LastLoginAt))
+	v.DestKind, v.Method, v.Status = core.DestinationKind(destKind), core.Method(method), core.Status(stat)
+	tc.Role = core.Role(role)
+	return v, err
+}
+
+// prefixCols qualifies each column of a comma-separated list with p.
+func prefixCols(p, cols string) string {
+	fields := strings.Split(cols, ",")
+	for i, f := range fields {
+		fields[i] = p + strings.TrimSpace(f)
+	}
+	return strings.Join(fields, ", ")
+}
+
 // RecordSend implements core.Tx; an empty id gets a fresh one.
 func (t *tx) RecordSend(ctx context.Context, s *core.Send) error {
 	newID(&s.ID, "snd")
@@ -169,6 +222,35 @@ func (t *tx) CountSends(ctx context.Context, tenantID string, f core.SendFilter)
 	var n int
 	err := t.queryRow(ctx, `SELECT COUNT(*) FROM verification_sends WHERE `+strings.Join(where, " AND "), args...).Scan(&n)
 	return n, wrap(err, "count sends")
+}
+
+// SendStats implements core.Tx: one statement of scalar subqueries, each
+// answered by the index its own count uses (the same indexes as
+// CountSends and FailureCount).
+func (t *tx) SendStats(ctx context.Context, tenantID string, q core.SendStatsQuery) (core.SendStats, error) {
+	if q.Hour.IsZero() || q.Day.IsZero() || q.Year.IsZero() {
+		return core.SendStats{}, fmt.Errorf("store: send stats: %w", core.Errorf(core.KindInvalid, "the windows' starts are required"))
+	}
+	var (
+		s    core.SendStats
+		year int
+	)
+	err := t.queryRow(ctx, `SELECT
+		(SELECT COUNT(*) FROM verification_sends WHERE tenant_id = ? AND contact_id = ? AND at >= ?),
+		(SELECT COUNT(*) FROM verification_sends WHERE tenant_id = ? AND destination = ? AND at >= ?),
+		(SELECT COUNT(*) FROM verification_sends WHERE tenant_id = ? AND technician_id = ? AND at >= ?),
+		(SELECT COUNT(*) FROM verification_sends WHERE tenant_id = ? AND at >= ?),
+		(SELECT COUNT(*) FROM (SELECT 1 FROM verification_sends WHERE tenant_id = ? AND destination = ? AND at >= ? LIMIT 1) y),
+		COALESCE((SELECT n FROM failure_counters WHERE tenant_id = ? AND contact_id = ? AND kind = ?), 0)`,
+		tenantID, q.ContactID, q.Hour,
+		tenantID, q.Destination, q.Hour,
+		tenantID, q.TechnicianID, q.Hour,
+		tenantID, q.Day,
+		tenantID, q.Destination, q.Year,
+		tenantID, q.ContactID, string(q.Kind)).
+		Scan(&s.ContactHour, &s.DestinationHour, &s.TechnicianHour, &s.TenantDay, &year, &s.Failures)
+	s.DestinationYear = year > 0
+	return s, wrap(err, "send stats")
 }
 
 // FailureCount implements core.Tx; a contact with no failures counts 0.

@@ -86,6 +86,35 @@ func Open(tb testing.TB, dialect string, opts ...store.Option) *store.Store {
 	return s
 }
 
+// OpenTwo is Open with a second store on the same database, as another
+// server process would have it (opened with opts2, without migrating);
+// both are closed when tb ends.
+func OpenTwo(tb testing.TB, dialect string, opts1, opts2 []store.Option) (*store.Store, *store.Store) {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var dsn string
+	switch dialect {
+	case store.SQLite:
+		dsn = filepath.Join(tb.TempDir(), "countersign.db")
+	case store.Postgres:
+		dsn = createDatabase(tb, ctx)
+	default:
+		tb.Fatalf("storetest: unknown dialect %q", dialect)
+	}
+	s1, err := store.Open(ctx, dialect, dsn, opts1...)
+	if err != nil {
+		tb.Fatalf("storetest: %v", err)
+	}
+	tb.Cleanup(func() { s1.Close() })
+	s2, err := store.Open(ctx, dialect, dsn, append([]store.Option{store.SkipMigrate()}, opts2...)...)
+	if err != nil {
+		tb.Fatalf("storetest: %v", err)
+	}
+	tb.Cleanup(func() { s2.Close() })
+	return s1, s2
+}
+
 // createDatabase makes a fresh database on the EnvPostgresDSN server,
 // registers its removal, and returns its DSN.
 func createDatabase(tb testing.TB, ctx context.Context) string {
