@@ -25,6 +25,9 @@ type Branding struct {
 	// page background; "" means the primary and accent colours.
 	GradientFrom string `json:"gradient_from,omitempty"`
 	GradientTo   string `json:"gradient_to,omitempty"`
+	// TimeZone is the IANA zone ("Europe/Berlin") every time the tenant's
+	// pages show is in, for technicians and end users alike; "" is UTC.
+	TimeZone string `json:"time_zone,omitempty"`
 	// Messages holds the tenant's own message templates by name ("sms_code",
 	// "email_link", …); a name without an entry uses the built-in template.
 	Messages map[string]MessageTemplate `json:"messages,omitempty"`

@@ -3,7 +3,8 @@
 // templates with a live preview.
 const hexRE = /^#[0-9a-fA-F]{6}$/;
 const brandIds = { sender_name: "brand-sender", primary_color: "brand-primary", accent_color: "brand-accent",
-                   gradient_from: "brand-gradient-from", gradient_to: "brand-gradient-to", support_phone: "brand-support-phone" };
+                   gradient_from: "brand-gradient-from", gradient_to: "brand-gradient-to", support_phone: "brand-support-phone",
+                   time_zone: "brand-time-zone" };
 let messages = [], previewTimer = null, previewSeq = 0;
 
 function showBranding(b) {

@@ -6,7 +6,7 @@ let tvLast = "";
 const tvLabels = { open: "Waiting for the caller's #confirm", confirmed: "Confirmed by the caller", expired: "Expired",
                    failed: "Closed: too many wrong codes", replaced: "Replaced by a newer #verify", unknown: "Unknown caller" };
 
-function tvWhen(iso) { return new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }); }
+function tvWhen(iso) { return CSTime.format(iso); }
 
 async function tvClaim(id, out, btn) {
   btn.disabled = true;

@@ -11,13 +11,9 @@ const CSVerify = (() => {
   const isPush = (m) => m === "duo_push" || m === "microsoft_push";
   const methodsFor = { phone: ["sms_code", "sms_link", "voice_code"], email: ["email_link", "email_code"] };
   const historyShown = 3; // the rest behind "Show all"
-  // fmtTime shows a time, with the day when it is not today.
-  const fmtTime = (s) => {
-    const d = new Date(s), today = new Date().toDateString() === d.toDateString();
-    return today ? d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })
-      : d.toLocaleString([], { weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" });
-  };
-  const fmtWhen = (s) => new Date(s).toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
+  // Times are written the one way every page does (CSTime, api.js).
+  const fmtTime = (s) => CSTime.format(s);
+  const fmtWhen = (s) => CSTime.when(s);
 
   // statusText says where a verification is, in the words technicians use.
   function statusText(v) {
@@ -77,13 +73,15 @@ const CSVerify = (() => {
     return span;
   }
 
-  function shieldText(s) {
+  // shieldParts are the shield's two lines: its state, and the detail.
+  function shieldParts(s) {
     const by = s.technician_name ? " by " + s.technician_name : "";
     const via = s.method ? " via " + (methodNames[s.method] || s.method) : "";
-    if (s.state === "green") return "Verified" + by + via + " at " + fmtTime(s.at) + ", valid until " + fmtTime(s.verified_until);
-    if (s.state === "red") return "Last verification failed" + (s.at ? " (" + fmtWhen(s.at) + ")" : "");
-    return "Not verified";
+    if (s.state === "green") return ["Verified", (by + via).trim() + " at " + fmtWhen(s.at) + " · valid until " + fmtTime(s.verified_until)];
+    if (s.state === "red") return ["Last verification failed", s.at ? fmtWhen(s.at) : ""];
+    return ["Not verified", "Send a challenge to verify the caller"];
   }
+  function shieldText(s) { const [a, b] = shieldParts(s); return b ? a + " " + b : a; }
 
   // card builds a controller. opts.start(body) starts a verification and
   // returns it; opts.push(body) sends a push (method: the route's,
@@ -112,7 +110,13 @@ const CSVerify = (() => {
     // say shows the card's one message: a sentence, or nothing.
     function say(text) { $("msg").textContent = sentence(text); }
 
-    function renderShield(s) { const p = $("shield"); p.className = "shield " + s.state; p.textContent = shieldText(s); }
+    // renderShield keeps the shield's size whatever it says (no layout
+    // jump when it turns green): two lines in a box of fixed size.
+    function renderShield(s) {
+      const p = $("shield"), [state, detail] = shieldParts(s);
+      p.className = "shield " + s.state;
+      p.replaceChildren(el("span", state, { class: "shield-state" }), " ", el("span", detail, { class: "shield-detail" }));
+    }
 
     function renderHistory(list) {
       const ul = $("history"); ul.replaceChildren();

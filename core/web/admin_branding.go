@@ -42,6 +42,7 @@ type brandingIn struct {
 	GradientFrom string `json:"gradient_from"`
 	GradientTo   string `json:"gradient_to"`
 	SupportPhone string `json:"support_phone"`
+	TimeZone     string `json:"time_zone"` // IANA name; "" is UTC
 }
 
 type brandingOut struct {
@@ -54,7 +55,7 @@ func brandingJSON(t core.Tenant) brandingOut {
 	b := t.Branding
 	return brandingOut{TenantName: t.Name, Logo: b.LogoDataURI, brandingIn: brandingIn{
 		SenderName: b.SenderName, PrimaryColor: b.PrimaryColor, AccentColor: b.AccentColor,
-		GradientFrom: b.GradientFrom, GradientTo: b.GradientTo, SupportPhone: b.SupportPhone}}
+		GradientFrom: b.GradientFrom, GradientTo: b.GradientTo, SupportPhone: b.SupportPhone, TimeZone: b.TimeZone}}
 }
 
 // signedInTenant reads the signed-in technician's tenant.
@@ -103,6 +104,13 @@ func (b *brandingIn) check() error {
 		(b.SupportPhone != "" && !strings.ContainsAny(b.SupportPhone, "0123456789")) {
 		return core.Errorf(core.KindInvalid, "support phone must be a phone number of at most 30 characters (digits, spaces, + ( ) - . /)")
 	}
+	b.TimeZone = strings.TrimSpace(b.TimeZone)
+	if len(b.TimeZone) > 64 {
+		return core.Errorf(core.KindInvalid, "time zone must be an IANA name such as Europe/Berlin, at most 64 characters")
+	}
+	if _, err := core.LoadTimeZone(b.TimeZone); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -119,10 +127,11 @@ func (s *Server) handleAdminPutBranding(w http.ResponseWriter, r *http.Request) 
 		return
 	}
 	detail := map[string]string{"sender_name": in.SenderName, "primary_color": in.PrimaryColor, "accent_color": in.AccentColor,
-		"gradient_from": in.GradientFrom, "gradient_to": in.GradientTo, "support_phone": in.SupportPhone}
+		"gradient_from": in.GradientFrom, "gradient_to": in.GradientTo, "support_phone": in.SupportPhone,
+		"time_zone": in.TimeZone}
 	t, err := s.changeBranding(r, core.BrandingChange{Action: core.AuditBrandingUpdated, Detail: detail, Apply: func(b *core.Branding) error {
 		b.SenderName, b.PrimaryColor, b.AccentColor = in.SenderName, in.PrimaryColor, in.AccentColor
-		b.GradientFrom, b.GradientTo, b.SupportPhone = in.GradientFrom, in.GradientTo, in.SupportPhone
+		b.GradientFrom, b.GradientTo, b.SupportPhone, b.TimeZone = in.GradientFrom, in.GradientTo, in.SupportPhone, in.TimeZone
 		return nil
 	}})
 	if err != nil {

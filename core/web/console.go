@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"math"
 	"net/http"
 	"regexp"
@@ -32,6 +33,19 @@ type consolePage struct {
 	Active string
 	// Issues are the misconfigured channels the nav's banner shows.
 	Issues []issueOut
+	// TimeZone is the tenant's (core.Branding.TimeZone), for the
+	// scripts' times (CSTime in api.js); "" is UTC.
+	TimeZone string
+}
+
+// tenantZone is the time zone of a tenant's pages; "" (UTC) when the
+// tenant cannot be read (the page still works, in UTC).
+func (s *Server) tenantZone(ctx context.Context, tenantID string) string {
+	t, err := s.engine.Tenant(ctx, tenantID)
+	if err != nil {
+		return ""
+	}
+	return t.Branding.TimeZone
 }
 
 // handleLoginPage handles "GET /": the sign-in page, or the console when
@@ -52,7 +66,7 @@ func (s *Server) handleConsolePage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.renderHTML(w, r, http.StatusOK, "console.html", consolePage{Dev: s.engine.DevDelivery(), Admin: tech.Role.IsAdmin(), Active: "contacts",
-		Issues: s.channelIssues(r.Context(), tech)})
+		Issues: s.channelIssues(r.Context(), tech), TimeZone: s.tenantZone(r.Context(), tech.TenantID)})
 }
 
 // handleOutboxPage handles "GET /app/outbox" (dev delivery mode).

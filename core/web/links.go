@@ -75,7 +75,7 @@ type linkPageData struct {
 	Presence      string // the number to type back (presenceCode of Nonce)
 	PresenceError string
 	CodeError     string
-	Requested     string // e.g. "2 minutes ago (14:02 UTC)"
+	Requested     string // e.g. "14:02 (2 min ago)", in the tenant's time zone
 	Expires       string // e.g. "in 8 minutes"
 }
 
@@ -152,7 +152,10 @@ func (s *Server) linkData(page core.LinkPage) linkPageData {
 		d.Logo = template.URL(page.Tenant.Branding.LogoDataURI)
 	}
 	if !page.RequestedAt.IsZero() {
-		d.Requested = fmt.Sprintf("%s (%s)", ago(now.Sub(page.RequestedAt)), page.RequestedAt.UTC().Format("15:04 MST"))
+		d.Requested = core.FormatTime(page.RequestedAt, now, page.Tenant.Location())
+		if a := core.Ago(page.RequestedAt, now); a != "" {
+			d.Requested += " (" + a + ")"
+		}
 	}
 	if left := page.ExpiresAt.Sub(now); left > 0 {
 		d.Expires = "in " + minutes(left+time.Minute-time.Nanosecond)
@@ -179,13 +182,6 @@ var logoURI = regexp.MustCompile(`^data:image/(png|jpeg|gif|webp);base64,[A-Za-z
 
 // ago says how long ago something happened, in words an end user reads at a
 // glance; the page has no script, so it cannot use the reader's time zone.
-func ago(d time.Duration) string {
-	if d < time.Minute {
-		return "just now"
-	}
-	return minutes(d) + " ago"
-}
-
 func minutes(d time.Duration) string {
 	if m := int(d / time.Minute); m != 1 {
 		return fmt.Sprintf("%d minutes", m)

@@ -122,7 +122,7 @@ func TestLinkPage(t *testing.T) {
 		assert.Contains(t, page, "Jane Tech", "the technician")
 		assert.Contains(t, page, "4821", "the ticket")
 		assert.Contains(t, page, "Acme IT", "the MSP")
-		assert.Contains(t, page, "just now (09:00 UTC)", "when it was requested")
+		assert.Contains(t, page, "09:00 (just now)", "when it was requested")
 		assert.Contains(t, page, `<meta name="viewport" content="width=device-width, initial-scale=1">`)
 		assert.Contains(t, page, `href="/brand/`+e.a.tenant.Slug+`.css"`)
 		assert.Regexp(t, `href="/static/enduser\.css\?v=[0-9a-f]+"`, page)

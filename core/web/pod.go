@@ -102,6 +102,7 @@ type podPage struct {
 	PSAScripts  []string // URLs of the plugin's pod scripts (psa.Assets.PodScripts)
 	PSAOrigins  string   // the PSA's origins, space-separated: the only ones the pod talks postMessage with
 	PSAConfig   string   // JSON for the plugin's pod script (psa.PodScriptConfigurer); "" for none
+	TimeZone    string   // the tenant's, for the card's times; "" is UTC
 }
 
 // handlePodPage handles "GET /pod/{tenant}/{integration}?…": the pod shell.
@@ -149,7 +150,7 @@ func (s *Server) handlePodPage(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors "+
 		strings.Join(origins, " ")+"; form-action 'self'; base-uri 'none'")
 	h.Set("Cache-Control", "no-store")
-	s.renderHTML(w, r, http.StatusOK, "pod.html", podPage{Tenant: tenant.Slug, Integration: in.ID, Name: tenant.DisplayName(),
+	s.renderHTML(w, r, http.StatusOK, "pod.html", podPage{Tenant: tenant.Slug, Integration: in.ID, Name: tenant.DisplayName(), TimeZone: tenant.Branding.TimeZone,
 		PSAScripts: s.podScripts(in.Kind), PSAOrigins: strings.Join(origins, " "), PSAConfig: psaConfig})
 }
 

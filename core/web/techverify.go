@@ -30,7 +30,7 @@ func (s *Server) handleTechVerifyPage(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 		return
 	}
-	s.renderHTML(w, r, http.StatusOK, "techverify.html", consolePage{Dev: s.engine.DevDelivery(), Admin: tech.Role.IsAdmin(),
+	s.renderHTML(w, r, http.StatusOK, "techverify.html", consolePage{Dev: s.engine.DevDelivery(), Admin: tech.Role.IsAdmin(), TimeZone: s.tenantZone(r.Context(), tech.TenantID),
 		Active: "techverify", Issues: s.channelIssues(r.Context(), tech)})
 }
 

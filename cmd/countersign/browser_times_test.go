@@ -1,0 +1,97 @@
+package main
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/countersign/countersign/core"
+)
+
+// TestBrowserTimesAndShield checks the times the technician and the end
+// user read (issue 12): the admin sets the tenant's time zone on the
+// branding page (a zone that is not one is refused, in words); the
+// shield, the history and the link page then write every time one way,
+// 24-hour in that zone, as core.FormatTime does, with how long ago; and
+// the shield keeps its size when it turns green.
+func TestBrowserTimesAndShield(t *testing.T) {
+	s := startServer(t)
+	tech := NewTab(t)
+	s.SignIn(t, tech, techEmail, techPassword, "")
+
+	// The tenant's time zone, set by an admin.
+	tech.Visit(s.URL + "/app/admin/branding")
+	tech.WaitVisible("#brand-time-zone")
+	tech.Type("#brand-time-zone", "Mars/Olympus_Mons")
+	tech.Click("#brand-save")
+	tech.WaitText("#brand-msg", "is not a time zone name")
+	tech.Eval(`document.getElementById("brand-time-zone").value = ""`, new(string))
+	tech.Type("#brand-time-zone", "Asia/Kolkata")
+	tech.Click("#brand-save")
+	tech.WaitText("#brand-msg", "Branding saved.")
+	loc, err := time.LoadLocation("Asia/Kolkata")
+	require.NoError(t, err)
+
+	tech.Visit(s.URL + "/app")
+	tech.WaitVisible("#search")
+	openContact(t, tech, "Sam", "Sam Caller")
+	tech.WaitStable("#card", 300*time.Millisecond)
+	type box struct{ W, H float64 }
+	shieldBox := func() box {
+		var b box
+		tech.Eval(`(() => { const r = document.getElementById("shield").getBoundingClientRect(); return {W: r.width, H: r.height}; })()`, &b)
+		return b
+	}
+	grey := shieldBox()
+	require.Greater(t, grey.W, 0.0)
+	tech.Screenshot("times-shield-grey")
+
+	seen := len(s.Twilio.Messages())
+	tech.Click(`button[data-method="sms_code"]`)
+	code := s.WaitForSMSCode(t, "+15550100142", seen)
+	tech.WaitVisible("#code")
+	tech.Type("#code", code)
+	tech.Click(`#check button[type="submit"]`)
+	tech.WaitClass("#shield", "green")
+	tech.WaitStable("#card", 300*time.Millisecond)
+	assert.Equal(t, grey, shieldBox(), "the shield keeps its size when it turns green")
+
+	var id string
+	tech.Eval(`document.querySelector("#history li") && card.contact().history[0].id`, &id)
+	require.NotEmpty(t, id)
+	v := s.Verification(t, id)
+	at := func(key string) time.Time {
+		ts, err := time.Parse(time.RFC3339Nano, v[key].(string))
+		require.NoError(t, err, key)
+		return ts
+	}
+	now := time.Now()
+	want := "Verified by Jane Tech via SMS code at " + core.FormatTime(at("completed_at"), now, loc) + " (just now) · valid until " +
+		core.FormatTime(at("verified_until"), now, loc)
+	var shield string
+	tech.Eval(`document.getElementById("shield").textContent`, &shield)
+	assert.Equal(t, want, shield)
+	assert.True(t, strings.HasPrefix(tech.Text("#history li"), core.FormatTime(at("created_at"), now, loc)+" (just now) — SMS code"),
+		"history: %q", tech.Text("#history li"))
+	assert.Regexp(t, `^\d\d:\d\d `, tech.Text("#history li"), "24-hour, no AM/PM")
+	assert.NotRegexp(t, `(?i)\b[AP]M\b|UTC`, tech.Text("#card"), "one format: no 12-hour clock, no other zone")
+	tech.Screenshot("times-shield-green")
+
+	// The link page the end user opens says when it was asked for, the
+	// same way, in the tenant's zone.
+	lid, _, link := s.StartLink(t, s.ContactID, "sam@contoso.example")
+	user := NewTab(t)
+	user.Visit(link)
+	user.WaitVisible("time")
+	lv := s.Verification(t, lid)
+	created, err := time.Parse(time.RFC3339Nano, lv["created_at"].(string))
+	require.NoError(t, err)
+	requested := user.Text("time")
+	assert.Regexp(t, regexp.MustCompile(`^\d\d:\d\d \((just now|1 min ago)\)$`), requested)
+	assert.True(t, strings.HasPrefix(requested, core.FormatTime(created, time.Now(), loc)+" ("), "link page: %q", requested)
+	user.Screenshot("times-link-page")
+}
