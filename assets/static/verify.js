@@ -219,7 +219,7 @@ const CSVerify = (() => {
         (!r.destination_id || r.destination_id === v.destination_id));
     }
     function againLabel(v) {
-      if (v.method === "duo_push") return "Push again";
+      if (isPush(v.method)) return "Push again";
       if (v.method === "workstation_prompt") return "Prompt again";
       return v.method.endsWith("_link") ? "Send a new link" : "Send a new code";
     }

@@ -163,11 +163,19 @@ func TestBrowserMicrosoftPushInConnectWisePod(t *testing.T) {
 	pod.Click(`button[data-route="microsoft_push"]`)
 	require.Len(t, fake.WaitPushes(2, waitTimeout), 2)
 	require.True(t, fake.Answer(patUPN, microsofttest.Deny))
-	pod.WaitText("#active-status", "the user denied the request in Microsoft Authenticator")
+	pod.WaitText("#active-status", "Microsoft Authenticator push to")
+	pod.WaitText("#active-status", "Failed")
 	pod.WaitClass("#shield", "red")
 	pod.WaitText(`#routes-list li[data-method="microsoft_push"]`, "stopped for 24 hours")
 	pod.WaitVisible("#next")
 	pod.WaitText("#next", "Try SMS code instead")
+	// One message: Microsoft's answer in words and the next steps; a
+	// denied push is not offered again.
+	pod.WaitText("#msg", "The user denied the request in Microsoft Authenticator")
+	pod.WaitText("#msg", ": the caller is not verified. Try SMS code instead or escalate if the caller cannot verify.")
+	var againHidden bool
+	pod.Eval(`document.getElementById("again").hidden`, &againHidden)
+	assert.True(t, againHidden, "pushes are stopped after a deny: no Push again")
 	tab.Screenshot("cw-pod-microsoft-denied")
 	var pushButtons int
 	pod.Eval(`document.querySelectorAll('button[data-route="microsoft_push"]').length`, &pushButtons)
