@@ -707,3 +707,28 @@ func TestMicrosoftPushFailureNotifiesOnCall(t *testing.T) {
 		}
 	})
 }
+
+// TestPushDenialAlertsOnCall: where the tenant has a notification group
+// that wants refused pushes, a denial reaches its users on call by their
+// own ways (the night user by SMS and voice) instead of every admin's
+// mailbox; the alert is still audited with its recipients.
+func TestPushDenialAlertsOnCall(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, st *store.Store) {
+		o := microsofttest.Deny
+		f := newMSFixture(t, st, microsofttest.Start(t, microsofttest.User{UPN: samUPN, Auto: &o}))
+		onCallFixture(t, f.fixture, core.NotifyPushRefused)
+		v, err := f.push(t)
+		require.NoError(t, err)
+		v = f.settle(t, v.ID)
+		require.Equal(t, core.StatusFailed, v.Status, v.Detail)
+		assert.Empty(t, f.alerts(t), "no admin e-mail when a group wants the event")
+		assert.Contains(t, f.sms.recipients(), "+15550100302", "the night user on call, by SMS")
+		assert.Equal(t, []string{"+15550100303"}, f.call.recipients(), "and by voice")
+		for _, m := range f.sms.msgs {
+			if m.To == "+15550100302" {
+				assert.Contains(t, m.Text, "denied a Microsoft Authenticator push")
+			}
+		}
+		assert.Contains(t, auditActions(t, f.fixture, v.ID), core.AuditPushAlert)
+	})
+}

@@ -22,10 +22,13 @@ const (
 	// declined link, a wrong number picked) where the policy asks for it
 	// (Policy.NotifyOnFailure).
 	NotifyVerificationFailed NotifyEvent = "verification_failed"
+	// NotifyPushRefused: a user denied a Duo or Microsoft push, or
+	// reported it as fraud (security.md §4).
+	NotifyPushRefused NotifyEvent = "push_refused"
 )
 
 // NotifyEvents lists every event, in the order the console shows them.
-var NotifyEvents = []NotifyEvent{NotifyTechVerify, NotifyNotMe, NotifyVerificationFailed}
+var NotifyEvents = []NotifyEvent{NotifyTechVerify, NotifyNotMe, NotifyPushRefused, NotifyVerificationFailed}
 
 // Label is the event in words.
 func (ev NotifyEvent) Label() string {
@@ -34,6 +37,8 @@ func (ev NotifyEvent) Label() string {
 		return "Technician verification requested"
 	case NotifyNotMe:
 		return "\"This is not me\" on a workstation prompt"
+	case NotifyPushRefused:
+		return "A push denied or reported as fraud"
 	case NotifyVerificationFailed:
 		return "Verification failed (where the policy asks)"
 	}
@@ -542,6 +547,34 @@ func (e *Engine) queueOutcome(ctx context.Context, tx Tx, v Verification, now ti
 		return err
 	}
 	return e.notifyFailed(ctx, tx, v, now)
+}
+
+// alertOnCallOrAdmins tells the on-call users of the groups that want
+// ev; a tenant without such a group has every owner and admin e-mailed
+// instead, as before groups existed. subject is what the audit names. It
+// returns how many messages it queued.
+func (e *Engine) alertOnCallOrAdmins(ctx context.Context, tx Tx, tenantID string, ev NotifyEvent, subject string, m NotifyMessage, now time.Time) (int, error) {
+	n, grouped, err := e.notifyOnCall(ctx, tx, tenantID, ev, subject, m, now)
+	if err != nil || grouped {
+		return n, err
+	}
+	techs, err := tx.ListTechnicians(ctx, tenantID)
+	if err != nil {
+		return 0, err
+	}
+	for _, t := range techs {
+		if !t.Role.IsAdmin() || t.Email == "" {
+			continue
+		}
+		msg := Outbound{Kind: OutboxEmail, To: t.Email, Subject: m.Subject, Text: m.Text}
+		item := OutboxItem{ID: NewID("obx"), TenantID: tenantID, Kind: OutboxEmail, Status: OutboxPending,
+			NextAttemptAt: now, CreatedAt: now, Dev: e.cfg.DevDelivery || e.cfg.Senders[OutboxEmail] == nil}
+		if err := e.sealAndEnqueue(ctx, tx, &item, msg, 0); err != nil {
+			return 0, err
+		}
+		n++
+	}
+	return n, nil
 }
 
 // notifyFailed tells the on-call users of the groups that want

@@ -379,27 +379,9 @@ func (e *Engine) queueDeniedAlert(ctx context.Context, tx Tx, v Verification, no
 		"The caller may not be who they say they are. Prompts to this user are stopped for 24 hours.",
 		contact.Name(), requester.Name, ticket, now.UTC().Format("2006-01-02 15:04 UTC"))
 	subject := "Countersign alert: workstation prompt denied by " + contact.Name()
-	_, grouped, err := e.notifyOnCall(ctx, tx, v.TenantID, NotifyNotMe, v.ID, NotifyMessage{Subject: subject, Text: text,
-		Say: "Countersign alert. " + contact.Name() + " pressed This is not me on a workstation prompt. The caller may not be who they say they are."}, now)
-	if err != nil {
+	if _, err := e.alertOnCallOrAdmins(ctx, tx, v.TenantID, NotifyNotMe, v.ID, NotifyMessage{Subject: subject, Text: text,
+		Say: "Countersign alert. " + contact.Name() + " pressed This is not me on a workstation prompt. The caller may not be who they say they are."}, now); err != nil {
 		return err
-	}
-	var techs []Technician
-	if !grouped {
-		if techs, err = tx.ListTechnicians(ctx, v.TenantID); err != nil {
-			return err
-		}
-	}
-	for _, t := range techs {
-		if !t.Role.IsAdmin() || t.Email == "" {
-			continue
-		}
-		msg := Outbound{Kind: OutboxEmail, To: t.Email, Subject: subject, Text: text}
-		item := OutboxItem{ID: NewID("obx"), TenantID: v.TenantID, Kind: OutboxEmail, Status: OutboxPending,
-			NextAttemptAt: now, CreatedAt: now, Dev: e.cfg.DevDelivery || e.cfg.Senders[OutboxEmail] == nil}
-		if err := e.sealAndEnqueue(ctx, tx, &item, msg, 0); err != nil {
-			return err
-		}
 	}
 	return e.audit(ctx, tx, v.TenantID, deviceActor(v.DestinationID), "prompt.denied", v.ID,
 		map[string]string{"contact": v.ContactID, "sid": v.Destination})

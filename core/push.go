@@ -163,13 +163,11 @@ func pushRefusal(v Verification) string {
 	return ""
 }
 
-// queuePushAlert e-mails the MSP's owners and admins that a user denied a
-// push or reported it as fraud: someone may be impersonating them.
+// queuePushAlert tells the MSP that a user denied a push or reported it
+// as fraud: someone may be impersonating them. The on-call users of the
+// groups that want NotifyPushRefused are told by their own ways; without
+// such a group every owner and admin is e-mailed.
 func (e *Engine) queuePushAlert(ctx context.Context, tx Tx, v Verification, now time.Time) error {
-	techs, err := tx.ListTechnicians(ctx, v.TenantID)
-	if err != nil {
-		return err
-	}
 	contact, err := tx.Contact(ctx, v.TenantID, v.ContactID)
 	if err != nil {
 		return err
@@ -182,18 +180,11 @@ func (e *Engine) queuePushAlert(ctx context.Context, tx Tx, v Verification, now 
 	text := fmt.Sprintf("Countersign alert: %s %s a %s sent by %s on ticket %s at %s. "+
 		"The caller may not be who they say they are. Pushes to this user are stopped for 24 hours.",
 		contact.Name(), what, vendor.name, requester.Name, v.TicketRef, now.UTC().Format("2006-01-02 15:04 UTC"))
-	n := 0
-	for _, t := range techs {
-		if !t.Role.IsAdmin() || t.Email == "" {
-			continue
-		}
-		msg := Outbound{Kind: OutboxEmail, To: t.Email, Subject: "Countersign alert: " + vendor.name + " " + what + " by " + contact.Name(), Text: text}
-		item := OutboxItem{ID: NewID("obx"), TenantID: v.TenantID, Kind: OutboxEmail, Status: OutboxPending,
-			NextAttemptAt: now, CreatedAt: now, Dev: e.cfg.DevDelivery || e.cfg.Senders[OutboxEmail] == nil}
-		if err := e.sealAndEnqueue(ctx, tx, &item, msg, 0); err != nil {
-			return err
-		}
-		n++
+	n, err := e.alertOnCallOrAdmins(ctx, tx, v.TenantID, NotifyPushRefused, v.ID, NotifyMessage{
+		Subject: "Countersign alert: " + vendor.name + " " + what + " by " + contact.Name(), Text: text,
+		Say: "Countersign alert. " + contact.Name() + " " + what + " a " + vendor.name + ". The caller may not be who they say they are."}, now)
+	if err != nil {
+		return err
 	}
 	return e.audit(ctx, tx, v.TenantID, "provider", AuditPushAlert, v.ID,
 		map[string]string{"contact": v.ContactID, vendor.statusKey: v.DeliveryStatus, "recipients": fmt.Sprint(n)})
