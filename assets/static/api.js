@@ -24,6 +24,16 @@ function el(tag, text, attrs) {
   return e;
 }
 
+// The console's navigation collapses behind "Menu" on narrow screens
+// (style.css); the button opens and closes it.
+document.addEventListener("click", (ev) => {
+  const b = ev.target.closest && ev.target.closest("#nav-toggle");
+  if (!b) return;
+  const open = b.getAttribute("aria-expanded") !== "true";
+  b.setAttribute("aria-expanded", String(open));
+  b.closest(".bar").classList.toggle("open", open);
+});
+
 // The misconfigured-channel banner (templates/nav.html): "Retry now" ends
 // the condition for an admin who fixed it outside Countersign; what waited
 // is sent, and the banner goes when the channel works.

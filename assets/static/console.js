@@ -33,13 +33,41 @@ async function loadContacts() {
     const j = await api("GET", "/contacts?" + q);
     if (seq !== searchSeq) return; // a newer search is on its way
     const ul = $("contacts"); ul.replaceChildren();
+    const outcomes = $("recent-outcomes-list"); outcomes.replaceChildren();
     for (const c of j.contacts) {
-      const b = el("button", (c.first_name + " " + c.last_name).trim(), { type: "button", class: "link" });
-      b.addEventListener("click", () => { if (!tk) showRecentTickets(c.id); openContact(c.id, true); });
-      const li = el("li"); li.append(b); ul.append(li);
+      const name = (c.first_name + " " + c.last_name).trim();
+      const open = () => { if (!tk) showRecentTickets(c.id); openContact(c.id, true); };
+      const b = el("button", name, { type: "button", class: "link", "aria-describedby": "cmeta-" + c.id });
+      b.addEventListener("click", open);
+      const li = el("li", undefined, { class: "crow" }); li.append(b);
+      li.append(el("span", shieldWord(c.shield), { class: "cshield " + (c.shield ? c.shield.state : "grey") }));
+      li.append(el("span", contactMeta(c), { class: "cmeta muted", id: "cmeta-" + c.id }));
+      ul.append(li);
+      if (c.shield && c.shield.state !== "grey") {
+        const ob = el("button", name, { type: "button", class: "link" });
+        ob.addEventListener("click", open);
+        const oli = el("li"); oli.append(ob, " — " + CSVerify.shieldText(c.shield)); outcomes.append(oli);
+      }
     }
-    $("contacts-msg").textContent = j.contacts.length ? "" : "No contacts match.";
+    $("recent-outcomes").hidden = !outcomes.children.length;
+    const typed = $("search").value.trim();
+    $("contacts-msg").textContent = j.contacts.length ? "" : typed
+      ? "No contact matches “" + typed + "”. Search by name, email, phone or company" + ($("client").value ? ", or choose All clients." : ".")
+      : "No contacts yet: they appear here when a PSA integration mirrors them, or an admin adds them.";
   } catch (e) { $("contacts-msg").textContent = e.message; }
+}
+
+// shieldWord is a contact's shield state in the list.
+function shieldWord(s) {
+  if (!s) return "Not verified";
+  return s.state === "green" ? "Verified" : s.state === "red" ? "Failed" : "Not verified";
+}
+
+// contactMeta is a list row's second line: company, default phone and
+// email (masked, as the API gives them).
+function contactMeta(c) {
+  const def = (kind) => (c.destinations.find((d) => d.kind === kind && d.default) || c.destinations.find((d) => d.kind === kind) || {}).masked;
+  return [c.company, def("phone"), def("email")].filter(Boolean).join(" · ") || "No phone or email on record";
 }
 
 // openContact shows a contact's card; chosen (a click or Enter in the list)
@@ -47,7 +75,11 @@ async function loadContacts() {
 async function openContact(id, chosen, known) {
   try {
     await card.open(id, known);
+    $("welcome").hidden = true;
     if (chosen) card.focusMethods();
+    // On a narrow screen the card is below the list: bring it into view,
+    // or choosing a contact seems to do nothing.
+    if (window.matchMedia("(max-width: 700px)").matches) $("card").scrollIntoView({ block: "start" });
     history.replaceState(null, "", "/app?contact=" + encodeURIComponent(id));
   } catch (e) { $("contacts-msg").textContent = e.message; }
 }

@@ -142,8 +142,9 @@ func (t *tx) SearchContacts(ctx context.Context, tenantID string, q core.Contact
 			`LOWER(c.last_name) LIKE ? ESCAPE '\'`,
 			`LOWER(c.first_name || ' ' || c.last_name) LIKE ? ESCAPE '\'`,
 			destExists + `LOWER(d.value) LIKE ? ESCAPE '\')`,
+			`EXISTS (SELECT 1 FROM clients k WHERE k.tenant_id = c.tenant_id AND k.id = c.client_id AND LOWER(k.name) LIKE ? ESCAPE '\')`,
 		}
-		args = append(args, pat, pat, pat, pat)
+		args = append(args, pat, pat, pat, pat, pat)
 		if digits := onlyDigits(text); len(digits) >= 3 && digits != text {
 			or = append(or, destExists+`d.kind = 'phone' AND d.value LIKE ?)`)
 			args = append(args, "%"+digits+"%")

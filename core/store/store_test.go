@@ -672,7 +672,7 @@ func TestRollback(t *testing.T) {
 func TestSearchContacts(t *testing.T) {
 	storetest.ForEachDialect(t, func(t *testing.T, s *store.Store) {
 		f := seed(t, s)
-		other := core.Client{TenantID: f.A.ID, Name: "Other", PSAKind: "memory", PSARef: "co-7"}
+		other := core.Client{TenantID: f.A.ID, Name: "Fabrikam Ltd", PSAKind: "memory", PSARef: "co-7"}
 		pct := core.Contact{TenantID: f.A.ID, FirstName: "100%", LastName: "Sure_Thing", PSARef: "c-42",
 			Destinations: []core.Destination{{Kind: core.DestEmail, Value: "sure@other.example"}}}
 		update(t, s, func(ctx context.Context, tx core.Tx) error {
@@ -698,6 +698,7 @@ func TestSearchContacts(t *testing.T) {
 			{"email not partial", core.ContactQuery{Email: "jane@contoso"}, nil},
 			{"phone exact", core.ContactQuery{Phone: "+15550100100"}, []string{f.contactA.ID}},
 			{"client", core.ContactQuery{ClientID: other.ID}, []string{pct.ID}},
+			{"company name", core.ContactQuery{Text: "FABRIKAM"}, []string{pct.ID}},
 			{"client and text", core.ContactQuery{ClientID: other.ID, Text: "jane"}, nil},
 			{"limit", core.ContactQuery{Limit: 1}, []string{f.contactA.ID}},
 			{"psa ref", core.ContactQuery{PSAKind: "memory", PSARef: "c-42"}, []string{pct.ID}},

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"strings"
@@ -96,11 +97,44 @@ func (s *Server) handleListContacts(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	out := make([]contactOut, 0, len(cs))
-	for _, c := range cs {
-		out = append(out, contactJSON(c))
+	out, err := s.contactList(r.Context(), techFrom(r).TenantID, cs)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"contacts": out})
+}
+
+// contactList is the contact list's rows: each contact with its company
+// and shield, so that a technician tells callers apart without opening
+// each one. A list has at most 200 contacts.
+func (s *Server) contactList(ctx context.Context, tenantID string, cs []core.Contact) ([]contactOut, error) {
+	clients, err := s.engine.Clients(ctx, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	names := make(map[string]string, len(clients))
+	for _, c := range clients {
+		names[c.ID] = c.Name
+	}
+	techs, err := s.technicianNames(ctx, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	now := s.engine.Now()
+	out := make([]contactOut, 0, len(cs))
+	for _, c := range cs {
+		co := contactJSON(c)
+		co.Company = names[c.ClientID]
+		history, err := s.engine.History(ctx, tenantID, c.ID)
+		if err != nil {
+			return nil, err
+		}
+		co.Shield = shieldJSON(core.ShieldFor(history, now))
+		co.Shield.TechnicianName = techs[co.Shield.TechnicianID]
+		out = append(out, co)
+	}
+	return out, nil
 }
 
 // handleCreateContact handles "POST /api/v1/contacts" (the local mirror).

@@ -40,6 +40,7 @@ type contactOut struct {
 	FirstName    string           `json:"first_name"`
 	LastName     string           `json:"last_name"`
 	Title        string           `json:"title,omitempty"`
+	Company      string           `json:"company,omitempty"` // the client's name; in the contact list
 	Destinations []destinationOut `json:"destinations"`
 	Shield       *shieldOut       `json:"shield,omitempty"`
 	Policy       *policyView      `json:"policy,omitempty"`
