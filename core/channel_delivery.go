@@ -123,7 +123,7 @@ func (e *Engine) deliveryChecks(ctx context.Context, it OutboxItem, m Outbound, 
 	err := e.cfg.Store.View(ctx, func(tx Tx) error {
 		f = deliveryFacts{}
 		var err error
-		if f.refusal, err = e.checkPhoneSend(ctx, tx, it.TenantID, it.Kind, m.To); err != nil || f.refusal != nil {
+		if f.refusal, err = e.checkPhoneSend(ctx, tx, it.TenantID, it.Kind, m.To, nil); err != nil || f.refusal != nil {
 			return err
 		}
 		if messageKind(it.Kind) {

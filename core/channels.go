@@ -478,8 +478,9 @@ var ErrCountryNotAllowed = errors.New("destination country not allowed")
 
 // checkPhoneSend refuses an SMS or call that the tenant's rules forbid: a
 // country outside the allow-list, or (SMS) a number that opted out. It
-// returns a *SendRefusal describing the refusal, or nil.
-func (e *Engine) checkPhoneSend(ctx context.Context, tx Tx, tenantID string, kind OutboxKind, to string) (*SendRefusal, error) {
+// returns a *SendRefusal describing the refusal, or nil. optedOut, when not
+// nil, is whether to opted out as read in tx already (SendStats).
+func (e *Engine) checkPhoneSend(ctx context.Context, tx Tx, tenantID string, kind OutboxKind, to string, optedOut *bool) (*SendRefusal, error) {
 	if kind != OutboxSMS && kind != OutboxVoice {
 		return nil, nil
 	}
@@ -507,8 +508,10 @@ func (e *Engine) checkPhoneSend(ctx context.Context, tx Tx, tenantID string, kin
 				what, shown, strings.Join(list, ", ")), ErrCountryNotAllowed)}, nil
 	}
 	if kind == OutboxSMS {
-		out, err := smsOptedOut(ctx, tx, tenantID, to)
-		if err != nil {
+		var out bool
+		if optedOut != nil {
+			out = *optedOut
+		} else if out, err = smsOptedOut(ctx, tx, tenantID, to); err != nil {
 			return nil, err
 		}
 		if out {

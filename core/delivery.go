@@ -237,9 +237,15 @@ func (e *Engine) deliverItem(ctx context.Context, it OutboxItem, checkLive bool)
 		}
 	}
 	// The tenant's rules, its sender and the channel's state, in one read.
+	// An item sent straight after the commit that queued it carries what
+	// that transaction read and checked: the same state, read
+	// microseconds before, as a read now would give (a STOP or a settings
+	// change committed in between is as possible either way).
 	ch := channelOf(m.Outbound)
-	facts, err := e.deliveryChecks(ctx, it, m.Outbound, ch)
-	if err != nil {
+	var facts deliveryFacts
+	if !checkLive && it.checked != nil {
+		facts = *it.checked
+	} else if facts, err = e.deliveryChecks(ctx, it, m.Outbound, ch); err != nil {
 		return err
 	}
 	if facts.refusal != nil {
@@ -343,22 +349,28 @@ func (e *Engine) finishItem(ctx context.Context, it OutboxItem, ref string, send
 		default:
 			it.NextAttemptAt, it.LastError, it.Reason = now.Add(outboxBackoff(it.Attempts)), sendErr.Error(), DeliveryReason(sendErr)
 		}
-		if err := tx.UpdateOutbox(ctx, &it); err != nil {
-			return err
-		}
 		if it.Kind == OutboxTicketNote && it.VerificationID != "" {
 			// A note's fate is the outbox item's alone; its verification's
 			// watchers are told that its note state changed.
+			if err := tx.UpdateOutbox(ctx, &it); err != nil {
+				return err
+			}
 			var err error
 			v, err = tx.Verification(ctx, it.TenantID, it.VerificationID)
 			evType = EventVerificationNote
 			return err
 		}
 		if it.VerificationID == "" || it.Status == OutboxPending {
-			return nil
+			return tx.UpdateOutbox(ctx, &it)
 		}
+		// The verification is locked first, so that the item's and its
+		// verification's writes (and the audit) go as one batch.
+		tx.BatchWrites()
 		var err error
 		if v, err = tx.LockVerification(ctx, it.TenantID, it.VerificationID); err != nil {
+			return err
+		}
+		if err := tx.UpdateOutbox(ctx, &it); err != nil {
 			return err
 		}
 		if !v.Status.Open() {

@@ -191,9 +191,10 @@ func (e *Engine) clearChannels(ctx context.Context, tx Tx, tenantID, actor, how 
 // checkChannel refuses a new verification on a channel known to be
 // misconfigured, unless its next probe is due (then the new message is
 // the probe). An administrator reads what to fix; anyone else reads
-// [ChannelMessage].
-func (e *Engine) checkChannel(ctx context.Context, tx Tx, tenantID, channel string, tech Technician, now time.Time) error {
-	if channel == "" || e.cfg.DevDelivery || e.cfg.Senders[kindOfChannel(channel)] == nil {
+// [ChannelMessage]. exists, when not nil, says whether tx already found an
+// issue of the channel (SendStats): none needs no read.
+func (e *Engine) checkChannel(ctx context.Context, tx Tx, tenantID, channel string, tech Technician, now time.Time, exists *bool) error {
+	if channel == "" || e.cfg.DevDelivery || e.cfg.Senders[kindOfChannel(channel)] == nil || (exists != nil && !*exists) {
 		return nil
 	}
 	issue, err := tx.ChannelIssue(ctx, tenantID, channel)

@@ -58,6 +58,11 @@ type OutboxItem struct {
 	Channel   string
 	CreatedAt time.Time
 	DoneAt    time.Time
+
+	// checked, on an item sent straight after the commit that queued it,
+	// is what that transaction read of the tenant's rules, settings and
+	// channel: the send needs no read of its own (never stored).
+	checked *deliveryFacts
 }
 
 // Outbound is an outgoing message as the senders see it.

@@ -27,8 +27,8 @@ import (
 // one fails here instead of hiding in a benchmark's noise. Lower them when
 // a change saves some.
 var flowTripBudget = map[string]map[string]int64{
-	store.SQLite:   {"start+send": 30, "check": 8},
-	store.Postgres: {"start+send": 29, "check": 7},
+	store.SQLite:   {"start+send": 21, "check": 8},
+	store.Postgres: {"start+send": 15, "check": 5},
 }
 
 // TestSMSCodeFlowRoundTrips pins the round trips of Start, the send

@@ -24,6 +24,16 @@ type Store interface {
 // Errors follow the core taxonomy: a missing row is ErrNotFound, a unique
 // violation ErrConflict.
 type Tx interface {
+	// BatchWrites lets the store hold the transaction's writes that allow
+	// it (creating and updating verifications, recording sends, queueing
+	// and updating outbox items, failure counters, audit appends) and send
+	// them together with its next other statement or its commit: fewer
+	// round trips on PostgreSQL. Such a write's error (ErrNotFound for an
+	// update that matched nothing, a foreign key, …) is then returned by
+	// that later call or by the commit, which the transaction function
+	// must return. Hot paths that only pass errors on call it.
+	BatchWrites()
+
 	// Tenants.
 	CreateTenant(ctx context.Context, t *Tenant) error
 	Tenant(ctx context.Context, id string) (Tenant, error)

@@ -115,8 +115,9 @@ type Send struct {
 // (security.md §1.2, §6): the sends in the last hour to the contact, to the
 // destination and by the technician, the tenant's sends in the last day,
 // whether the destination had any send in the last year (the carrier
-// notice goes with the first), and the contact's consecutive failures on
-// the destination's kind. Hour, Day and Year are the windows' starts.
+// notice goes with the first), the contact's consecutive failures on the
+// destination's kind, whether the channel is misconfigured and whether the
+// destination opted out of texts. Hour, Day and Year are the windows' starts.
 type SendStatsQuery struct {
 	ContactID    string
 	Destination  string
@@ -125,6 +126,9 @@ type SendStatsQuery struct {
 	Hour         time.Time
 	Day          time.Time
 	Year         time.Time
+	// Channel names the message channel (ChannelSMS, …) whose open
+	// misconfiguration SendStats.ChannelIssue reports.
+	Channel string
 }
 
 // SendStats answers a SendStatsQuery.
@@ -134,6 +138,9 @@ type SendStats struct {
 	// Year.
 	DestinationYear bool
 	Failures        int
+	// ChannelIssue is whether Channel has an open misconfiguration;
+	// OptedOut whether Destination (a phone) has opted out of texts.
+	ChannelIssue, OptedOut bool
 }
 
 // SendFilter selects sends for counting. Empty fields match everything;

@@ -71,6 +71,7 @@ func (e *Engine) Start(ctx context.Context, req StartRequest) (Started, error) {
 		replaced []Verification
 	)
 	err = e.cfg.Store.Update(ctx, func(tx Tx) error {
+		tx.BatchWrites()
 		e.dropRetriedItem(&item)
 		replaced = nil
 		var err error
@@ -230,10 +231,18 @@ func (e *Engine) checkStartPolicy(ctx context.Context, tx Tx, req StartRequest, 
 	if !policy.Allows(req.Method) {
 		return Policy{}, SendStats{}, Errorf(KindForbidden, "the policy for this client does not allow %s", req.Method)
 	}
+	// One read for the failure cap, every quota, the channel's state and
+	// the destination's opt-out.
+	var channel string
 	if p, ok := e.providers[req.Method]; ok {
-		if err := e.checkChannel(ctx, tx, req.TenantID, channelOf(Outbound{Kind: p.OutboxKind()}), tech, now); err != nil {
-			return Policy{}, SendStats{}, err
-		}
+		channel = channelOf(Outbound{Kind: p.OutboxKind()})
+	}
+	stats, err := sendStats(ctx, tx, req.TenantID, contact.ID, dest, tech.ID, channel, now)
+	if err != nil {
+		return Policy{}, SendStats{}, err
+	}
+	if err := e.checkChannel(ctx, tx, req.TenantID, channel, tech, now, &stats.ChannelIssue); err != nil {
+		return Policy{}, SendStats{}, err
 	}
 	if policy.NoteOnNonDefault && policy.NoteRequired && req.Note == "" {
 		switch {
@@ -242,11 +251,6 @@ func (e *Engine) checkStartPolicy(ctx context.Context, tx Tx, req StartRequest, 
 		case nonDefault:
 			return Policy{}, SendStats{}, Errorf(KindInvalid, "a note is required when using a non-default destination (e.g. \"Manager approval\")")
 		}
-	}
-	// One read for the failure cap and every quota.
-	stats, err := sendStats(ctx, tx, req.TenantID, contact.ID, dest, tech.ID, now)
-	if err != nil {
-		return Policy{}, SendStats{}, err
 	}
 	if err := failureCapError(policy, dest.Kind, stats.Failures); err != nil {
 		return Policy{}, SendStats{}, err
@@ -403,7 +407,11 @@ func (e *Engine) queueSend(ctx context.Context, tx Tx, tenant Tenant, contact Co
 	if err != nil {
 		return nil, fmt.Errorf("core: compose %s: %w", v.Method, err)
 	}
-	if refused, err := e.checkPhoneSend(ctx, tx, v.TenantID, msg.Kind, msg.To); err != nil || refused != nil {
+	var optedOut *bool // known from stats for the verification's own number
+	if msg.To == v.Destination {
+		optedOut = &stats.OptedOut
+	}
+	if refused, err := e.checkPhoneSend(ctx, tx, v.TenantID, msg.Kind, msg.To, optedOut); err != nil || refused != nil {
 		if refused != nil {
 			return nil, refused
 		}
@@ -424,7 +432,19 @@ func (e *Engine) queueSend(ctx context.Context, tx Tx, tenant Tenant, contact Co
 		ContactID: v.ContactID, Destination: v.Destination, TechnicianID: tech.ID, Method: v.Method, At: now}); err != nil {
 		return nil, err
 	}
-	return e.enqueue(ctx, tx, v.TenantID, v.ID, v.Sends, msg, now)
+	item, err := e.enqueue(ctx, tx, v.TenantID, v.ID, v.Sends, msg, now)
+	if item != nil && err == nil && optedOut != nil {
+		// Sent straight after the commit: this transaction has read what
+		// the send is decided on — the rules passed above, the settings
+		// (read by enqueue, answered again from the transaction's memory)
+		// and the channel's state.
+		f := &deliveryFacts{issue: stats.ChannelIssue}
+		if messageKind(msg.Kind) {
+			f.settings, f.settingsErr = e.channelSettings(ctx, tx, v.TenantID)
+		}
+		item.checked = f
+	}
+	return item, err
 }
 
 // LinkURL builds the end-user URL for a link token from the configured public
@@ -453,9 +473,9 @@ func failureCapError(p Policy, k DestinationKind, n int) error {
 // sendStats reads, in one statement, what a send to dest by techID is
 // checked against: the quotas' counts, whether dest had a send in the last
 // year, and the contact's consecutive failures on dest's kind.
-func sendStats(ctx context.Context, tx Tx, tenantID, contactID string, dest Destination, techID string, now time.Time) (SendStats, error) {
+func sendStats(ctx context.Context, tx Tx, tenantID, contactID string, dest Destination, techID, channel string, now time.Time) (SendStats, error) {
 	return tx.SendStats(ctx, tenantID, SendStatsQuery{ContactID: contactID, Destination: dest.Value, TechnicianID: techID,
-		Kind: dest.Kind, Hour: now.Add(-time.Hour), Day: now.Add(-24 * time.Hour), Year: now.AddDate(-1, 0, 0)})
+		Kind: dest.Kind, Hour: now.Add(-time.Hour), Day: now.Add(-24 * time.Hour), Year: now.AddDate(-1, 0, 0), Channel: channel})
 }
 
 // quotaError enforces the send quotas of security.md §6 per contact,
@@ -519,14 +539,15 @@ func (e *Engine) Resend(ctx context.Context, tenantID, techID, verificationID st
 		if wait := v.SentAt.Add(cooldown).Sub(now); wait > 0 {
 			return Errorf(KindRateLimited, "wait %d seconds before resending", int((wait+time.Second-1)/time.Second))
 		}
-		stats, err := sendStats(ctx, tx, tenantID, v.ContactID, Destination{Kind: v.DestKind, Value: v.Destination}, tech.ID, now)
+		channel := channelOf(Outbound{Kind: p.OutboxKind()})
+		stats, err := sendStats(ctx, tx, tenantID, v.ContactID, Destination{Kind: v.DestKind, Value: v.Destination}, tech.ID, channel, now)
 		if err != nil {
 			return err
 		}
 		if err := quotaError(policy, stats); err != nil {
 			return err
 		}
-		if err := e.checkChannel(ctx, tx, tenantID, channelOf(Outbound{Kind: p.OutboxKind()}), tech, now); err != nil {
+		if err := e.checkChannel(ctx, tx, tenantID, channel, tech, now, &stats.ChannelIssue); err != nil {
 			return err
 		}
 		secret, err := e.issueSecret(&v, p, policy, now)
@@ -588,6 +609,7 @@ func (e *Engine) CheckCode(ctx context.Context, tenantID, techID, verificationID
 		evType  EventType
 	)
 	err := e.cfg.Store.Update(ctx, func(tx Tx) error {
+		tx.BatchWrites()
 		now := e.Now()
 		var tech Technician
 		var err error

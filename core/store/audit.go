@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -38,73 +37,72 @@ func (t *tx) AppendAudit(ctx context.Context, e *core.AuditEvent) error {
 	if err != nil {
 		return wrap(err, "append audit")
 	}
-	if h, ok := t.s.heads.Load(e.TenantID); ok {
-		done, err := t.appendOn(ctx, e, h.(auditHead), detail)
-		if err != nil || done {
-			return err
-		}
+	// A held append of the tenant goes first: this one chains to it.
+	if err := t.flushFor(ctx, "audit_events"); err != nil {
+		return err
 	}
+	if h, ok := t.s.heads.Load(e.TenantID); ok {
+		return t.batch(ctx, t.appendOn(e, h.(auditHead), detail, func(ctx context.Context) error {
+			return t.appendLocked(ctx, e, detail)
+		}))
+	}
+	return t.appendLocked(ctx, e, detail)
+}
+
+// appendLocked reads the tenant's head, locked on PostgreSQL, and appends
+// e on it at once.
+func (t *tx) appendLocked(ctx context.Context, e *core.AuditEvent, detail []byte) error {
 	var h auditHead
-	err = t.queryRow(ctx, `SELECT audit_seq, audit_hash FROM tenants WHERE id = ?`+t.forNoKeyUpdate(), e.TenantID).Scan(&h.seq, &h.hash)
+	err := t.queryRow(ctx, `SELECT audit_seq, audit_hash FROM tenants WHERE id = ?`+t.forNoKeyUpdate(), e.TenantID).Scan(&h.seq, &h.hash)
 	if err != nil {
 		return wrap(err, "append audit: tenant %s", e.TenantID)
 	}
-	done, err := t.appendOn(ctx, e, h, detail)
-	if err == nil && !done {
+	return t.run1(ctx, t.appendOn(e, h, detail, func(context.Context) error {
 		// The head is locked (PostgreSQL) or the writer is ours (SQLite):
 		// it cannot have moved since it was read.
-		err = fmt.Errorf("store: append audit: tenant %s: the audit head moved under its lock", e.TenantID)
-	}
-	return err
+		return fmt.Errorf("store: append audit: tenant %s: the audit head moved under its lock", e.TenantID)
+	}))
 }
 
-// appendOn appends e after head h if h is still the tenant's head, and
-// reports whether it did.
-func (t *tx) appendOn(ctx context.Context, e *core.AuditEvent, h auditHead, detail []byte) (bool, error) {
+// appendOn is the write appending e after head h if h is still the
+// tenant's head; stale is called when it was not.
+func (t *tx) appendOn(e *core.AuditEvent, h auditHead, detail []byte, stale func(context.Context) error) batched {
 	e.Seq, e.PrevHash = h.seq+1, h.hash
 	e.Hash = core.AuditHash(*e)
+	w := batched{table: "audit_events", op: "append audit",
+		done: func(ctx context.Context, n int64) error {
+			if n == 0 {
+				t.s.heads.Delete(e.TenantID)
+				return stale(ctx)
+			}
+			t.s.heads.Store(e.TenantID, auditHead{seq: e.Seq, hash: e.Hash})
+			return nil
+		}}
 	if t.pg() {
-		res, err := t.exec(ctx, `WITH head AS (
-				UPDATE tenants SET audit_seq = ?, audit_hash = ? WHERE id = ? AND audit_seq = ? RETURNING id)
-			INSERT INTO audit_events (tenant_id, seq, at, actor, action, subject, detail, prev_hash, hash)
+		w.pre = `UPDATE tenants SET audit_seq = ?, audit_hash = ? WHERE id = ? AND audit_seq = ? RETURNING id`
+		w.preArgs = []any{e.Seq, e.Hash, e.TenantID, h.seq}
+		w.q = `INSERT INTO audit_events (tenant_id, seq, at, actor, action, subject, detail, prev_hash, hash)
 			SELECT id, CAST(? AS BIGINT), CAST(? AS TIMESTAMPTZ), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT),
-				CAST(? AS TEXT), CAST(? AS BYTEA), CAST(? AS BYTEA) FROM head`,
-			e.Seq, e.Hash, e.TenantID, h.seq,
-			e.Seq, e.At, e.Actor, e.Action, e.Subject, string(detail), e.PrevHash, e.Hash)
-		if err != nil {
-			return false, wrap(err, "append audit")
+				CAST(? AS TEXT), CAST(? AS BYTEA), CAST(? AS BYTEA) FROM {pre}`
+		w.args = []any{e.Seq, e.At, e.Actor, e.Action, e.Subject, string(detail), e.PrevHash, e.Hash}
+		return w
+	}
+	// SQLite: never held (no batching); advance, then insert if it did.
+	w.q = `UPDATE tenants SET audit_seq = ?, audit_hash = ? WHERE id = ? AND audit_seq = ?`
+	w.args = []any{e.Seq, e.Hash, e.TenantID, h.seq}
+	advanced := w.done
+	w.done = func(ctx context.Context, n int64) error {
+		if n == 0 {
+			return advanced(ctx, 0)
 		}
-		return t.advanced(res, e)
+		if _, err := t.execNow(ctx, `INSERT INTO audit_events (tenant_id, seq, at, actor, action, subject, detail, prev_hash, hash)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			e.TenantID, e.Seq, e.At, e.Actor, e.Action, e.Subject, string(detail), e.PrevHash, e.Hash); err != nil {
+			return wrap(err, "append audit")
+		}
+		return advanced(ctx, n)
 	}
-	res, err := t.exec(ctx, `UPDATE tenants SET audit_seq = ?, audit_hash = ? WHERE id = ? AND audit_seq = ?`,
-		e.Seq, e.Hash, e.TenantID, h.seq)
-	if err != nil {
-		return false, wrap(err, "append audit: advance head")
-	}
-	if ok, err := t.advanced(res, e); !ok || err != nil {
-		return ok, err
-	}
-	if _, err := t.exec(ctx, `INSERT INTO audit_events (tenant_id, seq, at, actor, action, subject, detail, prev_hash, hash)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		e.TenantID, e.Seq, e.At, e.Actor, e.Action, e.Subject, string(detail), e.PrevHash, e.Hash); err != nil {
-		return false, wrap(err, "append audit")
-	}
-	return true, nil
-}
-
-// advanced reports whether a conditional advance of e's tenant's head
-// changed its row, and caches the new head when it did.
-func (t *tx) advanced(res sql.Result, e *core.AuditEvent) (bool, error) {
-	n, err := res.RowsAffected()
-	if err != nil {
-		return false, wrap(err, "append audit")
-	}
-	if n == 0 {
-		t.s.heads.Delete(e.TenantID)
-		return false, nil
-	}
-	t.s.heads.Store(e.TenantID, auditHead{seq: e.Seq, hash: e.Hash})
-	return true, nil
+	return w
 }
 
 // AuditEvents implements core.Tx, in seq order (the order VerifyAuditChain

@@ -34,10 +34,13 @@ func (t *tx) EnqueueOutbox(ctx context.Context, o *core.OutboxItem) error {
 		o.Status = core.OutboxPending
 	}
 	normOutbox(o)
-	_, err := t.exec(ctx, `INSERT INTO outbox (`+outboxCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		o.ID, o.TenantID, string(o.Kind), o.VerificationID, o.Sealed, string(o.Status), o.Attempts,
-		o.NextAttemptAt, o.LeaseUntil, o.LastError, o.ProviderRef, o.Dev, o.CreatedAt, o.DoneAt, o.Channel, o.Reason)
-	return wrap(err, "enqueue outbox")
+	if err := t.flushFor(ctx, "outbox"); err != nil {
+		return err
+	}
+	return t.batch(ctx, batched{table: "outbox", op: "enqueue outbox", q: `INSERT INTO outbox (` + outboxCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		args: []any{o.ID, o.TenantID, string(o.Kind), o.VerificationID, o.Sealed, string(o.Status), o.Attempts,
+			o.NextAttemptAt, o.LeaseUntil, o.LastError, o.ProviderRef, o.Dev, o.CreatedAt, o.DoneAt, o.Channel, o.Reason},
+		done: anyCount})
 }
 
 // ClaimOutbox implements core.Tx. Items are taken oldest due first (never
@@ -81,14 +84,14 @@ func (t *tx) ClaimOutbox(ctx context.Context, now, lease time.Time, limit int) (
 // last error and reason, provider ref, sealed payload and done time.
 func (t *tx) UpdateOutbox(ctx context.Context, o *core.OutboxItem) error {
 	normOutbox(o)
-	res, err := t.exec(ctx, `UPDATE outbox SET status = ?, attempts = ?, next_attempt_at = ?, lease_until = ?,
-		last_error = ?, reason = ?, provider_ref = ?, sealed = ?, done_at = ?, channel = ? WHERE tenant_id = ? AND id = ?`,
-		string(o.Status), o.Attempts, o.NextAttemptAt, o.LeaseUntil, o.LastError, o.Reason, o.ProviderRef, o.Sealed, o.DoneAt,
-		o.Channel, o.TenantID, o.ID)
-	if err != nil {
-		return wrap(err, "update outbox %s", o.ID)
+	if err := t.flushFor(ctx, "outbox"); err != nil {
+		return err
 	}
-	return mustAffect(res, "update outbox %s", o.ID)
+	return t.batch(ctx, batched{table: "outbox", op: "update outbox " + o.ID, q: `UPDATE outbox SET status = ?, attempts = ?, next_attempt_at = ?, lease_until = ?,
+		last_error = ?, reason = ?, provider_ref = ?, sealed = ?, done_at = ?, channel = ? WHERE tenant_id = ? AND id = ?`,
+		args: []any{string(o.Status), o.Attempts, o.NextAttemptAt, o.LeaseUntil, o.LastError, o.Reason, o.ProviderRef, o.Sealed, o.DoneAt,
+			o.Channel, o.TenantID, o.ID},
+		done: affected("update outbox %s", o.ID)})
 }
 
 // OutboxItem implements core.Tx.

@@ -208,7 +208,12 @@ func (s *Store) run(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn fun
 			panic(p)
 		}
 	}()
-	if err := fn(&tx{tx: sqlTx, dialect: s.dialect, s: s}); err != nil {
+	t := &tx{tx: sqlTx, dialect: s.dialect, s: s}
+	err = fn(t)
+	if err == nil {
+		err = t.flush(ctx)
+	}
+	if err != nil {
 		sqlTx.Rollback()
 		return err
 	}
@@ -229,6 +234,9 @@ type tx struct {
 	// those rows in the transaction (UpdateTenant, PutChannels) forget them.
 	tenants  map[string]core.Tenant
 	channels map[string]channelsRead
+	// batching and held: see batch.go.
+	batching bool
+	held     []batched
 }
 
 type channelsRead struct {
@@ -259,16 +267,45 @@ func (t *tx) forNoKeyUpdate() string {
 	return ""
 }
 
+// exec, query and queryRow send the held writes (batch.go) first, so that
+// every statement sees them.
 func (t *tx) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	if err := t.flush(ctx); err != nil {
+		return nil, err
+	}
+	return t.execNow(ctx, q, args...)
+}
+
+func (t *tx) execNow(ctx context.Context, q string, args ...any) (sql.Result, error) {
 	return t.tx.ExecContext(ctx, t.rebind(q), t.args(args)...)
 }
 
 func (t *tx) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	if err := t.flush(ctx); err != nil {
+		return nil, err
+	}
 	return t.tx.QueryContext(ctx, t.rebind(q), t.args(args)...)
 }
 
-func (t *tx) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
-	return t.tx.QueryRowContext(ctx, t.rebind(q), t.args(args)...)
+// queryRow returns the held writes' error, if any, through its Scan.
+func (t *tx) queryRow(ctx context.Context, q string, args ...any) row {
+	if err := t.flush(ctx); err != nil {
+		return row{err: err}
+	}
+	return row{row: t.tx.QueryRowContext(ctx, t.rebind(q), t.args(args)...)}
+}
+
+// row is a *sql.Row, or the error that kept it from being queried.
+type row struct {
+	row *sql.Row
+	err error
+}
+
+func (r row) Scan(dest ...any) error {
+	if r.err != nil {
+		return r.err
+	}
+	return r.row.Scan(dest...)
 }
 
 // rebind turns ? placeholders into $1, $2, … for PostgreSQL, leaving string

@@ -25,6 +25,14 @@ func scanTenant(sc interface{ Scan(...any) error }) (core.Tenant, error) {
 	return t, nil
 }
 
+// scanTail scans a row into a scan function's columns followed by tail.
+type scanTail struct {
+	row  interface{ Scan(...any) error }
+	tail []any
+}
+
+func (s scanTail) Scan(dest ...any) error { return s.row.Scan(append(dest, s.tail...)...) }
+
 // CreateTenant implements core.Tx; an empty t.ID gets a fresh id.
 func (t *tx) CreateTenant(ctx context.Context, tn *core.Tenant) error {
 	newID(&tn.ID, "ten")
@@ -45,9 +53,30 @@ func (t *tx) Tenant(ctx context.Context, id string) (core.Tenant, error) {
 	if tn, ok := t.tenants[id]; ok {
 		return tn, nil
 	}
-	tn, err := scanTenant(t.queryRow(ctx, `SELECT `+tenantCols+` FROM tenants WHERE id = ?`, id))
+	// The tenant's channel row comes along (a send needs both): it is
+	// remembered as Channels would read it.
+	var (
+		ch  core.ChannelsRow
+		has bool
+	)
+	var chNumber sql.NullString
+	tn, err := scanTenant(scanTail{t.queryRow(ctx, `SELECT `+prefixCols("t.", tenantCols)+`,
+			c.tenant_id IS NOT NULL, c.sms_number, c.sealed, c.updated_at
+		FROM tenants t LEFT JOIN tenant_channels c ON c.tenant_id = t.id WHERE t.id = ?`, id),
+		[]any{&has, &chNumber, &ch.Sealed, tcol(&ch.UpdatedAt)}})
 	if err != nil {
 		return tn, wrap(err, "get tenant %s", id)
+	}
+	if _, known := t.channels[id]; !known {
+		if t.channels == nil {
+			t.channels = map[string]channelsRead{}
+		}
+		ch.TenantID, ch.SMSNumber = id, chNumber.String
+		r := channelsRead{row: ch}
+		if !has {
+			r = channelsRead{row: core.ChannelsRow{TenantID: id}, err: notFound("get channels of %s", id)}
+		}
+		t.channels[id] = r
 	}
 	if t.tenants == nil {
 		t.tenants = map[string]core.Tenant{}

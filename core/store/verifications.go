@@ -38,13 +38,16 @@ func normVerification(v *core.Verification) {
 func (t *tx) CreateVerification(ctx context.Context, v *core.Verification) error {
 	newID(&v.ID, "ver")
 	normVerification(v)
-	_, err := t.exec(ctx, `INSERT INTO verifications (`+verificationCols+`)
+	if err := t.flushFor(ctx, "verifications"); err != nil {
+		return err
+	}
+	return t.batch(ctx, batched{table: "verifications", op: "create verification", q: `INSERT INTO verifications (` + verificationCols + `)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		v.ID, v.TenantID, v.ClientID, v.ContactID, v.DestinationID, string(v.DestKind), v.Destination, string(v.Method),
-		v.TicketRef, v.TechnicianID, string(v.Status), v.SecretHash, v.LinkTokenHash, v.Attempts, v.MaxAttempts, v.Sends,
-		v.Note, v.Detail, v.DeliveryStatus, v.ProviderRef,
-		v.CreatedAt, v.SentAt, v.ExpiresAt, v.CompletedAt, v.VerifiedUntil, v.IntegrationID)
-	return wrap(err, "create verification")
+		args: []any{v.ID, v.TenantID, v.ClientID, v.ContactID, v.DestinationID, string(v.DestKind), v.Destination, string(v.Method),
+			v.TicketRef, v.TechnicianID, string(v.Status), v.SecretHash, v.LinkTokenHash, v.Attempts, v.MaxAttempts, v.Sends,
+			v.Note, v.Detail, v.DeliveryStatus, v.ProviderRef,
+			v.CreatedAt, v.SentAt, v.ExpiresAt, v.CompletedAt, v.VerifiedUntil, v.IntegrationID},
+		done: anyCount})
 }
 
 // Verification implements core.Tx.
@@ -83,20 +86,20 @@ func (t *tx) VerificationByProviderRef(ctx context.Context, tenantID, ref string
 // of the verification, tenant, client and contact and the creation time.
 func (t *tx) UpdateVerification(ctx context.Context, v *core.Verification) error {
 	normVerification(v)
-	res, err := t.exec(ctx, `UPDATE verifications SET destination_id = ?, dest_kind = ?, destination = ?, method = ?,
+	if err := t.flushFor(ctx, "verifications"); err != nil {
+		return err
+	}
+	return t.batch(ctx, batched{table: "verifications", op: "update verification " + v.ID, q: `UPDATE verifications SET destination_id = ?, dest_kind = ?, destination = ?, method = ?,
 		ticket_ref = ?, technician_id = ?, status = ?, secret_hash = ?, link_token_hash = ?, attempts = ?,
 		max_attempts = ?, sends = ?, note = ?, detail = ?, delivery_status = ?, provider_ref = ?,
 		sent_at = ?, expires_at = ?, completed_at = ?, verified_until = ?
 		WHERE tenant_id = ? AND id = ?`,
-		v.DestinationID, string(v.DestKind), v.Destination, string(v.Method),
-		v.TicketRef, v.TechnicianID, string(v.Status), v.SecretHash, v.LinkTokenHash, v.Attempts,
-		v.MaxAttempts, v.Sends, v.Note, v.Detail, v.DeliveryStatus, v.ProviderRef,
-		v.SentAt, v.ExpiresAt, v.CompletedAt, v.VerifiedUntil,
-		v.TenantID, v.ID)
-	if err != nil {
-		return wrap(err, "update verification %s", v.ID)
-	}
-	return mustAffect(res, "update verification %s", v.ID)
+		args: []any{v.DestinationID, string(v.DestKind), v.Destination, string(v.Method),
+			v.TicketRef, v.TechnicianID, string(v.Status), v.SecretHash, v.LinkTokenHash, v.Attempts,
+			v.MaxAttempts, v.Sends, v.Note, v.Detail, v.DeliveryStatus, v.ProviderRef,
+			v.SentAt, v.ExpiresAt, v.CompletedAt, v.VerifiedUntil,
+			v.TenantID, v.ID},
+		done: affected("update verification %s", v.ID)})
 }
 
 // ListVerifications implements core.Tx; limit <= 0 means no limit.
@@ -163,7 +166,7 @@ func (t *tx) LockVerificationFor(ctx context.Context, tenantID, techID, id strin
 }
 
 // scanVerificationTech scans a verification followed by a technician.
-func scanVerificationTech(row *sql.Row, tc *core.Technician) (core.Verification, error) {
+func scanVerificationTech(row interface{ Scan(...any) error }, tc *core.Technician) (core.Verification, error) {
 	var (
 		v                      core.Verification
 		destKind, method, stat string
@@ -194,10 +197,13 @@ func prefixCols(p, cols string) string {
 func (t *tx) RecordSend(ctx context.Context, s *core.Send) error {
 	newID(&s.ID, "snd")
 	normTimes(&s.At)
-	_, err := t.exec(ctx, `INSERT INTO verification_sends (id, tenant_id, verification_id, contact_id, destination, technician_id, method, at)
+	if err := t.flushFor(ctx, "verification_sends"); err != nil {
+		return err
+	}
+	return t.batch(ctx, batched{table: "verification_sends", op: "record send", q: `INSERT INTO verification_sends (id, tenant_id, verification_id, contact_id, destination, technician_id, method, at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		s.ID, s.TenantID, s.VerificationID, s.ContactID, s.Destination, s.TechnicianID, string(s.Method), s.At)
-	return wrap(err, "record send")
+		args: []any{s.ID, s.TenantID, s.VerificationID, s.ContactID, s.Destination, s.TechnicianID, string(s.Method), s.At},
+		done: anyCount})
 }
 
 // CountSends implements core.Tx: sends at or after f.Since matching every
@@ -232,8 +238,8 @@ func (t *tx) SendStats(ctx context.Context, tenantID string, q core.SendStatsQue
 		return core.SendStats{}, fmt.Errorf("store: send stats: %w", core.Errorf(core.KindInvalid, "the windows' starts are required"))
 	}
 	var (
-		s    core.SendStats
-		year int
+		s                      core.SendStats
+		year, issues, optedOut int
 	)
 	err := t.queryRow(ctx, `SELECT
 		(SELECT COUNT(*) FROM verification_sends WHERE tenant_id = ? AND contact_id = ? AND at >= ?),
@@ -241,15 +247,19 @@ func (t *tx) SendStats(ctx context.Context, tenantID string, q core.SendStatsQue
 		(SELECT COUNT(*) FROM verification_sends WHERE tenant_id = ? AND technician_id = ? AND at >= ?),
 		(SELECT COUNT(*) FROM verification_sends WHERE tenant_id = ? AND at >= ?),
 		(SELECT COUNT(*) FROM (SELECT 1 FROM verification_sends WHERE tenant_id = ? AND destination = ? AND at >= ? LIMIT 1) y),
-		COALESCE((SELECT n FROM failure_counters WHERE tenant_id = ? AND contact_id = ? AND kind = ?), 0)`,
+		COALESCE((SELECT n FROM failure_counters WHERE tenant_id = ? AND contact_id = ? AND kind = ?), 0),
+		(SELECT COUNT(*) FROM channel_issues WHERE tenant_id = ? AND channel = ?),
+		(SELECT COUNT(*) FROM sms_optouts WHERE tenant_id = ? AND phone = ? AND opted_out = ?)`,
 		tenantID, q.ContactID, q.Hour,
 		tenantID, q.Destination, q.Hour,
 		tenantID, q.TechnicianID, q.Hour,
 		tenantID, q.Day,
 		tenantID, q.Destination, q.Year,
-		tenantID, q.ContactID, string(q.Kind)).
-		Scan(&s.ContactHour, &s.DestinationHour, &s.TechnicianHour, &s.TenantDay, &year, &s.Failures)
-	s.DestinationYear = year > 0
+		tenantID, q.ContactID, string(q.Kind),
+		tenantID, q.Channel,
+		tenantID, q.Destination, true).
+		Scan(&s.ContactHour, &s.DestinationHour, &s.TechnicianHour, &s.TenantDay, &year, &s.Failures, &issues, &optedOut)
+	s.DestinationYear, s.ChannelIssue, s.OptedOut = year > 0, issues > 0, optedOut > 0
 	return s, wrap(err, "send stats")
 }
 
@@ -267,8 +277,10 @@ func (t *tx) FailureCount(ctx context.Context, tenantID, contactID string, kind 
 // SetFailureCount implements core.Tx. The contact must belong to the tenant
 // (else ErrNotFound).
 func (t *tx) SetFailureCount(ctx context.Context, tenantID, contactID string, kind core.DestinationKind, n int, at time.Time) error {
-	_, err := t.exec(ctx, `INSERT INTO failure_counters (tenant_id, contact_id, kind, n, at) VALUES (?, ?, ?, ?, ?)
+	if err := t.flushFor(ctx, "failure_counters"); err != nil {
+		return err
+	}
+	return t.batch(ctx, batched{table: "failure_counters", op: "set failure count", q: `INSERT INTO failure_counters (tenant_id, contact_id, kind, n, at) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (tenant_id, contact_id, kind) DO UPDATE SET n = excluded.n, at = excluded.at`,
-		tenantID, contactID, string(kind), n, at)
-	return wrap(err, "set failure count")
+		args: []any{tenantID, contactID, string(kind), n, at}, done: anyCount})
 }
