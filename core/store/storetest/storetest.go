@@ -67,15 +67,7 @@ func Open(tb testing.TB, dialect string, opts ...store.Option) *store.Store {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	var dsn string
-	switch dialect {
-	case store.SQLite:
-		dsn = filepath.Join(tb.TempDir(), "countersign.db")
-	case store.Postgres:
-		dsn = createDatabase(tb, ctx)
-	default:
-		tb.Fatalf("storetest: unknown dialect %q", dialect)
-	}
+	dsn := newDSN(tb, ctx, dialect)
 	s, err := store.Open(ctx, dialect, dsn, opts...)
 	if err != nil {
 		tb.Fatalf("storetest: %v", err)
@@ -86,6 +78,21 @@ func Open(tb testing.TB, dialect string, opts ...store.Option) *store.Store {
 	return s
 }
 
+// newDSN is a fresh database of dialect for tb: a file in tb.TempDir() on
+// SQLite, a new uniquely named database (dropped when tb ends) on
+// PostgreSQL.
+func newDSN(tb testing.TB, ctx context.Context, dialect string) string {
+	tb.Helper()
+	switch dialect {
+	case store.SQLite:
+		return filepath.Join(tb.TempDir(), "countersign.db")
+	case store.Postgres:
+		return createDatabase(tb, ctx)
+	}
+	tb.Fatalf("storetest: unknown dialect %q", dialect)
+	return ""
+}
+
 // OpenTwo is Open with a second store on the same database, as another
 // server process would have it (opened with opts2, without migrating);
 // both are closed when tb ends.
@@ -93,15 +100,7 @@ func OpenTwo(tb testing.TB, dialect string, opts1, opts2 []store.Option) (*store
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	var dsn string
-	switch dialect {
-	case store.SQLite:
-		dsn = filepath.Join(tb.TempDir(), "countersign.db")
-	case store.Postgres:
-		dsn = createDatabase(tb, ctx)
-	default:
-		tb.Fatalf("storetest: unknown dialect %q", dialect)
-	}
+	dsn := newDSN(tb, ctx, dialect)
 	s1, err := store.Open(ctx, dialect, dsn, opts1...)
 	if err != nil {
 		tb.Fatalf("storetest: %v", err)
