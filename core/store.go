@@ -111,6 +111,11 @@ type Tx interface {
 	LockOpenVerifications(ctx context.Context, tenantID, contactID string) ([]Verification, error)
 	// ListVerifications returns a contact's verifications, newest first.
 	ListVerifications(ctx context.Context, tenantID, contactID string, limit int) ([]Verification, error)
+	// LastVerified returns when each destination of a contact was last
+	// verified (the latest completion of a verification to it that
+	// verified the caller), by destination id, in one read however many
+	// destinations there are; a destination never verified is absent.
+	LastVerified(ctx context.Context, tenantID, contactID string) (map[string]time.Time, error)
 	// VerificationByProviderRef finds the verification whose last send has
 	// the provider id ref (e.g. a Twilio MessageSid).
 	VerificationByProviderRef(ctx context.Context, tenantID, ref string) (Verification, error)

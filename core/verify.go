@@ -772,7 +772,22 @@ func (e *Engine) Verification(ctx context.Context, tenantID, id string) (Verific
 // History returns a contact's latest verifications, as many as the policy's
 // history length, with effective statuses.
 func (e *Engine) History(ctx context.Context, tenantID, contactID string) ([]Verification, error) {
-	var vs []Verification
+	vs, _, err := e.history(ctx, tenantID, contactID, false)
+	return vs, err
+}
+
+// CardHistory is History with, in the same transaction, when each of the
+// contact's destinations was last verified (by destination id; absent when
+// never), however far back: the card shows it per phone and e-mail.
+func (e *Engine) CardHistory(ctx context.Context, tenantID, contactID string) ([]Verification, map[string]time.Time, error) {
+	return e.history(ctx, tenantID, contactID, true)
+}
+
+func (e *Engine) history(ctx context.Context, tenantID, contactID string, withLast bool) ([]Verification, map[string]time.Time, error) {
+	var (
+		vs   []Verification
+		last map[string]time.Time
+	)
 	err := e.cfg.Store.View(ctx, func(tx Tx) error {
 		c, err := tx.Contact(ctx, tenantID, contactID)
 		if err != nil {
@@ -782,14 +797,17 @@ func (e *Engine) History(ctx context.Context, tenantID, contactID string) ([]Ver
 		if err != nil {
 			return err
 		}
-		vs, err = tx.ListVerifications(ctx, tenantID, contactID, p.HistoryLength)
+		if vs, err = tx.ListVerifications(ctx, tenantID, contactID, p.HistoryLength); err != nil || !withLast {
+			return err
+		}
+		last, err = tx.LastVerified(ctx, tenantID, contactID)
 		return err
 	})
 	now := e.Now()
 	for i := range vs {
 		vs[i].Status = vs[i].EffectiveStatus(now)
 	}
-	return vs, err
+	return vs, last, err
 }
 
 // ShieldState is the colour of a contact's shield.

@@ -73,6 +73,22 @@ const CSVerify = (() => {
     return span;
   }
 
+  // kindNames name a destination's kind; destLabel is its label, or the
+  // kind when its source gave none (every destination says what it is).
+  const kindNames = { phone: "phone", email: "e-mail" };
+  function destLabel(d) {
+    if (d.label) return d.label;
+    const k = kindNames[d.kind] || d.kind;
+    return k[0].toUpperCase() + k.slice(1);
+  }
+
+  // destMeta is a destination's own shield: when a caller was last
+  // verified through it, and where it came from.
+  function destMeta(d) {
+    const when = d.last_verified_at ? "Last verified " + fmtWhen(d.last_verified_at) : "Never verified";
+    return when + (d.provenance ? " · from " + d.provenance : "");
+  }
+
   // shieldParts are the shield's two lines: its state, and the detail.
   function shieldParts(s) {
     const by = s.technician_name ? " by " + s.technician_name : "";
@@ -140,9 +156,10 @@ const CSVerify = (() => {
       const tb = $("dests").querySelector("tbody"); tb.replaceChildren();
       const allowed = new Set(contact.policy ? contact.policy.methods : Object.keys(methodNames));
       for (const d of contact.destinations) {
-        const tr = el("tr"), td = el("td"), act = el("td");
-        td.append(el("span", (d.label ? d.label + ": " : "") + d.masked));
-        if (d.default) td.append(el("span", "default", { class: "badge" }));
+        const tr = el("tr", undefined, { "data-dest": d.id }), td = el("td"), act = el("td");
+        td.append(el("span", destLabel(d) + ": " + d.masked, { class: "dest-value" }));
+        if (d.default) td.append(el("span", "default " + kindNames[d.kind], { class: "badge dest-default" }));
+        td.append(el("br"), el("span", destMeta(d), { class: "dest-meta muted" }));
         for (const m of methodsFor[d.kind] || []) {
           if (!allowed.has(m)) continue;
           const b = el("button", methodNames[m], { type: "button", "data-method": m, "data-dest": d.id,
@@ -153,6 +170,16 @@ const CSVerify = (() => {
         tr.append(td, act); tb.append(tr);
       }
       if (!contact.destinations.length) tb.append(el("tr")).append(el("td", "No phone or email on record.", { colspan: "2" }));
+    }
+
+    // renderDestMeta updates each destination's last-verified line in
+    // place (a refresh after a verification), leaving the buttons and the
+    // keyboard focus where they are.
+    function renderDestMeta() {
+      for (const d of contact.destinations) {
+        const span = $("dests").querySelector('tr[data-dest="' + CSS.escape(d.id) + '"] .dest-meta');
+        if (span) span.textContent = destMeta(d);
+      }
     }
 
     // loadRoutes lists the ways to verify the contact that the person
@@ -335,8 +362,8 @@ const CSVerify = (() => {
       if (!contact) return;
       try {
         const c = await api("GET", "/contacts/" + contact.id);
-        contact = Object.assign(contact, { shield: c.shield, history: c.history });
-        renderShield(c.shield); renderHistory(c.history || []);
+        contact = Object.assign(contact, { shield: c.shield, history: c.history, destinations: c.destinations });
+        renderShield(c.shield); renderHistory(c.history || []); renderDestMeta();
         const wasOpen = active && (active.status === "pending" || active.status === "sent");
         const live = newestOpen(c.history || []);
         if (live && (!active || live.id !== active.id)) showActive(live);
@@ -407,5 +434,5 @@ const CSVerify = (() => {
     return { open, refresh, focusMethods, contact: () => contact };
   }
 
-  return { card, statusText, shieldText, noteText, methodNames, codeProblem };
+  return { card, statusText, shieldText, noteText, methodNames, codeProblem, destLabel, destMeta };
 })();

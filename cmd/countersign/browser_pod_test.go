@@ -168,6 +168,12 @@ func TestBrowserPod(t *testing.T) {
 	pod.WaitTrue("the live connection", `document.getElementById("live").dataset.state === "online"`)
 	pod.CheckA11y("pod")
 	tab.Screenshot("pod-600")
+	// Each destination says what it is, which is default and where it
+	// came from (the e-mail has no label in the PSA).
+	assert.Equal(t, []destRow{
+		{Value: "Mobile: ••••••••••77", Badge: "default phone", Meta: "Never verified · from Built-in demo PSA"},
+		{Value: "E-mail: p•••@fabrikam.example", Badge: "default e-mail", Meta: "Never verified · from Built-in demo PSA"},
+	}, destRows(t, pod))
 
 	seen := len(s.Twilio.Messages())
 	pod.Click(`button[data-method="sms_code"]`)
@@ -177,6 +183,7 @@ func TestBrowserPod(t *testing.T) {
 	pod.Click(`#check button[type="submit"]`)
 	pod.WaitClass("#shield", "green")
 	pod.WaitText("#shield", "Verified by Jane Tech")
+	pod.WaitTrue("the phone's last verification", `document.querySelector("#dests tbody tr .dest-meta").textContent.startsWith("Last verified")`)
 	tab.Screenshot("pod-600-verified")
 
 	deadline := time.Now().Add(waitTimeout)

@@ -118,6 +118,30 @@ func (t *tx) ListVerifications(ctx context.Context, tenantID, contactID string, 
 	return out, wrap(err, "list verifications")
 }
 
+// LastVerified implements core.Tx: one grouped read over the contact's
+// verifications (index verifications_contact).
+func (t *tx) LastVerified(ctx context.Context, tenantID, contactID string) (map[string]time.Time, error) {
+	rows, err := t.query(ctx, `SELECT destination_id, MAX(completed_at) FROM verifications
+		WHERE tenant_id = ? AND contact_id = ? AND status = ? AND completed_at IS NOT NULL
+		GROUP BY destination_id`, tenantID, contactID, string(core.StatusVerified))
+	if err != nil {
+		return nil, wrap(err, "last verified")
+	}
+	defer rows.Close()
+	out := map[string]time.Time{}
+	for rows.Next() {
+		var (
+			id string
+			at time.Time
+		)
+		if err := rows.Scan(&id, tcol(&at)); err != nil {
+			return nil, wrap(err, "last verified")
+		}
+		out[id] = at
+	}
+	return out, wrap(rows.Err(), "last verified")
+}
+
 // LockOpenVerifications implements core.Tx. On PostgreSQL the contact's
 // row is locked first, so that two starts for one contact run one after
 // the other and the second sees the first's verification; SQLite's single

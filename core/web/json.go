@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/countersign/countersign/core"
@@ -32,6 +33,12 @@ type destinationOut struct {
 	Source  string    `json:"source"`
 	SetAt   time.Time `json:"set_at"`
 	SetBy   string    `json:"set_by"`
+	// Provenance is Source in words ("ConnectWise PSA", "Added by hand");
+	// only on the contact card.
+	Provenance string `json:"provenance,omitempty"`
+	// LastVerifiedAt is when a caller was last verified through this
+	// destination; nil when never (or outside the contact card).
+	LastVerifiedAt *time.Time `json:"last_verified_at,omitempty"`
 }
 
 type contactOut struct {
@@ -194,9 +201,16 @@ func (s *Server) historyJSON(ctx context.Context, tenantID string, history []cor
 // everything the verification UI shows, in one answer.
 func (s *Server) contactCard(ctx context.Context, tenantID string, c core.Contact) (contactOut, error) {
 	out := contactJSON(c)
-	history, err := s.engine.History(ctx, tenantID, c.ID)
+	history, last, err := s.engine.CardHistory(ctx, tenantID, c.ID)
 	if err != nil {
 		return out, err
+	}
+	for i := range out.Destinations {
+		d := &out.Destinations[i]
+		d.Provenance = s.provenance(d.Source)
+		if at, ok := last[d.ID]; ok {
+			d.LastVerifiedAt = &at
+		}
 	}
 	if out.History, out.Shield, err = s.historyJSON(ctx, tenantID, history); err != nil {
 		return out, err
@@ -281,4 +295,30 @@ func refTicketURL(l psa.TicketLinker, ref string) string {
 		return ""
 	}
 	return u
+}
+
+// provenance says where a destination came from (core.Destination.Source)
+// in a technician's words.
+func (s *Server) provenance(source string) string {
+	kind, isPSA := strings.CutPrefix(source, "psa:")
+	switch {
+	case isPSA:
+		if name := s.psaNames[kind]; name != "" {
+			return name
+		}
+		return "PSA (" + kind + ")"
+	case source == "manual":
+		return "Added by hand"
+	case source == "directory" || source == "ad":
+		return "Directory (AD)"
+	case source == "microsoft":
+		return "Microsoft 365"
+	case source == "agent":
+		return "Workstation agent"
+	case source == "demo":
+		return "Demo data"
+	case source == "":
+		return "Source not recorded"
+	}
+	return source
 }

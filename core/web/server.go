@@ -109,6 +109,7 @@ type Server struct {
 	podSessions *sessions.CookieStore
 	pod         *podState
 	psaAssets   map[string]*psaAssets // plugin-shipped files by descriptor id (psa_assets.go)
+	psaNames    map[string]string     // PSA display names by descriptor id, for provenance; nil without PSAs
 	origin      string                // scheme://host of PublicURL, for same-origin checks
 	secure      bool
 	log         *slog.Logger
@@ -159,6 +160,12 @@ func New(cfg Config) (*Server, error) {
 	var reg *psa.Registry
 	if cfg.PSA != nil {
 		reg = cfg.PSA.Registry()
+	}
+	if reg != nil {
+		s.psaNames = map[string]string{}
+		for _, d := range reg.List() {
+			s.psaNames[d.ID] = d.Name
+		}
 	}
 	if s.psaAssets, err = loadPSAAssets(reg); err != nil {
 		return nil, fmt.Errorf("web: PSA plugin assets: %w", err)
