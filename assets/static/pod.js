@@ -125,14 +125,15 @@ async function load() {
   if (ctx.contact) await card.open(ctx.contact.id, ctx.contact);
 }
 
-// fillSwitch lists the callers the technician may pick; the ticket's
-// contact is the default, and anyone else needs the policy's note.
+// fillSwitch lists the callers the technician may pick, in the server's
+// order: the ticket's contact first (the default; anyone else needs the
+// policy's note), then the company's others by name.
 function fillSwitch(list) {
   const defaultID = ctx.contact ? ctx.contact.id : "";
   const sel = $("pod-contact"), current = sel.value || defaultID;
   sel.replaceChildren();
   if (!defaultID) sel.append(el("option", "Pick the caller…", { value: "" }));
-  for (const a of list) sel.append(el("option", a.name + (a.id === defaultID ? " (ticket contact)" : ""), { value: a.id }));
+  for (const a of list) sel.append(el("option", a.name + (a.ticket_contact || a.id === defaultID ? " (ticket contact)" : ""), { value: a.id }));
   sel.value = current;
 }
 

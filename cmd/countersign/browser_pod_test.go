@@ -137,6 +137,18 @@ func (s *testServer) signInPopOut(t *testing.T, pod *Tab, email, password, totpS
 // works inside the frame (and in a second frame of the same PSA); the
 // SMS-code flow turns the shield green; the result lands on the PSA ticket
 // as an internal note.
+// podCallers reads the pod's caller list, in order.
+func podCallers(t *testing.T, pod *Tab) []string {
+	t.Helper()
+	var names []string
+	pod.Eval(`[...document.querySelectorAll("#pod-contact option")].map(o => o.textContent)`, &names)
+	return names
+}
+
+// wantCallers is TestBrowserPod's caller list: the ticket's contact first,
+// marked, then the company's others by name.
+var wantCallers = []string{"Pat Pod (ticket contact)", "Alex Admin", "Max Manager"}
+
 func TestBrowserPod(t *testing.T) {
 	s := startServer(t)
 	psaSrv := memory.NewServer("psa-key-77")
@@ -145,6 +157,8 @@ func TestBrowserPod(t *testing.T) {
 			{Ref: "c1", CompanyRef: "co1", FirstName: "Pat", LastName: "Pod", Phones: []psa.Phone{{Number: "(555) 010-0177", Label: "Mobile", Default: true}},
 				Emails: []psa.Email{{Address: "pat@fabrikam.example", Default: true}}},
 			{Ref: "c2", CompanyRef: "co1", FirstName: "Max", LastName: "Manager", Phones: []psa.Phone{{Number: "(555) 010-0178", Default: true}}},
+			// After the others in the PSA's order, first by name.
+			{Ref: "c3", CompanyRef: "co1", FirstName: "Alex", LastName: "Admin", Phones: []psa.Phone{{Number: "(555) 010-0179", Default: true}}},
 		},
 		[]psa.Ticket{{Ref: "900", Summary: "Password reset", CompanyRef: "co1", ContactRef: "c1"}})
 	psaURL := ServeOtherOrigin(t, psaSrv)
@@ -197,7 +211,9 @@ func TestBrowserPod(t *testing.T) {
 
 	// Switching to another contact of the company asks for a note.
 	pod.Click("#pod-load-contacts")
-	pod.WaitTrue("the company's contacts", `document.querySelectorAll("#pod-contact option").length === 2`)
+	pod.WaitTrue("the company's contacts", `document.querySelectorAll("#pod-contact option").length === 3`)
+	// The ticket's contact first, marked; the others by name.
+	assert.Equal(t, wantCallers, podCallers(t, pod))
 	pod.Run("pick another caller", chromedp.SetValue("#pod-contact", "", chromedp.ByID))
 	pod.Eval(`(() => { const s = document.getElementById("pod-contact");
 		s.value = [...s.options].find(o => o.textContent.startsWith("Max")).value;
@@ -222,6 +238,9 @@ func TestBrowserPod(t *testing.T) {
 	pod2 := tab2.FrameTab(t, "w=800")
 	pod2.WaitVisible("#pod-main")
 	pod2.WaitClass("#shield", "green")
+	// All three are mirrored now: the list the pod starts with (from the
+	// store, by last name) has the same order.
+	assert.Equal(t, wantCallers, podCallers(t, pod2))
 	tab2.Screenshot("pod-800")
 
 	// A browser that never signed in gets the sign-in screen, not data.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -366,6 +367,34 @@ func briefs(cs []core.Contact) []contactBrief {
 type contactBrief struct {
 	ID   string `json:"id"`
 	Name string `json:"name"`
+	// TicketContact marks the ticket's own contact in a list of callers.
+	TicketContact bool `json:"ticket_contact,omitempty"`
+}
+
+// callerOrder orders the callers a ticket pod offers as a technician looks
+// for them (issue 12): the ticket's contact first, marked (added when the
+// list lacks it), then the company's others by name, whatever order the
+// store or the PSA gave. ticket.ID "" means the ticket names no contact.
+func callerOrder(list []contactBrief, ticket contactBrief) []contactBrief {
+	others := make([]contactBrief, 0, len(list))
+	for _, c := range list {
+		if ticket.ID == "" || c.ID != ticket.ID {
+			c.TicketContact = false
+			others = append(others, c)
+		}
+	}
+	sort.SliceStable(others, func(i, j int) bool {
+		a, b := strings.ToLower(others[i].Name), strings.ToLower(others[j].Name)
+		if a != b {
+			return a < b
+		}
+		return others[i].ID < others[j].ID
+	})
+	if ticket.ID == "" {
+		return others
+	}
+	ticket.TicketContact = true
+	return append([]contactBrief{ticket}, others...)
 }
 
 // handlePodContext handles "GET /api/v1/pod/{integration}/context?…" with
@@ -453,7 +482,7 @@ func (s *Server) handlePodContext(w http.ResponseWriter, r *http.Request) {
 				s.writeError(w, r, err)
 				return
 			}
-			out.Alternates = briefs(others)
+			out.Alternates = callerOrder(briefs(others), contactBrief{ID: c.ID, Name: c.Name()})
 		}
 	}
 	if out.Scope, err = s.pod.context.Encode("pod-scope", scope); err != nil {
@@ -594,7 +623,7 @@ func (s *Server) handlePodCompanyContacts(w http.ResponseWriter, r *http.Request
 		}
 		out = append(out, contactBrief{ID: c.ID, Name: c.Name()})
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"contacts": out})
+	writeJSON(w, http.StatusOK, map[string]any{"contacts": callerOrder(out, s.ticketContactBrief(ctx, scope, out))})
 }
 
 type podNewContactRequest struct {
@@ -907,4 +936,24 @@ func (s *Server) podReader(r *http.Request, emb psa.Embedder, in core.Integratio
 		return nil, core.Errorf(core.KindForbidden, "this PSA sign-in is another technician's: sign out of the pod and sign in as yourself")
 	}
 	return reader, nil
+}
+
+// ticketContactBrief is the pod's ticket contact as a caller: found in
+// list, else read from the store; none when the ticket names no contact
+// (or it can no longer be read: the list is still worth showing).
+func (s *Server) ticketContactBrief(ctx context.Context, scope podScope, list []contactBrief) contactBrief {
+	if scope.ContactID == "" {
+		return contactBrief{}
+	}
+	for _, c := range list {
+		if c.ID == scope.ContactID {
+			return c
+		}
+	}
+	c, err := s.engine.Contact(ctx, scope.TenantID, scope.ContactID)
+	if err != nil {
+		s.log.WarnContext(ctx, "pod: ticket contact not read for the caller list", "contact", scope.ContactID, "err", err)
+		return contactBrief{}
+	}
+	return contactBrief{ID: c.ID, Name: c.Name()}
 }
