@@ -160,21 +160,6 @@ func (c *Client) Technicians(ctx context.Context, sid string) ([]string, error) 
 	return names, nil
 }
 
-// TicketResult is what the server did with a ticket: State "logged" (sent
-// to the PSA for Contact) or "confirm" (a confirmation link went to Email).
-type TicketResult struct {
-	State   string `json:"state"`
-	Contact string `json:"contact"`
-	Email   string `json:"email"`
-}
-
-// LogTicket sends a ticket the user with sid logged from the tray.
-func (c *Client) LogTicket(ctx context.Context, sid string, t Ticket) (TicketResult, error) {
-	var out TicketResult
-	err := c.do(ctx, http.MethodPost, "/agent/v1/users/"+url.PathEscape(sid)+"/tickets", true, t, &out)
-	return out, err
-}
-
 // TicketForm asks for the one-time "Log a ticket" page for the user with
 // sid; the tray opens its URL in the user's browser.
 func (c *Client) TicketForm(ctx context.Context, sid string) (string, error) {

@@ -22,7 +22,6 @@ const (
 	MsgStatus      = "status"      // ask for the status line; reply MsgStatus
 	MsgAnswer      = "answer"      // answer a prompt (Answer); reply MsgResult
 	MsgTechnicians = "technicians" // "Who's calling me?"; reply MsgTechnicians
-	MsgTicket      = "ticket"      // a ticket typed in the tray (Ticket); reply MsgResult
 	MsgTicketForm  = "ticket_form" // "Log a ticket": reply MsgResult with the form's URL in Text
 	MsgLoginForm   = "login_form"  // "Login / Register": reply MsgResult with the form's URL in Text
 	// Service → tray.
@@ -43,7 +42,6 @@ type Message struct {
 	Answer      *Answer  `json:"answer,omitempty"`
 	Status      *Status  `json:"status,omitempty"`
 	Technicians []string `json:"technicians,omitempty"`
-	Ticket      *Ticket  `json:"ticket,omitempty"`
 	Title       string   `json:"title,omitempty"`
 	Text        string   `json:"text,omitempty"`
 	Error       string   `json:"error,omitempty"`
@@ -54,17 +52,6 @@ type Answer struct {
 	VerificationID string `json:"verification_id"`
 	Choice         string `json:"choice,omitempty"`
 	NotMe          bool   `json:"not_me,omitempty"`
-}
-
-// Ticket is a ticket the user logs from the tray. FirstName, LastName and
-// Email are asked only while the user is not bound: the server e-mails a
-// confirmation link to that address, and its click binds the user.
-type Ticket struct {
-	FirstName string `json:"first_name,omitempty"`
-	LastName  string `json:"last_name,omitempty"`
-	Email     string `json:"email,omitempty"`
-	Summary   string `json:"summary"`
-	Details   string `json:"details,omitempty"`
 }
 
 // Status is the tray's status line.

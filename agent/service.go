@@ -392,22 +392,6 @@ func (s *Service) handleRequest(ctx context.Context, peer Peer, m Message) Messa
 			return Message{Type: MsgResult, Error: "could not reach the server; try again, or call the service desk"}
 		}
 		return Message{Type: MsgResult, Text: link}
-	case MsgTicket:
-		if m.Ticket == nil {
-			return Message{Type: MsgResult, Error: "a ticket needs a summary"}
-		}
-		res, err := s.api.LogTicket(ctx, peer.SID, *m.Ticket)
-		if err != nil {
-			var ae *APIError
-			if errors.As(err, &ae) {
-				return Message{Type: MsgResult, Error: ae.Message}
-			}
-			return Message{Type: MsgResult, Error: "could not reach the server; try again, or call the service desk"}
-		}
-		if res.State == "confirm" {
-			return Message{Type: MsgResult, Text: "Check your e-mail (" + res.Email + ") and open the link in it: the ticket is sent once you confirm."}
-		}
-		return Message{Type: MsgResult, Text: "Your ticket was logged for " + res.Contact + "."}
 	}
 	return Message{Type: MsgResult, Error: fmt.Sprintf("unknown request %q", m.Type)}
 }

@@ -175,16 +175,6 @@ func (t *Tray) Technicians(ctx context.Context) ([]string, string, error) {
 	return r.Technicians, r.Text, nil
 }
 
-// LogTicket sends "Log a ticket" and returns what to tell the user; the
-// error carries the server's reason (an unknown e-mail, a limit).
-func (t *Tray) LogTicket(ctx context.Context, tk Ticket) (string, error) {
-	r, err := t.request(ctx, Message{Type: MsgTicket, Ticket: &tk})
-	if err != nil {
-		return "", err
-	}
-	return r.Text, nil
-}
-
 // TicketForm asks for the "Log a ticket" page of this tray's user and
 // returns its URL, for the UI to open in the browser.
 func (t *Tray) TicketForm(ctx context.Context) (string, error) {

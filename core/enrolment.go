@@ -100,25 +100,9 @@ func (in TrayTicket) clean(bound bool) (TrayTicket, error) {
 	return in, nil
 }
 
-// LogTrayTicket handles a ticket a user of device d logs from the tray.
-func (e *Engine) LogTrayTicket(ctx context.Context, d Device, in TrayTicket) (TrayTicketResult, error) {
-	var (
-		res     TrayTicketResult
-		refused bool
-	)
-	err := e.cfg.Store.Update(ctx, func(tx Tx) error {
-		var err error
-		res, refused, err = e.logTrayTicket(ctx, tx, d, in)
-		return err
-	})
-	if refused {
-		e.auditEnrolmentRefused(ctx, d, in.SID, err)
-	}
-	return res, err
-}
-
-// logTrayTicket is LogTrayTicket inside tx; refused reports an address that
-// matched no one, which the caller audits after the rollback.
+// logTrayTicket logs a ticket a user of device d sent from the tray's form,
+// inside tx; refused reports an address that matched no one, which the
+// caller audits after the rollback.
 func (e *Engine) logTrayTicket(ctx context.Context, tx Tx, d Device, in TrayTicket) (res TrayTicketResult, refused bool, err error) {
 	if !e.seenOn(ctx, tx, d, in.SID) {
 		return res, false, Errorf(KindNotFound, "this Windows user has not been reported by the agent yet; try again in a minute")

@@ -40,7 +40,6 @@ func (s *Server) registerAgentRoutes(r *mux.Router) {
 	authed.HandleFunc("/users/{sid}", s.handleAgentUser).Methods(http.MethodGet)
 	authed.HandleFunc("/prompts/{id}/answer", s.handleAgentPromptAnswer).Methods(http.MethodPost)
 	authed.HandleFunc("/users/{sid}/technicians", s.handleAgentTechnicians).Methods(http.MethodGet)
-	authed.HandleFunc("/users/{sid}/tickets", s.handleAgentTicket).Methods(http.MethodPost)
 	authed.HandleFunc("/users/{sid}/ticket-form", s.handleAgentTrayForm(core.TrayFormTicket)).Methods(http.MethodPost)
 	authed.HandleFunc("/users/{sid}/login-form", s.handleAgentTrayForm(core.TrayFormRegister)).Methods(http.MethodPost)
 	s.registerDirectoryAgentRoutes(authed)
@@ -291,44 +290,6 @@ func (l *failLimiter) fail(key string, now time.Time) int {
 
 // activations returns this server's activation failure limiter.
 func (s *Server) activations() *failLimiter { return &s.agentLimits }
-
-// trayTicketJSON is a ticket the tray logs; the names and e-mail are asked
-// only of a user who is not bound yet.
-type trayTicketJSON struct {
-	FirstName string `json:"first_name"`
-	LastName  string `json:"last_name"`
-	Email     string `json:"email"`
-	Summary   string `json:"summary"`
-	Details   string `json:"details"`
-}
-
-// handleAgentTicket handles "POST /agent/v1/users/{sid}/tickets": a ticket
-// a user logs from the tray. The SID is the one the service took from the
-// pipe's client token. A bound user's ticket is queued for the PSA (201,
-// "logged"); otherwise a confirmation e-mail goes out (202, "confirm").
-func (s *Server) handleAgentTicket(w http.ResponseWriter, r *http.Request) {
-	sid := pathVar(r, "sid")
-	if !core.ValidSID(sid) {
-		s.writeError(w, r, core.Errorf(core.KindInvalid, "%q is not a Windows SID", sid))
-		return
-	}
-	var in trayTicketJSON
-	if err := decodeJSON(w, r, &in); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	res, err := s.engine.LogTrayTicket(r.Context(), deviceFrom(r), core.TrayTicket{SID: sid, FirstName: in.FirstName,
-		LastName: in.LastName, Email: in.Email, Summary: in.Summary, Details: in.Details})
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	status := http.StatusCreated
-	if res.State == "confirm" {
-		status = http.StatusAccepted
-	}
-	writeJSON(w, status, map[string]string{"state": res.State, "contact": res.Contact, "email": res.Email})
-}
 
 // handleAgentTrayForm handles "POST /agent/v1/users/{sid}/ticket-form" and
 // ".../login-form": the one-time page the tray opens in the user's browser

@@ -49,9 +49,23 @@ func newTrayFixture(t *testing.T, st *store.Store) *trayFixture {
 	return f
 }
 
-func (f *trayFixture) logTicket(t *testing.T, sid string, body map[string]string) response {
+// logTicket logs a ticket as the tray does: the service opens the user's
+// one-time "Log a ticket" form, and the user fills it in and sends it. The
+// answer is the form's, or the agent API's when the form did not open.
+func (f *trayFixture) logTicket(t *testing.T, sid, cred string, fields map[string]string) response {
 	t.Helper()
-	return f.e.agentDo(t, http.MethodPost, "/agent/v1/users/"+sid+"/tickets", f.cred, body)
+	r := f.e.agentDo(t, http.MethodPost, "/agent/v1/users/"+sid+"/ticket-form", cred, nil)
+	if r.status != http.StatusCreated {
+		return r
+	}
+	path := strings.TrimPrefix(r.JSON(t)["url"].(string), publicURL)
+	page := f.e.do(t, http.DefaultClient, http.MethodGet, path, "", nil, nil)
+	require.Equal(t, http.StatusOK, page.status, "%s", page.body)
+	v := url.Values{"nonce": {nonceFrom(t, page.body)}}
+	for k, x := range fields {
+		v.Set(k, x)
+	}
+	return f.e.form(t, http.DefaultClient, path, v, nil)
 }
 
 // confirmation returns the token of the last confirmation e-mail.
@@ -80,25 +94,25 @@ func TestTrayTicketBindsByConfirmation(t *testing.T) {
 		e := f.e
 		psaTickets := func() []psa.Ticket { e.deliver(t); return f.pf.psa.Tickets()[1:] } // the seeded one left out
 
-		r := f.logTicket(t, testSID, map[string]string{"first_name": "Pat", "last_name": "Pod", "email": "pat@elsewhere.example", "summary": "Outlook"})
-		assert.Equal(t, http.StatusBadRequest, r.status, "%s", r.body)
+		r := f.logTicket(t, testSID, f.cred, map[string]string{"first_name": "Pat", "last_name": "Pod", "email": "pat@elsewhere.example", "summary": "Outlook"})
+		assert.Equal(t, http.StatusUnprocessableEntity, r.status, "%s", r.body)
 		assert.Contains(t, string(r.body), "not an address your IT provider has for Fabrikam")
 		assert.Contains(t, auditActions(t, e, e.a.tenant.ID), core.AuditEnrolmentRefused)
-		r = f.logTicket(t, testSID, map[string]string{"summary": "Outlook"})
-		assert.Equal(t, http.StatusBadRequest, r.status, "an unbound user must give a name: %s", r.body)
-		r = f.logTicket(t, "S-1-5-21-9-9-9-1001", patTicket("Outlook"))
+		r = f.logTicket(t, testSID, f.cred, map[string]string{"summary": "Outlook"})
+		assert.Equal(t, http.StatusUnprocessableEntity, r.status, "an unbound user must give a name: %s", r.body)
+		r = f.logTicket(t, "S-1-5-21-9-9-9-1001", f.cred, patTicket("Outlook"))
 		assert.Equal(t, http.StatusNotFound, r.status, "a user the agent never reported: %s", r.body)
-		r = f.logTicket(t, "not-a-sid", patTicket("Outlook"))
+		r = f.logTicket(t, "not-a-sid", f.cred, patTicket("Outlook"))
 		assert.Equal(t, http.StatusBadRequest, r.status)
-		r = f.e.agentDo(t, http.MethodPost, "/agent/v1/users/"+testSID+"/tickets", "", patTicket("Outlook"))
+		r = f.logTicket(t, testSID, "", patTicket("Outlook"))
 		assert.Equal(t, http.StatusUnauthorized, r.status, "no credential")
-		r = f.logTicket(t, testSID, patTicket(strings.Repeat("x", 101)))
-		assert.Equal(t, http.StatusBadRequest, r.status, "summary too long: %s", r.body)
+		r = f.logTicket(t, testSID, f.cred, patTicket(strings.Repeat("x", 101)))
+		assert.Equal(t, http.StatusUnprocessableEntity, r.status, "summary too long: %s", r.body)
 		assert.Empty(t, e.mail.msgs, "no e-mail for a refused ticket")
 
-		r = f.logTicket(t, testSID, patTicket("Outlook keeps asking for my password"))
+		r = f.logTicket(t, testSID, f.cred, patTicket("Outlook keeps asking for my password"))
 		require.Equal(t, http.StatusAccepted, r.status, "%s", r.body)
-		assert.Equal(t, "confirm", r.JSON(t)["state"])
+		assert.Contains(t, string(r.body), "We sent an e-mail to pat@fabrikam.example")
 		token := f.confirmation(t)
 		msg, _ := e.mail.last(t)
 		assert.Equal(t, "pat@fabrikam.example", msg.To)
@@ -145,10 +159,9 @@ func TestTrayTicketBindsByConfirmation(t *testing.T) {
 		assert.NotContains(t, string(r.body), "Fabrikam", "an unknown link names no one")
 
 		mails := len(e.mail.msgs)
-		r = f.logTicket(t, testSID, map[string]string{"summary": "Printer jam", "details": "Tray 2"})
+		r = f.logTicket(t, testSID, f.cred, map[string]string{"summary": "Printer jam", "details": "Tray 2"})
 		require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
-		assert.Equal(t, "logged", r.JSON(t)["state"])
-		assert.Equal(t, "Pat Pod", r.JSON(t)["contact"])
+		assert.Contains(t, string(r.body), "Thank you, Pat Pod. Your ticket is on its way")
 		tickets = psaTickets()
 		require.Len(t, tickets, 2)
 		assert.Equal(t, "Printer jam", tickets[1].Summary)
@@ -173,12 +186,12 @@ func TestTrayTicketConfirmationLimits(t *testing.T) {
 		e := f.e
 		var tokens []string
 		for i := range 3 {
-			r := f.logTicket(t, testSID, patTicket("Try "+string(rune('1'+i))))
+			r := f.logTicket(t, testSID, f.cred, patTicket("Try "+string(rune('1'+i))))
 			require.Equal(t, http.StatusAccepted, r.status, "%s", r.body)
 			tokens = append(tokens, f.confirmation(t))
 		}
-		r := f.logTicket(t, testSID, patTicket("Try 4"))
-		assert.Equal(t, http.StatusTooManyRequests, r.status, "%s", r.body)
+		r := f.logTicket(t, testSID, f.cred, patTicket("Try 4"))
+		assert.Equal(t, http.StatusUnprocessableEntity, r.status, "%s", r.body)
 		assert.Contains(t, string(r.body), "use the newest one")
 
 		page := e.do(t, http.DefaultClient, http.MethodGet, "/e/"+tokens[0], "", nil, nil)
@@ -195,7 +208,7 @@ func TestTrayTicketConfirmationLimits(t *testing.T) {
 		assert.Contains(t, string(page.body), "expired")
 		status := e.agentDo(t, http.MethodGet, "/agent/v1/users/"+testSID, f.cred, nil)
 		assert.Equal(t, false, status.JSON(t)["bound"], "nothing bound")
-		r = f.logTicket(t, testSID, patTicket("Try 5"))
+		r = f.logTicket(t, testSID, f.cred, patTicket("Try 5"))
 		assert.Equal(t, http.StatusAccepted, r.status, "an hour later the user may ask again: %s", r.body)
 	})
 }
