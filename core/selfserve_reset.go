@@ -87,6 +87,11 @@ type SelfServeRequest struct {
 	CreatedAt  time.Time
 	ExpiresAt  time.Time // the task's: not fetched by then, it failed
 	FinishedAt time.Time
+	// VerificationID and TechnicianID are the verification and the
+	// technician of a technician's reset or unlock (issue 17.4); "" for
+	// the end user's own.
+	VerificationID string
+	TechnicianID   string
 }
 
 // SelfServeResetTx is the part of a transaction that holds the reset page's
@@ -484,45 +489,25 @@ func (e *Engine) CompleteSelfServe(ctx context.Context, slug string, a SelfServe
 		if err := tx.SetSelfServeFailures(ctx, t.ID, u.ClientID, u.GUID, 0, now); err != nil {
 			return err
 		}
-		d, err := tx.Device(ctx, t.ID, u.DeviceID)
-		if isNotFound(err) || (err == nil && (d.Revoked() || d.ClientID != u.ClientID)) {
+		d, err := e.harvesterOf(ctx, tx, u)
+		if err != nil {
 			// Rolled back: the code stays usable for when it can.
-			return Errorf(KindUnavailable, "your organisation's directory server cannot take requests right now; call your IT help desk")
+			return err
 		}
+		req, err = e.queueDirectoryTask(ctx, tx, u, d, directoryTaskSpec{Action: a.Action, Password: a.Password}, now)
 		if err != nil {
 			return err
 		}
-		reqID, err := newLinkToken(e.cfg.Rand)
-		if err != nil {
-			return err
-		}
-		payload, err := json.Marshal(DirectoryTask{RequestID: reqID, GUID: u.GUID, Account: u.SAMAccountName, Password: a.Password})
-		if err != nil {
-			return err
-		}
-		kind := TaskDirectoryReset
 		action := AuditSelfServeResetRequested
 		if a.Action == SelfServeUnlock {
-			kind, action = TaskDirectoryUnlock, AuditSelfServeUnlockRequested
-		}
-		task := AgentTask{ID: NewID("tsk"), TenantID: t.ID, DeviceID: d.ID, Kind: kind, CreatedAt: now, ExpiresAt: now.Add(selfServeTaskTTL)}
-		if task.Payload, err = e.cfg.Sealer.Seal(payload, taskAAD(t.ID, task.ID)); err != nil {
-			return err
-		}
-		if err := e.queueTask(ctx, tx, &task); err != nil {
-			return err
-		}
-		req = SelfServeRequest{TenantID: t.ID, ID: reqID, ClientID: u.ClientID, GUID: u.GUID, Action: a.Action, DeviceID: d.ID,
-			TaskID: task.ID, Status: SelfServeQueued, CreatedAt: now, ExpiresAt: task.ExpiresAt}
-		if err := tx.CreateSelfServeRequest(ctx, &req); err != nil {
-			return err
+			action = AuditSelfServeUnlockRequested
 		}
 		if err := e.markAccessed(ctx, tx, u, now); err != nil {
 			return err
 		}
 		device = d.ID
 		return e.audit(ctx, tx, t.ID, "enduser", action, u.SID, map[string]string{
-			"guid": u.GUID, "client": u.ClientID, "account": u.SAMAccountName, "device": d.ID, "task": task.ID,
+			"guid": u.GUID, "client": u.ClientID, "account": u.SAMAccountName, "device": d.ID, "task": req.TaskID,
 		})
 	})
 	if err != nil {
@@ -533,6 +518,61 @@ func (e *Engine) CompleteSelfServe(ctx context.Context, slug string, a SelfServe
 	}
 	e.agents.wake(device)
 	return req, nil
+}
+
+// errHarvesterUnavailable is the end user's answer when the client's
+// harvester cannot take the task.
+var errHarvesterUnavailable = Errorf(KindUnavailable, "your organisation's directory server cannot take requests right now; call your IT help desk")
+
+// harvesterOf returns the harvester that reported u, when it may still
+// take tasks for u's client.
+func (e *Engine) harvesterOf(ctx context.Context, tx Tx, u DirectoryUser) (Device, error) {
+	d, err := tx.Device(ctx, u.TenantID, u.DeviceID)
+	if isNotFound(err) || (err == nil && (d.Revoked() || d.ClientID != u.ClientID)) {
+		return Device{}, errHarvesterUnavailable
+	}
+	return d, err
+}
+
+// directoryTaskSpec is what a directory task asks of the harvester, and
+// for whom when a technician asked.
+type directoryTaskSpec struct {
+	Action         SelfServeAction
+	Password       string // a reset's
+	MustChange     bool
+	VerificationID string // the technician's verification; "" for self-serve
+	TechnicianID   string
+}
+
+// queueDirectoryTask queues, in tx, the sealed reset or unlock of u for
+// the harvester d, with the request that follows it to its result. The
+// password is only ever in the sealed payload, which is wiped once the
+// harvester has it. The caller wakes d after the commit.
+func (e *Engine) queueDirectoryTask(ctx context.Context, tx Tx, u DirectoryUser, d Device, spec directoryTaskSpec, now time.Time) (SelfServeRequest, error) {
+	reqID, err := newLinkToken(e.cfg.Rand)
+	if err != nil {
+		return SelfServeRequest{}, err
+	}
+	p := DirectoryTask{RequestID: reqID, GUID: u.GUID, Account: u.SAMAccountName}
+	kind := TaskDirectoryUnlock
+	if spec.Action == SelfServeReset {
+		kind, p.Password, p.MustChange = TaskDirectoryReset, spec.Password, spec.MustChange
+	}
+	payload, err := json.Marshal(p)
+	if err != nil {
+		return SelfServeRequest{}, err
+	}
+	task := AgentTask{ID: NewID("tsk"), TenantID: u.TenantID, DeviceID: d.ID, Kind: kind, CreatedAt: now, ExpiresAt: now.Add(selfServeTaskTTL)}
+	if task.Payload, err = e.cfg.Sealer.Seal(payload, taskAAD(u.TenantID, task.ID)); err != nil {
+		return SelfServeRequest{}, err
+	}
+	if err := e.queueTask(ctx, tx, &task); err != nil {
+		return SelfServeRequest{}, err
+	}
+	req := SelfServeRequest{TenantID: u.TenantID, ID: reqID, ClientID: u.ClientID, GUID: u.GUID, Action: spec.Action, DeviceID: d.ID,
+		TaskID: task.ID, Status: SelfServeQueued, CreatedAt: now, ExpiresAt: task.ExpiresAt,
+		VerificationID: spec.VerificationID, TechnicianID: spec.TechnicianID}
+	return req, tx.CreateSelfServeRequest(ctx, &req)
 }
 
 // failSelfServe counts a failed entry against the code (when it was still
@@ -634,14 +674,26 @@ func (e *Engine) ReportTaskResult(ctx context.Context, d Device, taskID string, 
 		} else {
 			reason = ""
 		}
-		if err := tx.FinishSelfServeRequest(ctx, d.TenantID, r.ID, status, reason, e.Now()); err != nil {
+		if r.VerificationID != "" {
+			action = AuditDirectoryRequestDone
+			if !ok {
+				action = AuditDirectoryRequestFailed
+			}
+		}
+		now := e.Now()
+		if err := tx.FinishSelfServeRequest(ctx, d.TenantID, r.ID, status, reason, now); err != nil {
 			if isNotFound(err) {
 				return Errorf(KindConflict, "task %s has a result already", taskID)
 			}
 			return err
 		}
+		r.Status, r.Reason, r.FinishedAt = status, reason, now
+		if err := e.queueDirectoryNote(ctx, tx, r, now); err != nil {
+			return err
+		}
 		return e.audit(ctx, tx, d.TenantID, deviceActor(d.ID), action, r.GUID, map[string]string{
 			"guid": r.GUID, "client": r.ClientID, "action": string(r.Action), "task": taskID, "reason": reason,
+			"verification": r.VerificationID,
 		})
 	})
 }

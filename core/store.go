@@ -201,6 +201,8 @@ type Tx interface {
 	NoticeTx
 	WelcomeTx
 	SelfServeResetTx
+	// Technician resets and unlocks (techdirectory.go).
+	TechDirectoryTx
 
 	// Channels, inbound SMS and opt-outs (sms.go, channels.go).
 	SMSTx

@@ -109,7 +109,8 @@ func (t *tx) SetSelfServeFailures(ctx context.Context, tenantID, clientID, guid 
 	return wrap(err, "store self-serve failures")
 }
 
-const requestCols = `tenant_id, id, client_id, guid, action, device_id, task_id, status, reason, created_at, expires_at, finished_at`
+const requestCols = `tenant_id, id, client_id, guid, action, device_id, task_id, status, reason, created_at, expires_at, finished_at,
+	verification_id, technician_id`
 
 func scanRequest(sc interface{ Scan(...any) error }) (core.SelfServeRequest, error) {
 	var (
@@ -117,7 +118,7 @@ func scanRequest(sc interface{ Scan(...any) error }) (core.SelfServeRequest, err
 		action, status string
 	)
 	err := sc.Scan(&r.TenantID, &r.ID, &r.ClientID, &r.GUID, &action, &r.DeviceID, &r.TaskID, &status, &r.Reason,
-		tcol(&r.CreatedAt), tcol(&r.ExpiresAt), tcol(&r.FinishedAt))
+		tcol(&r.CreatedAt), tcol(&r.ExpiresAt), tcol(&r.FinishedAt), &r.VerificationID, &r.TechnicianID)
 	r.Action, r.Status = core.SelfServeAction(action), core.SelfServeRequestStatus(status)
 	return r, err
 }
@@ -125,9 +126,9 @@ func scanRequest(sc interface{ Scan(...any) error }) (core.SelfServeRequest, err
 // CreateSelfServeRequest implements core.SelfServeResetTx.
 func (t *tx) CreateSelfServeRequest(ctx context.Context, r *core.SelfServeRequest) error {
 	normTimes(&r.CreatedAt, &r.ExpiresAt, &r.FinishedAt)
-	_, err := t.exec(ctx, `INSERT INTO selfserve_requests (`+requestCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := t.exec(ctx, `INSERT INTO selfserve_requests (`+requestCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		r.TenantID, r.ID, r.ClientID, r.GUID, string(r.Action), r.DeviceID, r.TaskID, string(r.Status), r.Reason,
-		r.CreatedAt, r.ExpiresAt, r.FinishedAt)
+		r.CreatedAt, r.ExpiresAt, r.FinishedAt, r.VerificationID, r.TechnicianID)
 	return wrap(err, "create self-serve request")
 }
 

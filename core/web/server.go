@@ -213,6 +213,7 @@ func (s *Server) routes() {
 	authed.Use(s.withTechnician)
 	s.registerContactRoutes(authed)
 	s.registerVerificationRoutes(authed)
+	s.registerTechDirectoryRoutes(authed)
 	s.registerAdminRoutes(authed)
 	s.registerPodRoutes(authed)
 	s.registerTicketRoutes(authed)
