@@ -120,7 +120,9 @@ func TestTechDirectoryUnlockAndReset(t *testing.T) {
 		_, err = f.ask(t, v)
 		assert.Equal(t, core.KindConflict, kindOf(err), "an unlock per verification")
 
-		rs, err := f.ask(t, v, func(r *core.TechDirectoryRequest) { r.Action, r.Generate, r.MustChange = core.SelfServeReset, true, true })
+		rs, err := f.ask(t, v, func(r *core.TechDirectoryRequest) {
+			r.Action, r.Generate, r.MustChange = core.SelfServeReset, true, true
+		})
 		require.NoError(t, err)
 		require.NoError(t, core.CheckPassword(rs.Password, "scaller", "Sam Caller",
 			core.PasswordPolicy{MinLength: 12, Complexity: true}), "the generated password meets the domain's policy")
@@ -225,7 +227,9 @@ func TestTechDirectoryRefusals(t *testing.T) {
 			{"too short for the policy", v, reset("Short-1a"), core.KindInvalid, "at least 12 characters"},
 			{"not complex", v, reset("alllowercaseletters"), core.KindInvalid, "three of"},
 			{"contains the account", v, reset("Xx-scaller-2026"), core.KindInvalid, "user name"},
-			{"typed and generated", v, func(r *core.TechDirectoryRequest) { r.Action, r.Password, r.Generate = core.SelfServeReset, "Spring-Tulip-42", true }, core.KindInvalid, ""},
+			{"typed and generated", v, func(r *core.TechDirectoryRequest) {
+				r.Action, r.Password, r.Generate = core.SelfServeReset, "Spring-Tulip-42", true
+			}, core.KindInvalid, ""},
 			{"no password", v, reset(""), core.KindInvalid, ""},
 			{"unknown action", v, func(r *core.TechDirectoryRequest) { r.Action = "delete" }, core.KindInvalid, ""},
 		}
