@@ -117,6 +117,7 @@ const CSVerify = (() => {
 
   function card(opts) {
     let contact = null, active = null, tick = null, watch = null, expanded = false, pending = null, routes = [], failSaid = "";
+    let dirFor = "", dirPoll = null; // the verification the directory section is about, and its poll
     const start = opts.start || ((body) => api("POST", "/verifications", body));
     const push = opts.push || ((body) => api("POST", "/pushes", body));
     const prompt = opts.prompt || null;
@@ -342,6 +343,67 @@ const CSVerify = (() => {
       }
       clearInterval(tick);
       if (open) tick = setInterval(() => { if (new Date(active.expires_at) <= new Date()) reloadActive(); else showActive(active); }, 1000);
+      if (v.status === "verified" && dirFor !== v.id) loadDirectory(v.id);
+    }
+
+    // The directory section (issue 17.4): once the caller is verified, the
+    // technician may unlock the contact's directory account or reset its
+    // password, once each, for ten minutes. The server says whether they
+    // may, and why not; a contact with no directory account shows nothing.
+    function hideDirectory() {
+      dirFor = ""; clearTimeout(dirPoll);
+      $("dir").hidden = true; $("dir-reset").hidden = true; $("dir-once").hidden = true;
+      $("dir-once-value").textContent = ""; $("dir-password").value = "";
+    }
+
+    const dirWords = { reset: "Password reset", unlock: "Unlock" };
+    function dirResultText(r) {
+      const what = dirWords[r.action] || r.action;
+      if (r.status === "queued") return what + ": sent to the client's directory server, waiting for the result…";
+      if (r.status === "done") return what + ": done" + (r.finished_at ? " at " + fmtTime(r.finished_at) : "") + ".";
+      return what + ": failed — " + String(r.reason || "no reason given").replace(/\.$/, "") + ".";
+    }
+
+    async function loadDirectory(vid) {
+      clearTimeout(dirPoll);
+      if (dirFor !== vid) { hideDirectory(); dirFor = vid; }
+      let d;
+      try { d = await api("GET", "/verifications/" + vid + "/directory"); } catch (e) { return; }
+      if (dirFor !== vid) return; // the card moved on meanwhile
+      if (!d.account) { $("dir").hidden = true; return; }
+      $("dir").hidden = false;
+      $("dir-account").textContent = (d.name ? d.name + " · " : "") + d.account + (d.locked ? " · locked out (as of the last sync)" : "");
+      const used = new Set(d.used || []);
+      const can = !d.reason;
+      $("dir-why").textContent = can ? "Allowed until " + fmtTime(d.until) + ", once each, because you verified the caller." : sentence(d.reason);
+      $("dir-actions").hidden = !can || (used.has("unlock") && used.has("reset"));
+      $("dir-unlock").hidden = used.has("unlock");
+      $("dir-reset-open").hidden = used.has("reset");
+      if (used.has("reset")) $("dir-reset").hidden = true;
+      const ul = $("dir-results"); ul.replaceChildren();
+      for (const r of d.requests || []) ul.append(el("li", dirResultText(r), { class: "dir-" + r.status, "data-action": r.action, "data-status": r.status }));
+      // Polled while a result is awaited (the harvester reports it over
+      // the agent API, usually within seconds).
+      if ((d.requests || []).some((r) => r.status === "queued")) dirPoll = setTimeout(() => loadDirectory(vid), 2000);
+    }
+
+    async function directory(body) {
+      say("");
+      const vid = dirFor;
+      try {
+        const res = await api("POST", "/verifications/" + vid + "/directory", Object.assign({ contact_id: contact.id }, body));
+        if (res.password) { $("dir-once-value").textContent = res.password; $("dir-once").hidden = false; }
+        $("dir-reset").hidden = true; $("dir-password").value = "";
+        $("dir-reset-open").setAttribute("aria-expanded", "false");
+        await loadDirectory(vid);
+        $("dir-h").focus();
+      } catch (e) {
+        if (body.action === "reset" && body.password) {
+          $("dir-password").setAttribute("aria-invalid", "true");
+          $("dir-password-error").textContent = sentence(e.message);
+          $("dir-password").focus();
+        } else say(e.message);
+      }
     }
 
     function remaining(at) {
@@ -394,8 +456,10 @@ const CSVerify = (() => {
       loadRoutes();
       // The live verification, if any, is picked up again: only the
       // newest can be (a newer start cancels an older one).
+      hideDirectory();
       const live = newestOpen(contact.history || []);
       if (live) showActive(live);
+      else if (contact.history && contact.history[0] && contact.history[0].status === "verified") loadDirectory(contact.history[0].id);
       if (watch) watch.close();
       if (typeof CSLive !== "undefined") {
         watch = CSLive.watch({ contact: contact.id }, () => refresh(), CSLive.indicator($("live")));
@@ -403,6 +467,28 @@ const CSVerify = (() => {
       return contact;
     }
 
+    $("dir-unlock").addEventListener("click", () => directory({ action: "unlock" }));
+    $("dir-reset-open").addEventListener("click", () => {
+      const f = $("dir-reset"); f.hidden = !f.hidden;
+      $("dir-reset-open").setAttribute("aria-expanded", String(!f.hidden));
+      if (!f.hidden) $("dir-generate").focus();
+    });
+    const typedChosen = () => { $("dir-password-row").hidden = !$("dir-typed").checked; if ($("dir-typed").checked) $("dir-password").focus(); };
+    $("dir-generate").addEventListener("change", typedChosen);
+    $("dir-typed").addEventListener("change", typedChosen);
+    $("dir-reset-cancel").addEventListener("click", () => { $("dir-reset").hidden = true; $("dir-reset-open").setAttribute("aria-expanded", "false"); $("dir-reset-open").focus(); });
+    $("dir-reset").addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      $("dir-password").removeAttribute("aria-invalid"); $("dir-password-error").textContent = "";
+      const typed = $("dir-typed").checked;
+      if (typed && !$("dir-password").value) {
+        $("dir-password").setAttribute("aria-invalid", "true");
+        $("dir-password-error").textContent = "Type the new password, or choose Generate one.";
+        $("dir-password").focus();
+        return;
+      }
+      directory({ action: "reset", generate: !typed, password: typed ? $("dir-password").value : "", must_change: $("dir-must-change").checked });
+    });
     $("history-toggle").addEventListener("click", () => { expanded = !expanded; renderHistory(contact.history || []); });
     $("note-form").addEventListener("submit", (ev) => {
       ev.preventDefault();
