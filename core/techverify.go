@@ -117,6 +117,11 @@ type TechVerifyTx interface {
 	// RecordTechVerifyReply notes a reply texted to phone; CountTechVerifyReplies
 	// counts them since (phone "" for the whole tenant, kind "" for any).
 	RecordTechVerifyReply(ctx context.Context, tenantID, phone, kind string, at time.Time) error
+	// ResolveUnknownTechVerify writes r (status, contact, code, claim,
+	// expiry, close time, detail) over the request if it is still an
+	// unknown caller's, and reports whether it was: of two technicians
+	// acting on it at once, one wins.
+	ResolveUnknownTechVerify(ctx context.Context, r *TechVerifyRequest) (bool, error)
 	CountTechVerifyReplies(ctx context.Context, tenantID, phone, kind string, since time.Time) (int, error)
 }
 
@@ -343,9 +348,7 @@ func (t *techVerifyTx) verify(ctx context.Context) (string, error) {
 	}, t.now); err != nil {
 		return "", err
 	}
-	return t.answer(ctx, tvReplyCode, fmt.Sprintf("%s: your code is %s. Ask the person who says they are from %s to read it to you; "+
-		"if they cannot, hang up. Reply #confirm when it matches. Expires in %d minutes. Reply STOP to opt out.",
-		t.msp(), spaceCode(code), t.msp(), int(TechVerifyTTL/time.Minute)))
+	return t.answer(ctx, tvReplyCode, techVerifyCodeText(t.msp(), code))
 }
 
 // unknown answers #verify from a number on file for no contact: listed for

@@ -49,6 +49,21 @@ func (t *tx) UpdateTechVerify(ctx context.Context, r *core.TechVerifyRequest) er
 	return mustAffect(res, "update technician verification %s", r.ID)
 }
 
+// ResolveUnknownTechVerify implements core.TechVerifyTx.
+func (t *tx) ResolveUnknownTechVerify(ctx context.Context, r *core.TechVerifyRequest) (bool, error) {
+	normTimes(&r.ClaimedAt, &r.ExpiresAt, &r.ClosedAt)
+	res, err := t.exec(ctx, `UPDATE tech_verify_requests SET status = ?, contact_id = ?, client_id = ?, matches = ?, provenance = ?,
+		code_hash = ?, code_sealed = ?, detail = ?, claimed_by = ?, claimed_at = ?, expires_at = ?, closed_at = ?
+		WHERE tenant_id = ? AND id = ? AND status = ?`,
+		string(r.Status), r.ContactID, r.ClientID, r.Matches, r.Provenance, r.CodeHash, r.CodeSealed, r.Detail,
+		r.ClaimedBy, r.ClaimedAt, r.ExpiresAt, r.ClosedAt, r.TenantID, r.ID, string(core.TechVerifyUnknown))
+	if err != nil {
+		return false, wrap(err, "resolve technician verification %s", r.ID)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, wrap(err, "resolve technician verification %s", r.ID)
+}
+
 // TechVerify implements core.TechVerifyTx.
 func (t *tx) TechVerify(ctx context.Context, tenantID, id string) (core.TechVerifyRequest, error) {
 	r, err := scanTechVerify(t.queryRow(ctx, `SELECT `+techVerifyCols+` FROM tech_verify_requests WHERE tenant_id = ? AND id = ?`, tenantID, id))
