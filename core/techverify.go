@@ -481,6 +481,9 @@ type TechVerifyItem struct {
 	Expired bool
 	// ClaimedByName is the claiming technician's name.
 	ClaimedByName string
+	// Matchable reports whether an unknown caller's request is recent
+	// enough to match to a contact (see [Engine.MatchTechVerify]).
+	Matchable bool
 }
 
 // TechVerifyInbox returns the tenant's requests of the last 24 hours,
@@ -497,7 +500,8 @@ func (e *Engine) TechVerifyInbox(ctx context.Context, tech Technician) ([]TechVe
 		names := map[string]string{}
 		for _, r := range rs {
 			r.CodeHash, r.CodeSealed = nil, nil
-			it := TechVerifyItem{TechVerifyRequest: r, Expired: r.Status == TechVerifyOpen && !now.Before(r.ExpiresAt)}
+			it := TechVerifyItem{TechVerifyRequest: r, Expired: r.Status == TechVerifyOpen && !now.Before(r.ExpiresAt),
+				Matchable: r.Status == TechVerifyUnknown && now.Sub(r.CreatedAt) <= TechVerifyMatchWindow}
 			if r.ContactID != "" {
 				if c, err := tx.Contact(ctx, tech.TenantID, r.ContactID); err == nil {
 					it.ContactName = c.Name()

@@ -4,7 +4,8 @@
 const tvCodes = new Map();
 let tvLast = "";
 const tvLabels = { open: "Waiting for the caller's #confirm", confirmed: "Confirmed by the caller", expired: "Expired",
-                   failed: "Closed: too many wrong codes", replaced: "Replaced by a newer #verify", unknown: "Unknown caller" };
+                   failed: "Closed: too many wrong codes", replaced: "Replaced by a newer #verify", unknown: "Unknown caller: no code sent",
+                   dismissed: "Dismissed" };
 
 function tvWhen(iso) { return CSTime.format(iso); }
 
@@ -39,6 +40,58 @@ function tvTicketForm(id) {
   return f;
 }
 
+// tvUnknownForm is an unknown caller's request: the technician on the
+// phone finds the contact the caller is and matches it (a code then goes
+// to the number and is shown here), or dismisses it. Kept across refreshes
+// like the ticket form.
+const tvUnknown = new Map();
+function tvUnknownForm(it) {
+  if (tvUnknown.has(it.id)) return tvUnknown.get(it.id);
+  const box = el("div", undefined, { class: "tv-unknown" });
+  const msg = el("span", undefined, { role: "status" });
+  const act = async (fn) => {
+    for (const b of box.querySelectorAll("button")) b.disabled = true;
+    try { await fn(); tvUnknown.delete(it.id); await tvLoad(); }
+    catch (e) { msg.textContent = e.message; for (const b of box.querySelectorAll("button")) b.disabled = false; }
+  };
+  if (it.matchable) {
+    const f = el("form", undefined, { class: "tv-match" });
+    const inputID = "tv-match-" + it.id;
+    const input = el("input", undefined, { id: inputID, type: "search", required: "", maxlength: "100", autocomplete: "off",
+                                           placeholder: "name, e-mail, phone or company" });
+    const found = el("ul", undefined, { class: "tv-found" });
+    f.append(el("label", "Who is the caller?", { for: inputID }), " ", input, " ", el("button", "Find contact", { type: "submit" }), found);
+    f.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      msg.textContent = "";
+      try {
+        const j = await api("GET", "/contacts?limit=5&q=" + encodeURIComponent(input.value));
+        found.replaceChildren();
+        if (!j.contacts.length) msg.textContent = "No contact matches. Check the spelling, or dismiss the request.";
+        for (const c of j.contacts) {
+          const name = (c.first_name + " " + c.last_name).trim() + (c.company ? " (" + c.company + ")" : "");
+          const b = el("button", "Match to " + name + " and text a code", { type: "button", class: "tv-match-pick" });
+          b.addEventListener("click", () => act(async () => {
+            const r = await api("POST", "/techverify/" + encodeURIComponent(it.id) + "/match", { contact_id: c.id });
+            tvCodes.set(it.id, r.code);
+          }));
+          const row = el("li");
+          row.append(b);
+          found.append(row);
+        }
+      } catch (e) { msg.textContent = e.message; }
+    });
+    box.append(f);
+  } else {
+    box.append(el("p", "Too old to match: the caller can text #verify again.", { class: "muted" }));
+  }
+  const dismiss = el("button", "Not a contact: dismiss", { type: "button", class: "tv-dismiss" });
+  dismiss.addEventListener("click", () => act(() => api("POST", "/techverify/" + encodeURIComponent(it.id) + "/dismiss", {})));
+  box.append(dismiss, " ", msg);
+  tvUnknown.set(it.id, box);
+  return box;
+}
+
 async function tvLoad() {
   let j;
   try { j = await api("GET", "/techverify"); } catch (e) { document.getElementById("tv-status").textContent = e.message; return; }
@@ -55,10 +108,13 @@ async function tvLoad() {
     li.append(el("strong", who + " — " + it.phone));
     li.append(el("div", tvLabels[status] || status, { class: "tv-state" }));
     const facts = ["Texted at " + tvWhen(it.created_at)];
-    if (it.provenance) facts.push("number on file from " + it.provenance);
+    // A matched unknown caller's number is on file for no one: its
+    // provenance is the technician's word ("matched by …").
+    if (it.provenance) facts.push(it.provenance.startsWith("matched by ") ? "number not on file, " + it.provenance : "number on file from " + it.provenance);
     if (it.matches > 1) facts.push("on file for " + it.matches + " contacts");
     if (it.claimed_by) facts.push("claimed by " + it.claimed_by);
     if (it.ticket_ref) facts.push("ticket " + it.ticket_ref);
+    if (status === "dismissed" && it.detail) facts.push(it.detail);
     if (it.attempts) facts.push(it.attempts + " wrong code" + (it.attempts > 1 ? "s" : "") + " texted back");
     li.append(el("div", facts.join(" · "), { class: "muted" }));
     const out = el("div", undefined, { class: "tv-code", role: "status" });
@@ -75,7 +131,8 @@ async function tvLoad() {
       tvCodes.delete(it.id);
     }
     li.append(out);
-    if (it.claimed_mine && !it.ticket_ref && status !== "unknown" && status !== "replaced") li.append(tvTicketForm(it.id));
+    if (status === "unknown") li.append(tvUnknownForm(it));
+    if (it.claimed_mine && !it.ticket_ref && status !== "unknown" && status !== "replaced" && status !== "dismissed") li.append(tvTicketForm(it.id));
     ul.append(li);
   }
 }

@@ -118,4 +118,33 @@ func TestBrowserTechVerify(t *testing.T) {
 	status, body = s.API.do("GET", "/admin/audit?action="+core.AuditTechVerifyConfirmed, nil)
 	require.Equal(t, http.StatusOK, status, body)
 	assert.Contains(t, strings.Join(flatten(body), " "), core.AuditTechVerifyConfirmed)
+
+	// An unknown caller: no code until the technician on the phone finds
+	// the contact and matches the request; then the code goes to the
+	// number and shows in the inbox, and the caller's #confirm closes it.
+	const stranger = "+15550100777"
+	_, reply = text(stranger, "#verify", tenantToken)
+	assert.Contains(t, reply, "cannot check a technician from this number")
+	tab.WaitVisible(`li[data-status="unknown"] .tv-match input`)
+	tab.CheckA11y("techverify-unknown")
+	tab.Type(`li[data-status="unknown"] .tv-match input`, "Sam")
+	tab.Click(`li[data-status="unknown"] .tv-match button[type="submit"]`)
+	tab.WaitText(`li[data-status="unknown"] .tv-match-pick`, "Match to Sam Caller (Contoso)")
+	tab.Click(`li[data-status="unknown"] .tv-match-pick`)
+	tab.WaitVisible(`li[data-status="open"] .tv-code strong`)
+	shown := strings.ReplaceAll(tab.Text(`li[data-status="open"] .tv-code strong`), " ", "")
+	assert.Contains(t, tab.Text(`li[data-status="open"]`), "number not on file, matched by "+techName)
+	msg, err = own.WaitForMessage(wctx, stranger)
+	require.NoError(t, err)
+	assert.Contains(t, strings.ReplaceAll(msg.Body, " ", ""), shown, "the caller gets the code the technician reads")
+	tab.Screenshot("techverify-matched")
+	_, reply = text(stranger, "#confirm "+shown, tenantToken)
+	assert.Contains(t, reply, "complete")
+	tab.WaitVisible(`li[data-status="confirmed"] + li[data-status="confirmed"]`)
+
+	// Another is dismissed.
+	_, _ = text("+15550100778", "#verify", tenantToken)
+	tab.WaitVisible(`li[data-status="unknown"] .tv-dismiss`)
+	tab.Click(`li[data-status="unknown"] .tv-dismiss`)
+	tab.WaitText(`li[data-status="dismissed"]`, "dismissed by "+techName)
 }

@@ -21,6 +21,8 @@ func (s *Server) registerTechVerifyRoutes(r *mux.Router) {
 	r.HandleFunc("/techverify", s.handleTechVerifyList).Methods(http.MethodGet)
 	r.HandleFunc("/techverify/{id}/claim", s.handleTechVerifyClaim).Methods(http.MethodPost)
 	r.HandleFunc("/techverify/{id}/ticket", s.handleTechVerifyTicket).Methods(http.MethodPost)
+	r.HandleFunc("/techverify/{id}/match", s.handleTechVerifyMatch).Methods(http.MethodPost)
+	r.HandleFunc("/techverify/{id}/dismiss", s.handleTechVerifyDismiss).Methods(http.MethodPost)
 }
 
 // handleTechVerifyPage handles "GET /app/techverify".
@@ -48,6 +50,7 @@ type techVerifyOut struct {
 	Detail      string    `json:"detail,omitempty"`
 	ClaimedBy   string    `json:"claimed_by,omitempty"`
 	ClaimedMine bool      `json:"claimed_mine"`
+	Matchable   bool      `json:"matchable"`
 	TicketRef   string    `json:"ticket_ref,omitempty"`
 	CreatedAt   time.Time `json:"created_at"`
 	ExpiresAt   time.Time `json:"expires_at,omitzero"`
@@ -68,7 +71,7 @@ func (s *Server) handleTechVerifyList(w http.ResponseWriter, r *http.Request) {
 		out = append(out, techVerifyOut{ID: it.ID, Status: string(it.Status), Expired: it.Expired, Phone: it.Phone,
 			ContactID: it.ContactID, ContactName: it.ContactName, ClientName: it.ClientName, Matches: it.Matches,
 			Provenance: it.Provenance, Attempts: it.Attempts, Detail: it.Detail, ClaimedBy: it.ClaimedByName,
-			ClaimedMine: it.ClaimedBy != "" && it.ClaimedBy == tech.ID, TicketRef: it.TicketRef, CreatedAt: it.CreatedAt, ExpiresAt: it.ExpiresAt, ClosedAt: it.ClosedAt})
+			ClaimedMine: it.ClaimedBy != "" && it.ClaimedBy == tech.ID, Matchable: it.Matchable, TicketRef: it.TicketRef, CreatedAt: it.CreatedAt, ExpiresAt: it.ExpiresAt, ClosedAt: it.ClosedAt})
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusOK, map[string]any{"items": out})
@@ -111,4 +114,50 @@ func (s *Server) handleTechVerifyTicket(w http.ResponseWriter, r *http.Request) 
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"id": tv.ID, "ticket_ref": tv.TicketRef})
+}
+
+type techVerifyMatchRequest struct {
+	ContactID string `json:"contact_id"`
+}
+
+// handleTechVerifyMatch handles "POST /api/v1/techverify/{id}/match": the
+// technician on the phone with an unknown caller ties the request to a
+// contact; a code goes to the number and comes back for them to read out.
+func (s *Server) handleTechVerifyMatch(w http.ResponseWriter, r *http.Request) {
+	var req techVerifyMatchRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if req.ContactID == "" {
+		s.writeError(w, r, core.Errorf(core.KindInvalid, "choose the contact the caller is"))
+		return
+	}
+	code, err := s.engine.MatchTechVerify(r.Context(), techFrom(r), pathVar(r, "id"), req.ContactID)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, map[string]string{"code": code})
+}
+
+type techVerifyDismissRequest struct {
+	Reason string `json:"reason"`
+}
+
+// handleTechVerifyDismiss handles "POST /api/v1/techverify/{id}/dismiss":
+// an unknown caller's request is closed as not one of the tenant's
+// contacts.
+func (s *Server) handleTechVerifyDismiss(w http.ResponseWriter, r *http.Request) {
+	var req techVerifyDismissRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := s.engine.DismissTechVerify(r.Context(), techFrom(r), pathVar(r, "id"), req.Reason); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }
