@@ -49,9 +49,13 @@ func TestBrowserFailureMessages(t *testing.T) {
 	assert.Equal(t, 1, strings.Count(page, "attempts left"), "said once")
 	tech.Screenshot("msg-wrong-code")
 
+	// Each answer is awaited before the next code is typed, as the
+	// technician reads it: typed while a check is in flight, a code can be
+	// wiped by the answer's redraw (seen under CI load: 3 checks of 4).
 	wrong(bad)
 	tech.WaitText("#msg", "(3 attempts left)")
 	wrong(bad)
+	tech.WaitText("#msg", "(2 attempts left)")
 	wrong(bad)
 	tech.WaitText("#msg", "(1 attempt left)")
 	wrong(bad)
