@@ -372,7 +372,7 @@ const CSVerify = (() => {
       if (dirFor !== vid) return; // the card moved on meanwhile
       if (!d.account) { $("dir").hidden = true; return; }
       $("dir").hidden = false;
-      $("dir-account").textContent = (d.name ? d.name + " · " : "") + d.account + (d.locked ? " · locked out (as of the last sync)" : "");
+      $("dir-account").textContent = (d.name ? d.name + " · " : "") + d.account + (d.locked ? " · locked out at the last sync" : "");
       const used = new Set(d.used || []);
       const can = !d.reason;
       $("dir-why").textContent = can ? "Allowed until " + fmtTime(d.until) + ", once each, because you verified the caller." : sentence(d.reason);
@@ -380,6 +380,8 @@ const CSVerify = (() => {
       $("dir-unlock").hidden = used.has("unlock");
       $("dir-reset-open").hidden = used.has("reset");
       if (used.has("reset")) $("dir-reset").hidden = true;
+      // A generated password whose reset failed is no password to read out.
+      if ((d.requests || []).some((r) => r.action === "reset" && r.status === "failed")) { $("dir-once").hidden = true; $("dir-once-value").textContent = ""; }
       const ul = $("dir-results"); ul.replaceChildren();
       for (const r of d.requests || []) ul.append(el("li", dirResultText(r), { class: "dir-" + r.status, "data-action": r.action, "data-status": r.status }));
       // Polled while a result is awaited (the harvester reports it over

@@ -18,7 +18,8 @@ import (
 // the harvester's long-poll (the agent API, as the harvester uses it) gets
 // the unlock, reports it done, and the card shows the result by itself.
 // A second unlock with the same verification is no longer offered (the
-// engine tests cover its refusal).
+// engine tests cover its refusal). Then a reset with a generated password,
+// shown once on the card, which the harvester reports refused.
 func TestBrowserTechUnlock(t *testing.T) {
 	s := startServer(t)
 	const gSam, sSam = "5a2b3c4d-0000-4000-8000-00000000000a", "S-1-5-21-3623811015-3361044348-30300820-1401"
@@ -83,4 +84,46 @@ func TestBrowserTechUnlock(t *testing.T) {
 	tech.WaitText("#dir-results", "Unlock: done")
 	tech.CheckA11y("console card (unlocked)")
 	tech.Screenshot("console-directory-unlocked")
+
+	// Reset password: generated (the default), must change at next logon
+	// (on by default); the password is shown once, on the card, and is
+	// what the harvester gets.
+	tech.Click("#dir-reset-open")
+	tech.WaitVisible("#dir-generate")
+	var checked bool
+	tech.Eval(`document.getElementById("dir-must-change").checked && document.getElementById("dir-generate").checked`, &checked)
+	assert.True(t, checked, "generate and must-change are the defaults")
+	tech.CheckA11y("console card (reset form)")
+	tech.Click("#dir-reset-go")
+	tech.WaitVisible("#dir-once-value")
+	shown := tech.Text("#dir-once-value")
+	require.GreaterOrEqual(t, len(shown), 16)
+	tech.WaitText("#dir-results", "Password reset: sent to the client's directory server")
+	tech.Eval(`document.getElementById("dir-actions").hidden`, &hidden)
+	assert.True(t, hidden, "both actions used: nothing more is offered")
+	status, raw = s.agentGet(t, "/agent/v1/tasks?wait=5", cred)
+	require.Equal(t, http.StatusOK, status, string(raw))
+	var resets struct {
+		Tasks []struct {
+			ID      string `json:"id"`
+			Kind    string `json:"kind"`
+			Payload struct {
+				Password   string `json:"password"`
+				MustChange bool   `json:"must_change"`
+			} `json:"payload"`
+		} `json:"tasks"`
+	}
+	require.NoError(t, json.Unmarshal(raw, &resets))
+	require.Len(t, resets.Tasks, 1)
+	assert.Equal(t, "directory_reset", resets.Tasks[0].Kind)
+	assert.Equal(t, shown, resets.Tasks[0].Payload.Password)
+	assert.True(t, resets.Tasks[0].Payload.MustChange)
+	status, body = s.agentPost(t, "/agent/v1/tasks/"+resets.Tasks[0].ID+"/result", cred,
+		map[string]any{"ok": false, "error": "the domain refused the new password"})
+	require.Equal(t, http.StatusNoContent, status, body)
+	tech.WaitText("#dir-results", "Password reset: failed — the domain refused the new password")
+	tech.Eval(`document.getElementById("dir-once").hidden`, &hidden)
+	assert.True(t, hidden, "a password that was not set is no longer shown")
+	tech.CheckA11y("console card (reset failed)")
+	tech.Screenshot("console-directory-reset-failed")
 }
