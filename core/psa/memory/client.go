@@ -66,6 +66,23 @@ func (c *Client) get(ctx context.Context, op, path string, q url.Values, v any) 
 	return resp.Header, nil
 }
 
+// patch sends in as JSON to path with PATCH and discards the answer.
+func (c *Client) patch(ctx context.Context, op, path string, in any) error {
+	body, err := json.Marshal(in)
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	u := c.base.JoinPath(path)
+	resp, err := c.doer.Do(ctx, op, func(ctx context.Context) (*http.Request, error) {
+		return c.request(ctx, http.MethodPatch, u.String(), bytes.NewReader(body))
+	})
+	if err != nil {
+		return err
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return resp.Body.Close()
+}
+
 // post sends in as JSON to path and decodes the answer into out (nil to
 // discard it).
 func (c *Client) post(ctx context.Context, op, path string, in, out any) error {

@@ -190,3 +190,28 @@ func TestTicketScreenListsNotes(t *testing.T) {
 	assert.Equal(t, ts.URL+"/ui/ticket/a%2Fb", c.TicketURL(psa.Ticket{Ref: "a/b"}))
 	assert.Empty(t, c.TicketURL(psa.Ticket{}))
 }
+
+// TestRegisterCallbacksReenables checks that registering again reuses the
+// webhook, and enables it again when the PSA had disabled it.
+func TestRegisterCallbacksReenables(t *testing.T) {
+	srv, ts := newServer(t)
+	c, err := memory.New(memory.Config{BaseURL: ts.URL, APIKey: testKey}, psa.Deps{})
+	require.NoError(t, err)
+	const target = "https://countersign.example/webhooks/psa/acme/int_1"
+	regs, err := c.RegisterCallbacks(t.Context(), target)
+	require.NoError(t, err)
+	require.Len(t, regs, 1)
+	assert.True(t, regs[0].Created)
+
+	again, err := c.RegisterCallbacks(t.Context(), target)
+	require.NoError(t, err)
+	assert.Equal(t, []psa.CallbackRegistration{{Ref: regs[0].Ref, Type: "ticket"}}, again, "reused as it is")
+
+	srv.DisableWebhook(target)
+	require.True(t, srv.WebhookDisabled(target))
+	again, err = c.RegisterCallbacks(t.Context(), target)
+	require.NoError(t, err)
+	assert.Equal(t, []psa.CallbackRegistration{{Ref: regs[0].Ref, Type: "ticket", Reenabled: true}}, again)
+	assert.False(t, srv.WebhookDisabled(target), "enabled again")
+	assert.Equal(t, []string{target}, srv.Webhooks(), "not duplicated")
+}

@@ -89,6 +89,7 @@ const (
 //	GET  /me                      the member the API key belongs to
 //	POST /member-sessions/verify  {"token"}: the member a pod's session token belongs to
 //	GET  /webhooks                POST /webhooks {"url"}: where events are posted
+//	PATCH /webhooks/{id}          {"disabled"}: stop or resume posting to one
 //	GET  /pod-screens             GET /pods   POST /pods {"screen_id","url","description"}
 //
 // Events it posts (see [Server.SignedEvent]) carry X-Memory-Signature:

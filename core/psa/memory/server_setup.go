@@ -23,8 +23,9 @@ const DefaultWebhookSecret = "memory-webhook-secret"
 // screens, and the sessions of members looking at a pod.
 type (
 	wireWebhook struct {
-		ID  string `json:"id"`
-		URL string `json:"url"`
+		ID       string `json:"id"`
+		URL      string `json:"url"`
+		Disabled bool   `json:"disabled,omitempty"` // the PSA stopped posting to it (failed deliveries, an admin)
 	}
 	wirePodScreen struct {
 		ID   int    `json:"id"`
@@ -67,6 +68,7 @@ func (s *Server) setupRoutes(m *http.ServeMux) {
 	m.HandleFunc("POST /api/v1/member-sessions/verify", s.handleVerifySession)
 	m.HandleFunc("GET /api/v1/webhooks", s.handleListWebhooks)
 	m.HandleFunc("POST /api/v1/webhooks", s.handleAddWebhook)
+	m.HandleFunc("PATCH /api/v1/webhooks/{id}", s.handlePatchWebhook)
 	m.HandleFunc("GET /api/v1/pod-screens", func(w http.ResponseWriter, _ *http.Request) { s.writeJSON(w, http.StatusOK, podScreens) })
 	m.HandleFunc("GET /api/v1/pods", s.handleListPods)
 	m.HandleFunc("POST /api/v1/pods", s.handleAddPod)
@@ -150,6 +152,31 @@ func (s *Server) Webhooks() []string {
 	return out
 }
 
+// DisableWebhook stops the PSA posting to the webhook at url, as a PSA
+// does after failed deliveries; the client enables it again when it
+// registers its callbacks.
+func (s *Server) DisableWebhook(url string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, w := range s.setup.webhooks {
+		if w.URL == url {
+			s.setup.webhooks[i].Disabled = true
+		}
+	}
+}
+
+// WebhookDisabled reports whether the webhook at url is disabled.
+func (s *Server) WebhookDisabled(url string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, w := range s.setup.webhooks {
+		if w.URL == url {
+			return w.Disabled
+		}
+	}
+	return false
+}
+
 // Pods returns the pod entries on the memory PSA's screens, by screen key
 // ("contact", "ticket") and URL.
 func (s *Server) Pods() []string {
@@ -204,6 +231,28 @@ func (s *Server) handleAddWebhook(w http.ResponseWriter, r *http.Request) {
 	s.setup.webhooks = append(s.setup.webhooks, in)
 	s.mu.Unlock()
 	s.writeJSON(w, http.StatusCreated, in)
+}
+
+// wireWebhookPatch is the body of PATCH /webhooks/{id}.
+type wireWebhookPatch struct {
+	Disabled bool `json:"disabled"`
+}
+
+func (s *Server) handlePatchWebhook(w http.ResponseWriter, r *http.Request) {
+	var in wireWebhookPatch
+	if !s.decode(w, r, &in) {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, h := range s.setup.webhooks {
+		if h.ID == r.PathValue("id") {
+			s.setup.webhooks[i].Disabled = in.Disabled
+			s.writeJSON(w, http.StatusOK, s.setup.webhooks[i])
+			return
+		}
+	}
+	s.writeError(w, http.StatusNotFound, "no such webhook")
 }
 
 func (s *Server) handleListPods(w http.ResponseWriter, _ *http.Request) {

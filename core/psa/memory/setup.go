@@ -86,7 +86,7 @@ func (c *Client) InstallPods(ctx context.Context, entries []psa.PodEntry, screen
 }
 
 // RegisterCallbacks implements [psa.CallbackRegistrar]: a webhook with the
-// same URL is reused.
+// same URL is reused, and enabled again if the PSA had disabled it.
 func (c *Client) RegisterCallbacks(ctx context.Context, target string) ([]psa.CallbackRegistration, error) {
 	u, err := url.Parse(target)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || len(target) > 1000 {
@@ -97,9 +97,16 @@ func (c *Client) RegisterCallbacks(ctx context.Context, target string) ([]psa.Ca
 		return nil, fmt.Errorf("memory: list webhooks: %w", err)
 	}
 	for _, h := range hooks {
-		if h.URL == target {
+		if h.URL != target {
+			continue
+		}
+		if !h.Disabled {
 			return []psa.CallbackRegistration{{Ref: h.ID, Type: "ticket"}}, nil
 		}
+		if err := c.patch(ctx, "PATCH /webhooks/{id}", "webhooks/"+url.PathEscape(h.ID), wireWebhookPatch{Disabled: false}); err != nil {
+			return nil, fmt.Errorf("memory: enable webhook %s: %w", h.ID, err)
+		}
+		return []psa.CallbackRegistration{{Ref: h.ID, Type: "ticket", Reenabled: true}}, nil
 	}
 	var created wireWebhook
 	if err := c.post(ctx, "POST /webhooks", "webhooks", wireWebhook{URL: target}, &created); err != nil {
