@@ -1,0 +1,287 @@
+// Package webtest starts a whole Countersign server — the real core/web
+// handlers and engine over a real store (SQLite, and PostgreSQL when the
+// test environment names one), with a settable clock and capturing senders
+// — around the PSA descriptors a test gives it. It is how a PSA plugin's
+// own tests drive its integration through the host end to end (set it up
+// through the admin API, sign in from a pod, post its inbound events)
+// without the host's tests knowing the plugin exists: core/web's tests use
+// only the built-in memory PSA, and a plugin's tests use this kit.
+//
+//	webtest.ForEachDialect(t, func(t *testing.T, dialect string) {
+//		e := webtest.Open(t, dialect, webtest.Options{Descriptors: []psa.Descriptor{vendor.Descriptor()}})
+//		r := e.API(t, e.AdminClient(t), http.MethodPost, "/api/v1/admin/integrations", body)
+//		…
+//	})
+//
+// The server has two tenants, [Env.A] and [Env.B] (B for isolation
+// checks), each with a client, a contact and a technician who signs in
+// with [Password]. Messages go to [Env.SMS], [Env.Mail] and [Env.Call];
+// nothing is sent until [Env.Deliver] runs the outbox.
+package webtest
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"golang.org/x/crypto/argon2"
+
+	"github.com/countersign/countersign/assets"
+	"github.com/countersign/countersign/core"
+	"github.com/countersign/countersign/core/live"
+	"github.com/countersign/countersign/core/psa"
+	"github.com/countersign/countersign/core/secret"
+	"github.com/countersign/countersign/core/store"
+	"github.com/countersign/countersign/core/store/storetest"
+	"github.com/countersign/countersign/core/twilio"
+	"github.com/countersign/countersign/core/web"
+)
+
+const (
+	// PublicURL is the server's public URL: where it says pods, links and
+	// inbound events live.
+	PublicURL = "http://127.0.0.1"
+	// Password is every seeded technician's password.
+	Password = "correct horse battery staple"
+	// twilioToken signs the Twilio status callbacks the server accepts.
+	twilioToken = "token123"
+)
+
+// Options are what a test chooses about the server. The zero value is a
+// server whose only PSA is none.
+type Options struct {
+	// Descriptors are the PSAs the server knows.
+	Descriptors []psa.Descriptor
+	// Deps builds the Deps of an integration's client (the fake's TLS
+	// client, a call counter, a clock); nil means the zero Deps with the
+	// server's clock and retries that do not sleep.
+	Deps func(core.Integration) psa.Deps
+}
+
+// Env is a running server and what the test can see of it.
+type Env struct {
+	Store  core.Store
+	Engine *core.Engine
+	Web    *web.Server
+	Hub    *live.Hub // the engine publishes here; /api/v1/live watches it
+	Clock  *Clock
+	// SMS, Mail and Call capture what the outbox sends.
+	SMS, Mail, Call *Capture
+	Logs            *LogBuffer // the server's logs, without times or durations
+	// URL is where the server listens (an httptest server).
+	URL  string
+	A, B Tenant
+}
+
+// Tenant is a seeded tenant with a client, a contact (phone and e-mail)
+// and a technician who signs in with [Password].
+type Tenant struct {
+	Tenant  core.Tenant
+	Client  core.Client
+	Contact core.Contact
+	Tech    core.Technician
+}
+
+// SQLite is the dialect every test environment has.
+const SQLite = store.SQLite
+
+// ForEachDialect runs fn once per store dialect the test environment
+// offers (SQLite always, PostgreSQL when configured), as subtests named
+// after the dialect; fn opens its server with [Open].
+func ForEachDialect(t *testing.T, fn func(t *testing.T, dialect string)) {
+	t.Helper()
+	for _, d := range storetest.Dialects(t) {
+		t.Run(d, func(t *testing.T) { fn(t, d) })
+	}
+}
+
+// Open returns a server over a fresh store of dialect, closed when the
+// test ends.
+func Open(t *testing.T, dialect string, o Options) *Env {
+	t.Helper()
+	return newEnv(t, storetest.Open(t, dialect), o)
+}
+
+func newEnv(t *testing.T, st *store.Store, o Options) *Env {
+	t.Helper()
+	e := &Env{Store: st, Clock: &Clock{t: time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)},
+		SMS: &Capture{prefix: "SM"}, Mail: &Capture{prefix: "EM"}, Call: &Capture{prefix: "CA"}, Logs: &LogBuffer{}}
+	// Times and durations are dropped so that their digits cannot look
+	// like a leaked code.
+	logger := slog.New(slog.NewTextHandler(e.Logs, &slog.HandlerOptions{Level: slog.LevelDebug,
+		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey || a.Key == "duration" {
+				return slog.Attr{}
+			}
+			return a
+		}}))
+	keys, err := secret.NewKeyring("k1", map[string][]byte{"k1": bytes.Repeat([]byte{7}, 32)})
+	require.NoError(t, err)
+	msgs, err := assets.NewMessages()
+	require.NoError(t, err)
+	reg, err := psa.NewRegistry(o.Descriptors...)
+	require.NoError(t, err)
+	deps := o.Deps
+	if deps == nil {
+		deps = func(core.Integration) psa.Deps { return psa.Deps{} }
+	}
+	clients := psa.NewClients(reg, func(in core.Integration) psa.Deps {
+		d := deps(in)
+		if d.Logger == nil {
+			d.Logger = logger.With("integration", in.ID)
+		}
+		if d.Now == nil {
+			d.Now = e.Clock.Now
+		}
+		if d.Retry.Sleep == nil {
+			d.Retry.Sleep = func(ctx context.Context, _ time.Duration) error { return ctx.Err() }
+		}
+		return d
+	})
+	e.Hub = live.NewHub(0)
+	load := func(ctx context.Context, tenantID, id string) (core.Integration, error) {
+		return e.Engine.Integration(ctx, tenantID, id)
+	}
+	e.Engine, err = core.NewEngine(core.Config{
+		Store: st, Renderer: msgs, Sealer: keys, CodeKey: keys.Derive("code-hmac"), PublicURL: PublicURL,
+		Senders: map[core.OutboxKind]core.Sender{core.OutboxSMS: e.SMS, core.OutboxEmail: e.Mail, core.OutboxVoice: e.Call,
+			core.OutboxTicketNote: &psa.NoteSender{Clients: clients, Load: load},
+			core.OutboxInboundEvent: core.SenderFunc(func(ctx context.Context, m core.Outbound) (string, error) {
+				return e.Web.ActOnInboundEvent(ctx, m)
+			}),
+			core.OutboxPSATicket: &psa.TicketSender{Clients: clients, Load: load}},
+		Publisher: e.Hub, StatusCallbacks: true, Now: e.Clock.Now, Logger: logger,
+	})
+	require.NoError(t, err)
+	t.Cleanup(e.Engine.Wait) // runs before the store closes
+	e.A = e.seedTenant(t, "acme", "Acme IT")
+	e.B = e.seedTenant(t, "other", "Other MSP")
+	pages, err := assets.Pages(assets.TemplatesFS(), assets.StaticFS())
+	require.NoError(t, err)
+	e.Web, err = web.New(web.Config{
+		Engine: e.Engine, Auth: &web.PasswordAuth{Engine: e.Engine, Keys: keys, Now: e.Engine.Now, SkipRehash: true},
+		Pages: pages, Static: assets.StaticHandler(assets.StaticFS()), SessionKey: bytes.Repeat([]byte{9}, 32),
+		PublicURL: PublicURL, TwilioStatus: twilio.NewWebhookValidator(PublicURL, twilioToken),
+		Logger: logger, PSA: clients, Live: e.Hub,
+	})
+	require.NoError(t, err)
+	srv := httptest.NewServer(e.Web)
+	t.Cleanup(srv.Close)
+	e.URL = srv.URL
+	return e
+}
+
+func (e *Env) seedTenant(t *testing.T, slugPrefix, name string) Tenant {
+	t.Helper()
+	ctx := t.Context()
+	now := e.Clock.Now()
+	d := Tenant{Tenant: core.Tenant{ID: core.NewID("ten"), Slug: slugPrefix + "-" + core.NewID("x")[2:8], Name: name, CreatedAt: now}}
+	d.Client = core.Client{ID: core.NewID("cli"), TenantID: d.Tenant.ID, Name: "Contoso", CreatedAt: now}
+	d.Tech = core.Technician{ID: core.NewID("tec"), TenantID: d.Tenant.ID, Email: "jane@" + slugPrefix + ".example",
+		Name: "Jane Tech", Role: core.RoleTechnician, PasswordHash: cheapHash(Password), CreatedAt: now}
+	require.NoError(t, e.Store.Update(ctx, func(tx core.Tx) error {
+		if err := tx.CreateTenant(ctx, &d.Tenant); err != nil {
+			return err
+		}
+		if err := tx.CreateClient(ctx, &d.Client); err != nil {
+			return err
+		}
+		return tx.CreateTechnician(ctx, &d.Tech)
+	}))
+	var err error
+	d.Contact, err = e.Engine.CreateContact(ctx, d.Tenant.ID, "test", "manual", core.NewContact{
+		ClientID: d.Client.ID, FirstName: "Sam", LastName: "Caller",
+		Phones: []core.NewDestination{{Value: "(555) 010-0142", Label: "Mobile", Default: true}},
+		Emails: []core.NewDestination{{Value: "sam@contoso.example", Default: true}},
+	})
+	require.NoError(t, err)
+	return d
+}
+
+// cheapHash is an argon2id PHC hash with low cost, so sign-in stays fast
+// under -race; core/auth accepts any parameters up to its maximum.
+func cheapHash(pw string) string {
+	salt := make([]byte, 16)
+	_, _ = rand.Read(salt)
+	key := argon2.IDKey([]byte(pw), salt, 1, 1024, 1, 32)
+	return fmt.Sprintf("$argon2id$v=%d$m=1024,t=1,p=1$%s$%s", argon2.Version,
+		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key))
+}
+
+// Clock is the server's settable clock.
+type Clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+// Now returns the clock's time.
+func (c *Clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+
+// Add moves the clock on by d.
+func (c *Clock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// Capture is a core.Sender that records what it is given and answers with
+// a unique provider reference, like Twilio's MessageSid.
+type Capture struct {
+	mu     sync.Mutex
+	prefix string
+	msgs   []core.Outbound
+}
+
+// Send implements core.Sender.
+func (c *Capture) Send(_ context.Context, m core.Outbound) (string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	c.msgs = append(c.msgs, m)
+	return c.prefix + hex.EncodeToString(b[:]), nil
+}
+
+// Messages returns what was sent, oldest first.
+func (c *Capture) Messages() []core.Outbound {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]core.Outbound(nil), c.msgs...)
+}
+
+// Last returns the last message sent, failing the test when there is none.
+func (c *Capture) Last(t testing.TB) core.Outbound {
+	t.Helper()
+	msgs := c.Messages()
+	require.NotEmpty(t, msgs, "no message was sent")
+	return msgs[len(msgs)-1]
+}
+
+// LogBuffer is a log sink safe for the server's goroutines.
+type LogBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+// Write implements io.Writer.
+func (l *LogBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+// String returns everything logged so far.
+func (l *LogBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
