@@ -480,3 +480,10 @@ func (c captureChannels) CheckTwilio(_ context.Context, t core.TwilioSettings) e
 	return nil
 }
 func (c captureChannels) CheckEmail(context.Context, core.EmailSettings) error { return nil }
+
+// adminClient signs in tenant a's technician as an admin.
+func (e *env) adminClient(t *testing.T) *http.Client {
+	t.Helper()
+	e.setRole(t, &e.a, core.RoleAdmin)
+	return e.login(t, e.a)
+}

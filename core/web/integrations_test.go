@@ -1,105 +1,110 @@
 package web_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/countersign/countersign/assets"
-	"github.com/countersign/countersign/connectwise"
-	"github.com/countersign/countersign/connectwise/cwtest"
 	"github.com/countersign/countersign/core"
-	"github.com/countersign/countersign/core/live"
 	"github.com/countersign/countersign/core/psa"
 	"github.com/countersign/countersign/core/psa/memory"
-	"github.com/countersign/countersign/core/secret"
 	"github.com/countersign/countersign/core/store"
 	"github.com/countersign/countersign/core/store/storetest"
-	"github.com/countersign/countersign/core/twilio"
-	"github.com/countersign/countersign/core/web"
 )
 
-// The fake ConnectWise tenant's records, in the psatest style.
-var (
-	icwCompany = psa.Company{Ref: "1001", Name: "Acme Dental"}
-	icwAlice   = psa.Contact{Ref: "2001", CompanyRef: icwCompany.Ref, FirstName: "Alice", LastName: "Smith",
-		Emails: []psa.Email{{Address: "alice@acme-dental.example", Default: true}},
-		Phones: []psa.Phone{{Number: "(555) 010-0177", Label: "Mobile", Default: true}}}
-	icwTicket    = psa.Ticket{Ref: "3001", Summary: "Password reset", CompanyRef: icwCompany.Ref, ContactRef: icwAlice.Ref}
-	icwNoContact = psa.Ticket{Ref: "3002", Summary: "Printer", CompanyRef: icwCompany.Ref}
-)
+// The host's side of the PSA seam — the integrations admin API, a plugin's
+// assets, its inbound route — is tested here on the built-in memory PSA,
+// registered as a plugin that uses every part of the seam (seamDescriptor).
+// No vendor's plugin takes part: each one drives its own integration
+// through the host in its own tests (connectwise/host_*_test.go, with
+// core/web/webtest).
 
-// newCWEnv is newEnv with the ConnectWise plugin among the PSAs, its
-// clients talking to a fake ConnectWise tenant: the server, engine and
-// note sender all share one client cache, as cmd/countersign wires them.
-func newCWEnv(t *testing.T, st *store.Store) (*env, *cwtest.Server) {
-	t.Helper()
-	cw := cwtest.NewServer(t)
-	cw.Seed([]psa.Company{icwCompany}, []psa.Contact{icwAlice}, []psa.Ticket{icwTicket, icwNoContact})
-	e := &env{st: st, clk: &clock{t: time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)},
-		sms: &capture{prefix: "SM"}, mail: &capture{prefix: "EM"}, call: &capture{prefix: "CA"}, logs: &syncBuffer{}}
-	logger := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug,
-		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
-			if a.Key == slog.TimeKey || a.Key == "duration" {
-				return slog.Attr{}
-			}
-			return a
-		}}))
-	keys, err := secret.NewKeyring("k1", map[string][]byte{"k1": bytes.Repeat([]byte{7}, 32)})
-	require.NoError(t, err)
-	msgs, err := assets.NewMessages()
-	require.NoError(t, err)
-	reg, err := psa.NewRegistry(memory.Descriptor(), connectwise.Descriptor())
-	require.NoError(t, err)
-	e.psa = psa.NewClients(reg, func(in core.Integration) psa.Deps {
-		return cw.Deps(psa.Deps{Logger: logger.With("integration", in.ID), Now: e.clk.Now,
-			Retry: psa.RetryPolicy{Sleep: func(ctx context.Context, _ time.Duration) error { return ctx.Err() }}})
-	})
-	e.hub = live.NewHub(0)
-	notes := &psa.NoteSender{Clients: e.psa, Load: func(ctx context.Context, tenantID, id string) (core.Integration, error) {
-		return e.eng.Integration(ctx, tenantID, id)
-	}}
-	e.eng, err = core.NewEngine(core.Config{
-		Store: st, Renderer: msgs, Sealer: keys, CodeKey: keys.Derive("code-hmac"), PublicURL: publicURL,
-		Senders: map[core.OutboxKind]core.Sender{core.OutboxSMS: e.sms, core.OutboxEmail: e.mail, core.OutboxVoice: e.call,
-			core.OutboxTicketNote: notes, core.OutboxInboundEvent: core.SenderFunc(func(ctx context.Context, m core.Outbound) (string, error) {
-				return e.web.ActOnInboundEvent(ctx, m)
-			})},
-		Publisher: e.hub, Now: e.clk.Now, Logger: logger,
-	})
-	require.NoError(t, err)
-	t.Cleanup(e.eng.Wait)
-	e.a = e.seedTenant(t, "acme", "Acme IT")
-	e.b = e.seedTenant(t, "other", "Other MSP")
-	pages, err := assets.Pages(assets.TemplatesFS(), assets.StaticFS())
-	require.NoError(t, err)
-	srv, err := web.New(web.Config{
-		Engine: e.eng, Auth: &web.PasswordAuth{Engine: e.eng, Keys: keys, Now: e.eng.Now, SkipRehash: true},
-		Pages: pages, Static: assets.StaticHandler(assets.StaticFS()), SessionKey: bytes.Repeat([]byte{9}, 32),
-		PublicURL: publicURL, TwilioStatus: twilio.NewWebhookValidator(publicURL, twilioToken),
-		Logger: logger, PSA: e.psa, Live: e.hub,
-	})
-	require.NoError(t, err)
-	e.web = srv
-	e.srv = httptest.NewServer(srv)
-	t.Cleanup(e.srv.Close)
-	return e, cw
+// seamKind is the descriptor id of the memory PSA registered as seamDescriptor.
+const seamKind = "seam"
+
+// seamLegacyPath is the legacy inbound route seamDescriptor declares.
+const seamLegacyPath = "/webhooks/seam/"
+
+// seamDescriptor is the memory PSA as a plugin that ships assets (a pod
+// script and a setup help page), asks for a query on its event URL, keeps
+// a legacy event route, and learns a setting while it checks the
+// connection (the region field), as vendor plugins do.
+func seamDescriptor() psa.Descriptor {
+	d := memory.Descriptor()
+	inner := d.New
+	d.ID, d.Name = seamKind, "Seam PSA"
+	d.Fields = append(d.Fields, psa.Field{Name: "region", Label: "Region", Kind: psa.FieldText, Help: "Leave empty: the check finds it."})
+	d.New = func(raw json.RawMessage, deps psa.Deps) (psa.Client, error) {
+		var cfg map[string]string
+		if err := json.Unmarshal(raw, &cfg); err != nil {
+			return nil, core.Errorf(core.KindInvalid, "the settings are not a JSON object")
+		}
+		delete(cfg, "region") // the memory PSA has no such setting
+		raw, _ = json.Marshal(cfg)
+		c, err := inner(raw, deps)
+		if err != nil {
+			return nil, err
+		}
+		return seamClient{c.(*memory.Client)}, nil
+	}
+	d.Assets = psa.Assets{FS: fstest.MapFS{
+		"pod.js":     {Data: []byte("// the seam PSA's half of the pod\nwindow.seamPodScript = true;\n")},
+		"setup.html": {Data: []byte("<!doctype html><title>Seam PSA setup</title><p>Open Seam › Settings › Webhooks.</p>")},
+	}, PodScripts: []string{"pod.js"}, SetupHelp: "setup.html"}
+	d.Inbound = psa.Inbound{Query: "?via=webhook", LegacyPaths: []string{seamLegacyPath + "{tenant}/{integration}"}}
+	return d
 }
 
-// icwSettings is the integration form for the fake, with change applied.
-func icwSettings(cw *cwtest.Server, change ...func(map[string]string)) map[string]string {
-	c := cw.Config()
-	m := map[string]string{"site": c.Site, "company_id": c.CompanyID, "public_key": c.PublicKey,
-		"private_key": c.PrivateKey, "client_id": c.ClientID}
+// seamClient is the memory PSA's client plus a setting it learns.
+type seamClient struct{ *memory.Client }
+
+// LearnedSettings implements psa.SettingsLearner.
+func (seamClient) LearnedSettings() map[string]string { return map[string]string{"region": "eu-1"} }
+
+// newSeamEnv is newEnv whose PSAs are the memory PSA and seamDescriptor,
+// with a memory PSA server holding one company, one contact and two
+// tickets (the second without a contact).
+func newSeamEnv(t *testing.T, st *store.Store) (*env, *memory.Server, string) {
+	t.Helper()
+	reg, err := psa.NewRegistry(memory.Descriptor(), seamDescriptor())
+	require.NoError(t, err)
+	var e *env
+	e = newEnv(t, st, envOptions{psaRegistry: reg, psaDeps: func(core.Integration) psa.Deps {
+		// Clients are built on first use, after newEnv returned.
+		return psa.Deps{Now: e.clk.Now, Retry: psa.RetryPolicy{Sleep: func(ctx context.Context, _ time.Duration) error { return ctx.Err() }}}
+	}})
+	srv := memory.NewServer(seamAPIKey)
+	srv.SetMember(psa.Member{Ref: "m1", Identifier: "api", Name: "API member"})
+	srv.SetWebhookSecret(seamWebhookSecret)
+	srv.SetClock(e.clk.Now)
+	srv.Seed([]psa.Company{{Ref: "co1", Name: "Fabrikam"}},
+		[]psa.Contact{{Ref: "c1", CompanyRef: "co1", FirstName: "Alice", LastName: "Smith",
+			Emails: []psa.Email{{Address: "alice@fabrikam.example", Default: true}},
+			Phones: []psa.Phone{{Number: "(555) 010-0177", Label: "Mobile", Default: true}}}},
+		[]psa.Ticket{{Ref: "3001", Summary: "Password reset", CompanyRef: "co1", ContactRef: "c1"},
+			{Ref: "3002", Summary: "Printer", CompanyRef: "co1"}})
+	ts := httptest.NewServer(srv)
+	t.Cleanup(ts.Close)
+	return e, srv, ts.URL
+}
+
+const (
+	seamAPIKey        = "seam-api-key-0123456789"
+	seamWebhookSecret = "seam-webhook-secret-9876543210"
+)
+
+// seamSettings is the integration form for the memory PSA at base, with
+// change applied.
+func seamSettings(base string, change ...func(map[string]string)) map[string]string {
+	m := map[string]string{"base_url": base, "api_key": seamAPIKey, "webhook_secret": seamWebhookSecret}
 	for _, f := range change {
 		f(m)
 	}
@@ -110,229 +115,202 @@ func integrationBody(kind, name string, settings map[string]string) map[string]a
 	return map[string]any{"kind": kind, "name": name, "settings": settings}
 }
 
-// adminClient signs in tenant a's technician as an admin.
-func (e *env) adminClient(t *testing.T) *http.Client {
+// createSeam sets up the memory PSA at base as tenant a's seam integration
+// through the API and returns the answer's integration.
+func (e *env) createSeam(t *testing.T, c *http.Client, base string) map[string]any {
 	t.Helper()
-	e.setRole(t, &e.a, core.RoleAdmin)
-	return e.login(t, e.a)
-}
-
-// createCW sets up the fake as tenant a's ConnectWise integration through
-// the API and returns the answer's integration.
-func (e *env) createCW(t *testing.T, c *http.Client, cw *cwtest.Server) map[string]any {
-	t.Helper()
-	r := e.api(t, c, http.MethodPost, "/api/v1/admin/integrations", integrationBody("connectwise", "ConnectWise", icwSettings(cw)))
+	r := e.api(t, c, http.MethodPost, "/api/v1/admin/integrations", integrationBody(seamKind, "Seam", seamSettings(base)))
 	require.Equal(t, http.StatusCreated, r.status, "create: %s", r.body)
 	return r.JSON(t)["integration"].(map[string]any)
 }
 
-func TestIntegrationSetupConnectWise(t *testing.T) {
-	storetest.ForEachDialect(t, testIntegrationSetupConnectWise)
-}
+// TestIntegrationSetup walks the integrations admin API on a plugin that
+// has every capability: the form comes from the descriptor; a save is
+// checked live, stores what the check learned, registers the callbacks
+// once and returns the setup to do in the PSA; secrets are never echoed;
+// the setup buttons work and are idempotent; only the tenant's admins see
+// any of it.
+func TestIntegrationSetup(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, st *store.Store) {
+		e, psaSrv, base := newSeamEnv(t, st)
+		c := e.adminClient(t)
+		secrets := []string{seamAPIKey, seamWebhookSecret}
 
-func testIntegrationSetupConnectWise(t *testing.T, st *store.Store) {
-	e, cw := newCWEnv(t, st)
-	c := e.adminClient(t)
-	secrets := []string{cwtest.PrivateKey, cwtest.ClientID}
-
-	r := e.api(t, c, http.MethodGet, "/api/v1/admin/integrations", nil)
-	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
-	var list struct {
-		Kinds []struct {
-			ID     string
-			Fields []struct{ Name, Kind string }
-		}
-		Integrations []any
-	}
-	require.NoError(t, json.Unmarshal(r.body, &list))
-	require.Empty(t, list.Integrations)
-	var fields map[string]string
-	for _, k := range list.Kinds {
-		if k.ID == "connectwise" {
-			fields = map[string]string{}
-			for _, f := range k.Fields {
-				fields[f.Name] = f.Kind
+		r := e.api(t, c, http.MethodGet, "/api/v1/admin/integrations", nil)
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+		var list struct {
+			Kinds []struct {
+				ID     string
+				Fields []struct{ Name, Kind string }
 			}
+			Integrations []any
 		}
-	}
-	assert.Equal(t, "secret", fields["private_key"], "the form comes from the descriptor")
-	assert.Equal(t, "text", fields["site"])
-
-	// Create: checked live, stored with the learned codebase, callbacks
-	// registered, and the setup to do in ConnectWise returned.
-	r = e.api(t, c, http.MethodPost, "/api/v1/admin/integrations", integrationBody("connectwise", "ConnectWise", icwSettings(cw)))
-	require.Equal(t, http.StatusCreated, r.status, "create: %s", r.body)
-	for _, s := range secrets {
-		assert.NotContains(t, string(r.body), s, "a secret was echoed")
-	}
-	var saved struct {
-		Integration struct {
-			ID           string
-			Settings     map[string]string
-			SecretsSet   []string `json:"secrets_set"`
-			CallbackURL  string   `json:"callback_url"`
-			SetupHelpURL string   `json:"setup_help_url"`
-			Setup        struct {
-				Pods []struct {
-					Screen, URL, Origin, Type string
+		require.NoError(t, json.Unmarshal(r.body, &list))
+		require.Empty(t, list.Integrations)
+		var fields map[string]string
+		for _, k := range list.Kinds {
+			if k.ID == seamKind {
+				fields = map[string]string{}
+				for _, f := range k.Fields {
+					fields[f.Name] = f.Kind
 				}
-				Permissions []struct{ Area, Access string }
 			}
-			CanInstallPods bool `json:"can_install_pods"`
 		}
-		Check     string
-		Callbacks struct {
-			OK      bool
-			Message string
-		}
-	}
-	require.NoError(t, json.Unmarshal(r.body, &saved))
-	in := saved.Integration
-	assert.Equal(t, cw.Site(), in.Settings["site"])
-	assert.Equal(t, cwtest.DefaultCodebase, in.Settings["codebase"], "what the check discovered is stored")
-	assert.NotContains(t, in.Settings, "private_key")
-	assert.ElementsMatch(t, []string{"private_key", "client_id"}, in.SecretsSet)
-	assert.Equal(t, "connected to ConnectWise PSA", saved.Check)
-	assert.True(t, saved.Callbacks.OK, saved.Callbacks.Message)
-	podURL := publicURL + "/pod/" + e.a.tenant.Slug + "/" + in.ID + "?id=[cw_id]&screen=[cw_screen]"
-	require.Len(t, in.Setup.Pods, 2)
-	for _, p := range in.Setup.Pods {
-		assert.Equal(t, podURL, p.URL)
-		assert.Equal(t, publicURL, p.Origin)
-		assert.Equal(t, "Pod", p.Type)
-	}
-	assert.NotEmpty(t, in.Setup.Permissions)
-	assert.True(t, in.CanInstallPods)
-	wantCallback := publicURL + "/webhooks/psa/" + e.a.tenant.Slug + "/" + in.ID + "?recordId="
-	assert.Equal(t, wantCallback, in.CallbackURL)
-	cbs := cw.Callbacks()
-	require.Len(t, cbs, 1)
-	assert.Equal(t, wantCallback, cbs[0].URL)
-	// The plugin's setup help page, shipped in its descriptor.
-	require.True(t, strings.HasPrefix(in.SetupHelpURL, "/static/psa/connectwise/setup.html?v="), in.SetupHelpURL)
-	help := e.do(t, e.client(t), http.MethodGet, in.SetupHelpURL, "", nil, nil)
-	require.Equal(t, http.StatusOK, help.status)
-	assert.Contains(t, string(help.body), "Manage Hosted API")
+		assert.Equal(t, map[string]string{"base_url": "url", "api_key": "secret", "webhook_secret": "secret", "region": "text"}, fields,
+			"the form comes from the descriptor")
 
-	stored, err := e.eng.Integration(t.Context(), e.a.tenant.ID, in.ID)
-	require.NoError(t, err)
-	var cfg map[string]string
-	require.NoError(t, json.Unmarshal(stored.Config, &cfg))
-	assert.Equal(t, cwtest.PrivateKey, cfg["private_key"])
-	assert.Equal(t, cwtest.DefaultCodebase, cfg["codebase"])
-	var audited []string
-	require.NoError(t, e.st.View(t.Context(), func(tx core.Tx) error {
-		evs, err := tx.AuditEvents(t.Context(), e.a.tenant.ID, core.AuditQuery{Subject: in.ID})
+		r = e.api(t, c, http.MethodPost, "/api/v1/admin/integrations", integrationBody(seamKind, "Seam", seamSettings(base)))
+		require.Equal(t, http.StatusCreated, r.status, "create: %s", r.body)
+		for _, s := range secrets {
+			assert.NotContains(t, string(r.body), s, "a secret was echoed")
+		}
+		var saved struct {
+			Integration struct {
+				ID           string
+				Settings     map[string]string
+				SecretsSet   []string `json:"secrets_set"`
+				CallbackURL  string   `json:"callback_url"`
+				SetupHelpURL string   `json:"setup_help_url"`
+				Setup        struct {
+					Pods []struct {
+						Screen, URL, Origin, Type string
+					}
+					Permissions []struct{ Area, Access string }
+				}
+				CanInstallPods bool `json:"can_install_pods"`
+			}
+			Check     string
+			Callbacks struct {
+				OK      bool
+				Message string
+			}
+		}
+		require.NoError(t, json.Unmarshal(r.body, &saved))
+		in := saved.Integration
+		assert.Equal(t, base, in.Settings["base_url"])
+		assert.Equal(t, "eu-1", in.Settings["region"], "what the check learned is stored")
+		assert.NotContains(t, in.Settings, "api_key")
+		assert.ElementsMatch(t, []string{"api_key", "webhook_secret"}, in.SecretsSet)
+		assert.Equal(t, "connected to Seam PSA", saved.Check)
+		assert.True(t, saved.Callbacks.OK, saved.Callbacks.Message)
+		podURL := publicURL + "/pod/" + e.a.tenant.Slug + "/" + in.ID
+		require.Len(t, in.Setup.Pods, 2)
+		for _, p := range in.Setup.Pods {
+			assert.Equal(t, podURL, p.URL)
+			assert.Equal(t, publicURL, p.Origin)
+			assert.Equal(t, "pod", p.Type)
+		}
+		assert.NotEmpty(t, in.Setup.Permissions)
+		assert.True(t, in.CanInstallPods)
+		wantCallback := publicURL + "/webhooks/psa/" + e.a.tenant.Slug + "/" + in.ID + "?via=webhook"
+		assert.Equal(t, wantCallback, in.CallbackURL, "the generic route, with the plugin's query")
+		assert.Equal(t, []string{wantCallback}, psaSrv.Webhooks())
+		// The plugin's setup help page, shipped in its descriptor.
+		require.True(t, strings.HasPrefix(in.SetupHelpURL, "/static/psa/seam/setup.html?v="), in.SetupHelpURL)
+		help := e.do(t, e.client(t), http.MethodGet, in.SetupHelpURL, "", nil, nil)
+		require.Equal(t, http.StatusOK, help.status)
+		assert.Contains(t, string(help.body), "Seam › Settings › Webhooks")
+
+		stored, err := e.eng.Integration(t.Context(), e.a.tenant.ID, in.ID)
+		require.NoError(t, err)
+		var cfg map[string]string
+		require.NoError(t, json.Unmarshal(stored.Config, &cfg))
+		assert.Equal(t, seamAPIKey, cfg["api_key"])
+		assert.Equal(t, "eu-1", cfg["region"])
+		var audited []string
+		evs, err := e.eng.AuditEvents(t.Context(), e.a.tenant.ID, core.AuditQuery{Subject: in.ID})
+		require.NoError(t, err)
 		for _, ev := range evs {
 			audited = append(audited, ev.Action)
 		}
-		return err
-	}))
-	assert.Equal(t, []string{"integration.saved", "integration.callbacks_registered"}, audited)
+		assert.ElementsMatch(t, []string{"integration.saved", "integration.callbacks_registered"}, audited)
 
-	// Edit: blank secrets keep theirs; callbacks are not duplicated.
-	r = e.api(t, c, http.MethodPut, "/api/v1/admin/integrations/"+in.ID, integrationBody("", "CW production",
-		icwSettings(cw, func(m map[string]string) { m["private_key"], m["client_id"] = "", "" })))
-	require.Equal(t, http.StatusOK, r.status, "edit: %s", r.body)
-	stored, err = e.eng.Integration(t.Context(), e.a.tenant.ID, in.ID)
-	require.NoError(t, err)
-	require.NoError(t, json.Unmarshal(stored.Config, &cfg))
-	assert.Equal(t, cwtest.PrivateKey, cfg["private_key"])
-	assert.Equal(t, cwtest.ClientID, cfg["client_id"])
-	assert.Equal(t, "CW production", stored.Name)
-	assert.Len(t, cw.Callbacks(), 1)
-	assert.Contains(t, r.JSON(t)["callbacks"].(map[string]any)["message"], "already registered")
+		// Edit: blank secrets keep theirs; callbacks are not duplicated.
+		r = e.api(t, c, http.MethodPut, "/api/v1/admin/integrations/"+in.ID, integrationBody("", "Seam production",
+			seamSettings(base, func(m map[string]string) { m["api_key"], m["webhook_secret"] = "", "" })))
+		require.Equal(t, http.StatusOK, r.status, "edit: %s", r.body)
+		stored, err = e.eng.Integration(t.Context(), e.a.tenant.ID, in.ID)
+		require.NoError(t, err)
+		require.NoError(t, json.Unmarshal(stored.Config, &cfg))
+		assert.Equal(t, seamAPIKey, cfg["api_key"])
+		assert.Equal(t, seamWebhookSecret, cfg["webhook_secret"])
+		assert.Equal(t, "Seam production", stored.Name)
+		assert.Len(t, psaSrv.Webhooks(), 1)
+		assert.Contains(t, r.JSON(t)["callbacks"].(map[string]any)["message"], "already registered")
 
-	// The kind of an integration cannot change.
-	r = e.api(t, c, http.MethodPut, "/api/v1/admin/integrations/"+in.ID, integrationBody("memory", "x", map[string]string{}))
-	assert.Equal(t, http.StatusBadRequest, r.status)
+		// The kind of an integration cannot change.
+		r = e.api(t, c, http.MethodPut, "/api/v1/admin/integrations/"+in.ID, integrationBody(memory.ID, "x", seamSettings(base)))
+		assert.Equal(t, http.StatusBadRequest, r.status)
 
-	// Test the connection, then the setup buttons.
-	r = e.api(t, c, http.MethodPost, "/api/v1/admin/integrations/"+in.ID+"/check", nil)
-	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
-	assert.Contains(t, r.JSON(t)["message"], "Connected")
+		// Test the connection, then the setup buttons.
+		r = e.api(t, c, http.MethodPost, "/api/v1/admin/integrations/"+in.ID+"/check", nil)
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+		assert.Equal(t, "Connected to Seam PSA.", r.JSON(t)["message"])
 
-	r = e.api(t, c, http.MethodGet, "/api/v1/admin/integrations/"+in.ID+"/pod-screens", nil)
-	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
-	assert.Equal(t, map[string]any{"contact": float64(2), "ticket": float64(3)}, r.JSON(t)["suggested"])
+		r = e.api(t, c, http.MethodGet, "/api/v1/admin/integrations/"+in.ID+"/pod-screens", nil)
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+		assert.Equal(t, map[string]any{"contact": float64(1), "ticket": float64(2)}, r.JSON(t)["suggested"])
 
-	r = e.api(t, c, http.MethodPost, "/api/v1/admin/integrations/"+in.ID+"/pods", map[string]any{"screens": map[string]int{"contact": 2, "ticket": 3}})
-	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
-	setups := cw.HostedSetups()
-	require.Len(t, setups, 2)
-	for _, h := range setups {
-		assert.Equal(t, podURL, h.URL)
-		assert.Equal(t, publicURL, h.Origin)
-	}
-	r = e.api(t, c, http.MethodPost, "/api/v1/admin/integrations/"+in.ID+"/pods", map[string]any{})
-	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
-	assert.Len(t, cw.HostedSetups(), 2, "running it again adds nothing")
+		r = e.api(t, c, http.MethodPost, "/api/v1/admin/integrations/"+in.ID+"/pods", map[string]any{"screens": map[string]int{"contact": 1, "ticket": 2}})
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+		assert.ElementsMatch(t, []string{"contact " + podURL, "ticket " + podURL}, psaSrv.Pods())
+		r = e.api(t, c, http.MethodPost, "/api/v1/admin/integrations/"+in.ID+"/pods", map[string]any{})
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+		assert.Len(t, psaSrv.Pods(), 2, "running it again adds nothing")
 
-	cw.DisableCallback(cbs[0].ID)
-	r = e.api(t, c, http.MethodPost, "/api/v1/admin/integrations/"+in.ID+"/callbacks", nil)
-	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
-	assert.Contains(t, r.JSON(t)["message"], "enabled again")
-	assert.False(t, cw.Callbacks()[0].Inactive)
+		psaSrv.DisableWebhook(wantCallback)
+		r = e.api(t, c, http.MethodPost, "/api/v1/admin/integrations/"+in.ID+"/callbacks", nil)
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+		assert.Contains(t, r.JSON(t)["message"], "enabled again")
+		assert.False(t, psaSrv.WebhookDisabled(wantCallback))
+		assert.Len(t, psaSrv.Webhooks(), 1)
 
-	// Reads never hold a secret either.
-	for _, p := range []string{"/api/v1/admin/integrations", "/api/v1/admin/integrations/" + in.ID} {
-		r = e.api(t, c, http.MethodGet, p, nil)
-		require.Equal(t, http.StatusOK, r.status)
-		for _, s := range secrets {
-			assert.NotContains(t, string(r.body), s)
+		// Reads never hold a secret either.
+		for _, p := range []string{"/api/v1/admin/integrations", "/api/v1/admin/integrations/" + in.ID} {
+			r = e.api(t, c, http.MethodGet, p, nil)
+			require.Equal(t, http.StatusOK, r.status)
+			for _, s := range secrets {
+				assert.NotContains(t, string(r.body), s)
+			}
 		}
-	}
-	e.assertLogsClean(t, secrets...)
+		e.assertLogsClean(t, secrets...)
 
-	// The page, and who may see it.
-	r = e.do(t, c, http.MethodGet, "/app/admin/integrations", "", nil, nil)
-	require.Equal(t, http.StatusOK, r.status)
-	for _, id := range []string{`id="int-form"`, `id="int-pods"`, `id="int-install-pods"`, `id="int-register-callbacks"`, `href="/app/admin/integrations" aria-current="page"`} {
-		assert.Contains(t, string(r.body), id)
-	}
-	e.setRole(t, &e.a, core.RoleTechnician)
-	r = e.do(t, c, http.MethodGet, "/app/admin/integrations", "", nil, nil)
-	assert.Equal(t, http.StatusForbidden, r.status)
-	r = e.api(t, c, http.MethodGet, "/api/v1/admin/integrations", nil)
-	assert.Equal(t, http.StatusForbidden, r.status)
-	r = e.api(t, c, http.MethodPost, "/api/v1/admin/integrations", integrationBody("connectwise", "x", icwSettings(cw)))
-	assert.Equal(t, http.StatusForbidden, r.status)
+		// The page, and who may see it.
+		r = e.do(t, c, http.MethodGet, "/app/admin/integrations", "", nil, nil)
+		require.Equal(t, http.StatusOK, r.status)
+		for _, id := range []string{`id="int-form"`, `id="int-pods"`, `id="int-install-pods"`, `id="int-register-callbacks"`, `href="/app/admin/integrations" aria-current="page"`} {
+			assert.Contains(t, string(r.body), id)
+		}
+		e.setRole(t, &e.a, core.RoleTechnician)
+		r = e.do(t, c, http.MethodGet, "/app/admin/integrations", "", nil, nil)
+		assert.Equal(t, http.StatusForbidden, r.status)
+		r = e.api(t, c, http.MethodGet, "/api/v1/admin/integrations", nil)
+		assert.Equal(t, http.StatusForbidden, r.status)
+		r = e.api(t, c, http.MethodPost, "/api/v1/admin/integrations", integrationBody(seamKind, "x", seamSettings(base)))
+		assert.Equal(t, http.StatusForbidden, r.status)
 
-	// Another tenant's admin sees none of it.
-	e.setRole(t, &e.b, core.RoleAdmin)
-	cb := e.login(t, e.b)
-	r = e.api(t, cb, http.MethodGet, "/api/v1/admin/integrations/"+in.ID, nil)
-	assert.Equal(t, http.StatusNotFound, r.status)
-	r = e.api(t, cb, http.MethodPut, "/api/v1/admin/integrations/"+in.ID, integrationBody("", "stolen", icwSettings(cw)))
-	assert.Equal(t, http.StatusNotFound, r.status)
-}
-
-// TestIntegrationCodebaseChange saves settings whose codebase ConnectWise
-// no longer routes (it was upgraded): the check finds the new one, and
-// that is what is stored.
-func TestIntegrationCodebaseChange(t *testing.T) {
-	e, cw := newCWEnv(t, storetest.Open(t, store.SQLite))
-	c := e.adminClient(t)
-	cw.ChangeCodebase("v2025_2/")
-	r := e.api(t, c, http.MethodPost, "/api/v1/admin/integrations", integrationBody("connectwise", "ConnectWise",
-		icwSettings(cw, func(m map[string]string) { m["codebase"] = "v2025_1/" })))
-	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
-	in := r.JSON(t)["integration"].(map[string]any)
-	assert.Equal(t, "v2025_2/", in["settings"].(map[string]any)["codebase"])
+		// Another tenant's admin sees none of it.
+		e.setRole(t, &e.b, core.RoleAdmin)
+		cb := e.login(t, e.b)
+		r = e.api(t, cb, http.MethodGet, "/api/v1/admin/integrations/"+in.ID, nil)
+		assert.Equal(t, http.StatusNotFound, r.status)
+		r = e.api(t, cb, http.MethodPut, "/api/v1/admin/integrations/"+in.ID, integrationBody("", "stolen", seamSettings(base)))
+		assert.Equal(t, http.StatusNotFound, r.status)
+	})
 }
 
 // intState is what the integrations API may change: the store (both
-// tenants) and the fake ConnectWise.
+// tenants, their integrations) and the PSA's setup.
 type intState struct {
 	state
 	Integrations map[string][]core.Integration
-	Callbacks    int
-	HostedSetups int
+	Webhooks     []string
+	Pods         []string
 }
 
-func (e *env) intState(t *testing.T, cw *cwtest.Server) intState {
+func (e *env) intState(t *testing.T, psaSrv *memory.Server) intState {
 	t.Helper()
-	s := intState{state: e.state(t), Integrations: map[string][]core.Integration{}, Callbacks: len(cw.Callbacks()), HostedSetups: len(cw.HostedSetups())}
+	s := intState{state: e.state(t), Integrations: map[string][]core.Integration{}, Webhooks: psaSrv.Webhooks(), Pods: psaSrv.Pods()}
 	for _, d := range []tenantData{e.a, e.b} {
 		ins, err := e.eng.Integrations(t.Context(), d.tenant.ID)
 		require.NoError(t, err)
@@ -341,16 +319,19 @@ func (e *env) intState(t *testing.T, cw *cwtest.Server) intState {
 	return s
 }
 
-// TestIntegrationBadInputChangesNothing sends bad forms and provokes
-// every fault of the live check: each gets a clear message and a status
-// that is not a 2xx (nor a 401, which would sign the admin out), and
-// leaves the store and ConnectWise as they were.
+// TestIntegrationBadInputChangesNothing sends bad forms and provokes every
+// fault of the live check: each gets a clear message and a status that is
+// not a 2xx (nor a 401, which would sign the admin out), and leaves the
+// store and the PSA as they were.
 func TestIntegrationBadInputChangesNothing(t *testing.T) {
-	e, cw := newCWEnv(t, storetest.Open(t, store.SQLite))
+	e, psaSrv, base := newSeamEnv(t, storetest.Open(t, store.SQLite))
 	c := e.adminClient(t)
 	set := func(k, v string) func(map[string]string) { return func(m map[string]string) { m[k] = v } }
 	post := func(name string, change ...func(map[string]string)) map[string]any {
-		return integrationBody("connectwise", name, icwSettings(cw, change...))
+		return integrationBody(seamKind, name, seamSettings(base, change...))
+	}
+	fail := func(n, status int, retryAfter string) func() func() {
+		return func() func() { psaSrv.FailNext(n, status, retryAfter); return func() { psaSrv.FailNext(0, 0, "") } }
 	}
 	tests := []struct {
 		name     string
@@ -363,43 +344,31 @@ func TestIntegrationBadInputChangesNothing(t *testing.T) {
 		checked  bool // refused by the live check
 	}{
 		{name: "empty body", body: "", status: 400, contains: "empty"},
-		{name: "not json", body: "site=x", ct: "application/x-www-form-urlencoded", status: 400, contains: "application/json"},
-		{name: "malformed json", body: `{"kind":"connectwise",`, status: 400, contains: "malformed JSON"},
-		{name: "unknown field", body: `{"kind":"connectwise","name":"x","settings":{},"admin":true}`, status: 400, contains: `unknown field "admin"`},
-		{name: "no kind", body: integrationBody("", "x", icwSettings(cw)), status: 400, contains: "choose the PSA"},
-		{name: "unknown kind", body: integrationBody("autotask", "x", icwSettings(cw)), status: 400, contains: `PSA called "autotask"`},
+		{name: "not json", body: "base_url=x", ct: "application/x-www-form-urlencoded", status: 400, contains: "application/json"},
+		{name: "malformed json", body: `{"kind":"seam",`, status: 400, contains: "malformed JSON"},
+		{name: "unknown field", body: `{"kind":"seam","name":"x","settings":{},"admin":true}`, status: 400, contains: `unknown field "admin"`},
+		{name: "no kind", body: integrationBody("", "x", seamSettings(base)), status: 400, contains: "choose the PSA"},
+		{name: "unknown kind", body: integrationBody("nosuchpsa", "x", seamSettings(base)), status: 400, contains: `PSA called "nosuchpsa"`},
 		{name: "no name", body: post("  "), status: 400, contains: "give the integration a name"},
 		{name: "long name", body: post(strings.Repeat("n", 101)), status: 400, contains: "at most 100"},
 		{name: "script in the name", body: post(`<script>alert(1)</script>`), status: 400, contains: "< or >"},
-		{name: "script in the site", body: post("CW", set("site", `na.myconnectwise.net"><script>alert(1)</script>`)), status: 400, contains: "Site must not contain < or >"},
-		{name: "control character", body: post("CW", set("company_id", "acme\nx")), status: 400, contains: "one line"},
-		{name: "long setting", body: post("CW", set("public_key", strings.Repeat("k", 1001))), status: 400, contains: "at most 1000"},
-		{name: "no site", body: post("CW", set("site", "")), status: 400, contains: "Site is required"},
-		{name: "no private key", body: post("CW", set("private_key", "")), status: 400, contains: "Private key is required"},
-		{name: "unknown setting", body: post("CW", set("password", "x")), status: 400, contains: `no setting called "password"`},
-		{name: "http site", body: post("CW", set("site", "http://na.myconnectwise.net")), status: 400, contains: "https"},
-		{name: "site that is no host", body: post("CW", set("site", "na myconnectwise net")), status: 400, contains: "not a host name"},
-		{name: "cross-site post", body: post("CW"), origin: "https://evil.example", status: 403, contains: "cross-origin"},
-		{name: "wrong keys", checked: true, body: post("CW"), fault: func() func() { cw.RejectKeys(true); return func() { cw.RejectKeys(false) } },
-			status: 400, contains: "rejected the API keys for company"},
-		{name: "wrong private key", checked: true, body: post("CW", set("private_key", "not-the-key")), status: 400, contains: "rejected the API keys"},
-		{name: "wrong company", checked: true, body: post("CW", set("company_id", "nosuchmsp")), status: 400, contains: `has no company "nosuchmsp"`},
-		{name: "wrong site", checked: true, body: post("CW", set("site", "eu.myconnectwise.net")), status: 503, contains: "does not exist: check the site"},
-		{name: "keys on the ui host", checked: true, body: post("CW", set("api_host", cw.Site())), status: 400, contains: "api- host"},
-		{name: "server errors", checked: true, body: post("CW"), fault: func() func() { cw.FailNext(20, 500, ""); return func() { cw.FailNext(0, 0, "") } },
-			status: 503, contains: "not working properly (HTTP 500)"},
-		{name: "throttled", checked: true, body: post("CW"), fault: func() func() { cw.FailNext(20, 429, "1"); return func() { cw.FailNext(0, 0, "") } },
-			status: 429, contains: "throttling"},
-		{name: "not found", checked: true, body: post("CW"), fault: func() func() { cw.FailNext(1, 404, ""); return func() { cw.FailNext(0, 0, "") } },
-			status: 400, contains: "ConnectWise found nothing"},
-		{name: "forbidden", checked: true, body: post("CW"), fault: func() func() { cw.FailNext(1, 403, ""); return func() { cw.FailNext(0, 0, "") } },
-			status: 400, contains: "security role does not allow"},
-		{name: "unauthorized", checked: true, body: post("CW"), fault: func() func() { cw.FailNext(1, 401, ""); return func() { cw.FailNext(0, 0, "") } },
-			status: 400, contains: "rejected the API keys"},
-		{name: "malformed answer", checked: true, body: post("CW"), fault: func() func() { cw.MalformedNext(); return func() {} },
-			status: 503, contains: "not the JSON it should be"},
-		{name: "connectwise down", checked: true, body: post("CW"), fault: func() func() { cw.SetDown(true); return func() { cw.SetDown(false) } },
-			status: 503, contains: "not working properly (HTTP 503)"},
+		{name: "script in a setting", body: post("Seam", set("region", `eu"><script>alert(1)</script>`)), status: 400, contains: "Region must not contain < or >"},
+		{name: "control character", body: post("Seam", set("region", "eu\nx")), status: 400, contains: "one line"},
+		{name: "long setting", body: post("Seam", set("region", strings.Repeat("k", 1001))), status: 400, contains: "at most 1000"},
+		{name: "required setting missing", body: post("Seam", set("api_key", "")), status: 400, contains: "API key is required"},
+		{name: "unknown setting", body: post("Seam", set("password", "x")), status: 400, contains: `no setting called "password"`},
+		{name: "settings the plugin refuses", body: post("Seam", set("base_url", "ftp://psa.example")), status: 400, contains: "must be an http or https URL"},
+		{name: "cross-site post", body: post("Seam"), origin: "https://evil.example", status: 403, contains: "cross-origin"},
+		{name: "wrong key", checked: true, body: post("Seam", set("api_key", "not-the-key")), status: 400},
+		{name: "keys revoked", checked: true, body: post("Seam"), fault: func() func() { psaSrv.RejectCredentials(true); return func() { psaSrv.RejectCredentials(false) } }, status: 400},
+		{name: "server errors", checked: true, body: post("Seam"), fault: fail(20, 500, ""), status: 503},
+		{name: "throttled", checked: true, body: post("Seam"), fault: fail(20, 429, "1"), status: 429},
+		{name: "not found", checked: true, body: post("Seam"), fault: fail(1, 404, ""), status: 400},
+		{name: "forbidden", checked: true, body: post("Seam"), fault: fail(1, 403, ""), status: 400},
+		{name: "unauthorized", checked: true, body: post("Seam"), fault: fail(1, 401, ""), status: 400},
+		{name: "malformed answer", checked: true, body: post("Seam"), fault: func() func() { psaSrv.MalformedNext(); return func() {} }, status: 503},
+		{name: "psa down", checked: true, body: post("Seam"), fault: func() func() { psaSrv.SetDown(true); return func() { psaSrv.SetDown(false) } }, status: 503},
+		{name: "nothing listening", checked: true, body: post("Seam", set("base_url", "http://127.0.0.1:1")), status: 503},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -407,7 +376,7 @@ func TestIntegrationBadInputChangesNothing(t *testing.T) {
 				undo := tc.fault()
 				defer undo()
 			}
-			before := e.intState(t, cw)
+			before := e.intState(t, psaSrv)
 			ct := tc.ct
 			if ct == "" {
 				ct = "application/json"
@@ -422,21 +391,23 @@ func TestIntegrationBadInputChangesNothing(t *testing.T) {
 			assert.Contains(t, msg, tc.contains)
 			if tc.checked {
 				assert.True(t, strings.HasPrefix(msg, "The connection check failed, so nothing was saved: "), msg)
+				assert.Greater(t, len(msg), len("The connection check failed, so nothing was saved: "), "the plugin says what went wrong: %s", msg)
 			}
-			assert.Equal(t, before, e.intState(t, cw), "a refused save changed something")
+			assert.Equal(t, before, e.intState(t, psaSrv), "a refused save changed something")
 		})
 	}
 	// Faults left nothing behind, and a good save still works.
-	e.createCW(t, c, cw)
-	e.assertLogsClean(t, cwtest.PrivateKey, cwtest.ClientID)
+	e.createSeam(t, c, base)
+	e.assertLogsClean(t, seamAPIKey, seamWebhookSecret)
 }
 
 // TestIntegrationEditBadInputChangesNothing refuses bad edits of a stored
-// integration and keeps it as it was.
+// integration and keeps it as it was; the live check and the setup
+// buttons explain the PSA's faults.
 func TestIntegrationEditBadInputChangesNothing(t *testing.T) {
-	e, cw := newCWEnv(t, storetest.Open(t, store.SQLite))
+	e, psaSrv, base := newSeamEnv(t, storetest.Open(t, store.SQLite))
 	c := e.adminClient(t)
-	in := e.createCW(t, c, cw)
+	in := e.createSeam(t, c, base)
 	id := in["id"].(string)
 	for _, tc := range []struct {
 		name     string
@@ -446,49 +417,38 @@ func TestIntegrationEditBadInputChangesNothing(t *testing.T) {
 		status   int
 		contains string
 	}{
-		{name: "unknown integration", path: "/api/v1/admin/integrations/int_nope", body: integrationBody("", "x", icwSettings(cw)), status: 404},
-		{name: "script", path: "/api/v1/admin/integrations/" + id, body: integrationBody("", "<img src=x onerror=alert(1)>", icwSettings(cw)), status: 400, contains: "< or >"},
-		{name: "keys revoked", path: "/api/v1/admin/integrations/" + id, body: integrationBody("", "CW", icwSettings(cw)), fault: func() { cw.RejectKeys(true) },
+		{name: "unknown integration", path: "/api/v1/admin/integrations/int_nope", body: integrationBody("", "x", seamSettings(base)), status: 404},
+		{name: "script", path: "/api/v1/admin/integrations/" + id, body: integrationBody("", "<img src=x onerror=alert(1)>", seamSettings(base)), status: 400, contains: "< or >"},
+		{name: "keys revoked", path: "/api/v1/admin/integrations/" + id, body: integrationBody("", "Seam", seamSettings(base)), fault: func() { psaSrv.RejectCredentials(true) },
 			status: 400, contains: "nothing was saved"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.fault != nil {
 				tc.fault()
 			}
-			before := e.intState(t, cw)
+			before := e.intState(t, psaSrv)
 			r := e.api(t, c, http.MethodPut, tc.path, tc.body)
 			require.Equal(t, tc.status, r.status, "%s", r.body)
 			assert.Contains(t, r.JSON(t)["error"], tc.contains)
-			assert.Equal(t, before, e.intState(t, cw))
+			assert.Equal(t, before, e.intState(t, psaSrv))
 		})
 	}
-	// The live check and the setup buttons explain faults too.
 	r := e.api(t, c, http.MethodPost, "/api/v1/admin/integrations/"+id+"/check", nil)
-	require.Equal(t, http.StatusBadRequest, r.status)
-	assert.Contains(t, r.JSON(t)["error"], "rejected the API keys")
-	cw.RejectKeys(false)
-	cw.Forbid("", "POST /system/connectwisehostedsetups")
+	require.Equal(t, http.StatusBadRequest, r.status, "%s", r.body)
+	assert.True(t, strings.HasPrefix(r.JSON(t)["error"].(string), "The connection check failed: "), "%s", r.body)
+	psaSrv.RejectCredentials(false)
+	psaSrv.FailNext(1, http.StatusForbidden, "")
 	r = e.api(t, c, http.MethodPost, "/api/v1/admin/integrations/"+id+"/pods", map[string]any{})
-	require.Equal(t, http.StatusBadRequest, r.status)
-	assert.Contains(t, r.JSON(t)["error"], "Manage Hosted API")
+	require.Equal(t, http.StatusBadRequest, r.status, "%s", r.body)
+	assert.NotEmpty(t, r.JSON(t)["error"])
+	assert.Empty(t, psaSrv.Pods())
 	r = e.api(t, c, http.MethodPost, "/api/v1/admin/integrations/"+id+"/pods", map[string]any{"screens": map[string]int{"desktop": 1}})
-	require.Equal(t, http.StatusBadRequest, r.status)
-	cw.SetDown(true)
+	require.Equal(t, http.StatusBadRequest, r.status, "%s", r.body)
+	psaSrv.SetDown(true)
 	r = e.api(t, c, http.MethodPost, "/api/v1/admin/integrations/"+id+"/callbacks", nil)
 	require.Equal(t, http.StatusServiceUnavailable, r.status, "%s", r.body)
 	assert.Contains(t, r.JSON(t)["error"], "Registering the ticket callbacks failed")
-}
-
-// TestIntegrationMissingPermission saves keys whose security role may not
-// read contacts: the message names the permission, and nothing is stored.
-func TestIntegrationMissingPermission(t *testing.T) {
-	e, cw := newCWEnv(t, storetest.Open(t, store.SQLite))
-	c := e.adminClient(t)
-	cw.Forbid("", "GET /company/contacts")
-	before := e.intState(t, cw)
-	r := e.api(t, c, http.MethodPost, "/api/v1/admin/integrations", integrationBody("connectwise", "CW", icwSettings(cw)))
-	require.Equal(t, http.StatusBadRequest, r.status, "%s", r.body)
-	assert.Equal(t, "The connection check failed, so nothing was saved: ConnectWise refused: the API member's security role does not allow reading contacts (Companies › Contacts, inquire)",
-		r.JSON(t)["error"])
-	assert.Equal(t, before, e.intState(t, cw))
+	failed, err := e.eng.AuditEvents(t.Context(), e.a.tenant.ID, core.AuditQuery{Action: string(core.AuditIntegrationCallbacksFailed)})
+	require.NoError(t, err)
+	assert.Len(t, failed, 1, "the failure is audited")
 }
