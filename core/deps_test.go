@@ -279,3 +279,119 @@ func TestHostNamesNoPSA(t *testing.T) {
 		t.Fatalf("walked only %d files of core/web and assets", files)
 	}
 }
+
+// TestCoreImportsNoPSA keeps every package under core/ — its tests
+// included — free of PSA plugins (issue 10 item 2, issue 22 item 4): the
+// host is tested on the built-in memory PSA (core/psa/memory), and a
+// plugin drives its integration through the host from its own tests
+// (with core/web/webtest). A core test that imported a plugin would make
+// the host's suite that plugin's, and break when it changes.
+func TestCoreImportsNoPSA(t *testing.T) {
+	root := moduleRoot(t)
+	graph := listTestDeps(t, root, "./core/...")
+	const top = "core/... with tests"
+	for path := range graph {
+		if !strings.HasPrefix(path, module+"/core") {
+			continue
+		}
+		graph[top] = append(graph[top], path)
+	}
+	for path := range graph {
+		for _, f := range psaPackages {
+			if f.matches(strings.Fields(path)[0]) {
+				t.Errorf("%s reaches the PSA plugin %s (via %s): test the host on core/psa/memory, and test the plugin through the host in its own folder with core/web/webtest",
+					top, path, chain(graph, top, path))
+			}
+		}
+	}
+}
+
+// listTestDeps is listDeps with the packages' tests: every package that
+// pkg or its tests need, test variants ("p [p.test]") included.
+func listTestDeps(t *testing.T, root, pkg string) map[string][]string {
+	t.Helper()
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skipf("go command not found: %v", err)
+	}
+	cmd := exec.CommandContext(t.Context(), goBin, "list", "-e", "-deps", "-test", "-f", "{{.ImportPath}}{{range .Imports}}\t{{.}}{{end}}", pkg)
+	cmd.Dir = root
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list -deps -test %s: %v\n%s", pkg, err, stderr.String())
+	}
+	graph := map[string][]string{}
+	for line := range strings.Lines(string(out)) {
+		fields := strings.Split(strings.TrimRight(line, "\n"), "\t")
+		if fields[0] == "" {
+			continue
+		}
+		graph[fields[0]] = fields[1:]
+	}
+	return graph
+}
+
+// TestTestDependencyGraph checks TestCoreImportsNoPSA's checker: the graph
+// must hold an import that only a test makes (core/web's tests open
+// stores with core/store/storetest; core/web itself does not), or the
+// check would pass without looking at tests.
+func TestTestDependencyGraph(t *testing.T) {
+	root := moduleRoot(t)
+	graph := listTestDeps(t, root, "./core/web")
+	xtest := module + "/core/web_test [" + module + "/core/web.test]"
+	imports, ok := graph[xtest]
+	if !ok {
+		t.Fatalf("go list -deps -test ./core/web does not list %s; got %d packages", xtest, len(graph))
+	}
+	if !slices.Contains(imports, module+"/core/store/storetest") {
+		t.Errorf("%s does not import core/store/storetest: %v", xtest, imports)
+	}
+	if slices.Contains(graph[module+"/core/web"], module+"/core/store/storetest") {
+		t.Errorf("core/web itself imports core/store/storetest; pick another test-only import for this check")
+	}
+}
+
+// psaTestAllowed are the packages of this module a PSA plugin's tests may
+// import besides psaAllowed and its own folder: the kit that runs a whole
+// Countersign server around the plugin (core/web/webtest), and the memory
+// PSA as another plugin beside it. Never core/web or core/store
+// themselves: the kit is the host's test surface.
+var psaTestAllowed = []string{module + "/core/web/webtest", module + "/core/psa/memory"}
+
+// TestPSATestDependencies holds a PSA plugin's tests to psaAllowed,
+// psaTestAllowed and its own folder.
+func TestPSATestDependencies(t *testing.T) {
+	root := moduleRoot(t)
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skipf("go command not found: %v", err)
+	}
+	for _, p := range psaPackages {
+		name := strings.TrimPrefix(p.prefix, module+"/")
+		t.Run(name, func(t *testing.T) {
+			if _, err := os.Stat(filepath.Join(root, name)); err != nil {
+				t.Skipf("%s does not exist yet", name)
+			}
+			cmd := exec.CommandContext(t.Context(), goBin, "list", "-e", "-f",
+				"{{.ImportPath}}{{range .TestImports}}\t{{.}}{{end}}{{range .XTestImports}}\t{{.}}{{end}}", "./"+name+"/...")
+			cmd.Dir = root
+			out, err := cmd.Output()
+			if err != nil {
+				t.Fatalf("go list ./%s/...: %v", name, err)
+			}
+			own := module + "/" + name
+			for line := range strings.Lines(string(out)) {
+				fields := strings.Split(strings.TrimRight(line, "\n"), "\t")
+				for _, imp := range fields[1:] {
+					if imp != module && !strings.HasPrefix(imp, module+"/") || imp == own || strings.HasPrefix(imp, own+"/") ||
+						slices.Contains(psaAllowed, imp) || slices.Contains(psaTestAllowed, imp) {
+						continue
+					}
+					t.Errorf("the tests of %s import %s: a plugin's tests reach the host through core/web/webtest only", fields[0], imp)
+				}
+			}
+		})
+	}
+}
