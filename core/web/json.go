@@ -33,7 +33,7 @@ type destinationOut struct {
 	Source  string    `json:"source"`
 	SetAt   time.Time `json:"set_at"`
 	SetBy   string    `json:"set_by"`
-	// Provenance is Source in words ("ConnectWise PSA", "Added by hand");
+	// Provenance is Source in words (the PSA's display name, "Added by hand");
 	// only on the contact card.
 	Provenance string `json:"provenance,omitempty"`
 	// LastVerifiedAt is when a caller was last verified through this
