@@ -33,3 +33,12 @@ func (c *Client) ListCompanies(ctx context.Context, o psa.ListOptions) (psa.Page
 	}
 	return out, nil
 }
+
+// DefaultContact implements [psa.DefaultContactGetter].
+func (c *Client) DefaultContact(ctx context.Context, companyRef string) (string, error) {
+	var w wireCompany
+	if _, err := c.get(ctx, "GET /companies/{id}", "companies/"+url.PathEscape(companyRef), nil, &w); err != nil {
+		return "", fmt.Errorf("memory: company %s: %w", companyRef, err)
+	}
+	return w.DefaultContactID, nil
+}

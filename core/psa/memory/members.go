@@ -47,3 +47,22 @@ func (c *Client) ProveMember(ctx context.Context, proof json.RawMessage) (psa.Me
 	}
 	return psa.Member{Ref: w.ID, Identifier: w.Username, Name: w.Name, Email: w.Email}, nil
 }
+
+// ReadAs confirms proof as [Client.ProveMember] does and returns a client
+// that reads and writes with that member's own session, and so with the
+// member's rights in the PSA, and the member. It is [psa.MemberReader]'s
+// AsMember under another name: a plugin that reads as the member makes
+// every pod read carry the member's proof, and the demo's pods read with
+// the API key, so a descriptor opts in by wrapping the client (core/web's
+// tests do).
+func (c *Client) ReadAs(ctx context.Context, proof json.RawMessage) (*Client, psa.Member, error) {
+	m, err := c.ProveMember(ctx, proof)
+	if err != nil {
+		return nil, m, err
+	}
+	var p wireSessionProof
+	_ = json.Unmarshal(proof, &p) // ProveMember decoded it
+	as := *c
+	as.apiKey = p.Token
+	return &as, m, nil
+}

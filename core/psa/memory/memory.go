@@ -20,7 +20,9 @@
 //     fakes' kit core/psa/psafake.
 //
 // It has every capability of package psa, so that tests of the host
-// (core/web) need no vendor's plugin. It is not a production integration:
+// (core/web) need no vendor's plugin; reading as the member looking at a
+// pod ([psa.MemberReader]) is there too, as [Client.ReadAs], for a
+// descriptor that opts in. It is not a production integration:
 // its base URL is free, so only the demo and tests register it.
 //
 // To run it in-process:
@@ -63,21 +65,23 @@ func Descriptor() psa.Descriptor {
 
 // Interface guards: the compiler checks every capability this client claims.
 var (
-	_ psa.ContactFinder     = (*Client)(nil)
-	_ psa.ContactGetter     = (*Client)(nil)
-	_ psa.ContactCreator    = (*Client)(nil)
-	_ psa.TicketGetter      = (*Client)(nil)
-	_ psa.TicketNoter       = (*Client)(nil)
-	_ psa.TicketCreator     = (*Client)(nil)
-	_ psa.CompanyLister     = (*Client)(nil)
-	_ psa.MemberIdentifier  = (*Client)(nil)
-	_ psa.Checker           = (*Client)(nil)
-	_ psa.Embedder          = (*Client)(nil)
-	_ psa.TicketOnlyGetter  = (*Client)(nil)
-	_ psa.MemberProver      = (*Client)(nil)
-	_ psa.CallbackVerifier  = (*Client)(nil)
-	_ psa.CallbackRegistrar = (*Client)(nil)
-	_ psa.PodInstaller      = (*Client)(nil)
-	_ psa.SetupGuide        = (*Client)(nil)
-	_ psa.TicketLinker      = (*Client)(nil)
+	_ psa.ContactFinder        = (*Client)(nil)
+	_ psa.ContactGetter        = (*Client)(nil)
+	_ psa.ContactCreator       = (*Client)(nil)
+	_ psa.TicketGetter         = (*Client)(nil)
+	_ psa.TicketNoter          = (*Client)(nil)
+	_ psa.TicketCreator        = (*Client)(nil)
+	_ psa.CompanyLister        = (*Client)(nil)
+	_ psa.MemberIdentifier     = (*Client)(nil)
+	_ psa.Checker              = (*Client)(nil)
+	_ psa.Embedder             = (*Client)(nil)
+	_ psa.TicketOnlyGetter     = (*Client)(nil)
+	_ psa.MemberProver         = (*Client)(nil)
+	_ psa.CallbackVerifier     = (*Client)(nil)
+	_ psa.CallbackRegistrar    = (*Client)(nil)
+	_ psa.PodInstaller         = (*Client)(nil)
+	_ psa.SetupGuide           = (*Client)(nil)
+	_ psa.TicketLinker         = (*Client)(nil)
+	_ psa.DefaultContactGetter = (*Client)(nil)
+	_ psa.TicketContactSetter  = (*Client)(nil)
 )

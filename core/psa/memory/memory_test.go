@@ -215,3 +215,51 @@ func TestRegisterCallbacksReenables(t *testing.T) {
 	assert.False(t, srv.WebhookDisabled(target), "enabled again")
 	assert.Equal(t, []string{target}, srv.Webhooks(), "not duplicated")
 }
+
+// TestReadAsMember checks the member's own session: ReadAs confirms the
+// proof and reads with the member's rights; a member may not use the
+// setup routes; the default contact and the ticket's contact are read and
+// written through the API.
+func TestReadAsMember(t *testing.T) {
+	srv, ts := newServer(t)
+	srv.Seed([]psa.Company{{Ref: "co1", Name: "Fabrikam"}, {Ref: "co2", Name: "Contoso"}},
+		[]psa.Contact{{Ref: "c1", CompanyRef: "co1", FirstName: "Pat"}, {Ref: "c2", CompanyRef: "co2", FirstName: "Chris"}},
+		[]psa.Ticket{{Ref: "t1", Summary: "One", CompanyRef: "co1"}, {Ref: "t2", Summary: "Two", CompanyRef: "co2", ContactRef: "c2"}})
+	c, err := memory.New(memory.Config{BaseURL: ts.URL, APIKey: testKey}, psa.Deps{})
+	require.NoError(t, err)
+	harper := psa.Member{Ref: "43", Identifier: "hdesk", Name: "Harper Desk"}
+	srv.SetMemberCompanies(harper.Ref, "co1")
+
+	_, _, err = c.ReadAs(t.Context(), json.RawMessage(`{"token":"mps_forged"}`))
+	assert.Equal(t, core.KindUnauthorized, core.ErrorKind(err))
+	as, m, err := c.ReadAs(t.Context(), srv.MemberProof(harper))
+	require.NoError(t, err)
+	assert.Equal(t, harper.Ref, m.Ref)
+	_, err = as.GetContact(t.Context(), "c1")
+	require.NoError(t, err)
+	_, err = as.GetContact(t.Context(), "c2")
+	assert.Equal(t, core.KindForbidden, core.ErrorKind(err), "another company's contact: %v", err)
+	_, err = as.GetTicket(t.Context(), "t2")
+	assert.Equal(t, core.KindForbidden, core.ErrorKind(err))
+	_, err = c.GetContact(t.Context(), "c2")
+	assert.NoError(t, err, "the API key sees everything")
+	_, err = as.RegisterCallbacks(t.Context(), "https://countersign.example/hook")
+	assert.Equal(t, core.KindForbidden, core.ErrorKind(err), "a member session may not change the PSA's setup")
+	assert.Contains(t, srv.MemberCalls(), "43 GET /api/v1/contacts/c1")
+
+	ref, err := c.DefaultContact(t.Context(), "co1")
+	require.NoError(t, err)
+	assert.Empty(t, ref)
+	srv.SetDefaultContact("co1", "c1")
+	ref, err = as.DefaultContact(t.Context(), "co1")
+	require.NoError(t, err)
+	assert.Equal(t, "c1", ref)
+	_, err = as.DefaultContact(t.Context(), "co2")
+	assert.Equal(t, core.KindForbidden, core.ErrorKind(err))
+
+	require.NoError(t, as.SetTicketContact(t.Context(), "t1", "c1"))
+	assert.Equal(t, "c1", srv.TicketContact("t1"))
+	assert.Error(t, c.SetTicketContact(t.Context(), "t1", "c2"), "a contact of another company")
+	assert.Equal(t, core.KindNotFound, core.ErrorKind(c.SetTicketContact(t.Context(), "t9", "c1")))
+	assert.Equal(t, "c1", srv.TicketContact("t1"))
+}

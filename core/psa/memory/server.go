@@ -20,8 +20,9 @@ import (
 // These DTOs stay unexported; the client turns them into psa types.
 type (
 	wireCompany struct {
-		ID   string `json:"id"`
-		Name string `json:"name"`
+		ID               string `json:"id"`
+		Name             string `json:"name"`
+		DefaultContactID string `json:"default_contact_id,omitempty"`
 	}
 	wireEmail struct {
 		Address string `json:"address"`
@@ -76,15 +77,18 @@ const (
 // with httptest.NewServer or any http.Server; every method is safe for
 // concurrent use.
 //
-// Every request needs "Authorization: Bearer <api key>". The routes, under
-// /api/v1:
+// Every request needs "Authorization: Bearer <api key>", or a member's
+// session token instead for the data routes, read and written with that
+// member's rights (server_members.go). The routes, under /api/v1:
 //
 //	GET  /companies               ?page_size=&cursor=
+//	GET  /companies/{id}          with default_contact_id
 //	GET  /contacts                ?company_id=&email=&phone=&name=&page_size=&cursor=
 //	GET  /contacts/{id}
 //	POST /contacts
 //	GET  /tickets/{id}
 //	POST /tickets                 {"summary","description","company_id","contact_id"}
+//	PATCH /tickets/{id}           {"contact_id"}: the ticket's contact
 //	POST /tickets/{id}/notes
 //	GET  /me                      the member the API key belongs to
 //	POST /member-sessions/verify  {"token"}: the member a pod's session token belongs to
@@ -119,18 +123,25 @@ type Server struct {
 	pageSize  int                 // 0 means maxPageSize
 	linkURL   func(string) string // rewrites next-page URLs; nil keeps them
 	setup     setupState          // webhooks, pods, member sessions (server_setup.go)
+	defaults  map[string]string   // company ref → its default contact's ref
+	rights    map[string][]string // member ref → the companies it may see; none: all
+	// memberCalls are the requests made with member sessions.
+	memberCalls []string
 }
 
 // NewServer returns an empty memory PSA that accepts apiKey.
 func NewServer(apiKey string) *Server {
-	s := &Server{apiKey: apiKey, notes: map[string][]psa.Note{}, details: map[string]string{}, lastID: 100000, setup: newSetupState()}
+	s := &Server{apiKey: apiKey, notes: map[string][]psa.Note{}, details: map[string]string{}, lastID: 100000, setup: newSetupState(),
+		defaults: map[string]string{}, rights: map[string][]string{}}
 	m := http.NewServeMux()
 	m.HandleFunc("GET /api/v1/companies", s.handleListCompanies)
+	m.HandleFunc("GET /api/v1/companies/{id}", s.handleGetCompany)
 	m.HandleFunc("GET /api/v1/contacts", s.handleListContacts)
 	m.HandleFunc("GET /api/v1/contacts/{id}", s.handleGetContact)
 	m.HandleFunc("POST /api/v1/contacts", s.handleCreateContact)
 	m.HandleFunc("GET /api/v1/tickets/{id}", s.handleGetTicket)
 	m.HandleFunc("POST /api/v1/tickets", s.handleCreateTicket)
+	m.HandleFunc("PATCH /api/v1/tickets/{id}", s.handlePatchTicket)
 	m.HandleFunc("POST /api/v1/tickets/{id}/notes", s.handleAddNote)
 	m.HandleFunc("GET /api/v1/me", s.handleMe)
 	m.HandleFunc("GET /ui/{screen}/{id}", s.handleScreen)
@@ -155,7 +166,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	key := s.apiKey
 	s.mu.Unlock()
 	if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(key)) != 1 {
-		s.writeError(w, http.StatusUnauthorized, "missing or wrong API key")
+		mr, isMember := s.asMember(r, got)
+		switch {
+		case !ok || !isMember:
+			s.writeError(w, http.StatusUnauthorized, "missing or wrong API key")
+		case !memberRoute(r):
+			s.writeError(w, http.StatusForbidden, "a member session may read and write companies, contacts and tickets only")
+		default:
+			s.mux.ServeHTTP(w, mr)
+		}
 		return
 	}
 	s.mux.ServeHTTP(w, r)
@@ -188,6 +207,7 @@ func (s *Server) Seed(companies []psa.Company, contacts []psa.Contact, tickets [
 		s.tickets = append(s.tickets, t)
 	}
 	s.notes = map[string][]psa.Note{}
+	s.defaults = map[string]string{}
 }
 
 // SetMember sets the member the API key belongs to.
@@ -231,7 +251,9 @@ func (s *Server) handleListCompanies(w http.ResponseWriter, r *http.Request) {
 	}
 	out := []wireCompany{}
 	for _, c := range all[page[0]:page[1]] {
-		out = append(out, wireCompany{ID: c.Ref, Name: c.Name})
+		if visible(r, c.Ref) {
+			out = append(out, wireCompany{ID: c.Ref, Name: c.Name})
+		}
 	}
 	s.writeList(w, r, out, next)
 }
@@ -251,7 +273,7 @@ func (s *Server) handleListContacts(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	var matches []psa.Contact
 	for _, c := range s.contacts {
-		if (companyID == "" || c.CompanyRef == companyID) && matchContact(c, search) {
+		if (companyID == "" || c.CompanyRef == companyID) && matchContact(c, search) && visible(r, c.CompanyRef) {
 			matches = append(matches, cloneContact(c))
 		}
 	}
@@ -274,6 +296,10 @@ func (s *Server) handleGetContact(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, http.StatusNotFound, "no such contact")
 		return
 	}
+	if !visible(r, c.CompanyRef) {
+		s.writeError(w, http.StatusForbidden, "the member may not see this contact")
+		return
+	}
 	s.writeJSON(w, http.StatusOK, toWireContact(c))
 }
 
@@ -290,6 +316,10 @@ func (s *Server) handleCreateContact(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c := fromWireContact(in)
+	if !visible(r, c.CompanyRef) {
+		s.writeError(w, http.StatusForbidden, "the member may not add contacts to this company")
+		return
+	}
 	s.mu.Lock()
 	if c.CompanyRef != "" && !slices.ContainsFunc(s.companies, func(co psa.Company) bool { return co.Ref == c.CompanyRef }) {
 		s.mu.Unlock()
@@ -307,6 +337,10 @@ func (s *Server) handleGetTicket(w http.ResponseWriter, r *http.Request) {
 	t, ok := s.ticket(r.PathValue("id"))
 	if !ok {
 		s.writeError(w, http.StatusNotFound, "no such ticket")
+		return
+	}
+	if !visible(r, t.CompanyRef) {
+		s.writeError(w, http.StatusForbidden, "the member may not see this ticket")
 		return
 	}
 	s.writeJSON(w, http.StatusOK, wireTicket{

@@ -89,3 +89,11 @@ func (c *Client) CreateTicket(ctx context.Context, t psa.NewTicket) (psa.Ticket,
 	}
 	return out, nil
 }
+
+// SetTicketContact implements [psa.TicketContactSetter].
+func (c *Client) SetTicketContact(ctx context.Context, ticketRef, contactRef string) error {
+	if err := c.patch(ctx, "PATCH /tickets/{id}", "tickets/"+url.PathEscape(ticketRef), wireTicketPatch{ContactID: contactRef}); err != nil {
+		return fmt.Errorf("memory: set the contact of ticket %s: %w", ticketRef, err)
+	}
+	return nil
+}
