@@ -35,8 +35,9 @@ const seamLegacyPath = "/webhooks/seam/"
 
 // seamDescriptor is the memory PSA as a plugin that ships assets (a pod
 // script and a setup help page), asks for a query on its event URL, keeps
-// a legacy event route, and learns a setting while it checks the
-// connection (the region field), as vendor plugins do.
+// a legacy event route, learns a setting while it checks the connection
+// (the region field) and reads the PSA as the member looking at the pod,
+// as vendor plugins do.
 func seamDescriptor() psa.Descriptor {
 	d := memory.Descriptor()
 	inner := d.New
@@ -63,11 +64,21 @@ func seamDescriptor() psa.Descriptor {
 	return d
 }
 
-// seamClient is the memory PSA's client plus a setting it learns.
+// seamClient is the memory PSA's client plus a setting it learns, and
+// reading as the member looking at the pod (memory's ReadAs).
 type seamClient struct{ *memory.Client }
 
 // LearnedSettings implements psa.SettingsLearner.
 func (seamClient) LearnedSettings() map[string]string { return map[string]string{"region": "eu-1"} }
+
+// AsMember implements psa.MemberReader.
+func (c seamClient) AsMember(ctx context.Context, proof json.RawMessage) (psa.Client, psa.Member, error) {
+	as, m, err := c.ReadAs(ctx, proof)
+	if err != nil {
+		return nil, m, err
+	}
+	return seamClient{as}, m, nil
+}
 
 // newSeamEnv is newEnv whose PSAs are the memory PSA and seamDescriptor,
 // with a memory PSA server holding one company, one contact and two

@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"regexp"
@@ -196,9 +197,10 @@ func TestPodNoteWaitsForPSA(t *testing.T) {
 
 // TestPodCreatesContact checks the caller the company does not have on
 // file: the pod creates them in the PSA under the ticket's company and
-// mirrors them; a PSA that cannot set a ticket's contact says so when the
-// policy asks for it, the contact being created all the same; a contact
-// screen's verification writes no note.
+// mirrors them, and — on a ticket without a contact, when the policy says
+// so — makes them the ticket's contact, so that they are its default
+// caller; a ticket that has a contact keeps it; a contact screen's
+// verification writes no note.
 func TestPodCreatesContact(t *testing.T) {
 	storetest.ForEachDialect(t, func(t *testing.T, st *store.Store) {
 		e := newEnv(t, st)
@@ -206,6 +208,9 @@ func TestPodCreatesContact(t *testing.T) {
 		f.psa.Seed([]psa.Company{{Ref: "co1", Name: "Fabrikam"}},
 			[]psa.Contact{{Ref: "c1", CompanyRef: "co1", FirstName: "Pat", LastName: "Pod", Phones: []psa.Phone{{Number: "(555) 010-0177", Default: true}}}},
 			[]psa.Ticket{{Ref: "900", Summary: "Password reset", CompanyRef: "co1", ContactRef: "c1"}, {Ref: "901", Summary: "Someone called", CompanyRef: "co1"}})
+		p := core.DefaultPolicy()
+		p.NoteOnNonDefault, p.NoteRequired = true, true
+		require.NoError(t, e.eng.PutPolicy(t.Context(), e.a.tenant.ID, "test", "", p))
 		cookie := podSignIn(t, e, e.a)
 		load := func(query string) (scope string, contact string) {
 			r := podDo(t, e, cookie, http.MethodGet, "/api/v1/pod/"+f.integration.ID+"/context?"+query, nil)
@@ -224,6 +229,15 @@ func TestPodCreatesContact(t *testing.T) {
 			body["scope"] = scope
 			return podDo(t, e, cookie, http.MethodPost, "/api/v1/pod/"+f.integration.ID+"/contacts", body)
 		}
+		inPSA := func(first string) psa.Contact {
+			for _, c := range f.psa.Contacts() {
+				if c.FirstName == first {
+					return c
+				}
+			}
+			t.Fatalf("no contact %s in the PSA", first)
+			return psa.Contact{}
+		}
 
 		scope, contact := load("ticket=901")
 		require.Empty(t, contact, "the ticket has no contact")
@@ -232,24 +246,33 @@ func TestPodCreatesContact(t *testing.T) {
 		r = create(scope, map[string]string{"first_name": "Nia", "last_name": "New", "phone": "(555) 010-0190"})
 		require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
 		assert.Equal(t, false, r.JSON(t)["ticket_contact"], "the policy does not write contacts back")
-		var nia psa.Contact
-		for _, c := range f.psa.Contacts() {
-			if c.FirstName == "Nia" {
-				nia = c
-			}
-		}
-		require.NotEmpty(t, nia.Ref, "created in the PSA")
+		assert.Empty(t, f.psa.TicketContact("901"))
+		nia := inPSA("Nia")
 		assert.Equal(t, "co1", nia.CompanyRef, "under the ticket's company")
 		cs, err := e.eng.SearchContacts(t.Context(), e.a.tenant.ID, core.ContactQuery{PSAKind: memory.ID, PSARef: nia.Ref})
 		require.NoError(t, err)
 		require.Len(t, cs, 1, "mirrored at once")
 
-		p := core.DefaultPolicy()
 		p.PodContactToTicket = true
 		require.NoError(t, e.eng.PutPolicy(t.Context(), e.a.tenant.ID, "test", "", p))
-		r = create(scope, map[string]string{"first_name": "Ola", "email": "ola@fabrikam.example"})
-		assert.Equal(t, http.StatusBadRequest, r.status, "%s", r.body)
-		assert.Contains(t, r.JSON(t)["error"], "cannot set a ticket's contact; the contact was created")
+		r = create(scope, map[string]string{"first_name": "Ola", "last_name": "Other", "email": "ola@fabrikam.example"})
+		require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+		out := r.JSON(t)
+		assert.Equal(t, true, out["ticket_contact"])
+		created := out["contact"].(map[string]any)
+		assert.Equal(t, "Ola Other", created["name"])
+		assert.Equal(t, inPSA("Ola").Ref, f.psa.TicketContact("901"), "the new contact is the ticket's contact in the PSA")
+		// The new scope makes Ola the default caller: no note asked for.
+		r = podDo(t, e, cookie, http.MethodPost, "/api/v1/pod/"+f.integration.ID+"/verifications",
+			map[string]string{"scope": out["scope"].(string), "contact_id": created["id"].(string), "method": "email_code"})
+		assert.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+
+		// A ticket that has a contact keeps it.
+		scope, _ = load("ticket=900")
+		r = create(scope, map[string]string{"first_name": "Pia", "phone": "(555) 010-0191"})
+		require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+		assert.Equal(t, false, r.JSON(t)["ticket_contact"])
+		assert.Equal(t, "c1", f.psa.TicketContact("900"))
 
 		// On a contact screen there is no ticket to write to.
 		scope, contact = load("contact=" + nia.Ref)
@@ -265,5 +288,155 @@ func TestPodCreatesContact(t *testing.T) {
 		e.deliver(t)
 		assert.Empty(t, f.psa.Notes("900"))
 		assert.Empty(t, f.psa.Notes("901"), "no ticket, no note")
+	})
+}
+
+// TestPodDefaultContact checks a PSA's default contact: a ticket without
+// a contact is about its company's default contact, who is then the pod's
+// default caller (no alternate-contact note).
+func TestPodDefaultContact(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, st *store.Store) {
+		e := newEnv(t, st)
+		f := newPodFixture(t, e)
+		f.psa.Seed([]psa.Company{{Ref: "co1", Name: "Fabrikam"}},
+			[]psa.Contact{
+				{Ref: "c1", CompanyRef: "co1", FirstName: "Pat", LastName: "Pod", Phones: []psa.Phone{{Number: "(555) 010-0177", Default: true}}},
+				{Ref: "c2", CompanyRef: "co1", FirstName: "Max", LastName: "Manager", Phones: []psa.Phone{{Number: "(555) 010-0178", Default: true}}},
+			},
+			[]psa.Ticket{{Ref: "900", Summary: "Password reset", CompanyRef: "co1", ContactRef: "c1"}, {Ref: "901", Summary: "Someone called", CompanyRef: "co1"}})
+		p := core.DefaultPolicy()
+		p.NoteOnNonDefault, p.NoteRequired = true, true
+		require.NoError(t, e.eng.PutPolicy(t.Context(), e.a.tenant.ID, "test", "", p))
+		cookie := podSignIn(t, e, e.a)
+		type podCtx struct {
+			Contact *struct {
+				ID        string `json:"id"`
+				FirstName string `json:"first_name"`
+			} `json:"contact"`
+			Notice string `json:"notice"`
+			Scope  string `json:"scope"`
+		}
+		load := func(query string) podCtx {
+			r := podDo(t, e, cookie, http.MethodGet, "/api/v1/pod/"+f.integration.ID+"/context?"+query, nil)
+			require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+			var pc podCtx
+			require.NoError(t, json.Unmarshal(r.body, &pc))
+			return pc
+		}
+
+		pc := load("ticket=901")
+		assert.Nil(t, pc.Contact, "the company names no default contact")
+		assert.Contains(t, pc.Notice, "no contact")
+
+		f.psa.SetDefaultContact("co1", "c2")
+		pc = load("ticket=901")
+		require.NotNil(t, pc.Contact, "the company's default contact")
+		assert.Equal(t, "Max", pc.Contact.FirstName)
+		assert.Contains(t, pc.Notice, "default contact")
+		r := podDo(t, e, cookie, http.MethodPost, "/api/v1/pod/"+f.integration.ID+"/verifications",
+			map[string]string{"scope": pc.Scope, "contact_id": pc.Contact.ID, "method": "sms_code"})
+		assert.Equal(t, http.StatusCreated, r.status, "the default caller needs no note: %s", r.body)
+
+		pc = load("ticket=900")
+		assert.Equal(t, "Pat", pc.Contact.FirstName, "a ticket's own contact comes first")
+	})
+}
+
+// TestPodReadsWithTheMembersRights checks a plugin that reads the PSA as
+// the member looking at the pod (psa.MemberReader; the memory PSA's
+// ReadAs, in seamDescriptor): of two members whose PSA rights differ, the
+// one who may not see a company sees none of its tickets or contacts
+// through the pod — not even contacts the other one's pod mirrored
+// already — while the other sees them; a pod without the PSA's sign-in
+// reads nothing, and one technician cannot read with another's.
+func TestPodReadsWithTheMembersRights(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, st *store.Store) {
+		e, srv, base := newSeamEnv(t, st)
+		srv.Seed([]psa.Company{{Ref: "co1", Name: "Fabrikam"}, {Ref: "co2", Name: "Contoso Board"}},
+			[]psa.Contact{
+				{Ref: "c1", CompanyRef: "co1", FirstName: "Alice", LastName: "Smith", Phones: []psa.Phone{{Number: "(555) 010-0177", Default: true}}},
+				{Ref: "c2", CompanyRef: "co1", FirstName: "Max", LastName: "Manager", Phones: []psa.Phone{{Number: "(555) 010-0178", Default: true}}},
+				{Ref: "c3", CompanyRef: "co2", FirstName: "Chris", LastName: "Chair", Phones: []psa.Phone{{Number: "(555) 010-0179", Default: true}}},
+			},
+			[]psa.Ticket{{Ref: "3001", Summary: "Password reset", CompanyRef: "co1", ContactRef: "c1"},
+				{Ref: "3003", Summary: "Board laptop", CompanyRef: "co2", ContactRef: "c3"}})
+		cfg, _ := json.Marshal(memory.Config{BaseURL: base, APIKey: seamAPIKey})
+		in, err := e.eng.PutIntegration(t.Context(), e.a.tenant.ID, "test", core.Integration{Kind: seamKind, Name: "Seam", Config: cfg})
+		require.NoError(t, err)
+		p := core.DefaultPolicy()
+		p.AutoCreatePodTechnicians = true
+		require.NoError(t, e.eng.PutPolicy(t.Context(), e.a.tenant.ID, "test", "", p))
+		jamie := psa.Member{Ref: "42", Identifier: "jtech", Name: "Jamie Tech"}
+		harper := psa.Member{Ref: "43", Identifier: "hdesk", Name: "Harper Desk"}
+		srv.SetMemberCompanies(harper.Ref, "co1")
+		jamieProof, harperProof := srv.MemberProof(jamie), srv.MemberProof(harper)
+
+		signIn := func(proof json.RawMessage) *http.Cookie {
+			r := e.api(t, e.client(t), http.MethodPost, "/api/v1/pod/member",
+				map[string]any{"tenant": e.a.tenant.Slug, "integration": in.ID, "proof": proof})
+			require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+			return podCookie(t, r)
+		}
+		jamieCookie, harperCookie := signIn(jamieProof), signIn(harperProof)
+		send := func(cookie *http.Cookie, proof json.RawMessage, method, path string, body any) response {
+			hdr := map[string]string{"Cookie": cookie.Name + "=" + cookie.Value}
+			if proof != nil {
+				hdr["X-Pod-Member-Proof"] = base64.StdEncoding.EncodeToString(proof)
+			}
+			ct := ""
+			if body != nil {
+				ct = "application/json"
+			}
+			return e.do(t, e.client(t), method, path, ct, body, hdr)
+		}
+		get := func(cookie *http.Cookie, proof json.RawMessage, query string) response {
+			return send(cookie, proof, http.MethodGet, "/api/v1/pod/"+in.ID+"/context?"+query, nil)
+		}
+
+		// Jamie may see the board's ticket and its contact; the pod
+		// mirrors them.
+		r := get(jamieCookie, jamieProof, "ticket=3003")
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+		assert.Contains(t, string(r.body), "Chris")
+		r = get(jamieCookie, jamieProof, "contact=c3")
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+
+		// Harper may not: neither the ticket nor the contact, though it is
+		// mirrored locally by now.
+		for _, q := range []string{"ticket=3003", "contact=c3"} {
+			r = get(harperCookie, harperProof, q)
+			assert.Equal(t, http.StatusForbidden, r.status, "%s: %s", q, r.body)
+			assert.NotContains(t, string(r.body), "Chris", q)
+		}
+		// On a ticket Harper may see, the company's contacts are Fabrikam's.
+		r = get(harperCookie, harperProof, "ticket=3001")
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+		var pc struct {
+			Alternates []struct{ ID, Name string } `json:"alternates"`
+			Scope      string                      `json:"scope"`
+		}
+		require.NoError(t, json.Unmarshal(r.body, &pc))
+		for _, a := range pc.Alternates {
+			assert.NotEqual(t, "Chris Chair", a.Name)
+		}
+		r = send(harperCookie, harperProof, http.MethodPost, "/api/v1/pod/"+in.ID+"/company-contacts", map[string]string{"scope": pc.Scope})
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+		assert.NotContains(t, string(r.body), "Chris")
+		assert.Contains(t, string(r.body), "Max Manager")
+		assert.Contains(t, srv.MemberCalls(), "43 GET /api/v1/tickets/3001", "pod reads run as the member, not with the API key")
+		assert.Contains(t, srv.MemberCalls(), "43 GET /api/v1/contacts")
+
+		// No PSA sign-in: nothing is read, and the pod is told to get one.
+		// Another technician's sign-in: refused.
+		calls := len(srv.MemberCalls())
+		r = get(harperCookie, nil, "ticket=3001")
+		assert.Equal(t, http.StatusForbidden, r.status, "%s", r.body)
+		assert.Equal(t, true, r.JSON(t)["member_required"])
+		r = get(harperCookie, jamieProof, "ticket=3003")
+		assert.Equal(t, http.StatusForbidden, r.status, "%s", r.body)
+		assert.Contains(t, string(r.body), "another technician's")
+		assert.NotContains(t, string(r.body), "Chris")
+		assert.Len(t, srv.MemberCalls(), calls, "nothing was read for them")
+		e.assertLogsClean(t, strings.Trim(string(jamieProof), `{}"token:`), strings.Trim(string(harperProof), `{}"token:`))
 	})
 }
