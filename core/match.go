@@ -315,6 +315,14 @@ func (e *Engine) DirectoryMatches(ctx context.Context, tenantID, clientID string
 		if err != nil {
 			return err
 		}
+		lockedGUIDs, err := tx.SelfServeLockedOut(ctx, tenantID, clientID, selfServeFailureCap)
+		if err != nil {
+			return err
+		}
+		lockedOut := make(map[string]bool, len(lockedGUIDs))
+		for _, g := range lockedGUIDs {
+			lockedOut[g] = true
+		}
 		own := make(map[string]SelfServeUser, len(owns))
 		for _, o := range owns {
 			own[o.GUID] = o
@@ -336,7 +344,7 @@ func (e *Engine) DirectoryMatches(ctx context.Context, tenantID, clientID string
 					bound = &c
 				}
 			}
-			m.SelfServe = selfServeState(rep.SelfServe, own[m.User.GUID], m.User, bound)
+			m.SelfServe = selfServeState(rep.SelfServe, own[m.User.GUID], m.User, bound, lockedOut[m.User.GUID])
 			if m.SelfServe.Enabled {
 				rep.Counts.SelfServeOn++
 			}

@@ -2,6 +2,8 @@ package core
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -67,6 +69,9 @@ const (
 	AuditSelfServeSettings = "selfserve.settings_updated"
 	AuditSelfServeEnabled  = "selfserve.enabled"
 	AuditSelfServeDisabled = "selfserve.disabled"
+	// AuditSelfServeLockoutCleared: an admin cleared a user's wrong-code
+	// lockout of the self-serve page.
+	AuditSelfServeLockoutCleared = "selfserve.lockout_cleared"
 )
 
 // maxSelfServeBatch bounds one bulk switch.
@@ -80,15 +85,19 @@ type SelfServeState struct {
 	// e-mail and mobile are known (from the directory or the bound contact).
 	Active bool
 	// Missing says what keeps an enabled user from being active: "tenant"
-	// (the tenant-wide switch is off), "email", "mobile".
+	// (the tenant-wide switch is off), "email", "mobile", "locked" (too
+	// many wrong codes in a row: an admin clears it, or a technician
+	// unlocks the account after verifying the caller).
 	Missing []string
+	// LockedOut: the user's consecutive failures reached the cap.
+	LockedOut bool
 }
 
 // selfServeState works out a user's state from the switches and what is
 // known of the user: the directory's mail and mobile, or the e-mail and
 // phones of the contact the user is bound to (nil when none).
-func selfServeState(set SelfServeSettings, own SelfServeUser, u DirectoryUser, bound *Contact) SelfServeState {
-	st := SelfServeState{Enabled: own.Enabled, Status: own.Status}
+func selfServeState(set SelfServeSettings, own SelfServeUser, u DirectoryUser, bound *Contact, locked bool) SelfServeState {
+	st := SelfServeState{Enabled: own.Enabled, Status: own.Status, LockedOut: locked}
 	hasEmail, hasMobile := u.Mail != "" || len(u.ProxyAddresses) > 0, u.MobileE164 != ""
 	if bound != nil {
 		for _, d := range bound.Destinations {
@@ -108,6 +117,9 @@ func selfServeState(set SelfServeSettings, own SelfServeUser, u DirectoryUser, b
 	}
 	if !hasMobile {
 		st.Missing = append(st.Missing, "mobile")
+	}
+	if locked {
+		st.Missing = append(st.Missing, "locked")
 	}
 	st.Active = own.Enabled && len(st.Missing) == 0
 	return st
@@ -223,5 +235,33 @@ func (e *Engine) importSelfServe(ctx context.Context, tx Tx, d Device, set SelfS
 	}
 	return e.audit(ctx, tx, d.TenantID, deviceActor(d.ID), AuditSelfServeEnabled, d.ClientID, map[string]string{
 		"imported": strconv.Itoa(len(added)), "client": d.ClientID, "device": d.ID,
+	})
+}
+
+// ClearSelfServeLockout lets a user of client whom too many wrong codes
+// locked out of the self-serve page use it again, audited with actor. It
+// is an admin's decision, typically after speaking to the user; the user
+// must be one the directory has.
+func (e *Engine) ClearSelfServeLockout(ctx context.Context, tenantID, actor, clientID, guid string) error {
+	return e.cfg.Store.Update(ctx, func(tx Tx) error {
+		users, err := tx.DirectoryUsers(ctx, tenantID, clientID)
+		if err != nil {
+			return err
+		}
+		if !slices.ContainsFunc(users, func(u DirectoryUser) bool { return u.GUID == guid }) {
+			return Errorf(KindNotFound, "the directory has no such user for this client")
+		}
+		n, err := tx.SelfServeFailures(ctx, tenantID, clientID, guid)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return nil
+		}
+		if err := tx.SetSelfServeFailures(ctx, tenantID, clientID, guid, 0, e.Now()); err != nil {
+			return err
+		}
+		return e.audit(ctx, tx, tenantID, actor, AuditSelfServeLockoutCleared, guid,
+			map[string]string{"client": clientID, "failures": fmt.Sprint(n)})
 	})
 }

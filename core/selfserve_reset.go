@@ -117,6 +117,9 @@ type SelfServeResetTx interface {
 	SelfServeFailures(ctx context.Context, tenantID, clientID, guid string) (int, error)
 	// SetSelfServeFailures sets them (0 after a success).
 	SetSelfServeFailures(ctx context.Context, tenantID, clientID, guid string, n int, at time.Time) error
+	// SelfServeLockedOut returns the GUIDs of a client's users with at
+	// least atLeast consecutive failures.
+	SelfServeLockedOut(ctx context.Context, tenantID, clientID string, atLeast int) ([]string, error)
 	CreateSelfServeRequest(ctx context.Context, r *SelfServeRequest) error
 	SelfServeRequest(ctx context.Context, tenantID, id string) (SelfServeRequest, error)
 	SelfServeRequestByTask(ctx context.Context, tenantID, taskID string) (SelfServeRequest, error)

@@ -78,7 +78,8 @@ function candidateCell(m) {
 }
 
 const ssStatusLabels = { registration_complete: "Registration Complete", accessed_self_serve: "Accessed Self-Serve" };
-const ssMissingLabels = { tenant: "self-serve is off for everyone (above)", email: "no e-mail address", mobile: "no mobile number" };
+const ssMissingLabels = { tenant: "self-serve is off for everyone (above)", email: "no e-mail address", mobile: "no mobile number",
+                         locked: "locked out after too many wrong codes" };
 
 async function setSelfServe(guids, on, button, okText) {
   const ok = await adm.run(button, "dir-msg", async () => {
@@ -101,6 +102,18 @@ function selfServeCell(m) {
   b.addEventListener("click", () => setSelfServe([m.guid], !ss.enabled, b,
     "Self-serve is " + (ss.enabled ? "off" : "on") + " for " + m.name + "."));
   td.append(b);
+  if (ss.locked_out) {
+    const c = el("button", "Clear lockout", { type: "button", class: "small secondary", id: "ss-unlock-" + m.guid,
+      "aria-label": "Clear the self-serve lockout of " + m.name });
+    c.addEventListener("click", async () => {
+      const ok = await adm.run(c, "dir-msg", async () => {
+        await api("DELETE", "/clients/" + encodeURIComponent(clientID()) + "/directory/selfserve/" + encodeURIComponent(m.guid) + "/lockout");
+        await load();
+      });
+      if (ok) adm.say("dir-msg", m.name + " can use self-serve again.", true);
+    });
+    td.append(" ", c);
+  }
   return td;
 }
 

@@ -234,6 +234,22 @@ func TestBrowserDirectoryMatches(t *testing.T) {
 	tab.WaitTrue("the tenant's switch shown on", `document.getElementById("ss-enabled").checked === true`)
 	tab.Eval(`document.getElementById("ss-new").checked`, &checked)
 	assert.False(t, checked)
+
+	// Locked out of the reset page by wrong codes: an admin clears it on
+	// the user's row.
+	s.updateStore(t, func(ctx context.Context, tx core.Tx) error {
+		tn, err := tx.TenantBySlug(ctx, testTenantSlug)
+		if err != nil {
+			return err
+		}
+		return tx.SetSelfServeFailures(ctx, tn.ID, s.ClientID, gPat, 10, time.Now())
+	})
+	tab.Visit(s.URL + "/app/admin/directory?client=" + s.ClientID)
+	tab.WaitVisible("#ss-unlock-" + gPat)
+	tab.CheckA11y("directory self-serve lockout")
+	tab.Click("#ss-unlock-" + gPat)
+	tab.WaitText("#dir-msg", "Pat Lee can use self-serve again.")
+	tab.WaitTrue("the button gone", `!document.getElementById("ss-unlock-`+gPat+`")`)
 }
 
 var welcomeInMail = regexp.MustCompile(`http://localhost:\d+/w/[a-z0-9-]+/[A-Za-z0-9_-]{43}`)

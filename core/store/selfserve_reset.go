@@ -101,6 +101,20 @@ func (t *tx) SelfServeFailures(ctx context.Context, tenantID, clientID, guid str
 	return n, wrap(err, "read self-serve failures")
 }
 
+// SelfServeLockedOut implements core.SelfServeResetTx.
+func (t *tx) SelfServeLockedOut(ctx context.Context, tenantID, clientID string, atLeast int) ([]string, error) {
+	rows, err := t.query(ctx, `SELECT guid FROM selfserve_failures WHERE tenant_id = ? AND client_id = ? AND failures >= ? ORDER BY guid`,
+		tenantID, clientID, atLeast)
+	if err != nil {
+		return nil, wrap(err, "list locked-out self-serve users")
+	}
+	out, err := collect(rows, func(sc interface{ Scan(...any) error }) (string, error) {
+		var g string
+		return g, sc.Scan(&g)
+	})
+	return out, wrap(err, "list locked-out self-serve users")
+}
+
 // SetSelfServeFailures implements core.SelfServeResetTx.
 func (t *tx) SetSelfServeFailures(ctx context.Context, tenantID, clientID, guid string, n int, at time.Time) error {
 	_, err := t.exec(ctx, `INSERT INTO selfserve_failures (tenant_id, client_id, guid, failures, updated_at) VALUES (?, ?, ?, ?, ?)

@@ -122,6 +122,7 @@ func (s *Server) registerDirectoryConsoleRoutes(r *mux.Router) {
 	admin.Use(s.withAdmin)
 	admin.HandleFunc("/clients/{id}/directory/matches", s.handleDecideMatches).Methods(http.MethodPost)
 	admin.HandleFunc("/clients/{id}/directory/selfserve", s.handleSetSelfServe).Methods(http.MethodPost)
+	admin.HandleFunc("/clients/{id}/directory/selfserve/{guid}/lockout", s.handleClearSelfServeLockout).Methods(http.MethodDelete)
 	admin.HandleFunc("/clients/{id}/directory/welcome", s.handleSendWelcome).Methods(http.MethodPost)
 	admin.HandleFunc("/admin/directory/settings", s.handleGetSelfServeSettings).Methods(http.MethodGet)
 	admin.HandleFunc("/admin/directory/settings", s.handlePutSelfServeSettings).Methods(http.MethodPut)
@@ -131,8 +132,9 @@ func (s *Server) registerDirectoryConsoleRoutes(r *mux.Router) {
 type selfServeJSON struct {
 	Enabled bool     `json:"enabled"`
 	Status  string   `json:"status"` // "", registration_complete, accessed_self_serve
-	Active  bool     `json:"active"`
-	Missing []string `json:"missing,omitempty"` // tenant, email, mobile
+	Active    bool     `json:"active"`
+	Missing   []string `json:"missing,omitempty"` // tenant, email, mobile, locked
+	LockedOut bool     `json:"locked_out"`
 }
 
 // selfServeSettingsJSON is "GET|PUT /api/v1/admin/directory/settings".
@@ -250,7 +252,7 @@ func reportJSON(rep core.MatchReport, f matchFilter) matchReportJSON {
 		j := matchJSON{GUID: m.User.GUID, SID: m.User.SID, Account: m.User.SAMAccountName, Name: m.User.Name(),
 			Emails: m.User.Emails(), Enabled: m.User.Enabled, Status: string(m.Status), Rule: string(m.Rule),
 			Decision: string(m.Decision.State), SelfServe: selfServeJSON{Enabled: m.SelfServe.Enabled,
-				Status: string(m.SelfServe.Status), Active: m.SelfServe.Active, Missing: m.SelfServe.Missing}}
+				Status: string(m.SelfServe.Status), Active: m.SelfServe.Active, Missing: m.SelfServe.Missing, LockedOut: m.SelfServe.LockedOut}}
 		for _, id := range m.Candidates {
 			j.Candidates = append(j.Candidates, contactJSONForMatch(rep.Contacts[id]))
 		}
@@ -325,6 +327,18 @@ func (s *Server) handleSetSelfServe(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]int{"changed": n})
+}
+
+// handleClearSelfServeLockout handles "DELETE
+// /api/v1/clients/{id}/directory/selfserve/{guid}/lockout" (admins): the
+// user may use the self-serve page again after too many wrong codes.
+func (s *Server) handleClearSelfServeLockout(w http.ResponseWriter, r *http.Request) {
+	tech := techFrom(r)
+	if err := s.engine.ClearSelfServeLockout(r.Context(), tech.TenantID, "tech:"+tech.ID, pathVar(r, "id"), pathVar(r, "guid")); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }
 
 // handleGetSelfServeSettings handles "GET /api/v1/admin/directory/settings".

@@ -265,7 +265,7 @@ func TestDirectorySelfServe(t *testing.T) {
 			dirUser(guidNobod, sidNobody, "No", "Body", "nobody@contoso.example", ""),
 			dirUser(guidSam, sidSam, "Sam", "Caller", "", ""))
 		ss, counts := selfServe()
-		assert.Equal(t, map[string]any{"enabled": false, "status": "", "active": false, "missing": []any{"tenant"}}, ss[guidPat],
+		assert.Equal(t, map[string]any{"enabled": false, "status": "", "active": false, "missing": []any{"tenant"}, "locked_out": false}, ss[guidPat],
 			"off by default")
 		assert.Equal(t, 0.0, counts["selfserve_on"])
 		r := e.api(t, admin, http.MethodGet, "/api/v1/admin/directory/settings", nil)
@@ -324,6 +324,24 @@ func TestDirectorySelfServe(t *testing.T) {
 		assert.Contains(t, acts, core.AuditSelfServeEnabled)
 		assert.Contains(t, acts, core.AuditSelfServeDisabled)
 		assert.Contains(t, acts, core.AuditSelfServeSettings)
+
+		// Too many wrong codes lock Sam out of the page; an admin clears it.
+		lockURL := ssURL + "/" + guidSam + "/lockout"
+		require.NoError(t, st.Update(t.Context(), func(tx core.Tx) error {
+			return tx.SetSelfServeFailures(t.Context(), e.a.tenant.ID, e.a.client.ID, guidSam, 10, e.clk.Now())
+		}))
+		ss, _ = selfServe()
+		assert.Equal(t, true, ss[guidSam]["locked_out"])
+		assert.Equal(t, false, ss[guidSam]["active"])
+		assert.Equal(t, []any{"locked"}, ss[guidSam]["missing"])
+		assert.Equal(t, http.StatusForbidden, e.api(t, tech, http.MethodDelete, lockURL, nil).status, "admins only")
+		assert.Equal(t, http.StatusNotFound, e.api(t, admin, http.MethodDelete, ssURL+"/"+guidD+"/lockout", nil).status, "not on record")
+		r = e.api(t, admin, http.MethodDelete, lockURL, nil)
+		require.Equal(t, http.StatusNoContent, r.status, "%s", r.body)
+		ss, _ = selfServe()
+		assert.Equal(t, false, ss[guidSam]["locked_out"])
+		assert.Equal(t, true, ss[guidSam]["active"])
+		assert.Contains(t, auditActions(t, e, e.a.tenant.ID), core.AuditSelfServeLockoutCleared)
 
 		// The import-time choice: a user seen for the first time gets it on;
 		// a removed user's switch goes with it.
