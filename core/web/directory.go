@@ -130,8 +130,8 @@ func (s *Server) registerDirectoryConsoleRoutes(r *mux.Router) {
 
 // selfServeJSON is a user's self-serve in the report.
 type selfServeJSON struct {
-	Enabled bool     `json:"enabled"`
-	Status  string   `json:"status"` // "", registration_complete, accessed_self_serve
+	Enabled   bool     `json:"enabled"`
+	Status    string   `json:"status"` // "", registration_complete, accessed_self_serve
 	Active    bool     `json:"active"`
 	Missing   []string `json:"missing,omitempty"` // tenant, email, mobile, locked
 	LockedOut bool     `json:"locked_out"`
