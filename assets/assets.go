@@ -45,6 +45,7 @@ const (
 	// PageAdminMicrosoftConsent is where Microsoft's admin consent returns.
 	PageAdminMicrosoftConsent = "admin_microsoft_consent.html"
 	PageAdminAgents           = "admin_agents.html"
+	PageAdminNotify           = "admin_notify.html"
 	PageWelcome               = "welcome.html"
 	PageEnrolment             = "enrolment.html"
 	PageSelfServe             = "selfserve.html"
@@ -54,7 +55,7 @@ const (
 // PageNames lists every page template handlers use.
 var PageNames = []string{PageLogin, PageConsole, PageOutbox, PageTechVerify, PageLink, PagePod,
 	PageAdminPolicies, PageAdminBranding, PageAdminTechnicians, PageAdminAudit, PageAdminForbidden, PageAdminIntegrations, PageAdminChannels,
-	PageAdminDirectory, PageAdminDuo, PageAdminMicrosoft, PageAdminMicrosoftConsent, PageAdminAgents, PageWelcome, PageEnrolment, PageSelfServe, PageTrayForm}
+	PageAdminDirectory, PageAdminDuo, PageAdminMicrosoft, PageAdminMicrosoftConsent, PageAdminAgents, PageAdminNotify, PageWelcome, PageEnrolment, PageSelfServe, PageTrayForm}
 
 // StaticFS returns the static files, without the embed prefix.
 func StaticFS() fs.FS {

@@ -33,8 +33,8 @@ func TestBrowserTechVerify(t *testing.T) {
 		"twilio": map[string]any{"account_sid": tenantAccount, "secret": tenantToken, "number": tenantNumber},
 		"email":  map[string]any{"shared": true}})
 	require.Equal(t, http.StatusOK, status, body)
-	// The on-call group (no console page for groups yet): straight in the
-	// store, on call all day, every day, around now.
+	// The on-call group, straight in the store (TestBrowserOnCall drives
+	// the On call page): on call all day, every day, around now.
 	const onCall = "+15550100301"
 	today := time.Now().UTC()
 	s.updateStore(t, func(ctx context.Context, tx core.Tx) error {

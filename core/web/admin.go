@@ -41,6 +41,7 @@ var adminPages = []struct{ path, page, active, title string }{
 	{"/app/admin/duo", assets.PageAdminDuo, "duo", "Duo push"},
 	{"/app/admin/microsoft", assets.PageAdminMicrosoft, "microsoft", "Microsoft 365"},
 	{"/app/admin/agents", assets.PageAdminAgents, "agents", "Agents"},
+	{"/app/admin/notify", assets.PageAdminNotify, "notify", "On call"},
 }
 
 func (s *Server) registerAdminPageRoutes(r *mux.Router) {
@@ -87,6 +88,7 @@ func (s *Server) registerAdminAPIRoutes(r *mux.Router) {
 	s.registerAdminChannelRoutes(a)
 	s.registerAdminDuoRoutes(a)
 	s.registerAdminMicrosoftRoutes(a)
+	s.registerAdminNotifyRoutes(a)
 }
 
 // withAdmin refuses technicians who are not owner or admin.
