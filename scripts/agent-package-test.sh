@@ -37,8 +37,14 @@ for f in "$exe" "$msi"; do
 		{ cat "$work/verify.log"; fail "signature of $f does not verify"; }
 	grep -q 'Signature verification: ok' "$work/verify.log" || fail "no ok verification for $f"
 done
+# One byte in the middle of the exe, inverted: writing a fixed byte would
+# change nothing where the file already holds it (it did, once the exe's
+# middle byte happened to be 0).
 cp "$exe" "$work/tampered.exe"
-printf '\x00' | dd of="$work/tampered.exe" bs=1 seek=$(( $(stat -c %s "$exe") / 2 )) conv=notrunc status=none
+off=$(( $(stat -c %s "$exe") / 2 ))
+byte=$(od -An -tu1 -j "$off" -N1 "$exe" | tr -d ' ')
+printf "\\$(printf '%03o' $(( byte ^ 0xff )))" | dd of="$work/tampered.exe" bs=1 seek="$off" conv=notrunc status=none
+cmp -s "$exe" "$work/tampered.exe" && fail "the tampered copy is the same as the exe"
 if osslsigncode verify -CAfile "$work/ca.pem" -in "$work/tampered.exe" >/dev/null 2>&1; then
 	fail "a tampered exe still verifies"
 fi
