@@ -53,7 +53,11 @@ func (e *Engine) MicrosoftRoute(ctx context.Context, tenantID, contactID string)
 		r.Destination = MaskDestination(DestMicrosoft, u.UPN)
 		r.Provenance = "Microsoft 365 user matched by " + u.MatchedBy
 		if !conn.ImportedAt.IsZero() {
-			r.Provenance += ", imported " + conn.ImportedAt.UTC().Format("2006-01-02")
+			loc, err := tenantLocation(ctx, tx, tenantID)
+			if err != nil {
+				return err
+			}
+			r.Provenance += ", imported " + FormatDate(conn.ImportedAt, loc)
 		}
 		switch {
 		case !u.Enabled:

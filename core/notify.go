@@ -605,8 +605,12 @@ func (e *Engine) notifyFailed(ctx context.Context, tx Tx, v Verification, now ti
 	if v.TicketRef != "" {
 		ticket = " on ticket " + v.TicketRef
 	}
+	loc, err := tenantLocation(ctx, tx, v.TenantID)
+	if err != nil {
+		return err
+	}
 	text := fmt.Sprintf("Countersign alert: the verification of %s by %s%s failed at %s: %s.",
-		who, how, ticket, now.UTC().Format("2006-01-02 15:04 UTC"), v.Detail)
+		who, how, ticket, FormatStamp(now, loc), v.Detail)
 	_, _, err = e.notifyOnCall(ctx, tx, v.TenantID, NotifyVerificationFailed, v.ID, NotifyMessage{
 		Subject: "Countersign alert: verification of " + contact.Name() + " failed", Text: text,
 		Say: "Countersign alert. The verification of " + contact.Name() + " failed."}, now)

@@ -375,9 +375,13 @@ func (e *Engine) queueDeniedAlert(ctx context.Context, tx Tx, v Verification, no
 	if v.TicketRef != "" {
 		ticket = " on ticket " + v.TicketRef
 	}
+	loc, err := tenantLocation(ctx, tx, v.TenantID)
+	if err != nil {
+		return err
+	}
 	text := fmt.Sprintf("Countersign alert: %s pressed \"This is not me\" on a workstation prompt sent by %s%s at %s. "+
 		"The caller may not be who they say they are. Prompts to this user are stopped for 24 hours.",
-		contact.Name(), requester.Name, ticket, now.UTC().Format("2006-01-02 15:04 UTC"))
+		contact.Name(), requester.Name, ticket, FormatStamp(now, loc))
 	subject := "Countersign alert: workstation prompt denied by " + contact.Name()
 	if _, err := e.alertOnCallOrAdmins(ctx, tx, v.TenantID, NotifyNotMe, v.ID, NotifyMessage{Subject: subject, Text: text,
 		Say: "Countersign alert. " + contact.Name() + " pressed This is not me on a workstation prompt. The caller may not be who they say they are."}, now); err != nil {

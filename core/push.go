@@ -176,10 +176,14 @@ func (e *Engine) queuePushAlert(ctx context.Context, tx Tx, v Verification, now 
 	if err != nil {
 		return err
 	}
+	loc, err := tenantLocation(ctx, tx, v.TenantID)
+	if err != nil {
+		return err
+	}
 	vendor, what := vendorOf(v.Method), pushRefusal(v)
 	text := fmt.Sprintf("Countersign alert: %s %s a %s sent by %s on ticket %s at %s. "+
 		"The caller may not be who they say they are. Pushes to this user are stopped for 24 hours.",
-		contact.Name(), what, vendor.name, requester.Name, v.TicketRef, now.UTC().Format("2006-01-02 15:04 UTC"))
+		contact.Name(), what, vendor.name, requester.Name, v.TicketRef, FormatStamp(now, loc))
 	n, err := e.alertOnCallOrAdmins(ctx, tx, v.TenantID, NotifyPushRefused, v.ID, NotifyMessage{
 		Subject: "Countersign alert: " + vendor.name + " " + what + " by " + contact.Name(), Text: text,
 		Say: "Countersign alert. " + contact.Name() + " " + what + " a " + vendor.name + ". The caller may not be who they say they are."}, now)

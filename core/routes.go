@@ -17,7 +17,7 @@ type Route struct {
 	Destination   string
 	DestinationID string
 	// Provenance says where the destination came from ("psa:connectwise,
-	// 2026-11-02"), for phones and e-mails.
+	// 2 Nov 2026", the day in the tenant's time zone), for phones and e-mails.
 	Provenance string
 	Available  bool
 	// Reason says why it is unavailable, or what it will do when available
@@ -65,6 +65,7 @@ func (e *Engine) Routes(ctx context.Context, tenantID, contactID string) ([]Rout
 		pushErr    error
 		candidates []DuoUser
 		locked     map[DestinationKind]string // why a channel is locked
+		loc        *time.Location             // the tenant's, for provenance dates
 	)
 	err := e.cfg.Store.View(ctx, func(tx Tx) error {
 		var err error
@@ -75,6 +76,9 @@ func (e *Engine) Routes(ctx context.Context, tenantID, contactID string) ([]Rout
 			return err
 		}
 		if history, err = tx.ListVerifications(ctx, tenantID, contactID, 50); err != nil {
+			return err
+		}
+		if loc, err = tenantLocation(ctx, tx, tenantID); err != nil {
 			return err
 		}
 		if e.cfg.Duo != nil && policy.Allows(MethodDuoPush) {
@@ -174,7 +178,7 @@ func (e *Engine) Routes(ctx context.Context, tenantID, contactID string) ([]Rout
 			if !ok {
 				continue
 			}
-			r := destinationRoute(m, p.DestinationKind(), contact, history)
+			r := destinationRoute(m, p.DestinationKind(), contact, history, loc)
 			if why, ok := locked[p.DestinationKind()]; ok && r.Available {
 				r.Available, r.Reason = false, why
 			}
@@ -186,7 +190,7 @@ func (e *Engine) Routes(ctx context.Context, tenantID, contactID string) ([]Rout
 
 // destinationRoute is the route of a message method: its default
 // destination, or why there is none usable.
-func destinationRoute(m Method, k DestinationKind, c Contact, history []Verification) Route {
+func destinationRoute(m Method, k DestinationKind, c Contact, history []Verification, loc *time.Location) Route {
 	r := Route{Method: m, Assurance: AssuranceLabel(m)}
 	d, ok := c.DefaultDestination(k)
 	if !ok {
@@ -200,7 +204,7 @@ func destinationRoute(m Method, k DestinationKind, c Contact, history []Verifica
 	r.Destination, r.DestinationID = d.Masked(), d.ID
 	r.Provenance = d.Source
 	if !d.SetAt.IsZero() {
-		r.Provenance += ", " + d.SetAt.UTC().Format(time.DateOnly)
+		r.Provenance += ", " + FormatDate(d.SetAt, loc)
 	}
 	if m == MethodSMSCode || m == MethodSMSLink {
 		// The newest SMS outcome to this number tells whether its owner

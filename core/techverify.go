@@ -338,7 +338,11 @@ func (t *techVerifyTx) verify(ctx context.Context) (string, error) {
 		"matches": fmt.Sprint(len(contacts)), "provenance": provenance, "replaced": fmt.Sprint(len(open))}); err != nil {
 		return "", err
 	}
-	until := r.ExpiresAt.UTC().Format("15:04 UTC")
+	loc, err := tenantLocation(ctx, t.tx, t.tenantID())
+	if err != nil {
+		return "", err
+	}
+	until := FormatStampFrom(r.ExpiresAt, t.now, loc)
 	text := fmt.Sprintf("Countersign: %s, %s, asks to verify the technician calling them. Read them this code: %s (valid until %s). "+
 		"They text #confirm when it matches.", who, t.phone(), spaceCode(code), until)
 	if _, _, err := t.e.notifyOnCall(ctx, t.tx, t.tenantID(), NotifyTechVerify, r.ID, NotifyMessage{
@@ -640,7 +644,11 @@ func (e *Engine) queueTechVerifyNote(ctx context.Context, tx Tx, r TechVerifyReq
 	} else if !isNotFound(err) {
 		return err
 	}
-	when := r.ClosedAt.UTC().Format("2006-01-02 15:04 UTC")
+	loc, err := tenantLocation(ctx, tx, r.TenantID)
+	if err != nil {
+		return err
+	}
+	when := FormatStamp(r.ClosedAt, loc)
 	phone := MaskDestination(DestPhone, r.Phone)
 	var text string
 	if r.Status == TechVerifyConfirmed {

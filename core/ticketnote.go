@@ -36,26 +36,31 @@ func (e *Engine) queueTicketNote(ctx context.Context, tx Tx, v Verification, now
 		}
 		requester = tech.Name
 	}
+	loc, err := tenantLocation(ctx, tx, v.TenantID)
+	if err != nil {
+		return err
+	}
 	msg := Outbound{Kind: OutboxTicketNote, To: v.TicketRef, Tenant: v.TenantID, Integration: v.IntegrationID,
-		Text: ticketNoteText(v, contact.Name(), requester)}
+		Text: ticketNoteText(v, contact.Name(), requester, loc)}
 	item := OutboxItem{ID: NewID("obx"), TenantID: v.TenantID, Kind: OutboxTicketNote, VerificationID: v.ID,
 		Status: OutboxPending, NextAttemptAt: now, CreatedAt: now, Dev: e.cfg.Senders[OutboxTicketNote] == nil}
 	return e.sealAndEnqueue(ctx, tx, &item, msg, 0)
 }
 
 // ticketNoteText is the note technicians read on the ticket: who, how, the
-// outcome, and when, in UTC (the PSA shows its own time zone beside it).
-func ticketNoteText(v Verification, contact, tech string) string {
+// outcome, and when, in the tenant's time zone loc, named (the PSA may
+// show another zone beside it).
+func ticketNoteText(v Verification, contact, tech string, loc *time.Location) string {
 	how := methodWords[v.Method]
 	if how == "" {
 		how = string(v.Method)
 	}
-	when := v.CompletedAt.UTC().Format("2006-01-02 15:04 UTC")
+	when := FormatStamp(v.CompletedAt, loc)
 	var b strings.Builder
 	switch v.Status {
 	case StatusVerified:
 		fmt.Fprintf(&b, "Countersign: %s was VERIFIED by %s to %s (requested by %s, %s). Valid until %s.",
-			contact, how, v.MaskedDestination(), tech, when, v.VerifiedUntil.UTC().Format("15:04 UTC"))
+			contact, how, v.MaskedDestination(), tech, when, FormatStampFrom(v.VerifiedUntil, v.CompletedAt, loc))
 	case StatusCancelled:
 		fmt.Fprintf(&b, "Countersign: verification of %s by %s to %s was CANCELLED (%s, %s).",
 			contact, how, v.MaskedDestination(), tech, when)

@@ -227,3 +227,32 @@ func TestRoutesLockedChannel(t *testing.T) {
 		assert.True(t, seen[core.DestPhone] && seen[core.DestEmail], "both channels listed")
 	})
 }
+
+// TestTicketNoteInTenantZone checks that the note written to the PSA says
+// when in the tenant's time zone, named, with the date (issue 12): the
+// ticket is read later, by people who do not think in UTC.
+func TestTicketNoteInTenantZone(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, st *store.Store) {
+		f := newFixture(t, st)
+		ctx := t.Context()
+		f.tenant.Branding.TimeZone = "Asia/Kolkata"
+		require.NoError(t, st.Update(ctx, func(tx core.Tx) error { return tx.UpdateTenant(ctx, &f.tenant) }))
+		in, err := f.eng.PutIntegration(ctx, f.tenant.ID, "test", core.Integration{Kind: "memory", Name: "PSA", Config: []byte(`{}`)})
+		require.NoError(t, err)
+		f.clk.Add(10*time.Hour + 5*time.Minute) // 19:05 UTC, 00:35 the next day in Kolkata
+		started := f.start(t, core.MethodSMSCode, func(r *core.StartRequest) { r.TicketRef, r.IntegrationID = "900", in.ID })
+		f.deliver(t)
+		code := codeRE.FindStringSubmatch(f.sms.last(t).Text)
+		require.NotNil(t, code)
+		v, err := f.eng.CheckCode(ctx, f.tenant.ID, f.tech.ID, started.Verification.ID, code[1]+code[2])
+		require.NoError(t, err)
+		f.deliver(t)
+		require.Len(t, f.notes.msgs, 1)
+		text := f.notes.msgs[0].Text
+		loc, err := time.LoadLocation("Asia/Kolkata")
+		require.NoError(t, err)
+		assert.Contains(t, text, "(requested by jane, 3 Nov 2026 00:35 IST)", text)
+		assert.Contains(t, text, "Valid until "+core.FormatStampFrom(v.VerifiedUntil, v.CompletedAt, loc)+".", text)
+		assert.NotContains(t, text, "UTC")
+	})
+}

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"context"
 	"fmt"
 	"time"
 )
@@ -13,6 +14,10 @@ import (
 //	14:02            today
 //	Tue 2 Dec 14:02  another day this year
 //	2 Dec 2025 14:02 another year
+//
+// Text read away from the pages (a ticket note, an alert) cannot know the
+// reader's today, so it always has the date, and the zone's name beside
+// it (FormatStamp): "3 Dec 2026 14:02 IST".
 
 // Location returns the tenant's time zone (Branding.TimeZone), or UTC when
 // it has none or names no zone this server knows.
@@ -33,6 +38,34 @@ func FormatTime(t, now time.Time, loc *time.Location) string {
 		return t.Format("Mon 2 Jan 15:04")
 	}
 	return t.Format("2 Jan 2006 15:04")
+}
+
+// FormatStamp writes t in loc for text read away from the pages: with the
+// date and the zone's abbreviation, "3 Dec 2026 14:02 IST" (an offset such
+// as "+0530" for a zone without one).
+func FormatStamp(t time.Time, loc *time.Location) string {
+	return t.In(loc).Format("2 Jan 2006 15:04 MST")
+}
+
+// FormatStampFrom writes t as FormatTime does relative to ref's day (a time
+// written by FormatStamp beside it) and with the zone: "22:02 IST" the
+// same day, "Fri 4 Dec 06:02 IST" another.
+func FormatStampFrom(t, ref time.Time, loc *time.Location) string {
+	return FormatTime(t, ref, loc) + " " + t.In(loc).Format("MST")
+}
+
+// FormatDate writes t's day in loc: "3 Dec 2026".
+func FormatDate(t time.Time, loc *time.Location) string {
+	return t.In(loc).Format("2 Jan 2006")
+}
+
+// tenantLocation reads tenant id's time zone for the text it is sent.
+func tenantLocation(ctx context.Context, tx Tx, id string) (*time.Location, error) {
+	t, err := tx.Tenant(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return t.Location(), nil
 }
 
 // Ago says how long before now t was, in the pages' words: "just now",

@@ -33,6 +33,13 @@ func TestFormatTime(t *testing.T) {
 	assert.Empty(t, core.Ago(now.Add(-25*time.Hour), now))
 	assert.Empty(t, core.Ago(now.Add(time.Minute), now))
 
+	// Text read away from the pages: always the date, and the zone.
+	assert.Equal(t, "3 Dec 2026 23:28 CET", core.FormatStamp(now.Add(-2*time.Minute), berlin))
+	assert.Equal(t, "3 Dec 2026 22:28 UTC", core.FormatStamp(now.Add(-2*time.Minute), time.UTC))
+	assert.Equal(t, "23:45 CET", core.FormatStampFrom(now.Add(15*time.Minute), now, berlin))
+	assert.Equal(t, "Fri 4 Dec 07:30 CET", core.FormatStampFrom(now.Add(8*time.Hour), now, berlin))
+	assert.Equal(t, "4 Dec 2026", core.FormatDate(now.Add(time.Hour), berlin))
+
 	tn := core.Tenant{Branding: core.Branding{TimeZone: "Europe/Berlin"}}
 	assert.Equal(t, "Europe/Berlin", tn.Location().String())
 	tn.Branding.TimeZone = "Not/AZone"

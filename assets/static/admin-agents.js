@@ -19,7 +19,7 @@
   function seen(a) {
     if (a.revoked) return "Revoked";
     if (a.online) return "Online";
-    return a.last_seen_at && !a.last_seen_at.startsWith("0001") ? "Offline since " + new Date(a.last_seen_at).toLocaleString() : "Never connected";
+    return a.last_seen_at && !a.last_seen_at.startsWith("0001") ? "Offline since " + CSTime.format(a.last_seen_at) : "Never connected";
   }
 
   async function loadAgents() {

@@ -25,7 +25,7 @@ function detailText(d) {
 function row(e) {
   const tr = el("tr");
   const actor = e.actor_name ? e.actor_name + " (" + e.actor + ")" : e.actor;
-  tr.append(el("td", String(e.seq)), el("td", new Date(e.at).toLocaleString()), el("td", actor),
+  tr.append(el("td", String(e.seq)), el("td", CSTime.format(e.at)), el("td", actor),
             el("td", e.action), el("td", e.subject), el("td", detailText(e.detail)));
   return tr;
 }

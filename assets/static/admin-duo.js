@@ -16,7 +16,7 @@
       for (const a of j.accounts) {
         const tr = el("tr");
         tr.append(el("td", a.name), el("td", clientName(a.client_id)), el("td", a.api_host), el("td", a.integration_key),
-          el("td", (a.check_result === "ok" ? "OK" : a.check_result) + " · " + new Date(a.checked_at).toLocaleString()));
+          el("td", (a.check_result === "ok" ? "OK" : a.check_result) + " · " + CSTime.format(a.checked_at)));
         const act = el("td");
         const check = el("button", "Check now", { type: "button", class: "secondary", "aria-label": "Check " + a.name + " now" });
         check.addEventListener("click", () => adm.run(check, "duo-list-msg", async () => {

@@ -7,7 +7,7 @@
   const $ = adm.byId;
   let clients = [], usersOf = null, matching = null;
   const clientName = (id) => (clients.find((c) => c.id === id) || {}).name || id;
-  const when = (s) => s ? new Date(s).toLocaleString() : "";
+  const when = (s) => s ? CSTime.format(s) : ""; // the tenant's zone (api.js)
 
   async function load() {
     try {

@@ -84,7 +84,7 @@ function actionsCell(t) {
 function signinText(t) {
   const parts = [t.disabled ? "Disabled" : (t.totp ? "Authenticator enrolled" : "Password only")];
   if (t.locked) parts.push("locked");
-  parts.push(t.last_login_at ? "last sign-in " + new Date(t.last_login_at).toLocaleString() : "never signed in");
+  parts.push(t.last_login_at ? "last sign-in " + CSTime.format(t.last_login_at) : "never signed in");
   return parts.join(" — ");
 }
 

@@ -179,7 +179,7 @@ async function loadEvents(it) {
   for (const ev of evs) {
     const tr = el("tr");
     const outcome = ev.status + (ev.outcome && ev.outcome !== ev.status ? ": " + ev.outcome : "") + (ev.attempts > 1 ? " (" + ev.attempts + " tries)" : "");
-    tr.append(cell(new Date(ev.received).toLocaleString()), cell(ev.type + " " + ev.action), cell(ev.ref), cell(outcome));
+    tr.append(cell(CSTime.format(ev.received)), cell(ev.type + " " + ev.action), cell(ev.ref), cell(outcome));
     body.append(tr);
   }
   table.hidden = evs.length === 0;
@@ -197,7 +197,7 @@ function drawList() {
     setup.addEventListener("click", () => { showSetup(it); adm.byId("int-setup").scrollIntoView(); });
     const actions = el("td");
     actions.append(setup, edit);
-    tr.append(cell(it.name), cell(it.kind_name), cell(new Date(it.updated_at).toLocaleString()), actions);
+    tr.append(cell(it.name), cell(it.kind_name), cell(CSTime.format(it.updated_at)), actions);
     body.append(tr);
   }
   adm.byId("int-list-empty").hidden = intList.length > 0;

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -94,4 +95,41 @@ func TestBrowserTimesAndShield(t *testing.T) {
 	assert.Regexp(t, regexp.MustCompile(`^\d\d:\d\d \((just now|1 min ago)\)$`), requested)
 	assert.True(t, strings.HasPrefix(requested, core.FormatTime(created, time.Now(), loc)+" ("), "link page: %q", requested)
 	user.Screenshot("times-link-page")
+}
+
+// TestBrowserAdminTimes checks that the admin pages write times as every
+// other page does (issue 12): in the tenant's time zone, 24-hour, as
+// core.FormatTime, not in the browser's own zone and locale.
+func TestBrowserAdminTimes(t *testing.T) {
+	s := startServer(t)
+	s.SetBranding(t, core.Branding{TimeZone: "Asia/Kolkata"})
+	loc, err := time.LoadLocation("Asia/Kolkata")
+	require.NoError(t, err)
+	tech := NewTab(t)
+	s.SignIn(t, tech, techEmail, techPassword, "")
+
+	tech.Visit(s.URL + "/app/admin/audit")
+	tech.WaitTrue("the audit log", `document.querySelectorAll("#audit-table tbody tr").length > 0`)
+	var seq, shown string
+	tech.Eval(`document.querySelector("#audit-table tbody tr td:nth-child(1)").textContent`, &seq)
+	tech.Eval(`document.querySelector("#audit-table tbody tr td:nth-child(2)").textContent`, &shown)
+	status, body := s.API.do("GET", "/admin/audit", nil)
+	require.Equal(t, 200, status, body)
+	var at time.Time
+	for _, e := range body["events"].([]any) {
+		ev := e.(map[string]any)
+		if fmt.Sprint(ev["seq"]) == seq {
+			at, err = time.Parse(time.RFC3339Nano, ev["at"].(string))
+			require.NoError(t, err)
+		}
+	}
+	require.False(t, at.IsZero(), "event %s in the API", seq)
+	assert.Equal(t, core.FormatTime(at, time.Now(), loc), shown, "the audit log's time")
+
+	tech.Visit(s.URL + "/app/admin/technicians")
+	tech.WaitTrue("the team", `document.getElementById("tech-table").textContent.includes("last sign-in")`)
+	var team string
+	tech.Eval(`document.getElementById("tech-table").textContent`, &team)
+	assert.Regexp(t, `last sign-in \d\d:\d\d`, team, "24-hour, the tenant's zone")
+	assert.NotRegexp(t, `[AP]M`, team)
 }

@@ -27,6 +27,9 @@ type adminPageData struct {
 	Message string
 	// Issues are the misconfigured channels the nav's banner shows.
 	Issues []issueOut
+	// TimeZone is the tenant's (core.Branding.TimeZone), for the
+	// scripts' times (CSTime in api.js); "" is UTC.
+	TimeZone string
 }
 
 // adminPages maps each page path to its template and nav entry.
@@ -63,7 +66,7 @@ func (s *Server) handleAdminPage(page, active, title string) http.HandlerFunc {
 			return
 		}
 		d := adminPageData{Dev: s.engine.DevDelivery(), Admin: tech.Role.IsAdmin(), Active: active, Title: title, Me: technicianJSON(tech),
-			Issues: s.channelIssues(r.Context(), tech)}
+			Issues: s.channelIssues(r.Context(), tech), TimeZone: s.tenantZone(r.Context(), tech.TenantID)}
 		w.Header().Set("Cache-Control", "no-store")
 		if !tech.Role.IsAdmin() {
 			d.Message = title + " can only be changed by an owner or admin of your organisation. Ask one of them if something here needs to change."

@@ -77,7 +77,7 @@ func (s *Server) handleOutboxPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.renderHTML(w, r, http.StatusOK, "outbox.html", consolePage{Dev: s.engine.DevDelivery(), Admin: tech.Role.IsAdmin(), Active: "outbox",
-		Issues: s.channelIssues(r.Context(), tech)})
+		Issues: s.channelIssues(r.Context(), tech), TimeZone: s.tenantZone(r.Context(), tech.TenantID)})
 }
 
 var hexColour = regexp.MustCompile(`^#[0-9a-fA-F]{6}$`)
