@@ -33,6 +33,9 @@ func TestBrowserAgents(t *testing.T) {
 	s.SignIn(t, tab, techEmail, techPassword, "")
 	tab.Visit(s.URL + "/app/admin/agents")
 	tab.WaitText("#ag-caption", "1 computer")
+	// The install command comes from its own request, which may answer
+	// after the list (it did under CI load).
+	tab.WaitTrue("the install command", `document.getElementById("ag-install").value.includes("ACTIVATIONKEY")`)
 	var install string
 	tab.Eval(`document.getElementById("ag-install").value`, &install)
 	assert.Contains(t, install, `ACTIVATIONKEY="`+key+`"`)
