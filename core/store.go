@@ -116,6 +116,10 @@ type Tx interface {
 	// verified the caller), by destination id, in one read however many
 	// destinations there are; a destination never verified is absent.
 	LastVerified(ctx context.Context, tenantID, contactID string) (map[string]time.Time, error)
+	// ShieldVerifications returns, for each of contactIDs that has one, its
+	// newest verification not open at now (not pending or sent, or past
+	// its expiry): the one ShieldFor decides by. One read for them all.
+	ShieldVerifications(ctx context.Context, tenantID string, contactIDs []string, now time.Time) (map[string]Verification, error)
 	// VerificationByProviderRef finds the verification whose last send has
 	// the provider id ref (e.g. a Twilio MessageSid).
 	VerificationByProviderRef(ctx context.Context, tenantID, ref string) (Verification, error)

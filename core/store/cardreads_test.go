@@ -51,3 +51,46 @@ func TestLastVerified(t *testing.T) {
 		})
 	}
 }
+
+// TestShieldVerifications reads the verification that decides each
+// contact's shield, for many contacts in one statement: the newest that is
+// not open at now (an open one past its expiry counts as closed).
+func TestShieldVerifications(t *testing.T) {
+	for _, d := range storetest.Dialects(t) {
+		t.Run(d, func(t *testing.T) {
+			var trips atomic.Int64
+			s := storetest.Open(t, d, store.CountRoundTrips(&trips))
+			f := seed(t, s)
+			now := t0.Add(10 * time.Hour)
+			phone := f.contactA.Destinations[0]
+			add := func(contact core.Contact, st core.Status, created time.Time, expires time.Time) core.Verification {
+				v := core.Verification{TenantID: contact.TenantID, ClientID: contact.ClientID, ContactID: contact.ID, DestinationID: phone.ID,
+					DestKind: core.DestPhone, Destination: phone.Value, Method: core.MethodSMSCode, TechnicianID: f.techA.ID, Status: st,
+					MaxAttempts: 5, CreatedAt: created, ExpiresAt: expires}
+				update(t, s, func(ctx context.Context, tx core.Tx) error { return tx.CreateVerification(ctx, &v) })
+				return v
+			}
+			// Contact A: verified, then failed, then one still open.
+			add(f.contactA, core.StatusVerified, t0.Add(time.Hour), t0.Add(time.Hour+5*time.Minute))
+			failed := add(f.contactA, core.StatusFailed, t0.Add(2*time.Hour), t0.Add(2*time.Hour+5*time.Minute))
+			add(f.contactA, core.StatusSent, now.Add(-time.Minute), now.Add(4*time.Minute))
+			// Contact B (another tenant): only a sent one that expired.
+			expired := add(f.contactB, core.StatusSent, t0.Add(time.Hour), t0.Add(time.Hour+5*time.Minute))
+			require.NoError(t, view(s, func(ctx context.Context, tx core.Tx) error {
+				n0 := trips.Load()
+				got, err := tx.ShieldVerifications(ctx, f.A.ID, []string{f.contactA.ID, f.contactB.ID, "con_none"}, now)
+				require.NoError(t, err)
+				assert.Equal(t, int64(1), trips.Load()-n0, "one statement for every contact")
+				require.Len(t, got, 1, "contact B is another tenant's; con_none has none")
+				assert.Equal(t, failed.ID, got[f.contactA.ID].ID, "the open one does not decide the shield")
+				got, err = tx.ShieldVerifications(ctx, f.B.ID, []string{f.contactB.ID}, now)
+				require.NoError(t, err)
+				assert.Equal(t, expired.ID, got[f.contactB.ID].ID, "an open one past its expiry does")
+				got, err = tx.ShieldVerifications(ctx, f.A.ID, nil, now)
+				require.NoError(t, err)
+				assert.Empty(t, got)
+				return nil
+			}))
+		})
+	}
+}

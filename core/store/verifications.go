@@ -142,6 +142,37 @@ func (t *tx) LastVerified(ctx context.Context, tenantID, contactID string) (map[
 	return out, wrap(rows.Err(), "last verified")
 }
 
+// ShieldVerifications implements core.Tx: one read, the newest closed
+// verification of each contact by a window over verifications_contact
+// (SQLite ≥ 3.25 and PostgreSQL both have ROW_NUMBER).
+func (t *tx) ShieldVerifications(ctx context.Context, tenantID string, contactIDs []string, now time.Time) (map[string]core.Verification, error) {
+	out := map[string]core.Verification{}
+	if len(contactIDs) == 0 {
+		return out, nil
+	}
+	args := []any{tenantID}
+	for _, id := range contactIDs {
+		args = append(args, id)
+	}
+	args = append(args, now)
+	rows, err := t.query(ctx, `SELECT `+verificationCols+` FROM (
+		SELECT `+verificationCols+`, ROW_NUMBER() OVER (PARTITION BY contact_id ORDER BY created_at DESC, id DESC) AS rn
+		FROM verifications WHERE tenant_id = ? AND contact_id IN (`+placeholders(len(contactIDs))+`)
+			AND (status NOT IN ('pending', 'sent') OR expires_at IS NULL OR expires_at <= ?)) v
+		WHERE rn = 1`, args...)
+	if err != nil {
+		return nil, wrap(err, "shield verifications")
+	}
+	vs, err := collect(rows, scanVerification)
+	if err != nil {
+		return nil, wrap(err, "shield verifications")
+	}
+	for _, v := range vs {
+		out[v.ContactID] = v
+	}
+	return out, nil
+}
+
 // LockOpenVerifications implements core.Tx. On PostgreSQL the contact's
 // row is locked first, so that two starts for one contact run one after
 // the other and the second sees the first's verification; SQLite's single

@@ -121,16 +121,19 @@ func (s *Server) contactList(ctx context.Context, tenantID string, cs []core.Con
 	if err != nil {
 		return nil, err
 	}
-	now := s.engine.Now()
+	ids := make([]string, len(cs))
+	for i, c := range cs {
+		ids[i] = c.ID
+	}
+	shields, err := s.engine.Shields(ctx, tenantID, ids) // one read for the page, not one per contact
+	if err != nil {
+		return nil, err
+	}
 	out := make([]contactOut, 0, len(cs))
 	for _, c := range cs {
 		co := contactJSON(c)
 		co.Company = names[c.ClientID]
-		history, err := s.engine.History(ctx, tenantID, c.ID)
-		if err != nil {
-			return nil, err
-		}
-		co.Shield = shieldJSON(core.ShieldFor(history, now))
+		co.Shield = shieldJSON(shields[c.ID])
 		co.Shield.TechnicianName = techs[co.Shield.TechnicianID]
 		out = append(out, co)
 	}
