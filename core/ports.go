@@ -77,6 +77,11 @@ const (
 	// everywhere); live sockets of that technician close at once.
 	// ContactID and VerificationID are empty.
 	EventTechnicianSignedOut EventType = "technician.signed_out"
+	// EventTechnicianChanged: technician TechnicianID's row changed
+	// without ending its sessions (name, role, re-enabled, a sign-in's
+	// counters): caches of signed-in technicians drop it. Nothing is shown
+	// to watchers. ContactID and VerificationID are empty.
+	EventTechnicianChanged EventType = "technician.changed"
 )
 
 // Event is a state change, published after its transaction commits so that
@@ -89,7 +94,8 @@ type Event struct {
 	VerificationID string    `json:"verification_id"`
 	Status         Status    `json:"status"`
 	At             time.Time `json:"at"`
-	// TechnicianID is set on technician events (EventTechnicianSignedOut),
+	// TechnicianID is set on technician events (EventTechnicianSignedOut,
+	// EventTechnicianChanged),
 	// and Reason says why, in words the technician's page shows.
 	TechnicianID string `json:"technician_id,omitempty"`
 	Reason       string `json:"reason,omitempty"`
@@ -99,6 +105,16 @@ type Event struct {
 // Publish must not block the engine for long.
 type Publisher interface {
 	Publish(ctx context.Context, e Event)
+}
+
+// Barrier is implemented by publishers that reach other nodes
+// (core/live.PGBridge). Barrier returns once every other node has heard
+// every event and change committed before the call, or an error when some
+// did not in a short time; the engine calls it after revoking a
+// technician's access, so that the revocation holds for the technician's
+// next request on any node, not only on the one that made it.
+type Barrier interface {
+	Barrier(ctx context.Context) error
 }
 
 // PublisherFunc adapts a function to Publisher.

@@ -54,8 +54,12 @@ type SignInChange struct {
 // what to write and audit. The write and its audit are one transaction;
 // an error from fn rolls both back. It returns the row as fn left it.
 func (e *Engine) SignInStep(ctx context.Context, tenantID, techID string, fn func(cur *Technician) (SignInChange, error)) (Technician, error) {
-	var out Technician
+	var (
+		out     Technician
+		written bool
+	)
 	err := e.cfg.Store.Update(ctx, func(tx Tx) error {
+		written = false // a retried transaction starts again
 		cur, err := tx.LockTechnician(ctx, tenantID, techID)
 		if err != nil {
 			return err
@@ -68,6 +72,7 @@ func (e *Engine) SignInStep(ctx context.Context, tenantID, techID string, fn fun
 			if err := tx.UpdateTechnician(ctx, &cur); err != nil {
 				return err
 			}
+			written = true
 		}
 		out = cur
 		if ch.Action == "" {
@@ -75,5 +80,9 @@ func (e *Engine) SignInStep(ctx context.Context, tenantID, techID string, fn fun
 		}
 		return e.audit(ctx, tx, tenantID, techActor(techID), ch.Action, techID, ch.Detail)
 	})
+	if err == nil && written {
+		// Cached copies of the row (core/web) go stale: drop them.
+		e.publish(ctx, Event{Type: EventTechnicianChanged, TenantID: tenantID, TechnicianID: techID, At: e.Now()})
+	}
 	return out, err
 }

@@ -80,8 +80,10 @@ type TechnicianChange struct {
 
 // UpdateTechnician applies an admin's change of name and/or role, checked
 // against the role rules and the last owner in the same transaction. The
-// change applies to the technician's next request, since sessions re-read
-// the technician each time.
+// change applies to the technician's next request, on every node: the
+// published EventTechnicianChanged drops the technician from the caches of
+// signed-in technicians, and the publisher's Barrier waits for the other
+// nodes to have heard of it.
 func (e *Engine) UpdateTechnician(ctx context.Context, actor Technician, id string, c TechnicianChange) (Technician, error) {
 	if c.Name == nil && c.Role == nil {
 		return Technician{}, Errorf(KindInvalid, "send a new name or role")
@@ -222,6 +224,19 @@ func (e *Engine) changeTechnician(ctx context.Context, actor Technician, id stri
 		// Live sockets are long-lived requests: tell them now.
 		e.publish(ctx, Event{Type: EventTechnicianSignedOut, TenantID: cur.TenantID, TechnicianID: cur.ID,
 			Reason: edit.signOut, At: e.Now()})
+	} else {
+		// A role or name change applies to the next request too: caches
+		// of signed-in technicians (core/web) drop the old row.
+		e.publish(ctx, Event{Type: EventTechnicianChanged, TenantID: cur.TenantID, TechnicianID: cur.ID, At: e.Now()})
+	}
+	// This node's cache dropped the technician synchronously; wait until
+	// the others have too, so that the technician's next request, on any
+	// node, finds the change applied.
+	if b, ok := e.cfg.Publisher.(Barrier); ok {
+		if err := b.Barrier(ctx); err != nil {
+			e.log.Warn("core: a technician's change may reach some nodes late (their caches drop it within the TTL at worst)",
+				"technician", cur.ID, "err", err)
+		}
 	}
 	return cur, nil
 }

@@ -299,6 +299,7 @@ func (a *app) serve(ctx context.Context, c Config, ln net.Listener, ready func(a
 		go func() {
 			defer wg.Done()
 			a.bridge.Run(workCtx)
+			a.bridge.Close() // its barrier connection
 		}()
 		// Take requests once other nodes' events arrive, so a page opened
 		// here right away misses none; a slow database only delays this.

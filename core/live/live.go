@@ -20,6 +20,7 @@ import (
 	"encoding/json"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/countersign/countersign/core"
@@ -95,11 +96,20 @@ type topic struct {
 // Hub is an in-process event fan-out. It is safe for concurrent use.
 type Hub struct {
 	buffer int
+	// unsynced is set while events of other nodes may be missed (a
+	// [PGBridge] not listening); see InSync.
+	unsynced atomic.Bool
 
 	mu     sync.RWMutex
 	closed bool
 	topics map[topic]map[*Subscription]struct{}
 	all    map[*Subscription]struct{}
+	hooks  map[*hook]struct{}
+}
+
+// hook is one OnTechnicianChange callback (a pointer, so it can be removed).
+type hook struct {
+	fn func(tenantID, technicianID string)
 }
 
 // NewHub returns a hub whose subscriptions buffer up to buffer messages;
@@ -108,7 +118,59 @@ func NewHub(buffer int) *Hub {
 	if buffer <= 0 {
 		buffer = DefaultBuffer
 	}
-	return &Hub{buffer: buffer, topics: map[topic]map[*Subscription]struct{}{}, all: map[*Subscription]struct{}{}}
+	return &Hub{buffer: buffer, topics: map[topic]map[*Subscription]struct{}{}, all: map[*Subscription]struct{}{},
+		hooks: map[*hook]struct{}{}}
+}
+
+// OnTechnicianChange calls fn, synchronously and before any subscriber
+// hears of it, for every event about a technician (core.EventTechnicianSignedOut,
+// core.EventTechnicianChanged) published on this hub or received from
+// another node, and for each change of a technician's row another node
+// made (PGBridge). fn("", "") means every technician may have changed: this
+// node lost or regained its link to the others (see InSync), or another
+// node lost events. It is how a cache of signed-in technicians stays exact
+// (core/web). fn must be quick and must not call the hub. remove stops the
+// calls.
+func (h *Hub) OnTechnicianChange(fn func(tenantID, technicianID string)) (remove func()) {
+	k := &hook{fn: fn}
+	h.mu.Lock()
+	h.hooks[k] = struct{}{}
+	h.mu.Unlock()
+	return func() {
+		h.mu.Lock()
+		delete(h.hooks, k)
+		h.mu.Unlock()
+	}
+}
+
+// InSync reports whether this hub hears every other node's changes: always
+// for a hub on its own; with a [PGBridge], only while its listener is
+// connected. A cache that relies on OnTechnicianChange must not fill while
+// it is false.
+func (h *Hub) InSync() bool { return !h.unsynced.Load() }
+
+// technicianChanged runs the OnTechnicianChange hooks. The caller holds h.mu
+// (read or write).
+func (h *Hub) technicianChanged(tenantID, technicianID string) {
+	for k := range h.hooks {
+		k.fn(tenantID, technicianID)
+	}
+}
+
+// changedRow runs the hooks for a row another node changed.
+func (h *Hub) changedRow(tenantID, technicianID string) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	h.technicianChanged(tenantID, technicianID)
+}
+
+// desync marks the hub out of touch with the other nodes (InSync false)
+// and tells the hooks that anything may have changed; ResyncAll ends it.
+func (h *Hub) desync() {
+	h.unsynced.Store(true)
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	h.technicianChanged("", "")
 }
 
 // Subscribe starts delivering tenantID's events that match w. Close the
@@ -157,6 +219,10 @@ func (h *Hub) Publish(_ context.Context, e core.Event) {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	if e.TechnicianID != "" {
+		h.technicianChanged(e.TenantID, e.TechnicianID)
+		if e.Type == core.EventTechnicianChanged {
+			return // for caches only; pages have nothing to show
+		}
 		byTech := h.topics[topic{e.TenantID, 'u', e.TechnicianID}]
 		if len(byTech) == 0 {
 			return
@@ -190,10 +256,14 @@ func (h *Hub) Publish(_ context.Context, e core.Event) {
 }
 
 // ResyncAll tells every subscriber to refetch, e.g. after this node lost
-// its link to the others for a while and may have missed their events.
+// its link to the others for a while and may have missed their events. It
+// marks the hub in sync again and tells the OnTechnicianChange hooks that
+// every technician may have changed.
 func (h *Hub) ResyncAll() {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
+	h.technicianChanged("", "")
+	h.unsynced.Store(false) // after the hooks: nothing cached before is kept
 	for s := range h.all {
 		s.offer(Message{})
 	}

@@ -290,3 +290,26 @@ func TestTechnicianEvents(t *testing.T) {
 	assert.Len(t, drain(mine), 1)
 	assert.Len(t, drain(anonymous), 1)
 }
+
+// The hooks of a cache of technicians hear every technician event (before
+// subscribers do) and "everything" on a resync; a changed row reaches no
+// page.
+func TestOnTechnicianChange(t *testing.T) {
+	h := live.NewHub(0)
+	var heard []string
+	remove := h.OnTechnicianChange(func(tenant, tech string) { heard = append(heard, tenant+"/"+tech) })
+	page := subscribe(t, h, "ten_a", live.Watch{ContactID: "con_1", TechnicianID: "tec_1"})
+	require.True(t, h.InSync(), "a hub on its own hears everything")
+
+	h.Publish(t.Context(), core.Event{Type: core.EventTechnicianChanged, TenantID: "ten_a", TechnicianID: "tec_1"})
+	assert.Empty(t, drain(page), "a changed row is for caches only")
+	h.Publish(t.Context(), core.Event{Type: core.EventTechnicianSignedOut, TenantID: "ten_a", TechnicianID: "tec_1"})
+	assert.Len(t, drain(page), 1, "the page hears that its session ended")
+	h.Publish(t.Context(), event("ten_a", "con_1", ""))
+	h.ResyncAll()
+	assert.Equal(t, []string{"ten_a/tec_1", "ten_a/tec_1", "/"}, heard)
+
+	remove()
+	h.ResyncAll()
+	assert.Len(t, heard, 3)
+}

@@ -6,8 +6,12 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
+	"maps"
 	mrand "math/rand/v2"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,6 +22,14 @@ import (
 
 // Channel is the PostgreSQL notification channel nodes share.
 const Channel = "countersign_events"
+
+// TechnicianChannel is the channel a trigger on the technicians table
+// notifies, in the transaction that changes a row (migration 00200), with
+// {"tenant": …, "id": …}: every node drops that technician from its cache
+// of signed-in technicians. Being sent by the database at commit, it cannot
+// be lost by a node that crashes or cannot reach PostgreSQL after
+// committing, and covers changes made outside the engine.
+const TechnicianChannel = "countersign_technicians"
 
 // maxPayload keeps a notification under PostgreSQL's limit: NOTIFY payloads
 // "must be shorter than 8000 bytes" in the default configuration
@@ -38,6 +50,11 @@ const (
 	outQueue = 4096
 	// maxBatch is how many queued events one statement sends.
 	maxBatch = 256
+	// barrierTimeout bounds how long Barrier waits for the other nodes.
+	barrierTimeout = 2 * time.Second
+	// listenerName prefixes the listener's application_name; Barrier
+	// finds the listening nodes by it in pg_stat_activity.
+	listenerName = "countersign live listener "
 )
 
 // notice is a notification's payload.
@@ -45,6 +62,10 @@ type notice struct {
 	Node   string      `json:"node"`
 	Resync bool        `json:"resync,omitempty"` // the sender lost events: everyone refetch
 	Event  *core.Event `json:"event,omitempty"`
+	// Barrier asks every other node to answer Ack with the same token once
+	// its listener reaches it (Barrier).
+	Barrier string `json:"barrier,omitempty"`
+	Ack     string `json:"ack,omitempty"`
 }
 
 // PGBridge carries events between nodes that share a PostgreSQL database,
@@ -66,11 +87,26 @@ type PGBridge struct {
 	node string
 	log  *slog.Logger
 
-	out       chan core.Event
+	out       chan notice
 	lost      atomic.Bool // events for other nodes were dropped
 	listening atomic.Bool
 	ready     chan struct{}
 	readyOnce sync.Once
+
+	// barrierMu serialises Barrier calls on barrierConn (nil until the
+	// first, and after a failure).
+	barrierMu   sync.Mutex
+	barrierConn *pgx.Conn
+	// waitsMu guards waits: the open barriers by token.
+	waitsMu sync.Mutex
+	waits   map[string]*barrierWait
+}
+
+// barrierWait is one Barrier call's progress.
+type barrierWait struct {
+	acked   map[string]bool // nodes that answered
+	missing map[string]bool // nil until the listening nodes are known
+	done    chan struct{}   // closed once missing is empty
 }
 
 // NewPGBridge returns a bridge for hub over the PostgreSQL database dsn.
@@ -81,8 +117,10 @@ func NewPGBridge(hub *Hub, dsn string, log *slog.Logger) *PGBridge {
 	}
 	var b [8]byte
 	_, _ = rand.Read(b[:])
+	// Until the listener runs, other nodes' changes go unheard.
+	hub.desync()
 	return &PGBridge{hub: hub, dsn: dsn, node: hex.EncodeToString(b[:]), log: log,
-		out: make(chan core.Event, outQueue), ready: make(chan struct{})}
+		out: make(chan notice, outQueue), ready: make(chan struct{}), waits: map[string]*barrierWait{}}
 }
 
 // Node returns this node's id, as carried in its notifications.
@@ -99,8 +137,18 @@ func (b *PGBridge) Listening() bool { return b.listening.Load() }
 // nodes as soon as the sender reaches PostgreSQL. It never blocks.
 func (b *PGBridge) Publish(ctx context.Context, e core.Event) {
 	b.hub.Publish(ctx, e)
+	if e.Type == core.EventTechnicianChanged {
+		// Other nodes hear of the row's change on TechnicianChannel,
+		// from the database itself.
+		return
+	}
+	b.send(notice{Node: b.node, Event: &e})
+}
+
+// send queues n for the other nodes without blocking.
+func (b *PGBridge) send(n notice) {
 	select {
-	case b.out <- e:
+	case b.out <- n:
 	default:
 		b.lost.Store(true)
 	}
@@ -126,6 +174,9 @@ func (b *PGBridge) connect(ctx context.Context, role string) (*pgx.Conn, error) 
 		return nil, err
 	}
 	cfg.RuntimeParams["application_name"] = "countersign live " + role + " " + b.node
+	if role == "listener" {
+		cfg.RuntimeParams["application_name"] = listenerName + b.node
+	}
 	return pgx.ConnectConfig(ctx, cfg)
 }
 
@@ -169,7 +220,7 @@ func (b *PGBridge) runListener(ctx context.Context) {
 	for ctx.Err() == nil {
 		conn, err := b.connect(ctx, "listener")
 		if err == nil {
-			if _, err = conn.Exec(ctx, "LISTEN "+Channel); err != nil {
+			if _, err = conn.Exec(ctx, "LISTEN "+Channel+"; LISTEN "+TechnicianChannel); err != nil {
 				conn.Close(context.Background())
 			}
 		}
@@ -202,6 +253,10 @@ func (b *PGBridge) runListener(ctx context.Context) {
 		b.readyOnce.Do(func() { close(b.ready) })
 		err = b.listen(ctx, conn)
 		b.listening.Store(false)
+		// From now on changes of technicians elsewhere go unheard:
+		// caches of signed-in technicians empty and stay off until the
+		// listener is back (fail safe).
+		b.hub.desync()
 		conn.Close(context.Background())
 		if ctx.Err() != nil {
 			return
@@ -237,8 +292,27 @@ func (b *PGBridge) listen(ctx context.Context, conn *pgx.Conn) error {
 			}
 			continue
 		}
+		if n.Channel == TechnicianChannel {
+			b.technicianChanged(n.Payload)
+			continue
+		}
 		b.dispatch(ctx, n.Payload)
 	}
+}
+
+// technicianChanged hands the trigger's notification of a changed
+// technician to the hub's hooks. One that cannot be read drops every
+// cached technician rather than none.
+func (b *PGBridge) technicianChanged(payload string) {
+	var row struct {
+		Tenant string `json:"tenant"`
+		ID     string `json:"id"`
+	}
+	if err := json.Unmarshal([]byte(payload), &row); err != nil || row.Tenant == "" || row.ID == "" {
+		b.log.Warn("live: a malformed technician notification; dropping every cached technician", "err", err)
+		row.Tenant, row.ID = "", ""
+	}
+	b.hub.changedRow(row.Tenant, row.ID)
 }
 
 // dispatch hands another node's notification to the local hub.
@@ -251,6 +325,12 @@ func (b *PGBridge) dispatch(ctx context.Context, payload string) {
 	switch {
 	case n.Node == b.node:
 		// Our own, already delivered locally by Publish.
+	case n.Ack != "":
+		b.acked(n.Ack, n.Node)
+	case n.Barrier != "":
+		// Everything committed before the barrier has been dispatched
+		// (notifications arrive in commit order, one at a time).
+		b.send(notice{Node: b.node, Ack: n.Barrier})
 	case n.Resync:
 		b.hub.ResyncAll()
 	case n.Event != nil:
@@ -277,15 +357,15 @@ func (b *PGBridge) runSender(ctx context.Context) {
 			select {
 			case <-ctx.Done():
 				return
-			case e := <-b.out:
-				pending = b.appendPayload(pending, e)
+			case n := <-b.out:
+				pending = b.appendPayload(pending, n)
 			}
 		}
 	drain:
 		for len(pending) < maxBatch {
 			select {
-			case e := <-b.out:
-				pending = b.appendPayload(pending, e)
+			case n := <-b.out:
+				pending = b.appendPayload(pending, n)
 			default:
 				break drain
 			}
@@ -353,10 +433,10 @@ func (b *PGBridge) keepPending(pending *[]string) {
 	}
 }
 
-// appendPayload adds e's notification to pending. An event too large for
+// appendPayload adds notification n to pending. An event too large for
 // NOTIFY (only possible with absurd ids) becomes a resync.
-func (b *PGBridge) appendPayload(pending []string, e core.Event) []string {
-	p, err := json.Marshal(notice{Node: b.node, Event: &e})
+func (b *PGBridge) appendPayload(pending []string, n notice) []string {
+	p, err := json.Marshal(n)
 	if err != nil || len(p) > maxPayload {
 		b.lost.Store(true)
 		return pending
@@ -364,5 +444,116 @@ func (b *PGBridge) appendPayload(pending []string, e core.Event) []string {
 	return append(pending, string(p))
 }
 
+// Barrier implements core.Barrier: it returns once every other node whose
+// listener is connected has dispatched every notification committed before
+// the call, so that a change just committed here (a technician disabled:
+// the database's notification on TechnicianChannel) is known to every node
+// before its next request. It notifies a token on Channel, after the
+// changes' own notifications in commit order, and waits for each node
+// listed in pg_stat_activity as listening to answer it, at most ctx's
+// deadline or 2 s. A node that starts listening meanwhile needs no answer:
+// it resynchronises (and empties its caches) on connecting; one that stops
+// listening empties them too. The error names the nodes that did not
+// answer in time.
+func (b *PGBridge) Barrier(ctx context.Context) error {
+	if !b.Listening() {
+		return errors.New("live: barrier: this node is not listening")
+	}
+	ctx, cancel := context.WithTimeout(ctx, barrierTimeout)
+	defer cancel()
+	var t [12]byte
+	_, _ = rand.Read(t[:])
+	token := hex.EncodeToString(t[:])
+	w := &barrierWait{acked: map[string]bool{}, done: make(chan struct{})}
+	b.waitsMu.Lock()
+	b.waits[token] = w
+	b.waitsMu.Unlock()
+	defer func() {
+		b.waitsMu.Lock()
+		delete(b.waits, token)
+		b.waitsMu.Unlock()
+	}()
+	nodes, err := b.notifyBarrier(ctx, token)
+	if err != nil {
+		return fmt.Errorf("live: barrier: %w", err)
+	}
+	b.waitsMu.Lock()
+	w.missing = map[string]bool{}
+	for _, n := range nodes {
+		if n != b.node && !w.acked[n] {
+			w.missing[n] = true
+		}
+	}
+	if len(w.missing) == 0 {
+		close(w.done)
+	}
+	b.waitsMu.Unlock()
+	select {
+	case <-w.done:
+		return nil
+	case <-ctx.Done():
+		b.waitsMu.Lock()
+		missing := slices.Sorted(maps.Keys(w.missing))
+		b.waitsMu.Unlock()
+		return fmt.Errorf("live: barrier: nodes %s did not answer: %w", strings.Join(missing, ", "), ctx.Err())
+	}
+}
+
+// notifyBarrier lists the listening nodes and notifies token, in one
+// statement on the barrier connection.
+func (b *PGBridge) notifyBarrier(ctx context.Context, token string) ([]string, error) {
+	b.barrierMu.Lock()
+	defer b.barrierMu.Unlock()
+	if b.barrierConn == nil {
+		conn, err := b.connect(ctx, "barrier")
+		if err != nil {
+			return nil, err
+		}
+		b.barrierConn = conn
+	}
+	p, _ := json.Marshal(notice{Node: b.node, Barrier: token})
+	var nodes []string
+	err := b.barrierConn.QueryRow(ctx, `SELECT array(SELECT substr(application_name, length($1) + 1) FROM pg_stat_activity
+		WHERE datname = current_database() AND starts_with(application_name, $1)) FROM (SELECT pg_notify($2, $3)) AS n`,
+		listenerName, Channel, string(p)).Scan(&nodes)
+	if err != nil {
+		b.barrierConn.Close(context.Background())
+		b.barrierConn = nil
+		return nil, err
+	}
+	return nodes, nil
+}
+
+// acked records node's answer to barrier token.
+func (b *PGBridge) acked(token, node string) {
+	b.waitsMu.Lock()
+	defer b.waitsMu.Unlock()
+	w := b.waits[token]
+	if w == nil {
+		return
+	}
+	w.acked[node] = true
+	if w.missing != nil && w.missing[node] {
+		delete(w.missing, node)
+		if len(w.missing) == 0 {
+			close(w.done)
+		}
+	}
+}
+
+// Close closes the barrier connection; Run's connections close when its
+// context ends.
+func (b *PGBridge) Close() {
+	b.barrierMu.Lock()
+	defer b.barrierMu.Unlock()
+	if b.barrierConn != nil {
+		b.barrierConn.Close(context.Background())
+		b.barrierConn = nil
+	}
+}
+
 // Interface guards.
-var _ core.Publisher = (*PGBridge)(nil)
+var (
+	_ core.Publisher = (*PGBridge)(nil)
+	_ core.Barrier   = (*PGBridge)(nil)
+)

@@ -208,3 +208,38 @@ func TestPGBridge(t *testing.T) {
 		assert.Contains(t, b.logs.String(), "malformed notification")
 	})
 }
+
+// A hub with a bridge is out of sync until the listener runs and again
+// while it is disconnected; Barrier returns once the other node has
+// dispatched what was committed before it.
+func TestPGBridgeSyncAndBarrier(t *testing.T) {
+	dsn := storetest.PostgresDSN(t)
+	hub := live.NewHub(0)
+	live.NewPGBridge(hub, dsn, nil)
+	assert.False(t, hub.InSync(), "not listening yet")
+
+	a, b := startNode(t, dsn), startNode(t, dsn)
+	t.Cleanup(a.bridge.Close)
+	require.True(t, b.hub.InSync())
+	var mu sync.Mutex
+	var heard []string
+	b.hub.OnTechnicianChange(func(tenant, tech string) {
+		mu.Lock()
+		defer mu.Unlock()
+		heard = append(heard, tenant+"/"+tech)
+	})
+	// What the trigger of migration 00200 sends, from outside any node.
+	admin(t, dsn, `SELECT pg_notify($1, '{"tenant":"ten_a","id":"tec_1"}')`, live.TechnicianChannel)
+	require.NoError(t, a.bridge.Barrier(t.Context()))
+	mu.Lock()
+	assert.Equal(t, []string{"ten_a/tec_1"}, heard, "B dispatched the change before answering the barrier")
+	mu.Unlock()
+
+	admin(t, dsn, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1`,
+		"countersign live listener "+b.bridge.Node())
+	require.Eventually(t, func() bool { return !b.hub.InSync() }, 5*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return b.hub.InSync() }, 10*time.Second, 5*time.Millisecond, "back in sync after reconnecting")
+	mu.Lock()
+	assert.Equal(t, []string{"ten_a/tec_1", "/", "/"}, heard, "dropped everything on losing the link and on regaining it")
+	mu.Unlock()
+}

@@ -146,7 +146,7 @@ type updateTechnicianIn struct {
 
 // handleAdminUpdateTechnician handles "PUT /api/v1/admin/technicians/{id}":
 // a new name and/or role. The change applies to the technician's next
-// request, since sessions re-read the technician each time.
+// request on every node (the cache of signed-in technicians drops it).
 func (s *Server) handleAdminUpdateTechnician(w http.ResponseWriter, r *http.Request) {
 	var in updateTechnicianIn
 	if err := decodeJSON(w, r, &in); err != nil {

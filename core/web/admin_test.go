@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"image"
@@ -35,6 +36,15 @@ func (e *env) setRole(t *testing.T, d *tenantData, role core.Role) {
 		return tx.UpdateTechnician(ctx, &tech)
 	}))
 	d.tech.Role = role
+	e.techChanged(*d, d.tech.ID)
+}
+
+// techChanged announces a technician's row written straight to the store,
+// as the engine does after its own writes, so that the server's cache of
+// signed-in technicians drops it (on PostgreSQL a second node would hear
+// the database's trigger; this server listens to no bridge).
+func (e *env) techChanged(d tenantData, id string) {
+	e.hub.Publish(context.Background(), core.Event{Type: core.EventTechnicianChanged, TenantID: d.tenant.ID, TechnicianID: id})
 }
 
 // addTech creates another technician of tenant d who signs in with password.

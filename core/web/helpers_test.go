@@ -156,8 +156,9 @@ type env struct {
 	srv             *httptest.Server
 	web             *web.Server // acts on inbound PSA events from the outbox
 	psa             *psa.Clients
-	hub             *live.Hub  // the engine publishes here; /api/v1/live watches it
-	a, b            tenantData // b is another tenant, for isolation checks
+	hub             *live.Hub      // the engine publishes here; /api/v1/live watches it
+	bridge          *live.PGBridge // nil unless envOptions.bridgeDSN
+	a, b            tenantData     // b is another tenant, for isolation checks
 	keys            *secret.Keyring
 }
 
@@ -184,6 +185,14 @@ type envOptions struct {
 	// microsoft, when set, makes Microsoft 365 available (a connector to
 	// a fake tenant).
 	microsoft core.MicrosoftConnector
+	// bridgeDSN, when set, links the hub to the other servers on that
+	// PostgreSQL database (live.PGBridge, run until the test ends, with
+	// bridgeBackoff between reconnections; zero means 50 ms); newEnv
+	// returns once it listens.
+	bridgeDSN     string
+	bridgeBackoff time.Duration
+	// techCacheTTL is web.Config.TechnicianCacheTTL.
+	techCacheTTL time.Duration
 }
 
 // metricsToken is the bearer token of the test servers' /metrics.
@@ -212,6 +221,11 @@ func newEnv(t *testing.T, st *store.Store, opts ...envOptions) *env {
 	require.NoError(t, err)
 	metrics := web.NewMetrics()
 	e.hub = live.NewHub(0)
+	var publisher core.Publisher = e.hub
+	if o.bridgeDSN != "" {
+		e.bridge = startBridge(t, e.hub, o.bridgeDSN, o.bridgeBackoff, logger)
+		publisher = e.bridge
+	}
 	if o.psaRegistry == nil {
 		o.psaRegistry = psaRegistry(t)
 	}
@@ -225,7 +239,7 @@ func newEnv(t *testing.T, st *store.Store, opts ...envOptions) *env {
 			core.OutboxTicketNote: notes, core.OutboxInboundEvent: core.SenderFunc(func(ctx context.Context, m core.Outbound) (string, error) {
 				return e.web.ActOnInboundEvent(ctx, m)
 			}), core.OutboxPSATicket: &psa.TicketSender{Clients: e.psa, Load: notes.Load}},
-		Observer: metrics, Publisher: e.hub, StatusCallbacks: true, Now: e.clk.Now, Logger: logger,
+		Observer: metrics, Publisher: publisher, StatusCallbacks: true, Now: e.clk.Now, Logger: logger,
 		Channels: captureChannels{e}, Duo: o.duo, Microsoft: o.microsoft,
 	})
 	require.NoError(t, err)
@@ -258,7 +272,7 @@ func newEnv(t *testing.T, st *store.Store, opts ...envOptions) *env {
 		TwilioWebhookValidator: func(tokens ...string) web.StatusWebhook {
 			return twilio.NewWebhookValidator(publicURL, tokens...)
 		},
-		Metrics: metrics, Logger: logger, PSA: e.psa, Live: e.hub,
+		Metrics: metrics, Logger: logger, PSA: e.psa, Live: e.hub, TechnicianCacheTTL: o.techCacheTTL,
 	})
 	require.NoError(t, err)
 	e.web = srv
@@ -486,4 +500,32 @@ func (e *env) adminClient(t *testing.T) *http.Client {
 	t.Helper()
 	e.setRole(t, &e.a, core.RoleAdmin)
 	return e.login(t, e.a)
+}
+
+// startBridge runs a PGBridge for hub on dsn until t ends and waits until it
+// listens.
+func startBridge(t *testing.T, hub *live.Hub, dsn string, backoff time.Duration, log *slog.Logger) *live.PGBridge {
+	t.Helper()
+	b := live.NewPGBridge(hub, dsn, log)
+	if backoff <= 0 {
+		backoff = 50 * time.Millisecond
+	}
+	b.MinBackoff, b.MaxBackoff = backoff, backoff
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		b.Run(ctx)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		b.Close()
+	})
+	select {
+	case <-b.Ready():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the live bridge never listened")
+	}
+	return b
 }

@@ -82,8 +82,14 @@ type Config struct {
 	PSA *psa.Clients
 	// Live fans engine events out to websocket watchers (GET /api/v1/live);
 	// nil makes that route answer 503.
-	Live   *live.Hub
-	Logger *slog.Logger
+	Live *live.Hub
+	// TechnicianCacheTTL bounds how long a signed-in technician is kept
+	// in memory instead of read for each request; zero means 30 s, and
+	// negative turns the cache off. The cache is exact, whatever the TTL:
+	// Live's OnTechnicianChange drops a changed technician at once, on
+	// every node (techcache.go). Without Live there is no cache.
+	TechnicianCacheTTL time.Duration
+	Logger             *slog.Logger
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For is
 	// believed when finding a client's address (clientaddr.go); empty means
 	// the peer address is the client's.
@@ -120,6 +126,8 @@ type Server struct {
 	addrThrottle, tenantThrottle *auth.Throttle
 	// selfServeThrottle limits wrong codes per address on /r/ pages.
 	selfServeThrottle *auth.Throttle
+	// techs caches signed-in technicians (techcache.go); nil means none.
+	techs *techCache
 }
 
 // New builds the server and its routes.
@@ -148,6 +156,14 @@ func New(cfg Config) (*Server, error) {
 	}
 	if s.tenantThrottle == nil {
 		s.tenantThrottle = auth.NewTenantThrottle()
+	}
+	if cfg.Live != nil && cfg.TechnicianCacheTTL >= 0 {
+		ttl := cfg.TechnicianCacheTTL
+		if ttl == 0 {
+			ttl = defaultTechCacheTTL
+		}
+		s.techs = newTechCache(ttl, defaultTechCacheSize, cfg.Live.InSync)
+		cfg.Live.OnTechnicianChange(s.techs.invalidate)
 	}
 	s.selfServeThrottle = cfg.SelfServeThrottle
 	if s.selfServeThrottle == nil {

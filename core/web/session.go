@@ -200,8 +200,9 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 }
 
 // withTechnician admits requests with a valid session and puts the
-// technician, re-read from the store, in the context: a deleted or demoted
-// technician loses access at once.
+// technician, as stored now, in the context: a disabled, demoted or
+// signed-out technician loses access at once (the cache of technicians is
+// told of every change before the change's request answers).
 func (s *Server) withTechnician(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tech, err := s.sessionTechnician(r)
@@ -244,7 +245,7 @@ func (s *Server) cookieTechnician(r *http.Request, store *sessions.CookieStore, 
 	if tenantID == "" || techID == "" || s.engine.Now().Sub(time.Unix(at, 0)) > sessionLifetime {
 		return core.Technician{}, core.Errorf(core.KindUnauthorized, "your session has ended; sign in again")
 	}
-	tech, err := s.engine.Technician(r.Context(), tenantID, techID)
+	tech, err := s.technician(r.Context(), tenantID, techID)
 	if err != nil {
 		if core.ErrorKind(err) == core.KindNotFound {
 			return core.Technician{}, core.Errorf(core.KindUnauthorized, "your account no longer exists; sign in again")
@@ -266,4 +267,22 @@ func requireAdmin(r *http.Request) error {
 		return core.Errorf(core.KindForbidden, "this needs the admin or owner role")
 	}
 	return nil
+}
+
+// technician returns technician id of a tenant as stored now: from the
+// cache of signed-in technicians when it holds it, else read (and cached).
+func (s *Server) technician(ctx context.Context, tenantID, id string) (core.Technician, error) {
+	if s.techs == nil {
+		return s.engine.Technician(ctx, tenantID, id)
+	}
+	now := s.engine.Now()
+	if t, ok := s.techs.get(tenantID, id, now); ok {
+		return t, nil
+	}
+	gen, cacheable := s.techs.begin()
+	t, err := s.engine.Technician(ctx, tenantID, id)
+	if err == nil && cacheable {
+		s.techs.fill(t, gen, now)
+	}
+	return t, err
 }
