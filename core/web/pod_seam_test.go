@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
@@ -153,7 +154,11 @@ func TestPodMemberSignIn(t *testing.T) {
 // down meanwhile.
 func TestPodNoteWaitsForPSA(t *testing.T) {
 	storetest.ForEachDialect(t, func(t *testing.T, st *store.Store) {
-		e := newEnv(t, st)
+		// Retries of the PSA's 503s do not sleep: the outbox's backoff is
+		// what this checks.
+		e := newEnv(t, st, envOptions{psaDeps: func(core.Integration) psa.Deps {
+			return psa.Deps{Retry: psa.RetryPolicy{Sleep: func(ctx context.Context, _ time.Duration) error { return ctx.Err() }}}
+		}})
 		f := newPodFixture(t, e)
 		cookie := podSignIn(t, e, e.a)
 		ctxPath := "/api/v1/pod/" + f.integration.ID + "/context?ticket=900"
