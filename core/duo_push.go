@@ -35,6 +35,8 @@ type PushRequest struct {
 	TicketRef     string
 	IntegrationID string
 	Note          string
+	// Purpose is why (PurposeReset before a password or MFA reset).
+	Purpose Purpose
 }
 
 // StartDuoPush sends a Duo push to a contact and returns the verification,
@@ -53,6 +55,9 @@ func (e *Engine) StartDuoPush(ctx context.Context, req PushRequest) (Verificatio
 	}
 	req.Note = strings.TrimSpace(req.Note)
 	req.TicketRef = strings.TrimSpace(req.TicketRef)
+	if err := checkPurpose(req.Purpose); err != nil {
+		return Verification{}, err
+	}
 	switch {
 	case req.ContactID == "":
 		return Verification{}, Errorf(KindInvalid, "contact is required")
@@ -96,6 +101,9 @@ func (e *Engine) StartDuoPush(ctx context.Context, req PushRequest) (Verificatio
 		if !policy.Allows(MethodDuoPush) {
 			return Errorf(KindForbidden, "the policy for this client does not allow Duo push")
 		}
+		if err := policy.CheckAssurance(MethodDuoPush, req.Purpose); err != nil {
+			return err
+		}
 		if req.IntegrationID != "" {
 			if _, err := tx.Integration(ctx, req.TenantID, req.IntegrationID); err != nil {
 				return err
@@ -130,7 +138,7 @@ func (e *Engine) StartDuoPush(ctx context.Context, req PushRequest) (Verificatio
 		v = Verification{
 			ID: NewID("ver"), TenantID: req.TenantID, ClientID: contact.ClientID, ContactID: contact.ID,
 			DestinationID: acct.ID, DestKind: DestDuo, Destination: candidates[0].Username,
-			Method: MethodDuoPush, TicketRef: req.TicketRef, IntegrationID: req.IntegrationID,
+			Method: MethodDuoPush, TicketRef: req.TicketRef, IntegrationID: req.IntegrationID, Purpose: req.Purpose,
 			TechnicianID: tech.ID, Status: StatusPending, MaxAttempts: 1, Note: req.Note, CreatedAt: now,
 			ExpiresAt: now.Add(min(policy.Lifetime.D(), pushMaxLifetime)), Detail: "asking Duo",
 		}
@@ -462,7 +470,7 @@ func (e *Engine) finishPush(tenantID, id string, st DuoStatus, expired bool) {
 			return err
 		}
 		if out.verified {
-			if err := e.markVerified(ctx, tx, policy, &v, "provider", now, &evType); err != nil {
+			if err := e.markVerified(ctx, tx, policy, &v, "provider", now, &evType); err != nil || v.Status != StatusVerified {
 				return err
 			}
 			v.Detail = out.detail + " (approve-only push)"

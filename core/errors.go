@@ -28,6 +28,10 @@ const (
 	// keys without the rights they need. Retrying cannot help until an
 	// administrator fixes the settings; see [MisconfiguredError].
 	KindMisconfigured Kind = "misconfigured"
+	// KindAssuranceTooLow: the method is weaker than the client's policy
+	// requires for the verification's purpose (see [Assurance]); another
+	// method can do it.
+	KindAssuranceTooLow Kind = "assurance_too_low"
 )
 
 // Sentinel errors, one per kind, for errors.Is checks and %w wrapping.
@@ -41,6 +45,9 @@ var (
 	ErrUnavailable   = &Error{Kind: KindUnavailable, Message: "service unavailable"}
 	ErrGone          = &Error{Kind: KindGone, Message: "no longer valid"}
 	ErrMisconfigured = &Error{Kind: KindMisconfigured, Message: "not configured correctly"}
+	// ErrAssuranceTooLow matches every refusal of a method below a
+	// policy's minimum assurance.
+	ErrAssuranceTooLow = &Error{Kind: KindAssuranceTooLow, Message: "method below the required assurance"}
 )
 
 // Error is an error whose Message is safe to show to the person who caused it.

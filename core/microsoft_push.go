@@ -88,6 +88,9 @@ func (e *Engine) StartMicrosoftPush(ctx context.Context, req PushRequest) (Verif
 	}
 	req.Note = strings.TrimSpace(req.Note)
 	req.TicketRef = strings.TrimSpace(req.TicketRef)
+	if err := checkPurpose(req.Purpose); err != nil {
+		return Verification{}, err
+	}
 	switch {
 	case req.ContactID == "":
 		return Verification{}, Errorf(KindInvalid, "contact is required")
@@ -125,6 +128,9 @@ func (e *Engine) StartMicrosoftPush(ctx context.Context, req PushRequest) (Verif
 		}
 		if !policy.Allows(MethodMicrosoftPush) {
 			return Errorf(KindForbidden, "the policy for this client does not allow Microsoft Authenticator push")
+		}
+		if err := policy.CheckAssurance(MethodMicrosoftPush, req.Purpose); err != nil {
+			return err
 		}
 		if req.IntegrationID != "" {
 			if _, err := tx.Integration(ctx, req.TenantID, req.IntegrationID); err != nil {
@@ -165,7 +171,7 @@ func (e *Engine) StartMicrosoftPush(ctx context.Context, req PushRequest) (Verif
 		v = Verification{
 			ID: NewID("ver"), TenantID: req.TenantID, ClientID: contact.ClientID, ContactID: contact.ID,
 			DestinationID: conn.ID, DestKind: DestMicrosoft, Destination: user.UPN,
-			Method: MethodMicrosoftPush, TicketRef: req.TicketRef, IntegrationID: req.IntegrationID,
+			Method: MethodMicrosoftPush, TicketRef: req.TicketRef, IntegrationID: req.IntegrationID, Purpose: req.Purpose,
 			TechnicianID: tech.ID, Status: StatusPending, MaxAttempts: 1, Note: req.Note, CreatedAt: now,
 			ExpiresAt: now.Add(min(policy.Lifetime.D(), pushMaxLifetime)), Detail: "checking the user's Microsoft Authenticator",
 		}
@@ -333,7 +339,7 @@ func (e *Engine) finishMicrosoftPush(v0 Verification, r MicrosoftResult, callErr
 			return err
 		}
 		if out.verified {
-			if err := e.markVerified(ctx, tx, policy, &v, "provider", now, &evType); err != nil {
+			if err := e.markVerified(ctx, tx, policy, &v, "provider", now, &evType); err != nil || v.Status != StatusVerified {
 				return err
 			}
 			v.Detail = out.detail

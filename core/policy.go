@@ -45,6 +45,13 @@ type Policy struct {
 	// NotifyVerificationFailed, those of their users on call, when a
 	// verification of this client's contacts fails.
 	NotifyOnFailure bool `json:"notify_on_failure,omitempty"`
+	// MinAssurance is the weakest method any verification of this client
+	// may use, and ResetMinAssurance the weakest for one before a password
+	// or MFA reset (security.md §9: a minimum per request type); "" sets
+	// none. A start below it is refused, and a verification answered below
+	// it (the policy changed meanwhile) does not count.
+	MinAssurance      Assurance `json:"min_assurance,omitempty"`
+	ResetMinAssurance Assurance `json:"reset_min_assurance,omitempty"`
 }
 
 // What a new PSA ticket does (Policy.OnNewTicket). Banner and show-on-load
@@ -194,7 +201,7 @@ func (p Policy) Validate() error {
 	default:
 		return Errorf(KindInvalid, "on new ticket must be empty, banner, show_on_load or auto_send, not %q", p.OnNewTicket)
 	}
-	return nil
+	return p.validateAssurance()
 }
 
 // Allows reports whether the policy allows method m.

@@ -47,6 +47,8 @@ type PromptRequest struct {
 	TicketRef     string
 	IntegrationID string
 	Note          string
+	// Purpose is why (PurposeReset before a password or MFA reset).
+	Purpose Purpose
 }
 
 // PromptTask is the payload of a TaskPrompt: what the tray shows.
@@ -71,6 +73,9 @@ type NotifyTask struct {
 func (e *Engine) StartPrompt(ctx context.Context, req PromptRequest) (Started, error) {
 	req.Note = strings.TrimSpace(req.Note)
 	req.TicketRef = strings.TrimSpace(req.TicketRef)
+	if err := checkPurpose(req.Purpose); err != nil {
+		return Started{}, err
+	}
 	switch {
 	case req.ContactID == "":
 		return Started{}, Errorf(KindInvalid, "contact is required")
@@ -110,6 +115,9 @@ func (e *Engine) StartPrompt(ctx context.Context, req PromptRequest) (Started, e
 		if !policy.Allows(MethodWorkstationPrompt) {
 			return Errorf(KindForbidden, "the policy for this client does not allow %s", MethodWorkstationPrompt)
 		}
+		if err := policy.CheckAssurance(MethodWorkstationPrompt, req.Purpose); err != nil {
+			return err
+		}
 		if req.IntegrationID != "" {
 			if _, err := tx.Integration(ctx, req.TenantID, req.IntegrationID); err != nil {
 				return err
@@ -128,7 +136,7 @@ func (e *Engine) StartPrompt(ctx context.Context, req PromptRequest) (Started, e
 		v := Verification{
 			ID: NewID("ver"), TenantID: req.TenantID, ClientID: contact.ClientID, ContactID: contact.ID,
 			DestinationID: device.ID, DestKind: DestWorkstation, Destination: sid,
-			Method: MethodWorkstationPrompt, TicketRef: req.TicketRef, IntegrationID: req.IntegrationID,
+			Method: MethodWorkstationPrompt, TicketRef: req.TicketRef, IntegrationID: req.IntegrationID, Purpose: req.Purpose,
 			TechnicianID: tech.ID, Status: StatusSent, MaxAttempts: 1, Note: req.Note, CreatedAt: now,
 			Sends: 1, SentAt: now, ExpiresAt: now.Add(min(policy.Lifetime.D(), promptMaxLifetime)),
 			Detail: "prompt shown on " + device.Name,

@@ -25,6 +25,11 @@ type Route struct {
 	Reason string
 	// Assurance is security.md §9's label.
 	Assurance string
+	// BelowMinimum says the method is weaker than the client's policy
+	// requires for the verification's purpose: it is not allowed (not
+	// Available), Reason says what is required, and it is listed after
+	// the allowed ones.
+	BelowMinimum bool
 }
 
 // defaultRouteOrder is the order without a policy's own: the strongest
@@ -47,11 +52,22 @@ var assuranceLabels = map[Method]string{
 // AssuranceLabel returns security.md §9's label for m.
 func AssuranceLabel(m Method) string { return assuranceLabels[m] }
 
-// Routes lists the ways to verify a contact. Duo is asked live (preauth)
-// whether it can push to the person, so the list says "Duo user not found"
-// before anyone presses anything; a Duo that cannot be reached makes that
-// one route unavailable, not the list.
+// Routes lists the ways to verify a contact for an identity check; see
+// [Engine.RoutesFor].
 func (e *Engine) Routes(ctx context.Context, tenantID, contactID string) ([]Route, error) {
+	return e.RoutesFor(ctx, tenantID, contactID, PurposeIdentity)
+}
+
+// RoutesFor lists the ways to verify a contact for purpose. Duo is asked
+// live (preauth) whether it can push to the person, so the list says "Duo
+// user not found" before anyone presses anything; a Duo that cannot be
+// reached makes that one route unavailable, not the list. Methods below
+// the policy's minimum assurance for purpose are listed last, not allowed,
+// with the rule in words (and Duo is not asked about them).
+func (e *Engine) RoutesFor(ctx context.Context, tenantID, contactID string, purpose Purpose) ([]Route, error) {
+	if err := checkPurpose(purpose); err != nil {
+		return nil, err
+	}
 	var (
 		contact    Contact
 		policy     Policy
@@ -139,9 +155,16 @@ func (e *Engine) Routes(ctx context.Context, tenantID, contactID string) ([]Rout
 	if len(policy.Methods) > 0 {
 		order = policy.Methods
 	}
-	var out []Route
+	var out, below []Route
 	for _, m := range order {
 		if !policy.Allows(m) {
+			continue
+		}
+		if err := policy.CheckAssurance(m, purpose); err != nil {
+			if _, ok := e.providers[m]; ok || (m == MethodDuoPush && e.cfg.Duo != nil) ||
+				(m == MethodMicrosoftPush && e.cfg.Microsoft != nil) || m == MethodWorkstationPrompt {
+				below = append(below, Route{Method: m, Assurance: AssuranceLabel(m), BelowMinimum: true, Reason: ErrorMessage(err)})
+			}
 			continue
 		}
 		switch m {
@@ -185,7 +208,7 @@ func (e *Engine) Routes(ctx context.Context, tenantID, contactID string) ([]Rout
 			out = append(out, r)
 		}
 	}
-	return out, nil
+	return append(out, below...), nil
 }
 
 // destinationRoute is the route of a message method: its default

@@ -158,6 +158,9 @@ const (
 	AuditSelfServeUnlockRequested = "selfserve.unlock_requested"
 	AuditSelfServeRequestDone     = "selfserve.request_done"
 	AuditSelfServeRequestFailed   = "selfserve.request_failed"
+	// AuditSelfServeResetRefused: the code was right, but the client's
+	// policy requires more than a text message before a reset.
+	AuditSelfServeResetRefused = "selfserve.reset_refused"
 )
 
 // Limits of the reset page (security.md §1, §6).
@@ -491,6 +494,24 @@ func (e *Engine) CompleteSelfServe(ctx context.Context, slug string, a SelfServe
 		}
 		if err := tx.SetSelfServeFailures(ctx, t.ID, u.ClientID, u.GUID, 0, now); err != nil {
 			return err
+		}
+		if a.Action == SelfServeReset {
+			// The page's code is a text message: a client whose policy
+			// wants more before a reset is refused here, after the code
+			// (so the answer says nothing about accounts to whoever lacks
+			// the phone), and the code is spent.
+			policy, err := EffectivePolicy(ctx, tx, t.ID, u.ClientID)
+			if err != nil {
+				return err
+			}
+			if policy.CheckAssurance(MethodSMSCode, PurposeReset) != nil {
+				need := policy.RequiredAssurance(PurposeReset)
+				refusal = Errorf(KindAssuranceTooLow, "your organisation requires %s for password resets, which this page cannot give; call your IT help desk",
+					need.requirement())
+				return e.audit(ctx, tx, t.ID, "enduser", AuditSelfServeResetRefused, u.SID, map[string]string{
+					"guid": u.GUID, "client": u.ClientID, "account": u.SAMAccountName, "required": string(need),
+				})
+			}
 		}
 		d, err := e.harvesterOf(ctx, tx, u)
 		if err != nil {

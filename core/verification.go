@@ -68,8 +68,11 @@ type Verification struct {
 	TicketRef     string // PSA ticket reference, "" when started outside a ticket
 	// IntegrationID is the PSA integration TicketRef belongs to; when set,
 	// the result is written to that ticket as a note (through the outbox).
-	IntegrationID  string
-	TechnicianID   string
+	IntegrationID string
+	TechnicianID  string
+	// Purpose is why it was started (PurposeReset before a password or MFA
+	// reset); the policy's minimum assurance for it applies.
+	Purpose        Purpose
 	Status         Status
 	SecretHash     []byte // HMAC of the code: read-back code, or technician-read code on a link
 	LinkTokenHash  []byte // SHA-256 of the link token; nil for code methods

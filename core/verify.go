@@ -33,6 +33,9 @@ type StartRequest struct {
 	// technician of the tenant may then act on it (security.md §3: a role
 	// explicitly allowed to take it over).
 	System string
+	// Purpose is why the technician verifies (PurposeReset before a
+	// password or MFA reset): the policy's minimum assurance for it applies.
+	Purpose Purpose
 }
 
 // systemStarter prefixes the technician id of a verification started by
@@ -100,6 +103,9 @@ func (e *Engine) checkStartRequest(req *StartRequest) (Provider, error) {
 	}
 	req.Note = strings.TrimSpace(req.Note)
 	req.TicketRef = strings.TrimSpace(req.TicketRef)
+	if err := checkPurpose(req.Purpose); err != nil {
+		return nil, err
+	}
 	switch {
 	case req.ContactID == "":
 		return nil, Errorf(KindInvalid, "contact is required")
@@ -154,6 +160,7 @@ func (e *Engine) start(ctx context.Context, tx Tx, req StartRequest, p Provider)
 		Method:        req.Method,
 		TicketRef:     req.TicketRef,
 		TechnicianID:  tech.ID,
+		Purpose:       req.Purpose,
 		Status:        StatusPending,
 		MaxAttempts:   policy.MaxAttempts,
 		Note:          req.Note,
@@ -231,6 +238,9 @@ func (e *Engine) checkStartPolicy(ctx context.Context, tx Tx, req StartRequest, 
 	if !policy.Allows(req.Method) {
 		return Policy{}, SendStats{}, Errorf(KindForbidden, "the policy for this client does not allow %s", req.Method)
 	}
+	if err := policy.CheckAssurance(req.Method, req.Purpose); err != nil {
+		return Policy{}, SendStats{}, err
+	}
 	// One read for the failure cap, every quota, the channel's state and
 	// the destination's opt-out.
 	var channel string
@@ -283,6 +293,9 @@ func startedDetail(v Verification, contact Contact, req StartRequest, nonDefault
 	}
 	if v.Note != "" {
 		detail["note"] = v.Note
+	}
+	if v.Purpose != "" {
+		detail["purpose"] = string(v.Purpose)
 	}
 	return detail
 }
@@ -646,7 +659,13 @@ func (e *Engine) CheckCode(ctx context.Context, tenantID, techID, verificationID
 			outcome = Errorf(KindGone, "this verification is already %s", st)
 			return e.countFailure(ctx, tx, policy, v, actor, "submitted after "+string(st), now)
 		case hmac.Equal(codeHash(e.cfg.CodeKey, v.ID, string(v.Method), code), v.SecretHash):
-			return e.markVerified(ctx, tx, policy, &v, actor, now, &evType)
+			if err := e.markVerified(ctx, tx, policy, &v, actor, now, &evType); err != nil {
+				return err
+			}
+			if v.Status != StatusVerified {
+				outcome = Errorf(KindAssuranceTooLow, "%s", v.Detail)
+			}
+			return nil
 		default:
 			v.Attempts++
 			left := v.MaxAttempts - v.Attempts
@@ -673,8 +692,24 @@ func (e *Engine) CheckCode(ctx context.Context, tenantID, techID, verificationID
 }
 
 // markVerified completes v successfully and resets the consecutive-failure
-// counter of its channel (NIST §3.2.2).
+// counter of its channel (NIST §3.2.2) — unless v's method is below what
+// the policy now requires for v's purpose (it was tightened after the
+// start): then v ends failed, says why, and counts against no one, since
+// the caller did answer. Callers check v.Status afterwards.
 func (e *Engine) markVerified(ctx context.Context, tx Tx, policy Policy, v *Verification, actor string, now time.Time, evType *EventType) error {
+	if err := policy.CheckAssurance(v.Method, v.Purpose); err != nil {
+		v.Status, v.CompletedAt = StatusFailed, now
+		v.Detail = "answered, but not verified: " + ErrorMessage(err)
+		if err := tx.UpdateVerification(ctx, v); err != nil {
+			return err
+		}
+		if err := e.queueOutcome(ctx, tx, *v, now); err != nil {
+			return err
+		}
+		*evType = EventVerificationFailed
+		return e.audit(ctx, tx, v.TenantID, actor, AuditAssuranceTooLow, v.ID,
+			map[string]string{"method": string(v.Method), "purpose": string(v.Purpose), "required": string(policy.RequiredAssurance(v.Purpose))})
+	}
 	v.Status, v.CompletedAt = StatusVerified, now
 	v.VerifiedUntil = now.Add(policy.ShieldDuration.D())
 	v.Detail = "verified by " + string(v.Method)

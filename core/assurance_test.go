@@ -1,0 +1,165 @@
+package core_test
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/countersign/countersign/core"
+	"github.com/countersign/countersign/core/duo/duotest"
+	"github.com/countersign/countersign/core/store"
+	"github.com/countersign/countersign/core/store/storetest"
+)
+
+// TestAssuranceRanking: e-mail < SMS/voice < push < workstation prompt,
+// the minimum for a reset is the stricter of the two settings, and the
+// refusal names the rule.
+func TestAssuranceRanking(t *testing.T) {
+	order := []core.Method{core.MethodEmailLink, core.MethodSMSCode, core.MethodDuoPush, core.MethodWorkstationPrompt}
+	for i := 1; i < len(order); i++ {
+		lo, hi := core.MethodAssurance(order[i-1]), core.MethodAssurance(order[i])
+		assert.True(t, hi.AtLeast(lo), "%s ≥ %s", order[i], order[i-1])
+		assert.False(t, lo.AtLeast(hi), "%s < %s", order[i-1], order[i])
+	}
+	assert.Equal(t, core.AssurancePush, core.MethodAssurance(core.MethodMicrosoftPush))
+	assert.Equal(t, core.AssurancePhone, core.MethodAssurance(core.MethodVoiceCode))
+	assert.Equal(t, core.AssuranceMailbox, core.MethodAssurance(core.MethodEmailCode))
+
+	p := core.Policy{ResetMinAssurance: core.AssurancePush}
+	assert.Equal(t, core.Assurance(""), p.RequiredAssurance(core.PurposeIdentity))
+	assert.Equal(t, core.AssurancePush, p.RequiredAssurance(core.PurposeReset))
+	require.NoError(t, p.CheckAssurance(core.MethodEmailLink, core.PurposeIdentity))
+	require.NoError(t, p.CheckAssurance(core.MethodDuoPush, core.PurposeReset))
+	err := p.CheckAssurance(core.MethodSMSCode, core.PurposeReset)
+	require.Error(t, err)
+	assert.Equal(t, core.KindAssuranceTooLow, core.ErrorKind(err))
+	assert.ErrorIs(t, err, core.ErrAssuranceTooLow)
+	assert.Equal(t, "this client requires a push or workstation prompt for password and MFA resets; SMS code is not enough", err.Error())
+
+	// A policy-wide minimum stricter than the reset one governs both.
+	p = core.Policy{MinAssurance: core.AssuranceStrong, ResetMinAssurance: core.AssurancePhone}
+	assert.Equal(t, core.AssuranceStrong, p.RequiredAssurance(core.PurposeReset))
+	err = p.CheckAssurance(core.MethodDuoPush, core.PurposeReset)
+	assert.Equal(t, "this client requires a workstation prompt; Duo push is not enough", core.ErrorMessage(err))
+}
+
+func TestAssurancePolicyValidation(t *testing.T) {
+	ok := core.DefaultPolicy()
+	ok.MinAssurance, ok.ResetMinAssurance = core.AssurancePhone, core.AssurancePush
+	require.NoError(t, ok.Validate())
+
+	bad := core.DefaultPolicy()
+	bad.ResetMinAssurance = "gold"
+	err := bad.Validate()
+	assert.Equal(t, core.KindInvalid, core.ErrorKind(err))
+	assert.Contains(t, core.ErrorMessage(err), `not "gold"`)
+
+	// Allowing only methods below the minimum leaves no way to verify.
+	none := core.DefaultPolicy()
+	none.Methods = []core.Method{core.MethodSMSCode, core.MethodEmailLink}
+	none.ResetMinAssurance = core.AssurancePush
+	err = none.Validate()
+	assert.Equal(t, core.KindInvalid, core.ErrorKind(err))
+	assert.Contains(t, core.ErrorMessage(err), "none of the allowed methods meets the minimum")
+
+	// The new-ticket automatic send is an identity check: it must meet the
+	// policy-wide minimum.
+	auto := core.DefaultPolicy()
+	auto.OnNewTicket, auto.AutoSendMethod, auto.MinAssurance = core.OnNewTicketAutoSend, core.MethodEmailCode, core.AssurancePhone
+	err = auto.Validate()
+	assert.Equal(t, core.KindInvalid, core.ErrorKind(err))
+	assert.Contains(t, core.ErrorMessage(err), "automatic send method is below the minimum")
+}
+
+// TestAssuranceEnforced: with "push or stronger for resets", the engine
+// refuses an SMS code, a voice code or an e-mail link started for a reset
+// (while an identity check may use them), lets a Duo push for a reset
+// through and records its purpose; the routing list for a reset marks the
+// weaker methods not allowed and lists them after the allowed ones; a
+// reset started by SMS before the policy was tightened does not count when
+// its code is read back afterwards. On SQLite and PostgreSQL.
+func TestAssuranceEnforced(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, st *store.Store) {
+		approve := duotest.Approve
+		fake := duotest.Start(t, duotest.User{Username: "sam@contoso.example", Auto: &approve})
+		f := newDuoFixture(t, st, fake)
+		ctx := t.Context()
+
+		// Started for a reset before any minimum: its code is answered later.
+		early := f.start(t, core.MethodSMSCode, func(r *core.StartRequest) { r.Purpose = core.PurposeReset })
+		f.deliver(t)
+		code := codeIn(t, f.sms.last(t))
+
+		p := core.DefaultPolicy()
+		p.ResetMinAssurance = core.AssurancePush
+		require.NoError(t, f.eng.PutPolicy(ctx, f.tenant.ID, "test", f.client.ID, p))
+
+		for _, m := range []core.Method{core.MethodSMSCode, core.MethodVoiceCode, core.MethodEmailLink} {
+			_, err := f.eng.Start(ctx, core.StartRequest{TenantID: f.tenant.ID, TechnicianID: f.tech.ID, ContactID: f.contact.ID,
+				Method: m, TicketRef: "4821", Purpose: core.PurposeReset})
+			require.Error(t, err, m)
+			assert.Equal(t, core.KindAssuranceTooLow, core.ErrorKind(err), m)
+			assert.Contains(t, err.Error(), "this client requires a push or workstation prompt for password and MFA resets")
+		}
+		_, err := f.eng.StartPrompt(ctx, core.PromptRequest{TenantID: f.tenant.ID, TechnicianID: f.tech.ID, ContactID: f.contact.ID,
+			Purpose: "payroll"})
+		assert.Equal(t, core.KindInvalid, core.ErrorKind(err), "an unknown purpose")
+
+		// The early reset's right code now does not verify.
+		v, err := f.eng.CheckCode(ctx, f.tenant.ID, f.tech.ID, early.Verification.ID, code)
+		require.Error(t, err)
+		assert.Equal(t, core.KindAssuranceTooLow, core.ErrorKind(err))
+		assert.Equal(t, core.StatusFailed, v.Status)
+		assert.Contains(t, v.Detail, "answered, but not verified: this client requires a push or workstation prompt")
+		assert.Contains(t, auditActions(t, f.fixture, v.ID), core.AuditAssuranceTooLow)
+		hist, err := f.eng.History(ctx, f.tenant.ID, f.contact.ID)
+		require.NoError(t, err)
+		assert.NotEqual(t, core.ShieldGreen, core.ShieldFor(hist, f.clk.Now()).State)
+
+		// An identity check may still use SMS.
+		f.start(t, core.MethodSMSCode)
+
+		// The list for a reset: the allowed first, the weaker marked.
+		routes, err := f.eng.RoutesFor(ctx, f.tenant.ID, f.contact.ID, core.PurposeReset)
+		require.NoError(t, err)
+		var allowed, below []core.Method
+		for _, r := range routes {
+			if r.BelowMinimum {
+				below = append(below, r.Method)
+				assert.False(t, r.Available, r.Method)
+				assert.Contains(t, r.Reason, "requires a push or workstation prompt for password and MFA resets", r.Method)
+				continue
+			}
+			assert.Empty(t, below, "%s is allowed but listed after one that is not", r.Method)
+			allowed = append(allowed, r.Method)
+		}
+		assert.Equal(t, []core.Method{core.MethodDuoPush, core.MethodWorkstationPrompt}, allowed)
+		assert.Equal(t, []core.Method{core.MethodSMSCode, core.MethodVoiceCode, core.MethodSMSLink, core.MethodEmailCode, core.MethodEmailLink}, below)
+		assert.True(t, routes[0].Available, routes[0].Reason)
+		routes, err = f.eng.Routes(ctx, f.tenant.ID, f.contact.ID)
+		require.NoError(t, err)
+		for _, r := range routes {
+			assert.False(t, r.BelowMinimum, "an identity check has no minimum here: %s", r.Method)
+		}
+		_, err = f.eng.RoutesFor(ctx, f.tenant.ID, f.contact.ID, "payroll")
+		assert.Equal(t, core.KindInvalid, core.ErrorKind(err))
+
+		// A push for the reset is allowed, and verifies.
+		pv, err := f.eng.StartDuoPush(ctx, core.PushRequest{TenantID: f.tenant.ID, TechnicianID: f.tech.ID,
+			ContactID: f.contact.ID, TicketRef: "4821", IntegrationID: f.note, Purpose: core.PurposeReset})
+		require.NoError(t, err)
+		pv = f.settle(t, pv.ID)
+		assert.Equal(t, core.StatusVerified, pv.Status, pv.Detail)
+		assert.Equal(t, core.PurposeReset, pv.Purpose)
+
+		// A policy-wide "workstation prompt only" refuses the push too.
+		p.MinAssurance = core.AssuranceStrong
+		require.NoError(t, f.eng.PutPolicy(ctx, f.tenant.ID, "test", f.client.ID, p))
+		_, err = f.eng.StartDuoPush(ctx, core.PushRequest{TenantID: f.tenant.ID, TechnicianID: f.tech.ID,
+			ContactID: f.contact.ID, TicketRef: "4821"})
+		assert.True(t, errors.Is(err, core.ErrAssuranceTooLow), "%v", err)
+		assert.Equal(t, "this client requires a workstation prompt; Duo push is not enough", core.ErrorMessage(err))
+	})
+}
