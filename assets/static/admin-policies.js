@@ -14,8 +14,10 @@ const polChecks = {
   sms_link_code: "pol-sms-link-code", show_on_load: "pol-show-on-load",
   pod_contact_to_ticket: "pol-pod-contact-to-ticket", notify_on_failure: "pol-notify-on-failure",
 };
+const polSelects = { min_assurance: "pol-min-assurance", reset_min_assurance: "pol-reset-min-assurance" };
 const methodLabels = { sms_code: "SMS code", sms_link: "SMS link", voice_code: "Voice call code",
-                       email_link: "Email link", email_code: "Email code" };
+                       email_link: "Email link", email_code: "Email code", duo_push: "Duo push",
+                       microsoft_push: "Microsoft Authenticator push", workstation_prompt: "Workstation prompt" };
 let polMethods = [], polClients = [], polShown = {};
 
 function scope() { return adm.byId("policy-scope").value; }
@@ -27,6 +29,7 @@ function fillPolicy(view) {
   for (const [k, id] of Object.entries(polDurations)) adm.byId(id).value = p[k] ?? "";
   for (const [k, id] of Object.entries(polLimits)) adm.byId(id).value = (p.limits || {})[k] ?? "";
   for (const [k, id] of Object.entries(polChecks)) adm.byId(id).checked = !!p[k];
+  for (const [k, id] of Object.entries(polSelects)) adm.byId(id).value = p[k] || "";
   adm.byId("pol-email-link-code").checked = p.email_link_code !== false;
   adm.byId("pol-banner").value = p.banner || "";
   const allowed = p.methods && p.methods.length ? p.methods : polMethods;
@@ -46,6 +49,7 @@ function readPolicy() {
   for (const [k, id] of Object.entries(polDurations)) { const v = adm.byId(id).value.trim(); if (v) p[k] = v; else delete p[k]; }
   for (const [k, id] of Object.entries(polLimits)) p.limits[k] = adm.int(id);
   for (const [k, id] of Object.entries(polChecks)) p[k] = adm.byId(id).checked;
+  for (const [k, id] of Object.entries(polSelects)) { const v = adm.byId(id).value; if (v) p[k] = v; else delete p[k]; }
   p.email_link_code = adm.byId("pol-email-link-code").checked;
   p.banner = adm.byId("pol-banner").value;
   p.methods = polMethods.filter((m) => adm.byId("pol-method-" + m).checked);

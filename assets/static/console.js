@@ -13,7 +13,7 @@ const card = CSVerify.card({
   alternate: () => !!tk && !!card.contact() && card.contact().id !== tk.contactID,
   start: (body) => tk ? api("POST", "/pod/" + encodeURIComponent(tk.integration) + "/verifications", Object.assign({}, body, { scope: tk.scope }))
     : api("POST", "/verifications", body),
-  push: (body) => tk ? api("POST", "/pod/" + encodeURIComponent(tk.integration) + "/pushes", { method: body.method, scope: tk.scope, contact_id: body.contact_id, note: body.note })
+  push: (body) => tk ? api("POST", "/pod/" + encodeURIComponent(tk.integration) + "/pushes", { method: body.method, scope: tk.scope, contact_id: body.contact_id, note: body.note, purpose: body.purpose })
     : api("POST", "/pushes", body),
   prompt: (body) => api("POST", "/prompts", body),
 });

@@ -127,6 +127,11 @@ const CSVerify = (() => {
     // say shows the card's one message: a sentence, or nothing.
     function say(text) { $("msg").textContent = sentence(text); }
 
+    // purpose is the reason the technician marked: "" an identity check,
+    // "reset" before a password or MFA reset, whose policy minimum may be
+    // stricter (the server refuses a weaker method either way).
+    function purpose() { return $("purpose").value; }
+
     // renderShield keeps the shield's size whatever it says (no layout
     // jump when it turns green): two lines in a box of fixed size.
     function renderShield(s) {
@@ -189,14 +194,14 @@ const CSVerify = (() => {
     async function loadRoutes() {
       const ol = $("routes-list");
       try {
-        routes = (await api("GET", "/contacts/" + contact.id + "/routes")).routes || [];
+        routes = (await api("GET", "/contacts/" + contact.id + "/routes" + (purpose() ? "?purpose=" + encodeURIComponent(purpose()) : ""))).routes || [];
       } catch (e) { routes = []; ol.replaceChildren(el("li", "Could not list the ways to verify: " + e.message, { class: "muted" })); return; }
       ol.replaceChildren();
       for (const r of routes) {
-        const li = el("li", undefined, { class: r.available ? "route ok" : "route unavailable", "data-method": r.method });
+        const li = el("li", undefined, { class: r.below_minimum ? "route unavailable not-allowed" : r.available ? "route ok" : "route unavailable", "data-method": r.method });
         li.append(el("strong", methodNames[r.method] || r.method));
         if (r.destination) li.append(el("span", " · " + r.destination));
-        li.append(el("span", " — " + r.reason, { class: "reason" }));
+        li.append(el("span", " — " + (r.below_minimum ? "not allowed: " : "") + r.reason, { class: "reason" }));
         if (r.provenance) li.append(el("span", " (" + r.provenance + ")", { class: "muted" }));
         if (r.assurance) li.append(el("span", r.assurance, { class: "badge" }));
         if (r.available && canStart(r)) {
@@ -224,7 +229,7 @@ const CSVerify = (() => {
       say("");
       const ref = ticket(); // the server refuses a push without a ticket, and says so
       try {
-        showActive(await push({ method, contact_id: contact.id, ticket_ref: ref, note: "" }));
+        showActive(await push({ method, contact_id: contact.id, ticket_ref: ref, note: "", purpose: purpose() }));
         $("active-h").focus();
         refresh();
       } catch (e) { say(e.message); }
@@ -232,7 +237,7 @@ const CSVerify = (() => {
 
     async function sendPrompt() {
       say("");
-      try { showActive(await prompt({ contact_id: contact.id, ticket_ref: ticket(), note: "" })); $("active-h").focus(); refresh(); }
+      try { showActive(await prompt({ contact_id: contact.id, ticket_ref: ticket(), note: "", purpose: purpose() })); $("active-h").focus(); refresh(); }
       catch (e) { say(e.message); }
     }
 
@@ -292,7 +297,7 @@ const CSVerify = (() => {
         return;
       }
       try {
-        const v = await start({ contact_id: contact.id, destination_id: dest.id, method, ticket_ref: ref, note });
+        const v = await start({ contact_id: contact.id, destination_id: dest.id, method, ticket_ref: ref, note, purpose: purpose() });
         $("note-form").hidden = true; $("note-text").value = ""; pending = null;
         showActive(v);
         // The next thing to do: type the code the caller reads back, or
@@ -447,8 +452,10 @@ const CSVerify = (() => {
 
     async function open(id, card) {
       say("");
+      const was = contact ? contact.id : "";
       contact = card || await api("GET", "/contacts/" + id);
       active = null; clearInterval(tick); expanded = false; failSaid = "";
+      if (contact.id !== was) $("purpose").value = ""; // a new caller: a new reason
       $("card").hidden = false; $("active").hidden = true; $("note-form").hidden = true;
       $("contact-name").textContent = (contact.first_name + " " + contact.last_name).trim() || "(no name)";
       const p = contact.policy || {};
@@ -491,6 +498,7 @@ const CSVerify = (() => {
       }
       directory({ action: "reset", generate: !typed, password: typed ? $("dir-password").value : "", must_change: $("dir-must-change").checked });
     });
+    $("purpose").addEventListener("change", () => { say(""); if (contact) loadRoutes(); });
     $("history-toggle").addEventListener("click", () => { expanded = !expanded; renderHistory(contact.history || []); });
     $("note-form").addEventListener("submit", (ev) => {
       ev.preventDefault();

@@ -45,7 +45,8 @@ func (s *Server) handleAdminPolicies(w http.ResponseWriter, r *http.Request) {
 	for _, o := range overrides {
 		clients = append(clients, policyClientOut{ID: o.Client.ID, Name: o.Client.Name, Override: o.Override})
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"default": def, "clients": clients, "methods": s.engine.Methods()})
+	writeJSON(w, http.StatusOK, map[string]any{"default": def, "clients": clients, "methods": s.engine.Methods(),
+		"assurances": []core.Assurance{core.AssurancePhone, core.AssurancePush, core.AssuranceStrong}})
 }
 
 // policyScopeView reads the effective policy of scope; a client id that is

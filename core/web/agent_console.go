@@ -155,6 +155,7 @@ type promptRequest struct {
 	TicketRef     string `json:"ticket_ref"`
 	IntegrationID string `json:"integration_id"`
 	Note          string `json:"note"`
+	Purpose       string `json:"purpose"`
 }
 
 // handleStartPrompt handles "POST /api/v1/prompts": "Prompt on workstation"
@@ -167,7 +168,8 @@ func (s *Server) handleStartPrompt(w http.ResponseWriter, r *http.Request) {
 	}
 	tech := techFrom(r)
 	st, err := s.engine.StartPrompt(r.Context(), core.PromptRequest{TenantID: tech.TenantID, TechnicianID: tech.ID,
-		ContactID: req.ContactID, TicketRef: req.TicketRef, IntegrationID: req.IntegrationID, Note: req.Note})
+		ContactID: req.ContactID, TicketRef: req.TicketRef, IntegrationID: req.IntegrationID, Note: req.Note,
+		Purpose: core.Purpose(req.Purpose)})
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -21,6 +21,7 @@ type startRequest struct {
 	Method        string `json:"method"`
 	TicketRef     string `json:"ticket_ref"`
 	Note          string `json:"note"`
+	Purpose       string `json:"purpose"` // "" identity check, "reset" password or MFA reset
 }
 
 // handleStartVerification handles "POST /api/v1/verifications".
@@ -33,7 +34,7 @@ func (s *Server) handleStartVerification(w http.ResponseWriter, r *http.Request)
 	tech := techFrom(r)
 	st, err := s.engine.Start(r.Context(), core.StartRequest{
 		TenantID: tech.TenantID, TechnicianID: tech.ID, ContactID: req.ContactID, DestinationID: req.DestinationID,
-		Method: core.Method(req.Method), TicketRef: req.TicketRef, Note: req.Note,
+		Method: core.Method(req.Method), TicketRef: req.TicketRef, Note: req.Note, Purpose: core.Purpose(req.Purpose),
 	})
 	if err != nil {
 		s.writeError(w, r, err)

@@ -23,6 +23,8 @@ var statusByKind = map[core.Kind]int{
 	// A channel or integration set up wrongly: the service cannot do it
 	// until an admin fixes the settings.
 	core.KindMisconfigured: http.StatusServiceUnavailable,
+	// A method below the client's minimum assurance: another can do it.
+	core.KindAssuranceTooLow: http.StatusForbidden,
 }
 
 // errorBody is the JSON shape of every API error.

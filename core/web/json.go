@@ -102,6 +102,7 @@ type verificationOut struct {
 	MaxAttempts    int        `json:"max_attempts"`
 	Sends          int        `json:"sends"`
 	Note           string     `json:"note,omitempty"`
+	Purpose        string     `json:"purpose,omitempty"`
 	Detail         string     `json:"detail,omitempty"`
 	DeliveryStatus string     `json:"delivery_status,omitempty"`
 	CreatedAt      time.Time  `json:"created_at"`
@@ -131,7 +132,7 @@ func verificationJSON(v core.Verification, now time.Time) verificationOut {
 	out := verificationOut{ID: v.ID, ContactID: v.ContactID, Method: string(v.Method), Destination: v.MaskedDestination(),
 		DestinationID: v.DestinationID, TicketRef: v.TicketRef, TechnicianID: v.TechnicianID,
 		Status: string(v.EffectiveStatus(now)), Attempts: v.Attempts, MaxAttempts: v.MaxAttempts, Sends: v.Sends,
-		Note: v.Note, Detail: v.Detail, DeliveryStatus: v.DeliveryStatus, CreatedAt: v.CreatedAt, ExpiresAt: v.ExpiresAt}
+		Note: v.Note, Purpose: string(v.Purpose), Detail: v.Detail, DeliveryStatus: v.DeliveryStatus, CreatedAt: v.CreatedAt, ExpiresAt: v.ExpiresAt}
 	if !v.CompletedAt.IsZero() {
 		out.CompletedAt = &v.CompletedAt
 	}

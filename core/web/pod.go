@@ -764,6 +764,7 @@ type podStartRequest struct {
 	Method        string `json:"method"`
 	Note          string `json:"note"`
 	TicketRef     string `json:"ticket_ref"` // ignored: the scope names the ticket
+	Purpose       string `json:"purpose"`    // "" identity check, "reset" password or MFA reset
 }
 
 // handlePodStart handles "POST /api/v1/pod/{integration}/verifications": a
@@ -787,6 +788,7 @@ func (s *Server) handlePodStart(w http.ResponseWriter, r *http.Request) {
 		Method: core.Method(req.Method), TicketRef: scope.TicketRef, Note: req.Note,
 		AlternateContact: scope.Screen == psa.ScreenTicket && req.ContactID != scope.ContactID,
 		IntegrationID:    integrationForNote(scope),
+		Purpose:          core.Purpose(req.Purpose),
 	})
 	if err != nil {
 		s.writeError(w, r, err)

@@ -37,13 +37,17 @@ type routeOut struct {
 	Available     bool   `json:"available"`
 	Reason        string `json:"reason"`
 	Assurance     string `json:"assurance,omitempty"`
+	// BelowMinimum: the client's policy requires more for the purpose
+	// asked; Reason says what.
+	BelowMinimum bool `json:"below_minimum,omitempty"`
 }
 
-// handleContactRoutes handles "GET /api/v1/contacts/{id}/routes": the ways
-// to verify the contact, in the policy's order, each with why it is or is
-// not available.
+// handleContactRoutes handles "GET /api/v1/contacts/{id}/routes[?purpose=reset]":
+// the ways to verify the contact, in the policy's order, each with why it
+// is or is not available; those below the policy's minimum assurance for
+// the purpose come last, marked.
 func (s *Server) handleContactRoutes(w http.ResponseWriter, r *http.Request) {
-	routes, err := s.engine.Routes(r.Context(), techFrom(r).TenantID, pathVar(r, "id"))
+	routes, err := s.engine.RoutesFor(r.Context(), techFrom(r).TenantID, pathVar(r, "id"), core.Purpose(r.URL.Query().Get("purpose")))
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -51,7 +55,7 @@ func (s *Server) handleContactRoutes(w http.ResponseWriter, r *http.Request) {
 	out := make([]routeOut, 0, len(routes))
 	for _, rt := range routes {
 		out = append(out, routeOut{Method: string(rt.Method), Destination: rt.Destination, DestinationID: rt.DestinationID,
-			Provenance: rt.Provenance, Available: rt.Available, Reason: rt.Reason, Assurance: rt.Assurance})
+			Provenance: rt.Provenance, Available: rt.Available, Reason: rt.Reason, Assurance: rt.Assurance, BelowMinimum: rt.BelowMinimum})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"routes": out})
 }
@@ -64,6 +68,7 @@ type pushRequest struct {
 	ContactID string `json:"contact_id"`
 	TicketRef string `json:"ticket_ref"` // console only: a pod's scope names the ticket
 	Note      string `json:"note"`
+	Purpose   string `json:"purpose"`
 }
 
 // handleStartPush handles "POST /api/v1/pushes": Push from the console,
@@ -81,7 +86,7 @@ func (s *Server) handleStartPush(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v, err := start(r.Context(), core.PushRequest{TenantID: tech.TenantID, TechnicianID: tech.ID,
-		ContactID: req.ContactID, TicketRef: req.TicketRef, Note: req.Note})
+		ContactID: req.ContactID, TicketRef: req.TicketRef, Note: req.Note, Purpose: core.Purpose(req.Purpose)})
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -114,7 +119,8 @@ func (s *Server) handlePodPush(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v, err := start(r.Context(), core.PushRequest{TenantID: tech.TenantID, TechnicianID: tech.ID,
-		ContactID: req.ContactID, TicketRef: scope.TicketRef, IntegrationID: integrationForNote(scope), Note: req.Note})
+		ContactID: req.ContactID, TicketRef: scope.TicketRef, IntegrationID: integrationForNote(scope), Note: req.Note,
+		Purpose: core.Purpose(req.Purpose)})
 	if err != nil {
 		s.writeError(w, r, err)
 		return
