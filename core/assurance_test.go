@@ -163,3 +163,42 @@ func TestAssuranceEnforced(t *testing.T) {
 		assert.Equal(t, "this client requires a workstation prompt; Duo push is not enough", core.ErrorMessage(err))
 	})
 }
+
+// TestTechDirectoryResetNeedsAssurance: with push or more required before
+// a reset, a caller verified by SMS code may have their account unlocked
+// but not their password reset by the technician — the card is told why,
+// the reset is refused with assurance_too_low and queues nothing — and
+// without the minimum the same verification resets. On SQLite and
+// PostgreSQL.
+func TestTechDirectoryResetNeedsAssurance(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, st *store.Store) {
+		f := newDirFixture(t, st)
+		ctx := t.Context()
+		p := core.DefaultPolicy()
+		p.ResetMinAssurance = core.AssurancePush
+		require.NoError(t, f.eng.PutPolicy(ctx, f.tenant.ID, "test", f.client.ID, p))
+
+		v := f.verify(t, f.tech, f.contact.ID)
+		state, err := f.eng.TechDirectory(ctx, f.tenant.ID, f.tech.ID, v.ID)
+		require.NoError(t, err)
+		assert.Empty(t, state.Reason, "an unlock is allowed")
+		assert.Equal(t, "this client requires a push or workstation prompt for password and MFA resets; SMS code is not enough"+
+			" to reset the password: verify the caller again with one of those first", state.ResetReason)
+
+		_, err = f.ask(t, v, func(r *core.TechDirectoryRequest) { r.Action, r.Generate = core.SelfServeReset, true })
+		require.Error(t, err)
+		assert.Equal(t, core.KindAssuranceTooLow, core.ErrorKind(err))
+		tasks, requests := f.written(t, v.ID)
+		assert.Zero(t, tasks+requests, "a refused reset queues nothing")
+		_, err = f.ask(t, v)
+		require.NoError(t, err, "the unlock goes")
+
+		require.NoError(t, f.eng.PutPolicy(ctx, f.tenant.ID, "test", f.client.ID, core.DefaultPolicy()))
+		state, err = f.eng.TechDirectory(ctx, f.tenant.ID, f.tech.ID, v.ID)
+		require.NoError(t, err)
+		assert.Empty(t, state.ResetReason)
+		res, err := f.ask(t, v, func(r *core.TechDirectoryRequest) { r.Action, r.Generate = core.SelfServeReset, true })
+		require.NoError(t, err)
+		assert.NotEmpty(t, res.Password)
+	})
+}

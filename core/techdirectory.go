@@ -108,7 +108,12 @@ type TechDirectoryResult struct {
 type TechDirectoryState struct {
 	// Reason says why the technician cannot act now; "" when they can.
 	Reason string
-	User   DirectoryUser // zero when the contact has no directory binding
+	// ResetReason says why a password reset in particular cannot be done
+	// with this verification (its method is below the client's minimum
+	// assurance for resets, see [Policy.ResetMinAssurance]); an unlock
+	// still can. "" when it can, or when Reason already says why not.
+	ResetReason string
+	User        DirectoryUser // zero when the contact has no directory binding
 	// Until is when the grant ends; zero when there is none.
 	Until time.Time
 	// Used lists the actions the verification was used for already.
@@ -239,6 +244,12 @@ func (e *Engine) TechDirectoryAction(ctx context.Context, r TechDirectoryRequest
 		}
 		password := r.Password
 		if r.Action == SelfServeReset {
+			if why, err := resetAssuranceRefusal(ctx, tx, v); err != nil || why != "" {
+				if err != nil {
+					return err
+				}
+				return Errorf(KindAssuranceTooLow, "%s", why)
+			}
 			pol, err := tx.PasswordPolicy(ctx, r.TenantID, u.ClientID)
 			if isNotFound(err) {
 				pol, err = defaultPasswordPolicy, nil
@@ -309,6 +320,10 @@ func (e *Engine) TechDirectory(ctx context.Context, tenantID, techID, verificati
 			return nil
 		case err != nil:
 			st.Reason = err.Error()
+		default:
+			if st.ResetReason, err = resetAssuranceRefusal(ctx, tx, v); err != nil {
+				return err
+			}
 		}
 		st.User = u
 		if st.User.GUID == "" && v.ID != "" && v.TechnicianID == techID {
@@ -334,6 +349,21 @@ func (e *Engine) TechDirectory(ctx context.Context, tenantID, techID, verificati
 		return nil
 	})
 	return st, err
+}
+
+// resetAssuranceRefusal says why verification v does not count for a
+// password reset: its method is below what the client's policy requires
+// before a reset, whatever reason the technician marked when starting it.
+// "" when it counts.
+func resetAssuranceRefusal(ctx context.Context, tx Tx, v Verification) (string, error) {
+	policy, err := EffectivePolicy(ctx, tx, v.TenantID, v.ClientID)
+	if err != nil {
+		return "", err
+	}
+	if err := policy.CheckAssurance(v.Method, PurposeReset); err != nil {
+		return ErrorMessage(err) + " to reset the password: verify the caller again with one of those first", nil
+	}
+	return "", nil
 }
 
 // actionWords names an action in a sentence.

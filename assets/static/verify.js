@@ -380,11 +380,15 @@ const CSVerify = (() => {
       $("dir-account").textContent = (d.name ? d.name + " · " : "") + d.account + (d.locked ? " · locked out at the last sync" : "");
       const used = new Set(d.used || []);
       const can = !d.reason;
-      $("dir-why").textContent = can ? "Allowed until " + fmtTime(d.until) + ", once each, because you verified the caller." : sentence(d.reason);
-      $("dir-actions").hidden = !can || (used.has("unlock") && used.has("reset"));
+      // reset_reason: this verification's method is below the client's
+      // minimum for resets; an unlock is still allowed.
+      const noReset = used.has("reset") || !!d.reset_reason;
+      $("dir-why").textContent = (can ? "Allowed until " + fmtTime(d.until) + ", once each, because you verified the caller." : sentence(d.reason)) +
+        (can && d.reset_reason ? " " + sentence(d.reset_reason) : "");
+      $("dir-actions").hidden = !can || (used.has("unlock") && noReset);
       $("dir-unlock").hidden = used.has("unlock");
-      $("dir-reset-open").hidden = used.has("reset");
-      if (used.has("reset")) $("dir-reset").hidden = true;
+      $("dir-reset-open").hidden = noReset;
+      if (noReset) $("dir-reset").hidden = true;
       // A generated password whose reset failed is no password to read out.
       if ((d.requests || []).some((r) => r.action === "reset" && r.status === "failed")) { $("dir-once").hidden = true; $("dir-once-value").textContent = ""; }
       const ul = $("dir-results"); ul.replaceChildren();

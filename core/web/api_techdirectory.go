@@ -37,6 +37,10 @@ func directoryRequestJSON(r core.SelfServeRequest) directoryRequestOut {
 type techDirectoryOut struct {
 	// Reason says why the technician cannot act; "" when they can.
 	Reason string `json:"reason,omitempty"`
+	// ResetReason says why this verification cannot be used for a
+	// password reset (below the client's minimum assurance for resets);
+	// an unlock still can.
+	ResetReason string `json:"reset_reason,omitempty"`
 	// Account is the bound directory account; "" for none.
 	Account  string                `json:"account,omitempty"`
 	Name     string                `json:"name,omitempty"`
@@ -56,7 +60,7 @@ func (s *Server) handleGetTechDirectory(w http.ResponseWriter, r *http.Request) 
 		s.writeError(w, r, err)
 		return
 	}
-	out := techDirectoryOut{Reason: st.Reason, Account: st.User.SAMAccountName, Name: st.User.Name(), Locked: st.User.Locked,
+	out := techDirectoryOut{Reason: st.Reason, ResetReason: st.ResetReason, Account: st.User.SAMAccountName, Name: st.User.Name(), Locked: st.User.Locked,
 		Used: []string{}, Requests: []directoryRequestOut{}}
 	if st.User.GUID == "" {
 		out.Name = ""
