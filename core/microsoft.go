@@ -213,6 +213,10 @@ type MicrosoftTx interface {
 	ReplaceMicrosoftUsers(ctx context.Context, tenantID, connectionID string, users []MicrosoftUser) error
 	PutMicrosoftUser(ctx context.Context, u *MicrosoftUser) error
 	ListMicrosoftUsers(ctx context.Context, tenantID, connectionID string) ([]MicrosoftUser, error)
+	// ListMicrosoftUsersPage returns at most limit users ordered by UPN
+	// then object id, after the one (afterUPN, afterObject); "" and ""
+	// start at the first.
+	ListMicrosoftUsersPage(ctx context.Context, tenantID, connectionID, afterUPN, afterObject string, limit int) ([]MicrosoftUser, error)
 	// MicrosoftUserOfContact returns the user matched to a contact.
 	MicrosoftUserOfContact(ctx context.Context, tenantID, connectionID, contactID string) (MicrosoftUser, error)
 

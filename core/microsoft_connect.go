@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -280,6 +281,53 @@ func (e *Engine) MicrosoftUsers(ctx context.Context, tenantID, connectionID stri
 		return err
 	})
 	return us, err
+}
+
+// Pages of the Microsoft users list.
+const (
+	DefaultMicrosoftUsersPage = 100
+	MaxMicrosoftUsersPage     = 500
+)
+
+// MicrosoftUsersPage returns one page of a connection's imported users, by
+// UPN: at most limit (0 means DefaultMicrosoftUsersPage) after the cursor
+// after ("" for the first page), and the cursor of the next page ("" when
+// this is the last).
+func (e *Engine) MicrosoftUsersPage(ctx context.Context, tenantID, connectionID, after string, limit int) ([]MicrosoftUser, string, error) {
+	if limit == 0 {
+		limit = DefaultMicrosoftUsersPage
+	}
+	if limit < 1 || limit > MaxMicrosoftUsersPage {
+		return nil, "", Errorf(KindInvalid, "limit must be 1 to %d, not %d", MaxMicrosoftUsersPage, limit)
+	}
+	var upn, object string
+	if after != "" {
+		raw, err := base64.RawURLEncoding.DecodeString(after)
+		parts := strings.SplitN(string(raw), "\n", 2)
+		if err != nil || len(parts) != 2 {
+			return nil, "", Errorf(KindInvalid, "the page cursor is not one this list gave")
+		}
+		upn, object = parts[0], parts[1]
+	}
+	var us []MicrosoftUser
+	err := e.cfg.Store.View(ctx, func(tx Tx) error {
+		if _, err := tx.MicrosoftConnection(ctx, tenantID, connectionID); err != nil {
+			return err
+		}
+		var err error
+		us, err = tx.ListMicrosoftUsersPage(ctx, tenantID, connectionID, upn, object, limit+1)
+		return err
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	next := ""
+	if len(us) > limit {
+		us = us[:limit]
+		last := us[len(us)-1]
+		next = base64.RawURLEncoding.EncodeToString([]byte(last.UPN + "\n" + last.ObjectID))
+	}
+	return us, next, nil
 }
 
 // MicrosoftImport counts what an import found.

@@ -129,12 +129,19 @@
     }, "A new certificate: add it to the service principal, then press Check now.");
   });
 
-  async function showUsers(c) {
+  // showUsers lists a connection's users a page at a time (the server's
+  // default page); more appends the next page after the cursor.
+  let usersNext = "";
+  async function showUsers(c, more) {
     usersOf = c;
     $("ms-users-box").hidden = false; $("ms-users-conn").textContent = c.name;
     try {
-      const j = await api("GET", "/admin/microsoft/" + c.id + "/users");
-      const tb = $("ms-users-table").querySelector("tbody"); tb.replaceChildren();
+      const q = more && usersNext ? "?" + new URLSearchParams({ after: usersNext }) : "";
+      const j = await api("GET", "/admin/microsoft/" + c.id + "/users" + q);
+      const tb = $("ms-users-table").querySelector("tbody");
+      if (!more) tb.replaceChildren();
+      usersNext = j.next || "";
+      $("ms-users-more").hidden = !usersNext;
       for (const u of j.users) {
         const tr = el("tr", undefined, { "data-upn": u.upn });
         const who = el("td", (u.display_name ? u.display_name + " · " : "") + u.upn + (u.enabled ? "" : " (account disabled)"));
@@ -146,9 +153,10 @@
         act.append(match);
         tr.append(who, el("td", u.source), el("td", app), el("td", contact), act); tb.append(tr);
       }
-      $("ms-users-empty").hidden = j.users.length > 0;
+      $("ms-users-empty").hidden = tb.children.length > 0;
     } catch (e) { adm.say("ms-users-msg", e.message, false); }
   }
+  $("ms-users-more").addEventListener("click", () => { if (usersOf) showUsers(usersOf, true); });
 
   $("ms-import").addEventListener("click", () => {
     if (!usersOf) return;

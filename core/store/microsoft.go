@@ -144,6 +144,20 @@ func (t *tx) ListMicrosoftUsers(ctx context.Context, tenantID, connectionID stri
 	return out, wrap(err, "list Microsoft users")
 }
 
+// ListMicrosoftUsersPage implements core.MicrosoftTx: keyset paging on
+// (upn, object_id), the list's order, so a page costs its size and an
+// import between pages neither repeats nor skips a user that stayed.
+func (t *tx) ListMicrosoftUsersPage(ctx context.Context, tenantID, connectionID, afterUPN, afterObject string, limit int) ([]core.MicrosoftUser, error) {
+	rows, err := t.query(ctx, `SELECT `+msUserCols+` FROM microsoft_users WHERE tenant_id = ? AND connection_id = ?
+		AND (upn > ? OR (upn = ? AND object_id > ?)) ORDER BY upn, object_id LIMIT ?`,
+		tenantID, connectionID, afterUPN, afterUPN, afterObject, limit)
+	if err != nil {
+		return nil, wrap(err, "list Microsoft users")
+	}
+	out, err := collect(rows, scanMSUser)
+	return out, wrap(err, "list Microsoft users")
+}
+
 // MicrosoftUserOfContact implements core.MicrosoftTx. When several users
 // are on one contact (an admin's match beside the matcher's), the admin's
 // wins, then the first by UPN.

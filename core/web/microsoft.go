@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/countersign/countersign/assets"
@@ -195,12 +196,22 @@ type microsoftUserOut struct {
 	ImportedAt    time.Time `json:"imported_at"`
 }
 
-// handleMicrosoftUsers handles "GET /api/v1/admin/microsoft/{id}/users":
-// the imported users, whether each has Microsoft Authenticator, and the
-// contact each is.
+// handleMicrosoftUsers handles "GET /api/v1/admin/microsoft/{id}/users[?limit=n&after=cursor]":
+// one page of the imported users by UPN (100 by default, at most 500),
+// whether each has Microsoft Authenticator, the contact each is, and
+// "next", the cursor of the following page ("" after the last).
 func (s *Server) handleMicrosoftUsers(w http.ResponseWriter, r *http.Request) {
 	tenantID := techFrom(r).TenantID
-	us, err := s.engine.MicrosoftUsers(r.Context(), tenantID, pathVar(r, "id"))
+	limit := 0
+	if q := r.URL.Query().Get("limit"); q != "" {
+		n, err := strconv.Atoi(q)
+		if err != nil {
+			s.writeError(w, r, core.Errorf(core.KindInvalid, "limit must be a number"))
+			return
+		}
+		limit = n
+	}
+	us, next, err := s.engine.MicrosoftUsersPage(r.Context(), tenantID, pathVar(r, "id"), r.URL.Query().Get("after"), limit)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -223,7 +234,7 @@ func (s *Server) handleMicrosoftUsers(w http.ResponseWriter, r *http.Request) {
 		}
 		out = append(out, o)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"users": out})
+	writeJSON(w, http.StatusOK, map[string]any{"users": out, "next": next})
 }
 
 type microsoftMatchRequest struct {

@@ -358,3 +358,49 @@ func TestMicrosoftConsentReturn(t *testing.T) {
 		e.assertLogsClean(t, state, declined)
 	})
 }
+
+// TestMicrosoftUsersPaged: the users list comes a page at a time by UPN,
+// each page's "next" leads to the following one and the last has none;
+// a bad limit or cursor is 400. On SQLite and PostgreSQL.
+func TestMicrosoftUsersPaged(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, st *store.Store) {
+		e, fake := newMicrosoftEnv(t, st)
+		e.makeAdmin(t, e.a)
+		admin := e.login(t, e.a)
+		r := e.api(t, admin, http.MethodPost, "/api/v1/admin/microsoft", microsoftForm(fake, e.a.client.ID))
+		require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+		id := r.JSON(t)["id"].(string)
+		r = e.api(t, admin, http.MethodPost, "/api/v1/admin/microsoft/"+id+"/import", nil)
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+
+		users := "/api/v1/admin/microsoft/" + id + "/users"
+		var got []string
+		next, pages := "", 0
+		for {
+			q := "?limit=1"
+			if next != "" {
+				q += "&after=" + next
+			}
+			r = e.api(t, admin, http.MethodGet, users+q, nil)
+			require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+			page := r.JSON(t)["users"].([]any)
+			require.LessOrEqual(t, len(page), 1)
+			for _, u := range page {
+				got = append(got, u.(map[string]any)["upn"].(string))
+			}
+			pages++
+			next = r.JSON(t)["next"].(string)
+			if next == "" || pages > 5 {
+				break
+			}
+		}
+		assert.Equal(t, []string{"kim@contoso.example", msSam}, got, "every user once, by UPN")
+		assert.Equal(t, 2, pages)
+		r = e.api(t, admin, http.MethodGet, users, nil)
+		assert.Len(t, r.JSON(t)["users"], 2, "the default page holds both")
+		assert.Empty(t, r.JSON(t)["next"])
+		for _, q := range []string{"?limit=0x", "?limit=-1", "?limit=501", "?after=%21%21"} {
+			assert.Equal(t, http.StatusBadRequest, e.api(t, admin, http.MethodGet, users+q, nil).status, q)
+		}
+	})
+}
