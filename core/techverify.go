@@ -264,17 +264,12 @@ func (t *techVerifyTx) verify(ctx context.Context) (string, error) {
 	}
 	// A code nobody can receive is not sent: the number opted out, or is
 	// outside the tenant's SMS countries (the engine drops such replies).
-	settings, err := t.e.channelSettings(ctx, t.tx, t.tenantID())
-	if err != nil {
-		return "", err
-	}
-	out, err := smsOptedOut(ctx, t.tx, t.tenantID(), t.phone())
-	if err != nil {
-		return "", err
-	}
-	if out || settings.CountryOf(t.phone()) == "" || !settings.AllowsSMS(t.in.Tenant, t.phone()) {
+	if err := t.e.techVerifyCanText(ctx, t.tx, t.in.Tenant, t.phone()); err != nil {
+		if ErrorKind(err) != KindInvalid {
+			return "", err
+		}
 		return "", t.audit(ctx, AuditTechVerifyRateLimited, MaskDestination(DestPhone, t.phone()),
-			map[string]string{"limit": "the number opted out of SMS or is outside the SMS countries", "keyword": string(t.in.Keyword)})
+			map[string]string{"limit": ErrorMessage(err), "keyword": string(t.in.Keyword)})
 	}
 	contacts, err := t.tx.SearchContacts(ctx, t.tenantID(), ContactQuery{Phone: t.phone(), Limit: 20})
 	if err != nil {

@@ -151,8 +151,9 @@ func resolveUnknown(ctx context.Context, tx Tx, r *TechVerifyRequest) error {
 	return nil
 }
 
-// techVerifyCanText refuses a code to a number that opted out of SMS or is
-// outside the tenant's SMS countries, as a #verify from it would be.
+// techVerifyCanText refuses (KindInvalid, saying why) a code to a number
+// that opted out of SMS or is outside the tenant's SMS countries: for a
+// #verify from it and for a technician's match alike.
 func (e *Engine) techVerifyCanText(ctx context.Context, tx Tx, tenant Tenant, phone string) error {
 	settings, err := e.channelSettings(ctx, tx, tenant.ID)
 	if err != nil {
