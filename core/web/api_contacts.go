@@ -117,15 +117,19 @@ func (s *Server) contactList(ctx context.Context, tenantID string, cs []core.Con
 	for _, c := range clients {
 		names[c.ID] = c.Name
 	}
-	techs, err := s.technicianNames(ctx, tenantID)
-	if err != nil {
-		return nil, err
-	}
 	ids := make([]string, len(cs))
 	for i, c := range cs {
 		ids[i] = c.ID
 	}
 	shields, err := s.engine.Shields(ctx, tenantID, ids) // one read for the page, not one per contact
+	if err != nil {
+		return nil, err
+	}
+	verifiers := make([]string, 0, len(shields))
+	for _, sh := range shields {
+		verifiers = append(verifiers, sh.Last.TechnicianID)
+	}
+	techs, err := s.technicianNames(ctx, tenantID, verifiers)
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"time"
 
@@ -165,21 +166,43 @@ func shieldJSON(sh core.Shield) *shieldOut {
 	return out
 }
 
-// technicianNames maps a tenant's technician ids to names, for "verified by"
-// lines; a tenant has tens of technicians, not thousands.
-func (s *Server) technicianNames(ctx context.Context, tenantID string) (map[string]string, error) {
-	techs, err := s.engine.Technicians(ctx, tenantID)
-	names := make(map[string]string, len(techs))
-	for _, t := range techs {
-		names[t.ID] = t.Name
+// technicianNames maps technician ids to names, for "verified by" lines.
+// A few are looked up one by one in the cache of signed-in technicians
+// (those who verify are usually signed in, so it is a hit; a miss reads
+// that one row); many, or without the cache, are one read of the tenant's
+// technicians. A technician no longer on record is left nameless.
+func (s *Server) technicianNames(ctx context.Context, tenantID string, ids []string) (map[string]string, error) {
+	ids = slices.DeleteFunc(slices.Compact(slices.Sorted(slices.Values(ids))), func(id string) bool { return id == "" })
+	names := make(map[string]string, len(ids))
+	if s.techs == nil || len(ids) > maxNamesByCache {
+		techs, err := s.engine.Technicians(ctx, tenantID)
+		for _, t := range techs {
+			names[t.ID] = t.Name
+		}
+		return names, err
 	}
-	return names, err
+	for _, id := range ids {
+		t, err := s.technician(ctx, tenantID, id)
+		if err != nil && core.ErrorKind(err) != core.KindNotFound {
+			return nil, err
+		}
+		names[id] = t.Name
+	}
+	return names, nil
 }
+
+// maxNamesByCache is the most technicians technicianNames looks up one by
+// one: past it, a cache miss each would cost more than the one list read.
+const maxNamesByCache = 4
 
 // historyJSON renders a contact's history with technician names, and the
 // shield it gives.
 func (s *Server) historyJSON(ctx context.Context, tenantID string, history []core.Verification) ([]verificationOut, *shieldOut, error) {
-	names, err := s.technicianNames(ctx, tenantID)
+	ids := make([]string, len(history))
+	for i, v := range history {
+		ids[i] = v.TechnicianID
+	}
+	names, err := s.technicianNames(ctx, tenantID, ids)
 	if err != nil {
 		return nil, nil, err
 	}

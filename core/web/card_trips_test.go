@@ -1,0 +1,63 @@
+package web_test
+
+import (
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/countersign/countersign/core"
+	"github.com/countersign/countersign/core/store"
+	"github.com/countersign/countersign/core/store/storetest"
+)
+
+// TestContactCardTechnicianNames: the card names the technician of each
+// verification in its history from the cache of signed-in technicians,
+// reading only the ones it lacks one by one; it no longer lists every
+// technician of the tenant on each card (issue 11.4's load test found that
+// list the card's main cost). A technician no longer on record is nameless,
+// not an error.
+func TestContactCardTechnicianNames(t *testing.T) {
+	for _, dialect := range storetest.Dialects(t) {
+		t.Run(dialect, func(t *testing.T) {
+			var trips atomic.Int64
+			st := storetest.Open(t, dialect, store.CountRoundTrips(&trips))
+			e := newEnv(t, st)
+			c := e.login(t, e.a)
+			ctx := t.Context()
+			now := e.clk.Now()
+			sam := e.a.contact
+			verified := func(techID string, ago time.Duration) {
+				v := core.Verification{TenantID: e.a.tenant.ID, ClientID: sam.ClientID, ContactID: sam.ID, DestinationID: sam.Destinations[0].ID,
+					DestKind: core.DestPhone, Destination: sam.Destinations[0].Value, Method: core.MethodSMSCode, TechnicianID: techID,
+					Status: core.StatusVerified, MaxAttempts: 5, CreatedAt: now.Add(-ago - time.Minute), ExpiresAt: now.Add(-ago + 4*time.Minute),
+					CompletedAt: now.Add(-ago), VerifiedUntil: now.Add(-ago + time.Hour)}
+				require.NoError(t, st.Update(ctx, func(tx core.Tx) error { return tx.CreateVerification(ctx, &v) }))
+			}
+			verified(e.a.tech.ID, 2*time.Minute)
+			card := func() (int64, map[string]any) {
+				n0 := trips.Load()
+				r := e.api(t, c, "GET", "/api/v1/contacts/"+sam.ID, nil)
+				n := trips.Load() - n0
+				require.Equal(t, 200, r.status, "%s", r.body)
+				return n, r.JSON(t)
+			}
+			card() // warm: the signed-in technician is cached
+			n, body := card()
+			assert.Equal(t, e.a.tech.Name, body["history"].([]any)[0].(map[string]any)["technician_name"])
+			assert.Equal(t, e.a.tech.Name, body["shield"].(map[string]any)["technician_name"])
+			t.Logf("%s: a contact card is %d round trips", dialect, n)
+			// 17 while the card listed the tenant's technicians (a read of its own).
+			assert.Equal(t, int64(14), n, "%s: round trips of a card verified by the signed-in technician", dialect)
+
+			verified("tec_gone", time.Minute)
+			_, body = card()
+			hist := body["history"].([]any)
+			require.Len(t, hist, 2)
+			assert.Nil(t, hist[0].(map[string]any)["technician_name"], "a technician no longer on record")
+			assert.Equal(t, e.a.tech.Name, hist[1].(map[string]any)["technician_name"])
+		})
+	}
+}
