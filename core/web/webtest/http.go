@@ -120,6 +120,10 @@ func (e *Env) SetRole(t testing.TB, d *Tenant, role core.Role) {
 		return tx.UpdateTechnician(ctx, &tech)
 	}))
 	d.Tech.Role = role
+	// Written straight to the store, the change is announced as the engine
+	// announces its own, so that the cache of signed-in technicians drops
+	// the old role before the next request.
+	e.Hub.Publish(ctx, core.Event{Type: core.EventTechnicianChanged, TenantID: d.Tenant.ID, TechnicianID: d.Tech.ID})
 }
 
 // AdminClient makes tenant A's technician an admin and signs them in.
