@@ -8,7 +8,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/countersign/countersign/core"
 	"github.com/countersign/countersign/core/store"
 	"github.com/countersign/countersign/core/store/storetest"
 )
@@ -26,17 +25,9 @@ func TestContactCardTechnicianNames(t *testing.T) {
 			st := storetest.Open(t, dialect, store.CountRoundTrips(&trips))
 			e := newEnv(t, st)
 			c := e.login(t, e.a)
-			ctx := t.Context()
 			now := e.clk.Now()
 			sam := e.a.contact
-			verified := func(techID string, ago time.Duration) {
-				v := core.Verification{TenantID: e.a.tenant.ID, ClientID: sam.ClientID, ContactID: sam.ID, DestinationID: sam.Destinations[0].ID,
-					DestKind: core.DestPhone, Destination: sam.Destinations[0].Value, Method: core.MethodSMSCode, TechnicianID: techID,
-					Status: core.StatusVerified, MaxAttempts: 5, CreatedAt: now.Add(-ago - time.Minute), ExpiresAt: now.Add(-ago + 4*time.Minute),
-					CompletedAt: now.Add(-ago), VerifiedUntil: now.Add(-ago + time.Hour)}
-				require.NoError(t, st.Update(ctx, func(tx core.Tx) error { return tx.CreateVerification(ctx, &v) }))
-			}
-			verified(e.a.tech.ID, 2*time.Minute)
+			e.verifiedBy(t, e.a, e.a.tech.ID, now.Add(-2*time.Minute))
 			card := func() (int64, map[string]any) {
 				n0 := trips.Load()
 				r := e.api(t, c, "GET", "/api/v1/contacts/"+sam.ID, nil)
@@ -52,7 +43,7 @@ func TestContactCardTechnicianNames(t *testing.T) {
 			// 17 while the card listed the tenant's technicians (a read of its own).
 			assert.Equal(t, int64(14), n, "%s: round trips of a card verified by the signed-in technician", dialect)
 
-			verified("tec_gone", time.Minute)
+			e.verifiedBy(t, e.a, "tec_gone", now.Add(-time.Minute))
 			_, body = card()
 			hist := body["history"].([]any)
 			require.Len(t, hist, 2)

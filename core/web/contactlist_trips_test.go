@@ -29,11 +29,7 @@ func TestContactListRoundTrips(t *testing.T) {
 			ctx := t.Context()
 			now := e.clk.Now()
 			sam := e.a.contact
-			v := core.Verification{TenantID: e.a.tenant.ID, ClientID: sam.ClientID, ContactID: sam.ID, DestinationID: sam.Destinations[0].ID,
-				DestKind: core.DestPhone, Destination: sam.Destinations[0].Value, Method: core.MethodSMSCode, TechnicianID: e.a.tech.ID,
-				Status: core.StatusVerified, MaxAttempts: 5, CreatedAt: now.Add(-2 * time.Minute), ExpiresAt: now.Add(3 * time.Minute),
-				CompletedAt: now.Add(-time.Minute), VerifiedUntil: now.Add(time.Hour)}
-			require.NoError(t, st.Update(ctx, func(tx core.Tx) error { return tx.CreateVerification(ctx, &v) }))
+			e.verifiedBy(t, e.a, e.a.tech.ID, now.Add(-time.Minute))
 
 			list := func() (int64, map[string]string) {
 				n0 := trips.Load()
