@@ -2,8 +2,6 @@
 // The audit log: filters, newest first, "load older" paging and CSV export.
 let auditNext = 0, auditQuery = "";
 
-// localToISO turns a datetime-local value (the browser's time zone) into UTC.
-function localToISO(v) { return v ? new Date(v).toISOString() : ""; }
 
 function queryString() {
   const q = new URLSearchParams();
@@ -11,8 +9,11 @@ function queryString() {
     const v = adm.byId(id).value.trim();
     if (v) q.set(k, v);
   }
+  // The range goes as typed (2026-11-02T09:00): the server reads it in the
+  // tenant's time zone, the one the log's times are written in, not the
+  // browser's.
   for (const [k, id] of [["from", "audit-from"], ["to", "audit-to"]]) {
-    const v = localToISO(adm.byId(id).value);
+    const v = adm.byId(id).value;
     if (v) q.set(k, v);
   }
   return q.toString();

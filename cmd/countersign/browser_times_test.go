@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -132,4 +133,48 @@ func TestBrowserAdminTimes(t *testing.T) {
 	tech.Eval(`document.getElementById("tech-table").textContent`, &team)
 	assert.Regexp(t, `last sign-in \d\d:\d\d`, team, "24-hour, the tenant's zone")
 	assert.NotRegexp(t, `[AP]M`, team)
+}
+
+// TestBrowserAuditRangeInTenantZone: the audit page's From and To are read
+// in the tenant's time zone (Pacific/Auckland), the zone its times are
+// written in, with the browser in UTC (issue 12). Before, the page turned
+// them into instants in the browser's zone, 13 hours off.
+func TestBrowserAuditRangeInTenantZone(t *testing.T) {
+	s := startServer(t)
+	s.SetBranding(t, core.Branding{TimeZone: "Pacific/Auckland"})
+	loc, err := time.LoadLocation("Pacific/Auckland")
+	require.NoError(t, err)
+	tech := NewTab(t)
+	tech.Run("the browser in UTC", emulation.SetTimezoneOverride("UTC"))
+	s.SignIn(t, tech, techEmail, techPassword, "")
+	var browserZone string
+	tech.Eval(`Intl.DateTimeFormat().resolvedOptions().timeZone`, &browserZone)
+	require.Equal(t, "UTC", browserZone)
+
+	tech.Visit(s.URL + "/app/admin/audit")
+	tech.WaitTrue("the audit log", `document.querySelectorAll("#audit-table tbody tr").length > 0`)
+	assert.Contains(t, tech.Text("#audit-time-hint"), "Pacific/Auckland")
+	status, body := s.API.do("GET", "/admin/audit?limit=1", nil)
+	require.Equal(t, 200, status, body)
+	newest := body["events"].([]any)[0].(map[string]any)
+	at, err := time.Parse(time.RFC3339Nano, newest["at"].(string))
+	require.NoError(t, err)
+	seq := fmt.Sprint(newest["seq"])
+	// What an admin in Auckland types: the minute before the newest event.
+	typed := at.Add(-time.Minute).In(loc).Format("2006-01-02T15:04")
+
+	filter := func(from, to string) []string {
+		t.Helper()
+		tech.Eval(`(() => { document.getElementById("audit-from").value = `+jsString(from)+`;
+			document.getElementById("audit-to").value = `+jsString(to)+`;
+			document.getElementById("audit-caption").textContent = ""; return true; })()`, new(bool))
+		tech.Click("#audit-apply")
+		tech.WaitTrue("the filtered log", `document.getElementById("audit-caption").textContent !== ""`)
+		var seqs []string
+		tech.Eval(`[...document.querySelectorAll("#audit-table tbody tr td:first-child")].map(td => td.textContent)`, &seqs)
+		return seqs
+	}
+	assert.Contains(t, filter(typed, ""), seq, "from a minute before the newest event, Auckland time")
+	assert.NotContains(t, filter("", typed), seq, "until a minute before it")
+	tech.Screenshot("audit-range-tenant-zone")
 }

@@ -34,9 +34,12 @@ const (
 	maxAuditExport = 100_000
 )
 
-// parseAuditFilter reads the query string; times are RFC 3339 or a date
-// (2026-11-02, UTC midnight).
-func parseAuditFilter(q url.Values, tenantTechs map[string]string) (auditFilter, error) {
+// parseAuditFilter reads the query string. A time is RFC 3339 (an instant),
+// or a wall-clock time or date without a zone (2026-11-02T09:00, 2026-11-02
+// for midnight), read in loc, the tenant's time zone: the audit page sends
+// its datetime-local fields as typed, so "from 09:00" means 09:00 where the
+// tenant's times are written, whatever zone the admin's browser is in.
+func parseAuditFilter(q url.Values, tenantTechs map[string]string, loc *time.Location) (auditFilter, error) {
 	f := auditFilter{core.AuditQuery{Limit: defaultAuditPage, NewestFirst: true}}
 	for _, p := range []struct {
 		name string
@@ -53,10 +56,10 @@ func parseAuditFilter(q url.Values, tenantTechs map[string]string) (auditFilter,
 		f.Actor = "tech:" + id
 	}
 	var err error
-	if f.Since, err = parseAuditTime("from", q.Get("from")); err != nil {
+	if f.Since, err = parseAuditTime("from", q.Get("from"), loc); err != nil {
 		return f, err
 	}
-	if f.Until, err = parseAuditTime("to", q.Get("to")); err != nil {
+	if f.Until, err = parseAuditTime("to", q.Get("to"), loc); err != nil {
 		return f, err
 	}
 	if !f.Since.IsZero() && !f.Until.IsZero() && !f.Since.Before(f.Until) {
@@ -75,13 +78,16 @@ func parseAuditFilter(q url.Values, tenantTechs map[string]string) (auditFilter,
 	return f, nil
 }
 
-func parseAuditTime(name, v string) (time.Time, error) {
+func parseAuditTime(name, v string, loc *time.Location) (time.Time, error) {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return time.Time{}, nil
 	}
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04", "2006-01-02"} {
-		if t, err := time.Parse(layout, v); err == nil {
+	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+		return t.UTC(), nil
+	}
+	for _, layout := range []string{"2006-01-02T15:04:05", "2006-01-02T15:04", "2006-01-02"} {
+		if t, err := time.ParseInLocation(layout, v, loc); err == nil {
 			return t.UTC(), nil
 		}
 	}
@@ -115,6 +121,21 @@ func (s *Server) auditTechs(r *http.Request) (names, byEmail map[string]string, 
 	return names, byEmail, err
 }
 
+// auditRequest reads what both audit handlers need: the technicians'
+// names, the filter (its zone-less times in the tenant's time zone) and
+// the tenant.
+func (s *Server) auditRequest(r *http.Request) (names map[string]string, f auditFilter, t core.Tenant, err error) {
+	names, byEmail, err := s.auditTechs(r)
+	if err != nil {
+		return nil, f, t, err
+	}
+	if t, err = s.signedInTenant(r); err != nil {
+		return nil, f, t, err
+	}
+	f, err = parseAuditFilter(r.URL.Query(), byEmail, t.Location())
+	return names, f, t, err
+}
+
 type auditAdminOut struct {
 	auditOut
 	ActorName string `json:"actor_name,omitempty"`
@@ -124,12 +145,7 @@ type auditAdminOut struct {
 // one page of the audit log, newest first; next_before asks for the next
 // (older) page and is 0 after the last.
 func (s *Server) handleAdminAudit(w http.ResponseWriter, r *http.Request) {
-	names, byEmail, err := s.auditTechs(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	f, err := parseAuditFilter(r.URL.Query(), byEmail)
+	names, f, _, err := s.auditRequest(r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -155,12 +171,7 @@ func (s *Server) handleAdminAudit(w http.ResponseWriter, r *http.Request) {
 // filters of the audit page (without paging): the events as a CSV download,
 // newest first.
 func (s *Server) handleAdminAuditCSV(w http.ResponseWriter, r *http.Request) {
-	names, byEmail, err := s.auditTechs(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	f, err := parseAuditFilter(r.URL.Query(), byEmail)
+	names, f, t, err := s.auditRequest(r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -173,11 +184,6 @@ func (s *Server) handleAdminAuditCSV(w http.ResponseWriter, r *http.Request) {
 	}
 	if more {
 		s.writeError(w, r, core.Errorf(core.KindInvalid, "more than %d events match; narrow the time range and export in parts", maxAuditExport))
-		return
-	}
-	t, err := s.signedInTenant(r)
-	if err != nil {
-		s.writeError(w, r, err)
 		return
 	}
 	var buf bytes.Buffer

@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/countersign/countersign/core"
 	"github.com/countersign/countersign/core/store"
@@ -621,6 +622,56 @@ func TestAdminAudit(t *testing.T) {
 	// The other tenant's log stays out.
 	rb := e.api(t, c, "GET", "/api/v1/admin/audit?actor=tech:"+e.b.tech.ID, nil)
 	assert.Empty(t, rb.JSON(t)["events"])
+}
+
+// TestAdminAuditRangeInTenantZone: a time range without a zone, as the
+// audit page's datetime-local fields send it, is read in the tenant's time
+// zone (Pacific/Auckland, UTC+13 in November), the zone the log's times are
+// written in, not in UTC or the browser's zone; a range with an offset
+// stays the instant it names (issue 12).
+func TestAdminAuditRangeInTenantZone(t *testing.T) {
+	e := newEnv(t, storetest.Open(t, store.SQLite))
+	e.setRole(t, &e.a, core.RoleOwner)
+	c := e.login(t, e.a)
+	r := e.api(t, c, "PUT", "/api/v1/admin/branding", map[string]string{"time_zone": "Pacific/Auckland"})
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	auckland, err := time.LoadLocation("Pacific/Auckland")
+	require.NoError(t, err)
+	var at []time.Time
+	e.clk.Add(30 * time.Minute)
+	for i := range 3 {
+		e.clk.Add(time.Hour)
+		at = append(at, e.clk.Now())
+		r := e.api(t, c, "PUT", "/api/v1/admin/policies/default", map[string]any{"code_digits": 6 + i})
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	}
+	updates := func(q url.Values) []string {
+		t.Helper()
+		q.Set("action", "policy.updated")
+		r := e.api(t, c, "GET", "/api/v1/admin/audit?"+q.Encode(), nil)
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+		var out []string
+		for _, ev := range r.JSON(t)["events"].([]any) {
+			out = append(out, ev.(map[string]any)["at"].(string))
+		}
+		return out
+	}
+	stamp := func(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+	local := func(t time.Time, layout string) string { return t.In(auckland).Format(layout) }
+
+	// The middle update, by the Auckland wall clock a minute either side.
+	got := updates(url.Values{"from": {local(at[1].Add(-time.Minute), "2006-01-02T15:04")}, "to": {local(at[1].Add(time.Minute), "2006-01-02T15:04")}})
+	assert.Equal(t, []string{stamp(at[1])}, got, "a range typed in the tenant's zone")
+	got = updates(url.Values{"from": {local(at[1].Add(-time.Second), "2006-01-02T15:04:05")}})
+	assert.Equal(t, []string{stamp(at[2]), stamp(at[1])}, got, "with seconds")
+	// A date is midnight in Auckland: the updates are at 23:30 on 2 November
+	// and 00:30 and 01:30 on the 3rd there (10:30, 11:30, 12:30 UTC).
+	require.Equal(t, "2026-11-02 23:30", local(at[0], "2006-01-02 15:04"), "the test's clock")
+	assert.Equal(t, []string{stamp(at[0])}, updates(url.Values{"to": {"2026-11-03"}}), "a date is the tenant's midnight")
+	assert.Equal(t, []string{stamp(at[2]), stamp(at[1])}, updates(url.Values{"from": {"2026-11-03"}}))
+	// An instant with its offset is that instant.
+	got = updates(url.Values{"from": {at[2].Add(-time.Minute).UTC().Format(time.RFC3339)}})
+	assert.Equal(t, []string{stamp(at[2])}, got, "RFC 3339 keeps its offset")
 }
 
 // TestAdminBadInputChangesNothing sends bad input to every admin endpoint:
