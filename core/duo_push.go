@@ -17,9 +17,6 @@ const (
 	pushMaxLifetime = 2 * time.Minute
 	duoCallTimeout  = 15 * time.Second
 	duoPollFloor    = 250 * time.Millisecond
-	// pushDeniedBlock: no pushes to a user for this long after they tapped
-	// Deny or reported fraud (security.md §4).
-	pushDeniedBlock = 24 * time.Hour
 	pushShortWindow = 15 * time.Minute
 	// duoPushType is what Duo Mobile shows as "<type> request".
 	duoPushType = "Help desk verification"
@@ -47,8 +44,8 @@ type PushRequest struct {
 // Limits (security.md §4), checked with the contact locked so that
 // concurrent presses count exactly: one outstanding push per user, the
 // policy's pushes per user in 15 minutes and 24 hours since the last
-// success, per technician per hour, and none for 24 hours after a Deny or
-// a fraud report.
+// success, per technician per hour, and none for the policy's block (24
+// hours by default) after a Deny or a fraud report.
 func (e *Engine) StartDuoPush(ctx context.Context, req PushRequest) (Verification, error) {
 	if e.cfg.Duo == nil {
 		return Verification{}, Errorf(KindUnavailable, "Duo is not available on this server")
@@ -244,9 +241,9 @@ func (e *Engine) checkPushLimits(ctx context.Context, tx Tx, p Policy, open []Ve
 			continue // a push never sent is no push
 		}
 		age := now.Sub(v.CreatedAt)
-		if what := pushRefusal(v); what != "" && age < pushDeniedBlock {
-			return Errorf(KindForbidden, "the user %s a push %s ago; pushes to them are stopped for 24 hours: verify another way",
-				what, age.Round(time.Minute))
+		if what := pushRefusal(v); what != "" && age < p.Push.DeniedBlock.D() {
+			return Errorf(KindForbidden, "the user %s a push %s ago; pushes to them are stopped for %s: verify another way",
+				what, age.Round(time.Minute), durationWords(p.Push.DeniedBlock.D()))
 		}
 		if !v.CreatedAt.After(lastSuccess) {
 			continue

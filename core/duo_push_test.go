@@ -428,3 +428,50 @@ func TestRoutes(t *testing.T) {
 		assert.True(t, routes[2].Available)
 	})
 }
+
+// TestPushDeniedBlockPolicy: a policy may keep pushes stopped longer than
+// 24 hours after a denial (never shorter); the refusal, the MSP's alert
+// and the limit all use the policy's length.
+func TestPushDeniedBlockPolicy(t *testing.T) {
+	p := core.DefaultPolicy()
+	assert.Equal(t, 24*time.Hour, p.Push.DeniedBlock.D(), "security.md §4's default")
+	for _, d := range []time.Duration{23 * time.Hour, 169 * time.Hour, -time.Hour} {
+		p.Push.DeniedBlock = core.Duration(d)
+		err := p.Validate()
+		require.Error(t, err, d)
+		assert.Contains(t, err.Error(), "between 24h and 168h", d)
+	}
+	storetest.ForEachDialect(t, func(t *testing.T, st *store.Store) {
+		deny := duotest.Deny
+		fake := duotest.Start(t, duotest.User{Username: "sam@contoso.example", Auto: &deny})
+		f := newDuoFixture(t, st, fake)
+		p := core.DefaultPolicy()
+		p.Push.DeniedBlock = core.Duration(72 * time.Hour)
+		require.NoError(t, f.eng.PutPolicy(t.Context(), f.tenant.ID, "test", "", p))
+
+		v, err := f.push(t)
+		require.NoError(t, err)
+		assert.Equal(t, core.StatusFailed, f.settle(t, v.ID).Status)
+		f.deliver(t)
+		var alert string
+		for _, m := range f.mail.msgs {
+			if strings.HasPrefix(m.Subject, "Countersign alert: Duo push") {
+				alert = m.Text
+			}
+		}
+		assert.Contains(t, alert, "Pushes to this user are stopped for 72 hours.")
+
+		f.clk.Add(71 * time.Hour)
+		_, err = f.push(t)
+		require.Error(t, err, "still within the policy's 72 hours")
+		assert.Equal(t, core.KindForbidden, kindOf(err))
+		assert.Contains(t, err.Error(), "stopped for 72 hours")
+
+		f.clk.Add(2 * time.Hour)
+		approve := duotest.Approve
+		fake.AddUser(duotest.User{Username: "sam@contoso.example", Auto: &approve})
+		v, err = f.push(t)
+		require.NoError(t, err, "73 hours later pushes go again")
+		assert.Equal(t, core.StatusVerified, f.settle(t, v.ID).Status)
+	})
+}

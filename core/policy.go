@@ -2,6 +2,7 @@ package core
 
 import (
 	"encoding/json"
+	"fmt"
 	"time"
 )
 
@@ -82,6 +83,9 @@ type PushLimits struct {
 	// PerTechnicianHour: pushes one technician sends in an hour, to
 	// anyone (1–30, default 20).
 	PerTechnicianHour int `json:"per_technician_hour,omitempty"`
+	// DeniedBlock: how long no push goes to a user after they denied one
+	// or reported it as fraud (24h–168h, default 24h).
+	DeniedBlock Duration `json:"denied_block,omitempty"`
 }
 
 // The loosest push limits a policy may set (security.md §4).
@@ -89,6 +93,10 @@ const (
 	MaxPushPerContact15m     = 3
 	MaxPushPerContactDay     = 10
 	MaxPushPerTechnicianHour = 30
+	// MinPushDeniedBlock is the shortest block after a denial (security.md
+	// §4: 24 hours), MaxPushDeniedBlock the longest a policy may set.
+	MinPushDeniedBlock = 24 * time.Hour
+	MaxPushDeniedBlock = 7 * 24 * time.Hour
 )
 
 // Limits of the security rules that no policy may exceed.
@@ -115,7 +123,8 @@ func DefaultPolicy() Policy {
 			PerTechnicianHour:  30,
 			PerTenantDay:       1000,
 		},
-		Push: PushLimits{PerContact15m: MaxPushPerContact15m, PerContactDay: MaxPushPerContactDay, PerTechnicianHour: 20},
+		Push: PushLimits{PerContact15m: MaxPushPerContact15m, PerContactDay: MaxPushPerContactDay, PerTechnicianHour: 20,
+			DeniedBlock: Duration(MinPushDeniedBlock)},
 	}
 }
 
@@ -147,6 +156,7 @@ func (p Policy) Normalized() Policy {
 	setInt(&p.Push.PerContact15m, d.Push.PerContact15m)
 	setInt(&p.Push.PerContactDay, d.Push.PerContactDay)
 	setInt(&p.Push.PerTechnicianHour, d.Push.PerTechnicianHour)
+	setDur(&p.Push.DeniedBlock, d.Push.DeniedBlock)
 	return p
 }
 
@@ -174,6 +184,8 @@ func (p Policy) Validate() error {
 		return Errorf(KindInvalid, "pushes per user in 24 hours must be 1 to %d, not %d", MaxPushPerContactDay, p.Push.PerContactDay)
 	case p.Push.PerTechnicianHour < 1 || p.Push.PerTechnicianHour > MaxPushPerTechnicianHour:
 		return Errorf(KindInvalid, "pushes per technician in an hour must be 1 to %d, not %d", MaxPushPerTechnicianHour, p.Push.PerTechnicianHour)
+	case p.Push.DeniedBlock.D() < MinPushDeniedBlock || p.Push.DeniedBlock.D() > MaxPushDeniedBlock:
+		return Errorf(KindInvalid, "the block after a denied push must be between 24h and 168h, not %s", p.Push.DeniedBlock.D())
 	case len(p.Banner) > 500:
 		return Errorf(KindInvalid, "banner must be at most 500 characters")
 	}
@@ -227,6 +239,18 @@ func (p Policy) LinkCodeFor(m Method) bool {
 		return p.SMSLinkCode
 	}
 	return false
+}
+
+// durationWords says d for a sentence: "24 hours", "1 hour", else Go's
+// form ("36h30m0s").
+func durationWords(d time.Duration) string {
+	switch {
+	case d == time.Hour:
+		return "1 hour"
+	case d > 0 && d%time.Hour == 0:
+		return fmt.Sprintf("%d hours", d/time.Hour)
+	}
+	return d.String()
 }
 
 // Duration is a time.Duration that reads and writes JSON as "5m0s".

@@ -140,7 +140,7 @@ func (e *Engine) endPushNotVerified(ctx context.Context, tx Tx, policy Policy, v
 		return err
 	}
 	if alert {
-		if err := e.queuePushAlert(ctx, tx, *v, now); err != nil {
+		if err := e.queuePushAlert(ctx, tx, policy, *v, now); err != nil {
 			return err
 		}
 	}
@@ -167,7 +167,7 @@ func pushRefusal(v Verification) string {
 // as fraud: someone may be impersonating them. The on-call users of the
 // groups that want NotifyPushRefused are told by their own ways; without
 // such a group every owner and admin is e-mailed.
-func (e *Engine) queuePushAlert(ctx context.Context, tx Tx, v Verification, now time.Time) error {
+func (e *Engine) queuePushAlert(ctx context.Context, tx Tx, policy Policy, v Verification, now time.Time) error {
 	contact, err := tx.Contact(ctx, v.TenantID, v.ContactID)
 	if err != nil {
 		return err
@@ -182,8 +182,8 @@ func (e *Engine) queuePushAlert(ctx context.Context, tx Tx, v Verification, now 
 	}
 	vendor, what := vendorOf(v.Method), pushRefusal(v)
 	text := fmt.Sprintf("Countersign alert: %s %s a %s sent by %s on ticket %s at %s. "+
-		"The caller may not be who they say they are. Pushes to this user are stopped for 24 hours.",
-		contact.Name(), what, vendor.name, requester.Name, v.TicketRef, FormatStamp(now, loc))
+		"The caller may not be who they say they are. Pushes to this user are stopped for %s.",
+		contact.Name(), what, vendor.name, requester.Name, v.TicketRef, FormatStamp(now, loc), durationWords(policy.Normalized().Push.DeniedBlock.D()))
 	n, err := e.alertOnCallOrAdmins(ctx, tx, v.TenantID, NotifyPushRefused, v.ID, NotifyMessage{
 		Subject: "Countersign alert: " + vendor.name + " " + what + " by " + contact.Name(), Text: text,
 		Say: "Countersign alert. " + contact.Name() + " " + what + " a " + vendor.name + ". The caller may not be who they say they are."}, now)

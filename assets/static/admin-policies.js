@@ -9,6 +9,10 @@ const polLimits = {
   per_contact_hour: "pol-limit-contact-hour", per_destination_hour: "pol-limit-destination-hour",
   per_technician_hour: "pol-limit-technician-hour", per_tenant_day: "pol-limit-tenant-day",
 };
+const polPush = {
+  per_contact_15m: "pol-push-contact-15m", per_contact_day: "pol-push-contact-day",
+  per_technician_hour: "pol-push-technician-hour",
+};
 const polChecks = {
   note_on_non_default: "pol-note-on-non-default", note_required: "pol-note-required",
   sms_link_code: "pol-sms-link-code", show_on_load: "pol-show-on-load",
@@ -28,6 +32,8 @@ function fillPolicy(view) {
   for (const [k, id] of Object.entries(polFields)) adm.byId(id).value = p[k] ?? "";
   for (const [k, id] of Object.entries(polDurations)) adm.byId(id).value = p[k] ?? "";
   for (const [k, id] of Object.entries(polLimits)) adm.byId(id).value = (p.limits || {})[k] ?? "";
+  for (const [k, id] of Object.entries(polPush)) adm.byId(id).value = (p.push || {})[k] ?? "";
+  adm.byId("pol-push-denied-block").value = (p.push || {}).denied_block ?? "";
   for (const [k, id] of Object.entries(polChecks)) adm.byId(id).checked = !!p[k];
   for (const [k, id] of Object.entries(polSelects)) adm.byId(id).value = p[k] || "";
   adm.byId("pol-email-link-code").checked = p.email_link_code !== false;
@@ -44,10 +50,13 @@ function fillPolicy(view) {
 function readPolicy() {
   // Fields set elsewhere (the integrations page's new-ticket action) are
   // kept as they are; this form changes only its own.
-  const p = Object.assign({}, polShown, { limits: {} });
+  const p = Object.assign({}, polShown, { limits: {}, push: {} });
   for (const [k, id] of Object.entries(polFields)) p[k] = adm.int(id);
   for (const [k, id] of Object.entries(polDurations)) { const v = adm.byId(id).value.trim(); if (v) p[k] = v; else delete p[k]; }
   for (const [k, id] of Object.entries(polLimits)) p.limits[k] = adm.int(id);
+  for (const [k, id] of Object.entries(polPush)) p.push[k] = adm.int(id);
+  const block = adm.byId("pol-push-denied-block").value.trim();
+  if (block) p.push.denied_block = block;
   for (const [k, id] of Object.entries(polChecks)) p[k] = adm.byId(id).checked;
   for (const [k, id] of Object.entries(polSelects)) { const v = adm.byId(id).value; if (v) p[k] = v; else delete p[k]; }
   p.email_link_code = adm.byId("pol-email-link-code").checked;

@@ -276,6 +276,65 @@ func TestAdminPolicies(t *testing.T) {
 	})
 }
 
+// TestAdminPolicyPushLimits: the push limits of a policy go through the
+// admin API within the engine's bounds (stricter than security.md §4's
+// defaults, never looser); a value out of bounds is a 400 naming the field
+// and changes nothing, and the policies page carries the fields (issue 19.5).
+func TestAdminPolicyPushLimits(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, st *store.Store) {
+		e := newEnv(t, st)
+		e.setRole(t, &e.a, core.RoleAdmin)
+		c := e.login(t, e.a)
+		scope := "/api/v1/admin/policies/" + e.a.client.ID
+
+		r := e.api(t, c, "GET", "/api/v1/admin/policies/default", nil)
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+		assert.Equal(t, map[string]any{"per_contact_15m": float64(3), "per_contact_day": float64(10), "per_technician_hour": float64(20),
+			"denied_block": "24h0m0s"}, r.JSON(t)["policy"].(map[string]any)["push"], "the defaults are shown")
+
+		for _, tc := range []struct {
+			push map[string]any
+			want string
+		}{
+			{map[string]any{"per_contact_15m": 4}, "pushes per user in 15 minutes must be 1 to 3, not 4"},
+			{map[string]any{"per_contact_15m": -1}, "pushes per user in 15 minutes must be 1 to 3, not -1"},
+			{map[string]any{"per_contact_day": 11}, "pushes per user in 24 hours must be 1 to 10, not 11"},
+			{map[string]any{"per_technician_hour": 31}, "pushes per technician in an hour must be 1 to 30, not 31"},
+			{map[string]any{"denied_block": "12h"}, "the block after a denied push must be between 24h and 168h, not 12h0m0s"},
+			{map[string]any{"denied_block": "169h"}, "between 24h and 168h, not 169h0m0s"},
+			{map[string]any{"denied_block": "soon"}, `bad duration "soon"`},
+		} {
+			r = e.api(t, c, "PUT", scope, map[string]any{"push": tc.push})
+			assert.Equal(t, http.StatusBadRequest, r.status, "%v: %s", tc.push, r.body)
+			assert.Contains(t, r.JSON(t)["error"], tc.want, "%v", tc.push)
+		}
+		_, override, err := e.eng.PolicyScope(t.Context(), e.a.tenant.ID, e.a.client.ID)
+		require.NoError(t, err)
+		assert.False(t, override, "nothing out of bounds was stored")
+
+		r = e.api(t, c, "PUT", scope, map[string]any{"push": map[string]any{"per_contact_15m": 1, "per_contact_day": 5,
+			"per_technician_hour": 30, "denied_block": "48h"}})
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+		p, err := e.eng.Policy(t.Context(), e.a.tenant.ID, e.a.client.ID)
+		require.NoError(t, err)
+		assert.Equal(t, core.PushLimits{PerContact15m: 1, PerContactDay: 5, PerTechnicianHour: 30, DeniedBlock: core.Duration(48 * time.Hour)}, p.Push)
+		assert.Equal(t, "48h0m0s", r.JSON(t)["policy"].(map[string]any)["push"].(map[string]any)["denied_block"])
+
+		// Zero is the default.
+		r = e.api(t, c, "PUT", scope, map[string]any{"push": map[string]any{"per_contact_15m": 0}})
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+		p, err = e.eng.Policy(t.Context(), e.a.tenant.ID, e.a.client.ID)
+		require.NoError(t, err)
+		assert.Equal(t, core.DefaultPolicy().Push, p.Push)
+
+		r = e.do(t, c, "GET", "/app/admin/policies", "", nil, nil)
+		require.Equal(t, http.StatusOK, r.status)
+		for _, id := range []string{"pol-push-contact-15m", "pol-push-contact-day", "pol-push-technician-hour", "pol-push-denied-block"} {
+			assert.Contains(t, string(r.body), `id="`+id+`"`)
+		}
+	})
+}
+
 // TestAdminBranding round-trips branding text and the logo.
 func TestAdminBranding(t *testing.T) {
 	storetest.ForEachDialect(t, func(t *testing.T, st *store.Store) {
