@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -50,146 +49,110 @@ func (e *Engine) StartDuoPush(ctx context.Context, req PushRequest) (Verificatio
 	if e.cfg.Duo == nil {
 		return Verification{}, Errorf(KindUnavailable, "Duo is not available on this server")
 	}
-	req.Note = strings.TrimSpace(req.Note)
-	req.TicketRef = strings.TrimSpace(req.TicketRef)
-	if err := checkPurpose(req.Purpose); err != nil {
+	if err := checkPushRequest(&req); err != nil {
 		return Verification{}, err
 	}
-	switch {
-	case req.ContactID == "":
-		return Verification{}, Errorf(KindInvalid, "contact is required")
-	case req.TicketRef == "":
-		return Verification{}, Errorf(KindInvalid, "a push needs a ticket: open the caller's ticket first")
-	case utf8.RuneCountInString(req.Note) > maxNoteLen:
-		return Verification{}, Errorf(KindInvalid, "note must be at most %d characters", maxNoteLen)
-	case utf8.RuneCountInString(req.TicketRef) > maxTicketRefLen:
-		return Verification{}, Errorf(KindInvalid, "ticket reference must be at most %d characters", maxTicketRefLen)
-	case req.IntegrationID == "":
-		if err := CheckTicketRef(req.TicketRef); err != nil {
-			return Verification{}, err
-		}
-	}
-	var (
-		v          Verification
-		acct       DuoAccount
-		tenant     Tenant
-		tech       Technician
-		candidates []DuoUser
-		replaced   []Verification
-	)
-	err := e.cfg.Store.Update(ctx, func(tx Tx) error {
-		replaced = nil
-		now := e.Now()
-		var err error
-		if tenant, err = tx.Tenant(ctx, req.TenantID); err != nil {
-			return err
-		}
-		if tech, err = tx.Technician(ctx, req.TenantID, req.TechnicianID); err != nil {
-			return fmt.Errorf("technician: %w", err)
-		}
-		contact, err := tx.Contact(ctx, req.TenantID, req.ContactID)
-		if err != nil {
-			return err
-		}
-		policy, err := EffectivePolicy(ctx, tx, req.TenantID, contact.ClientID)
-		if err != nil {
-			return err
-		}
-		if !policy.Allows(MethodDuoPush) {
-			return Errorf(KindForbidden, "the policy for this client does not allow Duo push")
-		}
-		if err := policy.CheckAssurance(MethodDuoPush, req.Purpose); err != nil {
-			return err
-		}
-		if req.IntegrationID != "" {
-			if _, err := tx.Integration(ctx, req.TenantID, req.IntegrationID); err != nil {
-				return err
-			}
-		}
-		if acct, err = duoAccountFor(ctx, tx, req.TenantID, contact.ClientID); err != nil {
-			return err
-		}
-		// Lock the contact first: concurrent presses queue here and each
-		// sees the pushes of those before it.
-		open, err := tx.LockOpenVerifications(ctx, req.TenantID, contact.ID)
-		if err != nil {
-			return err
-		}
-		if err := e.checkPushLimits(ctx, tx, policy, open, req.TenantID, contact.ID, tech.ID, now); err != nil {
-			return err
-		}
-		if err := e.checkFailureCap(ctx, tx, policy, req.TenantID, contact.ID, DestDuo); err != nil {
-			return err
-		}
-		switch u, err := tx.DuoUser(ctx, req.TenantID, acct.ID, contact.ID); {
-		case err == nil:
-			candidates = []DuoUser{u}
-		case isNotFound(err):
-			candidates = duoCandidates(contact)
-		default:
-			return err
-		}
-		if len(candidates) == 0 {
-			return Errorf(KindInvalid, "%s has no e-mail address to find their Duo user by; an admin can set the Duo username on the Duo page", contact.Name())
-		}
-		v = Verification{
-			ID: NewID("ver"), TenantID: req.TenantID, ClientID: contact.ClientID, ContactID: contact.ID,
-			DestinationID: acct.ID, DestKind: DestDuo, Destination: candidates[0].Username,
-			Method: MethodDuoPush, TicketRef: req.TicketRef, IntegrationID: req.IntegrationID, Purpose: req.Purpose,
-			TechnicianID: tech.ID, Status: StatusPending, MaxAttempts: 1, Note: req.Note, CreatedAt: now,
-			ExpiresAt: now.Add(min(policy.Lifetime.D(), pushMaxLifetime)), Detail: "asking Duo",
-		}
-		if replaced, err = e.replaceLive(ctx, tx, v, techActor(tech.ID), now); err != nil {
-			return err
-		}
-		if err := tx.CreateVerification(ctx, &v); err != nil {
-			return err
-		}
-		d := map[string]string{"method": string(v.Method), "contact": contact.ID, "account": acct.ID, "ticket": v.TicketRef}
-		if v.Note != "" {
-			d["note"] = v.Note
-		}
-		return e.audit(ctx, tx, req.TenantID, techActor(tech.ID), string(EventVerificationStarted), v.ID, d)
-	})
+	o, err := e.openDuoPush(ctx, req)
 	if err != nil {
 		return Verification{}, err
 	}
-	for _, old := range replaced {
-		e.finish(ctx, old, EventVerificationCancelled)
-	}
-	e.observe(MethodDuoPush, "started")
-	e.publish(ctx, e.event(EventVerificationStarted, v))
+	e.announcePushStarted(ctx, o.v, o.replaced)
+	return e.sendDuoPush(ctx, o)
+}
 
-	client, err := e.duoClient(acct)
+// duoPushOpening is what openDuoPush found and wrote: the pending
+// verification, the account and the usernames to try, in order.
+type duoPushOpening struct {
+	v          Verification
+	acct       DuoAccount
+	tenant     Tenant
+	tech       Technician
+	candidates []DuoUser
+	replaced   []Verification
+}
+
+// openDuoPush checks the policy and the push limits and records the
+// pending verification, in one transaction with the contact locked so that
+// concurrent presses count exactly.
+func (e *Engine) openDuoPush(ctx context.Context, req PushRequest) (duoPushOpening, error) {
+	var o duoPushOpening
+	err := e.cfg.Store.Update(ctx, func(tx Tx) error {
+		o = duoPushOpening{}
+		now := e.Now()
+		var err error
+		if o.tenant, err = tx.Tenant(ctx, req.TenantID); err != nil {
+			return err
+		}
+		p, err := readPushParties(ctx, tx, req, MethodDuoPush)
+		if err != nil {
+			return err
+		}
+		o.tech = p.tech
+		if o.acct, err = duoAccountFor(ctx, tx, req.TenantID, p.contact.ClientID); err != nil {
+			return err
+		}
+		if err := e.lockForPush(ctx, tx, req.TenantID, p, DestDuo, now); err != nil {
+			return err
+		}
+		if o.candidates, err = duoPushCandidates(ctx, tx, req.TenantID, o.acct.ID, p.contact); err != nil {
+			return err
+		}
+		o.v = newPush(req, p, MethodDuoPush, DestDuo, o.acct.ID, o.candidates[0].Username, "asking Duo", now)
+		o.replaced, err = e.recordPushStarted(ctx, tx, &o.v,
+			map[string]string{"method": string(o.v.Method), "contact": p.contact.ID, "account": o.acct.ID, "ticket": o.v.TicketRef}, now)
+		return err
+	})
+	return o, err
+}
+
+// duoPushCandidates are the Duo usernames to try for contact c: the one
+// mapped (by an admin or an earlier match), else those its e-mail
+// addresses suggest.
+func duoPushCandidates(ctx context.Context, tx Tx, tenantID, acctID string, c Contact) ([]DuoUser, error) {
+	var candidates []DuoUser
+	switch u, err := tx.DuoUser(ctx, tenantID, acctID, c.ID); {
+	case err == nil:
+		candidates = []DuoUser{u}
+	case isNotFound(err):
+		candidates = duoCandidates(c)
+	default:
+		return nil, err
+	}
+	if len(candidates) == 0 {
+		return nil, Errorf(KindInvalid, "%s has no e-mail address to find their Duo user by; an admin can set the Duo username on the Duo page", c.Name())
+	}
+	return candidates, nil
+}
+
+// sendDuoPush asks Duo which candidate can take a push and to which
+// device, sends it and awaits Duo's answer in the background. A push that
+// cannot reach the user ends the verification as cancelled.
+func (e *Engine) sendDuoPush(ctx context.Context, o duoPushOpening) (Verification, error) {
+	v := o.v
+	client, err := e.duoClient(o.acct)
 	if err != nil {
 		return e.pushUnavailable(ctx, v, "", "Duo configuration error: "+errorWords(err))
 	}
 	cctx, cancel := context.WithTimeout(ctx, duoCallTimeout)
 	defer cancel()
-	user, pre, err := e.duoPreauth(cctx, client, acct, candidates)
+	user, pre, err := e.duoPreauth(cctx, client, o.acct, o.candidates)
 	if err != nil {
 		return e.pushUnavailable(ctx, v, "", duoErrorWords(err))
 	}
 	if pre.Result != "auth" {
 		return e.pushUnavailable(ctx, v, "preauth:"+pre.Result, duoPreauthWords(pre))
 	}
-	var device DuoDevice
-	for _, d := range pre.Devices {
-		if d.CanPush() {
-			device = d
-			break
-		}
-	}
+	device := pushableDevice(pre.Devices)
 	if device.ID == "" {
 		return e.pushUnavailable(ctx, v, "preauth:auth", "the user's Duo devices cannot receive a push (no Duo Mobile); use another method")
 	}
 	if user.MatchedBy != "manual" {
-		if err := e.rememberDuoUser(ctx, acct, user); err != nil {
+		if err := e.rememberDuoUser(ctx, o.acct, user); err != nil {
 			return Verification{}, err
 		}
 	}
 	v.Destination = user.Username
-	info := [][2]string{{"MSP", tenant.DisplayName()}, {"Technician", tech.Name}, {"Ticket", v.TicketRef}}
+	info := [][2]string{{"MSP", o.tenant.DisplayName()}, {"Technician", o.tech.Name}, {"Ticket", v.TicketRef}}
 	txid, err := client.Push(cctx, DuoPush{Username: user.Username, Device: device.ID, Type: duoPushType, Info: info, Txid: pre.Txid})
 	if err != nil {
 		return e.pushUnavailable(ctx, v, "", duoErrorWords(err))
@@ -206,13 +169,20 @@ func (e *Engine) StartDuoPush(ctx context.Context, req PushRequest) (Verificatio
 		return Verification{}, err
 	}
 	if live {
-		e.inflight.Add(1)
-		go func() {
-			defer e.inflight.Done()
-			e.pollDuo(client, sent)
-		}()
+		e.awaitPush(func() { e.pollDuo(client, sent) })
 	}
 	return sent, nil
+}
+
+// pushableDevice is the first of devices that can take a push; none
+// leaves its ID empty.
+func pushableDevice(devices []DuoDevice) DuoDevice {
+	for _, d := range devices {
+		if d.CanPush() {
+			return d
+		}
+	}
+	return DuoDevice{}
 }
 
 // checkPushLimits applies security.md §4 to pushes, Duo's and Microsoft's

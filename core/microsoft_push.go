@@ -6,8 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"strings"
-	"unicode/utf8"
 )
 
 // pushMethods are the methods the push limits of security.md §4 count
@@ -86,121 +84,97 @@ func (e *Engine) StartMicrosoftPush(ctx context.Context, req PushRequest) (Verif
 	if e.cfg.Microsoft == nil {
 		return Verification{}, Errorf(KindUnavailable, "Microsoft Authenticator push is not available on this server")
 	}
-	req.Note = strings.TrimSpace(req.Note)
-	req.TicketRef = strings.TrimSpace(req.TicketRef)
-	if err := checkPurpose(req.Purpose); err != nil {
+	if err := checkPushRequest(&req); err != nil {
 		return Verification{}, err
 	}
-	switch {
-	case req.ContactID == "":
-		return Verification{}, Errorf(KindInvalid, "contact is required")
-	case req.TicketRef == "":
-		return Verification{}, Errorf(KindInvalid, "a push needs a ticket: open the caller's ticket first")
-	case utf8.RuneCountInString(req.Note) > maxNoteLen:
-		return Verification{}, Errorf(KindInvalid, "note must be at most %d characters", maxNoteLen)
-	case utf8.RuneCountInString(req.TicketRef) > maxTicketRefLen:
-		return Verification{}, Errorf(KindInvalid, "ticket reference must be at most %d characters", maxTicketRefLen)
-	case req.IntegrationID == "":
-		if err := CheckTicketRef(req.TicketRef); err != nil {
-			return Verification{}, err
-		}
-	}
-	var (
-		v        Verification
-		conn     MicrosoftConnection
-		user     MicrosoftUser
-		replaced []Verification
-	)
-	err := e.cfg.Store.Update(ctx, func(tx Tx) error {
-		replaced = nil
-		now := e.Now()
-		tech, err := tx.Technician(ctx, req.TenantID, req.TechnicianID)
-		if err != nil {
-			return fmt.Errorf("technician: %w", err)
-		}
-		contact, err := tx.Contact(ctx, req.TenantID, req.ContactID)
-		if err != nil {
-			return err
-		}
-		policy, err := EffectivePolicy(ctx, tx, req.TenantID, contact.ClientID)
-		if err != nil {
-			return err
-		}
-		if !policy.Allows(MethodMicrosoftPush) {
-			return Errorf(KindForbidden, "the policy for this client does not allow Microsoft Authenticator push")
-		}
-		if err := policy.CheckAssurance(MethodMicrosoftPush, req.Purpose); err != nil {
-			return err
-		}
-		if req.IntegrationID != "" {
-			if _, err := tx.Integration(ctx, req.TenantID, req.IntegrationID); err != nil {
-				return err
-			}
-		}
-		// The contact's own client's tenant, never another's: a user of
-		// one customer's Microsoft tenant is never pushed for another.
-		conn, err = tx.MicrosoftConnectionOfClient(ctx, req.TenantID, contact.ClientID)
-		switch {
-		case isNotFound(err) || contact.ClientID == "":
-			return Errorf(KindInvalid, "no Microsoft 365 tenant is connected for this contact's client; an admin can connect it")
-		case err != nil:
-			return err
-		case !conn.PushEnabled:
-			return Errorf(KindForbidden, "Microsoft Authenticator push is switched off for this client's Microsoft 365 tenant")
-		}
-		open, err := tx.LockOpenVerifications(ctx, req.TenantID, contact.ID)
-		if err != nil {
-			return err
-		}
-		if err := e.checkPushLimits(ctx, tx, policy, open, req.TenantID, contact.ID, tech.ID, now); err != nil {
-			return err
-		}
-		if err := e.checkFailureCap(ctx, tx, policy, req.TenantID, contact.ID, DestMicrosoft); err != nil {
-			return err
-		}
-		user, err = tx.MicrosoftUserOfContact(ctx, req.TenantID, conn.ID, contact.ID)
-		if isNotFound(err) {
-			return Errorf(KindInvalid, "%s is not matched to a Microsoft 365 user; import the tenant's users or match them on the Microsoft 365 page", contact.Name())
-		}
-		if err != nil {
-			return err
-		}
-		if !user.Enabled {
-			return Errorf(KindInvalid, "the Microsoft 365 account %s is disabled", user.UPN)
-		}
-		v = Verification{
-			ID: NewID("ver"), TenantID: req.TenantID, ClientID: contact.ClientID, ContactID: contact.ID,
-			DestinationID: conn.ID, DestKind: DestMicrosoft, Destination: user.UPN,
-			Method: MethodMicrosoftPush, TicketRef: req.TicketRef, IntegrationID: req.IntegrationID, Purpose: req.Purpose,
-			TechnicianID: tech.ID, Status: StatusPending, MaxAttempts: 1, Note: req.Note, CreatedAt: now,
-			ExpiresAt: now.Add(min(policy.Lifetime.D(), pushMaxLifetime)), Detail: "checking the user's Microsoft Authenticator",
-		}
-		if replaced, err = e.replaceLive(ctx, tx, v, techActor(tech.ID), now); err != nil {
-			return err
-		}
-		if err := tx.CreateVerification(ctx, &v); err != nil {
-			return err
-		}
-		d := map[string]string{"method": string(v.Method), "contact": contact.ID, "connection": conn.ID, "upn": user.UPN, "ticket": v.TicketRef}
-		if v.Note != "" {
-			d["note"] = v.Note
-		}
-		return e.audit(ctx, tx, req.TenantID, techActor(tech.ID), string(EventVerificationStarted), v.ID, d)
-	})
+	o, err := e.openMicrosoftPush(ctx, req)
 	if err != nil {
 		return Verification{}, err
 	}
-	for _, old := range replaced {
-		e.finish(ctx, old, EventVerificationCancelled)
-	}
-	e.observe(MethodMicrosoftPush, "started")
-	e.publish(ctx, e.event(EventVerificationStarted, v))
+	e.announcePushStarted(ctx, o.v, o.replaced)
+	return e.sendMicrosoftPush(ctx, o)
+}
 
-	client, err := e.microsoftClient(conn)
+// microsoftPushOpening is what openMicrosoftPush found and wrote: the
+// pending verification, the client's connected tenant and its user.
+type microsoftPushOpening struct {
+	v        Verification
+	conn     MicrosoftConnection
+	user     MicrosoftUser
+	replaced []Verification
+}
+
+// openMicrosoftPush checks the policy, the client's connection and the
+// push limits and records the pending verification, in one transaction
+// with the contact locked.
+func (e *Engine) openMicrosoftPush(ctx context.Context, req PushRequest) (microsoftPushOpening, error) {
+	var o microsoftPushOpening
+	err := e.cfg.Store.Update(ctx, func(tx Tx) error {
+		o = microsoftPushOpening{}
+		now := e.Now()
+		p, err := readPushParties(ctx, tx, req, MethodMicrosoftPush)
+		if err != nil {
+			return err
+		}
+		if o.conn, err = microsoftPushConnection(ctx, tx, req.TenantID, p.contact); err != nil {
+			return err
+		}
+		if err := e.lockForPush(ctx, tx, req.TenantID, p, DestMicrosoft, now); err != nil {
+			return err
+		}
+		if o.user, err = microsoftPushUser(ctx, tx, req.TenantID, o.conn.ID, p.contact); err != nil {
+			return err
+		}
+		o.v = newPush(req, p, MethodMicrosoftPush, DestMicrosoft, o.conn.ID, o.user.UPN, "checking the user's Microsoft Authenticator", now)
+		o.replaced, err = e.recordPushStarted(ctx, tx, &o.v, map[string]string{"method": string(o.v.Method), "contact": p.contact.ID,
+			"connection": o.conn.ID, "upn": o.user.UPN, "ticket": o.v.TicketRef}, now)
+		return err
+	})
+	return o, err
+}
+
+// microsoftPushConnection is the Microsoft 365 tenant connected for the
+// contact's own client, never another's: a user of one customer's
+// Microsoft tenant is never pushed for another. Its push must be on.
+func microsoftPushConnection(ctx context.Context, tx Tx, tenantID string, c Contact) (MicrosoftConnection, error) {
+	conn, err := tx.MicrosoftConnectionOfClient(ctx, tenantID, c.ClientID)
+	switch {
+	case isNotFound(err) || c.ClientID == "":
+		return conn, Errorf(KindInvalid, "no Microsoft 365 tenant is connected for this contact's client; an admin can connect it")
+	case err != nil:
+		return conn, err
+	case !conn.PushEnabled:
+		return conn, Errorf(KindForbidden, "Microsoft Authenticator push is switched off for this client's Microsoft 365 tenant")
+	}
+	return conn, nil
+}
+
+// microsoftPushUser is the enabled Microsoft 365 user contact c is
+// matched to in connection connID.
+func microsoftPushUser(ctx context.Context, tx Tx, tenantID, connID string, c Contact) (MicrosoftUser, error) {
+	user, err := tx.MicrosoftUserOfContact(ctx, tenantID, connID, c.ID)
+	if isNotFound(err) {
+		return user, Errorf(KindInvalid, "%s is not matched to a Microsoft 365 user; import the tenant's users or match them on the Microsoft 365 page", c.Name())
+	}
+	if err != nil {
+		return user, err
+	}
+	if !user.Enabled {
+		return user, Errorf(KindInvalid, "the Microsoft 365 account %s is disabled", user.UPN)
+	}
+	return user, nil
+}
+
+// sendMicrosoftPush reads the user's registered methods live from Graph
+// (an import may be days old), records the push when they include the
+// app and awaits the connector's answer in the background. A push that
+// cannot reach the user ends the verification as cancelled.
+func (e *Engine) sendMicrosoftPush(ctx context.Context, o microsoftPushOpening) (Verification, error) {
+	v, user := o.v, o.user
+	client, err := e.microsoftClient(o.conn)
 	if err != nil {
 		return e.pushUnavailable(ctx, v, "", "Microsoft 365 configuration error: "+errorWords(err))
 	}
-	// Registration is read live: an import may be days old.
 	cctx, cancel := context.WithTimeout(ctx, microsoftCallTimeout)
 	defer cancel()
 	types, err := client.AuthMethods(cctx, user.ObjectID)
@@ -228,11 +202,7 @@ func (e *Engine) StartMicrosoftPush(ctx context.Context, req PushRequest) (Verif
 		return Verification{}, err
 	}
 	if live {
-		e.inflight.Add(1)
-		go func() {
-			defer e.inflight.Done()
-			e.runMicrosoftPush(client, sent)
-		}()
+		e.awaitPush(func() { e.runMicrosoftPush(client, sent) })
 	}
 	return sent, nil
 }

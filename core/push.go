@@ -3,7 +3,9 @@ package core
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // pushVendor is what differs between the push providers in the steps
@@ -27,6 +29,133 @@ func vendorOf(m Method) pushVendor {
 		return microsoftVendor
 	}
 	return duoVendor
+}
+
+// checkPushRequest tidies req and checks what needs no reading: a push
+// needs a contact and a ticket (security.md §4: only on an open
+// verification tied to a ticket), and a ticket reference given without an
+// integration must be one Countersign can read.
+func checkPushRequest(req *PushRequest) error {
+	req.Note = strings.TrimSpace(req.Note)
+	req.TicketRef = strings.TrimSpace(req.TicketRef)
+	if err := checkPurpose(req.Purpose); err != nil {
+		return err
+	}
+	switch {
+	case req.ContactID == "":
+		return Errorf(KindInvalid, "contact is required")
+	case req.TicketRef == "":
+		return Errorf(KindInvalid, "a push needs a ticket: open the caller's ticket first")
+	case utf8.RuneCountInString(req.Note) > maxNoteLen:
+		return Errorf(KindInvalid, "note must be at most %d characters", maxNoteLen)
+	case utf8.RuneCountInString(req.TicketRef) > maxTicketRefLen:
+		return Errorf(KindInvalid, "ticket reference must be at most %d characters", maxTicketRefLen)
+	case req.IntegrationID == "":
+		return CheckTicketRef(req.TicketRef)
+	}
+	return nil
+}
+
+// pushParties is who a push is for, read in its opening transaction: the
+// technician pressing, the contact, and the contact's policy.
+type pushParties struct {
+	tech    Technician
+	contact Contact
+	policy  Policy
+}
+
+// readPushParties reads, inside the opening transaction, the technician,
+// contact and policy of a push request, and checks that the policy allows
+// method m for the request's purpose and that a named integration exists.
+func readPushParties(ctx context.Context, tx Tx, req PushRequest, m Method) (pushParties, error) {
+	var p pushParties
+	var err error
+	if p.tech, err = tx.Technician(ctx, req.TenantID, req.TechnicianID); err != nil {
+		return p, fmt.Errorf("technician: %w", err)
+	}
+	if p.contact, err = tx.Contact(ctx, req.TenantID, req.ContactID); err != nil {
+		return p, err
+	}
+	if p.policy, err = EffectivePolicy(ctx, tx, req.TenantID, p.contact.ClientID); err != nil {
+		return p, err
+	}
+	if !p.policy.Allows(m) {
+		return p, Errorf(KindForbidden, "the policy for this client does not allow %s", vendorOf(m).name)
+	}
+	if err := p.policy.CheckAssurance(m, req.Purpose); err != nil {
+		return p, err
+	}
+	if req.IntegrationID != "" {
+		if _, err := tx.Integration(ctx, req.TenantID, req.IntegrationID); err != nil {
+			return p, err
+		}
+	}
+	return p, nil
+}
+
+// lockForPush locks the contact's open verifications first, so that
+// concurrent presses queue there and each sees the pushes of those before
+// it, then applies the push limits and the failure cap of channel k.
+func (e *Engine) lockForPush(ctx context.Context, tx Tx, tenantID string, p pushParties, k DestinationKind, now time.Time) error {
+	open, err := tx.LockOpenVerifications(ctx, tenantID, p.contact.ID)
+	if err != nil {
+		return err
+	}
+	if err := e.checkPushLimits(ctx, tx, p.policy, open, tenantID, p.contact.ID, p.tech.ID, now); err != nil {
+		return err
+	}
+	return e.checkFailureCap(ctx, tx, p.policy, tenantID, p.contact.ID, k)
+}
+
+// newPush is the pending verification of a push by method m to the
+// contact's user destination at the account or connection destID; detail
+// is what the technician reads until the provider answers.
+func newPush(req PushRequest, p pushParties, m Method, k DestinationKind, destID, destination, detail string, now time.Time) Verification {
+	return Verification{
+		ID: NewID("ver"), TenantID: req.TenantID, ClientID: p.contact.ClientID, ContactID: p.contact.ID,
+		DestinationID: destID, DestKind: k, Destination: destination,
+		Method: m, TicketRef: req.TicketRef, IntegrationID: req.IntegrationID, Purpose: req.Purpose,
+		TechnicianID: p.tech.ID, Status: StatusPending, MaxAttempts: 1, Note: req.Note, CreatedAt: now,
+		ExpiresAt: now.Add(min(p.policy.Lifetime.D(), pushMaxLifetime)), Detail: detail,
+	}
+}
+
+// recordPushStarted, inside the opening transaction, cancels the
+// contact's other live verifications, inserts v and audits its start with
+// d (and the note, if any). It returns the verifications it cancelled.
+func (e *Engine) recordPushStarted(ctx context.Context, tx Tx, v *Verification, d map[string]string, now time.Time) ([]Verification, error) {
+	replaced, err := e.replaceLive(ctx, tx, *v, techActor(v.TechnicianID), now)
+	if err != nil {
+		return nil, err
+	}
+	if err := tx.CreateVerification(ctx, v); err != nil {
+		return nil, err
+	}
+	if v.Note != "" {
+		d["note"] = v.Note
+	}
+	return replaced, e.audit(ctx, tx, v.TenantID, techActor(v.TechnicianID), string(EventVerificationStarted), v.ID, d)
+}
+
+// announcePushStarted tells, once the opening transaction has committed,
+// that the replaced verifications ended and that v started.
+func (e *Engine) announcePushStarted(ctx context.Context, v Verification, replaced []Verification) {
+	for _, old := range replaced {
+		e.finish(ctx, old, EventVerificationCancelled)
+	}
+	e.observe(v.Method, "started")
+	e.publish(ctx, e.event(EventVerificationStarted, v))
+}
+
+// awaitPush runs wait, which awaits the provider's answer to a push, in
+// the background: the request that pressed Push is done. Wait waits for
+// it.
+func (e *Engine) awaitPush(wait func()) {
+	e.inflight.Add(1)
+	go func() {
+		defer e.inflight.Done()
+		wait()
+	}()
 }
 
 // pushUnavailable ends a push that no prompt can reach, as cancelled with
