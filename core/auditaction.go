@@ -91,6 +91,18 @@ const (
 	AuditIntegrationCallbacksFailed     = "integration.callbacks_failed"
 	AuditIntegrationPodsInstalled       = "integration.pods_installed"
 
+	// Directory resets and unlocks (techdirectory.go, selfserve_reset.go;
+	// the requests and results are AuditDirectoryResetRequested … and
+	// AuditSelfServeResetRequested …). AuditDirectoryRequestRefused: a
+	// technician's reset or unlock was refused (detail: action, reason —
+	// one of the Refused… constants — and the words the technician saw).
+	// AuditDirectoryRequestExpired and AuditSelfServeRequestExpired: a
+	// technician's or an end user's request failed because the harvester
+	// never fetched its task before the task expired.
+	AuditDirectoryRequestRefused = "directory.request_refused"
+	AuditDirectoryRequestExpired = "directory.request_expired"
+	AuditSelfServeRequestExpired = "selfserve.request_expired"
+
 	// Notification groups and on-call (notify.go).
 	AuditNotifyGroupCreated = "notify.group_created"
 	AuditNotifyGroupUpdated = "notify.group_updated"

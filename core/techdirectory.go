@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"io"
 	"math/big"
@@ -135,24 +136,24 @@ func (e *Engine) techDirectoryTarget(ctx context.Context, tx Tx, tenantID, techI
 		return Verification{}, u, d, err
 	}
 	if tech.Disabled() || !tech.Role.CanResetDirectory() {
-		return Verification{}, u, d, Errorf(KindForbidden, "your role (%s) may not reset passwords or unlock accounts; ask an admin", tech.Role)
+		return Verification{}, u, d, refuse(RefusedRole, Errorf(KindForbidden, "your role (%s) may not reset passwords or unlock accounts; ask an admin", tech.Role))
 	}
 	v, err := tx.Verification(ctx, tenantID, verificationID)
 	if isNotFound(err) {
-		return v, u, d, Errorf(KindNotFound, "no such verification")
+		return v, u, d, refuse(RefusedNoVerification, Errorf(KindNotFound, "no such verification"))
 	}
 	if err != nil {
 		return v, u, d, err
 	}
 	switch {
 	case contactID != "" && v.ContactID != contactID:
-		return v, u, d, Errorf(KindForbidden, "that verification is of another contact: verify this caller first")
+		return v, u, d, refuse(RefusedOtherContact, Errorf(KindForbidden, "that verification is of another contact: verify this caller first"))
 	case v.TechnicianID != techID:
-		return v, u, d, Errorf(KindForbidden, "another technician ran that verification: verify the caller yourself first")
+		return v, u, d, refuse(RefusedOtherTechnician, Errorf(KindForbidden, "another technician ran that verification: verify the caller yourself first"))
 	case v.EffectiveStatus(now) != StatusVerified:
-		return v, u, d, Errorf(KindForbidden, "the caller is not verified (the verification is %s): verify the caller first", v.EffectiveStatus(now))
+		return v, u, d, refuse(RefusedNotVerified, Errorf(KindForbidden, "the caller is not verified (the verification is %s): verify the caller first", v.EffectiveStatus(now)))
 	case !now.Before(v.CompletedAt.Add(TechDirectoryGrantTTL)):
-		return v, u, d, Errorf(KindForbidden, "the caller was verified more than %d minutes ago: verify them again first", int(TechDirectoryGrantTTL/time.Minute))
+		return v, u, d, refuse(RefusedGrantExpired, Errorf(KindForbidden, "the caller was verified more than %d minutes ago: verify them again first", int(TechDirectoryGrantTTL/time.Minute)))
 	}
 	c, err := tx.Contact(ctx, tenantID, v.ContactID)
 	if err != nil {
@@ -163,11 +164,11 @@ func (e *Engine) techDirectoryTarget(ctx context.Context, tx Tx, tenantID, techI
 		return v, u, d, err
 	}
 	if !u.Enabled {
-		return v, u, d, Errorf(KindInvalid, "%s's account %s is disabled in the directory", c.Name(), u.SAMAccountName)
+		return v, u, d, refuse(RefusedAccountDisabled, Errorf(KindInvalid, "%s's account %s is disabled in the directory", c.Name(), u.SAMAccountName))
 	}
 	d, err = tx.Device(ctx, tenantID, u.DeviceID)
 	if isNotFound(err) || (err == nil && (d.Revoked() || d.ClientID != u.ClientID)) {
-		return v, u, d, Errorf(KindUnavailable, "this client has no directory harvester any more: nothing can be reset or unlocked")
+		return v, u, d, refuse(RefusedNoHarvester, Errorf(KindUnavailable, "this client has no directory harvester any more: nothing can be reset or unlocked"))
 	}
 	if err != nil {
 		return v, u, d, err
@@ -177,10 +178,42 @@ func (e *Engine) techDirectoryTarget(ctx context.Context, tx Tx, tenantID, techI
 		if !d.LastSeenAt.IsZero() {
 			last = "last at " + d.LastSeenAt.UTC().Format("2006-01-02 15:04 UTC")
 		}
-		return v, u, d, Errorf(KindUnavailable, "the client's directory harvester (%s) is offline (heard from %s): try again when it is back", d.Name, last)
+		return v, u, d, refuse(RefusedHarvesterOffline, Errorf(KindUnavailable, "the client's directory harvester (%s) is offline (heard from %s): try again when it is back", d.Name, last))
 	}
 	return v, u, d, nil
 }
+
+// Reasons a technician's reset or unlock is refused, as its audit event
+// (AuditDirectoryRequestRefused) records them in its "reason" detail.
+const (
+	RefusedRole             = "role"              // the technician's role may not
+	RefusedNoVerification   = "no_verification"   // no such verification in the tenant
+	RefusedOtherContact     = "other_contact"     // the verification is of another contact than the card's
+	RefusedOtherTechnician  = "other_technician"  // another technician ran the verification
+	RefusedNotVerified      = "not_verified"      // the verification did not (or not yet) succeed
+	RefusedGrantExpired     = "grant_expired"     // verified more than TechDirectoryGrantTTL ago
+	RefusedGrantUsed        = "grant_used"        // the verification was used for the action already
+	RefusedNotBound         = "not_bound"         // the contact has no directory account bound
+	RefusedSeveralBound     = "several_bound"     // the contact is bound to several accounts
+	RefusedAccountDisabled  = "account_disabled"  // the account is disabled in the directory
+	RefusedNoHarvester      = "no_harvester"      // the client's harvester is gone or revoked
+	RefusedHarvesterOffline = "harvester_offline" // the harvester has not polled lately
+	RefusedAssuranceTooLow  = "assurance_too_low" // the verification's method is below the reset minimum
+	RefusedPasswordPolicy   = "password_policy"   // the typed password fails the domain's policy
+)
+
+// techRefusal is a refusal of a technician's reset or unlock: the error
+// the technician is shown, and the reason its audit event records.
+type techRefusal struct {
+	reason string // one of the Refused… constants
+	err    error
+}
+
+func (r *techRefusal) Error() string { return r.err.Error() }
+func (r *techRefusal) Unwrap() error { return r.err }
+
+// refuse marks err as a refusal for reason.
+func refuse(reason string, err error) error { return &techRefusal{reason: reason, err: err} }
 
 // directoryUserOf returns the directory account bound to contact c: the
 // directory user of c's client whose SID a confirmed binding ties to c.
@@ -205,11 +238,11 @@ func (e *Engine) directoryUserOf(ctx context.Context, tx Tx, c Contact) (Directo
 	}
 	switch len(found) {
 	case 0:
-		return DirectoryUser{}, Errorf(KindInvalid, "%s has no directory account bound: accept a match in the directory's match report first", c.Name())
+		return DirectoryUser{}, refuse(RefusedNotBound, Errorf(KindInvalid, "%s has no directory account bound: accept a match in the directory's match report first", c.Name()))
 	case 1:
 		return found[0], nil
 	}
-	return DirectoryUser{}, Errorf(KindConflict, "%s is bound to %d directory accounts: reject the wrong match first", c.Name(), len(found))
+	return DirectoryUser{}, refuse(RefusedSeveralBound, Errorf(KindConflict, "%s is bound to %d directory accounts: reject the wrong match first", c.Name(), len(found)))
 }
 
 // TechDirectoryAction resets or unlocks, through the client's harvester,
@@ -217,7 +250,8 @@ func (e *Engine) directoryUserOf(ctx context.Context, tx Tx, c Contact) (Directo
 // that verification's grant for the action. The password (typed, or
 // generated and returned once) is checked against the domain's policy as
 // the harvester last reported it. All of it, with its audit, is one
-// transaction; a refusal writes nothing.
+// transaction; a refusal writes nothing but its own audit event
+// (AuditDirectoryRequestRefused, with the reason), after the rollback.
 func (e *Engine) TechDirectoryAction(ctx context.Context, r TechDirectoryRequest) (TechDirectoryResult, error) {
 	switch r.Action {
 	case SelfServeReset:
@@ -234,11 +268,17 @@ func (e *Engine) TechDirectoryAction(ctx context.Context, r TechDirectoryRequest
 	var (
 		out    TechDirectoryResult
 		device string
+		v      Verification
+		u      DirectoryUser
 	)
 	err := e.cfg.Store.Update(ctx, func(tx Tx) error {
 		out, device = TechDirectoryResult{}, ""
 		now := e.Now()
-		v, u, d, err := e.techDirectoryTarget(ctx, tx, r.TenantID, r.TechnicianID, r.VerificationID, r.ContactID, now)
+		var (
+			d   Device
+			err error
+		)
+		v, u, d, err = e.techDirectoryTarget(ctx, tx, r.TenantID, r.TechnicianID, r.VerificationID, r.ContactID, now)
 		if err != nil {
 			return err
 		}
@@ -248,7 +288,7 @@ func (e *Engine) TechDirectoryAction(ctx context.Context, r TechDirectoryRequest
 				if err != nil {
 					return err
 				}
-				return Errorf(KindAssuranceTooLow, "%s", why)
+				return refuse(RefusedAssuranceTooLow, Errorf(KindAssuranceTooLow, "%s", why))
 			}
 			pol, err := tx.PasswordPolicy(ctx, r.TenantID, u.ClientID)
 			if isNotFound(err) {
@@ -263,6 +303,9 @@ func (e *Engine) TechDirectoryAction(ctx context.Context, r TechDirectoryRequest
 				}
 				out.Password = password
 			} else if err := CheckPassword(password, u.SAMAccountName, u.Name(), pol); err != nil {
+				if ErrorKind(err) == KindInvalid {
+					return refuse(RefusedPasswordPolicy, err)
+				}
 				return err
 			}
 		}
@@ -275,7 +318,7 @@ func (e *Engine) TechDirectoryAction(ctx context.Context, r TechDirectoryRequest
 			TechnicianID: r.TechnicianID, RequestID: req.ID, ExpiresAt: v.CompletedAt.Add(TechDirectoryGrantTTL), UsedAt: now}
 		if err := tx.UseDirectoryGrant(ctx, &g); err != nil {
 			if ErrorKind(err) == KindConflict {
-				return Errorf(KindConflict, "this verification was used for the %s already: verify the caller again to do it again", actionWords(r.Action))
+				return refuse(RefusedGrantUsed, Errorf(KindConflict, "this verification was used for the %s already: verify the caller again to do it again", actionWords(r.Action)))
 			}
 			return err
 		}
@@ -290,11 +333,46 @@ func (e *Engine) TechDirectoryAction(ctx context.Context, r TechDirectoryRequest
 			"must_change": boolText(req.Action == SelfServeReset && r.MustChange), "generated": boolText(r.Generate),
 		})
 	})
+	if ref := (*techRefusal)(nil); errors.As(err, &ref) {
+		return TechDirectoryResult{}, e.auditTechRefusal(ctx, r, v, u, ref)
+	}
 	if err != nil {
 		return TechDirectoryResult{}, err
 	}
 	e.agents.wake(device)
 	return out, nil
+}
+
+// auditTechRefusal records, in a transaction of its own (the request's
+// rolled back), that a technician's reset or unlock was refused and why,
+// and returns the refusal for the technician — or, when the audit could
+// not be written, that failure instead: a refusal nobody can find later
+// is not one to report as handled. v and u are the verification and the
+// directory account as far as the checks got (zero before them), so the
+// event names what the technician tried to act on.
+func (e *Engine) auditTechRefusal(ctx context.Context, r TechDirectoryRequest, v Verification, u DirectoryUser, ref *techRefusal) error {
+	subject := u.SID
+	if subject == "" {
+		subject = r.VerificationID
+	}
+	contact := v.ContactID
+	if contact == "" {
+		contact = r.ContactID
+	}
+	detail := map[string]string{
+		"action": string(r.Action), "reason": ref.reason, "message": ErrorMessage(ref.err),
+		"verification": r.VerificationID, "contact": contact,
+	}
+	if r.ContactID != "" && r.ContactID != contact {
+		detail["card_contact"] = r.ContactID
+	}
+	if u.GUID != "" {
+		detail["guid"], detail["client"], detail["account"] = u.GUID, u.ClientID, u.SAMAccountName
+	}
+	if err := e.Audit(ctx, r.TenantID, techActor(r.TechnicianID), AuditDirectoryRequestRefused, subject, detail); err != nil {
+		return fmt.Errorf("core: audit refused directory request: %w", err)
+	}
+	return ref
 }
 
 // TechDirectory returns what the technician's card shows about the

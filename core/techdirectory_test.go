@@ -3,6 +3,7 @@ package core_test
 import (
 	"context"
 	"encoding/json"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -183,9 +184,41 @@ func TestTechDirectoryUnlockAndReset(t *testing.T) {
 	})
 }
 
+// refusals returns the AuditDirectoryRequestRefused events of a tenant,
+// oldest first.
+func (f *dirFixture) refusals(t *testing.T, tenantID string) []core.AuditEvent {
+	t.Helper()
+	evs, err := f.eng.AuditEvents(t.Context(), tenantID, core.AuditQuery{})
+	require.NoError(t, err)
+	var out []core.AuditEvent
+	for _, ev := range evs {
+		if ev.Action == core.AuditDirectoryRequestRefused {
+			out = append(out, ev)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Seq < out[j].Seq })
+	return out
+}
+
+// assertRefusalAudited checks that the newest refusal of tenantID's log is
+// n-th one, for reason, by tech, with the technician's words.
+func (f *dirFixture) assertRefusalAudited(t *testing.T, tenantID string, n int, reason, techID string, err error) core.AuditEvent {
+	t.Helper()
+	evs := f.refusals(t, tenantID)
+	require.Len(t, evs, n, "one refusal audited per refused request")
+	ev := evs[n-1]
+	assert.Equal(t, reason, ev.Detail["reason"])
+	assert.Equal(t, "tech:"+techID, ev.Actor)
+	assert.Equal(t, core.ErrorMessage(err), ev.Detail["message"])
+	assert.NotEmpty(t, ev.Detail["message"])
+	return ev
+}
+
 // TestTechDirectoryRefusals: every request the gate refuses says why and
 // leaves nothing written — no task, no request, the grant unused (a good
-// request with the same verification still goes through afterwards).
+// request with the same verification still goes through afterwards) —
+// but its own audit event, with the reason: a technician probing with
+// verifications that do not allow it leaves a trace.
 func TestTechDirectoryRefusals(t *testing.T) {
 	storetest.ForEachDialect(t, func(t *testing.T, st *store.Store) {
 		f := newDirFixture(t, st)
@@ -216,25 +249,34 @@ func TestTechDirectoryRefusals(t *testing.T) {
 			mod  func(*core.TechDirectoryRequest)
 			kind core.Kind
 			says string
+			// reason is the refusal's audited reason; "" for a malformed
+			// request, refused before any check (the form's mistake,
+			// not the gate's).
+			reason string
 		}{
-			{"no binding", vUnbound, nil, core.KindInvalid, "no directory account bound"},
-			{"not verified", open, nil, core.KindForbidden, "not verified"},
-			{"another contact", v, func(r *core.TechDirectoryRequest) { r.ContactID = unbound.ID }, core.KindForbidden, "another contact"},
-			{"another technician", v, func(r *core.TechDirectoryRequest) { r.TechnicianID = f.other.ID }, core.KindForbidden, "another technician"},
-			{"pod-only role", vPod, nil, core.KindForbidden, "may not reset"},
-			{"another tenant's verification", v, func(r *core.TechDirectoryRequest) { r.TenantID, r.TechnicianID = g.tenant.ID, g.tech.ID }, core.KindNotFound, "no such verification"},
-			{"another tenant's technician", vOther, func(r *core.TechDirectoryRequest) { r.TechnicianID = f.tech.ID }, core.KindNotFound, ""},
-			{"too short for the policy", v, reset("Short-1a"), core.KindInvalid, "at least 12 characters"},
-			{"not complex", v, reset("alllowercaseletters"), core.KindInvalid, "three of"},
-			{"contains the account", v, reset("Xx-scaller-2026"), core.KindInvalid, "user name"},
+			{"no binding", vUnbound, nil, core.KindInvalid, "no directory account bound", core.RefusedNotBound},
+			{"not verified", open, nil, core.KindForbidden, "not verified", core.RefusedNotVerified},
+			{"another contact", v, func(r *core.TechDirectoryRequest) { r.ContactID = unbound.ID }, core.KindForbidden, "another contact", core.RefusedOtherContact},
+			{"another technician", v, func(r *core.TechDirectoryRequest) { r.TechnicianID = f.other.ID }, core.KindForbidden, "another technician", core.RefusedOtherTechnician},
+			{"pod-only role", vPod, nil, core.KindForbidden, "may not reset", core.RefusedRole},
+			{"another tenant's verification", v, func(r *core.TechDirectoryRequest) { r.TenantID, r.TechnicianID = g.tenant.ID, g.tech.ID }, core.KindNotFound, "no such verification", core.RefusedNoVerification},
+			{"another tenant's technician", vOther, func(r *core.TechDirectoryRequest) { r.TechnicianID = f.tech.ID }, core.KindNotFound, "", core.RefusedNoVerification},
+			{"too short for the policy", v, reset("Short-1a"), core.KindInvalid, "at least 12 characters", core.RefusedPasswordPolicy},
+			{"not complex", v, reset("alllowercaseletters"), core.KindInvalid, "three of", core.RefusedPasswordPolicy},
+			{"contains the account", v, reset("Xx-scaller-2026"), core.KindInvalid, "user name", core.RefusedPasswordPolicy},
 			{"typed and generated", v, func(r *core.TechDirectoryRequest) {
 				r.Action, r.Password, r.Generate = core.SelfServeReset, "Spring-Tulip-42", true
-			}, core.KindInvalid, ""},
-			{"no password", v, reset(""), core.KindInvalid, ""},
-			{"unknown action", v, func(r *core.TechDirectoryRequest) { r.Action = "delete" }, core.KindInvalid, ""},
+			}, core.KindInvalid, "", ""},
+			{"no password", v, reset(""), core.KindInvalid, "", ""},
+			{"unknown action", v, func(r *core.TechDirectoryRequest) { r.Action = "delete" }, core.KindInvalid, "", ""},
 		}
+		audited := map[string]int{} // tenant → refusals audited so far
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
+				r := core.TechDirectoryRequest{TenantID: f.tenant.ID, TechnicianID: tc.v.TechnicianID}
+				if tc.mod != nil {
+					tc.mod(&r)
+				}
 				mods := []func(*core.TechDirectoryRequest){}
 				if tc.mod != nil {
 					mods = append(mods, tc.mod)
@@ -246,8 +288,37 @@ func TestTechDirectoryRefusals(t *testing.T) {
 				tasks, reqs := f.written(t, tc.v.ID)
 				assert.Zero(t, tasks, "no task")
 				assert.Zero(t, reqs, "no request")
+				if tc.reason == "" {
+					assert.Len(t, f.refusals(t, r.TenantID), audited[r.TenantID], "a malformed request is not a refusal of the gate")
+					return
+				}
+				audited[r.TenantID]++
+				ev := f.assertRefusalAudited(t, r.TenantID, audited[r.TenantID], tc.reason, r.TechnicianID, err)
+				assert.Equal(t, tc.v.ID, ev.Detail["verification"])
 			})
 		}
+		// The refusals of the other tenant's technician went to that
+		// tenant's log, not to the log of the tenant the verification is of.
+		assert.Equal(t, 1, audited[g.tenant.ID])
+		ev := f.refusals(t, f.tenant.ID)
+		for _, e := range ev {
+			assert.NotEqual(t, "tech:"+g.tech.ID, e.Actor)
+		}
+		// A refusal that reached the account names it.
+		for _, e := range ev {
+			if e.Detail["reason"] == core.RefusedPasswordPolicy {
+				assert.Equal(t, "scaller", e.Detail["account"])
+				assert.Equal(t, f.user.SID, e.Subject)
+				for _, val := range e.Detail {
+					assert.NotContains(t, val, "Short-1a", "the typed password is never audited")
+				}
+			}
+			if e.Detail["reason"] == core.RefusedOtherContact {
+				assert.Equal(t, f.contact.ID, e.Detail["contact"])
+				assert.Equal(t, unbound.ID, e.Detail["card_contact"])
+			}
+		}
+		n := audited[f.tenant.ID]
 
 		// The harvester offline, then revoked: refused, nothing written.
 		require.NoError(t, st.Update(ctx, func(tx core.Tx) error {
@@ -258,6 +329,8 @@ func TestTechDirectoryRefusals(t *testing.T) {
 		_, err = f.ask(t, v)
 		assert.Equal(t, core.KindUnavailable, kindOf(err))
 		assert.Contains(t, core.ErrorMessage(err), "offline")
+		n++
+		f.assertRefusalAudited(t, f.tenant.ID, n, core.RefusedHarvesterOffline, f.tech.ID, err)
 		require.NoError(t, st.Update(ctx, func(tx core.Tx) error {
 			d := f.device
 			d.LastSeenAt, d.RevokedAt = f.clk.Now(), f.clk.Now()
@@ -265,6 +338,8 @@ func TestTechDirectoryRefusals(t *testing.T) {
 		}))
 		_, err = f.ask(t, v)
 		assert.Equal(t, core.KindUnavailable, kindOf(err))
+		n++
+		f.assertRefusalAudited(t, f.tenant.ID, n, core.RefusedNoHarvester, f.tech.ID, err)
 		tasks, reqs := f.written(t, v.ID)
 		assert.Zero(t, tasks+reqs)
 		require.NoError(t, st.Update(ctx, func(tx core.Tx) error {
@@ -273,15 +348,23 @@ func TestTechDirectoryRefusals(t *testing.T) {
 			return tx.UpdateDevice(ctx, &d)
 		}))
 
-		// None of it used the grant: a good request goes through.
+		// None of it used the grant: a good request goes through, and is
+		// no refusal. A second reset with the grant is one.
 		_, err = f.ask(t, v, reset("Spring-Tulip-42x"))
 		require.NoError(t, err)
+		assert.Len(t, f.refusals(t, f.tenant.ID), n)
+		_, err = f.ask(t, v, reset("Spring-Tulip-43x"))
+		assert.Equal(t, core.KindConflict, kindOf(err))
+		n++
+		f.assertRefusalAudited(t, f.tenant.ID, n, core.RefusedGrantUsed, f.tech.ID, err)
 
 		// Past the grant's ten minutes, the verification is no good.
 		f.clk.Add(core.TechDirectoryGrantTTL)
 		_, err = f.ask(t, v)
 		assert.Equal(t, core.KindForbidden, kindOf(err))
 		assert.Contains(t, err.Error(), "more than 10 minutes ago")
+		n++
+		f.assertRefusalAudited(t, f.tenant.ID, n, core.RefusedGrantExpired, f.tech.ID, err)
 		tasks, reqs = f.written(t, v.ID)
 		assert.Equal(t, 1, tasks)
 		assert.Equal(t, 1, reqs, "only the good one")
