@@ -27,7 +27,7 @@ import (
 // one fails here instead of hiding in a benchmark's noise. Lower them when
 // a change saves some.
 var flowTripBudget = map[string]map[string]int64{
-	store.SQLite:   {"start+send": 21, "check": 8},
+	store.SQLite:   {"start+send": 19, "check": 7},
 	store.Postgres: {"start+send": 15, "check": 5},
 }
 

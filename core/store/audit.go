@@ -25,8 +25,9 @@ type auditHead struct {
 // one statement: the advance's row lock (NO KEY UPDATE, so inserts of rows
 // referencing the tenant, which take KEY SHARE, do not conflict) queues
 // concurrent appends, and one whose head moved meanwhile advances nothing
-// and inserts nothing. On SQLite, which has no data-modifying CTE, they are
-// two statements (the single writer connection already serialises them).
+// and inserts nothing. On SQLite, which has no data-modifying CTE, the
+// insert is made on the condition and a trigger advances the head, also
+// one statement (the single writer connection serialises them).
 // When the cached head was stale — another process, a concurrent or a
 // rolled-back transaction moved it — the head is read, locked on
 // PostgreSQL, and the append made on it. e.At is normalised before hashing,
@@ -87,21 +88,12 @@ func (t *tx) appendOn(e *core.AuditEvent, h auditHead, detail []byte, stale func
 		w.args = []any{e.Seq, e.At, e.Actor, e.Action, e.Subject, string(detail), e.PrevHash, e.Hash}
 		return w
 	}
-	// SQLite: never held (no batching); advance, then insert if it did.
-	w.q = `UPDATE tenants SET audit_seq = ?, audit_hash = ? WHERE id = ? AND audit_seq = ?`
-	w.args = []any{e.Seq, e.Hash, e.TenantID, h.seq}
-	advanced := w.done
-	w.done = func(ctx context.Context, n int64) error {
-		if n == 0 {
-			return advanced(ctx, 0)
-		}
-		if _, err := t.execNow(ctx, `INSERT INTO audit_events (tenant_id, seq, at, actor, action, subject, detail, prev_hash, hash)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			e.TenantID, e.Seq, e.At, e.Actor, e.Action, e.Subject, string(detail), e.PrevHash, e.Hash); err != nil {
-			return wrap(err, "append audit")
-		}
-		return advanced(ctx, n)
-	}
+	// SQLite: never held (no batching). The insert is made only if h is
+	// still the head, and the trigger of migration 00260 advances the head
+	// in the same statement.
+	w.q = `INSERT INTO audit_events (tenant_id, seq, at, actor, action, subject, detail, prev_hash, hash)
+		SELECT id, ?, ?, ?, ?, ?, ?, ?, ? FROM tenants WHERE id = ? AND audit_seq = ?`
+	w.args = []any{e.Seq, e.At, e.Actor, e.Action, e.Subject, string(detail), e.PrevHash, e.Hash, e.TenantID, h.seq}
 	return w
 }
 

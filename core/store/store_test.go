@@ -919,6 +919,29 @@ func TestAuditTamper(t *testing.T) {
 	})
 }
 
+// TestAuditAppendsOnlyAtHead: on SQLite, where a trigger advances the
+// head on each append (migration 00260), an event written at any seq but
+// the head's next is refused, so the head cannot fall behind the rows; and
+// an append whose cached head is stale (another process appended) still
+// chains to the real head.
+func TestAuditAppendsOnlyAtHead(t *testing.T) {
+	ctx := context.Background()
+	a, b := storetest.OpenTwo(t, store.SQLite, nil, nil)
+	tn := core.Tenant{Slug: "at-head", Name: "T"}
+	update(t, a, func(ctx context.Context, tx core.Tx) error { return tx.CreateTenant(ctx, &tn) })
+	appendEvents(t, a, tn.ID, 2)
+	_, err := a.DB().ExecContext(ctx, `INSERT INTO audit_events (tenant_id, seq, at, hash) VALUES (?, 4, 0, x'00')`, tn.ID)
+	require.ErrorContains(t, err, "not appended at the head")
+	_, err = a.DB().ExecContext(ctx, `INSERT INTO audit_events (tenant_id, seq, at, hash) VALUES (?, 2, 0, x'00')`, tn.ID)
+	require.Error(t, err)
+	appendEvents(t, b, tn.ID, 1) // a's cached head is now stale
+	appendEvents(t, a, tn.ID, 2)
+	events, seq, hash := readChain(t, a, tn.ID)
+	assert.Len(t, events, 5)
+	assert.EqualValues(t, 5, seq)
+	require.NoError(t, core.VerifyAuditChain(events, seq, hash))
+}
+
 func TestConcurrentAppendAudit(t *testing.T) {
 	storetest.ForEachDialect(t, func(t *testing.T, s *store.Store) {
 		f := seed(t, s)
