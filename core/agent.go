@@ -163,6 +163,9 @@ type AgentTx interface {
 	// PendingAgentTasks returns a device's undelivered tasks not expired
 	// at now, oldest first.
 	PendingAgentTasks(ctx context.Context, tenantID, deviceID string, now time.Time) ([]AgentTask, error)
+	// MarkAgentTaskDelivered marks an undelivered task delivered;
+	// ErrNotFound when it was delivered or dropped meanwhile (another poll
+	// of the device, the sweep of expired tasks).
 	MarkAgentTaskDelivered(ctx context.Context, tenantID, id string, at time.Time) error
 }
 

@@ -154,6 +154,9 @@ func (e *Engine) takeTasks(ctx context.Context, d Device, touch bool) ([]AgentTa
 		}
 		for _, t := range ts {
 			if err := tx.MarkAgentTaskDelivered(ctx, d.TenantID, t.ID, now); err != nil {
+				if isNotFound(err) {
+					continue // another poll took it, or the sweep dropped it (directory_expiry.go)
+				}
 				return err
 			}
 			if sealedTask(t.Kind) {

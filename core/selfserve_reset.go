@@ -128,6 +128,14 @@ type SelfServeResetTx interface {
 	FinishSelfServeRequest(ctx context.Context, tenantID, id string, status SelfServeRequestStatus, reason string, at time.Time) error
 	// ClearAgentTaskPayload wipes a delivered task's payload.
 	ClearAgentTaskPayload(ctx context.Context, tenantID, id string) error
+	// ExpiredSelfServeRequests returns up to limit of a tenant's queued
+	// requests whose task expired at or before now without the harvester
+	// fetching it, soonest expired first.
+	ExpiredSelfServeRequests(ctx context.Context, tenantID string, now time.Time, limit int) ([]SelfServeRequest, error)
+	// DropUndeliveredAgentTask deletes a task (and with it a reset's
+	// sealed password) unless it was delivered: ErrConflict when it was,
+	// nil when it is gone or there was none.
+	DropUndeliveredAgentTask(ctx context.Context, tenantID, id string) error
 	// PutPasswordPolicy keeps the domain policy a client's harvester
 	// reported; PasswordPolicy returns it, ErrNotFound before the first.
 	PutPasswordPolicy(ctx context.Context, p *PasswordPolicy) error

@@ -290,6 +290,14 @@ func (a *app) serve(ctx context.Context, c Config, ln net.Listener, ready func(a
 		defer wg.Done()
 		a.engine.RunDirectoryNotices(workCtx, time.Hour)
 	}()
+	// Directory resets and unlocks whose task expired before the harvester
+	// fetched it fail, with a note on the ticket: each is settled once in
+	// the store, so every node may run this too.
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		a.engine.RunDirectoryExpiry(workCtx, time.Minute)
+	}()
 	// Shutdown does not wait for hijacked connections: closing the hub ends
 	// every websocket (1001, going away) so their clients reconnect to
 	// another node.

@@ -228,7 +228,7 @@ func (t *tx) PendingAgentTasks(ctx context.Context, tenantID, deviceID string, n
 
 // MarkAgentTaskDelivered implements core.AgentTx.
 func (t *tx) MarkAgentTaskDelivered(ctx context.Context, tenantID, id string, at time.Time) error {
-	res, err := t.exec(ctx, `UPDATE agent_tasks SET delivered_at = ? WHERE tenant_id = ? AND id = ?`, at, tenantID, id)
+	res, err := t.exec(ctx, `UPDATE agent_tasks SET delivered_at = ? WHERE tenant_id = ? AND id = ? AND delivered_at IS NULL`, normTime(at), tenantID, id)
 	if err != nil {
 		return wrap(err, "mark task %s delivered", id)
 	}

@@ -169,6 +169,45 @@ func (t *tx) FinishSelfServeRequest(ctx context.Context, tenantID, id string, st
 	return mustAffect(res, "finish self-serve request")
 }
 
+// ExpiredSelfServeRequests implements core.SelfServeResetTx. A request
+// whose task row is gone (its device deleted) counts as never fetched.
+func (t *tx) ExpiredSelfServeRequests(ctx context.Context, tenantID string, now time.Time, limit int) ([]core.SelfServeRequest, error) {
+	rows, err := t.query(ctx, `SELECT `+requestCols+` FROM selfserve_requests r
+		WHERE r.tenant_id = ? AND r.status = ? AND r.expires_at <= ?
+			AND NOT EXISTS (SELECT 1 FROM agent_tasks a WHERE a.id = r.task_id AND a.tenant_id = r.tenant_id AND a.delivered_at IS NOT NULL)
+		ORDER BY r.expires_at, r.id LIMIT ?`, tenantID, string(core.SelfServeQueued), normTime(now), limit)
+	if err != nil {
+		return nil, wrap(err, "list expired self-serve requests")
+	}
+	out, err := collect(rows, scanRequest)
+	return out, wrap(err, "list expired self-serve requests")
+}
+
+// DropUndeliveredAgentTask implements core.SelfServeResetTx. The delete
+// is conditional on the task being undelivered, and so is the update that
+// delivers it (MarkAgentTaskDelivered): on PostgreSQL the second of the two
+// waits for the first's row lock and then finds nothing to do, so a task
+// is either fetched or dropped, never both.
+func (t *tx) DropUndeliveredAgentTask(ctx context.Context, tenantID, id string) error {
+	res, err := t.exec(ctx, `DELETE FROM agent_tasks WHERE tenant_id = ? AND id = ? AND delivered_at IS NULL`, tenantID, id)
+	if err != nil {
+		return wrap(err, "drop task %s", id)
+	}
+	n, err := res.RowsAffected()
+	if err != nil || n > 0 {
+		return wrap(err, "drop task %s", id)
+	}
+	var one int
+	err = t.queryRow(ctx, `SELECT 1 FROM agent_tasks WHERE tenant_id = ? AND id = ?`, tenantID, id).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return wrap(err, "drop task %s", id)
+	}
+	return wrap(core.ErrConflict, "drop task %s: delivered already", id)
+}
+
 // ClearAgentTaskPayload implements core.SelfServeResetTx.
 func (t *tx) ClearAgentTaskPayload(ctx context.Context, tenantID, id string) error {
 	_, err := t.exec(ctx, `UPDATE agent_tasks SET payload = ? WHERE tenant_id = ? AND id = ?`, []byte{}, tenantID, id)
