@@ -82,6 +82,12 @@ const (
 	// counters): caches of signed-in technicians drop it. Nothing is shown
 	// to watchers. ContactID and VerificationID are empty.
 	EventTechnicianChanged EventType = "technician.changed"
+	// EventTechVerifyChanged: a technician check (#verify) of the tenant
+	// was opened, claimed, assigned, matched, dismissed or closed; the
+	// tech-verify inboxes refetch. Only TenantID and At are set: the
+	// event says nothing about who texted (watchers of the inbox see the
+	// list through its API, as the technician they are).
+	EventTechVerifyChanged EventType = "techverify.changed"
 )
 
 // Event is a state change, published after its transaction commits so that

@@ -163,7 +163,10 @@ func spaceCode(c string) string {
 }
 
 func (e *Engine) handleTechVerifyText(ctx context.Context, in InboundText) (string, error) {
-	var reply string
+	var (
+		reply   string
+		changed bool
+	)
 	err := e.cfg.Store.Update(ctx, func(tx Tx) error {
 		var err error
 		tv := techVerifyTx{e: e, tx: tx, in: in, now: e.Now(), actor: "sms:" + MaskDestination(DestPhone, in.Message.From)}
@@ -172,10 +175,14 @@ func (e *Engine) handleTechVerifyText(ctx context.Context, in InboundText) (stri
 		} else {
 			reply, err = tv.confirm(ctx)
 		}
+		changed = tv.changed
 		return err
 	})
 	if err != nil {
 		return "", fmt.Errorf("core: technician verification: %w", err)
+	}
+	if changed {
+		e.techVerifyChanged(ctx, in.Tenant.ID)
 	}
 	// The on-call notifications wait in the outbox: send them now.
 	e.Wake()
@@ -189,6 +196,19 @@ type techVerifyTx struct {
 	in    InboundText
 	now   time.Time
 	actor string
+	// changed is set when a request was created or changed: the inboxes
+	// are told once the transaction commits.
+	changed bool
+}
+
+func (t *techVerifyTx) create(ctx context.Context, r *TechVerifyRequest) error {
+	t.changed = true
+	return t.tx.CreateTechVerify(ctx, r)
+}
+
+func (t *techVerifyTx) update(ctx context.Context, r *TechVerifyRequest) error {
+	t.changed = true
+	return t.tx.UpdateTechVerify(ctx, r)
 }
 
 func (t *techVerifyTx) tenantID() string { return t.in.Tenant.ID }
@@ -294,7 +314,7 @@ func (t *techVerifyTx) verify(ctx context.Context) (string, error) {
 	}
 	for _, old := range open {
 		old.Status, old.CodeSealed, old.ClosedAt, old.Detail = TechVerifyReplaced, nil, t.now, "a newer #verify from the number"
-		if err := t.tx.UpdateTechVerify(ctx, &old); err != nil {
+		if err := t.update(ctx, &old); err != nil {
 			return "", err
 		}
 		if err := t.e.queueTechVerifyNote(ctx, t.tx, old, t.now); err != nil {
@@ -320,7 +340,7 @@ func (t *techVerifyTx) verify(ctx context.Context) (string, error) {
 	if r.CodeSealed, err = t.e.cfg.Sealer.Seal([]byte(code), techVerifyAAD(r.TenantID, r.ID)); err != nil {
 		return "", fmt.Errorf("seal code: %w", err)
 	}
-	if err := t.tx.CreateTechVerify(ctx, &r); err != nil {
+	if err := t.create(ctx, &r); err != nil {
 		return "", err
 	}
 	who := contact.Name()
@@ -364,7 +384,7 @@ func (t *techVerifyTx) unknown(ctx context.Context, hour time.Time) (string, err
 	r := TechVerifyRequest{ID: NewID("tvr"), TenantID: t.tenantID(), Phone: t.phone(), Number: t.in.Message.To,
 		MessageSID: t.in.Message.MessageSID, Status: TechVerifyUnknown, CreatedAt: t.now, ClosedAt: t.now,
 		Detail: "the number is not on file for any contact"}
-	if err := t.tx.CreateTechVerify(ctx, &r); err != nil {
+	if err := t.create(ctx, &r); err != nil {
 		return "", err
 	}
 	if err := t.audit(ctx, AuditTechVerifyUnknown, r.ID, nil); err != nil {
@@ -413,7 +433,7 @@ func (t *techVerifyTx) confirm(ctx context.Context) (string, error) {
 	r := open[0]
 	if !t.now.Before(r.ExpiresAt) {
 		r.Status, r.CodeSealed, r.ClosedAt, r.Detail = TechVerifyExpired, nil, t.now, "#confirm after the code expired"
-		if err := t.tx.UpdateTechVerify(ctx, &r); err != nil {
+		if err := t.update(ctx, &r); err != nil {
 			return "", err
 		}
 		if err := t.e.queueTechVerifyNote(ctx, t.tx, r, t.now); err != nil {
@@ -430,7 +450,7 @@ func (t *techVerifyTx) confirm(ctx context.Context) (string, error) {
 			if r.Attempts >= TechVerifyMaxAttempts {
 				r.Status, r.CodeSealed, r.ClosedAt, r.Detail = TechVerifyFailed, nil, t.now, "too many wrong codes texted back"
 			}
-			if err := t.tx.UpdateTechVerify(ctx, &r); err != nil {
+			if err := t.update(ctx, &r); err != nil {
 				return "", err
 			}
 			if r.Status == TechVerifyFailed {
@@ -454,6 +474,7 @@ func (t *techVerifyTx) confirm(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	t.changed = t.changed || done
 	if !done {
 		if err := t.reject(ctx, r.ID, "no longer open"); err != nil {
 			return "", err
@@ -534,37 +555,89 @@ func (e *Engine) TechVerifyInbox(ctx context.Context, tech Technician) ([]TechVe
 func (e *Engine) ClaimTechVerify(ctx context.Context, tech Technician, id string) (string, error) {
 	var code string
 	err := e.cfg.Store.Update(ctx, func(tx Tx) error {
+		r, err := tx.TechVerify(ctx, tech.TenantID, id)
+		if err != nil {
+			return err
+		}
+		code, err = e.claimTechVerify(ctx, tx, tech, &r, e.Now())
+		return err
+	})
+	if err == nil {
+		e.techVerifyChanged(ctx, tech.TenantID)
+	}
+	return code, err
+}
+
+// ClaimTechVerifyForTicket is ClaimTechVerify from a PSA ticket's screen
+// (the pod): in one transaction tech claims the request and, unless it is
+// assigned to a ticket already, assigns it to ticketRef of integration
+// integrationID, so that its outcome is noted there. It returns the code
+// and the ticket the request is assigned to.
+func (e *Engine) ClaimTechVerifyForTicket(ctx context.Context, tech Technician, id, integrationID, ticketRef string) (code, assigned string, err error) {
+	if ticketRef, err = checkTechVerifyTicket(ticketRef); err != nil {
+		return "", "", err
+	}
+	err = e.cfg.Store.Update(ctx, func(tx Tx) error {
 		now := e.Now()
 		r, err := tx.TechVerify(ctx, tech.TenantID, id)
 		if err != nil {
 			return err
 		}
-		switch {
-		case r.Status != TechVerifyOpen || len(r.CodeSealed) == 0:
-			return Errorf(KindConflict, "this request is %s; there is no code to read", r.Status)
-		case !now.Before(r.ExpiresAt):
-			return Errorf(KindConflict, "this request's code has expired; the caller can text #verify again")
-		case r.ClaimedBy != "" && r.ClaimedBy != tech.ID && !tech.Role.IsAdmin():
-			return Errorf(KindConflict, "another technician has claimed this request")
+		if code, err = e.claimTechVerify(ctx, tx, tech, &r, now); err != nil {
+			return err
 		}
-		plain, err := e.cfg.Sealer.Open(r.CodeSealed, techVerifyAAD(r.TenantID, r.ID))
-		if err != nil {
-			return fmt.Errorf("core: open technician-verification code: %w", err)
-		}
-		detail := map[string]string{}
-		if r.ClaimedBy != "" && r.ClaimedBy != tech.ID {
-			detail["taken_over_from"] = r.ClaimedBy
-		}
-		if r.ClaimedBy != tech.ID {
-			r.ClaimedBy, r.ClaimedAt = tech.ID, now
-			if err := tx.UpdateTechVerify(ctx, &r); err != nil {
+		if r.TicketRef == "" {
+			if err := e.assignTechVerify(ctx, tx, tech, &r, integrationID, ticketRef, now); err != nil {
 				return err
 			}
 		}
-		code = spaceCode(string(plain))
-		return e.audit(ctx, tx, tech.TenantID, techActor(tech.ID), AuditTechVerifyClaimed, r.ID, detail)
+		assigned = r.TicketRef
+		return nil
 	})
-	return code, err
+	if err == nil {
+		e.techVerifyChanged(ctx, tech.TenantID)
+	}
+	return code, assigned, err
+}
+
+// claimTechVerify claims r for tech in tx and returns its code, spaced.
+func (e *Engine) claimTechVerify(ctx context.Context, tx Tx, tech Technician, r *TechVerifyRequest, now time.Time) (string, error) {
+	switch {
+	case r.Status != TechVerifyOpen || len(r.CodeSealed) == 0:
+		return "", Errorf(KindConflict, "this request is %s; there is no code to read", r.Status)
+	case !now.Before(r.ExpiresAt):
+		return "", Errorf(KindConflict, "this request's code has expired; the caller can text #verify again")
+	case r.ClaimedBy != "" && r.ClaimedBy != tech.ID && !tech.Role.IsAdmin():
+		return "", Errorf(KindConflict, "another technician has claimed this request")
+	}
+	plain, err := e.cfg.Sealer.Open(r.CodeSealed, techVerifyAAD(r.TenantID, r.ID))
+	if err != nil {
+		return "", fmt.Errorf("core: open technician-verification code: %w", err)
+	}
+	detail := map[string]string{}
+	if r.ClaimedBy != "" && r.ClaimedBy != tech.ID {
+		detail["taken_over_from"] = r.ClaimedBy
+	}
+	if r.ClaimedBy != tech.ID {
+		r.ClaimedBy, r.ClaimedAt = tech.ID, now
+		if err := tx.UpdateTechVerify(ctx, r); err != nil {
+			return "", err
+		}
+	}
+	if err := e.audit(ctx, tx, tech.TenantID, techActor(tech.ID), AuditTechVerifyClaimed, r.ID, detail); err != nil {
+		return "", err
+	}
+	return spaceCode(string(plain)), nil
+}
+
+// checkTechVerifyTicket trims a ticket reference and refuses one that is
+// empty, too long or spans lines.
+func checkTechVerifyTicket(ref string) (string, error) {
+	ref = strings.TrimSpace(ref)
+	if ref == "" || len(ref) > 100 || strings.ContainsAny(ref, "\r\n\t") {
+		return "", Errorf(KindInvalid, "give the ticket number (at most 100 characters)")
+	}
+	return ref, nil
 }
 
 // AssignTechVerify assigns a request that tech claimed (or any, for an
@@ -572,53 +645,70 @@ func (e *Engine) ClaimTechVerify(ctx context.Context, tech Technician, id string
 // the tenant's only integration). The outcome is noted on the ticket
 // through the outbox when the request ends, or at once if it has.
 func (e *Engine) AssignTechVerify(ctx context.Context, tech Technician, id, integrationID, ticketRef string) (TechVerifyRequest, error) {
-	ticketRef = strings.TrimSpace(ticketRef)
-	if ticketRef == "" || len(ticketRef) > 100 || strings.ContainsAny(ticketRef, "\r\n\t") {
-		return TechVerifyRequest{}, Errorf(KindInvalid, "give the ticket number (at most 100 characters)")
+	ticketRef, err := checkTechVerifyTicket(ticketRef)
+	if err != nil {
+		return TechVerifyRequest{}, err
 	}
 	var out TechVerifyRequest
-	err := e.cfg.Store.Update(ctx, func(tx Tx) error {
-		now := e.Now()
+	err = e.cfg.Store.Update(ctx, func(tx Tx) error {
 		r, err := tx.TechVerify(ctx, tech.TenantID, id)
 		if err != nil {
 			return err
 		}
-		switch {
-		case r.Status == TechVerifyUnknown || r.Status == TechVerifyReplaced:
-			return Errorf(KindConflict, "a request that is %s cannot be assigned to a ticket", r.Status)
-		case r.ClaimedBy == "" || r.ClaimedBy != tech.ID && !tech.Role.IsAdmin():
-			return Errorf(KindConflict, "claim the request before assigning it to a ticket")
-		case r.TicketRef != "":
-			return Errorf(KindConflict, "the request is assigned to ticket %s already", r.TicketRef)
-		}
-		if integrationID == "" {
-			ins, err := tx.ListIntegrations(ctx, tech.TenantID)
-			if err != nil {
-				return err
-			}
-			if len(ins) != 1 {
-				return Errorf(KindInvalid, "choose the PSA the ticket is in")
-			}
-			integrationID = ins[0].ID
-		} else if _, err := tx.Integration(ctx, tech.TenantID, integrationID); err != nil {
-			return err
-		}
-		r.IntegrationID, r.TicketRef = integrationID, ticketRef
-		if err := tx.UpdateTechVerify(ctx, &r); err != nil {
-			return err
-		}
-		if err := e.audit(ctx, tx, tech.TenantID, techActor(tech.ID), AuditTechVerifyAssigned, r.ID,
-			map[string]string{"integration": integrationID, "ticket": ticketRef}); err != nil {
+		if err := e.assignTechVerify(ctx, tx, tech, &r, integrationID, ticketRef, e.Now()); err != nil {
 			return err
 		}
 		out = r
-		if r.Status == TechVerifyOpen {
-			return nil
-		}
-		return e.queueTechVerifyNote(ctx, tx, r, now)
+		return nil
 	})
+	if err == nil {
+		e.techVerifyChanged(ctx, tech.TenantID)
+	}
 	out.CodeHash, out.CodeSealed = nil, nil
 	return out, err
+}
+
+// assignTechVerify assigns r to the ticket in tx, audited, and queues the
+// note at once if r has ended.
+func (e *Engine) assignTechVerify(ctx context.Context, tx Tx, tech Technician, r *TechVerifyRequest, integrationID, ticketRef string, now time.Time) error {
+	switch {
+	case r.Status == TechVerifyUnknown || r.Status == TechVerifyReplaced:
+		return Errorf(KindConflict, "a request that is %s cannot be assigned to a ticket", r.Status)
+	case r.ClaimedBy == "" || r.ClaimedBy != tech.ID && !tech.Role.IsAdmin():
+		return Errorf(KindConflict, "claim the request before assigning it to a ticket")
+	case r.TicketRef != "":
+		return Errorf(KindConflict, "the request is assigned to ticket %s already", r.TicketRef)
+	}
+	if integrationID == "" {
+		ins, err := tx.ListIntegrations(ctx, tech.TenantID)
+		if err != nil {
+			return err
+		}
+		if len(ins) != 1 {
+			return Errorf(KindInvalid, "choose the PSA the ticket is in")
+		}
+		integrationID = ins[0].ID
+	} else if _, err := tx.Integration(ctx, tech.TenantID, integrationID); err != nil {
+		return err
+	}
+	r.IntegrationID, r.TicketRef = integrationID, ticketRef
+	if err := tx.UpdateTechVerify(ctx, r); err != nil {
+		return err
+	}
+	if err := e.audit(ctx, tx, tech.TenantID, techActor(tech.ID), AuditTechVerifyAssigned, r.ID,
+		map[string]string{"integration": integrationID, "ticket": ticketRef}); err != nil {
+		return err
+	}
+	if r.Status == TechVerifyOpen {
+		return nil
+	}
+	return e.queueTechVerifyNote(ctx, tx, *r, now)
+}
+
+// techVerifyChanged tells the tenant's tech-verify inboxes, on every node,
+// to refetch; called after the change committed.
+func (e *Engine) techVerifyChanged(ctx context.Context, tenantID string) {
+	e.publish(ctx, Event{Type: EventTechVerifyChanged, TenantID: tenantID, At: e.Now()})
 }
 
 // queueTechVerifyNote writes an ended request's outcome to its ticket

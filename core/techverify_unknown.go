@@ -95,6 +95,7 @@ func (e *Engine) MatchTechVerify(ctx context.Context, tech Technician, id, conta
 	})
 	if err == nil {
 		e.Wake()
+		e.techVerifyChanged(ctx, tech.TenantID)
 	}
 	return code, err
 }
@@ -106,7 +107,7 @@ func (e *Engine) DismissTechVerify(ctx context.Context, tech Technician, id, rea
 	if len(reason) > 200 || strings.ContainsAny(reason, "\r\n\t") {
 		return Errorf(KindInvalid, "say why in one line of at most 200 characters")
 	}
-	return e.cfg.Store.Update(ctx, func(tx Tx) error {
+	err := e.cfg.Store.Update(ctx, func(tx Tx) error {
 		r, err := e.unknownTechVerify(ctx, tx, tech, id)
 		if err != nil {
 			return err
@@ -120,6 +121,10 @@ func (e *Engine) DismissTechVerify(ctx context.Context, tech Technician, id, rea
 		}
 		return e.audit(ctx, tx, tech.TenantID, techActor(tech.ID), AuditTechVerifyDismissed, r.ID, map[string]string{"reason": reason})
 	})
+	if err == nil {
+		e.techVerifyChanged(ctx, tech.TenantID)
+	}
+	return err
 }
 
 // unknownTechVerify reads request id of tech's tenant and checks that it

@@ -4,6 +4,7 @@
 //   <script src="{{static "live.js"}}" defer></script>
 //
 //   const w = CSLive.watch({contact: id, ticket: ref}, onEvent, CSLive.indicator(el));
+//   const inbox = CSLive.watch({techverify: true}, onEvent);  // the tech-verify inbox
 //   w.set({contact: other});  // watch something else
 //   w.close();
 //
@@ -38,6 +39,7 @@
     const q = new URLSearchParams();
     if (p.contact) q.set("contact", p.contact);
     if (p.ticket) q.set("ticket", p.ticket);
+    if (p.techverify) q.set("techverify", "1");
     return (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/api/v1/live?" + q.toString();
   }
 
@@ -70,7 +72,7 @@
     function connect() {
       clearTimeout(timer);
       timer = 0;
-      if (closed || (!p.contact && !p.ticket)) return;
+      if (closed || !watching()) return;
       // Once offline, stay "offline" until a socket is really back, so
       // the indicator does not flicker through every retry.
       if (state !== "offline") setState("connecting");
@@ -137,12 +139,14 @@
     }
     window.addEventListener("online", online);
 
+    function watching() { return p.contact || p.ticket || p.techverify; }
+
     function set(next) {
-      p = { contact: (next && next.contact) || "", ticket: (next && next.ticket) || "" };
+      p = { contact: (next && next.contact) || "", ticket: (next && next.ticket) || "", techverify: !!(next && next.techverify) };
       drop();
       attempt = 0;
       seenHello = false; // the page fetches what it switched to
-      if (p.contact || p.ticket) connect();
+      if (watching()) connect();
     }
 
     set(params);

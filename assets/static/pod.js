@@ -6,7 +6,7 @@
 const $ = (id) => document.getElementById(id);
 const integration = document.body.dataset.integration;
 const tenant = document.body.dataset.tenant;
-let ctx = null, card = null, signinNonce = "", memberProof = null, triedMember = false;
+let ctx = null, card = null, inbox = null, signinNonce = "", memberProof = null, triedMember = false;
 let proofAsked = false, proofPromise = null;
 
 function show(part) {
@@ -122,7 +122,27 @@ async function load() {
   });
   fillSwitch(ctx.alternates);
   $("pod-switch").hidden = ctx.screen !== "ticket";
+  inbox = inbox || mountTechVerify();
   if (ctx.contact) await card.open(ctx.contact.id, ctx.contact);
+}
+
+// mountTechVerify shows the tech-verify inbox's open requests in the pod:
+// hidden while no caller waits, opened when a new one arrives; a claim
+// here notes the outcome on this pod's ticket.
+function mountTechVerify() {
+  let shown = 0;
+  return CSTechVerify.mount($("pod-tv-status"), $("pod-tv-items"), {
+    actionable: true,
+    claimSuffix: ctx.ticket ? " (noted on this ticket)" : "",
+    claim: (id) => api("POST", "/pod/" + encodeURIComponent(integration) + "/techverify/" + encodeURIComponent(id) + "/claim", { scope: ctx.scope }),
+    onLive: (state) => { $("pod-tv").dataset.live = state; },
+    onCount: (n) => {
+      $("pod-tv-count").textContent = n ? String(n) : "";
+      $("pod-tv").hidden = n === 0;
+      if (n > shown) $("pod-tv").open = true;
+      shown = n;
+    },
+  });
 }
 
 // fillSwitch lists the callers the technician may pick, in the server's

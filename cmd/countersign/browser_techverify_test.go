@@ -27,15 +27,21 @@ import (
 // technician by SMS through the tenant's Twilio account (the loopback
 // fake); a technician claims the request in the console's inbox and sees
 // the same code; the end user's #confirm with it shows as confirmed there.
-func TestBrowserTechVerify(t *testing.T) {
-	s, own := startChannelServer(t)
+// onCall is the on-call technician of setupBrowserTechVerify.
+const onCall = "+15550100301"
+
+// setupBrowserTechVerify gives the test tenant its own Twilio number and an
+// on-call group told of #verify (straight in the store: TestBrowserOnCall
+// drives the On call page), and returns a sender of texts to the tenant's
+// number through the real webhook, signed with token (a distinct
+// MessageSid each).
+func setupBrowserTechVerify(t *testing.T, s *testServer) func(from, body, token string) (int, string) {
+	t.Helper()
 	status, body := s.API.do("PUT", "/admin/channels", map[string]any{
 		"twilio": map[string]any{"account_sid": tenantAccount, "secret": tenantToken, "number": tenantNumber},
 		"email":  map[string]any{"shared": true}})
 	require.Equal(t, http.StatusOK, status, body)
-	// The on-call group, straight in the store (TestBrowserOnCall drives
-	// the On call page): on call all day, every day, around now.
-	const onCall = "+15550100301"
+	// On call all day, every day, around now.
 	today := time.Now().UTC()
 	s.updateStore(t, func(ctx context.Context, tx core.Tx) error {
 		tn, err := tx.TenantBySlug(ctx, testTenantSlug)
@@ -50,9 +56,8 @@ func TestBrowserTechVerify(t *testing.T) {
 			Schedule: core.Schedule{{From: today.AddDate(0, 0, -1).Format("2006-01-02"), Until: today.AddDate(0, 0, 300).Format("2006-01-02"),
 				Start: "00:00", End: "24:00", Days: core.AllDays, EveryDays: 1, OnDays: 1}}, CreatedAt: today, UpdatedAt: today})
 	})
-
 	n := 0
-	text := func(from, body, token string) (int, string) {
+	return func(from, body, token string) (int, string) {
 		t.Helper()
 		n++
 		f := url.Values{"MessageSid": {fmt.Sprintf("SM%032d", 9100+n)}, "AccountSid": {tenantAccount}, "From": {from},
@@ -68,6 +73,11 @@ func TestBrowserTechVerify(t *testing.T) {
 		require.NoError(t, err)
 		return res.StatusCode, string(b)
 	}
+}
+
+func TestBrowserTechVerify(t *testing.T) {
+	s, own := startChannelServer(t)
+	text := setupBrowserTechVerify(t, s)
 	code, reply := text("+15550100142", "#verify", tenantToken)
 	require.Equal(t, http.StatusOK, code, reply)
 	m := regexp.MustCompile(`code is (\d{3}) (\d{3})`).FindStringSubmatch(reply)
@@ -115,7 +125,7 @@ func TestBrowserTechVerify(t *testing.T) {
 	tab.Screenshot("techverify-confirmed")
 	waitFor(t, "the note on the ticket", func() bool { return len(psaSrv.Notes("900")) == 1 })
 	assert.Contains(t, psaSrv.Notes("900")[0].Text, "Sam Caller checked technician "+techName+" by text and CONFIRMED")
-	status, body = s.API.do("GET", "/admin/audit?action="+core.AuditTechVerifyConfirmed, nil)
+	status, body := s.API.do("GET", "/admin/audit?action="+core.AuditTechVerifyConfirmed, nil)
 	require.Equal(t, http.StatusOK, status, body)
 	assert.Contains(t, strings.Join(flatten(body), " "), core.AuditTechVerifyConfirmed)
 
@@ -147,4 +157,55 @@ func TestBrowserTechVerify(t *testing.T) {
 	tab.WaitVisible(`li[data-status="unknown"] .tv-dismiss`)
 	tab.Click(`li[data-status="unknown"] .tv-dismiss`)
 	tab.WaitText(`li[data-status="dismissed"]`, "dismissed by "+techName)
+}
+
+// TestBrowserPodTechVerify: the tech-verify inbox inside a PSA ticket's
+// pod. Hidden while no caller waits; a #verify texted while the pod is
+// open appears there live (the inbox's timer is 30 s, the wait 10), opened
+// with its count; "Claim" shows the code the caller got and notes the
+// request on the pod's ticket; the caller's #confirm takes it off the
+// pod's list and the note reaches the PSA ticket.
+func TestBrowserPodTechVerify(t *testing.T) {
+	s, _ := startChannelServer(t)
+	text := setupBrowserTechVerify(t, s)
+	psaSrv := memory.NewServer("psa-key-92")
+	psaSrv.Seed([]psa.Company{{Ref: "co1", Name: "Fabrikam"}},
+		[]psa.Contact{{Ref: "c1", CompanyRef: "co1", FirstName: "Pat", LastName: "Pod", Phones: []psa.Phone{{Number: "(555) 010-0177", Default: true}}}},
+		[]psa.Ticket{{Ref: "901", Summary: "Someone says they are IT", CompanyRef: "co1", ContactRef: "c1"}})
+	psaURL := ServeOtherOrigin(t, psaSrv)
+	intID := s.AddIntegration(t, memory.ID, "Fabrikam PSA", memory.Config{BaseURL: psaURL, APIKey: "psa-key-92"})
+	podURL := s.URL + "/pod/" + testTenantSlug + "/" + intID
+
+	tab := NewTab(t)
+	tab.SetViewport(1000, 900)
+	tab.Visit(fmt.Sprintf("%s/ui/ticket/901?width=600&pod=%s", psaURL, url.QueryEscape(podURL+"?w=600")))
+	pod := tab.FrameTab(t, "w=600")
+	s.signInPopOut(t, pod, techEmail, techPassword, "")
+	pod.WaitText("#pod-title", "Ticket #901")
+	pod.WaitTrue("the inbox's live connection", `document.getElementById("pod-tv").dataset.live === "online"`)
+	pod.WaitTrue("the inbox's first load", `document.getElementById("pod-tv-status").textContent !== ""`)
+	var hidden bool
+	pod.Eval(`document.getElementById("pod-tv").hidden`, &hidden)
+	assert.True(t, hidden, "no caller waits: no inbox in the pod")
+
+	_, reply := text("+15550100142", "#verify", tenantToken)
+	m := regexp.MustCompile(`code is (\d{3}) (\d{3})`).FindStringSubmatch(reply)
+	require.NotNil(t, m, "no code in the reply: %s", reply)
+	pod.WaitVisible(`#pod-tv[open] li[data-status="open"] .tv-claim`)
+	assert.Equal(t, "1", pod.Text("#pod-tv-count"))
+	assert.Contains(t, pod.Text(`#pod-tv li[data-status="open"]`), "Sam Caller (Contoso)")
+	assert.Contains(t, pod.Text(`#pod-tv .tv-claim`), "noted on this ticket")
+	pod.CheckA11y("pod-techverify")
+	tab.Screenshot("pod-techverify")
+
+	pod.Click(`#pod-tv .tv-claim`)
+	pod.WaitText(`#pod-tv li[data-status="open"] .tv-code`, m[1]+" "+m[2])
+	pod.WaitText(`#pod-tv li[data-status="open"]`, "ticket 901")
+	tab.Screenshot("pod-techverify-claimed")
+
+	_, reply = text("+15550100142", "#confirm "+m[1]+m[2], tenantToken)
+	assert.Contains(t, reply, "complete")
+	pod.WaitTrue("the confirmed request leaves the pod's list", `document.getElementById("pod-tv").hidden`)
+	waitFor(t, "the note on the pod's ticket", func() bool { return len(psaSrv.Notes("901")) == 1 })
+	assert.Contains(t, psaSrv.Notes("901")[0].Text, "Sam Caller checked technician "+techName+" by text and CONFIRMED")
 }

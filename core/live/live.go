@@ -29,14 +29,16 @@ import (
 // DefaultBuffer is the per-subscription buffer when NewHub is given none.
 const DefaultBuffer = 32
 
-// Watch names what a subscriber watches within its tenant. A contact or a
-// ticket is set; an event matches when its contact or its ticket does.
-// TechnicianID, when set, also delivers the events about that technician
-// (core.EventTechnicianSignedOut), so that a signed-in page learns at once
-// that its session ended.
+// Watch names what a subscriber watches within its tenant. A contact, a
+// ticket or the tech-verify inbox is set; an event matches when its
+// contact or its ticket does, or, for TechVerify, when it is a
+// core.EventTechVerifyChanged. TechnicianID, when set, also delivers the
+// events about that technician (core.EventTechnicianSignedOut), so that a
+// signed-in page learns at once that its session ended.
 type Watch struct {
 	ContactID    string
 	TicketRef    string
+	TechVerify   bool
 	TechnicianID string
 }
 
@@ -89,7 +91,7 @@ func eventMessage(e core.Event) Message {
 // topic is one index key of the hub.
 type topic struct {
 	tenant string
-	kind   byte // 'c' contact, 't' ticket, 'u' technician (user)
+	kind   byte // 'c' contact, 't' ticket, 'u' technician (user), 'v' tech-verify inbox (key "")
 	key    string
 }
 
@@ -187,8 +189,8 @@ func (h *Hub) Subscribe(tenantID string, w Watch) (*Subscription, error) {
 // block: it runs while the hub publishes. nil means no callback.
 func (h *Hub) SubscribeFunc(tenantID string, w Watch, ready func()) (*Subscription, error) {
 	w.ContactID, w.TicketRef, w.TechnicianID = strings.TrimSpace(w.ContactID), strings.TrimSpace(w.TicketRef), strings.TrimSpace(w.TechnicianID)
-	if tenantID == "" || (w.ContactID == "" && w.TicketRef == "") {
-		return nil, core.Errorf(core.KindInvalid, "live: a subscription needs a tenant and a contact or a ticket")
+	if tenantID == "" || (w.ContactID == "" && w.TicketRef == "" && !w.TechVerify) {
+		return nil, core.Errorf(core.KindInvalid, "live: a subscription needs a tenant and a contact, a ticket or the tech-verify inbox")
 	}
 	// One slot more than the buffer, kept for the resync message.
 	s := &Subscription{hub: h, tenant: tenantID, watch: w, ch: make(chan Message, h.buffer+1), ready: ready}
@@ -229,6 +231,17 @@ func (h *Hub) Publish(_ context.Context, e core.Event) {
 		}
 		m := eventMessage(e)
 		for s := range byTech {
+			s.offer(m)
+		}
+		return
+	}
+	if e.Type == core.EventTechVerifyChanged {
+		inbox := h.topics[topic{e.TenantID, 'v', ""}]
+		if len(inbox) == 0 {
+			return
+		}
+		m := eventMessage(e)
+		for s := range inbox {
 			s.offer(m)
 		}
 		return
@@ -310,6 +323,9 @@ func (s *Subscription) topics() []topic {
 	}
 	if s.watch.TicketRef != "" {
 		ts = append(ts, topic{s.tenant, 't', s.watch.TicketRef})
+	}
+	if s.watch.TechVerify {
+		ts = append(ts, topic{s.tenant, 'v', ""})
 	}
 	if s.watch.TechnicianID != "" {
 		ts = append(ts, topic{s.tenant, 'u', s.watch.TechnicianID})

@@ -313,3 +313,29 @@ func TestOnTechnicianChange(t *testing.T) {
 	h.ResyncAll()
 	assert.Len(t, heard, 3)
 }
+
+// TestTechVerifyInbox: a tech-verify event reaches the inbox watchers of
+// its tenant only, once each, and no contact or ticket watcher; a contact
+// event does not reach an inbox-only watcher.
+func TestTechVerifyInbox(t *testing.T) {
+	h := live.NewHub(0)
+	inbox := subscribe(t, h, "ten_a", live.Watch{TechVerify: true, TechnicianID: "tec_1"})
+	inboxAndContact := subscribe(t, h, "ten_a", live.Watch{TechVerify: true, ContactID: "con_1"})
+	contact := subscribe(t, h, "ten_a", live.Watch{ContactID: "con_1", TicketRef: "T-1"})
+	otherTenant := subscribe(t, h, "ten_b", live.Watch{TechVerify: true})
+
+	e := core.Event{Type: core.EventTechVerifyChanged, TenantID: "ten_a", At: time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC)}
+	h.Publish(t.Context(), e)
+	for _, s := range []*live.Subscription{inbox, inboxAndContact} {
+		got := drain(s)
+		require.Len(t, got, 1, "watch %+v gets the event exactly once", s.Watch())
+		assert.JSONEq(t, `{"type":"techverify.changed","contact_id":"","verification_id":"","status":"","at":"2026-12-03T09:00:00Z"}`, string(got[0].JSON()))
+	}
+	assert.Empty(t, drain(contact), "a contact or ticket watcher has no inbox")
+	assert.Empty(t, drain(otherTenant), "tenant B's inbox hears nothing of tenant A")
+
+	h.Publish(t.Context(), event("ten_a", "con_1", "T-1"))
+	assert.Empty(t, drain(inbox), "an inbox-only watcher hears no verification")
+	assert.Len(t, drain(inboxAndContact), 1)
+	assert.Len(t, drain(contact), 1)
+}

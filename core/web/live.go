@@ -59,12 +59,14 @@ func (s *Server) registerLiveRoutes(r *mux.Router) {
 	r.HandleFunc("/live", s.handleLive).Methods(http.MethodGet)
 }
 
-// handleLive handles "GET /api/v1/live?contact=ID&ticket=REF": a websocket
-// on which the signed-in tenant's events about that contact and/or ticket
-// arrive as JSON, from whichever node made the change:
+// handleLive handles "GET /api/v1/live?contact=ID&ticket=REF&techverify=1":
+// a websocket on which the signed-in tenant's events about that contact
+// and/or ticket, and/or changes of its tech-verify inbox, arrive as JSON,
+// from whichever node made the change:
 //
 //	{"type":"hello"}                      once, when subscribed
 //	{"type":"verification.verified", "contact_id", "ticket_ref", "verification_id", "status", "at"}
+//	{"type":"techverify.changed", "at"}   the inbox changed: refetch GET /api/v1/techverify
 //	{"type":"resync"}                     events may have been lost: refetch
 //
 // When an admin ends the technician's sessions (disabled, password or
@@ -90,9 +92,17 @@ func (s *Server) handleLive(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	watch := live.Watch{ContactID: strings.TrimSpace(q.Get("contact")), TicketRef: strings.TrimSpace(q.Get("ticket"))}
+	switch tv := q.Get("techverify"); tv {
+	case "":
+	case "1":
+		watch.TechVerify = true
+	default:
+		s.writeError(w, r, core.Errorf(core.KindInvalid, "techverify must be 1 (watch the tech-verify inbox) or absent"))
+		return
+	}
 	switch {
-	case watch.ContactID == "" && watch.TicketRef == "":
-		s.writeError(w, r, core.Errorf(core.KindInvalid, "say what to watch: ?contact=ID and/or ?ticket=REF"))
+	case watch.ContactID == "" && watch.TicketRef == "" && !watch.TechVerify:
+		s.writeError(w, r, core.Errorf(core.KindInvalid, "say what to watch: ?contact=ID, ?ticket=REF and/or ?techverify=1"))
 		return
 	case len(watch.ContactID) > liveMaxContact:
 		s.writeError(w, r, core.Errorf(core.KindInvalid, "contact id must be at most %d characters", liveMaxContact))

@@ -94,6 +94,7 @@ func (s *Server) registerPodRoutes(r *mux.Router) {
 	r.HandleFunc("/pod/{integration}/verifications", s.handlePodStart).Methods(http.MethodPost)
 	r.HandleFunc("/pod/{integration}/company-contacts", s.handlePodCompanyContacts).Methods(http.MethodPost)
 	r.HandleFunc("/pod/{integration}/contacts", s.handlePodCreateContact).Methods(http.MethodPost)
+	r.HandleFunc("/pod/{integration}/techverify/{id}/claim", s.handlePodTechVerifyClaim).Methods(http.MethodPost)
 }
 
 type podPage struct {
