@@ -68,147 +68,204 @@ func (e *Engine) RoutesFor(ctx context.Context, tenantID, contactID string, purp
 	if err := checkPurpose(purpose); err != nil {
 		return nil, err
 	}
+	f, err := e.readRouteFacts(ctx, tenantID, contactID)
+	if err != nil {
+		return nil, err
+	}
+	order := defaultRouteOrder
+	if len(f.policy.Methods) > 0 {
+		order = f.policy.Methods
+	}
+	var out, below []Route
+	for _, m := range order {
+		if !f.policy.Allows(m) {
+			continue
+		}
+		if err := f.policy.CheckAssurance(m, purpose); err != nil {
+			if e.offersMethod(m) {
+				below = append(below, Route{Method: m, Assurance: AssuranceLabel(m), BelowMinimum: true, Reason: ErrorMessage(err)})
+			}
+			continue
+		}
+		r, ok, err := e.methodRoute(ctx, f, m)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out = append(out, r)
+		}
+	}
+	return append(out, below...), nil
+}
+
+// routeFacts is what RoutesFor reads about a contact in one view, before
+// it asks any provider.
+type routeFacts struct {
+	tenantID string
+	contact  Contact
+	policy   Policy
+	history  []Verification
+	loc      *time.Location // the tenant's, for provenance dates
+	// Duo push: the client's account (or why there is none), the
+	// usernames to ask Duo about, and why the push limits refuse one now.
+	acct       DuoAccount
+	acctErr    error
+	candidates []DuoUser
+	pushErr    error
+	// The workstation prompt's device, or why there is none.
+	promptDev Device
+	promptErr error
+	locked    map[DestinationKind]string // why a channel is locked
+}
+
+// readRouteFacts reads the contact, its policy and history and, for each
+// method the policy allows, what decides whether it is offered. A refusal
+// (no Duo account, a spent limit, no workstation) is kept as the route's
+// reason; only an internal error fails the read.
+func (e *Engine) readRouteFacts(ctx context.Context, tenantID, contactID string) (routeFacts, error) {
+	f := routeFacts{tenantID: tenantID}
 	var (
-		contact    Contact
-		policy     Policy
-		history    []Verification
-		acct       DuoAccount
-		acctErr    error
-		duoUser    DuoUser
-		haveUser   bool
-		promptDev  Device
-		promptErr  error
-		pushErr    error
-		candidates []DuoUser
-		locked     map[DestinationKind]string // why a channel is locked
-		loc        *time.Location             // the tenant's, for provenance dates
+		duoUser  DuoUser
+		haveUser bool
 	)
 	err := e.cfg.Store.View(ctx, func(tx Tx) error {
 		var err error
-		if contact, err = tx.Contact(ctx, tenantID, contactID); err != nil {
+		if f.contact, err = tx.Contact(ctx, tenantID, contactID); err != nil {
 			return err
 		}
-		if policy, err = EffectivePolicy(ctx, tx, tenantID, contact.ClientID); err != nil {
+		if f.policy, err = EffectivePolicy(ctx, tx, tenantID, f.contact.ClientID); err != nil {
 			return err
 		}
-		if history, err = tx.ListVerifications(ctx, tenantID, contactID, 50); err != nil {
+		if f.history, err = tx.ListVerifications(ctx, tenantID, contactID, 50); err != nil {
 			return err
 		}
-		if loc, err = tenantLocation(ctx, tx, tenantID); err != nil {
+		if f.loc, err = tenantLocation(ctx, tx, tenantID); err != nil {
 			return err
 		}
-		if e.cfg.Duo != nil && policy.Allows(MethodDuoPush) {
-			acct, acctErr = duoAccountFor(ctx, tx, tenantID, contact.ClientID)
-			if acctErr == nil {
-				var open []Verification
-				for _, v := range history {
-					if v.Status.Open() {
-						open = append(open, v)
-					}
-				}
-				// A denial's 24-hour stop, a pending push or a spent limit
-				// is why Push is not offered now.
-				pushErr = e.checkPushLimits(ctx, tx, policy, open, tenantID, contact.ID, "", e.Now())
-				if pushErr != nil && ErrorKind(pushErr) == KindInternal {
-					return pushErr
-				}
-				u, err := tx.DuoUser(ctx, tenantID, acct.ID, contact.ID)
-				switch {
-				case err == nil:
-					duoUser, haveUser = u, true
-				case !isNotFound(err):
-					return err
-				}
+		if e.cfg.Duo != nil && f.policy.Allows(MethodDuoPush) {
+			if duoUser, haveUser, err = e.readDuoRouteFacts(ctx, tx, &f); err != nil {
+				return err
 			}
 		}
-		// A channel locked by consecutive failures is not offered: the
-		// start would be refused (checkFailureCap), and the card offers
-		// another way instead.
-		for _, k := range []DestinationKind{DestPhone, DestEmail} {
-			if err := e.checkFailureCap(ctx, tx, policy, tenantID, contact.ID, k); err != nil {
-				if ErrorKind(err) == KindInternal {
-					return err
-				}
-				if locked == nil {
-					locked = map[DestinationKind]string{}
-				}
-				locked[k] = ErrorMessage(err)
-			}
+		if f.locked, err = e.lockedChannels(ctx, tx, f); err != nil {
+			return err
 		}
-		if policy.Allows(MethodWorkstationPrompt) {
-			promptDev, _, promptErr = e.promptTarget(ctx, tx, contact, e.Now())
-			if promptErr != nil && ErrorKind(promptErr) == KindInternal {
-				return promptErr
+		if f.policy.Allows(MethodWorkstationPrompt) {
+			f.promptDev, _, f.promptErr = e.promptTarget(ctx, tx, f.contact, e.Now())
+			if f.promptErr != nil && ErrorKind(f.promptErr) == KindInternal {
+				return f.promptErr
 			}
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return routeFacts{}, err
 	}
 	if haveUser {
-		candidates = []DuoUser{duoUser}
+		f.candidates = []DuoUser{duoUser}
 	} else {
-		candidates = duoCandidates(contact)
+		f.candidates = duoCandidates(f.contact)
 	}
-	order := defaultRouteOrder
-	if len(policy.Methods) > 0 {
-		order = policy.Methods
+	return f, nil
+}
+
+// readDuoRouteFacts reads the client's Duo account into f, whether the
+// push limits refuse a push now (a denial's 24-hour stop, a pending push
+// or a spent limit is why Push is not offered), and the contact's mapped
+// Duo user, if any.
+func (e *Engine) readDuoRouteFacts(ctx context.Context, tx Tx, f *routeFacts) (DuoUser, bool, error) {
+	f.acct, f.acctErr = duoAccountFor(ctx, tx, f.tenantID, f.contact.ClientID)
+	if f.acctErr != nil {
+		return DuoUser{}, false, nil
 	}
-	var out, below []Route
-	for _, m := range order {
-		if !policy.Allows(m) {
-			continue
+	var open []Verification
+	for _, v := range f.history {
+		if v.Status.Open() {
+			open = append(open, v)
 		}
-		if err := policy.CheckAssurance(m, purpose); err != nil {
-			if _, ok := e.providers[m]; ok || (m == MethodDuoPush && e.cfg.Duo != nil) ||
-				(m == MethodMicrosoftPush && e.cfg.Microsoft != nil) || m == MethodWorkstationPrompt {
-				below = append(below, Route{Method: m, Assurance: AssuranceLabel(m), BelowMinimum: true, Reason: ErrorMessage(err)})
-			}
-			continue
-		}
-		switch m {
-		case MethodDuoPush:
-			if e.cfg.Duo == nil {
-				continue
-			}
-			r := e.duoRoute(ctx, acct, acctErr, candidates)
-			if r.Available && pushErr != nil {
-				r.Available, r.Reason = false, ErrorMessage(pushErr)
-			}
-			out = append(out, r)
-		case MethodMicrosoftPush:
-			if e.cfg.Microsoft == nil {
-				continue
-			}
-			// From the last import, without asking Microsoft; the push
-			// itself checks registration live.
-			r, err := e.MicrosoftRoute(ctx, tenantID, contact.ID)
-			if err != nil {
+	}
+	f.pushErr = e.checkPushLimits(ctx, tx, f.policy, open, f.tenantID, f.contact.ID, "", e.Now())
+	if f.pushErr != nil && ErrorKind(f.pushErr) == KindInternal {
+		return DuoUser{}, false, f.pushErr
+	}
+	u, err := tx.DuoUser(ctx, f.tenantID, f.acct.ID, f.contact.ID)
+	switch {
+	case err == nil:
+		return u, true, nil
+	case !isNotFound(err):
+		return DuoUser{}, false, err
+	}
+	return DuoUser{}, false, nil
+}
+
+// lockedChannels says why each message channel locked by consecutive
+// failures is: such a channel is not offered, since the start would be
+// refused (checkFailureCap), and the card offers another way instead.
+func (e *Engine) lockedChannels(ctx context.Context, tx Tx, f routeFacts) (map[DestinationKind]string, error) {
+	var locked map[DestinationKind]string
+	for _, k := range []DestinationKind{DestPhone, DestEmail} {
+		if err := e.checkFailureCap(ctx, tx, f.policy, f.tenantID, f.contact.ID, k); err != nil {
+			if ErrorKind(err) == KindInternal {
 				return nil, err
 			}
-			out = append(out, r)
-		case MethodWorkstationPrompt:
-			r := Route{Method: m, Assurance: AssuranceLabel(m)}
-			if promptErr != nil {
-				r.Reason = ErrorMessage(promptErr)
-			} else {
-				r.Available, r.Destination, r.Reason = true, promptDev.Name, "prompt on "+promptDev.Name
+			if locked == nil {
+				locked = map[DestinationKind]string{}
 			}
-			out = append(out, r)
-		default:
-			p, ok := e.providers[m]
-			if !ok {
-				continue
-			}
-			r := destinationRoute(m, p.DestinationKind(), contact, history, loc)
-			if why, ok := locked[p.DestinationKind()]; ok && r.Available {
-				r.Available, r.Reason = false, why
-			}
-			out = append(out, r)
+			locked[k] = ErrorMessage(err)
 		}
 	}
-	return append(out, below...), nil
+	return locked, nil
+}
+
+// offersMethod reports whether this server can verify by m at all, so
+// that a method below a policy's minimum is listed as such only where it
+// would otherwise be offered.
+func (e *Engine) offersMethod(m Method) bool {
+	if _, ok := e.providers[m]; ok {
+		return true
+	}
+	return (m == MethodDuoPush && e.cfg.Duo != nil) || (m == MethodMicrosoftPush && e.cfg.Microsoft != nil) || m == MethodWorkstationPrompt
+}
+
+// methodRoute is the route of m, allowed by the policy for the purpose;
+// ok is false when this server cannot verify by m.
+func (e *Engine) methodRoute(ctx context.Context, f routeFacts, m Method) (Route, bool, error) {
+	switch m {
+	case MethodDuoPush:
+		if e.cfg.Duo == nil {
+			return Route{}, false, nil
+		}
+		r := e.duoRoute(ctx, f.acct, f.acctErr, f.candidates)
+		if r.Available && f.pushErr != nil {
+			r.Available, r.Reason = false, ErrorMessage(f.pushErr)
+		}
+		return r, true, nil
+	case MethodMicrosoftPush:
+		if e.cfg.Microsoft == nil {
+			return Route{}, false, nil
+		}
+		// From the last import, without asking Microsoft; the push
+		// itself checks registration live.
+		r, err := e.MicrosoftRoute(ctx, f.tenantID, f.contact.ID)
+		return r, err == nil, err
+	case MethodWorkstationPrompt:
+		r := Route{Method: m, Assurance: AssuranceLabel(m)}
+		if f.promptErr != nil {
+			r.Reason = ErrorMessage(f.promptErr)
+		} else {
+			r.Available, r.Destination, r.Reason = true, f.promptDev.Name, "prompt on "+f.promptDev.Name
+		}
+		return r, true, nil
+	}
+	p, ok := e.providers[m]
+	if !ok {
+		return Route{}, false, nil
+	}
+	r := destinationRoute(m, p.DestinationKind(), f.contact, f.history, f.loc)
+	if why, ok := f.locked[p.DestinationKind()]; ok && r.Available {
+		r.Available, r.Reason = false, why
+	}
+	return r, true, nil
 }
 
 // destinationRoute is the route of a message method: its default
