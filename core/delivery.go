@@ -145,7 +145,7 @@ const (
 // maxAttempts is how often an item of kind k is tried before it is dead.
 // Codes are useless after minutes; notes are worth waiting for.
 func maxAttempts(k OutboxKind) int {
-	if k == OutboxTicketNote || k == OutboxPSATicket {
+	if k == OutboxTicketNote || k == OutboxPSATicket || k == OutboxPSAContact {
 		return maxNoteAttempts
 	}
 	return maxOutboxAttempts
@@ -225,6 +225,7 @@ func (e *Engine) deliverItem(ctx context.Context, it OutboxItem, checkLive bool)
 	if err := json.Unmarshal(plain, &m); err != nil {
 		return e.finishItem(ctx, it, "", &PermanentError{Code: "decode", Reason: "message could not be read", Err: err})
 	}
+	it.sent = &m.Outbound
 	if checkLive && it.VerificationID != "" && it.Kind != OutboxTicketNote {
 		live, err := e.sendIsLive(ctx, it, m.Send)
 		if err != nil {
@@ -326,10 +327,12 @@ func (e *Engine) sendIsLive(ctx context.Context, it OutboxItem, send int) (bool,
 // finishItem records a delivery result on the item and its verification.
 func (e *Engine) finishItem(ctx context.Context, it OutboxItem, ref string, sendErr error) error {
 	var (
-		v      Verification
-		evType EventType
+		v        Verification
+		evType   EventType
+		followUp bool // an item was queued: the worker is woken for it
 	)
 	err := e.cfg.Store.Update(ctx, func(tx Tx) error {
+		followUp = false
 		now := e.Now()
 		it.Attempts++
 		it.LeaseUntil = time.Time{}
@@ -359,6 +362,15 @@ func (e *Engine) finishItem(ctx context.Context, it OutboxItem, ref string, send
 			v, err = tx.Verification(ctx, it.TenantID, it.VerificationID)
 			evType = EventVerificationNote
 			return err
+		}
+		if it.Kind == OutboxPSAContact && it.Status != OutboxPending {
+			// The contact's item and its follow-up (the ticket) are one
+			// write: the ticket is queued exactly once.
+			if err := tx.UpdateOutbox(ctx, &it); err != nil {
+				return err
+			}
+			followUp = true
+			return e.psaContactDone(ctx, tx, it, ref, sendErr)
 		}
 		if it.VerificationID == "" || it.Status == OutboxPending {
 			return tx.UpdateOutbox(ctx, &it)
@@ -411,6 +423,9 @@ func (e *Engine) finishItem(ctx context.Context, it OutboxItem, ref string, send
 	})
 	if err != nil {
 		return fmt.Errorf("core: record delivery of %s: %w", it.ID, err)
+	}
+	if followUp {
+		e.Wake()
 	}
 	if evType == EventVerificationNote {
 		e.publish(ctx, e.event(evType, v))

@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -16,7 +17,11 @@ import (
 // an e-mail "Confirmation required for ticket" goes to it, and only the
 // click on its link (a 256-bit token, stored as SHA-256, single use, 24
 // hours) binds the user's SID to the contact and sends the ticket to the
-// PSA. A bound user's tickets go to the PSA at once. The SID comes from the
+// PSA. An address no contact has, but at the client's most common contact
+// domain, is a person the PSA does not know yet: after the same click a
+// contact is made for them, locally and then in the PSA (OutboxPSAContact),
+// and the ticket follows for it. A bound user's tickets go to the PSA at
+// once. The SID comes from the
 // agent's service, which takes it from the pipe's client token, never from
 // what the user typed.
 
@@ -142,6 +147,15 @@ func (e *Engine) logTrayTicket(ctx context.Context, tx Tx, d Device, in TrayTick
 		return res, false, Errorf(KindRateLimited, "you asked for %d confirmation e-mails in the last hour; use the newest one or call the service desk", len(recent))
 	}
 	c, err := e.enrolmentContact(ctx, tx, client, in.Email)
+	if errors.Is(err, errNoSuchContact) {
+		// No contact has the address, but it is at the client's usual
+		// domain: the contact is created in the PSA once the e-mail is
+		// proved (ContactID "" until then).
+		var usual bool
+		if usual, err = e.usualDomain(ctx, tx, client, in.Email); err == nil && !usual {
+			err = Errorf(KindInvalid, "%s is not an address your IT provider has for %s; use your work e-mail or call the service desk", in.Email, client.Name)
+		}
+	}
 	if err != nil {
 		return res, ErrorKind(err) == KindInvalid, err
 	}
@@ -181,9 +195,32 @@ func (e *Engine) logTrayTicket(ctx context.Context, tx Tx, d Device, in TrayTick
 	if err := e.sealAndEnqueue(ctx, tx, &item, msg, 0); err != nil {
 		return res, false, err
 	}
+	detail := map[string]string{"enrolment": en.ID, "client": d.ClientID, "device": d.ID, "contact": c.ID, "how": string(BindFirstTicket)}
+	if c.ID == "" {
+		detail["new_contact"] = in.Email
+	}
 	return TrayTicketResult{State: "confirm", Email: in.Email}, false,
-		e.audit(ctx, tx, d.TenantID, "device:"+d.ID, AuditEnrolmentRequested, in.SID,
-			map[string]string{"enrolment": en.ID, "client": d.ClientID, "device": d.ID, "contact": c.ID, "how": string(BindFirstTicket)})
+		e.audit(ctx, tx, d.TenantID, "device:"+d.ID, AuditEnrolmentRequested, in.SID, detail)
+}
+
+// usualDomain reports whether email is at client's most common contact
+// domain: the one more of its contacts have an address at than at any
+// other. A tie names no usual domain, nor does a client without addresses.
+func (e *Engine) usualDomain(ctx context.Context, tx Tx, client Client, email string) (bool, error) {
+	counts, err := tx.ClientEmailDomains(ctx, client.TenantID, client.ID)
+	if err != nil {
+		return false, err
+	}
+	best, n, tie := "", 0, false
+	for d, c := range counts {
+		switch {
+		case c > n:
+			best, n, tie = d, c, false
+		case c == n:
+			tie = true
+		}
+	}
+	return n > 0 && !tie && strings.EqualFold(email[strings.LastIndexByte(email, '@')+1:], best), nil
 }
 
 // auditEnrolmentRefused records a refused enrolment outside the refused request's
@@ -198,6 +235,9 @@ func (e *Engine) auditEnrolmentRefused(ctx context.Context, d Device, sid string
 	}
 }
 
+// errNoSuchContact marks enrolmentContact's "no contact has the address".
+var errNoSuchContact = errors.New("no contact has the address")
+
 // enrolmentContact is the one contact of client whose e-mail is email.
 func (e *Engine) enrolmentContact(ctx context.Context, tx Tx, client Client, email string) (Contact, error) {
 	cs, err := tx.SearchContacts(ctx, client.TenantID, ContactQuery{ClientID: client.ID, Email: email, Limit: 2})
@@ -208,7 +248,8 @@ func (e *Engine) enrolmentContact(ctx context.Context, tx Tx, client Client, ema
 	case 1:
 		return cs[0], nil
 	case 0:
-		return Contact{}, Errorf(KindInvalid, "%s is not an address your IT provider has for %s; use your work e-mail or call the service desk", email, client.Name)
+		return Contact{}, fmt.Errorf("%w: %w", errNoSuchContact,
+			Errorf(KindInvalid, "%s is not an address your IT provider has for %s; use your work e-mail or call the service desk", email, client.Name))
 	}
 	return Contact{}, Errorf(KindInvalid, "more than one person at %s has %s; call the service desk to be set up", client.Name, email)
 }
@@ -231,16 +272,20 @@ func (e *Engine) ticketIntegration(ctx context.Context, tx Tx, client Client) (I
 	return Integration{}, Errorf(KindInvalid, "%s's PSA is not connected any more; call the service desk", client.Name)
 }
 
-// queuePSATicket writes a ticket for contact c to the outbox (the PSA may
-// be down; the outbox retries) and audits it.
-func (e *Engine) queuePSATicket(ctx context.Context, tx Tx, client Client, integ Integration, c Contact, in TrayTicket, actor string, now time.Time) error {
-	details := in.Details
+// trayTicketText is the description of a ticket from the tray: the user's
+// words and where they came from.
+func trayTicketText(details string) string {
 	if details != "" {
 		details += "\n\n"
 	}
-	details += ticketFromTrayHint
+	return details + ticketFromTrayHint
+}
+
+// queuePSATicket writes a ticket for contact c to the outbox (the PSA may
+// be down; the outbox retries) and audits it.
+func (e *Engine) queuePSATicket(ctx context.Context, tx Tx, client Client, integ Integration, c Contact, in TrayTicket, actor string, now time.Time) error {
 	msg := Outbound{Kind: OutboxPSATicket, Tenant: client.TenantID, Integration: integ.ID, CompanyRef: client.PSARef,
-		ContactRef: c.PSARef, Subject: in.Summary, Text: details}
+		ContactRef: c.PSARef, Subject: in.Summary, Text: trayTicketText(in.Details)}
 	item := OutboxItem{ID: NewID("obx"), TenantID: client.TenantID, Kind: OutboxPSATicket, Status: OutboxPending,
 		NextAttemptAt: now, CreatedAt: now, Dev: e.cfg.Senders[OutboxPSATicket] == nil}
 	if err := e.sealAndEnqueue(ctx, tx, &item, msg, 0); err != nil {
@@ -332,10 +377,6 @@ func (e *Engine) ConfirmEnrolment(ctx context.Context, token string) (EnrolmentV
 		if !d.RevokedAt.IsZero() {
 			return Errorf(KindGone, "the computer %s was removed from Countersign; call the service desk", d.Name)
 		}
-		c, err := tx.Contact(ctx, en.TenantID, en.ContactID)
-		if err != nil {
-			return err
-		}
 		client, err := tx.Client(ctx, en.TenantID, en.ClientID)
 		if err != nil {
 			return err
@@ -345,6 +386,10 @@ func (e *Engine) ConfirmEnrolment(ctx context.Context, token string) (EnrolmentV
 			return err
 		}
 		actor := "enduser:" + en.Email
+		c, create, err := e.confirmedContact(ctx, tx, client, en, actor)
+		if err != nil {
+			return err
+		}
 		if _, err := e.bind(ctx, tx, d, en.SID, c, BindFirstTicket, actor); err != nil {
 			return err
 		}
@@ -357,11 +402,145 @@ func (e *Engine) ConfirmEnrolment(ctx context.Context, token string) (EnrolmentV
 			map[string]string{"enrolment": en.ID, "contact": c.ID, "client": en.ClientID, "device": en.DeviceID}); err != nil {
 			return err
 		}
-		if err := e.queuePSATicket(ctx, tx, client, integ, c, TrayTicket{SID: en.SID, Summary: en.Summary, Details: en.Details}, actor, now); err != nil {
+		ticket := TrayTicket{SID: en.SID, Summary: en.Summary, Details: en.Details}
+		if create {
+			err = e.queuePSAContact(ctx, tx, client, integ, c, en.Email, ticket, actor, now)
+		} else {
+			err = e.queuePSATicket(ctx, tx, client, integ, c, ticket, actor, now)
+		}
+		if err != nil {
 			return err
 		}
 		v, err = e.enrolmentView(ctx, tx, en)
 		return err
 	})
 	return v, err
+}
+
+// confirmedContact is the contact a confirmed enrolment binds to. One that
+// named no contact (its address was only at the client's usual domain)
+// gets a new local contact, which create reports: it is still to be made
+// in the PSA. Should the address have reached a contact since the e-mail
+// went out (a technician added it), that contact is the one.
+func (e *Engine) confirmedContact(ctx context.Context, tx Tx, client Client, en Enrolment, actor string) (c Contact, create bool, err error) {
+	if en.ContactID != "" {
+		c, err = tx.Contact(ctx, en.TenantID, en.ContactID)
+		return c, false, err
+	}
+	c, err = e.enrolmentContact(ctx, tx, client, en.Email)
+	if !errors.Is(err, errNoSuchContact) {
+		return c, false, err
+	}
+	c, err = e.createContact(ctx, tx, en.TenantID, actor, "agent", NewContact{ClientID: client.ID, FirstName: en.FirstName, LastName: en.LastName,
+		Emails: []NewDestination{{Value: en.Email, Default: true}}}, time.Time{})
+	return c, true, err
+}
+
+// Audit actions of contacts made in a PSA for a first ticket.
+const (
+	AuditPSAContactQueued  = "psa_contact.queued"
+	AuditPSAContactCreated = "psa_contact.created"
+	AuditPSAContactFailed  = "psa_contact.failed"
+)
+
+// queuePSAContact writes to the outbox the creation in the PSA of c, a
+// contact made for a first ticket, with the ticket to log for it once it
+// exists (see psaContactDone), and audits it.
+func (e *Engine) queuePSAContact(ctx context.Context, tx Tx, client Client, integ Integration, c Contact, email string, in TrayTicket, actor string, now time.Time) error {
+	msg := Outbound{Kind: OutboxPSAContact, Tenant: client.TenantID, Integration: integ.ID, CompanyRef: client.PSARef,
+		To: email, FirstName: c.FirstName, LastName: c.LastName, ContactID: c.ID, SID: in.SID,
+		Subject: in.Summary, Text: trayTicketText(in.Details)}
+	item := OutboxItem{ID: NewID("obx"), TenantID: client.TenantID, Kind: OutboxPSAContact, Status: OutboxPending,
+		NextAttemptAt: now, CreatedAt: now, Dev: e.cfg.Senders[OutboxPSAContact] == nil}
+	if err := e.sealAndEnqueue(ctx, tx, &item, msg, 0); err != nil {
+		return err
+	}
+	return e.audit(ctx, tx, client.TenantID, actor, AuditPSAContactQueued, c.ID,
+		map[string]string{"sid": in.SID, "client": client.ID, "integration": integ.ID, "outbox": item.ID})
+}
+
+// psaContactDone follows up, in tx, an OutboxPSAContact item that is done
+// or dead. The contact the PSA created (or already had under that address)
+// becomes the PSA mirror of the local one, and the ticket is queued for
+// it; the contact being known to the PSA before the ticket step is what
+// makes a retry of that step create no second contact. A contact the PSA
+// refused still gets its ticket, under the company with the person's name
+// and address in the description, so that what the user logged is not
+// lost.
+func (e *Engine) psaContactDone(ctx context.Context, tx Tx, it OutboxItem, ref string, sendErr error) error {
+	m := it.sent
+	if m == nil {
+		return nil // the payload could not be read: finishItem recorded why
+	}
+	now := e.Now()
+	ticket := Outbound{Kind: OutboxPSATicket, Tenant: m.Tenant, Integration: m.Integration, CompanyRef: m.CompanyRef,
+		Subject: m.Subject, Text: m.Text}
+	contactID := m.ContactID
+	psaRef, ok := strings.CutPrefix(ref, "contact:")
+	switch {
+	case sendErr == nil && ok && psaRef != "":
+		var err error
+		if contactID, err = e.adoptPSARef(ctx, tx, it.TenantID, m, psaRef, now); err != nil {
+			return err
+		}
+		ticket.ContactRef = psaRef
+		if err := e.audit(ctx, tx, it.TenantID, "system", AuditPSAContactCreated, contactID,
+			map[string]string{"psa_ref": psaRef, "outbox": it.ID, "sid": m.SID}); err != nil {
+			return err
+		}
+	case sendErr != nil:
+		ticket.Text = fmt.Sprintf("Logged by %s %s <%s>, who could not be added as a contact: %s\n\n%s",
+			m.FirstName, m.LastName, m.To, DeliveryReason(sendErr), m.Text)
+		if err := e.audit(ctx, tx, it.TenantID, "system", AuditPSAContactFailed, contactID,
+			map[string]string{"reason": DeliveryReason(sendErr), "outbox": it.ID, "sid": m.SID}); err != nil {
+			return err
+		}
+	}
+	item := OutboxItem{ID: NewID("obx"), TenantID: it.TenantID, Kind: OutboxPSATicket, Status: OutboxPending,
+		NextAttemptAt: now, CreatedAt: now, Dev: it.Dev || e.cfg.Senders[OutboxPSATicket] == nil}
+	if err := e.sealAndEnqueue(ctx, tx, &item, ticket, 0); err != nil {
+		return err
+	}
+	return e.audit(ctx, tx, it.TenantID, "system", AuditTicketQueued, m.SID,
+		map[string]string{"contact": contactID, "integration": m.Integration, "outbox": item.ID})
+}
+
+// adoptPSARef records psaRef as the PSA id of the local contact m made,
+// and returns the local contact that now stands for it: when a mirror of
+// psaRef appeared meanwhile (a pod loaded it), the user's binding moves to
+// that mirror and the placeholder is deleted, so that one PSA contact has
+// one local copy.
+func (e *Engine) adoptPSARef(ctx context.Context, tx Tx, tenantID string, m *Outbound, psaRef string, now time.Time) (string, error) {
+	c, err := tx.Contact(ctx, tenantID, m.ContactID)
+	if isNotFound(err) {
+		return m.ContactID, nil // deleted by hand since: nothing to record
+	}
+	if err != nil || c.PSARef != "" {
+		return c.ID, err
+	}
+	in, err := tx.Integration(ctx, tenantID, m.Integration)
+	if err != nil && !isNotFound(err) {
+		return "", err
+	}
+	if err == nil {
+		found, err := tx.SearchContacts(ctx, tenantID, ContactQuery{PSAKind: in.Kind, PSARef: psaRef, Limit: 1})
+		if err != nil {
+			return "", err
+		}
+		if len(found) == 1 && found[0].ID != c.ID {
+			mirror := found[0]
+			if b, err := tx.Binding(ctx, tenantID, c.ClientID, m.SID); err == nil && b.ContactID == c.ID {
+				b.ContactID = mirror.ID
+				if err := tx.PutBinding(ctx, &b); err != nil {
+					return "", err
+				}
+			} else if err != nil && !isNotFound(err) {
+				return "", err
+			}
+			c.DeletedAt, c.UpdatedAt = now, now
+			return mirror.ID, tx.UpdateContact(ctx, &c)
+		}
+	}
+	c.PSARef, c.SyncedAt, c.UpdatedAt = psaRef, now, now
+	return c.ID, tx.UpdateContact(ctx, &c)
 }

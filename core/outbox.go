@@ -16,6 +16,12 @@ const (
 	// OutboxPSATicket creates a ticket in a PSA: one a user logged from
 	// the agent's tray.
 	OutboxPSATicket OutboxKind = "psa_ticket"
+	// OutboxPSAContact creates a contact in a PSA, the person a first
+	// ticket from the tray came from when the PSA did not know them yet
+	// (their address is at the client's usual domain); once it is
+	// delivered the engine records the contact's PSA id on its local
+	// contact and queues the ticket (OutboxPSATicket) for it.
+	OutboxPSAContact OutboxKind = "psa_contact"
 )
 
 // OutboxStatus is where an outbox item stands.
@@ -63,6 +69,9 @@ type OutboxItem struct {
 	// is what that transaction read of the tenant's rules, settings and
 	// channel: the send needs no read of its own (never stored).
 	checked *deliveryFacts
+	// sent is the message an attempt delivered, for the follow-up of a
+	// created PSA contact (never stored).
+	sent *Outbound
 }
 
 // Outbound is an outgoing message as the senders see it.
@@ -93,4 +102,14 @@ type Outbound struct {
 	// Subject as its summary and Text as its description.
 	CompanyRef string `json:"company_ref,omitempty"`
 	ContactRef string `json:"contact_ref,omitempty"`
+
+	// New contacts (OutboxPSAContact): Tenant, Integration and CompanyRef
+	// as for tickets; the contact is FirstName LastName with the e-mail
+	// address To. Subject and Text are the ticket to create for it next,
+	// ContactID the local contact to give the PSA's id and SID the Windows
+	// user bound to it (for the audit).
+	FirstName string `json:"first_name,omitempty"`
+	LastName  string `json:"last_name,omitempty"`
+	ContactID string `json:"contact_id,omitempty"`
+	SID       string `json:"sid,omitempty"`
 }

@@ -58,6 +58,9 @@ type Tx interface {
 	Contact(ctx context.Context, tenantID, id string) (Contact, error)
 	SearchContacts(ctx context.Context, tenantID string, q ContactQuery) ([]Contact, error)
 	UpdateContact(ctx context.Context, c *Contact) error
+	// ClientEmailDomains counts, for each e-mail domain, the contacts of
+	// a client (deleted ones left out) with at least one address there.
+	ClientEmailDomains(ctx context.Context, tenantID, clientID string) (map[string]int, error)
 	AddDestination(ctx context.Context, tenantID string, d *Destination) error
 	UpdateDestination(ctx context.Context, tenantID string, d *Destination) error
 	DeleteDestination(ctx context.Context, tenantID, contactID, id string) error

@@ -140,6 +140,10 @@ func build(ctx context.Context, c Config, log *slog.Logger) (*app, error) {
 		Load: func(ctx context.Context, tenantID, id string) (core.Integration, error) {
 			return engine.Integration(ctx, tenantID, id)
 		}}
+	senders[core.OutboxPSAContact] = &psa.ContactSender{Clients: psaClients,
+		Load: func(ctx context.Context, tenantID, id string) (core.Integration, error) {
+			return engine.Integration(ctx, tenantID, id)
+		}}
 	engine, err = core.NewEngine(core.Config{
 		Store: st, Renderer: renderer, Sealer: keys, CodeKey: keys.Derive("code-hmac"), PublicURL: c.PublicURL,
 		Senders: senders, DevDelivery: dev, Channels: channelFactory{c: c}, NoSharedChannels: c.TenantChannelsOnly, StatusCallbacks: strings.HasPrefix(c.PublicURL, "https://"),

@@ -168,3 +168,63 @@ func (s *TicketSender) Send(ctx context.Context, m core.Outbound) (string, error
 	}
 	return "ticket:" + t.Ref, nil
 }
+
+// ContactSender is the outbox sender that creates PSA contacts
+// (core.OutboxPSAContact): the person behind a first ticket from the tray
+// whom the PSA did not know yet. It answers "contact:<ref>".
+type ContactSender struct {
+	Clients *Clients
+	Load    IntegrationLoader
+}
+
+// Send implements core.Sender. Creating a contact is not idempotent, so
+// each attempt first looks the address up in the company: a contact made
+// by an attempt whose answer was lost (or by anyone since) is the one
+// returned, never a second. Only a rate limit or an unreachable PSA is
+// retried; any other refusal fails the item for good, with the PSA's
+// reason.
+func (s *ContactSender) Send(ctx context.Context, m core.Outbound) (string, error) {
+	in, err := s.Load(ctx, m.Tenant, m.Integration)
+	if err != nil {
+		if core.ErrorKind(err) == core.KindNotFound {
+			return "", &core.PermanentError{Code: "integration", Reason: "the PSA integration was removed", Err: err}
+		}
+		return "", err
+	}
+	cl, err := s.Clients.Get(in)
+	if err != nil {
+		return "", core.Misconfigured("the integration's settings are invalid: open and save them again", "", "", err)
+	}
+	creator, ok := cl.(ContactCreator)
+	if !ok {
+		return "", &core.PermanentError{Code: "integration", Reason: in.Kind + " integrations cannot create contacts"}
+	}
+	refused := func(what string, err error) error {
+		switch core.ErrorKind(err) {
+		case core.KindUnauthorized, core.KindForbidden:
+			return Misconfiguration(err)
+		case core.KindRateLimited, core.KindUnavailable:
+			return err
+		}
+		return &core.PermanentError{Code: string(core.ErrorKind(err)), Reason: "the PSA refused " + what + ": " + core.ErrorMessage(err), Err: err}
+	}
+	if finder, ok := cl.(ContactFinder); ok {
+		found, err := finder.FindContacts(ctx, m.CompanyRef, ContactSearch{Email: m.To})
+		if err != nil {
+			return "", refused("the contact search", err)
+		}
+		switch len(found) {
+		case 0:
+		case 1:
+			return "contact:" + found[0].Ref, nil
+		default:
+			return "", &core.PermanentError{Code: "ambiguous", Reason: "more than one contact of the company has that address in the PSA"}
+		}
+	}
+	c, err := creator.CreateContact(ctx, Contact{CompanyRef: m.CompanyRef, FirstName: m.FirstName, LastName: m.LastName,
+		Emails: []Email{{Address: m.To, Default: true}}})
+	if err != nil {
+		return "", refused("the contact", err)
+	}
+	return "contact:" + c.Ref, nil
+}

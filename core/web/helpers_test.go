@@ -238,7 +238,8 @@ func newEnv(t *testing.T, st *store.Store, opts ...envOptions) *env {
 		Senders: map[core.OutboxKind]core.Sender{core.OutboxSMS: e.sms, core.OutboxEmail: e.mail, core.OutboxVoice: e.call,
 			core.OutboxTicketNote: notes, core.OutboxInboundEvent: core.SenderFunc(func(ctx context.Context, m core.Outbound) (string, error) {
 				return e.web.ActOnInboundEvent(ctx, m)
-			}), core.OutboxPSATicket: &psa.TicketSender{Clients: e.psa, Load: notes.Load}},
+			}), core.OutboxPSATicket: &psa.TicketSender{Clients: e.psa, Load: notes.Load},
+			core.OutboxPSAContact: &psa.ContactSender{Clients: e.psa, Load: notes.Load}},
 		Observer: metrics, Publisher: publisher, StatusCallbacks: true, Now: e.clk.Now, Logger: logger,
 		Channels: captureChannels{e}, Duo: o.duo, Microsoft: o.microsoft,
 	})
