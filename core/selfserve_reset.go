@@ -423,133 +423,194 @@ var ErrSelfServeCode = Errorf(KindInvalid, "that code does not match, or it is n
 // Self-Serve. A wrong code counts against the code and the user (committed
 // even though the answer is an error).
 func (e *Engine) CompleteSelfServe(ctx context.Context, slug string, a SelfServeAnswer) (SelfServeRequest, error) {
-	switch a.Action {
-	case SelfServeReset, SelfServeUnlock:
-	default:
-		return SelfServeRequest{}, Errorf(KindInvalid, "choose whether to reset your password or unlock your account")
-	}
-	code := normalizeCode(a.Code)
-	if !isDigits(code, selfServeCodeDigits) {
-		return SelfServeRequest{}, Errorf(KindInvalid, "type the %d digits of the code from the text message", selfServeCodeDigits)
+	code, err := checkSelfServeAnswer(a)
+	if err != nil {
+		return SelfServeRequest{}, err
 	}
 	t, err := e.TenantBySlug(ctx, slug)
 	if err != nil {
 		return SelfServeRequest{}, Errorf(KindNotFound, "this page is not valid")
 	}
-	var (
-		req     SelfServeRequest
-		refusal error
-		device  string
-	)
+	var at selfServeAttempt
 	err = e.cfg.Store.Update(ctx, func(tx Tx) error {
-		refusal, device = nil, ""
-		c, err := tx.SelfServeChallenge(ctx, t.ID, a.ChallengeID)
-		if isNotFound(err) {
-			refusal = ErrSelfServeCode
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		users, err := tx.DirectoryUsers(ctx, t.ID, c.ClientID)
-		if err != nil {
-			return err
-		}
-		var u DirectoryUser
-		for _, x := range users {
-			if x.GUID == c.GUID {
-				u = x
-			}
-		}
-		if u.GUID == "" {
-			refusal = ErrSelfServeCode
-			return nil
-		}
-		if a.Action == SelfServeReset {
-			// Before the code, so a password the page refuses does not
-			// burn a good code.
-			pol, err := tx.PasswordPolicy(ctx, t.ID, u.ClientID)
-			if isNotFound(err) {
-				pol, err = defaultPasswordPolicy, nil
-			}
-			if err != nil {
-				return err
-			}
-			if err := CheckPassword(a.Password, u.SAMAccountName, u.Name(), pol); err != nil {
-				refusal = err
-				return nil
-			}
-		}
-		reason, err := e.selfServeBlocked(ctx, tx, u)
-		if err != nil {
-			return err
-		}
-		if reason != "" {
-			refusal = ErrSelfServeCode
-			return nil
-		}
-		now := e.Now()
-		open := c.ConsumedAt.IsZero() && c.RevokedAt.IsZero() && now.Before(c.ExpiresAt) && c.Attempts < selfServeCodeTries
-		match := hmac.Equal(codeHash(e.cfg.CodeKey, c.ID, selfServeCodeChannel, code), c.CodeHash)
-		if !open || !match {
-			return e.failSelfServe(ctx, tx, u, c, open, &refusal)
-		}
-		if err := tx.ConsumeSelfServeChallenge(ctx, t.ID, c.ID, selfServeCodeTries, now); err != nil {
-			if isNotFound(err) {
-				return e.failSelfServe(ctx, tx, u, c, false, &refusal)
-			}
-			return err
-		}
-		if err := tx.SetSelfServeFailures(ctx, t.ID, u.ClientID, u.GUID, 0, now); err != nil {
-			return err
-		}
-		if a.Action == SelfServeReset {
-			// The page's code is a text message: a client whose policy
-			// wants more before a reset is refused here, after the code
-			// (so the answer says nothing about accounts to whoever lacks
-			// the phone), and the code is spent.
-			policy, err := EffectivePolicy(ctx, tx, t.ID, u.ClientID)
-			if err != nil {
-				return err
-			}
-			if policy.CheckAssurance(MethodSMSCode, PurposeReset) != nil {
-				need := policy.RequiredAssurance(PurposeReset)
-				refusal = Errorf(KindAssuranceTooLow, "your organisation requires %s for password resets, which this page cannot give; call your IT help desk",
-					need.requirement())
-				return e.audit(ctx, tx, t.ID, "enduser", AuditSelfServeResetRefused, u.SID, map[string]string{
-					"guid": u.GUID, "client": u.ClientID, "account": u.SAMAccountName, "required": string(need),
-				})
-			}
-		}
-		d, err := e.harvesterOf(ctx, tx, u)
-		if err != nil {
-			// Rolled back: the code stays usable for when it can.
-			return err
-		}
-		req, err = e.queueDirectoryTask(ctx, tx, u, d, directoryTaskSpec{Action: a.Action, Password: a.Password}, now)
-		if err != nil {
-			return err
-		}
-		action := AuditSelfServeResetRequested
-		if a.Action == SelfServeUnlock {
-			action = AuditSelfServeUnlockRequested
-		}
-		if err := e.markAccessed(ctx, tx, u, now); err != nil {
-			return err
-		}
-		device = d.ID
-		return e.audit(ctx, tx, t.ID, "enduser", action, u.SID, map[string]string{
-			"guid": u.GUID, "client": u.ClientID, "account": u.SAMAccountName, "device": d.ID, "task": req.TaskID,
-		})
+		at = selfServeAttempt{tenantID: t.ID, answer: a, code: code}
+		return e.answerSelfServe(ctx, tx, &at)
 	})
 	if err != nil {
 		return SelfServeRequest{}, err
 	}
-	if refusal != nil {
-		return SelfServeRequest{}, refusal
+	if at.refusal != nil {
+		return SelfServeRequest{}, at.refusal
 	}
-	e.agents.wake(device)
-	return req, nil
+	e.agents.wake(at.device)
+	return at.req, nil
+}
+
+// checkSelfServeAnswer checks what needs no reading in an answer: the
+// action, and a code of the right digits, which it returns normalised.
+func checkSelfServeAnswer(a SelfServeAnswer) (string, error) {
+	switch a.Action {
+	case SelfServeReset, SelfServeUnlock:
+	default:
+		return "", Errorf(KindInvalid, "choose whether to reset your password or unlock your account")
+	}
+	code := normalizeCode(a.Code)
+	if !isDigits(code, selfServeCodeDigits) {
+		return "", Errorf(KindInvalid, "type the %d digits of the code from the text message", selfServeCodeDigits)
+	}
+	return code, nil
+}
+
+// selfServeAttempt is one answer as CompleteSelfServe's transaction checks
+// it. refusal, when set, is the end user's answer, committed with
+// whatever the attempt counted; req and device are the task queued.
+type selfServeAttempt struct {
+	tenantID string
+	answer   SelfServeAnswer
+	code     string
+	refusal  error
+	req      SelfServeRequest
+	device   string
+}
+
+// answerSelfServe is CompleteSelfServe's transaction: find the
+// challenge's user, check the new password, refuse a blocked user, spend
+// the code, refuse a reset the client's policy wants more for, and queue
+// the task.
+func (e *Engine) answerSelfServe(ctx context.Context, tx Tx, at *selfServeAttempt) error {
+	c, u, err := selfServeChallengeUser(ctx, tx, at.tenantID, at.answer.ChallengeID)
+	if err != nil {
+		return err
+	}
+	if u.GUID == "" {
+		at.refusal = ErrSelfServeCode
+		return nil
+	}
+	if at.answer.Action == SelfServeReset {
+		// Before the code, so a password the page refuses does not
+		// burn a good code.
+		if at.refusal, err = selfServePasswordRefusal(ctx, tx, at.tenantID, u, at.answer.Password); err != nil || at.refusal != nil {
+			return err
+		}
+	}
+	reason, err := e.selfServeBlocked(ctx, tx, u)
+	if err != nil {
+		return err
+	}
+	if reason != "" {
+		at.refusal = ErrSelfServeCode
+		return nil
+	}
+	now := e.Now()
+	if spent, err := e.spendSelfServeCode(ctx, tx, at.tenantID, u, c, at.code, now, &at.refusal); err != nil || !spent {
+		return err
+	}
+	if at.answer.Action == SelfServeReset {
+		if at.refusal, err = e.selfServeResetRefusal(ctx, tx, at.tenantID, u); err != nil || at.refusal != nil {
+			return err
+		}
+	}
+	return e.queueSelfServe(ctx, tx, u, at, now)
+}
+
+// selfServeChallengeUser reads a challenge and the directory user it was
+// sent for; an unknown challenge or a user no longer in the directory
+// leaves the user's GUID empty.
+func selfServeChallengeUser(ctx context.Context, tx Tx, tenantID, challengeID string) (SelfServeChallenge, DirectoryUser, error) {
+	c, err := tx.SelfServeChallenge(ctx, tenantID, challengeID)
+	if isNotFound(err) {
+		return SelfServeChallenge{}, DirectoryUser{}, nil
+	}
+	if err != nil {
+		return SelfServeChallenge{}, DirectoryUser{}, err
+	}
+	users, err := tx.DirectoryUsers(ctx, tenantID, c.ClientID)
+	if err != nil {
+		return SelfServeChallenge{}, DirectoryUser{}, err
+	}
+	var u DirectoryUser
+	for _, x := range users {
+		if x.GUID == c.GUID {
+			u = x
+		}
+	}
+	return c, u, nil
+}
+
+// selfServePasswordRefusal says why the client's password policy (or the
+// default one) refuses password for u, or nil when it does not.
+func selfServePasswordRefusal(ctx context.Context, tx Tx, tenantID string, u DirectoryUser, password string) (error, error) {
+	pol, err := tx.PasswordPolicy(ctx, tenantID, u.ClientID)
+	if isNotFound(err) {
+		pol, err = defaultPasswordPolicy, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return CheckPassword(password, u.SAMAccountName, u.Name(), pol), nil
+}
+
+// spendSelfServeCode checks code against challenge c and spends it,
+// clearing u's failures. A wrong, spent or expired code counts against
+// the code and the user (failSelfServe sets refusal) and spent is false.
+func (e *Engine) spendSelfServeCode(ctx context.Context, tx Tx, tenantID string, u DirectoryUser, c SelfServeChallenge, code string, now time.Time, refusal *error) (spent bool, err error) {
+	open := c.ConsumedAt.IsZero() && c.RevokedAt.IsZero() && now.Before(c.ExpiresAt) && c.Attempts < selfServeCodeTries
+	match := hmac.Equal(codeHash(e.cfg.CodeKey, c.ID, selfServeCodeChannel, code), c.CodeHash)
+	if !open || !match {
+		return false, e.failSelfServe(ctx, tx, u, c, open, refusal)
+	}
+	if err := tx.ConsumeSelfServeChallenge(ctx, tenantID, c.ID, selfServeCodeTries, now); err != nil {
+		if isNotFound(err) {
+			return false, e.failSelfServe(ctx, tx, u, c, false, refusal)
+		}
+		return false, err
+	}
+	return true, tx.SetSelfServeFailures(ctx, tenantID, u.ClientID, u.GUID, 0, now)
+}
+
+// selfServeResetRefusal refuses, with its audit, a reset for a client
+// whose policy wants more than the page's code, a text message. It runs
+// after the code, so the answer says nothing about accounts to whoever
+// lacks the phone, and the code is spent.
+func (e *Engine) selfServeResetRefusal(ctx context.Context, tx Tx, tenantID string, u DirectoryUser) (error, error) {
+	policy, err := EffectivePolicy(ctx, tx, tenantID, u.ClientID)
+	if err != nil {
+		return nil, err
+	}
+	if policy.CheckAssurance(MethodSMSCode, PurposeReset) == nil {
+		return nil, nil
+	}
+	need := policy.RequiredAssurance(PurposeReset)
+	refusal := Errorf(KindAssuranceTooLow, "your organisation requires %s for password resets, which this page cannot give; call your IT help desk",
+		need.requirement())
+	return refusal, e.audit(ctx, tx, tenantID, "enduser", AuditSelfServeResetRefused, u.SID, map[string]string{
+		"guid": u.GUID, "client": u.ClientID, "account": u.SAMAccountName, "required": string(need),
+	})
+}
+
+// queueSelfServe queues the reset or unlock for u's harvester, marks u
+// Accessed Self-Serve and audits the request.
+func (e *Engine) queueSelfServe(ctx context.Context, tx Tx, u DirectoryUser, at *selfServeAttempt, now time.Time) error {
+	d, err := e.harvesterOf(ctx, tx, u)
+	if err != nil {
+		// Rolled back: the code stays usable for when it can.
+		return err
+	}
+	at.req, err = e.queueDirectoryTask(ctx, tx, u, d, directoryTaskSpec{Action: at.answer.Action, Password: at.answer.Password}, now)
+	if err != nil {
+		return err
+	}
+	action := AuditSelfServeResetRequested
+	if at.answer.Action == SelfServeUnlock {
+		action = AuditSelfServeUnlockRequested
+	}
+	if err := e.markAccessed(ctx, tx, u, now); err != nil {
+		return err
+	}
+	at.device = d.ID
+	return e.audit(ctx, tx, at.tenantID, "enduser", action, u.SID, map[string]string{
+		"guid": u.GUID, "client": u.ClientID, "account": u.SAMAccountName, "device": d.ID, "task": at.req.TaskID,
+	})
 }
 
 // errHarvesterUnavailable is the end user's answer when the client's
