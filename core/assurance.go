@@ -11,16 +11,19 @@ import "fmt"
 //
 // §9 labels an approve-only push and an SMS code both "Medium"; they are
 // ranked here push above phone because a push needs the enrolled device,
-// not just the number, which a SIM swap or a port moves. "" is no
-// minimum.
+// not just the number, which a SIM swap or a port moves. A Verified Duo
+// Push (the caller types into Duo Mobile the code the technician reads)
+// is "Strong" in §9, with the workstation prompt: it is a Duo push's level
+// when the Duo account asks for it and Duo gives it for the user
+// ([Verification.Level]). "" is no minimum.
 type Assurance string
 
 // The assurance levels, weakest first.
 const (
 	AssuranceMailbox Assurance = "mailbox" // e-mail link or code
 	AssurancePhone   Assurance = "phone"   // SMS or voice code, SMS link
-	AssurancePush    Assurance = "push"    // Duo or Microsoft Authenticator push
-	AssuranceStrong  Assurance = "strong"  // workstation prompt (number matching)
+	AssurancePush    Assurance = "push"    // Duo or Microsoft Authenticator push, approve-only
+	AssuranceStrong  Assurance = "strong"  // workstation prompt, Verified Duo Push (number matching)
 )
 
 var assuranceRank = map[Assurance]int{"": 0, AssuranceMailbox: 1, AssurancePhone: 2, AssurancePush: 3, AssuranceStrong: 4}
@@ -39,7 +42,7 @@ func (a Assurance) requirement() string {
 	case AssurancePush:
 		return "a push or workstation prompt"
 	case AssuranceStrong:
-		return "a workstation prompt"
+		return "a Verified Duo Push or workstation prompt"
 	}
 	return "any method"
 }
@@ -58,6 +61,18 @@ var methodAssurance = map[Method]Assurance{
 // MethodAssurance returns m's level; a method this build does not know
 // ranks below every level.
 func MethodAssurance(m Method) Assurance { return methodAssurance[m] }
+
+// AssuranceLevel returns the level v reaches: its Level, else its method's.
+func (v Verification) AssuranceLevel() Assurance {
+	if v.Level != "" {
+		return v.Level
+	}
+	return MethodAssurance(v.Method)
+}
+
+// verifiedDuoPush is what a Duo push is called when Duo sent it as a
+// Verified Duo Push.
+const verifiedDuoPush = "Verified Duo Push"
 
 // AuditAssuranceTooLow is the audit action of a verification answered with
 // a method below the policy's minimum, which therefore did not count.
@@ -98,11 +113,34 @@ func (p Policy) RequiredAssurance(purpose Purpose) Assurance {
 // CheckAssurance reports, as a KindAssuranceTooLow error, whether method m
 // is below the policy's minimum for purpose; nil when it meets it.
 func (p Policy) CheckAssurance(m Method, purpose Purpose) error {
-	req := p.RequiredAssurance(purpose)
-	if MethodAssurance(m).AtLeast(req) {
+	return p.checkLevel(MethodAssurance(m), methodName(m), purpose)
+}
+
+// checkLevel is CheckAssurance for a level, what names the way in the
+// refusal ("Duo push").
+func (p Policy) checkLevel(level Assurance, what string, purpose Purpose) error {
+	if level.AtLeast(p.RequiredAssurance(purpose)) {
 		return nil
 	}
-	return &Error{Kind: KindAssuranceTooLow, Message: p.assuranceWords(purpose) + "; " + methodName(m) + " is not enough"}
+	return &Error{Kind: KindAssuranceTooLow, Message: p.assuranceWords(purpose) + "; " + what + " is not enough"}
+}
+
+// checkVerification is CheckAssurance for what v reached, for purpose.
+func (p Policy) checkVerification(v Verification, purpose Purpose) error {
+	what := methodName(v.Method)
+	if v.Method == MethodDuoPush && v.Level == AssuranceStrong {
+		what = verifiedDuoPush
+	}
+	return p.checkLevel(v.AssuranceLevel(), what, purpose)
+}
+
+// duoAssurance is the most a Duo push of account a can reach: Strong when
+// a asks Duo for Verified Duo Push, else an approve-only push's.
+func duoAssurance(a DuoAccount) Assurance {
+	if a.VerifiedPush {
+		return AssuranceStrong
+	}
+	return AssurancePush
 }
 
 // assuranceWords is the rule a refusal names: "this client requires a

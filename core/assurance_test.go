@@ -3,6 +3,7 @@ package core_test
 import (
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -42,7 +43,7 @@ func TestAssuranceRanking(t *testing.T) {
 	p = core.Policy{MinAssurance: core.AssuranceStrong, ResetMinAssurance: core.AssurancePhone}
 	assert.Equal(t, core.AssuranceStrong, p.RequiredAssurance(core.PurposeReset))
 	err = p.CheckAssurance(core.MethodDuoPush, core.PurposeReset)
-	assert.Equal(t, "this client requires a workstation prompt; Duo push is not enough", core.ErrorMessage(err))
+	assert.Equal(t, "this client requires a Verified Duo Push or workstation prompt; Duo push is not enough", core.ErrorMessage(err))
 }
 
 func TestAssurancePolicyValidation(t *testing.T) {
@@ -160,7 +161,7 @@ func TestAssuranceEnforced(t *testing.T) {
 		_, err = f.eng.StartDuoPush(ctx, core.PushRequest{TenantID: f.tenant.ID, TechnicianID: f.tech.ID,
 			ContactID: f.contact.ID, TicketRef: "4821"})
 		assert.True(t, errors.Is(err, core.ErrAssuranceTooLow), "%v", err)
-		assert.Equal(t, "this client requires a workstation prompt; Duo push is not enough", core.ErrorMessage(err))
+		assert.Equal(t, "this client requires a Verified Duo Push or workstation prompt; Duo push is not enough", core.ErrorMessage(err))
 	})
 }
 
@@ -200,5 +201,102 @@ func TestTechDirectoryResetNeedsAssurance(t *testing.T) {
 		res, err := f.ask(t, v, func(r *core.TechDirectoryRequest) { r.Action, r.Generate = core.SelfServeReset, true })
 		require.NoError(t, err)
 		assert.NotEmpty(t, res.Password)
+	})
+}
+
+// TestVerifiedDuoPushAssurance: a Duo push that Duo sends as a Verified
+// Duo Push (the account asks for it and Duo gives preauth a txid) is
+// Strong (security.md §9), so it meets a "Verified Duo Push or workstation
+// prompt" minimum that an approve-only push does not: the routes list it
+// among the allowed with the Strong label, it verifies with the level
+// recorded and named on the ticket. A user Duo gives no Verified Push is
+// listed below the minimum and not pushed to; an account that does not ask
+// for it is refused as before. On SQLite and PostgreSQL.
+func TestVerifiedDuoPushAssurance(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, st *store.Store) {
+		approve := duotest.Approve
+		fake := duotest.Start(t, duotest.User{Username: "sam@contoso.example", VerifiedPush: true, Auto: &approve})
+		f := newDuoFixture(t, st, fake)
+		ctx := t.Context()
+		p := core.DefaultPolicy()
+		p.MinAssurance = core.AssuranceStrong
+		require.NoError(t, f.eng.PutPolicy(ctx, f.tenant.ID, "test", f.client.ID, p))
+		push := func() (core.Verification, error) {
+			return f.eng.StartDuoPush(ctx, core.PushRequest{TenantID: f.tenant.ID, TechnicianID: f.tech.ID,
+				ContactID: f.contact.ID, TicketRef: "4821", IntegrationID: f.note})
+		}
+
+		// The account does not ask for Verified Push: approve-only is not enough.
+		_, err := push()
+		require.Error(t, err)
+		assert.Equal(t, core.KindAssuranceTooLow, core.ErrorKind(err))
+		assert.Equal(t, "this client requires a Verified Duo Push or workstation prompt; Duo push is not enough", core.ErrorMessage(err))
+		routes, err := f.eng.Routes(ctx, f.tenant.ID, f.contact.ID)
+		require.NoError(t, err)
+		duoRoute := func() core.Route {
+			t.Helper()
+			for _, r := range routes {
+				if r.Method == core.MethodDuoPush {
+					return r
+				}
+			}
+			t.Fatal("no Duo route")
+			return core.Route{}
+		}
+		assert.True(t, duoRoute().BelowMinimum)
+
+		_, err = f.eng.SaveDuoAccount(ctx, f.tenant.ID, "tech:"+f.admin.ID, core.DuoAccountInput{ID: f.acct.ID, Name: "Acme Duo",
+			Config: fake.Config(), VerifiedPush: true})
+		require.NoError(t, err)
+
+		routes, err = f.eng.Routes(ctx, f.tenant.ID, f.contact.ID)
+		require.NoError(t, err)
+		require.NotEmpty(t, routes)
+		assert.Equal(t, core.MethodDuoPush, routes[0].Method, "allowed, listed first")
+		r := duoRoute()
+		assert.False(t, r.BelowMinimum)
+		assert.True(t, r.Available, r.Reason)
+		assert.Equal(t, "Verified Duo Push to iPhone of sam@contoso.example", r.Reason)
+		assert.Equal(t, "Strong — Verified Duo Push (the caller types the code the technician reads)", r.Assurance)
+		assert.Equal(t, "Medium — approve-only push", core.AssuranceLabel(core.MethodDuoPush), "a plain push keeps its label")
+
+		v, err := push()
+		require.NoError(t, err)
+		assert.Equal(t, core.StatusSent, v.Status, v.Detail)
+		assert.Equal(t, core.AssuranceStrong, v.Level)
+		assert.Contains(t, v.Detail, "read the caller the code Duo shows")
+		pushes := fake.Pushes()
+		require.Len(t, pushes, 1)
+		assert.True(t, pushes[0].Verified, "sent with preauth's txid")
+		v = f.settle(t, v.ID)
+		assert.Equal(t, core.StatusVerified, v.Status, v.Detail)
+		assert.Equal(t, core.AssuranceStrong, v.Level, "stored")
+		assert.Equal(t, core.AssuranceStrong, v.AssuranceLevel())
+		assert.Contains(t, v.Detail, "Verified Duo Push: the caller typed the code")
+		f.deliver(t)
+		assert.Contains(t, f.notes.last(t).Text, "VERIFIED by Verified Duo Push (code typed by the caller)")
+
+		// A user Duo gives no Verified Push (their Duo policy): below the
+		// minimum, and a press pushes nothing.
+		f.clk.Add(time.Minute)
+		fake.AddUser(duotest.User{Username: "sam@contoso.example", Auto: &approve})
+		routes, err = f.eng.Routes(ctx, f.tenant.ID, f.contact.ID)
+		require.NoError(t, err)
+		r = duoRoute()
+		assert.True(t, r.BelowMinimum)
+		assert.False(t, r.Available)
+		assert.Equal(t, "Duo does not offer Verified Duo Push for this user, and this client requires a Verified Duo Push or workstation prompt; Duo push is not enough", r.Reason)
+		seen := false
+		for _, x := range routes {
+			seen = seen || x.Method == core.MethodDuoPush
+			if seen {
+				assert.True(t, x.BelowMinimum, "%s is allowed but listed after Duo, which is not", x.Method)
+			}
+		}
+		v, err = push()
+		require.NoError(t, err)
+		assert.Equal(t, core.StatusCancelled, v.Status)
+		assert.Contains(t, v.Detail, "Duo does not offer Verified Duo Push for this user")
+		assert.Len(t, fake.Pushes(), 1, "nothing more was pushed")
 	})
 }

@@ -69,6 +69,7 @@ type duoPushOpening struct {
 	tech       Technician
 	candidates []DuoUser
 	replaced   []Verification
+	required   Assurance // the policy's minimum for this push
 }
 
 // openDuoPush checks the policy and the push limits and records the
@@ -89,8 +90,21 @@ func (e *Engine) openDuoPush(ctx context.Context, req PushRequest) (duoPushOpeni
 		}
 		o.tech = p.tech
 		if o.acct, err = duoAccountFor(ctx, tx, req.TenantID, p.contact.ClientID); err != nil {
+			if isNotFound(err) {
+				// No account: below the minimum says more than "set up Duo".
+				if err := p.policy.CheckAssurance(MethodDuoPush, req.Purpose); err != nil {
+					return err
+				}
+			}
 			return err
 		}
+		// Verified Duo Push, where the account asks for it, may meet a
+		// minimum an approve-only push does not; whether Duo gives it to
+		// this user is known after preauth (sendDuoPush).
+		if err := p.policy.checkLevel(duoAssurance(o.acct), methodName(MethodDuoPush), req.Purpose); err != nil {
+			return err
+		}
+		o.required = p.policy.RequiredAssurance(req.Purpose)
 		if err := e.lockForPush(ctx, tx, req.TenantID, p, DestDuo, now); err != nil {
 			return err
 		}
@@ -146,6 +160,13 @@ func (e *Engine) sendDuoPush(ctx context.Context, o duoPushOpening) (Verificatio
 	if device.ID == "" {
 		return e.pushUnavailable(ctx, v, "preauth:auth", "the user's Duo devices cannot receive a push (no Duo Mobile); use another method")
 	}
+	level := AssurancePush
+	if pre.Txid != "" {
+		level = AssuranceStrong // Duo sends it as a Verified Duo Push
+	}
+	if !level.AtLeast(o.required) {
+		return e.pushUnavailable(ctx, v, "preauth:auth", "Duo does not offer Verified Duo Push for this user, and an approve-only push is below this client's minimum; use another method")
+	}
 	if user.MatchedBy != "manual" {
 		if err := e.rememberDuoUser(ctx, o.acct, user); err != nil {
 			return Verification{}, err
@@ -161,8 +182,12 @@ func (e *Engine) sendDuoPush(ctx context.Context, o duoPushOpening) (Verificatio
 	if deviceName == "" {
 		deviceName = device.Type
 	}
-	sent, live, err := e.markPushSent(ctx, v, pushSend{destination: user.Username, ref: txid,
-		detail:    "Push sent to " + deviceName + ", waiting for the user",
+	waiting := "Push sent to " + deviceName + ", waiting for the user"
+	if level == AssuranceStrong {
+		waiting = verifiedDuoPush + " sent to " + deviceName + ": read the caller the code Duo shows here when it appears; they type it into Duo Mobile"
+	}
+	sent, live, err := e.markPushSent(ctx, v, pushSend{destination: user.Username, ref: txid, level: level,
+		detail:    waiting,
 		audit:     map[string]string{"txid": txid, "username": user.Username, "device": deviceName},
 		lateAudit: map[string]string{"txid": txid}})
 	if err != nil {
@@ -440,7 +465,11 @@ func (e *Engine) finishPush(tenantID, id string, st DuoStatus, expired bool) {
 			if err := e.markVerified(ctx, tx, policy, &v, "provider", now, &evType); err != nil || v.Status != StatusVerified {
 				return err
 			}
-			v.Detail = out.detail + " (approve-only push)"
+			if v.Level == AssuranceStrong {
+				v.Detail = out.detail + " (" + verifiedDuoPush + ": the caller typed the code)"
+			} else {
+				v.Detail = out.detail + " (approve-only push)"
+			}
 			return tx.UpdateVerification(ctx, &v)
 		}
 		evType, alert = EventVerificationFailed, out.alert

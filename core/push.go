@@ -82,8 +82,12 @@ func readPushParties(ctx context.Context, tx Tx, req PushRequest, m Method) (pus
 	if !p.policy.Allows(m) {
 		return p, Errorf(KindForbidden, "the policy for this client does not allow %s", vendorOf(m).name)
 	}
-	if err := p.policy.CheckAssurance(m, req.Purpose); err != nil {
-		return p, err
+	// A Duo push's level depends on its account (Verified Duo Push):
+	// openDuoPush checks it once the account is known.
+	if m != MethodDuoPush {
+		if err := p.policy.CheckAssurance(m, req.Purpose); err != nil {
+			return p, err
+		}
 	}
 	if req.IntegrationID != "" {
 		if _, err := tx.Integration(ctx, req.TenantID, req.IntegrationID); err != nil {
@@ -203,6 +207,7 @@ type pushSend struct {
 	destination string            // the provider's user (Duo username, UPN)
 	ref         string            // the provider's handle (Duo txid, Microsoft ContextId)
 	detail      string            // what the technician reads while waiting
+	level       Assurance         // Verification.Level ("" the method's)
 	audit       map[string]string // the sent audit's details
 	// lateAudit, when set, is audited if the verification ended first:
 	// the push went out already (Duo sends before we record).
@@ -229,7 +234,7 @@ func (e *Engine) markPushSent(ctx context.Context, v Verification, p pushSend) (
 			return e.audit(ctx, tx, v.TenantID, "provider", AuditPushLate, v.ID, p.lateAudit)
 		}
 		cur.Status, cur.Destination, cur.ProviderRef, cur.DeliveryStatus = StatusSent, p.destination, p.ref, "pushed"
-		cur.Sends, cur.SentAt, cur.Detail = 1, now, p.detail
+		cur.Sends, cur.SentAt, cur.Detail, cur.Level = 1, now, p.detail, p.level
 		if err := tx.UpdateVerification(ctx, &cur); err != nil {
 			return err
 		}

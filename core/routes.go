@@ -49,6 +49,10 @@ var assuranceLabels = map[Method]string{
 	MethodEmailLink:         "Low — mailbox only",
 }
 
+// verifiedDuoPushLabel is §9's label of a Duo push sent as a Verified Duo
+// Push.
+const verifiedDuoPushLabel = "Strong — Verified Duo Push (the caller types the code the technician reads)"
+
 // AssuranceLabel returns security.md §9's label for m.
 func AssuranceLabel(m Method) string { return assuranceLabels[m] }
 
@@ -81,17 +85,19 @@ func (e *Engine) RoutesFor(ctx context.Context, tenantID, contactID string, purp
 		if !f.policy.Allows(m) {
 			continue
 		}
-		if err := f.policy.CheckAssurance(m, purpose); err != nil {
+		if err := f.checkAssurance(m, purpose); err != nil {
 			if e.offersMethod(m) {
 				below = append(below, Route{Method: m, Assurance: AssuranceLabel(m), BelowMinimum: true, Reason: ErrorMessage(err)})
 			}
 			continue
 		}
-		r, ok, err := e.methodRoute(ctx, f, m)
-		if err != nil {
+		r, ok, err := e.methodRoute(ctx, f, m, purpose)
+		switch {
+		case err != nil:
 			return nil, err
-		}
-		if ok {
+		case ok && r.BelowMinimum:
+			below = append(below, r)
+		case ok:
 			out = append(out, r)
 		}
 	}
@@ -217,6 +223,17 @@ func (e *Engine) lockedChannels(ctx context.Context, tx Tx, f routeFacts) (map[D
 	return locked, nil
 }
 
+// checkAssurance is the policy's CheckAssurance before any provider is
+// asked: a Duo push of an account that asks for Verified Duo Push may meet
+// what an approve-only push does not (methodRoute learns from Duo whether
+// it gives it to this user).
+func (f routeFacts) checkAssurance(m Method, purpose Purpose) error {
+	if m == MethodDuoPush && f.acctErr == nil && f.acct.ID != "" {
+		return f.policy.checkLevel(duoAssurance(f.acct), methodName(m), purpose)
+	}
+	return f.policy.CheckAssurance(m, purpose)
+}
+
 // offersMethod reports whether this server can verify by m at all, so
 // that a method below a policy's minimum is listed as such only where it
 // would otherwise be offered.
@@ -228,14 +245,20 @@ func (e *Engine) offersMethod(m Method) bool {
 }
 
 // methodRoute is the route of m, allowed by the policy for the purpose;
-// ok is false when this server cannot verify by m.
-func (e *Engine) methodRoute(ctx context.Context, f routeFacts, m Method) (Route, bool, error) {
+// ok is false when this server cannot verify by m. A Duo user whom Duo
+// gives only an approve-only push where the purpose needs a Verified Duo
+// Push comes back BelowMinimum.
+func (e *Engine) methodRoute(ctx context.Context, f routeFacts, m Method, purpose Purpose) (Route, bool, error) {
 	switch m {
 	case MethodDuoPush:
 		if e.cfg.Duo == nil {
 			return Route{}, false, nil
 		}
-		r := e.duoRoute(ctx, f.acct, f.acctErr, f.candidates)
+		r, level := e.duoRoute(ctx, f.acct, f.acctErr, f.candidates)
+		if err := f.policy.checkLevel(level, methodName(m), purpose); r.Available && err != nil {
+			return Route{Method: m, Destination: r.Destination, Assurance: r.Assurance, BelowMinimum: true,
+				Reason: "Duo does not offer Verified Duo Push for this user, and " + ErrorMessage(err)}, true, nil
+		}
 		if r.Available && f.pushErr != nil {
 			r.Available, r.Reason = false, ErrorMessage(f.pushErr)
 		}
@@ -311,21 +334,23 @@ func destinationRoute(m Method, k DestinationKind, c Contact, history []Verifica
 	return r
 }
 
-// duoRoute asks Duo whether it can push to the contact.
-func (e *Engine) duoRoute(ctx context.Context, acct DuoAccount, acctErr error, candidates []DuoUser) Route {
+// duoRoute asks Duo whether it can push to the contact, and returns the
+// route with the level its push would reach: Strong when Duo answers
+// preauth with a Verified Duo Push transaction.
+func (e *Engine) duoRoute(ctx context.Context, acct DuoAccount, acctErr error, candidates []DuoUser) (Route, Assurance) {
 	r := Route{Method: MethodDuoPush, Assurance: AssuranceLabel(MethodDuoPush)}
 	if acctErr != nil {
 		r.Reason = errorWords(acctErr)
-		return r
+		return r, AssurancePush
 	}
 	if len(candidates) == 0 {
 		r.Reason = "no e-mail address or Duo username to find the Duo user by"
-		return r
+		return r, AssurancePush
 	}
 	client, err := e.duoClient(acct)
 	if err != nil {
 		r.Reason = "Duo configuration error: " + errorWords(err)
-		return r
+		return r, AssurancePush
 	}
 	cctx, cancel := context.WithTimeout(ctx, duoCallTimeout)
 	defer cancel()
@@ -347,10 +372,15 @@ func (e *Engine) duoRoute(ctx context.Context, acct DuoAccount, acctErr error, c
 				if user.MatchedBy != "" {
 					r.Provenance = "Duo user matched by " + user.MatchedBy
 				}
-				return r
+				if pre.Txid != "" {
+					r.Reason = verifiedDuoPush + " to " + name
+					r.Assurance = verifiedDuoPushLabel
+					return r, AssuranceStrong
+				}
+				return r, AssurancePush
 			}
 		}
 		r.Reason = "the user's Duo devices cannot receive a push (no Duo Mobile)"
 	}
-	return r
+	return r, AssurancePush
 }

@@ -438,7 +438,7 @@ func resetAssuranceRefusal(ctx context.Context, tx Tx, v Verification) (string, 
 	if err != nil {
 		return "", err
 	}
-	if err := policy.CheckAssurance(v.Method, PurposeReset); err != nil {
+	if err := policy.checkVerification(v, PurposeReset); err != nil {
 		return ErrorMessage(err) + " to reset the password: verify the caller again with one of those first", nil
 	}
 	return "", nil

@@ -52,7 +52,10 @@ func (e *Engine) queueTicketNote(ctx context.Context, tx Tx, v Verification, now
 // show another zone beside it).
 func ticketNoteText(v Verification, contact, tech string, loc *time.Location) string {
 	how := methodWords[v.Method]
-	if how == "" {
+	switch {
+	case v.Method == MethodDuoPush && v.Level == AssuranceStrong:
+		how = verifiedDuoPush + " (code typed by the caller)"
+	case how == "":
 		how = string(v.Method)
 	}
 	when := FormatStamp(v.CompletedAt, loc)

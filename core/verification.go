@@ -72,7 +72,11 @@ type Verification struct {
 	TechnicianID  string
 	// Purpose is why it was started (PurposeReset before a password or MFA
 	// reset); the policy's minimum assurance for it applies.
-	Purpose        Purpose
+	Purpose Purpose
+	// Level is the assurance this verification reaches when it differs
+	// from its method's: AssuranceStrong for a Duo push that Duo sent as a
+	// Verified Duo Push (security.md §9). "" means MethodAssurance(Method).
+	Level          Assurance
 	Status         Status
 	SecretHash     []byte // HMAC of the code: read-back code, or technician-read code on a link
 	LinkTokenHash  []byte // SHA-256 of the link token; nil for code methods

@@ -697,7 +697,7 @@ func (e *Engine) CheckCode(ctx context.Context, tenantID, techID, verificationID
 // start): then v ends failed, says why, and counts against no one, since
 // the caller did answer. Callers check v.Status afterwards.
 func (e *Engine) markVerified(ctx context.Context, tx Tx, policy Policy, v *Verification, actor string, now time.Time, evType *EventType) error {
-	if err := policy.CheckAssurance(v.Method, v.Purpose); err != nil {
+	if err := policy.checkVerification(*v, v.Purpose); err != nil {
 		v.Status, v.CompletedAt = StatusFailed, now
 		v.Detail = "answered, but not verified: " + ErrorMessage(err)
 		if err := tx.UpdateVerification(ctx, v); err != nil {
@@ -708,7 +708,8 @@ func (e *Engine) markVerified(ctx context.Context, tx Tx, policy Policy, v *Veri
 		}
 		*evType = EventVerificationFailed
 		return e.audit(ctx, tx, v.TenantID, actor, AuditAssuranceTooLow, v.ID,
-			map[string]string{"method": string(v.Method), "purpose": string(v.Purpose), "required": string(policy.RequiredAssurance(v.Purpose))})
+			map[string]string{"method": string(v.Method), "purpose": string(v.Purpose), "level": string(v.AssuranceLevel()),
+				"required": string(policy.RequiredAssurance(v.Purpose))})
 	}
 	v.Status, v.CompletedAt = StatusVerified, now
 	v.VerifiedUntil = now.Add(policy.ShieldDuration.D())

@@ -13,20 +13,20 @@ import (
 
 const verificationCols = `id, tenant_id, client_id, contact_id, destination_id, dest_kind, destination, method,
 	ticket_ref, technician_id, status, secret_hash, link_token_hash, attempts, max_attempts, sends,
-	note, detail, delivery_status, provider_ref, created_at, sent_at, expires_at, completed_at, verified_until, integration_id, purpose`
+	note, detail, delivery_status, provider_ref, created_at, sent_at, expires_at, completed_at, verified_until, integration_id, purpose, level`
 
 func scanVerification(sc interface{ Scan(...any) error }) (core.Verification, error) {
 	var (
 		v                      core.Verification
 		destKind, method, stat string
-		purpose                string
+		purpose, level         string
 	)
 	err := sc.Scan(&v.ID, &v.TenantID, &v.ClientID, &v.ContactID, &v.DestinationID, &destKind, &v.Destination, &method,
 		&v.TicketRef, &v.TechnicianID, &stat, &v.SecretHash, &v.LinkTokenHash, &v.Attempts, &v.MaxAttempts, &v.Sends,
 		&v.Note, &v.Detail, &v.DeliveryStatus, &v.ProviderRef,
-		tcol(&v.CreatedAt), tcol(&v.SentAt), tcol(&v.ExpiresAt), tcol(&v.CompletedAt), tcol(&v.VerifiedUntil), &v.IntegrationID, &purpose)
+		tcol(&v.CreatedAt), tcol(&v.SentAt), tcol(&v.ExpiresAt), tcol(&v.CompletedAt), tcol(&v.VerifiedUntil), &v.IntegrationID, &purpose, &level)
 	v.DestKind, v.Method, v.Status = core.DestinationKind(destKind), core.Method(method), core.Status(stat)
-	v.Purpose = core.Purpose(purpose)
+	v.Purpose, v.Level = core.Purpose(purpose), core.Assurance(level)
 	return v, err
 }
 
@@ -44,11 +44,11 @@ func (t *tx) CreateVerification(ctx context.Context, v *core.Verification) error
 		return err
 	}
 	return t.batch(ctx, batched{table: "verifications", op: "create verification", q: `INSERT INTO verifications (` + verificationCols + `)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		args: []any{v.ID, v.TenantID, v.ClientID, v.ContactID, v.DestinationID, string(v.DestKind), v.Destination, string(v.Method),
 			v.TicketRef, v.TechnicianID, string(v.Status), v.SecretHash, v.LinkTokenHash, v.Attempts, v.MaxAttempts, v.Sends,
 			v.Note, v.Detail, v.DeliveryStatus, v.ProviderRef,
-			v.CreatedAt, v.SentAt, v.ExpiresAt, v.CompletedAt, v.VerifiedUntil, v.IntegrationID, string(v.Purpose)},
+			v.CreatedAt, v.SentAt, v.ExpiresAt, v.CompletedAt, v.VerifiedUntil, v.IntegrationID, string(v.Purpose), string(v.Level)},
 		done: anyCount})
 }
 
@@ -94,12 +94,12 @@ func (t *tx) UpdateVerification(ctx context.Context, v *core.Verification) error
 	return t.batch(ctx, batched{table: "verifications", op: "update verification " + v.ID, q: `UPDATE verifications SET destination_id = ?, dest_kind = ?, destination = ?, method = ?,
 		ticket_ref = ?, technician_id = ?, status = ?, secret_hash = ?, link_token_hash = ?, attempts = ?,
 		max_attempts = ?, sends = ?, note = ?, detail = ?, delivery_status = ?, provider_ref = ?,
-		sent_at = ?, expires_at = ?, completed_at = ?, verified_until = ?
+		sent_at = ?, expires_at = ?, completed_at = ?, verified_until = ?, level = ?
 		WHERE tenant_id = ? AND id = ?`,
 		args: []any{v.DestinationID, string(v.DestKind), v.Destination, string(v.Method),
 			v.TicketRef, v.TechnicianID, string(v.Status), v.SecretHash, v.LinkTokenHash, v.Attempts,
 			v.MaxAttempts, v.Sends, v.Note, v.Detail, v.DeliveryStatus, v.ProviderRef,
-			v.SentAt, v.ExpiresAt, v.CompletedAt, v.VerifiedUntil,
+			v.SentAt, v.ExpiresAt, v.CompletedAt, v.VerifiedUntil, string(v.Level),
 			v.TenantID, v.ID},
 		done: affected("update verification %s", v.ID)})
 }
@@ -227,18 +227,18 @@ func scanVerificationTech(row interface{ Scan(...any) error }, tc *core.Technici
 	var (
 		v                      core.Verification
 		destKind, method, stat string
-		role, purpose          string
+		role, purpose, level   string
 	)
 	err := row.Scan(&v.ID, &v.TenantID, &v.ClientID, &v.ContactID, &v.DestinationID, &destKind, &v.Destination, &method,
 		&v.TicketRef, &v.TechnicianID, &stat, &v.SecretHash, &v.LinkTokenHash, &v.Attempts, &v.MaxAttempts, &v.Sends,
 		&v.Note, &v.Detail, &v.DeliveryStatus, &v.ProviderRef,
-		tcol(&v.CreatedAt), tcol(&v.SentAt), tcol(&v.ExpiresAt), tcol(&v.CompletedAt), tcol(&v.VerifiedUntil), &v.IntegrationID, &purpose,
+		tcol(&v.CreatedAt), tcol(&v.SentAt), tcol(&v.ExpiresAt), tcol(&v.CompletedAt), tcol(&v.VerifiedUntil), &v.IntegrationID, &purpose, &level,
 		&tc.ID, &tc.TenantID, &tc.Email, &tc.Name, &role, &tc.PasswordHash, &tc.TOTPSecret, &tc.LastTOTPStep,
 		&tc.FailedLogins, tcol(&tc.LockedUntil), tcol(&tc.CreatedAt),
 		tcol(&tc.DisabledAt), &tc.SessionEpoch, tcol(&tc.LastLoginAt))
 	v.DestKind, v.Method, v.Status = core.DestinationKind(destKind), core.Method(method), core.Status(stat)
 	tc.Role = core.Role(role)
-	v.Purpose = core.Purpose(purpose)
+	v.Purpose, v.Level = core.Purpose(purpose), core.Assurance(level)
 	return v, err
 }
 
