@@ -405,7 +405,9 @@ func TestRoutes(t *testing.T) {
 		assert.False(t, routes[1].Available, "no agent bound")
 		assert.Contains(t, routes[1].Reason, "no Windows user bound")
 		assert.True(t, routes[2].Available)
-		assert.Equal(t, "manual, 2 Nov 2026", routes[2].Provenance, "a phone's provenance is shown")
+		assert.Equal(t, "manual", routes[2].Source, "a phone's provenance is shown")
+		assert.Equal(t, "2 Nov 2026", routes[2].SourceDate)
+		assert.Equal(t, "Duo user matched by e-mail name (before the @)", routes[0].Provenance, "in words, not the matcher's key")
 
 		// The policy orders and narrows the list; a number that opted out
 		// says so; a user Duo does not know says so.

@@ -538,7 +538,7 @@ func TestMicrosoftRouteAndManualMatch(t *testing.T) {
 		require.NoError(t, err)
 		assert.True(t, r.Available, r.Reason)
 		assert.Contains(t, r.Reason, "expect an Approve/Deny prompt")
-		assert.Equal(t, "Microsoft 365 user matched by manual, imported 2 Nov 2026", r.Provenance)
+		assert.Equal(t, "Microsoft 365 user chosen by an admin, imported 2 Nov 2026", r.Provenance)
 
 		// The manual match wins over the matcher's and survives an import.
 		_, err = f.eng.ImportMicrosoftUsers(ctx, f.tenant.ID, actor, f.conn.ID)

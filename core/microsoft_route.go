@@ -51,7 +51,7 @@ func (e *Engine) MicrosoftRoute(ctx context.Context, tenantID, contactID string)
 			return err
 		}
 		r.Destination = MaskDestination(DestMicrosoft, u.UPN)
-		r.Provenance = "Microsoft 365 user matched by " + u.MatchedBy
+		r.Provenance = matchWords("Microsoft 365", u.MatchedBy)
 		if !conn.ImportedAt.IsZero() {
 			loc, err := tenantLocation(ctx, tx, tenantID)
 			if err != nil {

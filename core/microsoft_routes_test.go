@@ -38,7 +38,7 @@ func TestRoutesListMicrosoftPush(t *testing.T) {
 		assert.True(t, r.Available, r.Reason)
 		assert.Contains(t, r.Reason, "approve-only push to "+samUPN)
 		assert.Equal(t, "Medium — approve-only push", r.Assurance)
-		assert.Equal(t, "Microsoft 365 user matched by upn, imported 2 Nov 2026", r.Provenance)
+		assert.Equal(t, "Microsoft 365 user matched by sign-in name (UPN), imported 2 Nov 2026", r.Provenance)
 
 		// The user no longer has the app: the next import says so, and so
 		// does the list.

@@ -16,9 +16,18 @@ type Route struct {
 	// destination to start it with ("" for pushes and prompts).
 	Destination   string
 	DestinationID string
-	// Provenance says where the destination came from ("psa:connectwise,
-	// 2 Nov 2026", the day in the tenant's time zone), for phones and e-mails.
+	// Provenance says, in a technician's words, how a Duo or Microsoft 365
+	// user was matched to the contact ("Duo user matched by e-mail
+	// address"); "" for phones and e-mails, whose Source and SourceDate say
+	// where they came from instead.
 	Provenance string
+	// Source is where a phone's or e-mail's destination came from
+	// (Destination.Source: "psa:connectwise", "manual"), an identifier the
+	// caller turns into words (the web layer knows the PSAs' names);
+	// SourceDate is the day it was set, in the tenant's time zone ("2 Nov
+	// 2026"), "" when not recorded.
+	Source     string
+	SourceDate string
 	Available  bool
 	// Reason says why it is unavailable, or what it will do when available
 	// ("push to iPhone of Sam").
@@ -305,9 +314,9 @@ func destinationRoute(m Method, k DestinationKind, c Contact, history []Verifica
 		return r
 	}
 	r.Destination, r.DestinationID = d.Masked(), d.ID
-	r.Provenance = d.Source
+	r.Source = d.Source
 	if !d.SetAt.IsZero() {
-		r.Provenance += ", " + FormatDate(d.SetAt, loc)
+		r.SourceDate = FormatDate(d.SetAt, loc)
 	}
 	if m == MethodSMSCode || m == MethodSMSLink {
 		// The newest SMS outcome to this number tells whether its owner
@@ -370,7 +379,7 @@ func (e *Engine) duoRoute(ctx context.Context, acct DuoAccount, acctErr error, c
 				}
 				r.Available, r.Reason = true, "push to "+name
 				if user.MatchedBy != "" {
-					r.Provenance = "Duo user matched by " + user.MatchedBy
+					r.Provenance = matchWords("Duo", user.MatchedBy)
 				}
 				if pre.Txid != "" {
 					r.Reason = verifiedDuoPush + " to " + name
@@ -383,4 +392,20 @@ func (e *Engine) duoRoute(ctx context.Context, acct DuoAccount, acctErr error, c
 		r.Reason = "the user's Duo devices cannot receive a push (no Duo Mobile)"
 	}
 	return r, AssurancePush
+}
+
+// matchWords says how a Duo or Microsoft 365 user was matched to a contact
+// (DuoUser.MatchedBy, MicrosoftUser.MatchedBy) in a technician's words.
+func matchWords(system, by string) string {
+	switch by {
+	case "manual":
+		return system + " user chosen by an admin"
+	case "email", "mail":
+		return system + " user matched by e-mail address"
+	case "email local part":
+		return system + " user matched by e-mail name (before the @)"
+	case "upn":
+		return system + " user matched by sign-in name (UPN)"
+	}
+	return system + " user matched by " + by
 }

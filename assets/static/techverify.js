@@ -121,7 +121,7 @@ function tvMount(status, list, opts) {
       const facts = ["Texted at " + tvWhen(it.created_at)];
       // A matched unknown caller's number is on file for no one: its
       // provenance is the technician's word ("matched by …").
-      if (it.provenance) facts.push(it.provenance.startsWith("matched by ") ? "number not on file, " + it.provenance : "number on file from " + it.provenance);
+      if (it.provenance) facts.push(it.provenance.startsWith("matched by ") ? "number not on file, " + it.provenance : "number on file (" + it.provenance + ")");
       if (it.matches > 1) facts.push("on file for " + it.matches + " contacts");
       if (it.claimed_by) facts.push("claimed by " + it.claimed_by);
       if (it.ticket_ref) facts.push("ticket " + it.ticket_ref);

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -188,6 +189,12 @@ func TestBrowserPod(t *testing.T) {
 		{Value: "Mobile: ••••••••••77", Badge: "default phone", Meta: "Never verified · from Built-in demo PSA"},
 		{Value: "E-mail: p•••@fabrikam.example", Badge: "default e-mail", Meta: "Never verified · from Built-in demo PSA"},
 	}, destRows(t, pod))
+	// The ways to verify say where each number came from in words, not
+	// the source's identifier (psa:memory).
+	pod.WaitTrue("the ways to verify", `!!document.querySelector('#routes-list li[data-method="sms_code"] button')`)
+	smsRoute := pod.Text(`#routes-list li[data-method="sms_code"]`)
+	assert.Regexp(t, regexp.MustCompile(`\(Built-in demo PSA, \d{1,2} [A-Z][a-z]{2} \d{4}\)`), smsRoute)
+	assert.NotContains(t, pod.Text("#routes-list"), "psa:")
 
 	seen := len(s.Twilio.Messages())
 	pod.Click(`button[data-method="sms_code"]`)

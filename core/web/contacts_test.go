@@ -176,3 +176,36 @@ func TestPodRefreshesStaleMirror(t *testing.T) {
 		assert.Contains(t, e.logs.String(), "stale contact mirror kept")
 	})
 }
+
+// TestContactRoutesProvenanceInWords: the ways to verify say where a phone
+// or e-mail came from as a technician reads it (the PSA's name, "Added by
+// hand") with the day it was set, never the source's identifier
+// ("psa:memory", "manual") (issue 12).
+func TestContactRoutesProvenanceInWords(t *testing.T) {
+	e := newEnv(t, storetest.Open(t, store.SQLite))
+	c := e.login(t, e.a)
+	fromPSA, err := e.eng.CreateContact(t.Context(), e.a.tenant.ID, "test", "psa:memory", core.NewContact{
+		ClientID: e.a.client.ID, FirstName: "Pat", LastName: "Pod",
+		Phones: []core.NewDestination{{Value: "(555) 010-0177", Default: true}},
+		Emails: []core.NewDestination{{Value: "pat@contoso.example", Default: true}},
+	})
+	require.NoError(t, err)
+	provenance := func(contactID string) map[string]string {
+		t.Helper()
+		r := e.api(t, c, http.MethodGet, "/api/v1/contacts/"+contactID+"/routes", nil)
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+		out := map[string]string{}
+		for _, x := range r.JSON(t)["routes"].([]any) {
+			rt := x.(map[string]any)
+			p, _ := rt["provenance"].(string)
+			out[rt["method"].(string)] = p
+		}
+		return out
+	}
+	got := provenance(e.a.contact.ID)
+	assert.Equal(t, "Added by hand, 2 Nov 2026", got["sms_code"])
+	assert.Equal(t, "Added by hand, 2 Nov 2026", got["email_code"])
+	got = provenance(fromPSA.ID)
+	assert.Equal(t, "Built-in demo PSA, 2 Nov 2026", got["sms_code"])
+	assert.Equal(t, "Built-in demo PSA, 2 Nov 2026", got["email_link"])
+}

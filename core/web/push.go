@@ -33,10 +33,13 @@ type routeOut struct {
 	Method        string `json:"method"`
 	Destination   string `json:"destination,omitempty"`
 	DestinationID string `json:"destination_id,omitempty"`
-	Provenance    string `json:"provenance,omitempty"`
-	Available     bool   `json:"available"`
-	Reason        string `json:"reason"`
-	Assurance     string `json:"assurance,omitempty"`
+	// Provenance says in words where the destination came from ("Added by
+	// hand, 2 Nov 2026") or how a push user was matched; never a raw
+	// source identifier.
+	Provenance string `json:"provenance,omitempty"`
+	Available  bool   `json:"available"`
+	Reason     string `json:"reason"`
+	Assurance  string `json:"assurance,omitempty"`
 	// BelowMinimum: the client's policy requires more for the purpose
 	// asked; Reason says what.
 	BelowMinimum bool `json:"below_minimum,omitempty"`
@@ -54,8 +57,15 @@ func (s *Server) handleContactRoutes(w http.ResponseWriter, r *http.Request) {
 	}
 	out := make([]routeOut, 0, len(routes))
 	for _, rt := range routes {
+		prov := rt.Provenance
+		if rt.Source != "" {
+			prov = s.provenance(rt.Source)
+			if rt.SourceDate != "" {
+				prov += ", " + rt.SourceDate
+			}
+		}
 		out = append(out, routeOut{Method: string(rt.Method), Destination: rt.Destination, DestinationID: rt.DestinationID,
-			Provenance: rt.Provenance, Available: rt.Available, Reason: rt.Reason, Assurance: rt.Assurance, BelowMinimum: rt.BelowMinimum})
+			Provenance: prov, Available: rt.Available, Reason: rt.Reason, Assurance: rt.Assurance, BelowMinimum: rt.BelowMinimum})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"routes": out})
 }

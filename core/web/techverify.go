@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/countersign/countersign/core"
@@ -68,6 +69,11 @@ func (s *Server) handleTechVerifyList(w http.ResponseWriter, r *http.Request) {
 	}
 	out := make([]techVerifyOut, 0, len(items))
 	for _, it := range items {
+		// Provenance is the number's source (a raw identifier) or, for a
+		// matched unknown caller, already words ("matched by …").
+		if it.Provenance != "" && !strings.HasPrefix(it.Provenance, "matched by ") {
+			it.Provenance = s.provenance(it.Provenance)
+		}
 		out = append(out, techVerifyOut{ID: it.ID, Status: string(it.Status), Expired: it.Expired, Phone: it.Phone,
 			ContactID: it.ContactID, ContactName: it.ContactName, ClientName: it.ClientName, Matches: it.Matches,
 			Provenance: it.Provenance, Attempts: it.Attempts, Detail: it.Detail, ClaimedBy: it.ClaimedByName,
