@@ -118,6 +118,7 @@ async function load() {
   card = card || CSVerify.card({
     start: (body) => api("POST", "/pod/" + encodeURIComponent(integration) + "/verifications", Object.assign(body, { scope: ctx.scope })),
     push: (body) => api("POST", "/pod/" + encodeURIComponent(integration) + "/pushes", { method: body.method, scope: ctx.scope, contact_id: body.contact_id, note: body.note, purpose: body.purpose }),
+    prompt: (body) => api("POST", "/pod/" + encodeURIComponent(integration) + "/prompts", { scope: ctx.scope, contact_id: body.contact_id, note: body.note, purpose: body.purpose }),
     alternate: () => ctx.screen === "ticket" && card.contact() && card.contact().id !== (ctx.contact ? ctx.contact.id : ""),
   });
   fillSwitch(ctx.alternates);

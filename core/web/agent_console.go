@@ -18,6 +18,7 @@ func (s *Server) registerAgentConsoleRoutes(r *mux.Router) {
 	r.HandleFunc("/agents/{id}", s.handleGetAgent).Methods(http.MethodGet)
 	r.HandleFunc("/agents/{id}/users/{sid}/assign", s.handleAssignUser).Methods(http.MethodPost)
 	r.HandleFunc("/prompts", s.handleStartPrompt).Methods(http.MethodPost)
+	r.HandleFunc("/pod/{integration}/prompts", s.handlePodPrompt).Methods(http.MethodPost)
 	s.registerDirectoryConsoleRoutes(r)
 	admin := r.NewRoute().Subrouter()
 	admin.Use(s.withAdmin)
@@ -169,6 +170,41 @@ func (s *Server) handleStartPrompt(w http.ResponseWriter, r *http.Request) {
 	tech := techFrom(r)
 	st, err := s.engine.StartPrompt(r.Context(), core.PromptRequest{TenantID: tech.TenantID, TechnicianID: tech.ID,
 		ContactID: req.ContactID, TicketRef: req.TicketRef, IntegrationID: req.IntegrationID, Note: req.Note,
+		Purpose: core.Purpose(req.Purpose)})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	out := verificationJSON(st.Verification, s.engine.Now())
+	out.TechCode = st.TechCode
+	writeJSON(w, http.StatusCreated, out)
+}
+
+type podPromptRequest struct {
+	Scope     string `json:"scope"`
+	ContactID string `json:"contact_id"`
+	Note      string `json:"note"`
+	Purpose   string `json:"purpose"`
+}
+
+// handlePodPrompt handles "POST /api/v1/pod/{integration}/prompts":
+// "Prompt on workstation" from a pod. On a ticket the prompt is tied to the
+// ticket of the pod's signed scope, whose note gets the result (a "This is
+// not me" too); the answer shows the number to read out.
+func (s *Server) handlePodPrompt(w http.ResponseWriter, r *http.Request) {
+	var req podPromptRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	scope, err := s.decodeScope(r, req.Scope)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	tech := techFrom(r)
+	st, err := s.engine.StartPrompt(r.Context(), core.PromptRequest{TenantID: tech.TenantID, TechnicianID: tech.ID,
+		ContactID: req.ContactID, TicketRef: scope.TicketRef, IntegrationID: integrationForNote(scope), Note: req.Note,
 		Purpose: core.Purpose(req.Purpose)})
 	if err != nil {
 		s.writeError(w, r, err)
