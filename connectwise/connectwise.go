@@ -64,6 +64,7 @@ var (
 	_ psa.TicketNoter          = (*Client)(nil)
 	_ psa.CompanyLister        = (*Client)(nil)
 	_ psa.MemberIdentifier     = (*Client)(nil)
+	_ psa.MemberLister         = (*Client)(nil)
 	_ psa.Checker              = (*Client)(nil)
 	_ psa.Embedder             = (*Client)(nil)
 	_ psa.MemberProver         = (*Client)(nil)

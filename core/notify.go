@@ -322,6 +322,39 @@ func (e *Engine) CloneTechnician(ctx context.Context, actor Technician, groupID,
 		Source: "technician:" + t.ID})
 }
 
+// ClonePSAMember copies member m of integration integrationID, as the
+// integration's PSA listed it (phone as the PSA holds it), into group
+// groupID: its name and e-mail, e-mail on, and its phone for SMS and voice
+// (off until an admin turns them on, since a PSA's number may be a desk
+// line) when it reads as a number of the tenant's region. It is a copy:
+// later changes in the PSA do not follow.
+func (e *Engine) ClonePSAMember(ctx context.Context, actor Technician, groupID, integrationID string, m PSAMember, phone string) (NotifyUser, error) {
+	if m.Ref == "" || integrationID == "" {
+		return NotifyUser{}, Errorf(KindInvalid, "choose the PSA member to copy")
+	}
+	name := strings.TrimSpace(m.Name)
+	if name == "" {
+		name = strings.TrimSpace(m.Identifier)
+	}
+	u := NotifyUser{GroupID: groupID, Name: name, Source: "psa:" + integrationID + ":" + m.Ref}
+	if addr, err := NormalizeEmail(strings.TrimSpace(m.Email)); err == nil && m.Email != "" {
+		u.Email, u.ByEmail = addr, true
+	}
+	if phone = strings.TrimSpace(phone); phone != "" {
+		region, err := view(ctx, e, func(tx Tx) (string, error) {
+			tn, err := tx.Tenant(ctx, actor.TenantID)
+			return tn.Region(), err
+		})
+		if err != nil {
+			return NotifyUser{}, err
+		}
+		if n, err := NormalizePhone(phone, region); err == nil {
+			u.SMS, u.Voice = n, n
+		}
+	}
+	return e.AddNotifyUser(ctx, actor, u)
+}
+
 // UpdateNotifyUser changes a user's name, addresses, ways and schedule.
 func (e *Engine) UpdateNotifyUser(ctx context.Context, actor Technician, u NotifyUser) (NotifyUser, error) {
 	var out NotifyUser

@@ -5,6 +5,7 @@
 const ntDays = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
 let ntEvents = [];
 let ntTechs = [];
+let ntMembers = null; // GET /admin/notify/members, read once when asked for
 
 function ntEventBoxes(prefix, chosen) {
   return ntEvents.map((ev) => {
@@ -92,8 +93,41 @@ function ntGroup(g) {
   }, "Copied into " + g.name + ": set when they are on call with Edit."));
   const row = el("div", undefined, { class: "actions" });
   row.append(add, " ", el("label", "or copy a technician", { for: selID }), " ", sel, " ", clone);
-  box.append(row);
+  box.append(row, ntMemberPicker(g));
   return box;
+}
+
+// ntMemberPicker copies one of the MSP's technicians as their PSA knows
+// them. The PSAs are asked only when the admin wants it (one click), not
+// on every visit to the page.
+function ntMemberPicker(g) {
+  const row = el("div", undefined, { class: "actions nt-members" });
+  const load = el("button", "Copy a PSA member…", { type: "button", class: "small secondary nt-members-load" });
+  load.addEventListener("click", () => adm.run(load, "nt-msg", async () => {
+    if (!ntMembers) ntMembers = await api("GET", "/admin/notify/members");
+    row.replaceChildren();
+    for (const f of ntMembers.errors) row.append(el("p", f.integration + " could not list its members: " + f.error, { class: "error" }));
+    if (!ntMembers.members.length) {
+      row.append(el("p", "None of your PSAs lists its members here (or they have none active). Add the user by hand.", { class: "muted" }));
+      return;
+    }
+    const selID = "nt-member-" + g.id;
+    const sel = el("select", undefined, { id: selID });
+    for (const m of ntMembers.members) {
+      const o = el("option", m.name + (m.email ? " (" + m.email + ")" : "") + " — " + m.integration);
+      o.value = JSON.stringify([m.integration_id, m.ref]);
+      sel.append(o);
+    }
+    const copy = el("button", "Copy member", { type: "button", class: "small secondary nt-members-copy" });
+    copy.addEventListener("click", () => adm.run(copy, "nt-msg", async () => {
+      const [integration, ref] = JSON.parse(sel.value);
+      await api("POST", "/admin/notify/groups/" + encodeURIComponent(g.id) + "/members", { integration_id: integration, member_ref: ref });
+      await ntLoad();
+    }, "Copied into " + g.name + " from the PSA: set when they are on call, and turn on SMS or voice, with Edit."));
+    row.append(el("label", "Copy a PSA member", { for: selID }), " ", sel, " ", copy);
+  }));
+  row.append(load);
+  return row;
 }
 
 // ntRule is one schedule rule's fields.

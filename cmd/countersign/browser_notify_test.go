@@ -8,13 +8,16 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/countersign/countersign/core"
+	"github.com/countersign/countersign/core/psa"
+	"github.com/countersign/countersign/core/psa/memory"
 )
 
 // TestBrowserOnCall: the On call page in chromium. An admin sets the
 // schedules' zone, adds a group told about #verify requests, adds a user
-// with an SMS way and a rule (every day, all day), copies a technician in,
-// and the Test view says who is on call now; the store has what the page
-// showed, and #verify is then available to the tenant's end users.
+// with an SMS way and a rule (every day, all day), copies a technician in
+// and one of the MSP's members from the PSA, and the Test view says who is
+// on call now; the store has what the page showed, and #verify is then
+// available to the tenant's end users.
 func TestBrowserOnCall(t *testing.T) {
 	s := startServer(t)
 	tab := NewTab(t)
@@ -55,6 +58,19 @@ func TestBrowserOnCall(t *testing.T) {
 	tab.WaitText("#nt-msg", "Copied into Service desk")
 	tab.WaitText(group+` tr[data-user="`+techName+`"]`, "no rule: never on call")
 
+	// One of the MSP's technicians as the PSA knows them.
+	psaSrv := memory.NewServer("psa-key-93")
+	psaSrv.SeedMembers([]psa.Member{{Ref: "7", Identifier: "nina", Name: "Nina Night", Email: "nina@msp.example", Phone: "(555) 010-0108"},
+		{Ref: "8", Identifier: "oscar", Name: "Oscar Former", Email: "oscar@msp.example"}}, "8")
+	s.AddIntegration(t, memory.ID, "Our PSA", memory.Config{BaseURL: ServeOtherOrigin(t, psaSrv), APIKey: "psa-key-93"})
+	tab.Click(group + ` .nt-members-load`)
+	tab.WaitVisible(group + ` .nt-members select`)
+	assert.Equal(t, "Nina Night (nina@msp.example) — Our PSA", tab.Text(group+` .nt-members select`), "active members only")
+	tab.CheckA11y("on call (PSA members)")
+	tab.Click(group + ` .nt-members-copy`)
+	tab.WaitText("#nt-msg", "Copied into Service desk from the PSA")
+	tab.WaitText(group+` tr[data-user="Nina Night"]`, "nina@msp.example")
+
 	tab.Click("#nt-test-run")
 	tab.WaitText(`.nt-test-group[data-group="Service desk"] .nt-oncall`, "On call: Dana Day")
 	assert.NotContains(t, tab.Text(`.nt-test-group[data-group="Service desk"] .nt-oncall`), techName)
@@ -81,5 +97,10 @@ func TestBrowserOnCall(t *testing.T) {
 		return err
 	})
 	assert.Equal(t, "Europe/London", zone)
-	require.Len(t, users, 2)
+	require.Len(t, users, 3)
+	sources := map[string]string{}
+	for _, u := range users {
+		sources[u.Name] = u.Source
+	}
+	assert.Regexp(t, `^psa:int_[a-z0-9]+:7$`, sources["Nina Night"])
 }

@@ -111,6 +111,8 @@ type (
 		LicenseClass string `json:"licenseClass"`
 		InactiveFlag bool   `json:"inactiveFlag"`
 		OfficeEmail  string `json:"officeEmail,omitempty"`
+		OfficePhone  string `json:"officePhone,omitempty"`
+		MobilePhone  string `json:"mobilePhone,omitempty"`
 		DefaultEmail string `json:"defaultEmail"`
 		DefaultPhone string `json:"defaultPhone"`
 		Info         info   `json:"_info"`
@@ -189,7 +191,7 @@ func memberFromPSA(m psa.Member, licenseClass string) (member, error) {
 	}
 	first, last, _ := strings.Cut(strings.TrimSpace(m.Name), " ")
 	return member{rec: memberRec{ID: id, Identifier: m.Identifier, FirstName: first, LastName: last,
-		LicenseClass: licenseClass, OfficeEmail: m.Email, DefaultEmail: "Office", DefaultPhone: "Office", Info: info{}}}, nil
+		LicenseClass: licenseClass, OfficeEmail: m.Email, MobilePhone: m.Phone, DefaultEmail: "Office", DefaultPhone: "Office", Info: info{}}}, nil
 }
 
 func refID(ref string) (int, error) {

@@ -417,6 +417,9 @@ func (s *Server) handleMembers(q *req) {
 	for _, m := range s.podMembers {
 		recs = append(recs, m.rec)
 	}
+	for _, m := range s.staff {
+		recs = append(recs, m.rec)
+	}
 	s.mu.Unlock()
 	s.writeList(q, "Member", recs)
 }

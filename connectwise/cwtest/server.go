@@ -103,6 +103,7 @@ type Server struct {
 	commTypes   []commTypeRec
 	apiMember   member
 	podMembers  []member
+	staff       []member // SeedMembers
 	memberForms []string
 	forbidden   map[string]bool // "who method route"
 	lastID      int
@@ -355,6 +356,29 @@ func (s *Server) AddPodMember(m psa.Member, a connectwise.MemberAuth, inactive b
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.podMembers = append(s.podMembers, mem)
+}
+
+// SeedMembers replaces the MSP's other members (technicians, license
+// class "F", each with Phone as its mobile number) that GET
+// /system/members lists besides the API and pod members; those whose Ref is
+// in inactive are inactive.
+func (s *Server) SeedMembers(members []psa.Member, inactive ...string) {
+	var staff []member
+	for _, m := range members {
+		mem, err := memberFromPSA(m, "F")
+		if err != nil {
+			s.t.Errorf("%v", err)
+			return
+		}
+		if mem.rec.Identifier == "" {
+			mem.rec.Identifier = identifierOf(m.Name)
+		}
+		mem.rec.InactiveFlag = slices.Contains(inactive, m.Ref)
+		staff = append(staff, mem)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.staff = staff
 }
 
 // SetDefaultContact makes the contact with contactRef the default contact

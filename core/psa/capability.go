@@ -131,6 +131,16 @@ type MemberIdentifier interface {
 	IdentifyMember(ctx context.Context) (Member, error)
 }
 
+// MemberLister lists the PSA's active members (the MSP's technicians), so
+// that an admin can copy one into an on-call group instead of typing their
+// addresses again.
+type MemberLister interface {
+	// ListMembers returns one page of the active members, with their
+	// e-mail and phone where the PSA has them; following the cursor until
+	// it is "" visits each active member once.
+	ListMembers(ctx context.Context, o ListOptions) (Page[Member], error)
+}
+
 // Checker tests a connection: the console's "Test connection" button.
 type Checker interface {
 	// Check makes one cheap authenticated call and returns its error.

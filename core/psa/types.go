@@ -74,6 +74,9 @@ type Member struct {
 	Identifier string // the login name ("jsmith"); "" when the PSA has none
 	Name       string
 	Email      string // "" when the PSA does not disclose it
+	// Phone is the member's mobile (else office) number as the PSA holds
+	// it, set by [MemberLister]; "" when it has none.
+	Phone string
 }
 
 // ContactSearch says which contacts [ContactFinder] looks for. Set fields

@@ -23,6 +23,8 @@ func (s *Server) registerAdminNotifyRoutes(a *mux.Router) {
 	a.HandleFunc("/notify/groups/{id}", s.handleDeleteNotifyGroup).Methods(http.MethodDelete)
 	a.HandleFunc("/notify/groups/{id}/users", s.handleAddNotifyUser).Methods(http.MethodPost)
 	a.HandleFunc("/notify/groups/{id}/technicians", s.handleCloneTechnician).Methods(http.MethodPost)
+	a.HandleFunc("/notify/members", s.handleNotifyPSAMembers).Methods(http.MethodGet)
+	a.HandleFunc("/notify/groups/{id}/members", s.handleClonePSAMember).Methods(http.MethodPost)
 	a.HandleFunc("/notify/users/{id}", s.handleUpdateNotifyUser).Methods(http.MethodPut)
 	a.HandleFunc("/notify/users/{id}", s.handleRemoveNotifyUser).Methods(http.MethodDelete)
 }

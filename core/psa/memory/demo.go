@@ -38,4 +38,9 @@ func (s *Server) SeedDemo() {
 		},
 	)
 	s.SetMember(psa.Member{Ref: "7", Identifier: "demo", Name: "Demo Technician", Email: "demo@countersign.example"})
+	s.SeedMembers([]psa.Member{
+		{Ref: "7", Identifier: "demo", Name: "Demo Technician", Email: "demo@countersign.example", Phone: "(555) 010-0107"},
+		{Ref: "8", Identifier: "nina", Name: "Nina Night-shift", Email: "nina@countersign.example", Phone: "+1 555 010 0108"},
+		{Ref: "9", Identifier: "old", Name: "Oscar Former", Email: "oscar@countersign.example"},
+	}, "9")
 }

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/countersign/countersign/core"
@@ -20,6 +22,35 @@ func (c *Client) IdentifyMember(ctx context.Context) (psa.Member, error) {
 		return psa.Member{}, fmt.Errorf("memory: identify member: %w", err)
 	}
 	return psa.Member{Ref: w.ID, Identifier: w.Username, Name: w.Name, Email: w.Email}, nil
+}
+
+// ListMembers implements [psa.MemberLister]: GET /members?active=true. The
+// cursor is the server's.
+func (c *Client) ListMembers(ctx context.Context, o psa.ListOptions) (psa.Page[psa.Member], error) {
+	const op = "memory: list members"
+	q := url.Values{"active": {"true"}}
+	if o.PageSize > 0 {
+		q.Set("page_size", strconv.Itoa(min(o.PageSize, maxPageSize)))
+	}
+	if o.Cursor != "" {
+		q.Set("cursor", o.Cursor)
+	}
+	var page []wireMember
+	h, err := c.get(ctx, "GET /members", "members", q, &page)
+	if err != nil {
+		return psa.Page[psa.Member]{}, fmt.Errorf("%s: %w", op, err)
+	}
+	out := psa.Page[psa.Member]{Items: []psa.Member{}}
+	for _, w := range page {
+		if w.ID == "" || w.Active != nil && !*w.Active {
+			continue // asked for active members only; never trust the filter blindly
+		}
+		out.Items = append(out.Items, psa.Member{Ref: w.ID, Identifier: w.Username, Name: w.Name, Email: w.Email, Phone: w.Phone})
+	}
+	if out.Next, err = c.nextCursor(h, op, "members"); err != nil {
+		return psa.Page[psa.Member]{}, err
+	}
+	return out, nil
 }
 
 // maxProofLen bounds a member proof: a token in a small JSON object.

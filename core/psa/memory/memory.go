@@ -73,6 +73,7 @@ var (
 	_ psa.TicketCreator        = (*Client)(nil)
 	_ psa.CompanyLister        = (*Client)(nil)
 	_ psa.MemberIdentifier     = (*Client)(nil)
+	_ psa.MemberLister         = (*Client)(nil)
 	_ psa.Checker              = (*Client)(nil)
 	_ psa.Embedder             = (*Client)(nil)
 	_ psa.TicketOnlyGetter     = (*Client)(nil)

@@ -60,6 +60,8 @@ type (
 		Username string `json:"username"`
 		Name     string `json:"name"`
 		Email    string `json:"email,omitempty"`
+		Phone    string `json:"phone,omitempty"`  // GET /members only
+		Active   *bool  `json:"active,omitempty"` // GET /members only
 	}
 	wireError struct {
 		Error string `json:"error"`
@@ -91,6 +93,7 @@ const (
 //	PATCH /tickets/{id}           {"contact_id"}: the ticket's contact
 //	POST /tickets/{id}/notes
 //	GET  /me                      the member the API key belongs to
+//	GET  /members                 ?active=true&page_size=&cursor=: the MSP's members (SeedMembers)
 //	POST /member-sessions/verify  {"token"}: the member a pod's session token belongs to
 //	GET  /webhooks                POST /webhooks {"url"}: where events are posted
 //	PATCH /webhooks/{id}          {"disabled"}: stop or resume posting to one
@@ -119,6 +122,7 @@ type Server struct {
 	notes     map[string][]psa.Note
 	details   map[string]string // ticket descriptions, by ref
 	member    psa.Member
+	staff     []staffMember // GET /members
 	lastID    int
 	pageSize  int                 // 0 means maxPageSize
 	linkURL   func(string) string // rewrites next-page URLs; nil keeps them
@@ -144,6 +148,7 @@ func NewServer(apiKey string) *Server {
 	m.HandleFunc("PATCH /api/v1/tickets/{id}", s.handlePatchTicket)
 	m.HandleFunc("POST /api/v1/tickets/{id}/notes", s.handleAddNote)
 	m.HandleFunc("GET /api/v1/me", s.handleMe)
+	m.HandleFunc("GET /api/v1/members", s.handleListMembers)
 	m.HandleFunc("GET /ui/{screen}/{id}", s.handleScreen)
 	s.setupRoutes(m)
 	s.mux = m
@@ -448,6 +453,56 @@ func (s *Server) handleMe(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.writeJSON(w, http.StatusOK, wireMember{ID: m.Ref, Username: m.Identifier, Name: m.Name, Email: m.Email})
+}
+
+// staffMember is one of the MSP's members in GET /members.
+type staffMember struct {
+	psa.Member
+	inactive bool
+}
+
+// SeedMembers replaces the MSP's members that GET /members lists; those
+// named in inactive are listed as inactive (left the MSP).
+func (s *Server) SeedMembers(members []psa.Member, inactive ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.staff = nil
+	for _, m := range members {
+		s.staff = append(s.staff, staffMember{Member: m, inactive: slices.Contains(inactive, m.Ref)})
+	}
+}
+
+func (s *Server) handleListMembers(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	var want *bool
+	switch v := q.Get("active"); v {
+	case "":
+	case "true", "false":
+		b := v == "true"
+		want = &b
+	default:
+		s.writeError(w, http.StatusBadRequest, fmt.Sprintf("active %q is not true or false", v))
+		return
+	}
+	s.mu.Lock()
+	var all []staffMember
+	for _, m := range s.staff {
+		if want == nil || *want == !m.inactive {
+			all = append(all, m)
+		}
+	}
+	s.mu.Unlock()
+	page, next, err := s.page(r, len(all))
+	if err != nil {
+		s.writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	out := []wireMember{}
+	for _, m := range all[page[0]:page[1]] {
+		active := !m.inactive
+		out = append(out, wireMember{ID: m.Ref, Username: m.Identifier, Name: m.Name, Email: m.Email, Phone: m.Phone, Active: &active})
+	}
+	s.writeList(w, r, out, next)
 }
 
 func (s *Server) contact(id string) (psa.Contact, bool) {

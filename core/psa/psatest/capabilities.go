@@ -95,6 +95,9 @@ func callsOf(t *testing.T, c psa.Client) []call {
 	if ch, ok := c.(psa.Checker); ok {
 		out = append(out, call{"Check", ch.Check})
 	}
+	if l, ok := c.(psa.MemberLister); ok {
+		out = append(out, call{"ListMembers", func(ctx context.Context) error { _, err := l.ListMembers(ctx, psa.ListOptions{}); return err }})
+	}
 	if g, ok := c.(psa.TicketOnlyGetter); ok {
 		out = append(out, call{"GetTicketOnly", func(ctx context.Context) error { _, err := g.GetTicketOnly(ctx, ticketAlice.Ref); return err }})
 	}
@@ -555,4 +558,75 @@ func testCallbackVerifier(t *testing.T, h Harness) {
 	big := append(bytes.TrimRight(append([]byte{}, body...), "}"), []byte(`,"psatest":"`+strings.Repeat("a", psa.MaxInboundBody)+`"}`)...)
 	refused(t, "oversize", hdr, big, core.ErrInvalid)
 	refused(t, "not JSON", hdr, []byte(`{"`), core.ErrUnauthorized, core.ErrInvalid)
+}
+
+// MemberSeeder is implemented by fakes of PSAs whose client is a
+// [psa.MemberLister]: the MSP's members, those named in inactive listed as
+// inactive (deactivated, left the MSP).
+type MemberSeeder interface {
+	SeedMembers(members []psa.Member, inactive ...string)
+}
+
+// testMemberLister: following the cursor from the first page visits each
+// active member once, with the name, e-mail and phone the PSA holds, and
+// no inactive one, whatever page size the PSA imposes; a refusal keeps its
+// kind.
+func testMemberLister(t *testing.T, h Harness) {
+	e := newEnv(t, h)
+	l, ok := e.client.(psa.MemberLister)
+	if !ok {
+		t.Skip("client does not implement psa.MemberLister")
+	}
+	seeder, ok := e.fake.(MemberSeeder)
+	require.True(t, ok, "the client lists members: its fake must implement psatest.MemberSeeder")
+	var all []psa.Member
+	for i := range 7 {
+		all = append(all, psa.Member{Ref: fmt.Sprint(3001 + i), Identifier: fmt.Sprintf("tech%d", i+1), Name: fmt.Sprintf("Tech %d Person", i+1),
+			Email: fmt.Sprintf("tech%d@msp.example", i+1), Phone: fmt.Sprintf("(555) 010-01%02d", 50+i)})
+	}
+	all[6].Phone, all[5].Email = "", ""
+	seeder.SeedMembers(all, all[1].Ref, all[4].Ref)
+	e.fake.SetPageSize(2)
+	got := map[string]psa.Member{}
+	cursor, pages := "", 0
+	for {
+		p, err := l.ListMembers(t.Context(), psa.ListOptions{PageSize: 2, Cursor: cursor})
+		require.NoError(t, err, "page %d", pages+1)
+		pages++
+		for _, m := range p.Items {
+			_, dup := got[m.Ref]
+			require.False(t, dup, "member %s listed twice", m.Ref)
+			got[m.Ref] = m
+		}
+		if cursor = p.Next; cursor == "" {
+			break
+		}
+		require.Less(t, pages, 20, "the cursor never ends")
+	}
+	assert.GreaterOrEqual(t, pages, 3, "5 active members at 2 a page are at least 3 pages")
+	require.Len(t, got, 5, "each active member once, no inactive one")
+	for i, m := range all {
+		if i == 1 || i == 4 {
+			assert.NotContains(t, got, m.Ref, "inactive member %s listed", m.Ref)
+			continue
+		}
+		g := got[m.Ref]
+		assert.Equal(t, m.Name, g.Name)
+		assert.Equal(t, strings.ToLower(m.Email), strings.ToLower(g.Email))
+		assert.Equal(t, phoneDigits(m.Phone), phoneDigits(g.Phone), "member %s's phone", m.Ref)
+	}
+	e.fake.FailNext(forever, 401, "")
+	_, err := l.ListMembers(t.Context(), psa.ListOptions{})
+	e.fake.FailNext(0, 0, "")
+	assert.ErrorIs(t, err, core.ErrUnauthorized)
+}
+
+// phoneDigits is a number's digits: PSAs keep the format they were given.
+func phoneDigits(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' {
+			return r
+		}
+		return -1
+	}, s)
 }

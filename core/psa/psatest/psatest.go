@@ -105,6 +105,7 @@ func Run(t *testing.T, h Harness) {
 		{"PodInstaller", testPodInstaller},
 		{"CallbackRegistrar", testCallbackRegistrar},
 		{"CallbackVerifier", testCallbackVerifier},
+		{"MemberLister", testMemberLister},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, h) })
 	}

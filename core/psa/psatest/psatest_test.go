@@ -42,6 +42,7 @@ var broken = []struct {
 	{"callbacks-duplicated", "CallbackRegistrar"},
 	{"verifier-trusts-body", "CallbackVerifier"},
 	{"verifier-oversize", "CallbackVerifier"},
+	{"members-first-page-only", "MemberLister"},
 	// Clients without reads, which the two cases below once passed
 	// without calling anything.
 	{"check-only-ignores-context", "ContextCanceled"},
@@ -118,6 +119,8 @@ func wrap(name string, c *memory.Client) psa.Client {
 	switch name {
 	case "check-always-ok":
 		return checkAlwaysOK{c}
+	case "members-first-page-only":
+		return membersFirstPageOnly{c}
 	case "ticket-only-with-contact":
 		return ticketOnlyWithContact{c}
 	case "pod-context-accepts-nothing":
@@ -143,6 +146,15 @@ func wrap(name string, c *memory.Client) psa.Client {
 }
 
 type checkAlwaysOK struct{ *memory.Client }
+
+// membersFirstPageOnly drops the cursor: later pages' members are missed.
+type membersFirstPageOnly struct{ *memory.Client }
+
+func (b membersFirstPageOnly) ListMembers(ctx context.Context, o psa.ListOptions) (psa.Page[psa.Member], error) {
+	p, err := b.Client.ListMembers(ctx, o)
+	p.Next = ""
+	return p, err
+}
 
 func (checkAlwaysOK) Check(context.Context) error { return nil }
 
