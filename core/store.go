@@ -56,6 +56,15 @@ type Tx interface {
 	// fields (client, names, title, PSA ref, times), not its destinations.
 	CreateContact(ctx context.Context, c *Contact) error
 	Contact(ctx context.Context, tenantID, id string) (Contact, error)
+	// LockContactFor reads a contact as Contact does and, in the same read,
+	// the technician techID ("" reads none: a zero Technician). It holds
+	// the contact's row against other lockers until the transaction ends
+	// (FOR UPDATE on PostgreSQL; SQLite serialises write transactions
+	// already), so that starts for one contact run one after the other:
+	// what a later statement of the transaction counts of the contact's
+	// verifications stays true until it commits. A missing technician is
+	// ErrNotFound wrapped with "technician", as Technician's would be.
+	LockContactFor(ctx context.Context, tenantID, techID, id string) (Contact, Technician, error)
 	SearchContacts(ctx context.Context, tenantID string, q ContactQuery) ([]Contact, error)
 	UpdateContact(ctx context.Context, c *Contact) error
 	// ClientEmailDomains counts, for each e-mail domain, the contacts of

@@ -148,6 +148,10 @@ type SendStats struct {
 	// ChannelIssue is whether Channel has an open misconfiguration;
 	// OptedOut whether Destination (a phone) has opted out of texts.
 	ChannelIssue, OptedOut bool
+	// Open is how many of the contact's verifications are open in the
+	// store (pending or sent, expired or not), as LockOpenVerifications
+	// would return them.
+	Open int
 }
 
 // SendFilter selects sends for counting. Empty fields match everything;

@@ -132,11 +132,9 @@ func (e *Engine) start(ctx context.Context, tx Tx, req StartRequest, p Provider)
 	if err != nil {
 		return Started{}, nil, nil, err
 	}
-	tech, actor, err := startingTechnician(ctx, tx, req)
-	if err != nil {
-		return Started{}, nil, nil, err
-	}
-	contact, err := tx.Contact(ctx, req.TenantID, req.ContactID)
+	// The contact is locked first: what this transaction then counts of
+	// its verifications (stats.Open) stays true until the commit.
+	contact, tech, actor, err := startingContact(ctx, tx, req)
 	if err != nil {
 		return Started{}, nil, nil, err
 	}
@@ -170,7 +168,10 @@ func (e *Engine) start(ctx context.Context, tx Tx, req StartRequest, p Provider)
 	if err != nil {
 		return Started{}, nil, nil, err
 	}
-	replaced, err := e.replaceLive(ctx, tx, v, actor, now)
+	var replaced []Verification
+	if stats.Open > 0 {
+		replaced, err = e.replaceLive(ctx, tx, v, actor, now)
+	}
 	if err != nil {
 		return Started{}, nil, nil, err
 	}
@@ -187,19 +188,24 @@ func (e *Engine) start(ctx context.Context, tx Tx, req StartRequest, p Provider)
 	return Started{Verification: v, TechCode: secret.techCode}, item, replaced, nil
 }
 
-// startingTechnician returns the technician a verification is started for
-// and the audit actor naming them: the system actor when req.System starts
-// it on no technician's behalf.
-func startingTechnician(ctx context.Context, tx Tx, req StartRequest) (Technician, string, error) {
+// startingContact locks the contact a verification is started for and
+// reads the technician it is started by, in one read, and returns the
+// audit actor naming them: the system actor when req.System starts it on
+// no technician's behalf.
+func startingContact(ctx context.Context, tx Tx, req StartRequest) (Contact, Technician, string, error) {
 	if req.TechnicianID == "" && req.System != "" {
 		tech := Technician{ID: systemStarter + req.System, TenantID: req.TenantID}
-		return tech, tech.ID, nil
+		contact, _, err := tx.LockContactFor(ctx, req.TenantID, "", req.ContactID)
+		return contact, tech, tech.ID, err
 	}
-	tech, err := tx.Technician(ctx, req.TenantID, req.TechnicianID)
+	if req.TechnicianID == "" {
+		return Contact{}, Technician{}, "", fmt.Errorf("technician: %w", Errorf(KindNotFound, "no technician"))
+	}
+	contact, tech, err := tx.LockContactFor(ctx, req.TenantID, req.TechnicianID, req.ContactID)
 	if err != nil {
-		return Technician{}, "", fmt.Errorf("technician: %w", err)
+		return Contact{}, Technician{}, "", err
 	}
-	return tech, techActor(tech.ID), nil
+	return contact, tech, techActor(tech.ID), nil
 }
 
 // startDestination picks the contact's destination req names, or its

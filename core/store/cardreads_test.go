@@ -94,3 +94,62 @@ func TestShieldVerifications(t *testing.T) {
 		})
 	}
 }
+
+// TestContactReadInOneStatement: Contact reads the contact, its
+// destinations in order and its client's effective policy in one
+// statement, and PolicyFor in the same transaction then needs none until
+// the transaction writes a policy; LockContactFor adds the technician to
+// that statement, and still names what is missing when the join finds
+// nothing.
+func TestContactReadInOneStatement(t *testing.T) {
+	for _, d := range storetest.Dialects(t) {
+		t.Run(d, func(t *testing.T) {
+			var trips atomic.Int64
+			s := storetest.Open(t, d, store.CountRoundTrips(&trips))
+			f := seed(t, s)
+			bare := core.Contact{TenantID: f.A.ID, ClientID: f.clientA.ID, FirstName: "No", LastName: "Phones"}
+			update(t, s, func(ctx context.Context, tx core.Tx) error { return tx.CreateContact(ctx, &bare) })
+			require.NoError(t, s.Update(context.Background(), func(tx core.Tx) error {
+				ctx := context.Background()
+				n0 := trips.Load()
+				c, err := tx.Contact(ctx, f.A.ID, f.contactA.ID)
+				require.NoError(t, err)
+				assert.Equal(t, f.contactA, c)
+				_, err = tx.PolicyFor(ctx, f.A.ID, f.clientA.ID)
+				assert.ErrorIs(t, err, core.ErrNotFound, "no policy stored: the defaults apply")
+				assert.Equal(t, int64(1), trips.Load()-n0, "contact, destinations and policy in one statement")
+
+				p := core.DefaultPolicy()
+				p.CodeDigits = 8
+				require.NoError(t, tx.PutPolicy(ctx, f.A.ID, f.clientA.ID, p))
+				got, err := tx.PolicyFor(ctx, f.A.ID, f.clientA.ID)
+				require.NoError(t, err)
+				assert.Equal(t, 8, got.CodeDigits, "the transaction's own write is read back")
+
+				n0 = trips.Load()
+				c, tc, err := tx.LockContactFor(ctx, f.A.ID, f.techA.ID, bare.ID)
+				require.NoError(t, err)
+				assert.Equal(t, int64(1), trips.Load()-n0, "contact and technician in one statement")
+				assert.Equal(t, "Phones", c.LastName)
+				assert.Empty(t, c.Destinations)
+				assert.Equal(t, f.techA.Email, tc.Email)
+				assert.Equal(t, f.techA.Role, tc.Role)
+				_, err = tx.PolicyFor(ctx, f.A.ID, f.clientA.ID)
+				require.NoError(t, err)
+				assert.Equal(t, int64(1), trips.Load()-n0, "the policy came along")
+
+				_, _, err = tx.LockContactFor(ctx, f.A.ID, "tec_nobody", f.contactA.ID)
+				assert.ErrorIs(t, err, core.ErrNotFound)
+				assert.ErrorContains(t, err, "technician")
+				_, _, err = tx.LockContactFor(ctx, f.A.ID, f.techA.ID, f.contactB.ID)
+				require.ErrorIs(t, err, core.ErrNotFound, "another tenant's contact")
+				assert.NotContains(t, err.Error(), "technician")
+				c, tc, err = tx.LockContactFor(ctx, f.A.ID, "", f.contactA.ID)
+				require.NoError(t, err)
+				assert.Equal(t, f.contactA, c)
+				assert.Zero(t, tc)
+				return nil
+			}))
+		})
+	}
+}

@@ -2,6 +2,9 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"errors"
+	"fmt"
 	"strings"
 	"unicode"
 
@@ -90,17 +93,97 @@ func (t *tx) DeleteDestination(ctx context.Context, tenantID, contactID, id stri
 	return mustAffect(res, "delete destination %s", id)
 }
 
-// Contact implements core.Tx; a deleted contact is ErrNotFound.
+// Contact implements core.Tx; a deleted contact is ErrNotFound. One
+// statement reads the contact with its destinations and its client's
+// effective policy row, which the transaction remembers for PolicyFor (a
+// contact is read to act on it under its policy: a start, a card).
 func (t *tx) Contact(ctx context.Context, tenantID, id string) (core.Contact, error) {
-	c, err := scanContact(t.queryRow(ctx, `SELECT `+contactCols+` FROM contacts c WHERE c.tenant_id = ? AND c.id = ? AND c.deleted_at IS NULL`, tenantID, id))
+	c, _, err := t.readContact(ctx, tenantID, "", id, false)
+	return c, err
+}
+
+// LockContactFor implements core.Tx: Contact's statement, joined with the
+// technician's row and, on PostgreSQL, locking the contact's (FOR UPDATE
+// OF, so neither the technician nor the destinations are locked). When
+// the join finds nothing, the reads are made apart so the error names
+// what is missing.
+func (t *tx) LockContactFor(ctx context.Context, tenantID, techID, id string) (core.Contact, core.Technician, error) {
+	c, tc, err := t.readContact(ctx, tenantID, techID, id, true)
+	if err == nil || techID == "" || !errors.Is(err, core.ErrNotFound) {
+		return c, tc, err
+	}
+	if tc, err = t.Technician(ctx, tenantID, techID); err != nil {
+		return core.Contact{}, core.Technician{}, fmt.Errorf("technician: %w", err)
+	}
+	c, _, err = t.readContact(ctx, tenantID, "", id, true)
+	return c, tc, err
+}
+
+// readContact is the statement of Contact and LockContactFor: the contact,
+// one row per destination (a LEFT JOIN: none gives one row of NULLs), the
+// effective policy of its client, and, when techID is set, the technician.
+func (t *tx) readContact(ctx context.Context, tenantID, techID, id string, lock bool) (core.Contact, core.Technician, error) {
+	cols := contactCols + `, d.id, d.kind, d.value, d.label, d.is_default, d.source, d.set_at, d.set_by,
+		(SELECT p.policy FROM policies p WHERE p.tenant_id = c.tenant_id AND p.client_id IN (c.client_id, '')
+			ORDER BY p.client_id DESC LIMIT 1)`
+	from := ` FROM contacts c`
+	var args []any
+	if techID != "" {
+		cols += `, ` + prefixCols("t.", technicianCols)
+		from += ` JOIN technicians t ON t.tenant_id = c.tenant_id AND t.id = ?`
+		args = append(args, techID)
+	}
+	q := `SELECT ` + cols + from + `
+		LEFT JOIN contact_destinations d ON d.tenant_id = c.tenant_id AND d.contact_id = c.id
+		WHERE c.tenant_id = ? AND c.id = ? AND c.deleted_at IS NULL ORDER BY d.ord`
+	if lock && t.pg() {
+		q += ` FOR UPDATE OF c`
+	}
+	rows, err := t.query(ctx, q, append(args, tenantID, id)...)
 	if err != nil {
-		return core.Contact{}, wrap(err, "get contact %s", id)
+		return core.Contact{}, core.Technician{}, wrap(err, "get contact %s", id)
 	}
-	cs := []core.Contact{c}
-	if err := t.fillDestinations(ctx, tenantID, cs); err != nil {
-		return core.Contact{}, err
+	defer rows.Close()
+	var (
+		c      core.Contact
+		tc     core.Technician
+		policy sql.NullString
+		found  bool
+	)
+	for rows.Next() {
+		var (
+			d                                      core.Destination
+			dID, kind, value, label, source, setBy sql.NullString
+			isDefault                              sql.NullBool
+			role                                   string
+		)
+		dest := []any{&c.ID, &c.TenantID, &c.ClientID, &c.FirstName, &c.LastName, &c.Title, &c.PSARef,
+			tcol(&c.CreatedAt), tcol(&c.UpdatedAt), tcol(&c.SyncedAt), tcol(&c.DeletedAt),
+			&dID, &kind, &value, &label, &isDefault, &source, tcol(&d.SetAt), &setBy, &policy}
+		if techID != "" {
+			dest = append(dest, &tc.ID, &tc.TenantID, &tc.Email, &tc.Name, &role, &tc.PasswordHash, &tc.TOTPSecret, &tc.LastTOTPStep,
+				&tc.FailedLogins, tcol(&tc.LockedUntil), tcol(&tc.CreatedAt),
+				tcol(&tc.DisabledAt), &tc.SessionEpoch, tcol(&tc.LastLoginAt))
+		}
+		if err := rows.Scan(dest...); err != nil {
+			return core.Contact{}, core.Technician{}, wrap(err, "get contact %s", id)
+		}
+		tc.Role = core.Role(role)
+		found = true
+		if dID.Valid {
+			d.ID, d.ContactID, d.Kind, d.Value, d.Label = dID.String, c.ID, core.DestinationKind(kind.String), value.String, label.String
+			d.IsDefault, d.Source, d.SetBy = isDefault.Bool, source.String, setBy.String
+			c.Destinations = append(c.Destinations, d)
+		}
 	}
-	return cs[0], nil
+	if err := rows.Err(); err != nil {
+		return core.Contact{}, core.Technician{}, wrap(err, "get contact %s", id)
+	}
+	if !found {
+		return core.Contact{}, core.Technician{}, notFound("get contact %s", id)
+	}
+	t.rememberPolicy(tenantID, c.ClientID, policy)
+	return c, tc, nil
 }
 
 // SearchContacts implements core.Tx. Text matches, case-insensitively, the

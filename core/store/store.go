@@ -234,6 +234,12 @@ type tx struct {
 	// those rows in the transaction (UpdateTenant, PutChannels) forget them.
 	tenants  map[string]core.Tenant
 	channels map[string]channelsRead
+	// policies holds effective policy rows read along with a contact or a
+	// verification (rememberPolicy); PutPolicy and DeletePolicy forget them.
+	policies map[policyKey]sql.NullString
+	// failures holds failure counts read along with a verification, on
+	// SQLite (rememberFailures), kept up to date by SetFailureCount.
+	failures map[failureKey]int
 	// batching and held: see batch.go.
 	batching bool
 	held     []batched

@@ -176,19 +176,38 @@ func (t *tx) Policy(ctx context.Context, tenantID, clientID string) (core.Policy
 }
 
 // PolicyFor implements core.Tx: the tenant default sorts after any
-// client's id, so the first row is the client's when it has one.
+// client's id, so the first row is the client's when it has one. A row
+// read along with a contact or verification of the client in this
+// transaction (rememberPolicy) answers without a statement.
 func (t *tx) PolicyFor(ctx context.Context, tenantID, clientID string) (core.Policy, error) {
-	var raw string
-	err := t.queryRow(ctx, `SELECT policy FROM policies WHERE tenant_id = ? AND client_id IN (?, '')
-		ORDER BY client_id DESC LIMIT 1`, tenantID, clientID).Scan(&raw)
-	if err != nil {
-		return core.Policy{}, wrap(err, "get policy for %q", clientID)
+	raw, known := t.policies[policyKey{tenantID, clientID}]
+	if !known {
+		err := t.queryRow(ctx, `SELECT policy FROM policies WHERE tenant_id = ? AND client_id IN (?, '')
+			ORDER BY client_id DESC LIMIT 1`, tenantID, clientID).Scan(&raw)
+		if err != nil {
+			return core.Policy{}, wrap(err, "get policy for %q", clientID)
+		}
+	} else if !raw.Valid {
+		return core.Policy{}, notFound("get policy for %q", clientID)
 	}
 	var p core.Policy
-	if err := json.Unmarshal([]byte(raw), &p); err != nil {
+	if err := json.Unmarshal([]byte(raw.String), &p); err != nil {
 		return core.Policy{}, wrap(err, "decode policy for %q", clientID)
 	}
 	return p, nil
+}
+
+// policyKey names the effective policy of a client ("" the tenant default).
+type policyKey struct{ tenantID, clientID string }
+
+// rememberPolicy keeps the effective policy row of a client (NULL: none,
+// the defaults apply) read along with another row, for PolicyFor. The
+// transaction's own policy writes forget every remembered row.
+func (t *tx) rememberPolicy(tenantID, clientID string, raw sql.NullString) {
+	if t.policies == nil {
+		t.policies = map[policyKey]sql.NullString{}
+	}
+	t.policies[policyKey{tenantID, clientID}] = raw
 }
 
 // PutPolicy implements core.Tx. A client id must name a client of the
@@ -204,6 +223,7 @@ func (t *tx) PutPolicy(ctx context.Context, tenantID, clientID string, p core.Po
 	if err != nil {
 		return wrap(err, "put policy %q", clientID)
 	}
+	t.policies = nil
 	_, err = t.exec(ctx, `INSERT INTO policies (tenant_id, client_id, policy) VALUES (?, ?, ?)
 		ON CONFLICT (tenant_id, client_id) DO UPDATE SET policy = excluded.policy`,
 		tenantID, clientID, string(raw))
@@ -216,6 +236,7 @@ func (t *tx) DeletePolicy(ctx context.Context, tenantID, clientID string) error 
 	if clientID == "" {
 		return core.Errorf(core.KindInvalid, "the tenant default policy cannot be deleted")
 	}
+	t.policies = nil
 	res, err := t.exec(ctx, `DELETE FROM policies WHERE tenant_id = ? AND client_id = ?`, tenantID, clientID)
 	if err != nil {
 		return wrap(err, "delete policy %q", clientID)

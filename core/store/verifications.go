@@ -199,16 +199,27 @@ func (t *tx) LockOpenVerifications(ctx context.Context, tenantID, contactID stri
 
 // LockVerificationFor implements core.Tx. Only the verification's row is
 // locked (FOR UPDATE OF on PostgreSQL); when the join finds nothing, the
-// two reads are made apart so the error names what is missing.
+// two reads are made apart so the error names what is missing. The
+// effective policy of the verification's client comes along, for
+// PolicyFor (rememberPolicy), and on SQLite the contact's failure count
+// on its kind too, for FailureCount and SetFailureCount (rememberFailures).
 func (t *tx) LockVerificationFor(ctx context.Context, tenantID, techID, id string) (core.Verification, core.Technician, error) {
-	lock := ""
+	lock, failures := "", "NULL"
 	if t.pg() {
 		lock = " FOR UPDATE OF v"
+	} else {
+		failures = `(SELECT f.n FROM failure_counters f WHERE f.tenant_id = v.tenant_id AND f.contact_id = v.contact_id AND f.kind = v.dest_kind)`
 	}
-	var tc core.Technician
-	v, err := scanVerificationTech(t.queryRow(ctx, `SELECT `+prefixCols("v.", verificationCols)+`, `+prefixCols("t.", technicianCols)+`
+	var (
+		tc     core.Technician
+		policy sql.NullString
+		n      sql.NullInt64
+	)
+	v, err := scanVerificationTech(t.queryRow(ctx, `SELECT `+prefixCols("v.", verificationCols)+`, `+prefixCols("t.", technicianCols)+`,
+			(SELECT p.policy FROM policies p WHERE p.tenant_id = v.tenant_id AND p.client_id IN (v.client_id, '')
+				ORDER BY p.client_id DESC LIMIT 1), `+failures+`
 		FROM verifications v JOIN technicians t ON t.tenant_id = v.tenant_id AND t.id = ?
-		WHERE v.tenant_id = ? AND v.id = ?`+lock, techID, tenantID, id), &tc)
+		WHERE v.tenant_id = ? AND v.id = ?`+lock, techID, tenantID, id), &tc, &policy, &n)
 	if errors.Is(err, sql.ErrNoRows) {
 		if tc, err = t.Technician(ctx, tenantID, techID); err != nil {
 			return core.Verification{}, core.Technician{}, fmt.Errorf("technician: %w", err)
@@ -219,23 +230,45 @@ func (t *tx) LockVerificationFor(ctx context.Context, tenantID, techID, id strin
 	if err != nil {
 		return core.Verification{}, core.Technician{}, wrap(err, "lock verification %s", id)
 	}
+	t.rememberPolicy(tenantID, v.ClientID, policy)
+	if !t.pg() {
+		t.rememberFailures(tenantID, v.ContactID, v.DestKind, int(n.Int64))
+	}
 	return v, tc, nil
 }
 
+// failureKey names a contact's consecutive-failure counter on a kind.
+type failureKey struct {
+	tenantID, contactID string
+	kind                core.DestinationKind
+}
+
+// rememberFailures keeps a failure count read along with another row, on
+// SQLite only: there the writer's transaction is the only one writing
+// until it commits, so the count stays true but for the transaction's own
+// writes, which SetFailureCount records. On PostgreSQL a count read with
+// a lock may predate a change committed while the lock was awaited.
+func (t *tx) rememberFailures(tenantID, contactID string, kind core.DestinationKind, n int) {
+	if t.failures == nil {
+		t.failures = map[failureKey]int{}
+	}
+	t.failures[failureKey{tenantID, contactID, kind}] = n
+}
+
 // scanVerificationTech scans a verification followed by a technician.
-func scanVerificationTech(row interface{ Scan(...any) error }, tc *core.Technician) (core.Verification, error) {
+func scanVerificationTech(row interface{ Scan(...any) error }, tc *core.Technician, extra ...any) (core.Verification, error) {
 	var (
 		v                      core.Verification
 		destKind, method, stat string
 		role, purpose, level   string
 	)
-	err := row.Scan(&v.ID, &v.TenantID, &v.ClientID, &v.ContactID, &v.DestinationID, &destKind, &v.Destination, &method,
+	err := row.Scan(append([]any{&v.ID, &v.TenantID, &v.ClientID, &v.ContactID, &v.DestinationID, &destKind, &v.Destination, &method,
 		&v.TicketRef, &v.TechnicianID, &stat, &v.SecretHash, &v.LinkTokenHash, &v.Attempts, &v.MaxAttempts, &v.Sends,
 		&v.Note, &v.Detail, &v.DeliveryStatus, &v.ProviderRef,
 		tcol(&v.CreatedAt), tcol(&v.SentAt), tcol(&v.ExpiresAt), tcol(&v.CompletedAt), tcol(&v.VerifiedUntil), &v.IntegrationID, &purpose, &level,
 		&tc.ID, &tc.TenantID, &tc.Email, &tc.Name, &role, &tc.PasswordHash, &tc.TOTPSecret, &tc.LastTOTPStep,
 		&tc.FailedLogins, tcol(&tc.LockedUntil), tcol(&tc.CreatedAt),
-		tcol(&tc.DisabledAt), &tc.SessionEpoch, tcol(&tc.LastLoginAt))
+		tcol(&tc.DisabledAt), &tc.SessionEpoch, tcol(&tc.LastLoginAt)}, extra...)...)
 	v.DestKind, v.Method, v.Status = core.DestinationKind(destKind), core.Method(method), core.Status(stat)
 	tc.Role = core.Role(role)
 	v.Purpose, v.Level = core.Purpose(purpose), core.Assurance(level)
@@ -307,7 +340,8 @@ func (t *tx) SendStats(ctx context.Context, tenantID string, q core.SendStatsQue
 		(SELECT COUNT(*) FROM (SELECT 1 FROM verification_sends WHERE tenant_id = ? AND destination = ? AND at >= ? LIMIT 1) y),
 		COALESCE((SELECT n FROM failure_counters WHERE tenant_id = ? AND contact_id = ? AND kind = ?), 0),
 		(SELECT COUNT(*) FROM channel_issues WHERE tenant_id = ? AND channel = ?),
-		(SELECT COUNT(*) FROM sms_optouts WHERE tenant_id = ? AND phone = ? AND opted_out = ?)`,
+		(SELECT COUNT(*) FROM sms_optouts WHERE tenant_id = ? AND phone = ? AND opted_out = ?),
+		(SELECT COUNT(*) FROM verifications WHERE tenant_id = ? AND contact_id = ? AND status IN ('pending', 'sent'))`,
 		tenantID, q.ContactID, q.Hour,
 		tenantID, q.Destination, q.Hour,
 		tenantID, q.TechnicianID, q.Hour,
@@ -315,14 +349,20 @@ func (t *tx) SendStats(ctx context.Context, tenantID string, q core.SendStatsQue
 		tenantID, q.Destination, q.Year,
 		tenantID, q.ContactID, string(q.Kind),
 		tenantID, q.Channel,
-		tenantID, q.Destination, true).
-		Scan(&s.ContactHour, &s.DestinationHour, &s.TechnicianHour, &s.TenantDay, &year, &s.Failures, &issues, &optedOut)
+		tenantID, q.Destination, true,
+		tenantID, q.ContactID).
+		Scan(&s.ContactHour, &s.DestinationHour, &s.TechnicianHour, &s.TenantDay, &year, &s.Failures, &issues, &optedOut, &s.Open)
 	s.DestinationYear, s.ChannelIssue, s.OptedOut = year > 0, issues > 0, optedOut > 0
 	return s, wrap(err, "send stats")
 }
 
 // FailureCount implements core.Tx; a contact with no failures counts 0.
+// A count remembered in the transaction (rememberFailures) answers without
+// a statement.
 func (t *tx) FailureCount(ctx context.Context, tenantID, contactID string, kind core.DestinationKind) (int, error) {
+	if n, ok := t.failures[failureKey{tenantID, contactID, kind}]; ok {
+		return n, nil
+	}
 	var n int
 	err := t.queryRow(ctx, `SELECT n FROM failure_counters WHERE tenant_id = ? AND contact_id = ? AND kind = ?`,
 		tenantID, contactID, string(kind)).Scan(&n)
@@ -335,6 +375,16 @@ func (t *tx) FailureCount(ctx context.Context, tenantID, contactID string, kind 
 // SetFailureCount implements core.Tx. The contact must belong to the tenant
 // (else ErrNotFound).
 func (t *tx) SetFailureCount(ctx context.Context, tenantID, contactID string, kind core.DestinationKind, n int, at time.Time) error {
+	key := failureKey{tenantID, contactID, kind}
+	if cur, ok := t.failures[key]; ok {
+		if cur == n {
+			// Already so (a success resetting no failures): the count is
+			// all that is read of the row. The contact is the one the
+			// count was read with, so it belongs to the tenant.
+			return nil
+		}
+		t.failures[key] = n
+	}
 	if err := t.flushFor(ctx, "failure_counters"); err != nil {
 		return err
 	}
