@@ -83,6 +83,11 @@ type Destination struct {
 	ContactID string
 	Kind      DestinationKind
 	Value     string // E.164 for phones, lower-case address for emails
+	// Raw is a phone's Value as the PSA or a person wrote it when it was
+	// set, before it was normalised ("(555) 010-0100"); like SetAt it
+	// stays when the same number is written another way. "" for e-mails
+	// and rows older than it.
+	Raw       string
 	Label     string // "Mobile", "Work", …
 	IsDefault bool
 	Source    string    // "psa:connectwise", "manual", "directory", "demo", …

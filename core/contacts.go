@@ -60,7 +60,11 @@ func destinations(c NewContact, contactID, region, source, actor string, now tim
 			}
 			isDefault := d.Default && !hasDefault
 			hasDefault = hasDefault || isDefault
-			out = append(out, Destination{
+			raw := ""
+			if group.kind == DestPhone {
+				raw = truncate(strings.TrimSpace(d.Value), 64)
+			}
+			out = append(out, Destination{Raw: raw,
 				ID: NewID("dst"), ContactID: contactID, Kind: group.kind, Value: v, Label: truncate(strings.TrimSpace(d.Label), 50),
 				IsDefault: isDefault, Source: source, SetAt: now, SetBy: actor,
 			})

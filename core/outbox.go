@@ -112,4 +112,10 @@ type Outbound struct {
 	LastName  string `json:"last_name,omitempty"`
 	ContactID string `json:"contact_id,omitempty"`
 	SID       string `json:"sid,omitempty"`
+
+	// Corrected numbers (OutboxContactPhone): Phone replaces OldPhone
+	// on the PSA contact To, labelled PhoneLabel.
+	Phone      string `json:"phone,omitempty"`
+	OldPhone   string `json:"old_phone,omitempty"`
+	PhoneLabel string `json:"phone_label,omitempty"`
 }

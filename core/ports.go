@@ -34,6 +34,10 @@ type MessageData struct {
 	Link           string // the one-click URL, "" for codes
 	ExpiresMinutes int
 	Branding       Branding
+	// Destination is the masked number an opt-in form asks about ("" for
+	// none), and Channel how the form went, in words (PSA notes only).
+	Destination string
+	Channel     string
 }
 
 // Rendered is a message body produced from a template.

@@ -235,6 +235,8 @@ type Tx interface {
 	TrayFormTx
 	// Technician verification by text (techverify.go).
 	TechVerifyTx
+	// SMS opt-in forms and consents (optin.go).
+	OptInTx
 }
 
 // ContactQuery filters contacts. Text matches names, emails and phone digits.

@@ -50,11 +50,11 @@ func (t *tx) AddDestination(ctx context.Context, tenantID string, d *core.Destin
 	newID(&d.ID, "dst")
 	normTimes(&d.SetAt)
 	_, err := t.exec(ctx, `INSERT INTO contact_destinations
-		(id, tenant_id, contact_id, ord, kind, value, label, is_default, source, set_at, set_by)
+		(id, tenant_id, contact_id, ord, kind, value, label, is_default, source, set_at, set_by, raw)
 		VALUES (?, ?, ?, (SELECT COALESCE(MAX(ord), 0) + 1 FROM contact_destinations WHERE tenant_id = ? AND contact_id = ?),
-			?, ?, ?, ?, ?, ?, ?)`,
+			?, ?, ?, ?, ?, ?, ?, ?)`,
 		d.ID, tenantID, d.ContactID, tenantID, d.ContactID,
-		string(d.Kind), d.Value, d.Label, d.IsDefault, d.Source, d.SetAt, d.SetBy)
+		string(d.Kind), d.Value, d.Label, d.IsDefault, d.Source, d.SetAt, d.SetBy, d.Raw)
 	return wrap(err, "add destination to contact %s", d.ContactID)
 }
 
@@ -75,9 +75,9 @@ func (t *tx) UpdateContact(ctx context.Context, c *core.Contact) error {
 // provenance of one destination of a contact.
 func (t *tx) UpdateDestination(ctx context.Context, tenantID string, d *core.Destination) error {
 	normTimes(&d.SetAt)
-	res, err := t.exec(ctx, `UPDATE contact_destinations SET value = ?, label = ?, is_default = ?, source = ?, set_at = ?, set_by = ?
-		WHERE tenant_id = ? AND contact_id = ? AND id = ?`,
-		d.Value, d.Label, d.IsDefault, d.Source, d.SetAt, d.SetBy, tenantID, d.ContactID, d.ID)
+	res, err := t.exec(ctx, `UPDATE contact_destinations SET value = ?, label = ?, is_default = ?, source = ?, set_at = ?, set_by = ?,
+		raw = ? WHERE tenant_id = ? AND contact_id = ? AND id = ?`,
+		d.Value, d.Label, d.IsDefault, d.Source, d.SetAt, d.SetBy, d.Raw, tenantID, d.ContactID, d.ID)
 	if err != nil {
 		return wrap(err, "update destination %s", d.ID)
 	}
@@ -266,7 +266,7 @@ func (t *tx) fillDestinations(ctx context.Context, tenantID string, cs []core.Co
 		idx[c.ID] = i
 		args = append(args, c.ID)
 	}
-	rows, err := t.query(ctx, `SELECT id, contact_id, kind, value, label, is_default, source, set_at, set_by
+	rows, err := t.query(ctx, `SELECT id, contact_id, kind, value, label, is_default, source, set_at, set_by, raw
 		FROM contact_destinations WHERE tenant_id = ? AND contact_id IN (`+placeholders(len(cs))+`)
 		ORDER BY contact_id, ord`, args...)
 	if err != nil {
@@ -278,7 +278,7 @@ func (t *tx) fillDestinations(ctx context.Context, tenantID string, cs []core.Co
 			d    core.Destination
 			kind string
 		)
-		if err := rows.Scan(&d.ID, &d.ContactID, &kind, &d.Value, &d.Label, &d.IsDefault, &d.Source, tcol(&d.SetAt), &d.SetBy); err != nil {
+		if err := rows.Scan(&d.ID, &d.ContactID, &kind, &d.Value, &d.Label, &d.IsDefault, &d.Source, tcol(&d.SetAt), &d.SetBy, &d.Raw); err != nil {
 			return wrap(err, "load destinations")
 		}
 		d.Kind = core.DestinationKind(kind)
