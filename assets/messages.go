@@ -25,6 +25,12 @@ const (
 	MessageEmailLink = "email_link"
 	MessageEmailCode = "email_code"
 	MessageVoiceCode = "voice_code"
+
+	// SMS opt-in forms (core.MessageSMSOptIn, …): the form by text or
+	// e-mail, and the note on the PSA contact that one was sent.
+	MessageSMSOptIn   = core.MessageSMSOptIn
+	MessageEmailOptIn = core.MessageEmailOptIn
+	MessageNoteOptIn  = core.MessageNoteOptIn
 )
 
 // part is one rendered field of a message; the file suffix names it, e.g.
@@ -47,6 +53,10 @@ var messageParts = map[string][]part{
 	MessageEmailLink: {partSubject, partText, partHTML},
 	MessageEmailCode: {partSubject, partText, partHTML},
 	MessageVoiceCode: {partSay},
+
+	MessageSMSOptIn:   {partText},
+	MessageEmailOptIn: {partSubject, partText, partHTML},
+	MessageNoteOptIn:  {partText},
 }
 
 // required names the MessageData field a message cannot do without: a code
@@ -57,6 +67,9 @@ var required = map[string]string{
 	MessageEmailLink: "Link",
 	MessageEmailCode: "Code",
 	MessageVoiceCode: "CodeSpoken",
+
+	MessageSMSOptIn:   "Link",
+	MessageEmailOptIn: "Link",
 }
 
 // renderer executes one parsed template; text and HTML templates share it.
@@ -209,6 +222,13 @@ var messageFuncs = texttemplate.FuncMap{
 // minutes spells an expiry in full ("1 minute", "5 minutes") because voice
 // reads it aloud; only sms_link abbreviates, to stay near one SMS segment.
 func minutes(n int) string {
+	if n >= 24*60 && n%(24*60) == 0 {
+		// Opt-in forms last days.
+		if d := n / (24 * 60); d != 1 {
+			return strconv.Itoa(d) + " days"
+		}
+		return "1 day"
+	}
 	if n == 1 {
 		return "1 minute"
 	}

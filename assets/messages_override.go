@@ -45,6 +45,8 @@ const (
 	ChannelSMS   = "sms"
 	ChannelVoice = "voice"
 	ChannelEmail = "email"
+	// ChannelNote is a note written in the PSA, read by the MSP's staff.
+	ChannelNote = "note"
 )
 
 // MessageInfo describes one message for the template editor.
@@ -58,7 +60,8 @@ type MessageInfo struct {
 }
 
 // MessageNames lists the messages in the order the console shows them.
-var MessageNames = []string{MessageSMSCode, MessageSMSLink, MessageVoiceCode, MessageEmailLink, MessageEmailCode}
+var MessageNames = []string{MessageSMSCode, MessageSMSLink, MessageVoiceCode, MessageEmailLink, MessageEmailCode,
+	MessageSMSOptIn, MessageEmailOptIn, MessageNoteOptIn}
 
 var messageLabels = map[string]string{
 	MessageSMSCode:   "SMS code",
@@ -66,17 +69,23 @@ var messageLabels = map[string]string{
 	MessageVoiceCode: "Voice call code",
 	MessageEmailLink: "Email link",
 	MessageEmailCode: "Email code",
+
+	MessageSMSOptIn:   "SMS opt-in form (text)",
+	MessageEmailOptIn: "SMS opt-in form (e-mail)",
+	MessageNoteOptIn:  "PSA note: opt-in form sent",
 }
 
 // channelOf returns the channel of a message name, "" for an unknown name.
 func channelOf(name string) string {
 	switch name {
-	case MessageSMSCode, MessageSMSLink:
+	case MessageSMSCode, MessageSMSLink, MessageSMSOptIn:
 		return ChannelSMS
 	case MessageVoiceCode:
 		return ChannelVoice
-	case MessageEmailLink, MessageEmailCode:
+	case MessageEmailLink, MessageEmailCode, MessageEmailOptIn:
 		return ChannelEmail
+	case MessageNoteOptIn:
+		return ChannelNote
 	}
 	return ""
 }
@@ -89,8 +98,12 @@ func MessageCatalog() ([]MessageInfo, error) {
 		if err != nil {
 			return nil, err
 		}
+		needs := ""
+		if f := required[name]; f != "" {
+			needs = "{{." + f + "}}"
+		}
 		out = append(out, MessageInfo{Name: name, Label: messageLabels[name], Channel: channelOf(name),
-			HasSubject: channelOf(name) == ChannelEmail, Needs: "{{." + required[name] + "}}", Default: def})
+			HasSubject: channelOf(name) == ChannelEmail, Needs: needs, Default: def})
 	}
 	return out, nil
 }
@@ -108,7 +121,7 @@ func DefaultMessage(name string) (core.MessageTemplate, error) {
 	var out core.MessageTemplate
 	var err error
 	switch channelOf(name) {
-	case ChannelSMS:
+	case ChannelSMS, ChannelNote:
 		out.Body, err = read(partText)
 	case ChannelVoice:
 		out.Body, err = read(partSay)
@@ -249,6 +262,8 @@ func applyTemplate(name string, o core.MessageTemplate, d core.MessageData, base
 	case ChannelVoice:
 		out.Say = sayPhrases(rt.body)
 		out.Text = strings.Join(out.Say, " ")
+	case ChannelNote:
+		out.Text = strings.TrimSpace(rt.body)
 	case ChannelEmail:
 		if rt.subject != "" {
 			if strings.Contains(rt.subject, requiredValue(d, required[name])) {
@@ -352,6 +367,10 @@ func sampleMessageData(name string) []core.MessageData {
 		ExpiresMinutes: 5, Branding: core.Branding{PrimaryColor: "#1f4e79", SupportPhone: "+1 555 010 0100"},
 	}
 	bare := core.MessageData{TenantName: "Acme", ExpiresMinutes: 10}
+	if channelOf(name) == ChannelNote || name == MessageSMSOptIn || name == MessageEmailOptIn {
+		full.Destination, full.Channel = "42", "e-mail to j•••@contoso.example"
+		full.ExpiresMinutes, bare.ExpiresMinutes = 7*24*60, 7*24*60
+	}
 	out := []core.MessageData{full, bare}
 	for i := range out {
 		switch required[name] {
@@ -390,7 +409,7 @@ func CheckMessageTemplate(name string, o core.MessageTemplate) error {
 	if o.Subject != "" && ch != ChannelEmail {
 		return core.Errorf(core.KindInvalid, "only emails have a subject")
 	}
-	maxSource := map[string]int{ChannelSMS: maxSMSSource, ChannelVoice: maxVoiceSource, ChannelEmail: maxEmailSource}[ch]
+	maxSource := map[string]int{ChannelSMS: maxSMSSource, ChannelVoice: maxVoiceSource, ChannelEmail: maxEmailSource, ChannelNote: maxEmailSource}[ch]
 	switch {
 	case !utf8.ValidString(o.Body) || !utf8.ValidString(o.Subject):
 		return core.Errorf(core.KindInvalid, "the message is not valid UTF-8 text")

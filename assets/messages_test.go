@@ -101,6 +101,9 @@ func TestMessagesFitBothDirections(t *testing.T) {
 	m, err := NewMessages()
 	require.NoError(t, err)
 	for _, name := range MessageNames {
+		if channelOf(name) == ChannelNote {
+			continue // read by the MSP's staff in the PSA, not by the caller
+		}
 		r, err := m.Render(name, sampleData())
 		require.NoError(t, err)
 		all := strings.ToLower(r.Subject + "\n" + r.Text + "\n" + r.HTML)

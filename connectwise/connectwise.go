@@ -72,4 +72,6 @@ var (
 	_ psa.TicketContactSetter  = (*Client)(nil)
 	_ psa.DefaultContactGetter = (*Client)(nil)
 	_ psa.TicketOnlyGetter     = (*Client)(nil)
+	_ psa.ContactNoter         = (*Client)(nil)
+	_ psa.ContactPhoneSetter   = (*Client)(nil)
 )

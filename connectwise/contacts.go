@@ -31,6 +31,7 @@ type (
 		CommunicationItems []wireCommItem `json:"communicationItems"`
 	}
 	wireCommItem struct {
+		ID                *int     `json:"id"`
 		Type              *wireRef `json:"type"`
 		Value             string   `json:"value"`
 		Extension         string   `json:"extension"`

@@ -479,7 +479,7 @@ func (e *Engine) sendOptInForm(ctx context.Context, tx Tx, tenant Tenant, tech T
 	}
 	data := MessageData{TenantName: tenant.DisplayName(), ContactName: MessageName(k.Contact.FirstName), TechnicianName: MessageName(tech.Name),
 		Link: e.OptInURL(tenant.Slug, token), ExpiresMinutes: int(OptInTTL / time.Minute), Branding: tenant.Branding,
-		Destination: MaskDestination(DestPhone, f.Phone)}
+		Destination: lastDigits(f.Phone)}
 	msg := Outbound{Kind: OutboxEmail, To: k.Email, FromName: tenant.DisplayName()}
 	name := MessageEmailOptIn
 	if ch == OptInBySMS {
@@ -509,6 +509,14 @@ func (e *Engine) sendOptInForm(ctx context.Context, tx Tx, tenant Tenant, tech T
 	return e.audit(ctx, tx, tenant.ID, tech.ID, AuditOptInSent, k.Contact.ID, map[string]string{
 		"form": f.ID, "channel": string(ch), "to": MaskDestination(destKindOf(ch), msg.To),
 		"phone": MaskDestination(DestPhone, f.Phone), "psa_note": boolWord(noted)})
+}
+
+// lastDigits returns the last two digits of an E.164 number; "" for none.
+func lastDigits(phone string) string {
+	if len(phone) < 8 {
+		return ""
+	}
+	return phone[len(phone)-2:]
 }
 
 func destKindOf(ch OptInChannel) DestinationKind {

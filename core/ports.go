@@ -34,8 +34,9 @@ type MessageData struct {
 	Link           string // the one-click URL, "" for codes
 	ExpiresMinutes int
 	Branding       Branding
-	// Destination is the masked number an opt-in form asks about ("" for
-	// none), and Channel how the form went, in words (PSA notes only).
+	// Destination is the last two digits of the number an opt-in form
+	// asks about ("" for none), and Channel how the form went, in words
+	// (PSA notes only).
 	Destination string
 	Channel     string
 }

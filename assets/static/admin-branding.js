@@ -64,10 +64,11 @@ function showMessage() {
   adm.byId("msg-body").value = t.body;
   adm.byId("msg-state").textContent = m.custom ? "Using your own template." : "Using the built-in template.";
   adm.byId("msg-reset").hidden = !m.custom;
-  adm.byId("msg-needs").textContent = "Must include " + m.needs + "." +
+  adm.byId("msg-needs").textContent = (m.needs ? "Must include " + m.needs + "." : "") +
     (m.channel === "sms" ? " SMS text may use only GSM-7 characters and at most two segments (306 characters), with your name and the opt-out notice the first text gets." : "") +
     (m.channel === "voice" ? " One phrase per line; the call pauses between lines." : "") +
-    (m.channel === "email" ? " Plain text; the HTML version is made from it. Separate paragraphs with a blank line." : "");
+    (m.channel === "email" ? " Plain text; the HTML version is made from it. Separate paragraphs with a blank line." : "") +
+    (m.channel === "note" ? "Written on the contact in your PSA when an opt-in form is sent; read by your staff, never by the caller." : "");
   adm.say("msg-msg", "", true);
   preview();
 }

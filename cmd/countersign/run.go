@@ -144,6 +144,13 @@ func build(ctx context.Context, c Config, log *slog.Logger) (*app, error) {
 		Load: func(ctx context.Context, tenantID, id string) (core.Integration, error) {
 			return engine.Integration(ctx, tenantID, id)
 		}}
+	// SMS opt-in forms: the note on the PSA contact, and a number the end
+	// user corrected (issue 18 item 4).
+	contactWrites := &psa.ContactWriteSender{Clients: psaClients,
+		Load: func(ctx context.Context, tenantID, id string) (core.Integration, error) {
+			return engine.Integration(ctx, tenantID, id)
+		}}
+	senders[core.OutboxContactNote], senders[core.OutboxContactPhone] = contactWrites, contactWrites
 	engine, err = core.NewEngine(core.Config{
 		Store: st, Renderer: renderer, Sealer: keys, CodeKey: keys.Derive("code-hmac"), PublicURL: c.PublicURL,
 		Senders: senders, DevDelivery: dev, Channels: channelFactory{c: c}, NoSharedChannels: c.TenantChannelsOnly, StatusCallbacks: strings.HasPrefix(c.PublicURL, "https://"),

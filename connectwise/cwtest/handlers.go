@@ -400,6 +400,10 @@ func (s *Server) handlers() map[string]func(*req) {
 		"PATCH /service/tickets/{id}":            s.handlePatchTicket,
 		"POST /service/tickets/{parentId}/notes": s.handleAddNote,
 		"GET /service/tickets/{parentId}/notes":  s.handleNotes,
+
+		"POST /company/contacts/{parentId}/notes":              s.handleAddContactNote,
+		"POST /company/contacts/{parentId}/communications":     s.handleAddCommunication,
+		"PUT /company/contacts/{parentId}/communications/{id}": s.handlePutCommunication,
 	}
 }
 

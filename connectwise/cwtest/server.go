@@ -114,6 +114,9 @@ type Server struct {
 	unroutable  bool
 	log         []Request
 	setup       setupState // callbacks and Hosted API entries (callbacks.go)
+	// contactNotes are the notes on contacts, by contact id
+	// (contact_writes.go).
+	contactNotes map[int][]contactNoteRec
 }
 
 // Request is one request the fake received.
@@ -147,7 +150,7 @@ func NewServer(t testing.TB, opts ...Option) *Server {
 	t.Helper()
 	s := &Server{
 		t: t, contract: contract, site: DefaultSite, company: DefaultCompanyID, codebase: DefaultCodebase,
-		notes: map[int][]noteRec{}, commTypes: defaultCommTypes(), forbidden: map[string]bool{},
+		notes: map[int][]noteRec{}, contactNotes: map[int][]contactNoteRec{}, commTypes: defaultCommTypes(), forbidden: map[string]bool{},
 		memberForms: []string{"member-cookie", "member-basic", "member-cookie-escaped", "member-cookie-no-context"},
 		lastID:      100000,
 		// ConnectWise's own Link headers have a slash before the query.
@@ -215,6 +218,7 @@ func (s *Server) Seed(companies []psa.Company, contacts []psa.Contact, tickets [
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.companies, s.contacts, s.tickets, s.notes = nil, nil, nil, map[int][]noteRec{}
+	s.contactNotes = map[int][]contactNoteRec{}
 	for _, c := range companies {
 		id := s.mustID(c.Ref)
 		s.companies = append(s.companies, companyRec{ID: id, Identifier: identifierOf(c.Name), Name: c.Name,

@@ -96,6 +96,35 @@ type TicketNoter interface {
 	AddTicketNote(ctx context.Context, ticketRef string, n Note) error
 }
 
+// ContactNoter adds notes to contacts: the note that an SMS opt-in form
+// was sent (issue 18 item 4).
+type ContactNoter interface {
+	// AddContactNote adds an internal note with text to the contact with
+	// contactRef; core.ErrNotFound when there is no such contact. It is
+	// not idempotent and is retried only on 429.
+	AddContactNote(ctx context.Context, contactRef, text string) error
+}
+
+// PhoneChange is a corrected phone number for [ContactPhoneSetter].
+type PhoneChange struct {
+	// Old is the number to replace, as the PSA wrote it or in E.164;
+	// the PSA's number that reads as the same E.164 number is replaced.
+	// "" (or no such number) adds New instead.
+	Old   string
+	New   string // E.164
+	Label string // for an added number, e.g. "Mobile"; "" for the PSA's mobile type
+}
+
+// ContactPhoneSetter changes a contact's phone numbers: the mobile number
+// an end user corrected on an opt-in form.
+type ContactPhoneSetter interface {
+	// SetContactPhone replaces c.Old with c.New on the contact with
+	// contactRef, or adds c.New when the contact has no number reading
+	// as c.Old; core.ErrNotFound when there is no such contact. Setting a
+	// number the contact has already changes nothing.
+	SetContactPhone(ctx context.Context, contactRef string, c PhoneChange) error
+}
+
 // DefaultContactGetter reads which contact a company names as its default,
 // the caller a ticket without a contact is taken to be about.
 type DefaultContactGetter interface {

@@ -228,3 +228,57 @@ func (s *ContactSender) Send(ctx context.Context, m core.Outbound) (string, erro
 	}
 	return "contact:" + c.Ref, nil
 }
+
+// ContactWriteSender delivers the outbox items that write to a PSA contact:
+// core.OutboxContactNote (the note that an opt-in form was sent) and
+// core.OutboxContactPhone (a mobile number the end user corrected). Both
+// wait for an admin when the integration's key may not write contacts,
+// and fail for good when the PSA has no such contact or cannot do it.
+type ContactWriteSender struct {
+	Clients *Clients
+	Load    IntegrationLoader
+}
+
+// Send implements core.Sender.
+func (s *ContactWriteSender) Send(ctx context.Context, m core.Outbound) (string, error) {
+	in, err := s.Load(ctx, m.Tenant, m.Integration)
+	if err != nil {
+		if core.ErrorKind(err) == core.KindNotFound {
+			return "", &core.PermanentError{Code: "integration", Reason: "the PSA integration was removed", Err: err}
+		}
+		return "", err
+	}
+	cl, err := s.Clients.Get(in)
+	if err != nil {
+		return "", core.Misconfigured("the integration's settings are invalid: open and save them again", "", "", err)
+	}
+	var what string
+	switch m.Kind {
+	case core.OutboxContactNote:
+		what = "note"
+		noter, ok := cl.(ContactNoter)
+		if !ok {
+			return "", &core.PermanentError{Code: "integration", Reason: in.Kind + " integrations cannot write contact notes"}
+		}
+		err = noter.AddContactNote(ctx, m.To, m.Text)
+	case core.OutboxContactPhone:
+		what = "number"
+		setter, ok := cl.(ContactPhoneSetter)
+		if !ok {
+			return "", &core.PermanentError{Code: "integration", Reason: in.Kind + " integrations cannot change a contact's numbers"}
+		}
+		err = setter.SetContactPhone(ctx, m.To, PhoneChange{Old: m.OldPhone, New: m.Phone, Label: m.PhoneLabel})
+	default:
+		return "", &core.PermanentError{Code: "kind", Reason: "not a contact write: " + string(m.Kind)}
+	}
+	if err != nil {
+		switch core.ErrorKind(err) {
+		case core.KindUnauthorized, core.KindForbidden:
+			return "", Misconfiguration(err)
+		case core.KindNotFound, core.KindInvalid:
+			return "", &core.PermanentError{Code: string(core.ErrorKind(err)), Reason: "the PSA refused the contact's " + what + ": " + core.ErrorMessage(err), Err: err}
+		}
+		return "", err
+	}
+	return "contact:" + m.To, nil
+}

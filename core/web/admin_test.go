@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/countersign/countersign/assets"
 	"github.com/countersign/countersign/core"
 	"github.com/countersign/countersign/core/store"
 	"github.com/countersign/countersign/core/store/storetest"
@@ -402,7 +403,7 @@ func TestAdminMessageTemplates(t *testing.T) {
 	r := e.api(t, c, "GET", "/api/v1/admin/messages", nil)
 	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
 	msgs := r.JSON(t)["messages"].([]any)
-	require.Len(t, msgs, 5)
+	require.Len(t, msgs, len(assets.MessageNames), "the verification messages and the SMS opt-in form's (issue 18 item 4)")
 	first := msgs[0].(map[string]any)
 	assert.Equal(t, "sms_code", first["name"])
 	assert.Nil(t, first["custom"])

@@ -85,4 +85,6 @@ var (
 	_ psa.TicketLinker         = (*Client)(nil)
 	_ psa.DefaultContactGetter = (*Client)(nil)
 	_ psa.TicketContactSetter  = (*Client)(nil)
+	_ psa.ContactNoter         = (*Client)(nil)
+	_ psa.ContactPhoneSetter   = (*Client)(nil)
 )

@@ -88,6 +88,8 @@ const (
 //	GET  /contacts                ?company_id=&email=&phone=&name=&page_size=&cursor=
 //	GET  /contacts/{id}
 //	POST /contacts
+//	PATCH /contacts/{id}          {"phones"}: the contact's phones, as a whole list
+//	POST /contacts/{id}/notes     {"text","visibility":"internal"}
 //	GET  /tickets/{id}
 //	POST /tickets                 {"summary","description","company_id","contact_id"}
 //	PATCH /tickets/{id}           {"contact_id"}: the ticket's contact
@@ -129,13 +131,15 @@ type Server struct {
 	setup     setupState          // webhooks, pods, member sessions (server_setup.go)
 	defaults  map[string]string   // company ref → its default contact's ref
 	rights    map[string][]string // member ref → the companies it may see; none: all
+	// contactNotes are the notes on contacts, by contact ref.
+	contactNotes map[string][]string
 	// memberCalls are the requests made with member sessions.
 	memberCalls []string
 }
 
 // NewServer returns an empty memory PSA that accepts apiKey.
 func NewServer(apiKey string) *Server {
-	s := &Server{apiKey: apiKey, notes: map[string][]psa.Note{}, details: map[string]string{}, lastID: 100000, setup: newSetupState(),
+	s := &Server{apiKey: apiKey, notes: map[string][]psa.Note{}, contactNotes: map[string][]string{}, details: map[string]string{}, lastID: 100000, setup: newSetupState(),
 		defaults: map[string]string{}, rights: map[string][]string{}}
 	m := http.NewServeMux()
 	m.HandleFunc("GET /api/v1/companies", s.handleListCompanies)
@@ -143,6 +147,8 @@ func NewServer(apiKey string) *Server {
 	m.HandleFunc("GET /api/v1/contacts", s.handleListContacts)
 	m.HandleFunc("GET /api/v1/contacts/{id}", s.handleGetContact)
 	m.HandleFunc("POST /api/v1/contacts", s.handleCreateContact)
+	m.HandleFunc("PATCH /api/v1/contacts/{id}", s.handlePatchContact)
+	m.HandleFunc("POST /api/v1/contacts/{id}/notes", s.handleAddContactNote)
 	m.HandleFunc("GET /api/v1/tickets/{id}", s.handleGetTicket)
 	m.HandleFunc("POST /api/v1/tickets", s.handleCreateTicket)
 	m.HandleFunc("PATCH /api/v1/tickets/{id}", s.handlePatchTicket)

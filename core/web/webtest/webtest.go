@@ -158,7 +158,9 @@ func newEnv(t *testing.T, st *store.Store, o Options) *Env {
 			core.OutboxInboundEvent: core.SenderFunc(func(ctx context.Context, m core.Outbound) (string, error) {
 				return e.Web.ActOnInboundEvent(ctx, m)
 			}),
-			core.OutboxPSATicket: &psa.TicketSender{Clients: clients, Load: load}, core.OutboxPSAContact: &psa.ContactSender{Clients: clients, Load: load}},
+			core.OutboxPSATicket: &psa.TicketSender{Clients: clients, Load: load}, core.OutboxPSAContact: &psa.ContactSender{Clients: clients, Load: load},
+			core.OutboxContactNote:  &psa.ContactWriteSender{Clients: clients, Load: load},
+			core.OutboxContactPhone: &psa.ContactWriteSender{Clients: clients, Load: load}},
 		Publisher: e.Hub, StatusCallbacks: true, Now: e.Clock.Now, Logger: logger,
 	})
 	require.NoError(t, err)
