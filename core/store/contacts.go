@@ -123,7 +123,7 @@ func (t *tx) LockContactFor(ctx context.Context, tenantID, techID, id string) (c
 // one row per destination (a LEFT JOIN: none gives one row of NULLs), the
 // effective policy of its client, and, when techID is set, the technician.
 func (t *tx) readContact(ctx context.Context, tenantID, techID, id string, lock bool) (core.Contact, core.Technician, error) {
-	cols := contactCols + `, d.id, d.kind, d.value, d.label, d.is_default, d.source, d.set_at, d.set_by,
+	cols := contactCols + `, d.id, d.kind, d.value, d.label, d.is_default, d.source, d.set_at, d.set_by, d.raw,
 		(SELECT p.policy FROM policies p WHERE p.tenant_id = c.tenant_id AND p.client_id IN (c.client_id, '')
 			ORDER BY p.client_id DESC LIMIT 1)`
 	from := ` FROM contacts c`
@@ -154,12 +154,13 @@ func (t *tx) readContact(ctx context.Context, tenantID, techID, id string, lock 
 		var (
 			d                                      core.Destination
 			dID, kind, value, label, source, setBy sql.NullString
+			raw                                    sql.NullString
 			isDefault                              sql.NullBool
 			role                                   string
 		)
 		dest := []any{&c.ID, &c.TenantID, &c.ClientID, &c.FirstName, &c.LastName, &c.Title, &c.PSARef,
 			tcol(&c.CreatedAt), tcol(&c.UpdatedAt), tcol(&c.SyncedAt), tcol(&c.DeletedAt),
-			&dID, &kind, &value, &label, &isDefault, &source, tcol(&d.SetAt), &setBy, &policy}
+			&dID, &kind, &value, &label, &isDefault, &source, tcol(&d.SetAt), &setBy, &raw, &policy}
 		if techID != "" {
 			dest = append(dest, &tc.ID, &tc.TenantID, &tc.Email, &tc.Name, &role, &tc.PasswordHash, &tc.TOTPSecret, &tc.LastTOTPStep,
 				&tc.FailedLogins, tcol(&tc.LockedUntil), tcol(&tc.CreatedAt),
@@ -172,7 +173,7 @@ func (t *tx) readContact(ctx context.Context, tenantID, techID, id string, lock 
 		found = true
 		if dID.Valid {
 			d.ID, d.ContactID, d.Kind, d.Value, d.Label = dID.String, c.ID, core.DestinationKind(kind.String), value.String, label.String
-			d.IsDefault, d.Source, d.SetBy = isDefault.Bool, source.String, setBy.String
+			d.IsDefault, d.Source, d.SetBy, d.Raw = isDefault.Bool, source.String, setBy.String, raw.String
 			c.Destinations = append(c.Destinations, d)
 		}
 	}
