@@ -50,12 +50,14 @@ const (
 	PageEnrolment             = "enrolment.html"
 	PageSelfServe             = "selfserve.html"
 	PageTrayForm              = "trayform.html"
+	// PageVerifyTechnician is the end user's "Verify my technician" page.
+	PageVerifyTechnician = "verifytechnician.html"
 )
 
 // PageNames lists every page template handlers use.
 var PageNames = []string{PageLogin, PageConsole, PageOutbox, PageTechVerify, PageLink, PagePod,
 	PageAdminPolicies, PageAdminBranding, PageAdminTechnicians, PageAdminAudit, PageAdminForbidden, PageAdminIntegrations, PageAdminChannels,
-	PageAdminDirectory, PageAdminDuo, PageAdminMicrosoft, PageAdminMicrosoftConsent, PageAdminAgents, PageAdminNotify, PageWelcome, PageEnrolment, PageSelfServe, PageTrayForm}
+	PageAdminDirectory, PageAdminDuo, PageAdminMicrosoft, PageAdminMicrosoftConsent, PageAdminAgents, PageAdminNotify, PageWelcome, PageEnrolment, PageSelfServe, PageTrayForm, PageVerifyTechnician}
 
 // StaticFS returns the static files, without the embed prefix.
 func StaticFS() fs.FS {

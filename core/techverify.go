@@ -199,6 +199,10 @@ type techVerifyTx struct {
 	// changed is set when a request was created or changed: the inboxes
 	// are told once the transaction commits.
 	changed bool
+	// onPage is set for the end-user page (techverify_page.go): whoever
+	// typed the number may not hold it, so a number on file for no
+	// contact opens no request.
+	onPage bool
 }
 
 func (t *techVerifyTx) create(ctx context.Context, r *TechVerifyRequest) error {
@@ -297,6 +301,9 @@ func (t *techVerifyTx) verify(ctx context.Context) (string, error) {
 	}
 	hour := t.now.Add(-time.Hour)
 	if len(contacts) == 0 {
+		if t.onPage {
+			return "", t.reject(ctx, MaskDestination(DestPhone, t.phone()), "the number typed on the end-user page is on file for no contact")
+		}
 		return t.unknown(ctx, hour)
 	}
 	sent, err := t.tx.CountTechVerifies(ctx, t.tenantID(), t.phone(), hour, true)

@@ -209,3 +209,50 @@ func TestBrowserPodTechVerify(t *testing.T) {
 	waitFor(t, "the note on the pod's ticket", func() bool { return len(psaSrv.Notes("901")) == 1 })
 	assert.Contains(t, psaSrv.Notes("901")[0].Text, "Sam Caller checked technician "+techName+" by text and CONFIRMED")
 }
+
+// TestBrowserVerifyTechnicianPage: the end user's "Verify my technician"
+// page in chromium at phone width: the number, then the code texted to it
+// (the same the on-call technician got), typed back, confirms the check;
+// the console's inbox shows it confirmed.
+func TestBrowserVerifyTechnicianPage(t *testing.T) {
+	s, own := startChannelServer(t)
+	setupBrowserTechVerify(t, s)
+	tab := NewTab(t)
+	tab.SetViewport(400, 800)
+	tab.Visit(s.URL + "/v/" + testTenantSlug)
+	tab.WaitVisible("#phone")
+	tab.CheckA11y("verify technician")
+	tab.Type("#phone", "(555) 010-0142")
+	tab.Click("#vt-send")
+	tab.WaitVisible("#code")
+	assert.Contains(t, tab.Text("#vt-sent"), "a 6-digit code is on its way")
+	tab.CheckA11y("verify technician (code)")
+	tab.Screenshot("verify-technician-code")
+	wctx, wcancel := context.WithTimeout(t.Context(), waitTimeout)
+	defer wcancel()
+	msg, err := own.WaitForMessage(wctx, "+15550100142")
+	require.NoError(t, err)
+	code := regexp.MustCompile(`(\d{3}) ?(\d{3})`).FindStringSubmatch(msg.Body)
+	require.NotNil(t, code, "no code in %q", msg.Body)
+	onCallMsg, err := own.WaitForMessage(wctx, onCall)
+	require.NoError(t, err)
+	assert.Contains(t, strings.ReplaceAll(onCallMsg.Body, " ", ""), code[1]+code[2], "the technician has the same code")
+
+	wrong := "000000"
+	if code[1]+code[2] == wrong {
+		wrong = "111111"
+	}
+	tab.Type("#code", wrong)
+	tab.Click("#vt-confirm")
+	tab.WaitText("#code-error", "not the code we texted you")
+	tab.Type("#code", code[1]+code[2])
+	tab.Click("#vt-confirm")
+	tab.WaitText("#vt-result", "the technician check is complete")
+	tab.Screenshot("verify-technician-done")
+
+	console := tab.Sibling(t)
+	s.SignIn(t, console, techEmail, techPassword, "")
+	console.Visit(s.URL + "/app/techverify")
+	console.WaitText(`li[data-status="confirmed"] .tv-state`, "Confirmed by the caller")
+	assert.Contains(t, console.Text("#tv-page"), s.URL+"/v/"+testTenantSlug, "the page's address, for the MSP's e-mails")
+}

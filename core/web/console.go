@@ -36,6 +36,9 @@ type consolePage struct {
 	// TimeZone is the tenant's (core.Branding.TimeZone), for the
 	// scripts' times (CSTime in api.js); "" is UTC.
 	TimeZone string
+	// VerifyPageURL is the tenant's "Verify my technician" page, shown on
+	// the Tech verify page for the MSP to give its users.
+	VerifyPageURL string
 }
 
 // tenantZone is the time zone of a tenant's pages; "" (UTC) when the

@@ -212,6 +212,7 @@ func (s *Server) routes() {
 	s.registerWelcomeRoutes(r)
 	s.registerEnrolmentRoutes(r)
 	s.registerSelfServeRoutes(r)
+	s.registerVerifyTechnicianRoutes(r)
 	s.registerTrayFormRoutes(r)
 	s.registerWebhookRoutes(r)
 	s.registerConsoleRoutes(r)

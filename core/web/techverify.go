@@ -33,8 +33,12 @@ func (s *Server) handleTechVerifyPage(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 		return
 	}
-	s.renderHTML(w, r, http.StatusOK, "techverify.html", consolePage{Dev: s.engine.DevDelivery(), Admin: tech.Role.IsAdmin(), TimeZone: s.tenantZone(r.Context(), tech.TenantID),
-		Active: "techverify", Issues: s.channelIssues(r.Context(), tech)})
+	page := consolePage{Dev: s.engine.DevDelivery(), Admin: tech.Role.IsAdmin(), TimeZone: s.tenantZone(r.Context(), tech.TenantID),
+		Active: "techverify", Issues: s.channelIssues(r.Context(), tech)}
+	if t, err := s.engine.Tenant(r.Context(), tech.TenantID); err == nil {
+		page.VerifyPageURL = s.origin + "/v/" + t.Slug
+	}
+	s.renderHTML(w, r, http.StatusOK, "techverify.html", page)
 }
 
 type techVerifyOut struct {
