@@ -57,6 +57,15 @@ var messageParts = map[string][]part{
 	MessageSMSOptIn:   {partText},
 	MessageEmailOptIn: {partSubject, partText, partHTML},
 	MessageNoteOptIn:  {partText},
+	// Password-expiry and lock-out notices (core/notices.go). Their
+	// emails have no HTML file: the plain text goes into the branded
+	// frame of the tenants' own emails (emailLayout).
+	core.MessageNoticeExpiringEmail: {partSubject, partText},
+	core.MessageNoticeExpiringSMS:   {partText},
+	core.MessageNoticeTodayEmail:    {partSubject, partText},
+	core.MessageNoticeTodaySMS:      {partText},
+	core.MessageNoticeLockedEmail:   {partSubject, partText},
+	core.MessageNoticeLockedSMS:     {partText},
 }
 
 // required names the MessageData field a message cannot do without: a code
@@ -70,6 +79,21 @@ var required = map[string]string{
 
 	MessageSMSOptIn:   "Link",
 	MessageEmailOptIn: "Link",
+	// A notice that does not say which account is of no use to someone
+	// with two.
+	core.MessageNoticeExpiringEmail: "Account",
+	core.MessageNoticeExpiringSMS:   "Account",
+	core.MessageNoticeTodayEmail:    "Account",
+	core.MessageNoticeTodaySMS:      "Account",
+	core.MessageNoticeLockedEmail:   "Account",
+	core.MessageNoticeLockedSMS:     "Account",
+}
+
+// secretField reports whether a message's required field is a secret (a
+// code, a link) that must stay out of email subjects, which mail clients
+// show in notifications on locked screens.
+func secretField(field string) bool {
+	return field == "Code" || field == "Link" || field == "CodeSpoken"
 }
 
 // renderer executes one parsed template; text and HTML templates share it.
@@ -177,6 +201,13 @@ func (m *Messages) render(name string, d core.MessageData, strict bool) (core.Re
 			out.Text = strings.Join(out.Say, " ")
 		}
 	}
+	if _, ok := parts[partHTML]; !ok && channelOf(name) == ChannelEmail {
+		html, err := overrideHTML(d, out.Text)
+		if err != nil {
+			return core.Rendered{}, err
+		}
+		out.HTML = html
+	}
 	if o, ok := d.Branding.Messages[name]; ok && strings.TrimSpace(o.Body) != "" {
 		r, err := applyTemplate(name, o, d, out)
 		if err == nil {
@@ -197,6 +228,8 @@ func requiredValue(d core.MessageData, field string) string {
 		return d.Link
 	case "CodeSpoken":
 		return d.CodeSpoken
+	case "Account":
+		return d.Account
 	}
 	return ""
 }
@@ -216,7 +249,16 @@ func sayPhrases(s string) []string {
 var messageFuncs = texttemplate.FuncMap{
 	"gsm":     GSM7,
 	"minutes": minutes,
+	"days":    days,
 	"color":   safeColor,
+}
+
+// days spells a count of days in full ("1 day", "3 days").
+func days(n int) string {
+	if n == 1 {
+		return "1 day"
+	}
+	return strconv.Itoa(n) + " days"
 }
 
 // minutes spells an expiry in full ("1 minute", "5 minutes") because voice

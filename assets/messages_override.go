@@ -6,6 +6,7 @@ import (
 	"fmt"
 	htmltemplate "html/template"
 	"io/fs"
+	"slices"
 	"strings"
 	"sync"
 	texttemplate "text/template"
@@ -49,10 +50,19 @@ const (
 	ChannelNote = "note"
 )
 
+// Message groups, for the template editor: the verification messages and
+// the password notices are edited in sections of their own.
+const (
+	GroupVerification = "verification"
+	GroupNotice       = "notice"
+)
+
 // MessageInfo describes one message for the template editor.
 type MessageInfo struct {
 	Name       string               `json:"name"` // e.g. "sms_code"
 	Label      string               `json:"label"`
+	Group      string               `json:"group"`       // GroupVerification or GroupNotice
+	Fields     []string             `json:"fields"`      // the placeholders it may use, e.g. "{{.Account}}"
 	Channel    string               `json:"channel"`     // ChannelSMS, ChannelVoice or ChannelEmail
 	HasSubject bool                 `json:"has_subject"` // emails only
 	Needs      string               `json:"needs"`       // the action the body must contain, e.g. "{{.Code}}"
@@ -62,6 +72,27 @@ type MessageInfo struct {
 // MessageNames lists the messages in the order the console shows them.
 var MessageNames = []string{MessageSMSCode, MessageSMSLink, MessageVoiceCode, MessageEmailLink, MessageEmailCode,
 	MessageSMSOptIn, MessageEmailOptIn, MessageNoteOptIn}
+
+// (The SMS opt-in form's messages are edited with the verification
+// messages; the password notices have a section of their own.)
+
+// NoticeNames lists the password notices in the order the console shows
+// them.
+var NoticeNames = []string{
+	core.MessageNoticeExpiringEmail, core.MessageNoticeExpiringSMS,
+	core.MessageNoticeTodayEmail, core.MessageNoticeTodaySMS,
+	core.MessageNoticeLockedEmail, core.MessageNoticeLockedSMS,
+}
+
+// IsMessage reports whether name is a message a tenant may word its own way.
+func IsMessage(name string) bool { return channelOf(name) != "" }
+
+// MessageChannel returns the channel of message name (ChannelSMS, …), ""
+// for an unknown name.
+func MessageChannel(name string) string { return channelOf(name) }
+
+// IsNotice reports whether message name is a password notice.
+func IsNotice(name string) bool { return IsMessage(name) && groupOf(name) == GroupNotice }
 
 var messageLabels = map[string]string{
 	MessageSMSCode:   "SMS code",
@@ -73,16 +104,23 @@ var messageLabels = map[string]string{
 	MessageSMSOptIn:   "SMS opt-in form (text)",
 	MessageEmailOptIn: "SMS opt-in form (e-mail)",
 	MessageNoteOptIn:  "PSA note: opt-in form sent",
+
+	core.MessageNoticeExpiringEmail: "Password expires soon (email)",
+	core.MessageNoticeExpiringSMS:   "Password expires soon (SMS)",
+	core.MessageNoticeTodayEmail:    "Password expires today (email)",
+	core.MessageNoticeTodaySMS:      "Password expires today (SMS)",
+	core.MessageNoticeLockedEmail:   "Account locked (email)",
+	core.MessageNoticeLockedSMS:     "Account locked (SMS)",
 }
 
 // channelOf returns the channel of a message name, "" for an unknown name.
 func channelOf(name string) string {
 	switch name {
-	case MessageSMSCode, MessageSMSLink, MessageSMSOptIn:
+	case MessageSMSCode, MessageSMSLink, MessageSMSOptIn, core.MessageNoticeExpiringSMS, core.MessageNoticeTodaySMS, core.MessageNoticeLockedSMS:
 		return ChannelSMS
 	case MessageVoiceCode:
 		return ChannelVoice
-	case MessageEmailLink, MessageEmailCode, MessageEmailOptIn:
+	case MessageEmailLink, MessageEmailCode, MessageEmailOptIn, core.MessageNoticeExpiringEmail, core.MessageNoticeTodayEmail, core.MessageNoticeLockedEmail:
 		return ChannelEmail
 	case MessageNoteOptIn:
 		return ChannelNote
@@ -90,10 +128,72 @@ func channelOf(name string) string {
 	return ""
 }
 
-// MessageCatalog describes every message with its built-in template.
+// groupOf returns the group of a known message name.
+func groupOf(name string) string {
+	if strings.HasPrefix(name, "notice_") {
+		return GroupNotice
+	}
+	return GroupVerification
+}
+
+// Placeholders. A template may use the MessageData fields its message is
+// rendered with, and no others: a notice has no code and a code message no
+// account, so {{.Code}} in a notice would quietly print nothing. The
+// verification messages keep every branding field they always could; the
+// notices get the support phone only. A "." path is a field path
+// ("Branding.SupportPhone"); a trailing ".*" allows everything under it.
+var (
+	verificationFields = []string{"TenantName", "ContactName", "TechnicianName", "TicketRef", "Code", "CodeSpoken", "Link",
+		"ExpiresMinutes", "Destination", "Channel", "Branding.SupportPhone", "Branding.*"}
+	noticeFields = map[string][]string{
+		core.MessageNoticeExpiringEmail: {"TenantName", "ContactName", "Account", "DaysLeft", "ExpiresOn", "Branding.SupportPhone"},
+		core.MessageNoticeTodayEmail:    {"TenantName", "ContactName", "Account", "ExpiresOn", "Branding.SupportPhone"},
+		core.MessageNoticeLockedEmail:   {"TenantName", "ContactName", "Account", "Branding.SupportPhone"},
+	}
+)
+
+func init() {
+	noticeFields[core.MessageNoticeExpiringSMS] = noticeFields[core.MessageNoticeExpiringEmail]
+	noticeFields[core.MessageNoticeTodaySMS] = noticeFields[core.MessageNoticeTodayEmail]
+	noticeFields[core.MessageNoticeLockedSMS] = noticeFields[core.MessageNoticeLockedEmail]
+}
+
+// allowedFields returns the field paths message name may use.
+func allowedFields(name string) []string {
+	if groupOf(name) == GroupNotice {
+		return noticeFields[name]
+	}
+	return verificationFields
+}
+
+// fieldAllowed reports whether path (e.g. "Branding.SupportPhone") is one
+// of allowed.
+func fieldAllowed(path string, allowed []string) bool {
+	for _, a := range allowed {
+		if a == path || (strings.HasSuffix(a, ".*") && strings.HasPrefix(path, strings.TrimSuffix(a, "*"))) {
+			return true
+		}
+	}
+	return false
+}
+
+// fieldList is allowed as the editor lists it: "{{.Account}}", …
+func fieldList(allowed []string) []string {
+	var out []string
+	for _, a := range allowed {
+		if !strings.HasSuffix(a, ".*") {
+			out = append(out, "{{."+a+"}}")
+		}
+	}
+	return out
+}
+
+// MessageCatalog describes every message, the verification messages then
+// the notices, with its built-in template.
 func MessageCatalog() ([]MessageInfo, error) {
-	out := make([]MessageInfo, 0, len(MessageNames))
-	for _, name := range MessageNames {
+	names := append(slices.Clone(MessageNames), NoticeNames...)
+	out := make([]MessageInfo, 0, len(names))
+	for _, name := range names {
 		def, err := DefaultMessage(name)
 		if err != nil {
 			return nil, err
@@ -102,7 +202,8 @@ func MessageCatalog() ([]MessageInfo, error) {
 		if f := required[name]; f != "" {
 			needs = "{{." + f + "}}"
 		}
-		out = append(out, MessageInfo{Name: name, Label: messageLabels[name], Channel: channelOf(name),
+		out = append(out, MessageInfo{Name: name, Label: messageLabels[name], Group: groupOf(name),
+			Fields: fieldList(allowedFields(name)), Channel: channelOf(name),
 			HasSubject: channelOf(name) == ChannelEmail, Needs: needs, Default: def})
 	}
 	return out, nil
@@ -157,6 +258,9 @@ func compileTemplate(name string, o core.MessageTemplate) (compiledTemplate, err
 		if err := checkNodes(t.Root); err != nil {
 			return nil, core.Errorf(core.KindInvalid, "%s: %s", field, err.Error())
 		}
+		if err := checkFields(t.Root, allowedFields(name), false); err != nil {
+			return nil, core.Errorf(core.KindInvalid, "%s: %s", field, err.Error())
+		}
 		return t, nil
 	}
 	var err error
@@ -191,6 +295,64 @@ func checkNodes(n parse.Node) error {
 		return errors.Join(checkNodes(n.List), checkNodes(n.ElseList))
 	case *parse.WithNode:
 		return errors.Join(checkNodes(n.List), checkNodes(n.ElseList))
+	}
+	return nil
+}
+
+// checkFields refuses a field a message is not rendered with. Within the
+// body of a with, dot is the value with chose (a name, a phone number):
+// fields of it fail when the samples are rendered, so only $ paths, which
+// go back to the message's data, are checked there. A with or an if on a
+// field outside allowed is refused like any other use of it.
+func checkFields(n parse.Node, allowed []string, inWith bool) error {
+	path := func(idents []string) error {
+		p := strings.Join(idents, ".")
+		if !fieldAllowed(p, allowed) {
+			return fmt.Errorf("{{.%s}} is not a field of this message; it may use %s", p, strings.Join(fieldList(allowed), ", "))
+		}
+		return nil
+	}
+	switch n := n.(type) {
+	case *parse.ListNode:
+		if n == nil {
+			return nil
+		}
+		for _, c := range n.Nodes {
+			if err := checkFields(c, allowed, inWith); err != nil {
+				return err
+			}
+		}
+	case *parse.ActionNode:
+		return checkFields(n.Pipe, allowed, inWith)
+	case *parse.PipeNode:
+		if n == nil {
+			return nil
+		}
+		for _, c := range n.Cmds {
+			if err := checkFields(c, allowed, inWith); err != nil {
+				return err
+			}
+		}
+	case *parse.CommandNode:
+		for _, a := range n.Args {
+			if err := checkFields(a, allowed, inWith); err != nil {
+				return err
+			}
+		}
+	case *parse.FieldNode:
+		if !inWith {
+			return path(n.Ident)
+		}
+	case *parse.VariableNode:
+		if len(n.Ident) > 1 && n.Ident[0] == "$" {
+			return path(n.Ident[1:])
+		}
+	case *parse.ChainNode:
+		return errors.New("a field of a parenthesised value is not allowed in a message")
+	case *parse.IfNode:
+		return errors.Join(checkFields(n.Pipe, allowed, inWith), checkFields(n.List, allowed, inWith), checkFields(n.ElseList, allowed, inWith))
+	case *parse.WithNode:
+		return errors.Join(checkFields(n.Pipe, allowed, inWith), checkFields(n.List, allowed, true), checkFields(n.ElseList, allowed, inWith))
 	}
 	return nil
 }
@@ -266,7 +428,7 @@ func applyTemplate(name string, o core.MessageTemplate, d core.MessageData, base
 		out.Text = strings.TrimSpace(rt.body)
 	case ChannelEmail:
 		if rt.subject != "" {
-			if strings.Contains(rt.subject, requiredValue(d, required[name])) {
+			if secretField(required[name]) && strings.Contains(rt.subject, requiredValue(d, required[name])) {
 				return core.Rendered{}, core.Errorf(core.KindInvalid, "the subject must not contain the code or link")
 			}
 			out.Subject = rt.subject
@@ -367,6 +529,15 @@ func sampleMessageData(name string) []core.MessageData {
 		ExpiresMinutes: 5, Branding: core.Branding{PrimaryColor: "#1f4e79", SupportPhone: "+1 555 010 0100"},
 	}
 	bare := core.MessageData{TenantName: "Acme", ExpiresMinutes: 10}
+	if groupOf(name) == GroupNotice {
+		full = core.MessageData{TenantName: "Acme IT Services", ContactName: "Jane", Account: "jdoe", DaysLeft: 10,
+			ExpiresOn: "13 Dec 2026", Branding: core.Branding{PrimaryColor: "#1f4e79", SupportPhone: "+1 555 010 0100"}}
+		bare = core.MessageData{TenantName: "Acme", Account: "j", DaysLeft: 1}
+		if name == core.MessageNoticeTodayEmail || name == core.MessageNoticeTodaySMS {
+			full.DaysLeft, bare.DaysLeft = 0, 0
+		}
+		return []core.MessageData{full, bare}
+	}
 	if channelOf(name) == ChannelNote || name == MessageSMSOptIn || name == MessageEmailOptIn {
 		full.Destination, full.Channel = "42", "e-mail to j•••@contoso.example"
 		full.ExpiresMinutes, bare.ExpiresMinutes = 7*24*60, 7*24*60
@@ -443,8 +614,11 @@ func CheckMessageTemplate(name string, o core.MessageTemplate) error {
 }
 
 func what(field string) string {
-	if field == "Link" {
+	switch field {
+	case "Link":
 		return "message gives the caller nothing to open"
+	case "Account":
+		return "notice does not say which account it is about"
 	}
 	return "caller has no code to read back"
 }
@@ -479,7 +653,7 @@ func checkRendered(name, ch string, rt renderedTemplate, d core.MessageData) err
 		if n := utf8.RuneCountInString(rt.subject); n > maxSubjectRendered {
 			return core.Errorf(core.KindInvalid, "the subject is %d characters with sample data; keep it within %d", n, maxSubjectRendered)
 		}
-		if secret := requiredValue(d, required[name]); rt.subject != "" && strings.Contains(rt.subject, secret) {
+		if secret := requiredValue(d, required[name]); secretField(required[name]) && rt.subject != "" && strings.Contains(rt.subject, secret) {
 			return core.Errorf(core.KindInvalid, "the subject must not contain the code or link: mail clients show subjects in notifications")
 		}
 	}

@@ -143,3 +143,86 @@ func TestPreviewMessage(t *testing.T) {
 	assert.Equal(t, "Confirm for Globex IT", r.Subject)
 	assert.Contains(t, r.HTML, "#abcdef")
 }
+
+// TestNoticeTemplates: a notice's template may use the notice's fields
+// and no others — not the verification messages' code, not the fields of
+// another notice, not the tenant's stored branding — must name the
+// account, and may put it in the subject (it is no secret); a verification
+// message may not use a notice's fields.
+func TestNoticeTemplates(t *testing.T) {
+	ok := []struct {
+		msg  string
+		tmpl core.MessageTemplate
+	}{
+		{core.MessageNoticeExpiringEmail, core.MessageTemplate{Subject: "{{.Account}}: {{days .DaysLeft}} left", Body: "Hi {{.ContactName}}, {{.Account}} expires on {{.ExpiresOn}}.{{with .Branding.SupportPhone}} Call {{.}}.{{end}}"}},
+		{core.MessageNoticeExpiringSMS, core.MessageTemplate{Body: "{{gsm .TenantName}}: {{.Account}} in {{.DaysLeft}} days"}},
+		{core.MessageNoticeTodaySMS, core.MessageTemplate{Body: "{{.Account}} expires today{{with .ExpiresOn}} ({{.}}){{end}}"}},
+		{core.MessageNoticeLockedEmail, core.MessageTemplate{Subject: "{{.Account}} is locked", Body: "{{.Account}} is locked.{{with .ContactName}} Hi {{.}}, call {{$.TenantName}}.{{end}}"}},
+	}
+	for _, tc := range ok {
+		assert.NoError(t, CheckMessageTemplate(tc.msg, tc.tmpl), "%s %q", tc.msg, tc.tmpl.Body)
+	}
+	bad := []struct {
+		name, msg string
+		tmpl      core.MessageTemplate
+		want      string
+	}{
+		{"no account", core.MessageNoticeExpiringSMS, core.MessageTemplate{Body: "Your password expires in {{.DaysLeft}} days"}, "{{.Account}}"},
+		{"a code", core.MessageNoticeLockedSMS, core.MessageTemplate{Body: "{{.Account}} {{.Code}}"}, "{{.Code}} is not a field of this message"},
+		{"days in the locked notice", core.MessageNoticeLockedEmail, core.MessageTemplate{Body: "{{.Account}} {{.DaysLeft}}"}, "{{.DaysLeft}} is not a field"},
+		{"days in today's notice", core.MessageNoticeTodaySMS, core.MessageTemplate{Body: "{{.Account}} {{.DaysLeft}}"}, "{{.DaysLeft}} is not a field"},
+		{"stored branding", core.MessageNoticeExpiringEmail, core.MessageTemplate{Body: "{{.Account}} {{.Branding.Messages}}"}, "{{.Branding.Messages}} is not a field"},
+		{"with on the logo", core.MessageNoticeExpiringEmail, core.MessageTemplate{Body: "{{.Account}}{{with .Branding.LogoDataURI}}{{.}}{{end}}"}, "{{.Branding.LogoDataURI}}"},
+		{"root path in a with", core.MessageNoticeExpiringEmail, core.MessageTemplate{Body: "{{with .Account}}{{.}} {{$.Link}}{{end}}"}, "{{.Link}} is not a field"},
+		{"if on another field", core.MessageNoticeLockedSMS, core.MessageTemplate{Body: "{{.Account}}{{if .TicketRef}}x{{end}}"}, "{{.TicketRef}}"},
+		{"in the subject", core.MessageNoticeLockedEmail, core.MessageTemplate{Subject: "{{.Code}}", Body: "{{.Account}}"}, "subject: {{.Code}}"},
+		{"parenthesised", core.MessageNoticeLockedEmail, core.MessageTemplate{Body: "{{.Account}} {{(.Branding).Messages}}"}, "parenthesised"},
+		{"a notice's field in a code message", MessageSMSCode, core.MessageTemplate{Body: "{{.Code}} for {{.Account}}"}, "{{.Account}} is not a field"},
+		{"sms not gsm", core.MessageNoticeExpiringSMS, core.MessageTemplate{Body: "🔒 {{.Account}}"}, "GSM-7"},
+		{"sms too long", core.MessageNoticeExpiringSMS, core.MessageTemplate{Body: "{{.Account}} " + strings.Repeat("x", 400)}, "two SMS segments"},
+	}
+	for _, tc := range bad {
+		t.Run(tc.name, func(t *testing.T) {
+			err := CheckMessageTemplate(tc.msg, tc.tmpl)
+			require.Error(t, err)
+			assert.Equal(t, core.KindInvalid, core.ErrorKind(err))
+			assert.Contains(t, core.ErrorMessage(err), tc.want)
+		})
+	}
+}
+
+// TestRenderNotices: every built-in notice names the account and its
+// sender, says when, fits the channel (GSM-7 within two segments for SMS,
+// the branded frame for e-mail); the tenant's own wording replaces it.
+func TestRenderNotices(t *testing.T) {
+	m, err := NewMessages()
+	require.NoError(t, err)
+	for _, name := range NoticeNames {
+		t.Run(name, func(t *testing.T) {
+			d := sampleMessageData(name)[0]
+			d.TenantName = "Zoë’s IT"
+			r, err := m.Render(name, d)
+			require.NoError(t, err)
+			assert.Contains(t, r.Text, "jdoe")
+			assert.NotContains(t, r.Text, "{{")
+			switch MessageChannel(name) {
+			case ChannelSMS:
+				assert.True(t, IsGSM7(r.Text), "%q", r.Text)
+				assert.LessOrEqual(t, len([]rune(core.CarrierWording(r.Text, d.TenantName, false))), maxSMSRendered)
+				assert.Empty(t, r.HTML)
+			case ChannelEmail:
+				assert.NotEmpty(t, r.Subject)
+				assert.Contains(t, r.HTML, "jdoe")
+				assert.Contains(t, r.HTML, "Zoë")
+			}
+			if strings.Contains(name, "expiring") {
+				assert.Contains(t, r.Subject+r.Text, "10 days")
+			}
+		})
+	}
+	d := sampleMessageData(core.MessageNoticeLockedSMS)[0]
+	d.Branding.Messages = map[string]core.MessageTemplate{core.MessageNoticeLockedSMS: {Body: "{{.Account}} is locked; call {{.Branding.SupportPhone}}"}}
+	r, err := m.Render(core.MessageNoticeLockedSMS, d)
+	require.NoError(t, err)
+	assert.Equal(t, "jdoe is locked; call +1 555 010 0100", r.Text)
+}

@@ -65,23 +65,37 @@ func utcDay(t time.Time) time.Time {
 	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 }
 
-func noticeText(kind NoticeKind, left int, account, msp string) (subject, text string) {
-	switch kind {
-	case NoticeLocked:
-		subject = "Your account is locked"
-		text = fmt.Sprintf("Your account %s is locked after too many wrong passwords. Call %s to unlock it; they will verify it is you.", account, msp)
-	case NoticeExpiresToday:
-		subject = "Your password expires today"
-		text = fmt.Sprintf("The password of %s expires today. Change it now: press Ctrl+Alt+Del and choose \"Change a password\".", account)
-	default:
-		day := "days"
-		if left == 1 {
-			day = "day"
-		}
-		subject = fmt.Sprintf("Your password expires in %d %s", left, day)
-		text = fmt.Sprintf("The password of %s expires in %d %s. Change it before then: press Ctrl+Alt+Del and choose \"Change a password\".", account, left, day)
+// Message names of the notices, one per kind and channel. A tenant may
+// word each its own way (Branding.Messages, checked by
+// assets.CheckMessageTemplate); the renderer falls back to the built-in
+// wording when a tenant's cannot be rendered.
+const (
+	MessageNoticeExpiringEmail = "notice_expiring_email"
+	MessageNoticeExpiringSMS   = "notice_expiring_sms"
+	MessageNoticeTodayEmail    = "notice_expires_today_email"
+	MessageNoticeTodaySMS      = "notice_expires_today_sms"
+	MessageNoticeLockedEmail   = "notice_locked_email"
+	MessageNoticeLockedSMS     = "notice_locked_sms"
+)
+
+// NoticeMessage returns the message name of a notice of kind by channel
+// (OutboxEmail or OutboxSMS).
+func NoticeMessage(kind NoticeKind, channel OutboxKind) string {
+	ch := "email"
+	if channel == OutboxSMS {
+		ch = "sms"
 	}
-	return subject, text + " — " + msp
+	return "notice_" + string(kind) + "_" + ch
+}
+
+// noticeData is what a notice's template is rendered with.
+func noticeData(t Tenant, u DirectoryUser, left int, msp string) MessageData {
+	d := MessageData{TenantName: msp, ContactName: MessageName(u.GivenName), Account: u.SAMAccountName,
+		DaysLeft: left, Branding: t.Branding}
+	if !u.PasswordExpiresAt.IsZero() {
+		d.ExpiresOn = FormatDate(u.PasswordExpiresAt, t.Location())
+	}
+	return d
 }
 
 // SendDirectoryNotices queues the notices due today for every tenant with
@@ -208,16 +222,27 @@ func (e *Engine) sendClientNotices(ctx context.Context, tx Tx, t Tenant, clientI
 		if !claimed {
 			continue
 		}
-		subject, text := noticeText(kind, left, u.SAMAccountName, msp)
+		d := noticeData(t, u, left, msp)
 		var channels []string
 		if email != "" {
-			if err := e.queueNotice(ctx, tx, t.ID, Outbound{Kind: OutboxEmail, To: email, FromName: msp, Subject: subject, Text: text}, now); err != nil {
+			r, err := e.cfg.Renderer.Render(NoticeMessage(kind, OutboxEmail), d)
+			if err != nil {
+				return sent, fmt.Errorf("core: render %s notice: %w", kind, err)
+			}
+			if err := e.queueNotice(ctx, tx, t.ID, Outbound{Kind: OutboxEmail, To: email, FromName: msp, Subject: r.Subject, Text: r.Text, HTML: r.HTML}, now); err != nil {
 				return sent, err
 			}
 			channels = append(channels, "email")
 		}
 		if mobile != "" {
-			if err := e.queueNotice(ctx, tx, t.ID, Outbound{Kind: OutboxSMS, To: mobile, Text: subject + ". " + text}, now); err != nil {
+			r, err := e.cfg.Renderer.Render(NoticeMessage(kind, OutboxSMS), d)
+			if err != nil {
+				return sent, fmt.Errorf("core: render %s notice: %w", kind, err)
+			}
+			// A tenant's wording may leave out who it is from; carriers
+			// want the sender named.
+			text := CarrierWording(r.Text, msp, false)
+			if err := e.queueNotice(ctx, tx, t.ID, Outbound{Kind: OutboxSMS, To: mobile, Text: text}, now); err != nil {
 				return sent, err
 			}
 			channels = append(channels, "sms")

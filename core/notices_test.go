@@ -147,3 +147,71 @@ func TestDirectoryNotices(t *testing.T) {
 		assert.Zero(t, n)
 	})
 }
+
+// TestDirectoryNoticesUseTenantTemplates: the notices go out in the
+// tenant's own wording where it has one (e-mail subject and body, SMS),
+// the e-mail in the branded frame, and in the built-in wording for the
+// rest and for a stored template that cannot be rendered.
+func TestDirectoryNoticesUseTenantTemplates(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, st *store.Store) {
+		f := newFixture(t, st)
+		ctx := t.Context()
+		now := f.clk.Now()
+		users := []core.DirectoryUser{
+			{TenantID: f.tenant.ID, ClientID: f.client.ID, GUID: "00000000-0000-4000-8000-0000000000a1", SID: "S-1-5-21-1-2-3-1101",
+				SAMAccountName: "alice", GivenName: "Alice", Mail: "alice@contoso.example", MobileE164: "+15550100201", Enabled: true,
+				PasswordExpiresAt: now.AddDate(0, 0, 4), SyncedAt: now},
+			{TenantID: f.tenant.ID, ClientID: f.client.ID, GUID: "00000000-0000-4000-8000-0000000000b2", SID: "S-1-5-21-1-2-3-1102",
+				SAMAccountName: "bob", GivenName: "Bob", Mail: "bob@contoso.example", MobileE164: "+15550100202", Enabled: true, Locked: true,
+				PasswordExpiresAt: now.AddDate(0, 0, 60), SyncedAt: now},
+		}
+		require.NoError(t, st.Update(ctx, func(tx core.Tx) error {
+			for _, u := range users {
+				if err := tx.PutDirectoryUser(ctx, &u); err != nil {
+					return err
+				}
+				if err := tx.PutSelfServeUser(ctx, &core.SelfServeUser{TenantID: f.tenant.ID, ClientID: f.client.ID,
+					GUID: u.GUID, Enabled: true, Status: core.SelfServeRegistered, ChangedAt: now}); err != nil {
+					return err
+				}
+			}
+			return tx.PutSelfServeSettings(ctx, &core.SelfServeSettings{TenantID: f.tenant.ID, Enabled: true, UpdatedAt: now})
+		}))
+		_, err := f.eng.ChangeBranding(ctx, f.tenant.ID, "tech:1", core.BrandingChange{Action: core.AuditMessageTemplateUpdated,
+			Apply: func(b *core.Branding) error {
+				b.SupportPhone = "+1 555 010 0199"
+				b.Messages = map[string]core.MessageTemplate{
+					core.MessageNoticeExpiringEmail: {Subject: "{{.Account}}: {{days .DaysLeft}} left",
+						Body: "Dear {{.ContactName}}, change the password of {{.Account}} by {{.ExpiresOn}}. Help: {{.Branding.SupportPhone}}"},
+					core.MessageNoticeExpiringSMS: {Body: "{{.Account}} expires in {{days .DaysLeft}}"},
+					// Stored without the checks (a hand-edited row): no account.
+					core.MessageNoticeLockedSMS: {Body: "{{.Code}} locked"},
+				}
+				return nil
+			}})
+		require.NoError(t, err)
+
+		n, err := f.eng.SendDirectoryNotices(ctx)
+		require.NoError(t, err)
+		require.Equal(t, 2, n)
+		var items []core.OutboxItem
+		require.NoError(t, st.View(ctx, func(tx core.Tx) (err error) {
+			items, err = tx.ListOutbox(ctx, f.tenant.ID, 0)
+			return err
+		}))
+		got := map[string]core.Outbound{}
+		for _, it := range items {
+			m, err := f.eng.OpenOutbox(it)
+			require.NoError(t, err)
+			got[m.To] = m
+		}
+		mail := got["alice@contoso.example"]
+		assert.Equal(t, "alice: 4 days left", mail.Subject)
+		assert.Equal(t, "Dear Alice, change the password of alice by "+core.FormatDate(users[0].PasswordExpiresAt, time.UTC)+". Help: +1 555 010 0199", mail.Text)
+		assert.Contains(t, mail.HTML, "change the password of alice", "the tenant's text in the branded frame")
+		assert.Equal(t, "Acme IT: alice expires in 4 days", got["+15550100201"].Text, "the sender named, as carriers want")
+		assert.Equal(t, "Your account is locked", got["bob@contoso.example"].Subject, "no template of its own: the built-in wording")
+		assert.Contains(t, got["bob@contoso.example"].HTML, "bob", "the built-in e-mail in the branded frame too")
+		assert.Contains(t, got["+15550100202"].Text, "bob is locked", "a template that cannot be rendered: the built-in wording")
+	})
+}

@@ -39,6 +39,14 @@ type MessageData struct {
 	// (PSA notes only).
 	Destination string
 	Channel     string
+
+	// Account, DaysLeft and ExpiresOn are the password notices' (notices.go):
+	// the directory account (sAMAccountName), the days before its password
+	// expires (0 on the day) and that day as the tenant's pages write dates.
+	// Verification messages leave them empty.
+	Account   string
+	DaysLeft  int
+	ExpiresOn string
 }
 
 // Rendered is a message body produced from a template.

@@ -5,7 +5,6 @@ const hexRE = /^#[0-9a-fA-F]{6}$/;
 const brandIds = { sender_name: "brand-sender", primary_color: "brand-primary", accent_color: "brand-accent",
                    gradient_from: "brand-gradient-from", gradient_to: "brand-gradient-to", support_phone: "brand-support-phone",
                    time_zone: "brand-time-zone" };
-let messages = [], previewTimer = null, previewSeq = 0;
 
 function showBranding(b) {
   for (const [k, id] of Object.entries(brandIds)) adm.byId(id).value = b[k] || "";
@@ -53,77 +52,90 @@ adm.byId("brand-logo-upload").addEventListener("click", () => {
 adm.byId("brand-logo-remove").addEventListener("click", () =>
   adm.run(adm.byId("brand-logo-remove"), "brand-logo-msg", async () => showBranding(await api("DELETE", "/admin/branding/logo")), "Logo removed."));
 
-// Message templates.
-function current() { return messages.find((m) => m.name === adm.byId("msg-name").value); }
+// Message templates: one editor per section — the verification messages
+// (ids msg-*) and the password notices (ids notice-*) — over the same
+// /admin/messages API, each showing its group of the catalog.
+function messageEditor(prefix, group, savedText) {
+  const id = (s) => adm.byId(prefix + "-" + s);
+  let messages = [], previewTimer = null, previewSeq = 0;
+  const current = () => messages.find((m) => m.name === id("name").value);
 
-function showMessage() {
-  const m = current();
-  const t = m.custom || m.default;
-  adm.byId("msg-subject-wrap").hidden = !m.has_subject;
-  adm.byId("msg-subject").value = m.has_subject ? (m.custom ? m.custom.subject || "" : m.default.subject) : "";
-  adm.byId("msg-body").value = t.body;
-  adm.byId("msg-state").textContent = m.custom ? "Using your own template." : "Using the built-in template.";
-  adm.byId("msg-reset").hidden = !m.custom;
-  adm.byId("msg-needs").textContent = (m.needs ? "Must include " + m.needs + "." : "") +
-    (m.channel === "sms" ? " SMS text may use only GSM-7 characters and at most two segments (306 characters), with your name and the opt-out notice the first text gets." : "") +
-    (m.channel === "voice" ? " One phrase per line; the call pauses between lines." : "") +
-    (m.channel === "email" ? " Plain text; the HTML version is made from it. Separate paragraphs with a blank line." : "") +
-    (m.channel === "note" ? "Written on the contact in your PSA when an opt-in form is sent; read by your staff, never by the caller." : "");
-  adm.say("msg-msg", "", true);
-  preview();
-}
-
-function draft() {
-  const m = current();
-  return { subject: m.has_subject ? adm.byId("msg-subject").value : "", body: adm.byId("msg-body").value };
-}
-
-async function preview() {
-  const seq = ++previewSeq, name = current().name;
-  try {
-    const p = await api("POST", "/admin/messages/" + name + "/preview", draft());
-    if (seq !== previewSeq) return;
-    adm.byId("msg-preview-subject").textContent = p.subject ? "Subject: " + p.subject : "";
-    adm.byId("msg-preview").textContent = p.say ? p.say.join("\n") : p.text;
-    adm.say("msg-preview-info", p.chars + " characters" + (p.segments ? ", " + p.segments + " SMS segment" + (p.segments > 1 ? "s" : "") : "") +
-      (p.later ? ". The first text to a number ends with \u201cReply STOP to opt out.\u201d, as carriers require; later ones read: " + p.later : ""), true);
-  } catch (e) {
-    if (seq !== previewSeq) return;
-    adm.byId("msg-preview-subject").textContent = "";
-    adm.byId("msg-preview").textContent = "";
-    adm.say("msg-preview-info", "No preview: " + e.message, false);
+  function show() {
+    const m = current();
+    const t = m.custom || m.default;
+    id("subject-wrap").hidden = !m.has_subject;
+    id("subject").value = m.has_subject ? (m.custom ? m.custom.subject || "" : m.default.subject) : "";
+    id("body").value = t.body;
+    id("state").textContent = m.custom ? "Using your own template." : "Using the built-in template.";
+    id("reset").hidden = !m.custom;
+    const sms = group === "notice" ? " SMS text may use only GSM-7 characters and at most two segments (306 characters), with your name." :
+      " SMS text may use only GSM-7 characters and at most two segments (306 characters), with your name and the opt-out notice the first text gets.";
+    id("needs").textContent = (m.needs ? "Must include " + m.needs + "." : "") +
+      (m.channel === "sms" ? sms : "") +
+      (m.channel === "voice" ? " One phrase per line; the call pauses between lines." : "") +
+      (m.channel === "email" ? " Plain text; the HTML version is made from it. Separate paragraphs with a blank line." : "") +
+      (m.channel === "note" ? "Written on the contact in your PSA when an opt-in form is sent; read by your staff, never by the caller." : "");
+    const fields = adm.byId(prefix + "-fields");
+    if (fields) fields.replaceChildren(...m.fields.map((f) => { const li = el("li"); li.append(el("code", f)); return li; }));
+    adm.say(prefix + "-msg", "", true);
+    preview();
   }
+
+  function draft() {
+    const m = current();
+    return { subject: m.has_subject ? id("subject").value : "", body: id("body").value };
+  }
+
+  async function preview() {
+    const seq = ++previewSeq, name = current().name;
+    try {
+      const p = await api("POST", "/admin/messages/" + name + "/preview", draft());
+      if (seq !== previewSeq) return;
+      id("preview-subject").textContent = p.subject ? "Subject: " + p.subject : "";
+      id("preview").textContent = p.say ? p.say.join("\n") : p.text;
+      adm.say(prefix + "-preview-info", p.chars + " characters" + (p.segments ? ", " + p.segments + " SMS segment" + (p.segments > 1 ? "s" : "") : "") +
+        (p.later ? ". The first text to a number ends with \u201cReply STOP to opt out.\u201d, as carriers require; later ones read: " + p.later : ""), true);
+    } catch (e) {
+      if (seq !== previewSeq) return;
+      id("preview-subject").textContent = "";
+      id("preview").textContent = "";
+      adm.say(prefix + "-preview-info", "No preview: " + e.message, false);
+    }
+  }
+
+  function schedulePreview() { clearTimeout(previewTimer); previewTimer = setTimeout(preview, 400); }
+  id("body").addEventListener("input", schedulePreview);
+  id("subject").addEventListener("input", schedulePreview);
+  id("name").addEventListener("change", show);
+
+  async function load(selected) {
+    messages = (await api("GET", "/admin/messages")).messages.filter((m) => m.group === group);
+    const sel = id("name");
+    sel.replaceChildren(...messages.map((m) => el("option", m.label + (m.custom ? " (customised)" : ""), { value: m.name })));
+    sel.value = selected || messages[0].name;
+    show();
+  }
+
+  id("form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const name = current().name;
+    adm.run(id("save"), prefix + "-msg", async () => {
+      await api("PUT", "/admin/messages/" + name, draft());
+      await load(name);
+    }, savedText);
+  });
+
+  id("reset").addEventListener("click", () => {
+    const name = current().name;
+    adm.run(id("reset"), prefix + "-msg", async () => {
+      await api("DELETE", "/admin/messages/" + name);
+      await load(name);
+    }, "Back to the built-in template.");
+  });
+
+  adm.run(null, prefix + "-msg", () => load());
 }
-
-function schedulePreview() { clearTimeout(previewTimer); previewTimer = setTimeout(preview, 400); }
-adm.byId("msg-body").addEventListener("input", schedulePreview);
-adm.byId("msg-subject").addEventListener("input", schedulePreview);
-adm.byId("msg-name").addEventListener("change", showMessage);
-
-async function loadMessages(selected) {
-  messages = (await api("GET", "/admin/messages")).messages;
-  const sel = adm.byId("msg-name");
-  sel.replaceChildren(...messages.map((m) => el("option", m.label + (m.custom ? " (customised)" : ""), { value: m.name })));
-  sel.value = selected || messages[0].name;
-  showMessage();
-}
-
-adm.byId("msg-form").addEventListener("submit", (ev) => {
-  ev.preventDefault();
-  const name = current().name;
-  adm.run(adm.byId("msg-save"), "msg-msg", async () => {
-    await api("PUT", "/admin/messages/" + name, draft());
-    await loadMessages(name);
-  }, "Template saved. New messages use it from now on.");
-});
-
-adm.byId("msg-reset").addEventListener("click", () => {
-  const name = current().name;
-  adm.run(adm.byId("msg-reset"), "msg-msg", async () => {
-    await api("DELETE", "/admin/messages/" + name);
-    await loadMessages(name);
-  }, "Back to the built-in template.");
-});
 
 adm.run(null, "brand-msg", async () => showBranding(await api("GET", "/admin/branding")));
-adm.run(null, "msg-msg", () => loadMessages());
+messageEditor("msg", "verification", "Template saved. New messages use it from now on.");
+messageEditor("notice", "notice", "Template saved. The next notices use it.");

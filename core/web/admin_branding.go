@@ -263,8 +263,9 @@ func (s *Server) handleAdminListMessages(w http.ResponseWriter, r *http.Request)
 // messageName reads {name} and refuses names that are not messages.
 func messageName(r *http.Request) (string, error) {
 	name := pathVar(r, "name")
-	if !slices.Contains(assets.MessageNames, name) {
-		return "", core.Errorf(core.KindNotFound, "unknown message %q (want one of %s)", name, strings.Join(assets.MessageNames, ", "))
+	if !assets.IsMessage(name) {
+		return "", core.Errorf(core.KindNotFound, "unknown message %q (want one of %s)", name,
+			strings.Join(append(slices.Clone(assets.MessageNames), assets.NoticeNames...), ", "))
 	}
 	return name, nil
 }
@@ -373,9 +374,11 @@ func (s *Server) handleAdminPreviewMessage(w http.ResponseWriter, r *http.Reques
 		return
 	}
 	out := previewOut{Subject: rd.Subject, Text: rd.Text, Say: rd.Say}
-	if strings.HasPrefix(name, "sms_") {
-		// What the caller gets: the carrier wording the engine adds.
-		out.Text = core.CarrierWording(rd.Text, t.DisplayName(), true)
+	if assets.MessageChannel(name) == assets.ChannelSMS {
+		// What the caller gets: the carrier wording the engine adds (a
+		// notice names the sender, but gets no opt-out notice: it goes
+		// to people who asked for it by registering).
+		out.Text = core.CarrierWording(rd.Text, t.DisplayName(), !assets.IsNotice(name))
 		if later := core.CarrierWording(rd.Text, t.DisplayName(), false); later != out.Text {
 			out.Later = later
 		}

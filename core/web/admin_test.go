@@ -403,8 +403,10 @@ func TestAdminMessageTemplates(t *testing.T) {
 	r := e.api(t, c, "GET", "/api/v1/admin/messages", nil)
 	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
 	msgs := r.JSON(t)["messages"].([]any)
-	require.Len(t, msgs, len(assets.MessageNames), "the verification messages and the SMS opt-in form's (issue 18 item 4)")
+	require.Len(t, msgs, len(assets.MessageNames)+len(assets.NoticeNames), "the verification messages and the SMS opt-in form's (issue 18 item 4), then the password notices")
 	first := msgs[0].(map[string]any)
+	assert.Equal(t, "verification", first["group"])
+	assert.Equal(t, "notice", msgs[len(assets.MessageNames)].(map[string]any)["group"])
 	assert.Equal(t, "sms_code", first["name"])
 	assert.Nil(t, first["custom"])
 	assert.Contains(t, first["default"].(map[string]any)["body"], "{{.Code}}")
@@ -931,4 +933,48 @@ func TestAdminScriptInjectionIsInert(t *testing.T) {
 	r := e.api(t, c, "POST", "/api/v1/admin/messages/email_code/preview", map[string]string{"subject": script, "body": script + " {{.Code}}"})
 	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
 	assert.NotContains(t, string(r.body), script, "JSON escapes markup; the page sets it as text")
+}
+
+// TestAdminNoticeTemplates: the password notices are edited like the
+// verification messages — previewed with sample data (the SMS naming the
+// sender, without the opt-out line verification texts start with), saved
+// only with the notice's own placeholders and the account, reset — and
+// each change is audited.
+func TestAdminNoticeTemplates(t *testing.T) {
+	e := newEnv(t, storetest.Open(t, store.SQLite))
+	e.setRole(t, &e.a, core.RoleAdmin)
+	c := e.login(t, e.a)
+
+	r := e.api(t, c, "POST", "/api/v1/admin/messages/notice_expiring_sms/preview", map[string]string{"body": ""})
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	assert.Equal(t, `Your password expires in 10 days. Change the password of jdoe before then: press Ctrl+Alt+Del and choose "Change a password". - Acme IT`,
+		r.JSON(t)["text"])
+	r = e.api(t, c, "POST", "/api/v1/admin/messages/notice_locked_email/preview", map[string]string{
+		"subject": "{{.Account}} is locked", "body": "Call {{.Branding.SupportPhone}} about {{.Account}}."})
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	assert.Equal(t, "jdoe is locked", r.JSON(t)["subject"], "the account may be in a subject")
+
+	for body, want := range map[string]string{
+		"{{.Account}}: code {{.Code}}":           "{{.Code}} is not a field of this message",
+		"Your password expires in {{.DaysLeft}}": "{{.Account}}",
+		"{{.Account}} {{.Branding.LogoDataURI}}": "{{.Branding.LogoDataURI}} is not a field",
+	} {
+		r = e.api(t, c, "PUT", "/api/v1/admin/messages/notice_expiring_sms", map[string]string{"body": body})
+		assert.Equal(t, http.StatusBadRequest, r.status, "%s: %s", body, r.body)
+		assert.Contains(t, r.JSON(t)["error"], want, body)
+	}
+	body := "{{.Account}} expires in {{days .DaysLeft}}, on {{.ExpiresOn}}"
+	r = e.api(t, c, "PUT", "/api/v1/admin/messages/notice_expiring_sms", map[string]string{"body": body})
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	tn, err := e.eng.Tenant(t.Context(), e.a.tenant.ID)
+	require.NoError(t, err)
+	assert.Equal(t, core.MessageTemplate{Body: body}, tn.Branding.Messages[core.MessageNoticeExpiringSMS])
+	r = e.api(t, c, "DELETE", "/api/v1/admin/messages/notice_expiring_sms", nil)
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	r = e.api(t, c, "PUT", "/api/v1/admin/messages/notice_carrier_pigeon", map[string]string{"body": "{{.Account}}"})
+	assert.Equal(t, http.StatusNotFound, r.status)
+
+	actions := e.auditActions(t, e.a)
+	assert.Contains(t, actions, "message_template.updated")
+	assert.Contains(t, actions, "message_template.reset")
 }
