@@ -137,6 +137,9 @@ const CSVerify = (() => {
     function renderShield(s) {
       const p = $("shield"), [state, detail] = shieldParts(s);
       p.className = "shield " + s.state;
+      // A live region: redrawn only when it says something new, so that a
+      // refresh does not make a screen reader repeat it.
+      if (p.textContent === state + " " + detail) return;
       p.replaceChildren(el("span", state, { class: "shield-state" }), " ", el("span", detail, { class: "shield-detail" }));
     }
 
@@ -307,6 +310,17 @@ const CSVerify = (() => {
       } catch (e) { say(e.message); }
     }
 
+    // focusAfterCheck moves the keyboard on once a check ended the
+    // verification and hid the code box: to the green shield, or to the
+    // next step offered after a failure (a new code, another way). While
+    // the verification is open the focus stays in the code box.
+    function focusAfterCheck() {
+      if (!$("check").hidden) { $("code").focus(); return; }
+      if (active && active.status === "verified") { $("shield").focus(); return; }
+      const step = ["again", "next"].map($).find((b) => !b.hidden);
+      (step || $("active-h")).focus();
+    }
+
     // focusMethods moves the keyboard to the first way to verify, once a
     // contact was chosen.
     function focusMethods() {
@@ -322,10 +336,12 @@ const CSVerify = (() => {
       // The status line says where the verification stands; why it
       // failed, and what to do next, is the card's one message (say).
       const st = failedStates.has(v.status) ? (v.status === "failed" ? "Failed" : "Expired") : statusText(v);
-      let text = (methodNames[v.method] || v.method) + " to " + v.destination + ": " + st;
-      if (open) text += " · expires in " + remaining(v.expires_at);
-      $("active-status").textContent = text;
+      // The status line is a live region: it changes (and speaks) when the
+      // status does; the countdown beside it, redrawn every second, is not.
+      const text = (methodNames[v.method] || v.method) + " to " + v.destination + ": " + st;
+      if ($("active-status").textContent !== text) $("active-status").textContent = text;
       $("active-status").className = "st-" + v.status;
+      $("active-timer").textContent = open ? "· expires in " + remaining(v.expires_at) : "";
       const an = $("active-note");
       an.replaceChildren();
       if (v.ticket_note) an.append(noteNode(v.ticket_note));
@@ -518,7 +534,7 @@ const CSVerify = (() => {
       const problem = codeProblem($("code").value, contact.policy && contact.policy.code_digits);
       $("code").setAttribute("aria-invalid", String(!!problem));
       if (problem) { say(problem); $("code").focus(); return; }
-      try { showActive(await api("POST", "/verifications/" + active.id + "/check", { code: $("code").value })); refresh(); }
+      try { showActive(await api("POST", "/verifications/" + active.id + "/check", { code: $("code").value })); await refresh(); }
       catch (e) {
         // One message: a failure that ended the verification is told by
         // showActive, with the next steps; else the server's words.
@@ -527,6 +543,7 @@ const CSVerify = (() => {
         else { say(e.message); if (v) showActive(v); }
       }
       $("code").value = "";
+      focusAfterCheck();
     });
     $("resend").addEventListener("click", async () => { say(""); try { showActive(await api("POST", "/verifications/" + active.id + "/resend")); } catch (e) { say(e.message); } });
     $("cancel").addEventListener("click", async () => { say(""); try { showActive(await api("POST", "/verifications/" + active.id + "/cancel")); refresh(); } catch (e) { say(e.message); } });

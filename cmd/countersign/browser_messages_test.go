@@ -68,6 +68,7 @@ func TestBrowserFailureMessages(t *testing.T) {
 	assert.Equal(t, []string{msg}, errorTexts(), "one message")
 	assert.Regexp(t, `^SMS code to .+: Failed$`, tech.Text("#active-status"))
 	assert.Equal(t, "Send a new code", tech.Text("#again"))
+	tech.WaitTrue("the focus on the next step", `document.activeElement && document.activeElement.id === "again"`)
 	tech.WaitVisible("#next")
 	assert.Regexp(t, `^Try .+ instead$`, tech.Text("#next"))
 	tech.Eval(`document.body.innerText`, &page)
