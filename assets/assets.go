@@ -52,12 +52,15 @@ const (
 	PageTrayForm              = "trayform.html"
 	// PageVerifyTechnician is the end user's "Verify my technician" page.
 	PageVerifyTechnician = "verifytechnician.html"
+	PageOptIn            = "optin.html"     // the bulk SMS opt-in send
+	PageOptInForm        = "optinform.html" // the end user's opt-in page
 )
 
 // PageNames lists every page template handlers use.
 var PageNames = []string{PageLogin, PageConsole, PageOutbox, PageTechVerify, PageLink, PagePod,
 	PageAdminPolicies, PageAdminBranding, PageAdminTechnicians, PageAdminAudit, PageAdminForbidden, PageAdminIntegrations, PageAdminChannels,
-	PageAdminDirectory, PageAdminDuo, PageAdminMicrosoft, PageAdminMicrosoftConsent, PageAdminAgents, PageAdminNotify, PageWelcome, PageEnrolment, PageSelfServe, PageTrayForm, PageVerifyTechnician}
+	PageAdminDirectory, PageAdminDuo, PageAdminMicrosoft, PageAdminMicrosoftConsent, PageAdminAgents, PageAdminNotify, PageWelcome, PageEnrolment, PageSelfServe, PageTrayForm, PageVerifyTechnician,
+	PageOptIn, PageOptInForm}
 
 // StaticFS returns the static files, without the embed prefix.
 func StaticFS() fs.FS {

@@ -115,10 +115,10 @@ type OptInTx interface {
 	CountOptInForms(ctx context.Context, tenantID, contactID string, since time.Time) (int, error)
 	// PutSMSOptIn inserts or replaces a number's consent.
 	PutSMSOptIn(ctx context.Context, o *SMSOptIn) error
-	// SMSOptIns and SMSOptOuts return the consents and opt-out states of
-	// those of phones that have one, by number, in one read each.
-	SMSOptIns(ctx context.Context, tenantID string, phones []string) (map[string]SMSOptIn, error)
-	SMSOptOuts(ctx context.Context, tenantID string, phones []string) (map[string]SMSOptOut, error)
+	// SMSConsents returns the consents and the opt-out states of those of
+	// phones that have one, by number, in one read (the contact card and
+	// list show them).
+	SMSConsents(ctx context.Context, tenantID string, phones []string) (map[string]SMSOptIn, map[string]SMSOptOut, error)
 	// OptInSettings reads a tenant's settings; none stored is ErrNotFound.
 	OptInSettings(ctx context.Context, tenantID string) (OptInSettings, error)
 	PutOptInSettings(ctx context.Context, s *OptInSettings) error
@@ -167,11 +167,7 @@ func optInStates(ctx context.Context, tx Tx, tenantID string, cs []Contact) (map
 	if len(phones) == 0 {
 		return out, nil
 	}
-	ins, err := tx.SMSOptIns(ctx, tenantID, phones)
-	if err != nil {
-		return nil, err
-	}
-	outs, err := tx.SMSOptOuts(ctx, tenantID, phones)
+	ins, outs, err := tx.SMSConsents(ctx, tenantID, phones)
 	if err != nil {
 		return nil, err
 	}
@@ -196,6 +192,40 @@ func optInStates(ctx context.Context, tx Tx, tenantID string, cs []Contact) (map
 // contact id; a contact without a phone is absent.
 func (e *Engine) OptInStates(ctx context.Context, tenantID string, cs []Contact) (map[string]OptInState, error) {
 	return view(ctx, e, func(tx Tx) (map[string]OptInState, error) { return optInStates(ctx, tx, tenantID, cs) })
+}
+
+// ListStates returns the shields and the opt-in states of the contacts of
+// a list, by contact id, in one read transaction.
+func (e *Engine) ListStates(ctx context.Context, tenantID string, cs []Contact) (map[string]Shield, map[string]OptInState, error) {
+	now := e.Now()
+	ids := make([]string, len(cs))
+	for i, c := range cs {
+		ids[i] = c.ID
+	}
+	var (
+		last   map[string]Verification
+		states map[string]OptInState
+	)
+	err := e.cfg.Store.View(ctx, func(tx Tx) error {
+		var err error
+		if last, err = tx.ShieldVerifications(ctx, tenantID, ids, now); err != nil {
+			return err
+		}
+		states, err = optInStates(ctx, tx, tenantID, cs)
+		return err
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	shields := make(map[string]Shield, len(ids))
+	for _, id := range ids {
+		var history []Verification
+		if v, ok := last[id]; ok {
+			history = []Verification{v}
+		}
+		shields[id] = ShieldFor(history, now)
+	}
+	return shields, states, nil
 }
 
 // OptInSettingsOf returns a tenant's opt-in settings (the defaults when

@@ -814,18 +814,26 @@ func (e *Engine) Verification(ctx context.Context, tenantID, id string) (Verific
 // History returns a contact's latest verifications, as many as the policy's
 // history length, with effective statuses.
 func (e *Engine) History(ctx context.Context, tenantID, contactID string) ([]Verification, error) {
-	vs, _, err := e.history(ctx, tenantID, contactID, false)
+	vs, _, err := e.history(ctx, tenantID, contactID, nil)
 	return vs, err
 }
 
 // CardHistory is History with, in the same transaction, when each of the
 // contact's destinations was last verified (by destination id; absent when
 // never), however far back: the card shows it per phone and e-mail.
-func (e *Engine) CardHistory(ctx context.Context, tenantID, contactID string) ([]Verification, map[string]time.Time, error) {
-	return e.history(ctx, tenantID, contactID, true)
+//
+// It also returns the opt-in state of the contact's mobile (issue 18
+// item 4), read in the same transaction.
+func (e *Engine) CardHistory(ctx context.Context, tenantID, contactID string) ([]Verification, map[string]time.Time, OptInState, error) {
+	var optIn OptInState
+	vs, last, err := e.history(ctx, tenantID, contactID, &optIn)
+	return vs, last, optIn, err
 }
 
-func (e *Engine) history(ctx context.Context, tenantID, contactID string, withLast bool) ([]Verification, map[string]time.Time, error) {
+// history reads a contact's history; with optIn (the card) also when
+// each destination was last verified and the opt-in state of its mobile.
+func (e *Engine) history(ctx context.Context, tenantID, contactID string, optIn *OptInState) ([]Verification, map[string]time.Time, error) {
+	withLast := optIn != nil
 	var (
 		vs   []Verification
 		last map[string]time.Time
@@ -842,7 +850,11 @@ func (e *Engine) history(ctx context.Context, tenantID, contactID string, withLa
 		if vs, err = tx.ListVerifications(ctx, tenantID, contactID, p.HistoryLength); err != nil || !withLast {
 			return err
 		}
-		last, err = tx.LastVerified(ctx, tenantID, contactID)
+		if last, err = tx.LastVerified(ctx, tenantID, contactID); err != nil {
+			return err
+		}
+		states, err := optInStates(ctx, tx, tenantID, []Contact{c})
+		*optIn = states[c.ID]
 		return err
 	})
 	now := e.Now()

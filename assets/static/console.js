@@ -41,6 +41,10 @@ async function loadContacts() {
       b.addEventListener("click", open);
       const li = el("li", undefined, { class: "crow" }); li.append(b);
       li.append(el("span", shieldWord(c.shield), { class: "cshield " + (c.shield ? c.shield.state : "grey") }));
+      if (c.sms_opt_in && c.sms_opt_in.state !== "none") {
+        li.append(el("span", c.sms_opt_in.state === "opted_in" ? "✓ SMS" : "SMS STOP", { class: "coptin " + c.sms_opt_in.state,
+          title: c.sms_opt_in.state === "opted_in" ? "Opted in to texts" : "Opted out of texts (STOP)" }));
+      }
       li.append(el("span", contactMeta(c), { class: "cmeta muted", id: "cmeta-" + c.id }));
       ul.append(li);
       if (c.shield && c.shield.state !== "grey") {

@@ -143,6 +143,26 @@ const CSVerify = (() => {
       p.replaceChildren(el("span", state, { class: "shield-state" }), " ", el("span", detail, { class: "shield-detail" }));
     }
 
+    // renderOptIn shows whether the contact's mobile agreed to texts (a
+    // green check with the date) and the button that sends the form
+    // (issue 18 item 4); a number that replied STOP gets it by e-mail only.
+    function renderOptIn(o) {
+      const box = $("optin");
+      if (!box) return;
+      box.hidden = false;
+      const st = $("optin-state");
+      const when = (o && o.at) ? fmtWhen(o.at) : "";
+      st.className = "optin-state " + (o ? o.state : "none");
+      st.textContent = !o ? "No mobile on record for SMS opt-in"
+        : o.state === "opted_in" ? "✓ Opted in to texts " + when
+        : o.state === "opted_out" ? "Opted out of texts (STOP) " + when : "Not opted in to texts yet";
+      const sms = $("optin-channel").querySelector('option[value="sms"]');
+      sms.disabled = !o || o.state === "opted_out";
+      if (sms.disabled) $("optin-channel").value = "email";
+      $("optin-send").textContent = o && o.state === "opted_in" ? "Send the opt-in form again" : "Send SMS opt-in form";
+      $("optin-msg").textContent = "";
+    }
+
     function renderHistory(list) {
       const ul = $("history"); ul.replaceChildren();
       list.forEach((v, i) => {
@@ -451,7 +471,8 @@ const CSVerify = (() => {
       if (!contact) return;
       try {
         const c = await api("GET", "/contacts/" + contact.id);
-        contact = Object.assign(contact, { shield: c.shield, history: c.history, destinations: c.destinations });
+        contact = Object.assign(contact, { shield: c.shield, history: c.history, destinations: c.destinations, sms_opt_in: c.sms_opt_in });
+        renderOptIn(c.sms_opt_in);
         renderShield(c.shield); renderHistory(c.history || []); renderDestMeta();
         const wasOpen = active && (active.status === "pending" || active.status === "sent");
         const live = newestOpen(c.history || []);
@@ -480,7 +501,7 @@ const CSVerify = (() => {
       $("contact-name").textContent = (contact.first_name + " " + contact.last_name).trim() || "(no name)";
       const p = contact.policy || {};
       $("banner").hidden = !p.banner; $("banner").textContent = p.banner || "";
-      renderDestinations(); renderShield(contact.shield); renderHistory(contact.history || []);
+      renderDestinations(); renderShield(contact.shield); renderHistory(contact.history || []); renderOptIn(contact.sms_opt_in);
       routes = []; $("routes-list").replaceChildren(el("li", "Checking which ways this person has…", { class: "muted" }));
       loadRoutes();
       // The live verification, if any, is picked up again: only the
@@ -496,6 +517,17 @@ const CSVerify = (() => {
       return contact;
     }
 
+    if ($("optin-form")) $("optin-form").addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      if (!contact) return;
+      $("optin-send").disabled = true; $("optin-msg").textContent = "Sending…";
+      try {
+        const by = $("optin-channel").value;
+        await api("POST", "/contacts/" + encodeURIComponent(contact.id) + "/optin", { channel: by });
+        $("optin-msg").textContent = "Form sent by " + (by === "sms" ? "text" : "e-mail") + ". The check turns green when they agree.";
+      } catch (e) { $("optin-msg").textContent = sentence(e.message); }
+      $("optin-send").disabled = false;
+    });
     $("dir-unlock").addEventListener("click", () => directory({ action: "unlock" }));
     $("dir-reset-open").addEventListener("click", () => {
       const f = $("dir-reset"); f.hidden = !f.hidden;

@@ -91,50 +91,40 @@ func phoneArgs(tenantID string, phones []string) []any {
 	return args
 }
 
-// SMSOptIns implements core.OptInTx.
-func (t *tx) SMSOptIns(ctx context.Context, tenantID string, phones []string) (map[string]core.SMSOptIn, error) {
-	out := map[string]core.SMSOptIn{}
+// SMSConsents implements core.OptInTx: both tables in one statement.
+func (t *tx) SMSConsents(ctx context.Context, tenantID string, phones []string) (map[string]core.SMSOptIn, map[string]core.SMSOptOut, error) {
+	ins, outs := map[string]core.SMSOptIn{}, map[string]core.SMSOptOut{}
 	if len(phones) == 0 {
-		return out, nil
+		return ins, outs, nil
 	}
 	args := phoneArgs(tenantID, phones)
-	rows, err := t.query(ctx, `SELECT phone, contact_id, form_id, consented_at FROM sms_optins
-		WHERE tenant_id = ? AND phone IN (`+placeholders(len(args)-1)+`)`, args...)
+	n := len(args) - 1
+	args = append(args, args...)
+	rows, err := t.query(ctx, `SELECT 'in', phone, contact_id, form_id, FALSE, consented_at FROM sms_optins
+			WHERE tenant_id = ? AND phone IN (`+placeholders(n)+`)
+		UNION ALL
+		SELECT 'out', phone, keyword, '', opted_out, changed_at FROM sms_optouts
+			WHERE tenant_id = ? AND phone IN (`+placeholders(n)+`)`, args...)
 	if err != nil {
-		return nil, wrap(err, "list sms opt-ins")
+		return nil, nil, wrap(err, "list sms consents")
 	}
 	defer rows.Close()
 	for rows.Next() {
-		o := core.SMSOptIn{TenantID: tenantID}
-		if err := rows.Scan(&o.Phone, &o.ContactID, &o.FormID, tcol(&o.ConsentedAt)); err != nil {
-			return nil, wrap(err, "list sms opt-ins")
+		var (
+			which, phone, a, b string
+			out                bool
+			at                 time.Time
+		)
+		if err := rows.Scan(&which, &phone, &a, &b, &out, tcol(&at)); err != nil {
+			return nil, nil, wrap(err, "list sms consents")
 		}
-		out[o.Phone] = o
-	}
-	return out, wrap(rows.Err(), "list sms opt-ins")
-}
-
-// SMSOptOuts implements core.OptInTx.
-func (t *tx) SMSOptOuts(ctx context.Context, tenantID string, phones []string) (map[string]core.SMSOptOut, error) {
-	out := map[string]core.SMSOptOut{}
-	if len(phones) == 0 {
-		return out, nil
-	}
-	args := phoneArgs(tenantID, phones)
-	rows, err := t.query(ctx, `SELECT phone, opted_out, keyword, changed_at FROM sms_optouts
-		WHERE tenant_id = ? AND phone IN (`+placeholders(len(args)-1)+`)`, args...)
-	if err != nil {
-		return nil, wrap(err, "list sms opt-outs")
-	}
-	defer rows.Close()
-	for rows.Next() {
-		o := core.SMSOptOut{TenantID: tenantID}
-		if err := rows.Scan(&o.Phone, &o.OptedOut, &o.Keyword, tcol(&o.ChangedAt)); err != nil {
-			return nil, wrap(err, "list sms opt-outs")
+		if which == "in" {
+			ins[phone] = core.SMSOptIn{TenantID: tenantID, Phone: phone, ContactID: a, FormID: b, ConsentedAt: at}
+		} else {
+			outs[phone] = core.SMSOptOut{TenantID: tenantID, Phone: phone, OptedOut: out, Keyword: a, ChangedAt: at}
 		}
-		out[o.Phone] = o
 	}
-	return out, wrap(rows.Err(), "list sms opt-outs")
+	return ins, outs, wrap(rows.Err(), "list sms consents")
 }
 
 // OptInSettings implements core.OptInTx.

@@ -117,11 +117,7 @@ func (s *Server) contactList(ctx context.Context, tenantID string, cs []core.Con
 	for _, c := range clients {
 		names[c.ID] = c.Name
 	}
-	ids := make([]string, len(cs))
-	for i, c := range cs {
-		ids[i] = c.ID
-	}
-	shields, err := s.engine.Shields(ctx, tenantID, ids) // one read for the page, not one per contact
+	shields, optIns, err := s.engine.ListStates(ctx, tenantID, cs) // one read for the page, not one per contact
 	if err != nil {
 		return nil, err
 	}
@@ -139,6 +135,7 @@ func (s *Server) contactList(ctx context.Context, tenantID string, cs []core.Con
 		co.Company = names[c.ClientID]
 		co.Shield = shieldJSON(shields[c.ID])
 		co.Shield.TechnicianName = techs[co.Shield.TechnicianID]
+		co.SMSOptIn = optInJSON(optIns[c.ID])
 		out = append(out, co)
 	}
 	return out, nil

@@ -21,6 +21,7 @@ func (s *Server) registerConsoleRoutes(r *mux.Router) {
 	r.HandleFunc("/brand/{tenant}.css", s.handleBrandCSS).Methods(http.MethodGet)
 	s.registerAdminPageRoutes(r)
 	s.registerTechVerifyPageRoutes(r)
+	s.registerOptInPageRoutes(r)
 }
 
 type consolePage struct {

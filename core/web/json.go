@@ -51,7 +51,10 @@ type contactOut struct {
 	Company      string           `json:"company,omitempty"` // the client's name; in the contact list
 	Destinations []destinationOut `json:"destinations"`
 	Shield       *shieldOut       `json:"shield,omitempty"`
-	Policy       *policyView      `json:"policy,omitempty"`
+	// SMSOptIn is the opt-in state of the contact's mobile (issue 18
+	// item 4); absent without a phone.
+	SMSOptIn *optInOut   `json:"sms_opt_in,omitempty"`
+	Policy   *policyView `json:"policy,omitempty"`
 	// History is the policy's length of verifications, newest first; only
 	// on the contact card.
 	History []verificationOut `json:"history,omitempty"`
@@ -225,10 +228,11 @@ func (s *Server) historyJSON(ctx context.Context, tenantID string, history []cor
 // everything the verification UI shows, in one answer.
 func (s *Server) contactCard(ctx context.Context, tenantID string, c core.Contact) (contactOut, error) {
 	out := contactJSON(c)
-	history, last, err := s.engine.CardHistory(ctx, tenantID, c.ID)
+	history, last, optIn, err := s.engine.CardHistory(ctx, tenantID, c.ID)
 	if err != nil {
 		return out, err
 	}
+	out.SMSOptIn = optInJSON(optIn)
 	for i := range out.Destinations {
 		d := &out.Destinations[i]
 		d.Provenance = s.provenance(d.Source)

@@ -9,6 +9,7 @@ func TestRedactPathTokens(t *testing.T) {
 	for in, want := range map[string]string{
 		"/l/acme/Zm9vYmFy":             "/l/acme/[redacted]",
 		"/w/acme/Zm9vYmFy":             "/w/acme/[redacted]",
+		"/o/acme/Zm9vYmFy":             "/o/acme/[redacted]",
 		"/r/acme/requests/Zm9vYmFy":    "/r/acme/requests/[redacted]",
 		"/r/acme/requests/Zm9vYmFy/x":  "/r/acme/requests/[redacted]",
 		"/r/acme":                      "/r/acme",

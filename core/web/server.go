@@ -237,6 +237,7 @@ func (s *Server) routes() {
 	s.registerLiveRoutes(authed)
 	s.registerAgentConsoleRoutes(authed)
 	s.registerTechVerifyRoutes(authed)
+	s.registerOptInRoutes(authed)
 	s.registerPushRoutes(authed)
 	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusMethodNotAllowed, errorBody{Error: "method " + r.Method + " not allowed here", Kind: "invalid"})
@@ -358,13 +359,14 @@ func (s *Server) withAccessLog(next http.Handler) http.Handler {
 
 // redactPath hides the token segment of the end-user pages' paths: links
 // (/l/{tenant}/{token}), welcome e-mails (/w/{tenant}/{token}), tray-ticket
-// confirmations (/e/{token}), tray ticket forms (/t/{token}) and self-serve
-// requests (/r/{tenant}/requests/{id}); all are bearer secrets (security.md §2).
+// confirmations (/e/{token}), tray ticket forms (/t/{token}), SMS opt-in
+// forms (/o/{tenant}/{token}) and self-serve requests
+// (/r/{tenant}/requests/{id}); all are bearer secrets (security.md §2).
 func redactPath(p string) string {
 	if strings.HasPrefix(p, "/e/") || strings.HasPrefix(p, "/t/") {
 		return p[:3] + "[redacted]"
 	}
-	if strings.HasPrefix(p, "/l/") || strings.HasPrefix(p, "/w/") {
+	if strings.HasPrefix(p, "/l/") || strings.HasPrefix(p, "/w/") || strings.HasPrefix(p, "/o/") {
 		parts := strings.SplitN(p, "/", 4)
 		if len(parts) == 4 {
 			return p[:3] + parts[2] + "/[redacted]"
