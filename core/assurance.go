@@ -143,6 +143,23 @@ func duoAssurance(a DuoAccount) Assurance {
 	return AssurancePush
 }
 
+// BelowMinimumWords says why method m may not be used for purpose, as the
+// card's destinations table shows it beside a disabled button: "below
+// this client's minimum for password and MFA resets (a push or
+// workstation prompt)"; "" when m meets the minimum. It agrees with
+// CheckAssurance, which refuses the same starts in its own words.
+func (p Policy) BelowMinimumWords(m Method, purpose Purpose) string {
+	if p.CheckAssurance(m, purpose) == nil {
+		return ""
+	}
+	req := p.RequiredAssurance(purpose)
+	scope := "every verification"
+	if purpose == PurposeReset && req != p.MinAssurance {
+		scope = "password and MFA resets"
+	}
+	return "below this client's minimum for " + scope + " (" + req.requirement() + ")"
+}
+
 // assuranceWords is the rule a refusal names: "this client requires a
 // push or workstation prompt for password and MFA resets".
 func (p Policy) assuranceWords(purpose Purpose) string {

@@ -300,3 +300,28 @@ func TestVerifiedDuoPushAssurance(t *testing.T) {
 		assert.Len(t, fake.Pushes(), 1, "nothing more was pushed")
 	})
 }
+
+// TestBelowMinimumWords: the destinations table's reason is given exactly
+// for the methods CheckAssurance refuses, and names the rule's scope.
+func TestBelowMinimumWords(t *testing.T) {
+	methods := []core.Method{core.MethodEmailLink, core.MethodEmailCode, core.MethodSMSCode, core.MethodSMSLink, core.MethodVoiceCode,
+		core.MethodDuoPush, core.MethodMicrosoftPush, core.MethodWorkstationPrompt}
+	levels := []core.Assurance{"", core.AssuranceMailbox, core.AssurancePhone, core.AssurancePush, core.AssuranceStrong}
+	for _, min := range levels {
+		for _, reset := range levels {
+			p := core.Policy{MinAssurance: min, ResetMinAssurance: reset}
+			for _, purpose := range []core.Purpose{core.PurposeIdentity, core.PurposeReset} {
+				for _, m := range methods {
+					words := p.BelowMinimumWords(m, purpose)
+					assert.Equal(t, p.CheckAssurance(m, purpose) != nil, words != "", "min %q reset %q %q %s", min, reset, purpose, m)
+				}
+			}
+		}
+	}
+	p := core.Policy{MinAssurance: core.AssurancePhone, ResetMinAssurance: core.AssurancePush}
+	assert.Equal(t, "below this client's minimum for every verification (a text, call, push or workstation prompt)",
+		p.BelowMinimumWords(core.MethodEmailLink, core.PurposeIdentity))
+	assert.Equal(t, "below this client's minimum for password and MFA resets (a push or workstation prompt)",
+		p.BelowMinimumWords(core.MethodSMSCode, core.PurposeReset))
+	assert.Empty(t, p.BelowMinimumWords(core.MethodSMSCode, core.PurposeIdentity))
+}

@@ -181,21 +181,33 @@ const CSVerify = (() => {
       tg.textContent = expanded ? "Show fewer" : "Show all " + list.length;
     }
 
+    // renderDestinations lists the phones and addresses with a button per
+    // method the policy allows; a method below the client's minimum for
+    // the reason marked is shown disabled with why (the routes list marks
+    // it the same way, and the server refuses it anyway).
     function renderDestinations() {
       const tb = $("dests").querySelector("tbody"); tb.replaceChildren();
       const allowed = new Set(contact.policy ? contact.policy.methods : Object.keys(methodNames));
+      const below = ((contact.policy || {}).below_minimum || {})[purpose() || "identity"] || {};
       for (const d of contact.destinations) {
         const tr = el("tr", undefined, { "data-dest": d.id }), td = el("td"), act = el("td");
         td.append(el("span", destLabel(d) + ": " + d.masked, { class: "dest-value" }));
         if (d.default) td.append(el("span", "default " + kindNames[d.kind], { class: "badge dest-default" }));
         td.append(el("br"), el("span", destMeta(d), { class: "dest-meta muted" }));
+        const why = [];
         for (const m of methodsFor[d.kind] || []) {
           if (!allowed.has(m)) continue;
           const b = el("button", methodNames[m], { type: "button", "data-method": m, "data-dest": d.id,
             "aria-label": methodNames[m] + " to " + d.masked });
-          b.addEventListener("click", () => request(m, d));
+          if (below[m]) {
+            b.disabled = true;
+            b.classList.add("below-minimum");
+            b.setAttribute("aria-describedby", "dest-why-" + d.id);
+            if (!why.includes(below[m])) why.push(below[m]);
+          } else b.addEventListener("click", () => request(m, d));
           act.append(b);
         }
+        if (why.length) act.append(el("p", "Not allowed: " + why.join("; "), { id: "dest-why-" + d.id, class: "dest-why muted" }));
         tr.append(td, act); tb.append(tr);
       }
       if (!contact.destinations.length) tb.append(el("tr")).append(el("td", "No phone or email on record.", { colspan: "2" }));
@@ -344,7 +356,7 @@ const CSVerify = (() => {
     // focusMethods moves the keyboard to the first way to verify, once a
     // contact was chosen.
     function focusMethods() {
-      const b = $("dests").querySelector("button[data-method]");
+      const b = $("dests").querySelector("button[data-method]:not([disabled])");
       if (b) b.focus(); else $("contact-name").focus();
     }
 
@@ -550,7 +562,7 @@ const CSVerify = (() => {
       }
       directory({ action: "reset", generate: !typed, password: typed ? $("dir-password").value : "", must_change: $("dir-must-change").checked });
     });
-    $("purpose").addEventListener("change", () => { say(""); if (contact) loadRoutes(); });
+    $("purpose").addEventListener("change", () => { say(""); if (contact) { renderDestinations(); loadRoutes(); } });
     $("history-toggle").addEventListener("click", () => { expanded = !expanded; renderHistory(contact.history || []); });
     $("note-form").addEventListener("submit", (ev) => {
       ev.preventDefault();

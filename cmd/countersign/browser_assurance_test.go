@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // TestBrowserMinimumAssurance sets "push or workstation prompt before a
@@ -12,7 +13,8 @@ import (
 // "Password or MFA reset": the ways-to-verify list moves SMS, voice and
 // e-mail after the allowed methods as not allowed, with the rule; pressing
 // SMS code is refused by the server with that rule and nothing is sent.
-// Back to an identity check, nothing is marked (issue 19.4).
+// The destinations table disables those methods with the reason. Back to
+// an identity check, nothing is marked (issue 19.4).
 func TestBrowserMinimumAssurance(t *testing.T) {
 	s := startServer(t)
 	jane := NewTab(t)
@@ -76,15 +78,37 @@ func TestBrowserMinimumAssurance(t *testing.T) {
 	jane.CheckA11y("verification card for a password reset")
 	jane.Screenshot("routes-below-minimum")
 
-	// Pressing SMS code in the destinations: the server refuses, in words.
+	// The destinations table agrees: SMS, voice and e-mail are disabled,
+	// with why beside them; pressing one sends nothing (issue 19.4).
 	seen := len(s.Twilio.Messages())
-	jane.Click(`#dests button[data-method="sms_code"]`)
-	jane.WaitText("#msg", "requires a push or workstation prompt for password and MFA resets; SMS code is not enough")
+	var dests struct {
+		Disabled []string `json:"disabled"`
+		Enabled  []string `json:"enabled"`
+		Why      []string `json:"why"`
+		Desc     bool     `json:"desc"`
+	}
+	jane.Eval(`(() => ({ disabled: [...document.querySelectorAll("#dests button[data-method]:disabled")].map(b => b.dataset.method),
+		enabled: [...document.querySelectorAll("#dests button[data-method]:not(:disabled)")].map(b => b.dataset.method),
+		why: [...document.querySelectorAll("#dests .dest-why")].map(p => p.textContent),
+		desc: [...document.querySelectorAll("#dests button[data-method]:disabled")].every(b => !!document.getElementById(b.getAttribute("aria-describedby"))) }))()`, &dests)
+	assert.ElementsMatch(t, []string{"sms_code", "sms_link", "voice_code", "email_link", "email_code"}, dests.Disabled)
+	assert.Empty(t, dests.Enabled)
+	require.NotEmpty(t, dests.Why)
+	for _, w := range dests.Why {
+		assert.Equal(t, "Not allowed: below this client's minimum for password and MFA resets (a push or workstation prompt)", w)
+	}
+	assert.True(t, dests.Desc, "each disabled button is described by the reason")
+	jane.CheckA11y("destinations below the minimum")
+	jane.Eval(`(() => { document.querySelector('#dests button[data-method="sms_code"]').click(); return true; })()`, new(bool))
 	assert.Len(t, s.Twilio.Messages(), seen, "nothing was sent")
 
 	// Back to an identity check: nothing is marked, and SMS goes.
 	setSelect(jane, "purpose", "")
 	jane.WaitTrue("SMS allowed again", `!document.querySelector('#routes-list li[data-method="sms_code"]').classList.contains("not-allowed")`)
+	jane.WaitTrue("the SMS button enabled again", `!document.querySelector('#dests button[data-method="sms_code"]').disabled`)
+	var left int
+	jane.Eval(`document.querySelectorAll("#dests .dest-why, #dests button:disabled").length`, &left)
+	assert.Zero(t, left, "no reason or disabled button left")
 	jane.Click(`#dests button[data-method="sms_code"]`)
 	s.WaitForSMSCode(t, "+15550100142", seen)
 }

@@ -138,3 +138,59 @@ func TestSelfServeResetNeedsAssurance(t *testing.T) {
 		assert.Equal(t, string(core.TaskDirectoryUnlock), tasks.Tasks[0].Kind)
 	})
 }
+
+// TestCardDestinationsBelowMinimum: the contact card names, per purpose,
+// the destination methods below the client's minimum with the reason the
+// destinations table shows — the same methods the routes mark and the
+// start refuses (issue 19.4). On SQLite and PostgreSQL.
+func TestCardDestinationsBelowMinimum(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, st *store.Store) {
+		e := newEnv(t, st)
+		e.makeAdmin(t, e.a)
+		c := e.login(t, e.a)
+		card := func() map[string]any {
+			t.Helper()
+			r := e.api(t, c, http.MethodGet, "/api/v1/contacts/"+e.a.contact.ID, nil)
+			require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+			return r.JSON(t)["policy"].(map[string]any)
+		}
+		assert.Nil(t, card()["below_minimum"], "no minimum, nothing marked")
+
+		r := e.api(t, c, http.MethodPut, "/api/v1/admin/policies/"+e.a.client.ID, map[string]any{"min_assurance": "phone", "reset_min_assurance": "push"})
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+		below := card()["below_minimum"].(map[string]any)
+		every := "below this client's minimum for every verification (a text, call, push or workstation prompt)"
+		reset := "below this client's minimum for password and MFA resets (a push or workstation prompt)"
+		assert.Equal(t, map[string]any{"email_link": every, "email_code": every}, below["identity"])
+		assert.Equal(t, map[string]any{"email_link": reset, "email_code": reset, "sms_code": reset, "sms_link": reset, "voice_code": reset}, below["reset"])
+
+		// The same methods the routes mark and the start refuses.
+		for _, purpose := range []string{"identity", "reset"} {
+			q := ""
+			if purpose == "reset" {
+				q = "?purpose=reset"
+			}
+			r := e.api(t, c, http.MethodGet, "/api/v1/contacts/"+e.a.contact.ID+"/routes"+q, nil)
+			require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+			for _, x := range r.JSON(t)["routes"].([]any) {
+				rt := x.(map[string]any)
+				m := rt["method"].(string)
+				if _, isDest := map[string]bool{"email_link": true, "email_code": true, "sms_code": true, "sms_link": true, "voice_code": true}[m]; !isDest {
+					continue
+				}
+				_, marked := below[purpose].(map[string]any)[m]
+				assert.Equal(t, marked, rt["below_minimum"] == true, "%s %s", purpose, m)
+			}
+		}
+		var email string
+		for _, d := range e.a.contact.Destinations {
+			if d.Kind == core.DestEmail {
+				email = d.ID
+			}
+		}
+		require.NotEmpty(t, email)
+		r = e.api(t, c, http.MethodPost, "/api/v1/verifications", map[string]any{"contact_id": e.a.contact.ID,
+			"method": "email_link", "destination_id": email, "ticket_ref": "T-1"})
+		assert.Equal(t, http.StatusForbidden, r.status, "%s", r.body)
+	})
+}

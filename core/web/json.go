@@ -69,6 +69,11 @@ type policyView struct {
 	NoteRequired     bool          `json:"note_required"`
 	HistoryLength    int           `json:"history_length"`
 	CodeDigits       int           `json:"code_digits"` // read-back codes' length, for the code box's own check
+	// BelowMinimum names, per purpose ("identity", "reset"), the allowed
+	// message methods (SMS, voice, e-mail: the destinations table's) that
+	// are below the client's minimum assurance, with the reason the table
+	// shows beside the disabled button; nil when none is.
+	BelowMinimum map[string]map[core.Method]string `json:"below_minimum,omitempty"`
 }
 
 func policyJSON(p core.Policy, all []core.Method) *policyView {
@@ -79,8 +84,32 @@ func policyJSON(p core.Policy, all []core.Method) *policyView {
 			out.Methods = append(out.Methods, m)
 		}
 	}
+	for _, pur := range []struct {
+		key string
+		p   core.Purpose
+	}{{"identity", core.PurposeIdentity}, {"reset", core.PurposeReset}} {
+		for _, m := range out.Methods {
+			if !destinationMethods[m] {
+				continue // pushes and prompts are rows of the routes list, which marks them
+			}
+			if why := p.BelowMinimumWords(m, pur.p); why != "" {
+				if out.BelowMinimum == nil {
+					out.BelowMinimum = map[string]map[core.Method]string{}
+				}
+				if out.BelowMinimum[pur.key] == nil {
+					out.BelowMinimum[pur.key] = map[core.Method]string{}
+				}
+				out.BelowMinimum[pur.key][m] = why
+			}
+		}
+	}
 	return out
 }
+
+// destinationMethods are the methods the card's destinations table offers
+// (verify.js methodsFor): those sent to a phone number or e-mail address.
+var destinationMethods = map[core.Method]bool{core.MethodSMSCode: true, core.MethodSMSLink: true, core.MethodVoiceCode: true,
+	core.MethodEmailLink: true, core.MethodEmailCode: true}
 
 func contactJSON(c core.Contact) contactOut {
 	out := contactOut{ID: c.ID, ClientID: c.ClientID, FirstName: c.FirstName, LastName: c.LastName, Title: c.Title,
