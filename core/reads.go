@@ -63,6 +63,49 @@ func (e *Engine) Outbox(ctx context.Context, tenantID string, limit int) ([]Outb
 	return view(ctx, e, func(tx Tx) ([]OutboxItem, error) { return tx.ListOutbox(ctx, tenantID, limit) })
 }
 
+// OutboxWithContacts returns what Outbox does, and the name of the contact
+// each item's verification is for, by verification id (an item without a
+// verification, or whose verification or contact is gone, has none). It is
+// the dev outbox's read, so that each message says whom it was for: a few
+// dozen items, so one read per verification is fine.
+func (e *Engine) OutboxWithContacts(ctx context.Context, tenantID string, limit int) ([]OutboxItem, map[string]string, error) {
+	names := map[string]string{}
+	items, err := view(ctx, e, func(tx Tx) ([]OutboxItem, error) {
+		items, err := tx.ListOutbox(ctx, tenantID, limit)
+		if err != nil {
+			return nil, err
+		}
+		contacts := map[string]string{} // contact id → name
+		for _, it := range items {
+			if it.VerificationID == "" {
+				continue
+			}
+			if _, done := names[it.VerificationID]; done {
+				continue
+			}
+			v, err := tx.Verification(ctx, tenantID, it.VerificationID)
+			if isNotFound(err) {
+				names[it.VerificationID] = ""
+				continue
+			} else if err != nil {
+				return nil, err
+			}
+			name, ok := contacts[v.ContactID]
+			if !ok {
+				c, err := tx.Contact(ctx, tenantID, v.ContactID)
+				if err != nil && !isNotFound(err) {
+					return nil, err
+				}
+				name = c.Name()
+				contacts[v.ContactID] = name
+			}
+			names[it.VerificationID] = name
+		}
+		return items, nil
+	})
+	return items, names, err
+}
+
 // LinkedTechnician returns the technician linked to member memberRef of a
 // tenant's integration, or ErrNotFound when none is.
 func (e *Engine) LinkedTechnician(ctx context.Context, tenantID, integrationID, memberRef string) (Technician, error) {

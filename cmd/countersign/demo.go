@@ -65,7 +65,7 @@ Countersign demo is running (dev delivery: nothing is sent; messages wait in the
   Open:      %s/?tenant=%s
   Sign in:   organisation %s, email %s, password %s
 
-  1. Pick a contact, press "SMS code", open "Dev outbox" to read the code, type it in: the shield turns green.
+  1. Pick a contact, press "SMS code", read the code in the dev outbox beside the card, type it in: the shield turns green.
   2. Press "Email link", open the link from the dev outbox, type the code shown to you, press Validate.
   3. The pod inside a PSA: open %s
      (the built-in demo PSA's ticket screen; press Sign in in the pod and use the same account).

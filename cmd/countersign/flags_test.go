@@ -55,14 +55,12 @@ func TestFlagVariables(t *testing.T) {
 	assert.Contains(t, out, `COUNTERSIGN_SMTP_PORT="twenty-five"`)
 }
 
-// TestDemoListensWhereItsVariablesSay: `countersign demo` with
-// COUNTERSIGN_LISTEN and COUNTERSIGN_PSA_LISTEN serves the console and the
-// demo PSA at those addresses (issue 12: the variable used to be ignored).
-func TestDemoListensWhereItsVariablesSay(t *testing.T) {
-	addr, psaAddr := freeAddr(t), freeAddr(t)
-	t.Setenv("COUNTERSIGN_LISTEN", addr)
-	t.Setenv("COUNTERSIGN_PSA_LISTEN", psaAddr)
-	t.Setenv("COUNTERSIGN_DATA", filepath.Join(t.TempDir(), "demo"))
+// runDemo runs `countersign demo` with the environment the test set
+// (COUNTERSIGN_LISTEN, COUNTERSIGN_DATA, …) until the test ends, and
+// returns what it printed once it is serving. The demo must then stop
+// cleanly.
+func runDemo(t *testing.T) string {
+	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	pr, pw := io.Pipe()
 	done := make(chan int, 1)
@@ -86,10 +84,33 @@ func TestDemoListensWhereItsVariablesSay(t *testing.T) {
 	select {
 	case out = <-printed:
 	case code := <-done:
+		cancel()
 		t.Fatalf("demo exited with %d", code)
 	case <-time.After(60 * time.Second):
+		cancel()
 		t.Fatal("the demo printed no address within a minute")
 	}
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case code := <-done:
+			assert.Equal(t, 0, code, "the demo's exit code")
+		case <-time.After(30 * time.Second):
+			t.Error("the demo did not stop")
+		}
+	})
+	return out
+}
+
+// TestDemoListensWhereItsVariablesSay: `countersign demo` with
+// COUNTERSIGN_LISTEN and COUNTERSIGN_PSA_LISTEN serves the console and the
+// demo PSA at those addresses (issue 12: the variable used to be ignored).
+func TestDemoListensWhereItsVariablesSay(t *testing.T) {
+	addr, psaAddr := freeAddr(t), freeAddr(t)
+	t.Setenv("COUNTERSIGN_LISTEN", addr)
+	t.Setenv("COUNTERSIGN_PSA_LISTEN", psaAddr)
+	t.Setenv("COUNTERSIGN_DATA", filepath.Join(t.TempDir(), "demo"))
+	out := runDemo(t)
 	assert.Contains(t, out, "http://"+addr+"/?tenant=demo-msp")
 	ticketPage := regexp.MustCompile(`http://` + regexp.QuoteMeta(psaAddr) + `/ui/ticket/\S+`).FindString(out)
 	require.NotEmpty(t, ticketPage, "the demo PSA's ticket screen at %s:\n%s", psaAddr, out)
@@ -98,13 +119,6 @@ func TestDemoListensWhereItsVariablesSay(t *testing.T) {
 		require.NoError(t, err, u)
 		res.Body.Close()
 		assert.Equal(t, http.StatusOK, res.StatusCode, u)
-	}
-	cancel()
-	select {
-	case code := <-done:
-		assert.Equal(t, 0, code)
-	case <-time.After(30 * time.Second):
-		t.Fatal("the demo did not stop")
 	}
 }
 

@@ -60,22 +60,25 @@ func (s *Server) handlePutPolicy(w http.ResponseWriter, r *http.Request) {
 }
 
 type outboxOut struct {
-	ID             string         `json:"id"`
-	Kind           string         `json:"kind"`
-	VerificationID string         `json:"verification_id,omitempty"`
-	Status         string         `json:"status"`
-	Attempts       int            `json:"attempts"`
-	LastError      string         `json:"last_error,omitempty"`
-	Dev            bool           `json:"dev"`
-	CreatedAt      time.Time      `json:"created_at"`
-	Message        *core.Outbound `json:"message,omitempty"`
+	ID             string    `json:"id"`
+	Kind           string    `json:"kind"`
+	VerificationID string    `json:"verification_id,omitempty"`
+	Status         string    `json:"status"`
+	Attempts       int       `json:"attempts"`
+	LastError      string    `json:"last_error,omitempty"`
+	Dev            bool      `json:"dev"`
+	CreatedAt      time.Time `json:"created_at"`
+	// ContactName is whom the verification's message was for; "" for
+	// items without one.
+	ContactName string         `json:"contact_name,omitempty"`
+	Message     *core.Outbound `json:"message,omitempty"`
 }
 
 // handleListOutbox handles "GET /api/v1/outbox". In dev delivery mode the
 // messages are shown in full — that is the point of the dev outbox — and
 // the response says so; sent messages have had their content removed.
 func (s *Server) handleListOutbox(w http.ResponseWriter, r *http.Request) {
-	items, err := s.engine.Outbox(r.Context(), techFrom(r).TenantID, 50)
+	items, names, err := s.engine.OutboxWithContacts(r.Context(), techFrom(r).TenantID, 50)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -83,7 +86,7 @@ func (s *Server) handleListOutbox(w http.ResponseWriter, r *http.Request) {
 	out := make([]outboxOut, 0, len(items))
 	for _, it := range items {
 		o := outboxOut{ID: it.ID, Kind: string(it.Kind), VerificationID: it.VerificationID, Status: string(it.Status),
-			Attempts: it.Attempts, LastError: it.LastError, Dev: it.Dev, CreatedAt: it.CreatedAt}
+			Attempts: it.Attempts, LastError: it.LastError, Dev: it.Dev, CreatedAt: it.CreatedAt, ContactName: names[it.VerificationID]}
 		if it.Dev && it.Sealed != nil {
 			if m, err := s.engine.OpenOutbox(it); err == nil {
 				o.Message = &m
