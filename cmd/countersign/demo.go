@@ -20,6 +20,8 @@ import (
 
 	"github.com/countersign/countersign/core"
 	"github.com/countersign/countersign/core/auth"
+	"github.com/countersign/countersign/core/duo"
+	"github.com/countersign/countersign/core/duo/duotest"
 	"github.com/countersign/countersign/core/psa"
 	"github.com/countersign/countersign/core/psa/memory"
 	"github.com/countersign/countersign/core/secret"
@@ -54,7 +56,9 @@ func cmdDemo(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer demoPSA.stop()
-	c, password, podURL, err := prepareDemo(ctx, dataDir, listen, demoPSA, log)
+	fakeDuo := startDemoDuo()
+	defer fakeDuo.Close()
+	c, password, podURL, err := prepareDemo(ctx, dataDir, listen, demoPSA, fakeDuo, log)
 	if err != nil {
 		return err
 	}
@@ -69,16 +73,22 @@ Countersign demo is running (dev delivery: nothing is sent; messages wait in the
   2. Press "Email link", open the link from the dev outbox, type the code shown to you, press Validate.
   3. The pod inside a PSA: open %s
      (the built-in demo PSA's ticket screen; press Sign in in the pod and use the same account).
+  4. Duo push, with a built-in fake Duo (no phone needed): press Push for Alice Smith (ticket 5001,
+     the pod above): Duo approves after %s and the shield turns green. Dan Okafor's push is
+     denied (ticket 5002: the message, the alert in the dev outbox, no more pushes to Dan for
+     24 hours), and Erin Walsh's is a Verified Duo Push (ticket 5003: the code to read appears
+     on the card; approved after %s). In the console, type the ticket number first.
 
   Data: %s (delete it to start over). Stop with Ctrl+C.
-`, c.PublicURL, demoTenantSlug, demoTenantSlug, demoEmail, password, demoPSA.url+"/ui/ticket/5001?pod="+url.QueryEscape(podURL), dataDir)
+`, c.PublicURL, demoTenantSlug, demoTenantSlug, demoEmail, password, demoPSA.url+"/ui/ticket/5001?pod="+url.QueryEscape(podURL),
+			demoDuoDelay, demoDuoVerifiedDelay, dataDir)
 	})
 }
 
 // prepareDemo creates or reuses the data directory, key and database, seeds
 // the tenant, mirrors the demo PSA's contacts, and resets the technician's
 // password. It returns the server config and the new password.
-func prepareDemo(ctx context.Context, dataDir, listen string, demoPSA *demoPSA, log *slog.Logger) (Config, string, string, error) {
+func prepareDemo(ctx context.Context, dataDir, listen string, demoPSA *demoPSA, fakeDuo *duotest.Server, log *slog.Logger) (Config, string, string, error) {
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return Config{}, "", "", fmt.Errorf("create data directory: %w", err)
 	}
@@ -92,6 +102,7 @@ func prepareDemo(ctx context.Context, dataDir, listen string, demoPSA *demoPSA, 
 		Listen: listen, PublicURL: "http://" + listen, Database: filepath.Join(dataDir, "countersign.db"),
 		MasterKeyFile: keyFile, DevDelivery: true, RequireTOTP: false, OutboxPoll: time.Second,
 		LogLevel: "info", LogFormat: "text", demoPSA: true,
+		duoHTTP: fakeDuo.HTTPClient(), duoAllowHost: func(h string) bool { return h == fakeDuo.Host() },
 	}
 	password, err := randomPassword()
 	if err != nil {
@@ -111,7 +122,8 @@ func prepareDemo(ctx context.Context, dataDir, listen string, demoPSA *demoPSA, 
 		return Config{}, "", "", err
 	}
 	engine, err := core.NewEngine(core.Config{Store: st, Renderer: nopRenderer{}, Sealer: keys,
-		CodeKey: keys.Derive("code-hmac"), PublicURL: c.PublicURL, Logger: log})
+		CodeKey: keys.Derive("code-hmac"), PublicURL: c.PublicURL, Logger: log,
+		Duo: duo.Connector(duo.Options{HTTPClient: c.duoHTTP, AllowHost: c.duoAllowHost})})
 	if err != nil {
 		return Config{}, "", "", err
 	}
@@ -172,7 +184,50 @@ func prepareDemo(ctx context.Context, dataDir, listen string, demoPSA *demoPSA, 
 	if in, err = engine.PutIntegration(ctx, tenant.ID, "demo", in); err != nil {
 		return Config{}, "", "", fmt.Errorf("demo PSA integration: %w", err)
 	}
+	if err := seedDemoDuo(ctx, engine, tenant.ID, fakeDuo); err != nil {
+		return Config{}, "", "", fmt.Errorf("demo Duo account: %w", err)
+	}
 	return c, password, c.PublicURL + "/pod/" + demoTenantSlug + "/" + in.ID, nil
+}
+
+// How long the demo's fake Duo takes to answer: long enough to see the
+// push wait (and, for a Verified Duo Push, the code to read).
+const (
+	demoDuoDelay         = 4 * time.Second
+	demoDuoVerifiedDelay = 10 * time.Second
+)
+
+// startDemoDuo starts the fake Duo (core/duo/duotest) on loopback with a
+// Duo user for three demo contacts, matched by e-mail as a real account's
+// would be: Alice approves, Dan denies, Erin gets a Verified Duo Push and
+// approves.
+func startDemoDuo() *duotest.Server {
+	approve, deny, verified := duotest.Approve, duotest.Deny, duotest.Approve
+	approve.Delay, deny.Delay, verified.Delay = demoDuoDelay, demoDuoDelay, demoDuoVerifiedDelay
+	s := &duotest.Server{}
+	s.AddUser(duotest.User{Username: "alice.smith@acme-dental.example", Auto: &approve})
+	s.AddUser(duotest.User{Username: "dan.okafor@globex.example", Auto: &deny})
+	s.AddUser(duotest.User{Username: "erin.walsh@initech.example", Auto: &verified, VerifiedPush: true})
+	s.StartLoopback()
+	return s
+}
+
+// seedDemoDuo points the tenant's Duo account at this run's fake Duo (a
+// new port each run), checked live like any account, with Verified Duo
+// Push on.
+func seedDemoDuo(ctx context.Context, engine *core.Engine, tenantID string, fake *duotest.Server) error {
+	in := core.DuoAccountInput{Name: "Demo Duo (built-in fake)", Config: fake.Config(), VerifiedPush: true}
+	accounts, err := engine.DuoAccounts(ctx, tenantID)
+	if err != nil {
+		return err
+	}
+	for _, a := range accounts {
+		if a.ClientID == "" {
+			in.ID = a.ID
+		}
+	}
+	_, err = engine.SaveDuoAccount(ctx, tenantID, "demo", in)
+	return err
 }
 
 // demoPSA is the built-in memory PSA, seeded with demo companies, contacts

@@ -147,6 +147,14 @@ func (s *Server) Serve(t testing.TB) {
 	t.Cleanup(s.srv.Close)
 }
 
+// StartLoopback starts s, with its knobs as set, on a loopback TLS port
+// until Close: for a program rather than a test (countersign demo, whose
+// Push works without a Duo account).
+func (s *Server) StartLoopback() { s.start() }
+
+// Close stops a server started by StartLoopback.
+func (s *Server) Close() { s.srv.Close() }
+
 func (s *Server) start() {
 	s.mu.Lock()
 	if s.IKey == "" {

@@ -1,0 +1,101 @@
+package main
+
+import (
+	"io"
+	"log/slog"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/countersign/countersign/core"
+	"github.com/countersign/countersign/core/duo"
+)
+
+// TestDemoSeedsWorkingDuoPush: `countersign demo` starts its fake Duo and
+// points the demo tenant's Duo account at it, again on a restart (the
+// fake's port is new each run), so that a new user's first Push works:
+// Alice Smith's Duo route is available, her push is approved and the
+// shield turns green; Erin Walsh's is a Verified Duo Push, labelled
+// Strong (issue 19).
+func TestDemoSeedsWorkingDuoPush(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "demo")
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	var c Config
+	for run := range 2 { // the first start, then a restart on the same data
+		psaSrv, err := startDemoPSA("127.0.0.1:0")
+		require.NoError(t, err)
+		t.Cleanup(psaSrv.stop)
+		fake := startDemoDuo()
+		t.Cleanup(fake.Close)
+		c, _, _, err = prepareDemo(t.Context(), dir, freeAddr(t), psaSrv, fake, log)
+		require.NoError(t, err, "run %d", run)
+	}
+
+	st, err := openStore(t.Context(), c)
+	require.NoError(t, err)
+	t.Cleanup(func() { st.Close() })
+	keys, err := loadKeys(c)
+	require.NoError(t, err)
+	eng, err := core.NewEngine(core.Config{Store: st, Renderer: nopRenderer{}, Sealer: keys, CodeKey: keys.Derive("code-hmac"),
+		PublicURL: c.PublicURL, Logger: log, Duo: duo.Connector(duo.Options{HTTPClient: c.duoHTTP, AllowHost: c.duoAllowHost})})
+	require.NoError(t, err)
+	t.Cleanup(eng.Wait)
+
+	var tenant core.Tenant
+	var tech core.Technician
+	require.NoError(t, st.View(t.Context(), func(tx core.Tx) error {
+		if tenant, err = tx.TenantBySlug(t.Context(), demoTenantSlug); err != nil {
+			return err
+		}
+		tech, err = tx.TechnicianByEmail(t.Context(), tenant.ID, demoEmail)
+		return err
+	}))
+	accounts, err := eng.DuoAccounts(t.Context(), tenant.ID)
+	require.NoError(t, err)
+	require.Len(t, accounts, 1, "one account, re-pointed on the restart")
+	contact := func(first string) core.Contact {
+		t.Helper()
+		list, err := eng.SearchContacts(t.Context(), tenant.ID, core.ContactQuery{Text: first})
+		require.NoError(t, err)
+		require.NotEmpty(t, list, first)
+		return list[0]
+	}
+	duoRoute := func(c core.Contact) core.Route {
+		t.Helper()
+		routes, err := eng.Routes(t.Context(), tenant.ID, c.ID)
+		require.NoError(t, err)
+		for _, r := range routes {
+			if r.Method == core.MethodDuoPush {
+				return r
+			}
+		}
+		t.Fatalf("no Duo route for %s", c.Name())
+		return core.Route{}
+	}
+
+	alice := contact("Alice")
+	r := duoRoute(alice)
+	require.True(t, r.Available, r.Reason)
+	assert.Equal(t, "push to iPhone of alice.smith@acme-dental.example", r.Reason)
+	erin := duoRoute(contact("Erin"))
+	assert.True(t, erin.Available, erin.Reason)
+	assert.Contains(t, erin.Assurance, "Strong — Verified Duo Push")
+
+	v, err := eng.StartDuoPush(t.Context(), core.PushRequest{TenantID: tenant.ID, TechnicianID: tech.ID, ContactID: alice.ID, TicketRef: "5001"})
+	require.NoError(t, err)
+	require.Equal(t, core.StatusSent, v.Status, v.Detail)
+	deadline := time.Now().Add(demoDuoDelay + 20*time.Second)
+	for v.Status.Open() && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+		hist, err := eng.History(t.Context(), tenant.ID, alice.ID)
+		require.NoError(t, err)
+		v = hist[0]
+	}
+	assert.Equal(t, core.StatusVerified, v.Status, v.Detail)
+	hist, err := eng.History(t.Context(), tenant.ID, alice.ID)
+	require.NoError(t, err)
+	assert.Equal(t, core.ShieldGreen, core.ShieldFor(hist, eng.Now()).State)
+}
