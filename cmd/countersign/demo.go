@@ -22,6 +22,8 @@ import (
 	"github.com/countersign/countersign/core/auth"
 	"github.com/countersign/countersign/core/duo"
 	"github.com/countersign/countersign/core/duo/duotest"
+	"github.com/countersign/countersign/core/microsoft"
+	"github.com/countersign/countersign/core/microsoft/microsofttest"
 	"github.com/countersign/countersign/core/psa"
 	"github.com/countersign/countersign/core/psa/memory"
 	"github.com/countersign/countersign/core/secret"
@@ -58,7 +60,9 @@ func cmdDemo(ctx context.Context, args []string, stdout io.Writer) error {
 	defer demoPSA.stop()
 	fakeDuo := startDemoDuo()
 	defer fakeDuo.Close()
-	c, password, podURL, err := prepareDemo(ctx, dataDir, listen, demoPSA, fakeDuo, log)
+	fakeMS := startDemoMicrosoft()
+	defer fakeMS.Close()
+	c, password, podURL, err := prepareDemo(ctx, dataDir, listen, demoPSA, demoFakes{duo: fakeDuo, microsoft: fakeMS}, log)
 	if err != nil {
 		return err
 	}
@@ -78,17 +82,26 @@ Countersign demo is running (dev delivery: nothing is sent; messages wait in the
      denied (ticket 5002: the message, the alert in the dev outbox, no more pushes to Dan for
      24 hours), and Erin Walsh's is a Verified Duo Push (ticket 5003: the code to read appears
      on the card; approved after %s). In the console, type the ticket number first.
+  5. Microsoft Authenticator push, with a built-in fake Microsoft 365 tenant for Globex Logistics:
+     Carol Smithers has the app (Push: approved after %s); Dan Okafor has none, and the list says so.
 
   Data: %s (delete it to start over). Stop with Ctrl+C.
 `, c.PublicURL, demoTenantSlug, demoTenantSlug, demoEmail, password, demoPSA.url+"/ui/ticket/5001?pod="+url.QueryEscape(podURL),
-			demoDuoDelay, demoDuoVerifiedDelay, dataDir)
+			demoDuoDelay, demoDuoVerifiedDelay, demoDuoDelay, dataDir)
 	})
 }
 
 // prepareDemo creates or reuses the data directory, key and database, seeds
 // the tenant, mirrors the demo PSA's contacts, and resets the technician's
 // password. It returns the server config and the new password.
-func prepareDemo(ctx context.Context, dataDir, listen string, demoPSA *demoPSA, fakeDuo *duotest.Server, log *slog.Logger) (Config, string, string, error) {
+// demoFakes are the loopback fakes the demo's pushes go to.
+type demoFakes struct {
+	duo       *duotest.Server
+	microsoft *microsofttest.Server
+}
+
+func prepareDemo(ctx context.Context, dataDir, listen string, demoPSA *demoPSA, fakes demoFakes, log *slog.Logger) (Config, string, string, error) {
+	fakeDuo, fakeMS := fakes.duo, fakes.microsoft
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return Config{}, "", "", fmt.Errorf("create data directory: %w", err)
 	}
@@ -103,6 +116,8 @@ func prepareDemo(ctx context.Context, dataDir, listen string, demoPSA *demoPSA, 
 		MasterKeyFile: keyFile, DevDelivery: true, RequireTOTP: false, OutboxPoll: time.Second,
 		LogLevel: "info", LogFormat: "text", demoPSA: true,
 		duoHTTP: fakeDuo.HTTPClient(), duoAllowHost: func(h string) bool { return h == fakeDuo.Host() },
+		microsoft: &microsoft.Options{HTTPClient: fakeMS.HTTPClient(), LoginURL: fakeMS.URL(), GraphURL: fakeMS.URL(),
+			ConnectorURL: fakeMS.URL(), GraphResource: microsoft.DefaultGraphURL},
 	}
 	password, err := randomPassword()
 	if err != nil {
@@ -123,7 +138,7 @@ func prepareDemo(ctx context.Context, dataDir, listen string, demoPSA *demoPSA, 
 	}
 	engine, err := core.NewEngine(core.Config{Store: st, Renderer: nopRenderer{}, Sealer: keys,
 		CodeKey: keys.Derive("code-hmac"), PublicURL: c.PublicURL, Logger: log,
-		Duo: duo.Connector(duo.Options{HTTPClient: c.duoHTTP, AllowHost: c.duoAllowHost})})
+		Duo: duo.Connector(duo.Options{HTTPClient: c.duoHTTP, AllowHost: c.duoAllowHost}), Microsoft: microsoftConnector(c)})
 	if err != nil {
 		return Config{}, "", "", err
 	}
@@ -187,6 +202,9 @@ func prepareDemo(ctx context.Context, dataDir, listen string, demoPSA *demoPSA, 
 	if err := seedDemoDuo(ctx, engine, tenant.ID, fakeDuo); err != nil {
 		return Config{}, "", "", fmt.Errorf("demo Duo account: %w", err)
 	}
+	if err := seedDemoMicrosoft(ctx, engine, tenant.ID, fakeMS); err != nil {
+		return Config{}, "", "", fmt.Errorf("demo Microsoft 365 tenant: %w", err)
+	}
 	return c, password, c.PublicURL + "/pod/" + demoTenantSlug + "/" + in.ID, nil
 }
 
@@ -210,6 +228,62 @@ func startDemoDuo() *duotest.Server {
 	s.AddUser(duotest.User{Username: "erin.walsh@initech.example", Auto: &verified, VerifiedPush: true})
 	s.StartLoopback()
 	return s
+}
+
+// The demo's Microsoft 365 tenant is Globex Logistics'.
+const (
+	demoMicrosoftClient = "Globex Logistics"
+	demoMicrosoftDomain = "globex.example"
+)
+
+// startDemoMicrosoft starts the fake Microsoft 365 tenant (token endpoint,
+// Graph, MFA connector: core/microsoft/microsofttest) on loopback: Carol
+// has Microsoft Authenticator and approves; Dan has only a phone method.
+// Object ids are fixed so that a restart's import finds the same users.
+func startDemoMicrosoft() *microsofttest.Server {
+	approve := microsofttest.Approve
+	approve.Delay = demoDuoDelay
+	s := &microsofttest.Server{Domain: demoMicrosoftDomain}
+	s.AddUser(microsofttest.User{ObjectID: "0c9f3a52-6d1e-4b8a-9f27-1a2b3c4d5e01", UPN: "carol@globex.example", Mail: "carol@globex.example",
+		DisplayName: "Carol Smithers", Auto: &approve})
+	s.AddUser(microsofttest.User{ObjectID: "0c9f3a52-6d1e-4b8a-9f27-1a2b3c4d5e02", UPN: "dan.okafor@globex.example", Mail: "dan.okafor@globex.example",
+		DisplayName: "Dan Okafor", Synced: true, Methods: []string{microsofttest.MethodPassword, microsofttest.MethodPhone}})
+	s.StartLoopback()
+	return s
+}
+
+// seedDemoMicrosoft connects Globex Logistics to the fake tenant with push
+// on (live-checked like any connection) and imports its users.
+func seedDemoMicrosoft(ctx context.Context, engine *core.Engine, tenantID string, fake *microsofttest.Server) error {
+	var clientID string
+	err := engine.Store().View(ctx, func(tx core.Tx) error {
+		clients, err := tx.ListClients(ctx, tenantID)
+		for _, c := range clients {
+			if c.Name == demoMicrosoftClient {
+				clientID = c.ID
+			}
+		}
+		return err
+	})
+	if err != nil || clientID == "" {
+		return errors.Join(err, errors.New("no client "+demoMicrosoftClient))
+	}
+	in := core.MicrosoftConnectionInput{ClientID: clientID, Name: "Globex 365 (built-in fake)", Config: fake.Config(), PushEnabled: true}
+	conns, err := engine.MicrosoftConnections(ctx, tenantID)
+	if err != nil {
+		return err
+	}
+	for _, c := range conns {
+		if c.ClientID == clientID {
+			in.ID = c.ID
+		}
+	}
+	conn, err := engine.SaveMicrosoftConnection(ctx, tenantID, "demo", in)
+	if err != nil {
+		return err
+	}
+	_, err = engine.ImportMicrosoftUsers(ctx, tenantID, "demo", conn.ID)
+	return err
 }
 
 // seedDemoDuo points the tenant's Duo account at this run's fake Duo (a

@@ -14,13 +14,14 @@ import (
 	"github.com/countersign/countersign/core/duo"
 )
 
-// TestDemoSeedsWorkingDuoPush: `countersign demo` starts its fake Duo and
+// TestDemoSeedsWorkingPushes: `countersign demo` starts its fake Duo and
 // points the demo tenant's Duo account at it, again on a restart (the
 // fake's port is new each run), so that a new user's first Push works:
 // Alice Smith's Duo route is available, her push is approved and the
 // shield turns green; Erin Walsh's is a Verified Duo Push, labelled
-// Strong (issue 19).
-func TestDemoSeedsWorkingDuoPush(t *testing.T) {
+// Strong. Likewise the fake Microsoft 365 tenant of Globex Logistics:
+// Carol's Authenticator push is approved, Dan has no app (issue 19).
+func TestDemoSeedsWorkingPushes(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "demo")
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	var c Config
@@ -28,9 +29,10 @@ func TestDemoSeedsWorkingDuoPush(t *testing.T) {
 		psaSrv, err := startDemoPSA("127.0.0.1:0")
 		require.NoError(t, err)
 		t.Cleanup(psaSrv.stop)
-		fake := startDemoDuo()
+		fake, ms := startDemoDuo(), startDemoMicrosoft()
 		t.Cleanup(fake.Close)
-		c, _, _, err = prepareDemo(t.Context(), dir, freeAddr(t), psaSrv, fake, log)
+		t.Cleanup(ms.Close)
+		c, _, _, err = prepareDemo(t.Context(), dir, freeAddr(t), psaSrv, demoFakes{duo: fake, microsoft: ms}, log)
 		require.NoError(t, err, "run %d", run)
 	}
 
@@ -40,7 +42,8 @@ func TestDemoSeedsWorkingDuoPush(t *testing.T) {
 	keys, err := loadKeys(c)
 	require.NoError(t, err)
 	eng, err := core.NewEngine(core.Config{Store: st, Renderer: nopRenderer{}, Sealer: keys, CodeKey: keys.Derive("code-hmac"),
-		PublicURL: c.PublicURL, Logger: log, Duo: duo.Connector(duo.Options{HTTPClient: c.duoHTTP, AllowHost: c.duoAllowHost})})
+		PublicURL: c.PublicURL, Logger: log, Duo: duo.Connector(duo.Options{HTTPClient: c.duoHTTP, AllowHost: c.duoAllowHost}),
+		Microsoft: microsoftConnector(c)})
 	require.NoError(t, err)
 	t.Cleanup(eng.Wait)
 
@@ -63,17 +66,29 @@ func TestDemoSeedsWorkingDuoPush(t *testing.T) {
 		require.NotEmpty(t, list, first)
 		return list[0]
 	}
-	duoRoute := func(c core.Contact) core.Route {
+	route := func(c core.Contact, m core.Method) core.Route {
 		t.Helper()
 		routes, err := eng.Routes(t.Context(), tenant.ID, c.ID)
 		require.NoError(t, err)
 		for _, r := range routes {
-			if r.Method == core.MethodDuoPush {
+			if r.Method == m {
 				return r
 			}
 		}
-		t.Fatalf("no Duo route for %s", c.Name())
+		t.Fatalf("no %s route for %s", m, c.Name())
 		return core.Route{}
+	}
+	duoRoute := func(c core.Contact) core.Route { t.Helper(); return route(c, core.MethodDuoPush) }
+	waitEnd := func(c core.Contact, v core.Verification) core.Verification {
+		t.Helper()
+		deadline := time.Now().Add(demoDuoDelay + 20*time.Second)
+		for v.Status.Open() && time.Now().Before(deadline) {
+			time.Sleep(100 * time.Millisecond)
+			hist, err := eng.History(t.Context(), tenant.ID, c.ID)
+			require.NoError(t, err)
+			v = hist[0]
+		}
+		return v
 	}
 
 	alice := contact("Alice")
@@ -87,15 +102,24 @@ func TestDemoSeedsWorkingDuoPush(t *testing.T) {
 	v, err := eng.StartDuoPush(t.Context(), core.PushRequest{TenantID: tenant.ID, TechnicianID: tech.ID, ContactID: alice.ID, TicketRef: "5001"})
 	require.NoError(t, err)
 	require.Equal(t, core.StatusSent, v.Status, v.Detail)
-	deadline := time.Now().Add(demoDuoDelay + 20*time.Second)
-	for v.Status.Open() && time.Now().Before(deadline) {
-		time.Sleep(100 * time.Millisecond)
-		hist, err := eng.History(t.Context(), tenant.ID, alice.ID)
-		require.NoError(t, err)
-		v = hist[0]
-	}
+	v = waitEnd(alice, v)
 	assert.Equal(t, core.StatusVerified, v.Status, v.Detail)
 	hist, err := eng.History(t.Context(), tenant.ID, alice.ID)
 	require.NoError(t, err)
 	assert.Equal(t, core.ShieldGreen, core.ShieldFor(hist, eng.Now()).State)
+
+	// Microsoft Authenticator: Carol has the app, Dan does not.
+	conns, err := eng.MicrosoftConnections(t.Context(), tenant.ID)
+	require.NoError(t, err)
+	require.Len(t, conns, 1, "one connection, updated on the restart")
+	carol := contact("Carol")
+	r = route(carol, core.MethodMicrosoftPush)
+	require.True(t, r.Available, r.Reason)
+	dan := route(contact("Dan"), core.MethodMicrosoftPush)
+	assert.False(t, dan.Available)
+	assert.Contains(t, dan.Reason, "no Microsoft Authenticator registered")
+	v, err = eng.StartMicrosoftPush(t.Context(), core.PushRequest{TenantID: tenant.ID, TechnicianID: tech.ID, ContactID: carol.ID, TicketRef: "5002"})
+	require.NoError(t, err)
+	v = waitEnd(carol, v)
+	assert.Equal(t, core.StatusVerified, v.Status, v.Detail)
 }

@@ -220,6 +220,13 @@ func Start(t testing.TB, users ...User) *Server {
 // Serve starts s with its knobs as set and stops it when t ends.
 func (s *Server) Serve(t testing.TB) {
 	t.Helper()
+	s.StartLoopback()
+	t.Cleanup(s.srv.Close)
+}
+
+// StartLoopback starts s, with its knobs as set, on a loopback TLS port
+// until Close: for a program rather than a test (countersign demo).
+func (s *Server) StartLoopback() {
 	s.mu.Lock()
 	def := func(p *string, v string) {
 		if *p == "" {
@@ -235,8 +242,10 @@ func (s *Server) Serve(t testing.TB) {
 	s.counts = map[string]int{}
 	s.mu.Unlock()
 	s.srv = httptest.NewTLSServer(http.HandlerFunc(s.route))
-	t.Cleanup(s.srv.Close)
 }
+
+// Close stops a server started by StartLoopback.
+func (s *Server) Close() { s.srv.Close() }
 
 // URL is the base URL of all three services (login, Graph, connector).
 func (s *Server) URL() string { return s.srv.URL }
