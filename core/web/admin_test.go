@@ -28,17 +28,9 @@ import (
 // setRole gives tenant d's seeded technician role.
 func (e *env) setRole(t *testing.T, d *tenantData, role core.Role) {
 	t.Helper()
-	ctx := t.Context()
-	require.NoError(t, e.st.Update(ctx, func(tx core.Tx) error {
-		tech, err := tx.Technician(ctx, d.tenant.ID, d.tech.ID)
-		if err != nil {
-			return err
-		}
-		tech.Role = role
-		return tx.UpdateTechnician(ctx, &tech)
-	}))
+	k := d.kit()
+	e.kit.SetRole(t, &k, role)
 	d.tech.Role = role
-	e.techChanged(*d, d.tech.ID)
 }
 
 // techChanged announces a technician's row written straight to the store,

@@ -395,7 +395,7 @@ func TestDirectoryWelcome(t *testing.T) {
 		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
 		require.Equal(t, http.StatusOK, e.api(t, admin, http.MethodPost, cli+"selfserve",
 			map[string]any{"guids": []string{guidPat, guidNobod}, "enabled": true}).status)
-		sent := func() int { e.deliver(t); e.mail.mu.Lock(); defer e.mail.mu.Unlock(); return len(e.mail.msgs) }
+		sent := func() int { e.deliver(t); return e.mail.Len() }
 		before := sent()
 
 		r = e.api(t, admin, http.MethodPost, cli+"welcome", map[string]any{"guids": []string{guidPat}})

@@ -108,7 +108,7 @@ func TestTrayTicketBindsByConfirmation(t *testing.T) {
 		assert.Equal(t, http.StatusUnauthorized, r.status, "no credential")
 		r = f.logTicket(t, testSID, f.cred, patTicket(strings.Repeat("x", 101)))
 		assert.Equal(t, http.StatusUnprocessableEntity, r.status, "summary too long: %s", r.body)
-		assert.Empty(t, e.mail.msgs, "no e-mail for a refused ticket")
+		assert.Empty(t, e.mail.Messages(), "no e-mail for a refused ticket")
 
 		r = f.logTicket(t, testSID, f.cred, patTicket("Outlook keeps asking for my password"))
 		require.Equal(t, http.StatusAccepted, r.status, "%s", r.body)
@@ -158,7 +158,7 @@ func TestTrayTicketBindsByConfirmation(t *testing.T) {
 		assert.Equal(t, http.StatusNotFound, r.status)
 		assert.NotContains(t, string(r.body), "Fabrikam", "an unknown link names no one")
 
-		mails := len(e.mail.msgs)
+		mails := e.mail.Len()
 		r = f.logTicket(t, testSID, f.cred, map[string]string{"summary": "Printer jam", "details": "Tray 2"})
 		require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
 		assert.Contains(t, string(r.body), "Thank you, Pat Pod. Your ticket is on its way")
@@ -166,7 +166,7 @@ func TestTrayTicketBindsByConfirmation(t *testing.T) {
 		require.Len(t, tickets, 2)
 		assert.Equal(t, "Printer jam", tickets[1].Summary)
 		assert.Equal(t, "c1", tickets[1].ContactRef)
-		assert.Len(t, e.mail.msgs, mails, "a bound user's ticket needs no confirmation")
+		assert.Len(t, e.mail.Messages(), mails, "a bound user's ticket needs no confirmation")
 
 		acts := auditActions(t, e, e.a.tenant.ID)
 		for _, a := range []string{core.AuditEnrolmentRequested, core.AuditEnrolmentConfirmed, core.AuditBindingConfirmed, core.AuditTicketQueued} {

@@ -1,27 +1,16 @@
 package web_test
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/base64"
-	"encoding/hex"
-	"encoding/json"
-	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
-	"net/http/cookiejar"
-	"net/http/httptest"
 	"net/netip"
 	"net/url"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/countersign/countersign/assets"
 	"github.com/countersign/countersign/core"
 	"github.com/countersign/countersign/core/auth"
 	"github.com/countersign/countersign/core/live"
@@ -30,74 +19,29 @@ import (
 	"github.com/countersign/countersign/core/store"
 	"github.com/countersign/countersign/core/twilio"
 	"github.com/countersign/countersign/core/web"
+	"github.com/countersign/countersign/core/web/webtest"
 	"github.com/stretchr/testify/require"
-	"golang.org/x/crypto/argon2"
 )
 
 const (
-	publicURL   = "http://127.0.0.1"
+	publicURL = webtest.PublicURL
+	// twilioToken signs the Twilio status callbacks the server accepts:
+	// webtest's.
 	twilioToken = "token123"
-	password    = "correct horse battery staple"
+	password    = webtest.Password
 )
 
-// clock is a settable test clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+// clock is the server's settable clock.
+type clock = webtest.Clock
 
 // capture is a Sender that records what it is given and answers with a
 // unique provider reference, like Twilio's MessageSid.
-type capture struct {
-	mu     sync.Mutex
-	prefix string
-	msgs   []core.Outbound
-	refs   []string
-}
-
-func (c *capture) Send(ctx context.Context, m core.Outbound) (string, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	ref := c.prefix + hex.EncodeToString(b[:])
-	c.msgs = append(c.msgs, m)
-	c.refs = append(c.refs, ref)
-	return ref, nil
-}
+type capture struct{ *webtest.Capture }
 
 // last returns the last message sent and its provider reference.
 func (c *capture) last(t *testing.T) (core.Outbound, string) {
 	t.Helper()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	require.NotEmpty(t, c.msgs, "no message was sent")
-	return c.msgs[len(c.msgs)-1], c.refs[len(c.refs)-1]
-}
-
-// syncBuffer is a log sink safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	return c.LastRef(t)
 }
 
 var (
@@ -106,12 +50,8 @@ var (
 	nonceRE = regexp.MustCompile(`name="nonce" value="([^"]*)"`)
 )
 
-func codeIn(t *testing.T, m core.Outbound) string {
-	t.Helper()
-	g := codeRE.FindStringSubmatch(m.Text)
-	require.NotNil(t, g, "no code in the message")
-	return g[1] + g[2]
-}
+// codeIn returns the six-digit code in m.
+var codeIn = webtest.CodeIn
 
 // linkPathIn returns the path (/l/{slug}/{token}) and the token of the link
 // in m.
@@ -126,15 +66,8 @@ func linkPathIn(t *testing.T, m core.Outbound) (path, token string) {
 	return u.Path, parts[3]
 }
 
-// cheapHash is an argon2id PHC hash with low cost, so sign-in tests stay
-// fast under -race; core/auth accepts any parameters up to its maximum.
-func cheapHash(pw string) string {
-	salt := make([]byte, 16)
-	_, _ = rand.Read(salt)
-	key := argon2.IDKey([]byte(pw), salt, 1, 1024, 1, 32)
-	return fmt.Sprintf("$argon2id$v=%d$m=1024,t=1,p=1$%s$%s", argon2.Version,
-		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key))
-}
+// cheapHash is a cheap argon2id hash of a technician's password.
+var cheapHash = webtest.PasswordHash
 
 // tenantData is one tenant with a client, a contact (phone + email) and a
 // technician who can sign in with password.
@@ -145,16 +78,28 @@ type tenantData struct {
 	tech    core.Technician
 }
 
+// tenantOf is a tenant of the kit's server as these tests name its parts.
+func tenantOf(k webtest.Tenant) tenantData {
+	return tenantData{tenant: k.Tenant, client: k.Client, contact: k.Contact, tech: k.Tech}
+}
+
+// kit is d as webtest names its parts.
+func (d tenantData) kit() webtest.Tenant {
+	return webtest.Tenant{Tenant: d.tenant, Client: d.client, Contact: d.contact, Tech: d.tech}
+}
+
 // env is a Countersign server over a real store, a fake clock and capturing
-// senders, served by httptest.
+// senders, served by httptest: webtest's server, with what these tests
+// choose about it (envOptions) and their names for its parts.
 type env struct {
+	kit             *webtest.Env
 	st              *store.Store
 	eng             *core.Engine
 	clk             *clock
 	sms, mail, call *capture
-	logs            *syncBuffer
-	srv             *httptest.Server
-	web             *web.Server // acts on inbound PSA events from the outbox
+	logs            *webtest.LogBuffer
+	srv             struct{ URL string } // where the server listens
+	web             *web.Server          // acts on inbound PSA events from the outbox
 	psa             *psa.Clients
 	hub             *live.Hub      // the engine publishes here; /api/v1/live watches it
 	bridge          *live.PGBridge // nil unless envOptions.bridgeDSN
@@ -164,9 +109,9 @@ type env struct {
 
 type envOptions struct {
 	requireTOTP bool
-	// psaRegistry and psaDeps build the server's PSA clients; nil means
-	// psaRegistry(t) and the zero Deps.
-	psaRegistry *psa.Registry
+	// descriptors and psaDeps build the server's PSA clients; nil means
+	// psaDescriptors(t) and webtest's Deps.
+	descriptors []psa.Descriptor
 	psaDeps     func(core.Integration) psa.Deps
 	// auth, when set, is changed before the server uses it (a gate, a
 	// lockout); addrThrottle and tenantThrottle replace the default
@@ -204,119 +149,55 @@ func newEnv(t *testing.T, st *store.Store, opts ...envOptions) *env {
 	if len(opts) > 0 {
 		o = opts[0]
 	}
-	e := &env{st: st, clk: &clock{t: time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)},
-		sms: &capture{prefix: "SM"}, mail: &capture{prefix: "EM"}, call: &capture{prefix: "CA"}, logs: &syncBuffer{}}
-	// Times and durations are dropped so that their digits cannot look like
-	// a leaked code.
-	logger := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug,
-		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
-			if a.Key == slog.TimeKey || a.Key == "duration" {
-				return slog.Attr{}
-			}
-			return a
-		}}))
-	keys, err := secret.NewKeyring("k1", map[string][]byte{"k1": bytes.Repeat([]byte{7}, 32)})
-	require.NoError(t, err)
-	msgs, err := assets.NewMessages()
-	require.NoError(t, err)
+	if o.descriptors == nil {
+		o.descriptors = psaDescriptors(t)
+	}
+	e := &env{st: st}
 	metrics := web.NewMetrics()
-	e.hub = live.NewHub(0)
-	var publisher core.Publisher = e.hub
-	if o.bridgeDSN != "" {
-		e.bridge = startBridge(t, e.hub, o.bridgeDSN, o.bridgeBackoff, logger)
-		publisher = e.bridge
-	}
-	if o.psaRegistry == nil {
-		o.psaRegistry = psaRegistry(t)
-	}
-	e.psa = psa.NewClients(o.psaRegistry, o.psaDeps)
-	notes := &psa.NoteSender{Clients: e.psa, Load: func(ctx context.Context, tenantID, id string) (core.Integration, error) {
-		return e.eng.Integration(ctx, tenantID, id)
-	}}
-	e.eng, err = core.NewEngine(core.Config{
-		Store: st, Renderer: msgs, Sealer: keys, CodeKey: keys.Derive("code-hmac"), PublicURL: publicURL,
-		Senders: map[core.OutboxKind]core.Sender{core.OutboxSMS: e.sms, core.OutboxEmail: e.mail, core.OutboxVoice: e.call,
-			core.OutboxTicketNote: notes, core.OutboxInboundEvent: core.SenderFunc(func(ctx context.Context, m core.Outbound) (string, error) {
-				return e.web.ActOnInboundEvent(ctx, m)
-			}), core.OutboxPSATicket: &psa.TicketSender{Clients: e.psa, Load: notes.Load},
-			core.OutboxPSAContact: &psa.ContactSender{Clients: e.psa, Load: notes.Load}},
-		Observer: metrics, Publisher: publisher, StatusCallbacks: true, Now: e.clk.Now, Logger: logger,
-		Channels: captureChannels{e}, Duo: o.duo, Microsoft: o.microsoft,
-	})
-	require.NoError(t, err)
-	t.Cleanup(e.eng.Wait) // runs before the store closes
-	e.a = e.seedTenant(t, "acme", "Acme IT")
-	e.b = e.seedTenant(t, "other", "Other MSP")
-
-	pages, err := assets.Pages(assets.TemplatesFS(), assets.StaticFS())
-	require.NoError(t, err)
-	pa := &web.PasswordAuth{Engine: e.eng, Keys: keys, Now: e.eng.Now, RequireTOTP: o.requireTOTP, SkipRehash: true}
-	if o.auth != nil {
-		o.auth(pa)
-	}
-	e.keys = keys
-	switch o.metricsToken {
-	case "":
-		o.metricsToken = metricsToken
-	case "-":
-		o.metricsToken = ""
-	}
-	if o.publicURL == "" {
-		o.publicURL = publicURL
-	}
-	srv, err := web.New(web.Config{
-		MetricsToken: o.metricsToken,
-		Engine:       e.eng, Auth: pa, AddressThrottle: o.addrThrottle, TenantThrottle: o.tenantThrottle, SelfServeThrottle: o.selfServeThrottle, TrustedProxies: o.trustedProxies,
-		Pages: pages, Static: assets.StaticHandler(assets.StaticFS()), SessionKey: bytes.Repeat([]byte{9}, 32),
-		PublicURL: o.publicURL, TwilioStatus: twilio.NewWebhookValidator(publicURL, twilioToken),
-		TwilioAccountSID: "AC0123456789abcdef0123456789abcdef",
-		TwilioWebhookValidator: func(tokens ...string) web.StatusWebhook {
-			return twilio.NewWebhookValidator(publicURL, tokens...)
+	e.kit = webtest.New(t, st, webtest.Options{Descriptors: o.descriptors, Deps: o.psaDeps,
+		Engine: func(k *webtest.Env, c *core.Config) {
+			e.clk, e.logs, e.hub, e.keys, e.psa = k.Clock, k.Logs, k.Hub, k.Keys, k.PSA
+			e.sms, e.mail, e.call = &capture{k.SMS}, &capture{k.Mail}, &capture{k.Call}
+			if o.bridgeDSN != "" {
+				e.bridge = startBridge(t, k.Hub, o.bridgeDSN, o.bridgeBackoff, k.Logger)
+				c.Publisher = e.bridge
+			}
+			c.Observer, c.Channels, c.Duo, c.Microsoft = metrics, captureChannels{e}, o.duo, o.microsoft
 		},
-		Metrics: metrics, Logger: logger, PSA: e.psa, Live: e.hub, TechnicianCacheTTL: o.techCacheTTL,
-	})
-	require.NoError(t, err)
-	e.web = srv
-	e.srv = httptest.NewServer(srv)
-	t.Cleanup(e.srv.Close)
+		Server: func(_ *webtest.Env, c *web.Config) {
+			pa := c.Auth.(*web.PasswordAuth)
+			pa.RequireTOTP = o.requireTOTP
+			if o.auth != nil {
+				o.auth(pa)
+			}
+			switch o.metricsToken {
+			case "":
+				c.MetricsToken = metricsToken
+			case "-":
+			default:
+				c.MetricsToken = o.metricsToken
+			}
+			if o.publicURL != "" {
+				c.PublicURL = o.publicURL
+			}
+			c.AddressThrottle, c.TenantThrottle, c.SelfServeThrottle = o.addrThrottle, o.tenantThrottle, o.selfServeThrottle
+			c.TrustedProxies = o.trustedProxies
+			c.TwilioAccountSID = "AC0123456789abcdef0123456789abcdef"
+			c.TwilioWebhookValidator = func(tokens ...string) web.StatusWebhook {
+				return twilio.NewWebhookValidator(publicURL, tokens...)
+			}
+			c.Metrics, c.TechnicianCacheTTL = metrics, o.techCacheTTL
+		}})
+	e.eng, e.web, e.srv.URL = e.kit.Engine, e.kit.Web, e.kit.URL
+	e.a, e.b = tenantOf(e.kit.A), tenantOf(e.kit.B)
 	return e
-}
-
-func (e *env) seedTenant(t *testing.T, slugPrefix, name string) tenantData {
-	t.Helper()
-	ctx := t.Context()
-	now := e.clk.Now()
-	d := tenantData{tenant: core.Tenant{ID: core.NewID("ten"), Slug: slugPrefix + "-" + core.NewID("x")[2:8], Name: name, CreatedAt: now}}
-	d.client = core.Client{ID: core.NewID("cli"), TenantID: d.tenant.ID, Name: "Contoso", CreatedAt: now}
-	d.tech = core.Technician{ID: core.NewID("tec"), TenantID: d.tenant.ID, Email: "jane@" + slugPrefix + ".example",
-		Name: "Jane Tech", Role: core.RoleTechnician, PasswordHash: cheapHash(password), CreatedAt: now}
-	require.NoError(t, e.st.Update(ctx, func(tx core.Tx) error {
-		if err := tx.CreateTenant(ctx, &d.tenant); err != nil {
-			return err
-		}
-		if err := tx.CreateClient(ctx, &d.client); err != nil {
-			return err
-		}
-		return tx.CreateTechnician(ctx, &d.tech)
-	}))
-	var err error
-	d.contact, err = e.eng.CreateContact(ctx, d.tenant.ID, "test", "manual", core.NewContact{
-		ClientID: d.client.ID, FirstName: "Sam", LastName: "Caller",
-		Phones: []core.NewDestination{{Value: "(555) 010-0142", Label: "Mobile", Default: true}},
-		Emails: []core.NewDestination{{Value: "sam@contoso.example", Default: true}},
-	})
-	require.NoError(t, err)
-	return d
 }
 
 // client returns an HTTP client with its own cookie jar that does not
 // follow redirects.
 func (e *env) client(t *testing.T) *http.Client {
 	t.Helper()
-	jar, err := cookiejar.New(nil)
-	require.NoError(t, err)
-	return &http.Client{Jar: jar, Timeout: 30 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	return e.kit.Client(t)
 }
 
 // response is a read HTTP response.
@@ -329,41 +210,15 @@ type response struct {
 // JSON decodes the body as a JSON object.
 func (r response) JSON(t *testing.T) map[string]any {
 	t.Helper()
-	var m map[string]any
-	require.NoError(t, json.Unmarshal(r.body, &m), "body is not a JSON object: %s", r.body)
-	return m
+	return webtest.Response{Status: r.status, Header: r.header, Body: r.body}.JSON(t)
 }
 
 // do sends one request. body may be nil, a string (sent as is) or anything
 // else (sent as JSON).
 func (e *env) do(t *testing.T, c *http.Client, method, path, contentType string, body any, hdr map[string]string) response {
 	t.Helper()
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd = strings.NewReader(b)
-	case []byte:
-		rd = bytes.NewReader(b)
-	default:
-		raw, err := json.Marshal(b)
-		require.NoError(t, err)
-		rd = bytes.NewReader(raw)
-	}
-	req, err := http.NewRequestWithContext(t.Context(), method, e.srv.URL+path, rd)
-	require.NoError(t, err)
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	for k, v := range hdr {
-		req.Header.Set(k, v)
-	}
-	res, err := c.Do(req)
-	require.NoError(t, err)
-	defer res.Body.Close()
-	raw, err := io.ReadAll(res.Body)
-	require.NoError(t, err)
-	return response{status: res.StatusCode, header: res.Header, body: raw}
+	r := e.kit.Do(t, c, method, path, contentType, body, hdr)
+	return response{status: r.Status, header: r.Header, body: r.Body}
 }
 
 // api sends a JSON API request.
@@ -389,20 +244,14 @@ func loginBody(d tenantData, pw, code string) map[string]string {
 // login returns a client signed in as tenant d's technician.
 func (e *env) login(t *testing.T, d tenantData) *http.Client {
 	t.Helper()
-	c := e.client(t)
-	r := e.api(t, c, http.MethodPost, "/api/v1/login", loginBody(d, password, ""))
-	require.Equal(t, http.StatusOK, r.status, "login: %s", r.body)
-	return c
+	return e.kit.Login(t, d.kit())
 }
 
 // deliver waits for the sends started right after commits and then runs
 // the outbox once for anything left to the worker.
 func (e *env) deliver(t *testing.T) {
 	t.Helper()
-	e.eng.Wait()
-	_, err := e.eng.DeliverDue(t.Context())
-	require.NoError(t, err)
-	e.eng.Wait()
+	e.kit.Deliver(t)
 }
 
 func (e *env) verification(t *testing.T, d tenantData, id string) core.Verification {
@@ -413,71 +262,27 @@ func (e *env) verification(t *testing.T, d tenantData, id string) core.Verificat
 }
 
 // state is what the store holds for both tenants, to prove a request
-// changed nothing.
+// changed nothing (webtest's State), with every technician by ID.
 type state struct {
-	Contacts      map[string]int
-	Verifications map[string][]core.Verification
-	Outbox        map[string]int
-	AuditSeq      map[string]int64
-	Technicians   map[string]core.Technician
+	webtest.State
+	Technicians map[string]core.Technician
 }
 
 func (e *env) state(t *testing.T) state {
 	t.Helper()
-	ctx := t.Context()
-	s := state{Contacts: map[string]int{}, Verifications: map[string][]core.Verification{}, Outbox: map[string]int{},
-		AuditSeq: map[string]int64{}, Technicians: map[string]core.Technician{}}
-	require.NoError(t, e.st.View(ctx, func(tx core.Tx) error {
-		for _, d := range []tenantData{e.a, e.b} {
-			cs, err := tx.SearchContacts(ctx, d.tenant.ID, core.ContactQuery{Limit: 200})
-			if err != nil {
-				return err
-			}
-			s.Contacts[d.tenant.ID] = len(cs)
-			for _, c := range cs {
-				vs, err := tx.ListVerifications(ctx, d.tenant.ID, c.ID, 1000)
-				if err != nil {
-					return err
-				}
-				s.Verifications[c.ID] = vs
-			}
-			ob, err := tx.ListOutbox(ctx, d.tenant.ID, 1000)
-			if err != nil {
-				return err
-			}
-			s.Outbox[d.tenant.ID] = len(ob)
-			seq, _, err := tx.AuditHead(ctx, d.tenant.ID)
-			if err != nil {
-				return err
-			}
-			s.AuditSeq[d.tenant.ID] = seq
-			tech, err := tx.Technician(ctx, d.tenant.ID, d.tech.ID)
-			if err != nil {
-				return err
-			}
+	s := state{State: e.kit.State(t), Technicians: map[string]core.Technician{}}
+	for _, techs := range s.State.Technicians {
+		for _, tech := range techs {
 			s.Technicians[tech.ID] = tech
 		}
-		return nil
-	}))
+	}
 	return s
 }
 
 // assertLogsClean fails if any secret appears in the captured logs.
 func (e *env) assertLogsClean(t *testing.T, secrets ...string) {
 	t.Helper()
-	logs := e.logs.String()
-	require.NotEmpty(t, logs, "expected the server to have logged something")
-	for _, s := range secrets {
-		require.NotEmpty(t, s)
-		if regexp.MustCompile(`^\d+$`).MatchString(s) {
-			// A numeric code counts when it stands alone (also as "123 456"),
-			// not inside a longer run of digits or an id.
-			re := regexp.MustCompile(`(^|[^0-9A-Za-z_])(` + s + `|` + s[:3] + ` ` + s[3:] + `)([^0-9A-Za-z_]|$)`)
-			require.False(t, re.MatchString(logs), "code %s reached the logs:\n%s", s, logs)
-			continue
-		}
-		require.NotContains(t, logs, s, "a secret reached the logs")
-	}
+	e.kit.AssertLogsClean(t, secrets...)
 }
 
 // captureChannels sends a tenant's own-account messages to the env's

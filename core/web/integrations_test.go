@@ -85,10 +85,8 @@ func (c seamClient) AsMember(ctx context.Context, proof json.RawMessage) (psa.Cl
 // tickets (the second without a contact).
 func newSeamEnv(t *testing.T, st *store.Store) (*env, *memory.Server, string) {
 	t.Helper()
-	reg, err := psa.NewRegistry(memory.Descriptor(), seamDescriptor())
-	require.NoError(t, err)
 	var e *env
-	e = newEnv(t, st, envOptions{psaRegistry: reg, psaDeps: func(core.Integration) psa.Deps {
+	e = newEnv(t, st, envOptions{descriptors: []psa.Descriptor{memory.Descriptor(), seamDescriptor()}, psaDeps: func(core.Integration) psa.Deps {
 		// Clients are built on first use, after newEnv returned.
 		return psa.Deps{Now: e.clk.Now, Retry: psa.RetryPolicy{Sleep: func(ctx context.Context, _ time.Duration) error { return ctx.Err() }}}
 	}})

@@ -26,6 +26,7 @@ import (
 	"github.com/countersign/countersign/core/store"
 	"github.com/countersign/countersign/core/store/storetest"
 	"github.com/countersign/countersign/core/web"
+	"github.com/countersign/countersign/core/web/webtest"
 	"github.com/gorilla/websocket"
 	"golang.org/x/sync/errgroup"
 )
@@ -88,8 +89,8 @@ func BenchmarkLiveFanout(b *testing.B) {
 	}
 	ctx := context.Background()
 	st := storetest.Open(b, store.SQLite)
-	clk := &clock{t: time.Now().UTC()}
-	sms := &capture{prefix: "SM"}
+	clk := webtest.NewClock(time.Now().UTC())
+	sms := webtest.NewCapture("SM")
 	keys, err := secret.NewKeyring("k1", map[string][]byte{"k1": bytes.Repeat([]byte{7}, 32)})
 	if err != nil {
 		b.Fatal(err)
@@ -224,9 +225,7 @@ func BenchmarkLiveFanout(b *testing.B) {
 			hub.Publish(ctx, core.Event{Type: fence, TenantID: tenant.ID, ContactID: contact.ID})
 			return time.Now()
 		}, string(fence))
-		sms.mu.Lock()
-		text := sms.msgs[len(sms.msgs)-1].Text
-		sms.mu.Unlock()
+		text := sms.Last(b).Text
 		code := codeRE.FindStringSubmatch(text)
 		if code == nil {
 			b.Fatalf("no code in %q", text)

@@ -26,6 +26,7 @@ func TestPSAEventWaitsForRefusedKeys(t *testing.T) {
 	storetest.ForEachDialect(t, func(t *testing.T, st *store.Store) {
 		e := newEnv(t, st)
 		srv := memory.NewServer("psa-key-1")
+		srv.SetClock(e.clk.Now) // the PSA's clients tell time by the server's clock
 		srv.SetWebhookSecret("whsec-1")
 		srv.Seed([]psa.Company{{Ref: "co1", Name: "Fabrikam"}},
 			[]psa.Contact{{Ref: "c1", CompanyRef: "co1", FirstName: "Pat", LastName: "Pod", Phones: []psa.Phone{{Number: "(555) 010-0177", Default: true}}}},
@@ -77,9 +78,7 @@ func TestPSAEventWaitsForRefusedKeys(t *testing.T) {
 		ev, err = e.eng.InboundEvent(t.Context(), e.a.tenant.ID, evID)
 		require.NoError(t, err)
 		assert.Equal(t, "verification sent", ev.Outcome)
-		e.sms.mu.Lock()
-		sent := len(e.sms.msgs)
-		e.sms.mu.Unlock()
+		sent := e.sms.Len()
 		assert.Equal(t, 1, sent, "the new ticket's caller got the code once the keys were fixed")
 	})
 }

@@ -18,7 +18,7 @@ import (
 	"github.com/countersign/countersign/core/store/storetest"
 )
 
-func psaRegistry(t *testing.T) *psa.Registry {
+func psaDescriptors(t *testing.T) []psa.Descriptor {
 	t.Helper()
 	prover := memory.Descriptor()
 	prover.ID = "proving"
@@ -30,9 +30,7 @@ func psaRegistry(t *testing.T) *psa.Registry {
 		}
 		return provingClient{c.(*memory.Client)}, nil
 	}
-	r, err := psa.NewRegistry(memory.Descriptor(), prover)
-	require.NoError(t, err)
-	return r
+	return []psa.Descriptor{memory.Descriptor(), prover}
 }
 
 // provingClient is the memory PSA plus a PSA that vouches for its members:

@@ -90,9 +90,7 @@ func fetchTasks(t *testing.T, e *env, cred string) agentTasks {
 func (e *env) smsCount(t *testing.T) int {
 	t.Helper()
 	e.deliver(t)
-	e.sms.mu.Lock()
-	defer e.sms.mu.Unlock()
-	return len(e.sms.msgs)
+	return e.sms.Len()
 }
 
 // TestSelfServeResetPage: the end-user page sends a code only to a

@@ -281,7 +281,7 @@ func TestPSAEventRefused(t *testing.T) {
 			assert.Contains(t, lines[0], "source_ip=")
 		})
 	}
-	assert.Empty(t, e.sms.msgs, "nothing was sent")
+	assert.Empty(t, e.sms.Messages(), "nothing was sent")
 	e.assertLogsClean(t, seamWebhookSecret)
 
 	r := e.do(t, e.client(t), http.MethodGet, h.path, "", nil, nil)
@@ -342,7 +342,7 @@ func TestPSAEventAcknowledgedFirst(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, core.InboundFailed, in.Status)
 		assert.Equal(t, "failed: the ticket could not be read", in.Outcome)
-		assert.Empty(t, e.sms.msgs)
+		assert.Empty(t, e.sms.Messages())
 
 		// Back: the outbox acts on it, once.
 		h.psa.SetDown(false)
@@ -354,10 +354,10 @@ func TestPSAEventAcknowledgedFirst(t *testing.T) {
 		assert.Equal(t, core.InboundDone, in.Status)
 		assert.Equal(t, "verification sent", in.Outcome)
 		assert.GreaterOrEqual(t, in.Attempts, 2)
-		require.Len(t, e.sms.msgs, 1, "one verification for the new ticket")
+		require.Len(t, e.sms.Messages(), 1, "one verification for the new ticket")
 		e.clk.Add(time.Hour)
 		e.deliver(t)
-		assert.Len(t, e.sms.msgs, 1)
+		assert.Len(t, e.sms.Messages(), 1)
 		assert.Len(t, h.audit(t, string(core.EventTicketAdded)), 1)
 
 		r = e.api(t, e.adminClient(t), http.MethodGet, "/api/v1/admin/integrations/"+h.id, nil)

@@ -63,6 +63,7 @@ func TestPSAEventNewTicketAutoSendsOnce(t *testing.T) {
 		tickets := []string{"900", "901", "902"}
 		e := newEnv(t, st)
 		srv := memory.NewServer("psa-key-1")
+		srv.SetClock(e.clk.Now) // the PSA's clients tell time by the server's clock
 		srv.SetWebhookSecret("whsec-concurrent")
 		var seeded []psa.Ticket
 		for _, ref := range tickets {
@@ -115,9 +116,7 @@ func TestPSAEventNewTicketAutoSendsOnce(t *testing.T) {
 			"verification sent":                       len(tickets),
 			"ignored: the ticket was handled already": len(tickets) * (deliveries - 1),
 		}, outcomes)
-		e.sms.mu.Lock()
-		sent := len(e.sms.msgs)
-		e.sms.mu.Unlock()
+		sent := e.sms.Len()
 		assert.Equal(t, len(tickets), sent, "one SMS per new ticket")
 		added, err := e.eng.AuditEvents(t.Context(), e.a.tenant.ID, core.AuditQuery{Action: string(core.EventTicketAdded)})
 		require.NoError(t, err)

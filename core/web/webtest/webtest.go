@@ -65,6 +65,13 @@ type Options struct {
 	// client, a call counter, a clock); nil means the zero Deps with the
 	// server's clock and retries that do not sleep.
 	Deps func(core.Integration) psa.Deps
+	// Engine, when set, changes the engine's configuration before the
+	// engine is made (a Duo connector, a tenant's own channels, an
+	// observer); Server likewise the server's (sign-in throttles, trusted
+	// proxies, a metrics token). Both see the Env as it is then: its
+	// captures, clock, hub and logger, but no engine yet.
+	Engine func(*Env, *core.Config)
+	Server func(*Env, *web.Config)
 }
 
 // Env is a running server and what the test can see of it.
@@ -76,7 +83,10 @@ type Env struct {
 	Clock  *Clock
 	// SMS, Mail and Call capture what the outbox sends.
 	SMS, Mail, Call *Capture
-	Logs            *LogBuffer // the server's logs, without times or durations
+	Logs            *LogBuffer   // the server's logs, without times or durations
+	Logger          *slog.Logger // writes to Logs
+	Keys            *secret.Keyring
+	PSA             *psa.Clients // the integrations' clients
 	// URL is where the server listens (an httptest server).
 	URL  string
 	A, B Tenant
@@ -108,24 +118,27 @@ func ForEachDialect(t *testing.T, fn func(t *testing.T, dialect string)) {
 // test ends.
 func Open(t *testing.T, dialect string, o Options) *Env {
 	t.Helper()
-	return newEnv(t, storetest.Open(t, dialect), o)
+	return New(t, storetest.Open(t, dialect), o)
 }
 
-func newEnv(t *testing.T, st *store.Store, o Options) *Env {
+// New returns a server over st, which the test opened (and closes).
+func New(t *testing.T, st *store.Store, o Options) *Env {
 	t.Helper()
-	e := &Env{Store: st, Clock: &Clock{t: time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)},
-		SMS: &Capture{prefix: "SM"}, Mail: &Capture{prefix: "EM"}, Call: &Capture{prefix: "CA"}, Logs: &LogBuffer{}}
+	e := &Env{Store: st, Clock: NewClock(time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)),
+		SMS: NewCapture("SM"), Mail: NewCapture("EM"), Call: NewCapture("CA"), Logs: &LogBuffer{}}
 	// Times and durations are dropped so that their digits cannot look
 	// like a leaked code.
-	logger := slog.New(slog.NewTextHandler(e.Logs, &slog.HandlerOptions{Level: slog.LevelDebug,
+	e.Logger = slog.New(slog.NewTextHandler(e.Logs, &slog.HandlerOptions{Level: slog.LevelDebug,
 		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
 			if a.Key == slog.TimeKey || a.Key == "duration" {
 				return slog.Attr{}
 			}
 			return a
 		}}))
+	logger := e.Logger
 	keys, err := secret.NewKeyring("k1", map[string][]byte{"k1": bytes.Repeat([]byte{7}, 32)})
 	require.NoError(t, err)
+	e.Keys = keys
 	msgs, err := assets.NewMessages()
 	require.NoError(t, err)
 	reg, err := psa.NewRegistry(o.Descriptors...)
@@ -134,7 +147,7 @@ func newEnv(t *testing.T, st *store.Store, o Options) *Env {
 	if deps == nil {
 		deps = func(core.Integration) psa.Deps { return psa.Deps{} }
 	}
-	clients := psa.NewClients(reg, func(in core.Integration) psa.Deps {
+	e.PSA = psa.NewClients(reg, func(in core.Integration) psa.Deps {
 		d := deps(in)
 		if d.Logger == nil {
 			d.Logger = logger.With("integration", in.ID)
@@ -151,30 +164,38 @@ func newEnv(t *testing.T, st *store.Store, o Options) *Env {
 	load := func(ctx context.Context, tenantID, id string) (core.Integration, error) {
 		return e.Engine.Integration(ctx, tenantID, id)
 	}
-	e.Engine, err = core.NewEngine(core.Config{
+	ecfg := core.Config{
 		Store: st, Renderer: msgs, Sealer: keys, CodeKey: keys.Derive("code-hmac"), PublicURL: PublicURL,
 		Senders: map[core.OutboxKind]core.Sender{core.OutboxSMS: e.SMS, core.OutboxEmail: e.Mail, core.OutboxVoice: e.Call,
-			core.OutboxTicketNote: &psa.NoteSender{Clients: clients, Load: load},
+			core.OutboxTicketNote: &psa.NoteSender{Clients: e.PSA, Load: load},
 			core.OutboxInboundEvent: core.SenderFunc(func(ctx context.Context, m core.Outbound) (string, error) {
 				return e.Web.ActOnInboundEvent(ctx, m)
 			}),
-			core.OutboxPSATicket: &psa.TicketSender{Clients: clients, Load: load}, core.OutboxPSAContact: &psa.ContactSender{Clients: clients, Load: load},
-			core.OutboxContactNote:  &psa.ContactWriteSender{Clients: clients, Load: load},
-			core.OutboxContactPhone: &psa.ContactWriteSender{Clients: clients, Load: load}},
+			core.OutboxPSATicket: &psa.TicketSender{Clients: e.PSA, Load: load}, core.OutboxPSAContact: &psa.ContactSender{Clients: e.PSA, Load: load},
+			core.OutboxContactNote:  &psa.ContactWriteSender{Clients: e.PSA, Load: load},
+			core.OutboxContactPhone: &psa.ContactWriteSender{Clients: e.PSA, Load: load}},
 		Publisher: e.Hub, StatusCallbacks: true, Now: e.Clock.Now, Logger: logger,
-	})
+	}
+	if o.Engine != nil {
+		o.Engine(e, &ecfg)
+	}
+	e.Engine, err = core.NewEngine(ecfg)
 	require.NoError(t, err)
 	t.Cleanup(e.Engine.Wait) // runs before the store closes
 	e.A = e.seedTenant(t, "acme", "Acme IT")
 	e.B = e.seedTenant(t, "other", "Other MSP")
 	pages, err := assets.Pages(assets.TemplatesFS(), assets.StaticFS())
 	require.NoError(t, err)
-	e.Web, err = web.New(web.Config{
+	wcfg := web.Config{
 		Engine: e.Engine, Auth: &web.PasswordAuth{Engine: e.Engine, Keys: keys, Now: e.Engine.Now, SkipRehash: true},
 		Pages: pages, Static: assets.StaticHandler(assets.StaticFS()), SessionKey: bytes.Repeat([]byte{9}, 32),
 		PublicURL: PublicURL, TwilioStatus: twilio.NewWebhookValidator(PublicURL, twilioToken),
-		Logger: logger, PSA: clients, Live: e.Hub,
-	})
+		Logger: logger, PSA: e.PSA, Live: e.Hub,
+	}
+	if o.Server != nil {
+		o.Server(e, &wcfg)
+	}
+	e.Web, err = web.New(wcfg)
 	require.NoError(t, err)
 	srv := httptest.NewServer(e.Web)
 	t.Cleanup(srv.Close)
@@ -189,7 +210,7 @@ func (e *Env) seedTenant(t *testing.T, slugPrefix, name string) Tenant {
 	d := Tenant{Tenant: core.Tenant{ID: core.NewID("ten"), Slug: slugPrefix + "-" + core.NewID("x")[2:8], Name: name, CreatedAt: now}}
 	d.Client = core.Client{ID: core.NewID("cli"), TenantID: d.Tenant.ID, Name: "Contoso", CreatedAt: now}
 	d.Tech = core.Technician{ID: core.NewID("tec"), TenantID: d.Tenant.ID, Email: "jane@" + slugPrefix + ".example",
-		Name: "Jane Tech", Role: core.RoleTechnician, PasswordHash: cheapHash(Password), CreatedAt: now}
+		Name: "Jane Tech", Role: core.RoleTechnician, PasswordHash: PasswordHash(Password), CreatedAt: now}
 	require.NoError(t, e.Store.Update(ctx, func(tx core.Tx) error {
 		if err := tx.CreateTenant(ctx, &d.Tenant); err != nil {
 			return err
@@ -209,9 +230,10 @@ func (e *Env) seedTenant(t *testing.T, slugPrefix, name string) Tenant {
 	return d
 }
 
-// cheapHash is an argon2id PHC hash with low cost, so sign-in stays fast
-// under -race; core/auth accepts any parameters up to its maximum.
-func cheapHash(pw string) string {
+// PasswordHash is an argon2id PHC hash of pw with low cost, so sign-in
+// stays fast under -race; core/auth accepts any parameters up to its
+// maximum.
+func PasswordHash(pw string) string {
 	salt := make([]byte, 16)
 	_, _ = rand.Read(salt)
 	key := argon2.IDKey([]byte(pw), salt, 1, 1024, 1, 32)
@@ -224,6 +246,9 @@ type Clock struct {
 	mu sync.Mutex
 	t  time.Time
 }
+
+// NewClock returns a clock that stands at t until moved.
+func NewClock(t time.Time) *Clock { return &Clock{t: t} }
 
 // Now returns the clock's time.
 func (c *Clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
@@ -241,7 +266,12 @@ type Capture struct {
 	mu     sync.Mutex
 	prefix string
 	msgs   []core.Outbound
+	refs   []string
 }
+
+// NewCapture returns a capture whose references start with prefix ("SM"
+// for Twilio's messages).
+func NewCapture(prefix string) *Capture { return &Capture{prefix: prefix} }
 
 // Send implements core.Sender.
 func (c *Capture) Send(_ context.Context, m core.Outbound) (string, error) {
@@ -249,8 +279,10 @@ func (c *Capture) Send(_ context.Context, m core.Outbound) (string, error) {
 	defer c.mu.Unlock()
 	var b [16]byte
 	_, _ = rand.Read(b[:])
+	ref := c.prefix + hex.EncodeToString(b[:])
 	c.msgs = append(c.msgs, m)
-	return c.prefix + hex.EncodeToString(b[:]), nil
+	c.refs = append(c.refs, ref)
+	return ref, nil
 }
 
 // Messages returns what was sent, oldest first.
@@ -263,9 +295,25 @@ func (c *Capture) Messages() []core.Outbound {
 // Last returns the last message sent, failing the test when there is none.
 func (c *Capture) Last(t testing.TB) core.Outbound {
 	t.Helper()
-	msgs := c.Messages()
-	require.NotEmpty(t, msgs, "no message was sent")
-	return msgs[len(msgs)-1]
+	m, _ := c.LastRef(t)
+	return m
+}
+
+// LastRef returns the last message sent and the reference Send answered
+// it with, failing the test when there is none.
+func (c *Capture) LastRef(t testing.TB) (core.Outbound, string) {
+	t.Helper()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	require.NotEmpty(t, c.msgs, "no message was sent")
+	return c.msgs[len(c.msgs)-1], c.refs[len(c.refs)-1]
+}
+
+// Len returns how many messages were sent.
+func (c *Capture) Len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.msgs)
 }
 
 // LogBuffer is a log sink safe for the server's goroutines.
