@@ -57,7 +57,7 @@ func TestWorkstationPromptBadAnswers(t *testing.T) {
 		p := newPromptEnv(t, st)
 		tenant := p.a.tenant.ID
 		bound := p.bindingsOf(t)
-		mails := func() int { p.deliver(t); return len(p.mail.msgs) }
+		mails := func() int { p.deliver(t); return p.mail.Len() }
 		mailsBefore := mails()
 
 		// Answered twice: the second answer, and a "This is not me" after

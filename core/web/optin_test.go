@@ -195,11 +195,9 @@ func TestOptInBulkHTTP(t *testing.T) {
 	assert.InDelta(t, 1, j["sent"], 0)
 	require.Len(t, j["skipped"], 1)
 	e.deliver(t)
-	e.sms.mu.Lock()
-	for _, m := range e.sms.msgs {
+	for _, m := range e.sms.Messages() {
 		assert.NotEqual(t, "+15550100142", m.To, "no SMS to an opted-out number")
 	}
-	e.sms.mu.Unlock()
 	m, _ := e.sms.last(t)
 	assert.Equal(t, "+15550100155", m.To)
 	assert.Contains(t, m.Text, "STOP")

@@ -16,10 +16,8 @@ import (
 
 // smsTo returns the texts sent to phone, oldest first.
 func (c *capture) smsTo(phone string) []core.Outbound {
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	var out []core.Outbound
-	for _, m := range c.msgs {
+	for _, m := range c.Messages() {
 		if m.To == phone {
 			out = append(out, m)
 		}
