@@ -217,7 +217,11 @@ func (r response) JSON(t *testing.T) map[string]any {
 // else (sent as JSON).
 func (e *env) do(t *testing.T, c *http.Client, method, path, contentType string, body any, hdr map[string]string) response {
 	t.Helper()
-	r := e.kit.Do(t, c, method, path, contentType, body, hdr)
+	return asResponse(e.kit.Do(t, c, method, path, contentType, body, hdr))
+}
+
+// asResponse is webtest's response as these tests name its parts.
+func asResponse(r webtest.Response) response {
 	return response{status: r.Status, header: r.Header, body: r.Body}
 }
 

@@ -2,7 +2,6 @@ package web_test
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"regexp"
@@ -377,22 +376,13 @@ func TestPodReadsWithTheMembersRights(t *testing.T) {
 		jamieProof, harperProof := srv.MemberProof(jamie), srv.MemberProof(harper)
 
 		signIn := func(proof json.RawMessage) *http.Cookie {
-			r := e.api(t, e.client(t), http.MethodPost, "/api/v1/pod/member",
-				map[string]any{"tenant": e.a.tenant.Slug, "integration": in.ID, "proof": proof})
+			r := asResponse(e.kit.PodMember(t, e.a.kit(), in.ID, proof))
 			require.Equal(t, http.StatusOK, r.status, "%s", r.body)
 			return podCookie(t, r)
 		}
 		jamieCookie, harperCookie := signIn(jamieProof), signIn(harperProof)
 		send := func(cookie *http.Cookie, proof json.RawMessage, method, path string, body any) response {
-			hdr := map[string]string{"Cookie": cookie.Name + "=" + cookie.Value}
-			if proof != nil {
-				hdr["X-Pod-Member-Proof"] = base64.StdEncoding.EncodeToString(proof)
-			}
-			ct := ""
-			if body != nil {
-				ct = "application/json"
-			}
-			return e.do(t, e.client(t), method, path, ct, body, hdr)
+			return asResponse(e.kit.PodDo(t, cookie, proof, method, path, body))
 		}
 		get := func(cookie *http.Cookie, proof json.RawMessage, query string) response {
 			return send(cookie, proof, http.MethodGet, "/api/v1/pod/"+in.ID+"/context?"+query, nil)

@@ -103,15 +103,7 @@ func podSignIn(t *testing.T, e *env, d tenantData) *http.Cookie {
 
 func podDo(t *testing.T, e *env, cookie *http.Cookie, method, path string, body any) response {
 	t.Helper()
-	hdr := map[string]string{}
-	if cookie != nil {
-		hdr["Cookie"] = cookie.Name + "=" + cookie.Value
-	}
-	ct := ""
-	if body != nil {
-		ct = "application/json"
-	}
-	return e.do(t, e.client(t), method, path, ct, body, hdr)
+	return asResponse(e.kit.PodDo(t, cookie, nil, method, path, body))
 }
 
 func TestPodPageFramingAndErrors(t *testing.T) {
