@@ -1,6 +1,7 @@
 package core_test
 
 import (
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -372,6 +373,73 @@ func TestDuoPushBombing(t *testing.T) {
 		}
 		_, err = f.push(t)
 		assert.Equal(t, core.KindRateLimited, kindOf(err))
+	})
+}
+
+// TestPushBombingPerTechnician: one technician presses Push for 20
+// different users at once, with the policy's 2 pushes per technician an
+// hour: exactly 2 pushes go out (each user's own lock does not serialise
+// presses for different users), the others are refused by the limit; a
+// push Duo could not take before them does not count. Before the fix all
+// 20 went out on SQLite (the send was recorded only after Duo's answer)
+// and 15 on PostgreSQL.
+func TestPushBombingPerTechnician(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, st *store.Store) {
+		fake := &duotest.Server{}
+		fake.Serve(t)
+		f := newDuoFixture(t, st, fake)
+		ctx := t.Context()
+		p := core.DefaultPolicy()
+		p.Push.PerTechnicianHour = 2
+		require.NoError(t, f.eng.PutPolicy(ctx, f.tenant.ID, "test", "", p))
+		var ids []string
+		for i := range 20 {
+			email := fmt.Sprintf("user%02d@contoso.example", i)
+			fake.AddUser(duotest.User{Username: email}) // pushes wait for an answer
+			c, err := f.eng.CreateContact(ctx, f.tenant.ID, "test", "manual", core.NewContact{ClientID: f.client.ID,
+				FirstName: fmt.Sprintf("User%02d", i), Emails: []core.NewDestination{{Value: email, Default: true}}})
+			require.NoError(t, err)
+			ids = append(ids, c.ID)
+		}
+		// A push Duo cannot take (no such user) gives its slot back.
+		ghost, err := f.eng.CreateContact(ctx, f.tenant.ID, "test", "manual", core.NewContact{ClientID: f.client.ID,
+			FirstName: "Ghost", Emails: []core.NewDestination{{Value: "ghost@contoso.example", Default: true}}})
+		require.NoError(t, err)
+		gv, err := f.eng.StartDuoPush(ctx, core.PushRequest{TenantID: f.tenant.ID, TechnicianID: f.tech.ID,
+			ContactID: ghost.ID, TicketRef: "4821", IntegrationID: f.note})
+		require.NoError(t, err)
+		require.Equal(t, core.StatusCancelled, gv.Status, gv.Detail)
+		var (
+			mu          sync.Mutex
+			wg          sync.WaitGroup
+			ok, limited int
+		)
+		for _, id := range ids {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, err := f.eng.StartDuoPush(ctx, core.PushRequest{TenantID: f.tenant.ID, TechnicianID: f.tech.ID,
+					ContactID: id, TicketRef: "4821", IntegrationID: f.note})
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err == nil:
+					ok++
+				case kindOf(err) == core.KindRateLimited:
+					limited++
+				default:
+					t.Errorf("unexpected error: %v", err)
+				}
+			}()
+		}
+		wg.Wait()
+		assert.Equal(t, 2, ok, "exactly the technician's limit")
+		assert.Equal(t, 18, limited)
+		assert.Len(t, fake.WaitPushes(2, 5*time.Second), 2, "pushes sent: exactly the limit")
+		for _, p := range fake.Pushes() {
+			fake.Answer(p.Username, duotest.Timeout)
+		}
+		f.eng.Wait()
 	})
 }
 

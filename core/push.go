@@ -105,6 +105,12 @@ func (e *Engine) lockForPush(ctx context.Context, tx Tx, tenantID string, p push
 	if err != nil {
 		return err
 	}
+	// The technician too (after the contact, in LockContactFor's order):
+	// one technician's presses for different users then count each
+	// other's pushes, which recordPushStarted reserves.
+	if _, err := tx.LockTechnician(ctx, tenantID, p.tech.ID); err != nil {
+		return fmt.Errorf("technician: %w", err)
+	}
 	if err := e.checkPushLimits(ctx, tx, p.policy, open, tenantID, p.contact.ID, p.tech.ID, now); err != nil {
 		return err
 	}
@@ -133,6 +139,14 @@ func (e *Engine) recordPushStarted(ctx context.Context, tx Tx, v *Verification, 
 		return nil, err
 	}
 	if err := tx.CreateVerification(ctx, v); err != nil {
+		return nil, err
+	}
+	// The technician's hourly limit counts this push from now, not from
+	// when the provider took it: presses racing for other users (which
+	// wait on the technician's row, lockForPush) see it. pushUnavailable
+	// gives the slot back when no push goes out.
+	if err := tx.RecordSend(ctx, &Send{ID: NewID("snd"), TenantID: v.TenantID, VerificationID: v.ID,
+		ContactID: v.ContactID, Destination: v.Destination, TechnicianID: v.TechnicianID, Method: v.Method, At: now}); err != nil {
 		return nil, err
 	}
 	if v.Note != "" {
@@ -172,6 +186,10 @@ func (e *Engine) pushUnavailable(ctx context.Context, v Verification, result, re
 		now := e.Now()
 		cur, err := tx.LockVerification(ctx, v.TenantID, v.ID)
 		if err != nil {
+			return err
+		}
+		// No push went out: the technician's limit does not count it.
+		if err := tx.DeleteSends(ctx, v.TenantID, v.ID); err != nil {
 			return err
 		}
 		if !cur.Status.Open() {
@@ -214,8 +232,8 @@ type pushSend struct {
 	lateAudit map[string]string
 }
 
-// markPushSent records a push: its handle, the send record (for the
-// technician's limit), audit. live is false when the verification ended
+// markPushSent records a push: its handle and audit (its send record, for
+// the technician's limit, was reserved when it was opened). live is false when the verification ended
 // meanwhile (replaced by a newer one); its push is then not awaited.
 func (e *Engine) markPushSent(ctx context.Context, v Verification, p pushSend) (Verification, bool, error) {
 	live := false
@@ -236,10 +254,6 @@ func (e *Engine) markPushSent(ctx context.Context, v Verification, p pushSend) (
 		cur.Status, cur.Destination, cur.ProviderRef, cur.DeliveryStatus = StatusSent, p.destination, p.ref, "pushed"
 		cur.Sends, cur.SentAt, cur.Detail, cur.Level = 1, now, p.detail, p.level
 		if err := tx.UpdateVerification(ctx, &cur); err != nil {
-			return err
-		}
-		if err := tx.RecordSend(ctx, &Send{ID: NewID("snd"), TenantID: cur.TenantID, VerificationID: cur.ID,
-			ContactID: cur.ContactID, Destination: p.destination, TechnicianID: cur.TechnicianID, Method: cur.Method, At: now}); err != nil {
 			return err
 		}
 		v, live = cur, true

@@ -138,6 +138,9 @@ type Tx interface {
 
 	// Sends, for rate limits.
 	RecordSend(ctx context.Context, s *Send) error
+	// DeleteSends removes the sends of a verification: a push whose slot
+	// was reserved when it was opened but that never went out.
+	DeleteSends(ctx context.Context, tenantID, verificationID string) error
 	CountSends(ctx context.Context, tenantID string, f SendFilter) (int, error)
 	// SendStats answers q in one read, each count by its own index.
 	SendStats(ctx context.Context, tenantID string, q SendStatsQuery) (SendStats, error)

@@ -297,6 +297,16 @@ func (t *tx) RecordSend(ctx context.Context, s *core.Send) error {
 		done: anyCount})
 }
 
+// DeleteSends implements core.Tx.
+func (t *tx) DeleteSends(ctx context.Context, tenantID, verificationID string) error {
+	if err := t.flushFor(ctx, "verification_sends"); err != nil {
+		return err
+	}
+	return t.batch(ctx, batched{table: "verification_sends", op: "delete sends of " + verificationID,
+		q: `DELETE FROM verification_sends WHERE tenant_id = ? AND verification_id = ?`, args: []any{tenantID, verificationID},
+		done: anyCount})
+}
+
 // CountSends implements core.Tx: sends at or after f.Since matching every
 // non-empty field of f.
 func (t *tx) CountSends(ctx context.Context, tenantID string, f core.SendFilter) (int, error) {
