@@ -62,6 +62,7 @@ var (
 	_ psa.ContactCreator       = (*Client)(nil)
 	_ psa.TicketGetter         = (*Client)(nil)
 	_ psa.TicketNoter          = (*Client)(nil)
+	_ psa.TicketCreator        = (*Client)(nil)
 	_ psa.CompanyLister        = (*Client)(nil)
 	_ psa.MemberIdentifier     = (*Client)(nil)
 	_ psa.MemberLister         = (*Client)(nil)

@@ -168,3 +168,65 @@ func (c *Client) noteBody(n psa.Note) wireNote {
 	}
 	return w
 }
+
+// newTicket is the body of POST /service/tickets: the Ticket model's
+// required summary and company, the contact, and the user's words as the
+// ticket's first description entry (initialDescription). No board is
+// named: ConnectWise files the ticket on the company's default board.
+type newTicket struct {
+	Summary            string `json:"summary"`
+	Company            idRef  `json:"company"`
+	Contact            *idRef `json:"contact,omitempty"`
+	InitialDescription string `json:"initialDescription,omitempty"`
+}
+
+// maxSummary is ConnectWise's limit on a ticket summary (Ticket.summary,
+// 100 characters).
+const maxSummary = 100
+
+// CreateTicket implements [psa.TicketCreator]: POST /service/tickets. Like
+// notes, it is sent again only after a 429 or the 404 of a codebase
+// ConnectWise could not route, which it did not process.
+func (c *Client) CreateTicket(ctx context.Context, in psa.NewTicket) (psa.Ticket, error) {
+	const what = "create ticket"
+	summary := strings.TrimSpace(in.Summary)
+	if summary == "" {
+		return psa.Ticket{}, core.Errorf(core.KindInvalid, "a ConnectWise ticket needs a summary")
+	}
+	if r := []rune(summary); len(r) > maxSummary {
+		summary = string(r[:maxSummary])
+	}
+	company, err := parseID("company", in.CompanyRef)
+	if err != nil {
+		return psa.Ticket{}, err
+	}
+	body := newTicket{Summary: summary, Company: idRef{ID: company}, InitialDescription: strings.TrimSpace(in.Description)}
+	if in.ContactRef != "" {
+		id, err := parseID("contact", in.ContactRef)
+		if err != nil {
+			return psa.Ticket{}, err
+		}
+		body.Contact = &idRef{ID: id}
+	}
+	var w wireTicket
+	if _, err := c.getJSON(ctx, call{
+		what: what, op: "POST /service/tickets", method: http.MethodPost, path: "/service/tickets", body: body,
+		area: "adding service tickets (Service Desk › Service Tickets, add)",
+	}, &w); err != nil {
+		return psa.Ticket{}, err
+	}
+	if w.ID == 0 {
+		return psa.Ticket{}, newError(what, core.KindUnavailable, nil, "ConnectWise created the ticket but did not say its id")
+	}
+	t := psa.Ticket{Ref: strconv.Itoa(w.ID), Number: strconv.Itoa(w.ID), Summary: w.Summary}
+	if w.Company != nil && w.Company.ID != nil {
+		t.CompanyRef = strconv.Itoa(*w.Company.ID)
+	}
+	if w.Status != nil {
+		t.Status = w.Status.Name
+	}
+	if w.Contact != nil && w.Contact.ID != nil && *w.Contact.ID > 0 {
+		t.ContactRef = strconv.Itoa(*w.Contact.ID)
+	}
+	return t, nil
+}

@@ -84,6 +84,7 @@ type (
 		ContactName         string     `json:"contactName,omitempty"`
 		ContactEmailAddress string     `json:"contactEmailAddress,omitempty"`
 		ContactPhoneNumber  string     `json:"contactPhoneNumber,omitempty"`
+		InitialDescription  string     `json:"initialDescription,omitempty"`
 		ClosedFlag          bool       `json:"closedFlag"`
 		Info                info       `json:"_info"`
 	}

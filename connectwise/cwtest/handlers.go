@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -396,6 +397,7 @@ func (s *Server) handlers() map[string]func(*req) {
 		"GET /company/contacts/{id}":             s.handleContact,
 		"POST /company/contacts":                 s.handleCreateContact,
 		"GET /service/tickets":                   s.handleTickets,
+		"POST /service/tickets":                  s.handleCreateTicket,
 		"GET /service/tickets/{id}":              s.handleTicket,
 		"PATCH /service/tickets/{id}":            s.handlePatchTicket,
 		"POST /service/tickets/{parentId}/notes": s.handleAddNote,
@@ -578,6 +580,69 @@ func (s *Server) handleCreateContact(q *req) {
 	rec.ID = s.lastID
 	s.contacts = append(s.contacts, rec)
 	s.writeJSONLocked(q, http.StatusCreated, "Contact", false, rec)
+}
+
+// handleCreateTicket serves POST /service/tickets for what the client
+// sends: a summary (the contract's 100 characters at most), the company,
+// optionally a contact of that company, and the initial description. The
+// ticket is a New service ticket on the company's default board.
+func (s *Server) handleCreateTicket(q *req) {
+	var in struct {
+		Summary            string     `json:"summary"`
+		Company            *reference `json:"company"`
+		Contact            *reference `json:"contact"`
+		InitialDescription string     `json:"initialDescription"`
+	}
+	if err := json.Unmarshal(q.body, &in); err != nil {
+		writeError(q.w, http.StatusBadRequest, "InvalidObject", "ticket object is invalid", nil)
+		return
+	}
+	invalid := func(code, field, msg string) {
+		writeError(q.w, http.StatusBadRequest, "InvalidObject", "ticket object is invalid",
+			[]fieldError{{Code: code, Message: msg, Resource: "ticket", Field: field}})
+	}
+	switch {
+	case strings.TrimSpace(in.Summary) == "":
+		invalid("MissingRequiredField", "summary", "The summary field is required.")
+		return
+	case len([]rune(in.Summary)) > 100:
+		invalid("InvalidField", "summary", "The summary field may be at most 100 characters.")
+		return
+	case in.Company == nil:
+		invalid("MissingRequiredField", "company", "The company field is required.")
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !slices.ContainsFunc(s.companies, func(c companyRec) bool { return c.ID == in.Company.ID }) {
+		invalid("InvalidField", "company", "The company is not valid.")
+		return
+	}
+	if !q.who.sees(in.Company.ID) {
+		writeHidden(q)
+		return
+	}
+	rec := ticketRec{Summary: in.Summary, RecordType: "ServiceTicket", Status: &reference{ID: 1, Name: "New", Info: info{}},
+		Company: s.companyRefLocked(in.Company.ID), InitialDescription: in.InitialDescription,
+		Info: info{"lastUpdated": time.Now().UTC().Format(time.RFC3339), "updatedBy": "api"}}
+	if in.Contact != nil {
+		var ct *contactRec
+		for i := range s.contacts {
+			if s.contacts[i].ID == in.Contact.ID {
+				ct = &s.contacts[i]
+			}
+		}
+		if ct == nil || ct.Company == nil || ct.Company.ID != in.Company.ID {
+			invalid("InvalidField", "contact", "The contact is not valid for this company.")
+			return
+		}
+		name := strings.TrimSpace(ct.FirstName + " " + ct.LastName)
+		rec.Contact, rec.ContactName = &reference{ID: ct.ID, Name: name, Info: info{}}, name
+	}
+	s.lastID++
+	rec.ID = s.lastID
+	s.tickets = append(s.tickets, rec)
+	s.writeJSONLocked(q, http.StatusCreated, "Ticket", false, rec)
 }
 
 func (s *Server) handleTickets(q *req) {

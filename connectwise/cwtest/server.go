@@ -54,6 +54,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -561,3 +562,26 @@ func (s *Server) NoteRecords(ticketRef string) []NoteRecord {
 func (s *Server) TakeViolations() []string { return s.v.Take() }
 
 func (s *Server) violation(format string, args ...any) { s.v.Add(format, args...) }
+
+// Tickets returns the tenant's tickets, seeded and created, oldest first;
+// Description is what a created ticket's initialDescription said.
+func (s *Server) Tickets() []CreatedTicket {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]CreatedTicket, 0, len(s.tickets))
+	for _, t := range s.tickets {
+		ct := CreatedTicket{Ticket: psa.Ticket{Ref: strconv.Itoa(t.ID), Number: strconv.Itoa(t.ID), Summary: t.Summary,
+			CompanyRef: strconv.Itoa(t.Company.ID)}, Description: t.InitialDescription}
+		if t.Contact != nil {
+			ct.ContactRef = strconv.Itoa(t.Contact.ID)
+		}
+		out = append(out, ct)
+	}
+	return out
+}
+
+// CreatedTicket is a ticket the fake holds, with its first description.
+type CreatedTicket struct {
+	psa.Ticket
+	Description string
+}
