@@ -51,7 +51,13 @@ func BenchmarkSMSCodeFlow(b *testing.B) {
 			// one hour, which would make each count scan a growing range.
 			clk := &clock{t: time.Now().UTC()}
 			eng, tw, req := benchEngine(b, st, clk.Now)
-			minWork := minWorkFlow(b, st, tw, req)
+			// min-work writes for a contact of its own: its verifications
+			// stay open (sent), and the flow's contact would otherwise
+			// carry every one of them into each Start's replacement of
+			// the contact's open verifications.
+			mw := req
+			mw.ContactID = benchContact(b, eng, st, req, "+15550100143")
+			minWork := minWorkFlow(b, st, tw, mw)
 			digits := regexp.MustCompile(`\d{3} ?\d{3}`)
 
 			flow := func() {
@@ -275,4 +281,25 @@ func benchEngine(b testing.TB, st *store.Store, now func() time.Time) (*core.Eng
 		b.Fatal(err)
 	}
 	return eng, tw, core.StartRequest{TenantID: tenant.ID, TechnicianID: tech.ID, ContactID: c.ID, Method: core.MethodSMSCode}
+}
+
+// benchContact creates another contact of req's client with a default
+// phone, for work that must not touch req's contact.
+func benchContact(b testing.TB, eng *core.Engine, st *store.Store, req core.StartRequest, phone string) string {
+	ctx := context.Background()
+	var clientID string
+	err := st.View(ctx, func(tx core.Tx) error {
+		c, err := tx.Contact(ctx, req.TenantID, req.ContactID)
+		clientID = c.ClientID
+		return err
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	c, err := eng.CreateContact(ctx, req.TenantID, "bench", "manual", core.NewContact{ClientID: clientID, FirstName: "Min",
+		Phones: []core.NewDestination{{Value: phone, Default: true}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return c.ID
 }
