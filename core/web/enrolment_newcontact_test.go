@@ -173,3 +173,29 @@ func (f *trayFixture) device(t *testing.T) core.Device {
 	require.NoError(t, err)
 	return d
 }
+
+// TestTrayTicketUsualDomainTie: a client whose contacts are as often at one
+// domain as at another has no usual domain, so an unknown address at
+// either is refused (and audited) rather than made a contact; one more
+// contact at a domain makes it the usual one.
+func TestTrayTicketUsualDomainTie(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, st *store.Store) {
+		f := newTrayFixture(t, st)
+		e := f.e
+		add := func(first, email string) {
+			t.Helper()
+			_, err := e.eng.CreateContact(t.Context(), e.a.tenant.ID, "test", "manual", core.NewContact{ClientID: f.client.ID, FirstName: first,
+				LastName: "Tie", Emails: []core.NewDestination{{Value: email}}})
+			require.NoError(t, err)
+		}
+		add("Sam", "sam@fabrikam-group.example") // Pat is at fabrikam.example: one each
+		r := f.logTicket(t, testSID, f.cred, danaTicket("Scanner offline"))
+		assert.Equal(t, http.StatusUnprocessableEntity, r.status, "a tie names no usual domain: %s", r.body)
+		assert.Contains(t, string(r.body), "not an address your IT provider has for Fabrikam")
+		assert.Contains(t, auditActions(t, e, e.a.tenant.ID), core.AuditEnrolmentRefused)
+
+		add("Max", "max@fabrikam.example")
+		r = f.logTicket(t, testSID, f.cred, danaTicket("Scanner offline"))
+		assert.Equal(t, http.StatusAccepted, r.status, "%s", r.body)
+	})
+}
