@@ -71,20 +71,8 @@ type NotifyTask struct {
 // bound Windows user is logged on. The returned Started.TechCode is the
 // number the technician reads to the caller.
 func (e *Engine) StartPrompt(ctx context.Context, req PromptRequest) (Started, error) {
-	req.Note = strings.TrimSpace(req.Note)
-	req.TicketRef = strings.TrimSpace(req.TicketRef)
-	if err := checkPurpose(req.Purpose); err != nil {
+	if err := checkPromptRequest(&req); err != nil {
 		return Started{}, err
-	}
-	switch {
-	case req.ContactID == "":
-		return Started{}, Errorf(KindInvalid, "contact is required")
-	case utf8.RuneCountInString(req.Note) > maxNoteLen:
-		return Started{}, Errorf(KindInvalid, "note must be at most %d characters", maxNoteLen)
-	case utf8.RuneCountInString(req.TicketRef) > maxTicketRefLen:
-		return Started{}, Errorf(KindInvalid, "ticket reference must be at most %d characters", maxTicketRefLen)
-	case req.IntegrationID != "" && req.TicketRef == "":
-		return Started{}, Errorf(KindInvalid, "an integration is given without a ticket")
 	}
 	choices, correct, err := promptNumbers(e.cfg.Rand)
 	if err != nil {
@@ -95,77 +83,9 @@ func (e *Engine) StartPrompt(ctx context.Context, req PromptRequest) (Started, e
 		device Device
 	)
 	err = e.cfg.Store.Update(ctx, func(tx Tx) error {
-		now := e.Now()
-		tenant, err := tx.Tenant(ctx, req.TenantID)
-		if err != nil {
-			return err
-		}
-		tech, err := tx.Technician(ctx, req.TenantID, req.TechnicianID)
-		if err != nil {
-			return fmt.Errorf("technician: %w", err)
-		}
-		contact, err := tx.Contact(ctx, req.TenantID, req.ContactID)
-		if err != nil {
-			return err
-		}
-		policy, err := EffectivePolicy(ctx, tx, req.TenantID, contact.ClientID)
-		if err != nil {
-			return err
-		}
-		if !policy.Allows(MethodWorkstationPrompt) {
-			return Errorf(KindForbidden, "the policy for this client does not allow %s", MethodWorkstationPrompt)
-		}
-		if err := policy.CheckAssurance(MethodWorkstationPrompt, req.Purpose); err != nil {
-			return err
-		}
-		if req.IntegrationID != "" {
-			if _, err := tx.Integration(ctx, req.TenantID, req.IntegrationID); err != nil {
-				return err
-			}
-		}
-		var sid string
-		if device, sid, err = e.promptTarget(ctx, tx, contact, now); err != nil {
-			return err
-		}
-		if err := e.checkFailureCap(ctx, tx, policy, req.TenantID, contact.ID, DestWorkstation); err != nil {
-			return err
-		}
-		if err := e.checkPromptLimits(ctx, tx, req.TenantID, contact.ID, now); err != nil {
-			return err
-		}
-		v := Verification{
-			ID: NewID("ver"), TenantID: req.TenantID, ClientID: contact.ClientID, ContactID: contact.ID,
-			DestinationID: device.ID, DestKind: DestWorkstation, Destination: sid,
-			Method: MethodWorkstationPrompt, TicketRef: req.TicketRef, IntegrationID: req.IntegrationID, Purpose: req.Purpose,
-			TechnicianID: tech.ID, Status: StatusSent, MaxAttempts: 1, Note: req.Note, CreatedAt: now,
-			Sends: 1, SentAt: now, ExpiresAt: now.Add(min(policy.Lifetime.D(), promptMaxLifetime)),
-			Detail: "prompt shown on " + device.Name,
-		}
-		v.SecretHash = codeHash(e.cfg.CodeKey, v.ID, string(v.Method), correct)
-		if err := tx.CreateVerification(ctx, &v); err != nil {
-			return err
-		}
-		payload, err := json.Marshal(PromptTask{VerificationID: v.ID, TechnicianName: tech.Name, MSPName: tenant.DisplayName(),
-			TicketRef: v.TicketRef, Choices: choices, ExpiresAt: v.ExpiresAt})
-		if err != nil {
-			return err
-		}
-		if err := e.queueTask(ctx, tx, &AgentTask{ID: NewID("tsk"), TenantID: v.TenantID, DeviceID: device.ID, SID: sid,
-			Kind: TaskPrompt, Payload: payload, CreatedAt: now, ExpiresAt: v.ExpiresAt}); err != nil {
-			return err
-		}
-		detail := map[string]string{"method": string(v.Method), "device": device.ID, "sid": sid, "contact": contact.ID}
-		if v.TicketRef != "" {
-			detail["ticket"] = v.TicketRef
-		}
-		if v.Note != "" {
-			detail["note"] = v.Note
-		}
-		if err := e.audit(ctx, tx, req.TenantID, techActor(tech.ID), string(EventVerificationStarted), v.ID, detail); err != nil {
-			return err
-		}
-		out = Started{Verification: v, TechCode: correct}
-		return nil
+		var err error
+		out, device, err = e.openPrompt(ctx, tx, req, choices, correct)
+		return err
 	})
 	if err != nil {
 		return Started{}, err
@@ -174,6 +94,93 @@ func (e *Engine) StartPrompt(ctx context.Context, req PromptRequest) (Started, e
 	e.observe(MethodWorkstationPrompt, "started")
 	e.publish(ctx, e.event(EventVerificationStarted, out.Verification), e.event(EventVerificationSent, out.Verification))
 	return out, nil
+}
+
+// checkPromptRequest tidies req and checks what needs no reading.
+func checkPromptRequest(req *PromptRequest) error {
+	req.Note = strings.TrimSpace(req.Note)
+	req.TicketRef = strings.TrimSpace(req.TicketRef)
+	if err := checkPurpose(req.Purpose); err != nil {
+		return err
+	}
+	switch {
+	case req.ContactID == "":
+		return Errorf(KindInvalid, "contact is required")
+	case utf8.RuneCountInString(req.Note) > maxNoteLen:
+		return Errorf(KindInvalid, "note must be at most %d characters", maxNoteLen)
+	case utf8.RuneCountInString(req.TicketRef) > maxTicketRefLen:
+		return Errorf(KindInvalid, "ticket reference must be at most %d characters", maxTicketRefLen)
+	case req.IntegrationID != "" && req.TicketRef == "":
+		return Errorf(KindInvalid, "an integration is given without a ticket")
+	}
+	return nil
+}
+
+// openPrompt is StartPrompt's transaction: it checks the policy, finds
+// the workstation, applies the limits, and records the verification (sent:
+// the prompt goes out as the agent's task, queued here) with its audit.
+// It returns the verification with the number the technician reads, and
+// the device prompted.
+func (e *Engine) openPrompt(ctx context.Context, tx Tx, req PromptRequest, choices []string, correct string) (Started, Device, error) {
+	now := e.Now()
+	tenant, err := tx.Tenant(ctx, req.TenantID)
+	if err != nil {
+		return Started{}, Device{}, err
+	}
+	// A prompt request names its parties as a push request does.
+	p, err := readPushParties(ctx, tx, PushRequest(req), MethodWorkstationPrompt)
+	if err != nil {
+		return Started{}, Device{}, err
+	}
+	device, sid, err := e.promptTarget(ctx, tx, p.contact, now)
+	if err != nil {
+		return Started{}, Device{}, err
+	}
+	if err := e.checkFailureCap(ctx, tx, p.policy, req.TenantID, p.contact.ID, DestWorkstation); err != nil {
+		return Started{}, Device{}, err
+	}
+	if err := e.checkPromptLimits(ctx, tx, req.TenantID, p.contact.ID, now); err != nil {
+		return Started{}, Device{}, err
+	}
+	v := Verification{
+		ID: NewID("ver"), TenantID: req.TenantID, ClientID: p.contact.ClientID, ContactID: p.contact.ID,
+		DestinationID: device.ID, DestKind: DestWorkstation, Destination: sid,
+		Method: MethodWorkstationPrompt, TicketRef: req.TicketRef, IntegrationID: req.IntegrationID, Purpose: req.Purpose,
+		TechnicianID: p.tech.ID, Status: StatusSent, MaxAttempts: 1, Note: req.Note, CreatedAt: now,
+		Sends: 1, SentAt: now, ExpiresAt: now.Add(min(p.policy.Lifetime.D(), promptMaxLifetime)),
+		Detail: "prompt shown on " + device.Name,
+	}
+	v.SecretHash = codeHash(e.cfg.CodeKey, v.ID, string(v.Method), correct)
+	if err := tx.CreateVerification(ctx, &v); err != nil {
+		return Started{}, Device{}, err
+	}
+	task := PromptTask{VerificationID: v.ID, TechnicianName: p.tech.Name, MSPName: tenant.DisplayName(),
+		TicketRef: v.TicketRef, Choices: choices, ExpiresAt: v.ExpiresAt}
+	if err := e.queuePromptTask(ctx, tx, v, sid, task, now); err != nil {
+		return Started{}, Device{}, err
+	}
+	detail := map[string]string{"method": string(v.Method), "device": device.ID, "sid": sid, "contact": p.contact.ID}
+	if v.TicketRef != "" {
+		detail["ticket"] = v.TicketRef
+	}
+	if v.Note != "" {
+		detail["note"] = v.Note
+	}
+	if err := e.audit(ctx, tx, req.TenantID, techActor(p.tech.ID), string(EventVerificationStarted), v.ID, detail); err != nil {
+		return Started{}, Device{}, err
+	}
+	return Started{Verification: v, TechCode: correct}, device, nil
+}
+
+// queuePromptTask queues the prompt for v's device, as the agent of the
+// user sid fetches it.
+func (e *Engine) queuePromptTask(ctx context.Context, tx Tx, v Verification, sid string, task PromptTask, now time.Time) error {
+	payload, err := json.Marshal(task)
+	if err != nil {
+		return err
+	}
+	return e.queueTask(ctx, tx, &AgentTask{ID: NewID("tsk"), TenantID: v.TenantID, DeviceID: v.DestinationID, SID: sid,
+		Kind: TaskPrompt, Payload: payload, CreatedAt: now, ExpiresAt: v.ExpiresAt})
 }
 
 // promptTarget finds the device and SID to prompt for a contact: a

@@ -65,7 +65,7 @@ type pushParties struct {
 }
 
 // readPushParties reads, inside the opening transaction, the technician,
-// contact and policy of a push request, and checks that the policy allows
+// contact and policy of a push (or workstation prompt) request, and checks that the policy allows
 // method m for the request's purpose and that a named integration exists.
 func readPushParties(ctx context.Context, tx Tx, req PushRequest, m Method) (pushParties, error) {
 	var p pushParties
@@ -80,7 +80,7 @@ func readPushParties(ctx context.Context, tx Tx, req PushRequest, m Method) (pus
 		return p, err
 	}
 	if !p.policy.Allows(m) {
-		return p, Errorf(KindForbidden, "the policy for this client does not allow %s", vendorOf(m).name)
+		return p, Errorf(KindForbidden, "the policy for this client does not allow %s", notAllowedWords(m))
 	}
 	// A Duo push's level depends on its account (Verified Duo Push):
 	// openDuoPush checks it once the account is known.
@@ -95,6 +95,15 @@ func readPushParties(ctx context.Context, tx Tx, req PushRequest, m Method) (pus
 		}
 	}
 	return p, nil
+}
+
+// notAllowedWords names m in the refusal of a policy that does not allow
+// it: a push by its provider's words, other methods by their ID.
+func notAllowedWords(m Method) string {
+	if isPush(m) {
+		return vendorOf(m).name
+	}
+	return string(m)
 }
 
 // lockForPush locks the contact's open verifications first, so that
