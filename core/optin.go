@@ -279,6 +279,10 @@ type OptInCandidate struct {
 	// technician to check before sending ("no country code: read as +1
 	// (US)"); empty when nothing is.
 	Flags []string
+	// Unsure says the number may not be the one meant: written without a
+	// country code (the tenant's region was assumed) or not valid. The
+	// review leaves such contacts for the technician to tick.
+	Unsure bool
 	// NoEmail and NoSMS say why a form cannot go by that channel; "" when
 	// it can.
 	NoEmail, NoSMS string
@@ -366,6 +370,8 @@ func (e *Engine) candidates(ctx context.Context, tx Tx, tenant Tenant, cs []Cont
 		if hasPhone {
 			k.Phone = phone
 			k.Flags = phoneFlags(phone, tenant.Region())
+			raw := strings.TrimSpace(phone.Raw)
+			k.Unsure = !isE164(phone.Value) || raw != "" && !strings.HasPrefix(raw, "+") && !strings.HasPrefix(raw, "00")
 		}
 		valid := hasPhone && isE164(phone.Value)
 		switch {

@@ -93,11 +93,13 @@ func TestOptInReview(t *testing.T) {
 		require.Len(t, sam.Flags, 1)
 		assert.Contains(t, sam.Flags[0], "no country code")
 		assert.Contains(t, sam.Flags[0], "(555) 010-0142")
+		assert.True(t, sam.Unsure, "the region was assumed")
 		assert.Empty(t, sam.NoEmail)
 		assert.Empty(t, sam.NoSMS)
 		pat := by[f.psa.ID]
 		require.Len(t, pat.Flags, 1)
 		assert.Contains(t, pat.Flags[0], "not written in E.164")
+		assert.False(t, pat.Unsure, "it has its country code")
 		assert.Empty(t, by[uk.ID].Flags, "written in E.164")
 		assert.Equal(t, "no e-mail address on record", by[uk.ID].NoEmail)
 		assert.Contains(t, by[uk.ID].NoSMS, "GB", "texts to the UK are not allowed for this tenant")

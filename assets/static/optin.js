@@ -17,13 +17,15 @@
 
   function render() {
     const tb = $("oi-table").querySelector("tbody"); tb.replaceChildren();
-    let flagged = 0;
+    let flagged = 0, unsure = 0;
     for (const c of rows) {
       const why = reason(c);
       const tr = el("tr", undefined, { "data-contact": c.id, class: c.flags.length ? "flagged" : "" });
       const box = el("input", undefined, { type: "checkbox", "aria-label": "Send the form to " + c.name, "data-id": c.id });
-      // Flagged numbers are left for the technician to tick after a look.
-      box.checked = !why && !c.flags.length && !(c.sms_opt_in && c.sms_opt_in.state === "opted_in");
+      // Numbers that may not be the one meant (no country code) are left
+      // for the technician to tick after a look; so are contacts who agreed.
+      box.checked = !why && !c.unsure && !(c.sms_opt_in && c.sms_opt_in.state === "opted_in");
+      if (c.unsure) unsure++;
       box.disabled = !!why;
       box.addEventListener("change", count);
       const check = el("td");
@@ -37,7 +39,8 @@
       tb.append(tr);
     }
     $("oi-summary").textContent = rows.length + " contact" + (rows.length === 1 ? "" : "s") +
-      (flagged ? "; " + flagged + " number" + (flagged === 1 ? "" : "s") + " to check (left unticked)." : "; every number is in E.164.");
+      (flagged ? "; " + flagged + " number" + (flagged === 1 ? "" : "s") + " to check" +
+        (unsure ? " (" + unsure + " without a country code, left unticked)." : ".") : "; every number is in E.164.");
     count();
   }
 

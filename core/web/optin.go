@@ -123,6 +123,7 @@ type optInCandidateOut struct {
 	Phone   string    `json:"phone,omitempty"` // masked E.164
 	Email   string    `json:"email,omitempty"` // masked
 	Flags   []string  `json:"flags"`
+	Unsure  bool      `json:"unsure"` // the number may not be the one meant: left unticked
 	NoEmail string    `json:"no_email,omitempty"`
 	NoSMS   string    `json:"no_sms,omitempty"`
 	OptIn   *optInOut `json:"sms_opt_in,omitempty"`
@@ -146,7 +147,7 @@ func (s *Server) handleOptInCandidates(w http.ResponseWriter, r *http.Request) {
 	out := make([]optInCandidateOut, 0, len(cands))
 	for _, k := range cands {
 		o := optInCandidateOut{ID: k.Contact.ID, Name: k.Contact.Name(), Company: k.ClientName, Flags: k.Flags,
-			NoEmail: k.NoEmail, NoSMS: k.NoSMS, OptIn: optInJSON(k.State)}
+			NoEmail: k.NoEmail, NoSMS: k.NoSMS, Unsure: k.Unsure, OptIn: optInJSON(k.State)}
 		if o.Flags == nil {
 			o.Flags = []string{}
 		}
