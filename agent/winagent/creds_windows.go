@@ -17,11 +17,28 @@ import (
 // file (not inherited from ProgramData, which users can read).
 const credentialSDDL = "D:P(A;;FA;;;SY)(A;;FA;;;BA)"
 
-// DPAPIStore keeps the device credential in a file, sealed with DPAPI in
-// machine scope (CRYPTPROTECT_LOCAL_MACHINE) and readable only by SYSTEM
-// and Administrators.
+// DPAPIStore keeps a secret in a file, sealed with DPAPI in machine scope
+// (CRYPTPROTECT_LOCAL_MACHINE) and readable only by SYSTEM and
+// Administrators: the device credential, or the harvester's service
+// account password (Purpose).
 type DPAPIStore struct {
 	Path string // e.g. C:\ProgramData\Countersign\Agent\device.cred
+	// Purpose names the secret, and is sealed in with it (DPAPI's
+	// optional entropy), so that one secret's file cannot be passed off
+	// as another's; "" is the device credential.
+	Purpose string
+}
+
+// PurposeServiceAccount is the Purpose of the harvester's service
+// account password.
+const PurposeServiceAccount = "harvester-service-account"
+
+// entropy is the secret's DPAPI entropy.
+func (s DPAPIStore) entropy() []byte {
+	if s.Purpose == "" {
+		return credentialEntropy
+	}
+	return []byte("countersign-agent-" + s.Purpose)
 }
 
 // DefaultCredentialPath is where the service keeps its credential.
@@ -44,7 +61,7 @@ func (s DPAPIStore) Load() (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("winagent: read credential: %w", err)
 	}
-	plain, err := unprotect(sealed)
+	plain, err := unprotect(sealed, s.entropy())
 	if err != nil {
 		return "", fmt.Errorf("winagent: unseal credential (was the file copied from another machine?): %w", err)
 	}
@@ -53,7 +70,7 @@ func (s DPAPIStore) Load() (string, error) {
 
 // Save implements agent.CredentialStore.
 func (s DPAPIStore) Save(cred string) error {
-	sealed, err := protect([]byte(cred))
+	sealed, err := protect([]byte(cred), s.entropy())
 	if err != nil {
 		return fmt.Errorf("winagent: seal credential: %w", err)
 	}
@@ -96,9 +113,9 @@ func blob(b []byte) *windows.DataBlob {
 	return &windows.DataBlob{Size: uint32(len(b)), Data: &b[0]}
 }
 
-func protect(plain []byte) ([]byte, error) {
+func protect(plain, entropy []byte) ([]byte, error) {
 	var out windows.DataBlob
-	err := windows.CryptProtectData(blob(plain), nil, blob(credentialEntropy), 0, nil,
+	err := windows.CryptProtectData(blob(plain), nil, blob(entropy), 0, nil,
 		windows.CRYPTPROTECT_LOCAL_MACHINE|windows.CRYPTPROTECT_UI_FORBIDDEN, &out)
 	if err != nil {
 		return nil, err
@@ -107,9 +124,9 @@ func protect(plain []byte) ([]byte, error) {
 	return append([]byte(nil), unsafe.Slice(out.Data, out.Size)...), nil
 }
 
-func unprotect(sealed []byte) ([]byte, error) {
+func unprotect(sealed, entropy []byte) ([]byte, error) {
 	var out windows.DataBlob
-	err := windows.CryptUnprotectData(blob(sealed), nil, blob(credentialEntropy), 0, nil, windows.CRYPTPROTECT_UI_FORBIDDEN, &out)
+	err := windows.CryptUnprotectData(blob(sealed), nil, blob(entropy), 0, nil, windows.CRYPTPROTECT_UI_FORBIDDEN, &out)
 	if err != nil {
 		return nil, err
 	}

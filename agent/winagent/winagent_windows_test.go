@@ -178,6 +178,51 @@ func TestDPAPIStore(t *testing.T) {
 	assert.Equal(t, "csd1.dev_abc.secret", got)
 }
 
+// TestDPAPIStoreServiceAccount: the harvester's service account password
+// is sealed in machine scope like the device credential, with its own
+// entropy: the file holds no trace of the password, reads back as it was
+// saved, and is refused when read as the device credential (or the device
+// credential's file as the password).
+func TestDPAPIStoreServiceAccount(t *testing.T) {
+	dir, err := os.MkdirTemp("", "dpapi")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	const password = "Svc-Countersign!2026"
+	acct := DPAPIStore{Path: filepath.Join(dir, "Harvester", "service-account.cred"), Purpose: PurposeServiceAccount}
+	_, err = acct.Load()
+	assert.ErrorIs(t, err, agent.ErrNoCredential)
+	require.NoError(t, acct.Save(password))
+	raw, err := os.ReadFile(acct.Path)
+	require.NoError(t, err)
+	assert.NotContains(t, string(raw), password, "sealed, not stored")
+	assert.NotContains(t, string(raw), string(encodeUTF16(password)), "not as UTF-16 either")
+	got, err := acct.Load()
+	require.NoError(t, err)
+	assert.Equal(t, password, got)
+
+	_, err = DPAPIStore{Path: acct.Path}.Load()
+	require.Error(t, err, "the password's file is not a device credential")
+	assert.NotErrorIs(t, err, agent.ErrNoCredential)
+	dev := DPAPIStore{Path: filepath.Join(dir, "Harvester", "harvester.cred")}
+	require.NoError(t, dev.Save("csd1.dev_abc.secret"))
+	_, err = DPAPIStore{Path: dev.Path, Purpose: PurposeServiceAccount}.Load()
+	require.Error(t, err, "nor the device credential's a password")
+
+	// A new password (rotated by the domain's admin) replaces the old.
+	require.NoError(t, acct.Save(password+"x"))
+	got, err = acct.Load()
+	require.NoError(t, err)
+	assert.Equal(t, password+"x", got)
+}
+
+func encodeUTF16(s string) []byte {
+	var b []byte
+	for _, r := range s {
+		b = append(b, byte(r), byte(r>>8))
+	}
+	return b
+}
+
 // TestHandlerControls drives the SCM handler with the requests the SCM
 // sends: interrogate, a session change, stop.
 func TestHandlerControls(t *testing.T) {

@@ -59,6 +59,13 @@ func run(args []string) error {
 	return nil
 }
 
+// harvesterSecrets are where the harvester keeps its device credential
+// and its service account's password: 0600 files in dir (development and
+// tests; the product runs on Windows, where DPAPI seals them).
+func harvesterSecrets(dir string) (device, account agent.CredentialStore) {
+	return fileStore(filepath.Join(dir, "harvester.cred")), fileStore(filepath.Join(dir, "service-account.cred"))
+}
+
 // fileStore keeps the credential in a 0600 file.
 type fileStore string
 

@@ -118,3 +118,12 @@ func openLog(console bool) (*slog.Logger, func()) {
 	}
 	return slog.New(slog.NewTextHandler(f, nil)), func() { f.Close() }
 }
+
+// harvesterSecrets are where the harvester keeps its device credential
+// and its service account's password: files in dir sealed with DPAPI in
+// machine scope, each with its own purpose, readable only by SYSTEM and
+// Administrators.
+func harvesterSecrets(dir string) (device, account agent.CredentialStore) {
+	return winagent.DPAPIStore{Path: filepath.Join(dir, "harvester.cred")},
+		winagent.DPAPIStore{Path: filepath.Join(dir, "service-account.cred"), Purpose: winagent.PurposeServiceAccount}
+}
