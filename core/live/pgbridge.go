@@ -40,9 +40,9 @@ const maxPayload = 7999
 const (
 	defaultMinBackoff = 250 * time.Millisecond
 	defaultMaxBackoff = 30 * time.Second
-	// healthEvery is how long the listener waits for a notification before
-	// pinging, so a connection lost without a TCP reset is noticed.
-	healthEvery = 30 * time.Second
+	// defaultHealthEvery is how long the listener waits for a notification
+	// before it probes its own subscription (PGBridge.HealthEvery).
+	defaultHealthEvery = 30 * time.Second
 	// sendTimeout bounds one pg_notify round trip.
 	sendTimeout = 10 * time.Second
 	// outQueue bounds events waiting to be sent to other nodes; beyond it
@@ -66,6 +66,9 @@ type notice struct {
 	// its listener reaches it (Barrier).
 	Barrier string `json:"barrier,omitempty"`
 	Ack     string `json:"ack,omitempty"`
+	// Probe is the listener's notification to itself (listen): every
+	// node ignores it but the one that sent it.
+	Probe string `json:"probe,omitempty"`
 }
 
 // PGBridge carries events between nodes that share a PostgreSQL database,
@@ -81,6 +84,14 @@ type PGBridge struct {
 	// MinBackoff and MaxBackoff bound the wait between reconnection
 	// attempts (exponential, with jitter); zero means 250 ms and 30 s.
 	MinBackoff, MaxBackoff time.Duration
+	// HealthEvery is how long the listener may hear nothing before it
+	// notifies itself on its own connection and waits for that to come
+	// back: a connection lost without a TCP reset, or one still up whose
+	// subscription was lost (a pooler in between, a server that dropped
+	// it), is then noticed within HealthEvery plus a round trip rather
+	// than never, and caches that rely on hearing of changes stop trusting
+	// what they hold. Zero means 30 s.
+	HealthEvery time.Duration
 
 	hub  *Hub
 	dsn  string
@@ -271,9 +282,24 @@ func (b *PGBridge) runListener(ctx context.Context) {
 }
 
 // listen dispatches notifications until the connection fails or ctx ends.
+// After HealthEvery of silence it probes: a notification to itself, sent
+// on this very connection, must come back within sendTimeout, which proves
+// the connection and its LISTEN both work (a plain ping would prove only
+// the first). A probe that does not come back in time (HealthEvery, at
+// most sendTimeout) ends the connection with an error, and runListener
+// reconnects and resyncs.
 func (b *PGBridge) listen(ctx context.Context, conn *pgx.Conn) error {
+	quiet := b.HealthEvery
+	if quiet <= 0 {
+		quiet = defaultHealthEvery
+	}
+	probe, deadline := "", time.Time{} // the probe in flight, and when it is late
 	for {
-		wctx, cancel := context.WithTimeout(ctx, healthEvery)
+		wait := quiet
+		if probe != "" {
+			wait = time.Until(deadline)
+		}
+		wctx, cancel := context.WithTimeout(ctx, wait)
 		n, err := conn.WaitForNotification(wctx)
 		cancel()
 		if err != nil {
@@ -283,21 +309,49 @@ func (b *PGBridge) listen(ctx context.Context, conn *pgx.Conn) error {
 			if !errors.Is(err, context.DeadlineExceeded) {
 				return err
 			}
-			// Quiet for a while: make sure the connection is still there.
-			pctx, cancel := context.WithTimeout(ctx, sendTimeout)
-			err = conn.Ping(pctx)
-			cancel()
-			if err != nil {
+			if probe != "" {
+				return fmt.Errorf("live: the listener's own notification did not come back within %v: its subscription is lost", min(quiet, sendTimeout))
+			}
+			if probe, err = b.sendProbe(ctx, conn); err != nil {
 				return err
 			}
+			deadline = time.Now().Add(min(quiet, sendTimeout))
 			continue
 		}
 		if n.Channel == TechnicianChannel {
 			b.technicianChanged(n.Payload)
 			continue
 		}
+		if probe != "" && b.isProbe(n.Payload, probe) {
+			probe = ""
+			continue
+		}
 		b.dispatch(ctx, n.Payload)
 	}
+}
+
+// sendProbe notifies the listener's own channel on its own connection and
+// returns the probe's token.
+func (b *PGBridge) sendProbe(ctx context.Context, conn *pgx.Conn) (string, error) {
+	var t [8]byte
+	_, _ = rand.Read(t[:])
+	token := hex.EncodeToString(t[:])
+	payload, err := json.Marshal(notice{Node: b.node, Probe: token})
+	if err != nil {
+		return "", err
+	}
+	pctx, cancel := context.WithTimeout(ctx, sendTimeout)
+	defer cancel()
+	if _, err := conn.Exec(pctx, "SELECT pg_notify($1, $2)", Channel, string(payload)); err != nil {
+		return "", fmt.Errorf("live: probe the listener: %w", err)
+	}
+	return token, nil
+}
+
+// isProbe reports whether payload is this node's probe with token.
+func (b *PGBridge) isProbe(payload, token string) bool {
+	var n notice
+	return json.Unmarshal([]byte(payload), &n) == nil && n.Node == b.node && n.Probe == token
 }
 
 // technicianChanged hands the trigger's notification of a changed
