@@ -270,6 +270,21 @@ func TestBrowserConnectWisePod(t *testing.T) {
 	assert.True(t, notes[0].InternalAnalysis, "an internal note")
 	assert.False(t, notes[0].DetailDescription, "not in the customer's discussion")
 
+	// The SMS opt-in form from the pod (issue 18 item 4): by e-mail, with
+	// its note on the ConnectWise contact, written by the outbox.
+	pod.WaitText("#optin-state", "Not opted in")
+	seenMail := len(s.Mail.Messages())
+	pod.Click("#optin-send")
+	pod.WaitText("#optin-msg", "Form sent by e-mail")
+	s.waitForOptInLink(t, "pat@fabrikam.example", seenMail)
+	for len(cw.ContactNotes("2101")) == 0 && time.Now().Before(deadline.Add(waitTimeout)) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	cnotes := cw.ContactNotes("2101")
+	require.Len(t, cnotes, 1, "the form's note is on the ConnectWise contact")
+	assert.Contains(t, cnotes[0], "SMS opt-in form was sent to Pat Pod by e-mail")
+	assert.NotContains(t, cnotes[0], "/o/", "never the end user's link")
+
 	// The member's ConnectWise credentials never reach the logs.
 	logs := s.Logs.String()
 	assert.NotContains(t, logs, auth.Hash)
