@@ -133,102 +133,147 @@ func (e *Engine) LinkConfirm(ctx context.Context, tenantSlug, token string, a Li
 	if tenantSlug == "" || token == "" || len(token) > 128 {
 		return Verification{}, errUnknownLink
 	}
-	var (
-		v       Verification
-		outcome error
-		evType  EventType
-	)
+	var lt *linkAnswerTx
 	err := e.cfg.Store.Update(ctx, func(tx Tx) error {
-		now := e.Now()
-		tenant, err := tx.TenantBySlug(ctx, tenantSlug)
-		if err != nil {
-			return unknownLinkOr(err)
-		}
-		found, err := tx.VerificationByLinkHash(ctx, tenant.ID, LinkTokenHash(token))
-		if err != nil {
-			return unknownLinkOr(err)
-		}
-		if v, err = tx.LockVerification(ctx, tenant.ID, found.ID); err != nil {
+		var err error
+		if lt, err = e.openLinkAnswer(ctx, tx, tenantSlug, token); err != nil {
 			return err
 		}
-		policy, err := EffectivePolicy(ctx, tx, tenant.ID, v.ClientID)
-		if err != nil {
-			return err
-		}
-		if a.Nonce != "" {
-			if err := tx.UseLinkNonce(ctx, tenant.ID, v.ID, LinkTokenHash(a.Nonce), now); err != nil {
-				if ErrorKind(err) == KindConflict {
-					outcome = err // a replayed form: nothing else changes
-					return nil
-				}
-				return err
-			}
-		}
-		detail := map[string]string{"ip": a.IP, "user_agent": truncate(a.UserAgent, 200)}
-		switch st := v.EffectiveStatus(now); {
-		case st == StatusVerified && !a.Decline:
-			return nil // a repeat of the confirming POST: already done
-		case st == StatusExpired:
-			if v.Status.Open() {
-				v.Status, v.CompletedAt, v.Detail = StatusExpired, now, "link expired before it was used"
-				evType = EventVerificationExpired
-				if err := tx.UpdateVerification(ctx, &v); err != nil {
-					return err
-				}
-				if err := e.queueOutcome(ctx, tx, v, now); err != nil {
-					return err
-				}
-			}
-			outcome = errUnknownLink
-			return e.countFailure(ctx, tx, policy, v, "enduser", "link used after expiry", now)
-		case !st.Open():
-			outcome = Errorf(KindGone, "this request is %s; nothing was changed", st)
-			return nil
-		case a.Decline:
-			v.Status, v.CompletedAt, v.Detail = StatusFailed, now, detailLinkDeclined
-			evType, outcome = EventVerificationFailed, nil
-			if err := tx.UpdateVerification(ctx, &v); err != nil {
-				return err
-			}
-			if err := e.queueOutcome(ctx, tx, v, now); err != nil {
-				return err
-			}
-			if err := e.countFailure(ctx, tx, policy, v, "enduser", "declined", now); err != nil {
-				return err
-			}
-			return e.audit(ctx, tx, tenant.ID, "enduser", "verification.declined", v.ID, detail)
-		case v.SecretHash != nil && !isDigits(normalizeCode(a.Code), linkCodeDigits):
-			// Not a code at all (letters, a digit short): a typo must not
-			// burn an attempt. Nothing is written.
-			outcome = Errorf(KindInvalid, "the code is %d digits; ask for it to be read again (nothing was counted)", linkCodeDigits)
-			return nil
-		case v.SecretHash != nil && !hmac.Equal(codeHash(e.cfg.CodeKey, v.ID, linkCodeChannel, normalizeCode(a.Code)), v.SecretHash):
-			v.Attempts++
-			left := v.MaxAttempts - v.Attempts
-			evType = EventVerificationAttempt
-			outcome = Errorf(KindInvalid, "that code does not match; %s left", plural(left, "attempt"))
-			if left <= 0 {
-				v.Status, v.CompletedAt, v.Detail = StatusFailed, now, detailLinkLocked
-				evType, outcome = EventVerificationFailed, Errorf(KindGone, "too many wrong codes; this link no longer works")
-			}
-			if err := tx.UpdateVerification(ctx, &v); err != nil {
-				return err
-			}
-			if err := e.queueOutcome(ctx, tx, v, now); err != nil {
-				return err
-			}
-			return e.countFailure(ctx, tx, policy, v, "enduser", "wrong link code", now)
-		}
-		if err := e.markVerified(ctx, tx, policy, &v, "enduser", now, &evType); err != nil {
-			return err
-		}
-		return e.audit(ctx, tx, tenant.ID, "enduser", "verification.link_confirmed", v.ID, detail)
+		return lt.apply(ctx, a)
 	})
 	if err != nil {
 		return Verification{}, err
 	}
-	e.finish(ctx, v, evType)
-	return v, outcome
+	e.finish(ctx, lt.v, lt.evType)
+	return lt.v, lt.outcome
+}
+
+// linkAnswerTx is an end user's answer from the link page as LinkConfirm's
+// transaction applies it: v is the link's verification, locked; evType
+// the event its change makes; outcome the end user's answer when it is
+// not a confirmation (committed with whatever the answer counted).
+type linkAnswerTx struct {
+	e        *Engine
+	tx       Tx
+	tenantID string
+	policy   Policy
+	now      time.Time
+	v        Verification
+	evType   EventType
+	outcome  error
+}
+
+// openLinkAnswer finds and locks the verification of the link token of
+// the tenant tenantSlug, with its policy.
+func (e *Engine) openLinkAnswer(ctx context.Context, tx Tx, tenantSlug, token string) (*linkAnswerTx, error) {
+	lt := &linkAnswerTx{e: e, tx: tx, now: e.Now()}
+	tenant, err := tx.TenantBySlug(ctx, tenantSlug)
+	if err != nil {
+		return nil, unknownLinkOr(err)
+	}
+	lt.tenantID = tenant.ID
+	found, err := tx.VerificationByLinkHash(ctx, tenant.ID, LinkTokenHash(token))
+	if err != nil {
+		return nil, unknownLinkOr(err)
+	}
+	if lt.v, err = tx.LockVerification(ctx, tenant.ID, found.ID); err != nil {
+		return nil, err
+	}
+	if lt.policy, err = EffectivePolicy(ctx, tx, tenant.ID, lt.v.ClientID); err != nil {
+		return nil, err
+	}
+	return lt, nil
+}
+
+// apply applies answer a: a replayed form changes nothing, a repeated
+// confirmation is done already, an expired or ended link is refused, a
+// decline fails the verification, a code that is not one is refused
+// without counting, a wrong one counts; anything else verifies.
+func (lt *linkAnswerTx) apply(ctx context.Context, a LinkAnswer) error {
+	if a.Nonce != "" {
+		if err := lt.tx.UseLinkNonce(ctx, lt.tenantID, lt.v.ID, LinkTokenHash(a.Nonce), lt.now); err != nil {
+			if ErrorKind(err) == KindConflict {
+				lt.outcome = err // a replayed form: nothing else changes
+				return nil
+			}
+			return err
+		}
+	}
+	detail := map[string]string{"ip": a.IP, "user_agent": truncate(a.UserAgent, 200)}
+	switch st := lt.v.EffectiveStatus(lt.now); {
+	case st == StatusVerified && !a.Decline:
+		return nil // a repeat of the confirming POST: already done
+	case st == StatusExpired:
+		return lt.expired(ctx)
+	case !st.Open():
+		lt.outcome = Errorf(KindGone, "this request is %s; nothing was changed", st)
+		return nil
+	case a.Decline:
+		return lt.decline(ctx, detail)
+	case lt.v.SecretHash != nil && !isDigits(normalizeCode(a.Code), linkCodeDigits):
+		// Not a code at all (letters, a digit short): a typo must not
+		// burn an attempt. Nothing is written.
+		lt.outcome = Errorf(KindInvalid, "the code is %d digits; ask for it to be read again (nothing was counted)", linkCodeDigits)
+		return nil
+	case lt.v.SecretHash != nil && !hmac.Equal(codeHash(lt.e.cfg.CodeKey, lt.v.ID, linkCodeChannel, normalizeCode(a.Code)), lt.v.SecretHash):
+		return lt.wrongCode(ctx)
+	}
+	if err := lt.e.markVerified(ctx, lt.tx, lt.policy, &lt.v, "enduser", lt.now, &lt.evType); err != nil {
+		return err
+	}
+	return lt.e.audit(ctx, lt.tx, lt.tenantID, "enduser", "verification.link_confirmed", lt.v.ID, detail)
+}
+
+// expired ends a link used after its expiry (if it is still open) and
+// counts the use as a failure.
+func (lt *linkAnswerTx) expired(ctx context.Context) error {
+	if lt.v.Status.Open() {
+		lt.v.Status, lt.v.CompletedAt, lt.v.Detail = StatusExpired, lt.now, "link expired before it was used"
+		lt.evType = EventVerificationExpired
+		if err := lt.end(ctx); err != nil {
+			return err
+		}
+	}
+	lt.outcome = errUnknownLink
+	return lt.e.countFailure(ctx, lt.tx, lt.policy, lt.v, "enduser", "link used after expiry", lt.now)
+}
+
+// decline fails the verification: the end user says they did not ask.
+func (lt *linkAnswerTx) decline(ctx context.Context, detail map[string]string) error {
+	lt.v.Status, lt.v.CompletedAt, lt.v.Detail = StatusFailed, lt.now, detailLinkDeclined
+	lt.evType, lt.outcome = EventVerificationFailed, nil
+	if err := lt.end(ctx); err != nil {
+		return err
+	}
+	if err := lt.e.countFailure(ctx, lt.tx, lt.policy, lt.v, "enduser", "declined", lt.now); err != nil {
+		return err
+	}
+	return lt.e.audit(ctx, lt.tx, lt.tenantID, "enduser", "verification.declined", lt.v.ID, detail)
+}
+
+// wrongCode counts a wrong technician code; the last attempt burns the
+// link.
+func (lt *linkAnswerTx) wrongCode(ctx context.Context) error {
+	lt.v.Attempts++
+	left := lt.v.MaxAttempts - lt.v.Attempts
+	lt.evType = EventVerificationAttempt
+	lt.outcome = Errorf(KindInvalid, "that code does not match; %s left", plural(left, "attempt"))
+	if left <= 0 {
+		lt.v.Status, lt.v.CompletedAt, lt.v.Detail = StatusFailed, lt.now, detailLinkLocked
+		lt.evType, lt.outcome = EventVerificationFailed, Errorf(KindGone, "too many wrong codes; this link no longer works")
+	}
+	if err := lt.end(ctx); err != nil {
+		return err
+	}
+	return lt.e.countFailure(ctx, lt.tx, lt.policy, lt.v, "enduser", "wrong link code", lt.now)
+}
+
+// end writes v's change and queues what its outcome tells.
+func (lt *linkAnswerTx) end(ctx context.Context) error {
+	if err := lt.tx.UpdateVerification(ctx, &lt.v); err != nil {
+		return err
+	}
+	return lt.e.queueOutcome(ctx, lt.tx, lt.v, lt.now)
 }
 
 // plural returns "1 attempt" or "n attempts".
