@@ -81,7 +81,7 @@ Countersign demo is running (dev delivery: nothing is sent; messages wait in the
      the pod above): Duo approves after %s and the shield turns green. Dan Okafor's push is
      denied (ticket 5002: the message, the alert in the dev outbox, no more pushes to Dan for
      24 hours), and Erin Walsh's is a Verified Duo Push (ticket 5003: the code to read appears
-     on the card; approved after %s). In the console, type the ticket number first.
+     on the card; approved after %s). In the console, open the ticket first (Verify from a ticket).
   5. Microsoft Authenticator push, with a built-in fake Microsoft 365 tenant for Globex Logistics:
      Carol Smithers has the app (Push: approved after %s); Dan Okafor has none, and the list says so.
 

@@ -1,9 +1,13 @@
 package main
 
 import (
+	"bufio"
+	"context"
 	"io"
 	"log/slog"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -122,4 +126,74 @@ func TestDemoSeedsWorkingPushes(t *testing.T) {
 	require.NoError(t, err)
 	v = waitEnd(carol, v)
 	assert.Equal(t, core.StatusVerified, v.Status, v.Detail)
+}
+
+// TestBrowserDemoDuoPush runs `countersign demo` as a new user would: sign
+// in with the printed password, open ticket 5001 in the console, press
+// Push for Alice Smith, and the demo's fake Duo approves it — the shield
+// turns green with no Duo account and no phone (issue 19).
+func TestBrowserDemoDuoPush(t *testing.T) {
+	addr := freeAddr(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	pr, pw := io.Pipe()
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"demo", "-data", filepath.Join(t.TempDir(), "demo"), "-listen", addr, "-psa-listen", "127.0.0.1:0"}, pw, io.Discard)
+		pw.Close()
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			t.Error("the demo did not stop")
+		}
+	})
+	printed := make(chan string, 1)
+	go func() {
+		var sb strings.Builder
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			sb.WriteString(sc.Text() + "\n")
+			if strings.Contains(sc.Text(), "Stop with Ctrl+C") {
+				printed <- sb.String()
+			}
+		}
+		_, _ = io.Copy(io.Discard, pr)
+	}()
+	var out string
+	select {
+	case out = <-printed:
+	case code := <-done:
+		t.Fatalf("demo exited with %d", code)
+	case <-time.After(60 * time.Second):
+		t.Fatal("the demo printed no address within a minute")
+	}
+	assert.Contains(t, out, "press Push for Alice Smith")
+	m := regexp.MustCompile(`password (\S+)`).FindStringSubmatch(out)
+	require.Len(t, m, 2, out)
+
+	tab := NewTab(t)
+	tab.SetViewport(1100, 900)
+	tab.Visit("http://" + addr + "/?tenant=" + demoTenantSlug)
+	tab.WaitVisible("#login")
+	tab.Type("#email", demoEmail)
+	tab.Type("#password", m[1])
+	tab.Click(`#login button[type="submit"]`)
+	tab.WaitURL("/app")
+	tab.WaitVisible("#tk-number")
+	tab.Type("#tk-number", "5001")
+	tab.Click("#tk-open")
+	tab.WaitText("#contact-name", "Alice Smith")
+	tab.WaitText(`#routes-list li[data-method="duo_push"]`, "push to iPhone of alice.smith@acme-dental.example")
+	tab.Click(`button[data-route="duo_push"]`)
+	tab.WaitText("#active-status", "Push sent to iPhone")
+	deadline := time.Now().Add(demoDuoDelay + 10*time.Second)
+	var green bool
+	for !green && time.Now().Before(deadline) {
+		time.Sleep(200 * time.Millisecond)
+		tab.Eval(`document.getElementById("shield").classList.contains("green")`, &green)
+	}
+	assert.True(t, green, "the fake Duo approved and the shield turned green")
+	tab.Screenshot("demo-duo-push-verified")
 }
