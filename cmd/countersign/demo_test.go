@@ -131,7 +131,8 @@ func TestDemoSeedsWorkingPushes(t *testing.T) {
 // TestBrowserDemoDuoPush runs `countersign demo` as a new user would: sign
 // in with the printed password, open ticket 5001 in the console, press
 // Push for Alice Smith, and the demo's fake Duo approves it — the shield
-// turns green with no Duo account and no phone (issue 19).
+// turns green with no Duo account and no phone; Erin Walsh's push is a
+// Verified Duo Push, labelled Strong, whose code the card shows (issue 19).
 func TestBrowserDemoDuoPush(t *testing.T) {
 	addr := freeAddr(t)
 	ctx, cancel := context.WithCancel(t.Context())
@@ -196,4 +197,16 @@ func TestBrowserDemoDuoPush(t *testing.T) {
 	}
 	assert.True(t, green, "the fake Duo approved and the shield turned green")
 	tab.Screenshot("demo-duo-push-verified")
+
+	// Erin's is a Verified Duo Push: labelled Strong, and the card shows
+	// the code Duo gives the technician to read to the caller.
+	tab.Click("#tk-clear")
+	tab.Eval(`document.getElementById("tk-number").value = ""`, nil)
+	tab.Type("#tk-number", "5003")
+	tab.Click("#tk-open")
+	tab.WaitText("#contact-name", "Erin Walsh")
+	tab.WaitText(`#routes-list li[data-method="duo_push"]`, "Strong — Verified Duo Push")
+	tab.Click(`button[data-route="duo_push"]`)
+	tab.WaitText("#active", "enter verification code 708")
+	tab.Screenshot("demo-verified-duo-push")
 }
