@@ -732,3 +732,81 @@ func TestPushDenialAlertsOnCall(t *testing.T) {
 		assert.Contains(t, auditActions(t, f.fixture, v.ID), core.AuditPushAlert)
 	})
 }
+
+// TestPushBombingAcrossProviders presses Duo's and Microsoft's Push for
+// one user 20 times at once (10 each), three rounds: the limits are the
+// user's, not a provider's — one push a round goes out to either
+// provider, and the fourth round is refused whole (security.md §4).
+func TestPushBombingAcrossProviders(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, st *store.Store) {
+		dfake := &duotest.Server{}
+		dfake.AddUser(duotest.User{Username: samUPN}) // pushes wait for an answer
+		dfake.Serve(t)
+		mfake := microsofttest.Start(t, microsofttest.User{UPN: samUPN})
+		conn := duo.Connector(duo.Options{HTTPClient: dfake.HTTPClient(), AllowHost: func(h string) bool { return h == dfake.Host() }})
+		f := newFixture(t, st, func(c *core.Config) { c.Duo, c.Microsoft = conn, msConnector(mfake) })
+		ctx := t.Context()
+		actor := "tech:" + f.admin.ID
+		_, err := f.eng.SaveDuoAccount(ctx, f.tenant.ID, actor, core.DuoAccountInput{Name: "Duo", Config: dfake.Config()})
+		require.NoError(t, err)
+		mc, err := f.eng.SaveMicrosoftConnection(ctx, f.tenant.ID, actor,
+			core.MicrosoftConnectionInput{ClientID: f.client.ID, Name: "Contoso 365", Config: mfake.Config(), PushEnabled: true})
+		require.NoError(t, err)
+		_, err = f.eng.ImportMicrosoftUsers(ctx, f.tenant.ID, actor, mc.ID)
+		require.NoError(t, err)
+		req := core.PushRequest{TenantID: f.tenant.ID, TechnicianID: f.tech.ID, ContactID: f.contact.ID, TicketRef: "4821"}
+
+		total := func() int { return len(dfake.Pushes()) + len(mfake.Pushes()) }
+		for round := 1; round <= 4; round++ {
+			var (
+				mu                    sync.Mutex
+				wg                    sync.WaitGroup
+				ok, conflict, limited int
+			)
+			for i := range 20 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					var err error
+					if i%2 == 0 {
+						_, err = f.eng.StartDuoPush(ctx, req)
+					} else {
+						_, err = f.eng.StartMicrosoftPush(ctx, req)
+					}
+					mu.Lock()
+					defer mu.Unlock()
+					switch {
+					case err == nil:
+						ok++
+					case kindOf(err) == core.KindConflict:
+						conflict++
+					case kindOf(err) == core.KindRateLimited:
+						limited++
+					default:
+						t.Errorf("unexpected error: %v", err)
+					}
+				}()
+			}
+			wg.Wait()
+			if round <= 3 {
+				assert.Equal(t, 1, ok, "round %d: exactly one push, to either provider", round)
+				assert.Equal(t, 19, conflict, "round %d: the others see it pending", round)
+				deadline := time.Now().Add(5 * time.Second)
+				for total() < round && time.Now().Before(deadline) {
+					time.Sleep(10 * time.Millisecond)
+				}
+				require.Equal(t, round, total(), "round %d", round)
+				// The user does not answer.
+				if !dfake.Answer(samUPN, duotest.Timeout) {
+					require.True(t, mfake.Answer(samUPN, microsofttest.NoResponse))
+				}
+				f.eng.Wait()
+			} else {
+				assert.Zero(t, ok)
+				assert.Equal(t, 20, limited, "the limit refuses every press")
+			}
+			f.clk.Add(10 * time.Second)
+		}
+		assert.Equal(t, 3, total(), "pushes sent to both providers together: exactly the limit")
+	})
+}
