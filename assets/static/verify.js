@@ -89,10 +89,17 @@ const CSVerify = (() => {
     return when + (d.provenance ? " · from " + d.provenance : "");
   }
 
+  // methodName names a verification's (or the shield's) method, a Duo
+  // push sent as a Verified Duo Push by that name.
+  function methodName(method, level) {
+    if (method === "duo_push" && level === "strong") return "Verified Duo Push";
+    return methodNames[method] || method;
+  }
+
   // shieldParts are the shield's two lines: its state, and the detail.
   function shieldParts(s) {
     const by = s.technician_name ? " by " + s.technician_name : "";
-    const via = s.method ? " via " + (methodNames[s.method] || s.method) : "";
+    const via = s.method ? " via " + methodName(s.method, s.level) : "";
     if (s.state === "green") return ["Verified", (by + via).trim() + " at " + fmtWhen(s.at) + " · valid until " + fmtTime(s.verified_until)];
     if (s.state === "red") return ["Last verification failed", s.at ? fmtWhen(s.at) : ""];
     return ["Not verified", "Send a challenge to verify the caller"];
@@ -166,7 +173,7 @@ const CSVerify = (() => {
     function renderHistory(list) {
       const ul = $("history"); ul.replaceChildren();
       list.forEach((v, i) => {
-        const li = el("li", fmtWhen(v.created_at) + " — " + (methodNames[v.method] || v.method) + " to " + v.destination +
+        const li = el("li", fmtWhen(v.created_at) + " — " + methodName(v.method, v.level) + " to " + v.destination +
           (v.technician_name ? " by " + v.technician_name : "") + (v.ticket_ref ? " for ticket " + v.ticket_ref : "") + ": " +
           statusText(v) + (v.note ? " · note: " + v.note : ""));
         if (v.ticket_note) li.append(" ", noteNode(v.ticket_note));
@@ -370,7 +377,7 @@ const CSVerify = (() => {
       const st = failedStates.has(v.status) ? (v.status === "failed" ? "Failed" : "Expired") : statusText(v);
       // The status line is a live region: it changes (and speaks) when the
       // status does; the countdown beside it, redrawn every second, is not.
-      const text = (methodNames[v.method] || v.method) + " to " + v.destination + ": " + st;
+      const text = methodName(v.method, v.level) + " to " + v.destination + ": " + st;
       if ($("active-status").textContent !== text) $("active-status").textContent = text;
       $("active-status").className = "st-" + v.status;
       $("active-timer").textContent = open ? "· expires in " + remaining(v.expires_at) : "";

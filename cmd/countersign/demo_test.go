@@ -208,5 +208,13 @@ func TestBrowserDemoDuoPush(t *testing.T) {
 	tab.WaitText(`#routes-list li[data-method="duo_push"]`, "Strong — Verified Duo Push")
 	tab.Click(`button[data-route="duo_push"]`)
 	tab.WaitText("#active", "enter verification code 708")
+	tab.WaitText("#active-status", "Verified Duo Push to Duo user")
 	tab.Screenshot("demo-verified-duo-push")
+	deadline = time.Now().Add(demoDuoVerifiedDelay + 10*time.Second)
+	var shield string
+	for !strings.Contains(shield, "via Verified Duo Push") && time.Now().Before(deadline) {
+		time.Sleep(200 * time.Millisecond)
+		tab.Eval(`document.getElementById("shield").textContent`, &shield)
+	}
+	assert.Contains(t, shield, "via Verified Duo Push at", "the shield names the stronger push")
 }

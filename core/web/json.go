@@ -136,6 +136,9 @@ type verificationOut struct {
 	Sends          int        `json:"sends"`
 	Note           string     `json:"note,omitempty"`
 	Purpose        string     `json:"purpose,omitempty"`
+	// Level is the assurance reached where it differs from the method's
+	// ("strong": a Verified Duo Push); omitted otherwise.
+	Level string `json:"level,omitempty"`
 	Detail         string     `json:"detail,omitempty"`
 	DeliveryStatus string     `json:"delivery_status,omitempty"`
 	CreatedAt      time.Time  `json:"created_at"`
@@ -165,7 +168,7 @@ func verificationJSON(v core.Verification, now time.Time) verificationOut {
 	out := verificationOut{ID: v.ID, ContactID: v.ContactID, Method: string(v.Method), Destination: v.MaskedDestination(),
 		DestinationID: v.DestinationID, TicketRef: v.TicketRef, TechnicianID: v.TechnicianID,
 		Status: string(v.EffectiveStatus(now)), Attempts: v.Attempts, MaxAttempts: v.MaxAttempts, Sends: v.Sends,
-		Note: v.Note, Purpose: string(v.Purpose), Detail: v.Detail, DeliveryStatus: v.DeliveryStatus, CreatedAt: v.CreatedAt, ExpiresAt: v.ExpiresAt}
+		Note: v.Note, Purpose: string(v.Purpose), Level: string(v.Level), Detail: v.Detail, DeliveryStatus: v.DeliveryStatus, CreatedAt: v.CreatedAt, ExpiresAt: v.ExpiresAt}
 	if !v.CompletedAt.IsZero() {
 		out.CompletedAt = &v.CompletedAt
 	}
@@ -178,6 +181,7 @@ func verificationJSON(v core.Verification, now time.Time) verificationOut {
 type shieldOut struct {
 	State          string     `json:"state"`
 	Method         string     `json:"method,omitempty"`
+	Level          string     `json:"level,omitempty"` // as verificationOut's
 	TechnicianID   string     `json:"technician_id,omitempty"`
 	TechnicianName string     `json:"technician_name,omitempty"`
 	At             *time.Time `json:"at,omitempty"`
@@ -187,7 +191,7 @@ type shieldOut struct {
 func shieldJSON(sh core.Shield) *shieldOut {
 	out := &shieldOut{State: string(sh.State)}
 	if sh.Last.ID != "" {
-		out.Method, out.TechnicianID = string(sh.Last.Method), sh.Last.TechnicianID
+		out.Method, out.Level, out.TechnicianID = string(sh.Last.Method), string(sh.Last.Level), sh.Last.TechnicianID
 		if !sh.Last.CompletedAt.IsZero() {
 			out.At = &sh.Last.CompletedAt
 		}
