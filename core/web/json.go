@@ -122,23 +122,23 @@ func contactJSON(c core.Contact) contactOut {
 }
 
 type verificationOut struct {
-	ID             string     `json:"id"`
-	ContactID      string     `json:"contact_id"`
-	Method         string     `json:"method"`
-	Destination    string     `json:"destination"` // masked
-	DestinationID  string     `json:"destination_id"`
-	TicketRef      string     `json:"ticket_ref,omitempty"`
-	TechnicianID   string     `json:"technician_id"`
-	TechnicianName string     `json:"technician_name,omitempty"`
-	Status         string     `json:"status"`
-	Attempts       int        `json:"attempts"`
-	MaxAttempts    int        `json:"max_attempts"`
-	Sends          int        `json:"sends"`
-	Note           string     `json:"note,omitempty"`
-	Purpose        string     `json:"purpose,omitempty"`
+	ID             string `json:"id"`
+	ContactID      string `json:"contact_id"`
+	Method         string `json:"method"`
+	Destination    string `json:"destination"` // masked
+	DestinationID  string `json:"destination_id"`
+	TicketRef      string `json:"ticket_ref,omitempty"`
+	TechnicianID   string `json:"technician_id"`
+	TechnicianName string `json:"technician_name,omitempty"`
+	Status         string `json:"status"`
+	Attempts       int    `json:"attempts"`
+	MaxAttempts    int    `json:"max_attempts"`
+	Sends          int    `json:"sends"`
+	Note           string `json:"note,omitempty"`
+	Purpose        string `json:"purpose,omitempty"`
 	// Level is the assurance reached where it differs from the method's
 	// ("strong": a Verified Duo Push); omitted otherwise.
-	Level string `json:"level,omitempty"`
+	Level          string     `json:"level,omitempty"`
 	Detail         string     `json:"detail,omitempty"`
 	DeliveryStatus string     `json:"delivery_status,omitempty"`
 	CreatedAt      time.Time  `json:"created_at"`
