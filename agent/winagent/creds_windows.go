@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"unsafe"
 
 	"github.com/countersign/countersign/agent"
@@ -27,6 +28,11 @@ type DPAPIStore struct {
 	// optional entropy), so that one secret's file cannot be passed off
 	// as another's; "" is the device credential.
 	Purpose string
+	// PlainPrefix, when set, is how a secret an older version kept in
+	// the file unsealed begins (the harvester's device credential,
+	// "csd1."): such a file is read and sealed in place. "" reads only
+	// sealed files.
+	PlainPrefix string
 }
 
 // PurposeServiceAccount is the Purpose of the harvester's service
@@ -62,6 +68,13 @@ func (s DPAPIStore) Load() (string, error) {
 		return "", fmt.Errorf("winagent: read credential: %w", err)
 	}
 	plain, err := unprotect(sealed, s.entropy())
+	if err != nil && s.PlainPrefix != "" && strings.HasPrefix(string(sealed), s.PlainPrefix) {
+		cred := strings.TrimSpace(string(sealed))
+		if err := s.Save(cred); err != nil {
+			return "", err
+		}
+		return cred, nil
+	}
 	if err != nil {
 		return "", fmt.Errorf("winagent: unseal credential (was the file copied from another machine?): %w", err)
 	}

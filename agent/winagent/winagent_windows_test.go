@@ -215,6 +215,31 @@ func TestDPAPIStoreServiceAccount(t *testing.T) {
 	assert.Equal(t, password+"x", got)
 }
 
+// TestDPAPIStorePlainUpgrade: a device credential an older harvester kept
+// in a plain file is read and sealed in place; other plain text is not a
+// credential.
+func TestDPAPIStorePlainUpgrade(t *testing.T) {
+	dir, err := os.MkdirTemp("", "dpapi")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	s := DPAPIStore{Path: filepath.Join(dir, "harvester.cred"), PlainPrefix: "csd1."}
+	require.NoError(t, os.WriteFile(s.Path, []byte("csd1.dev_abc.secret\n"), 0o600))
+	got, err := s.Load()
+	require.NoError(t, err)
+	assert.Equal(t, "csd1.dev_abc.secret", got)
+	raw, err := os.ReadFile(s.Path)
+	require.NoError(t, err)
+	assert.NotContains(t, string(raw), "secret", "sealed in place")
+	got, err = DPAPIStore{Path: s.Path}.Load()
+	require.NoError(t, err, "now a sealed device credential")
+	assert.Equal(t, "csd1.dev_abc.secret", got)
+
+	other := DPAPIStore{Path: filepath.Join(dir, "other.cred"), PlainPrefix: "csd1."}
+	require.NoError(t, os.WriteFile(other.Path, []byte("hello"), 0o600))
+	_, err = other.Load()
+	require.Error(t, err)
+}
+
 func encodeUTF16(s string) []byte {
 	var b []byte
 	for _, r := range s {

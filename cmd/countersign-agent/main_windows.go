@@ -124,6 +124,7 @@ func openLog(console bool) (*slog.Logger, func()) {
 // machine scope, each with its own purpose, readable only by SYSTEM and
 // Administrators.
 func harvesterSecrets(dir string) (device, account agent.CredentialStore) {
-	return winagent.DPAPIStore{Path: filepath.Join(dir, "harvester.cred")},
+	// Harvesters before DPAPI kept the device credential in a plain file.
+	return winagent.DPAPIStore{Path: filepath.Join(dir, "harvester.cred"), PlainPrefix: "csd1."},
 		winagent.DPAPIStore{Path: filepath.Join(dir, "service-account.cred"), Purpose: winagent.PurposeServiceAccount}
 }
