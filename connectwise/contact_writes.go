@@ -97,8 +97,8 @@ func (c *Client) SetContactPhone(ctx context.Context, contactRef string, ch psa.
 	if target != nil {
 		_, err := c.getJSON(ctx, call{
 			what: what + " " + strconv.Itoa(id), op: "PUT /company/contacts/{parentId}/communications/{id}", method: http.MethodPut,
-			path: sub + "/" + strconv.Itoa(*target.ID),
-			body: contactComm{Type: idRef{ID: *target.Type.ID}, Value: ch.New, DefaultFlag: isTrue(target.DefaultFlag)},
+			path:    sub + "/" + strconv.Itoa(*target.ID),
+			body:    contactComm{Type: idRef{ID: *target.Type.ID}, Value: ch.New, DefaultFlag: isTrue(target.DefaultFlag)},
 			subject: "contact " + strconv.Itoa(id), area: "editing contacts (Companies › Contacts, edit)",
 		}, &struct{}{})
 		return err
