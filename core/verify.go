@@ -613,88 +613,115 @@ func (e *Engine) lockForTechnician(ctx context.Context, tx Tx, tenantID, techID,
 // transaction locks the verification, counts the attempt and decides, so
 // concurrent guesses are counted exactly and at most one succeeds.
 func (e *Engine) CheckCode(ctx context.Context, tenantID, techID, verificationID, code string) (Verification, error) {
-	// Input that cannot be a code is refused before anything is counted:
-	// a typo must not burn one of the caller's attempts.
-	code = normalizeCode(code)
-	if code == "" {
-		return Verification{}, Errorf(KindInvalid, "enter the code the caller reads to you")
-	}
-	if !isDigits(code, len(code)) || len(code) > 16 {
-		return Verification{}, Errorf(KindInvalid, "a code is digits only; ask the caller to read it again (nothing was counted)")
+	code, err := checkCodeInput(code)
+	if err != nil {
+		return Verification{}, err
 	}
 	var (
 		v       Verification
 		outcome error
 		evType  EventType
 	)
-	err := e.cfg.Store.Update(ctx, func(tx Tx) error {
+	err = e.cfg.Store.Update(ctx, func(tx Tx) error {
 		tx.BatchWrites()
 		now := e.Now()
-		var tech Technician
-		var err error
-		v, tech, err = e.lockForTechnician(ctx, tx, tenantID, techID, verificationID)
-		if err != nil {
+		var (
+			policy Policy
+			actor  string
+			err    error
+		)
+		if v, policy, actor, err = e.openCodeCheck(ctx, tx, tenantID, techID, verificationID, code); err != nil {
 			return err
 		}
-		p, ok := e.providers[v.Method]
-		if !ok || p.Secret() != SecretCode {
-			return Errorf(KindInvalid, "%s is answered by the end user on the link page, not with a code", v.Method)
-		}
-		actor := techActor(tech.ID)
-		policy, err := EffectivePolicy(ctx, tx, tenantID, v.ClientID)
-		if err != nil {
-			return err
-		}
-		if len(code) != policy.CodeDigits {
-			return Errorf(KindInvalid, "the code has %d digits, not %d; ask the caller to read it again (nothing was counted)", policy.CodeDigits, len(code))
-		}
-		// Decide; outcome is what the technician is told. The transaction
-		// commits either way, so that failures are counted.
-		switch st := v.EffectiveStatus(now); {
-		case st == StatusExpired && v.Status.Open():
-			v.Status, v.CompletedAt, v.Detail = StatusExpired, now, "code expired before it was entered"
-			evType, outcome = EventVerificationExpired, Errorf(KindGone, "the code has expired: send a new code")
-		case st == StatusVerified:
-			// A repeat of the right code (a double submit, a second
-			// technician) or any code after success is not a guess at an
-			// open secret: counting it would lock the contact's channel
-			// while the shield is green.
-			outcome = Errorf(KindGone, "this verification is already verified; nothing was counted")
-			return nil
-		case !st.Open():
-			outcome = Errorf(KindGone, "this verification is already %s", st)
-			return e.countFailure(ctx, tx, policy, v, actor, "submitted after "+string(st), now)
-		case hmac.Equal(codeHash(e.cfg.CodeKey, v.ID, string(v.Method), code), v.SecretHash):
-			if err := e.markVerified(ctx, tx, policy, &v, actor, now, &evType); err != nil {
-				return err
-			}
-			if v.Status != StatusVerified {
-				outcome = Errorf(KindAssuranceTooLow, "%s", v.Detail)
-			}
-			return nil
-		default:
-			v.Attempts++
-			left := v.MaxAttempts - v.Attempts
-			if left <= 0 {
-				v.Status, v.CompletedAt, v.Detail = StatusFailed, now, "too many wrong codes"
-				evType, outcome = EventVerificationFailed, Errorf(KindGone, "wrong code, and that was the last attempt: the caller is not verified; send a new code or try another method")
-			} else {
-				evType, outcome = EventVerificationAttempt, Errorf(KindInvalid, "wrong code: ask the caller to read it again (%s left)", plural(left, "attempt"))
-			}
-		}
-		if err := tx.UpdateVerification(ctx, &v); err != nil {
-			return err
-		}
-		if err := e.queueOutcome(ctx, tx, v, now); err != nil {
-			return err
-		}
-		return e.countFailure(ctx, tx, policy, v, actor, string(evType), now)
+		evType, outcome, err = e.decideCode(ctx, tx, policy, &v, actor, code, now)
+		return err
 	})
 	if err != nil {
 		return Verification{}, err
 	}
 	e.finish(ctx, v, evType)
 	return v, outcome
+}
+
+// checkCodeInput normalises a code the technician typed and refuses input
+// that cannot be a code before anything is counted: a typo must not burn
+// one of the caller's attempts.
+func checkCodeInput(code string) (string, error) {
+	code = normalizeCode(code)
+	if code == "" {
+		return "", Errorf(KindInvalid, "enter the code the caller reads to you")
+	}
+	if !isDigits(code, len(code)) || len(code) > 16 {
+		return "", Errorf(KindInvalid, "a code is digits only; ask the caller to read it again (nothing was counted)")
+	}
+	return code, nil
+}
+
+// openCodeCheck locks the verification for the technician and checks that
+// it is answered with a code of code's length, before anything is
+// counted. It returns the verification, its policy and the technician as
+// audit actor.
+func (e *Engine) openCodeCheck(ctx context.Context, tx Tx, tenantID, techID, verificationID, code string) (Verification, Policy, string, error) {
+	v, tech, err := e.lockForTechnician(ctx, tx, tenantID, techID, verificationID)
+	if err != nil {
+		return Verification{}, Policy{}, "", err
+	}
+	p, ok := e.providers[v.Method]
+	if !ok || p.Secret() != SecretCode {
+		return Verification{}, Policy{}, "", Errorf(KindInvalid, "%s is answered by the end user on the link page, not with a code", v.Method)
+	}
+	policy, err := EffectivePolicy(ctx, tx, tenantID, v.ClientID)
+	if err != nil {
+		return Verification{}, Policy{}, "", err
+	}
+	if len(code) != policy.CodeDigits {
+		return Verification{}, Policy{}, "", Errorf(KindInvalid, "the code has %d digits, not %d; ask the caller to read it again (nothing was counted)", policy.CodeDigits, len(code))
+	}
+	return v, policy, techActor(tech.ID), nil
+}
+
+// decideCode decides a code for v, locked: outcome is what the technician
+// is told, evType the event v's change makes. The transaction commits
+// either way, so that failures are counted.
+func (e *Engine) decideCode(ctx context.Context, tx Tx, policy Policy, v *Verification, actor, code string, now time.Time) (evType EventType, outcome, err error) {
+	switch st := v.EffectiveStatus(now); {
+	case st == StatusExpired && v.Status.Open():
+		v.Status, v.CompletedAt, v.Detail = StatusExpired, now, "code expired before it was entered"
+		evType, outcome = EventVerificationExpired, Errorf(KindGone, "the code has expired: send a new code")
+	case st == StatusVerified:
+		// A repeat of the right code (a double submit, a second
+		// technician) or any code after success is not a guess at an
+		// open secret: counting it would lock the contact's channel
+		// while the shield is green.
+		return "", Errorf(KindGone, "this verification is already verified; nothing was counted"), nil
+	case !st.Open():
+		outcome = Errorf(KindGone, "this verification is already %s", st)
+		return "", outcome, e.countFailure(ctx, tx, policy, *v, actor, "submitted after "+string(st), now)
+	case hmac.Equal(codeHash(e.cfg.CodeKey, v.ID, string(v.Method), code), v.SecretHash):
+		if err := e.markVerified(ctx, tx, policy, v, actor, now, &evType); err != nil {
+			return evType, nil, err
+		}
+		if v.Status != StatusVerified {
+			outcome = Errorf(KindAssuranceTooLow, "%s", v.Detail)
+		}
+		return evType, outcome, nil
+	default:
+		v.Attempts++
+		left := v.MaxAttempts - v.Attempts
+		if left <= 0 {
+			v.Status, v.CompletedAt, v.Detail = StatusFailed, now, "too many wrong codes"
+			evType, outcome = EventVerificationFailed, Errorf(KindGone, "wrong code, and that was the last attempt: the caller is not verified; send a new code or try another method")
+		} else {
+			evType, outcome = EventVerificationAttempt, Errorf(KindInvalid, "wrong code: ask the caller to read it again (%s left)", plural(left, "attempt"))
+		}
+	}
+	if err := tx.UpdateVerification(ctx, v); err != nil {
+		return evType, outcome, err
+	}
+	if err := e.queueOutcome(ctx, tx, *v, now); err != nil {
+		return evType, outcome, err
+	}
+	return evType, outcome, e.countFailure(ctx, tx, policy, *v, actor, string(evType), now)
 }
 
 // markVerified completes v successfully and resets the consecutive-failure
