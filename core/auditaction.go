@@ -116,4 +116,14 @@ const (
 	// call for it.
 	AuditNotifySent   = "notify.sent"
 	AuditNotifyNobody = "notify.nobody_on_call"
+
+	// SMS opt-in forms (optin.go): a form sent (detail: form, channel,
+	// masked destination, whether a PSA note was queued); the end user's
+	// consent or refusal; a mobile number they corrected (written back to
+	// the PSA); the tenant's settings changed.
+	AuditOptInSent            = "sms_optin.sent"
+	AuditOptInConsented       = "sms_optin.consented"
+	AuditOptInDeclined        = "sms_optin.declined"
+	AuditOptInPhoneCorrected  = "sms_optin.phone_corrected"
+	AuditOptInSettingsUpdated = "sms_optin.settings_updated"
 )

@@ -124,15 +124,6 @@ type OptInTx interface {
 	PutOptInSettings(ctx context.Context, s *OptInSettings) error
 }
 
-// Audit actions of opt-in forms.
-const (
-	AuditOptInSent            = "sms_optin.sent"
-	AuditOptInConsented       = "sms_optin.consented"
-	AuditOptInDeclined        = "sms_optin.declined"
-	AuditOptInPhoneCorrected  = "sms_optin.phone_corrected"
-	AuditOptInSettingsUpdated = "sms_optin.settings_updated"
-)
-
 // OptInPhone returns the number an opt-in form asks about: the contact's
 // phone labelled mobile or cell, else its default phone.
 func (c Contact) OptInPhone() (Destination, bool) {
@@ -542,7 +533,7 @@ func (e *Engine) sendOptInForm(ctx context.Context, tx Tx, tenant Tenant, tech T
 	if err != nil {
 		return err
 	}
-	return e.audit(ctx, tx, tenant.ID, tech.ID, AuditOptInSent, k.Contact.ID, map[string]string{
+	return e.audit(ctx, tx, tenant.ID, techActor(tech.ID), AuditOptInSent, k.Contact.ID, map[string]string{
 		"form": f.ID, "channel": string(ch), "to": MaskDestination(destKindOf(ch), msg.To),
 		"phone": MaskDestination(DestPhone, f.Phone), "psa_note": boolWord(noted)})
 }

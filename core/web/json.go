@@ -378,6 +378,10 @@ func (s *Server) provenance(source string) string {
 		return "Workstation agent"
 	case source == "demo":
 		return "Demo data"
+	case source == "enduser:optin":
+		// Typed by whoever held the contact's SMS opt-in link (issue 18.4):
+		// the technician should know codes go to a number the PSA did not give.
+		return "Corrected by the contact on the SMS opt-in form"
 	case source == "":
 		return "Source not recorded"
 	}

@@ -155,6 +155,12 @@ func TestOptInHTTP(t *testing.T) {
 			require.NoError(t, err)
 			mobile, _ = got.OptInPhone()
 			assert.Equal(t, "+15550100199", mobile.Value)
+			card = e.api(t, c, "GET", "/api/v1/contacts/"+e.a.contact.ID, nil).JSON(t)
+			var prov []string
+			for _, d := range card["destinations"].([]any) {
+				prov = append(prov, d.(map[string]any)["provenance"].(string))
+			}
+			assert.Contains(t, prov, "Corrected by the contact on the SMS opt-in form", "the technician sees where the new number came from")
 		})
 	}
 }
