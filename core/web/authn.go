@@ -99,52 +99,13 @@ func (a *PasswordAuth) Login(ctx context.Context, tenantSlug, email, password, c
 		return LoginResult{}, core.Errorf(core.KindForbidden, msgLocked)
 	}
 
-	// 3. Check, outside any transaction. The snapshot is unlocked (the
-	// claim decided that) and its lockout never locks: the counting was
-	// done by the claim.
-	snap := *claimed
-	snap.LockedUntil = time.Time{}
-	res, loginErr := auth.Login(&snap, auth.LoginInput{Password: password, Code: code, Now: now,
-		LastTOTPStep: claimed.LastTOTPStep, Secrets: a.Keys, ForPod: forPod,
-		Lockout: auth.Lockout{MaxFailures: -1}, Check: a.check(ctx, gate)})
-	credentialsRight := snap.FailedLogins == 0 // auth.Login cleared it: password and code were right
-	userFault := snap.FailedLogins > claimed.FailedLogins
-	var rehash string
-	if credentialsRight && res.NeedsRehash && !a.SkipRehash {
-		if h, err := gate.HashPassword(ctx, password); err == nil {
-			rehash = h
-		}
-	}
+	// 3. Check, outside any transaction.
+	c := a.checkClaimed(ctx, *claimed, password, code, forPod, now, gate)
 
 	// 4. Record the result.
 	var outcome error
 	cur, err := a.Engine.SignInStep(ctx, tech.TenantID, tech.ID, func(cur *core.Technician) (core.SignInChange, error) {
-		outcome = loginErr
-		switch {
-		case credentialsRight && res.TOTPStep != 0 && res.TOTPStep <= cur.LastTOTPStep:
-			// Another sign-in accepted this code (or a later one) since we
-			// read the row: a replay. Count it, unless our claim still
-			// stands uncleared.
-			outcome = core.Errorf(core.KindUnauthorized, "email, password or code is wrong")
-			if cur.FailedLogins == 0 {
-				lockout.RecordFailure(cur, now)
-			}
-		case credentialsRight:
-			lockout.RecordSuccess(cur)
-			if res.TOTPStep != 0 {
-				cur.LastTOTPStep = res.TOTPStep
-			}
-			if rehash != "" {
-				cur.PasswordHash = rehash
-			}
-			if loginErr == nil && !(res.NeedsTOTPEnrollment && a.RequireTOTP) {
-				cur.LastLoginAt = now // enrolment finishes the others' sign-in
-			}
-		case !userFault && core.ErrorKind(loginErr) != core.KindForbidden:
-			// An internal fault (or the gate was full): not the user's
-			// doing, so the claimed attempt is given back.
-			lockout.Refund(cur)
-		}
+		outcome = c.record(cur, lockout, now, a.RequireTOTP)
 		action := core.AuditTechnicianLogin
 		if outcome != nil {
 			action = core.AuditTechnicianLoginFailed
@@ -158,13 +119,76 @@ func (a *PasswordAuth) Login(ctx context.Context, tenantSlug, email, password, c
 		return LoginResult{}, outcome
 	}
 	out := LoginResult{Technician: cur}
-	if res.NeedsTOTPEnrollment && a.RequireTOTP {
+	if c.res.NeedsTOTPEnrollment && a.RequireTOTP {
 		out.EnrollSecret, out.EnrollURL, err = auth.NewTOTP("Countersign ("+tenant.Name+")", tech.Email)
 		if err != nil {
 			return LoginResult{}, err
 		}
 	}
 	return out, nil
+}
+
+// loginCheck is what Login's check of a claimed attempt found, outside
+// any transaction.
+type loginCheck struct {
+	res auth.LoginResult
+	err error // auth.Login's answer
+	// credentialsRight says password and code were right; userFault that
+	// the attempt failed by the user's doing (and counts).
+	credentialsRight, userFault bool
+	rehash                      string // the password's new hash, when it needs one
+}
+
+// checkClaimed checks the attempt claimed (the row as the claim left it)
+// outside any transaction. The snapshot is unlocked (the claim decided
+// that) and its lockout never locks: the counting was done by the claim.
+func (a *PasswordAuth) checkClaimed(ctx context.Context, claimed core.Technician, password, code string, forPod bool, now time.Time, gate *auth.HashGate) loginCheck {
+	snap := claimed
+	snap.LockedUntil = time.Time{}
+	var c loginCheck
+	c.res, c.err = auth.Login(&snap, auth.LoginInput{Password: password, Code: code, Now: now,
+		LastTOTPStep: claimed.LastTOTPStep, Secrets: a.Keys, ForPod: forPod,
+		Lockout: auth.Lockout{MaxFailures: -1}, Check: a.check(ctx, gate)})
+	c.credentialsRight = snap.FailedLogins == 0 // auth.Login cleared it: password and code were right
+	c.userFault = snap.FailedLogins > claimed.FailedLogins
+	if c.credentialsRight && c.res.NeedsRehash && !a.SkipRehash {
+		if h, err := gate.HashPassword(ctx, password); err == nil {
+			c.rehash = h
+		}
+	}
+	return c
+}
+
+// record applies the check to cur, the technician's row as it is now, and
+// returns the sign-in's answer (nil for success).
+func (c loginCheck) record(cur *core.Technician, lockout auth.Lockout, now time.Time, requireTOTP bool) error {
+	outcome := c.err
+	switch {
+	case c.credentialsRight && c.res.TOTPStep != 0 && c.res.TOTPStep <= cur.LastTOTPStep:
+		// Another sign-in accepted this code (or a later one) since we
+		// read the row: a replay. Count it, unless our claim still
+		// stands uncleared.
+		outcome = core.Errorf(core.KindUnauthorized, "email, password or code is wrong")
+		if cur.FailedLogins == 0 {
+			lockout.RecordFailure(cur, now)
+		}
+	case c.credentialsRight:
+		lockout.RecordSuccess(cur)
+		if c.res.TOTPStep != 0 {
+			cur.LastTOTPStep = c.res.TOTPStep
+		}
+		if c.rehash != "" {
+			cur.PasswordHash = c.rehash
+		}
+		if c.err == nil && !(c.res.NeedsTOTPEnrollment && requireTOTP) {
+			cur.LastLoginAt = now // enrolment finishes the others' sign-in
+		}
+	case !c.userFault && core.ErrorKind(c.err) != core.KindForbidden:
+		// An internal fault (or the gate was full): not the user's
+		// doing, so the claimed attempt is given back.
+		lockout.Refund(cur)
+	}
+	return outcome
 }
 
 // check returns the password check Login runs, through gate.
