@@ -311,6 +311,16 @@ func TestOptInSends(t *testing.T) {
 		for _, m := range f.sms.msgs {
 			assert.NotEqual(t, "+15550100142", m.To, "no SMS to an opted-out number, ever")
 		}
+		// A STOP that arrives after a form was queued, before it is sent:
+		// the outbox checks again and sends nothing.
+		f.sms.reset()
+		_, err = f.eng.SendOptInForms(ctx, f.tech, []string{f.psa.ID}, core.OptInBySMS)
+		require.NoError(t, err)
+		_, err = f.eng.ReceiveSMS(ctx, f.tenant.ID, core.InboundSMS{MessageSID: sid(9201), From: "+15550100177", To: "+15550109999", Body: "STOP"})
+		require.NoError(t, err)
+		f.deliver(t)
+		assert.Empty(t, f.sms.msgs, "no SMS to a number that opted out while its form waited")
+
 		// E-mail still works for the opted-out contact.
 		_, err = f.eng.SendOptInForms(ctx, f.tech, []string{f.contact.ID}, core.OptInByEmail)
 		require.NoError(t, err)
