@@ -244,23 +244,8 @@ func (c *Contract) checkValue(typ string, raw json.RawMessage, path string, requ
 	if name == "" {
 		name = "the body"
 	}
-	if typ == "map[string]interface{}" || typ == "map[string]map[string]interface{}" {
-		// Generator artefacts that carry any JSON, scalars included
-		// (ConnectWise's PatchOperation.value).
-		typ = "interface{}"
-	}
-	isNull := bytes.Equal(bytes.TrimSpace(raw), []byte("null"))
-	nullable := false
-	if t, ok := strings.CutPrefix(typ, "*"); ok {
-		typ, nullable = t, true
-	}
-	if t, ok := strings.CutPrefix(typ, "Nullable"); ok {
-		typ, nullable = nullables[t], true
-	}
-	if strings.HasPrefix(typ, "[]") || strings.HasPrefix(typ, "map[") {
-		nullable = true // nil slices and maps marshal as null
-	}
-	if isNull {
+	typ, nullable := contractType(typ)
+	if bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
 		if nullable || typ == "interface{}" {
 			return nil
 		}
@@ -272,94 +257,147 @@ func (c *Contract) checkValue(typ string, raw json.RawMessage, path string, requ
 	if err := dec.Decode(&v); err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
+	if known, err := checkScalar(typ, v, name); known {
+		return err
+	}
 	switch {
-	case typ == "interface{}":
-		return nil
-	case typ == "string":
+	case strings.HasPrefix(typ, "[]"):
+		return c.checkArray(typ[2:], raw, path, name, required)
+	case strings.HasPrefix(typ, "map[string]"):
+		return c.checkMap(strings.TrimPrefix(typ, "map[string]"), raw, path, name)
+	}
+	return c.checkModel(typ, raw, path, name, required)
+}
+
+// contractType is the type a value of the generator's type typ is
+// checked as, and whether it may be null.
+func contractType(typ string) (string, bool) {
+	if typ == "map[string]interface{}" || typ == "map[string]map[string]interface{}" {
+		// Generator artefacts that carry any JSON, scalars included
+		// (ConnectWise's PatchOperation.value).
+		typ = "interface{}"
+	}
+	nullable := false
+	if t, ok := strings.CutPrefix(typ, "*"); ok {
+		typ, nullable = t, true
+	}
+	if t, ok := strings.CutPrefix(typ, "Nullable"); ok {
+		typ, nullable = nullables[t], true
+	}
+	if strings.HasPrefix(typ, "[]") || strings.HasPrefix(typ, "map[") {
+		nullable = true // nil slices and maps marshal as null
+	}
+	return typ, nullable
+}
+
+// checkScalar checks v, decoded with numbers kept, against a scalar type
+// (or any JSON); known is false for an array, map or model type.
+func checkScalar(typ string, v any, name string) (known bool, err error) {
+	switch typ {
+	case "interface{}":
+		return true, nil
+	case "string":
 		if _, ok := v.(string); !ok {
-			return fmt.Errorf("%s must be a string", name)
+			return true, fmt.Errorf("%s must be a string", name)
 		}
-	case typ == "bool":
+	case "bool":
 		if _, ok := v.(bool); !ok {
-			return fmt.Errorf("%s must be true or false", name)
+			return true, fmt.Errorf("%s must be true or false", name)
 		}
-	case typ == "int32", typ == "int64":
+	case "int32", "int64":
 		n, ok := v.(json.Number)
 		if !ok {
-			return fmt.Errorf("%s must be a number", name)
+			return true, fmt.Errorf("%s must be a number", name)
 		}
 		i, err := n.Int64()
 		if err != nil || typ == "int32" && (i < math.MinInt32 || i > math.MaxInt32) {
-			return fmt.Errorf("%s must be a %s-bit integer", name, typ[3:])
+			return true, fmt.Errorf("%s must be a %s-bit integer", name, typ[3:])
 		}
-	case typ == "float64":
+	case "float64":
 		if _, ok := v.(json.Number); !ok {
-			return fmt.Errorf("%s must be a number", name)
+			return true, fmt.Errorf("%s must be a number", name)
 		}
-	case typ == "time.Time":
+	case "time.Time":
 		s, ok := v.(string)
 		if !ok {
-			return fmt.Errorf("%s must be a date-time string", name)
+			return true, fmt.Errorf("%s must be a date-time string", name)
 		}
 		if _, err := time.Parse(time.RFC3339, s); err != nil {
-			return fmt.Errorf("%s must be an RFC 3339 date-time", name)
-		}
-	case strings.HasPrefix(typ, "[]"):
-		var items []json.RawMessage
-		if err := json.Unmarshal(raw, &items); err != nil {
-			return fmt.Errorf("%s must be an array", name)
-		}
-		for i, it := range items {
-			if err := c.checkValue(typ[2:], it, fmt.Sprintf("%s[%d]", path, i), required); err != nil {
-				return err
-			}
-		}
-	case strings.HasPrefix(typ, "map[string]"):
-		var m map[string]json.RawMessage
-		if err := json.Unmarshal(raw, &m); err != nil {
-			return fmt.Errorf("%s must be an object", name)
-		}
-		for k, it := range m {
-			if err := c.checkValue(strings.TrimPrefix(typ, "map[string]"), it, path+"."+k, false); err != nil {
-				return err
-			}
+			return true, fmt.Errorf("%s must be an RFC 3339 date-time", name)
 		}
 	default:
-		fields, ok := c.fields[typ]
+		return false, nil
+	}
+	return true, nil
+}
+
+// checkArray checks raw as an array of elem.
+func (c *Contract) checkArray(elem string, raw json.RawMessage, path, name string, required bool) error {
+	var items []json.RawMessage
+	if err := json.Unmarshal(raw, &items); err != nil {
+		return fmt.Errorf("%s must be an array", name)
+	}
+	for i, it := range items {
+		if err := c.checkValue(elem, it, fmt.Sprintf("%s[%d]", path, i), required); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkMap checks raw as an object whose values are elem.
+func (c *Contract) checkMap(elem string, raw json.RawMessage, path, name string) error {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return fmt.Errorf("%s must be an object", name)
+	}
+	for k, it := range m {
+		if err := c.checkValue(elem, it, path+"."+k, false); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkModel checks raw as an object of the contract's model typ: only
+// declared fields, each of its type, in key order; with required, none
+// of the model's required fields missing.
+func (c *Contract) checkModel(typ string, raw json.RawMessage, path, name string, required bool) error {
+	fields, ok := c.fields[typ]
+	if !ok {
+		return fmt.Errorf("%s has type %s, which the contract does not declare", name, typ)
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return fmt.Errorf("%s must be a %s object", name, typ)
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	seen := map[string]bool{}
+	for _, k := range keys {
+		f, ok := fields[c.key(k)]
 		if !ok {
-			return fmt.Errorf("%s has type %s, which the contract does not declare", name, typ)
+			return fmt.Errorf("%s has field %q, which model %s does not declare", name, k, typ)
 		}
-		var m map[string]json.RawMessage
-		if err := json.Unmarshal(raw, &m); err != nil {
-			return fmt.Errorf("%s must be a %s object", name, typ)
+		seen[c.key(f.JSON)] = true
+		if err := c.checkValue(f.Type, m[k], joinPath(path, k), required); err != nil {
+			return err
 		}
-		keys := make([]string, 0, len(m))
-		for k := range m {
-			keys = append(keys, k)
+	}
+	if !required {
+		return nil
+	}
+	var missing []string
+	for _, f := range c.Models[typ] {
+		if f.Required && !seen[c.key(f.JSON)] {
+			missing = append(missing, f.JSON)
 		}
-		sort.Strings(keys)
-		seen := map[string]bool{}
-		for _, k := range keys {
-			f, ok := fields[c.key(k)]
-			if !ok {
-				return fmt.Errorf("%s has field %q, which model %s does not declare", name, k, typ)
-			}
-			seen[c.key(f.JSON)] = true
-			if err := c.checkValue(f.Type, m[k], joinPath(path, k), required); err != nil {
-				return err
-			}
-		}
-		if required {
-			var missing []string
-			for _, f := range c.Models[typ] {
-				if f.Required && !seen[c.key(f.JSON)] {
-					missing = append(missing, f.JSON)
-				}
-			}
-			if len(missing) > 0 {
-				return &MissingFieldsError{Model: typ, Fields: missing}
-			}
-		}
+	}
+	if len(missing) > 0 {
+		return &MissingFieldsError{Model: typ, Fields: missing}
 	}
 	return nil
 }
