@@ -254,29 +254,12 @@ func (s *Server) handleLinkPage(w http.ResponseWriter, r *http.Request) {
 // wasn't me" from the page's form.
 func (s *Server) handleLinkAnswer(w http.ResponseWriter, r *http.Request) {
 	linkHeaders(w)
-	if o := r.Header.Get("Origin"); o != "" && o != s.origin && o != "null" {
-		s.renderLinkRetry(w, r, http.StatusForbidden, "This form must be sent from our own page. Open the link from your message again.")
-		return
-	}
-	r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
-	if err := r.ParseForm(); err != nil {
-		s.renderLinkRetry(w, r, http.StatusBadRequest, "The form could not be read. Open the link from your message again.")
-		return
-	}
-	slug, token := pathVar(r, "tenant"), pathVar(r, "token")
 	now := s.engine.Now()
-	if !s.nonceValid(token, r.PostForm.Get("nonce"), now) {
-		// A POST without a fresh page render: a scanner replaying the form,
-		// or a page left open too long. Nothing changes.
-		s.renderLinkRetry(w, r, http.StatusBadRequest, "This page was open too long. Open the link from your message again.")
+	action, ok := s.readLinkAnswer(w, r, now)
+	if !ok {
 		return
 	}
-	action := r.PostForm.Get("action")
-	if action != "confirm" && action != "decline" {
-		s.renderLinkRetry(w, r, http.StatusBadRequest, "Choose Validate or This wasn't me.")
-		return
-	}
-	nonce := r.PostForm.Get("nonce")
+	slug, token, nonce := pathVar(r, "tenant"), pathVar(r, "token"), r.PostForm.Get("nonce")
 	// "This wasn't me" fails the verification and alerts the MSP, and an
 	// SMS link has no technician code: both need the number shown on the
 	// page typed back, a step a scanner replaying the form does not take.
@@ -285,25 +268,12 @@ func (s *Server) handleLinkAnswer(w http.ResponseWriter, r *http.Request) {
 	// The page decides (not the form, which a scanner writes): a link
 	// whose verification has no technician code needs the number for
 	// Validate too.
-	before, err := s.engine.LinkView(r.Context(), slug, token)
-	switch {
-	case core.ErrorKind(err) == core.KindNotFound:
-		s.renderLinkInvalid(w, r)
-		return
-	case err != nil:
-		s.renderLinkError(w, r, err)
+	before, ok := s.linkViewOrRender(w, r, slug, token)
+	if !ok {
 		return
 	}
 	if (action == "decline" || !before.NeedsCode) && !s.presentFor(nonce, r.PostForm.Get("presence")) {
-		data := s.linkData(before)
-		data.Outcome = outcomeOf(before.State)
-		status := http.StatusGone
-		if data.Outcome == linkForm {
-			status = http.StatusBadRequest
-			s.newForm(&data, token, now)
-			data.PresenceError = "Type the number shown on the page, then press the button again."
-		}
-		s.renderLink(w, r, status, data)
+		s.renderPresenceAgain(w, r, before, token, now)
 		return
 	}
 	v, err := s.engine.LinkConfirm(r.Context(), slug, token, core.LinkAnswer{
@@ -318,15 +288,72 @@ func (s *Server) handleLinkAnswer(w http.ResponseWriter, r *http.Request) {
 		s.renderLinkError(w, r, err)
 		return
 	}
-	page, viewErr := s.engine.LinkView(r.Context(), slug, token)
-	switch {
-	case core.ErrorKind(viewErr) == core.KindNotFound:
-		s.renderLinkInvalid(w, r)
-		return
-	case viewErr != nil:
-		s.renderLinkError(w, r, viewErr)
+	page, ok := s.linkViewOrRender(w, r, slug, token)
+	if !ok {
 		return
 	}
+	s.renderLinkAnswered(w, r, page, v, err, token, now)
+}
+
+// readLinkAnswer reads the link page's form and returns its action
+// (confirm or decline). A form from another origin, unreadable, without
+// a fresh page render's nonce or without an action gets a page saying
+// what to do, and ok false.
+func (s *Server) readLinkAnswer(w http.ResponseWriter, r *http.Request, now time.Time) (action string, ok bool) {
+	if o := r.Header.Get("Origin"); o != "" && o != s.origin && o != "null" {
+		s.renderLinkRetry(w, r, http.StatusForbidden, "This form must be sent from our own page. Open the link from your message again.")
+		return "", false
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
+	if err := r.ParseForm(); err != nil {
+		s.renderLinkRetry(w, r, http.StatusBadRequest, "The form could not be read. Open the link from your message again.")
+		return "", false
+	}
+	if !s.nonceValid(pathVar(r, "token"), r.PostForm.Get("nonce"), now) {
+		// A POST without a fresh page render: a scanner replaying the form,
+		// or a page left open too long. Nothing changes.
+		s.renderLinkRetry(w, r, http.StatusBadRequest, "This page was open too long. Open the link from your message again.")
+		return "", false
+	}
+	action = r.PostForm.Get("action")
+	if action != "confirm" && action != "decline" {
+		s.renderLinkRetry(w, r, http.StatusBadRequest, "Choose Validate or This wasn't me.")
+		return "", false
+	}
+	return action, true
+}
+
+// linkViewOrRender returns the link's page, or renders why there is none
+// (an unknown link, an error) and returns ok false.
+func (s *Server) linkViewOrRender(w http.ResponseWriter, r *http.Request, slug, token string) (core.LinkPage, bool) {
+	page, err := s.engine.LinkView(r.Context(), slug, token)
+	switch {
+	case core.ErrorKind(err) == core.KindNotFound:
+		s.renderLinkInvalid(w, r)
+		return core.LinkPage{}, false
+	case err != nil:
+		s.renderLinkError(w, r, err)
+		return core.LinkPage{}, false
+	}
+	return page, true
+}
+
+// renderPresenceAgain answers a form without the number shown on the
+// page: the form again, with a fresh nonce, when the link is still open.
+func (s *Server) renderPresenceAgain(w http.ResponseWriter, r *http.Request, page core.LinkPage, token string, now time.Time) {
+	data := s.linkData(page)
+	data.Outcome = outcomeOf(page.State)
+	status := http.StatusGone
+	if data.Outcome == linkForm {
+		status = http.StatusBadRequest
+		s.newForm(&data, token, now)
+		data.PresenceError = "Type the number shown on the page, then press the button again."
+	}
+	s.renderLink(w, r, status, data)
+}
+
+// renderLinkAnswered renders the page after LinkConfirm answered v, err.
+func (s *Server) renderLinkAnswered(w http.ResponseWriter, r *http.Request, page core.LinkPage, v core.Verification, err error, token string, now time.Time) {
 	data := s.linkData(page)
 	status := http.StatusOK
 	switch {
