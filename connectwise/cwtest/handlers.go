@@ -71,120 +71,21 @@ func hostOnly(h string) string {
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, entry *Request) {
-	if s.Down() {
-		w.Header().Set("Content-Type", "text/html")
-		w.WriteHeader(http.StatusServiceUnavailable)
-		io.WriteString(w, "<html><head><title>503 Service Temporarily Unavailable</title></head><body><h1>Service Temporarily Unavailable</h1></body></html>")
+	if s.serveOutsideAPI(w, r, entry) {
 		return
 	}
-	if rest, ok := strings.CutPrefix(r.URL.Path, "/login/companyinfo/"); ok && r.Method == http.MethodGet {
-		entry.Route = "GET /login/companyinfo/{companyId}"
-		s.handleCompanyInfo(w, r, rest)
-		return
-	}
-	if r.Method == http.MethodGet && isCallbackKeyPath(r.URL.Path) {
-		entry.Route = "GET /system/callbackkey/index.rails"
-		s.handleCallbackKey(w, r)
-		return
-	}
-
 	if f, ok := s.Begin(); ok {
 		f.Write(w, func(w http.ResponseWriter, status int) { writeStatusError(w, status, f.RetryAfter) })
 		return
 	}
-	s.mu.Lock()
-	codebase := s.codebase
-	s.mu.Unlock()
-
-	// The API answers on the api- host only; API keys on a cloud sign-in
-	// host are refused (reference §1).
-	if s.cloud && hostOnly(r.Host) != s.apiHost {
-		writeError(w, http.StatusForbidden, "Security", "SSL is required for API access through "+hostOnly(r.Host)+": use "+s.apiHost, nil)
-		return
-	}
-	prefix := "/" + codebase + "apis/3.0"
-	rest, ok := strings.CutPrefix(r.URL.Path, prefix)
-	if !ok || rest == "" {
-		writeCannotRoute(w)
-		return
-	}
-	ep, other := s.contract.Match(r.Method, rest)
-	if ep == nil {
-		if other {
-			s.violation("%s %s: the contract has this path, but not with method %s", r.Method, rest, r.Method)
-			writeError(w, http.StatusMethodNotAllowed, "ConnectWiseApi", fmt.Sprintf("The requested resource does not support http method '%s'.", r.Method), nil)
-			return
-		}
-		s.violation("%s %s is not in the contract (or not in cwtest's extract of it: see the cwtest package doc)", r.Method, rest)
-		writeError(w, http.StatusNotFound, "ConnectWiseApi", "The endpoint does not exist.", nil)
-		return
-	}
-	q := &req{r: r, w: w, ep: ep, route: ep.Method + " " + ep.Path, segs: strings.Split(strings.Trim(rest, "/"), "/")}
-	entry.Route = q.route
-
-	for name := range r.URL.Query() {
-		if !ep.AllowsQuery(name) {
-			s.violation("%s: query parameter %q is not in the contract (allowed: %v)", q.route, name, ep.Query)
-			writeError(w, http.StatusBadRequest, "InvalidObject", fmt.Sprintf("The query parameter %s is not supported.", name), nil)
-			return
-		}
-	}
-	if got := r.Header.Get("Accept"); got != "application/vnd.connectwise.com+json; version=2025.1" {
-		s.violation("%s: Accept is %q, not the pinned application/vnd.connectwise.com+json; version=2025.1", q.route, got)
-		writeError(w, http.StatusBadRequest, "InvalidObject", "Unsupported Accept header.", nil)
-		return
-	}
-	if r.Header.Get("clientId") == "" {
-		s.violation("%s: no clientId header", q.route)
-		writeError(w, http.StatusUnauthorized, "Unauthorized", "clientId is required.", nil)
-		return
-	}
-	who, form, ok := s.authenticate(r)
-	entry.Auth = form
+	q, ok := s.route(w, r)
 	if !ok {
-		s.mu.Lock()
-		unroutable := s.unroutable
-		s.mu.Unlock()
-		if unroutable {
-			writeCannotRoute(w)
-			return
-		}
-		writeError(w, http.StatusUnauthorized, "ConnectWiseApi", "UserNotAuthenticated", nil)
 		return
 	}
-	q.who = who
-	s.mu.Lock()
-	forbidden := s.forbidden[who.forbidKey()+" "+q.route]
-	s.mu.Unlock()
-	if forbidden {
-		writeError(w, http.StatusForbidden, "Forbidden", "You do not have permission to access this resource.", nil)
+	entry.Route = q.route
+	if !s.checkRequestHeaders(q) || !s.authorize(q, entry) || !s.readBody(q) {
 		return
 	}
-
-	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "InvalidObject", "The request body could not be read.", nil)
-		return
-	}
-	if len(strings.TrimSpace(string(body))) > 0 && ep.Body != nil && !strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
-		s.violation("%s: body sent without Content-Type application/json", q.route)
-	}
-	if err := s.contract.ValidateBody(ep, body); err != nil {
-		var mf *psafake.MissingFieldsError
-		if errors.As(err, &mf) {
-			var fe []fieldError
-			for _, f := range mf.Fields {
-				fe = append(fe, fieldError{Code: "MissingRequiredField", Message: "The " + f + " field is required.", Resource: lowerFirst(mf.Model), Field: f})
-			}
-			writeError(w, http.StatusBadRequest, "InvalidObject", lowerFirst(mf.Model)+" object is invalid", fe)
-			return
-		}
-		s.violation("%s: %v", q.route, err)
-		writeError(w, http.StatusBadRequest, "InvalidObject", "The request body is invalid: "+err.Error(), nil)
-		return
-	}
-	q.body = body
-
 	h, ok := s.handlers()[q.route]
 	if !ok {
 		h, ok = s.setupHandlers()[q.route] // callbacks.go
@@ -195,6 +96,141 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, entry *Request) {
 		return
 	}
 	h(q)
+}
+
+// serveOutsideAPI answers, and reports whether it did, what the server
+// answers before the API's faults and checks: an outage page, and the
+// sign-in's company info and callback key.
+func (s *Server) serveOutsideAPI(w http.ResponseWriter, r *http.Request, entry *Request) bool {
+	if s.Down() {
+		w.Header().Set("Content-Type", "text/html")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		io.WriteString(w, "<html><head><title>503 Service Temporarily Unavailable</title></head><body><h1>Service Temporarily Unavailable</h1></body></html>")
+		return true
+	}
+	if rest, ok := strings.CutPrefix(r.URL.Path, "/login/companyinfo/"); ok && r.Method == http.MethodGet {
+		entry.Route = "GET /login/companyinfo/{companyId}"
+		s.handleCompanyInfo(w, r, rest)
+		return true
+	}
+	if r.Method == http.MethodGet && isCallbackKeyPath(r.URL.Path) {
+		entry.Route = "GET /system/callbackkey/index.rails"
+		s.handleCallbackKey(w, r)
+		return true
+	}
+	return false
+}
+
+// route matches r to an endpoint of the contract on the API host, or
+// answers as ConnectWise does (and records a violation) when there is
+// none.
+func (s *Server) route(w http.ResponseWriter, r *http.Request) (*req, bool) {
+	s.mu.Lock()
+	codebase := s.codebase
+	s.mu.Unlock()
+	// The API answers on the api- host only; API keys on a cloud sign-in
+	// host are refused (reference §1).
+	if s.cloud && hostOnly(r.Host) != s.apiHost {
+		writeError(w, http.StatusForbidden, "Security", "SSL is required for API access through "+hostOnly(r.Host)+": use "+s.apiHost, nil)
+		return nil, false
+	}
+	prefix := "/" + codebase + "apis/3.0"
+	rest, ok := strings.CutPrefix(r.URL.Path, prefix)
+	if !ok || rest == "" {
+		writeCannotRoute(w)
+		return nil, false
+	}
+	ep, other := s.contract.Match(r.Method, rest)
+	if ep == nil {
+		if other {
+			s.violation("%s %s: the contract has this path, but not with method %s", r.Method, rest, r.Method)
+			writeError(w, http.StatusMethodNotAllowed, "ConnectWiseApi", fmt.Sprintf("The requested resource does not support http method '%s'.", r.Method), nil)
+			return nil, false
+		}
+		s.violation("%s %s is not in the contract (or not in cwtest's extract of it: see the cwtest package doc)", r.Method, rest)
+		writeError(w, http.StatusNotFound, "ConnectWiseApi", "The endpoint does not exist.", nil)
+		return nil, false
+	}
+	return &req{r: r, w: w, ep: ep, route: ep.Method + " " + ep.Path, segs: strings.Split(strings.Trim(rest, "/"), "/")}, true
+}
+
+// checkRequestHeaders holds q to the contract's query parameters, the
+// pinned Accept version and a clientId.
+func (s *Server) checkRequestHeaders(q *req) bool {
+	for name := range q.r.URL.Query() {
+		if !q.ep.AllowsQuery(name) {
+			s.violation("%s: query parameter %q is not in the contract (allowed: %v)", q.route, name, q.ep.Query)
+			writeError(q.w, http.StatusBadRequest, "InvalidObject", fmt.Sprintf("The query parameter %s is not supported.", name), nil)
+			return false
+		}
+	}
+	if got := q.r.Header.Get("Accept"); got != "application/vnd.connectwise.com+json; version=2025.1" {
+		s.violation("%s: Accept is %q, not the pinned application/vnd.connectwise.com+json; version=2025.1", q.route, got)
+		writeError(q.w, http.StatusBadRequest, "InvalidObject", "Unsupported Accept header.", nil)
+		return false
+	}
+	if q.r.Header.Get("clientId") == "" {
+		s.violation("%s: no clientId header", q.route)
+		writeError(q.w, http.StatusUnauthorized, "Unauthorized", "clientId is required.", nil)
+		return false
+	}
+	return true
+}
+
+// authorize authenticates q's member and refuses a route forbidden to
+// them.
+func (s *Server) authorize(q *req, entry *Request) bool {
+	who, form, ok := s.authenticate(q.r)
+	entry.Auth = form
+	if !ok {
+		s.mu.Lock()
+		unroutable := s.unroutable
+		s.mu.Unlock()
+		if unroutable {
+			writeCannotRoute(q.w)
+			return false
+		}
+		writeError(q.w, http.StatusUnauthorized, "ConnectWiseApi", "UserNotAuthenticated", nil)
+		return false
+	}
+	q.who = who
+	s.mu.Lock()
+	forbidden := s.forbidden[who.forbidKey()+" "+q.route]
+	s.mu.Unlock()
+	if forbidden {
+		writeError(q.w, http.StatusForbidden, "Forbidden", "You do not have permission to access this resource.", nil)
+		return false
+	}
+	return true
+}
+
+// readBody reads q's body and holds it to the endpoint's model; missing
+// required fields get ConnectWise's own answer.
+func (s *Server) readBody(q *req) bool {
+	body, err := io.ReadAll(io.LimitReader(q.r.Body, 1<<20))
+	if err != nil {
+		writeError(q.w, http.StatusBadRequest, "InvalidObject", "The request body could not be read.", nil)
+		return false
+	}
+	if len(strings.TrimSpace(string(body))) > 0 && q.ep.Body != nil && !strings.HasPrefix(q.r.Header.Get("Content-Type"), "application/json") {
+		s.violation("%s: body sent without Content-Type application/json", q.route)
+	}
+	if err := s.contract.ValidateBody(q.ep, body); err != nil {
+		var mf *psafake.MissingFieldsError
+		if errors.As(err, &mf) {
+			var fe []fieldError
+			for _, f := range mf.Fields {
+				fe = append(fe, fieldError{Code: "MissingRequiredField", Message: "The " + f + " field is required.", Resource: lowerFirst(mf.Model), Field: f})
+			}
+			writeError(q.w, http.StatusBadRequest, "InvalidObject", lowerFirst(mf.Model)+" object is invalid", fe)
+			return false
+		}
+		s.violation("%s: %v", q.route, err)
+		writeError(q.w, http.StatusBadRequest, "InvalidObject", "The request body is invalid: "+err.Error(), nil)
+		return false
+	}
+	q.body = body
+	return true
 }
 
 func (m *member) forbidKey() string {
