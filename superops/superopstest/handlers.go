@@ -7,134 +7,180 @@ import (
 	"strings"
 )
 
+// opFunc answers one checked operation of the GraphQL API, with s
+// locked: in is its input object, input the raw input (a scalar for
+// some operations).
+type opFunc func(s *Server, in map[string]any, input any) (any, *gqlError)
+
+// operations are the operations superopstest serves, by name.
+var operations = map[string]opFunc{
+	"getClientUserList": (*Server).opGetClientUserList,
+	"getClientUser":     (*Server).opGetClientUser,
+	"createClientUser":  (*Server).opCreateClientUser,
+	"getClientList":     (*Server).opGetClientList,
+	"getClient":         (*Server).opGetClient,
+	"getTicket":         (*Server).opGetTicket,
+	"getTicketList":     (*Server).opGetTicketList,
+	"createTicketNote":  (*Server).opCreateTicketNote,
+	"getAllFields":      (*Server).opGetAllFields,
+}
+
 // run answers one checked operation with the whole object; project then
 // keeps what the query selected.
 func (s *Server) run(name string, input any) (any, *gqlError) {
 	in, _ := input.(map[string]any)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	switch name {
-	case "getClientUserList":
-		li, _ := in["listInfo"].(map[string]any)
-		clientID := idString(in["clientId"])
-		var rows []map[string]any
-		for _, u := range s.users {
-			if clientID != "" && u.client != clientID {
-				continue
-			}
-			row := s.userJSON(u)
-			if matches(li["condition"], func(attr string) any { return userAttr(u, row, attr) }) {
-				rows = append(rows, row)
-			}
-		}
-		items, info := s.page(li, rows)
-		return map[string]any{"userList": items, "listInfo": info}, nil
-	case "getClientUser":
-		id := idString(in["userId"])
-		for _, u := range s.users {
-			if u.id == id {
-				return s.userJSON(u), nil
-			}
-		}
-		return nil, notFound("client user", id)
-	case "createClientUser":
-		assocs, _ := in["addAssociations"].([]any)
-		if len(assocs) == 0 {
-			e := clientError("mandatory_validation_failed", "A client user needs a client and site association")
-			return nil, &e
-		}
-		a, _ := assocs[0].(map[string]any)
-		client := idString(a["client"].(map[string]any)["accountId"])
-		site := idString(a["site"].(map[string]any)["id"])
-		if s.sites[client] == "" || s.sites[client] != site {
-			e := clientError("referred_value_does_not_exist", "The client or site does not exist")
-			return nil, &e
-		}
-		if role, _ := in["role"].(map[string]any); idString(role["roleId"]) != RequesterRoleID {
-			e := clientError("referred_value_does_not_exist", "The role does not exist")
-			return nil, &e
-		}
-		s.nextID++
-		u := userRec{id: strconv.FormatInt(s.nextID, 10), client: client, site: site, custom: map[string]any{}}
-		u.first, _ = in["firstName"].(string)
-		u.last, _ = in["lastName"].(string)
-		u.email, _ = in["email"].(string)
-		u.contactNumber, _ = in["contactNumber"].(string)
-		if cf, ok := in["customFields"].(map[string]any); ok {
-			for k, v := range cf {
-				u.custom[k] = v
-			}
-		}
-		s.users = append(s.users, u)
-		return s.userJSON(u), nil
-	case "getClientList":
-		var rows []map[string]any
-		for _, c := range s.clients {
-			row := s.clientJSON(c.Ref, c.Name)
-			if matches(in["condition"], func(attr string) any { return row[attr] }) {
-				rows = append(rows, row)
-			}
-		}
-		items, info := s.page(in, rows)
-		return map[string]any{"clients": items, "listInfo": info}, nil
-	case "getClient":
-		id := idString(in["accountId"])
-		for _, c := range s.clients {
-			if c.Ref == id {
-				return s.clientJSON(c.Ref, c.Name), nil
-			}
-		}
-		return nil, notFound("client", id)
-	case "getTicket":
-		id := idString(in["ticketId"])
-		for _, t := range s.tickets {
-			if t.id == id {
-				return s.ticketJSON(t), nil
-			}
-		}
-		return nil, notFound("ticket", id)
-	case "getTicketList":
-		var rows []map[string]any
-		for _, t := range s.tickets {
-			row := s.ticketJSON(t)
-			if matches(in["condition"], func(attr string) any { return ticketAttr(s, t, row, attr) }) {
-				rows = append(rows, row)
-			}
-		}
-		items, info := s.page(in, rows)
-		return map[string]any{"tickets": items, "listInfo": info}, nil
-	case "createTicketNote":
-		tk, _ := in["ticket"].(map[string]any)
-		id := idString(tk["ticketId"])
-		found := false
-		for _, t := range s.tickets {
-			found = found || t.id == id
-		}
-		if !found {
-			return nil, notFound("ticket", id)
-		}
-		n := NoteRecord{PrivacyType: "PRIVATE"}
-		n.Content, _ = in["content"].(string)
-		if p, ok := in["privacyType"].(string); ok {
-			n.PrivacyType = p
-		}
-		if by, ok := in["addedBy"].(map[string]any); ok {
-			n.AddedBy = idString(by["userId"])
-		}
-		s.notes[id] = append(s.notes[id], n)
-		s.nextID++
-		return map[string]any{"noteId": strconv.FormatInt(s.nextID, 10), "addedBy": map[string]any{"userId": json.Number("1"), "name": "Countersign"},
-			"addedOn": "2026-12-02T09:00:00", "content": n.Content, "privacyType": n.PrivacyType}, nil
-	case "getAllFields":
-		module, _ := input.(string)
-		out := []map[string]any{}
-		if module == "COMPANY_USER" {
-			out = append(out, s.fields...)
-		}
-		return out, nil
+	if op, ok := operations[name]; ok {
+		return op(s, in, input)
 	}
 	e := gqlError{Message: "superopstest does not serve " + name}
 	return nil, &e
+}
+
+// opGetClientUserList lists the client users a listInfo condition selects, of one client or all, a page at a time.
+func (s *Server) opGetClientUserList(in map[string]any, _ any) (any, *gqlError) {
+	li, _ := in["listInfo"].(map[string]any)
+	clientID := idString(in["clientId"])
+	var rows []map[string]any
+	for _, u := range s.users {
+		if clientID != "" && u.client != clientID {
+			continue
+		}
+		row := s.userJSON(u)
+		if matches(li["condition"], func(attr string) any { return userAttr(u, row, attr) }) {
+			rows = append(rows, row)
+		}
+	}
+	items, info := s.page(li, rows)
+	return map[string]any{"userList": items, "listInfo": info}, nil
+}
+
+// opGetClientUser returns one client user.
+func (s *Server) opGetClientUser(in map[string]any, _ any) (any, *gqlError) {
+	id := idString(in["userId"])
+	for _, u := range s.users {
+		if u.id == id {
+			return s.userJSON(u), nil
+		}
+	}
+	return nil, notFound("client user", id)
+}
+
+// opCreateClientUser creates a requester at a client's site, as SuperOps refuses one without both or with another role.
+func (s *Server) opCreateClientUser(in map[string]any, _ any) (any, *gqlError) {
+	assocs, _ := in["addAssociations"].([]any)
+	if len(assocs) == 0 {
+		e := clientError("mandatory_validation_failed", "A client user needs a client and site association")
+		return nil, &e
+	}
+	a, _ := assocs[0].(map[string]any)
+	client := idString(a["client"].(map[string]any)["accountId"])
+	site := idString(a["site"].(map[string]any)["id"])
+	if s.sites[client] == "" || s.sites[client] != site {
+		e := clientError("referred_value_does_not_exist", "The client or site does not exist")
+		return nil, &e
+	}
+	if role, _ := in["role"].(map[string]any); idString(role["roleId"]) != RequesterRoleID {
+		e := clientError("referred_value_does_not_exist", "The role does not exist")
+		return nil, &e
+	}
+	s.nextID++
+	u := userRec{id: strconv.FormatInt(s.nextID, 10), client: client, site: site, custom: map[string]any{}}
+	u.first, _ = in["firstName"].(string)
+	u.last, _ = in["lastName"].(string)
+	u.email, _ = in["email"].(string)
+	u.contactNumber, _ = in["contactNumber"].(string)
+	if cf, ok := in["customFields"].(map[string]any); ok {
+		for k, v := range cf {
+			u.custom[k] = v
+		}
+	}
+	s.users = append(s.users, u)
+	return s.userJSON(u), nil
+}
+
+// opGetClientList lists the clients a condition selects, a page at a time.
+func (s *Server) opGetClientList(in map[string]any, _ any) (any, *gqlError) {
+	var rows []map[string]any
+	for _, c := range s.clients {
+		row := s.clientJSON(c.Ref, c.Name)
+		if matches(in["condition"], func(attr string) any { return row[attr] }) {
+			rows = append(rows, row)
+		}
+	}
+	items, info := s.page(in, rows)
+	return map[string]any{"clients": items, "listInfo": info}, nil
+}
+
+// opGetClient returns one client.
+func (s *Server) opGetClient(in map[string]any, _ any) (any, *gqlError) {
+	id := idString(in["accountId"])
+	for _, c := range s.clients {
+		if c.Ref == id {
+			return s.clientJSON(c.Ref, c.Name), nil
+		}
+	}
+	return nil, notFound("client", id)
+}
+
+// opGetTicket returns one ticket.
+func (s *Server) opGetTicket(in map[string]any, _ any) (any, *gqlError) {
+	id := idString(in["ticketId"])
+	for _, t := range s.tickets {
+		if t.id == id {
+			return s.ticketJSON(t), nil
+		}
+	}
+	return nil, notFound("ticket", id)
+}
+
+// opGetTicketList lists the tickets a condition selects, a page at a time.
+func (s *Server) opGetTicketList(in map[string]any, _ any) (any, *gqlError) {
+	var rows []map[string]any
+	for _, t := range s.tickets {
+		row := s.ticketJSON(t)
+		if matches(in["condition"], func(attr string) any { return ticketAttr(s, t, row, attr) }) {
+			rows = append(rows, row)
+		}
+	}
+	items, info := s.page(in, rows)
+	return map[string]any{"tickets": items, "listInfo": info}, nil
+}
+
+// opCreateTicketNote adds a note to a ticket (private unless asked otherwise).
+func (s *Server) opCreateTicketNote(in map[string]any, _ any) (any, *gqlError) {
+	tk, _ := in["ticket"].(map[string]any)
+	id := idString(tk["ticketId"])
+	found := false
+	for _, t := range s.tickets {
+		found = found || t.id == id
+	}
+	if !found {
+		return nil, notFound("ticket", id)
+	}
+	n := NoteRecord{PrivacyType: "PRIVATE"}
+	n.Content, _ = in["content"].(string)
+	if p, ok := in["privacyType"].(string); ok {
+		n.PrivacyType = p
+	}
+	if by, ok := in["addedBy"].(map[string]any); ok {
+		n.AddedBy = idString(by["userId"])
+	}
+	s.notes[id] = append(s.notes[id], n)
+	s.nextID++
+	return map[string]any{"noteId": strconv.FormatInt(s.nextID, 10), "addedBy": map[string]any{"userId": json.Number("1"), "name": "Countersign"},
+		"addedOn": "2026-12-02T09:00:00", "content": n.Content, "privacyType": n.PrivacyType}, nil
+}
+
+// opGetAllFields lists the custom fields of a module (only COMPANY_USER has any).
+func (s *Server) opGetAllFields(_ map[string]any, input any) (any, *gqlError) {
+	module, _ := input.(string)
+	out := []map[string]any{}
+	if module == "COMPANY_USER" {
+		out = append(out, s.fields...)
+	}
+	return out, nil
 }
 
 func notFound(what, id string) *gqlError {
