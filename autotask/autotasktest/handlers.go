@@ -159,75 +159,17 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request, ep *Endpoint, param
 	s.requests++
 	now := time.Now()
 	s.calls = append(s.calls, now)
-	if s.failN > 0 {
-		s.failN--
-		code, after := s.failCode, s.failAfter
+	refuse := s.faultLocked()
+	if refuse == nil {
+		refuse = s.authRefusalLocked(r, host, route, entity)
+	}
+	if refuse == nil {
+		refuse = s.contractRefusalLocked(r, ep, body, route, entity)
+	}
+	if refuse != nil {
 		s.mu.Unlock()
-		if after != "" {
-			w.Header().Set("Retry-After", after)
-		}
-		switch {
-		case code == http.StatusUnauthorized:
-			w.WriteHeader(code)
-		case code == http.StatusTooManyRequests:
-			writeErrors(w, code, "Too many requests.")
-		case code == http.StatusForbidden:
-			writeErrors(w, code, "The logged in Resource does not have the adequate permissions to perform this operation.")
-		default:
-			writeErrors(w, code, "An unexpected error has occurred.")
-		}
+		refuse(w)
 		return route
-	}
-	if host != s.zoneHostLocked() {
-		s.mu.Unlock()
-		writeErrors(w, http.StatusUnauthorized, "This database is not in the zone you called.")
-		return route
-	}
-	for _, h := range []string{"ApiIntegrationCode", "UserName", "Secret"} {
-		if r.Header.Get(h) == "" {
-			s.violation("%s lacks the %s header", route, h)
-			s.mu.Unlock()
-			w.WriteHeader(http.StatusUnauthorized)
-			return route
-		}
-	}
-	if !strings.EqualFold(r.Header.Get("UserName"), UserName) || r.Header.Get("Secret") != Secret || s.badSecret {
-		s.mu.Unlock()
-		w.WriteHeader(http.StatusUnauthorized)
-		return route
-	}
-	if r.Header.Get("ApiIntegrationCode") != IntegrationCode || s.badCode {
-		s.mu.Unlock()
-		writeErrors(w, http.StatusInternalServerError, "IntegrationCode is invalid.")
-		return route
-	}
-	if s.forbidden[entity] {
-		s.mu.Unlock()
-		writeErrors(w, http.StatusForbidden, "The logged in Resource does not have the adequate permissions to perform this operation.")
-		return route
-	}
-	if ep.Body != "" {
-		if err := s.contract.ValidateBody(ep.Body, body, models[entity]); err != nil {
-			s.violation("%s: %v", route, err)
-			s.mu.Unlock()
-			writeErrors(w, http.StatusInternalServerError, err.Error())
-			return route
-		}
-	} else if len(bytes.TrimSpace(body)) > 0 {
-		s.violation("%s takes no body", route)
-	}
-	if search := r.URL.Query().Get("search"); containsFold(ep.Query, "search") || search != "" {
-		if err := s.contract.ValidateBody("QueryModel", []byte(search), models[entity]); err != nil {
-			s.violation("%s: search: %v", route, err)
-			s.mu.Unlock()
-			writeErrors(w, http.StatusInternalServerError, err.Error())
-			return route
-		}
-	}
-	for k := range r.URL.Query() {
-		if !strings.HasSuffix(ep.Path, "/query/next") && !containsFold(ep.Query, k) {
-			s.violation("%s has query parameter %q, which the contract does not declare", route, k)
-		}
 	}
 	s.inFlight[entity]++
 	s.highWater[entity] = max(s.highWater[entity], s.inFlight[entity])
@@ -253,6 +195,88 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request, ep *Endpoint, param
 	}
 	s.dispatch(w, r, ep, params, body, entity, route)
 	return route
+}
+
+// faultLocked spends one of the failures a test asked for, if any, and
+// returns how to answer it (written once s is unlocked); nil means none.
+func (s *Server) faultLocked() func(http.ResponseWriter) {
+	if s.failN <= 0 {
+		return nil
+	}
+	s.failN--
+	code, after := s.failCode, s.failAfter
+	return func(w http.ResponseWriter) {
+		if after != "" {
+			w.Header().Set("Retry-After", after)
+		}
+		switch {
+		case code == http.StatusUnauthorized:
+			w.WriteHeader(code)
+		case code == http.StatusTooManyRequests:
+			writeErrors(w, code, "Too many requests.")
+		case code == http.StatusForbidden:
+			writeErrors(w, code, "The logged in Resource does not have the adequate permissions to perform this operation.")
+		default:
+			writeErrors(w, code, "An unexpected error has occurred.")
+		}
+	}
+}
+
+// authRefusalLocked returns how Autotask refuses a call to another zone,
+// without or with wrong credentials, or to an entity the user may not
+// see; nil means none.
+func (s *Server) authRefusalLocked(r *http.Request, host, route, entity string) func(http.ResponseWriter) {
+	if host != s.zoneHostLocked() {
+		return func(w http.ResponseWriter) {
+			writeErrors(w, http.StatusUnauthorized, "This database is not in the zone you called.")
+		}
+	}
+	for _, h := range []string{"ApiIntegrationCode", "UserName", "Secret"} {
+		if r.Header.Get(h) == "" {
+			s.violation("%s lacks the %s header", route, h)
+			return func(w http.ResponseWriter) { w.WriteHeader(http.StatusUnauthorized) }
+		}
+	}
+	if !strings.EqualFold(r.Header.Get("UserName"), UserName) || r.Header.Get("Secret") != Secret || s.badSecret {
+		return func(w http.ResponseWriter) { w.WriteHeader(http.StatusUnauthorized) }
+	}
+	if r.Header.Get("ApiIntegrationCode") != IntegrationCode || s.badCode {
+		return func(w http.ResponseWriter) {
+			writeErrors(w, http.StatusInternalServerError, "IntegrationCode is invalid.")
+		}
+	}
+	if s.forbidden[entity] {
+		return func(w http.ResponseWriter) {
+			writeErrors(w, http.StatusForbidden, "The logged in Resource does not have the adequate permissions to perform this operation.")
+		}
+	}
+	return nil
+}
+
+// contractRefusalLocked holds the body, the search and the query
+// parameters to the contract, recording violations; it returns how
+// Autotask refuses a body or search it cannot read, nil for none.
+func (s *Server) contractRefusalLocked(r *http.Request, ep *Endpoint, body []byte, route, entity string) func(http.ResponseWriter) {
+	if ep.Body != "" {
+		if err := s.contract.ValidateBody(ep.Body, body, models[entity]); err != nil {
+			s.violation("%s: %v", route, err)
+			return func(w http.ResponseWriter) { writeErrors(w, http.StatusInternalServerError, err.Error()) }
+		}
+	} else if len(bytes.TrimSpace(body)) > 0 {
+		s.violation("%s takes no body", route)
+	}
+	if search := r.URL.Query().Get("search"); containsFold(ep.Query, "search") || search != "" {
+		if err := s.contract.ValidateBody("QueryModel", []byte(search), models[entity]); err != nil {
+			s.violation("%s: search: %v", route, err)
+			return func(w http.ResponseWriter) { writeErrors(w, http.StatusInternalServerError, err.Error()) }
+		}
+	}
+	for k := range r.URL.Query() {
+		if !strings.HasSuffix(ep.Path, "/query/next") && !containsFold(ep.Query, k) {
+			s.violation("%s has query parameter %q, which the contract does not declare", route, k)
+		}
+	}
+	return nil
 }
 
 func containsFold(list []string, s string) bool {
