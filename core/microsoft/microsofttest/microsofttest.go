@@ -389,84 +389,132 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request, tenant stri
 		s.count("token")
 	}
 	s.mu.Unlock()
-	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/x-www-form-urlencoded") {
-		aadFail(w, http.StatusBadRequest, "invalid_request", 900144, "The request body must contain the following parameter: 'grant_type'.")
+	f, id, secret, no := readTokenForm(r)
+	if no == nil {
+		no = s.checkTokenRequest(f, tenant)
+	}
+	var aud string
+	if no == nil {
+		aud, no = s.tokenAudience(r, f, tenant, id, secret, v1)
+	}
+	if no != nil {
+		aadFail(w, no.status, no.err, no.code, no.msg)
 		return
+	}
+	s.issueToken(w, f, aud, v1)
+}
+
+// aadRefusal is how Entra ID refuses a token request: the HTTP status,
+// its error, its AADSTS code and description.
+type aadRefusal struct {
+	status int
+	err    string
+	code   int
+	msg    string
+}
+
+// readTokenForm reads a token request's form and the client's ID and
+// secret, from the form or HTTP Basic authentication.
+func readTokenForm(r *http.Request) (f url.Values, id, secret string, no *aadRefusal) {
+	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/x-www-form-urlencoded") {
+		return nil, "", "", &aadRefusal{http.StatusBadRequest, "invalid_request", 900144, "The request body must contain the following parameter: 'grant_type'."}
 	}
 	if err := r.ParseForm(); err != nil {
-		aadFail(w, http.StatusBadRequest, "invalid_request", 900144, "unreadable body")
-		return
+		return nil, "", "", &aadRefusal{http.StatusBadRequest, "invalid_request", 900144, "unreadable body"}
 	}
-	f := r.PostForm
-	id, secret := f.Get("client_id"), f.Get("client_secret")
+	f = r.PostForm
+	id, secret = f.Get("client_id"), f.Get("client_secret")
 	if u, p, ok := r.BasicAuth(); ok {
 		id, _ = url.QueryUnescape(u)
 		secret, _ = url.QueryUnescape(p)
 	}
+	return f, id, secret, nil
+}
+
+// checkTokenRequest refuses another tenant and any grant but client
+// credentials.
+func (s *Server) checkTokenRequest(f url.Values, tenant string) *aadRefusal {
 	if !strings.EqualFold(tenant, s.TenantID) && !strings.EqualFold(tenant, s.Domain) {
-		aadFail(w, http.StatusBadRequest, "invalid_request", 90002, fmt.Sprintf("Tenant '%s' not found.", tenant))
-		return
+		return &aadRefusal{http.StatusBadRequest, "invalid_request", 90002, fmt.Sprintf("Tenant '%s' not found.", tenant)}
 	}
 	if f.Get("grant_type") != "client_credentials" {
-		aadFail(w, http.StatusBadRequest, "unsupported_grant_type", 70003, "The app requested an unsupported grant type.")
-		return
+		return &aadRefusal{http.StatusBadRequest, "unsupported_grant_type", 70003, "The app requested an unsupported grant type."}
 	}
-	var aud string
+	return nil
+}
+
+// tokenAudience authenticates the client and returns the audience of the
+// token it asks for: Graph for the app (v2 only), the MFA connector for
+// the MFA Client (a certificate on v2, its secret on v1).
+func (s *Server) tokenAudience(r *http.Request, f url.Values, tenant, id, secret string, v1 bool) (string, *aadRefusal) {
 	switch {
 	case id == s.ClientID && !v1:
-		if f.Get("scope") != "https://graph.microsoft.com/.default" {
-			aadFail(w, http.StatusBadRequest, "invalid_scope", 70011, "The provided request must include a 'scope' input parameter with a .default suffix for Graph.")
-			return
-		}
-		if secret != s.ClientSecret {
-			aadFail(w, http.StatusUnauthorized, "invalid_client", 7000215, "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.")
-			return
-		}
-		aud = audGraph
+		return audGraph, s.checkGraphClient(f, secret)
 	case id == core.MFAClientAppID && !v1:
-		if s.MFAClientDisabled {
-			aadFail(w, http.StatusUnauthorized, "unauthorized_client", 7000112, "Application '981f26a1-7f43-403b-a875-f8b09b8cd720'(Azure Multi-Factor Auth Client) is disabled.")
-			return
-		}
-		if f.Get("scope") != "https://adnotifications.windowsazure.com/StrongAuthenticationService.svc/Connector/.default" {
-			aadFail(w, http.StatusBadRequest, "invalid_scope", 70011, "The provided value for the input parameter 'scope' is not valid.")
-			return
-		}
-		if s.ConnectorDisabled {
-			aadFail(w, http.StatusBadRequest, "invalid_resource", 500014, "The service principal for resource 'https://adnotifications.windowsazure.com/StrongAuthenticationService.svc/Connector' is disabled.")
-			return
-		}
-		if secret != "" {
-			aadFail(w, http.StatusUnauthorized, "invalid_client", 7000215, "Invalid client secret provided.")
-			return
-		}
-		if code, msg := s.checkAssertion(f, "https://"+r.Host+r.URL.Path); code != 0 {
-			aadFail(w, http.StatusUnauthorized, "invalid_client", code, msg)
-			return
-		}
-		aud = audConnector
+		return audConnector, s.checkConnectorClient(r, f, secret)
 	case id == core.MFAClientAppID && v1:
-		if s.MFAClientDisabled {
-			aadFail(w, http.StatusUnauthorized, "unauthorized_client", 7000112, "Application '981f26a1-7f43-403b-a875-f8b09b8cd720'(Azure Multi-Factor Auth Client) is disabled.")
-			return
-		}
-		if f.Get("resource") != "https://adnotifications.windowsazure.com/StrongAuthenticationService.svc/Connector" {
-			aadFail(w, http.StatusBadRequest, "invalid_resource", 500011, "The resource principal was not found in the tenant.")
-			return
-		}
-		if s.ConnectorDisabled {
-			aadFail(w, http.StatusBadRequest, "invalid_resource", 500014, "The service principal for resource 'https://adnotifications.windowsazure.com/StrongAuthenticationService.svc/Connector' is disabled.")
-			return
-		}
-		if secret != s.ConnectorSecret {
-			aadFail(w, http.StatusUnauthorized, "invalid_client", 7000215, "Invalid client secret provided.")
-			return
-		}
-		aud = audConnector
-	default:
-		aadFail(w, http.StatusBadRequest, "unauthorized_client", 700016, fmt.Sprintf("Application with identifier '%s' was not found in the directory '%s'.", id, tenant))
-		return
+		return audConnector, s.checkConnectorClientV1(f, secret)
 	}
+	return "", &aadRefusal{http.StatusBadRequest, "unauthorized_client", 700016, fmt.Sprintf("Application with identifier '%s' was not found in the directory '%s'.", id, tenant)}
+}
+
+// checkGraphClient checks the app's Graph scope and secret.
+func (s *Server) checkGraphClient(f url.Values, secret string) *aadRefusal {
+	if f.Get("scope") != "https://graph.microsoft.com/.default" {
+		return &aadRefusal{http.StatusBadRequest, "invalid_scope", 70011, "The provided request must include a 'scope' input parameter with a .default suffix for Graph."}
+	}
+	if secret != s.ClientSecret {
+		return &aadRefusal{http.StatusUnauthorized, "invalid_client", 7000215, "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID."}
+	}
+	return nil
+}
+
+var (
+	errMFAClientDisabled = aadRefusal{http.StatusUnauthorized, "unauthorized_client", 7000112, "Application '981f26a1-7f43-403b-a875-f8b09b8cd720'(Azure Multi-Factor Auth Client) is disabled."}
+	errConnectorDisabled = aadRefusal{http.StatusBadRequest, "invalid_resource", 500014, "The service principal for resource 'https://adnotifications.windowsazure.com/StrongAuthenticationService.svc/Connector' is disabled."}
+)
+
+// checkConnectorClient checks the MFA Client's v2 request: its scope and
+// a client assertion signed with a registered certificate, no secret.
+func (s *Server) checkConnectorClient(r *http.Request, f url.Values, secret string) *aadRefusal {
+	if s.MFAClientDisabled {
+		return &errMFAClientDisabled
+	}
+	if f.Get("scope") != "https://adnotifications.windowsazure.com/StrongAuthenticationService.svc/Connector/.default" {
+		return &aadRefusal{http.StatusBadRequest, "invalid_scope", 70011, "The provided value for the input parameter 'scope' is not valid."}
+	}
+	if s.ConnectorDisabled {
+		return &errConnectorDisabled
+	}
+	if secret != "" {
+		return &aadRefusal{http.StatusUnauthorized, "invalid_client", 7000215, "Invalid client secret provided."}
+	}
+	if code, msg := s.checkAssertion(f, "https://"+r.Host+r.URL.Path); code != 0 {
+		return &aadRefusal{http.StatusUnauthorized, "invalid_client", code, msg}
+	}
+	return nil
+}
+
+// checkConnectorClientV1 checks the MFA Client's v1 request: its
+// resource and the connector's secret.
+func (s *Server) checkConnectorClientV1(f url.Values, secret string) *aadRefusal {
+	if s.MFAClientDisabled {
+		return &errMFAClientDisabled
+	}
+	if f.Get("resource") != "https://adnotifications.windowsazure.com/StrongAuthenticationService.svc/Connector" {
+		return &aadRefusal{http.StatusBadRequest, "invalid_resource", 500011, "The resource principal was not found in the tenant."}
+	}
+	if s.ConnectorDisabled {
+		return &errConnectorDisabled
+	}
+	if secret != s.ConnectorSecret {
+		return &aadRefusal{http.StatusUnauthorized, "invalid_client", 7000215, "Invalid client secret provided."}
+	}
+	return nil
+}
+
+// issueToken answers with a fresh token for aud, as v1 or v2 words it.
+func (s *Server) issueToken(w http.ResponseWriter, f url.Values, aud string, v1 bool) {
 	life := s.TokenLifetime
 	if life == 0 {
 		life = time.Hour
