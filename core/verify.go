@@ -852,15 +852,38 @@ func (e *Engine) History(ctx context.Context, tenantID, contactID string) ([]Ver
 // It also returns the opt-in state of the contact's mobile (issue 18
 // item 4), read in the same transaction.
 func (e *Engine) CardHistory(ctx context.Context, tenantID, contactID string) ([]Verification, map[string]time.Time, OptInState, error) {
-	var optIn OptInState
-	vs, last, err := e.history(ctx, tenantID, contactID, &optIn)
-	return vs, last, optIn, err
+	card, err := e.ContactCard(ctx, tenantID, contactID)
+	return card.History, card.LastVerified, card.OptIn, err
 }
 
-// history reads a contact's history; with optIn (the card) also when
-// each destination was last verified and the opt-in state of its mobile.
-func (e *Engine) history(ctx context.Context, tenantID, contactID string, optIn *OptInState) ([]Verification, map[string]time.Time, error) {
-	withLast := optIn != nil
+// ContactCard is what the console's contact card shows of a contact,
+// read in one transaction.
+type ContactCard struct {
+	Contact Contact
+	// History is CardHistory's, with effective statuses.
+	History []Verification
+	// LastVerified is when each destination was last verified, by id.
+	LastVerified map[string]time.Time
+	OptIn        OptInState
+	// Policy is the contact's effective policy.
+	Policy Policy
+}
+
+// ContactCard reads a contact's card: the contact, its history, when each
+// destination was last verified, its mobile's opt-in state and its
+// effective policy, in one transaction (the card made three apart: the
+// contact, CardHistory, the policy).
+func (e *Engine) ContactCard(ctx context.Context, tenantID, contactID string) (ContactCard, error) {
+	var card ContactCard
+	_, _, err := e.history(ctx, tenantID, contactID, &card)
+	return card, err
+}
+
+// history reads a contact's history; with card (the card) also the
+// contact, its policy, when each destination was last verified and the
+// opt-in state of its mobile, into card.
+func (e *Engine) history(ctx context.Context, tenantID, contactID string, card *ContactCard) ([]Verification, map[string]time.Time, error) {
+	withLast := card != nil
 	var (
 		vs   []Verification
 		last map[string]time.Time
@@ -881,12 +904,15 @@ func (e *Engine) history(ctx context.Context, tenantID, contactID string, optIn 
 			return err
 		}
 		states, err := optInStates(ctx, tx, tenantID, []Contact{c})
-		*optIn = states[c.ID]
+		card.Contact, card.Policy, card.LastVerified, card.OptIn = c, p, last, states[c.ID]
 		return err
 	})
 	now := e.Now()
 	for i := range vs {
 		vs[i].Status = vs[i].EffectiveStatus(now)
+	}
+	if card != nil {
+		card.History = vs
 	}
 	return vs, last, err
 }

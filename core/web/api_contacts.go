@@ -233,12 +233,12 @@ func (s *Server) handleDeleteContact(w http.ResponseWriter, r *http.Request) {
 // its shield.
 func (s *Server) handleGetContact(w http.ResponseWriter, r *http.Request) {
 	tenantID := techFrom(r).TenantID
-	c, err := s.engine.Contact(r.Context(), tenantID, pathVar(r, "id"))
+	card, err := s.engine.ContactCard(r.Context(), tenantID, pathVar(r, "id"))
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	out, err := s.contactCard(r.Context(), tenantID, c)
+	out, err := s.cardJSON(r.Context(), tenantID, card.Contact, card)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

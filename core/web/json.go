@@ -260,11 +260,19 @@ func (s *Server) historyJSON(ctx context.Context, tenantID string, history []cor
 // contactCard is a contact with its shield, effective policy and history:
 // everything the verification UI shows, in one answer.
 func (s *Server) contactCard(ctx context.Context, tenantID string, c core.Contact) (contactOut, error) {
-	out := contactJSON(c)
-	history, last, optIn, err := s.engine.CardHistory(ctx, tenantID, c.ID)
+	card, err := s.engine.ContactCard(ctx, tenantID, c.ID)
 	if err != nil {
-		return out, err
+		return contactJSON(c), err
 	}
+	return s.cardJSON(ctx, tenantID, c, card)
+}
+
+// cardJSON is contactCard from a card already read, for contact c (the
+// card's own, or the PSA's copy of it that the caller shows).
+func (s *Server) cardJSON(ctx context.Context, tenantID string, c core.Contact, card core.ContactCard) (contactOut, error) {
+	out := contactJSON(c)
+	history, last, optIn, p := card.History, card.LastVerified, card.OptIn, card.Policy
+	var err error
 	out.SMSOptIn = optInJSON(optIn)
 	for i := range out.Destinations {
 		d := &out.Destinations[i]
@@ -274,10 +282,6 @@ func (s *Server) contactCard(ctx context.Context, tenantID string, c core.Contac
 		}
 	}
 	if out.History, out.Shield, err = s.historyJSON(ctx, tenantID, history); err != nil {
-		return out, err
-	}
-	p, err := s.engine.Policy(ctx, tenantID, c.ClientID)
-	if err != nil {
 		return out, err
 	}
 	out.Policy = policyJSON(p, s.engine.Methods())
