@@ -330,39 +330,63 @@ func (s *Server) handleAPI(w http.ResponseWriter, r *http.Request, path string, 
 		return
 	}
 	*route = op.Method + " " + op.Path
-	if err := op.CheckQuery(r.URL.Query()); err != nil {
-		s.violations.Add("%s: %v", *route, err)
-		http.Error(w, err.Error(), http.StatusBadRequest)
+	body, ok := s.readAPIRequest(w, r, op, *route)
+	if !ok {
 		return
+	}
+	agent, ok := s.authorizeAPI(w, r, *route)
+	if !ok {
+		return
+	}
+	s.dispatchAPI(w, *route, &apiRequest{r: r, op: op, params: params, body: body, agent: agent})
+}
+
+// readAPIRequest holds the query and body to the operation's contract
+// and returns the body; a violation is recorded and refused.
+func (s *Server) readAPIRequest(w http.ResponseWriter, r *http.Request, op *Operation, route string) ([]byte, bool) {
+	if err := op.CheckQuery(r.URL.Query()); err != nil {
+		s.violations.Add("%s: %v", route, err)
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return nil, false
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, 4<<20))
 	if err != nil {
 		http.Error(w, "bad body", 400)
-		return
+		return nil, false
 	}
 	if err := s.contract.CheckBody(op, body); err != nil {
-		s.violations.Add("%s: %v", *route, err)
+		s.violations.Add("%s: %v", route, err)
 		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
+		return nil, false
 	}
+	return body, true
+}
+
+// authorizeAPI checks the bearer token and that its agent may use route,
+// and returns the agent.
+func (s *Server) authorizeAPI(w http.ResponseWriter, r *http.Request, route string) (int, bool) {
 	auth := r.Header.Get("Authorization")
 	tok, ok := strings.CutPrefix(auth, "Bearer ")
 	s.mu.Lock()
 	t, known := s.tokens[tok]
 	now := s.now()
-	forbidden := s.forbidden[strings.ToLower(*route)]
+	forbidden := s.forbidden[strings.ToLower(route)]
 	s.mu.Unlock()
 	if !ok || !known || !now.Before(t.expires) {
 		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
 		w.WriteHeader(http.StatusUnauthorized)
-		return
+		return 0, false
 	}
 	if forbidden {
 		http.Error(w, "You do not have permission to access this resource", http.StatusForbidden)
-		return
+		return 0, false
 	}
-	ar := &apiRequest{r: r, op: op, params: params, body: body, agent: t.agent}
-	switch *route {
+	return t.agent, true
+}
+
+// dispatchAPI answers an admitted request with route's handler.
+func (s *Server) dispatchAPI(w http.ResponseWriter, route string, ar *apiRequest) {
+	switch route {
 	case "GET /Users":
 		s.listUsers(w, ar)
 	case "GET /Users/{id}":
@@ -400,7 +424,7 @@ func (s *Server) handleAPI(w http.ResponseWriter, r *http.Request, path string, 
 	case "POST /Webhook":
 		s.postStored(w, ar, &s.webhooks, "Webhook")
 	default:
-		http.Error(w, "the fake does not implement "+*route, http.StatusNotImplemented)
+		http.Error(w, "the fake does not implement "+route, http.StatusNotImplemented)
 	}
 }
 
