@@ -77,9 +77,13 @@ echo "==> agent Windows tests under wine64"
 scripts/wine-test.sh
 echo "==> benchmarks (one short pass, so they keep compiling and running)"
 ad_benchmarks='^(BenchmarkFullSync10k|BenchmarkIncrementalSync10)$'
+# The HTTP load tests run 50 technicians for 2 s per phase, three phases a
+# round: 50 rounds would be 10 minutes, so they get one round, below.
+load_benchmarks='^(BenchmarkHTTPTechnicianCache|BenchmarkHTTPStartCheck)$'
 # 200 websocket clients instead of BenchmarkLiveFanout's 5000 keep this pass quick.
 COUNTERSIGN_BENCH_WS_CLIENTS=${COUNTERSIGN_BENCH_WS_CLIENTS:-200} \
-	go test -count=1 -run '^$' -bench . -skip "$ad_benchmarks" -benchtime 50x ./... | grep -E '^(Benchmark|FAIL|ok )'
+	go test -count=1 -run '^$' -bench . -skip "$ad_benchmarks|$load_benchmarks" -benchtime 50x ./... | grep -E '^(Benchmark|FAIL|ok )'
+go test -count=1 -run '^$' -bench "$load_benchmarks" -benchtime 1x ./core/web/ | grep -E '^(Benchmark|FAIL|ok )'
 # The harvester's benchmarks against the Samba DC cost a dial, a bind and
 # the DC's slow rootDSE reads per sync, so they get two rounds over 100
 # users here; the figures (10,000 users, ratios checked) come from
