@@ -98,20 +98,29 @@ func (s *Server) selfServeForm(w http.ResponseWriter, r *http.Request, t core.Te
 		d.Nonce = s.mintNonce(selfServeNonceKey(t.Slug), s.engine.Now())
 		s.renderSelfServe(w, r, status, d)
 	}
-	if !s.selfServeOrigin(r) {
-		refuse(http.StatusForbidden, "This form must be sent from our own page. Open it again and start over.")
-		return false
-	}
-	r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
-	if err := r.ParseForm(); err != nil {
-		refuse(http.StatusBadRequest, "The form could not be read. Start over.")
-		return false
-	}
-	if !s.nonceValid(selfServeNonceKey(t.Slug), r.PostForm.Get("nonce"), s.engine.Now()) {
-		refuse(http.StatusBadRequest, "This page was open too long. Start over.")
+	if status, msg := s.readEndUserPost(w, r, selfServeNonceKey(t.Slug)); status != 0 {
+		refuse(status, msg)
 		return false
 	}
 	return true
+}
+
+// readEndUserPost reads the POST of a scriptless end-user page
+// (self-serve, Verify my technician): same-origin, at most 4 KiB, with a
+// nonce under nonceKey of one of the page's views. It returns 0, or the
+// status and the message to show when the form is refused.
+func (s *Server) readEndUserPost(w http.ResponseWriter, r *http.Request, nonceKey string) (int, string) {
+	if !s.selfServeOrigin(r) {
+		return http.StatusForbidden, "This form must be sent from our own page. Open it again and start over."
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
+	if err := r.ParseForm(); err != nil {
+		return http.StatusBadRequest, "The form could not be read. Start over."
+	}
+	if !s.nonceValid(nonceKey, r.PostForm.Get("nonce"), s.engine.Now()) {
+		return http.StatusBadRequest, "This page was open too long. Start over."
+	}
+	return 0, ""
 }
 
 // handleSelfServeStart handles "POST /r/{tenant}": account → a code to the

@@ -43,8 +43,8 @@ func (s *Server) verifyTechnicianData(t core.Tenant, step string) verifyTechnici
 	return verifyTechnicianPage{selfServePageData: s.selfServeData(t, step)}
 }
 
-// verifyTechnicianForm reads a POST of the page: same-origin, small, with
-// a nonce of one of its views. On false the answer has been written.
+// verifyTechnicianForm reads a POST of the page (readEndUserPost). On
+// false the answer has been written.
 func (s *Server) verifyTechnicianForm(w http.ResponseWriter, r *http.Request, t core.Tenant) bool {
 	refuse := func(status int, msg string) {
 		s.log.WarnContext(r.Context(), "verify-technician form refused", "request_id", requestID(r), "status", status, "reason", msg)
@@ -52,17 +52,8 @@ func (s *Server) verifyTechnicianForm(w http.ResponseWriter, r *http.Request, t 
 		d.Error = msg
 		s.renderVerifyTechnician(w, r, status, d)
 	}
-	if !s.selfServeOrigin(r) {
-		refuse(http.StatusForbidden, "This form must be sent from our own page. Open it again and start over.")
-		return false
-	}
-	r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
-	if err := r.ParseForm(); err != nil {
-		refuse(http.StatusBadRequest, "The form could not be read. Start over.")
-		return false
-	}
-	if !s.nonceValid(verifyTechnicianNonceKey(t.Slug), r.PostForm.Get("nonce"), s.engine.Now()) {
-		refuse(http.StatusBadRequest, "This page was open too long. Start over.")
+	if status, msg := s.readEndUserPost(w, r, verifyTechnicianNonceKey(t.Slug)); status != 0 {
+		refuse(status, msg)
 		return false
 	}
 	return true
