@@ -200,6 +200,7 @@ const (
 	RefusedHarvesterOffline = "harvester_offline" // the harvester has not polled lately
 	RefusedAssuranceTooLow  = "assurance_too_low" // the verification's method is below the reset minimum
 	RefusedPasswordPolicy   = "password_policy"   // the typed password fails the domain's policy
+	RefusedMalformed        = "malformed"         // no reset or unlock at all: bad JSON, an unknown action, a password both typed and generated
 )
 
 // techRefusal is a refusal of a technician's reset or unlock: the error
@@ -250,20 +251,12 @@ func (e *Engine) directoryUserOf(ctx context.Context, tx Tx, c Contact) (Directo
 // that verification's grant for the action. The password (typed, or
 // generated and returned once) is checked against the domain's policy as
 // the harvester last reported it. All of it, with its audit, is one
-// transaction; a refusal writes nothing but its own audit event
-// (AuditDirectoryRequestRefused, with the reason), after the rollback.
+// transaction; a refusal — a malformed request's too — writes nothing but
+// its own audit event (AuditDirectoryRequestRefused, with the reason),
+// after the rollback.
 func (e *Engine) TechDirectoryAction(ctx context.Context, r TechDirectoryRequest) (TechDirectoryResult, error) {
-	switch r.Action {
-	case SelfServeReset:
-		if r.Generate == (r.Password != "") {
-			return TechDirectoryResult{}, Errorf(KindInvalid, "type a new password, or have one generated")
-		}
-	case SelfServeUnlock:
-		if r.Password != "" || r.Generate {
-			return TechDirectoryResult{}, Errorf(KindInvalid, "an unlock takes no password")
-		}
-	default:
-		return TechDirectoryResult{}, Errorf(KindInvalid, "choose reset or unlock")
+	if err := checkTechDirectoryRequest(r); err != nil {
+		return TechDirectoryResult{}, e.auditTechRefusal(ctx, r, Verification{}, DirectoryUser{}, &techRefusal{reason: RefusedMalformed, err: err})
 	}
 	var (
 		out    TechDirectoryResult
@@ -343,6 +336,34 @@ func (e *Engine) TechDirectoryAction(ctx context.Context, r TechDirectoryRequest
 	return out, nil
 }
 
+// checkTechDirectoryRequest refuses a request that is no reset or unlock
+// at all, before any check of the gate.
+func checkTechDirectoryRequest(r TechDirectoryRequest) error {
+	switch r.Action {
+	case SelfServeReset:
+		if r.Generate == (r.Password != "") {
+			return Errorf(KindInvalid, "type a new password, or have one generated")
+		}
+	case SelfServeUnlock:
+		if r.Password != "" || r.Generate {
+			return Errorf(KindInvalid, "an unlock takes no password")
+		}
+	default:
+		return Errorf(KindInvalid, "choose reset or unlock")
+	}
+	return nil
+}
+
+// RefuseTechDirectoryRequest records that a technician's reset or unlock
+// request was refused as malformed before it could be read (a body that
+// is no JSON request, RefusedMalformed), and returns err for the
+// technician — or the failure to audit it. Only the tenant, technician
+// and verification of r are known; nothing but the audit event is
+// written.
+func (e *Engine) RefuseTechDirectoryRequest(ctx context.Context, r TechDirectoryRequest, err error) error {
+	return e.auditTechRefusal(ctx, r, Verification{}, DirectoryUser{}, &techRefusal{reason: RefusedMalformed, err: err})
+}
+
 // auditTechRefusal records, in a transaction of its own (the request's
 // rolled back), that a technician's reset or unlock was refused and why,
 // and returns the refusal for the technician — or, when the audit could
@@ -351,20 +372,25 @@ func (e *Engine) TechDirectoryAction(ctx context.Context, r TechDirectoryRequest
 // directory account as far as the checks got (zero before them), so the
 // event names what the technician tried to act on.
 func (e *Engine) auditTechRefusal(ctx context.Context, r TechDirectoryRequest, v Verification, u DirectoryUser, ref *techRefusal) error {
+	// What the technician sent is clipped: a malformed request's action
+	// or path may be anything.
 	subject := u.SID
 	if subject == "" {
-		subject = r.VerificationID
+		subject = clip(r.VerificationID, 64)
 	}
 	contact := v.ContactID
 	if contact == "" {
 		contact = r.ContactID
 	}
 	detail := map[string]string{
-		"action": string(r.Action), "reason": ref.reason, "message": ErrorMessage(ref.err),
-		"verification": r.VerificationID, "contact": contact,
+		"action": clip(string(r.Action), 32), "reason": ref.reason, "message": clip(ErrorMessage(ref.err), 200),
+		"verification": clip(r.VerificationID, 64),
+	}
+	if contact != "" {
+		detail["contact"] = clip(contact, 64)
 	}
 	if r.ContactID != "" && r.ContactID != contact {
-		detail["card_contact"] = r.ContactID
+		detail["card_contact"] = clip(r.ContactID, 64)
 	}
 	if u.GUID != "" {
 		detail["guid"], detail["client"], detail["account"] = u.GUID, u.ClientID, u.SAMAccountName

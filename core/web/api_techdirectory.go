@@ -96,11 +96,14 @@ type techDirectoryDone struct {
 // reset (typed or generated password) or unlock, using the verification.
 func (s *Server) handleTechDirectory(w http.ResponseWriter, r *http.Request) {
 	var in techDirectoryIn
+	tech := techFrom(r)
 	if err := decodeJSON(w, r, &in); err != nil {
-		s.writeError(w, r, err)
+		// Audited like any other refused reset or unlock: a technician
+		// probing the route leaves a trace.
+		s.writeError(w, r, s.engine.RefuseTechDirectoryRequest(r.Context(), core.TechDirectoryRequest{
+			TenantID: tech.TenantID, TechnicianID: tech.ID, VerificationID: pathVar(r, "id")}, bodyTooLarge(err)))
 		return
 	}
-	tech := techFrom(r)
 	res, err := s.engine.TechDirectoryAction(r.Context(), core.TechDirectoryRequest{
 		TenantID: tech.TenantID, TechnicianID: tech.ID, VerificationID: pathVar(r, "id"), ContactID: in.ContactID,
 		Action: core.SelfServeAction(in.Action), Password: in.Password, Generate: in.Generate, MustChange: in.MustChange,

@@ -44,12 +44,8 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 // classify turns err into a status, a user-safe message and a kind, logging
 // what users do not see.
 func (s *Server) classify(r *http.Request, err error) (int, string, core.Kind) {
+	err = bodyTooLarge(err)
 	kind := core.ErrorKind(err)
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		kind = core.KindInvalid
-		err = core.Errorf(core.KindInvalid, "request body is too large (limit %d bytes)", mbe.Limit)
-	}
 	status, ok := statusByKind[kind]
 	if !ok || kind == core.KindInternal {
 		s.log.ErrorContext(r.Context(), "internal error", "request_id", requestID(r), "path", redactPath(r.URL.Path), "err", err)
@@ -70,4 +66,15 @@ func setRetryAfter(w http.ResponseWriter, err error) {
 	if d, ok := core.RetryAfter(err); ok {
 		w.Header().Set("Retry-After", strconv.Itoa(int((d+time.Second-1)/time.Second)))
 	}
+}
+
+// bodyTooLarge turns a body over its size cap (http.MaxBytesReader's
+// error) into the refusal the client reads; other errors are returned as
+// they are.
+func bodyTooLarge(err error) error {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return core.Errorf(core.KindInvalid, "request body is too large (limit %d bytes)", mbe.Limit)
+	}
+	return err
 }
