@@ -108,8 +108,9 @@ func (h *Harvester) write(kind string, p DirectoryTask) error {
 // RunTasks long-polls the server for directory tasks and carries them out
 // until ctx ends. A failed poll or report is logged and retried after a
 // pause (doubling up to a minute); a task whose report failed is not done
-// again (the server hands each task out once), and the user sees it as
-// not picked up.
+// again (the server hands each task out once), and once its report is
+// overdue the server fails it as of unknown outcome (core's
+// DirectoryReportLease).
 func (h *Harvester) RunTasks(ctx context.Context) error {
 	wait := h.PollWait
 	if wait <= 0 {

@@ -99,9 +99,18 @@ const (
 	// AuditDirectoryRequestExpired and AuditSelfServeRequestExpired: a
 	// technician's or an end user's request failed because the harvester
 	// never fetched its task before the task expired.
-	AuditDirectoryRequestRefused = "directory.request_refused"
-	AuditDirectoryRequestExpired = "directory.request_expired"
-	AuditSelfServeRequestExpired = "selfserve.request_expired"
+	// AuditDirectoryRequestUnreported and AuditSelfServeRequestUnreported:
+	// the harvester fetched the task and did not report within
+	// DirectoryReportLease, so the request failed with an unknown outcome;
+	// AuditDirectoryLateResult and AuditSelfServeLateResult: its report
+	// came after all, and amended the request.
+	AuditDirectoryRequestRefused    = "directory.request_refused"
+	AuditDirectoryRequestExpired    = "directory.request_expired"
+	AuditSelfServeRequestExpired    = "selfserve.request_expired"
+	AuditDirectoryRequestUnreported = "directory.request_unreported"
+	AuditSelfServeRequestUnreported = "selfserve.request_unreported"
+	AuditDirectoryLateResult        = "directory.late_result"
+	AuditSelfServeLateResult        = "selfserve.late_result"
 
 	// Notification groups and on-call (notify.go).
 	AuditNotifyGroupCreated = "notify.group_created"

@@ -171,3 +171,158 @@ func TestDropUndeliveredAgentTask(t *testing.T) {
 		}))
 	})
 }
+
+// TestDirectoryRequestsLapseUnreported: tasks the harvester fetched and
+// never reported fail once DirectoryReportLease has passed since the
+// fetch — a technician's unlock with an "outcome unknown" note on its
+// ticket, an end user's unlock with the end user's words, each audited —
+// and are never offered again (a reset must not run twice). One reported
+// within the lease is left as reported. Two nodes sweeping at once, and a
+// restarted one after, settle each once. The harvester's report that
+// comes after the lapse is taken once as the late truth: the request gets
+// the outcome, audited and noted on the ticket as late.
+func TestDirectoryRequestsLapseUnreported(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, st *store.Store) {
+		var cfg core.Config
+		f := newDirFixture(t, st, func(c *core.Config) { cfg = *c })
+		ctx := t.Context()
+		v := f.verify(t, f.tech, f.contact.ID)
+
+		un, err := f.ask(t, v)
+		require.NoError(t, err)
+		rs, err := f.ask(t, v, func(r *core.TechDirectoryRequest) { r.Action, r.Generate = core.SelfServeReset, true })
+		require.NoError(t, err)
+		// An end user's unlock from the self-serve page, sealed as the
+		// engine seals directory tasks (taskAAD: tenant and task).
+		now := f.clk.Now()
+		task := core.AgentTask{ID: core.NewID("tsk"), TenantID: f.tenant.ID, DeviceID: f.device.ID, Kind: core.TaskDirectoryUnlock,
+			CreatedAt: now, ExpiresAt: now.Add(10 * time.Minute)}
+		task.Payload, err = cfg.Sealer.Seal([]byte(`{"guid":"`+f.user.GUID+`"}`), []byte("agent_task\x00"+f.tenant.ID+"\x00"+task.ID))
+		require.NoError(t, err)
+		self := core.SelfServeRequest{TenantID: f.tenant.ID, ID: core.NewID("req"), ClientID: f.client.ID, GUID: f.user.GUID,
+			Action: core.SelfServeUnlock, DeviceID: f.device.ID, TaskID: task.ID, Status: core.SelfServeQueued,
+			CreatedAt: now, ExpiresAt: task.ExpiresAt}
+		require.NoError(t, st.Update(ctx, func(tx core.Tx) error {
+			if err := tx.CreateAgentTask(ctx, &task); err != nil {
+				return err
+			}
+			return tx.CreateSelfServeRequest(ctx, &self)
+		}))
+		fetched, err := f.eng.WaitTasks(ctx, f.device, 0)
+		require.NoError(t, err)
+		require.Len(t, fetched, 3, "all three fetched at once")
+
+		// The lease runs to the second: at its end nothing lapses, and
+		// the reset is reported in time.
+		f.clk.Add(core.DirectoryReportLease)
+		n, err := f.eng.ExpireDirectoryRequests(ctx)
+		require.NoError(t, err)
+		assert.Zero(t, n, "the lease has not passed yet (and a fetched task does not expire unfetched)")
+		require.NoError(t, f.eng.ReportTaskResult(ctx, f.device, rs.Request.TaskID, true, ""))
+
+		f.clk.Add(time.Second)
+		second, err := core.NewEngine(cfg)
+		require.NoError(t, err)
+		var (
+			wg    sync.WaitGroup
+			mu    sync.Mutex
+			total int
+		)
+		for _, e := range []*core.Engine{f.eng, second, f.eng, second} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				n, err := e.ExpireDirectoryRequests(ctx)
+				assert.NoError(t, err)
+				mu.Lock()
+				total += n
+				mu.Unlock()
+			}()
+		}
+		wg.Wait()
+		assert.Equal(t, 2, total, "the two unreported unlocks, once each")
+		restarted, err := core.NewEngine(cfg)
+		require.NoError(t, err)
+		n, err = restarted.ExpireDirectoryRequests(ctx)
+		require.NoError(t, err)
+		assert.Zero(t, n, "a restart finds nothing left to do")
+
+		request := func(id string) core.SelfServeRequest {
+			var r core.SelfServeRequest
+			require.NoError(t, st.View(ctx, func(tx core.Tx) (err error) {
+				r, err = tx.SelfServeRequest(ctx, f.tenant.ID, id)
+				return err
+			}))
+			return r
+		}
+		assert.Equal(t, core.SelfServeDone, request(rs.Request.ID).Status, "reported within the lease")
+		gotUn := request(un.Request.ID)
+		assert.Equal(t, core.SelfServeFailed, gotUn.Status)
+		assert.Contains(t, gotUn.Reason, "did not report a result in time: the account may or may not have been changed")
+		assert.Equal(t, f.clk.Now(), gotUn.FinishedAt.UTC())
+		gotSelf := request(self.ID)
+		assert.Equal(t, core.SelfServeFailed, gotSelf.Status)
+		assert.Contains(t, gotSelf.Reason, "did not say whether it worked")
+
+		// Never offered again.
+		again, err := f.eng.WaitTasks(ctx, f.device, 0)
+		require.NoError(t, err)
+		assert.Empty(t, again, "a fetched task is not handed out twice")
+
+		lapsed := map[string][]core.AuditEvent{}
+		for _, ev := range f.auditOf(t) {
+			lapsed[ev.Action] = append(lapsed[ev.Action], ev)
+		}
+		require.Len(t, lapsed[core.AuditDirectoryRequestUnreported], 1)
+		require.Len(t, lapsed[core.AuditSelfServeRequestUnreported], 1)
+		assert.Empty(t, lapsed[core.AuditDirectoryRequestExpired], "fetched tasks do not expire unfetched")
+		assert.Empty(t, lapsed[core.AuditSelfServeRequestExpired])
+		ev := lapsed[core.AuditDirectoryRequestUnreported][0]
+		assert.Equal(t, "system", ev.Actor)
+		assert.Equal(t, f.user.GUID, ev.Subject)
+		assert.Equal(t, un.Request.TaskID, ev.Detail["task"])
+		assert.Equal(t, v.ID, ev.Detail["verification"])
+		assert.Equal(t, self.TaskID, lapsed[core.AuditSelfServeRequestUnreported][0].Detail["task"])
+
+		notes := func() []string {
+			f.deliver(t)
+			var out []string
+			for _, m := range f.notes.all() {
+				if strings.Contains(m.Text, "scaller") {
+					assert.Equal(t, "4821", m.To)
+					assert.NotContains(t, m.Text, rs.Password)
+					out = append(out, m.Text)
+				}
+			}
+			return out
+		}
+		got := notes()
+		require.Len(t, got, 2, "the reset's result and the unlock's lapse; the end user's request has no ticket")
+		assert.Contains(t, got, "Countersign: Password of account scaller RESET for Sam Caller by jane after verifying the caller (2026-11-02 09:10 UTC).")
+		assert.Contains(t, got, "Countersign: Unlock of account scaller for Sam Caller by jane OUTCOME UNKNOWN: "+gotUn.Reason+" (2026-11-02 09:10 UTC).")
+
+		// The harvester's reports, late: taken once each.
+		f.clk.Add(time.Minute)
+		require.NoError(t, f.eng.ReportTaskResult(ctx, f.device, un.Request.TaskID, true, ""))
+		assert.Equal(t, core.KindConflict, kindOf(f.eng.ReportTaskResult(ctx, f.device, un.Request.TaskID, false, "again")))
+		require.NoError(t, f.eng.ReportTaskResult(ctx, f.device, self.TaskID, false, "Your account was not found."))
+		assert.Equal(t, core.KindConflict, kindOf(f.eng.ReportTaskResult(ctx, f.device, rs.Request.TaskID, true, "")), "reported in time: once")
+		gotUn, gotSelf = request(un.Request.ID), request(self.ID)
+		assert.Equal(t, core.SelfServeDone, gotUn.Status)
+		assert.Empty(t, gotUn.Reason)
+		assert.Equal(t, core.SelfServeFailed, gotSelf.Status)
+		assert.Equal(t, "Your account was not found.", gotSelf.Reason)
+		lateEv, err := f.eng.AuditEvents(ctx, f.tenant.ID, core.AuditQuery{Action: core.AuditDirectoryLateResult})
+		require.NoError(t, err)
+		require.Len(t, lateEv, 1)
+		assert.Equal(t, "device:"+f.device.ID, lateEv[0].Actor)
+		assert.Equal(t, "done", lateEv[0].Detail["outcome"])
+		lateEv, err = f.eng.AuditEvents(ctx, f.tenant.ID, core.AuditQuery{Action: core.AuditSelfServeLateResult})
+		require.NoError(t, err)
+		require.Len(t, lateEv, 1)
+		assert.Equal(t, "failed", lateEv[0].Detail["outcome"])
+		got = notes()
+		require.Len(t, got, 3)
+		assert.Contains(t, got[2], "Countersign (late result from the harvester, after the earlier note said it was unknown): Account scaller UNLOCKED for Sam Caller by jane")
+	})
+}

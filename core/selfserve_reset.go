@@ -132,6 +132,14 @@ type SelfServeResetTx interface {
 	// requests whose task expired at or before now without the harvester
 	// fetching it, soonest expired first.
 	ExpiredSelfServeRequests(ctx context.Context, tenantID string, now time.Time, limit int) ([]SelfServeRequest, error)
+	// UnreportedSelfServeRequests returns up to limit of a tenant's
+	// queued requests whose task the harvester fetched before
+	// deliveredBefore and never reported, soonest expiring first.
+	UnreportedSelfServeRequests(ctx context.Context, tenantID string, deliveredBefore time.Time, limit int) ([]SelfServeRequest, error)
+	// AmendSelfServeRequest replaces the outcome of a request that failed
+	// with fromReason by status and reason (a harvester's report that came
+	// after its lease); ErrNotFound when the request is not so (any more).
+	AmendSelfServeRequest(ctx context.Context, tenantID, id, fromReason string, status SelfServeRequestStatus, reason string, at time.Time) error
 	// DropUndeliveredAgentTask deletes a task (and with it a reset's
 	// sealed password) unless it was delivered: ErrConflict when it was,
 	// nil when it is gone or there was none.
@@ -733,7 +741,7 @@ func (e *Engine) SelfServeRequestView(ctx context.Context, slug, id string) (Sel
 		return err
 	})
 	if err == nil && r.Status == SelfServeQueued && !e.Now().Before(r.ExpiresAt) {
-		r.Status, r.Reason = SelfServeFailed, "your organisation's directory server did not pick up the request in time; try again later or call your IT help desk"
+		r.Status, r.Reason = SelfServeFailed, reasonEndUserNotFetched
 	}
 	return r, t, err
 }
@@ -744,7 +752,9 @@ const maxTaskReason = 500
 // ReportTaskResult records what the device d's harvester did with a
 // directory task: ok, or the reason it failed (shown to the user, so the
 // harvester sends a message fit for that, never the password). Only the
-// device the task was queued for can report it, once.
+// device the task was queued for can report it, once — also after its
+// report's lease lapsed (DirectoryReportLease), which amends the request
+// that lapse failed.
 func (e *Engine) ReportTaskResult(ctx context.Context, d Device, taskID string, ok bool, reason string) error {
 	reason = strings.TrimSpace(reason)
 	if len(reason) > maxTaskReason {
@@ -774,19 +784,39 @@ func (e *Engine) ReportTaskResult(ctx context.Context, d Device, taskID string, 
 			}
 		}
 		now := e.Now()
+		late := false
 		if err := tx.FinishSelfServeRequest(ctx, d.TenantID, r.ID, status, reason, now); err != nil {
-			if isNotFound(err) {
+			if !isNotFound(err) {
+				return err
+			}
+			// Settled already: by an earlier report, or by the sweep when
+			// the report's lease lapsed (directory_expiry.go) — then this
+			// is the outcome nobody knew, taken once.
+			if r.Status != SelfServeFailed || r.Reason != unreportedReason(r) {
 				return Errorf(KindConflict, "task %s has a result already", taskID)
 			}
-			return err
+			if err := tx.AmendSelfServeRequest(ctx, d.TenantID, r.ID, r.Reason, status, reason, now); err != nil {
+				if isNotFound(err) {
+					return Errorf(KindConflict, "task %s has a result already", taskID)
+				}
+				return err
+			}
+			late, action = true, AuditSelfServeLateResult
+			if r.VerificationID != "" {
+				action = AuditDirectoryLateResult
+			}
 		}
 		r.Status, r.Reason, r.FinishedAt = status, reason, now
-		if err := e.queueDirectoryNote(ctx, tx, r, now); err != nil {
+		if err := e.queueDirectoryNote(ctx, tx, r, now, late); err != nil {
 			return err
 		}
-		return e.audit(ctx, tx, d.TenantID, deviceActor(d.ID), action, r.GUID, map[string]string{
+		detail := map[string]string{
 			"guid": r.GUID, "client": r.ClientID, "action": string(r.Action), "task": taskID, "reason": reason,
 			"verification": r.VerificationID,
-		})
+		}
+		if late {
+			detail["outcome"] = string(status)
+		}
+		return e.audit(ctx, tx, d.TenantID, deviceActor(d.ID), action, r.GUID, detail)
 	})
 }

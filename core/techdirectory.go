@@ -526,8 +526,9 @@ func generatePassword(r io.Reader, u DirectoryUser, pol PasswordPolicy) (string,
 // transaction that recorded the result (ticketnote.go). End-user requests
 // and verifications not started from a ticket get no note. The note is not
 // the verification's own (VerificationID stays ""), so that the card's
-// note state still says where the verification's note stands.
-func (e *Engine) queueDirectoryNote(ctx context.Context, tx Tx, r SelfServeRequest, now time.Time) error {
+// note state still says where the verification's note stands. A late
+// result (the harvester's report after its lease lapsed) says so.
+func (e *Engine) queueDirectoryNote(ctx context.Context, tx Tx, r SelfServeRequest, now time.Time, late bool) error {
 	if r.VerificationID == "" {
 		return nil
 	}
@@ -555,27 +556,36 @@ func (e *Engine) queueDirectoryNote(ctx context.Context, tx Tx, r SelfServeReque
 		return err
 	}
 	msg := Outbound{Kind: OutboxTicketNote, To: v.TicketRef, Tenant: r.TenantID, Integration: v.IntegrationID,
-		Text: directoryNoteText(r, who, account, tech)}
+		Text: directoryNoteText(r, who, account, tech, late)}
 	item := OutboxItem{ID: NewID("obx"), TenantID: r.TenantID, Kind: OutboxTicketNote, Status: OutboxPending,
 		NextAttemptAt: now, CreatedAt: now, Dev: e.cfg.Senders[OutboxTicketNote] == nil}
 	return e.sealAndEnqueue(ctx, tx, &item, msg, 0)
 }
 
-// directoryNoteText is the ticket note of a technician's reset or unlock.
-func directoryNoteText(r SelfServeRequest, who, account, tech string) string {
+// directoryNoteText is the ticket note of a technician's reset or unlock;
+// late marks the harvester's result that came after its lease lapsed.
+func directoryNoteText(r SelfServeRequest, who, account, tech string, late bool) string {
 	when := r.FinishedAt.UTC().Format("2006-01-02 15:04 UTC")
+	head := "Countersign: "
+	if late {
+		head = "Countersign (late result from the harvester, after the earlier note said it was unknown): "
+	}
 	what := "account " + account + " UNLOCKED"
 	if r.Action == SelfServeReset {
 		what = "password of account " + account + " RESET"
 	}
 	if r.Status == SelfServeDone {
-		return fmt.Sprintf("Countersign: %s for %s by %s after verifying the caller (%s).", sentenceStart(what), who, tech, when)
+		return fmt.Sprintf("%s%s for %s by %s after verifying the caller (%s).", head, sentenceStart(what), who, tech, when)
 	}
 	failed := "unlock of account " + account
 	if r.Action == SelfServeReset {
 		failed = "password reset of account " + account
 	}
-	return fmt.Sprintf("Countersign: %s for %s by %s FAILED: %s (%s).", sentenceStart(failed), who, tech, r.Reason, when)
+	outcome := "FAILED"
+	if r.Reason == reasonTechUnreported {
+		outcome = "OUTCOME UNKNOWN"
+	}
+	return fmt.Sprintf("%s%s for %s by %s %s: %s (%s).", head, sentenceStart(failed), who, tech, outcome, r.Reason, when)
 }
 
 // sentenceStart capitalises the first letter of s.

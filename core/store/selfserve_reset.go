@@ -183,6 +183,31 @@ func (t *tx) ExpiredSelfServeRequests(ctx context.Context, tenantID string, now 
 	return out, wrap(err, "list expired self-serve requests")
 }
 
+// UnreportedSelfServeRequests implements core.SelfServeResetTx.
+func (t *tx) UnreportedSelfServeRequests(ctx context.Context, tenantID string, deliveredBefore time.Time, limit int) ([]core.SelfServeRequest, error) {
+	rows, err := t.query(ctx, `SELECT `+requestCols+` FROM selfserve_requests r
+		WHERE r.tenant_id = ? AND r.status = ?
+			AND EXISTS (SELECT 1 FROM agent_tasks a WHERE a.id = r.task_id AND a.tenant_id = r.tenant_id AND a.delivered_at < ?)
+		ORDER BY r.expires_at, r.id LIMIT ?`, tenantID, string(core.SelfServeQueued), normTime(deliveredBefore), limit)
+	if err != nil {
+		return nil, wrap(err, "list unreported self-serve requests")
+	}
+	out, err := collect(rows, scanRequest)
+	return out, wrap(err, "list unreported self-serve requests")
+}
+
+// AmendSelfServeRequest implements core.SelfServeResetTx: one conditional
+// update on the outcome it replaces decides.
+func (t *tx) AmendSelfServeRequest(ctx context.Context, tenantID, id, fromReason string, status core.SelfServeRequestStatus, reason string, at time.Time) error {
+	res, err := t.exec(ctx, `UPDATE selfserve_requests SET status = ?, reason = ?, finished_at = ?
+		WHERE tenant_id = ? AND id = ? AND status = ? AND reason = ?`,
+		string(status), reason, normTime(at), tenantID, id, string(core.SelfServeFailed), fromReason)
+	if err != nil {
+		return wrap(err, "amend self-serve request")
+	}
+	return mustAffect(res, "amend self-serve request")
+}
+
 // DropUndeliveredAgentTask implements core.SelfServeResetTx. The delete
 // is conditional on the task being undelivered, and so is the update that
 // delivers it (MarkAgentTaskDelivered): on PostgreSQL the second of the two
