@@ -10,7 +10,8 @@ import (
 // on and status Registration Complete or Accessed Self-Serve hear by e-mail
 // and SMS (whichever are known: the directory's, else the bound contact's)
 // from 10 days before their password expires, daily, on the expiry day, and
-// when their account is locked out. A user gets at most one notice a day —
+// when their account is locked out. Days are the tenant's (its time zone's
+// calendar, Tenant.Location). A user gets at most one notice a day —
 // lock-out before expiry today before expiring — claimed in the store in
 // the transaction that queues it, so restarts and several nodes send each
 // once.
@@ -31,7 +32,8 @@ const noticeDays = 10
 // NoticeTx is the part of a transaction that records notices sent.
 type NoticeTx interface {
 	// ClaimNotice records that (tenant, client, GUID) gets its notice of
-	// day (YYYY-MM-DD, UTC); false when it already has one for that day.
+	// day (YYYY-MM-DD, in the tenant's time zone); false when it already
+	// has one for that day.
 	ClaimNotice(ctx context.Context, tenantID, clientID, guid, day string, kind NoticeKind, at time.Time) (bool, error)
 	// ForgetNotices drops a tenant's records of days before day.
 	ForgetNotices(ctx context.Context, tenantID, day string) error
@@ -40,17 +42,18 @@ type NoticeTx interface {
 // AuditDirectoryNotice: a notice was queued (detail: kind, days, channels).
 const AuditDirectoryNotice = "directory.notice_queued"
 
-// noticeFor says which notice, if any, u is due on the UTC day of now, and
-// how many days are left before the password expires.
-func noticeFor(u DirectoryUser, now time.Time) (NoticeKind, int) {
+// noticeFor says which notice, if any, u is due on the day of now in loc
+// (the tenant's time zone), and how many days are left before the password
+// expires, counted by loc's calendar: at 23:30 on the 9th a password that
+// expires on the 12th has 3 days left, whatever the date is in UTC.
+func noticeFor(u DirectoryUser, now time.Time, loc *time.Location) (NoticeKind, int) {
 	if u.Locked {
 		return NoticeLocked, 0
 	}
 	if u.PasswordNeverExpires || u.PasswordExpiresAt.IsZero() {
 		return "", 0
 	}
-	today := utcDay(now)
-	left := int(utcDay(u.PasswordExpiresAt).Sub(today).Hours() / 24)
+	left := int(localDay(u.PasswordExpiresAt, loc).Sub(localDay(now, loc)).Hours() / 24)
 	switch {
 	case left == 0:
 		return NoticeExpiresToday, 0
@@ -60,8 +63,12 @@ func noticeFor(u DirectoryUser, now time.Time) (NoticeKind, int) {
 	return "", 0
 }
 
-func utcDay(t time.Time) time.Time {
-	y, m, d := t.UTC().Date()
+// localDay is the calendar date of t in loc, as midnight UTC of that date:
+// two of them are a whole number of days apart, also across a change to
+// or from daylight saving time (local midnights can be 23 or 25 hours
+// apart).
+func localDay(t time.Time, loc *time.Location) time.Time {
+	y, m, d := t.In(loc).Date()
 	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 }
 
@@ -150,7 +157,7 @@ func (e *Engine) sendTenantNotices(ctx context.Context, t Tenant) (int, error) {
 	}
 	now := e.Now()
 	return sent, e.cfg.Store.Update(ctx, func(tx Tx) error {
-		return tx.ForgetNotices(ctx, t.ID, utcDay(now).AddDate(0, 0, -31).Format(time.DateOnly))
+		return tx.ForgetNotices(ctx, t.ID, localDay(now, t.Location()).AddDate(0, 0, -31).Format(time.DateOnly))
 	})
 }
 
@@ -183,7 +190,8 @@ func (e *Engine) sendClientNotices(ctx context.Context, tx Tx, t Tenant, clientI
 		}
 	}
 	now := e.Now()
-	day := utcDay(now).Format(time.DateOnly)
+	loc := t.Location()
+	day := localDay(now, loc).Format(time.DateOnly)
 	msp := t.Branding.SenderName
 	if msp == "" {
 		msp = t.Name
@@ -193,7 +201,7 @@ func (e *Engine) sendClientNotices(ctx context.Context, tx Tx, t Tenant, clientI
 		if _, ok := own[u.GUID]; !ok {
 			continue
 		}
-		kind, left := noticeFor(u, now)
+		kind, left := noticeFor(u, now, loc)
 		if kind == "" {
 			continue
 		}

@@ -215,3 +215,63 @@ func TestDirectoryNoticesUseTenantTemplates(t *testing.T) {
 		assert.Contains(t, got["+15550100202"].Text, "bob is locked", "a template that cannot be rendered: the built-in wording")
 	})
 }
+
+// TestDirectoryNoticesInTenantZone: the notice schedule runs on the
+// tenant's calendar (New York here): at 18:30 and 19:30 on the 9th —
+// either side of midnight UTC — and at 23:30 the user has had that day's
+// one notice, counting 3 days to a password that expires on the 12th; the
+// next notice comes after local midnight, counting 2. On SQLite and
+// PostgreSQL.
+func TestDirectoryNoticesInTenantZone(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, st *store.Store) {
+		f := newFixture(t, st)
+		ctx := t.Context()
+		f.tenant.Branding.TimeZone = "America/New_York"
+		require.NoError(t, st.Update(ctx, func(tx core.Tx) error { return tx.UpdateTenant(ctx, &f.tenant) }))
+		ny, err := time.LoadLocation("America/New_York")
+		require.NoError(t, err)
+		guid := "00000000-0000-4000-8000-0000000000a1"
+		require.NoError(t, st.Update(ctx, func(tx core.Tx) error {
+			u := core.DirectoryUser{TenantID: f.tenant.ID, ClientID: f.client.ID, GUID: guid, SID: "S-1-5-21-1-2-3-1100",
+				SAMAccountName: "alice", DisplayName: "alice", Mail: "alice@contoso.example", Enabled: true,
+				PasswordExpiresAt: time.Date(2026, 11, 12, 10, 0, 0, 0, ny), SyncedAt: f.clk.Now()}
+			if err := tx.PutDirectoryUser(ctx, &u); err != nil {
+				return err
+			}
+			if err := tx.PutSelfServeUser(ctx, &core.SelfServeUser{TenantID: f.tenant.ID, ClientID: f.client.ID,
+				GUID: guid, Enabled: true, Status: core.SelfServeRegistered, ChangedAt: f.clk.Now()}); err != nil {
+				return err
+			}
+			return tx.PutSelfServeSettings(ctx, &core.SelfServeSettings{TenantID: f.tenant.ID, Enabled: true, UpdatedAt: f.clk.Now()})
+		}))
+		subjects := func() []string {
+			var items []core.OutboxItem
+			require.NoError(t, st.View(ctx, func(tx core.Tx) (err error) {
+				items, err = tx.ListOutbox(ctx, f.tenant.ID, 0)
+				return err
+			}))
+			sort.SliceStable(items, func(i, j int) bool { return items[i].CreatedAt.Before(items[j].CreatedAt) })
+			var out []string
+			for _, it := range items {
+				m, err := f.eng.OpenOutbox(it)
+				require.NoError(t, err)
+				out = append(out, it.CreatedAt.In(ny).Format("01-02 15:04")+": "+m.Subject)
+			}
+			return out
+		}
+		for _, local := range []time.Time{
+			time.Date(2026, 11, 9, 18, 30, 0, 0, ny), // 23:30 UTC on the 9th
+			time.Date(2026, 11, 9, 19, 30, 0, 0, ny), // 00:30 UTC on the 10th
+			time.Date(2026, 11, 9, 23, 30, 0, 0, ny),
+		} {
+			f.clk.Add(local.Sub(f.clk.Now()))
+			_, err := f.eng.SendDirectoryNotices(ctx)
+			require.NoError(t, err)
+		}
+		assert.Equal(t, []string{"11-09 18:30: Your password expires in 3 days"}, subjects(), "one notice on the local day, counting local days")
+		f.clk.Add(time.Hour) // 00:30 on the 10th in New York
+		_, err = f.eng.SendDirectoryNotices(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, []string{"11-09 18:30: Your password expires in 3 days", "11-10 00:30: Your password expires in 2 days"}, subjects())
+	})
+}
