@@ -28,6 +28,12 @@ type Config struct {
 	TOTPSecret string `json:"totp_secret,omitempty"`
 	// NoteTypeID is the BMS note type of verification notes; "" means 1.
 	NoteTypeID string `json:"note_type_id,omitempty"`
+	// TicketTypeID and TicketSourceID are the BMS ticket type and source
+	// of the tickets users log from the tray (TicketInputDto requires
+	// both; BMS does not document their values, reference open item 3);
+	// "" means 1.
+	TicketTypeID   string `json:"ticket_type_id,omitempty"`
+	TicketSourceID string `json:"ticket_source_id,omitempty"`
 	// PhoneRegion is the ISO 3166 country for numbers stored without a
 	// country code; "" means "US".
 	PhoneRegion string `json:"phone_region,omitempty"`
@@ -80,6 +86,8 @@ func (c Config) normalized() Config {
 	c.Username = strings.TrimSpace(c.Username)
 	c.TOTPSecret = strings.ToUpper(strings.ReplaceAll(strings.TrimSpace(c.TOTPSecret), " ", ""))
 	c.NoteTypeID = strings.TrimSpace(c.NoteTypeID)
+	c.TicketTypeID = strings.TrimSpace(c.TicketTypeID)
+	c.TicketSourceID = strings.TrimSpace(c.TicketSourceID)
 	c.TicketURL = strings.TrimSpace(c.TicketURL)
 	c.PhoneRegion = strings.ToUpper(strings.TrimSpace(c.PhoneRegion))
 	return c
@@ -113,8 +121,14 @@ func (c Config) apiBase() (string, error) {
 }
 
 // noteType returns the note type id to send.
-func (c Config) noteType() int {
-	if n, err := strconv.Atoi(c.NoteTypeID); err == nil {
+func (c Config) noteType() int { return idOr1(c.NoteTypeID) }
+
+// ticketType and ticketSource return the ids new tickets are sent with.
+func (c Config) ticketType() int   { return idOr1(c.TicketTypeID) }
+func (c Config) ticketSource() int { return idOr1(c.TicketSourceID) }
+
+func idOr1(s string) int {
+	if n, err := strconv.Atoi(s); err == nil {
 		return n
 	}
 	return 1
@@ -141,9 +155,12 @@ func (c Config) Validate() error {
 			return core.Errorf(core.KindInvalid, "TOTP secret is not base32: paste the secret shown when MFA was set up (letters A–Z and digits 2–7)")
 		}
 	}
-	if c.NoteTypeID != "" {
-		if n, err := strconv.Atoi(c.NoteTypeID); err != nil || n < 1 {
-			return core.Errorf(core.KindInvalid, "note type id %q must be a positive number", c.NoteTypeID)
+	for _, f := range []struct{ name, v string }{{"note type id", c.NoteTypeID}, {"ticket type id", c.TicketTypeID}, {"ticket source id", c.TicketSourceID}} {
+		if f.v == "" {
+			continue
+		}
+		if n, err := strconv.Atoi(f.v); err != nil || n < 1 {
+			return core.Errorf(core.KindInvalid, "%s %q must be a positive number", f.name, f.v)
 		}
 	}
 	if n, err := strconv.Atoi(strings.TrimSpace(c.CallsPerHour)); strings.TrimSpace(c.CallsPerHour) != "" && (err != nil || n < 1 || n > 100000) {

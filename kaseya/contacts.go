@@ -32,11 +32,15 @@ type contactSummary struct {
 		EmailType    string `json:"emailType"`
 		IsDefault    bool   `json:"isDefault"`
 	} `json:"emails"`
-	Phones []struct {
-		Phone     string `json:"phone"`
-		PhoneType string `json:"phoneType"`
-		IsDefault bool   `json:"isDefault"`
-	} `json:"phones"`
+	Phones []contactPhone `json:"phones"`
+}
+
+// contactPhone is BMS's ContactPhoneOutputDto.
+type contactPhone struct {
+	Phone       string `json:"phone"`
+	PhoneTypeID int    `json:"phoneTypeId"`
+	PhoneType   string `json:"phoneType"`
+	IsDefault   bool   `json:"isDefault"`
 }
 
 func (cs contactSummary) contact() psa.Contact {

@@ -26,6 +26,10 @@ func Descriptor() psa.Descriptor {
 				Help: "Only when the user has MFA: the secret (base32) of the authenticator enrolment."},
 			{Name: "note_type_id", Label: "Note type id", Kind: psa.FieldText,
 				Help: "The BMS note type of verification notes; empty means 1. Choose it from BMS once the integration is saved.", Choosable: true},
+			{Name: "ticket_type_id", Label: "Ticket type id", Kind: psa.FieldText,
+				Help: "The BMS ticket type of tickets users log from the Windows tray; empty means 1."},
+			{Name: "ticket_source_id", Label: "Ticket source id", Kind: psa.FieldText,
+				Help: "The BMS ticket source of tickets users log from the Windows tray; empty means 1."},
 			{Name: "api_url", Label: "API URL", Kind: psa.FieldURL,
 				Help: "Leave empty: it is derived from the gateway URL (bmsemea → api.bmsemea)."},
 			{Name: "phone_region", Label: "Phone region", Kind: psa.FieldText,
@@ -61,4 +65,12 @@ var (
 	_ psa.ContactTicketLister = (*Client)(nil)
 	_ psa.TicketFinder        = (*Client)(nil)
 	_ psa.TicketOnlyGetter    = (*Client)(nil)
+	// Tray tickets, on-call groups, pods' ticket contact and opt-in
+	// corrections. No psa.ContactNoter: BMS has no contact notes
+	// (contact_writes.go).
+	_ psa.TicketCreator        = (*Client)(nil)
+	_ psa.TicketContactSetter  = (*Client)(nil)
+	_ psa.DefaultContactGetter = (*Client)(nil)
+	_ psa.ContactPhoneSetter   = (*Client)(nil)
+	_ psa.MemberLister         = (*Client)(nil)
 )

@@ -167,7 +167,7 @@ func (s *Server) contactJSON(c contactRec) map[string]any {
 	}
 	phones := []map[string]any{}
 	for i, p := range c.phones {
-		phones = append(phones, map[string]any{"id": c.id*10 + i, "phone": p.Number, "phoneTypeId": 1,
+		phones = append(phones, map[string]any{"id": c.id*10 + i, "phone": p.Number, "phoneTypeId": phoneTypeID(p.Label),
 			"phoneType": label(p.Label, "Work"), "isDefault": p.Default})
 	}
 	var loc any
@@ -176,7 +176,7 @@ func (s *Server) contactJSON(c contactRec) map[string]any {
 	}
 	return map[string]any{
 		"id": c.id, "accountId": c.account, "accountName": s.accountName(c.account), "locationId": loc,
-		"firstName": c.first, "lastName": c.last, "jobTitle": c.title, "isPoc": false, "isActive": true,
+		"firstName": c.first, "lastName": c.last, "jobTitle": c.title, "isPoc": s.pocs[c.id], "isActive": true,
 		"isBillable": false, "emails": emails, "phones": phones, "canRecieveInvoices": false,
 	}
 }

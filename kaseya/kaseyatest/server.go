@@ -81,6 +81,8 @@ type Server struct {
 	tickets    map[int]ticketRec
 	notes      map[int][]NoteRecord
 	member     psa.Member
+	employees  []employeeRec
+	pocs       map[int]bool // contacts marked as their account's point of contact
 	nextID     int
 	headers    map[string]bool // request headers other than the standard ones
 	pascalNext bool            // spell the next answer's keys in PascalCase
@@ -98,6 +100,14 @@ type contactRec struct {
 type ticketRec struct {
 	id, account, contact  int
 	number, title, status string
+	// Set by POST /v2/servicedesk/tickets.
+	details                                   string
+	location, statusID, priority, typ, source int
+}
+
+type employeeRec struct {
+	m      psa.Member
+	active bool
 }
 
 // NoteRecord is a note as BMS stored it.
@@ -118,6 +128,7 @@ func NewServer(t testing.TB) *Server {
 		tokens:    map[string]time.Time{},
 		refresh:   map[string]string{},
 		locations: map[int][]int{},
+		pocs:      map[int]bool{},
 		tickets:   map[int]ticketRec{},
 		notes:     map[int][]NoteRecord{},
 		nextID:    90000,
@@ -261,6 +272,7 @@ func (s *Server) Seed(companies []psa.Company, contacts []psa.Contact, tickets [
 		s.locations[mustID(c.Ref)] = []int{7000 + i}
 	}
 	s.contacts = nil
+	s.pocs = map[int]bool{}
 	for _, c := range contacts {
 		s.contacts = append(s.contacts, contactRec{
 			id: mustID(c.Ref), account: optID(c.CompanyRef), first: c.FirstName, last: c.LastName, title: c.Title,

@@ -43,12 +43,17 @@ var prefixes = []string{
 	"/v2/crm/accounts/{accountId}/locations/lookup",
 	"/v2/servicedesk/tickets",
 	"/v2/servicedesk/templates/notes/lookup",
+	"/v2/crm/contacts/{contactId}/phones",
+	"/v2/hr/employees/searchselect",
+	"/v2/system/priorities/lookup",
+	"/v2/system/statuses/lookup",
 }
 
 // roots are the models the fake answers with, beyond the request bodies.
 var roots = []string{
 	"ContactsSummaryOutputDto", "ContactSummaryOutputDto", "AccountLookupOutputDto", "AccountSummaryOutputDto", "AccountLocationLookupOutputDto",
 	"TicketOutputDto", "TicketListDto", "TicketNoteOutputDto", "TicketNoteTemplateLookupOutputDto", "TokenOutputDto", "UserInfoOutputDto", "ErrorInfo",
+	"ContactsSearchSelectOutputDto", "ContactPhonePatchResultDto", "EmployeesListSearchSelectOutputDto", "PriorityLookupOutputDto", "StatusLookupOutputDto",
 }
 
 type schema struct {
@@ -119,6 +124,11 @@ func run(in, out string) error {
 		FoldCase: true,
 	}
 	for name, s := range doc.Components.Schemas {
+		if s.Properties == nil && s.Type != "" && s.Type != "object" {
+			scalars[name] = s // an enum or a plain value: checked by its type
+		}
+	}
+	for name, s := range doc.Components.Schemas {
 		if s.Properties == nil {
 			continue // enums and plain values: checked by their type
 		}
@@ -186,9 +196,18 @@ func fields(s *schema) []psafake.Field {
 	return fs
 }
 
+// scalars are the document's named schemas that are not objects (the
+// integer enums RelatedItemOperationType, OperationType…): a reference to
+// one is checked as its scalar type.
+var scalars = map[string]*schema{}
+
 func typeOf(s *schema) string {
 	var t string
 	switch {
+	case s.Ref != "" && scalars[s.Ref[strings.LastIndexByte(s.Ref, '/')+1:]] != nil:
+		e := *scalars[s.Ref[strings.LastIndexByte(s.Ref, '/')+1:]]
+		e.Nullable = e.Nullable || s.Nullable
+		return typeOf(&e)
 	case s.Ref != "":
 		t = s.Ref[strings.LastIndexByte(s.Ref, '/')+1:]
 	case s.Type == "array" && s.Items != nil:
