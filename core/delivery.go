@@ -427,6 +427,9 @@ func (e *Engine) finishItem(ctx context.Context, it OutboxItem, ref string, send
 	if followUp {
 		e.Wake()
 	}
+	if it.Dev {
+		e.publish(ctx, Event{Type: EventOutboxChanged, TenantID: it.TenantID, At: e.Now()})
+	}
 	if evType == EventVerificationNote {
 		e.publish(ctx, e.event(evType, v))
 		return nil

@@ -101,6 +101,12 @@ const (
 	// event says nothing about who texted (watchers of the inbox see the
 	// list through its API, as the technician they are).
 	EventTechVerifyChanged EventType = "techverify.changed"
+	// EventOutboxChanged: a message kept in the tenant's dev outbox (dev
+	// delivery mode, or a channel not set up) was written; the dev outbox
+	// panel and page refetch GET /api/v1/outbox. Only TenantID and At are
+	// set: the message itself never leaves the database this way (other
+	// nodes hear of events through PostgreSQL notifications).
+	EventOutboxChanged EventType = "outbox.changed"
 )
 
 // Event is a state change, published after its transaction commits so that

@@ -5,6 +5,7 @@
 //
 //   const w = CSLive.watch({contact: id, ticket: ref}, onEvent, CSLive.indicator(el));
 //   const inbox = CSLive.watch({techverify: true}, onEvent);  // the tech-verify inbox
+//   const outbox = CSLive.watch({outbox: true}, onEvent);      // the dev outbox
 //   w.set({contact: other});  // watch something else
 //   w.close();
 //
@@ -40,6 +41,7 @@
     if (p.contact) q.set("contact", p.contact);
     if (p.ticket) q.set("ticket", p.ticket);
     if (p.techverify) q.set("techverify", "1");
+    if (p.outbox) q.set("outbox", "1");
     return (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/api/v1/live?" + q.toString();
   }
 
@@ -139,10 +141,11 @@
     }
     window.addEventListener("online", online);
 
-    function watching() { return p.contact || p.ticket || p.techverify; }
+    function watching() { return p.contact || p.ticket || p.techverify || p.outbox; }
 
     function set(next) {
-      p = { contact: (next && next.contact) || "", ticket: (next && next.ticket) || "", techverify: !!(next && next.techverify) };
+      p = { contact: (next && next.contact) || "", ticket: (next && next.ticket) || "", techverify: !!(next && next.techverify),
+        outbox: !!(next && next.outbox) };
       drop();
       attempt = 0;
       seenHello = false; // the page fetches what it switched to

@@ -1,6 +1,8 @@
 "use strict";
-// The dev outbox: what would have been sent, newest first, refreshed every
-// two seconds. It fills the dev outbox page (#items: every kind) and the
+// The dev outbox: what would have been sent, newest first, fetched when the
+// server says a message was kept (outbox.changed on the live socket,
+// live.js) and after a reconnect, never on a timer. It fills the dev outbox
+// page (#items: every kind) and the
 // panel beside the console in dev delivery mode (#devpanel-items: what a
 // caller would receive, SMS, e-mail and voice). Each message says when it
 // was queued and whom it was for. Messages already shown are kept, so that
@@ -53,5 +55,19 @@
     const empty = document.getElementById("devpanel-empty");
     if (empty) empty.hidden = shown.size > 0;
   }
-  load(); setInterval(load, 2000);
+  // refresh runs load at most once at a time: events arriving during a
+  // fetch cost one more fetch, not one each.
+  let busy = false, again = false;
+  async function refresh() {
+    if (busy) { again = true; return; }
+    busy = true;
+    try { do { again = false; await load(); } while (again); } finally { busy = false; }
+  }
+  // One fetch shows what is there; then the socket says when to look again
+  // (live.js turns a reconnect into a resync: anything may have been kept
+  // meanwhile).
+  refresh();
+  CSLive.watch({ outbox: true }, (ev) => {
+    if (ev.type === "outbox.changed" || ev.type === "resync") refresh();
+  });
 })();

@@ -13,7 +13,10 @@ import (
 // TestBrowserDemoOutboxPanel runs `countersign demo` as a new user would
 // and verifies a caller without leaving the console (issue 12): the dev
 // outbox is a panel beside the card, each message says when it was queued
-// and for whom, and the SMS code is read from it.
+// and for whom, and the SMS code is read from it. The panel is live: a
+// message shows well within the old two-second poll, pushed over the live
+// socket, and an idle panel fetches nothing (before, outbox.js fetched
+// GET /api/v1/outbox every 2 s).
 func TestBrowserDemoOutboxPanel(t *testing.T) {
 	addr := freeAddr(t)
 	t.Setenv("COUNTERSIGN_LISTEN", addr)
@@ -34,10 +37,30 @@ func TestBrowserDemoOutboxPanel(t *testing.T) {
 	tab.WaitVisible("#devpanel")
 	tab.WaitVisible("#devpanel-empty")
 
+	// How often the page asked for the outbox, from the browser's own
+	// record of its requests.
+	fetches := func() int {
+		var n int
+		tab.Eval(`performance.getEntriesByType("resource").filter(e => new URL(e.name).pathname === "/api/v1/outbox").length`, &n)
+		return n
+	}
+	tab.WaitTrue("the panel's socket is up", `performance.getEntriesByType("resource").some(e => new URL(e.name).pathname === "/api/v1/outbox")`)
+	time.Sleep(4500 * time.Millisecond) // two of the old poll's rounds
+	assert.Equal(t, 1, fetches(), "an idle panel fetched the outbox once, when it loaded")
+
 	openContact(t, tab, "Alice", "Alice Smith")
+	var before float64
+	tab.Eval(`performance.now()`, &before)
 	tab.Click(`button[data-method="sms_code"]`)
-	tab.WaitVisible("#code")
 	tab.WaitTrue("the SMS in the panel", `!!document.querySelector('#devpanel-items li[data-kind="sms"]')`)
+	var after float64
+	tab.Eval(`performance.now()`, &after)
+	assert.Less(t, after-before, 1000.0, "the SMS shows within a second of the click (pushed, not polled)")
+	tab.WaitVisible("#code")
+	pushed := fetches()
+	assert.LessOrEqual(t, pushed, 3, "one fetch for each message kept (the SMS; the history's note at most), no more")
+	time.Sleep(4500 * time.Millisecond)
+	assert.Equal(t, pushed, fetches(), "and nothing while nothing is kept")
 	assert.False(t, tab.Text("#devpanel-items") == "", "the panel lists the SMS")
 	var empty bool
 	tab.Eval(`document.getElementById("devpanel-empty").hidden`, &empty)

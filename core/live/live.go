@@ -30,15 +30,16 @@ import (
 const DefaultBuffer = 32
 
 // Watch names what a subscriber watches within its tenant. A contact, a
-// ticket or the tech-verify inbox is set; an event matches when its
-// contact or its ticket does, or, for TechVerify, when it is a
-// core.EventTechVerifyChanged. TechnicianID, when set, also delivers the
+// ticket, the tech-verify inbox or the dev outbox is set; an event matches
+// when its contact or its ticket does, or, for TechVerify, when it is a
+// core.EventTechVerifyChanged, for Outbox a core.EventOutboxChanged. TechnicianID, when set, also delivers the
 // events about that technician (core.EventTechnicianSignedOut), so that a
 // signed-in page learns at once that its session ended.
 type Watch struct {
 	ContactID    string
 	TicketRef    string
 	TechVerify   bool
+	Outbox       bool
 	TechnicianID string
 }
 
@@ -91,7 +92,7 @@ func eventMessage(e core.Event) Message {
 // topic is one index key of the hub.
 type topic struct {
 	tenant string
-	kind   byte // 'c' contact, 't' ticket, 'u' technician (user), 'v' tech-verify inbox (key "")
+	kind   byte // 'c' contact, 't' ticket, 'u' technician (user), 'v' tech-verify inbox, 'o' dev outbox (key "")
 	key    string
 }
 
@@ -189,8 +190,8 @@ func (h *Hub) Subscribe(tenantID string, w Watch) (*Subscription, error) {
 // block: it runs while the hub publishes. nil means no callback.
 func (h *Hub) SubscribeFunc(tenantID string, w Watch, ready func()) (*Subscription, error) {
 	w.ContactID, w.TicketRef, w.TechnicianID = strings.TrimSpace(w.ContactID), strings.TrimSpace(w.TicketRef), strings.TrimSpace(w.TechnicianID)
-	if tenantID == "" || (w.ContactID == "" && w.TicketRef == "" && !w.TechVerify) {
-		return nil, core.Errorf(core.KindInvalid, "live: a subscription needs a tenant and a contact, a ticket or the tech-verify inbox")
+	if tenantID == "" || (w.ContactID == "" && w.TicketRef == "" && !w.TechVerify && !w.Outbox) {
+		return nil, core.Errorf(core.KindInvalid, "live: a subscription needs a tenant and a contact, a ticket, the tech-verify inbox or the dev outbox")
 	}
 	// One slot more than the buffer, kept for the resync message.
 	s := &Subscription{hub: h, tenant: tenantID, watch: w, ch: make(chan Message, h.buffer+1), ready: ready}
@@ -235,8 +236,12 @@ func (h *Hub) Publish(_ context.Context, e core.Event) {
 		}
 		return
 	}
-	if e.Type == core.EventTechVerifyChanged {
-		inbox := h.topics[topic{e.TenantID, 'v', ""}]
+	if e.Type == core.EventTechVerifyChanged || e.Type == core.EventOutboxChanged {
+		kind := byte('v')
+		if e.Type == core.EventOutboxChanged {
+			kind = 'o'
+		}
+		inbox := h.topics[topic{e.TenantID, kind, ""}]
 		if len(inbox) == 0 {
 			return
 		}
@@ -326,6 +331,9 @@ func (s *Subscription) topics() []topic {
 	}
 	if s.watch.TechVerify {
 		ts = append(ts, topic{s.tenant, 'v', ""})
+	}
+	if s.watch.Outbox {
+		ts = append(ts, topic{s.tenant, 'o', ""})
 	}
 	if s.watch.TechnicianID != "" {
 		ts = append(ts, topic{s.tenant, 'u', s.watch.TechnicianID})

@@ -339,3 +339,27 @@ func TestTechVerifyInbox(t *testing.T) {
 	assert.Len(t, drain(inboxAndContact), 1)
 	assert.Len(t, drain(contact), 1)
 }
+
+// TestDevOutboxWatch: a dev outbox event reaches the outbox watchers of its
+// tenant only, and neither inbox nor contact watchers; an inbox event does
+// not reach an outbox-only watcher.
+func TestDevOutboxWatch(t *testing.T) {
+	h := live.NewHub(0)
+	outbox := subscribe(t, h, "ten_a", live.Watch{Outbox: true, TechnicianID: "tec_1"})
+	inbox := subscribe(t, h, "ten_a", live.Watch{TechVerify: true})
+	contact := subscribe(t, h, "ten_a", live.Watch{ContactID: "con_1"})
+	otherTenant := subscribe(t, h, "ten_b", live.Watch{Outbox: true})
+
+	h.Publish(t.Context(), core.Event{Type: core.EventOutboxChanged, TenantID: "ten_a", At: time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC)})
+	got := drain(outbox)
+	require.Len(t, got, 1, "the outbox watcher gets the event once")
+	assert.JSONEq(t, `{"type":"outbox.changed","contact_id":"","verification_id":"","status":"","at":"2026-12-03T09:00:00Z"}`, string(got[0].JSON()))
+	assert.Empty(t, drain(inbox), "the tech-verify inbox is another topic")
+	assert.Empty(t, drain(contact), "a contact watcher has no outbox")
+	assert.Empty(t, drain(otherTenant), "tenant B's outbox hears nothing of tenant A")
+
+	h.Publish(t.Context(), core.Event{Type: core.EventTechVerifyChanged, TenantID: "ten_a"})
+	assert.Empty(t, drain(outbox), "an outbox-only watcher hears no inbox change")
+	_, err := h.Subscribe("ten_a", live.Watch{})
+	assert.Error(t, err, "a watch of nothing is refused")
+}

@@ -59,14 +59,16 @@ func (s *Server) registerLiveRoutes(r *mux.Router) {
 	r.HandleFunc("/live", s.handleLive).Methods(http.MethodGet)
 }
 
-// handleLive handles "GET /api/v1/live?contact=ID&ticket=REF&techverify=1":
+// handleLive handles "GET /api/v1/live?contact=ID&ticket=REF&techverify=1&outbox=1":
 // a websocket on which the signed-in tenant's events about that contact
-// and/or ticket, and/or changes of its tech-verify inbox, arrive as JSON,
+// and/or ticket, and/or changes of its tech-verify inbox or its dev outbox,
+// arrive as JSON,
 // from whichever node made the change:
 //
 //	{"type":"hello"}                      once, when subscribed
 //	{"type":"verification.verified", "contact_id", "ticket_ref", "verification_id", "status", "at"}
 //	{"type":"techverify.changed", "at"}   the inbox changed: refetch GET /api/v1/techverify
+//	{"type":"outbox.changed", "at"}       a dev outbox message was kept: refetch GET /api/v1/outbox
 //	{"type":"resync"}                     events may have been lost: refetch
 //
 // When an admin ends the technician's sessions (disabled, password or
@@ -100,9 +102,17 @@ func (s *Server) handleLive(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, core.Errorf(core.KindInvalid, "techverify must be 1 (watch the tech-verify inbox) or absent"))
 		return
 	}
+	switch ob := q.Get("outbox"); ob {
+	case "":
+	case "1":
+		watch.Outbox = true
+	default:
+		s.writeError(w, r, core.Errorf(core.KindInvalid, "outbox must be 1 (watch the dev outbox) or absent"))
+		return
+	}
 	switch {
-	case watch.ContactID == "" && watch.TicketRef == "" && !watch.TechVerify:
-		s.writeError(w, r, core.Errorf(core.KindInvalid, "say what to watch: ?contact=ID, ?ticket=REF and/or ?techverify=1"))
+	case watch.ContactID == "" && watch.TicketRef == "" && !watch.TechVerify && !watch.Outbox:
+		s.writeError(w, r, core.Errorf(core.KindInvalid, "say what to watch: ?contact=ID, ?ticket=REF, ?techverify=1 and/or ?outbox=1"))
 		return
 	case len(watch.ContactID) > liveMaxContact:
 		s.writeError(w, r, core.Errorf(core.KindInvalid, "contact id must be at most %d characters", liveMaxContact))
