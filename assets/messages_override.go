@@ -91,9 +91,6 @@ func IsMessage(name string) bool { return channelOf(name) != "" }
 // for an unknown name.
 func MessageChannel(name string) string { return channelOf(name) }
 
-// IsNotice reports whether message name is a password notice.
-func IsNotice(name string) bool { return IsMessage(name) && groupOf(name) == GroupNotice }
-
 var messageLabels = map[string]string{
 	MessageSMSCode:   "SMS code",
 	MessageSMSLink:   "SMS link",

@@ -8,7 +8,9 @@ import (
 
 // Password-expiry and lock-out notices (issue 17.5): users with self-serve
 // on and status Registration Complete or Accessed Self-Serve hear by e-mail
-// and SMS (whichever are known: the directory's, else the bound contact's)
+// and SMS (whichever are known: the directory's, else the bound contact's;
+// no SMS to a number that opted out, the first text to a number in a year
+// saying how to opt out, as every text does)
 // from 10 days before their password expires, daily, on the expiry day, and
 // when their account is locked out. Days are the tenant's (its time zone's
 // calendar, Tenant.Location). A user gets at most one notice a day —
@@ -37,6 +39,11 @@ type NoticeTx interface {
 	ClaimNotice(ctx context.Context, tenantID, clientID, guid, day string, kind NoticeKind, at time.Time) (bool, error)
 	// ForgetNotices drops a tenant's records of days before day.
 	ForgetNotices(ctx context.Context, tenantID, day string) error
+	// SMSTextedSince reports whether the tenant texted phone at or after
+	// since: a verification's text or a notice's (NoteSMSTexted).
+	SMSTextedSince(ctx context.Context, tenantID, phone string, since time.Time) (bool, error)
+	// NoteSMSTexted records that a notice was texted to phone at at.
+	NoteSMSTexted(ctx context.Context, tenantID, phone string, at time.Time) error
 }
 
 // AuditDirectoryNotice: a notice was queued (detail: kind, days, channels).
@@ -192,10 +199,7 @@ func (e *Engine) sendClientNotices(ctx context.Context, tx Tx, t Tenant, clientI
 	now := e.Now()
 	loc := t.Location()
 	day := localDay(now, loc).Format(time.DateOnly)
-	msp := t.Branding.SenderName
-	if msp == "" {
-		msp = t.Name
-	}
+	msp := t.DisplayName()
 	sent := 0
 	for _, u := range users {
 		if _, ok := own[u.GUID]; !ok {
@@ -218,6 +222,18 @@ func (e *Engine) sendClientNotices(ctx context.Context, tx Tx, t Tenant, clientI
 				case d.Kind == DestPhone && mobile == "":
 					mobile = d.Value
 				}
+			}
+		}
+		// No SMS to a number that opted out (or outside the tenant's SMS
+		// countries): the outbox would refuse it at delivery anyway, so
+		// it is not queued, day after day, to be refused.
+		var smsRefused *SendRefusal
+		if mobile != "" {
+			if smsRefused, err = e.checkPhoneSend(ctx, tx, t.ID, OutboxSMS, mobile, nil); err != nil {
+				return sent, err
+			}
+			if smsRefused != nil {
+				mobile = ""
 			}
 		}
 		if email == "" && mobile == "" {
@@ -247,18 +263,30 @@ func (e *Engine) sendClientNotices(ctx context.Context, tx Tx, t Tenant, clientI
 			if err != nil {
 				return sent, fmt.Errorf("core: render %s notice: %w", kind, err)
 			}
-			// A tenant's wording may leave out who it is from; carriers
-			// want the sender named.
-			text := CarrierWording(r.Text, msp, false)
+			// As every text: the sender named (a tenant's wording may
+			// leave it out), and the first text to the number in a year
+			// says how to opt out.
+			texted, err := tx.SMSTextedSince(ctx, t.ID, mobile, now.AddDate(-1, 0, 0))
+			if err != nil {
+				return sent, err
+			}
+			text := CarrierWording(r.Text, msp, !texted)
 			if err := e.queueNotice(ctx, tx, t.ID, Outbound{Kind: OutboxSMS, To: mobile, Text: text}, now); err != nil {
+				return sent, err
+			}
+			if err := tx.NoteSMSTexted(ctx, t.ID, mobile, now); err != nil {
 				return sent, err
 			}
 			channels = append(channels, "sms")
 		}
-		if err := e.audit(ctx, tx, t.ID, "system", AuditDirectoryNotice, u.SID, map[string]string{
+		detail := map[string]string{
 			"kind": string(kind), "days_left": fmt.Sprint(left), "day": day, "guid": u.GUID, "client": clientID,
 			"channels": fmt.Sprint(channels),
-		}); err != nil {
+		}
+		if smsRefused != nil {
+			detail["sms_refused"] = smsRefused.Action
+		}
+		if err := e.audit(ctx, tx, t.ID, "system", AuditDirectoryNotice, u.SID, detail); err != nil {
 			return sent, err
 		}
 		sent++

@@ -209,7 +209,8 @@ func TestDirectoryNoticesUseTenantTemplates(t *testing.T) {
 		assert.Equal(t, "alice: 4 days left", mail.Subject)
 		assert.Equal(t, "Dear Alice, change the password of alice by "+core.FormatDate(users[0].PasswordExpiresAt, time.UTC)+". Help: +1 555 010 0199", mail.Text)
 		assert.Contains(t, mail.HTML, "change the password of alice", "the tenant's text in the branded frame")
-		assert.Equal(t, "Acme IT: alice expires in 4 days", got["+15550100201"].Text, "the sender named, as carriers want")
+		assert.Equal(t, "Acme IT: alice expires in 4 days "+core.OptOutNotice, got["+15550100201"].Text,
+			"the sender named, as carriers want; the first text to the number says how to opt out")
 		assert.Equal(t, "Your account is locked", got["bob@contoso.example"].Subject, "no template of its own: the built-in wording")
 		assert.Contains(t, got["bob@contoso.example"].HTML, "bob", "the built-in e-mail in the branded frame too")
 		assert.Contains(t, got["+15550100202"].Text, "bob is locked", "a template that cannot be rendered: the built-in wording")
@@ -273,5 +274,111 @@ func TestDirectoryNoticesInTenantZone(t *testing.T) {
 		_, err = f.eng.SendDirectoryNotices(ctx)
 		require.NoError(t, err)
 		assert.Equal(t, []string{"11-09 18:30: Your password expires in 3 days", "11-10 00:30: Your password expires in 2 days"}, subjects())
+	})
+}
+
+// TestDirectoryNoticesSMSOptOutAndFirstText: notice texts follow the rules
+// of every text. A number that opted out gets none — the user still gets
+// the e-mail, a user with only that number gets nothing and uses no day —
+// and a number that opts out after a notice was queued is not texted
+// either (the outbox checks again). The first text to a number in a year
+// names the MSP and says how to opt out; the next day's does not, nor does
+// the first notice to a number a verification texted this year. On SQLite
+// and PostgreSQL.
+func TestDirectoryNoticesSMSOptOutAndFirstText(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, st *store.Store) {
+		f := newFixture(t, st)
+		ctx := t.Context()
+		// A verification texts the contact's phone today.
+		f.start(t, core.MethodSMSCode)
+		f.deliver(t)
+		verified := f.sms.last(t).To
+		f.sms.reset()
+
+		day0 := time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC)
+		expires := day0.AddDate(0, 0, 5).Add(12 * time.Hour)
+		users := []struct{ guid, sam, mail, mobile string }{
+			{"00000000-0000-4000-8000-0000000000a1", "alice", "alice@contoso.example", "+15550100201"},
+			{"00000000-0000-4000-8000-0000000000b2", "bob", "bob@contoso.example", "+15550100202"}, // opted out
+			{"00000000-0000-4000-8000-0000000000c3", "carl", "", "+15550100203"},                   // opted out, no e-mail
+			{"00000000-0000-4000-8000-0000000000d4", "dora", "", verified},                         // texted by a verification
+		}
+		require.NoError(t, st.Update(ctx, func(tx core.Tx) error {
+			for i, p := range users {
+				u := core.DirectoryUser{TenantID: f.tenant.ID, ClientID: f.client.ID, GUID: p.guid,
+					SID: fmt.Sprintf("S-1-5-21-1-2-3-%d", 1100+i), SAMAccountName: p.sam, DisplayName: p.sam, Mail: p.mail,
+					MobileE164: p.mobile, Enabled: true, PasswordExpiresAt: expires, SyncedAt: day0}
+				if err := tx.PutDirectoryUser(ctx, &u); err != nil {
+					return err
+				}
+				if err := tx.PutSelfServeUser(ctx, &core.SelfServeUser{TenantID: f.tenant.ID, ClientID: f.client.ID,
+					GUID: p.guid, Enabled: true, Status: core.SelfServeRegistered, ChangedAt: day0}); err != nil {
+					return err
+				}
+			}
+			for _, phone := range []string{"+15550100202", "+15550100203"} {
+				if err := tx.PutSMSOptOut(ctx, &core.SMSOptOut{TenantID: f.tenant.ID, Phone: phone, OptedOut: true,
+					Keyword: "STOP", ChangedAt: day0}); err != nil {
+					return err
+				}
+			}
+			return tx.PutSelfServeSettings(ctx, &core.SelfServeSettings{TenantID: f.tenant.ID, Enabled: true, UpdatedAt: day0})
+		}))
+
+		texts := func() map[string][]string {
+			f.deliver(t)
+			out := map[string][]string{}
+			for _, m := range f.sms.all() {
+				out[m.To] = append(out[m.To], m.Text)
+			}
+			f.sms.reset()
+			return out
+		}
+		n, err := f.eng.SendDirectoryNotices(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, 3, n, "alice, bob (by e-mail only) and dora; carl has nothing to be sent")
+		got := texts()
+		require.Len(t, got["+15550100201"], 1)
+		assert.Contains(t, got["+15550100201"][0], "Acme IT", "the MSP named")
+		assert.True(t, strings.HasSuffix(got["+15550100201"][0], " "+core.OptOutNotice), "a first text says how to opt out: %s", got["+15550100201"][0])
+		require.Len(t, got[verified], 1)
+		assert.NotContains(t, got[verified][0], "STOP", "the verification's text this year said it already")
+		assert.Empty(t, got["+15550100202"], "opted out")
+		assert.Empty(t, got["+15550100203"], "opted out")
+		assert.Len(t, got, 2)
+		var bobMail bool
+		for _, m := range f.mail.all() {
+			bobMail = bobMail || m.To == "bob@contoso.example"
+		}
+		assert.True(t, bobMail, "bob still gets the e-mail")
+		evs, err := f.eng.AuditEvents(ctx, f.tenant.ID, core.AuditQuery{Action: core.AuditDirectoryNotice})
+		require.NoError(t, err)
+		refused := map[string]string{}
+		for _, ev := range evs {
+			refused[ev.Detail["guid"]] = ev.Detail["sms_refused"] + " " + ev.Detail["channels"]
+		}
+		assert.Equal(t, core.AuditSendRefusedOptOut+" [email]", refused[users[1].guid])
+		assert.NotContains(t, refused, users[2].guid, "no notice for carl: nothing could be sent")
+
+		// The next day: alice's text no longer says it.
+		f.clk.Add(24 * time.Hour)
+		_, err = f.eng.SendDirectoryNotices(ctx)
+		require.NoError(t, err)
+		got = texts()
+		require.Len(t, got["+15550100201"], 1)
+		assert.NotContains(t, got["+15550100201"][0], "STOP")
+		assert.Contains(t, got["+15550100201"][0], "Acme IT")
+
+		// The day after, alice texts STOP once the notice is queued.
+		f.clk.Add(24 * time.Hour)
+		_, err = f.eng.SendDirectoryNotices(ctx)
+		require.NoError(t, err)
+		require.NoError(t, st.Update(ctx, func(tx core.Tx) error {
+			return tx.PutSMSOptOut(ctx, &core.SMSOptOut{TenantID: f.tenant.ID, Phone: "+15550100201", OptedOut: true,
+				Keyword: "STOP", ChangedAt: f.clk.Now()})
+		}))
+		got = texts()
+		assert.Empty(t, got["+15550100201"], "opted out before delivery: not texted")
+		assert.Len(t, got[verified], 1)
 	})
 }

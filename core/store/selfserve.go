@@ -90,6 +90,25 @@ func (t *tx) ForgetNotices(ctx context.Context, tenantID, day string) error {
 	return wrap(err, "forget old notices")
 }
 
+// SMSTextedSince implements core.NoticeTx: a verification's text
+// (verification_sends) or a notice's (sms_texted), each answered by its
+// own index.
+func (t *tx) SMSTextedSince(ctx context.Context, tenantID, phone string, since time.Time) (bool, error) {
+	var n int
+	err := t.queryRow(ctx, `SELECT
+		(SELECT COUNT(*) FROM (SELECT 1 FROM verification_sends WHERE tenant_id = ? AND destination = ? AND at >= ? LIMIT 1) v) +
+		(SELECT COUNT(*) FROM sms_texted WHERE tenant_id = ? AND phone = ? AND last_at >= ?)`,
+		tenantID, phone, normTime(since), tenantID, phone, normTime(since)).Scan(&n)
+	return n > 0, wrap(err, "read when a number was last texted")
+}
+
+// NoteSMSTexted implements core.NoticeTx.
+func (t *tx) NoteSMSTexted(ctx context.Context, tenantID, phone string, at time.Time) error {
+	_, err := t.exec(ctx, `INSERT INTO sms_texted (tenant_id, phone, last_at) VALUES (?, ?, ?)
+		ON CONFLICT (tenant_id, phone) DO UPDATE SET last_at = excluded.last_at`, tenantID, phone, normTime(at))
+	return wrap(err, "note a number texted")
+}
+
 // PutWelcome implements core.WelcomeTx.
 func (t *tx) PutWelcome(ctx context.Context, w *core.Welcome) error {
 	normTimes(&w.CreatedAt, &w.ExpiresAt, &w.UsedAt)

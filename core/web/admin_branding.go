@@ -375,10 +375,10 @@ func (s *Server) handleAdminPreviewMessage(w http.ResponseWriter, r *http.Reques
 	}
 	out := previewOut{Subject: rd.Subject, Text: rd.Text, Say: rd.Say}
 	if assets.MessageChannel(name) == assets.ChannelSMS {
-		// What the caller gets: the carrier wording the engine adds (a
-		// notice names the sender, but gets no opt-out notice: it goes
-		// to people who asked for it by registering).
-		out.Text = core.CarrierWording(rd.Text, t.DisplayName(), !assets.IsNotice(name))
+		// What the recipient gets: the carrier wording the engine adds
+		// to every text, the opt-out notice on the first to a number in
+		// a year (Later: the ones after it).
+		out.Text = core.CarrierWording(rd.Text, t.DisplayName(), true)
 		if later := core.CarrierWording(rd.Text, t.DisplayName(), false); later != out.Text {
 			out.Later = later
 		}

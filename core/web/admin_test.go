@@ -929,7 +929,8 @@ func TestAdminScriptInjectionIsInert(t *testing.T) {
 
 // TestAdminNoticeTemplates: the password notices are edited like the
 // verification messages — previewed with sample data (the SMS naming the
-// sender, without the opt-out line verification texts start with), saved
+// sender and, on a first text to a number, the opt-out line, as every
+// text), saved
 // only with the notice's own placeholders and the account, reset — and
 // each change is audited.
 func TestAdminNoticeTemplates(t *testing.T) {
@@ -939,8 +940,9 @@ func TestAdminNoticeTemplates(t *testing.T) {
 
 	r := e.api(t, c, "POST", "/api/v1/admin/messages/notice_expiring_sms/preview", map[string]string{"body": ""})
 	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
-	assert.Equal(t, `Your password expires in 10 days. Change the password of jdoe before then: press Ctrl+Alt+Del and choose "Change a password". - Acme IT`,
-		r.JSON(t)["text"])
+	later := `Your password expires in 10 days. Change the password of jdoe before then: press Ctrl+Alt+Del and choose "Change a password". - Acme IT`
+	assert.Equal(t, later+" "+core.OptOutNotice, r.JSON(t)["text"])
+	assert.Equal(t, later, r.JSON(t)["later"])
 	r = e.api(t, c, "POST", "/api/v1/admin/messages/notice_locked_email/preview", map[string]string{
 		"subject": "{{.Account}} is locked", "body": "Call {{.Branding.SupportPhone}} about {{.Account}}."})
 	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
