@@ -57,7 +57,8 @@ func TestDependencies(t *testing.T) {
 	rules := []struct {
 		pkg    string // import path relative to the module
 		deny   []forbidden
-		noOwn  bool // true: no other package of this module at all
+		noOwn  bool     // true: no other package of this module at all…
+		allow  []string // …but these (import paths)
 		ownWhy string
 	}{
 		{
@@ -70,6 +71,10 @@ func TestDependencies(t *testing.T) {
 		{pkg: "core/psa/...", deny: concat(psaPackages, adapters, outside)},
 		{pkg: "core/secret", deny: concat(psaPackages, adapters, outside, []forbidden{{module + "/core/psa", "core/secret is a pure library used by core's adapters"}})},
 		{pkg: "core/auth", deny: concat(psaPackages, adapters, outside, []forbidden{{module + "/core/psa", "core/auth is a pure library; it takes a core.Technician"}})},
+		{
+			pkg: "core/testkit", deny: outside, noOwn: true, allow: []string{module + "/core"},
+			ownWhy: "core/testkit is the leaf every test may import (core's, core/web's, the plugins'); it imports core for the Sender it implements and nothing else of ours",
+		},
 	}
 	for _, r := range rules {
 		t.Run(r.pkg, func(t *testing.T) {
@@ -82,7 +87,7 @@ func TestDependencies(t *testing.T) {
 				if path == self || strings.HasPrefix(path, self+"/") && strings.HasSuffix(r.pkg, "/...") {
 					continue
 				}
-				if r.noOwn && (path == module || strings.HasPrefix(path, module+"/")) {
+				if r.noOwn && (path == module || strings.HasPrefix(path, module+"/")) && !slices.Contains(r.allow, path) {
 					t.Errorf("%s imports %s (via %s): %s", r.pkg, path, chain(graph, self, path), r.ownWhy)
 					continue
 				}
@@ -180,6 +185,21 @@ func moduleRoot(t *testing.T) string {
 			t.Fatal("go.mod not found above the test directory")
 		}
 		dir = parent
+	}
+}
+
+// TestProgramsLinkNoTestkit keeps the test doubles out of the binaries:
+// core/testkit's capture would swallow real messages, its clock stop time.
+// The demo's own fakes (duotest, microsofttest) are kits of their own.
+func TestProgramsLinkNoTestkit(t *testing.T) {
+	root := moduleRoot(t)
+	graph := listDeps(t, root, "./cmd/...")
+	const kit = module + "/core/testkit"
+	if _, ok := graph[module+"/core"]; !ok {
+		t.Fatalf("go list -deps ./cmd/... does not list core; got %d packages", len(graph))
+	}
+	if _, ok := graph[kit]; ok {
+		t.Errorf("a program links %s (via %s): only tests and test kits may import it", kit, chain(graph, module+"/cmd/countersign", kit))
 	}
 }
 
@@ -355,10 +375,11 @@ func TestTestDependencyGraph(t *testing.T) {
 
 // psaTestAllowed are the packages of this module a PSA plugin's tests may
 // import besides psaAllowed and its own folder: the kit that runs a whole
-// Countersign server around the plugin (core/web/webtest), and the memory
-// PSA as another plugin beside it. Never core/web or core/store
+// Countersign server around the plugin (core/web/webtest), the memory
+// PSA as another plugin beside it, and the test doubles (core/testkit:
+// clock, capture, log buffer). Never core/web or core/store
 // themselves: the kit is the host's test surface.
-var psaTestAllowed = []string{module + "/core/web/webtest", module + "/core/psa/memory"}
+var psaTestAllowed = []string{module + "/core/web/webtest", module + "/core/psa/memory", module + "/core/testkit"}
 
 // TestPSATestDependencies holds a PSA plugin's tests to psaAllowed,
 // psaTestAllowed and its own folder.

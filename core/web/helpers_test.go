@@ -17,6 +17,7 @@ import (
 	"github.com/countersign/countersign/core/psa"
 	"github.com/countersign/countersign/core/secret"
 	"github.com/countersign/countersign/core/store"
+	"github.com/countersign/countersign/core/testkit"
 	"github.com/countersign/countersign/core/twilio"
 	"github.com/countersign/countersign/core/web"
 	"github.com/countersign/countersign/core/web/webtest"
@@ -32,11 +33,11 @@ const (
 )
 
 // clock is the server's settable clock.
-type clock = webtest.Clock
+type clock = testkit.Clock
 
 // capture is a Sender that records what it is given and answers with a
 // unique provider reference, like Twilio's MessageSid.
-type capture struct{ *webtest.Capture }
+type capture struct{ *testkit.Capture }
 
 // last returns the last message sent and its provider reference.
 func (c *capture) last(t *testing.T) (core.Outbound, string) {
@@ -97,7 +98,7 @@ type env struct {
 	eng             *core.Engine
 	clk             *clock
 	sms, mail, call *capture
-	logs            *webtest.LogBuffer
+	logs            *testkit.LogBuffer
 	srv             struct{ URL string } // where the server listens
 	web             *web.Server          // acts on inbound PSA events from the outbox
 	psa             *psa.Clients

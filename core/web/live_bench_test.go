@@ -25,8 +25,8 @@ import (
 	"github.com/countersign/countersign/core/secret"
 	"github.com/countersign/countersign/core/store"
 	"github.com/countersign/countersign/core/store/storetest"
+	"github.com/countersign/countersign/core/testkit"
 	"github.com/countersign/countersign/core/web"
-	"github.com/countersign/countersign/core/web/webtest"
 	"github.com/gorilla/websocket"
 	"golang.org/x/sync/errgroup"
 )
@@ -89,8 +89,8 @@ func BenchmarkLiveFanout(b *testing.B) {
 	}
 	ctx := context.Background()
 	st := storetest.Open(b, store.SQLite)
-	clk := webtest.NewClock(time.Now().UTC())
-	sms := webtest.NewCapture("SM")
+	clk := testkit.NewClock(time.Now().UTC())
+	sms := testkit.NewCapture("SM")
 	keys, err := secret.NewKeyring("k1", map[string][]byte{"k1": bytes.Repeat([]byte{7}, 32)})
 	if err != nil {
 		b.Fatal(err)

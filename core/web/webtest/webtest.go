@@ -24,11 +24,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"net/http/httptest"
-	"sync"
 	"testing"
 	"time"
 
@@ -42,6 +40,7 @@ import (
 	"github.com/countersign/countersign/core/secret"
 	"github.com/countersign/countersign/core/store"
 	"github.com/countersign/countersign/core/store/storetest"
+	"github.com/countersign/countersign/core/testkit"
 	"github.com/countersign/countersign/core/twilio"
 	"github.com/countersign/countersign/core/web"
 )
@@ -80,11 +79,11 @@ type Env struct {
 	Engine *core.Engine
 	Web    *web.Server
 	Hub    *live.Hub // the engine publishes here; /api/v1/live watches it
-	Clock  *Clock
+	Clock  *testkit.Clock
 	// SMS, Mail and Call capture what the outbox sends.
-	SMS, Mail, Call *Capture
-	Logs            *LogBuffer   // the server's logs, without times or durations
-	Logger          *slog.Logger // writes to Logs
+	SMS, Mail, Call *testkit.Capture
+	Logs            *testkit.LogBuffer // the server's logs, without times or durations
+	Logger          *slog.Logger       // writes to Logs
 	Keys            *secret.Keyring
 	PSA             *psa.Clients // the integrations' clients
 	// URL is where the server listens (an httptest server).
@@ -124,8 +123,8 @@ func Open(t *testing.T, dialect string, o Options) *Env {
 // New returns a server over st, which the test opened (and closes).
 func New(t *testing.T, st *store.Store, o Options) *Env {
 	t.Helper()
-	e := &Env{Store: st, Clock: NewClock(time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)),
-		SMS: NewCapture("SM"), Mail: NewCapture("EM"), Call: NewCapture("CA"), Logs: &LogBuffer{}}
+	e := &Env{Store: st, Clock: testkit.NewClock(time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)),
+		SMS: testkit.NewCapture("SM"), Mail: testkit.NewCapture("EM"), Call: testkit.NewCapture("CA"), Logs: &testkit.LogBuffer{}}
 	// Times and durations are dropped so that their digits cannot look
 	// like a leaked code.
 	e.Logger = slog.New(slog.NewTextHandler(e.Logs, &slog.HandlerOptions{Level: slog.LevelDebug,
@@ -239,99 +238,4 @@ func PasswordHash(pw string) string {
 	key := argon2.IDKey([]byte(pw), salt, 1, 1024, 1, 32)
 	return fmt.Sprintf("$argon2id$v=%d$m=1024,t=1,p=1$%s$%s", argon2.Version,
 		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key))
-}
-
-// Clock is the server's settable clock.
-type Clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-// NewClock returns a clock that stands at t until moved.
-func NewClock(t time.Time) *Clock { return &Clock{t: t} }
-
-// Now returns the clock's time.
-func (c *Clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-
-// Add moves the clock on by d.
-func (c *Clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-// Capture is a core.Sender that records what it is given and answers with
-// a unique provider reference, like Twilio's MessageSid.
-type Capture struct {
-	mu     sync.Mutex
-	prefix string
-	msgs   []core.Outbound
-	refs   []string
-}
-
-// NewCapture returns a capture whose references start with prefix ("SM"
-// for Twilio's messages).
-func NewCapture(prefix string) *Capture { return &Capture{prefix: prefix} }
-
-// Send implements core.Sender.
-func (c *Capture) Send(_ context.Context, m core.Outbound) (string, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	ref := c.prefix + hex.EncodeToString(b[:])
-	c.msgs = append(c.msgs, m)
-	c.refs = append(c.refs, ref)
-	return ref, nil
-}
-
-// Messages returns what was sent, oldest first.
-func (c *Capture) Messages() []core.Outbound {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]core.Outbound(nil), c.msgs...)
-}
-
-// Last returns the last message sent, failing the test when there is none.
-func (c *Capture) Last(t testing.TB) core.Outbound {
-	t.Helper()
-	m, _ := c.LastRef(t)
-	return m
-}
-
-// LastRef returns the last message sent and the reference Send answered
-// it with, failing the test when there is none.
-func (c *Capture) LastRef(t testing.TB) (core.Outbound, string) {
-	t.Helper()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	require.NotEmpty(t, c.msgs, "no message was sent")
-	return c.msgs[len(c.msgs)-1], c.refs[len(c.refs)-1]
-}
-
-// Len returns how many messages were sent.
-func (c *Capture) Len() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.msgs)
-}
-
-// LogBuffer is a log sink safe for the server's goroutines.
-type LogBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-// Write implements io.Writer.
-func (l *LogBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-// String returns everything logged so far.
-func (l *LogBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
