@@ -86,7 +86,8 @@ const CSVerify = (() => {
   // verified through it, and where it came from.
   function destMeta(d) {
     const when = d.last_verified_at ? "Last verified " + fmtWhen(d.last_verified_at) : "Never verified";
-    return when + (d.provenance ? " · from " + d.provenance : "");
+    // provenance is a fragment ("added by hand", "from ConnectWise").
+    return when + (d.provenance ? " · " + d.provenance : "");
   }
 
   // methodName names a verification's (or the shield's) method, a Duo

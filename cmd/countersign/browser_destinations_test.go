@@ -41,8 +41,8 @@ func TestBrowserDestinationShields(t *testing.T) {
 	rows := destRows(t, tech)
 	require.Len(t, rows, 2, "Sam has a phone and an e-mail")
 	assert.Equal(t, []destRow{
-		{Value: "Phone: ••••••••••42", Badge: "default phone", Meta: "Never verified · from Added by hand"},
-		{Value: "E-mail: s•••@contoso.example", Badge: "default e-mail", Meta: "Never verified · from Added by hand"},
+		{Value: "Phone: ••••••••••42", Badge: "default phone", Meta: "Never verified · added by hand"},
+		{Value: "E-mail: s•••@contoso.example", Badge: "default e-mail", Meta: "Never verified · added by hand"},
 	}, rows)
 
 	seen := len(s.Twilio.Messages())
@@ -61,8 +61,8 @@ func TestBrowserDestinationShields(t *testing.T) {
 	openContact(t, tech, "Sam", "Sam Caller")
 	rows = destRows(t, tech)
 	require.Len(t, rows, 2)
-	assert.Regexp(t, regexp.MustCompile(`^Last verified \d\d:\d\d \(just now\) · from Added by hand$`), rows[0].Meta)
-	assert.Equal(t, "Never verified · from Added by hand", rows[1].Meta, "only the phone was verified")
+	assert.Regexp(t, regexp.MustCompile(`^Last verified \d\d:\d\d \(just now\) · added by hand$`), rows[0].Meta)
+	assert.Equal(t, "Never verified · added by hand", rows[1].Meta, "only the phone was verified")
 	tech.WaitStable("#card", 300*time.Millisecond)
 	tech.CheckA11y("console (destination shields)")
 }

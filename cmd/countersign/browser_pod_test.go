@@ -193,7 +193,7 @@ func TestBrowserPod(t *testing.T) {
 	// the source's identifier (psa:memory).
 	pod.WaitTrue("the ways to verify", `!!document.querySelector('#routes-list li[data-method="sms_code"] button')`)
 	smsRoute := pod.Text(`#routes-list li[data-method="sms_code"]`)
-	assert.Regexp(t, regexp.MustCompile(`\(Built-in demo PSA, \d{1,2} [A-Z][a-z]{2} \d{4}\)`), smsRoute)
+	assert.Regexp(t, regexp.MustCompile(`\(from Built-in demo PSA on \d{1,2} [A-Z][a-z]{2} \d{4}\)`), smsRoute)
 	assert.NotContains(t, pod.Text("#routes-list"), "psa:")
 
 	seen := len(s.Twilio.Messages())

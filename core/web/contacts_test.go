@@ -177,20 +177,26 @@ func TestPodRefreshesStaleMirror(t *testing.T) {
 	})
 }
 
-// TestContactRoutesProvenanceInWords: the ways to verify say where a phone
-// or e-mail came from as a technician reads it (the PSA's name, "Added by
-// hand") with the day it was set, never the source's identifier
-// ("psa:memory", "manual") (issue 12).
+// TestContactRoutesProvenanceInWords: the ways to verify and the card say
+// where a phone or e-mail came from as a fragment of a technician's
+// sentence ("added by hand", "from Built-in demo PSA"), the ways to verify
+// with the day it was set, never the source's identifier ("psa:memory",
+// "manual", "enduser:optin") (issue 12; before, "Added by hand" read "· from
+// Added by hand" on the card, and an unknown source showed as it is).
 func TestContactRoutesProvenanceInWords(t *testing.T) {
 	e := newEnv(t, storetest.Open(t, store.SQLite))
 	c := e.login(t, e.a)
-	fromPSA, err := e.eng.CreateContact(t.Context(), e.a.tenant.ID, "test", "psa:memory", core.NewContact{
-		ClientID: e.a.client.ID, FirstName: "Pat", LastName: "Pod",
-		Phones: []core.NewDestination{{Value: "(555) 010-0177", Default: true}},
-		Emails: []core.NewDestination{{Value: "pat@contoso.example", Default: true}},
-	})
-	require.NoError(t, err)
-	provenance := func(contactID string) map[string]string {
+	contactFrom := func(source string) string {
+		t.Helper()
+		ct, err := e.eng.CreateContact(t.Context(), e.a.tenant.ID, "test", source, core.NewContact{
+			ClientID: e.a.client.ID, FirstName: "Pat", LastName: "Pod",
+			Phones: []core.NewDestination{{Value: "(555) 010-0177", Default: true}},
+			Emails: []core.NewDestination{{Value: "pat@contoso.example", Default: true}},
+		})
+		require.NoError(t, err)
+		return ct.ID
+	}
+	routes := func(contactID string) map[string]string {
 		t.Helper()
 		r := e.api(t, c, http.MethodGet, "/api/v1/contacts/"+contactID+"/routes", nil)
 		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
@@ -202,10 +208,34 @@ func TestContactRoutesProvenanceInWords(t *testing.T) {
 		}
 		return out
 	}
-	got := provenance(e.a.contact.ID)
-	assert.Equal(t, "Added by hand, 2 Nov 2026", got["sms_code"])
-	assert.Equal(t, "Added by hand, 2 Nov 2026", got["email_code"])
-	got = provenance(fromPSA.ID)
-	assert.Equal(t, "Built-in demo PSA, 2 Nov 2026", got["sms_code"])
-	assert.Equal(t, "Built-in demo PSA, 2 Nov 2026", got["email_link"])
+	card := func(contactID string) []string {
+		t.Helper()
+		r := e.api(t, c, http.MethodGet, "/api/v1/contacts/"+contactID, nil)
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+		var out []string
+		for _, x := range r.JSON(t)["destinations"].([]any) {
+			out = append(out, x.(map[string]any)["provenance"].(string))
+		}
+		return out
+	}
+	got := routes(e.a.contact.ID)
+	assert.Equal(t, "added by hand on 2 Nov 2026", got["sms_code"])
+	assert.Equal(t, "added by hand on 2 Nov 2026", got["email_code"])
+	assert.Equal(t, []string{"added by hand", "added by hand"}, card(e.a.contact.ID))
+	for source, words := range map[string]string{
+		"psa:memory":    "from Built-in demo PSA",
+		"psa:gone":      "from a PSA",
+		"agent":         "from the workstation agent",
+		"enduser:optin": "corrected by the contact on the SMS opt-in form",
+		"weird:thing":   "from another system",
+	} {
+		id := contactFrom(source)
+		got = routes(id)
+		assert.Equal(t, words+" on 2 Nov 2026", got["sms_code"], source)
+		assert.Equal(t, words+" on 2 Nov 2026", got["email_link"], source)
+		assert.Equal(t, []string{words, words}, card(id), source)
+		for m, p := range got {
+			assert.NotContains(t, p, ":", "%s of %s: the ways to verify never show a source's identifier", m, source)
+		}
+	}
 }

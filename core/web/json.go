@@ -34,7 +34,7 @@ type destinationOut struct {
 	Source  string    `json:"source"`
 	SetAt   time.Time `json:"set_at"`
 	SetBy   string    `json:"set_by"`
-	// Provenance is Source in words (the PSA's display name, "Added by hand");
+	// Provenance is Source in words ("from ConnectWise", "added by hand");
 	// only on the contact card.
 	Provenance string `json:"provenance,omitempty"`
 	// LastVerifiedAt is when a caller was last verified through this
@@ -363,31 +363,35 @@ func refTicketURL(l psa.TicketLinker, ref string) string {
 }
 
 // provenance says where a destination came from (core.Destination.Source)
-// in a technician's words.
+// as a fragment of a technician's sentence, which the card and the ways to
+// verify put after what they say of the destination ("Never verified ·
+// added by hand", "(from ConnectWise on 2 Nov 2026)", "number on file
+// (from ConnectWise)"); never the source's identifier ("psa:connectwise").
 func (s *Server) provenance(source string) string {
 	kind, isPSA := strings.CutPrefix(source, "psa:")
 	switch {
 	case isPSA:
 		if name := s.psaNames[kind]; name != "" {
-			return name
+			return "from " + name
 		}
-		return "PSA (" + kind + ")"
+		// A PSA this server has no plug-in for (any more).
+		return "from a PSA"
 	case source == "manual":
-		return "Added by hand"
+		return "added by hand"
 	case source == "directory" || source == "ad":
-		return "Directory (AD)"
+		return "from the directory (AD)"
 	case source == "microsoft":
-		return "Microsoft 365"
+		return "from Microsoft 365"
 	case source == "agent":
-		return "Workstation agent"
+		return "from the workstation agent"
 	case source == "demo":
-		return "Demo data"
+		return "from the demo data"
 	case source == "enduser:optin":
 		// Typed by whoever held the contact's SMS opt-in link (issue 18.4):
 		// the technician should know codes go to a number the PSA did not give.
-		return "Corrected by the contact on the SMS opt-in form"
+		return "corrected by the contact on the SMS opt-in form"
 	case source == "":
-		return "Source not recorded"
+		return "source not recorded"
 	}
-	return source
+	return "from another system"
 }

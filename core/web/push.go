@@ -33,9 +33,9 @@ type routeOut struct {
 	Method        string `json:"method"`
 	Destination   string `json:"destination,omitempty"`
 	DestinationID string `json:"destination_id,omitempty"`
-	// Provenance says in words where the destination came from ("Added by
-	// hand, 2 Nov 2026") or how a push user was matched; never a raw
-	// source identifier.
+	// Provenance says in words where the destination came from ("added by
+	// hand on 2 Nov 2026", "from ConnectWise on 2 Nov 2026") or how a push
+	// user was matched; never a raw source identifier.
 	Provenance string `json:"provenance,omitempty"`
 	Available  bool   `json:"available"`
 	Reason     string `json:"reason"`
@@ -61,7 +61,7 @@ func (s *Server) handleContactRoutes(w http.ResponseWriter, r *http.Request) {
 		if rt.Source != "" {
 			prov = s.provenance(rt.Source)
 			if rt.SourceDate != "" {
-				prov += ", " + rt.SourceDate
+				prov += " on " + rt.SourceDate
 			}
 		}
 		out = append(out, routeOut{Method: string(rt.Method), Destination: rt.Destination, DestinationID: rt.DestinationID,

@@ -98,7 +98,7 @@ func TestTechVerifyWebhook(t *testing.T) {
 		assert.Equal(t, "open", items[0]["status"])
 		assert.Equal(t, "Sam Caller", items[0]["contact_name"])
 		assert.Equal(t, "Contoso", items[0]["client_name"])
-		assert.Equal(t, "Added by hand", items[0]["provenance"], "where the number came from, in words")
+		assert.Equal(t, "added by hand", items[0]["provenance"], "where the number came from, in words")
 		id := items[0]["id"].(string)
 		r = e.api(t, c, "POST", "/api/v1/techverify/"+id+"/claim", nil)
 		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
