@@ -125,7 +125,11 @@ type gql struct {
 // do sends q and decodes its root field into v. Errors are read before
 // data, on every answer.
 func (c *Client) do(ctx context.Context, q gql, v any) error {
-	body, err := json.Marshal(map[string]any{"query": q.query, "variables": map[string]any{"input": q.input}, "operationName": q.name})
+	req := map[string]any{"query": q.query, "operationName": q.name}
+	if q.input != nil { // getStatusList and the like take no input
+		req["variables"] = map[string]any{"input": q.input}
+	}
+	body, err := json.Marshal(req)
 	if err != nil {
 		return fmt.Errorf("superops: %s: %w", q.what, err)
 	}

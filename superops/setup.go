@@ -19,13 +19,17 @@ func (c *Client) Setup(podURL, origin string) psa.Setup {
 			"Mobile numbers: requesters keep them in a custom field whose key is a column name such as udf7text. Enter that column under Mobile-number field; Countersign recognises fields labelled Mobile, Mobile phone, Mobile number, Cell, Cell phone or Cell number.",
 			"Requester role id: only needed if technicians may create a caller who is not in SuperOps yet (the id of the Requester role).",
 			"Countersign keeps to 100 calls a minute unless you set another budget.",
+			"SuperOps has no notes on requesters: the note that an SMS opt-in form was sent is not written to SuperOps (the audit log keeps it).",
 		},
 		Permissions: []psa.Permission{
 			{Area: "Clients › Requesters", Access: "View", Why: "find the caller by e-mail or phone and read their mobile-number field"},
 			{Area: "Clients", Access: "View", Why: "list the client companies"},
 			{Area: "Tickets", Access: "View", Why: "open a ticket from its display id"},
 			{Area: "Tickets › Notes", Access: "Add", Why: "write the verification result as a private note"},
-			{Area: "Clients › Requesters", Access: "Add", Why: "only if technicians may create a caller who is not in SuperOps yet"},
+			{Area: "Clients › Requesters", Access: "Add", Why: "only if technicians may create a caller who is not in SuperOps yet, or users log a first ticket from the Windows tray"},
+			{Area: "Clients › Requesters", Access: "Edit", Why: "only if end users may correct their mobile number on the SMS opt-in form: it is written back to SuperOps"},
+			{Area: "Tickets", Access: "Add", Why: "only for the Windows agent: tickets users log from the tray (status Open, source Integration)"},
+			{Area: "Technicians", Access: "View", Why: "only to copy a technician into an on-call group"},
 		},
 	}
 }

@@ -56,4 +56,12 @@ var (
 	_ psa.Checker          = (*Client)(nil)
 	_ psa.TicketFinder     = (*Client)(nil)
 	_ psa.TicketOnlyGetter = (*Client)(nil)
+	// Tray tickets, on-call groups, a ticket's requester, the client's
+	// primary contact and opt-in corrections. No psa.ContactNoter:
+	// SuperOps has no requester notes (writes.go).
+	_ psa.TicketCreator        = (*Client)(nil)
+	_ psa.TicketContactSetter  = (*Client)(nil)
+	_ psa.DefaultContactGetter = (*Client)(nil)
+	_ psa.ContactPhoneSetter   = (*Client)(nil)
+	_ psa.MemberLister         = (*Client)(nil)
 )

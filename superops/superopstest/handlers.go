@@ -245,6 +245,7 @@ func (s *Server) clientJSON(id, name string) map[string]any {
 	return map[string]any{
 		"accountId": id, "name": name, "stage": "Active", "status": "Paid", "emailDomains": []string{},
 		"hqSite": map[string]any{"id": num(s.sites[id]), "name": "HQ"}, "customFields": map[string]any{},
+		"primaryContact": s.userRef(s.primary[id]),
 	}
 }
 

@@ -67,8 +67,10 @@ type Server struct {
 	notes     map[string][]NoteRecord
 	fields    []map[string]any // getAllFields("COMPANY_USER")
 	nextID    int64
-	errorNext string // a clientError code for the next operation
-	noFields  bool   // getAllFields unavailable
+	errorNext string            // a clientError code for the next operation
+	noFields  bool              // getAllFields unavailable
+	primary   map[string]string // client → its primary contact
+	techs     []psa.Member      // the MSP's technicians (deleted ones are not kept)
 }
 
 type userRec struct {
@@ -80,6 +82,7 @@ type userRec struct {
 
 type ticketRec struct {
 	id, display, subject, client, requester, status string
+	description, source                             string // set by createTicket
 }
 
 // NoteRecord is a note as SuperOps stored it.
@@ -93,7 +96,7 @@ type NoteRecord struct {
 // and euapi.superops.ai. It registers its shutdown, and a check that no
 // contract violation is left, on t.
 func NewServer(t testing.TB) *Server {
-	s := &Server{sites: map[string]string{}, notes: map[string][]NoteRecord{}, nextID: 7928838372746170000}
+	s := &Server{sites: map[string]string{}, notes: map[string][]NoteRecord{}, primary: map[string]string{}, nextID: 7928838372746170000}
 	s.fields = []map[string]any{
 		{"id": "1", "module": "COMPANY_USER", "columnName": "email", "label": "Email", "fieldType": "TEXT", "fieldCategory": "DEFAULT", "showToRequester": true},
 		{"id": "2", "module": "COMPANY_USER", "columnName": MobileColumn, "label": "Mobile Phone", "fieldType": "TEXT", "fieldCategory": "CUSTOM", "showToRequester": true},
@@ -137,6 +140,7 @@ func (s *Server) Seed(companies []psa.Company, contacts []psa.Contact, tickets [
 	defer s.mu.Unlock()
 	s.clients = slices.Clone(companies)
 	s.sites = map[string]string{}
+	s.primary = map[string]string{}
 	for i, c := range companies {
 		s.sites[c.Ref] = strconv.Itoa(8100 + i)
 	}
@@ -344,19 +348,30 @@ func (s *Server) resolve(kind string, f *ast.Field, vars map[string]any) (any, *
 		e := gqlError{Message: fmt.Sprintf("Validation error (FieldUndefined@[%s]) : Field '%s' in type '%s' is undefined", f.Name, f.Name, strings.ToUpper(kind[:1])+kind[1:])}
 		return nil, &e
 	}
-	if len(f.Arguments) != 1 || f.Arguments[0].Name != "input" {
+	var input any
+	switch {
+	case op.Input == "" && len(f.Arguments) > 0:
+		// getStatusList and the like take no argument.
+		s.v.Add("%s takes no argument", f.Name)
+		e := gqlError{Message: "Validation error (UnknownArgument)"}
+		return nil, &e
+	case op.Input == "":
+	case len(f.Arguments) != 1 || f.Arguments[0].Name != "input":
 		s.v.Add("%s must be called with its one argument, input", f.Name)
 		e := gqlError{Message: "Validation error (UnknownArgument)"}
 		return nil, &e
-	}
-	input, err := f.Arguments[0].Value.Value(vars)
-	if err != nil {
-		s.v.Add("%s: input: %v", f.Name, err)
-		e := gqlError{Message: "Validation error (VariableTypeMismatch)"}
-		return nil, &e
+	default:
+		var err error
+		if input, err = f.Arguments[0].Value.Value(vars); err != nil {
+			s.v.Add("%s: input: %v", f.Name, err)
+			e := gqlError{Message: "Validation error (VariableTypeMismatch)"}
+			return nil, &e
+		}
 	}
 	input = renumber(input)
-	if err := schema.checkInput(op.Input, input, "input"); err != nil {
+	if op.Input == "" {
+		// nothing to check
+	} else if err := schema.checkInput(op.Input, input, "input"); err != nil {
 		s.v.Add("%s: %v", f.Name, err)
 		e := clientError("type_validation_failed", err.Error())
 		return nil, &e

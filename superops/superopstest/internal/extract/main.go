@@ -36,6 +36,7 @@ var operations = []string{
 	"getClientUserList", "getClientUser", "createClientUser",
 	"getClientList", "getClient",
 	"getTicket", "getTicketList", "createTicketNote",
+	"createTicket", "updateTicket", "updateClientUser", "getTechnicianList", "getStatusList",
 }
 
 // Operation is one query or mutation.
