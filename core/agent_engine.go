@@ -61,7 +61,7 @@ func (e *Engine) ActivationKey(ctx context.Context, tenantID, actor, clientID st
 		case !isNotFound(err):
 			return err
 		}
-		key, err = e.putActivationKey(ctx, tx, tenantID, actor, clientID, "agent.activation_key.created")
+		key, err = e.putActivationKey(ctx, tx, tenantID, actor, clientID, AuditAgentKeyCreated)
 		return err
 	})
 	return key, err
@@ -74,7 +74,7 @@ func (e *Engine) RotateActivationKey(ctx context.Context, tenantID, actor, clien
 	var key string
 	err := e.cfg.Store.Update(ctx, func(tx Tx) error {
 		var err error
-		key, err = e.putActivationKey(ctx, tx, tenantID, actor, clientID, "agent.activation_key.rotated")
+		key, err = e.putActivationKey(ctx, tx, tenantID, actor, clientID, AuditAgentKeyRotated)
 		return err
 	})
 	return key, err
@@ -193,7 +193,7 @@ func (e *Engine) Activate(ctx context.Context, key string, rep DeviceReport) (De
 		if err := e.putUsers(ctx, tx, d, rep.Users, now); err != nil {
 			return err
 		}
-		return e.audit(ctx, tx, d.TenantID, deviceActor(d.ID), "agent.activated", d.ID,
+		return e.audit(ctx, tx, d.TenantID, deviceActor(d.ID), AuditAgentActivated, d.ID,
 			map[string]string{"client": d.ClientID, "name": d.Name, "os": d.OS, "domain": d.Domain})
 	})
 	if err != nil {
@@ -246,7 +246,7 @@ func (e *Engine) AuthenticateDevice(ctx context.Context, credential string) (Dev
 		return Device{}, errDeviceAuth
 	}
 	if d.Revoked() {
-		if err := e.Audit(ctx, d.TenantID, deviceActor(d.ID), "agent.revoked_credential_used", d.ID, nil); err != nil {
+		if err := e.Audit(ctx, d.TenantID, deviceActor(d.ID), AuditAgentRevokedCredentialUsed, d.ID, nil); err != nil {
 			e.log.WarnContext(ctx, "audit revoked device", "device", d.ID, "err", err)
 		}
 		return Device{}, errDeviceAuth
@@ -294,7 +294,7 @@ func (e *Engine) RevokeDevice(ctx context.Context, tenantID, actor, deviceID str
 		if err := tx.UpdateDevice(ctx, &d); err != nil {
 			return err
 		}
-		return e.audit(ctx, tx, tenantID, actor, "agent.revoked", d.ID, map[string]string{"name": d.Name})
+		return e.audit(ctx, tx, tenantID, actor, AuditAgentRevoked, d.ID, map[string]string{"name": d.Name})
 	})
 	if err == nil {
 		e.agents.wake(deviceID) // end its long-poll now

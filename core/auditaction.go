@@ -5,6 +5,9 @@ package core
 // vocabulary is listed in one place and filters in the console cannot drift
 // from what is written.
 const (
+	// AuditTenantCreated: a tenant made from the command line.
+	AuditTenantCreated = "tenant.created"
+
 	// Technicians.
 	AuditTechnicianCreated       = "technician.created"
 	AuditTechnicianUpdated       = "technician.updated"
@@ -24,6 +27,12 @@ const (
 	AuditContactCreated = "contact.created"
 	AuditContactUpdated = "contact.updated"
 	AuditContactDeleted = "contact.deleted"
+	// Verifications, besides their events (EventType): the end user
+	// confirmed a link or declined it; a wrong code or answer counted.
+	AuditVerificationLinkConfirmed = "verification.link_confirmed"
+	AuditVerificationDeclined      = "verification.declined"
+	AuditVerificationFailedAttempt = "verification.failed_attempt"
+
 	// AuditContactRefreshed: the local mirror of a PSA contact was
 	// refreshed from the PSA because it was stale.
 	AuditContactRefreshed = "contact.refreshed"
@@ -85,15 +94,73 @@ const (
 	AuditMessageTemplateUpdated = "message_template.updated"
 	AuditMessageTemplateReset   = "message_template.reset"
 
-	// Integrations: PSA-side setup run from the console (the callbacks
+	// Integrations: one saved (detail: kind, name); PSA-side setup run
+	// from the console (the callbacks
 	// that report new tickets, the pod entries on the PSA's screens).
+	AuditIntegrationSaved               = "integration.saved"
 	AuditIntegrationCallbacksRegistered = "integration.callbacks_registered"
 	AuditIntegrationCallbacksFailed     = "integration.callbacks_failed"
 	AuditIntegrationPodsInstalled       = "integration.pods_installed"
 
-	// Directory resets and unlocks (techdirectory.go, selfserve_reset.go;
-	// the requests and results are AuditDirectoryResetRequested … and
-	// AuditSelfServeResetRequested …). AuditDirectoryRequestRefused: a
+	// Agents and harvesters (agent_engine.go): a client's activation key
+	// made or replaced; a device activated with it, revoked, and a revoked
+	// device's credential presented again.
+	AuditAgentKeyCreated            = "agent.activation_key.created"
+	AuditAgentKeyRotated            = "agent.activation_key.rotated"
+	AuditAgentActivated             = "agent.activated"
+	AuditAgentRevoked               = "agent.revoked"
+	AuditAgentRevokedCredentialUsed = "agent.revoked_credential_used"
+	// Workstation prompts (prompt.go): an answer from another device or
+	// user refused; the user pressed "This is not me".
+	AuditPromptAnswerRefused = "prompt.answer_refused"
+	AuditPromptDenied        = "prompt.denied"
+
+	// The directory (directory.go). AuditDirectorySynced: a harvester
+	// uploaded a sync (detail: counts). AuditDirectoryMatchAccepted /
+	// Rejected: a person decided a match. AuditBindingRemoved: a rejected
+	// match took away the binding its acceptance had made (detail: sid,
+	// contact).
+	AuditDirectorySynced        = "directory.synced"
+	AuditDirectoryMatchAccepted = "directory.match_accepted"
+	AuditDirectoryMatchRejected = "directory.match_rejected"
+	AuditBindingRemoved         = "binding.removed"
+	// AuditDirectoryNotice: a password-expiry or lock-out notice was
+	// queued (notices.go; detail: kind, days, channels, sms_refused).
+	AuditDirectoryNotice = "directory.notice_queued"
+
+	// Self-serve (selfserve.go, welcome.go): the tenant's settings and the
+	// per-user switch; an admin cleared a user's wrong-code lockout of the
+	// self-serve page; the welcome e-mail sent, the user's registration,
+	// and a mobile number the user said is not theirs.
+	AuditSelfServeSettings       = "selfserve.settings_updated"
+	AuditSelfServeEnabled        = "selfserve.enabled"
+	AuditSelfServeDisabled       = "selfserve.disabled"
+	AuditSelfServeLockoutCleared = "selfserve.lockout_cleared"
+	AuditSelfServeWelcomeSent    = "selfserve.welcome_sent"
+	AuditSelfServeRegistered     = "selfserve.registered"
+	AuditSelfServeMobileDisputed = "selfserve.mobile_disputed"
+
+	// The end user's reset page (selfserve_reset.go): codes sent and
+	// wrong; resets and unlocks asked for and their results;
+	// AuditSelfServeResetRefused: the code was right, but the client's
+	// policy requires more than a text message before a reset.
+	AuditSelfServeCodeSent        = "selfserve.code_sent"
+	AuditSelfServeCodeFailed      = "selfserve.code_failed"
+	AuditSelfServeResetRequested  = "selfserve.reset_requested"
+	AuditSelfServeUnlockRequested = "selfserve.unlock_requested"
+	AuditSelfServeRequestDone     = "selfserve.request_done"
+	AuditSelfServeRequestFailed   = "selfserve.request_failed"
+	AuditSelfServeResetRefused    = "selfserve.reset_refused"
+
+	// Technician resets and unlocks (techdirectory.go): asked for, and
+	// the harvester's results.
+	AuditDirectoryResetRequested  = "directory.reset_requested"
+	AuditDirectoryUnlockRequested = "directory.unlock_requested"
+	AuditDirectoryRequestDone     = "directory.request_done"
+	AuditDirectoryRequestFailed   = "directory.request_failed"
+
+	// Directory resets and unlocks (techdirectory.go, selfserve_reset.go,
+	// directory_expiry.go). AuditDirectoryRequestRefused: a
 	// technician's reset or unlock was refused (detail: action, reason —
 	// one of the Refused… constants — and the words the technician saw).
 	// AuditDirectoryRequestExpired and AuditSelfServeRequestExpired: a

@@ -129,18 +129,6 @@ type DirectoryTx interface {
 	RemoveBinding(ctx context.Context, tenantID, clientID, sid, contactID string) (bool, error)
 }
 
-// Audit actions of the directory.
-const (
-	// AuditDirectorySynced: a harvester uploaded a sync (detail: counts).
-	AuditDirectorySynced = "directory.synced"
-	// AuditDirectoryMatchAccepted / Rejected: a person decided a match.
-	AuditDirectoryMatchAccepted = "directory.match_accepted"
-	AuditDirectoryMatchRejected = "directory.match_rejected"
-	// AuditBindingRemoved: a rejected match took away the binding its
-	// acceptance had made (detail: sid, contact).
-	AuditBindingRemoved = "binding.removed"
-)
-
 // maxDirectoryUsers bounds one upload.
 const maxDirectoryUsers = 200_000
 

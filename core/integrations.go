@@ -43,7 +43,7 @@ func (e *Engine) PutIntegration(ctx context.Context, tenantID, actor string, in 
 		if err := tx.PutIntegration(ctx, &row); err != nil {
 			return err
 		}
-		if err := e.audit(ctx, tx, tenantID, actor, "integration.saved", in.ID, map[string]string{"kind": in.Kind, "name": in.Name}); err != nil {
+		if err := e.audit(ctx, tx, tenantID, actor, AuditIntegrationSaved, in.ID, map[string]string{"kind": in.Kind, "name": in.Name}); err != nil {
 			return err
 		}
 		// Saved settings may be the fix of a misconfigured integration:

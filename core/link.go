@@ -221,7 +221,7 @@ func (lt *linkAnswerTx) apply(ctx context.Context, a LinkAnswer) error {
 	if err := lt.e.markVerified(ctx, lt.tx, lt.policy, &lt.v, "enduser", lt.now, &lt.evType); err != nil {
 		return err
 	}
-	return lt.e.audit(ctx, lt.tx, lt.tenantID, "enduser", "verification.link_confirmed", lt.v.ID, detail)
+	return lt.e.audit(ctx, lt.tx, lt.tenantID, "enduser", AuditVerificationLinkConfirmed, lt.v.ID, detail)
 }
 
 // expired ends a link used after its expiry (if it is still open) and
@@ -248,7 +248,7 @@ func (lt *linkAnswerTx) decline(ctx context.Context, detail map[string]string) e
 	if err := lt.e.countFailure(ctx, lt.tx, lt.policy, lt.v, "enduser", "declined", lt.now); err != nil {
 		return err
 	}
-	return lt.e.audit(ctx, lt.tx, lt.tenantID, "enduser", "verification.declined", lt.v.ID, detail)
+	return lt.e.audit(ctx, lt.tx, lt.tenantID, "enduser", AuditVerificationDeclined, lt.v.ID, detail)
 }
 
 // wrongCode counts a wrong technician code; the last attempt burns the

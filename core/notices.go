@@ -46,9 +46,6 @@ type NoticeTx interface {
 	NoteSMSTexted(ctx context.Context, tenantID, phone string, at time.Time) error
 }
 
-// AuditDirectoryNotice: a notice was queued (detail: kind, days, channels).
-const AuditDirectoryNotice = "directory.notice_queued"
-
 // noticeFor says which notice, if any, u is due on the day of now in loc
 // (the tenant's time zone), and how many days are left before the password
 // expires, counted by loc's calendar: at 23:30 on the 9th a password that

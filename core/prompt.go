@@ -322,7 +322,7 @@ func (e *Engine) AnswerPrompt(ctx context.Context, d Device, a PromptAnswer) (Ve
 			// Not this device's or this user's prompt: refuse without a hint
 			// and leave the verification alone.
 			outcome = Errorf(KindNotFound, "no such prompt for this user")
-			return e.audit(ctx, tx, d.TenantID, actor, "prompt.answer_refused", v.ID,
+			return e.audit(ctx, tx, d.TenantID, actor, AuditPromptAnswerRefused, v.ID,
 				map[string]string{"reason": "answered by another device or user", "sid": a.SID})
 		}
 		policy, err := EffectivePolicy(ctx, tx, d.TenantID, v.ClientID)
@@ -402,7 +402,7 @@ func (e *Engine) queueDeniedAlert(ctx context.Context, tx Tx, v Verification, no
 		Say: "Countersign alert. " + contact.Name() + " pressed This is not me on a workstation prompt. The caller may not be who they say they are."}, now); err != nil {
 		return err
 	}
-	return e.audit(ctx, tx, v.TenantID, deviceActor(v.DestinationID), "prompt.denied", v.ID,
+	return e.audit(ctx, tx, v.TenantID, deviceActor(v.DestinationID), AuditPromptDenied, v.ID,
 		map[string]string{"contact": v.ContactID, "sid": v.Destination})
 }
 

@@ -64,16 +64,6 @@ type SelfServeTx interface {
 	PutSelfServeUser(ctx context.Context, u *SelfServeUser) error
 }
 
-// Audit actions of self-serve.
-const (
-	AuditSelfServeSettings = "selfserve.settings_updated"
-	AuditSelfServeEnabled  = "selfserve.enabled"
-	AuditSelfServeDisabled = "selfserve.disabled"
-	// AuditSelfServeLockoutCleared: an admin cleared a user's wrong-code
-	// lockout of the self-serve page.
-	AuditSelfServeLockoutCleared = "selfserve.lockout_cleared"
-)
-
 // maxSelfServeBatch bounds one bulk switch.
 const maxSelfServeBatch = 10_000
 

@@ -166,19 +166,6 @@ type PasswordPolicy struct {
 // Active Directory's default domain policy.
 var defaultPasswordPolicy = PasswordPolicy{MinLength: 7, Complexity: true, History: 24}
 
-// Audit actions of the reset page.
-const (
-	AuditSelfServeCodeSent        = "selfserve.code_sent"
-	AuditSelfServeCodeFailed      = "selfserve.code_failed"
-	AuditSelfServeResetRequested  = "selfserve.reset_requested"
-	AuditSelfServeUnlockRequested = "selfserve.unlock_requested"
-	AuditSelfServeRequestDone     = "selfserve.request_done"
-	AuditSelfServeRequestFailed   = "selfserve.request_failed"
-	// AuditSelfServeResetRefused: the code was right, but the client's
-	// policy requires more than a text message before a reset.
-	AuditSelfServeResetRefused = "selfserve.reset_refused"
-)
-
 // Limits of the reset page (security.md §1, §6).
 const (
 	selfServeCodeDigits  = 6

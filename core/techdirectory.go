@@ -61,14 +61,6 @@ type TechDirectoryTx interface {
 	SelfServeRequestsOfVerification(ctx context.Context, tenantID, verificationID string) ([]SelfServeRequest, error)
 }
 
-// Audit actions of technician resets and unlocks.
-const (
-	AuditDirectoryResetRequested  = "directory.reset_requested"
-	AuditDirectoryUnlockRequested = "directory.unlock_requested"
-	AuditDirectoryRequestDone     = "directory.request_done"
-	AuditDirectoryRequestFailed   = "directory.request_failed"
-)
-
 // CanResetDirectory reports whether a technician with role r may reset or
 // unlock directory accounts: owners, admins and technicians. Pod-only
 // technicians may not: they are made on the fly for any PSA member who

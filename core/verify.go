@@ -771,7 +771,7 @@ func (e *Engine) countFailure(ctx context.Context, tx Tx, policy Policy, v Verif
 	if err := tx.SetFailureCount(ctx, v.TenantID, v.ContactID, v.DestKind, n+1, now); err != nil {
 		return err
 	}
-	return e.audit(ctx, tx, v.TenantID, actor, "verification.failed_attempt", v.ID,
+	return e.audit(ctx, tx, v.TenantID, actor, AuditVerificationFailedAttempt, v.ID,
 		map[string]string{"reason": why, "attempts": fmt.Sprint(v.Attempts), "consecutive_failures": fmt.Sprint(n + 1)})
 }
 

@@ -40,13 +40,6 @@ type WelcomeTx interface {
 	UseWelcome(ctx context.Context, tenantID string, tokenHash []byte, at time.Time) error
 }
 
-// Audit actions of the welcome e-mail.
-const (
-	AuditSelfServeWelcomeSent    = "selfserve.welcome_sent"
-	AuditSelfServeRegistered     = "selfserve.registered"
-	AuditSelfServeMobileDisputed = "selfserve.mobile_disputed"
-)
-
 // welcomeTTL is how long a welcome link works.
 const welcomeTTL = 14 * 24 * time.Hour
 

@@ -90,7 +90,7 @@ func createTenant(ctx context.Context, c Config, slug, name, country string) (co
 			}
 			return err
 		}
-		return tx.AppendAudit(ctx, &core.AuditEvent{TenantID: t.ID, At: t.CreatedAt, Actor: "cli", Action: "tenant.created", Subject: t.ID})
+		return tx.AppendAudit(ctx, &core.AuditEvent{TenantID: t.ID, At: t.CreatedAt, Actor: "cli", Action: core.AuditTenantCreated, Subject: t.ID})
 	})
 	return t, err
 }
@@ -178,7 +178,7 @@ func createTechnician(ctx context.Context, c Config, tenantSlug, email, name str
 			return err
 		}
 		return tx.AppendAudit(ctx, &core.AuditEvent{TenantID: tenant.ID, At: tech.CreatedAt, Actor: "cli",
-			Action: "technician.created", Subject: tech.ID, Detail: map[string]string{"role": string(role)}})
+			Action: core.AuditTechnicianCreated, Subject: tech.ID, Detail: map[string]string{"role": string(role)}})
 	})
 	return tech, err
 }
