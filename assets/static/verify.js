@@ -86,7 +86,7 @@ const CSVerify = (() => {
   // verified through it, and where it came from.
   function destMeta(d) {
     const when = d.last_verified_at ? "Last verified " + fmtWhen(d.last_verified_at) : "Never verified";
-    // provenance is a fragment ("added by hand", "from ConnectWise").
+    // provenance is a fragment ("added by hand", "from the PSA").
     return when + (d.provenance ? " · " + d.provenance : "");
   }
 

@@ -34,7 +34,7 @@ type destinationOut struct {
 	Source  string    `json:"source"`
 	SetAt   time.Time `json:"set_at"`
 	SetBy   string    `json:"set_by"`
-	// Provenance is Source in words ("from ConnectWise", "added by hand");
+	// Provenance is Source in words ("from the PSA", "added by hand");
 	// only on the contact card.
 	Provenance string `json:"provenance,omitempty"`
 	// LastVerifiedAt is when a caller was last verified through this
@@ -365,8 +365,8 @@ func refTicketURL(l psa.TicketLinker, ref string) string {
 // provenance says where a destination came from (core.Destination.Source)
 // as a fragment of a technician's sentence, which the card and the ways to
 // verify put after what they say of the destination ("Never verified ·
-// added by hand", "(from ConnectWise on 2 Nov 2026)", "number on file
-// (from ConnectWise)"); never the source's identifier ("psa:connectwise").
+// added by hand", "(from the PSA on 2 Nov 2026)", "number on file
+// (from the PSA)"); never the source's identifier ("psa:" and the plugin's name).
 func (s *Server) provenance(source string) string {
 	kind, isPSA := strings.CutPrefix(source, "psa:")
 	switch {

@@ -160,7 +160,7 @@ func TestOptInHTTP(t *testing.T) {
 			for _, d := range card["destinations"].([]any) {
 				prov = append(prov, d.(map[string]any)["provenance"].(string))
 			}
-			assert.Contains(t, prov, "Corrected by the contact on the SMS opt-in form", "the technician sees where the new number came from")
+			assert.Contains(t, prov, "corrected by the contact on the SMS opt-in form", "the technician sees where the new number came from")
 		})
 	}
 }

@@ -34,7 +34,7 @@ type routeOut struct {
 	Destination   string `json:"destination,omitempty"`
 	DestinationID string `json:"destination_id,omitempty"`
 	// Provenance says in words where the destination came from ("added by
-	// hand on 2 Nov 2026", "from ConnectWise on 2 Nov 2026") or how a push
+	// hand on 2 Nov 2026", "from the PSA on 2 Nov 2026") or how a push
 	// user was matched; never a raw source identifier.
 	Provenance string `json:"provenance,omitempty"`
 	Available  bool   `json:"available"`
