@@ -48,8 +48,9 @@ func TestBrowserDuoPushInConnectWisePod(t *testing.T) {
 	pod.WaitText(`#routes-list li[data-method="duo_push"]`, "push to iPhone of pat")
 	pod.WaitText(`#routes-list li[data-method="duo_push"]`, "approve-only push")
 	pod.WaitText(`#routes-list li[data-method="workstation_prompt"]`, "no Windows user bound")
-	// The number's provenance in words ("ConnectWise PSA, <date>"), not its source id.
-	pod.WaitText(`#routes-list li[data-method="sms_code"]`, "(ConnectWise PSA, ")
+	// The number's provenance in words ("from ConnectWise PSA on <date>"),
+	// not its source id.
+	pod.WaitText(`#routes-list li[data-method="sms_code"]`, "(from ConnectWise PSA on ")
 	var first string
 	pod.Eval(`document.querySelector("#routes-list li").dataset.method`, &first)
 	assert.Equal(t, "duo_push", first, "the strongest factor the user has comes first")
