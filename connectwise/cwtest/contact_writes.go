@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/countersign/countersign/core/psa"
 )
 
 // Contact writes of SMS opt-in forms: notes on a contact (model
@@ -180,4 +182,33 @@ func (s *Server) handlePutCommunication(q *req) {
 		}
 	}
 	writeError(q.w, http.StatusNotFound, "NotFound", fmt.Sprintf("Communication %d not found", id), nil)
+}
+
+// ContactPhones returns the phone communication items of the contact with
+// ref as stored, labelled with their type (psatest.ContactPhoneFake); nil
+// for no such contact.
+func (s *Server) ContactPhones(contactRef string) []psa.Phone {
+	id, err := refID(contactRef)
+	if err != nil {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.contacts {
+		if c.ID != id {
+			continue
+		}
+		out := []psa.Phone{}
+		for _, it := range c.CommunicationItems {
+			if it.CommunicationType == "Phone" {
+				n := it.Value
+				if it.Extension != "" {
+					n += " x" + it.Extension
+				}
+				out = append(out, psa.Phone{Number: n, Label: it.Type.Name, Default: it.DefaultFlag})
+			}
+		}
+		return out
+	}
+	return nil
 }

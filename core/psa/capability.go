@@ -137,7 +137,11 @@ type DefaultContactGetter interface {
 type TicketContactSetter interface {
 	// SetTicketContact makes the contact with contactRef the contact of
 	// the ticket with ticketRef, changing nothing else on the ticket;
-	// core.ErrNotFound when either is missing.
+	// core.ErrNotFound when there is no such ticket. A contact the PSA
+	// does not have is core.ErrNotFound, or core.ErrInvalid where the
+	// PSA refuses it as one not of the ticket's company without telling
+	// the two apart (ConnectWise, Kaseya BMS); either way the ticket keeps
+	// its contact.
 	SetTicketContact(ctx context.Context, ticketRef, contactRef string) error
 }
 

@@ -418,3 +418,21 @@ func (s *Server) priorities(w http.ResponseWriter, r *http.Request, _ []byte) {
 func (s *Server) statuses(w http.ResponseWriter, r *http.Request, _ []byte) {
 	s.writeResult(w, "StatusLookupOutputDto", true, fakeStatuses, nil)
 }
+
+// SetDefaultContact makes the contact with contactRef the one point of
+// contact of the account with companyRef, and none of the account's other
+// contacts one ("" leaves it none), as psatest.DefaultContactFake asks:
+// BMS names no default contact, and the client reads the one IsPoc.
+func (s *Server) SetDefaultContact(companyRef, contactRef string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	acct := mustID(companyRef)
+	for _, c := range s.contacts {
+		if c.account == acct {
+			delete(s.pocs, c.id)
+		}
+	}
+	if contactRef != "" {
+		s.pocs[mustID(contactRef)] = true
+	}
+}

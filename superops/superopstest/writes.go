@@ -250,3 +250,33 @@ func (s *Server) opGetStatusList(map[string]any, any) (any, *gqlError) {
 	}
 	return out, nil
 }
+
+// ContactPhones returns the requester's two numbers as stored: the
+// mobile custom field (labelled "Mobile") and contactNumber, each when
+// set (psatest.ContactPhoneFake); nil for no such requester.
+func (s *Server) ContactPhones(ref string) []psa.Phone {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, u := range s.users {
+		if u.id != ref {
+			continue
+		}
+		out := []psa.Phone{}
+		if m, ok := u.custom[MobileColumn].(string); ok && m != "" {
+			out = append(out, psa.Phone{Number: m, Label: "Mobile"})
+		}
+		if u.contactNumber != "" {
+			out = append(out, psa.Phone{Number: u.contactNumber})
+		}
+		return out
+	}
+	return nil
+}
+
+// TicketContact is TicketRequester (psatest.TicketContactFake).
+func (s *Server) TicketContact(ref string) string { return s.TicketRequester(ref) }
+
+// SetDefaultContact is SetPrimaryContact (psatest.DefaultContactFake).
+func (s *Server) SetDefaultContact(companyRef, contactRef string) {
+	s.SetPrimaryContact(companyRef, contactRef)
+}

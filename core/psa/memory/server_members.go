@@ -143,3 +143,13 @@ func (s *Server) handlePatchTicket(w http.ResponseWriter, r *http.Request) {
 	s.writeJSON(w, http.StatusOK, wireTicket{ID: t.Ref, Number: t.Number, Summary: t.Summary,
 		CompanyID: t.CompanyRef, ContactID: t.ContactRef, Status: t.Status})
 }
+
+// ContactPhones returns the phone numbers of the contact with ref as
+// stored (psatest.ContactPhoneFake); nil for no such contact.
+func (s *Server) ContactPhones(ref string) []psa.Phone {
+	c, ok := s.contact(ref)
+	if !ok {
+		return nil
+	}
+	return c.Phones
+}

@@ -58,7 +58,18 @@
 // replayed, another event's signature, oversize). The fakes' optional
 // interfaces [PodFake], [MemberFake] and [EventFake] (with [SharedSecretEvents]
 // for PSAs that authenticate events by a shared secret) let those cases make
-// a valid pod URL, member proof or signed event. The suite's own tests run
+// a valid pod URL, member proof or signed event. The contact and ticket
+// writes of opt-in forms and tray tickets have theirs: AddContactNote
+// (written once, not retried after a 5xx), SetContactPhone (the number
+// that reads as Old replaced, else New added, a number already there
+// changing nothing), SetTicketContact and DefaultContact, each read back
+// through the fake ([ContactNoteFake], [ContactPhoneFake],
+// [TicketContactFake], [DefaultContactFake], required of the fake of a
+// client with the capability), missing records not found; and
+// ContactWriteErrors holds the writes to the reads' error contract (429
+// retried after Retry-After, 429, 401 and 5xx forever of their kind with
+// nothing written, a cancelled context making no request). DefaultContact
+// is a read, so every read case runs it too. The suite's own tests run
 // each case against a memory PSA client broken in the way the case
 // catches, and require it to fail.
 //

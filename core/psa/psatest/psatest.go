@@ -106,6 +106,11 @@ func Run(t *testing.T, h Harness) {
 		{"CallbackRegistrar", testCallbackRegistrar},
 		{"CallbackVerifier", testCallbackVerifier},
 		{"MemberLister", testMemberLister},
+		{"AddContactNote", testAddContactNote},
+		{"SetContactPhone", testSetContactPhone},
+		{"SetTicketContact", testSetTicketContact},
+		{"DefaultContact", testDefaultContact},
+		{"ContactWriteErrors", testContactWriteErrors},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, h) })
 	}
@@ -220,6 +225,9 @@ func reads(c psa.Client) []call {
 	}
 	if m, ok := c.(psa.MemberIdentifier); ok {
 		out = append(out, call{"IdentifyMember", func(ctx context.Context) error { _, err := m.IdentifyMember(ctx); return err }})
+	}
+	if d, ok := c.(psa.DefaultContactGetter); ok {
+		out = append(out, call{"DefaultContact", func(ctx context.Context) error { _, err := d.DefaultContact(ctx, acme.Ref); return err }})
 	}
 	return out
 }

@@ -3,6 +3,8 @@ package psatest_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -13,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/countersign/countersign/core"
 	"github.com/countersign/countersign/core/psa"
 	"github.com/countersign/countersign/core/psa/memory"
 	"github.com/countersign/countersign/core/psa/psatest"
@@ -47,6 +50,21 @@ var broken = []struct {
 	// without calling anything.
 	{"check-only-ignores-context", "ContextCanceled"},
 	{"check-only-no-retry", "UnavailableOnce"},
+	// Contact and ticket writes, and the default contact.
+	{"contact-note-dropped", "AddContactNote"},
+	{"contact-note-retried-on-5xx", "AddContactNote"},
+	{"contact-note-missing-ok", "AddContactNote"},
+	{"phone-always-added", "SetContactPhone"},
+	{"phone-missing-ok", "SetContactPhone"},
+	{"ticket-contact-dropped", "SetTicketContact"},
+	{"ticket-contact-missing-ticket-ok", "SetTicketContact"},
+	{"default-contact-none", "DefaultContact"},
+	{"default-contact-first", "DefaultContact"},
+	{"writes-not-retried-on-429", "ContactWriteErrors"},
+	{"writes-kind-lost", "ContactWriteErrors"},
+	{"writes-ignore-context", "ContactWriteErrors"},
+	{"default-contact-kind-lost", "Unauthorized"},
+	{"default-contact-ignores-context", "ContextCanceled"},
 }
 
 func TestBrokenClientsFail(t *testing.T) {
@@ -105,7 +123,7 @@ func harness(name string) psatest.Harness {
 			switch name {
 			case "uncounted":
 				deps.Calls = nil
-			case "check-only-no-retry":
+			case "check-only-no-retry", "writes-not-retried-on-429":
 				deps.Retry.MaxAttempts = 1
 			}
 			c, err := memory.New(memory.Config{BaseURL: ts.URL, APIKey: key, WebhookSecret: memory.DefaultWebhookSecret}, deps)
@@ -141,8 +159,153 @@ func wrap(name string, c *memory.Client) psa.Client {
 		return checkOnlyIgnoresContext{c}
 	case "check-only-no-retry":
 		return checkOnly{c}
+	case "contact-note-dropped":
+		return contactNoteDropped{c}
+	case "contact-note-retried-on-5xx":
+		return contactNoteRetried{c}
+	case "contact-note-missing-ok":
+		return contactNoteMissingOK{c}
+	case "phone-always-added":
+		return phoneAlwaysAdded{c}
+	case "phone-missing-ok":
+		return phoneMissingOK{c}
+	case "ticket-contact-dropped":
+		return ticketContactDropped{c}
+	case "ticket-contact-missing-ticket-ok":
+		return ticketContactMissingOK{c}
+	case "default-contact-none":
+		return defaultContactNone{c}
+	case "default-contact-first":
+		return defaultContactFirst{c}
+	case "writes-kind-lost":
+		return writesKindLost{c}
+	case "writes-ignore-context":
+		return writesIgnoreContext{c}
+	case "default-contact-kind-lost":
+		return defaultContactKindLost{c}
+	case "default-contact-ignores-context":
+		return defaultContactIgnoresContext{c}
 	}
 	return c
+}
+
+// contactNoteDropped says the note was written and writes nothing.
+type contactNoteDropped struct{ *memory.Client }
+
+func (contactNoteDropped) AddContactNote(context.Context, string, string) error { return nil }
+
+// contactNoteRetried retries a contact note after any error, 5xx
+// included, which may write it twice.
+type contactNoteRetried struct{ *memory.Client }
+
+func (b contactNoteRetried) AddContactNote(ctx context.Context, ref, text string) error {
+	if err := b.Client.AddContactNote(ctx, ref, text); err != nil {
+		return b.Client.AddContactNote(ctx, ref, text)
+	}
+	return nil
+}
+
+// contactNoteMissingOK takes a missing contact for success.
+type contactNoteMissingOK struct{ *memory.Client }
+
+func (b contactNoteMissingOK) AddContactNote(ctx context.Context, ref, text string) error {
+	if err := b.Client.AddContactNote(ctx, ref, text); !errors.Is(err, core.ErrNotFound) {
+		return err
+	}
+	return nil
+}
+
+// phoneAlwaysAdded never replaces the old number.
+type phoneAlwaysAdded struct{ *memory.Client }
+
+func (b phoneAlwaysAdded) SetContactPhone(ctx context.Context, ref string, c psa.PhoneChange) error {
+	c.Old = ""
+	return b.Client.SetContactPhone(ctx, ref, c)
+}
+
+// phoneMissingOK takes a missing contact for success.
+type phoneMissingOK struct{ *memory.Client }
+
+func (b phoneMissingOK) SetContactPhone(ctx context.Context, ref string, c psa.PhoneChange) error {
+	if err := b.Client.SetContactPhone(ctx, ref, c); !errors.Is(err, core.ErrNotFound) {
+		return err
+	}
+	return nil
+}
+
+// ticketContactDropped says the contact was set and sets nothing.
+type ticketContactDropped struct{ *memory.Client }
+
+func (ticketContactDropped) SetTicketContact(context.Context, string, string) error { return nil }
+
+// ticketContactMissingOK takes a missing ticket for success.
+type ticketContactMissingOK struct{ *memory.Client }
+
+func (b ticketContactMissingOK) SetTicketContact(ctx context.Context, ticket, contact string) error {
+	if err := b.Client.SetTicketContact(ctx, ticket, contact); !errors.Is(err, core.ErrNotFound) {
+		return err
+	}
+	return nil
+}
+
+// defaultContactNone never finds the default contact.
+type defaultContactNone struct{ *memory.Client }
+
+func (defaultContactNone) DefaultContact(context.Context, string) (string, error) { return "", nil }
+
+// defaultContactFirst takes the company's first contact for its default.
+type defaultContactFirst struct{ *memory.Client }
+
+func (b defaultContactFirst) DefaultContact(ctx context.Context, company string) (string, error) {
+	cs, err := b.FindContacts(ctx, company, psa.ContactSearch{})
+	if err != nil || len(cs) == 0 {
+		return "", err
+	}
+	return cs[0].Ref, nil
+}
+
+// writesKindLost flattens the errors of the contact and ticket writes to
+// text, losing their kind.
+type writesKindLost struct{ *memory.Client }
+
+func flatten(err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("psatest broken: %v", err)
+}
+
+func (b writesKindLost) AddContactNote(ctx context.Context, ref, text string) error {
+	return flatten(b.Client.AddContactNote(ctx, ref, text))
+}
+
+func (b writesKindLost) SetContactPhone(ctx context.Context, ref string, c psa.PhoneChange) error {
+	return flatten(b.Client.SetContactPhone(ctx, ref, c))
+}
+
+func (b writesKindLost) SetTicketContact(ctx context.Context, ticket, contact string) error {
+	return flatten(b.Client.SetTicketContact(ctx, ticket, contact))
+}
+
+// writesIgnoreContext makes its ticket write whatever the caller's
+// context says.
+type writesIgnoreContext struct{ *memory.Client }
+
+func (b writesIgnoreContext) SetTicketContact(_ context.Context, ticket, contact string) error {
+	return b.Client.SetTicketContact(context.Background(), ticket, contact)
+}
+
+type defaultContactKindLost struct{ *memory.Client }
+
+func (b defaultContactKindLost) DefaultContact(ctx context.Context, company string) (string, error) {
+	ref, err := b.Client.DefaultContact(ctx, company)
+	return ref, flatten(err)
+}
+
+type defaultContactIgnoresContext struct{ *memory.Client }
+
+func (b defaultContactIgnoresContext) DefaultContact(_ context.Context, company string) (string, error) {
+	return b.Client.DefaultContact(context.Background(), company)
 }
 
 type checkAlwaysOK struct{ *memory.Client }
