@@ -21,7 +21,9 @@ type wireAgent struct {
 	FirstName  string `json:"firstname"`
 	Surname    string `json:"surname"`
 	Email      string `json:"email"`
+	SMS        string `json:"sms"`
 	IsDisabled *bool  `json:"isdisabled"`
+	IsAPI      *bool  `json:"isapiagent"`
 }
 
 func (w wireAgent) member() psa.Member {
@@ -73,6 +75,60 @@ func (c *Client) Agents(ctx context.Context, search string) ([]psa.Member, error
 			continue
 		}
 		out = append(out, w.member())
+	}
+	return out, nil
+}
+
+// defaultMemberPage is ListMembers' page when the caller names none.
+const defaultMemberPage = 100
+
+// ListMembers implements [psa.MemberLister] with GET /api/Agent: the
+// instance's enabled agents, with their e-mail and their SMS number
+// (Uname's sms, the one number an agent record has), API-only agents left
+// out (isapiagent: the application's own login is no technician). Halo
+// pages no agent list — /api/Agent declares no page_size or page_no and
+// answers with a bare array — so each call reads the list and cuts out
+// the page the cursor names (its first index): an instance has tens of
+// agents, not thousands.
+func (c *Client) ListMembers(ctx context.Context, o psa.ListOptions) (psa.Page[psa.Member], error) {
+	size := o.PageSize
+	if size <= 0 {
+		size = defaultMemberPage
+	}
+	from := 0
+	if o.Cursor != "" {
+		n, err := strconv.Atoi(o.Cursor)
+		if err != nil || n < 1 || n > 100000 {
+			return psa.Page[psa.Member]{}, core.Errorf(core.KindInvalid, "halo: %q is not a cursor of this client", short(o.Cursor))
+		}
+		from = n
+	}
+	cl := call{what: "list agents", op: "GET /api/Agent", method: http.MethodGet, path: "/Agent", area: areaAgents}
+	resp, err := c.send(ctx, cl)
+	if err != nil {
+		return psa.Page[psa.Member]{}, err
+	}
+	var ws []wireAgent
+	if err := decodeList(resp, "agents", &ws); err != nil {
+		return psa.Page[psa.Member]{}, c.decodeFail(cl.what, err)
+	}
+	active := make([]psa.Member, 0, len(ws))
+	for _, w := range ws {
+		if w.ID < 1 || (w.IsDisabled != nil && *w.IsDisabled) || (w.IsAPI != nil && *w.IsAPI) {
+			continue
+		}
+		m := w.member()
+		m.Phone = strings.TrimSpace(w.SMS)
+		active = append(active, m)
+	}
+	out := psa.Page[psa.Member]{Items: []psa.Member{}}
+	if from >= len(active) {
+		return out, nil
+	}
+	to := min(from+size, len(active))
+	out.Items = append(out.Items, active[from:to]...)
+	if to < len(active) {
+		out.Next = strconv.Itoa(to)
 	}
 	return out, nil
 }

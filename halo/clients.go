@@ -22,10 +22,11 @@ type wireClient struct {
 
 // wireSite is a site of a client (schema Site).
 type wireSite struct {
-	ID       int     `json:"id"`
-	Name     string  `json:"name"`
-	ClientID flexInt `json:"client_id"`
-	Inactive *bool   `json:"inactive"`
+	ID            int     `json:"id"`
+	Name          string  `json:"name"`
+	ClientID      flexInt `json:"client_id"`
+	Inactive      *bool   `json:"inactive"`
+	MainContactID flexInt `json:"maincontact_id"`
 }
 
 // Site is a site of a Halo client: Halo files users under sites.
@@ -132,4 +133,38 @@ func (c *Client) Sites(ctx context.Context, clientRef string) ([]Site, error) {
 		out = append(out, Site{Ref: strconv.Itoa(w.ID), ClientRef: strconv.Itoa(id), Name: w.Name})
 	}
 	return out, nil
+}
+
+// DefaultContact implements [psa.DefaultContactGetter]. A Halo client
+// names no contact of its own (schema Area has only main_contact_name,
+// a display copy); its main site does, as maincontact_id (schema Site).
+// So the client is read for its main site (GET /api/Client/{id}) and the
+// site for its main contact (GET /api/Site/{id}): two calls. A client
+// without a main site, or a site without a main contact, names none.
+func (c *Client) DefaultContact(ctx context.Context, companyRef string) (string, error) {
+	id, err := parseID("client", companyRef)
+	if err != nil {
+		return "", err
+	}
+	what := "get the main contact of client " + strconv.Itoa(id)
+	cl, err := c.getClient(ctx, id)
+	if err != nil {
+		return "", c.wrapWhat(what, err)
+	}
+	if cl.MainSiteID < 1 {
+		return "", nil
+	}
+	sid := strconv.Itoa(int(cl.MainSiteID))
+	var st wireSite
+	if err := c.getJSON(ctx, call{
+		what: what, op: "GET /api/Site/{id}", method: http.MethodGet, path: "/Site/" + sid,
+		subject: "site " + sid, area: areaClients,
+	}, &st); err != nil {
+		return "", err
+	}
+	if st.ID != int(cl.MainSiteID) || (st.ClientID != 0 && int(st.ClientID) != id) || st.MainContactID < 1 {
+		// Another client's site would name another client's user.
+		return "", nil
+	}
+	return strconv.Itoa(int(st.MainContactID)), nil
 }

@@ -50,6 +50,10 @@ type Config struct {
 	// NoteOutcome is the action type of verification notes: an outcome id
 	// ("7") or its name ("Private Note"). "" means [DefaultOutcome].
 	NoteOutcome string `json:"note_outcome,omitempty"`
+	// TicketTypeID is the Halo ticket type (tickettype_id) of the tickets
+	// users log from the Windows tray; "" means the instance's default
+	// ticket type.
+	TicketTypeID string `json:"ticket_type_id,omitempty"`
 	// PhoneRegion is the ISO 3166 country of numbers stored without a
 	// country code; "" means "US".
 	PhoneRegion string `json:"phone_region,omitempty"`
@@ -92,6 +96,7 @@ func (c Config) normalized() Config {
 	if c.NoteOutcome == "" {
 		c.NoteOutcome = DefaultOutcome
 	}
+	c.TicketTypeID = strings.TrimSpace(c.TicketTypeID)
 	c.PhoneRegion = strings.ToUpper(strings.TrimSpace(c.PhoneRegion))
 	if c.PhoneRegion == "" {
 		c.PhoneRegion = "US"
@@ -138,6 +143,9 @@ func (c Config) Validate() error {
 	if _, err := strconv.Atoi(c.NoteOutcome); err != nil && !printableWithout(c.NoteOutcome, "") {
 		return core.Errorf(core.KindInvalid, "note outcome must be a Halo outcome id such as 7, or its name")
 	}
+	if n, err := strconv.Atoi(c.TicketTypeID); c.TicketTypeID != "" && (err != nil || n < 1) {
+		return core.Errorf(core.KindInvalid, "ticket type id %q must be a positive number: the id of a ticket type under Configuration › Tickets › Ticket Types", short(c.TicketTypeID))
+	}
 	if len(c.PhoneRegion) != 2 || c.PhoneRegion[0] < 'A' || c.PhoneRegion[0] > 'Z' || c.PhoneRegion[1] < 'A' || c.PhoneRegion[1] > 'Z' {
 		return core.Errorf(core.KindInvalid, "phone region %q must be a two-letter country code such as US or GB", short(c.PhoneRegion))
 	}
@@ -160,6 +168,13 @@ func (c Config) Validate() error {
 		}
 	}
 	return nil
+}
+
+// ticketType returns the tickettype_id of tray tickets; 0 for Halo's
+// default.
+func (c Config) ticketType() int {
+	n, _ := strconv.Atoi(c.TicketTypeID)
+	return n
 }
 
 // apiBase returns the resource server: {instance}/api.

@@ -11,12 +11,13 @@ import (
 )
 
 // Interface guards: the fake is a conformance-suite fake, with the
-// optional parts for the tab, agent sign-in and webhooks.
+// optional parts for the tab, agent sign-in, webhooks and agent lists.
 var (
 	_ psatest.Fake               = (*halotest.Server)(nil)
 	_ psatest.PodFake            = (*halotest.Server)(nil)
 	_ psatest.MemberFake         = (*halotest.Server)(nil)
 	_ psatest.SharedSecretEvents = (*halotest.Server)(nil)
+	_ psatest.MemberSeeder       = (*halotest.Server)(nil)
 )
 
 func TestConformance(t *testing.T) {

@@ -23,9 +23,11 @@ func Descriptor() psa.Descriptor {
 				Help: "Of an API application with Client ID and Secret (Services), Login Type Agent."},
 			{Name: "client_secret", Label: "Client secret", Kind: psa.FieldSecret, Required: true},
 			{Name: "scope", Label: "Scope", Kind: psa.FieldText,
-				Help: "Empty means all; narrower: read:customers read:tickets edit:tickets (and edit:customers to create users)."},
+				Help: "Empty means all; narrower: read:customers read:tickets edit:tickets (and edit:customers to create or correct users, edit:crm for opt-in notes)."},
 			{Name: "note_outcome", Label: "Note outcome", Kind: psa.FieldText,
 				Help: "The action type verification notes are written as: an outcome id or name; empty means 7 (Internal Note on a stock Halo). Choose it from Halo once the integration is saved.", Choosable: true},
+			{Name: "ticket_type_id", Label: "Ticket type id", Kind: psa.FieldText,
+				Help: "The Halo ticket type of tickets users log from the Windows tray; empty means your default ticket type."},
 			{Name: "phone_region", Label: "Phone region", Kind: psa.FieldText,
 				Help: "Two-letter country for phone numbers stored without a country code; empty means US."},
 			{Name: "tab_variable", Label: "Custom tab ticket variable", Kind: psa.FieldText,
@@ -64,4 +66,12 @@ var (
 	_ psa.FieldChooser        = (*Client)(nil)
 	_ psa.SettingsLearner     = (*Client)(nil)
 	_ psa.PodScriptConfigurer = (*Client)(nil)
+	// Tray tickets, a ticket's user, the client's main contact, opt-in
+	// corrections and their CRM note, on-call members.
+	_ psa.TicketCreator        = (*Client)(nil)
+	_ psa.TicketContactSetter  = (*Client)(nil)
+	_ psa.DefaultContactGetter = (*Client)(nil)
+	_ psa.ContactPhoneSetter   = (*Client)(nil)
+	_ psa.ContactNoter         = (*Client)(nil)
+	_ psa.MemberLister         = (*Client)(nil)
 )

@@ -18,10 +18,11 @@ type (
 		MainSiteID int
 	}
 	siteRec struct {
-		ID         int
-		Name       string
-		ClientID   int
-		ClientName string
+		ID            int
+		Name          string
+		ClientID      int
+		ClientName    string
+		MainContactID int
 	}
 	userRec struct {
 		ID                           int
@@ -35,6 +36,7 @@ type (
 	ticketRec struct {
 		ID         int
 		Summary    string
+		Details    string
 		ClientID   int
 		SiteID     int
 		UserID     int
@@ -59,7 +61,16 @@ type (
 		ID                       int
 		Name, FirstName, Surname string
 		Email                    string
+		SMS                      string
 		Disabled                 bool
+		API                      bool // an API-only agent (isapiagent)
+	}
+	crmNoteRec struct {
+		ID               int
+		ClientID, SiteID int
+		UserID           int
+		Note             string
+		At               time.Time
 	}
 	outcomeRec struct {
 		ID      int
@@ -105,7 +116,7 @@ func (s *Server) mustID(ref string) int {
 func (s *Server) Seed(companies []psa.Company, contacts []psa.Contact, tickets []psa.Ticket) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.clients, s.sites, s.users, s.tickets, s.actions = nil, nil, nil, nil, nil
+	s.clients, s.sites, s.users, s.tickets, s.actions, s.crmNotes = nil, nil, nil, nil, nil, nil
 	for _, c := range companies {
 		id := s.mustID(c.Ref)
 		site := 50000 + id
@@ -178,15 +189,16 @@ func (s *Server) userFromPSALocked(c psa.Contact) (userRec, error) {
 }
 
 // SetMember sets the agent the service application logs in as (what
-// /api/Agent/me answers for its tokens). m.Identifier is not kept: Halo
-// agents have no login name in the API.
+// /api/Agent/me answers for its tokens), an API-only agent as the setup
+// guide asks. m.Identifier is not kept: Halo agents have no login name in
+// the API.
 func (s *Server) SetMember(m psa.Member) {
 	id := s.mustID(m.Ref)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.agents = slices.DeleteFunc(s.agents, func(a agentRec) bool { return a.ID == s.apiAgent })
 	first, last, _ := strings.Cut(m.Name, " ")
-	s.putAgentLocked(agentRec{ID: id, Name: m.Name, FirstName: first, Surname: last, Email: m.Email})
+	s.putAgentLocked(agentRec{ID: id, Name: m.Name, FirstName: first, Surname: last, Email: m.Email, API: true})
 	s.apiAgent = id
 }
 

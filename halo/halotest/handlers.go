@@ -399,10 +399,16 @@ func (s *Server) dispatchAPI(w http.ResponseWriter, route string, ar *apiRequest
 		s.getClient(w, ar)
 	case "GET /Site":
 		s.listSites(w, ar)
+	case "GET /Site/{id}":
+		s.getSite(w, ar)
 	case "GET /Tickets":
 		s.listTickets(w, ar)
 	case "GET /Tickets/{id}":
 		s.getTicket(w, ar)
+	case "POST /Tickets":
+		s.postTickets(w, ar)
+	case "POST /CRMNote":
+		s.postCRMNotes(w, ar)
 	case "GET /Actions":
 		s.listActions(w, ar)
 	case "POST /Actions":
@@ -561,12 +567,16 @@ func (s *Server) postUsers(w http.ResponseWriter, ar *apiRequest) {
 		u := userRec{FirstName: str("firstname"), Surname: str("surname"), Title: str("title"), Email: str("emailaddress"),
 			Email2: str("email2"), Email3: str("email3"), Phone: str("phonenumber"), Home: str("homenumber"),
 			Mobile: str("mobilenumber"), Mobile2: str("mobilenumber2"), ClientID: num("client_id"), SiteID: num("site_id")}
-		s.mu.Lock()
 		if _, update := m["id"]; update {
-			s.mu.Unlock()
-			http.Error(w, "the fake does not update users", http.StatusNotImplemented)
-			return
+			rec, status, msg := s.updateUser(m)
+			if status != 0 {
+				http.Error(w, msg, status)
+				return
+			}
+			out = append(out, s.userJSON(rec))
+			continue
 		}
+		s.mu.Lock()
 		var ok bool
 		for _, st := range s.sites {
 			if st.ID == u.SiteID && st.ClientID == u.ClientID {
@@ -663,6 +673,9 @@ func (s *Server) ticketJSON(t ticketRec) map[string]any {
 	s.mu.Lock()
 	m := map[string]any{"id": t.ID, "summary": t.Summary, "status_id": t.StatusID, "status_name": t.StatusName,
 		"tickettype_id": t.TypeID, "client_id": t.ClientID, "site_id": t.SiteID, "user_id": t.UserID}
+	if t.Details != "" {
+		m["details"] = t.Details
+	}
 	for _, c := range s.clients {
 		if c.ID == t.ClientID {
 			m["client_name"] = c.Name
@@ -815,8 +828,12 @@ func (s *Server) postActions(w http.ResponseWriter, ar *apiRequest) {
 }
 
 func (s *Server) agentJSON(a agentRec) map[string]any {
-	return s.record("Uname", map[string]any{"id": a.ID, "name": a.Name, "firstname": a.FirstName, "surname": a.Surname,
-		"email": a.Email, "isdisabled": a.Disabled, "initials": initials(a.Name)})
+	m := map[string]any{"id": a.ID, "name": a.Name, "firstname": a.FirstName, "surname": a.Surname,
+		"email": a.Email, "isdisabled": a.Disabled, "isapiagent": a.API, "initials": initials(a.Name)}
+	if a.SMS != "" {
+		m["sms"] = a.SMS
+	}
+	return s.record("Uname", m)
 }
 
 func initials(name string) string {

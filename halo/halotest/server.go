@@ -77,6 +77,8 @@ type Server struct {
 	users        []userRec
 	tickets      []ticketRec
 	actions      []actionRec
+	crmNotes     []crmNoteRec
+	ticketTypes  map[int]string
 	agents       []agentRec
 	outcomes     []outcomeRec
 	tabs         []map[string]any
@@ -137,9 +139,10 @@ func NewServer(t testing.TB, opts ...Option) *Server {
 		t: t, contract: c, host: DefaultHost, tenant: DefaultTenant,
 		tokens: map[string]tokenRec{}, codes: map[string]codeRec{}, tokenLife: time.Hour, now: time.Now,
 		forbidden: map[string]bool{}, noAccess: map[int]bool{}, lastID: 100000,
-		agents:   []agentRec{{ID: 1, Name: "Countersign API", FirstName: "Countersign", Surname: "API", Email: "api@msp.example"}},
-		apiAgent: 1,
-		outcomes: []outcomeRec{{ID: 7, Outcome: "Private Note"}, {ID: 1, Outcome: "Email User"}, {ID: 32, Outcome: "Countersign Verification"}},
+		agents:      []agentRec{{ID: 1, Name: "Countersign API", FirstName: "Countersign", Surname: "API", Email: "api@msp.example", API: true}},
+		ticketTypes: map[int]string{1: "Incident", 2: "Service Request"},
+		apiAgent:    1,
+		outcomes:    []outcomeRec{{ID: 7, Outcome: "Private Note"}, {ID: 1, Outcome: "Email User"}, {ID: 32, Outcome: "Countersign Verification"}},
 	}
 	for _, o := range opts {
 		o(s)

@@ -32,10 +32,11 @@ var operations = []string{
 	"GET /Users", "GET /Users/{id}", "POST /Users",
 	"GET /Client", "GET /Client/{id}",
 	"GET /Site", "GET /Site/{id}",
-	"GET /Tickets", "GET /Tickets/{id}",
+	"GET /Tickets", "GET /Tickets/{id}", "POST /Tickets",
 	"GET /Actions", "POST /Actions",
 	"GET /Agent", "GET /Agent/{id}", "GET /Agent/me",
 	"GET /Outcome",
+	"POST /CRMNote",
 	"GET /Tabs", "POST /Tabs",
 	"GET /Webhook", "POST /Webhook",
 }
@@ -43,8 +44,9 @@ var operations = []string{
 // schemas are the request and response records whose fields the fake
 // checks: Users (end users), Faults (tickets), Area (clients), Site,
 // Actions, Uname (agents), TOutcome (action types), Tabname (custom tabs),
-// Webhook and the events a webhook subscribes to.
-var schemas = []string{"Users", "Faults", "Area", "Site", "Actions", "Uname", "TOutcome", "Tabname", "Webhook", "UnameNotification"}
+// Webhook and the events a webhook subscribes to, and AreaNote (CRM
+// notes, the notes Halo keeps on a client's users).
+var schemas = []string{"Users", "Faults", "Area", "Site", "Actions", "Uname", "TOutcome", "Tabname", "Webhook", "UnameNotification", "AreaNote"}
 
 // Contract is the extract's shape; halotest reads the same.
 type Contract struct {
