@@ -31,6 +31,10 @@ func Descriptor() psa.Descriptor {
 				Help: "The ticket note type for verification notes, by its value: choose it from Autotask once the integration is saved.", Choosable: true},
 			{Name: "note_publish", Label: "Note visibility", Kind: psa.FieldText,
 				Help: "The publish value for internal notes: choose it from Autotask once the integration is saved.", Choosable: true},
+			{Name: "ticket_queue", Label: "Ticket queue", Kind: psa.FieldText,
+				Help: "The queue of tickets users log from the Windows tray: choose it from Autotask once the integration is saved; empty means your default queue.", Choosable: true},
+			{Name: "contact_note_type", Label: "Contact note type", Kind: psa.FieldText,
+				Help: "The action type of notes written on contacts (that an SMS opt-in form was sent): choose it from Autotask once the integration is saved; empty means your default.", Choosable: true},
 			{Name: "zone_url", Label: "Zone API URL", Kind: psa.FieldURL,
 				Help: "Leave empty: found from the username and stored after the live check."},
 			{Name: "web_url", Label: "Autotask web URL", Kind: psa.FieldURL,
@@ -63,4 +67,14 @@ var (
 	_ psa.SetupGuide        = (*Client)(nil)
 	_ psa.CallbackRegistrar = (*Client)(nil)
 	_ psa.CallbackVerifier  = (*Client)(nil)
+	// Tray tickets, a pod's ticket contact, the default caller, opt-in
+	// corrections and notes (company notes naming the contact), on-call
+	// members. No psa.MemberIdentifier: the credential is the API user's,
+	// an integration account, never a technician's (see APIUser).
+	_ psa.TicketCreator        = (*Client)(nil)
+	_ psa.TicketContactSetter  = (*Client)(nil)
+	_ psa.DefaultContactGetter = (*Client)(nil)
+	_ psa.ContactPhoneSetter   = (*Client)(nil)
+	_ psa.ContactNoter         = (*Client)(nil)
+	_ psa.MemberLister         = (*Client)(nil)
 )

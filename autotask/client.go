@@ -46,6 +46,8 @@ type state struct {
 	fields      map[string]cachedFields // entity information by entity
 	resources   map[string]cachedResource
 	ambiguous   map[string]bool // notes (ticket + text) whose last POST may have been written
+	apiUser     int64           // the API user's resource id, 0 until read
+	apiUserAt   time.Time
 }
 
 // New returns a client for cfg with budgets of its own. It validates cfg

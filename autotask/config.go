@@ -35,6 +35,14 @@ type Config struct {
 	// on the setup page. "" means the value labelled "Internal…", read once
 	// a day from Autotask.
 	NotePublish string `json:"note_publish,omitempty"`
+	// TicketQueue is the queue (a Tickets queueID picklist value) of the
+	// tickets users log from the Windows tray, picked by label on the setup
+	// page. "" means the picklist's default queue, else its first.
+	TicketQueue string `json:"ticket_queue,omitempty"`
+	// ContactNoteType is the action type (a CompanyNotes actionType
+	// picklist value) of the notes written on contacts. "" means the
+	// picklist's default.
+	ContactNoteType string `json:"contact_note_type,omitempty"`
 	// ZoneURL is the zone's API base ("https://webservices5.autotask.net/ATServicesRest/"),
 	// stored after the live check. "" means it is discovered on the first
 	// call.
@@ -52,6 +60,8 @@ func (c Config) normalized() Config {
 	c.PhoneRegion = strings.ToUpper(strings.TrimSpace(c.PhoneRegion))
 	c.NoteType = strings.TrimSpace(c.NoteType)
 	c.NotePublish = strings.TrimSpace(c.NotePublish)
+	c.TicketQueue = strings.TrimSpace(c.TicketQueue)
+	c.ContactNoteType = strings.TrimSpace(c.ContactNoteType)
 	c.ZoneURL = strings.TrimSpace(c.ZoneURL)
 	c.WebURL = strings.TrimSpace(c.WebURL)
 	if c.ZoneURL != "" && !strings.HasSuffix(c.ZoneURL, "/") {
@@ -85,7 +95,8 @@ func (c Config) Validate() error {
 	if c.PhoneRegion != "" && (len(c.PhoneRegion) != 2 || strings.Trim(c.PhoneRegion, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != "") {
 		return core.Errorf(core.KindInvalid, "phone region %q must be a two-letter country code such as US or GB", c.PhoneRegion)
 	}
-	for name, v := range map[string]string{"note type": c.NoteType, "note visibility": c.NotePublish} {
+	for name, v := range map[string]string{"note type": c.NoteType, "note visibility": c.NotePublish,
+		"ticket queue": c.TicketQueue, "contact note type": c.ContactNoteType} {
 		if v == "" {
 			continue
 		}
@@ -155,8 +166,9 @@ func redactedIfSet(s string) string {
 
 // String describes c without its secrets.
 func (c Config) String() string {
-	return fmt.Sprintf("autotask.Config{UserName:%q Secret:%s IntegrationCode:%s PhoneRegion:%q NoteType:%q NotePublish:%q ZoneURL:%q WebURL:%q}",
-		c.UserName, redactedIfSet(c.Secret), redactedIfSet(c.IntegrationCode), c.PhoneRegion, c.NoteType, c.NotePublish, c.ZoneURL, c.WebURL)
+	return fmt.Sprintf("autotask.Config{UserName:%q Secret:%s IntegrationCode:%s PhoneRegion:%q NoteType:%q NotePublish:%q TicketQueue:%q ContactNoteType:%q ZoneURL:%q WebURL:%q}",
+		c.UserName, redactedIfSet(c.Secret), redactedIfSet(c.IntegrationCode), c.PhoneRegion, c.NoteType, c.NotePublish,
+		c.TicketQueue, c.ContactNoteType, c.ZoneURL, c.WebURL)
 }
 
 // GoString is String, so that %#v does not print the secrets either.

@@ -158,26 +158,45 @@ func (c *Client) noteChoices(ctx context.Context, public bool) (noteType, publis
 	return noteType, publish, nil
 }
 
-// Choices offers the tenant's own note types and publish values for the
-// note settings ([psa.FieldChooser]), suggesting the picklist's default
-// type and the publish value labelled "Internal…".
+// Choices offers the tenant's own picklist values for the settings that
+// hold one ([psa.FieldChooser]): note types and publish values (suggesting
+// the default type and the publish value labelled "Internal…"), the queue
+// of tray tickets and the action type of contact notes (suggesting the
+// picklist's default).
 func (c *Client) Choices(ctx context.Context, field string) (psa.Choices, error) {
-	if field != "note_type" && field != "note_publish" {
+	var (
+		list []Choice
+		hint string
+		err  error
+	)
+	switch field {
+	case "note_type", "note_publish":
+		var nc NoteChoices
+		if nc, err = c.NotePicklists(ctx); err != nil {
+			return psa.Choices{}, err
+		}
+		list, hint = nc.Types, "Your Autotask's ticket note types: pick the one verification notes should have."
+		if field == "note_publish" {
+			list, hint = nc.Publish, "Who sees verification notes in Autotask: pick an internal one."
+		}
+	case "ticket_queue":
+		if list, err = c.picklist(ctx, "Tickets", "queueID", true); err != nil {
+			return psa.Choices{}, wrapWhat("read ticket queues", err)
+		}
+		hint = "Your Autotask's service desk queues: pick the one tickets from the Windows tray go to."
+	case "contact_note_type":
+		if list, err = c.picklist(ctx, "CompanyNotes", "actionType", true); err != nil {
+			return psa.Choices{}, wrapWhat("read note action types", err)
+		}
+		hint = "Your Autotask's note action types: pick the one notes on contacts should have."
+	default:
 		return psa.Choices{}, core.Errorf(core.KindInvalid, "autotask: no choices for the setting %q", field)
-	}
-	nc, err := c.NotePicklists(ctx)
-	if err != nil {
-		return psa.Choices{}, err
-	}
-	list, hint := nc.Types, "Your Autotask's ticket note types: pick the one verification notes should have."
-	if field == "note_publish" {
-		list, hint = nc.Publish, "Who sees verification notes in Autotask: pick an internal one."
 	}
 	out := psa.Choices{Options: []psa.Choice{}, Hint: hint}
 	var internal []string
 	for _, ch := range list {
 		out.Options = append(out.Options, psa.Choice{Value: ch.Value, Label: ch.Label})
-		if field == "note_type" && ch.IsDefault {
+		if field != "note_publish" && ch.IsDefault {
 			out.Suggested = ch.Value
 		}
 		if field == "note_publish" && strings.HasPrefix(strings.ToLower(ch.Label), "internal") {
@@ -188,4 +207,40 @@ func (c *Client) Choices(ctx context.Context, field string) (psa.Choices, error)
 		out.Suggested = internal[0]
 	}
 	return out, nil
+}
+
+// pickValue returns the value of entity's picklist field to send: set
+// when it is one (a setting), else the picklist's default, else the
+// active value whose label is label (case aside), else the first active
+// value in Autotask's order; what names the field in the error when the
+// picklist is empty or set is not in it.
+func (c *Client) pickValue(ctx context.Context, entity, field, set, label, what string) (int, error) {
+	list, err := c.picklist(ctx, entity, field, false)
+	if err != nil {
+		return 0, err
+	}
+	var byDefault, byLabel, first string
+	for _, ch := range list {
+		if set != "" && ch.Value == set {
+			return strconv.Atoi(ch.Value)
+		}
+		if ch.IsDefault && byDefault == "" {
+			byDefault = ch.Value
+		}
+		if label != "" && strings.EqualFold(strings.TrimSpace(ch.Label), label) && byLabel == "" {
+			byLabel = ch.Value
+		}
+		if first == "" {
+			first = ch.Value
+		}
+	}
+	if set != "" {
+		return 0, core.Errorf(core.KindInvalid, "the %s %s set for this integration is not an active value in Autotask: pick it again on the setup page", what, set)
+	}
+	for _, v := range []string{byDefault, byLabel, first} {
+		if v != "" {
+			return strconv.Atoi(v)
+		}
+	}
+	return 0, core.Errorf(core.KindInvalid, "Autotask lists no active %s: add one in Autotask, then pick it on the setup page", what)
 }

@@ -89,6 +89,14 @@ func isThresholdError(errs []string) bool {
 	return mentionsAny(errs, "threshold", "rate limit", "too many requests", "request limit")
 }
 
+// isValidationError reports whether errs explain why Autotask refused a
+// write: it answers those as HTTP 500 (reference, "Response and error
+// shapes"), and trying again would be refused again.
+func isValidationError(errs []string) bool {
+	return mentionsAny(errs, "missing required field", "does not reference an existing entity", "is not a valid",
+		"cannot all be empty", "must reference", "is longer than", "is read-only", "does not match the parent")
+}
+
 func detail(errs []string) string {
 	var parts []string
 	for _, e := range errs {
@@ -150,6 +158,8 @@ func (c *Client) httpFail(cl call, host string, he *psa.HTTPError, err error) er
 		return newError(cl.what, core.KindInvalid, err, "Autotask rejected the request as invalid")
 	case status == http.StatusConflict:
 		return newError(cl.what, core.KindConflict, err, "Autotask reports a conflict: %s", detail(errs))
+	case status >= 500 && cl.method != http.MethodGet && isValidationError(errs):
+		return newError(cl.what, core.KindInvalid, err, "Autotask refused: %s", detail(errs))
 	case status >= 500:
 		if d := detail(errs); d != "" {
 			return newError(cl.what, core.KindUnavailable, err, "Autotask at %s could not do it (HTTP %d: %s): try again later", host, status, d)

@@ -65,6 +65,7 @@ func (s *Server) Seed(companies []psa.Company, contacts []psa.Contact, tickets [
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.companies, s.contacts, s.tickets, s.notes = map[int64]*companyRec{}, map[int64]*contactRec{}, map[int64]*ticketRec{}, map[int64][]NoteRecord{}
+	s.companyNotes = nil
 	for _, c := range companies {
 		id := s.mustID(c.Ref)
 		s.companies[id] = &companyRec{"id": id, "companyName": c.Name, "companyType": 1, "isActive": true,

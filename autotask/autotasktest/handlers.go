@@ -20,12 +20,14 @@ var models = map[string]string{
 	"contacts": "ContactModel", "companies": "CompanyModel", "tickets": "TicketModel",
 	"ticketnotes": "TicketNoteModel", "resources": "ResourceModel",
 	"integrationvendorinsights": "IntegrationVendorInsightModel", "ticketwebhooks": "TicketWebhookModel",
+	"companynotes": "CompanyNoteModel",
 }
 
 // canonical spells entity names as the contract does.
 var canonical = map[string]string{
 	"contacts": "Contacts", "companies": "Companies", "tickets": "Tickets", "ticketnotes": "TicketNotes",
 	"resources": "Resources", "integrationvendorinsights": "IntegrationVendorInsights", "ticketwebhooks": "TicketWebhooks",
+	"companynotes": "CompanyNotes",
 }
 
 const basePath = "/atservicesrest"
@@ -379,6 +381,13 @@ func (s *Server) table(entity string) map[int64]*record {
 			out[int64(toFloat(rec["id"]))] = &rec
 		}
 		return out
+	case "companynotes":
+		out := map[int64]*record{}
+		for _, n := range s.companyNotes {
+			rec := n.record()
+			out[n.ID] = &rec
+		}
+		return out
 	case "ticketnotes":
 		out := map[int64]*record{}
 		for _, ns := range s.notes {
@@ -670,6 +679,26 @@ func (s *Server) fieldInfo(entity string) []map[string]any {
 				pick(NoteTypeDetail, "Task Detail", true, 2), pick(NoteTypeInternal, "Internal Notes", false, 3)),
 			field("publish", "integer", true, pick(publishAll, "All Autotask Users", false, 1), pick(publishInternal, "Internal Only", true, 2)),
 		}
+	case "tickets":
+		return withRequired(field, []map[string]any{
+			field("id", "long", true), field("companyID", "integer", true), field("title", "string", true),
+			field("description", "string", false), field("contactID", "integer", false),
+			field("status", "integer", true, pick(TicketStatusNew, "New", true, 1), pick(TicketStatusInProgress, "In Progress", false, 2),
+				pick(TicketStatusComplete, "Complete", false, 3)),
+			field("priority", "integer", true, pick(TicketPriorityHigh, "High", false, 1), pick(TicketPriorityMedium, "Medium", true, 2),
+				pick(TicketPriorityLow, "Low", false, 3)),
+			field("queueID", "integer", false, pick(QueueLevelI, "Level I Support", false, 1), pick(QueueLevelII, "Level II Support", false, 2)),
+			field("source", "integer", false, pick(-1, "Insourced", false, 1), pick(4, "Phone", false, 2), pick(2, "Web Portal", false, 3)),
+			field("assignedResourceID", "integer", false), field("assignedResourceRoleID", "integer", false),
+			field("ticketNumber", "string", false), field("dueDateTime", "datetime", false),
+		}, s.requiredBy["tickets"]...)
+	case "companynotes":
+		return withRequired(field, []map[string]any{
+			field("id", "long", true), field("companyID", "integer", true), field("contactID", "integer", false),
+			field("actionType", "integer", true, pick(ActionTypeGeneral, "General", true, 1), pick(ActionTypePhoneCall, "Phone Call", false, 2)),
+			field("assignedResourceID", "integer", true), field("name", "string", false), field("note", "string", false),
+			field("startDateTime", "datetime", true), field("endDateTime", "datetime", true), field("completedDateTime", "datetime", false),
+		}, s.requiredBy["companynotes"]...)
 	case "contacts":
 		out := []map[string]any{field("id", "long", true), field("companyID", "integer", true),
 			field("firstName", "string", true), field("lastName", "string", true), field("isActive", "integer", true)}
@@ -787,6 +816,9 @@ func (s *Server) createNote(w http.ResponseWriter, r *http.Request, ticketID int
 // serveExtra serves the routes of webhooks.go and insights.go; it reports
 // whether it did.
 func (s *Server) serveExtra(w http.ResponseWriter, r *http.Request, ep *Endpoint, params []string, body []byte, entity, route string) bool {
+	if s.serveWrites(w, r, ep, params, body) {
+		return true
+	}
 	if ep.Path == "/V1.0/IntegrationVendorInsights" && r.Method == http.MethodPost {
 		if s.refuseInsights {
 			writeErrors(w, http.StatusInternalServerError, "Only vendor integrations may create insights.")

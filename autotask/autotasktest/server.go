@@ -87,6 +87,7 @@ type Server struct {
 	contacts       map[int64]*contactRec
 	tickets        map[int64]*ticketRec
 	notes          map[int64][]NoteRecord
+	companyNotes   []CompanyNoteRecord
 	resources      map[int64]*resourceRec
 	webhooks       []webhookRec
 	insights       []map[string]any
@@ -100,10 +101,11 @@ type Server struct {
 	down           bool
 	badSecret      bool
 	badCode        bool
-	forbidden      map[string]bool // lower-case entity
-	required       []string        // extra required contact fields
-	impersonate    bool            // the API user may impersonate
-	otherUsage     int             // requests of the MSP's other integrations this hour
+	forbidden      map[string]bool     // lower-case entity
+	required       []string            // extra required contact fields
+	requiredBy     map[string][]string // extra required fields of tickets and company notes, by lower-case entity
+	impersonate    bool                // the API user may impersonate
+	otherUsage     int                 // requests of the MSP's other integrations this hour
 	requests       int
 	calls          []time.Time
 	paging         map[string]pagingState
@@ -154,7 +156,7 @@ func NewServer(t testing.TB, opts ...Option) *Server {
 	if err != nil {
 		t.Fatalf("%v", err)
 	}
-	s := &Server{t: t, contract: c, zone: DefaultZone, forbidden: map[string]bool{}, impersonate: true,
+	s := &Server{t: t, contract: c, zone: DefaultZone, forbidden: map[string]bool{}, impersonate: true, requiredBy: map[string][]string{},
 		paging: map[string]pagingState{}, inFlight: map[string]int{}, highWater: map[string]int{}, lastID: 100000}
 	for _, o := range opts {
 		o(s)

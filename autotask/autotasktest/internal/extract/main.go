@@ -7,7 +7,8 @@
 //	go generate ./autotask/autotasktest
 //
 // It keeps the operations of the entities Countersign calls (Contacts,
-// Companies and their child Contacts, Tickets and their child Notes,
+// Companies and their child Contacts and Notes, CompanyNotes (contact
+// notes are company notes naming the contact), Tickets and their child Notes,
 // TicketNotes, Resources, the webhook entities, ZoneInformation,
 // ThresholdInformation, VersionInformation) and the definitions their
 // bodies and answers use. Model artefacts of the spec generator
@@ -30,16 +31,16 @@ import (
 // entities are the top-level path segments after /V1.0/ whose operations
 // are kept; children lists the child collections kept under a parent.
 var (
-	entities = []string{"Contacts", "Companies", "Tickets", "TicketNotes", "Resources",
+	entities = []string{"Contacts", "Companies", "Tickets", "TicketNotes", "Resources", "CompanyNotes",
 		"CompanyWebhooks", "ContactWebhooks", "CompanyWebhookFields", "ContactWebhookFields",
 		"ZoneInformation", "ThresholdInformation"}
-	children = map[string][]string{"Companies": {"Contacts"}, "Tickets": {"Notes"},
+	children = map[string][]string{"Companies": {"Contacts", "Notes"}, "Tickets": {"Notes"},
 		"CompanyWebhooks": {"Fields"}, "ContactWebhooks": {"Fields"}}
 	// answers are definitions the fake answers with (the spec's response
 	// schemas are wrong for queries and writes, so they are named here).
 	answers = []string{"ZoneInformationResultModel", "ThresholdStatusResultModel", "FieldInformationResultModel",
 		"EntityInformationResultModel", "ApiVersionResultModel", "QueryCountResultModel",
-		"ContactModel", "CompanyModel", "TicketModel", "TicketNoteModel", "ResourceModel"}
+		"ContactModel", "CompanyModel", "TicketModel", "TicketNoteModel", "ResourceModel", "CompanyNoteModel"}
 	artefacts = []string{"SoapParentPropertyId", "Xml"}
 )
 
