@@ -125,6 +125,7 @@ const CSVerify = (() => {
 
   function card(opts) {
     let contact = null, active = null, tick = null, watch = null, expanded = false, pending = null, routes = [], failSaid = "";
+    let routesFor = null; // the reason (purpose) routes were read for; null before they are
     let dirFor = "", dirPoll = null; // the verification the directory section is about, and its poll
     const start = opts.start || ((body) => api("POST", "/verifications", body));
     const push = opts.push || ((body) => api("POST", "/pushes", body));
@@ -215,10 +216,36 @@ const CSVerify = (() => {
           } else b.addEventListener("click", () => request(m, d));
           act.append(b);
         }
-        if (why.length) act.append(el("p", "Not allowed: " + why.join("; "), { id: "dest-why-" + d.id, class: "dest-why muted" }));
+        if (why.length) act.append(el("p", "Not allowed: " + why.join("; "), { id: "dest-why-" + d.id, class: "dest-why muted" }),
+          el("p", undefined, { class: "dest-next" }));
         tr.append(td, act); tb.append(tr);
       }
       if (!contact.destinations.length) tb.append(el("tr")).append(el("td", "No phone or email on record.", { colspan: "2" }));
+      renderDestNext();
+    }
+
+    // nextAllowed is the way offered instead of a method below the
+    // minimum: the first of the ways to verify, in the policy's order,
+    // that meets it and can start now; undefined while the ways for the
+    // reason marked are still being read.
+    function nextAllowed() {
+      if (routesFor !== purpose()) return undefined;
+      return routes.find((r) => r.available && !r.below_minimum && canStart(r)) || null;
+    }
+
+    // renderDestNext puts beside each row's "Not allowed" the way to use
+    // instead (a button that starts it), or says there is none.
+    function renderDestNext() {
+      const next = nextAllowed();
+      for (const p of $("dests").querySelectorAll(".dest-next")) {
+        p.replaceChildren();
+        if (next === undefined) continue;
+        if (!next) { p.append("No way that meets it is available for this person: escalate if the caller cannot verify."); continue; }
+        const name = methodNames[next.method] || next.method;
+        const b = el("button", "Use " + name + " instead", { type: "button", class: "quiet", "data-next-route": next.method });
+        b.addEventListener("click", () => startRoute(next));
+        p.append(b);
+      }
     }
 
     // renderDestMeta updates each destination's last-verified line in
@@ -236,9 +263,14 @@ const CSVerify = (() => {
     // available (the server asks Duo live).
     async function loadRoutes() {
       const ol = $("routes-list");
+      const asked = purpose();
       try {
-        routes = (await api("GET", "/contacts/" + contact.id + "/routes" + (purpose() ? "?purpose=" + encodeURIComponent(purpose()) : ""))).routes || [];
-      } catch (e) { routes = []; ol.replaceChildren(el("li", "Could not list the ways to verify: " + e.message, { class: "muted" })); return; }
+        routes = (await api("GET", "/contacts/" + contact.id + "/routes" + (asked ? "?purpose=" + encodeURIComponent(asked) : ""))).routes || [];
+        routesFor = asked;
+      } catch (e) {
+        routes = []; routesFor = null; renderDestNext();
+        ol.replaceChildren(el("li", "Could not list the ways to verify: " + e.message, { class: "muted" })); return;
+      }
       ol.replaceChildren();
       for (const r of routes) {
         const li = el("li", undefined, { class: r.below_minimum ? "route unavailable not-allowed" : r.available ? "route ok" : "route unavailable", "data-method": r.method });
@@ -255,6 +287,7 @@ const CSVerify = (() => {
         ol.append(li);
       }
       if (!routes.length) ol.append(el("li", "No method the policy allows is available for this person.", { class: "muted" }));
+      renderDestNext();
       if (active) showActive(active);
     }
 
@@ -521,8 +554,9 @@ const CSVerify = (() => {
       $("contact-name").textContent = (contact.first_name + " " + contact.last_name).trim() || "(no name)";
       const p = contact.policy || {};
       $("banner").hidden = !p.banner; $("banner").textContent = p.banner || "";
+      routes = []; routesFor = null; // the new contact's are read below
       renderDestinations(); renderShield(contact.shield); renderHistory(contact.history || []); renderOptIn(contact.sms_opt_in);
-      routes = []; $("routes-list").replaceChildren(el("li", "Checking which ways this person has…", { class: "muted" }));
+      $("routes-list").replaceChildren(el("li", "Checking which ways this person has…", { class: "muted" }));
       loadRoutes();
       // The live verification, if any, is picked up again: only the
       // newest can be (a newer start cancels an older one).

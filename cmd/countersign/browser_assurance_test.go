@@ -1,10 +1,13 @@
 package main
 
 import (
+	"net/http"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/countersign/countersign/core/duo/duotest"
 )
 
 // TestBrowserMinimumAssurance sets "push or workstation prompt before a
@@ -98,6 +101,11 @@ func TestBrowserMinimumAssurance(t *testing.T) {
 		assert.Equal(t, "Not allowed: below this client's minimum for password and MFA resets (a push or workstation prompt)", w)
 	}
 	assert.True(t, dests.Desc, "each disabled button is described by the reason")
+	// The next way offered: none here, no push or prompt being set up.
+	jane.WaitText("#dests .dest-next", "No way that meets it is available for this person: escalate if the caller cannot verify.")
+	var nextButtons int
+	jane.Eval(`document.querySelectorAll("#dests .dest-next button").length`, &nextButtons)
+	assert.Zero(t, nextButtons)
 	jane.CheckA11y("destinations below the minimum")
 	jane.Eval(`(() => { document.querySelector('#dests button[data-method="sms_code"]').click(); return true; })()`, new(bool))
 	assert.Len(t, s.Twilio.Messages(), seen, "nothing was sent")
@@ -107,8 +115,72 @@ func TestBrowserMinimumAssurance(t *testing.T) {
 	jane.WaitTrue("SMS allowed again", `!document.querySelector('#routes-list li[data-method="sms_code"]').classList.contains("not-allowed")`)
 	jane.WaitTrue("the SMS button enabled again", `!document.querySelector('#dests button[data-method="sms_code"]').disabled`)
 	var left int
-	jane.Eval(`document.querySelectorAll("#dests .dest-why, #dests button:disabled").length`, &left)
+	jane.Eval(`document.querySelectorAll("#dests .dest-why, #dests .dest-next, #dests button:disabled").length`, &left)
 	assert.Zero(t, left, "no reason or disabled button left")
 	jane.Click(`#dests button[data-method="sms_code"]`)
 	s.WaitForSMSCode(t, "+15550100142", seen)
+}
+
+// TestBrowserBelowMinimumOffersNext: with a push required before a
+// password or MFA reset and the caller in Duo, the destinations table
+// disables SMS, voice and e-mail with the reason and offers, beside each,
+// the next way that meets the minimum in the policy's order — Duo push;
+// pressing it pushes to the caller's phone for that ticket (marked as a
+// reset), nothing is texted, and Duo's approval turns the shield green
+// (issue 19.4).
+func TestBrowserBelowMinimumOffersNext(t *testing.T) {
+	fake := duotest.Start(t, duotest.User{Username: "sam@contoso.example"})
+	s := startServer(t, func(c *Config) {
+		c.duoHTTP = fake.HTTPClient()
+		c.duoAllowHost = func(h string) bool { return h == fake.Host() }
+	})
+	cfg := fake.Config()
+	status, body := s.API.do("POST", "/admin/duo", map[string]any{"name": "MSP Duo", "api_host": cfg.APIHost,
+		"integration_key": cfg.IntegrationKey, "secret_key": cfg.SecretKey})
+	require.Equal(t, http.StatusCreated, status, body)
+	status, body = s.API.do("PUT", "/admin/policies/default", map[string]any{"reset_min_assurance": "push"})
+	require.Equal(t, http.StatusOK, status, body)
+
+	jane := NewTab(t)
+	jane.SetViewport(1100, 900)
+	s.SignIn(t, jane, techEmail, techPassword, "")
+	jane.Visit(s.URL + "/app")
+	jane.Type("#ticket", "T-48213")
+	openContact(t, jane, "Sam", "Sam Caller")
+	jane.WaitText(`#routes-list li[data-method="duo_push"]`, "push to")
+	// An identity check has no minimum: nothing disabled, nothing offered.
+	var offered int
+	jane.Eval(`document.querySelectorAll("#dests .dest-next button, #dests button:disabled").length`, &offered)
+	assert.Zero(t, offered)
+
+	jane.Eval(`(() => { const s = document.getElementById("purpose"); s.value = "reset";
+		s.dispatchEvent(new Event("change", { bubbles: true })); return true; })()`, new(bool))
+	jane.WaitTrue("Duo push offered beside the disabled methods", `!!document.querySelector('#dests .dest-next button[data-next-route="duo_push"]')`)
+	var rows struct {
+		Why  []string `json:"why"`
+		Next []string `json:"next"`
+	}
+	jane.Eval(`(() => ({ why: [...document.querySelectorAll("#dests .dest-why")].map(p => p.textContent),
+		next: [...document.querySelectorAll("#dests .dest-next")].map(p => p.textContent) }))()`, &rows)
+	require.Len(t, rows.Why, 2, "the phone and the e-mail rows")
+	assert.Equal(t, []string{"Use Duo push instead", "Use Duo push instead"}, rows.Next)
+	jane.CheckA11y("destinations below the minimum with the next way")
+	jane.Screenshot("dests-below-minimum-next")
+
+	seen := len(s.Twilio.Messages())
+	jane.Click(`#dests .dest-next button[data-next-route="duo_push"]`)
+	pushes := fake.WaitPushes(1, waitTimeout)
+	require.Len(t, pushes, 1)
+	assert.Equal(t, "sam@contoso.example", pushes[0].Username)
+	assert.Equal(t, "T-48213", pushes[0].Pushinfo.Get("Ticket"))
+	jane.WaitText("#active-status", "Push sent to")
+	require.True(t, fake.Answer("sam@contoso.example", duotest.Approve))
+	jane.WaitClass("#shield", "green")
+	jane.WaitText("#shield", "via Duo push")
+	assert.Len(t, s.Twilio.Messages(), seen, "nothing was texted")
+
+	status, body = s.API.do("GET", "/verifications/"+latestVerification(t, s, s.ContactID), nil)
+	require.Equal(t, http.StatusOK, status, body)
+	assert.Equal(t, "duo_push", body["method"])
+	assert.Equal(t, "reset", body["purpose"], "the push counts for the reset it was offered for")
 }
