@@ -18,6 +18,11 @@ var (
 	_ psatest.MemberFake         = (*halotest.Server)(nil)
 	_ psatest.SharedSecretEvents = (*halotest.Server)(nil)
 	_ psatest.MemberSeeder       = (*halotest.Server)(nil)
+	_ psatest.ContactNoteFake    = (*halotest.Server)(nil)
+	_ psatest.ContactPhoneFake   = (*halotest.Server)(nil)
+	_ psatest.TicketContactFake  = (*halotest.Server)(nil)
+	_ psatest.DefaultContactFake = (*halotest.Server)(nil)
+	_ psatest.WriteFaulter       = (*halotest.Server)(nil)
 )
 
 func TestConformance(t *testing.T) {

@@ -313,7 +313,11 @@ type apiRequest struct {
 
 func (s *Server) handleAPI(w http.ResponseWriter, r *http.Request, path string, route *string) {
 	op, params, other := s.contract.Match(r.Method, path)
-	if fl, ok := s.Begin(); ok {
+	fl, ok := s.Begin()
+	if !ok && r.Method != http.MethodGet {
+		fl, ok = s.writeFailure()
+	}
+	if ok {
 		if op != nil {
 			*route = op.Method + " " + op.Path
 		}

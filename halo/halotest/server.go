@@ -71,43 +71,43 @@ type Server struct {
 	host       string
 	tenant     string // "" for a self-hosted instance
 
-	mu           sync.Mutex
-	clients      []clientRec
-	sites        []siteRec
-	users        []userRec
-	tickets      []ticketRec
-	actions      []actionRec
-	crmNotes     []crmNoteRec
-	ticketTypes  map[int]string
-	agents       []agentRec
-	outcomes     []outcomeRec
-	tabs         []map[string]any
-	webhooks     []map[string]any
-	apiAgent     int // the agent the service application logs in as
-	tokens       map[string]tokenRec
-	codes        map[string]codeRec
-	redirects    []string
-	tokenLife    time.Duration
-	now          func() time.Time
-	lastID       int
-	pageSize     int
-	failN        int
-	failCode     int
-	failAfter    string
-	tokFailN     int
-	tokFailCode  int
-	tokFailAfter string
-	malformed    bool
-	down         bool
-	rejectKeys   bool
-	noAuthInfo   bool
-	postArrays   bool
-	forbidden    map[string]bool // "METHOD /Path" of the contract
-	noAccess     map[int]bool    // outcomes the API agent may not use
-	tokenReqs    int
-	log          []Request
-	autoApprove  int               // agent id GET /auth/authorize signs in as without a page; 0 shows the page
-	pages        map[string]string // path → HTML, pages of Halo's web app (ServePage)
+	mu             sync.Mutex
+	clients        []clientRec
+	sites          []siteRec
+	users          []userRec
+	tickets        []ticketRec
+	actions        []actionRec
+	crmNotes       []crmNoteRec
+	ticketTypes    map[int]string
+	agents         []agentRec
+	outcomes       []outcomeRec
+	tabs           []map[string]any
+	webhooks       []map[string]any
+	apiAgent       int // the agent the service application logs in as
+	tokens         map[string]tokenRec
+	codes          map[string]codeRec
+	redirects      []string
+	tokenLife      time.Duration
+	now            func() time.Time
+	lastID         int
+	pageSize       int
+	writeFailN     int
+	writeFailCode  int
+	writeFailAfter string
+	tokFailN       int
+	tokFailCode    int
+	tokFailAfter   string
+	malformed      bool
+	down           bool
+	rejectKeys     bool
+	noAuthInfo     bool
+	postArrays     bool
+	forbidden      map[string]bool // "METHOD /Path" of the contract
+	noAccess       map[int]bool    // outcomes the API agent may not use
+	tokenReqs      int
+	log            []Request
+	autoApprove    int               // agent id GET /auth/authorize signs in as without a page; 0 shows the page
+	pages          map[string]string // path → HTML, pages of Halo's web app (ServePage)
 }
 
 // Request is one request the fake received.

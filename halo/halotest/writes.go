@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/countersign/countersign/core/psa"
+	"github.com/countersign/countersign/core/psa/psafake"
 )
 
 // The writes beyond notes and new users: tickets (POST /Tickets, create
@@ -383,4 +384,35 @@ func (s *Server) SeedMembers(members []psa.Member, inactive ...string) {
 	for _, a := range recs {
 		s.putAgentLocked(a)
 	}
+}
+
+// TicketContact implements psatest.TicketContactFake: the user of the
+// ticket with ref; "" for none.
+func (s *Server) TicketContact(ticketRef string) string {
+	for _, t := range s.Tickets() {
+		if t.Ref == ticketRef {
+			return t.ContactRef
+		}
+	}
+	return ""
+}
+
+// FailNextWrite implements psatest.WriteFaulter: the next n API requests
+// that write (any method but GET) are answered with status, as FailNext
+// does, and reads pass.
+func (s *Server) FailNextWrite(n, status int, retryAfter string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.writeFailN, s.writeFailCode, s.writeFailAfter = n, status, retryAfter
+}
+
+// writeFailure says whether FailNextWrite fails this write, and how.
+func (s *Server) writeFailure() (psafake.Failure, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.writeFailN <= 0 {
+		return psafake.Failure{}, false
+	}
+	s.writeFailN--
+	return psafake.Failure{Status: s.writeFailCode, RetryAfter: s.writeFailAfter}, true
 }

@@ -54,6 +54,15 @@ type DefaultContactFake interface {
 	SetDefaultContact(companyRef, contactRef string)
 }
 
+// WriteFaulter is implemented by fakes of PSAs whose client reads before
+// it writes a contact note (Halo reads the user for the client its CRM
+// note belongs to): FailNextWrite is [Fake.FailNext] for requests that
+// write (any method but GET) only, so that a case about a failed write
+// fails the write and not the read before it, which may be retried.
+type WriteFaulter interface {
+	FailNextWrite(n, status int, retryAfter string)
+}
+
 // fakeAs returns e's fake as F, failing the test when the fake of a
 // client with capability does not implement it.
 func fakeAs[F any](t *testing.T, e env, capability, iface string) F {
@@ -95,9 +104,14 @@ func testAddContactNote(t *testing.T, h Harness) {
 	assert.ErrorIs(t, err, core.ErrNotFound, "%v", err)
 
 	// Not idempotent: a 5xx may have been processed, so it is not retried.
-	e.fake.FailNext(1, 503, "")
+	// The 503 must hit the write itself, not a read the client makes first.
+	failWrite := e.fake.FailNext
+	if wf, ok := e.fake.(WriteFaulter); ok {
+		failWrite = wf.FailNextWrite
+	}
+	failWrite(1, 503, "")
 	err = n.AddContactNote(t.Context(), bob.Ref, "psatest: after a 503")
-	e.fake.FailNext(0, 0, "")
+	failWrite(0, 0, "")
 	require.Error(t, err, "a contact note POST that may have been processed is never retried blindly")
 	assert.ErrorIs(t, err, core.ErrUnavailable, "%v", err)
 	assert.Empty(t, f.ContactNotes(bob.Ref))
