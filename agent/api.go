@@ -142,22 +142,33 @@ func (c *Client) Binding(ctx context.Context, sid string) (Binding, error) {
 	return b, err
 }
 
-// Technicians answers "Who's calling me?": the names of the MSP's
-// technicians working with the user now.
-func (c *Client) Technicians(ctx context.Context, sid string) ([]string, error) {
+// Technicians answers "Who's calling me?": the MSP's technicians working
+// with the user now.
+func (c *Client) Technicians(ctx context.Context, sid string) ([]Technician, error) {
 	var out struct {
-		Technicians []struct {
-			Name string `json:"name"`
-		} `json:"technicians"`
+		Technicians []Technician `json:"technicians"`
 	}
 	if err := c.do(ctx, http.MethodGet, "/agent/v1/users/"+url.PathEscape(sid)+"/technicians", true, nil, &out); err != nil {
 		return nil, err
 	}
-	names := make([]string, 0, len(out.Technicians))
-	for _, t := range out.Technicians {
-		names = append(names, t.Name)
-	}
-	return names, nil
+	return out.Technicians, nil
+}
+
+// TechCheckResult is what the server did with an answer.
+type TechCheckResult struct {
+	Answer     string     `json:"answer"`
+	Technician Technician `json:"technician"`
+	Ticket     string     `json:"ticket"` // the ticket the answer was noted on; "" for none
+	Alerted    bool       `json:"alerted"`
+}
+
+// CheckTechnician relays the answer of the user with sid about a listed
+// technician. sid is the identity the service took from the tray's pipe
+// connection.
+func (c *Client) CheckTechnician(ctx context.Context, sid string, tc TechCheck) (TechCheckResult, error) {
+	var out TechCheckResult
+	err := c.do(ctx, http.MethodPost, "/agent/v1/users/"+url.PathEscape(sid)+"/tech-checks", true, tc, &out)
+	return out, err
 }
 
 // TicketForm asks for the one-time "Log a ticket" page for the user with

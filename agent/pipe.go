@@ -22,6 +22,7 @@ const (
 	MsgStatus      = "status"      // ask for the status line; reply MsgStatus
 	MsgAnswer      = "answer"      // answer a prompt (Answer); reply MsgResult
 	MsgTechnicians = "technicians" // "Who's calling me?"; reply MsgTechnicians
+	MsgTechCheck   = "tech_check"  // answer for a listed technician (TechCheck); reply MsgResult, the ticket noted in Text
 	MsgTicketForm  = "ticket_form" // "Log a ticket": reply MsgResult with the form's URL in Text
 	MsgLoginForm   = "login_form"  // "Login / Register": reply MsgResult with the form's URL in Text
 	// Service → tray.
@@ -35,16 +36,17 @@ const (
 // who is calling from the connection and refuses a message that claims to
 // be someone else.
 type Message struct {
-	Type        string   `json:"type"`
-	ID          string   `json:"id,omitempty"`
-	SID         string   `json:"sid,omitempty"`
-	Prompt      *Prompt  `json:"prompt,omitempty"`
-	Answer      *Answer  `json:"answer,omitempty"`
-	Status      *Status  `json:"status,omitempty"`
-	Technicians []string `json:"technicians,omitempty"`
-	Title       string   `json:"title,omitempty"`
-	Text        string   `json:"text,omitempty"`
-	Error       string   `json:"error,omitempty"`
+	Type        string       `json:"type"`
+	ID          string       `json:"id,omitempty"`
+	SID         string       `json:"sid,omitempty"`
+	Prompt      *Prompt      `json:"prompt,omitempty"`
+	Answer      *Answer      `json:"answer,omitempty"`
+	Status      *Status      `json:"status,omitempty"`
+	Technicians []Technician `json:"technicians,omitempty"`
+	TechCheck   *TechCheck   `json:"tech_check,omitempty"`
+	Title       string       `json:"title,omitempty"`
+	Text        string       `json:"text,omitempty"`
+	Error       string       `json:"error,omitempty"`
 }
 
 // Answer is a user's answer to a prompt.

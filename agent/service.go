@@ -378,6 +378,20 @@ func (s *Service) handleRequest(ctx context.Context, peer Peer, m Message) Messa
 			return Message{Type: MsgResult, Error: "could not reach the server"}
 		}
 		return Message{Type: MsgTechnicians, Technicians: names}
+	case MsgTechCheck:
+		if m.TechCheck == nil || m.TechCheck.TechnicianID == "" {
+			return Message{Type: MsgResult, Error: "an answer needs the technician it is about"}
+		}
+		// The user is the pipe's caller, never one the message names.
+		res, err := s.api.CheckTechnician(ctx, peer.SID, *m.TechCheck)
+		if err != nil {
+			var ae *APIError
+			if errors.As(err, &ae) {
+				return Message{Type: MsgResult, Error: ae.Message}
+			}
+			return Message{Type: MsgResult, Error: "could not reach your IT provider; if you are unsure of the caller, hang up and call your IT provider's usual number"}
+		}
+		return Message{Type: MsgResult, Text: res.Ticket}
 	case MsgTicketForm, MsgLoginForm:
 		form := s.api.TicketForm
 		if m.Type == MsgLoginForm {

@@ -30,6 +30,8 @@ type Tray struct {
 	conn net.Conn
 	ui   UI
 	Box  PromptBox
+	// Calling is the "Who's calling me?" box.
+	Calling CallingBox
 
 	wmu     sync.Mutex
 	mu      sync.Mutex
@@ -166,13 +168,36 @@ func (t *Tray) send(ctx context.Context, a Answer) (string, error) {
 	return r.Text, nil
 }
 
-// Technicians answers "Verify my technician".
-func (t *Tray) Technicians(ctx context.Context) ([]string, string, error) {
+// Technicians answers "Verify my technician": the technicians working
+// with the user now, which the user may then answer for (CheckTechnician),
+// or a text to show instead (the user is not bound yet).
+func (t *Tray) Technicians(ctx context.Context) ([]Technician, string, error) {
 	r, err := t.request(ctx, Message{Type: MsgTechnicians})
 	if err != nil {
 		return nil, "", err
 	}
-	return r.Technicians, r.Text, nil
+	if r.Text != "" {
+		t.Calling.Show(nil)
+		return nil, r.Text, nil
+	}
+	t.Calling.Show(r.Technicians)
+	return r.Technicians, "", nil
+}
+
+// CheckTechnician sends the user's answer (AnswerConfirm or
+// AnswerNotThePerson) about the listed technician with id, and returns
+// the text to show. An answer the server did not take can be given again.
+func (t *Tray) CheckTechnician(ctx context.Context, id, answer string) (string, error) {
+	tc, tech, err := t.Calling.Answer(id, answer)
+	if err != nil {
+		return "", err
+	}
+	r, err := t.request(ctx, Message{Type: MsgTechCheck, TechCheck: &tc})
+	if err != nil {
+		t.Calling.release(id)
+		return "", err
+	}
+	return ResultText(answer, tech, r.Text), nil
 }
 
 // TicketForm asks for the "Log a ticket" page of this tray's user and

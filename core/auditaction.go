@@ -114,6 +114,14 @@ const (
 	// user refused; the user pressed "This is not me".
 	AuditPromptAnswerRefused = "prompt.answer_refused"
 	AuditPromptDenied        = "prompt.denied"
+	// The tray's "Verify my technician" (techcheck.go): the Windows user
+	// said a listed technician is the person working with them, or is not
+	// (an alert to the on-call group); an answer refused (detail: reason)
+	// or over the hourly limit.
+	AuditTechCheckConfirmed    = "techverify.tray_confirmed"
+	AuditTechCheckNotThePerson = "techverify.not_the_person"
+	AuditTechCheckRefused      = "techverify.tray_refused"
+	AuditTechCheckRateLimited  = "techverify.tray_rate_limited"
 
 	// The directory (directory.go). AuditDirectorySynced: a harvester
 	// uploaded a sync (detail: counts). AuditDirectoryMatchAccepted /

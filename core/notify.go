@@ -16,7 +16,9 @@ type NotifyEvent string
 const (
 	// NotifyTechVerify: an end user asked to verify a technician (#verify).
 	NotifyTechVerify NotifyEvent = "tech_verify"
-	// NotifyNotMe: a user pressed "This is not me" on a workstation prompt.
+	// NotifyNotMe: a user pressed "This is not me" on a workstation prompt,
+	// or said in the tray's "Verify my technician" that a technician
+	// working with them is not the person on the phone.
 	NotifyNotMe NotifyEvent = "not_me"
 	// NotifyVerificationFailed: a verification failed (wrong codes, a
 	// declined link, a wrong number picked) where the policy asks for it
@@ -36,7 +38,7 @@ func (ev NotifyEvent) Label() string {
 	case NotifyTechVerify:
 		return "Technician verification requested"
 	case NotifyNotMe:
-		return "\"This is not me\" on a workstation prompt"
+		return "\"This is not me\" on a workstation prompt, or \"not the person\" in Verify my technician"
 	case NotifyPushRefused:
 		return "A push denied or reported as fraud"
 	case NotifyVerificationFailed:

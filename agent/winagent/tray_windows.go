@@ -7,7 +7,6 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
@@ -138,18 +137,57 @@ func openURL(link string) error {
 	return windows.ShellExecute(0, verb, file, nil, nil, windows.SW_SHOWNORMAL)
 }
 
+// whoIsCalling is "Verify my technician": it lists the technicians
+// working with the user now and asks, for each, whether they are the
+// person on the phone (Yes: confirm, No: not the person, Cancel: no
+// answer); the words and the rules are agent.CallingBox's.
 func (u *trayUI) whoIsCalling(ctx context.Context) {
-	names, text, err := u.tray.Technicians(ctx)
+	techs, text, err := u.tray.Technicians(ctx)
 	switch {
 	case err != nil:
-		msgBox("Who's calling me?", "Countersign could not reach your IT provider: "+err.Error())
+		msgBox(agent.CallingTitle, "Countersign could not reach your IT provider: "+err.Error())
+		return
 	case text != "":
-		msgBox("Who's calling me?", text)
-	case len(names) == 0:
-		msgBox("Who's calling me?", "No technician of your IT provider is working with you right now. If someone on the phone says they are, hang up and call your IT provider's usual number.")
-	default:
-		msgBox("Who's calling me?", "Working with you now: "+strings.Join(names, ", ")+".")
+		msgBox(agent.CallingTitle, text)
+		return
+	case len(techs) == 0:
+		msgBox(agent.CallingTitle, agent.CallingText(nil))
+		return
 	}
+	for _, t := range techs {
+		answer := ""
+		switch askBox(agent.CallingTitle, agent.CallingText(techs)+"\n\n"+agent.Question(t)) {
+		case idYes:
+			answer = agent.AnswerConfirm
+		case idNo:
+			answer = agent.AnswerNotThePerson
+		default:
+			continue
+		}
+		res, err := u.tray.CheckTechnician(ctx, t.ID, answer)
+		if err != nil {
+			msgBox(agent.CallingTitle, "Your answer was not taken: "+err.Error())
+			continue
+		}
+		msgBox(agent.CallingTitle, res)
+		if answer == agent.AnswerNotThePerson {
+			return // the MSP is alerted; the user is told to hang up
+		}
+	}
+}
+
+// MessageBox results (winuser.h); x/sys/windows names the MB_ flags only.
+const (
+	idYes = 6
+	idNo  = 7
+)
+
+// askBox asks a Yes / No / Cancel question and returns the button pressed.
+func askBox(title, text string) int32 {
+	t, _ := windows.UTF16PtrFromString(title)
+	m, _ := windows.UTF16PtrFromString(text)
+	ret, _ := windows.MessageBox(0, m, t, windows.MB_YESNOCANCEL|windows.MB_ICONQUESTION|windows.MB_SETFOREGROUND)
+	return ret
 }
 
 // ShowPrompt implements agent.UI.

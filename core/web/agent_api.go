@@ -40,6 +40,7 @@ func (s *Server) registerAgentRoutes(r *mux.Router) {
 	authed.HandleFunc("/users/{sid}", s.handleAgentUser).Methods(http.MethodGet)
 	authed.HandleFunc("/prompts/{id}/answer", s.handleAgentPromptAnswer).Methods(http.MethodPost)
 	authed.HandleFunc("/users/{sid}/technicians", s.handleAgentTechnicians).Methods(http.MethodGet)
+	authed.HandleFunc("/users/{sid}/tech-checks", s.handleAgentTechCheck).Methods(http.MethodPost)
 	authed.HandleFunc("/users/{sid}/ticket-form", s.handleAgentTrayForm(core.TrayFormTicket)).Methods(http.MethodPost)
 	authed.HandleFunc("/users/{sid}/login-form", s.handleAgentTrayForm(core.TrayFormRegister)).Methods(http.MethodPost)
 	s.registerDirectoryAgentRoutes(authed)

@@ -253,7 +253,32 @@ func (s *Server) handleAgentTechnicians(w http.ResponseWriter, r *http.Request) 
 	}
 	out := make([]map[string]string, 0, len(techs))
 	for _, t := range techs {
-		out = append(out, map[string]string{"name": t.Name})
+		out = append(out, map[string]string{"id": t.ID, "name": t.Name})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"technicians": out})
+}
+
+type techCheckRequest struct {
+	TechnicianID string `json:"technician_id"`
+	Answer       string `json:"answer"`
+}
+
+// handleAgentTechCheck handles "POST /agent/v1/users/{sid}/tech-checks":
+// the user's answer about a technician "Who's calling me?" listed —
+// "confirm" or "not_the_person". The SID is the one the service read
+// from the tray's pipe handle.
+func (s *Server) handleAgentTechCheck(w http.ResponseWriter, r *http.Request) {
+	var req techCheckRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	res, err := s.engine.CheckTechnician(r.Context(), deviceFrom(r), core.TechCheck{SID: pathVar(r, "sid"),
+		TechnicianID: req.TechnicianID, Answer: core.TechCheckAnswer(req.Answer)})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"answer": res.Answer, "technician": map[string]string{"id": res.Technician.ID, "name": res.Technician.Name},
+		"ticket": res.TicketRef, "alerted": res.Alerted > 0})
 }
