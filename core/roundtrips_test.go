@@ -27,8 +27,8 @@ import (
 // one fails here instead of hiding in a benchmark's noise. Lower them when
 // a change saves some.
 var flowTripBudget = map[string]map[string]int64{
-	store.SQLite:   {"start+send": 15, "check": 5},
-	store.Postgres: {"start+send": 10, "check": 4},
+	store.SQLite:   {"start+send": 14, "check": 5},
+	store.Postgres: {"start+send": 9, "check": 4},
 }
 
 // TestSMSCodeFlowRoundTrips pins the round trips of Start, the send

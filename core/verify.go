@@ -128,13 +128,15 @@ func (e *Engine) checkStartRequest(req *StartRequest) (Provider, error) {
 // one, its first send and its audit event.
 func (e *Engine) start(ctx context.Context, tx Tx, req StartRequest, p Provider) (Started, *OutboxItem, []Verification, error) {
 	now := e.Now()
-	tenant, err := tx.Tenant(ctx, req.TenantID)
+	// The contact is locked first: what this transaction then counts of
+	// its verifications (stats.Open) stays true until the commit. The
+	// lock's read brings the tenant along (LockContactFor), so reading it
+	// after costs no round trip.
+	contact, tech, actor, err := startingContact(ctx, tx, req)
 	if err != nil {
 		return Started{}, nil, nil, err
 	}
-	// The contact is locked first: what this transaction then counts of
-	// its verifications (stats.Open) stays true until the commit.
-	contact, tech, actor, err := startingContact(ctx, tx, req)
+	tenant, err := tx.Tenant(ctx, req.TenantID)
 	if err != nil {
 		return Started{}, nil, nil, err
 	}

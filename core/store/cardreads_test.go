@@ -153,3 +153,76 @@ func TestContactReadInOneStatement(t *testing.T) {
 		})
 	}
 }
+
+// TestLockContactBringsTenant: LockContactFor's statement brings the
+// contact's tenant and its channel row along, so a start's Tenant and
+// Channels after it cost no round trip, and answer what their own reads
+// would — a tenant with a channel row, one without (ErrNotFound, as
+// Channels says), a contact with destinations or none; a tenant the
+// transaction read already is not read again.
+func TestLockContactBringsTenant(t *testing.T) {
+	for _, d := range storetest.Dialects(t) {
+		t.Run(d, func(t *testing.T) {
+			var trips atomic.Int64
+			s := storetest.Open(t, d, store.CountRoundTrips(&trips))
+			f := seed(t, s)
+			ctx := context.Background()
+			row := core.ChannelsRow{TenantID: f.A.ID, SMSNumber: "+15550100077", Sealed: []byte("sealed"), UpdatedAt: t0}
+			update(t, s, func(ctx context.Context, tx core.Tx) error { return tx.(core.SMSTx).PutChannels(ctx, &row) })
+			// What Tenant and Channels read on their own.
+			type read struct {
+				tenant   core.Tenant
+				channels core.ChannelsRow
+				chErr    error
+			}
+			apart := map[string]read{}
+			require.NoError(t, s.View(ctx, func(tx core.Tx) error {
+				for _, id := range []string{f.A.ID, f.B.ID} {
+					tn, err := tx.Tenant(ctx, id)
+					require.NoError(t, err)
+					ch, chErr := tx.(core.SMSTx).Channels(ctx, id)
+					apart[id] = read{tn, ch, chErr}
+				}
+				return nil
+			}))
+			require.NoError(t, apart[f.A.ID].chErr)
+			require.ErrorIs(t, apart[f.B.ID].chErr, core.ErrNotFound)
+			assert.Equal(t, f.A, apart[f.A.ID].tenant)
+
+			for _, c := range []struct {
+				tenantID, techID, contactID string
+			}{{f.A.ID, f.techA.ID, f.contactA.ID}, {f.A.ID, "", f.contactA.ID}, {f.B.ID, "", f.contactB.ID}} {
+				require.NoError(t, s.Update(ctx, func(tx core.Tx) error {
+					n0 := trips.Load()
+					_, _, err := tx.LockContactFor(ctx, c.tenantID, c.techID, c.contactID)
+					require.NoError(t, err)
+					tn, err := tx.Tenant(ctx, c.tenantID)
+					require.NoError(t, err)
+					ch, chErr := tx.(core.SMSTx).Channels(ctx, c.tenantID)
+					assert.Equal(t, int64(1), trips.Load()-n0, "contact, tenant and channel row in one statement")
+					want := apart[c.tenantID]
+					assert.Equal(t, want.tenant, tn)
+					assert.Equal(t, want.channels, ch)
+					if want.chErr == nil {
+						assert.NoError(t, chErr)
+					} else {
+						assert.ErrorIs(t, chErr, core.ErrNotFound)
+					}
+					return nil
+				}))
+			}
+
+			require.NoError(t, s.Update(ctx, func(tx core.Tx) error {
+				_, err := tx.Tenant(ctx, f.A.ID)
+				require.NoError(t, err)
+				n0 := trips.Load()
+				_, _, err = tx.LockContactFor(ctx, f.A.ID, f.techA.ID, f.contactA.ID)
+				require.NoError(t, err)
+				_, err = tx.Tenant(ctx, f.A.ID)
+				require.NoError(t, err)
+				assert.Equal(t, int64(1), trips.Load()-n0)
+				return nil
+			}))
+		})
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/countersign/countersign/core"
 )
@@ -67,6 +68,52 @@ func (t *tx) Tenant(ctx context.Context, id string) (core.Tenant, error) {
 	if err != nil {
 		return tn, wrap(err, "get tenant %s", id)
 	}
+	t.rememberTenant(tn, has, chNumber, ch)
+	return tn, nil
+}
+
+// tenantWithChannelCols are Tenant's columns, the tenant as tn and its
+// channel row as ch (LEFT JOINed), for a read that brings the tenant
+// along (LockContactFor); tenantWithChannel scans them.
+const tenantWithChannelCols = `tn.id, tn.slug, tn.name, tn.country, tn.branding, tn.sms_from, tn.created_at,
+	ch.tenant_id IS NOT NULL, ch.sms_number, ch.sealed, ch.updated_at`
+
+// tenantWithChannel is the destination of tenantWithChannelCols in a row:
+// dest lists them in order; remember keeps what was read, as Tenant would.
+type tenantWithChannel struct {
+	id, slug, name, country, branding, smsFrom sql.NullString
+	createdAt                                  time.Time
+	has                                        sql.NullBool
+	chNumber                                   sql.NullString
+	ch                                         core.ChannelsRow
+}
+
+func (r *tenantWithChannel) dest() []any {
+	return []any{&r.id, &r.slug, &r.name, &r.country, &r.branding, &r.smsFrom, tcol(&r.createdAt),
+		&r.has, &r.chNumber, &r.ch.Sealed, tcol(&r.ch.UpdatedAt)}
+}
+
+// remember keeps the tenant read in t, as Tenant does; a row without the
+// tenant (none matched the LEFT JOIN) keeps nothing, so that Tenant then
+// reads it and says what is missing.
+func (r *tenantWithChannel) remember(t *tx) error {
+	if !r.id.Valid {
+		return nil
+	}
+	tn := core.Tenant{ID: r.id.String, Slug: r.slug.String, Name: r.name.String, Country: r.country.String,
+		SMSFrom: r.smsFrom.String, CreatedAt: r.createdAt}
+	if err := json.Unmarshal([]byte(r.branding.String), &tn.Branding); err != nil {
+		return wrap(fmt.Errorf("branding: %w", err), "get tenant %s", tn.ID)
+	}
+	t.rememberTenant(tn, r.has.Bool, r.chNumber, r.ch)
+	return nil
+}
+
+// rememberTenant keeps tn and its channel row (has says whether there is
+// one) for the rest of the transaction, as Tenant and Channels would read
+// them; a channel row already known stays.
+func (t *tx) rememberTenant(tn core.Tenant, has bool, chNumber sql.NullString, ch core.ChannelsRow) {
+	id := tn.ID
 	if _, known := t.channels[id]; !known {
 		if t.channels == nil {
 			t.channels = map[string]channelsRead{}
@@ -82,7 +129,6 @@ func (t *tx) Tenant(ctx context.Context, id string) (core.Tenant, error) {
 		t.tenants = map[string]core.Tenant{}
 	}
 	t.tenants[id] = tn
-	return tn, nil
 }
 
 // TenantBySlug implements core.Tx.
