@@ -17,7 +17,7 @@ func (c *Client) Setup(podURL, origin string) psa.Setup {
 			"Create a technician in SuperOps for Countersign, with a role that grants only the permissions below, and generate its API token under Settings › My Profile › API token. Regenerating the token invalidates the old one: keep this account for Countersign alone.",
 			"Copy the subdomain from Settings › MSP Information.",
 			"Mobile numbers: requesters keep them in a custom field whose key is a column name such as udf7text. Enter that column under Mobile-number field; Countersign recognises fields labelled Mobile, Mobile phone, Mobile number, Cell, Cell phone or Cell number.",
-			"Requester role id: only needed if technicians may create a caller who is not in SuperOps yet (the id of the Requester role).",
+			"Requester role id: the id of the Requester role, needed if technicians may create a caller who is not in SuperOps yet, or users log a first ticket from the Windows tray (without it, that ticket is logged with no requester and the user's name and address in its description).",
 			"Countersign keeps to 100 calls a minute unless you set another budget.",
 			"SuperOps has no notes on requesters: the note that an SMS opt-in form was sent is not written to SuperOps (the audit log keeps it).",
 		},

@@ -24,7 +24,7 @@ func Descriptor() psa.Descriptor {
 			{Name: "mobile_field", Label: "Mobile-number field", Kind: psa.FieldText,
 				Help: "The column name of the requesters' mobile-number custom field (e.g. udf7text): choose it from SuperOps once the integration is saved.", Choosable: true},
 			{Name: "requester_role_id", Label: "Requester role id", Kind: psa.FieldText,
-				Help: "The role id of new requesters Countersign creates; empty disables creating requesters."},
+				Help: "The role id of new requesters Countersign creates (callers technicians add, users of a first ticket from the Windows tray); empty disables creating requesters."},
 			{Name: "phone_region", Label: "Phone region", Kind: psa.FieldText,
 				Help: "Two-letter country for phone numbers stored without a country code; empty means US."},
 			{Name: "ticket_url", Label: "Ticket URL", Kind: psa.FieldURL,
