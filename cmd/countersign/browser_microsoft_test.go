@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -212,4 +213,79 @@ func TestBrowserMicrosoftPushInConnectWisePod(t *testing.T) {
 	assert.Len(t, fake.Pushes(), 2, "no third push")
 	assert.NotContains(t, s.Logs.String(), cfg.ClientSecret, "the secret is never logged")
 	assert.NotContains(t, s.Logs.String(), cfg.ConnectorSecret)
+}
+
+// TestBrowserMicrosoftUsersMore imports a tenant of 105 users, which Graph
+// gives in pages of 40 (and throttles once, with Retry-After), and lists
+// them on Settings → Microsoft 365 a page at a time: the first 100 by UPN
+// with More users, which appends the last 5 once each and then hides; the
+// Users button starts again at the first page (issue 19.2).
+func TestBrowserMicrosoftUsersMore(t *testing.T) {
+	const total = 105
+	fake := &microsofttest.Server{Domain: "contoso.example", PageSize: 40}
+	fake.AddUser(microsofttest.User{UPN: "sam@contoso.example", Mail: "sam@contoso.example", DisplayName: "Sam Caller"})
+	var want []string // by UPN: sam@ sorts before user000@
+	want = append(want, "sam@contoso.example")
+	for i := range total - 1 {
+		u := microsofttest.User{UPN: fmt.Sprintf("user%03d@contoso.example", i), DisplayName: fmt.Sprintf("User %03d", i)}
+		if i%2 == 1 {
+			u.Methods = []string{microsofttest.MethodPassword, microsofttest.MethodPhone}
+		}
+		fake.AddUser(u)
+		want = append(want, u.UPN)
+	}
+	fake.Serve(t)
+	s := startServer(t, func(c *Config) {
+		c.microsoft = &microsoft.Options{HTTPClient: fake.HTTPClient(), LoginURL: fake.URL(), GraphURL: fake.URL(),
+			ConnectorURL: fake.URL(), GraphResource: "https://graph.microsoft.com", MaxRetryWait: 3 * time.Second}
+	})
+	cfg := fake.Config()
+	status, body := s.API.do("POST", "/admin/microsoft", map[string]any{"client_id": s.ClientID, "name": "Contoso 365",
+		"entra_tenant": cfg.TenantID, "app_client_id": cfg.ClientID, "client_secret": cfg.ClientSecret})
+	require.Equal(t, http.StatusCreated, status, body)
+
+	admin := NewTab(t)
+	admin.SetViewport(1100, 900)
+	s.SignIn(t, admin, techEmail, techPassword, "")
+	admin.Visit(s.URL + "/app/admin/microsoft")
+	admin.WaitText("#ms-table", "Contoso 365")
+	admin.Click(`button[aria-label="Users of Contoso 365"]`)
+	admin.WaitVisible("#ms-users-box")
+	admin.WaitVisible("#ms-users-empty")
+
+	pages := fake.Count("graph")
+	fake.Throttle(1, 1)
+	admin.Click("#ms-import")
+	admin.WaitText("#ms-import-msg", fmt.Sprintf("Imported %d users: %d with Microsoft Authenticator", total, total/2+1))
+	assert.Equal(t, 1, fake.Count("throttled"), "Graph throttled the import once; it waited and went on")
+	assert.Greater(t, fake.Count("graph")-pages, 3, "the users came in pages of 40")
+
+	shown := func() []string {
+		var upns []string
+		admin.Eval(`[...document.querySelectorAll("#ms-users-table tbody tr")].map((r) => r.dataset.upn)`, &upns)
+		return upns
+	}
+	moreHidden := func() bool {
+		var h bool
+		admin.Eval(`document.getElementById("ms-users-more").hidden`, &h)
+		return h
+	}
+	admin.WaitTrue("the first page", `document.querySelectorAll("#ms-users-table tbody tr").length === 100`)
+	assert.Equal(t, want[:100], shown(), "the first 100 by UPN")
+	assert.False(t, moreHidden(), "more users to show")
+	assert.Contains(t, admin.Text(`tr[data-upn="sam@contoso.example"]`), "Sam Caller (by mail)")
+	assert.Contains(t, admin.Text(`tr[data-upn="user001@contoso.example"]`), "Not registered (has phone)")
+	admin.CheckA11y("microsoft 365 users, first page")
+
+	admin.Click("#ms-users-more")
+	admin.WaitTrue("the last page", `document.querySelectorAll("#ms-users-table tbody tr").length === `+fmt.Sprint(total))
+	assert.Equal(t, want, shown(), "every user once, in order")
+	assert.True(t, moreHidden(), "nothing more after the last page")
+	admin.Screenshot("microsoft-users-more")
+
+	// Users again: the first page again, not appended.
+	admin.Click(`button[aria-label="Users of Contoso 365"]`)
+	admin.WaitTrue("back to the first page", `document.querySelectorAll("#ms-users-table tbody tr").length === 100`)
+	assert.Equal(t, want[:100], shown())
+	assert.False(t, moreHidden())
 }
