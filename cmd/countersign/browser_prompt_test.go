@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/countersign/countersign/core/smtp/smtptest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -163,6 +164,12 @@ func TestBrowserPodWorkstationPrompt(t *testing.T) {
 	pod.CheckA11y("connectwise pod, prompt denied")
 	tab.Screenshot("cw-pod-prompt-denied")
 
+	// The MSP is alerted (no on-call group is set up: every admin, by
+	// e-mail through the real SMTP sender).
+	alert := s.waitMail(t, "Countersign alert: workstation prompt denied by Pat Pod", techEmail)
+	s.waitMail(t, alert.Subject, opsEmail)
+	assert.Contains(t, alert.Text, `Pat Pod pressed "This is not me" on a workstation prompt sent by Jamie Tech on ticket `+cwBrowserTicket)
+
 	deadline := time.Now().Add(waitTimeout)
 	for len(cw.NoteRecords(cwBrowserTicket)) < 2 && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
@@ -171,4 +178,44 @@ func TestBrowserPodWorkstationPrompt(t *testing.T) {
 	require.Len(t, notes, 2, "both results are written to the ConnectWise ticket")
 	assert.Contains(t, notes[0].Text, "Pat Pod was VERIFIED by workstation prompt")
 	assert.Contains(t, notes[1].Text, "This is not me")
+
+	// Pat then asks the tray "Who's calling me?": Jamie is listed, and Pat
+	// answers that the person on the phone is not Jamie — audited, an
+	// alert, and a note on Jamie's ConnectWise ticket.
+	status, raw := s.agentGet(t, "/agent/v1/users/"+sidPat+"/technicians", cred)
+	require.Equal(t, http.StatusOK, status, "%s", raw)
+	var listed struct {
+		Technicians []struct{ ID, Name string } `json:"technicians"`
+	}
+	require.NoError(t, json.Unmarshal(raw, &listed))
+	require.Len(t, listed.Technicians, 1)
+	assert.Equal(t, "Jamie Tech", listed.Technicians[0].Name)
+	status, body = s.agentPost(t, "/agent/v1/users/"+sidPat+"/tech-checks", cred,
+		map[string]any{"technician_id": listed.Technicians[0].ID, "answer": "not_the_person"})
+	require.Equal(t, http.StatusCreated, status, body)
+	assert.Equal(t, cwBrowserTicket, body["ticket"])
+	alert = s.waitMail(t, "Countersign alert: Pat Pod says the caller is not Jamie Tech", opsEmail)
+	assert.Contains(t, alert.Text, "is NOT the person on the phone with them")
+	for len(cw.NoteRecords(cwBrowserTicket)) < 3 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	notes = cw.NoteRecords(cwBrowserTicket)
+	require.Len(t, notes, 3)
+	assert.Contains(t, notes[2].Text, "Jamie Tech is NOT the person on the phone with them")
+}
+
+// waitMail waits for an e-mail with subject to to and returns it.
+func (s *testServer) waitMail(t *testing.T, subject, to string) smtptest.Message {
+	t.Helper()
+	deadline := time.Now().Add(waitTimeout)
+	for time.Now().Before(deadline) {
+		for _, m := range s.Mail.Messages() {
+			if m.Subject == subject && slices.Contains(m.To, to) {
+				return m
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("no e-mail %q arrived for %s", subject, to)
+	return smtptest.Message{}
 }
