@@ -8,8 +8,17 @@ import (
 	"github.com/countersign/countersign/core/psa/psatest"
 )
 
-// Interface guard: the fake is a conformance-suite fake.
-var _ psatest.Fake = (*autotasktest.Server)(nil)
+// Interface guards: the fake is a conformance-suite fake, with the
+// read-backs of the capabilities the client has.
+var (
+	_ psatest.Fake               = (*autotasktest.Server)(nil)
+	_ psatest.MemberSeeder       = (*autotasktest.Server)(nil)
+	_ psatest.ContactNoteFake    = (*autotasktest.Server)(nil)
+	_ psatest.ContactPhoneFake   = (*autotasktest.Server)(nil)
+	_ psatest.TicketContactFake  = (*autotasktest.Server)(nil)
+	_ psatest.DefaultContactFake = (*autotasktest.Server)(nil)
+	_ psatest.WriteFaulter       = (*autotasktest.Server)(nil)
+)
 
 func TestConformance(t *testing.T) {
 	psatest.Run(t, psatest.Harness{

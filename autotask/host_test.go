@@ -168,10 +168,8 @@ func TestOptInPhoneWriteBackAutotask(t *testing.T) {
 		require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
 		f.Deliver(t)
 
-		phone, mobile, alt := f.at.ContactPhones(alice.Ref)
-		assert.Equal(t, "+447700900123", mobile, "the mobile Autotask had as (555) 010-0142 is replaced in place")
-		assert.Equal(t, "555.010.0100", phone, "the office number is kept")
-		assert.Empty(t, alt)
+		assert.Equal(t, []psa.Phone{{Number: "+447700900123", Label: "Mobile"}, {Number: "555.010.0100", Label: "Phone"}}, f.at.ContactPhones(alice.Ref),
+			"the mobile Autotask had as (555) 010-0142 is replaced in place, the office number kept")
 		assert.Empty(t, f.at.TakeViolations())
 	})
 }

@@ -161,7 +161,7 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request, ep *Endpoint, param
 	s.requests++
 	now := time.Now()
 	s.calls = append(s.calls, now)
-	refuse := s.faultLocked()
+	refuse := s.faultLocked(r.Method)
 	if refuse == nil {
 		refuse = s.authRefusalLocked(r, host, route, entity)
 	}
@@ -201,11 +201,15 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request, ep *Endpoint, param
 
 // faultLocked spends one of the failures a test asked for, if any, and
 // returns how to answer it (written once s is unlocked); nil means none.
-func (s *Server) faultLocked() func(http.ResponseWriter) {
-	if s.failN <= 0 {
+func (s *Server) faultLocked(method string) func(http.ResponseWriter) {
+	switch {
+	case s.failN > 0:
+		s.failN--
+	case s.failWriteN > 0 && method != http.MethodGet:
+		s.failWriteN--
+	default:
 		return nil
 	}
-	s.failN--
 	code, after := s.failCode, s.failAfter
 	return func(w http.ResponseWriter) {
 		if after != "" {

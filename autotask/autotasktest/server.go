@@ -95,6 +95,7 @@ type Server struct {
 	lastID         int64
 	pageSize       int
 	failN          int
+	failWriteN     int // as failN, for writes only
 	failCode       int
 	failAfter      string
 	malformed      bool

@@ -91,16 +91,48 @@ func (s *Server) TicketContact(ticketRef string) string {
 	return ""
 }
 
-// ContactPhones returns the phone, mobilePhone and alternatePhone of the
-// contact with ref as stored ("" for an empty slot).
-func (s *Server) ContactPhones(ref string) (phone, mobile, alternate string) {
+// ContactPhones returns the numbers of the contact with ref as stored:
+// mobilePhone labelled "Mobile", phone "Phone", alternatePhone
+// "Alternate", empty slots left out; nil for no such contact
+// (psatest.ContactPhoneFake).
+func (s *Server) ContactPhones(ref string) []psa.Phone {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	rec := s.contacts[mustInt(ref)]
 	if rec == nil {
-		return "", "", ""
+		return nil
 	}
-	return rec.str("phone"), rec.str("mobilePhone"), rec.str("alternatePhone")
+	out := []psa.Phone{}
+	for _, sl := range []struct{ field, label string }{{"mobilePhone", "Mobile"}, {"phone", "Phone"}, {"alternatePhone", "Alternate"}} {
+		if v := rec.str(sl.field); v != "" {
+			out = append(out, psa.Phone{Number: v, Label: sl.label})
+		}
+	}
+	return out
+}
+
+// SetDefaultContact makes the contact with contactRef the primary contact
+// of the company with companyRef, and no other contact of it; "" leaves
+// the company none (psatest.DefaultContactFake).
+func (s *Server) SetDefaultContact(companyRef, contactRef string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	company := mustInt(companyRef)
+	for id, rec := range s.contacts {
+		if rec.num("companyID") == company {
+			(*rec)["primaryContact"] = fmt.Sprint(id) == contactRef
+		}
+	}
+}
+
+// FailNextWrite is [Server.FailNext] for requests that write (any method
+// but GET) only: the client reads the contact before it writes a note or
+// a number, and a failure meant for the write must not hit that read
+// (psatest.WriteFaulter).
+func (s *Server) FailNextWrite(n, status int, retryAfter string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failWriteN, s.failCode, s.failAfter = n, status, retryAfter
 }
 
 // SetPrimaryContact marks the contacts with refs as their companies'
