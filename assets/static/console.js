@@ -80,10 +80,14 @@ async function openContact(id, chosen, known) {
   try {
     await card.open(id, known);
     $("welcome").hidden = true;
-    if (chosen) card.focusMethods();
     // On a narrow screen the card is below the list: bring it into view,
-    // or choosing a contact seems to do nothing.
-    if (window.matchMedia("(max-width: 700px)").matches) $("card").scrollIntoView({ block: "start" });
+    // or choosing a contact seems to do nothing. The focus goes to the
+    // contact's name there, in view with the shield; the first way to
+    // verify is a screen further down, and a focus out of sight is lost
+    // (Tab goes on to the ways to verify). Wider, it goes straight to them.
+    const narrow = window.matchMedia("(max-width: 700px)").matches;
+    if (chosen) { if (narrow) $("contact-name").focus({ preventScroll: true }); else card.focusMethods(); }
+    if (narrow) $("card").scrollIntoView({ block: "start" });
     history.replaceState(null, "", "/app?contact=" + encodeURIComponent(id));
   } catch (e) { $("contacts-msg").textContent = e.message; }
 }

@@ -68,7 +68,8 @@ func checkLiveRegions(t *testing.T, tb *Tab) {
 // keyboardVerify runs the card's part with the keyboard alone, from the
 // focus on the first way to verify: Space sends the SMS code, a wrong code
 // is refused with one message and the focus stays in the code box, the
-// right one turns the shield green and moves the focus to the shield.
+// right one turns the shield green and moves the focus to the shield, in
+// view.
 func keyboardVerify(t *testing.T, s *testServer, tb *Tab, phone, page string) {
 	t.Helper()
 	tb.WaitTrue("the focus on the first way to verify", `document.activeElement && document.activeElement.dataset.method === "sms_code"`)
@@ -108,6 +109,7 @@ func keyboardVerify(t *testing.T, s *testServer, tb *Tab, phone, page string) {
 	tb.Keys(kb.Enter)
 	tb.WaitClass("#shield", "green")
 	tb.WaitTrue("the focus on the shield", `document.activeElement && document.activeElement.id === "shield"`)
+	tb.WaitTrue("the focused shield in view", inViewJS(`document.activeElement`))
 	var outline string
 	tb.Eval(`getComputedStyle(document.getElementById("shield")).outlineStyle`, &outline)
 	assert.NotEqual(t, "none", outline, "the focused shield shows the focus")

@@ -93,7 +93,9 @@ func (s *Server) handleScreen(w http.ResponseWriter, r *http.Request) {
 		pod.RawQuery = q.Encode()
 		data["PodURL"] = pod.String()
 	}
-	if width := r.URL.Query().Get("width"); width == "600" || width == "800" {
+	// The pod's frame as wide as a PSA's side panel (600, 800) or a phone
+	// (400).
+	if width := r.URL.Query().Get("width"); width == "400" || width == "600" || width == "800" {
 		data["Width"] = width
 	}
 	data["Title"] = "Contact " + id
