@@ -105,6 +105,36 @@ func callsOf(t *testing.T, c psa.Client) []call {
 	return out
 }
 
+// writeCalls returns a call for each write capability of e's client
+// against the standard seed: notes, creations and the contact and ticket
+// writes.
+func writeCalls(t *testing.T, e env) []call {
+	t.Helper()
+	var out []call
+	if n, ok := e.client.(psa.TicketNoter); ok {
+		out = append(out, call{"AddTicketNote", func(ctx context.Context) error {
+			return n.AddTicketNote(ctx, ticketAlice.Ref, psa.Note{Text: "psatest: counted (ver_psatestcount)"})
+		}})
+	}
+	if cr, ok := e.client.(psa.TicketCreator); ok {
+		out = append(out, call{"CreateTicket", func(ctx context.Context) error {
+			_, err := cr.CreateTicket(ctx, psa.NewTicket{CompanyRef: acme.Ref, ContactRef: alice.Ref, Summary: "psatest: counted"})
+			return err
+		}})
+	}
+	if cr, ok := e.client.(psa.ContactCreator); ok {
+		out = append(out, call{"CreateContact", func(ctx context.Context) error {
+			_, err := cr.CreateContact(ctx, psa.Contact{CompanyRef: globex.Ref, FirstName: "Count", LastName: "Ed",
+				Emails: []psa.Email{{Address: "counted@globex.example", Default: true}}})
+			return err
+		}})
+	}
+	for _, w := range contactWrites(t, e) {
+		out = append(out, call{w.name, w.fn})
+	}
+	return out
+}
+
 // refusingTransport fails every request and counts it: a client's New
 // must make none.
 type refusingTransport struct {
@@ -198,8 +228,9 @@ func testDescriptor(t *testing.T, h Harness) {
 // that is a number, or a seeded ref.
 var opIDs = regexp.MustCompile(`/[0-9]+(/|$)`)
 
-// testCallsCounted checks that every request reaches Deps.Calls under an
-// op name without ids (low cardinality for metrics).
+// testCallsCounted checks that every request — reads, writes, retries —
+// reaches Deps.Calls under an op name without ids (low cardinality for
+// metrics).
 func testCallsCounted(t *testing.T, h Harness) {
 	s := &sleeper{}
 	counter := &callCounter{}
@@ -217,6 +248,21 @@ func testCallsCounted(t *testing.T, h Harness) {
 			assert.NotRegexp(t, opIDs, op, "%s: op %q names a record id; use {id}", r.name, op)
 			for _, ref := range []string{alice.Ref, acme.Ref, ticketAlice.Ref, ticketNobody.Ref} {
 				assert.NotContains(t, op, ref, "%s: op %q names a record", r.name, op)
+			}
+		}
+	}
+	// Writes are requests too.
+	for _, w := range writeCalls(t, e) {
+		counter.take()
+		before := e.fake.Requests()
+		require.NoError(t, w.fn(t.Context()), w.name)
+		made, ops := e.fake.Requests()-before, counter.take()
+		assert.NotEmpty(t, ops, "%s counted no call", w.name)
+		assert.GreaterOrEqual(t, len(ops), made, "%s made %d requests but counted %v", w.name, made, ops)
+		for _, op := range ops {
+			assert.NotRegexp(t, opIDs, op, "%s: op %q names a record id; use {id}", w.name, op)
+			for _, ref := range []string{alice.Ref, bob.Ref, acme.Ref, ticketAlice.Ref} {
+				assert.NotContains(t, op, ref, "%s: op %q names a record", w.name, op)
 			}
 		}
 	}

@@ -65,6 +65,7 @@ var broken = []struct {
 	{"writes-ignore-context", "ContactWriteErrors"},
 	{"default-contact-kind-lost", "Unauthorized"},
 	{"default-contact-ignores-context", "ContextCanceled"},
+	{"writes-uncounted", "CallsCounted"},
 }
 
 func TestBrokenClientsFail(t *testing.T) {
@@ -128,6 +129,14 @@ func harness(name string) psatest.Harness {
 			}
 			c, err := memory.New(memory.Config{BaseURL: ts.URL, APIKey: key, WebhookSecret: memory.DefaultWebhookSecret}, deps)
 			require.NoError(t, err)
+			if name == "writes-uncounted" {
+				// Reads counted, writes made by a client that counts nothing.
+				uncounted := deps
+				uncounted.Calls = nil
+				w, err := memory.New(memory.Config{BaseURL: ts.URL, APIKey: key, WebhookSecret: memory.DefaultWebhookSecret}, uncounted)
+				require.NoError(t, err)
+				return writesUncounted{c, w}, srv
+			}
 			return wrap(name, c), srv
 		},
 	}
@@ -402,4 +411,15 @@ type checkOnlyIgnoresContext struct{ c *memory.Client }
 
 func (b checkOnlyIgnoresContext) Check(context.Context) error {
 	return b.c.Check(context.Background())
+}
+
+// writesUncounted makes its ticket writes with a client that counts no
+// call.
+type writesUncounted struct {
+	*memory.Client
+	w *memory.Client
+}
+
+func (b writesUncounted) SetTicketContact(ctx context.Context, ticket, contact string) error {
+	return b.w.SetTicketContact(ctx, ticket, contact)
 }
