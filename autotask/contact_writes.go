@@ -175,7 +175,9 @@ const (
 // (the API user, or the resource of [Client.AsResource]), started,
 // ended and completed now. The fields the tenant makes mandatory are read
 // from the CompanyNotes entity information first, as for contacts. Two
-// calls, four on cold caches.
+// calls, four on cold caches. A POST that failed without a clear answer
+// makes the next call for the same note look for it first, as
+// AddTicketNote does.
 func (c *Client) AddContactNote(ctx context.Context, contactRef, text string) error {
 	id, err := parseID("contact", contactRef)
 	if err != nil {
@@ -213,9 +215,43 @@ func (c *Client) AddContactNote(ctx context.Context, contactRef, text string) er
 	if err := requireSet(fields, set, "company notes", "write the note in Autotask"); err != nil {
 		return err
 	}
-	return c.do(ctx, call{what: what, op: "POST /V1.0/Companies/{parentId}/Notes", method: http.MethodPost,
+	key := "contact note\x00" + idRef(id) + "\x00" + body.Note
+	if c.wasAmbiguous(key) {
+		exists, err := c.contactNoteExists(ctx, id, body.Note)
+		if err != nil {
+			return wrapWhat(what, err)
+		}
+		if exists {
+			c.log.InfoContext(ctx, "autotask contact note was written by an attempt that got no answer; not writing it twice", "contact", id)
+			c.setAmbiguous(key, false)
+			return nil
+		}
+	}
+	err = c.do(ctx, call{what: what, op: "POST /V1.0/Companies/{parentId}/Notes", method: http.MethodPost,
 		path: "V1.0/Companies/" + idRef(w.CompanyID) + "/Notes", body: jsonBody(body),
 		subject: "company " + idRef(w.CompanyID), area: "adding notes (CRM: add notes)", impersonate: true}, nil)
+	c.setAmbiguous(key, err != nil && core.ErrorKind(err) == core.KindUnavailable)
+	return err
+}
+
+// contactNoteExists reports whether the contact with id has a company note
+// whose text is text (one query).
+func (c *Client) contactNoteExists(ctx context.Context, id int64, text string) (bool, error) {
+	type wireNoteText struct {
+		ID   int64  `json:"id"`
+		Note string `json:"note"`
+	}
+	ws, _, err := queryPage[wireNoteText](ctx, c, "look for the note", "CompanyNotes", "reading notes (CRM: view notes)",
+		queryModel{MaxRecords: 100, IncludeFields: []string{"id", "note"}, Filter: []filter{eq("contactID", id)}})
+	if err != nil {
+		return false, err
+	}
+	for _, w := range ws {
+		if strings.TrimSpace(w.Note) == text {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // writer returns the resource a record is assigned to when the client

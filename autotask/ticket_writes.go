@@ -48,7 +48,9 @@ const ticketsWriteArea = "adding and editing tickets (Service Desk: add tickets,
 // written; so is a refusal Autotask explains (it answers them as HTTP
 // 500). The new ticket is then read back for its number: two calls,
 // three on a cold cache. A client made by [Client.AsResource] creates as
-// that resource.
+// that resource. When a POST fails without a clear answer (none, a 5xx),
+// the next call for the same ticket first looks for it (one query), as
+// AddTicketNote does, so that the outbox's retry never creates it twice.
 func (c *Client) CreateTicket(ctx context.Context, in psa.NewTicket) (psa.Ticket, error) {
 	const what = "create ticket"
 	summary := strings.Join(strings.Fields(in.Summary), " ")
@@ -84,9 +86,25 @@ func (c *Client) CreateTicket(ctx context.Context, in psa.NewTicket) (psa.Ticket
 	if err := requireSet(fields, set, "tickets", "create the ticket in Autotask"); err != nil {
 		return psa.Ticket{}, err
 	}
+	key := "ticket\x00" + idRef(companyID) + "\x00" + idRef(body.ContactID) + "\x00" + body.Title + "\x00" + body.Description
+	if c.wasAmbiguous(key) {
+		// The last attempt failed in a way that may have created the
+		// ticket (no answer, a 5xx): look before creating it again.
+		found, err := c.findCreatedTicket(ctx, body)
+		if err != nil {
+			return psa.Ticket{}, wrapWhat(what, err)
+		}
+		if found != 0 {
+			c.log.InfoContext(ctx, "autotask ticket was created by an attempt that got no answer; not creating it twice", "ticket", found)
+			c.setAmbiguous(key, false)
+			return c.GetTicketOnly(ctx, idRef(found))
+		}
+	}
 	var cr created
-	if err := c.do(ctx, call{what: what, op: "POST /V1.0/Tickets", method: http.MethodPost, path: "V1.0/Tickets",
-		body: jsonBody(body), area: ticketsWriteArea, impersonate: true}, &cr); err != nil {
+	err = c.do(ctx, call{what: what, op: "POST /V1.0/Tickets", method: http.MethodPost, path: "V1.0/Tickets",
+		body: jsonBody(body), area: ticketsWriteArea, impersonate: true}, &cr)
+	c.setAmbiguous(key, err != nil && core.ErrorKind(err) == core.KindUnavailable)
+	if err != nil {
 		return psa.Ticket{}, err
 	}
 	if cr.ItemID <= 0 {
@@ -100,6 +118,33 @@ func (c *Client) CreateTicket(ctx context.Context, in psa.NewTicket) (psa.Ticket
 			ContactRef: in.ContactRef}, nil
 	}
 	return t, nil
+}
+
+// findCreatedTicket returns the id of the newest ticket of the company
+// with body's title, contact and description, 0 for none (one query).
+func (c *Client) findCreatedTicket(ctx context.Context, body newTicket) (int64, error) {
+	type wireTicketText struct {
+		ID          int64  `json:"id"`
+		ContactID   *int64 `json:"contactID"`
+		Description string `json:"description"`
+	}
+	ws, _, err := queryPage[wireTicketText](ctx, c, "look for the ticket", "Tickets", ticketsArea,
+		queryModel{MaxRecords: 50, IncludeFields: []string{"id", "contactID", "description"},
+			Filter: []filter{eq("companyID", body.CompanyID), eq("title", body.Title)}})
+	if err != nil {
+		return 0, err
+	}
+	var found int64
+	for _, w := range ws {
+		contact := int64(0)
+		if w.ContactID != nil {
+			contact = *w.ContactID
+		}
+		if contact == body.ContactID && strings.TrimSpace(w.Description) == body.Description {
+			found = max(found, w.ID)
+		}
+	}
+	return found, nil
 }
 
 // requireSet fails, naming the field, when entity information marks a

@@ -244,3 +244,32 @@ func TestWriteChoices(t *testing.T) {
 	assert.Len(t, nc.Options, 2)
 	assert.Equal(t, strconv.Itoa(autotasktest.ActionTypeGeneral), nc.Suggested)
 }
+
+// TestWritesWhoseAnswerWasLost: a ticket or contact note Autotask wrote
+// before its answer was lost (a 504 after the work) is found by the next
+// attempt, never written twice; a different one is written.
+func TestWritesWhoseAnswerWasLost(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := t.Context()
+	in := psa.NewTicket{CompanyRef: acme.Ref, ContactRef: alice.Ref, Summary: "Scanner offline", Description: "Floor 2."}
+	e.fake.LoseAnswers(1)
+	_, err := e.client.CreateTicket(ctx, in)
+	require.ErrorIs(t, err, core.ErrUnavailable)
+	require.Len(t, e.fake.Tickets(), 2, "Autotask created it")
+	got, err := e.client.CreateTicket(ctx, in)
+	require.NoError(t, err, "the retry finds it")
+	assert.Len(t, e.fake.Tickets(), 2, "never twice")
+	assert.Equal(t, e.fake.Tickets()[1].Ref, got.Ref)
+	_, err = e.client.CreateTicket(ctx, psa.NewTicket{CompanyRef: acme.Ref, ContactRef: alice.Ref, Summary: "Scanner offline", Description: "Floor 3."})
+	require.NoError(t, err)
+	assert.Len(t, e.fake.Tickets(), 3, "another ticket is created")
+
+	e.fake.LoseAnswers(1)
+	require.ErrorIs(t, e.client.AddContactNote(ctx, alice.Ref, "SMS opt-in form sent (ver_l1)"), core.ErrUnavailable)
+	require.Len(t, e.fake.ContactNotes(alice.Ref), 1, "Autotask wrote it")
+	require.NoError(t, e.client.AddContactNote(ctx, alice.Ref, "SMS opt-in form sent (ver_l1)"), "the retry finds it")
+	assert.Len(t, e.fake.ContactNotes(alice.Ref), 1, "never twice")
+	require.NoError(t, e.client.AddContactNote(ctx, alice.Ref, "SMS opt-in form sent (ver_l2)"))
+	assert.Len(t, e.fake.ContactNotes(alice.Ref), 2)
+	assert.Empty(t, e.fake.TakeViolations())
+}
