@@ -1,8 +1,10 @@
 package autotask_test
 
 import (
+	"encoding/json"
 	"testing"
 
+	"github.com/countersign/countersign/autotask"
 	"github.com/countersign/countersign/autotask/autotasktest"
 	"github.com/countersign/countersign/core/psa"
 	"github.com/countersign/countersign/core/psa/psatest"
@@ -26,5 +28,7 @@ func TestConformance(t *testing.T) {
 			srv := autotasktest.NewServer(t)
 			return srv.NewClient(t, deps), srv
 		},
+		Descriptor: autotask.Descriptor(),
+		Settings:   json.RawMessage(`{"username":"psatest@example.com","secret":"psatest-secret-s3cr3t","integration_code":"PSATESTCODE0123456789"}`),
 	})
 }

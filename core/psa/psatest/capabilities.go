@@ -161,9 +161,7 @@ func (rt *refusingTransport) count() int {
 // kind core.ErrInvalid that name no secret.
 func testDescriptor(t *testing.T, h Harness) {
 	d := h.Descriptor
-	if d.New == nil {
-		t.Skip("Harness.Descriptor is not set: set it and Harness.Settings so that the suite checks the plugin's New")
-	}
+	require.NotNil(t, d.New, "Harness.Descriptor is not set: set it and Harness.Settings so that the suite checks the plugin's New")
 	require.NotEmpty(t, h.Settings, "set Harness.Settings to a valid config for Harness.Descriptor.New")
 	_, err := psa.NewRegistry(d)
 	require.NoError(t, err, "the descriptor is refused by psa.NewRegistry")

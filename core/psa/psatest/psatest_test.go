@@ -66,6 +66,8 @@ var broken = []struct {
 	{"default-contact-kind-lost", "Unauthorized"},
 	{"default-contact-ignores-context", "ContextCanceled"},
 	{"writes-uncounted", "CallsCounted"},
+	// A harness that leaves the descriptor out cannot skip its check.
+	{"no-descriptor", "Descriptor"},
 }
 
 func TestBrokenClientsFail(t *testing.T) {
@@ -113,6 +115,9 @@ func harness(name string) psatest.Harness {
 			}
 			return inner(raw, deps)
 		}
+	}
+	if name == "no-descriptor" {
+		d = psa.Descriptor{}
 	}
 	return psatest.Harness{
 		Descriptor: d,
