@@ -301,17 +301,27 @@ func (e *Engine) duoCheck(ctx context.Context, cfg DuoConfig) error {
 	return nil
 }
 
+// duoRefusalWords says what Duo's refusal de means for whoever fixes it
+// — the keys or this server's clock — or "" for a code it does not name.
+// The setup check and a push both say it.
+func duoRefusalWords(de *DuoError) string {
+	switch de.Code {
+	case 40102:
+		return "Duo does not know this integration key"
+	case 40103:
+		return "Duo refused the signature: the secret key is wrong"
+	case 40105:
+		return "Duo refused the request's date: this server's clock is off; keep it NTP-synced"
+	}
+	return ""
+}
+
 // duoSetupError turns a failed check into what the admin should fix.
 func duoSetupError(err error) error {
 	var de *DuoError
 	if asDuoError(err, &de) {
-		switch de.Code {
-		case 40102:
-			return Errorf(KindInvalid, "Duo does not know this integration key (%s)", de.Message)
-		case 40103:
-			return Errorf(KindInvalid, "Duo refused the signature: the secret key is wrong (%s)", de.Message)
-		case 40105:
-			return Errorf(KindInvalid, "Duo refused the request's date: this server's clock is off; keep it NTP-synced (%s)", de.Message)
+		if w := duoRefusalWords(de); w != "" {
+			return Errorf(KindInvalid, "%s (%s)", w, de.Message)
 		}
 		return Errorf(KindInvalid, "Duo refused the keys: %s", de.Error())
 	}

@@ -505,6 +505,11 @@ func duoErrorWords(err error) string {
 		if isDuoParamError(err) {
 			return "Duo user not found (" + clip(de.Message, 80) + ")"
 		}
+		if w := duoRefusalWords(de); w != "" {
+			// Keys changed in Duo, or the clock drifted, since the setup
+			// check: say which, as that check does.
+			return "Duo configuration error: " + w + " (" + clip(de.Message, 80) + ")"
+		}
 		return "Duo configuration error: " + clip(de.Message, 120)
 	}
 	return "Duo could not be reached; try again or use another method"

@@ -202,6 +202,61 @@ func TestDuoPushUnavailable(t *testing.T) {
 	})
 }
 
+// TestDuoPushDuoFails: Duo refusing the request itself ("stat":"FAIL" —
+// here our clock drifted after the account was set up, so Duo refuses the
+// signed Date, which the technician is told in those words rather than
+// Duo's "Request has expired") or not answering (a 503) is not a verification failure
+// (channels.md §2.6): the push ends cancelled with Duo's words, nothing is
+// pushed, it is audited, no alert goes out, and it does not count toward
+// the push limits. Once Duo answers again the push goes.
+func TestDuoPushDuoFails(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, st *store.Store) {
+		approve := duotest.Approve
+		fake := duotest.Start(t, duotest.User{Username: "sam@contoso.example", Auto: &approve})
+		f := newDuoFixture(t, st, fake)
+		for _, tc := range []struct {
+			name  string
+			fault func(bool)
+			want  string
+		}{
+			{name: "clock skew", fault: func(on bool) {
+				if on {
+					fake.SetClockOffset(20 * time.Minute)
+				} else {
+					fake.SetClockOffset(0)
+				}
+			}, want: "Duo push unavailable: Duo configuration error: Duo refused the request's date: this server's clock is off; keep it NTP-synced (Request has expired)"},
+			{name: "duo down", fault: fake.SetDown, want: "Duo push unavailable: Duo could not be reached; try again or use another method"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				tc.fault(true)
+				for range 4 { // more than the 3 pushes in 15 minutes: none counts
+					f.clk.Add(time.Second)
+					v, err := f.push(t)
+					require.NoError(t, err)
+					v = f.settle(t, v.ID)
+					assert.Equal(t, core.StatusCancelled, v.Status, "not a verification failure")
+					assert.Equal(t, tc.want, v.Detail)
+					assert.Contains(t, auditActions(t, f.fixture, v.ID), core.AuditPushUnavailable)
+					assert.NotContains(t, auditActions(t, f.fixture, v.ID), core.AuditPushAlert)
+				}
+				assert.Empty(t, fake.Pushes(), "nothing was pushed")
+				tc.fault(false)
+			})
+		}
+		f.deliver(t)
+		for _, m := range f.mail.msgs {
+			assert.False(t, strings.HasPrefix(m.Subject, "Countersign alert"), "no alert: %s", m.Subject)
+		}
+
+		v, err := f.push(t)
+		require.NoError(t, err)
+		v = f.settle(t, v.ID)
+		assert.Equal(t, core.StatusVerified, v.Status, v.Detail)
+		assert.Len(t, fake.Pushes(), 1)
+	})
+}
+
 func TestDuoUserMatching(t *testing.T) {
 	storetest.ForEachDialect(t, func(t *testing.T, st *store.Store) {
 		approve := duotest.Approve
