@@ -27,6 +27,13 @@
 // are in; /api/Agent is a bare array. Users are searched with Halo's like
 // match and filtered exactly here. Notes are actions: the outcome chosen
 // at setup, hiddenfromuser true, sendemail false, the status untouched.
+// Writes are POSTs of one-element arrays, an update naming the record's id
+// and only the fields it changes: tray tickets and a ticket's user
+// (/api/Tickets, always with the user's site, which Halo wants with a
+// user), a corrected number (/api/Users) and the opt-in note, a CRM note
+// (/api/CRMNote). A ticket's, user's or client's record is read first
+// where the write needs its client or site, so that an id Halo does not
+// have is never sent as an update.
 //
 // A warm client reads a ticket in one call and writes a note in one; a
 // ticket with its user is two; a cold one adds a token fetch.
