@@ -273,3 +273,18 @@ func TestWritesWhoseAnswerWasLost(t *testing.T) {
 	assert.Len(t, e.fake.ContactNotes(alice.Ref), 2)
 	assert.Empty(t, e.fake.TakeViolations())
 }
+
+// TestWriteSettingsValidated: the queue and note type settings are
+// picklist values, never free text.
+func TestWriteSettingsValidated(t *testing.T) {
+	f := autotasktest.NewServer(t)
+	for _, change := range []func(*autotask.Config){
+		func(c *autotask.Config) { c.TicketQueue = "Level I" },
+		func(c *autotask.Config) { c.ContactNoteType = "-2" },
+	} {
+		cfg := f.Config()
+		change(&cfg)
+		_, err := autotask.New(cfg, f.Deps(psa.Deps{}))
+		assert.ErrorIs(t, err, core.ErrInvalid)
+	}
+}
