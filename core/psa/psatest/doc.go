@@ -58,7 +58,10 @@
 // replayed, another event's signature, oversize). The fakes' optional
 // interfaces [PodFake], [MemberFake] and [EventFake] (with [SharedSecretEvents]
 // for PSAs that authenticate events by a shared secret) let those cases make
-// a valid pod URL, member proof or signed event. The contact and ticket
+// a valid pod URL, member proof or signed event; the fake of a client with
+// the capability must implement its interface, or the case fails (a
+// CallbackRegistrar's callbacks are registered before its events are
+// signed, as the PSA signs with what the registration gave it). The contact and ticket
 // writes of opt-in forms and tray tickets have theirs: AddContactNote
 // (written once, not retried after a 5xx), SetContactPhone (the number
 // that reads as Old replaced, else New added, a number already there

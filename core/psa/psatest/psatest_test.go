@@ -68,6 +68,10 @@ var broken = []struct {
 	{"writes-uncounted", "CallsCounted"},
 	// A harness that leaves the descriptor out cannot skip its check.
 	{"no-descriptor", "Descriptor"},
+	// A fake without the help these cases need cannot skip them.
+	{"bare-fake", "Embedder"},
+	{"bare-fake", "MemberProver"},
+	{"bare-fake", "CallbackVerifier"},
 }
 
 func TestBrokenClientsFail(t *testing.T) {
@@ -141,6 +145,9 @@ func harness(name string) psatest.Harness {
 				w, err := memory.New(memory.Config{BaseURL: ts.URL, APIKey: key, WebhookSecret: memory.DefaultWebhookSecret}, uncounted)
 				require.NoError(t, err)
 				return writesUncounted{c, w}, srv
+			}
+			if name == "bare-fake" {
+				return c, bareFake{srv}
 			}
 			return wrap(name, c), srv
 		},
@@ -428,3 +435,7 @@ type writesUncounted struct {
 func (b writesUncounted) SetTicketContact(ctx context.Context, ticket, contact string) error {
 	return b.w.SetTicketContact(ctx, ticket, contact)
 }
+
+// bareFake is the memory fake with nothing but psatest.Fake's methods: no
+// pod URLs, member proofs or signed events.
+type bareFake struct{ psatest.Fake }
