@@ -21,8 +21,8 @@
         const check = el("button", "Check now", { type: "button", class: "secondary", "aria-label": "Check " + a.name + " now" });
         check.addEventListener("click", () => adm.run(check, "duo-list-msg", async () => {
           const r = await api("POST", "/admin/duo/" + a.id + "/check");
+          await load(); // the row shows the new result, a failure too
           if (!r.ok) throw new Error(a.name + ": " + r.check_result);
-          await load();
         }, a.name + ": Duo accepted the keys, the signature and this server's clock."));
         const edit = el("button", "Edit", { type: "button", class: "secondary", "aria-label": "Edit " + a.name });
         edit.addEventListener("click", () => fill(a));

@@ -143,3 +143,95 @@ func TestBrowserDuoPushInConnectWisePod(t *testing.T) {
 	require.Len(t, notes, 2)
 	assert.Contains(t, notes[1].Text, "tapped Deny")
 }
+
+// TestBrowserDuoSettings sets up a client's own Duo account on Settings →
+// Duo push: Duo's live check refuses a wrong secret and a clock that is
+// off, in words, and saves the right keys (the secret never shown again);
+// Check now with the clock drifted says so and shows the failure on the
+// row, then OK again. The admin maps Sam Caller to the Duo user s.caller
+// (his e-mail is not a Duo name), and the console's Push goes to that user
+// through the client's account (issue 19.1).
+func TestBrowserDuoSettings(t *testing.T) {
+	approve := duotest.Approve
+	fake := duotest.Start(t, duotest.User{Username: "s.caller", Auto: &approve})
+	s := startServer(t, func(c *Config) {
+		c.duoHTTP = fake.HTTPClient()
+		c.duoAllowHost = func(h string) bool { return h == fake.Host() }
+	})
+	cfg := fake.Config()
+	admin := NewTab(t)
+	admin.SetViewport(1100, 900)
+	s.SignIn(t, admin, techEmail, techPassword, "")
+	admin.Visit(s.URL + "/app/admin/duo")
+	admin.WaitText("#duo-empty", "No Duo account yet.")
+	admin.WaitTrue("the clients listed", `!!document.querySelector('#duo-client option[value=`+jsString(s.ClientID)+`]')`)
+	admin.Eval(`(() => { const s = document.getElementById("duo-client"); s.value = `+jsString(s.ClientID)+`; return s.value; })()`, new(string))
+	admin.Type("#duo-name", "Contoso Duo")
+	admin.Type("#duo-host", cfg.APIHost)
+	admin.Type("#duo-ikey", cfg.IntegrationKey)
+	setSecret := func(v string) {
+		t.Helper()
+		admin.Eval(`(() => { document.getElementById("duo-skey").value = `+jsString(v)+`; return true; })()`, new(bool))
+	}
+
+	setSecret(strings.Repeat("z", 40))
+	admin.Click("#duo-save")
+	admin.WaitText("#duo-form-msg", "Duo refused the signature: the secret key is wrong")
+	setSecret(cfg.SecretKey)
+	fake.SetClockOffset(20 * time.Minute)
+	admin.Click("#duo-save")
+	admin.WaitText("#duo-form-msg", "this server's clock is off; keep it NTP-synced")
+	admin.WaitVisible("#duo-empty")
+	fake.SetClockOffset(0)
+	admin.Click("#duo-save")
+	admin.WaitText("#duo-form-msg", "Duo accepted the keys; saved.")
+	admin.WaitText("#duo-table", "Contoso Duo")
+	row := admin.Text("#duo-table tbody tr")
+	for _, want := range []string{"Contoso", cfg.APIHost, cfg.IntegrationKey, "OK"} {
+		assert.Contains(t, row, want)
+	}
+	var skey string
+	admin.Eval(`document.getElementById("duo-skey").value`, &skey)
+	assert.Empty(t, skey, "the form is cleared")
+	assert.NotContains(t, admin.Text("#main"), cfg.SecretKey, "the secret is never shown again")
+
+	// Check now: the clock drifted since; the row shows it, then OK again.
+	fake.SetClockOffset(-20 * time.Minute)
+	admin.Click(`button[aria-label="Check Contoso Duo now"]`)
+	admin.WaitText("#duo-list-msg", "Contoso Duo: Duo refused the request's date: this server's clock is off")
+	admin.WaitText("#duo-table tbody tr", "clock is off")
+	fake.SetClockOffset(0)
+	admin.Click(`button[aria-label="Check Contoso Duo now"]`)
+	admin.WaitText("#duo-list-msg", "Contoso Duo: Duo accepted the keys, the signature and this server's clock.")
+	admin.WaitText("#duo-table tbody tr", "OK")
+	assert.NotContains(t, admin.Text("#duo-table tbody tr"), "clock is off")
+
+	// The mapping: Sam Caller is s.caller in Duo.
+	admin.Click(`button[aria-label="Users of Contoso Duo"]`)
+	admin.WaitText("#duo-users-empty", "No users matched yet")
+	admin.Type("#duo-map-search", "Sam")
+	admin.WaitTrue("Sam Caller found", `[...document.getElementById("duo-map-contact").options].some((o) => o.textContent.startsWith("Sam Caller"))`)
+	admin.Type("#duo-map-user", "s.caller")
+	admin.Click("#duo-map-save")
+	admin.WaitText("#duo-users-msg", "Saved.")
+	admin.WaitText("#duo-users-table tbody", "Sam Caller")
+	assert.Contains(t, admin.Text("#duo-users-table tbody tr"), "manual")
+	var mapped string
+	admin.Eval(`document.querySelector("#duo-users-table tbody input").value`, &mapped)
+	assert.Equal(t, "s.caller", mapped)
+	admin.CheckA11y("duo settings")
+	admin.CheckKeyboard("duo settings")
+	admin.Screenshot("duo-settings")
+
+	// The console pushes to the mapped user through the client's account.
+	admin.Visit(s.URL + "/app")
+	admin.Type("#ticket", "T-48213")
+	openContact(t, admin, "Sam", "Sam Caller")
+	admin.WaitText(`#routes-list li[data-method="duo_push"]`, "Duo user s.caller")
+	admin.Click(`button[data-route="duo_push"]`)
+	pushes := fake.WaitPushes(1, waitTimeout)
+	require.Len(t, pushes, 1)
+	assert.Equal(t, "s.caller", pushes[0].Username)
+	admin.WaitClass("#shield", "green")
+	assert.NotContains(t, s.Logs.String(), cfg.SecretKey, "the secret is never logged")
+}
