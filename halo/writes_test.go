@@ -198,3 +198,37 @@ func TestListMembersSMS(t *testing.T) {
 	_, err = f.c.ListMembers(ctx, psa.ListOptions{Cursor: "x"})
 	assert.Equal(t, core.KindInvalid, core.ErrorKind(err))
 }
+
+// TestWritesRefusedAndRetried: a write the API agent may not make is
+// core.ErrForbidden naming the permission to tick; a tray ticket is not
+// idempotent, so a 5xx on its POST is not retried (nothing created) while
+// a 429 is, once, after Retry-After.
+func TestWritesRefusedAndRetried(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := t.Context()
+	warm(t, f)
+	f.srv.Forbid("POST /Tickets")
+	_, err := f.c.CreateTicket(ctx, psa.NewTicket{CompanyRef: acme.Ref, Summary: "x"})
+	assert.Equal(t, core.KindForbidden, core.ErrorKind(err))
+	assert.Contains(t, core.ErrorMessage(err), "edit:tickets")
+	f.srv.Forbid("POST /CRMNote")
+	err = f.c.AddContactNote(ctx, alice.Ref, "x")
+	assert.Equal(t, core.KindForbidden, core.ErrorKind(err))
+	assert.Contains(t, core.ErrorMessage(err), "edit:crm")
+	f.srv.Forbid("POST /Users")
+	err = f.c.SetContactPhone(ctx, alice.Ref, psa.PhoneChange{Old: "+15550100142", New: "+447700900123"})
+	assert.Equal(t, core.KindForbidden, core.ErrorKind(err))
+	assert.Contains(t, core.ErrorMessage(err), "edit:customers")
+
+	g := newFixture(t, nil)
+	warm(t, g)
+	g.srv.FailNextWrite(1, 503, "")
+	_, err = g.c.CreateTicket(ctx, psa.NewTicket{CompanyRef: acme.Ref, Summary: "After a 503"})
+	assert.Equal(t, core.KindUnavailable, core.ErrorKind(err), "%v", err)
+	assert.Len(t, g.srv.Tickets(), 1, "not retried: nothing created")
+	g.srv.FailNextWrite(1, 429, "1")
+	got, err := g.c.CreateTicket(ctx, psa.NewTicket{CompanyRef: acme.Ref, Summary: "After a 429"})
+	require.NoError(t, err)
+	assert.Len(t, g.srv.Tickets(), 2, "retried once after the 429")
+	assert.Equal(t, "After a 429", got.Summary)
+}
