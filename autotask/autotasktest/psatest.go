@@ -39,3 +39,7 @@ func (s *Server) SignedEvent(typ, action, ref string) (http.Header, []byte) {
 	ev := s.TicketEvent(ref, a, time.Now())
 	return ev.Header, ev.Body
 }
+
+// RejectCredentials implements psatest.CredentialRejecter: keys revoked in
+// Autotask are a secret it refuses (RejectSecret).
+func (s *Server) RejectCredentials(revoked bool) { s.RejectSecret(revoked) }

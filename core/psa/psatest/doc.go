@@ -34,8 +34,9 @@
 // refusing one to another host or resource; 401,
 // 404, 429 (with and without Retry-After, once and forever), 503 once and
 // 5xx forever map to the right core kinds with the right retries; notes are
-// never retried after a 5xx; keys revoked in the PSA (a fake with
-// [CredentialRejecter], which psafake.Faults provides) fail a note as a
+// never retried after a 5xx; keys revoked in the PSA (the fake of a
+// TicketNoter must be a [CredentialRejecter], which psafake.Faults
+// provides) fail a note as a
 // misconfiguration (psa.Misconfiguration: the plugin's fix, the 401, the
 // PSA's words) after a few requests at most, and the note lands once they
 // work again; a cancelled context ends a call promptly;

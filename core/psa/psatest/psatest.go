@@ -664,10 +664,7 @@ func testNoteRevokedKeys(t *testing.T, h Harness) {
 	if !ok {
 		t.Skip("client does not implement psa.TicketNoter")
 	}
-	rej, ok := e.fake.(CredentialRejecter)
-	if !ok {
-		t.Skip("fake cannot reject credentials (embed psafake.Faults)")
-	}
+	rej := fakeAs[CredentialRejecter](t, e, "TicketNoter", "CredentialRejecter (embed psafake.Faults)")
 	seedStandard(e.fake)
 	warmUp(t, e.client)
 	before := e.fake.Requests()

@@ -72,6 +72,7 @@ var broken = []struct {
 	{"bare-fake", "Embedder"},
 	{"bare-fake", "MemberProver"},
 	{"bare-fake", "CallbackVerifier"},
+	{"bare-fake", "AddTicketNoteRevokedKeys"},
 }
 
 func TestBrokenClientsFail(t *testing.T) {
@@ -437,5 +438,5 @@ func (b writesUncounted) SetTicketContact(ctx context.Context, ticket, contact s
 }
 
 // bareFake is the memory fake with nothing but psatest.Fake's methods: no
-// pod URLs, member proofs or signed events.
+// pod URLs, member proofs, signed events or revoked keys.
 type bareFake struct{ psatest.Fake }
