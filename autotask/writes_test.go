@@ -178,6 +178,8 @@ func TestAddContactNote(t *testing.T) {
 	e := newEnv(t, nil)
 	ctx := t.Context()
 	require.NoError(t, e.client.AddContactNote(ctx, alice.Ref, "SMS opt-in form sent\nby J. Tech"))
+	assert.Equal(t, []string{"GET /V1.0/ZoneInformation 200", "GET /V1.0/Contacts/{id} 200", "GET /V1.0/CompanyNotes/entityInformation/fields 200",
+		"GET /V1.0/Resources/query 200", "POST /V1.0/Companies/{parentId}/Notes 200"}, e.calls.Take(), "cold: zone, then four")
 	notes := e.fake.CompanyNotes()
 	require.Len(t, notes, 1)
 	n := notes[0]
