@@ -412,17 +412,13 @@ func testContextCanceled(t *testing.T, h Harness) {
 	seedStandard(e.fake)
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	rs := callsOf(t, e.client)
-	if n, ok := e.client.(psa.TicketNoter); ok {
-		rs = append(rs, call{"AddTicketNote", func(ctx context.Context) error {
-			return n.AddTicketNote(ctx, ticketAlice.Ref, psa.Note{Text: "psatest: cancelled"})
-		}})
-	}
+	rs := append(callsOf(t, e.client), writeCalls(t, e)...)
 	for _, r := range rs {
-		start := time.Now()
+		start, before := time.Now(), e.fake.Requests()
 		err := r.fn(ctx)
 		assert.ErrorIs(t, err, context.Canceled, "%s: %v", r.name, err)
 		assert.Less(t, time.Since(start), time.Second, "%s returns promptly", r.name)
+		assert.Equal(t, before, e.fake.Requests(), "%s: a cancelled call makes no request", r.name)
 	}
 	assert.Empty(t, e.fake.Notes(ticketAlice.Ref), "a cancelled note is not written")
 }

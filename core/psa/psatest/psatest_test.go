@@ -73,6 +73,7 @@ var broken = []struct {
 	{"bare-fake", "MemberProver"},
 	{"bare-fake", "CallbackVerifier"},
 	{"bare-fake", "AddTicketNoteRevokedKeys"},
+	{"create-ticket-ignores-context", "ContextCanceled"},
 }
 
 func TestBrokenClientsFail(t *testing.T) {
@@ -207,6 +208,8 @@ func wrap(name string, c *memory.Client) psa.Client {
 		return defaultContactKindLost{c}
 	case "default-contact-ignores-context":
 		return defaultContactIgnoresContext{c}
+	case "create-ticket-ignores-context":
+		return createTicketIgnoresContext{c}
 	}
 	return c
 }
@@ -440,3 +443,9 @@ func (b writesUncounted) SetTicketContact(ctx context.Context, ticket, contact s
 // bareFake is the memory fake with nothing but psatest.Fake's methods: no
 // pod URLs, member proofs, signed events or revoked keys.
 type bareFake struct{ psatest.Fake }
+
+type createTicketIgnoresContext struct{ *memory.Client }
+
+func (b createTicketIgnoresContext) CreateTicket(_ context.Context, nt psa.NewTicket) (psa.Ticket, error) {
+	return b.Client.CreateTicket(context.Background(), nt)
+}
