@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -45,6 +46,7 @@ var broken = []struct {
 	{"callbacks-duplicated", "CallbackRegistrar"},
 	{"verifier-trusts-body", "CallbackVerifier"},
 	{"verifier-oversize", "CallbackVerifier"},
+	{"verifier-fresh-ids", "CallbackVerifier"},
 	{"members-first-page-only", "MemberLister"},
 	// Clients without reads, which the two cases below once passed
 	// without calling anything.
@@ -178,6 +180,8 @@ func wrap(name string, c *memory.Client) psa.Client {
 		return verifierTrustsBody{c}
 	case "verifier-oversize":
 		return verifierOversize{c}
+	case "verifier-fresh-ids":
+		return &verifierFreshIDs{Client: c}
 	case "check-only-ignores-context":
 		return checkOnlyIgnoresContext{c}
 	case "check-only-no-retry":
@@ -448,4 +452,24 @@ type createTicketIgnoresContext struct{ *memory.Client }
 
 func (b createTicketIgnoresContext) CreateTicket(_ context.Context, nt psa.NewTicket) (psa.Ticket, error) {
 	return b.Client.CreateTicket(context.Background(), nt)
+}
+
+// verifierFreshIDs gives every delivery a new id, so that the host cannot
+// drop a replay.
+type verifierFreshIDs struct {
+	*memory.Client
+	mu sync.Mutex
+	n  int
+}
+
+func (b *verifierFreshIDs) VerifyCallback(ctx context.Context, h http.Header, body []byte) (psa.Callback, error) {
+	cb, err := b.Client.VerifyCallback(ctx, h, body)
+	if err != nil {
+		return cb, err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.n++
+	cb.ID = fmt.Sprintf("delivery-%d", b.n)
+	return cb, nil
 }
