@@ -123,6 +123,9 @@ type Tx interface {
 	LockOpenVerifications(ctx context.Context, tenantID, contactID string) ([]Verification, error)
 	// ListVerifications returns a contact's verifications, newest first.
 	ListVerifications(ctx context.Context, tenantID, contactID string, limit int) ([]Verification, error)
+	// RecentVerifications returns the tenant's verifications created at
+	// since or later, whatever the contact, newest first, at most limit.
+	RecentVerifications(ctx context.Context, tenantID string, since time.Time, limit int) ([]Verification, error)
 	// LastVerified returns when each destination of a contact was last
 	// verified (the latest completion of a verification to it that
 	// verified the caller), by destination id, in one read however many

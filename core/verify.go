@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"crypto/hmac"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -917,6 +918,49 @@ func (e *Engine) history(ctx context.Context, tenantID, contactID string, card *
 		card.History = vs
 	}
 	return vs, last, err
+}
+
+// Recent is how far back the console's empty card looks for the tenant's
+// latest verifications, and how many it shows.
+const (
+	RecentWindow = 7 * 24 * time.Hour
+	RecentLimit  = 10
+)
+
+// RecentVerifications returns the tenant's latest verifications, whatever
+// the contact (RecentWindow, at most RecentLimit, newest first, with
+// effective statuses), and their contacts by id, read in one transaction:
+// what the console shows before a contact is chosen — who was verified or
+// failed lately, and who is still being waited for (issue 12). A
+// verification whose contact is gone is left out.
+func (e *Engine) RecentVerifications(ctx context.Context, tenantID string) ([]Verification, map[string]Contact, error) {
+	now := e.Now()
+	var (
+		out      []Verification
+		contacts = map[string]Contact{}
+	)
+	err := e.cfg.Store.View(ctx, func(tx Tx) error {
+		vs, err := tx.RecentVerifications(ctx, tenantID, now.Add(-RecentWindow), RecentLimit)
+		if err != nil {
+			return err
+		}
+		for _, v := range vs {
+			if _, ok := contacts[v.ContactID]; !ok {
+				c, err := tx.Contact(ctx, tenantID, v.ContactID)
+				if errors.Is(err, ErrNotFound) {
+					continue
+				}
+				if err != nil {
+					return err
+				}
+				contacts[v.ContactID] = c
+			}
+			v.Status = v.EffectiveStatus(now)
+			out = append(out, v)
+		}
+		return nil
+	})
+	return out, contacts, err
 }
 
 // Shields returns the shield of each of contactIDs (a page of the contact

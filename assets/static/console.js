@@ -33,7 +33,6 @@ async function loadContacts() {
     const j = await api("GET", "/contacts?" + q);
     if (seq !== searchSeq) return; // a newer search is on its way
     const ul = $("contacts"); ul.replaceChildren();
-    const outcomes = $("recent-outcomes-list"); outcomes.replaceChildren();
     for (const c of j.contacts) {
       const name = (c.first_name + " " + c.last_name).trim();
       const open = () => { if (!tk) showRecentTickets(c.id); openContact(c.id, true); };
@@ -47,18 +46,38 @@ async function loadContacts() {
       }
       li.append(el("span", contactMeta(c), { class: "cmeta muted", id: "cmeta-" + c.id }));
       ul.append(li);
-      if (c.shield && c.shield.state !== "grey") {
-        const ob = el("button", name, { type: "button", class: "link" });
-        ob.addEventListener("click", open);
-        const oli = el("li"); oli.append(ob, " — " + CSVerify.shieldText(c.shield)); outcomes.append(oli);
-      }
     }
-    $("recent-outcomes").hidden = !outcomes.children.length;
     const typed = $("search").value.trim();
     $("contacts-msg").textContent = j.contacts.length ? "" : typed
       ? "No contact matches “" + typed + "”. Search by name, email, phone or company" + ($("client").value ? ", or choose All clients." : ".")
       : "No contacts yet: they appear here when a PSA integration mirrors them, or an admin adds them.";
   } catch (e) { $("contacts-msg").textContent = e.message; }
+}
+
+// loadLatest fills the card's half while no contact is chosen: the tenant's
+// latest verifications, whoever the caller (GET /verifications/recent) —
+// those still waiting for the caller first, then the ones verified or
+// failed lately, each with its ticket and its note's state; a name opens
+// the caller's card.
+async function loadLatest() {
+  let list;
+  try { list = (await api("GET", "/verifications/recent")).verifications; }
+  catch (e) { $("recent-outcomes-msg").textContent = e.message; return; }
+  const open = (v) => v.status === "pending" || v.status === "sent";
+  const fill = (ul, vs) => {
+    ul.replaceChildren();
+    for (const v of vs) {
+      const b = el("button", v.contact_name || "(no name)", { type: "button", class: "link" });
+      b.addEventListener("click", () => { if (!tk) showRecentTickets(v.contact_id); openContact(v.contact_id, true); });
+      const li = el("li", undefined, { class: "h-" + v.status }); li.append(b, " — " + CSVerify.historyText(v));
+      if (v.ticket_note) li.append(" ", CSVerify.noteNode(v.ticket_note));
+      ul.append(li);
+    }
+    ul.parentElement.hidden = !vs.length;
+  };
+  fill($("recent-waiting-list"), list.filter(open));
+  fill($("recent-outcomes-list"), list.filter((v) => !open(v)));
+  $("recent-outcomes-msg").textContent = list.length ? "" : "No verifications in the last 7 days.";
 }
 
 // shieldWord is a contact's shield state in the list.
@@ -167,4 +186,6 @@ if (logout) logout.addEventListener("click", async () => { await api("POST", "/l
 loadClients();
 loadContacts();
 const initial = new URLSearchParams(location.search).get("contact");
-if (initial) openContact(initial);
+if (initial) openContact(initial); else loadLatest();
+// Back on the page with no contact chosen: the latest may have moved on.
+document.addEventListener("visibilitychange", () => { if (!document.hidden && !$("welcome").hidden) loadLatest(); });

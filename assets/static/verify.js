@@ -114,6 +114,14 @@ const CSVerify = (() => {
   // ticketRE is core.TicketRefPattern: what a typed ticket reference may be.
   const ticketRE = /^[A-Za-z0-9#-]{1,20}$/;
 
+  // historyText is a verification as a line of a history: when, how, to
+  // where, by whom, for which ticket and where it stands.
+  function historyText(v) {
+    return fmtWhen(v.created_at) + " — " + methodName(v.method, v.level) + " to " + v.destination +
+      (v.technician_name ? " by " + v.technician_name : "") + (v.ticket_ref ? " for ticket " + v.ticket_ref : "") + ": " +
+      statusText(v) + (v.note ? " · note: " + v.note : "");
+  }
+
   // codeProblem says why typed text cannot be a code of n digits, or "".
   function codeProblem(typed, n) {
     const code = typed.replace(/[\s-]/g, "");
@@ -175,9 +183,7 @@ const CSVerify = (() => {
     function renderHistory(list) {
       const ul = $("history"); ul.replaceChildren();
       list.forEach((v, i) => {
-        const li = el("li", fmtWhen(v.created_at) + " — " + methodName(v.method, v.level) + " to " + v.destination +
-          (v.technician_name ? " by " + v.technician_name : "") + (v.ticket_ref ? " for ticket " + v.ticket_ref : "") + ": " +
-          statusText(v) + (v.note ? " · note: " + v.note : ""));
+        const li = el("li", historyText(v));
         if (v.ticket_note) li.append(" ", noteNode(v.ticket_note));
         li.className = "h-" + v.status;
         if (i >= historyShown && !expanded) li.hidden = true;
@@ -637,5 +643,5 @@ const CSVerify = (() => {
     return { open, refresh, focusMethods, contact: () => contact };
   }
 
-  return { card, statusText, shieldText, noteText, methodNames, codeProblem, destLabel, destMeta };
+  return { card, statusText, shieldText, noteText, noteNode, historyText, methodNames, codeProblem, destLabel, destMeta };
 })();

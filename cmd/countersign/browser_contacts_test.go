@@ -12,12 +12,13 @@ import (
 // screens (issue 12): each row shows company, default phone and email
 // (masked) and the shield state; search finds by name, email, phone and
 // company; an empty search says what to try; with no contact chosen the
-// card's half says what to do and lists recent outcomes. At 400 px the
+// card's half says what to do and lists the tenant's latest verifications,
+// those waiting for the caller apart, a name opening the card. At 400 px the
 // navigation collapses behind Menu, and choosing a contact brings the card
 // into view.
 func TestBrowserContactList(t *testing.T) {
 	s := startServer(t)
-	s.AddContact(t, "Alex", "Other", "(555) 010-0199", "alex@contoso.example")
+	alex := s.AddContact(t, "Alex", "Other", "(555) 010-0199", "alex@contoso.example")
 	tech := NewTab(t)
 	secret := s.SignIn(t, tech, techEmail, techPassword, "")
 	tech.WaitVisible("#welcome")
@@ -64,12 +65,28 @@ func TestBrowserContactList(t *testing.T) {
 	tech.Type("#code", code)
 	tech.Click(`#check button[type="submit"]`)
 	tech.WaitClass("#shield", "green")
+	// Alex is sent a code by another technician and has not answered.
+	seen = len(s.Twilio.Messages())
+	status, body := s.API.do("POST", "/verifications", map[string]string{"contact_id": alex, "method": "sms_code", "ticket_ref": "T-77"})
+	require.Equal(t, 201, status, body)
+	s.WaitForSMSCode(t, "+15550100199", seen)
 	tech.Visit(s.URL + "/app")
 	tech.WaitVisible("#welcome")
 	tech.WaitText("#contacts li.crow", "Verified")
-	tech.WaitText("#recent-outcomes-list li", "Sam Caller — Verified by Jane Tech")
+	// The tenant's latest, whoever the caller: Sam verified, Alex waited
+	// for, each with when, how, by whom and for which ticket.
+	tech.WaitText("#recent-outcomes-list li", "Sam Caller — ")
+	assert.Regexp(t, `^Sam Caller — \d\d:\d\d \(just now\) — SMS code to ••••••••••42 by Jane Tech: Verified$`, tech.Text("#recent-outcomes-list li"))
+	tech.WaitText("#recent-waiting-list li", "Alex Other — ")
+	assert.Regexp(t, `^Alex Other — \d\d:\d\d \(just now\) — SMS code to ••••••••••99 by .+ for ticket T-77: .*waiting for the caller$`, tech.Text("#recent-waiting-list li"))
 	tech.CheckA11y("console, no contact chosen")
 	tech.Screenshot("console-empty-state")
+	// A name there opens the caller's card, with the code still waiting.
+	tech.Click("#recent-waiting-list li button")
+	tech.WaitText("#contact-name", "Alex Other")
+	tech.WaitVisible("#check")
+	tech.Visit(s.URL + "/app")
+	tech.WaitVisible("#welcome")
 
 	// 400 px: one line of header, Menu opens the navigation; the card comes
 	// into view when a contact is chosen.

@@ -120,6 +120,20 @@ func (t *tx) ListVerifications(ctx context.Context, tenantID, contactID string, 
 	return out, wrap(err, "list verifications")
 }
 
+// RecentVerifications implements core.Tx (index verifications_recent).
+func (t *tx) RecentVerifications(ctx context.Context, tenantID string, since time.Time, limit int) ([]core.Verification, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	rows, err := t.query(ctx, `SELECT `+verificationCols+` FROM verifications WHERE tenant_id = ? AND created_at >= ?
+		ORDER BY created_at DESC, id DESC LIMIT ?`, tenantID, since, limit)
+	if err != nil {
+		return nil, wrap(err, "recent verifications")
+	}
+	out, err := collect(rows, scanVerification)
+	return out, wrap(err, "recent verifications")
+}
+
 // LastVerified implements core.Tx: one grouped read over the contact's
 // verifications (index verifications_contact).
 func (t *tx) LastVerified(ctx context.Context, tenantID, contactID string) (map[string]time.Time, error) {

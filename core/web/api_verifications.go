@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/countersign/countersign/core"
 	"github.com/gorilla/mux"
@@ -9,6 +10,7 @@ import (
 
 func (s *Server) registerVerificationRoutes(r *mux.Router) {
 	r.HandleFunc("/verifications", s.handleStartVerification).Methods(http.MethodPost)
+	r.HandleFunc("/verifications/recent", s.handleRecentVerifications).Methods(http.MethodGet) // before {id}
 	r.HandleFunc("/verifications/{id}", s.handleGetVerification).Methods(http.MethodGet)
 	r.HandleFunc("/verifications/{id}/check", s.handleCheckCode).Methods(http.MethodPost)
 	r.HandleFunc("/verifications/{id}/resend", s.handleResend).Methods(http.MethodPost)
@@ -43,6 +45,37 @@ func (s *Server) handleStartVerification(w http.ResponseWriter, r *http.Request)
 	out := verificationJSON(st.Verification, s.engine.Now())
 	out.TechCode = st.TechCode
 	writeJSON(w, http.StatusCreated, out)
+}
+
+// recentOut is one of the tenant's latest verifications, with the name of
+// its contact.
+type recentOut struct {
+	verificationOut
+	ContactName string `json:"contact_name"`
+}
+
+// handleRecentVerifications handles "GET /api/v1/verifications/recent":
+// the tenant's latest verifications whatever the contact, newest first
+// (core.RecentVerifications), each with its contact's name and its ticket
+// note's state, for the console's card before a contact is chosen.
+func (s *Server) handleRecentVerifications(w http.ResponseWriter, r *http.Request) {
+	tenantID := techFrom(r).TenantID
+	vs, contacts, err := s.engine.RecentVerifications(r.Context(), tenantID)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	list, _, err := s.historyJSON(r.Context(), tenantID, vs)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	out := make([]recentOut, len(list))
+	for i, vo := range list {
+		c := contacts[vo.ContactID]
+		out[i] = recentOut{verificationOut: vo, ContactName: strings.TrimSpace(c.FirstName + " " + c.LastName)}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"verifications": out})
 }
 
 // handleGetVerification handles "GET /api/v1/verifications/{id}".
