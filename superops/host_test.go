@@ -220,6 +220,44 @@ func TestOptInPhoneWriteBackSuperOps(t *testing.T) {
 	})
 }
 
+// TestOptInPhoneWriteBackSuperOpsContactNumber: a requester whose only
+// number is SuperOps' contactNumber (pam, no mobile field value) corrects
+// it on the opt-in form: the number that read as the old one is replaced
+// there, not left beside the new one in the mobile field.
+func TestOptInPhoneWriteBackSuperOpsContactNumber(t *testing.T) {
+	webtest.ForEachDialect(t, func(t *testing.T, dialect string) {
+		f := newSOFixture(t, dialect)
+		pm, err := f.Engine.MirrorContact(t.Context(), f.A.Tenant.ID, core.PSAContact{Kind: superops.ID, IntegrationName: "SuperOps",
+			CompanyRef: globex.Ref, CompanyName: globex.Name, Contact: core.NewContact{PSARef: pam.Ref, FirstName: pam.FirstName, LastName: pam.LastName,
+				Emails: []core.NewDestination{{Value: pam.Emails[0].Address, Default: true}},
+				Phones: []core.NewDestination{{Value: pam.Phones[0].Number, Label: "Work", Default: true}}}})
+		require.NoError(t, err)
+		admin := f.AdminClient(t)
+		r := f.API(t, admin, http.MethodPut, "/api/v1/optin/settings", map[string]bool{"allow_correction": true})
+		require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
+		r = f.API(t, admin, http.MethodPost, "/api/v1/contacts/"+pm.ID+"/optin", map[string]string{"channel": "email"})
+		require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
+		f.Deliver(t)
+		path := optInPathRE.FindString(f.Mail.Last(t).Text)
+		require.NotEmpty(t, path)
+
+		anon := f.Client(t)
+		page := f.Do(t, anon, http.MethodGet, path, "", nil, nil)
+		require.Equal(t, http.StatusOK, page.Status)
+		g := optInNonceRE.FindSubmatch(page.Body)
+		require.NotNil(t, g)
+		r = f.Do(t, anon, http.MethodPost, path, "application/x-www-form-urlencoded",
+			url.Values{"answer": {"yes"}, "nonce": {string(g[1])}, "phone": {"+44 7700 900124"}}.Encode(), nil)
+		require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
+		f.Deliver(t)
+
+		number, mobile := f.so.Requester(pam.Ref)
+		assert.Equal(t, "+447700900124", number, "contactNumber, which SuperOps had as +1 641 555 0111, is replaced")
+		assert.Nil(t, mobile, "the mobile field stays empty: the old number is not left beside the new one")
+		assert.Empty(t, f.so.TakeViolations())
+	})
+}
+
 // TestNotifyCopySuperOpsMember: an admin copies one of the MSP's SuperOps
 // technicians into an on-call group: the list holds the technicians
 // getTechnicianList gives (SuperOps deletes, never deactivates, one who

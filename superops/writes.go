@@ -182,12 +182,20 @@ func (c *Client) SetContactPhone(ctx context.Context, contactRef string, ch psa.
 		old = e164(ch.Old)
 	}
 	in := map[string]any{"userId": contactRef}
-	switch {
-	case c.cfg.MobileField != "" && old != "" && e164(mobile) == old,
-		c.cfg.MobileField != "" && mobile == "":
+	mobileField := func() {
 		// Only the one key is sent: customFields is key-value.
 		in["customFields"] = map[string]any{c.cfg.MobileField: ch.New}
-	case old != "" && e164(number) == old, number == "":
+	}
+	// The number that reads as ch.Old is replaced wherever it is; only
+	// without one does ch.New go into an empty slot, the mobile field first.
+	switch {
+	case c.cfg.MobileField != "" && old != "" && e164(mobile) == old:
+		mobileField()
+	case old != "" && e164(number) == old:
+		in["contactNumber"] = ch.New
+	case c.cfg.MobileField != "" && mobile == "":
+		mobileField()
+	case number == "":
 		in["contactNumber"] = ch.New
 	default:
 		return newError(what, core.KindInvalid, nil, "SuperOps keeps two numbers for requester "+contactRef+" and both hold other numbers: change it in SuperOps")

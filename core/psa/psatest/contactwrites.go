@@ -134,9 +134,12 @@ func testSetContactPhone(t *testing.T, h Harness) {
 	// Old as the PSA wrote it.
 	require.NoError(t, s.SetContactPhone(ctx, bob.Ref, psa.PhoneChange{Old: bob.Phones[0].Number, New: "+15550100188"}))
 	assert.Equal(t, []string{"15550100188"}, phoneSet(f.ContactPhones(bob.Ref)), "bob's number replaced")
+	// A contact's only number, not a mobile: replaced, not added beside.
+	require.NoError(t, s.SetContactPhone(ctx, carol.Ref, psa.PhoneChange{Old: "+15550100199", New: "+447700900998"}))
+	assert.Equal(t, []string{"447700900998"}, phoneSet(f.ContactPhones(carol.Ref)), "carol's one number replaced")
 	// No number reading as Old: New is added.
 	require.NoError(t, s.SetContactPhone(ctx, carol.Ref, psa.PhoneChange{Old: "+15550100111", New: "+447700900999"}))
-	assert.Equal(t, []string{"447700900999", "5550100199"}, phoneSet(f.ContactPhones(carol.Ref)), "carol's new number added beside her own")
+	assert.Equal(t, []string{"447700900998", "447700900999"}, phoneSet(f.ContactPhones(carol.Ref)), "carol's new number added beside her own")
 	// A number the contact has already changes nothing.
 	before := f.ContactPhones(alice.Ref)
 	require.NoError(t, s.SetContactPhone(ctx, alice.Ref, psa.PhoneChange{Old: "+15550100142", New: "+447700900123"}))
