@@ -134,6 +134,16 @@ func (p Policy) checkVerification(v Verification, purpose Purpose) error {
 	return p.checkLevel(v.AssuranceLevel(), what, purpose)
 }
 
+// maxAssurance is the most method m can reach: a Duo push's level is its
+// account's (duoAssurance), which a policy cannot know, so a Duo push may
+// be the way to a strong minimum; whether it is, is checked at each push.
+func maxAssurance(m Method) Assurance {
+	if m == MethodDuoPush {
+		return AssuranceStrong
+	}
+	return MethodAssurance(m)
+}
+
 // duoAssurance is the most a Duo push of account a can reach: Strong when
 // a asks Duo for Verified Duo Push, else an approve-only push's.
 func duoAssurance(a DuoAccount) Assurance {
@@ -195,7 +205,7 @@ func (p Policy) validateAssurance() error {
 	strictest := p.RequiredAssurance(PurposeReset)
 	ok := false
 	for m := range methodAssurance {
-		if p.Allows(m) && MethodAssurance(m).AtLeast(strictest) {
+		if p.Allows(m) && maxAssurance(m).AtLeast(strictest) {
 			ok = true
 			break
 		}

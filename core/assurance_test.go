@@ -65,6 +65,19 @@ func TestAssurancePolicyValidation(t *testing.T) {
 	assert.Equal(t, core.KindInvalid, core.ErrorKind(err))
 	assert.Contains(t, core.ErrorMessage(err), "none of the allowed methods meets the minimum")
 
+	// A Duo push may be a Verified Duo Push (its account decides, at each
+	// push): it may be the only way to a strong minimum. A Microsoft push
+	// is approve-only, always.
+	duoOnly := core.DefaultPolicy()
+	duoOnly.Methods = []core.Method{core.MethodDuoPush, core.MethodSMSCode}
+	duoOnly.ResetMinAssurance = core.AssuranceStrong
+	require.NoError(t, duoOnly.Validate(), "Verified Duo Push meets strong")
+	msOnly := duoOnly
+	msOnly.Methods = []core.Method{core.MethodMicrosoftPush, core.MethodSMSCode}
+	err = msOnly.Validate()
+	assert.Equal(t, core.KindInvalid, core.ErrorKind(err))
+	assert.Contains(t, core.ErrorMessage(err), "none of the allowed methods meets the minimum: this client requires a Verified Duo Push or workstation prompt")
+
 	// The new-ticket automatic send is an identity check: it must meet the
 	// policy-wide minimum.
 	auto := core.DefaultPolicy()
@@ -220,6 +233,9 @@ func TestVerifiedDuoPushAssurance(t *testing.T) {
 		ctx := t.Context()
 		p := core.DefaultPolicy()
 		p.MinAssurance = core.AssuranceStrong
+		// No workstation prompt: Verified Duo Push is the only strong way
+		// this client allows, which the policy may require.
+		p.Methods = []core.Method{core.MethodDuoPush, core.MethodSMSCode, core.MethodEmailLink}
 		require.NoError(t, f.eng.PutPolicy(ctx, f.tenant.ID, "test", f.client.ID, p))
 		push := func() (core.Verification, error) {
 			return f.eng.StartDuoPush(ctx, core.PushRequest{TenantID: f.tenant.ID, TechnicianID: f.tech.ID,
