@@ -243,6 +243,51 @@ func TestMicrosoftPushNotTheApp(t *testing.T) {
 	})
 }
 
+// TestMicrosoftPushGraphThrottled: the live check of the user's methods
+// before a push is a Graph call, and Graph may answer 429 with
+// Retry-After. Throttled once, the push waits and goes; throttled beyond
+// the client's retries, the push ends cancelled in words — no prompt sent,
+// no alert, not counted toward the push limits.
+func TestMicrosoftPushGraphThrottled(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, st *store.Store) {
+		approve := microsofttest.Approve
+		fake := microsofttest.Start(t, microsofttest.User{UPN: samUPN, Auto: &approve})
+		f := newMSFixture(t, st, fake)
+
+		fake.Throttle(1, 1)
+		start := time.Now()
+		v, err := f.push(t)
+		require.NoError(t, err)
+		assert.GreaterOrEqual(t, time.Since(start), time.Second, "Retry-After was honoured")
+		v = f.settle(t, v.ID)
+		assert.Equal(t, core.StatusVerified, v.Status, v.Detail)
+		assert.Equal(t, 1, fake.Count("throttled"))
+		require.Len(t, fake.Pushes(), 1)
+
+		fake.Throttle(50, 0) // Retry-After: 0, so the retries run out at once
+		for range 3 { // the 3 pushes in 15 minutes the limit allows after the success: none counts
+			f.clk.Add(time.Minute)
+			v, err := f.push(t)
+			require.NoError(t, err)
+			v = f.settle(t, v.ID)
+			assert.Equal(t, core.StatusCancelled, v.Status, "not a verification failure")
+			assert.Contains(t, v.Detail, "cannot read the user's methods from Microsoft Graph")
+			assert.Contains(t, v.Detail, "throttl")
+			assert.Contains(t, auditActions(t, f.fixture, v.ID), core.AuditPushUnavailable)
+		}
+		fake.Throttle(0, 0)
+		assert.Len(t, fake.Pushes(), 1, "no prompt while Graph throttles")
+		assert.Empty(t, f.alerts(t))
+
+		f.clk.Add(time.Minute)
+		v, err = f.push(t)
+		require.NoError(t, err)
+		v = f.settle(t, v.ID)
+		assert.Equal(t, core.StatusVerified, v.Status, v.Detail)
+		assert.Len(t, fake.Pushes(), 2)
+	})
+}
+
 func TestMicrosoftImport(t *testing.T) {
 	storetest.ForEachDialect(t, func(t *testing.T, st *store.Store) {
 		fake := &microsofttest.Server{PageSize: 2}
