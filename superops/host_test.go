@@ -258,6 +258,43 @@ func TestOptInPhoneWriteBackSuperOpsContactNumber(t *testing.T) {
 	})
 }
 
+// TestTicketLookupDefaultContactSuperOps: SuperOps has no embed point, so
+// technicians verify from the console's ticket box. A ticket without a
+// requester is about its client's primary contact, as on a pod: the
+// lookup shows that contact, mirrored, with the notice saying so; a
+// client without one leaves the technician to search.
+func TestTicketLookupDefaultContactSuperOps(t *testing.T) {
+	webtest.ForEachDialect(t, func(t *testing.T, dialect string) {
+		f := newSOFixture(t, dialect)
+		bare := psa.Ticket{Ref: "7928838372746166988", Number: "062822-0006", Summary: "Printer offline", CompanyRef: globex.Ref, Status: "Open"}
+		f.so.Seed([]psa.Company{globex}, []psa.Contact{ryan, pam}, []psa.Ticket{ticket, bare})
+		f.so.SetPrimaryContact(globex.Ref, pam.Ref)
+		tech := f.Login(t, f.A)
+		lookup := func() map[string]any {
+			t.Helper()
+			r := f.API(t, tech, http.MethodGet, "/api/v1/tickets/lookup?integration="+f.integration.ID+"&number="+bare.Number, nil)
+			require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
+			return r.JSON(t)
+		}
+		out := lookup()
+		assert.Equal(t, bare.Ref, out["ticket"].(map[string]any)["ref"])
+		contact, ok := out["contact"].(map[string]any)
+		require.True(t, ok, "the client's primary contact is shown: %v", out)
+		assert.Equal(t, "Pam", contact["first_name"])
+		assert.Equal(t, "Beesly", contact["last_name"])
+		assert.Contains(t, out["notice"], "default contact")
+		mirrored, err := f.Engine.MirroredContact(t.Context(), f.A.Tenant.ID, superops.ID, pam.Ref)
+		require.NoError(t, err, "pam is mirrored")
+		assert.Equal(t, mirrored.ID, contact["id"])
+
+		f.so.SetPrimaryContact(globex.Ref, "")
+		out = lookup()
+		assert.Nil(t, out["contact"], "no primary contact: none shown")
+		assert.Contains(t, out["notice"], "no contact")
+		assert.Empty(t, f.so.TakeViolations())
+	})
+}
+
 // TestNotifyCopySuperOpsMember: an admin copies one of the MSP's SuperOps
 // technicians into an on-call group: the list holds the technicians
 // getTechnicianList gives (SuperOps deletes, never deactivates, one who

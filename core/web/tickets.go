@@ -124,10 +124,28 @@ func (s *Server) handleTicketLookup(w http.ResponseWriter, r *http.Request) {
 	scope := podScope{TenantID: tech.TenantID, IntegrationID: in.ID, Screen: psa.ScreenTicket, TicketRef: t.Ref, CompanyRef: t.CompanyRef}
 	out := podContextOut{Screen: psa.ScreenTicket, Technician: technicianJSON(tech), Alternates: []contactBrief{},
 		Ticket: &podTicketOut{Ref: t.Ref, Number: t.Number, Summary: t.Summary, URL: ticketURL(c, t)}}
-	if t.ContactRef == "" {
+	contactRef := t.ContactRef
+	if contactRef == "" && t.CompanyRef != "" {
+		// As on a pod, a ticket without a contact is about the company's
+		// default contact, when it names one.
+		if dg, ok := c.(psa.DefaultContactGetter); ok {
+			if contactRef, err = dg.DefaultContact(ctx, t.CompanyRef); err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+			if contactRef != "" {
+				out.Notice = "This ticket has no contact: its company's default contact is shown. Pick another caller if it is not them."
+			}
+		}
+	}
+	if contactRef == "" {
 		out.Notice = "This ticket has no contact. Search for the caller among the contacts."
 	} else {
-		mc, err := s.mirrorContact(ctx, c, in, t.ContactRef, t.Contact)
+		known := t.Contact
+		if contactRef != t.ContactRef {
+			known = nil
+		}
+		mc, err := s.mirrorContact(ctx, c, in, contactRef, known)
 		if err != nil {
 			s.writeError(w, r, err)
 			return
