@@ -265,7 +265,7 @@ func TestMicrosoftPushGraphThrottled(t *testing.T) {
 		require.Len(t, fake.Pushes(), 1)
 
 		fake.Throttle(50, 0) // Retry-After: 0, so the retries run out at once
-		for range 3 { // the 3 pushes in 15 minutes the limit allows after the success: none counts
+		for range 3 {        // the 3 pushes in 15 minutes the limit allows after the success: none counts
 			f.clk.Add(time.Minute)
 			v, err := f.push(t)
 			require.NoError(t, err)
