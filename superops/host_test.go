@@ -145,6 +145,36 @@ func TestTrayFirstTicketSuperOps(t *testing.T) {
 	})
 }
 
+// TestTrayTicketKnownRequesterSuperOps: a tray ticket from the address of
+// a requester SuperOps has (typed in another case) goes to that requester
+// once the address is confirmed: no requester is created.
+func TestTrayTicketKnownRequesterSuperOps(t *testing.T) {
+	webtest.ForEachDialect(t, func(t *testing.T, dialect string) {
+		f := newSOFixture(t, dialect)
+		ctx := t.Context()
+		form := f.trayDevice(t)
+		res, err := f.Engine.SubmitTrayForm(ctx, form(), core.TrayTicket{FirstName: "Ryan", LastName: "Howard", Email: "ryan.howard@globex.example",
+			Summary: "VPN again", Details: "Since this morning."})
+		require.NoError(t, err)
+		assert.Equal(t, "confirm", res.State, "a user is bound to a contact only after the address is confirmed")
+		f.Deliver(t)
+		g := confirmLinkRE.FindStringSubmatch(f.Mail.Last(t).Text)
+		require.NotNil(t, g)
+		assert.Empty(t, f.so.Tickets(), "nothing reaches SuperOps before the click")
+		_, err = f.Engine.ConfirmEnrolment(ctx, g[1])
+		require.NoError(t, err)
+		f.calls.take()
+		f.Deliver(t)
+		f.Deliver(t)
+		assert.NotContains(t, f.calls.take(), "mutation createClientUser", "ryan is in SuperOps already")
+		tickets := f.so.Tickets()
+		require.Len(t, tickets, 1)
+		assert.Equal(t, ryan.Ref, tickets[0].ContactRef, "the ticket is ryan's")
+		assert.Equal(t, "VPN again", tickets[0].Summary)
+		assert.Empty(t, f.so.TakeViolations())
+	})
+}
+
 // TestTrayFirstTicketSuperOpsNoRequesterRole: an integration without the
 // Requester role id cannot create requesters, so a first tray ticket's
 // requester fails for good, saying so, and the ticket is still logged,
