@@ -264,8 +264,10 @@ func TestMicrosoftPushGraphThrottled(t *testing.T) {
 		assert.Equal(t, 1, fake.Count("throttled"))
 		require.Len(t, fake.Pushes(), 1)
 
-		fake.Throttle(50, 0) // Retry-After: 0, so the retries run out at once
-		for range 3 {        // the 3 pushes in 15 minutes the limit allows after the success: none counts
+		// Retry-After: 0, so the retries run out at once; 3 presses, what
+		// the limit allows after the success, then one more: none counts.
+		fake.Throttle(50, 0)
+		for range 3 {
 			f.clk.Add(time.Minute)
 			v, err := f.push(t)
 			require.NoError(t, err)
