@@ -3,6 +3,7 @@ package web_test
 import (
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -137,5 +138,55 @@ func TestPushAPI(t *testing.T) {
 
 		r = e.api(t, admin, http.MethodPost, "/api/v1/pushes", `{"contact_id": 7}`)
 		assert.Equal(t, http.StatusBadRequest, r.status, "bad JSON: %s", r.body)
+	})
+}
+
+// TestPushBombingHTTP is security.md §4's push bombing through the API: a
+// technician's console sends 20 pushes for one user at once, four times
+// within a minute. Duo gets exactly one push a round for three rounds (one
+// pending at a time: the 19 others are 409), and the fourth round is 429
+// whole (3 in 15 minutes); nothing else answers, no 500. Both dialects.
+func TestPushBombingHTTP(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, st *store.Store) {
+		fake := duotest.Start(t, duotest.User{Username: "sam@contoso.example"}) // pushes wait for an answer
+		conn := duo.Connector(duo.Options{HTTPClient: fake.HTTPClient(), AllowHost: func(h string) bool { return h == fake.Host() }})
+		e := newEnv(t, st, envOptions{duo: conn})
+		admin := e.adminClient(t)
+		r := e.api(t, admin, http.MethodPost, "/api/v1/admin/duo", duoForm(fake, ""))
+		require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+		tech := e.login(t, e.a)
+
+		press := func() map[int]int {
+			var (
+				mu       sync.Mutex
+				wg       sync.WaitGroup
+				statuses = map[int]int{}
+			)
+			for range 20 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					r := e.api(t, tech, http.MethodPost, "/api/v1/pushes", map[string]string{"contact_id": e.a.contact.ID, "ticket_ref": "4821"})
+					mu.Lock()
+					statuses[r.status]++
+					mu.Unlock()
+				}()
+			}
+			wg.Wait()
+			return statuses
+		}
+		for round := 1; round <= 4; round++ {
+			got := press()
+			if round <= 3 {
+				assert.Equal(t, map[int]int{http.StatusCreated: 1, http.StatusConflict: 19}, got, "round %d: one push, the others see it pending", round)
+				require.Len(t, fake.WaitPushes(round, 5*time.Second), round)
+				require.True(t, fake.Answer("sam@contoso.example", duotest.Timeout))
+				e.eng.Wait()
+			} else {
+				assert.Equal(t, map[int]int{http.StatusTooManyRequests: 20}, got, "round 4: the limit refuses every press")
+			}
+			e.clk.Add(10 * time.Second)
+		}
+		assert.Len(t, fake.Pushes(), 3, "pushes sent: exactly the limit")
 	})
 }
