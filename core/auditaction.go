@@ -32,6 +32,9 @@ const (
 	AuditVerificationLinkConfirmed = "verification.link_confirmed"
 	AuditVerificationDeclined      = "verification.declined"
 	AuditVerificationFailedAttempt = "verification.failed_attempt"
+	// AuditVerificationLockReset: an admin reset the contact's channels
+	// locked by consecutive failures (detail: each channel's count before).
+	AuditVerificationLockReset = "verification.lock_reset"
 
 	// AuditContactRefreshed: the local mirror of a PSA contact was
 	// refreshed from the PSA because it was stale.

@@ -438,6 +438,31 @@ func TestFailureCapLocksChannel(t *testing.T) {
 		require.Equal(t, core.KindForbidden, kindOf(err))
 		assert.Contains(t, core.ErrorMessage(err), "consecutive failures")
 		f.start(t, core.MethodEmailLink) // another channel still works
+
+		// Only an admin of the tenant resets the lock (security.md §1.2),
+		// audited with the count it had; then the channel works again.
+		_, err = f.eng.ResetLock(t.Context(), f.tenant.ID, f.tech.ID, f.contact.ID)
+		assert.Equal(t, core.KindForbidden, kindOf(err), "a technician")
+		_, err = f.eng.ResetLock(t.Context(), f.tenant.ID, f.admin.ID, "con_nope")
+		assert.Equal(t, core.KindNotFound, kindOf(err))
+		_, err = f.eng.ResetLock(t.Context(), "ten_other", f.admin.ID, f.contact.ID)
+		assert.Equal(t, core.KindNotFound, kindOf(err), "from another tenant")
+		reset, err := f.eng.ResetLock(t.Context(), f.tenant.ID, f.admin.ID, f.contact.ID)
+		require.NoError(t, err)
+		assert.Equal(t, []core.DestinationKind{core.DestPhone}, reset)
+		var audited []core.AuditEvent
+		for _, ev := range f.auditOf(t) {
+			if ev.Action == core.AuditVerificationLockReset {
+				audited = append(audited, ev)
+			}
+		}
+		require.Len(t, audited, 1)
+		assert.Equal(t, f.contact.ID, audited[0].Subject)
+		assert.Equal(t, "tech:"+f.admin.ID, audited[0].Actor)
+		assert.Equal(t, map[string]string{"phone": "4"}, audited[0].Detail)
+		f.start(t, core.MethodSMSCode)
+		_, err = f.eng.ResetLock(t.Context(), f.tenant.ID, f.admin.ID, f.contact.ID)
+		assert.Equal(t, core.KindConflict, kindOf(err), "nothing left to reset")
 	})
 }
 

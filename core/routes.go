@@ -39,6 +39,9 @@ type Route struct {
 	// Available), Reason says what is required, and it is listed after
 	// the allowed ones.
 	BelowMinimum bool
+	// Locked says the channel is locked by consecutive failures (Reason
+	// says so): an admin may reset it (Engine.ResetLock).
+	Locked bool
 }
 
 // defaultRouteOrder is the order without a policy's own: the strongest
@@ -295,7 +298,7 @@ func (e *Engine) methodRoute(ctx context.Context, f routeFacts, m Method, purpos
 	}
 	r := destinationRoute(m, p.DestinationKind(), f.contact, f.history, f.loc)
 	if why, ok := f.locked[p.DestinationKind()]; ok && r.Available {
-		r.Available, r.Reason = false, why
+		r.Available, r.Reason, r.Locked = false, why, true
 	}
 	return r, true, nil
 }

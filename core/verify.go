@@ -487,9 +487,53 @@ func (e *Engine) checkFailureCap(ctx context.Context, tx Tx, p Policy, tenantID,
 // failureCapError refuses a channel with n consecutive failures at the cap.
 func failureCapError(p Policy, k DestinationKind, n int) error {
 	if n >= p.FailureCap {
-		return Errorf(KindForbidden, "%s verification for this contact is locked after %d consecutive failures; an admin must reset it or verify another way", k, n)
+		return Errorf(KindForbidden, "%s verification for this contact is locked after %d consecutive failures; an admin can reset the lock on the contact's card, or verify another way", k, n)
 	}
 	return nil
+}
+
+// ResetLock is an admin's reset of a contact's channels locked by
+// consecutive failures (security.md §1.2: locked "until a success on
+// another channel or an admin reset"): each channel's count of consecutive
+// failures goes back to zero, audited with what it was. It returns the
+// channels that had failures; none is a conflict ("nothing to reset").
+// A technician who is not an admin is refused.
+func (e *Engine) ResetLock(ctx context.Context, tenantID, techID, contactID string) ([]DestinationKind, error) {
+	var reset []DestinationKind
+	err := e.cfg.Store.Update(ctx, func(tx Tx) error {
+		reset = nil
+		tech, err := tx.Technician(ctx, tenantID, techID)
+		if err != nil {
+			return err
+		}
+		if !tech.Role.IsAdmin() {
+			return Errorf(KindForbidden, "only an admin or owner can reset a lock; ask one")
+		}
+		if _, err := tx.Contact(ctx, tenantID, contactID); err != nil {
+			return err
+		}
+		detail := map[string]string{}
+		now := e.Now()
+		for _, k := range []DestinationKind{DestPhone, DestEmail, DestWorkstation} {
+			n, err := tx.FailureCount(ctx, tenantID, contactID, k)
+			if err != nil {
+				return err
+			}
+			if n == 0 {
+				continue
+			}
+			if err := tx.SetFailureCount(ctx, tenantID, contactID, k, 0, now); err != nil {
+				return err
+			}
+			reset = append(reset, k)
+			detail[string(k)] = fmt.Sprint(n)
+		}
+		if len(reset) == 0 {
+			return Errorf(KindConflict, "nothing to reset: no failures are counted against this contact")
+		}
+		return e.audit(ctx, tx, tenantID, techActor(techID), AuditVerificationLockReset, contactID, detail)
+	})
+	return reset, err
 }
 
 // sendStats reads, in one statement, what a send to dest by techID is

@@ -135,6 +135,10 @@ const CSVerify = (() => {
     let contact = null, active = null, tick = null, watch = null, expanded = false, pending = null, routes = [], failSaid = "";
     let routesFor = null; // the reason (purpose) routes were read for; null before they are
     let dirFor = "", dirPoll = null; // the verification the directory section is about, and its poll
+    // isAdmin: an admin may reset a channel locked by consecutive failures
+    // (the card offers it); others are told to ask one.
+    let isAdmin = false;
+    api("GET", "/me").then((j) => { isAdmin = ["owner", "admin"].includes(j.technician.role); if (contact) renderLockReset(); }).catch(() => {});
     const start = opts.start || ((body) => api("POST", "/verifications", body));
     const push = opts.push || ((body) => api("POST", "/pushes", body));
     const prompt = opts.prompt || null;
@@ -294,7 +298,27 @@ const CSVerify = (() => {
       }
       if (!routes.length) ol.append(el("li", "No method the policy allows is available for this person.", { class: "muted" }));
       renderDestNext();
+      renderLockReset();
       if (active) showActive(active);
+    }
+
+    // locked reports whether a channel of the contact is locked by
+    // consecutive failures; renderLockReset offers an admin the reset.
+    function locked() { return routes.some((r) => r.locked); }
+    function renderLockReset() { $("lock-reset-p").hidden = !(isAdmin && locked()); }
+
+    async function resetLock() {
+      say("");
+      try {
+        await api("POST", "/contacts/" + encodeURIComponent(contact.id) + "/lock-reset");
+        // The failed verification stays in the history; the card starts
+        // afresh, the focus on the first way to verify.
+        $("active").hidden = true; active = null; failSaid = "";
+        await loadRoutes();
+        $("lock-reset-msg").textContent = "Lock reset: every way to verify is offered again.";
+        const b = $("routes-list").querySelector("button[data-route]");
+        (b || $("routes-h")).focus();
+      } catch (e) { say(e.message); }
     }
 
     function canStart(r) { return r.method !== "workstation_prompt" || !!prompt; }
@@ -347,6 +371,7 @@ const CSVerify = (() => {
       const steps = [];
       if (again) steps.push(againLabel(v).toLowerCase());
       if (next) steps.push("try " + (methodNames[next.method] || next.method) + " instead");
+      if (locked()) steps.push(isAdmin ? "reset the lock" : "ask an admin to reset the lock");
       steps.push("escalate if the caller cannot verify");
       const last = steps.pop();
       const todo = steps.length ? steps.join(", ") + " or " + last : last;
@@ -396,7 +421,7 @@ const CSVerify = (() => {
     function focusAfterCheck() {
       if (!$("check").hidden) { $("code").focus(); return; }
       if (active && active.status === "verified") { $("shield").focus(); return; }
-      const step = ["again", "next"].map($).find((b) => !b.hidden);
+      const step = ["again", "next", "lock-reset"].map($).find((b) => !b.hidden && !b.closest("[hidden]"));
       (step || $("active-h")).focus();
     }
 
@@ -436,7 +461,7 @@ const CSVerify = (() => {
       const again = failedStates.has(v.status) ? againRoute(v) : null;
       $("again").hidden = !again;
       if (again) { $("again").textContent = againLabel(v); $("again").onclick = () => startRoute(again); }
-      const said = v.id + "/" + (again ? again.method : "") + "/" + (next ? next.method : "");
+      const said = v.id + "/" + (again ? again.method : "") + "/" + (next ? next.method : "") + "/" + locked() + isAdmin;
       if (failedStates.has(v.status) && failSaid !== said) {
         failSaid = said; // once per failure (the tick re-renders every second), again when the ways change
         say(failureText(v, again, next));
@@ -539,7 +564,9 @@ const CSVerify = (() => {
         else if (active) await reloadActive();
         // A verification that just ended may change what is available
         // (a denied push stops pushes; an opted-out number says so).
-        if (wasOpen && active && !(active.status === "pending" || active.status === "sent")) loadRoutes();
+        // Awaited: the focus moves on to a next step only once the ways
+        // are read again (a step may have gone, a lock's reset come).
+        if (wasOpen && active && !(active.status === "pending" || active.status === "sent")) await loadRoutes();
       } catch (e) { say(e.message); }
     }
 
@@ -554,7 +581,7 @@ const CSVerify = (() => {
       say("");
       const was = contact ? contact.id : "";
       contact = card || await api("GET", "/contacts/" + id);
-      active = null; clearInterval(tick); expanded = false; failSaid = "";
+      active = null; clearInterval(tick); expanded = false; failSaid = ""; $("lock-reset-msg").textContent = "";
       if (contact.id !== was) $("purpose").value = ""; // a new caller: a new reason
       $("card").hidden = false; $("active").hidden = true; $("note-form").hidden = true;
       $("contact-name").textContent = (contact.first_name + " " + contact.last_name).trim() || "(no name)";
@@ -611,6 +638,7 @@ const CSVerify = (() => {
       directory({ action: "reset", generate: !typed, password: typed ? $("dir-password").value : "", must_change: $("dir-must-change").checked });
     });
     $("purpose").addEventListener("change", () => { say(""); if (contact) { renderDestinations(); loadRoutes(); } });
+    $("lock-reset").addEventListener("click", resetLock);
     $("history-toggle").addEventListener("click", () => { expanded = !expanded; renderHistory(contact.history || []); });
     $("note-form").addEventListener("submit", (ev) => {
       ev.preventDefault();

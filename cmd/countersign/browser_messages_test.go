@@ -1,10 +1,13 @@
 package main
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
+	"github.com/chromedp/chromedp/kb"
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // TestBrowserFailureMessages checks what the card says when a check fails
@@ -95,7 +98,79 @@ func TestBrowserFailureMessages(t *testing.T) {
 	tech.WaitTrue("the next step after the lockout", `document.getElementById("again").hidden && !document.getElementById("next").hidden`)
 	tech.WaitText("#next", "Try Email")
 	msg = tech.Text("#msg")
-	assert.Regexp(t, `^Too many wrong codes were entered: the caller is not verified\. Try Email .+ instead or escalate if the caller cannot verify\.$`, msg)
+	// Jane is an admin: the lock's reset is a step too (TestBrowserLockReset).
+	assert.Regexp(t, `^Too many wrong codes were entered: the caller is not verified\. Try Email .+ instead, reset the lock or escalate if the caller cannot verify\.$`, msg)
 	assert.Equal(t, []string{msg}, errorTexts())
+	assert.True(t, tech.visible("#lock-reset"), "the reset offered")
 	tech.Screenshot("msg-locked")
+}
+
+// TestBrowserLockReset: a caller with a phone only, whose phone gets
+// locked by consecutive failures (the policy's cap of 5), is not left at a
+// dead end (issue 12: "after a lockout the card ... offers nothing"): the
+// one message says to reset the lock or escalate, the focus is on "Reset
+// the lock", an admin resets it with the keyboard (audited), and the
+// caller is then verified by SMS code. Before, no one could reset a lock
+// though its reason said "an admin must reset it".
+func TestBrowserLockReset(t *testing.T) {
+	s := startServer(t)
+	status, body := s.API.do("PUT", "/policies/default", map[string]any{"failure_cap": 5})
+	require.Equal(t, 200, status, body)
+	status, body = s.API.do("POST", "/contacts", map[string]any{"client_id": s.ClientID, "first_name": "Lou", "last_name": "Locked",
+		"phones": []map[string]any{{"value": "(555) 010-0155", "default": true}}})
+	require.Equal(t, 201, status, body)
+	contactID := body["id"].(string)
+	tech := NewTab(t)
+	s.SignIn(t, tech, techEmail, techPassword, "")
+	openContact(t, tech, "Lou", "Lou Locked")
+	assert.False(t, tech.visible("#lock-reset"), "nothing to reset yet")
+
+	seen := len(s.Twilio.Messages())
+	tech.Click(`button[data-method="sms_code"]`)
+	code := s.WaitForSMSCode(t, "+15550100155", seen)
+	tech.WaitVisible("#code")
+	bad := "000000"
+	if code == bad {
+		bad = "111111"
+	}
+	for left := 4; left >= 0; left-- {
+		tech.Type("#code", bad)
+		tech.Click(`#check button[type="submit"]`)
+		if left > 0 {
+			tech.WaitText("#msg", fmt.Sprintf("(%d attempt", left))
+		}
+	}
+	tech.WaitTrue("the phone's ways locked", `[...document.querySelectorAll("#routes-list li[data-method=sms_code]")].every(li => li.classList.contains("unavailable"))`)
+	tech.WaitTrue("the focus on the reset", `document.activeElement && document.activeElement.id === "lock-reset"`)
+	assert.Equal(t, "Too many wrong codes were entered: the caller is not verified. Reset the lock or escalate if the caller cannot verify.", tech.Text("#msg"))
+	var alerts []string
+	tech.Eval(`[...document.querySelectorAll("#card .error, #card [role=alert]")].map(e => e.textContent.trim()).filter(Boolean)`, &alerts)
+	assert.Len(t, alerts, 1, "one message: %q", alerts)
+	assert.False(t, tech.visible("#again"), "no new code to a locked phone")
+	assert.False(t, tech.visible("#next"), "no other way")
+	assert.Contains(t, tech.Text(`#routes-list li[data-method="sms_code"]`), "an admin can reset the lock on the contact's card")
+	tech.CheckA11y("console, phone locked")
+	tech.Screenshot("msg-locked-reset")
+
+	tech.Keys(kb.Enter)
+	tech.WaitText("#lock-reset-msg", "Lock reset: every way to verify is offered again.")
+	tech.WaitTrue("the focus on the first way to verify", `document.activeElement && document.activeElement.dataset.route === "sms_code"`)
+	assert.False(t, tech.visible("#lock-reset"))
+	assert.Empty(t, tech.Text("#msg"))
+	status, body = s.API.do("GET", "/admin/audit?action=verification.lock_reset", nil)
+	require.Equal(t, 200, status, body)
+	events, _ := body["events"].([]any)
+	require.Len(t, events, 1, "%v", body)
+	ev := events[0].(map[string]any)
+	assert.Equal(t, contactID, ev["subject"])
+	assert.Equal(t, map[string]any{"phone": "5"}, ev["detail"])
+
+	seen = len(s.Twilio.Messages())
+	tech.Keys(kb.Enter)
+	code = s.WaitForSMSCode(t, "+15550100155", seen)
+	tech.WaitTrue("the focus in the code box", `document.activeElement && document.activeElement.id === "code"`)
+	tech.Keys(code)
+	tech.Keys(kb.Enter)
+	tech.WaitClass("#shield", "green")
+	tech.Screenshot("msg-locked-reset-verified")
 }

@@ -15,6 +15,7 @@ import (
 
 func (s *Server) registerPushRoutes(r *mux.Router) {
 	r.HandleFunc("/contacts/{id}/routes", s.handleContactRoutes).Methods(http.MethodGet)
+	r.HandleFunc("/contacts/{id}/lock-reset", s.handleResetLock).Methods(http.MethodPost)
 	r.HandleFunc("/pushes", s.handleStartPush).Methods(http.MethodPost)
 	r.HandleFunc("/pod/{integration}/pushes", s.handlePodPush).Methods(http.MethodPost)
 }
@@ -43,6 +44,9 @@ type routeOut struct {
 	// BelowMinimum: the client's policy requires more for the purpose
 	// asked; Reason says what.
 	BelowMinimum bool `json:"below_minimum,omitempty"`
+	// Locked: the channel is locked by consecutive failures; an admin may
+	// reset it (POST /api/v1/contacts/{id}/lock-reset).
+	Locked bool `json:"locked,omitempty"`
 }
 
 // handleContactRoutes handles "GET /api/v1/contacts/{id}/routes[?purpose=reset]":
@@ -65,9 +69,30 @@ func (s *Server) handleContactRoutes(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		out = append(out, routeOut{Method: string(rt.Method), Destination: rt.Destination, DestinationID: rt.DestinationID,
-			Provenance: prov, Available: rt.Available, Reason: rt.Reason, Assurance: rt.Assurance, BelowMinimum: rt.BelowMinimum})
+			Provenance: prov, Available: rt.Available, Reason: rt.Reason, Assurance: rt.Assurance, BelowMinimum: rt.BelowMinimum, Locked: rt.Locked})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"routes": out})
+}
+
+// handleResetLock handles "POST /api/v1/contacts/{id}/lock-reset": an
+// admin resets the contact's channels locked by consecutive failures
+// (core.Engine.ResetLock); it answers the channels reset.
+func (s *Server) handleResetLock(w http.ResponseWriter, r *http.Request) {
+	if err := requireAdmin(r); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	tech := techFrom(r)
+	reset, err := s.engine.ResetLock(r.Context(), tech.TenantID, tech.ID, pathVar(r, "id"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	out := make([]string, len(reset))
+	for i, k := range reset {
+		out[i] = string(k)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"reset": out})
 }
 
 type pushRequest struct {
