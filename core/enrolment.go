@@ -205,7 +205,8 @@ func (e *Engine) logTrayTicket(ctx context.Context, tx Tx, d Device, in TrayTick
 
 // usualDomain reports whether email is at client's most common contact
 // domain: the one more of its contacts have an address at than at any
-// other. A tie names no usual domain, nor does a client without addresses.
+// other. A tie names no usual domain, nor does a client without addresses,
+// and a public mailbox provider's domain is never one (isPublicMailDomain).
 func (e *Engine) usualDomain(ctx context.Context, tx Tx, client Client, email string) (bool, error) {
 	counts, err := tx.ClientEmailDomains(ctx, client.TenantID, client.ID)
 	if err != nil {
@@ -213,6 +214,9 @@ func (e *Engine) usualDomain(ctx context.Context, tx Tx, client Client, email st
 	}
 	best, n, tie := "", 0, false
 	for d, c := range counts {
+		if isPublicMailDomain(d) {
+			continue
+		}
 		switch {
 		case c > n:
 			best, n, tie = d, c, false

@@ -1,8 +1,10 @@
 package web_test
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -197,5 +199,36 @@ func TestTrayTicketUsualDomainTie(t *testing.T) {
 		add("Max", "max@fabrikam.example")
 		r = f.logTicket(t, testSID, f.cred, danaTicket("Scanner offline"))
 		assert.Equal(t, http.StatusAccepted, r.status, "%s", r.body)
+	})
+}
+
+// TestTrayTicketPublicMailDomainCreatesNoContact: a client whose contacts
+// mostly use a public mailbox (gmail.com here) has no usual domain, since
+// anyone can have an address there: a first ticket from a new address at
+// it is refused and audited, no confirmation e-mail is sent, and no
+// contact is made — an address a contact already has still binds by
+// confirmation, as for any domain.
+func TestTrayTicketPublicMailDomainCreatesNoContact(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, st *store.Store) {
+		f := newTrayFixture(t, st)
+		e := f.e
+		ctx := t.Context()
+		for i, name := range []string{"Gail", "Gus"} {
+			_, err := e.eng.CreateContact(ctx, e.a.tenant.ID, "test", "psa", core.NewContact{ClientID: f.client.ID, FirstName: name, LastName: "Home",
+				PSARef: fmt.Sprintf("g%d", i), Emails: []core.NewDestination{{Value: strings.ToLower(name) + ".home@GMail.com", Default: true}}})
+			require.NoError(t, err)
+		}
+		contactsBefore := len(f.pf.psa.Contacts())
+
+		r := f.logTicket(t, testSID, f.cred, map[string]string{"first_name": "Mallory", "last_name": "Mask", "email": "mallory@gmail.com", "summary": "Reset my password"})
+		assert.Equal(t, http.StatusUnprocessableEntity, r.status, "a new address at a public mailbox domain: %s", r.body)
+		assert.Contains(t, string(r.body), "not an address your IT provider has for Fabrikam")
+		assert.Contains(t, auditActions(t, e, e.a.tenant.ID), core.AuditEnrolmentRefused)
+		e.deliver(t)
+		assert.Empty(t, e.mail.Messages(), "no confirmation e-mail")
+		assert.Len(t, f.pf.psa.Contacts(), contactsBefore, "no contact made")
+
+		r = f.logTicket(t, testSID, f.cred, map[string]string{"first_name": "Gail", "last_name": "Home", "email": "gail.home@gmail.com", "summary": "Printer"})
+		assert.Equal(t, http.StatusAccepted, r.status, "an address a contact has binds by confirmation: %s", r.body)
 	})
 }
