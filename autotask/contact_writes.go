@@ -205,8 +205,8 @@ func (c *Client) AddContactNote(ctx context.Context, contactRef, text string) er
 	}
 	title, _, _ := strings.Cut(text, "\n")
 	now := c.now().UTC().Format("2006-01-02T15:04:05.000Z")
-	body := newCompanyNote{CompanyID: w.CompanyID, ContactID: id, ActionType: action, Name: truncate(strings.TrimSpace(title), maxNoteName),
-		Note: truncate(text, maxNoteText), StartDateTime: now, EndDateTime: now, CompletedDateTime: now}
+	body := newCompanyNote{CompanyID: w.CompanyID, ContactID: id, ActionType: action, Name: core.FitRunes(strings.TrimSpace(title), maxNoteName, core.Ellipsis),
+		Note: core.FitRunes(text, maxNoteText, core.Ellipsis), StartDateTime: now, EndDateTime: now, CompletedDateTime: now}
 	if body.AssignedResourceID, err = c.writer(ctx); err != nil {
 		return wrapWhat(what, err)
 	}

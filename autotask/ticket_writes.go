@@ -61,8 +61,8 @@ func (c *Client) CreateTicket(ctx context.Context, in psa.NewTicket) (psa.Ticket
 	if err != nil {
 		return psa.Ticket{}, err
 	}
-	body := newTicket{CompanyID: companyID, Title: truncate(summary, maxTicketTitle),
-		Description: truncate(strings.TrimSpace(in.Description), maxTicketDescription)}
+	body := newTicket{CompanyID: companyID, Title: core.FitRunes(summary, maxTicketTitle, core.Ellipsis),
+		Description: core.FitRunes(strings.TrimSpace(in.Description), maxTicketDescription, core.Ellipsis)}
 	if in.ContactRef != "" {
 		if body.ContactID, err = parseID("contact", in.ContactRef); err != nil {
 			return psa.Ticket{}, err

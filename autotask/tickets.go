@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/countersign/countersign/core"
 	"github.com/countersign/countersign/core/psa"
@@ -127,7 +126,7 @@ func (c *Client) AddTicketNote(ctx context.Context, ticketRef string, n psa.Note
 		}
 	}
 	title, _, _ := strings.Cut(text, "\n")
-	title = truncate(strings.TrimSpace(title), maxTitle)
+	title = core.FitRunes(strings.TrimSpace(title), maxTitle, core.Ellipsis)
 	err = c.do(ctx, call{what: what, op: "POST /V1.0/Tickets/{parentId}/Notes", method: http.MethodPost,
 		path:    "V1.0/Tickets/" + idRef(id) + "/Notes",
 		body:    jsonBody(wireNote{TicketID: id, Title: title, Description: text, NoteType: noteType, Publish: publish}),
@@ -176,12 +175,4 @@ func (c *Client) noteExists(ctx context.Context, id int64, text string) (bool, e
 		}
 	}
 	return false, nil
-}
-
-func truncate(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	r := []rune(s)
-	return string(r[:n-1]) + "…"
 }

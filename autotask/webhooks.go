@@ -169,7 +169,7 @@ func (c *Client) VerifyCallback(_ context.Context, h http.Header, body []byte) (
 	case "delete":
 		cb.Action = psa.CallbackDeleted
 	default:
-		cb.Action = strings.ToLower(truncate(ev.Action, 32))
+		cb.Action = strings.ToLower(core.FitRunes(ev.Action, 32, core.Ellipsis))
 	}
 	return cb, nil
 }

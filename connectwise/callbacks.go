@@ -226,17 +226,17 @@ func (c *Client) VerifyCallback(ctx context.Context, h http.Header, body []byte)
 	}
 	// Signed by a key of this tenant's; the rest must agree with it.
 	if p.CompanyID != "" && !strings.EqualFold(strings.TrimSpace(p.CompanyID), c.cfg.CompanyID) {
-		return psa.Callback{}, core.Errorf(core.KindUnauthorized, "the callback is for company %q, not %q", truncate(p.CompanyID, 60), c.cfg.CompanyID)
+		return psa.Callback{}, core.Errorf(core.KindUnauthorized, "the callback is for company %q, not %q", core.ClipBytes(p.CompanyID, 60, core.Ellipsis), c.cfg.CompanyID)
 	}
 	if p.FromURL != "" && !c.keyHostAllowed(hostOf(p.FromURL)) {
-		return psa.Callback{}, core.Errorf(core.KindUnauthorized, "the callback comes from %q, not this integration's ConnectWise", truncate(p.FromURL, 100))
+		return psa.Callback{}, core.Errorf(core.KindUnauthorized, "the callback comes from %q, not this integration's ConnectWise", core.ClipBytes(p.FromURL, 100, core.Ellipsis))
 	}
 	id, ok := callbackRecordID(p.ID)
 	if !ok {
 		return psa.Callback{}, core.Errorf(core.KindInvalid, "the callback names no record id")
 	}
-	return psa.Callback{ID: truncate(p.MessageID, 100), Type: strings.ToLower(truncate(p.Type, 50)),
-		Action: strings.ToLower(truncate(p.Action, 50)), Ref: strconv.Itoa(id)}, nil
+	return psa.Callback{ID: core.ClipBytes(p.MessageID, 100, core.Ellipsis), Type: strings.ToLower(core.ClipBytes(p.Type, 50, core.Ellipsis)),
+		Action: strings.ToLower(core.ClipBytes(p.Action, 50, core.Ellipsis)), Ref: strconv.Itoa(id)}, nil
 }
 
 // sign returns HMAC-SHA256 of body keyed with SHA-256 of the signing key:
@@ -295,7 +295,7 @@ func (c *Client) pinKeyURL(raw string) (string, error) {
 	host := strings.ToLower(u.Hostname())
 	port := u.Port()
 	if !c.keyHostAllowed(host) {
-		return refuse(fmt.Sprintf("host %q is not this integration's ConnectWise (%s)", truncate(host, 100), c.cfg.Site))
+		return refuse(fmt.Sprintf("host %q is not this integration's ConnectWise (%s)", core.ClipBytes(host, 100, core.Ellipsis), c.cfg.Site))
 	}
 	if port != "" && port != "443" && strings.ToLower(u.Host) != c.cfg.Site {
 		return refuse("port " + port + " is not https's")
@@ -304,7 +304,7 @@ func (c *Client) pinKeyURL(raw string) (string, error) {
 		return refuse("its path is not ConnectWise's callback key path")
 	}
 	if company := u.Query().Get("companyName"); !strings.EqualFold(company, c.cfg.CompanyID) {
-		return refuse(fmt.Sprintf("it is for company %q, not %q", truncate(company, 60), c.cfg.CompanyID))
+		return refuse(fmt.Sprintf("it is for company %q, not %q", core.ClipBytes(company, 60, core.Ellipsis), c.cfg.CompanyID))
 	}
 	u.Host = strings.ToLower(u.Host)
 	return u.String(), nil
@@ -357,13 +357,6 @@ func hostOf(s string) string {
 	}
 	s, _, _ = strings.Cut(s, "/")
 	return hostPart(s)
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return strings.ToValidUTF8(s[:n], "") + "…"
 }
 
 // callbackState caches signing keys by key URL. Its zero value is ready.

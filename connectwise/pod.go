@@ -127,11 +127,7 @@ func podScreen(raw string) (psa.Screen, error) {
 
 // quoteShort quotes s for a message, cut to a length that fits one.
 func quoteShort(s string) string {
-	const max = 40
-	if len(s) > max {
-		s = s[:max] + "…"
-	}
-	return strconv.Quote(s)
+	return strconv.Quote(core.ClipBytes(s, 40, core.Ellipsis))
 }
 
 // memberProof is the data of ConnectWise's getMemberAuthentication reply

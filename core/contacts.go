@@ -62,10 +62,10 @@ func destinations(c NewContact, contactID, region, source, actor string, now tim
 			hasDefault = hasDefault || isDefault
 			raw := ""
 			if group.kind == DestPhone {
-				raw = truncate(strings.TrimSpace(d.Value), 64)
+				raw = ClipBytes(strings.TrimSpace(d.Value), 64, "")
 			}
 			out = append(out, Destination{Raw: raw,
-				ID: NewID("dst"), ContactID: contactID, Kind: group.kind, Value: v, Label: truncate(strings.TrimSpace(d.Label), 50),
+				ID: NewID("dst"), ContactID: contactID, Kind: group.kind, Value: v, Label: ClipBytes(strings.TrimSpace(d.Label), 50, ""),
 				IsDefault: isDefault, Source: source, SetAt: now, SetBy: actor,
 			})
 		}

@@ -1,6 +1,7 @@
 package core_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -200,6 +201,23 @@ func TestMirrorContact(t *testing.T) {
 			_, err := f.eng.MirrorContact(ctx, f.tenant.ID, bad)
 			assert.Equal(t, core.KindInvalid, core.ErrorKind(err), name)
 		}
+	})
+}
+
+// TestMirrorContactLongCompanyName: a company name past the client name's
+// 200 bytes is cut at a rune, never inside one — half a rune is not UTF-8,
+// which PostgreSQL refuses to store (the mirror failed there before the cut
+// went through core.ClipBytes).
+func TestMirrorContactLongCompanyName(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, st *store.Store) {
+		f := newFixture(t, st)
+		long := strings.Repeat("a", 199) + "é and more" // é is bytes 199–200
+		c, err := f.eng.MirrorContact(t.Context(), f.tenant.ID, core.PSAContact{Kind: "testpsa", IntegrationName: "Test PSA",
+			CompanyRef: "co1", CompanyName: long, Contact: core.NewContact{FirstName: "Pat", PSARef: "c1"}})
+		require.NoError(t, err)
+		cl, err := f.eng.Client(t.Context(), f.tenant.ID, c.ClientID)
+		require.NoError(t, err)
+		assert.Equal(t, strings.Repeat("a", 199), cl.Name)
 	})
 }
 

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"time"
-	"unicode/utf8"
 )
 
 // Duo push timing: the push lives at most pushMaxLifetime (the technician is
@@ -368,7 +367,7 @@ func (e *Engine) notePushProgress(ctx context.Context, tenantID, id string, st D
 		if v, err = tx.LockVerification(ctx, tenantID, id); err != nil || !v.Status.Open() {
 			return err
 		}
-		v.Detail = "Waiting for the user — Duo says: " + clip(st.StatusMsg, 200)
+		v.Detail = "Waiting for the user — Duo says: " + ClipRunes(st.StatusMsg, 200, Ellipsis)
 		if st.Status != "" {
 			v.DeliveryStatus = st.Status
 		}
@@ -399,7 +398,7 @@ func duoFinal(st DuoStatus) duoOutcome {
 	case st.Result == "allow" && st.Status == "bypass":
 		return duoOutcome{status: StatusFailed, detail: "the user is in Duo bypass mode — not verified; use another method"}
 	case st.Result == "allow":
-		return duoOutcome{status: StatusFailed, detail: fmt.Sprintf("Duo answered allow with status %q, which is not an approval of this push — not verified", clip(st.Status, 40))}
+		return duoOutcome{status: StatusFailed, detail: fmt.Sprintf("Duo answered allow with status %q, which is not an approval of this push — not verified", ClipRunes(st.Status, 40, Ellipsis))}
 	case st.Status == "deny":
 		return duoOutcome{status: StatusFailed, detail: "the user tapped Deny in Duo Mobile — treat the caller as unverified", alert: true, failure: true}
 	case st.Status == "fraud":
@@ -411,9 +410,9 @@ func duoFinal(st DuoStatus) duoOutcome {
 	case st.Status == "locked_out":
 		return duoOutcome{status: StatusFailed, detail: "the user is locked out in Duo; use another method"}
 	case st.Result == "deny":
-		return duoOutcome{status: StatusFailed, detail: fmt.Sprintf("Duo refused the push (%s)", clip(st.Status+" "+st.StatusMsg, 80)), failure: true}
+		return duoOutcome{status: StatusFailed, detail: fmt.Sprintf("Duo refused the push (%s)", ClipRunes(st.Status+" "+st.StatusMsg, 80, Ellipsis)), failure: true}
 	}
-	return duoOutcome{status: StatusFailed, detail: fmt.Sprintf("unexpected answer from Duo (%q/%q) — not verified", clip(st.Result, 20), clip(st.Status, 20))}
+	return duoOutcome{status: StatusFailed, detail: fmt.Sprintf("unexpected answer from Duo (%q/%q) — not verified", ClipRunes(st.Result, 20, Ellipsis), ClipRunes(st.Status, 20, Ellipsis))}
 }
 
 // finishPush records Duo's final answer (or our deadline passing) on the
@@ -456,9 +455,9 @@ func (e *Engine) finishPush(tenantID, id string, st DuoStatus, expired bool) {
 			return e.audit(ctx, tx, tenantID, "provider", AuditPushAnswered, v.ID, map[string]string{"outcome": "expired"})
 		}
 		out := duoFinal(st)
-		v.DeliveryStatus = clip(st.Status, 40)
+		v.DeliveryStatus = ClipRunes(st.Status, 40, Ellipsis)
 		if err := e.audit(ctx, tx, tenantID, "provider", AuditPushAnswered, v.ID,
-			map[string]string{"duo_result": clip(st.Result, 40), "duo_status": clip(st.Status, 40), "meaning": out.detail}); err != nil {
+			map[string]string{"duo_result": ClipRunes(st.Result, 40, Ellipsis), "duo_status": ClipRunes(st.Status, 40, Ellipsis), "meaning": out.detail}); err != nil {
 			return err
 		}
 		if out.verified {
@@ -495,7 +494,7 @@ func duoPreauthWords(p DuoPreauth) string {
 	case "enroll":
 		return "Duo user not found or not enrolled in Duo"
 	}
-	return fmt.Sprintf("unexpected preauth result %q", clip(p.Result, 20))
+	return fmt.Sprintf("unexpected preauth result %q", ClipRunes(p.Result, 20, Ellipsis))
 }
 
 // duoErrorWords says what went wrong talking to Duo, without secrets.
@@ -503,14 +502,14 @@ func duoErrorWords(err error) string {
 	var de *DuoError
 	if asDuoError(err, &de) {
 		if isDuoParamError(err) {
-			return "Duo user not found (" + clip(de.Message, 80) + ")"
+			return "Duo user not found (" + ClipRunes(de.Message, 80, Ellipsis) + ")"
 		}
 		if w := duoRefusalWords(de); w != "" {
 			// Keys changed in Duo, or the clock drifted, since the setup
 			// check: say which, as that check does.
-			return "Duo configuration error: " + w + " (" + clip(de.Message, 80) + ")"
+			return "Duo configuration error: " + w + " (" + ClipRunes(de.Message, 80, Ellipsis) + ")"
 		}
-		return "Duo configuration error: " + clip(de.Message, 120)
+		return "Duo configuration error: " + ClipRunes(de.Message, 120, Ellipsis)
 	}
 	return "Duo could not be reached; try again or use another method"
 }
@@ -530,13 +529,4 @@ func errorWords(err error) string {
 		return m
 	}
 	return "internal error"
-}
-
-// clip shortens provider text that reaches rows and notes.
-func clip(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	r := []rune(s)
-	return string(r[:n]) + "…"
 }

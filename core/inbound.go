@@ -133,9 +133,7 @@ func (e *Engine) InboundEvents(ctx context.Context, tenantID, integrationID stri
 // ignored or failed, and the outcome in words. Failed counts an attempt
 // and leaves the event open for the outbox's next try.
 func (e *Engine) FinishInboundEvent(ctx context.Context, tenantID, id string, status InboundStatus, outcome string) error {
-	if len(outcome) > maxInboundOutcome {
-		outcome = outcome[:maxInboundOutcome]
-	}
+	outcome = ClipBytes(outcome, maxInboundOutcome, "")
 	return e.cfg.Store.Update(ctx, func(tx Tx) error {
 		ev, err := tx.InboundEvent(ctx, tenantID, id)
 		if err != nil {

@@ -199,7 +199,7 @@ func (lt *linkAnswerTx) apply(ctx context.Context, a LinkAnswer) error {
 			return err
 		}
 	}
-	detail := map[string]string{"ip": a.IP, "user_agent": truncate(a.UserAgent, 200)}
+	detail := map[string]string{"ip": a.IP, "user_agent": ClipBytes(a.UserAgent, 200, "")}
 	switch st := lt.v.EffectiveStatus(lt.now); {
 	case st == StatusVerified && !a.Decline:
 		return nil // a repeat of the confirming POST: already done
@@ -282,11 +282,4 @@ func plural(n int, noun string) string {
 		return "1 " + noun
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n]
 }

@@ -188,9 +188,9 @@ func microsoftSetupError(err error, connector bool) error {
 		case me.Code == "AADSTS500014":
 			return Errorf(KindInvalid, "the Azure Multi-Factor Auth Connector app (1f5530b3-261a-47a9-b357-ded261e17918) is disabled in this tenant: enable it")
 		case me.HTTPStatus == 403:
-			return Errorf(KindInvalid, "the app may not read users: grant User.Read.All and UserAuthenticationMethod.Read.All and give admin consent (%s)", clip(me.Code, 60))
+			return Errorf(KindInvalid, "the app may not read users: grant User.Read.All and UserAuthenticationMethod.Read.All and give admin consent (%s)", ClipRunes(me.Code, 60, Ellipsis))
 		}
-		return Errorf(KindInvalid, "Microsoft refused the credentials: %s %s", clip(me.Code, 40), clip(me.Message, 160))
+		return Errorf(KindInvalid, "Microsoft refused the credentials: %s %s", ClipRunes(me.Code, 40, Ellipsis), ClipRunes(me.Message, 160, Ellipsis))
 	}
 	switch ErrorKind(err) {
 	case KindInvalid:
@@ -510,7 +510,7 @@ func summarizeMethods(types []string) (bool, string) {
 		}
 		n := strings.TrimSuffix(strings.TrimPrefix(t, "#microsoft.graph."), "AuthenticationMethod")
 		if n != "" && n != "password" {
-			names = append(names, clip(n, 40))
+			names = append(names, ClipRunes(n, 40, Ellipsis))
 		}
 	}
 	sort.Strings(names)

@@ -126,10 +126,10 @@ func (e *Engine) FinishMicrosoftConsent(ctx context.Context, tenantID, actor str
 		c.UsedAt = now
 		switch {
 		case r.Error != "":
-			c.Result = clip(strings.TrimSpace(r.Error+": "+firstLineOf(r.ErrorDescription)), 300)
+			c.Result = ClipRunes(strings.TrimSpace(r.Error+": "+firstLineOf(r.ErrorDescription)), 300, Ellipsis)
 			refusal = Errorf(KindInvalid, "Microsoft did not grant consent: %s", c.Result)
 			if r.Error == "access_denied" {
-				refusal = Errorf(KindInvalid, "the customer's administrator declined the consent (%s)", clip(firstLineOf(r.ErrorDescription), 200))
+				refusal = Errorf(KindInvalid, "the customer's administrator declined the consent (%s)", ClipRunes(firstLineOf(r.ErrorDescription), 200, Ellipsis))
 			}
 		case !strings.EqualFold(r.AdminConsent, "True"):
 			c.Result = "no admin consent in the answer"

@@ -69,7 +69,7 @@ func microsoftMeaning(value string, authResult bool) microsoftOutcome {
 		o.known = true
 		return o
 	}
-	return microsoftOutcome{detail: fmt.Sprintf("unexpected Microsoft result: %q — not verified", clip(value, 60))}
+	return microsoftOutcome{detail: fmt.Sprintf("unexpected Microsoft result: %q — not verified", ClipRunes(value, 60, Ellipsis))}
 }
 
 // StartMicrosoftPush sends a Microsoft Authenticator push (approve-only)
@@ -255,8 +255,8 @@ func (e *Engine) finishMicrosoftPush(v0 Verification, r MicrosoftResult, callErr
 	out := microsoftMeaning(r.Value, r.AuthenticationResult)
 	if callErr == nil && !expired && !out.known {
 		// Raw answers (no tokens in them) for codes we do not know yet.
-		e.log.Warn("unexpected Microsoft connector result", "verification_id", v0.ID, "value", clip(r.Value, 60),
-			"raw", clip(r.Raw, 2000))
+		e.log.Warn("unexpected Microsoft connector result", "verification_id", v0.ID, "value", ClipRunes(r.Value, 60, Ellipsis),
+			"raw", ClipRunes(r.Raw, 2000, Ellipsis))
 	}
 	if callErr != nil {
 		e.log.Warn("Microsoft connector call failed", "verification_id", v0.ID, "err", callErr)
@@ -276,7 +276,7 @@ func (e *Engine) finishMicrosoftPush(v0 Verification, r MicrosoftResult, callErr
 		if !v.Status.Open() {
 			d := map[string]string{"reason": "answered after the verification was " + string(v.Status)}
 			if callErr == nil && !expired {
-				d["microsoft_result"] = clip(r.Value, 60)
+				d["microsoft_result"] = ClipRunes(r.Value, 60, Ellipsis)
 			}
 			return e.audit(ctx, tx, v.TenantID, "provider", AuditPushLate, v.ID, d)
 		}
@@ -302,10 +302,10 @@ func (e *Engine) finishMicrosoftPush(v0 Verification, r MicrosoftResult, callErr
 			return e.audit(ctx, tx, v.TenantID, "provider", AuditPushAnswered, v.ID,
 				map[string]string{"outcome": string(v.Status), "meaning": v.Detail})
 		}
-		v.DeliveryStatus = clip(r.Value, 60)
+		v.DeliveryStatus = ClipRunes(r.Value, 60, Ellipsis)
 		if err := e.audit(ctx, tx, v.TenantID, "provider", AuditPushAnswered, v.ID, map[string]string{
-			"microsoft_result": clip(r.Value, 60), "authentication_result": fmt.Sprint(r.AuthenticationResult),
-			"message": clip(r.Message, 200), "meaning": out.detail}); err != nil {
+			"microsoft_result": ClipRunes(r.Value, 60, Ellipsis), "authentication_result": fmt.Sprint(r.AuthenticationResult),
+			"message": ClipRunes(r.Message, 200, Ellipsis), "meaning": out.detail}); err != nil {
 			return err
 		}
 		if out.verified {

@@ -174,7 +174,7 @@ func (e *Engine) mirrorClient(ctx context.Context, tx Tx, tenantID string, p PSA
 		// A placeholder until a directory sync names it.
 		name = "Company " + p.CompanyRef
 	}
-	c := Client{ID: NewID("cli"), TenantID: tenantID, Name: truncate(name, 200), PSAKind: p.Kind, PSARef: p.CompanyRef, CreatedAt: e.Now()}
+	c := Client{ID: NewID("cli"), TenantID: tenantID, Name: ClipBytes(name, 200, ""), PSAKind: p.Kind, PSARef: p.CompanyRef, CreatedAt: e.Now()}
 	if err := tx.CreateClient(ctx, &c); err != nil {
 		return "", err
 	}

@@ -740,7 +740,7 @@ func (e *Engine) AnswerOptIn(ctx context.Context, slug, token string, a OptInAns
 		if err := tx.UseOptInForm(ctx, &f); err != nil {
 			return err
 		}
-		detail := map[string]string{"form": f.ID, "ip": a.IP, "user_agent": truncate(a.UserAgent, 200)}
+		detail := map[string]string{"form": f.ID, "ip": a.IP, "user_agent": ClipBytes(a.UserAgent, 200, "")}
 		if !a.Consent {
 			if err := e.audit(ctx, tx, t.ID, "enduser", AuditOptInDeclined, c.ID, detail); err != nil {
 				return err

@@ -744,9 +744,7 @@ const maxTaskReason = 500
 // that lapse failed.
 func (e *Engine) ReportTaskResult(ctx context.Context, d Device, taskID string, ok bool, reason string) error {
 	reason = strings.TrimSpace(reason)
-	if len(reason) > maxTaskReason {
-		reason = reason[:maxTaskReason]
-	}
+	reason = ClipBytes(reason, maxTaskReason, "")
 	if !ok && reason == "" {
 		return Errorf(KindInvalid, "a failed task needs a reason")
 	}

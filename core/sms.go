@@ -251,7 +251,7 @@ func (e *Engine) ReceiveSMS(ctx context.Context, tenantID string, m InboundSMS) 
 			return err
 		}
 		rec := InboundSMSRecord{MessageSID: m.MessageSID, TenantID: tenantID, From: m.From, To: m.To,
-			Body: truncateRunes(m.Body, maxInboundSMSBody), Keyword: kw, ReceivedAt: now}
+			Body: ClipRunes(m.Body, maxInboundSMSBody, ""), Keyword: kw, ReceivedAt: now}
 		if fresh, err = tx.RecordInboundSMS(ctx, &rec); err != nil || !fresh {
 			return err
 		}
@@ -321,14 +321,14 @@ func (e *Engine) dispatchTechVerify(ctx context.Context, in InboundText) (string
 	if err != nil {
 		e.log.ErrorContext(ctx, "inbound sms: technician verification handler failed", "message_sid", in.Message.MessageSID,
 			"tenant_id", in.Tenant.ID, "err", err)
-		return "", truncateRunes("handler failed: "+ErrorMessage(err), maxSMSOutcome)
+		return "", ClipRunes("handler failed: "+ErrorMessage(err), maxSMSOutcome, "")
 	}
-	return reply, truncateRunes(string(in.Keyword)+" handled", maxSMSOutcome)
+	return reply, ClipRunes(string(in.Keyword)+" handled", maxSMSOutcome, "")
 }
 
 func (e *Engine) setInboundOutcome(ctx context.Context, tenantID, sid, outcome string) error {
 	return e.cfg.Store.Update(ctx, func(tx Tx) error {
-		return tx.SetInboundSMSOutcome(ctx, tenantID, sid, truncateRunes(outcome, maxSMSOutcome))
+		return tx.SetInboundSMSOutcome(ctx, tenantID, sid, ClipRunes(outcome, maxSMSOutcome, ""))
 	})
 }
 
@@ -401,13 +401,6 @@ func isE164(s string) bool {
 		return false
 	}
 	return isDigits(s[1:], len(s)-1)
-}
-
-func truncateRunes(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	return string([]rune(s)[:n])
 }
 
 // SMSNumberOwner returns the tenant whose verification number is number,

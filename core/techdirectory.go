@@ -368,21 +368,21 @@ func (e *Engine) auditTechRefusal(ctx context.Context, r TechDirectoryRequest, v
 	// or path may be anything.
 	subject := u.SID
 	if subject == "" {
-		subject = clip(r.VerificationID, 64)
+		subject = ClipRunes(r.VerificationID, 64, Ellipsis)
 	}
 	contact := v.ContactID
 	if contact == "" {
 		contact = r.ContactID
 	}
 	detail := map[string]string{
-		"action": clip(string(r.Action), 32), "reason": ref.reason, "message": clip(ErrorMessage(ref.err), 200),
-		"verification": clip(r.VerificationID, 64),
+		"action": ClipRunes(string(r.Action), 32, Ellipsis), "reason": ref.reason, "message": ClipRunes(ErrorMessage(ref.err), 200, Ellipsis),
+		"verification": ClipRunes(r.VerificationID, 64, Ellipsis),
 	}
 	if contact != "" {
-		detail["contact"] = clip(contact, 64)
+		detail["contact"] = ClipRunes(contact, 64, Ellipsis)
 	}
 	if r.ContactID != "" && r.ContactID != contact {
-		detail["card_contact"] = clip(r.ContactID, 64)
+		detail["card_contact"] = ClipRunes(r.ContactID, 64, Ellipsis)
 	}
 	if u.GUID != "" {
 		detail["guid"], detail["client"], detail["account"] = u.GUID, u.ClientID, u.SAMAccountName

@@ -220,11 +220,7 @@ func printableWithout(s, banned string) bool {
 
 // short quotes nothing and cuts s to a length that fits a message.
 func short(s string) string {
-	const max = 60
-	if len(s) > max {
-		return s[:max] + "…"
-	}
-	return s
+	return core.ClipBytes(s, 60, core.Ellipsis)
 }
 
 const redacted = "[redacted]"

@@ -169,10 +169,7 @@ func idOf(v any) (int, bool) {
 func eventName(m map[string]any) string {
 	for _, k := range []string{"event", "event_name", "eventname", "webhook_event", "type"} {
 		if s, ok := m[k].(string); ok && s != "" {
-			if len(s) > 100 {
-				s = s[:100]
-			}
-			return s
+			return core.ClipBytes(s, 100, "")
 		}
 	}
 	return ""

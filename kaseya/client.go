@@ -113,9 +113,7 @@ func (e *errorInfo) text() string {
 		}
 	}
 	s := strings.Join(parts, "; ")
-	if len(s) > 300 {
-		s = s[:300] + "…"
-	}
+	s = core.ClipBytes(s, 300, core.Ellipsis)
 	if s == "" {
 		return "no reason given"
 	}

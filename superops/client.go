@@ -190,9 +190,7 @@ func (c *Client) do(ctx context.Context, q gql, v any) error {
 func (c *Client) refused(q gql, e gqlError) error {
 	code := e.code()
 	msg := strings.TrimSpace(e.Message)
-	if len(msg) > 300 {
-		msg = msg[:300] + "…"
-	}
+	msg = core.ClipBytes(msg, 300, core.Ellipsis)
 	var k core.Kind
 	var m string
 	switch {

@@ -226,10 +226,7 @@ func pushinfo(kv [][2]string) string {
 		if p[1] == "" {
 			continue
 		}
-		v := p[1]
-		if len(v) > 200 {
-			v = v[:200]
-		}
+		v := core.ClipBytes(p[1], 200, "")
 		parts = append(parts, url.QueryEscape(p[0])+"="+url.QueryEscape(v))
 	}
 	return strings.Join(parts, "&")

@@ -157,8 +157,5 @@ func firstLine(s string) string {
 	if i := strings.IndexAny(s, "\r\n"); i >= 0 {
 		s = s[:i]
 	}
-	if len(s) > 300 {
-		s = s[:300]
-	}
-	return s
+	return core.ClipBytes(s, 300, "")
 }

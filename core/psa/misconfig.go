@@ -93,8 +93,5 @@ func pick(v any, depth int) string {
 // clip makes s one line of printable characters, at most maxVendorMessage.
 func clip(s string) string {
 	s = strings.Join(strings.FieldsFunc(s, func(r rune) bool { return unicode.IsSpace(r) || !unicode.IsPrint(r) }), " ")
-	if r := []rune(s); len(r) > maxVendorMessage {
-		s = string(r[:maxVendorMessage-1]) + "…"
-	}
-	return s
+	return core.FitRunes(s, maxVendorMessage, core.Ellipsis)
 }

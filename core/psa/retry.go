@@ -143,9 +143,7 @@ func StatusError(code int, body []byte) error {
 		kind = core.ErrUnavailable
 	}
 	b := strings.ToValidUTF8(string(body), "")
-	if len(b) > maxErrorBody {
-		b = b[:maxErrorBody] + "…"
-	}
+	b = core.ClipBytes(b, maxErrorBody, core.Ellipsis)
 	return &HTTPError{Status: code, Body: strings.TrimSpace(b), kind: kind}
 }
 

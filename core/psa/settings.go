@@ -55,13 +55,13 @@ func BuildSettings(d Descriptor, in map[string]string, regenerate []string, old 
 	sort.Strings(names)
 	for _, k := range names {
 		if _, ok := fields[k]; !ok {
-			return nil, nil, core.Errorf(core.KindInvalid, "%s has no setting called %q", d.Name, truncate(k, 40))
+			return nil, nil, core.Errorf(core.KindInvalid, "%s has no setting called %q", d.Name, core.ClipRunes(k, 40, core.Ellipsis))
 		}
 	}
 	renew := map[string]bool{}
 	for _, k := range regenerate {
 		if f, ok := fields[k]; !ok || !f.Generated {
-			return nil, nil, core.Errorf(core.KindInvalid, "%s has no generated setting called %q", d.Name, truncate(k, 40))
+			return nil, nil, core.Errorf(core.KindInvalid, "%s has no generated setting called %q", d.Name, core.ClipRunes(k, 40, core.Ellipsis))
 		}
 		renew[k] = true
 	}
@@ -144,12 +144,4 @@ func MergeLearned(d Descriptor, cfg []byte, learned map[string]string) ([]byte, 
 		}
 	}
 	return json.Marshal(m)
-}
-
-// truncate shortens s to n runes for a message.
-func truncate(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	return string([]rune(s)[:n]) + "…"
 }

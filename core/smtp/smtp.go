@@ -318,8 +318,5 @@ func vendorText(s string) string {
 		s = s[4:]
 	}
 	s = strings.Trim(strings.Join(strings.Fields(s), " "), `"`) // go-mail quotes the relay's words
-	if len(s) > 200 {
-		s = s[:200]
-	}
-	return s
+	return core.ClipBytes(s, 200, "")
 }

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/countersign/countersign/core"
 	"github.com/countersign/countersign/core/psa"
@@ -364,7 +363,7 @@ func (s *Server) saveIntegration(w http.ResponseWriter, r *http.Request, update 
 	}
 	d, err := reg.Get(req.Kind)
 	if err != nil {
-		s.writeError(w, r, core.Errorf(core.KindInvalid, "this server cannot connect to a PSA called %q", truncateText(req.Kind, 40)))
+		s.writeError(w, r, core.Errorf(core.KindInvalid, "this server cannot connect to a PSA called %q", core.ClipRunes(req.Kind, 40, core.Ellipsis)))
 		return
 	}
 	req.Name = strings.TrimSpace(req.Name)
@@ -465,12 +464,4 @@ type installedPodOut struct {
 	Ref      string `json:"ref"`
 	ScreenID int    `json:"screen_id"`
 	Created  bool   `json:"created"`
-}
-
-// truncateText shortens s to n runes for a message.
-func truncateText(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	return string([]rune(s)[:n]) + "…"
 }

@@ -52,7 +52,7 @@ func (s *Server) registerCallbacks(r *http.Request, tenant core.Tenant, in core.
 		ferr := s.psaFailure(r, in.Kind, "Registering the ticket callbacks failed", err)
 		msg := core.ErrorMessage(ferr) + ". New tickets are not reported until this works; use Register callbacks to try again."
 		if aerr := s.engine.Audit(r.Context(), tenant.ID, "tech:"+tech.ID, core.AuditIntegrationCallbacksFailed, in.ID,
-			map[string]string{"reason": truncateText(msg, 300)}); aerr != nil {
+			map[string]string{"reason": core.ClipRunes(msg, 300, core.Ellipsis)}); aerr != nil {
 			s.log.ErrorContext(r.Context(), "integration: callbacks failure not audited", "integration", in.ID, "err", aerr)
 		}
 		return actionOut{Message: msg}, core.Errorf(core.ErrorKind(ferr), "%s", msg)
@@ -157,7 +157,7 @@ func (s *Server) handleAdminInstallPods(w http.ResponseWriter, r *http.Request) 
 	for k, v := range req.Screens {
 		sc := psa.Screen(k)
 		if sc != psa.ScreenContact && sc != psa.ScreenTicket {
-			s.writeError(w, r, core.Errorf(core.KindInvalid, "screens are \"contact\" and \"ticket\", not %q", truncateText(k, 40)))
+			s.writeError(w, r, core.Errorf(core.KindInvalid, "screens are \"contact\" and \"ticket\", not %q", core.ClipRunes(k, 40, core.Ellipsis)))
 			return
 		}
 		if v < 0 || v > 1<<30 {

@@ -300,5 +300,5 @@ func (s *Server) autoSend(ctx context.Context, tenant core.Tenant, policy core.P
 		}
 	}
 	result := "recorded; no verification sent: " + reason
-	return result, s.engine.NewTicketAutoSendFailed(ctx, tenant.ID, nt, truncateText(reason, 300))
+	return result, s.engine.NewTicketAutoSendFailed(ctx, tenant.ID, nt, core.ClipRunes(reason, 300, core.Ellipsis))
 }
