@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 )
 
@@ -216,25 +217,14 @@ func (e *Engine) DeliverDue(ctx context.Context) (int, error) {
 // commit that created it is live by construction.
 func (e *Engine) deliverItem(ctx context.Context, it OutboxItem, checkLive bool) error {
 	log := e.log.With("outbox_id", it.ID, "tenant_id", it.TenantID, "kind", it.Kind, "verification_id", it.VerificationID)
-	plain, err := e.cfg.Sealer.Open(it.Sealed, outboxAAD(it.TenantID, it.ID))
-	if err != nil {
-		log.Error("outbox item cannot be opened; giving up", "err", err)
-		return e.finishItem(ctx, it, "", &PermanentError{Code: "sealed", Reason: "message could not be decrypted", Err: err})
-	}
-	var m sealedMessage
-	if err := json.Unmarshal(plain, &m); err != nil {
-		return e.finishItem(ctx, it, "", &PermanentError{Code: "decode", Reason: "message could not be read", Err: err})
+	m, perm := e.openItem(it, log)
+	if perm != nil {
+		return e.finishItem(ctx, it, "", perm)
 	}
 	it.sent = &m.Outbound
 	if checkLive && it.VerificationID != "" && it.Kind != OutboxTicketNote {
-		live, err := e.sendIsLive(ctx, it, m.Send)
-		if err != nil {
+		if skipped, err := e.skipSuperseded(ctx, &it, m.Send, log); err != nil || skipped {
 			return err
-		}
-		if !live {
-			log.Info("outbox item skipped: its verification was resent, cancelled or completed")
-			it.Status, it.DoneAt, it.Sealed, it.LastError = OutboxDone, e.Now(), nil, "skipped: superseded"
-			return e.cfg.Store.Update(ctx, func(tx Tx) error { return tx.UpdateOutbox(ctx, &it) })
 		}
 	}
 	// The tenant's rules, its sender and the channel's state, in one read.
@@ -246,35 +236,83 @@ func (e *Engine) deliverItem(ctx context.Context, it OutboxItem, checkLive bool)
 	var facts deliveryFacts
 	if !checkLive && it.checked != nil {
 		facts = *it.checked
-	} else if facts, err = e.deliveryChecks(ctx, it, m.Outbound, ch); err != nil {
+	} else {
+		var err error
+		if facts, err = e.deliveryChecks(ctx, it, m.Outbound, ch); err != nil {
+			return err
+		}
+	}
+	snd, done, err := e.itemSender(ctx, it, facts, log)
+	if done || err != nil {
 		return err
 	}
+	return e.sendItem(ctx, it, m.Outbound, snd, ch, facts.issue, log)
+}
+
+// openItem decrypts and decodes the item's message. An item that cannot
+// be opened or read never will be: the error returned is permanent.
+func (e *Engine) openItem(it OutboxItem, log *slog.Logger) (sealedMessage, *PermanentError) {
+	var m sealedMessage
+	plain, err := e.cfg.Sealer.Open(it.Sealed, outboxAAD(it.TenantID, it.ID))
+	if err != nil {
+		log.Error("outbox item cannot be opened; giving up", "err", err)
+		return m, &PermanentError{Code: "sealed", Reason: "message could not be decrypted", Err: err}
+	}
+	if err := json.Unmarshal(plain, &m); err != nil {
+		return m, &PermanentError{Code: "decode", Reason: "message could not be read", Err: err}
+	}
+	return m, nil
+}
+
+// skipSuperseded marks the item done, unsent, when its verification no
+// longer wants it (resent, cancelled or completed), and reports whether it
+// did.
+func (e *Engine) skipSuperseded(ctx context.Context, it *OutboxItem, send int, log *slog.Logger) (bool, error) {
+	live, err := e.sendIsLive(ctx, *it, send)
+	if err != nil || live {
+		return false, err
+	}
+	log.Info("outbox item skipped: its verification was resent, cancelled or completed")
+	it.Status, it.DoneAt, it.Sealed, it.LastError = OutboxDone, e.Now(), nil, "skipped: superseded"
+	return true, e.cfg.Store.Update(ctx, func(tx Tx) error { return tx.UpdateOutbox(ctx, it) })
+}
+
+// itemSender returns the tenant's sender for the item, or finishes the
+// item without a request (done) when the tenant's rules refuse it, no
+// sender is configured, or it is a dev item (kept in the outbox).
+func (e *Engine) itemSender(ctx context.Context, it OutboxItem, facts deliveryFacts, log *slog.Logger) (snd Sender, done bool, err error) {
 	if facts.refusal != nil {
 		refused, err := e.refusedAtDelivery(ctx, it, facts.refusal)
 		if err != nil {
-			return err
+			return nil, true, err
 		}
 		log.Warn("delivery refused by the tenant's rules", "code", refused.Code)
-		return e.finishItem(ctx, it, "", refused)
+		return nil, true, e.finishItem(ctx, it, "", refused)
 	}
-	settings, err := facts.settings, facts.settingsErr
-	var snd Sender
+	err = facts.settingsErr
 	if err == nil {
-		snd, err = e.senderFrom(settings, it.TenantID, it.Kind)
+		snd, err = e.senderFrom(facts.settings, it.TenantID, it.Kind)
 	}
 	if err != nil {
 		log.Warn("no sender for the tenant", "err", err)
-		return e.finishItem(ctx, it, "", err)
+		return nil, true, e.finishItem(ctx, it, "", err)
 	}
 	if it.Dev || snd == nil {
 		log.Info("dev delivery: message kept in the outbox, not sent")
-		return e.finishItem(ctx, it, "dev-outbox", nil)
+		return nil, true, e.finishItem(ctx, it, "dev-outbox", nil)
 	}
-	// A channel known to be misconfigured gets no request, except one
-	// probe at a time: a wrong key is not hammered by every queued item.
+	return snd, false, nil
+}
+
+// sendItem sends the message through snd and records the result. A
+// channel known to be misconfigured (issue) gets no request, except one
+// probe at a time, so a wrong key is not hammered by every queued item;
+// a probe that goes through clears the channel's issue.
+func (e *Engine) sendItem(ctx context.Context, it OutboxItem, msg Outbound, snd Sender, ch string, issue bool, log *slog.Logger) error {
 	probing := false
-	if ch != "" && facts.issue {
+	if ch != "" && issue {
 		var parked bool
+		var err error
 		if probing, parked, err = e.gate(ctx, it, ch); err != nil {
 			return fmt.Errorf("core: check channel %s: %w", ch, err)
 		}
@@ -285,7 +323,7 @@ func (e *Engine) deliverItem(ctx context.Context, it OutboxItem, checkLive bool)
 	}
 	sctx, cancel := context.WithTimeout(ctx, sendTimeout)
 	start := time.Now()
-	ref, sendErr := snd.Send(sctx, m.Outbound)
+	ref, sendErr := snd.Send(sctx, msg)
 	cancel()
 	if e.cfg.Observer != nil {
 		e.cfg.Observer.SendLatency(it.Kind, time.Since(start), sendErr)
@@ -326,116 +364,152 @@ func (e *Engine) sendIsLive(ctx context.Context, it OutboxItem, send int) (bool,
 
 // finishItem records a delivery result on the item and its verification.
 func (e *Engine) finishItem(ctx context.Context, it OutboxItem, ref string, sendErr error) error {
-	var (
-		v        Verification
-		evType   EventType
-		followUp bool // an item was queued: the worker is woken for it
-	)
+	var rec itemRecord
 	err := e.cfg.Store.Update(ctx, func(tx Tx) error {
-		followUp = false
+		rec.followUp = false
 		now := e.Now()
-		it.Attempts++
-		it.LeaseUntil = time.Time{}
-		var perm *PermanentError
-		switch {
-		case sendErr == nil:
-			it.Status, it.DoneAt, it.ProviderRef, it.LastError, it.Reason = OutboxDone, now, ref, "", ""
-			if !it.Dev {
-				it.Sealed = nil // the code has left; no reason to keep it, even encrypted
-			}
-		case errors.As(sendErr, &perm) || it.Attempts >= maxAttempts(it.Kind):
-			it.Status, it.DoneAt, it.LastError, it.Reason = OutboxDead, now, sendErr.Error(), DeliveryReason(sendErr)
-			if perm == nil {
-				it.Reason = fmt.Sprintf("gave up after %d tries: %s", it.Attempts, it.Reason)
-			}
-			it.Sealed = nil
-		default:
-			it.NextAttemptAt, it.LastError, it.Reason = now.Add(outboxBackoff(it.Attempts)), sendErr.Error(), DeliveryReason(sendErr)
-		}
-		if it.Kind == OutboxTicketNote && it.VerificationID != "" {
-			// A note's fate is the outbox item's alone; its verification's
-			// watchers are told that its note state changed.
-			if err := tx.UpdateOutbox(ctx, &it); err != nil {
-				return err
-			}
-			var err error
-			v, err = tx.Verification(ctx, it.TenantID, it.VerificationID)
-			evType = EventVerificationNote
-			return err
-		}
-		if it.Kind == OutboxPSAContact && it.Status != OutboxPending {
-			// The contact's item and its follow-up (the ticket) are one
-			// write: the ticket is queued exactly once.
-			if err := tx.UpdateOutbox(ctx, &it); err != nil {
-				return err
-			}
-			followUp = true
-			return e.psaContactDone(ctx, tx, it, ref, sendErr)
-		}
-		if it.VerificationID == "" || it.Status == OutboxPending {
-			return tx.UpdateOutbox(ctx, &it)
-		}
-		// The verification is locked first, so that the item's and its
-		// verification's writes (and the audit) go as one batch.
-		tx.BatchWrites()
-		var err error
-		if v, err = tx.LockVerification(ctx, it.TenantID, it.VerificationID); err != nil {
-			return err
-		}
-		if err := tx.UpdateOutbox(ctx, &it); err != nil {
-			return err
-		}
-		if !v.Status.Open() {
-			return nil
-		}
-		if it.Status == OutboxDone {
-			v.Status, v.ProviderRef = StatusSent, ref
-			if v.DeliveryStatus == DeliveryMisconfigured {
-				v.Detail = ""
-			}
-			v.DeliveryStatus = "queued"
-			if it.Dev {
-				v.DeliveryStatus = "dev-outbox"
-			}
-			evType = EventVerificationSent
-		} else {
-			reason := "could not be delivered"
-			if perm != nil {
-				reason = perm.Reason
-			}
-			v.Status, v.CompletedAt, v.Detail, v.DeliveryStatus = StatusFailed, now, reason, "failed"
-			evType = EventVerificationFailed
-		}
-		if err := tx.UpdateVerification(ctx, &v); err != nil {
-			return err
-		}
-		if err := e.queueOutcome(ctx, tx, v, now); err != nil {
-			return err
-		}
-		detail := map[string]string{"outbox_id": it.ID, "kind": string(it.Kind)}
-		if ref != "" {
-			detail["provider_ref"] = ref
-		}
-		if evType == EventVerificationFailed {
-			detail["reason"] = v.Detail
-		}
-		return e.audit(ctx, tx, it.TenantID, "system", string(evType), v.ID, detail)
+		perm := settleItem(&it, ref, sendErr, now)
+		return e.recordItem(ctx, tx, &it, &rec, ref, sendErr, perm, now)
 	})
 	if err != nil {
 		return fmt.Errorf("core: record delivery of %s: %w", it.ID, err)
 	}
-	if followUp {
+	e.announceItem(ctx, it, rec)
+	return nil
+}
+
+// itemRecord is what recording a delivery result leaves for after the
+// commit: the verification it moved (if any), the event to tell its
+// watchers, and whether an item was queued (the worker is woken for it).
+type itemRecord struct {
+	v        Verification
+	evType   EventType
+	followUp bool
+}
+
+// settleItem applies the send's result to the item itself, at now: done
+// (the code dropped, bar the dev outbox's), dead (a permanent failure, or
+// the last try), or due again after a backoff. It returns the permanent
+// error, if that was the result.
+func settleItem(it *OutboxItem, ref string, sendErr error, now time.Time) *PermanentError {
+	it.Attempts++
+	it.LeaseUntil = time.Time{}
+	var perm *PermanentError
+	switch {
+	case sendErr == nil:
+		it.Status, it.DoneAt, it.ProviderRef, it.LastError, it.Reason = OutboxDone, now, ref, "", ""
+		if !it.Dev {
+			it.Sealed = nil // the code has left; no reason to keep it, even encrypted
+		}
+	case errors.As(sendErr, &perm) || it.Attempts >= maxAttempts(it.Kind):
+		it.Status, it.DoneAt, it.LastError, it.Reason = OutboxDead, now, sendErr.Error(), DeliveryReason(sendErr)
+		if perm == nil {
+			it.Reason = fmt.Sprintf("gave up after %d tries: %s", it.Attempts, it.Reason)
+		}
+		it.Sealed = nil
+	default:
+		it.NextAttemptAt, it.LastError, it.Reason = now.Add(outboxBackoff(it.Attempts)), sendErr.Error(), DeliveryReason(sendErr)
+	}
+	return perm
+}
+
+// recordItem writes the settled item in tx and what follows from it: a
+// note's verification is only re-read (its fate is the item's alone), a
+// finished PSA contact queues its follow-up in the same write, and a
+// verification's message moves the verification.
+func (e *Engine) recordItem(ctx context.Context, tx Tx, it *OutboxItem, rec *itemRecord, ref string, sendErr error, perm *PermanentError, now time.Time) error {
+	if it.Kind == OutboxTicketNote && it.VerificationID != "" {
+		// A note's fate is the outbox item's alone; its verification's
+		// watchers are told that its note state changed.
+		if err := tx.UpdateOutbox(ctx, it); err != nil {
+			return err
+		}
+		var err error
+		rec.v, err = tx.Verification(ctx, it.TenantID, it.VerificationID)
+		rec.evType = EventVerificationNote
+		return err
+	}
+	if it.Kind == OutboxPSAContact && it.Status != OutboxPending {
+		// The contact's item and its follow-up (the ticket) are one
+		// write: the ticket is queued exactly once.
+		if err := tx.UpdateOutbox(ctx, it); err != nil {
+			return err
+		}
+		rec.followUp = true
+		return e.psaContactDone(ctx, tx, *it, ref, sendErr)
+	}
+	if it.VerificationID == "" || it.Status == OutboxPending {
+		return tx.UpdateOutbox(ctx, it)
+	}
+	return e.recordVerificationDelivery(ctx, tx, it, rec, ref, perm, now)
+}
+
+// recordVerificationDelivery moves a still-open verification to sent or
+// failed with its message's item, queues its outcome and audits it. The
+// verification is locked first, so that the item's and its
+// verification's writes (and the audit) go as one batch.
+func (e *Engine) recordVerificationDelivery(ctx context.Context, tx Tx, it *OutboxItem, rec *itemRecord, ref string, perm *PermanentError, now time.Time) error {
+	tx.BatchWrites()
+	var err error
+	if rec.v, err = tx.LockVerification(ctx, it.TenantID, it.VerificationID); err != nil {
+		return err
+	}
+	if err := tx.UpdateOutbox(ctx, it); err != nil {
+		return err
+	}
+	v := &rec.v
+	if !v.Status.Open() {
+		return nil
+	}
+	if it.Status == OutboxDone {
+		v.Status, v.ProviderRef = StatusSent, ref
+		if v.DeliveryStatus == DeliveryMisconfigured {
+			v.Detail = ""
+		}
+		v.DeliveryStatus = "queued"
+		if it.Dev {
+			v.DeliveryStatus = "dev-outbox"
+		}
+		rec.evType = EventVerificationSent
+	} else {
+		reason := "could not be delivered"
+		if perm != nil {
+			reason = perm.Reason
+		}
+		v.Status, v.CompletedAt, v.Detail, v.DeliveryStatus = StatusFailed, now, reason, "failed"
+		rec.evType = EventVerificationFailed
+	}
+	if err := tx.UpdateVerification(ctx, v); err != nil {
+		return err
+	}
+	if err := e.queueOutcome(ctx, tx, *v, now); err != nil {
+		return err
+	}
+	detail := map[string]string{"outbox_id": it.ID, "kind": string(it.Kind)}
+	if ref != "" {
+		detail["provider_ref"] = ref
+	}
+	if rec.evType == EventVerificationFailed {
+		detail["reason"] = v.Detail
+	}
+	return e.audit(ctx, tx, it.TenantID, "system", string(rec.evType), v.ID, detail)
+}
+
+// announceItem tells, after the commit, whoever waits on the recorded
+// result: the worker for a follow-up, the dev outbox's page, and the
+// verification's watchers.
+func (e *Engine) announceItem(ctx context.Context, it OutboxItem, rec itemRecord) {
+	if rec.followUp {
 		e.Wake()
 	}
 	if it.Dev {
 		e.publish(ctx, Event{Type: EventOutboxChanged, TenantID: it.TenantID, At: e.Now()})
 	}
-	if evType == EventVerificationNote {
-		e.publish(ctx, e.event(evType, v))
-		return nil
+	if rec.evType == EventVerificationNote {
+		e.publish(ctx, e.event(rec.evType, rec.v))
+		return
 	}
-	e.finish(ctx, v, evType)
-	return nil
+	e.finish(ctx, rec.v, rec.evType)
 }
 
 // DeliveryReason says why a delivery failed in words a technician reads:

@@ -194,14 +194,7 @@ func (e *Engine) UploadDirectory(ctx context.Context, d Device, up DirectoryUplo
 	}
 	sum := DirectorySyncSummary{Full: up.Full}
 	err := e.cfg.Store.Update(ctx, func(tx Tx) error {
-		cur, err := tx.Device(ctx, d.TenantID, d.ID)
-		if err != nil {
-			return err
-		}
-		if cur.Revoked() {
-			return errDeviceAuth
-		}
-		t, err := tx.Tenant(ctx, d.TenantID)
+		t, err := uploadingTenant(ctx, tx, d)
 		if err != nil {
 			return err
 		}
@@ -217,7 +210,6 @@ func (e *Engine) UploadDirectory(ctx context.Context, d Device, up DirectoryUplo
 		if err != nil {
 			return err
 		}
-		var added []DirectoryUser
 		now := e.Now()
 		if up.Policy != nil {
 			p := *up.Policy
@@ -226,49 +218,12 @@ func (e *Engine) UploadDirectory(ctx context.Context, d Device, up DirectoryUplo
 				return err
 			}
 		}
-		present := make(map[string]bool, len(up.Users))
-		for _, u := range up.Users {
-			u.TenantID, u.ClientID, u.DeviceID, u.SyncedAt = d.TenantID, d.ClientID, d.ID, now
-			u.Mail = strings.ToLower(strings.TrimSpace(u.Mail))
-			u.ProxyAddresses = normalizeAddresses(u.ProxyAddresses)
-			u.MobileE164, u.PhoneE164 = "", ""
-			if u.Mobile != "" {
-				u.MobileE164, _ = NormalizePhone(u.Mobile, t.Region())
-			}
-			if u.Phone != "" {
-				u.PhoneE164, _ = NormalizePhone(u.Phone, t.Region())
-			}
-			present[u.GUID] = true
-			prev, had := known[u.GUID]
-			switch {
-			case !had:
-				sum.Added++
-				added = append(added, u)
-			case !directoryUserEqual(prev, u):
-				sum.Changed++
-			}
-			if err := tx.PutDirectoryUser(ctx, &u); err != nil {
-				return err
-			}
+		present, added, err := putDirectoryUsers(ctx, tx, d, t, up.Users, known, now, &sum)
+		if err != nil {
+			return err
 		}
-		remove := up.Removed
-		if up.Full {
-			remove = nil
-			for g := range known {
-				if !present[g] {
-					remove = append(remove, g)
-				}
-			}
-		}
-		for _, g := range remove {
-			if _, had := known[g]; !had || present[g] {
-				continue
-			}
-			if err := tx.DeleteDirectoryUser(ctx, d.TenantID, d.ClientID, g); err != nil {
-				return err
-			}
-			delete(known, g)
-			sum.Removed++
+		if err := removeDirectoryUsers(ctx, tx, d, up, known, present, &sum); err != nil {
+			return err
 		}
 		if err := e.importSelfServe(ctx, tx, d, set, added); err != nil {
 			return err
@@ -283,6 +238,80 @@ func (e *Engine) UploadDirectory(ctx context.Context, d Device, up DirectoryUplo
 		})
 	})
 	return sum, err
+}
+
+// uploadingTenant returns the tenant of the device d, read again in tx:
+// a device revoked since it authenticated uploads nothing.
+func uploadingTenant(ctx context.Context, tx Tx, d Device) (Tenant, error) {
+	cur, err := tx.Device(ctx, d.TenantID, d.ID)
+	if err != nil {
+		return Tenant{}, err
+	}
+	if cur.Revoked() {
+		return Tenant{}, errDeviceAuth
+	}
+	return tx.Tenant(ctx, d.TenantID)
+}
+
+// putDirectoryUsers stores the uploaded users under d's tenant and client,
+// addresses normalised and numbers in E.164 for the tenant's region,
+// counting the added and changed ones against known in sum. It returns
+// the GUIDs present and the users seen for the first time.
+func putDirectoryUsers(ctx context.Context, tx Tx, d Device, t Tenant, users []DirectoryUser, known map[string]DirectoryUser,
+	now time.Time, sum *DirectorySyncSummary) (map[string]bool, []DirectoryUser, error) {
+	present := make(map[string]bool, len(users))
+	var added []DirectoryUser
+	for _, u := range users {
+		u.TenantID, u.ClientID, u.DeviceID, u.SyncedAt = d.TenantID, d.ClientID, d.ID, now
+		u.Mail = strings.ToLower(strings.TrimSpace(u.Mail))
+		u.ProxyAddresses = normalizeAddresses(u.ProxyAddresses)
+		u.MobileE164, u.PhoneE164 = "", ""
+		if u.Mobile != "" {
+			u.MobileE164, _ = NormalizePhone(u.Mobile, t.Region())
+		}
+		if u.Phone != "" {
+			u.PhoneE164, _ = NormalizePhone(u.Phone, t.Region())
+		}
+		present[u.GUID] = true
+		prev, had := known[u.GUID]
+		switch {
+		case !had:
+			sum.Added++
+			added = append(added, u)
+		case !directoryUserEqual(prev, u):
+			sum.Changed++
+		}
+		if err := tx.PutDirectoryUser(ctx, &u); err != nil {
+			return nil, nil, err
+		}
+	}
+	return present, added, nil
+}
+
+// removeDirectoryUsers deletes the users the upload removes — those it
+// names, or for a full upload every known user it lacks — never one it
+// also sent, counting them in sum and dropping them from known.
+func removeDirectoryUsers(ctx context.Context, tx Tx, d Device, up DirectoryUpload, known map[string]DirectoryUser, present map[string]bool, sum *DirectorySyncSummary) error {
+	remove := up.Removed
+	if up.Full {
+		remove = nil
+		for g := range known {
+			if !present[g] {
+				remove = append(remove, g)
+			}
+		}
+	}
+	for _, g := range remove {
+		if _, had := known[g]; !had || present[g] {
+			continue
+		}
+		if err := tx.DeleteDirectoryUser(ctx, d.TenantID, d.ClientID, g); err != nil {
+			return err
+		}
+		delete(known, g)
+		sum.Removed++
+	}
+	return nil
 }
 
 // normalizeAddresses lower-cases and trims e-mail addresses (a harvester

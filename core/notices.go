@@ -165,10 +165,47 @@ func (e *Engine) sendTenantNotices(ctx context.Context, t Tenant) (int, error) {
 	})
 }
 
+// sendClientNotices queues, in tx, today's notices for one client's
+// self-service users, returning how many users were sent one.
 func (e *Engine) sendClientNotices(ctx context.Context, tx Tx, t Tenant, clientID string) (int, error) {
-	owns, err := tx.SelfServeUsers(ctx, t.ID, clientID)
-	if err != nil || len(owns) == 0 {
+	own, err := noticeOwners(ctx, tx, t.ID, clientID)
+	if err != nil || len(own) == 0 {
 		return 0, err
+	}
+	users, err := tx.DirectoryUsers(ctx, t.ID, clientID)
+	if err != nil {
+		return 0, err
+	}
+	boundTo, err := acceptedMatches(ctx, tx, t.ID, clientID)
+	if err != nil {
+		return 0, err
+	}
+	now := e.Now()
+	loc := t.Location()
+	run := noticeRun{t: t, clientID: clientID, now: now, loc: loc, day: localDay(now, loc).Format(time.DateOnly), msp: t.DisplayName()}
+	sent := 0
+	for _, u := range users {
+		if _, ok := own[u.GUID]; !ok {
+			continue
+		}
+		ok, err := e.sendUserNotice(ctx, tx, run, u, boundTo[u.GUID])
+		if err != nil {
+			return sent, err
+		}
+		if ok {
+			sent++
+		}
+	}
+	return sent, nil
+}
+
+// noticeOwners returns, by GUID, the client's self-service users who may
+// get notices: enabled and registered (or in). None means nothing to send,
+// and the directory is not read.
+func noticeOwners(ctx context.Context, tx Tx, tenantID, clientID string) (map[string]SelfServeUser, error) {
+	owns, err := tx.SelfServeUsers(ctx, tenantID, clientID)
+	if err != nil || len(owns) == 0 {
+		return nil, err
 	}
 	own := make(map[string]SelfServeUser, len(owns))
 	for _, o := range owns {
@@ -176,16 +213,16 @@ func (e *Engine) sendClientNotices(ctx context.Context, tx Tx, t Tenant, clientI
 			own[o.GUID] = o
 		}
 	}
-	if len(own) == 0 {
-		return 0, nil
-	}
-	users, err := tx.DirectoryUsers(ctx, t.ID, clientID)
+	return own, nil
+}
+
+// acceptedMatches returns the contact each directory user's accepted match
+// binds them to, by GUID: where a notice may find an address the
+// directory lacks.
+func acceptedMatches(ctx context.Context, tx Tx, tenantID, clientID string) (map[string]string, error) {
+	decisions, err := tx.MatchDecisions(ctx, tenantID, clientID)
 	if err != nil {
-		return 0, err
-	}
-	decisions, err := tx.MatchDecisions(ctx, t.ID, clientID)
-	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	boundTo := map[string]string{}
 	for _, d := range decisions {
@@ -193,102 +230,126 @@ func (e *Engine) sendClientNotices(ctx context.Context, tx Tx, t Tenant, clientI
 			boundTo[d.GUID] = d.ContactID
 		}
 	}
-	now := e.Now()
-	loc := t.Location()
-	day := localDay(now, loc).Format(time.DateOnly)
-	msp := t.DisplayName()
-	sent := 0
-	for _, u := range users {
-		if _, ok := own[u.GUID]; !ok {
-			continue
-		}
-		kind, left := noticeFor(u, now, loc)
-		if kind == "" {
-			continue
-		}
-		email, mobile := u.Mail, u.MobileE164
-		if id := boundTo[u.GUID]; id != "" && (email == "" || mobile == "") {
-			c, err := tx.Contact(ctx, t.ID, id)
-			if err != nil && !isNotFound(err) {
-				return sent, err
-			}
-			for _, d := range c.Destinations {
-				switch {
-				case d.Kind == DestEmail && email == "":
-					email = d.Value
-				case d.Kind == DestPhone && mobile == "":
-					mobile = d.Value
-				}
-			}
-		}
-		// No SMS to a number that opted out (or outside the tenant's SMS
-		// countries): the outbox would refuse it at delivery anyway, so
-		// it is not queued, day after day, to be refused.
-		var smsRefused *SendRefusal
-		if mobile != "" {
-			if smsRefused, err = e.checkPhoneSend(ctx, tx, t.ID, OutboxSMS, mobile, nil); err != nil {
-				return sent, err
-			}
-			if smsRefused != nil {
-				mobile = ""
-			}
-		}
-		if email == "" && mobile == "" {
-			continue
-		}
-		claimed, err := tx.ClaimNotice(ctx, t.ID, clientID, u.GUID, day, kind, now)
-		if err != nil {
-			return sent, err
-		}
-		if !claimed {
-			continue
-		}
-		d := noticeData(t, u, left, msp)
-		var channels []string
-		if email != "" {
-			r, err := e.cfg.Renderer.Render(NoticeMessage(kind, OutboxEmail), d)
-			if err != nil {
-				return sent, fmt.Errorf("core: render %s notice: %w", kind, err)
-			}
-			if err := e.queueNotice(ctx, tx, t.ID, Outbound{Kind: OutboxEmail, To: email, FromName: msp, Subject: r.Subject, Text: r.Text, HTML: r.HTML}, now); err != nil {
-				return sent, err
-			}
-			channels = append(channels, "email")
-		}
-		if mobile != "" {
-			r, err := e.cfg.Renderer.Render(NoticeMessage(kind, OutboxSMS), d)
-			if err != nil {
-				return sent, fmt.Errorf("core: render %s notice: %w", kind, err)
-			}
-			// As every text: the sender named (a tenant's wording may
-			// leave it out), and the first text to the number in a year
-			// says how to opt out.
-			texted, err := tx.SMSTextedSince(ctx, t.ID, mobile, now.AddDate(-1, 0, 0))
-			if err != nil {
-				return sent, err
-			}
-			text := CarrierWording(r.Text, msp, !texted)
-			if err := e.queueNotice(ctx, tx, t.ID, Outbound{Kind: OutboxSMS, To: mobile, Text: text}, now); err != nil {
-				return sent, err
-			}
-			if err := tx.NoteSMSTexted(ctx, t.ID, mobile, now); err != nil {
-				return sent, err
-			}
-			channels = append(channels, "sms")
-		}
-		detail := map[string]string{
-			"kind": string(kind), "days_left": fmt.Sprint(left), "day": day, "guid": u.GUID, "client": clientID,
-			"channels": fmt.Sprint(channels),
+	return boundTo, nil
+}
+
+// noticeRun is what every notice of one client's run shares: the tenant,
+// the time and the local day notices are claimed for.
+type noticeRun struct {
+	t        Tenant
+	clientID string
+	now      time.Time
+	loc      *time.Location
+	day      string
+	msp      string
+}
+
+// sendUserNotice queues the notice user u is due today, if any, by e-mail
+// and SMS, claimed once a day and audited; false when none was sent (none
+// due, no address, or already claimed). contactID is u's matched contact.
+func (e *Engine) sendUserNotice(ctx context.Context, tx Tx, run noticeRun, u DirectoryUser, contactID string) (bool, error) {
+	t := run.t
+	kind, left := noticeFor(u, run.now, run.loc)
+	if kind == "" {
+		return false, nil
+	}
+	email, mobile, err := noticeAddresses(ctx, tx, t.ID, u, contactID)
+	if err != nil {
+		return false, err
+	}
+	// No SMS to a number that opted out (or outside the tenant's SMS
+	// countries): the outbox would refuse it at delivery anyway, so it is
+	// not queued, day after day, to be refused.
+	var smsRefused *SendRefusal
+	if mobile != "" {
+		if smsRefused, err = e.checkPhoneSend(ctx, tx, t.ID, OutboxSMS, mobile, nil); err != nil {
+			return false, err
 		}
 		if smsRefused != nil {
-			detail["sms_refused"] = smsRefused.Action
+			mobile = ""
 		}
-		if err := e.audit(ctx, tx, t.ID, "system", AuditDirectoryNotice, u.SID, detail); err != nil {
-			return sent, err
-		}
-		sent++
 	}
-	return sent, nil
+	if email == "" && mobile == "" {
+		return false, nil
+	}
+	claimed, err := tx.ClaimNotice(ctx, t.ID, run.clientID, u.GUID, run.day, kind, run.now)
+	if err != nil || !claimed {
+		return false, err
+	}
+	d := noticeData(t, u, left, run.msp)
+	var channels []string
+	if email != "" {
+		if err := e.queueNoticeEmail(ctx, tx, run, kind, d, email); err != nil {
+			return false, err
+		}
+		channels = append(channels, "email")
+	}
+	if mobile != "" {
+		if err := e.queueNoticeSMS(ctx, tx, run, kind, d, mobile); err != nil {
+			return false, err
+		}
+		channels = append(channels, "sms")
+	}
+	detail := map[string]string{
+		"kind": string(kind), "days_left": fmt.Sprint(left), "day": run.day, "guid": u.GUID, "client": run.clientID,
+		"channels": fmt.Sprint(channels),
+	}
+	if smsRefused != nil {
+		detail["sms_refused"] = smsRefused.Action
+	}
+	return true, e.audit(ctx, tx, t.ID, "system", AuditDirectoryNotice, u.SID, detail)
+}
+
+// noticeAddresses returns u's e-mail address and mobile number from the
+// directory, each completed from u's matched contact where the directory
+// has none.
+func noticeAddresses(ctx context.Context, tx Tx, tenantID string, u DirectoryUser, contactID string) (email, mobile string, err error) {
+	email, mobile = u.Mail, u.MobileE164
+	if contactID == "" || email != "" && mobile != "" {
+		return email, mobile, nil
+	}
+	c, err := tx.Contact(ctx, tenantID, contactID)
+	if err != nil && !isNotFound(err) {
+		return "", "", err
+	}
+	for _, d := range c.Destinations {
+		switch {
+		case d.Kind == DestEmail && email == "":
+			email = d.Value
+		case d.Kind == DestPhone && mobile == "":
+			mobile = d.Value
+		}
+	}
+	return email, mobile, nil
+}
+
+// queueNoticeEmail renders the notice kind for e-mail and queues it to
+// email, from the MSP's name.
+func (e *Engine) queueNoticeEmail(ctx context.Context, tx Tx, run noticeRun, kind NoticeKind, d MessageData, email string) error {
+	r, err := e.cfg.Renderer.Render(NoticeMessage(kind, OutboxEmail), d)
+	if err != nil {
+		return fmt.Errorf("core: render %s notice: %w", kind, err)
+	}
+	return e.queueNotice(ctx, tx, run.t.ID, Outbound{Kind: OutboxEmail, To: email, FromName: run.msp, Subject: r.Subject, Text: r.Text, HTML: r.HTML}, run.now)
+}
+
+// queueNoticeSMS renders the notice kind for SMS and queues it to mobile.
+// As every text, it names the sender (a tenant's wording may leave it
+// out), and the first text to the number in a year says how to opt out.
+func (e *Engine) queueNoticeSMS(ctx context.Context, tx Tx, run noticeRun, kind NoticeKind, d MessageData, mobile string) error {
+	r, err := e.cfg.Renderer.Render(NoticeMessage(kind, OutboxSMS), d)
+	if err != nil {
+		return fmt.Errorf("core: render %s notice: %w", kind, err)
+	}
+	texted, err := tx.SMSTextedSince(ctx, run.t.ID, mobile, run.now.AddDate(-1, 0, 0))
+	if err != nil {
+		return err
+	}
+	text := CarrierWording(r.Text, run.msp, !texted)
+	if err := e.queueNotice(ctx, tx, run.t.ID, Outbound{Kind: OutboxSMS, To: mobile, Text: text}, run.now); err != nil {
+		return err
+	}
+	return tx.NoteSMSTexted(ctx, run.t.ID, mobile, run.now)
 }
 
 // queueNotice writes a notice's message to the outbox for the worker.

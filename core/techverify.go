@@ -273,6 +273,9 @@ func (t *techVerifyTx) enabled(ctx context.Context) (bool, error) {
 	return false, nil
 }
 
+// verify answers a #verify from a number: within the reply and code
+// budgets, a new code for on-call to read to the contact the number is on
+// file for, replacing the number's earlier ones; it returns the reply.
 func (t *techVerifyTx) verify(ctx context.Context) (string, error) {
 	ok, err := t.replyBudget(ctx)
 	if err != nil || !ok {
@@ -286,14 +289,8 @@ func (t *techVerifyTx) verify(ctx context.Context) (string, error) {
 		return t.answer(ctx, tvReplyOther, fmt.Sprintf("%s: checking a technician by text is not available. "+
 			"If someone says they are calling from %s, hang up and call %s on a number you already know.", t.msp(), t.msp(), t.msp()))
 	}
-	// A code nobody can receive is not sent: the number opted out, or is
-	// outside the tenant's SMS countries (the engine drops such replies).
-	if err := t.e.techVerifyCanText(ctx, t.tx, t.in.Tenant, t.phone()); err != nil {
-		if ErrorKind(err) != KindInvalid {
-			return "", err
-		}
-		return "", t.audit(ctx, AuditTechVerifyRateLimited, MaskDestination(DestPhone, t.phone()),
-			map[string]string{"limit": ErrorMessage(err), "keyword": string(t.in.Keyword)})
+	if ok, err := t.canText(ctx); err != nil || !ok {
+		return "", err
 	}
 	contacts, err := t.tx.SearchContacts(ctx, t.tenantID(), ContactQuery{Phone: t.phone(), Limit: 20})
 	if err != nil {
@@ -306,48 +303,17 @@ func (t *techVerifyTx) verify(ctx context.Context) (string, error) {
 		}
 		return t.unknown(ctx, hour)
 	}
-	sent, err := t.tx.CountTechVerifies(ctx, t.tenantID(), t.phone(), hour, true)
-	if err != nil {
+	if ok, err := t.codeBudget(ctx, hour); err != nil || !ok {
 		return "", err
 	}
-	if sent >= TechVerifyCodesPerHour {
-		return "", t.audit(ctx, AuditTechVerifyRateLimited, MaskDestination(DestPhone, t.phone()),
-			map[string]string{"limit": fmt.Sprintf("%d codes per number per hour", TechVerifyCodesPerHour), "keyword": string(t.in.Keyword)})
-	}
-	// A new code revokes the number's earlier ones (security.md §1.3).
-	open, err := t.tx.OpenTechVerifies(ctx, t.tenantID(), t.phone())
+	replaced, err := t.replaceOpen(ctx)
 	if err != nil {
 		return "", err
-	}
-	for _, old := range open {
-		old.Status, old.CodeSealed, old.ClosedAt, old.Detail = TechVerifyReplaced, nil, t.now, "a newer #verify from the number"
-		if err := t.update(ctx, &old); err != nil {
-			return "", err
-		}
-		if err := t.e.queueTechVerifyNote(ctx, t.tx, old, t.now); err != nil {
-			return "", err
-		}
 	}
 	contact := contacts[0]
-	provenance := ""
-	for _, d := range contact.Destinations {
-		if d.Kind == DestPhone && d.Value == t.phone() {
-			provenance = d.Source
-			break
-		}
-	}
-	code, err := newCode(t.e.cfg.Rand, techVerifyCodeDigits)
+	provenance := phoneSource(contact, t.phone())
+	r, code, err := t.newRequest(ctx, contact, len(contacts), provenance)
 	if err != nil {
-		return "", err
-	}
-	r := TechVerifyRequest{ID: NewID("tvr"), TenantID: t.tenantID(), Phone: t.phone(), Number: t.in.Message.To,
-		MessageSID: t.in.Message.MessageSID, ContactID: contact.ID, ClientID: contact.ClientID, Matches: len(contacts),
-		Provenance: provenance, Status: TechVerifyOpen, CreatedAt: t.now, ExpiresAt: t.now.Add(TechVerifyTTL)}
-	r.CodeHash = codeHash(t.e.cfg.CodeKey, r.ID, techVerifyChannel, code)
-	if r.CodeSealed, err = t.e.cfg.Sealer.Seal([]byte(code), techVerifyAAD(r.TenantID, r.ID)); err != nil {
-		return "", fmt.Errorf("seal code: %w", err)
-	}
-	if err := t.create(ctx, &r); err != nil {
 		return "", err
 	}
 	who := contact.Name()
@@ -357,24 +323,114 @@ func (t *techVerifyTx) verify(ctx context.Context) (string, error) {
 		return "", err
 	}
 	if err := t.audit(ctx, AuditTechVerifyRequested, r.ID, map[string]string{"contact": contact.ID, "client": contact.ClientID,
-		"matches": fmt.Sprint(len(contacts)), "provenance": provenance, "replaced": fmt.Sprint(len(open))}); err != nil {
+		"matches": fmt.Sprint(len(contacts)), "provenance": provenance, "replaced": fmt.Sprint(replaced)}); err != nil {
 		return "", err
 	}
+	if err := t.notifyCode(ctx, r, contact, who, code); err != nil {
+		return "", err
+	}
+	return t.answer(ctx, tvReplyCode, techVerifyCodeText(t.msp(), code))
+}
+
+// canText reports whether a code can reach the number. A code nobody can
+// receive is not sent: the number opted out, or is outside the tenant's
+// SMS countries (the engine drops such replies); that is audited as a
+// limit.
+func (t *techVerifyTx) canText(ctx context.Context) (bool, error) {
+	err := t.e.techVerifyCanText(ctx, t.tx, t.in.Tenant, t.phone())
+	if err == nil {
+		return true, nil
+	}
+	if ErrorKind(err) != KindInvalid {
+		return false, err
+	}
+	return false, t.audit(ctx, AuditTechVerifyRateLimited, MaskDestination(DestPhone, t.phone()),
+		map[string]string{"limit": ErrorMessage(err), "keyword": string(t.in.Keyword)})
+}
+
+// codeBudget reports whether the number may get another code this hour
+// (since hour); at TechVerifyCodesPerHour it is refused and audited.
+func (t *techVerifyTx) codeBudget(ctx context.Context, hour time.Time) (bool, error) {
+	sent, err := t.tx.CountTechVerifies(ctx, t.tenantID(), t.phone(), hour, true)
+	if err != nil {
+		return false, err
+	}
+	if sent < TechVerifyCodesPerHour {
+		return true, nil
+	}
+	return false, t.audit(ctx, AuditTechVerifyRateLimited, MaskDestination(DestPhone, t.phone()),
+		map[string]string{"limit": fmt.Sprintf("%d codes per number per hour", TechVerifyCodesPerHour), "keyword": string(t.in.Keyword)})
+}
+
+// replaceOpen closes the number's open requests, each noted on its
+// ticket, and returns how many: a new code revokes the number's earlier
+// ones (security.md §1.3).
+func (t *techVerifyTx) replaceOpen(ctx context.Context) (int, error) {
+	open, err := t.tx.OpenTechVerifies(ctx, t.tenantID(), t.phone())
+	if err != nil {
+		return 0, err
+	}
+	for _, old := range open {
+		old.Status, old.CodeSealed, old.ClosedAt, old.Detail = TechVerifyReplaced, nil, t.now, "a newer #verify from the number"
+		if err := t.update(ctx, &old); err != nil {
+			return 0, err
+		}
+		if err := t.e.queueTechVerifyNote(ctx, t.tx, old, t.now); err != nil {
+			return 0, err
+		}
+	}
+	return len(open), nil
+}
+
+// phoneSource returns where the contact's copy of phone came from (its
+// destination's source), "" when it has none: the request records how
+// far the number that asked can be trusted.
+func phoneSource(c Contact, phone string) string {
+	for _, d := range c.Destinations {
+		if d.Kind == DestPhone && d.Value == phone {
+			return d.Source
+		}
+	}
+	return ""
+}
+
+// newRequest creates the open request for the contact with a new code,
+// kept as a hash to check and sealed for the on-call message, and
+// returns it with the code.
+func (t *techVerifyTx) newRequest(ctx context.Context, contact Contact, matches int, provenance string) (TechVerifyRequest, string, error) {
+	code, err := newCode(t.e.cfg.Rand, techVerifyCodeDigits)
+	if err != nil {
+		return TechVerifyRequest{}, "", err
+	}
+	r := TechVerifyRequest{ID: NewID("tvr"), TenantID: t.tenantID(), Phone: t.phone(), Number: t.in.Message.To,
+		MessageSID: t.in.Message.MessageSID, ContactID: contact.ID, ClientID: contact.ClientID, Matches: matches,
+		Provenance: provenance, Status: TechVerifyOpen, CreatedAt: t.now, ExpiresAt: t.now.Add(TechVerifyTTL)}
+	r.CodeHash = codeHash(t.e.cfg.CodeKey, r.ID, techVerifyChannel, code)
+	if r.CodeSealed, err = t.e.cfg.Sealer.Seal([]byte(code), techVerifyAAD(r.TenantID, r.ID)); err != nil {
+		return TechVerifyRequest{}, "", fmt.Errorf("seal code: %w", err)
+	}
+	if err := t.create(ctx, &r); err != nil {
+		return TechVerifyRequest{}, "", err
+	}
+	return r, code, nil
+}
+
+// notifyCode sends the code to on-call, who read it to the contact (who)
+// on the phone; the contact texts #confirm when it matches.
+func (t *techVerifyTx) notifyCode(ctx context.Context, r TechVerifyRequest, contact Contact, who, code string) error {
 	loc, err := tenantLocation(ctx, t.tx, t.tenantID())
 	if err != nil {
-		return "", err
+		return err
 	}
 	until := FormatStampFrom(r.ExpiresAt, t.now, loc)
 	text := fmt.Sprintf("Countersign: %s, %s, asks to verify the technician calling them. Read them this code: %s (valid until %s). "+
 		"They text #confirm when it matches.", who, t.phone(), spaceCode(code), until)
-	if _, _, err := t.e.notifyOnCall(ctx, t.tx, t.tenantID(), NotifyTechVerify, r.ID, NotifyMessage{
+	_, _, err = t.e.notifyOnCall(ctx, t.tx, t.tenantID(), NotifyTechVerify, r.ID, NotifyMessage{
 		Subject: "Countersign: " + contact.Name() + " asks to verify the technician calling them",
 		Text:    text,
 		Say:     "Countersign. " + contact.Name() + " asks to verify the technician calling them. Read them this code: " + strings.Join(strings.Split(code, ""), " ") + ".",
-	}, t.now); err != nil {
-		return "", err
-	}
-	return t.answer(ctx, tvReplyCode, techVerifyCodeText(t.msp(), code))
+	}, t.now)
+	return err
 }
 
 // unknown answers #verify from a number on file for no contact: listed for
