@@ -151,6 +151,16 @@ type Tx interface {
 	// Consecutive failures per contact and channel (security.md §1.2).
 	FailureCount(ctx context.Context, tenantID, contactID string, kind DestinationKind) (int, error)
 	SetFailureCount(ctx context.Context, tenantID, contactID string, kind DestinationKind, n int, at time.Time) error
+	// AddFailure adds one to the contact's count on kind and returns the
+	// new count, in one statement: exact however many failures and
+	// successes on the contact's channels run at once.
+	AddFailure(ctx context.Context, tenantID, contactID string, kind DestinationKind, at time.Time) (int, error)
+	// ClearFailures records a success on kind, in one statement: its count
+	// goes back to zero, and so does every other kind's count at locked
+	// (the cap) or more — a channel is locked "until a success on another
+	// channel or an admin reset" (security.md §1.2). Counts below locked
+	// stay: a success on one channel is no success on another.
+	ClearFailures(ctx context.Context, tenantID, contactID string, kind DestinationKind, locked int, at time.Time) error
 
 	// Audit log. AppendAudit fills e.Seq, e.PrevHash and e.Hash (AuditHash)
 	// from the tenant's head and advances the head in the same transaction.

@@ -772,7 +772,8 @@ func (e *Engine) decideCode(ctx context.Context, tx Tx, policy Policy, v *Verifi
 }
 
 // markVerified completes v successfully and resets the consecutive-failure
-// counter of its channel (NIST §3.2.2) — unless v's method is below what
+// counter of its channel (NIST §3.2.2), ending the locks of the contact's
+// other channels (security.md §1.2) — unless v's method is below what
 // the policy now requires for v's purpose (it was tightened after the
 // start): then v ends failed, says why, and counts against no one, since
 // the caller did answer. Callers check v.Status afterwards.
@@ -800,7 +801,9 @@ func (e *Engine) markVerified(ctx context.Context, tx Tx, policy Policy, v *Veri
 	if err := e.queueOutcome(ctx, tx, *v, now); err != nil {
 		return err
 	}
-	if err := tx.SetFailureCount(ctx, v.TenantID, v.ContactID, v.DestKind, 0, now); err != nil {
+	// The same statement ends the locks of the contact's other channels
+	// (security.md §1.2: locked until a success on another channel).
+	if err := tx.ClearFailures(ctx, v.TenantID, v.ContactID, v.DestKind, policy.FailureCap, now); err != nil {
 		return err
 	}
 	*evType = EventVerificationVerified
@@ -811,15 +814,15 @@ func (e *Engine) markVerified(ctx context.Context, tx Tx, policy Policy, v *Veri
 // countFailure adds one to the contact's consecutive failures on v's channel
 // and audits why.
 func (e *Engine) countFailure(ctx context.Context, tx Tx, policy Policy, v Verification, actor, why string, now time.Time) error {
-	n, err := tx.FailureCount(ctx, v.TenantID, v.ContactID, v.DestKind)
+	// One statement adds it (not a read and a write of the sum): a
+	// success on another channel committed meanwhile, which may have
+	// ended this channel's lock, is not undone.
+	n, err := tx.AddFailure(ctx, v.TenantID, v.ContactID, v.DestKind, now)
 	if err != nil {
 		return err
 	}
-	if err := tx.SetFailureCount(ctx, v.TenantID, v.ContactID, v.DestKind, n+1, now); err != nil {
-		return err
-	}
 	return e.audit(ctx, tx, v.TenantID, actor, AuditVerificationFailedAttempt, v.ID,
-		map[string]string{"reason": why, "attempts": fmt.Sprint(v.Attempts), "consecutive_failures": fmt.Sprint(n + 1)})
+		map[string]string{"reason": why, "attempts": fmt.Sprint(v.Attempts), "consecutive_failures": fmt.Sprint(n)})
 }
 
 // finish publishes and measures the outcome of a committed change.

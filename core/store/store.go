@@ -240,6 +240,9 @@ type tx struct {
 	// failures holds failure counts read along with a verification, on
 	// SQLite (rememberFailures), kept up to date by SetFailureCount.
 	failures map[failureKey]int
+	// failuresOf names the contacts whose every kind's count is in
+	// failures (rememberContactFailures): a kind absent there counts 0.
+	failuresOf map[contactRef]bool
 	// batching and held: see batch.go.
 	batching bool
 	held     []batched

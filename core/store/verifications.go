@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -222,12 +223,13 @@ func (t *tx) LockVerificationFor(ctx context.Context, tenantID, techID, id strin
 	if t.pg() {
 		lock = " FOR UPDATE OF v"
 	} else {
-		failures = `(SELECT f.n FROM failure_counters f WHERE f.tenant_id = v.tenant_id AND f.contact_id = v.contact_id AND f.kind = v.dest_kind)`
+		// Every channel's count of the contact, for ClearFailures too.
+		failures = `(SELECT group_concat(f.kind || ':' || f.n) FROM failure_counters f WHERE f.tenant_id = v.tenant_id AND f.contact_id = v.contact_id AND f.n > 0)`
 	}
 	var (
 		tc     core.Technician
 		policy sql.NullString
-		n      sql.NullInt64
+		n      sql.NullString
 	)
 	v, err := scanVerificationTech(t.queryRow(ctx, `SELECT `+prefixCols("v.", verificationCols)+`, `+prefixCols("t.", technicianCols)+`,
 			(SELECT p.policy FROM policies p WHERE p.tenant_id = v.tenant_id AND p.client_id IN (v.client_id, '')
@@ -246,10 +248,37 @@ func (t *tx) LockVerificationFor(ctx context.Context, tenantID, techID, id strin
 	}
 	t.rememberPolicy(tenantID, v.ClientID, policy)
 	if !t.pg() {
-		t.rememberFailures(tenantID, v.ContactID, v.DestKind, int(n.Int64))
+		if err := t.rememberContactFailures(tenantID, v.ContactID, n.String); err != nil {
+			return core.Verification{}, core.Technician{}, err
+		}
 	}
 	return v, tc, nil
 }
+
+// rememberContactFailures remembers every channel's count of a contact
+// from "kind:n,kind:n" (the kinds with failures; the others count 0), on
+// SQLite only (see rememberFailures).
+func (t *tx) rememberContactFailures(tenantID, contactID, counts string) error {
+	if t.failuresOf == nil {
+		t.failuresOf = map[contactRef]bool{}
+	}
+	for _, kn := range strings.Split(counts, ",") {
+		if kn == "" {
+			continue
+		}
+		k, v, _ := strings.Cut(kn, ":")
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("store: failure count %q: %w", kn, err)
+		}
+		t.rememberFailures(tenantID, contactID, core.DestinationKind(k), n)
+	}
+	t.failuresOf[contactRef{tenantID, contactID}] = true
+	return nil
+}
+
+// contactRef names a contact of a tenant.
+type contactRef struct{ tenantID, contactID string }
 
 // failureKey names a contact's consecutive-failure counter on a kind.
 type failureKey struct {
@@ -387,6 +416,9 @@ func (t *tx) FailureCount(ctx context.Context, tenantID, contactID string, kind 
 	if n, ok := t.failures[failureKey{tenantID, contactID, kind}]; ok {
 		return n, nil
 	}
+	if t.failuresOf[contactRef{tenantID, contactID}] {
+		return 0, nil // every kind with failures is remembered
+	}
 	var n int
 	err := t.queryRow(ctx, `SELECT n FROM failure_counters WHERE tenant_id = ? AND contact_id = ? AND kind = ?`,
 		tenantID, contactID, string(kind)).Scan(&n)
@@ -400,7 +432,11 @@ func (t *tx) FailureCount(ctx context.Context, tenantID, contactID string, kind 
 // (else ErrNotFound).
 func (t *tx) SetFailureCount(ctx context.Context, tenantID, contactID string, kind core.DestinationKind, n int, at time.Time) error {
 	key := failureKey{tenantID, contactID, kind}
-	if cur, ok := t.failures[key]; ok {
+	cur, ok := t.failures[key]
+	if !ok && t.failuresOf[contactRef{tenantID, contactID}] {
+		cur, ok = 0, true // remembered as no failures
+	}
+	if ok {
 		if cur == n {
 			// Already so (a success resetting no failures): the count is
 			// all that is read of the row. The contact is the one the
@@ -415,4 +451,54 @@ func (t *tx) SetFailureCount(ctx context.Context, tenantID, contactID string, ki
 	return t.batch(ctx, batched{table: "failure_counters", op: "set failure count", q: `INSERT INTO failure_counters (tenant_id, contact_id, kind, n, at) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (tenant_id, contact_id, kind) DO UPDATE SET n = excluded.n, at = excluded.at`,
 		args: []any{tenantID, contactID, string(kind), n, at}, done: anyCount})
+}
+
+// AddFailure implements core.Tx: one upsert adding to the row as it is
+// when the statement runs (on PostgreSQL, the row is locked and read again
+// after a concurrent change commits), never a sum computed from an earlier
+// read. The contact must belong to the tenant (else ErrNotFound).
+func (t *tx) AddFailure(ctx context.Context, tenantID, contactID string, kind core.DestinationKind, at time.Time) (int, error) {
+	var n int
+	err := t.queryRow(ctx, `INSERT INTO failure_counters (tenant_id, contact_id, kind, n, at) VALUES (?, ?, ?, 1, ?)
+		ON CONFLICT (tenant_id, contact_id, kind) DO UPDATE SET n = failure_counters.n + 1, at = excluded.at
+		RETURNING n`, tenantID, contactID, string(kind), at).Scan(&n)
+	if err != nil {
+		return 0, wrap(err, "add failure")
+	}
+	if _, ok := t.failures[failureKey{tenantID, contactID, kind}]; ok || t.failuresOf[contactRef{tenantID, contactID}] {
+		t.rememberFailures(tenantID, contactID, kind, n)
+	}
+	return n, nil
+}
+
+// ClearFailures implements core.Tx: one UPDATE of the contact's rows, held
+// back with the success's other writes (batch) on PostgreSQL, where a
+// concurrent AddFailure waits for it and then adds to what it left. On
+// SQLite, when every count of the contact is remembered (read along with
+// the verification) and none is to change, there is no statement.
+func (t *tx) ClearFailures(ctx context.Context, tenantID, contactID string, kind core.DestinationKind, locked int, at time.Time) error {
+	clears := func(k core.DestinationKind, n int) bool { return n > 0 && (k == kind || n >= locked) }
+	if t.failuresOf[contactRef{tenantID, contactID}] {
+		changed := false
+		for key, n := range t.failures {
+			if key.tenantID == tenantID && key.contactID == contactID && clears(key.kind, n) {
+				t.failures[key], changed = 0, true
+			}
+		}
+		if !changed {
+			return nil
+		}
+	} else {
+		for key, n := range t.failures {
+			if key.tenantID == tenantID && key.contactID == contactID && clears(key.kind, n) {
+				t.failures[key] = 0
+			}
+		}
+	}
+	if err := t.flushFor(ctx, "failure_counters"); err != nil {
+		return err
+	}
+	return t.batch(ctx, batched{table: "failure_counters", op: "clear failures", q: `UPDATE failure_counters SET n = 0, at = ?
+		WHERE tenant_id = ? AND contact_id = ? AND n > 0 AND (kind = ? OR n >= ?)`,
+		args: []any{at, tenantID, contactID, string(kind), locked}, done: anyCount})
 }
