@@ -27,6 +27,7 @@ import (
 	"github.com/countersign/countersign/core/psa"
 	"github.com/countersign/countersign/core/psa/memory"
 	"github.com/countersign/countersign/core/secret"
+	"github.com/countersign/countersign/core/store"
 )
 
 // The demo tenant and technician. The password is new on every start and
@@ -91,33 +92,20 @@ Countersign demo is running (dev delivery: nothing is sent; messages wait in the
 	})
 }
 
-// prepareDemo creates or reuses the data directory, key and database, seeds
-// the tenant, mirrors the demo PSA's contacts, and resets the technician's
-// password. It returns the server config and the new password.
 // demoFakes are the loopback fakes the demo's pushes go to.
 type demoFakes struct {
 	duo       *duotest.Server
 	microsoft *microsofttest.Server
 }
 
+// prepareDemo creates or reuses the data directory, key and database, seeds
+// the tenant, mirrors the demo PSA's contacts, and resets the technician's
+// password. It returns the server config, the new password and the pod's
+// URL.
 func prepareDemo(ctx context.Context, dataDir, listen string, demoPSA *demoPSA, fakes demoFakes, log *slog.Logger) (Config, string, string, error) {
-	fakeDuo, fakeMS := fakes.duo, fakes.microsoft
-	if err := os.MkdirAll(dataDir, 0o700); err != nil {
-		return Config{}, "", "", fmt.Errorf("create data directory: %w", err)
-	}
-	keyFile := filepath.Join(dataDir, "master.key")
-	if _, err := os.Stat(keyFile); errors.Is(err, fs.ErrNotExist) {
-		if _, err := secret.GenerateKeyFile(keyFile); err != nil {
-			return Config{}, "", "", err
-		}
-	}
-	c := Config{
-		Listen: listen, PublicURL: "http://" + listen, Database: filepath.Join(dataDir, "countersign.db"),
-		MasterKeyFile: keyFile, DevDelivery: true, RequireTOTP: false, OutboxPoll: time.Second,
-		LogLevel: "info", LogFormat: "text", demoPSA: true,
-		duoHTTP: fakeDuo.HTTPClient(), duoAllowHost: func(h string) bool { return h == fakeDuo.Host() },
-		microsoft: &microsoft.Options{HTTPClient: fakeMS.HTTPClient(), LoginURL: fakeMS.URL(), GraphURL: fakeMS.URL(),
-			ConnectorURL: fakeMS.URL(), GraphResource: microsoft.DefaultGraphURL},
+	c, err := demoConfig(dataDir, listen, fakes)
+	if err != nil {
+		return Config{}, "", "", err
 	}
 	password, err := randomPassword()
 	if err != nil {
@@ -142,9 +130,62 @@ func prepareDemo(ctx context.Context, dataDir, listen string, demoPSA *demoPSA, 
 	if err != nil {
 		return Config{}, "", "", err
 	}
-	now := time.Now().UTC()
-	var tenant core.Tenant
-	fresh := false
+	tenant, fresh, err := seedDemoTenant(ctx, st, hash, time.Now().UTC())
+	if err != nil {
+		return Config{}, "", "", fmt.Errorf("seed demo tenant: %w", err)
+	}
+	client, err := memory.New(memory.Config{BaseURL: demoPSA.url, APIKey: demoPSA.key}, psa.Deps{})
+	if err != nil {
+		return Config{}, "", "", err
+	}
+	if fresh {
+		n, err := mirrorPSA(ctx, engine, tenant.ID, memory.ID, client)
+		if err != nil {
+			return Config{}, "", "", fmt.Errorf("mirror demo PSA: %w", err)
+		}
+		log.Info("demo PSA mirrored", "contacts", n)
+	}
+	in, err := pointDemoIntegration(ctx, engine, tenant.ID, demoPSA)
+	if err != nil {
+		return Config{}, "", "", fmt.Errorf("demo PSA integration: %w", err)
+	}
+	if err := seedDemoDuo(ctx, engine, tenant.ID, fakes.duo); err != nil {
+		return Config{}, "", "", fmt.Errorf("demo Duo account: %w", err)
+	}
+	if err := seedDemoMicrosoft(ctx, engine, tenant.ID, fakes.microsoft); err != nil {
+		return Config{}, "", "", fmt.Errorf("demo Microsoft 365 tenant: %w", err)
+	}
+	return c, password, c.PublicURL + "/pod/" + demoTenantSlug + "/" + in.ID, nil
+}
+
+// demoConfig creates or reuses the data directory and its master key, and
+// returns the demo server's config: dev delivery, the demo PSA, and Duo
+// and Microsoft 365 pointed at the loopback fakes.
+func demoConfig(dataDir, listen string, fakes demoFakes) (Config, error) {
+	fakeDuo, fakeMS := fakes.duo, fakes.microsoft
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return Config{}, fmt.Errorf("create data directory: %w", err)
+	}
+	keyFile := filepath.Join(dataDir, "master.key")
+	if _, err := os.Stat(keyFile); errors.Is(err, fs.ErrNotExist) {
+		if _, err := secret.GenerateKeyFile(keyFile); err != nil {
+			return Config{}, err
+		}
+	}
+	return Config{
+		Listen: listen, PublicURL: "http://" + listen, Database: filepath.Join(dataDir, "countersign.db"),
+		MasterKeyFile: keyFile, DevDelivery: true, RequireTOTP: false, OutboxPoll: time.Second,
+		LogLevel: "info", LogFormat: "text", demoPSA: true,
+		duoHTTP: fakeDuo.HTTPClient(), duoAllowHost: func(h string) bool { return h == fakeDuo.Host() },
+		microsoft: &microsoft.Options{HTTPClient: fakeMS.HTTPClient(), LoginURL: fakeMS.URL(), GraphURL: fakeMS.URL(),
+			ConnectorURL: fakeMS.URL(), GraphResource: microsoft.DefaultGraphURL},
+	}, nil
+}
+
+// seedDemoTenant creates the demo tenant and its admin technician on the
+// first run (fresh), and on every run sets the technician's password hash
+// and clears a lock-out, in one transaction.
+func seedDemoTenant(ctx context.Context, st *store.Store, hash string, now time.Time) (tenant core.Tenant, fresh bool, err error) {
 	err = st.Update(ctx, func(tx core.Tx) error {
 		var err error
 		tenant, err = tx.TenantBySlug(ctx, demoTenantSlug)
@@ -169,26 +210,17 @@ func prepareDemo(ctx context.Context, dataDir, listen string, demoPSA *demoPSA, 
 		tech.PasswordHash, tech.FailedLogins, tech.LockedUntil = hash, 0, time.Time{}
 		return tx.UpdateTechnician(ctx, &tech)
 	})
-	if err != nil {
-		return Config{}, "", "", fmt.Errorf("seed demo tenant: %w", err)
-	}
-	client, err := memory.New(memory.Config{BaseURL: demoPSA.url, APIKey: demoPSA.key}, psa.Deps{})
-	if err != nil {
-		return Config{}, "", "", err
-	}
-	if fresh {
-		n, err := mirrorPSA(ctx, engine, tenant.ID, memory.ID, client)
-		if err != nil {
-			return Config{}, "", "", fmt.Errorf("mirror demo PSA: %w", err)
-		}
-		log.Info("demo PSA mirrored", "contacts", n)
-	}
-	// The demo PSA listens on a new port each run: point its integration
-	// (which the pod uses) at this run's address.
+	return tenant, fresh, err
+}
+
+// pointDemoIntegration creates the tenant's demo PSA integration, or
+// updates it, with this run's address: the demo PSA listens on a new port
+// each run, and the pod uses the integration.
+func pointDemoIntegration(ctx context.Context, engine *core.Engine, tenantID string, demoPSA *demoPSA) (core.Integration, error) {
 	in := core.Integration{Kind: memory.ID, Name: "Demo PSA"}
-	existing, err := engine.Integrations(ctx, tenant.ID)
+	existing, err := engine.Integrations(ctx, tenantID)
 	if err != nil {
-		return Config{}, "", "", err
+		return core.Integration{}, err
 	}
 	for _, e := range existing {
 		if e.Kind == memory.ID {
@@ -196,16 +228,7 @@ func prepareDemo(ctx context.Context, dataDir, listen string, demoPSA *demoPSA, 
 		}
 	}
 	in.Config, _ = json.Marshal(memory.Config{BaseURL: demoPSA.url, APIKey: demoPSA.key})
-	if in, err = engine.PutIntegration(ctx, tenant.ID, "demo", in); err != nil {
-		return Config{}, "", "", fmt.Errorf("demo PSA integration: %w", err)
-	}
-	if err := seedDemoDuo(ctx, engine, tenant.ID, fakeDuo); err != nil {
-		return Config{}, "", "", fmt.Errorf("demo Duo account: %w", err)
-	}
-	if err := seedDemoMicrosoft(ctx, engine, tenant.ID, fakeMS); err != nil {
-		return Config{}, "", "", fmt.Errorf("demo Microsoft 365 tenant: %w", err)
-	}
-	return c, password, c.PublicURL + "/pod/" + demoTenantSlug + "/" + in.ID, nil
+	return engine.PutIntegration(ctx, tenantID, "demo", in)
 }
 
 // How long the demo's fake Duo takes to answer: long enough to see the

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"html/template"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -81,16 +83,7 @@ func build(ctx context.Context, c Config, log *slog.Logger) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Without server-wide channels, a tenant's messages go out through its
-	// own accounts (Settings → Channels); until it has them they are kept
-	// in the outbox, as in dev delivery.
-	dev := c.DevDelivery
-	switch {
-	case dev:
-		log.Warn("DEV DELIVERY MODE: messages are kept in the outbox and never sent")
-	case len(senders) == 0:
-		log.Warn("no server-wide Twilio or SMTP: messages of tenants without their own channels are kept in the outbox, never sent")
-	}
+	warnDelivery(c, senders, log)
 	renderer, err := assets.NewMessages()
 	if err != nil {
 		return nil, fmt.Errorf("message templates: %w", err)
@@ -103,17 +96,7 @@ func build(ctx context.Context, c Config, log *slog.Logger) (*app, error) {
 		return nil, fmt.Errorf("-trusted-proxies: %w", err)
 	}
 	metrics := web.NewMetrics()
-	// Live updates: in-process on SQLite; on PostgreSQL also to and from
-	// every other node on the database (LISTEN/NOTIFY).
-	hub := live.NewHub(0)
-	var (
-		bridge    *live.PGBridge
-		publisher core.Publisher = hub
-	)
-	if dialect, dsn := dialectOf(c.Database); dialect == "postgres" {
-		bridge = live.NewPGBridge(hub, dsn, log)
-		publisher = bridge
-	}
+	hub, bridge, publisher := liveBus(c, log)
 	// PSA plugins: one client per integration, shared by pods and by the
 	// ticket notes the outbox writes (so their caches are shared too).
 	plugins, err := psaRegistry(c.demoPSA, c.extraPSAs...)
@@ -132,28 +115,12 @@ func build(ctx context.Context, c Config, log *slog.Logger) (*app, error) {
 	senders[core.OutboxInboundEvent] = core.SenderFunc(func(ctx context.Context, m core.Outbound) (string, error) {
 		return srv.ActOnInboundEvent(ctx, m)
 	})
-	senders[core.OutboxTicketNote] = &psa.NoteSender{Clients: psaClients,
-		Load: func(ctx context.Context, tenantID, id string) (core.Integration, error) {
-			return engine.Integration(ctx, tenantID, id)
-		}}
-	senders[core.OutboxPSATicket] = &psa.TicketSender{Clients: psaClients,
-		Load: func(ctx context.Context, tenantID, id string) (core.Integration, error) {
-			return engine.Integration(ctx, tenantID, id)
-		}}
-	senders[core.OutboxPSAContact] = &psa.ContactSender{Clients: psaClients,
-		Load: func(ctx context.Context, tenantID, id string) (core.Integration, error) {
-			return engine.Integration(ctx, tenantID, id)
-		}}
-	// SMS opt-in forms: the note on the PSA contact, and a number the end
-	// user corrected (issue 18 item 4).
-	contactWrites := &psa.ContactWriteSender{Clients: psaClients,
-		Load: func(ctx context.Context, tenantID, id string) (core.Integration, error) {
-			return engine.Integration(ctx, tenantID, id)
-		}}
-	senders[core.OutboxContactNote], senders[core.OutboxContactPhone] = contactWrites, contactWrites
+	addPSASenders(senders, psaClients, func(ctx context.Context, tenantID, id string) (core.Integration, error) {
+		return engine.Integration(ctx, tenantID, id)
+	})
 	engine, err = core.NewEngine(core.Config{
 		Store: st, Renderer: renderer, Sealer: keys, CodeKey: keys.Derive("code-hmac"), PublicURL: c.PublicURL,
-		Senders: senders, DevDelivery: dev, Channels: channelFactory{c: c}, NoSharedChannels: c.TenantChannelsOnly, StatusCallbacks: strings.HasPrefix(c.PublicURL, "https://"),
+		Senders: senders, DevDelivery: c.DevDelivery, Channels: channelFactory{c: c}, NoSharedChannels: c.TenantChannelsOnly, StatusCallbacks: strings.HasPrefix(c.PublicURL, "https://"),
 		Observer: metrics, Publisher: publisher, Logger: log,
 		Duo:       duo.Connector(duo.Options{HTTPClient: c.duoHTTP, AllowHost: c.duoAllowHost}),
 		Microsoft: microsoftConnector(c),
@@ -167,6 +134,53 @@ func build(ctx context.Context, c Config, log *slog.Logger) (*app, error) {
 	if err != nil {
 		return nil, fmt.Errorf("page templates: %w", err)
 	}
+	srv, err = web.New(webConfig(c, engine, psaClients, pages, keys, metrics, hub, proxies, twilioClient, log))
+	if err != nil {
+		return nil, err
+	}
+	ok = true
+	return &app{store: st, engine: engine, web: srv, keys: keys, log: log, metrics: metrics, hub: hub, bridge: bridge}, nil
+}
+
+// warnDelivery says at start-up when messages will not leave the outbox.
+// Without server-wide channels, a tenant's messages go out through its
+// own accounts (Settings → Channels); until it has them they are kept in
+// the outbox, as in dev delivery.
+func warnDelivery(c Config, senders map[core.OutboxKind]core.Sender, log *slog.Logger) {
+	switch {
+	case c.DevDelivery:
+		log.Warn("DEV DELIVERY MODE: messages are kept in the outbox and never sent")
+	case len(senders) == 0:
+		log.Warn("no server-wide Twilio or SMTP: messages of tenants without their own channels are kept in the outbox, never sent")
+	}
+}
+
+// liveBus returns the hub of live updates and what the engine publishes
+// to: in-process on SQLite; on PostgreSQL also to and from every other
+// node on the database (LISTEN/NOTIFY), through the bridge.
+func liveBus(c Config, log *slog.Logger) (*live.Hub, *live.PGBridge, core.Publisher) {
+	hub := live.NewHub(0)
+	if dialect, dsn := dialectOf(c.Database); dialect == "postgres" {
+		bridge := live.NewPGBridge(hub, dsn, log)
+		return hub, bridge, bridge
+	}
+	return hub, nil, hub
+}
+
+// addPSASenders adds the outbox senders that write to PSAs: ticket notes,
+// tray tickets, contacts, and the SMS opt-in forms' contact note and
+// corrected number (issue 18 item 4). load reads an item's integration.
+func addPSASenders(senders map[core.OutboxKind]core.Sender, clients *psa.Clients, load func(ctx context.Context, tenantID, id string) (core.Integration, error)) {
+	senders[core.OutboxTicketNote] = &psa.NoteSender{Clients: clients, Load: load}
+	senders[core.OutboxPSATicket] = &psa.TicketSender{Clients: clients, Load: load}
+	senders[core.OutboxPSAContact] = &psa.ContactSender{Clients: clients, Load: load}
+	contactWrites := &psa.ContactWriteSender{Clients: clients, Load: load}
+	senders[core.OutboxContactNote], senders[core.OutboxContactPhone] = contactWrites, contactWrites
+}
+
+// webConfig is the web server's configuration from c and the wired parts.
+func webConfig(c Config, engine *core.Engine, psaClients *psa.Clients, pages *template.Template, keys *secret.Keyring, metrics *web.Metrics,
+	hub *live.Hub, proxies []netip.Prefix, twilioClient *twilio.Client, log *slog.Logger) web.Config {
 	wcfg := web.Config{
 		PSA:    psaClients,
 		Engine: engine, Pages: pages, Static: assets.StaticHandler(assets.StaticFS()),
@@ -185,12 +199,7 @@ func build(ctx context.Context, c Config, log *slog.Logger) (*app, error) {
 		wcfg.TwilioStatus = twilioClient.WebhookValidator(c.PublicURL)
 		wcfg.TwilioAccountSID = c.TwilioAccountSID
 	}
-	srv, err = web.New(wcfg)
-	if err != nil {
-		return nil, err
-	}
-	ok = true
-	return &app{store: st, engine: engine, web: srv, keys: keys, log: log, metrics: metrics, hub: hub, bridge: bridge}, nil
+	return wcfg
 }
 
 // psaRegistry lists the PSA plugins this binary carries; adding a PSA is a
