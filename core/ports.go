@@ -107,6 +107,12 @@ const (
 	// set: the message itself never leaves the database this way (other
 	// nodes hear of events through PostgreSQL notifications).
 	EventOutboxChanged EventType = "outbox.changed"
+	// EventTechCheckAnswered: a Windows user answered the tray's "Verify
+	// my technician" for technician TechnicianID about the call with
+	// contact ContactID (TicketRef where one is known): Answer is the
+	// TechCheckAnswer, Reason the words the technician's card shows. It
+	// goes to that technician's pages only.
+	EventTechCheckAnswered EventType = "techcheck.answered"
 )
 
 // Event is a state change, published after its transaction commits so that
@@ -120,10 +126,12 @@ type Event struct {
 	Status         Status    `json:"status"`
 	At             time.Time `json:"at"`
 	// TechnicianID is set on technician events (EventTechnicianSignedOut,
-	// EventTechnicianChanged),
+	// EventTechnicianChanged, EventTechCheckAnswered),
 	// and Reason says why, in words the technician's page shows.
 	TechnicianID string `json:"technician_id,omitempty"`
 	Reason       string `json:"reason,omitempty"`
+	// Answer is set on EventTechCheckAnswered.
+	Answer TechCheckAnswer `json:"answer,omitempty"`
 }
 
 // Publisher fans events out to whoever watches (web sockets, other nodes).

@@ -82,7 +82,21 @@ func (e *Engine) CheckTechnician(ctx context.Context, d Device, c TechCheck) (Te
 	if tc.queued {
 		e.Wake()
 	}
-	return tc.res, nil
+	// The technician's open cards (console and pods) hear the answer at
+	// once; no other technician's do.
+	res := tc.res
+	e.publish(ctx, Event{Type: EventTechCheckAnswered, TenantID: d.TenantID, TechnicianID: res.Technician.ID,
+		ContactID: res.Contact.ID, TicketRef: res.TicketRef, Answer: res.Answer, Reason: tc.told, At: e.Now()})
+	return res, nil
+}
+
+// techCheckToldText is what the technician's card says of the answer.
+func techCheckToldText(a TechCheckAnswer, who, device, when string) string {
+	if a == TechCheckNotThePerson {
+		return fmt.Sprintf("%s said from the Countersign tray on %s (%s) that you are NOT the person on the phone with them. "+
+			"The MSP was alerted; treat the caller as not verified.", who, device, when)
+	}
+	return fmt.Sprintf("%s confirmed from the Countersign tray on %s (%s) that you are the technician working with them.", who, device, when)
 }
 
 // checkTechCheckInput refuses a malformed answer before any transaction,
@@ -114,6 +128,7 @@ type techCheckTx struct {
 	res     TechCheckResult
 	outcome error
 	queued  bool
+	told    string // the words the technician's card shows
 }
 
 // run takes the steps in order; each refusal is audited and ends the
@@ -248,6 +263,7 @@ func (tc *techCheckTx) record(ctx context.Context, contact Contact, tech Technic
 		who += " (" + cl.Name + ")"
 	}
 	when := FormatStamp(tc.now, loc)
+	tc.told = techCheckToldText(tc.c.Answer, who, d.Name, when)
 	if ticket.IntegrationID != "" {
 		if err := tc.e.queueTechCheckNote(ctx, tx, ticket, techCheckNoteText(tc.c.Answer, who, tech.Name, d.Name, when), tc.now); err != nil {
 			return err

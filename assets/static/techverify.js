@@ -153,7 +153,7 @@ function tvMount(status, list, opts) {
   // reconnect says resync); the slow timer shows codes running out and is
   // the safety net while the socket is down.
   tvLoad();
-  CSLive.watch({ techverify: true }, () => { tvLoad(); }, opts.onLive);
+  CSLive.watch({ techverify: true }, (ev) => { if (ev.type === "techverify.changed" || ev.type === "resync") tvLoad(); }, opts.onLive);
   setInterval(tvLoad, 30000);
   return { reload: tvLoad };
 }

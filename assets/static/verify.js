@@ -570,6 +570,17 @@ const CSVerify = (() => {
       } catch (e) { say(e.message); }
     }
 
+    // showTechCheck shows this contact's answer to the tray's "Verify my
+    // technician" about the technician signed in here (the server sends
+    // it to them only): confirmed, or not the person on the phone.
+    function showTechCheck(ev) {
+      if (!contact || ev.contact_id !== contact.id || !ev.reason) return;
+      const p = $("techcheck");
+      p.className = "techcheck " + (ev.answer === "not_the_person" ? "not_the_person" : "confirm");
+      p.textContent = ev.reason;
+      p.hidden = false;
+    }
+
     // newestOpen is the contact's live verification: the newest, when it
     // is still open (one live verification per contact).
     function newestOpen(list) {
@@ -597,9 +608,13 @@ const CSVerify = (() => {
       const live = newestOpen(contact.history || []);
       if (live) showActive(live);
       else if (contact.history && contact.history[0] && contact.history[0].status === "verified") loadDirectory(contact.history[0].id);
+      $("techcheck").hidden = true; $("techcheck").textContent = "";
       if (watch) watch.close();
       if (typeof CSLive !== "undefined") {
-        watch = CSLive.watch({ contact: contact.id }, () => refresh(), CSLive.indicator($("live")));
+        watch = CSLive.watch({ contact: contact.id }, (ev) => {
+          if (ev.type === "techcheck.answered") { showTechCheck(ev); return; }
+          refresh();
+        }, CSLive.indicator($("live")));
       }
       return contact;
     }

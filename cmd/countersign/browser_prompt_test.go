@@ -194,6 +194,12 @@ func TestBrowserPodWorkstationPrompt(t *testing.T) {
 		map[string]any{"technician_id": listed.Technicians[0].ID, "answer": "not_the_person"})
 	require.Equal(t, http.StatusCreated, status, body)
 	assert.Equal(t, cwBrowserTicket, body["ticket"])
+	// Jamie's open pod is told at once, without a reload.
+	pod.WaitText("#techcheck", "Pat Pod (Company 1101) said from the Countersign tray on FABRIKAM-PC3")
+	pod.WaitText("#techcheck", "that you are NOT the person on the phone with them")
+	pod.WaitClass("#techcheck", "not_the_person")
+	pod.CheckA11y("connectwise pod, tray says not the person")
+	tab.Screenshot("cw-pod-techcheck-not-the-person")
 	alert = s.waitMail(t, "Countersign alert: Pat Pod says the caller is not Jamie Tech", opsEmail)
 	assert.Contains(t, alert.Text, "is NOT the person on the phone with them")
 	for len(cw.NoteRecords(cwBrowserTicket)) < 3 && time.Now().Before(deadline) {

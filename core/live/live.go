@@ -76,11 +76,12 @@ type wireEvent struct {
 	Status         core.Status    `json:"status"`
 	At             time.Time      `json:"at"`
 	Reason         string         `json:"reason,omitempty"`
+	Answer         string         `json:"answer,omitempty"`
 }
 
 func eventMessage(e core.Event) Message {
 	data, err := json.Marshal(wireEvent{Type: e.Type, ContactID: e.ContactID, TicketRef: e.TicketRef,
-		VerificationID: e.VerificationID, Status: e.Status, At: e.At, Reason: e.Reason})
+		VerificationID: e.VerificationID, Status: e.Status, At: e.At, Reason: e.Reason, Answer: string(e.Answer)})
 	if err != nil {
 		// Only strings and a time: cannot fail short of a year outside
 		// 0–9999. Tell the watcher to refetch rather than drop it.
@@ -221,6 +222,22 @@ func (h *Hub) Publish(_ context.Context, e core.Event) {
 	}
 	h.mu.RLock()
 	defer h.mu.RUnlock()
+	if e.Type == core.EventTechCheckAnswered {
+		// For that technician's pages only; the technician's row did not
+		// change, so the hooks are not told.
+		if e.TechnicianID == "" {
+			return
+		}
+		byTech := h.topics[topic{e.TenantID, 'u', e.TechnicianID}]
+		if len(byTech) == 0 {
+			return
+		}
+		m := eventMessage(e)
+		for s := range byTech {
+			s.offer(m)
+		}
+		return
+	}
 	if e.TechnicianID != "" {
 		h.technicianChanged(e.TenantID, e.TechnicianID)
 		if e.Type == core.EventTechnicianChanged {

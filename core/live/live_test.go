@@ -363,3 +363,37 @@ func TestDevOutboxWatch(t *testing.T) {
 	_, err := h.Subscribe("ten_a", live.Watch{})
 	assert.Error(t, err, "a watch of nothing is refused")
 }
+
+// TestTechCheckAnswered: a tray's answer about a technician reaches that
+// technician's pages in its tenant only — whatever they watch — and no
+// other technician's, not even one watching the same contact; the
+// technician-change hooks (caches of signed-in technicians) are not told.
+func TestTechCheckAnswered(t *testing.T) {
+	h := live.NewHub(0)
+	var heard []string
+	defer h.OnTechnicianChange(func(tenant, tech string) { heard = append(heard, tenant+"/"+tech) })()
+	card := subscribe(t, h, "ten_a", live.Watch{ContactID: "con_1", TechnicianID: "tec_1"})
+	inbox := subscribe(t, h, "ten_a", live.Watch{TechVerify: true, TechnicianID: "tec_1"})
+	colleague := subscribe(t, h, "ten_a", live.Watch{ContactID: "con_1", TechnicianID: "tec_2"})
+	anonymous := subscribe(t, h, "ten_a", live.Watch{ContactID: "con_1"})
+	otherTenant := subscribe(t, h, "ten_b", live.Watch{ContactID: "con_1", TechnicianID: "tec_1"})
+
+	e := core.Event{Type: core.EventTechCheckAnswered, TenantID: "ten_a", TechnicianID: "tec_1", ContactID: "con_1", TicketRef: "T-1",
+		Answer: core.TechCheckNotThePerson, Reason: "Sam said you are NOT the person", At: time.Date(2026, 12, 4, 9, 0, 0, 0, time.UTC)}
+	h.Publish(t.Context(), e)
+	for _, s := range []*live.Subscription{card, inbox} {
+		got := drain(s)
+		require.Len(t, got, 1, "watch %+v gets the answer once", s.Watch())
+		assert.JSONEq(t, `{"type":"techcheck.answered","contact_id":"con_1","ticket_ref":"T-1","verification_id":"","status":"",
+			"answer":"not_the_person","reason":"Sam said you are NOT the person","at":"2026-12-04T09:00:00Z"}`, string(got[0].JSON()))
+	}
+	assert.Empty(t, drain(colleague), "another technician on the same contact hears nothing")
+	assert.Empty(t, drain(anonymous), "a contact watcher without the technician hears nothing")
+	assert.Empty(t, drain(otherTenant), "tenant B's technician with the same id hears nothing")
+	assert.Empty(t, heard, "the technician's row did not change")
+
+	e.TechnicianID = ""
+	h.Publish(t.Context(), e)
+	assert.Empty(t, drain(card), "an answer about no one goes nowhere")
+	assert.Empty(t, drain(anonymous))
+}

@@ -64,12 +64,24 @@ func TestAgentTechCheck(t *testing.T) {
 		r = check("", testSID, map[string]string{"technician_id": p.a.tech.ID, "answer": "confirm"})
 		assert.Equal(t, http.StatusUnauthorized, r.status, "no device credential")
 
+		// Jane's open card on the contact hears the answer live; tenant B's
+		// technician, watching their own, does not.
+		mine := p.watchLive(t, p.admin, "contact="+p.a.contact.ID)
+		theirs := p.watchLive(t, p.login(t, p.b), "contact="+p.b.contact.ID)
 		r = check(p.cred, testSID, map[string]string{"technician_id": p.a.tech.ID, "answer": "confirm"})
 		require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
 		m := r.JSON(t)
 		assert.Equal(t, "confirm", m["answer"])
 		assert.Equal(t, "900", m["ticket"])
 		assert.Equal(t, false, m["alerted"])
+		told := readLive(t, mine, 2*time.Second)
+		assert.Equal(t, "techcheck.answered", told["type"])
+		assert.Equal(t, "confirm", told["answer"])
+		assert.Equal(t, p.a.contact.ID, told["contact_id"])
+		assert.Equal(t, "900", told["ticket_ref"])
+		assert.Contains(t, told["reason"], "confirmed from the Countersign tray on CONTOSO-PC1")
+		assert.Contains(t, told["reason"], "you are the technician working with them")
+		assert.NotContains(t, told, "technician_id")
 
 		// An unknown technician and another tenant's: the same 404, audited.
 		for _, id := range []string{"tec_nosuchtechnician", p.b.tech.ID} {
@@ -78,6 +90,11 @@ func TestAgentTechCheck(t *testing.T) {
 			assert.Contains(t, string(r.body), "not working with you now")
 		}
 		assert.Len(t, auditOf(t, p.env, tenant, testSID, core.AuditTechCheckRefused), 2)
+		// Refused answers tell no one (a read that timed out ends a gorilla
+		// socket: the silence is checked once, and Jane watches anew).
+		assertSilent(t, mine, 200*time.Millisecond)
+		assertSilent(t, theirs, 50*time.Millisecond)
+		mine = p.watchLive(t, p.admin, "contact="+p.a.contact.ID)
 
 		// The fourth answer within the hour: 429 with a wait, audited, not acted on.
 		r = check(p.cred, testSID, map[string]string{"technician_id": p.a.tech.ID, "answer": "not_the_person"})
@@ -95,6 +112,14 @@ func TestAgentTechCheck(t *testing.T) {
 		r = check(p.cred, testSID, map[string]string{"technician_id": p.a.tech.ID, "answer": "not_the_person"})
 		require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
 		assert.Equal(t, true, r.JSON(t)["alerted"])
+		for {
+			told = readLive(t, mine, 2*time.Second)
+			if told["type"] == "techcheck.answered" {
+				break // after the new prompt's own events
+			}
+		}
+		assert.Equal(t, "not_the_person", told["answer"])
+		assert.Contains(t, told["reason"], "that you are NOT the person on the phone with them")
 		p.deliver(t)
 		require.Equal(t, mails+1, p.mail.Len())
 		alert, _ := p.mail.last(t)

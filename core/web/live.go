@@ -69,6 +69,9 @@ func (s *Server) registerLiveRoutes(r *mux.Router) {
 //	{"type":"verification.verified", "contact_id", "ticket_ref", "verification_id", "status", "at"}
 //	{"type":"techverify.changed", "at"}   the inbox changed: refetch GET /api/v1/techverify
 //	{"type":"outbox.changed", "at"}       a dev outbox message was kept: refetch GET /api/v1/outbox
+//	{"type":"techcheck.answered", "contact_id", "ticket_ref", "answer", "reason", "at"}
+//	                                      to the signed-in technician's sockets only: a Windows
+//	                                      user answered "Verify my technician" about them
 //	{"type":"resync"}                     events may have been lost: refetch
 //
 // When an admin ends the technician's sessions (disabled, password or
