@@ -26,13 +26,16 @@ const (
 
 // startChannelServer starts a server without server-wide Twilio, its
 // Twilio traffic going to own, the tenant's account.
-func startChannelServer(t *testing.T) (*testServer, *twiliotest.Server) {
+func startChannelServer(t *testing.T, opts ...func(*Config)) (*testServer, *twiliotest.Server) {
 	t.Helper()
 	own := &twiliotest.Server{AccountSID: tenantAccount, AuthToken: tenantToken, Numbers: []string{"+15550109999", tenantNumber}}
 	own.Start(t)
 	s := startServer(t, func(c *Config) {
 		c.TwilioAccountSID, c.TwilioSecret, c.TwilioFrom = "", "", ""
 		c.twilioHTTP = own.HTTPClient()
+		for _, o := range opts {
+			o(c)
+		}
 	})
 	return s, own
 }
