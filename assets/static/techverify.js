@@ -11,6 +11,9 @@ const tvLabels = { open: "Waiting for the caller's #confirm", confirmed: "Confir
                    failed: "Closed: too many wrong codes", replaced: "Replaced by a newer #verify", unknown: "Unknown caller: no code sent",
                    dismissed: "Dismissed" };
 
+// TV_POLL_MS is how often the inbox refetches while its live socket is down.
+const TV_POLL_MS = 15000;
+
 function tvWhen(iso) { return CSTime.format(iso); }
 
 function tvMount(status, list, opts) {
@@ -105,6 +108,7 @@ function tvMount(status, list, opts) {
     let j;
     try { j = await api("GET", "/techverify"); } catch (e) { status.textContent = e.message; return; }
     const items = opts.actionable ? j.items.filter(tvActionable) : j.items;
+    tvExpiryTimer(items);
     if (opts.onCount) opts.onCount(items.filter((it) => tvStatus(it) === "open" || tvStatus(it) === "unknown").length);
     status.textContent = items.length ? "" : opts.actionable ? "No caller is waiting to check a technician." : "No requests in the last day.";
     // Re-render only on a change, so typing in a ticket field keeps focus.
@@ -149,12 +153,29 @@ function tvMount(status, list, opts) {
     }
   }
 
+  // tvExpiryTimer redraws the list when the next open code runs out, so
+  // that it shows expired (and leaves a pod's list) on time: the server
+  // closes an expired request only on the next #confirm, with no event.
+  let expiry = 0;
+  function tvExpiryTimer(items) {
+    clearTimeout(expiry);
+    const now = Date.now();
+    const next = Math.min(...items.filter((it) => tvStatus(it) === "open" && it.expires_at).map((it) => new Date(it.expires_at).getTime()));
+    if (isFinite(next) && next > now) expiry = setTimeout(tvLoad, Math.min(next - now + 250, 2147483647));
+  }
+
   // Live: the server says when the tenant's requests change (and a
-  // reconnect says resync); the slow timer shows codes running out and is
-  // the safety net while the socket is down.
+  // reconnect says resync). Polling is only the fallback while the socket
+  // is down (connecting, offline); it stops once the socket is back, and
+  // for good when the session has ended.
+  let poll = 0;
+  function tvLive(state, reason) {
+    if (state === "online" || state === "signedout") { clearInterval(poll); poll = 0; }
+    else if (!poll) poll = setInterval(tvLoad, TV_POLL_MS);
+    if (opts.onLive) opts.onLive(state, reason);
+  }
   tvLoad();
-  CSLive.watch({ techverify: true }, (ev) => { if (ev.type === "techverify.changed" || ev.type === "resync") tvLoad(); }, opts.onLive);
-  setInterval(tvLoad, 30000);
+  CSLive.watch({ techverify: true }, (ev) => { if (ev.type === "techverify.changed" || ev.type === "resync") tvLoad(); }, tvLive);
   return { reload: tvLoad };
 }
 

@@ -256,3 +256,78 @@ func TestBrowserVerifyTechnicianPage(t *testing.T) {
 	console.WaitText(`li[data-status="confirmed"] .tv-state`, "Confirmed by the caller")
 	assert.Contains(t, console.Text("#tv-page"), s.URL+"/v/"+testTenantSlug, "the page's address, for the MSP's e-mails")
 }
+
+// TestBrowserTechVerifyLive: the inbox is live for every technician at
+// once, not polled. Jamie's console, Tom's console and Tom's pod are open
+// on the inbox; a #verify through the signed webhook appears in all three
+// without a reload within a few seconds (the fallback poll runs only while
+// a socket is down, every 15 s; none is down here); Jamie's claim shows in
+// Tom's console and pod as claimed by Jamie, live, with a "Take over"
+// instead of "Claim"; the caller's #confirm takes it off Tom's pod and
+// marks it confirmed in both consoles.
+func TestBrowserTechVerifyLive(t *testing.T) {
+	s, _ := startChannelServer(t)
+	text := setupBrowserTechVerify(t, s)
+	status, body := s.API.do("POST", "/admin/technicians", map[string]string{
+		"name": "Tom Tech", "email": "tom@acme.example", "role": "technician", "password": techPassword})
+	require.Equal(t, http.StatusCreated, status, body)
+	psaSrv := memory.NewServer("psa-key-93")
+	psaSrv.Seed([]psa.Company{{Ref: "co1", Name: "Fabrikam"}},
+		[]psa.Contact{{Ref: "c1", CompanyRef: "co1", FirstName: "Pat", LastName: "Pod", Phones: []psa.Phone{{Number: "(555) 010-0177", Default: true}}}},
+		[]psa.Ticket{{Ref: "902", Summary: "Someone says they are IT", CompanyRef: "co1", ContactRef: "c1"}})
+	psaURL := ServeOtherOrigin(t, psaSrv)
+	intID := s.AddIntegration(t, memory.ID, "Fabrikam PSA", memory.Config{BaseURL: psaURL, APIKey: "psa-key-93"})
+
+	jamie := NewTab(t)
+	s.SignIn(t, jamie, techEmail, techPassword, "")
+	jamie.Visit(s.URL + "/app/techverify")
+	tom := NewTab(t)
+	tomTOTP := s.SignIn(t, tom, "tom@acme.example", techPassword, "")
+	tom.Visit(s.URL + "/app/techverify")
+	for _, tb := range []*Tab{jamie, tom} {
+		tb.WaitText("#tv-live", "Live")
+		tb.WaitText("#tv-status", "No requests in the last day")
+	}
+	podTab := NewTab(t)
+	podTab.SetViewport(1000, 900)
+	podTab.Visit(fmt.Sprintf("%s/ui/ticket/902?width=600&pod=%s", psaURL, url.QueryEscape(s.URL+"/pod/"+testTenantSlug+"/"+intID+"?w=600")))
+	pod := podTab.FrameTab(t, "w=600")
+	s.signInPopOut(t, pod, "tom@acme.example", techPassword, tomTOTP)
+	pod.WaitText("#pod-title", "Ticket #902")
+	pod.WaitTrue("the pod inbox's live connection", `document.getElementById("pod-tv").dataset.live === "online"`)
+	pod.WaitTrue("the pod inbox's first load", `document.getElementById("pod-tv-status").textContent !== ""`)
+
+	// within is how soon a change must show: live, far under the 15 s
+	// fallback poll and the 30 s the inbox used to take.
+	const within = 3 * time.Second
+	sent := time.Now()
+	_, reply := text("+15550100142", "#verify", tenantToken)
+	m := regexp.MustCompile(`code is (\d{3}) (\d{3})`).FindStringSubmatch(reply)
+	require.NotNil(t, m, "no code in the reply: %s", reply)
+	jamie.WaitVisible(`li[data-status="open"] .tv-claim`)
+	tom.WaitVisible(`li[data-status="open"] .tv-claim`)
+	pod.WaitVisible(`#pod-tv[open] li[data-status="open"] .tv-claim`)
+	t.Logf("the #verify showed in two consoles and a pod %v after the text", time.Since(sent).Round(time.Millisecond))
+	assert.Less(t, time.Since(sent), within, "the request appears live")
+	assert.Equal(t, "Claim and show code", tom.Text(`li[data-status="open"] .tv-claim`))
+
+	claimed := time.Now()
+	jamie.Click(`li[data-status="open"] .tv-claim`)
+	jamie.WaitText(`li[data-status="open"] .tv-code`, m[1]+" "+m[2])
+	tom.WaitText(`li[data-status="open"]`, "claimed by "+techName)
+	tom.WaitText(`li[data-status="open"] .tv-claim`, "Take over and show code")
+	pod.WaitText(`#pod-tv li[data-status="open"]`, "claimed by "+techName)
+	t.Logf("Jamie's claim showed for Tom %v after the click", time.Since(claimed).Round(time.Millisecond))
+	assert.Less(t, time.Since(claimed), within, "the claim shows live")
+	assert.NotContains(t, tom.Text("#tv-items"), m[1]+" "+m[2], "Tom sees no code he did not claim")
+	tom.CheckA11y("techverify claimed by another")
+	tom.Screenshot("techverify-claimed-by-another")
+
+	confirmed := time.Now()
+	_, reply = text("+15550100142", "#confirm "+m[1]+m[2], tenantToken)
+	assert.Contains(t, reply, "complete")
+	tom.WaitText(`li[data-status="confirmed"] .tv-state`, "Confirmed by the caller")
+	jamie.WaitText(`li[data-status="confirmed"] .tv-state`, "Confirmed by the caller")
+	pod.WaitTrue("the confirmed request leaves the pod's list", `document.getElementById("pod-tv").hidden`)
+	assert.Less(t, time.Since(confirmed), within, "the #confirm shows live")
+}
