@@ -138,7 +138,7 @@ const CSVerify = (() => {
     // isAdmin: an admin may reset a channel locked by consecutive failures
     // (the card offers it); others are told to ask one.
     let isAdmin = false;
-    api("GET", "/me").then((j) => { isAdmin = ["owner", "admin"].includes(j.technician.role); if (contact) renderLockReset(); }).catch(() => {});
+    api("GET", "/me").then((j) => { isAdmin = ["owner", "admin"].includes(j.technician.role); if (contact) { renderLockReset(); renderDestNext(); } }).catch(() => {});
     const start = opts.start || ((body) => api("POST", "/verifications", body));
     const push = opts.push || ((body) => api("POST", "/pushes", body));
     const prompt = opts.prompt || null;
@@ -204,10 +204,20 @@ const CSVerify = (() => {
     // method the policy allows; a method below the client's minimum for
     // the reason marked is shown disabled with why (the routes list marks
     // it the same way, and the server refuses it anyway).
+    //
+    // A channel locked by consecutive failures (the ways to verify say
+    // which) has its buttons disabled the same way, with the count and the
+    // next step: another way, or the lock's reset (an admin's button, or
+    // "ask an admin"). The table is drawn again once the ways are read;
+    // the focus stays on the button it was on.
     function renderDestinations() {
-      const tb = $("dests").querySelector("tbody"); tb.replaceChildren();
+      const tb = $("dests").querySelector("tbody");
+      const f = document.activeElement && tb.contains(document.activeElement) ? document.activeElement : null;
+      const refocus = f && f.dataset.method ? 'button[data-method="' + f.dataset.method + '"][data-dest="' + CSS.escape(f.dataset.dest) + '"]' : "";
+      tb.replaceChildren();
       const allowed = new Set(contact.policy ? contact.policy.methods : Object.keys(methodNames));
       const below = ((contact.policy || {}).below_minimum || {})[purpose() || "identity"] || {};
+      const locks = lockedKinds();
       for (const d of contact.destinations) {
         const tr = el("tr", undefined, { "data-dest": d.id }), td = el("td"), act = el("td");
         td.append(el("span", destLabel(d) + ": " + d.masked, { class: "dest-value" }));
@@ -218,20 +228,38 @@ const CSVerify = (() => {
           if (!allowed.has(m)) continue;
           const b = el("button", methodNames[m], { type: "button", "data-method": m, "data-dest": d.id,
             "aria-label": methodNames[m] + " to " + d.masked });
-          if (below[m]) {
+          if (below[m] || locks[d.kind]) {
             b.disabled = true;
-            b.classList.add("below-minimum");
+            b.classList.add(below[m] ? "below-minimum" : "locked");
             b.setAttribute("aria-describedby", "dest-why-" + d.id);
-            if (!why.includes(below[m])) why.push(below[m]);
+            if (below[m] && !why.includes(below[m])) why.push(below[m]);
           } else b.addEventListener("click", () => request(m, d));
           act.append(b);
         }
-        if (why.length) act.append(el("p", "Not allowed: " + why.join("; "), { id: "dest-why-" + d.id, class: "dest-why muted" }),
-          el("p", undefined, { class: "dest-next" }));
+        let text = why.length ? "Not allowed: " + why.join("; ") : "";
+        if (locks[d.kind]) text = (text ? sentence(text) + " " : "") + sentence(locks[d.kind]);
+        if (text) act.append(el("p", text, { id: "dest-why-" + d.id, class: "dest-why muted" }),
+          el("p", undefined, { class: "dest-next", "data-locked": locks[d.kind] ? "1" : "" }));
         tr.append(td, act); tb.append(tr);
       }
       if (!contact.destinations.length) tb.append(el("tr")).append(el("td", "No phone or email on record.", { colspan: "2" }));
       renderDestNext();
+      const again = refocus && tb.querySelector(refocus + ":not([disabled])");
+      if (again) again.focus();
+    }
+
+    // lockedKinds says, by destination kind, why a channel is locked by
+    // consecutive failures ("Locked after 5 consecutive failures"), from
+    // the ways to verify (a locked way is marked so by the server).
+    function lockedKinds() {
+      const out = {};
+      for (const r of routes) {
+        const k = Object.keys(methodsFor).find((kind) => methodsFor[kind].includes(r.method));
+        if (!r.locked || !k || out[k]) continue;
+        const n = /locked after (\d+) consecutive failures/.exec(r.reason || "");
+        out[k] = n ? "Locked after " + n[1] + " consecutive failures" : sentence(r.reason);
+      }
+      return out;
     }
 
     // nextAllowed is the way offered instead of a method below the
@@ -250,11 +278,21 @@ const CSVerify = (() => {
       for (const p of $("dests").querySelectorAll(".dest-next")) {
         p.replaceChildren();
         if (next === undefined) continue;
-        if (!next) { p.append("No way that meets it is available for this person: escalate if the caller cannot verify."); continue; }
-        const name = methodNames[next.method] || next.method;
-        const b = el("button", "Use " + name + " instead", { type: "button", class: "quiet", "data-next-route": next.method });
-        b.addEventListener("click", () => startRoute(next));
-        p.append(b);
+        const lockedRow = p.dataset.locked === "1";
+        const add = (...parts) => { if (p.childNodes.length) p.append(" "); p.append(...parts); };
+        if (next) {
+          const name = methodNames[next.method] || next.method;
+          const b = el("button", "Use " + name + " instead", { type: "button", class: "quiet", "data-next-route": next.method });
+          b.addEventListener("click", () => startRoute(next));
+          p.append(b);
+        }
+        if (lockedRow && isAdmin) {
+          const b = el("button", "Reset the lock", { type: "button", class: "quiet", "data-lock-reset": "" });
+          b.addEventListener("click", resetLock);
+          add(b);
+        } else if (lockedRow) add((next ? "Or ask" : "Ask") + " an admin to reset the lock.");
+        if (!next) add((lockedRow ? "No other way is available for this person" : "No way that meets it is available for this person") +
+          ": escalate if the caller cannot verify.");
       }
     }
 
@@ -297,7 +335,7 @@ const CSVerify = (() => {
         ol.append(li);
       }
       if (!routes.length) ol.append(el("li", "No method the policy allows is available for this person.", { class: "muted" }));
-      renderDestNext();
+      renderDestinations(); // a channel may be locked, or its lock gone
       renderLockReset();
       if (active) showActive(active);
     }

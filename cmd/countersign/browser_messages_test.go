@@ -149,6 +149,20 @@ func TestBrowserLockReset(t *testing.T) {
 	assert.False(t, tech.visible("#again"), "no new code to a locked phone")
 	assert.False(t, tech.visible("#next"), "no other way")
 	assert.Contains(t, tech.Text(`#routes-list li[data-method="sms_code"]`), "an admin can reset the lock on the contact's card")
+	// The destination table says the same (issue 12): the phone's SMS
+	// code, SMS link and voice code buttons disabled, described by the
+	// lock's count, with the next step beside them (the reset, for an
+	// admin; no other way for this phone-only caller).
+	var dests []map[string]any
+	tech.Eval(`[...document.querySelectorAll("#dests button[data-method]")].map(b => ({m: b.dataset.method, off: b.disabled,
+		why: (document.getElementById(b.getAttribute("aria-describedby") || "") || {}).textContent || ""}))`, &dests)
+	require.Len(t, dests, 3, "%v", dests)
+	for _, d := range dests {
+		assert.Equal(t, true, d["off"], "%v", d)
+		assert.Equal(t, "Locked after 5 consecutive failures.", d["why"], "%v", d)
+	}
+	assert.Equal(t, "Reset the lock No other way is available for this person: escalate if the caller cannot verify.", tech.Text("#dests .dest-next"))
+	assert.True(t, tech.visible("#dests button[data-lock-reset]"))
 	tech.CheckA11y("console, phone locked")
 	tech.Screenshot("msg-locked-reset")
 
@@ -157,6 +171,10 @@ func TestBrowserLockReset(t *testing.T) {
 	tech.WaitTrue("the focus on the first way to verify", `document.activeElement && document.activeElement.dataset.route === "sms_code"`)
 	assert.False(t, tech.visible("#lock-reset"))
 	assert.Empty(t, tech.Text("#msg"))
+	tech.WaitTrue("the phone's buttons enabled again", `[...document.querySelectorAll("#dests button[data-method]")].every(b => !b.disabled)`)
+	var left int
+	tech.Eval(`document.querySelectorAll("#dests .dest-why, #dests .dest-next").length`, &left)
+	assert.Zero(t, left, "no lock left to explain")
 	status, body = s.API.do("GET", "/admin/audit?action=verification.lock_reset", nil)
 	require.Equal(t, 200, status, body)
 	events, _ := body["events"].([]any)
