@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/countersign/countersign/core"
 	"github.com/countersign/countersign/core/live"
 	"github.com/countersign/countersign/core/store/storetest"
 	"github.com/jackc/pgx/v5"
@@ -206,6 +207,27 @@ func TestPGBridge(t *testing.T) {
 		require.True(t, ok)
 		assert.True(t, m.Resync())
 		assert.Contains(t, b.logs.String(), "malformed notification")
+	})
+
+	t.Run("a tray's answer reaches its technician on the other node", func(t *testing.T) {
+		card := subscribe(t, b.hub, "ten_a", live.Watch{ContactID: "con_1", TechnicianID: "tec_1"})
+		colleague := subscribe(t, b.hub, "ten_a", live.Watch{ContactID: "con_1", TechnicianID: "tec_2"})
+		otherTenant := subscribe(t, b.hub, "ten_b", live.Watch{ContactID: "con_1", TechnicianID: "tec_1"})
+		e := core.Event{Type: core.EventTechCheckAnswered, TenantID: "ten_a", TechnicianID: "tec_1", ContactID: "con_1",
+			TicketRef: "T-9", Answer: core.TechCheckNotThePerson, Reason: "Sam said you are NOT the person", At: time.Now().UTC()}
+		a.bridge.Publish(t.Context(), e)
+		m, ok := nextEvent(t, card, time.Second)
+		require.True(t, ok, "node B's card of tec_1 got nothing within 1 s")
+		assert.Equal(t, core.EventTechCheckAnswered, m.Event.Type)
+		assert.Equal(t, core.TechCheckNotThePerson, m.Event.Answer)
+		assert.Equal(t, e.Reason, m.Event.Reason)
+		assert.Equal(t, "T-9", m.Event.TicketRef)
+		_, leak := next(t, colleague, 200*time.Millisecond)
+		assert.False(t, leak, "another technician of the tenant hears nothing")
+		_, leak = next(t, otherTenant, 0)
+		assert.False(t, leak, "tenant isolation holds across nodes")
+		_, leak = next(t, onB, 0)
+		assert.False(t, leak, "a contact watcher without the technician hears nothing")
 	})
 }
 
