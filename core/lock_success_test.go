@@ -166,3 +166,31 @@ func TestFailureCountExactUnderConcurrency(t *testing.T) {
 		}
 	})
 }
+
+// TestResetLockEveryChannel: an admin's reset covers every channel that
+// counts failures, the pushes' too (a Duo Deny counts on duo, security.md
+// §1.2 and §4), not only phone, e-mail and workstation. Failed before:
+// a contact locked on duo and microsoft only got "nothing to reset".
+func TestResetLockEveryChannel(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, st *store.Store) {
+		f := newFixture(t, st)
+		ctx := t.Context()
+		capN := core.DefaultPolicy().FailureCap
+		require.NoError(t, st.Update(ctx, func(tx core.Tx) error {
+			for _, k := range []core.DestinationKind{core.DestDuo, core.DestMicrosoft} {
+				if err := tx.SetFailureCount(ctx, f.tenant.ID, f.contact.ID, k, capN, f.clk.Now()); err != nil {
+					return err
+				}
+			}
+			return nil
+		}))
+		reset, err := f.eng.ResetLock(ctx, f.tenant.ID, f.admin.ID, f.contact.ID)
+		require.NoError(t, err)
+		assert.ElementsMatch(t, []core.DestinationKind{core.DestDuo, core.DestMicrosoft}, reset)
+		assert.Equal(t, map[core.DestinationKind]int{core.DestDuo: 0, core.DestMicrosoft: 0},
+			f.failureCounts(t, core.DestDuo, core.DestMicrosoft))
+		ev := lastAudit(t, f.auditOf(t))
+		assert.Equal(t, core.AuditVerificationLockReset, ev.Action)
+		assert.Equal(t, map[string]string{"duo": "10", "microsoft": "10"}, ev.Detail)
+	})
+}

@@ -492,6 +492,11 @@ func failureCapError(p Policy, k DestinationKind, n int) error {
 	return nil
 }
 
+// failureKinds are the channels whose consecutive failures are counted:
+// the destinations' and the pushes' (a Duo or Microsoft Deny counts on
+// its own channel), and the workstation prompt's.
+var failureKinds = []DestinationKind{DestPhone, DestEmail, DestDuo, DestMicrosoft, DestWorkstation}
+
 // ResetLock is an admin's reset of a contact's channels locked by
 // consecutive failures (security.md §1.2: locked "until a success on
 // another channel or an admin reset"): each channel's count of consecutive
@@ -514,7 +519,7 @@ func (e *Engine) ResetLock(ctx context.Context, tenantID, techID, contactID stri
 		}
 		detail := map[string]string{}
 		now := e.Now()
-		for _, k := range []DestinationKind{DestPhone, DestEmail, DestWorkstation} {
+		for _, k := range failureKinds {
 			n, err := tx.FailureCount(ctx, tenantID, contactID, k)
 			if err != nil {
 				return err
