@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -330,4 +332,42 @@ func TestBrowserTechVerifyLive(t *testing.T) {
 	jamie.WaitText(`li[data-status="confirmed"] .tv-state`, "Confirmed by the caller")
 	pod.WaitTrue("the confirmed request leaves the pod's list", `document.getElementById("pod-tv").hidden`)
 	assert.Less(t, time.Since(confirmed), within, "the #confirm shows live")
+}
+
+// TestBrowserTechVerifyFallbackPoll: with the live socket down (every
+// websocket of the page drops before it opens), the inbox says it is
+// offline and falls back to polling: a #verify still shows without a
+// reload, within the 15 s fallback (it used to wait for a 30 s timer).
+func TestBrowserTechVerifyFallbackPoll(t *testing.T) {
+	s, _ := startChannelServer(t)
+	text := setupBrowserTechVerify(t, s)
+	tab := NewTab(t)
+	// Every socket drops before its hello, as through a proxy that
+	// refuses websockets (Chromium's URL blocking does not cover them).
+	require.NoError(t, chromedp.Run(tab.Ctx, chromedp.ActionFunc(func(ctx context.Context) error {
+		_, err := page.AddScriptToEvaluateOnNewDocument(`window.WebSocket = class {
+			constructor() { setTimeout(() => this.onclose && this.onclose({ code: 1006, reason: "" }), 10); }
+			close() {} send() {}
+		};`).Do(ctx)
+		return err
+	})))
+	s.SignIn(t, tab, techEmail, techPassword, "")
+	tab.Visit(s.URL + "/app/techverify")
+	tab.WaitText("#tv-live", "Offline")
+	tab.WaitText("#tv-status", "No requests in the last day")
+	sent := time.Now()
+	_, reply := text("+15550100142", "#verify", tenantToken)
+	require.Regexp(t, `code is \d{3} \d{3}`, reply)
+	deadline := sent.Add(20 * time.Second)
+	for {
+		var shown bool
+		tab.Eval(`!!document.querySelector('li[data-status="open"] .tv-claim')`, &shown)
+		if shown {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "the #verify did not show within 20 s with the socket down")
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Logf("with the socket down the #verify showed %v after the text", time.Since(sent).Round(time.Millisecond))
+	assert.Contains(t, tab.Text("#tv-live"), "Offline", "still offline: the poll found it")
 }
