@@ -229,16 +229,20 @@ func (e *Engine) checkPushLimits(ctx context.Context, tx Tx, p Policy, open []Ve
 			lastSuccess = v.CompletedAt
 		}
 	}
+	stop, what, err := pushStop(ctx, tx, p, history, tenantID, contactID, now)
+	if err != nil {
+		return err
+	}
+	if what != "" {
+		return Errorf(KindForbidden, "the user %s a push %s ago; pushes to them are stopped for %s: verify another way, or an admin can reset the lock on the contact's card",
+			what, now.Sub(stop.CreatedAt).Round(time.Minute), durationWords(p.Push.DeniedBlock.D()))
+	}
 	short, day := 0, 0
 	for _, v := range history {
 		if !isPush(v.Method) || v.ProviderRef == "" || microsoftNotPushed(v) {
 			continue // a push never sent is no push
 		}
 		age := now.Sub(v.CreatedAt)
-		if what := pushRefusal(v); what != "" && age < p.Push.DeniedBlock.D() {
-			return Errorf(KindForbidden, "the user %s a push %s ago; pushes to them are stopped for %s: verify another way",
-				what, age.Round(time.Minute), durationWords(p.Push.DeniedBlock.D()))
-		}
 		if !v.CreatedAt.After(lastSuccess) {
 			continue
 		}
@@ -270,6 +274,46 @@ func (e *Engine) checkPushLimits(ctx context.Context, tx Tx, p Policy, open []Ve
 		return Errorf(KindRateLimited, "you have sent %d pushes in the last hour (the limit); use another method", n)
 	}
 	return nil
+}
+
+// pushStop finds the refusal in history (the contact's latest
+// verifications) that stops pushes to the contact at now (security.md §4):
+// a push the user denied or reported as fraud less than the policy's
+// DeniedBlock ago, answered after an admin last lifted the stop
+// (ResetLock). what is pushRefusal's words, "" for none.
+func pushStop(ctx context.Context, tx Tx, p Policy, history []Verification, tenantID, contactID string, now time.Time) (Verification, string, error) {
+	var (
+		lifted time.Time
+		read   bool
+	)
+	for _, v := range history {
+		if !isPush(v.Method) || v.ProviderRef == "" || microsoftNotPushed(v) {
+			continue // a push never sent is no push
+		}
+		what := pushRefusal(v)
+		if what == "" || now.Sub(v.CreatedAt) >= p.Push.DeniedBlock.D() {
+			continue
+		}
+		if !read { // read only when a refusal would stop pushes
+			var err error
+			if lifted, err = tx.PushStopLifted(ctx, tenantID, contactID); err != nil {
+				return Verification{}, "", err
+			}
+			read = true
+		}
+		if refusedAt(v).After(lifted) {
+			return v, what, nil
+		}
+	}
+	return Verification{}, "", nil
+}
+
+// refusedAt is when the user answered v: its completion, else its start.
+func refusedAt(v Verification) time.Time {
+	if !v.CompletedAt.IsZero() {
+		return v.CompletedAt
+	}
+	return v.CreatedAt
 }
 
 func (e *Engine) duoClient(a DuoAccount) (DuoClient, error) {

@@ -161,6 +161,11 @@ type Tx interface {
 	// channel or an admin reset" (security.md §1.2). Counts below locked
 	// stay: a success on one channel is no success on another.
 	ClearFailures(ctx context.Context, tenantID, contactID string, kind DestinationKind, locked int, at time.Time) error
+	// PushStopLifted is when an admin last lifted the contact's push stop
+	// (security.md §4, Engine.ResetLock); the zero time for never. Refusals
+	// before it no longer stop pushes.
+	PushStopLifted(ctx context.Context, tenantID, contactID string) (time.Time, error)
+	LiftPushStop(ctx context.Context, tenantID, contactID string, at time.Time) error
 
 	// Audit log. AppendAudit fills e.Seq, e.PrevHash and e.Hash (AuditHash)
 	// from the tenant's head and advances the head in the same transaction.

@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -514,7 +515,8 @@ func (e *Engine) ResetLock(ctx context.Context, tenantID, techID, contactID stri
 		if !tech.Role.IsAdmin() {
 			return Errorf(KindForbidden, "only an admin or owner can reset a lock; ask one")
 		}
-		if _, err := tx.Contact(ctx, tenantID, contactID); err != nil {
+		contact, err := tx.Contact(ctx, tenantID, contactID)
+		if err != nil {
 			return err
 		}
 		detail := map[string]string{}
@@ -533,8 +535,33 @@ func (e *Engine) ResetLock(ctx context.Context, tenantID, techID, contactID stri
 			reset = append(reset, k)
 			detail[string(k)] = fmt.Sprint(n)
 		}
+		// A push stop (security.md §4: "admin override only") is lifted
+		// too: the refusals answered until now no longer stop pushes; a
+		// new one does again.
+		p, err := EffectivePolicy(ctx, tx, tenantID, contact.ClientID)
+		if err != nil {
+			return err
+		}
+		history, err := tx.ListVerifications(ctx, tenantID, contactID, 100)
+		if err != nil {
+			return err
+		}
+		stop, what, err := pushStop(ctx, tx, p, history, tenantID, contactID, now)
+		if err != nil {
+			return err
+		}
+		if what != "" {
+			if err := tx.LiftPushStop(ctx, tenantID, contactID, now); err != nil {
+				return err
+			}
+			k := stop.DestKind
+			if !slices.Contains(reset, k) {
+				reset = append(reset, k)
+			}
+			detail["push_stop"] = what + " " + stop.ID
+		}
 		if len(reset) == 0 {
-			return Errorf(KindConflict, "nothing to reset: no failures are counted against this contact")
+			return Errorf(KindConflict, "nothing to reset: no failures are counted against this contact and pushes to them are not stopped")
 		}
 		return e.audit(ctx, tx, tenantID, techActor(techID), AuditVerificationLockReset, contactID, detail)
 	})

@@ -502,3 +502,21 @@ func (t *tx) ClearFailures(ctx context.Context, tenantID, contactID string, kind
 		WHERE tenant_id = ? AND contact_id = ? AND n > 0 AND (kind = ? OR n >= ?)`,
 		args: []any{at, tenantID, contactID, string(kind), locked}, done: anyCount})
 }
+
+// PushStopLifted implements core.Tx.
+func (t *tx) PushStopLifted(ctx context.Context, tenantID, contactID string) (time.Time, error) {
+	var at time.Time
+	err := t.queryRow(ctx, `SELECT at FROM push_stop_lifts WHERE tenant_id = ? AND contact_id = ?`,
+		tenantID, contactID).Scan(tcol(&at))
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, nil
+	}
+	return at, wrap(err, "get push stop lift")
+}
+
+// LiftPushStop implements core.Tx. The contact must belong to the tenant.
+func (t *tx) LiftPushStop(ctx context.Context, tenantID, contactID string, at time.Time) error {
+	_, err := t.exec(ctx, `INSERT INTO push_stop_lifts (tenant_id, contact_id, at) VALUES (?, ?, ?)
+		ON CONFLICT (tenant_id, contact_id) DO UPDATE SET at = excluded.at`, tenantID, contactID, normTime(at))
+	return wrap(err, "lift push stop")
+}
