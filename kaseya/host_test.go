@@ -1,11 +1,7 @@
 package kaseya_test
 
 import (
-	"encoding/json"
 	"net/http"
-	"net/url"
-	"regexp"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -23,12 +19,6 @@ import (
 // form's corrected number and an on-call member copied from BMS, each
 // reaching the contract-checked fake BMS.
 
-var (
-	confirmLinkRE = regexp.MustCompile(`/e/([A-Za-z0-9_-]+)`)
-	optInPathRE   = regexp.MustCompile(`/o/[^/\s]+/[A-Za-z0-9_-]{43}`)
-	optInNonceRE  = regexp.MustCompile(`name="nonce" value="([^"]+)"`)
-)
-
 // bmsFixture is a Countersign server with a Kaseya BMS integration of
 // tenant A on a fake BMS holding acme, alice and her ticket.
 type bmsFixture struct {
@@ -43,24 +33,14 @@ func newBMSFixture(t *testing.T, dialect string) *bmsFixture {
 	srv.Seed([]psa.Company{acme}, []psa.Contact{alice}, []psa.Ticket{ticket})
 	srv.SetMember(psa.Member{Ref: "77", Name: "Countersign Integration", Email: kaseyatest.Username})
 	f := &bmsFixture{bms: srv}
-	f.Env = webtest.Open(t, dialect, webtest.Options{Descriptors: []psa.Descriptor{kaseya.Descriptor()},
-		Deps: func(core.Integration) psa.Deps { return psa.Deps{HTTPClient: srv.HTTPClient()} }})
-	raw, err := json.Marshal(srv.Config())
-	require.NoError(t, err)
-	f.integration, err = f.Engine.PutIntegration(t.Context(), f.A.Tenant.ID, "test", core.Integration{Kind: kaseya.ID, Name: "Kaseya BMS", Config: raw})
-	require.NoError(t, err)
+	f.Env, f.integration = webtest.OpenPSA(t, dialect, kaseya.Descriptor(), psa.Deps{HTTPClient: srv.HTTPClient()}, "Kaseya BMS", srv.Config())
 	return f
 }
 
 // mirrorAlice mirrors alice as a technician's search would.
 func (f *bmsFixture) mirrorAlice(t *testing.T) core.Contact {
 	t.Helper()
-	c, err := f.Engine.MirrorContact(t.Context(), f.A.Tenant.ID, core.PSAContact{Kind: kaseya.ID, IntegrationName: "Kaseya BMS",
-		CompanyRef: acme.Ref, CompanyName: acme.Name, Contact: core.NewContact{PSARef: alice.Ref, FirstName: alice.FirstName, LastName: alice.LastName,
-			Emails: []core.NewDestination{{Value: alice.Emails[0].Address, Default: true}},
-			Phones: []core.NewDestination{{Value: alice.Phones[0].Number, Label: "Mobile", Default: true}}}})
-	require.NoError(t, err)
-	return c
+	return f.MirrorPSAContact(t, f.integration, acme, alice)
 }
 
 // TestTrayFirstTicketKaseya: a first ticket from the Windows tray on a
@@ -74,35 +54,17 @@ func TestTrayFirstTicketKaseya(t *testing.T) {
 	webtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		f := newBMSFixture(t, dialect)
 		ctx := t.Context()
-		tenant := f.A.Tenant.ID
 		al := f.mirrorAlice(t) // gives Acme its usual domain
-		key, err := f.Engine.ActivationKey(ctx, tenant, "test", al.ClientID)
-		require.NoError(t, err)
 		const sid = "S-1-5-21-3623811015-3361044348-30300820-1301"
-		dev, _, err := f.Engine.Activate(ctx, key, core.DeviceReport{Name: "ACME-PC4", OS: "Windows 11 Pro",
-			Users: []core.DeviceUser{{SID: sid, Account: `ACME\ddent`, LoggedOn: true}}})
-		require.NoError(t, err)
-		form := func() string {
-			t.Helper()
-			link, _, err := f.Engine.OpenTrayForm(ctx, dev, sid, core.TrayFormTicket)
-			require.NoError(t, err)
-			_, token, ok := strings.Cut(link, "/t/")
-			require.True(t, ok, link)
-			return token
-		}
+		dev := f.ActivateDevice(t, al.ClientID, "ACME-PC4", sid, `ACME\ddent`)
 
-		res, err := f.Engine.SubmitTrayForm(ctx, form(), core.TrayTicket{FirstName: "Dana", LastName: "Dent", Email: "dana@acme-dental.example",
+		res := f.SubmitTrayTicket(t, dev, sid, core.TrayTicket{FirstName: "Dana", LastName: "Dent", Email: "dana@acme-dental.example",
 			Summary: "Scanner offline", Details: "Floor 2 scanner."})
-		require.NoError(t, err)
 		assert.Equal(t, "confirm", res.State)
-		f.Deliver(t)
-		msg := f.Mail.Last(t)
+		msg, token := f.EnrolmentMail(t)
 		assert.Equal(t, "dana@acme-dental.example", msg.To)
-		g := confirmLinkRE.FindStringSubmatch(msg.Text)
-		require.NotNil(t, g, msg.Text)
 		assert.Empty(t, f.bms.Tickets(), "nothing reaches BMS before the click")
-		_, err = f.Engine.ConfirmEnrolment(ctx, g[1])
-		require.NoError(t, err)
+		f.ConfirmEnrolment(t, token)
 		f.Deliver(t) // the contact
 		f.Deliver(t) // then its ticket
 
@@ -119,8 +81,7 @@ func TestTrayFirstTicketKaseya(t *testing.T) {
 		assert.Contains(t, tickets[0].Details, "Floor 2 scanner.")
 		assert.Equal(t, "New", tickets[0].Status)
 
-		res, err = f.Engine.SubmitTrayForm(ctx, form(), core.TrayTicket{Summary: "Printer jam"})
-		require.NoError(t, err)
+		res = f.SubmitTrayTicket(t, dev, sid, core.TrayTicket{Summary: "Printer jam"})
 		assert.Equal(t, "logged", res.State)
 		f.Deliver(t)
 		tickets = f.bms.Tickets()
@@ -141,24 +102,10 @@ func TestOptInPhoneWriteBackKaseya(t *testing.T) {
 		f := newBMSFixture(t, dialect)
 		al := f.mirrorAlice(t)
 		admin := f.AdminClient(t)
-		r := f.API(t, admin, http.MethodPut, "/api/v1/optin/settings", map[string]bool{"allow_correction": true})
-		require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
-		r = f.API(t, admin, http.MethodPost, "/api/v1/contacts/"+al.ID+"/optin", map[string]string{"channel": "email"})
-		require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
-		f.Deliver(t)
-		path := optInPathRE.FindString(f.Mail.Last(t).Text)
-		require.NotEmpty(t, path)
+		path := f.SendOptIn(t, admin, al.ID)
 		before := f.bms.Requests()
 
-		anon := f.Client(t)
-		page := f.Do(t, anon, http.MethodGet, path, "", nil, nil)
-		require.Equal(t, http.StatusOK, page.Status)
-		g := optInNonceRE.FindSubmatch(page.Body)
-		require.NotNil(t, g)
-		r = f.Do(t, anon, http.MethodPost, path, "application/x-www-form-urlencoded",
-			url.Values{"answer": {"yes"}, "nonce": {string(g[1])}, "phone": {"+44 7700 900123"}}.Encode(), nil)
-		require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
-		f.Deliver(t)
+		f.AnswerOptIn(t, path, "+44 7700 900123")
 
 		assert.Equal(t, []psa.Phone{{Number: "+447700900123", Label: "Mobile", Default: true}}, f.bms.ContactPhones(alice.Ref),
 			"the mobile BMS had as (555) 010-0142 is replaced in place")
@@ -180,18 +127,14 @@ func TestNotifyCopyKaseyaMember(t *testing.T) {
 			{Ref: "32", Identifier: "oformer", Name: "Oscar Former", Email: "oscar@msp.example"},
 		}, "32")
 		admin := f.AdminClient(t)
-		r := f.API(t, admin, http.MethodPost, "/api/v1/admin/notify/groups", map[string]any{"name": "Desk", "events": []string{"tech_verify"}})
-		require.Equal(t, http.StatusCreated, r.Status, "%s", r.Body)
-		gid := r.JSON(t)["id"].(string)
+		gid := f.NewNotifyGroup(t, admin, "Desk")
 
-		r = f.API(t, admin, http.MethodGet, "/api/v1/admin/notify/members", nil)
-		require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
-		members := r.JSON(t)["members"].([]any)
+		members, r := f.NotifyMembers(t, admin)
 		require.Len(t, members, 1, "active employees only: %s", r.Body)
 		assert.Equal(t, map[string]any{"integration_id": f.integration.ID, "integration": "Kaseya BMS", "ref": "31", "name": "Nina Night",
 			"email": "Nina@MSP.example"}, members[0], "no phone: BMS lists none")
 
-		r = f.API(t, admin, http.MethodPost, "/api/v1/admin/notify/groups/"+gid+"/members", map[string]any{"integration_id": f.integration.ID, "member_ref": "31"})
+		r = f.CopyNotifyMember(t, admin, gid, f.integration, "31")
 		require.Equal(t, http.StatusCreated, r.Status, "%s", r.Body)
 		u := r.JSON(t)
 		assert.Equal(t, "Nina Night", u["name"])
@@ -199,7 +142,7 @@ func TestNotifyCopyKaseyaMember(t *testing.T) {
 		assert.Empty(t, u["sms"], "BMS lists no phone for employees")
 		assert.Equal(t, true, u["by_email"])
 		assert.Equal(t, "psa:"+f.integration.ID+":31", u["source"])
-		r = f.API(t, admin, http.MethodPost, "/api/v1/admin/notify/groups/"+gid+"/members", map[string]any{"integration_id": f.integration.ID, "member_ref": "32"})
+		r = f.CopyNotifyMember(t, admin, gid, f.integration, "32")
 		assert.Equal(t, http.StatusNotFound, r.Status, "an inactive employee is not copied")
 		assert.Empty(t, f.bms.TakeViolations())
 	})
