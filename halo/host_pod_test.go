@@ -1,7 +1,6 @@
 package halo_test
 
 import (
-	"encoding/json"
 	"net/http"
 	"testing"
 
@@ -20,15 +19,6 @@ import (
 // bare is a ticket of acme without a user.
 var bare = psa.Ticket{Ref: "3003", Summary: "Someone called", CompanyRef: acme.Ref}
 
-type haloPodContext struct {
-	Contact *struct {
-		ID        string `json:"id"`
-		FirstName string `json:"first_name"`
-	} `json:"contact"`
-	Notice string `json:"notice"`
-	Scope  string `json:"scope"`
-}
-
 // podSignIn signs jamie in to the tab through Halo agent sign-in, with
 // policy changed by change, and returns the pod cookie.
 func (f *haloFixture) podSignIn(t *testing.T, change func(*core.Policy)) *http.Cookie {
@@ -42,13 +32,9 @@ func (f *haloFixture) podSignIn(t *testing.T, change func(*core.Policy)) *http.C
 	return r.Cookie(t, "cs_pod")
 }
 
-func (f *haloFixture) podContext(t *testing.T, cookie *http.Cookie, ticketRef string) haloPodContext {
+func (f *haloFixture) podContext(t *testing.T, cookie *http.Cookie, ticketRef string) webtest.PodTicketContext {
 	t.Helper()
-	r := f.PodDo(t, cookie, nil, http.MethodGet, "/api/v1/pod/"+f.integration.ID+"/context?ticket="+ticketRef, nil)
-	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
-	var pc haloPodContext
-	require.NoError(t, json.Unmarshal(r.Body, &pc))
-	return pc
+	return f.PodContext(t, cookie, f.integration, "ticket="+ticketRef)
 }
 
 // TestHaloPodDefaultContact: a ticket without a user is about the main
@@ -89,8 +75,7 @@ func TestHaloPodCreatesUser(t *testing.T) {
 		f.halo.Seed([]psa.Company{acme}, []psa.Contact{alice, alix}, []psa.Ticket{ticket, bare})
 		cookie := f.podSignIn(t, func(p *core.Policy) { p.PodContactToTicket = true })
 		create := func(scope string, body map[string]string) webtest.Response {
-			body["scope"] = scope
-			return f.PodDo(t, cookie, nil, http.MethodPost, "/api/v1/pod/"+f.integration.ID+"/contacts", body)
+			return f.PodCreateContact(t, cookie, f.integration, scope, body)
 		}
 
 		pc := f.podContext(t, cookie, bare.Ref)
