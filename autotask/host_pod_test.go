@@ -1,7 +1,6 @@
 package autotask_test
 
 import (
-	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -25,15 +24,6 @@ var (
 		Emails: []psa.Email{{Address: "dora@acme-dental.example"}}, Phones: []psa.Phone{{Number: "(555) 010-0144", Label: "Mobile"}}}
 )
 
-type atPodContext struct {
-	Contact *struct {
-		ID        string `json:"id"`
-		FirstName string `json:"first_name"`
-	} `json:"contact"`
-	Notice string `json:"notice"`
-	Scope  string `json:"scope"`
-}
-
 // podSignIn sets tenant A's policy (changed by change) and signs its
 // technician in to the Insight as Autotask needs it: through Countersign's
 // own pop-out sign-in and its handoff, Autotask proving no one. It
@@ -54,13 +44,9 @@ func (f *atFixture) podSignIn(t *testing.T, change func(*core.Policy)) *http.Coo
 	return r.Cookie(t, "cs_pod")
 }
 
-func (f *atFixture) podContext(t *testing.T, cookie *http.Cookie, ticketRef string) atPodContext {
+func (f *atFixture) podContext(t *testing.T, cookie *http.Cookie, ticketRef string) webtest.PodTicketContext {
 	t.Helper()
-	r := f.PodDo(t, cookie, nil, http.MethodGet, "/api/v1/pod/"+f.integration.ID+"/context?entityid="+ticketRef, nil)
-	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
-	var pc atPodContext
-	require.NoError(t, json.Unmarshal(r.Body, &pc))
-	return pc
+	return f.PodContext(t, cookie, f.integration, "entityid="+ticketRef)
 }
 
 // TestAutotaskPodDefaultContact: a ticket without a contact is about its
@@ -100,8 +86,7 @@ func TestAutotaskPodCreatesContact(t *testing.T) {
 		f.at.Seed([]psa.Company{acme}, []psa.Contact{alice, bob}, []psa.Ticket{ticket, bare})
 		cookie := f.podSignIn(t, func(p *core.Policy) { p.PodContactToTicket = true })
 		create := func(scope string, body map[string]string) webtest.Response {
-			body["scope"] = scope
-			return f.PodDo(t, cookie, nil, http.MethodPost, "/api/v1/pod/"+f.integration.ID+"/contacts", body)
+			return f.PodCreateContact(t, cookie, f.integration, scope, body)
 		}
 
 		pc := f.podContext(t, cookie, bare.Ref)

@@ -1,10 +1,7 @@
 package autotask_test
 
 import (
-	"encoding/json"
 	"net/http"
-	"net/url"
-	"regexp"
 	"strings"
 	"testing"
 
@@ -23,12 +20,6 @@ import (
 // form's corrected number and its note, and an on-call member copied from
 // Autotask, each reaching the contract-checked fake Autotask.
 
-var (
-	confirmLinkRE = regexp.MustCompile(`/e/([A-Za-z0-9_-]+)`)
-	optInPathRE   = regexp.MustCompile(`/o/[^/\s]+/[A-Za-z0-9_-]{43}`)
-	optInNonceRE  = regexp.MustCompile(`name="nonce" value="([^"]+)"`)
-)
-
 // atFixture is a Countersign server with an Autotask integration of
 // tenant A on a fake Autotask holding acme, alice, bob and alice's ticket.
 type atFixture struct {
@@ -42,24 +33,14 @@ func newATFixture(t *testing.T, dialect string) *atFixture {
 	srv := autotasktest.NewServer(t)
 	srv.Seed([]psa.Company{acme}, []psa.Contact{alice, bob}, []psa.Ticket{ticket})
 	f := &atFixture{at: srv}
-	f.Env = webtest.Open(t, dialect, webtest.Options{Descriptors: []psa.Descriptor{autotask.Descriptor()},
-		Deps: func(core.Integration) psa.Deps { return psa.Deps{HTTPClient: srv.HTTPClient()} }})
-	raw, err := json.Marshal(srv.Config())
-	require.NoError(t, err)
-	f.integration, err = f.Engine.PutIntegration(t.Context(), f.A.Tenant.ID, "test", core.Integration{Kind: autotask.ID, Name: "Autotask", Config: raw})
-	require.NoError(t, err)
+	f.Env, f.integration = webtest.OpenPSA(t, dialect, autotask.Descriptor(), psa.Deps{HTTPClient: srv.HTTPClient()}, "Autotask", srv.Config())
 	return f
 }
 
 // mirrorAlice mirrors alice as a technician's search would.
 func (f *atFixture) mirrorAlice(t *testing.T) core.Contact {
 	t.Helper()
-	c, err := f.Engine.MirrorContact(t.Context(), f.A.Tenant.ID, core.PSAContact{Kind: autotask.ID, IntegrationName: "Autotask",
-		CompanyRef: acme.Ref, CompanyName: acme.Name, Contact: core.NewContact{PSARef: alice.Ref, FirstName: alice.FirstName, LastName: alice.LastName,
-			Emails: []core.NewDestination{{Value: alice.Emails[0].Address, Default: true}},
-			Phones: []core.NewDestination{{Value: alice.Phones[0].Number, Label: "Mobile", Default: true}}}})
-	require.NoError(t, err)
-	return c
+	return f.MirrorPSAContact(t, f.integration, acme, alice)
 }
 
 // TestTrayFirstTicketAutotask: a first ticket from the Windows tray on a
@@ -73,36 +54,18 @@ func TestTrayFirstTicketAutotask(t *testing.T) {
 	webtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		f := newATFixture(t, dialect)
 		ctx := t.Context()
-		tenant := f.A.Tenant.ID
 		al := f.mirrorAlice(t) // gives Acme its usual domain
-		key, err := f.Engine.ActivationKey(ctx, tenant, "test", al.ClientID)
-		require.NoError(t, err)
 		const sid = "S-1-5-21-3623811015-3361044348-30300820-1301"
-		dev, _, err := f.Engine.Activate(ctx, key, core.DeviceReport{Name: "ACME-PC4", OS: "Windows 11 Pro",
-			Users: []core.DeviceUser{{SID: sid, Account: `ACME\ddent`, LoggedOn: true}}})
-		require.NoError(t, err)
-		form := func() string {
-			t.Helper()
-			link, _, err := f.Engine.OpenTrayForm(ctx, dev, sid, core.TrayFormTicket)
-			require.NoError(t, err)
-			_, token, ok := strings.Cut(link, "/t/")
-			require.True(t, ok, link)
-			return token
-		}
+		dev := f.ActivateDevice(t, al.ClientID, "ACME-PC4", sid, `ACME\ddent`)
 		seeded := len(f.at.Tickets())
 
-		res, err := f.Engine.SubmitTrayForm(ctx, form(), core.TrayTicket{FirstName: "Dana", LastName: "Dent", Email: "dana@acme-dental.example",
+		res := f.SubmitTrayTicket(t, dev, sid, core.TrayTicket{FirstName: "Dana", LastName: "Dent", Email: "dana@acme-dental.example",
 			Summary: "Scanner offline", Details: "Floor 2 scanner."})
-		require.NoError(t, err)
 		assert.Equal(t, "confirm", res.State)
-		f.Deliver(t)
-		msg := f.Mail.Last(t)
+		msg, token := f.EnrolmentMail(t)
 		assert.Equal(t, "dana@acme-dental.example", msg.To)
-		g := confirmLinkRE.FindStringSubmatch(msg.Text)
-		require.NotNil(t, g, msg.Text)
 		assert.Len(t, f.at.Tickets(), seeded, "nothing reaches Autotask before the click")
-		_, err = f.Engine.ConfirmEnrolment(ctx, g[1])
-		require.NoError(t, err)
+		f.ConfirmEnrolment(t, token)
 		f.Deliver(t) // the contact
 		f.Deliver(t) // then its ticket
 
@@ -122,8 +85,7 @@ func TestTrayFirstTicketAutotask(t *testing.T) {
 		assert.Equal(t, autotasktest.TicketPriorityMedium, tk.Priority)
 		assert.Equal(t, autotasktest.QueueLevelI, tk.QueueID)
 
-		res, err = f.Engine.SubmitTrayForm(ctx, form(), core.TrayTicket{Summary: "Printer jam"})
-		require.NoError(t, err)
+		res = f.SubmitTrayTicket(t, dev, sid, core.TrayTicket{Summary: "Printer jam"})
 		assert.Equal(t, "logged", res.State)
 		f.Deliver(t)
 		tickets = f.at.Tickets()
@@ -143,13 +105,7 @@ func TestOptInPhoneWriteBackAutotask(t *testing.T) {
 		f := newATFixture(t, dialect)
 		al := f.mirrorAlice(t)
 		admin := f.AdminClient(t)
-		r := f.API(t, admin, http.MethodPut, "/api/v1/optin/settings", map[string]bool{"allow_correction": true})
-		require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
-		r = f.API(t, admin, http.MethodPost, "/api/v1/contacts/"+al.ID+"/optin", map[string]string{"channel": "email"})
-		require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
-		f.Deliver(t)
-		path := optInPathRE.FindString(f.Mail.Last(t).Text)
-		require.NotEmpty(t, path)
+		path := f.SendOptIn(t, admin, al.ID)
 		notes := f.at.ContactNotes(alice.Ref)
 		require.Len(t, notes, 1, "the note that the form was sent")
 		assert.NotEmpty(t, strings.TrimSpace(notes[0]))
@@ -158,15 +114,7 @@ func TestOptInPhoneWriteBackAutotask(t *testing.T) {
 		assert.Equal(t, autotasktest.ActionTypeGeneral, n.ActionType)
 		assert.NotEmpty(t, n.Completed)
 
-		anon := f.Client(t)
-		page := f.Do(t, anon, http.MethodGet, path, "", nil, nil)
-		require.Equal(t, http.StatusOK, page.Status)
-		g := optInNonceRE.FindSubmatch(page.Body)
-		require.NotNil(t, g)
-		r = f.Do(t, anon, http.MethodPost, path, "application/x-www-form-urlencoded",
-			url.Values{"answer": {"yes"}, "nonce": {string(g[1])}, "phone": {"+44 7700 900123"}}.Encode(), nil)
-		require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
-		f.Deliver(t)
+		f.AnswerOptIn(t, path, "+44 7700 900123")
 
 		assert.Equal(t, []psa.Phone{{Number: "+447700900123", Label: "Mobile"}, {Number: "555.010.0100", Label: "Phone"}}, f.at.ContactPhones(alice.Ref),
 			"the mobile Autotask had as (555) 010-0142 is replaced in place, the office number kept")
@@ -186,25 +134,21 @@ func TestNotifyCopyAutotaskMember(t *testing.T) {
 			{Ref: "32", Identifier: "oformer", Name: "Oscar Former", Email: "oscar@msp.example"},
 		}, "32")
 		admin := f.AdminClient(t)
-		r := f.API(t, admin, http.MethodPost, "/api/v1/admin/notify/groups", map[string]any{"name": "Desk", "events": []string{"tech_verify"}})
-		require.Equal(t, http.StatusCreated, r.Status, "%s", r.Body)
-		gid := r.JSON(t)["id"].(string)
+		gid := f.NewNotifyGroup(t, admin, "Desk")
 
-		r = f.API(t, admin, http.MethodGet, "/api/v1/admin/notify/members", nil)
-		require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
-		members := r.JSON(t)["members"].([]any)
+		members, r := f.NotifyMembers(t, admin)
 		require.Len(t, members, 1, "active resources only, not the API user: %s", r.Body)
 		assert.Equal(t, map[string]any{"integration_id": f.integration.ID, "integration": "Autotask", "ref": "31", "name": "Nina Night",
 			"email": "Nina@MSP.example", "phone": "+15550100131"}, members[0])
 
-		r = f.API(t, admin, http.MethodPost, "/api/v1/admin/notify/groups/"+gid+"/members", map[string]any{"integration_id": f.integration.ID, "member_ref": "31"})
+		r = f.CopyNotifyMember(t, admin, gid, f.integration, "31")
 		require.Equal(t, http.StatusCreated, r.Status, "%s", r.Body)
 		u := r.JSON(t)
 		assert.Equal(t, "Nina Night", u["name"])
 		assert.Equal(t, "nina@msp.example", u["email"])
 		assert.Equal(t, "+15550100131", u["sms"])
 		assert.Equal(t, "psa:"+f.integration.ID+":31", u["source"])
-		r = f.API(t, admin, http.MethodPost, "/api/v1/admin/notify/groups/"+gid+"/members", map[string]any{"integration_id": f.integration.ID, "member_ref": "32"})
+		r = f.CopyNotifyMember(t, admin, gid, f.integration, "32")
 		assert.Equal(t, http.StatusNotFound, r.Status, "an inactive resource is not copied")
 		assert.Empty(t, f.at.TakeViolations())
 	})
