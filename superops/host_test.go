@@ -1,10 +1,7 @@
 package superops_test
 
 import (
-	"encoding/json"
 	"net/http"
-	"net/url"
-	"regexp"
 	"strings"
 	"testing"
 
@@ -23,12 +20,6 @@ import (
 // an opt-in form's corrected number and an on-call technician copied from
 // SuperOps, each reaching the contract-checked fake SuperOps.
 
-var (
-	confirmLinkRE = regexp.MustCompile(`/e/([A-Za-z0-9_-]+)`)
-	optInPathRE   = regexp.MustCompile(`/o/[^/\s]+/[A-Za-z0-9_-]{43}`)
-	optInNonceRE  = regexp.MustCompile(`name="nonce" value="([^"]+)"`)
-)
-
 // soFixture is a Countersign server with a SuperOps integration of tenant
 // A on a fake SuperOps holding globex, ryan, pam and ryan's ticket.
 type soFixture struct {
@@ -43,51 +34,29 @@ func newSOFixture(t *testing.T, dialect string, change ...func(*superops.Config)
 	srv := superopstest.NewServer(t)
 	srv.Seed([]psa.Company{globex}, []psa.Contact{ryan, pam}, []psa.Ticket{ticket})
 	f := &soFixture{so: srv, calls: &counter{}}
-	f.Env = webtest.Open(t, dialect, webtest.Options{Descriptors: []psa.Descriptor{superops.Descriptor()},
-		Deps: func(core.Integration) psa.Deps { return psa.Deps{HTTPClient: srv.HTTPClient(), Calls: f.calls} }})
 	cfg := srv.Config()
 	for _, c := range change {
 		c(&cfg)
 	}
-	raw, err := json.Marshal(cfg)
-	require.NoError(t, err)
-	f.integration, err = f.Engine.PutIntegration(t.Context(), f.A.Tenant.ID, "test", core.Integration{Kind: superops.ID, Name: "SuperOps", Config: raw})
-	require.NoError(t, err)
+	f.Env, f.integration = webtest.OpenPSA(t, dialect, superops.Descriptor(), psa.Deps{HTTPClient: srv.HTTPClient(), Calls: f.calls}, "SuperOps", cfg)
 	return f
 }
 
 // mirrorRyan mirrors ryan as a technician's search would.
 func (f *soFixture) mirrorRyan(t *testing.T) core.Contact {
 	t.Helper()
-	c, err := f.Engine.MirrorContact(t.Context(), f.A.Tenant.ID, core.PSAContact{Kind: superops.ID, IntegrationName: "SuperOps",
-		CompanyRef: globex.Ref, CompanyName: globex.Name, Contact: core.NewContact{PSARef: ryan.Ref, FirstName: ryan.FirstName, LastName: ryan.LastName,
-			Emails: []core.NewDestination{{Value: ryan.Emails[0].Address, Default: true}},
-			Phones: []core.NewDestination{{Value: ryan.Phones[0].Number, Label: "Mobile", Default: true}}}})
-	require.NoError(t, err)
-	return c
+	return f.MirrorPSAContact(t, f.integration, globex, ryan)
 }
 
+// traySID is the Windows user of the tray device.
+const traySID = "S-1-5-21-3623811015-3361044348-30300820-1401"
+
 // trayDevice activates a Windows agent on a computer of ryan's client
-// (mirroring ryan gives Globex its usual domain) and returns a function
-// that opens a tray ticket form and returns its token.
-func (f *soFixture) trayDevice(t *testing.T) func() string {
+// (mirroring ryan gives Globex its usual domain), its user traySID.
+func (f *soFixture) trayDevice(t *testing.T) core.Device {
 	t.Helper()
-	ctx := t.Context()
 	ry := f.mirrorRyan(t)
-	key, err := f.Engine.ActivationKey(ctx, f.A.Tenant.ID, "test", ry.ClientID)
-	require.NoError(t, err)
-	const sid = "S-1-5-21-3623811015-3361044348-30300820-1401"
-	dev, _, err := f.Engine.Activate(ctx, key, core.DeviceReport{Name: "GLOBEX-PC7", OS: "Windows 11 Pro",
-		Users: []core.DeviceUser{{SID: sid, Account: `GLOBEX\ddent`, LoggedOn: true}}})
-	require.NoError(t, err)
-	return func() string {
-		t.Helper()
-		link, _, err := f.Engine.OpenTrayForm(ctx, dev, sid, core.TrayFormTicket)
-		require.NoError(t, err)
-		_, token, ok := strings.Cut(link, "/t/")
-		require.True(t, ok, link)
-		return token
-	}
+	return f.ActivateDevice(t, ry.ClientID, "GLOBEX-PC7", traySID, `GLOBEX\ddent`)
 }
 
 // TestTrayFirstTicketSuperOps: a first ticket from the Windows tray on a
@@ -102,20 +71,15 @@ func TestTrayFirstTicketSuperOps(t *testing.T) {
 	webtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		f := newSOFixture(t, dialect)
 		ctx := t.Context()
-		form := f.trayDevice(t)
+		dev := f.trayDevice(t)
 
-		res, err := f.Engine.SubmitTrayForm(ctx, form(), core.TrayTicket{FirstName: "Dana", LastName: "Dent", Email: "dana@globex.example",
+		res := f.SubmitTrayTicket(t, dev, traySID, core.TrayTicket{FirstName: "Dana", LastName: "Dent", Email: "dana@globex.example",
 			Summary: "Scanner offline", Details: "Floor 2 scanner."})
-		require.NoError(t, err)
 		assert.Equal(t, "confirm", res.State)
-		f.Deliver(t)
-		msg := f.Mail.Last(t)
+		msg, token := f.EnrolmentMail(t)
 		assert.Equal(t, "dana@globex.example", msg.To)
-		g := confirmLinkRE.FindStringSubmatch(msg.Text)
-		require.NotNil(t, g, msg.Text)
 		assert.Empty(t, f.so.Tickets(), "nothing reaches SuperOps before the click")
-		_, err = f.Engine.ConfirmEnrolment(ctx, g[1])
-		require.NoError(t, err)
+		f.ConfirmEnrolment(t, token)
 		f.Deliver(t) // the requester
 		f.Deliver(t) // then its ticket
 
@@ -133,8 +97,7 @@ func TestTrayFirstTicketSuperOps(t *testing.T) {
 		assert.Equal(t, "INTEGRATION", tickets[0].Source)
 		assert.Equal(t, "Open", tickets[0].Status)
 
-		res, err = f.Engine.SubmitTrayForm(ctx, form(), core.TrayTicket{Summary: "Printer jam"})
-		require.NoError(t, err)
+		res = f.SubmitTrayTicket(t, dev, traySID, core.TrayTicket{Summary: "Printer jam"})
 		assert.Equal(t, "logged", res.State)
 		f.Deliver(t)
 		tickets = f.so.Tickets()
@@ -151,18 +114,13 @@ func TestTrayFirstTicketSuperOps(t *testing.T) {
 func TestTrayTicketKnownRequesterSuperOps(t *testing.T) {
 	webtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		f := newSOFixture(t, dialect)
-		ctx := t.Context()
-		form := f.trayDevice(t)
-		res, err := f.Engine.SubmitTrayForm(ctx, form(), core.TrayTicket{FirstName: "Ryan", LastName: "Howard", Email: "ryan.howard@globex.example",
+		dev := f.trayDevice(t)
+		res := f.SubmitTrayTicket(t, dev, traySID, core.TrayTicket{FirstName: "Ryan", LastName: "Howard", Email: "ryan.howard@globex.example",
 			Summary: "VPN again", Details: "Since this morning."})
-		require.NoError(t, err)
 		assert.Equal(t, "confirm", res.State, "a user is bound to a contact only after the address is confirmed")
-		f.Deliver(t)
-		g := confirmLinkRE.FindStringSubmatch(f.Mail.Last(t).Text)
-		require.NotNil(t, g)
+		_, token := f.EnrolmentMail(t)
 		assert.Empty(t, f.so.Tickets(), "nothing reaches SuperOps before the click")
-		_, err = f.Engine.ConfirmEnrolment(ctx, g[1])
-		require.NoError(t, err)
+		f.ConfirmEnrolment(t, token)
 		f.calls.take()
 		f.Deliver(t)
 		f.Deliver(t)
@@ -183,16 +141,11 @@ func TestTrayTicketKnownRequesterSuperOps(t *testing.T) {
 func TestTrayFirstTicketSuperOpsNoRequesterRole(t *testing.T) {
 	webtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		f := newSOFixture(t, dialect, func(c *superops.Config) { c.RequesterRoleID = "" })
-		ctx := t.Context()
-		form := f.trayDevice(t)
-		_, err := f.Engine.SubmitTrayForm(ctx, form(), core.TrayTicket{FirstName: "Dana", LastName: "Dent", Email: "dana@globex.example",
+		dev := f.trayDevice(t)
+		f.SubmitTrayTicket(t, dev, traySID, core.TrayTicket{FirstName: "Dana", LastName: "Dent", Email: "dana@globex.example",
 			Summary: "Scanner offline", Details: "Floor 2 scanner."})
-		require.NoError(t, err)
-		f.Deliver(t)
-		g := confirmLinkRE.FindStringSubmatch(f.Mail.Last(t).Text)
-		require.NotNil(t, g)
-		_, err = f.Engine.ConfirmEnrolment(ctx, g[1])
-		require.NoError(t, err)
+		_, token := f.EnrolmentMail(t)
+		f.ConfirmEnrolment(t, token)
 		f.calls.take()
 		f.Deliver(t) // the requester: refused before any call
 		f.Deliver(t) // the ticket
@@ -221,24 +174,10 @@ func TestOptInPhoneWriteBackSuperOps(t *testing.T) {
 		f := newSOFixture(t, dialect)
 		ry := f.mirrorRyan(t)
 		admin := f.AdminClient(t)
-		r := f.API(t, admin, http.MethodPut, "/api/v1/optin/settings", map[string]bool{"allow_correction": true})
-		require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
-		r = f.API(t, admin, http.MethodPost, "/api/v1/contacts/"+ry.ID+"/optin", map[string]string{"channel": "email"})
-		require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
-		f.Deliver(t)
-		path := optInPathRE.FindString(f.Mail.Last(t).Text)
-		require.NotEmpty(t, path)
+		path := f.SendOptIn(t, admin, ry.ID)
 		f.calls.take()
 
-		anon := f.Client(t)
-		page := f.Do(t, anon, http.MethodGet, path, "", nil, nil)
-		require.Equal(t, http.StatusOK, page.Status)
-		g := optInNonceRE.FindSubmatch(page.Body)
-		require.NotNil(t, g)
-		r = f.Do(t, anon, http.MethodPost, path, "application/x-www-form-urlencoded",
-			url.Values{"answer": {"yes"}, "nonce": {string(g[1])}, "phone": {"+44 7700 900123"}}.Encode(), nil)
-		require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
-		f.Deliver(t)
+		f.AnswerOptIn(t, path, "+44 7700 900123")
 
 		number, mobile := f.so.Requester(ryan.Ref)
 		assert.Equal(t, "+447700900123", mobile, "the mobile field SuperOps had as (641) 234-9876 is replaced")
@@ -257,29 +196,11 @@ func TestOptInPhoneWriteBackSuperOps(t *testing.T) {
 func TestOptInPhoneWriteBackSuperOpsContactNumber(t *testing.T) {
 	webtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		f := newSOFixture(t, dialect)
-		pm, err := f.Engine.MirrorContact(t.Context(), f.A.Tenant.ID, core.PSAContact{Kind: superops.ID, IntegrationName: "SuperOps",
-			CompanyRef: globex.Ref, CompanyName: globex.Name, Contact: core.NewContact{PSARef: pam.Ref, FirstName: pam.FirstName, LastName: pam.LastName,
-				Emails: []core.NewDestination{{Value: pam.Emails[0].Address, Default: true}},
-				Phones: []core.NewDestination{{Value: pam.Phones[0].Number, Label: "Work", Default: true}}}})
-		require.NoError(t, err)
+		pm := f.MirrorPSAContact(t, f.integration, globex, pam)
 		admin := f.AdminClient(t)
-		r := f.API(t, admin, http.MethodPut, "/api/v1/optin/settings", map[string]bool{"allow_correction": true})
-		require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
-		r = f.API(t, admin, http.MethodPost, "/api/v1/contacts/"+pm.ID+"/optin", map[string]string{"channel": "email"})
-		require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
-		f.Deliver(t)
-		path := optInPathRE.FindString(f.Mail.Last(t).Text)
-		require.NotEmpty(t, path)
+		path := f.SendOptIn(t, admin, pm.ID)
 
-		anon := f.Client(t)
-		page := f.Do(t, anon, http.MethodGet, path, "", nil, nil)
-		require.Equal(t, http.StatusOK, page.Status)
-		g := optInNonceRE.FindSubmatch(page.Body)
-		require.NotNil(t, g)
-		r = f.Do(t, anon, http.MethodPost, path, "application/x-www-form-urlencoded",
-			url.Values{"answer": {"yes"}, "nonce": {string(g[1])}, "phone": {"+44 7700 900124"}}.Encode(), nil)
-		require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
-		f.Deliver(t)
+		f.AnswerOptIn(t, path, "+44 7700 900124")
 
 		number, mobile := f.so.Requester(pam.Ref)
 		assert.Equal(t, "+447700900124", number, "contactNumber, which SuperOps had as +1 641 555 0111, is replaced")
@@ -338,18 +259,14 @@ func TestNotifyCopySuperOpsMember(t *testing.T) {
 			{Ref: "7928838372746160032", Name: "Oscar Former", Email: "oscar@msp.example"},
 		}, "7928838372746160032")
 		admin := f.AdminClient(t)
-		r := f.API(t, admin, http.MethodPost, "/api/v1/admin/notify/groups", map[string]any{"name": "Desk", "events": []string{"tech_verify"}})
-		require.Equal(t, http.StatusCreated, r.Status, "%s", r.Body)
-		gid := r.JSON(t)["id"].(string)
+		gid := f.NewNotifyGroup(t, admin, "Desk")
 
-		r = f.API(t, admin, http.MethodGet, "/api/v1/admin/notify/members", nil)
-		require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
-		members := r.JSON(t)["members"].([]any)
+		members, r := f.NotifyMembers(t, admin)
 		require.Len(t, members, 1, "SuperOps lists the technicians it has: %s", r.Body)
 		assert.Equal(t, map[string]any{"integration_id": f.integration.ID, "integration": "SuperOps", "ref": "7928838372746160031", "name": "Nina Night",
 			"email": "Nina@MSP.example", "phone": "(641) 555-0177"}, members[0], "all 19 digits of the id")
 
-		r = f.API(t, admin, http.MethodPost, "/api/v1/admin/notify/groups/"+gid+"/members", map[string]any{"integration_id": f.integration.ID, "member_ref": "7928838372746160031"})
+		r = f.CopyNotifyMember(t, admin, gid, f.integration, "7928838372746160031")
 		require.Equal(t, http.StatusCreated, r.Status, "%s", r.Body)
 		u := r.JSON(t)
 		assert.Equal(t, "Nina Night", u["name"])
@@ -358,7 +275,7 @@ func TestNotifyCopySuperOpsMember(t *testing.T) {
 		assert.Equal(t, true, u["by_email"])
 		assert.Equal(t, false, u["by_sms"], "a PSA's number may be a desk line: SMS waits for the admin")
 		assert.Equal(t, "psa:"+f.integration.ID+":7928838372746160031", u["source"])
-		r = f.API(t, admin, http.MethodPost, "/api/v1/admin/notify/groups/"+gid+"/members", map[string]any{"integration_id": f.integration.ID, "member_ref": "7928838372746160032"})
+		r = f.CopyNotifyMember(t, admin, gid, f.integration, "7928838372746160032")
 		assert.Equal(t, http.StatusNotFound, r.Status, "a technician SuperOps no longer has is not copied")
 		assert.Empty(t, f.so.TakeViolations())
 	})
