@@ -53,17 +53,11 @@ func newCWFixture(t *testing.T, dialect string) *cwFixture {
 	cw.Seed([]psa.Company{cwCompany}, []psa.Contact{cwPat, cwMax}, []psa.Ticket{cwTicket})
 	cw.AddPodMember(cwTech, cwTechAuth, false)
 	f := &cwFixture{cw: cw, calls: &cwtest.CallLog{}}
-	f.Env = webtest.Open(t, dialect, webtest.Options{Descriptors: []psa.Descriptor{connectwise.Descriptor()},
-		Deps: func(core.Integration) psa.Deps { return cw.Deps(psa.Deps{Calls: f.calls}) }})
-	var err error
 	// The codebase is stored with the integration when it is set up, so a
 	// cold client does not discover it.
 	cfg := cw.Config()
 	cfg.Codebase = cwtest.DefaultCodebase
-	raw, err := json.Marshal(cfg)
-	require.NoError(t, err)
-	f.integration, err = f.Engine.PutIntegration(t.Context(), f.A.Tenant.ID, "test", core.Integration{Kind: connectwise.ID, Name: "ConnectWise", Config: raw})
-	require.NoError(t, err)
+	f.Env, f.integration = webtest.OpenPSA(t, dialect, connectwise.Descriptor(), cw.Deps(psa.Deps{Calls: f.calls}), "ConnectWise", cfg)
 	f.podPath = "/pod/" + f.A.Tenant.Slug + "/" + f.integration.ID
 	return f
 }

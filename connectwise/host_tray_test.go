@@ -1,20 +1,19 @@
 package connectwise_test
 
 import (
-	"regexp"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/countersign/countersign/connectwise"
 	"github.com/countersign/countersign/core"
 	"github.com/countersign/countersign/core/psa"
 	"github.com/countersign/countersign/core/web/webtest"
 )
 
-var confirmLinkRE = regexp.MustCompile(`/e/([A-Za-z0-9_-]+)`)
+// patMirror is pat as a pod mirrors them: by their e-mail address, which
+// gives Fabrikam its usual domain.
+var patMirror = psa.Contact{Ref: cwPat.Ref, FirstName: "Pat", LastName: "Pod", Emails: []psa.Email{{Address: "pat@fabrikam.example"}}}
 
 // TestTrayFirstTicketConnectWise: a first ticket from the Windows agent's
 // tray on a computer of a ConnectWise company, from an address ConnectWise
@@ -27,39 +26,17 @@ func TestTrayFirstTicketConnectWise(t *testing.T) {
 	webtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		f := newCWFixture(t, dialect)
 		ctx := t.Context()
-		tenant := f.A.Tenant.ID
-		// Pat, as a pod mirrored them, gives Fabrikam its usual domain.
-		pat, err := f.Engine.MirrorContact(ctx, tenant, core.PSAContact{Kind: connectwise.ID, IntegrationName: "ConnectWise",
-			CompanyRef: cwCompany.Ref, CompanyName: cwCompany.Name, Contact: core.NewContact{PSARef: cwPat.Ref, FirstName: "Pat", LastName: "Pod",
-				Emails: []core.NewDestination{{Value: "pat@fabrikam.example", Default: true}}}})
-		require.NoError(t, err)
-		key, err := f.Engine.ActivationKey(ctx, tenant, "test", pat.ClientID)
-		require.NoError(t, err)
+		pat := f.MirrorPSAContact(t, f.integration, cwCompany, patMirror)
 		const sid = "S-1-5-21-3623811015-3361044348-30300820-1201"
-		dev, _, err := f.Engine.Activate(ctx, key, core.DeviceReport{Name: "FABRIKAM-PC9", OS: "Windows 11 Pro",
-			Users: []core.DeviceUser{{SID: sid, Account: `FABRIKAM\ddent`, LoggedOn: true}}})
-		require.NoError(t, err)
-		form := func() string {
-			t.Helper()
-			link, _, err := f.Engine.OpenTrayForm(ctx, dev, sid, core.TrayFormTicket)
-			require.NoError(t, err)
-			_, token, ok := strings.Cut(link, "/t/")
-			require.True(t, ok, link)
-			return token
-		}
+		dev := f.ActivateDevice(t, pat.ClientID, "FABRIKAM-PC9", sid, `FABRIKAM\ddent`)
 
-		res, err := f.Engine.SubmitTrayForm(ctx, form(), core.TrayTicket{FirstName: "Dana", LastName: "Dent", Email: "dana@fabrikam.example",
+		res := f.SubmitTrayTicket(t, dev, sid, core.TrayTicket{FirstName: "Dana", LastName: "Dent", Email: "dana@fabrikam.example",
 			Summary: "Scanner offline", Details: "Floor 2 scanner."})
-		require.NoError(t, err)
 		assert.Equal(t, "confirm", res.State)
-		f.Deliver(t)
-		msg := f.Mail.Last(t)
+		msg, token := f.EnrolmentMail(t)
 		assert.Equal(t, "dana@fabrikam.example", msg.To)
-		g := confirmLinkRE.FindStringSubmatch(msg.Text)
-		require.NotNil(t, g, msg.Text)
 		before := len(f.cw.Tickets())
-		_, err = f.Engine.ConfirmEnrolment(ctx, g[1])
-		require.NoError(t, err)
+		f.ConfirmEnrolment(t, token)
 		f.Deliver(t) // the contact
 		f.Deliver(t) // then its ticket
 
@@ -75,8 +52,7 @@ func TestTrayFirstTicketConnectWise(t *testing.T) {
 		assert.Equal(t, found[0].Ref, tickets[0].ContactRef)
 		assert.Contains(t, tickets[0].Description, "Floor 2 scanner.")
 
-		res, err = f.Engine.SubmitTrayForm(ctx, form(), core.TrayTicket{Summary: "Printer jam"})
-		require.NoError(t, err)
+		res = f.SubmitTrayTicket(t, dev, sid, core.TrayTicket{Summary: "Printer jam"})
 		assert.Equal(t, "logged", res.State)
 		f.Deliver(t)
 		tickets = f.cw.Tickets()[before:]
@@ -96,29 +72,14 @@ func TestTrayFirstTicketConnectWiseLostAnswer(t *testing.T) {
 		f := newCWFixture(t, dialect)
 		ctx := t.Context()
 		tenant := f.A.Tenant.ID
-		pat, err := f.Engine.MirrorContact(ctx, tenant, core.PSAContact{Kind: connectwise.ID, IntegrationName: "ConnectWise",
-			CompanyRef: cwCompany.Ref, CompanyName: cwCompany.Name, Contact: core.NewContact{PSARef: cwPat.Ref, FirstName: "Pat", LastName: "Pod",
-				Emails: []core.NewDestination{{Value: "pat@fabrikam.example", Default: true}}}})
-		require.NoError(t, err)
-		key, err := f.Engine.ActivationKey(ctx, tenant, "test", pat.ClientID)
-		require.NoError(t, err)
+		pat := f.MirrorPSAContact(t, f.integration, cwCompany, patMirror)
 		const sid = "S-1-5-21-3623811015-3361044348-30300820-1202"
-		dev, _, err := f.Engine.Activate(ctx, key, core.DeviceReport{Name: "FABRIKAM-PC10", OS: "Windows 11 Pro",
-			Users: []core.DeviceUser{{SID: sid, Account: `FABRIKAM\ddent`, LoggedOn: true}}})
-		require.NoError(t, err)
-		link, _, err := f.Engine.OpenTrayForm(ctx, dev, sid, core.TrayFormTicket)
-		require.NoError(t, err)
-		_, token, ok := strings.Cut(link, "/t/")
-		require.True(t, ok, link)
-		_, err = f.Engine.SubmitTrayForm(ctx, token, core.TrayTicket{FirstName: "Dana", LastName: "Dent", Email: "dana@fabrikam.example",
+		dev := f.ActivateDevice(t, pat.ClientID, "FABRIKAM-PC10", sid, `FABRIKAM\ddent`)
+		f.SubmitTrayTicket(t, dev, sid, core.TrayTicket{FirstName: "Dana", LastName: "Dent", Email: "dana@fabrikam.example",
 			Summary: "Scanner offline", Details: "Floor 2 scanner."})
-		require.NoError(t, err)
-		f.Deliver(t)
-		g := confirmLinkRE.FindStringSubmatch(f.Mail.Last(t).Text)
-		require.NotNil(t, g)
+		_, token := f.EnrolmentMail(t)
 		before := len(f.cw.Tickets())
-		_, err = f.Engine.ConfirmEnrolment(ctx, g[1])
-		require.NoError(t, err)
+		f.ConfirmEnrolment(t, token)
 
 		// What the attempt whose answer was lost did in ConnectWise.
 		cl := f.cw.NewClient(t, psa.Deps{})
