@@ -308,6 +308,10 @@ func pushStop(ctx context.Context, tx Tx, p Policy, history []Verification, tena
 	return Verification{}, "", nil
 }
 
+// pushStopped says checkPushLimits' err is pushStop's refusal (the only
+// one of its kind), which an admin may lift.
+func pushStopped(err error) bool { return ErrorKind(err) == KindForbidden }
+
 // refusedAt is when the user answered v: its completion, else its start.
 func refusedAt(v Verification) time.Time {
 	if !v.CompletedAt.IsZero() {

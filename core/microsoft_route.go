@@ -84,7 +84,7 @@ func (e *Engine) MicrosoftRoute(ctx context.Context, tenantID, contactID string)
 			if ErrorKind(err) == KindInternal {
 				return err
 			}
-			r.Reason = ErrorMessage(err)
+			r.Reason, r.Locked = ErrorMessage(err), pushStopped(err)
 			return nil
 		}
 		r.Available = true

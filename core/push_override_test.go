@@ -37,6 +37,7 @@ func TestPushStopAdminOverride(t *testing.T) {
 			for _, r := range routes {
 				if r.Method == core.MethodDuoPush {
 					assert.False(t, r.Available, why)
+					assert.True(t, r.Locked, "the card offers an admin the reset: "+why)
 					assert.Contains(t, r.Reason, "an admin can reset the lock", why)
 				}
 			}
@@ -86,6 +87,7 @@ func TestPushStopAdminOverride(t *testing.T) {
 		for _, r := range routes {
 			if r.Method == core.MethodDuoPush {
 				assert.True(t, r.Available, r.Reason)
+				assert.False(t, r.Locked)
 			}
 		}
 

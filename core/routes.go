@@ -39,8 +39,9 @@ type Route struct {
 	// Available), Reason says what is required, and it is listed after
 	// the allowed ones.
 	BelowMinimum bool
-	// Locked says the channel is locked by consecutive failures (Reason
-	// says so): an admin may reset it (Engine.ResetLock).
+	// Locked says the channel is locked by consecutive failures, or a
+	// push is stopped after a Deny or fraud report (Reason says which):
+	// an admin may reset it (Engine.ResetLock).
 	Locked bool
 }
 
@@ -272,7 +273,7 @@ func (e *Engine) methodRoute(ctx context.Context, f routeFacts, m Method, purpos
 				Reason: "Duo does not offer Verified Duo Push for this user, and " + ErrorMessage(err)}, true, nil
 		}
 		if r.Available && f.pushErr != nil {
-			r.Available, r.Reason = false, ErrorMessage(f.pushErr)
+			r.Available, r.Reason, r.Locked = false, ErrorMessage(f.pushErr), pushStopped(f.pushErr)
 		}
 		return r, true, nil
 	case MethodMicrosoftPush:

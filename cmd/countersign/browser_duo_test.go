@@ -89,10 +89,10 @@ func TestBrowserDuoPushInConnectWisePod(t *testing.T) {
 	pod.WaitText(`#routes-list li[data-method="duo_push"]`, "stopped for 24 hours")
 	pod.WaitVisible("#next")
 	pod.WaitText("#next", "Try SMS code instead")
-	// One message: why, and the next steps; a denied push is not offered
-	// again.
+	// One message: why, and the next steps (an admin may lift the stop);
+	// a denied push is not offered again.
 	pod.WaitText("#msg", "tapped Deny in Duo Mobile")
-	pod.WaitText("#msg", ": the caller is not verified. Try SMS code instead or escalate if the caller cannot verify.")
+	pod.WaitText("#msg", ": the caller is not verified. Try SMS code instead, ask an admin to reset the lock or escalate if the caller cannot verify.")
 	var againHidden bool
 	pod.Eval(`document.getElementById("again").hidden`, &againHidden)
 	assert.True(t, againHidden, "pushes are stopped after a deny: no Push again")
@@ -142,6 +142,17 @@ func TestBrowserDuoPushInConnectWisePod(t *testing.T) {
 	notes = cw.NoteRecords(cwBrowserTicket)
 	require.Len(t, notes, 2)
 	assert.Contains(t, notes[1].Text, "tapped Deny")
+
+	// An admin lifts the stop ("admin override only", security.md §4);
+	// then a push goes again.
+	contactID := contacts[0].(map[string]any)["id"].(string)
+	status, body = s.API.do("POST", "/contacts/"+contactID+"/lock-reset", nil)
+	require.Equal(t, http.StatusOK, status, body)
+	status, body = s.API.do("POST", "/pushes", map[string]any{"contact_id": contactID, "ticket_ref": cwBrowserTicket})
+	require.Less(t, status, 300, body)
+	require.Len(t, fake.WaitPushes(3, waitTimeout), 3, "a push after the admin's reset")
+	require.True(t, fake.Answer("pat", duotest.Approve))
+	pod.WaitClass("#shield", "green")
 }
 
 // TestBrowserDuoSettings sets up a client's own Duo account on Settings →

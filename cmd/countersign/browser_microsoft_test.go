@@ -170,10 +170,10 @@ func TestBrowserMicrosoftPushInConnectWisePod(t *testing.T) {
 	pod.WaitText(`#routes-list li[data-method="microsoft_push"]`, "stopped for 24 hours")
 	pod.WaitVisible("#next")
 	pod.WaitText("#next", "Try SMS code instead")
-	// One message: Microsoft's answer in words and the next steps; a
+	// One message: Microsoft's answer in words and the next steps (an admin may lift the stop); a
 	// denied push is not offered again.
 	pod.WaitText("#msg", "The user denied the request in Microsoft Authenticator")
-	pod.WaitText("#msg", ": the caller is not verified. Try SMS code instead or escalate if the caller cannot verify.")
+	pod.WaitText("#msg", ": the caller is not verified. Try SMS code instead, ask an admin to reset the lock or escalate if the caller cannot verify.")
 	var againHidden bool
 	pod.Eval(`document.getElementById("again").hidden`, &againHidden)
 	assert.True(t, againHidden, "pushes are stopped after a deny: no Push again")

@@ -44,8 +44,9 @@ type routeOut struct {
 	// BelowMinimum: the client's policy requires more for the purpose
 	// asked; Reason says what.
 	BelowMinimum bool `json:"below_minimum,omitempty"`
-	// Locked: the channel is locked by consecutive failures; an admin may
-	// reset it (POST /api/v1/contacts/{id}/lock-reset).
+	// Locked: the channel is locked by consecutive failures, or pushes are
+	// stopped after a Deny or fraud report; an admin may reset it (POST
+	// /api/v1/contacts/{id}/lock-reset).
 	Locked bool `json:"locked,omitempty"`
 }
 
